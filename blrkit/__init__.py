@@ -1,0 +1,13 @@
+"""blrkit: machine-learning algorithms derived from the Bayesian learning rule.
+
+Three layers, imported separately so that running an algorithm never imports SymPy:
+
+- :mod:`blrkit.families`: exponential families defined symbolically (SymPy);
+- :mod:`blrkit.derive`: BLR updates derived step by step, printed as LaTeX, emitted as NumPy;
+- :mod:`blrkit.algorithms`: the emitted NumPy updates with their drivers (NumPy only).
+
+Reference: Khan & Rue, "The Bayesian Learning Rule", JMLR 24 (2023).
+"""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,105 @@
+"""Input checks shared by every layer: NumPy only, each error names the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) -> np.ndarray:
+    """Return ``x`` as a new float array; raise ``ValueError`` naming ``name`` if invalid.
+
+    The result is always a copy, so callers may never mutate the user's data.
+
+    >>> as_float_array([1, 2], "m")
+    array([1., 2.])
+    >>> as_float_array([1, float("nan")], "m")
+    Traceback (most recent call last):
+    ...
+    ValueError: m must be finite (no NaN or inf)
+    """
+    try:
+        a = np.array(x, dtype=float, copy=True)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__}") from None
+    if a.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {a.shape}")
+    bad = np.isinf(a) if allow_nan else ~np.isfinite(a)
+    if bad.any():
+        raise ValueError(f"{name} must be finite (no NaN or inf)" if not allow_nan else f"{name} must not contain inf")
+    return a
+
+
+def check_learning_rate(rho, name: str = "rho") -> np.ndarray:
+    """ρ must lie in (0, 1]; scalar or one value per problem.
+
+    >>> check_learning_rate(0.5)
+    array(0.5)
+    >>> check_learning_rate(1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: rho must lie in (0, 1], got 1.5
+    """
+    r = as_float_array(rho, name)
+    if np.any(r <= 0) or np.any(r > 1):
+        shown = r.item() if r.ndim == 0 else r
+        raise ValueError(f"{name} must lie in (0, 1], got {shown}")
+    return r
+
+
+def check_positive(x, name: str) -> np.ndarray:
+    """Every entry strictly positive.
+
+    >>> check_positive([0.0], "alpha")
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be > 0
+    """
+    a = as_float_array(x, name)
+    if np.any(a <= 0):
+        raise ValueError(f"{name} must be > 0")
+    return a
+
+
+def check_probability(x, name: str) -> np.ndarray:
+    """Every entry in the open interval (0, 1).
+
+    >>> check_probability([1.0], "p")
+    Traceback (most recent call last):
+    ...
+    ValueError: p must lie in the open interval (0, 1)
+    """
+    a = as_float_array(x, name)
+    if np.any(a <= 0) or np.any(a >= 1):
+        raise ValueError(f"{name} must lie in the open interval (0, 1)")
+    return a
+
+
+def check_square(a: np.ndarray, name: str, size: int | None = None) -> np.ndarray:
+    """Trailing two axes square (and of ``size`` if given)."""
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{name} must be a (..., D, D) array of square matrices, got shape {a.shape}")
+    if size is not None and a.shape[-1] != size:
+        raise ValueError(f"{name} must be ({size}, {size}) in its last two axes, got shape {a.shape}")
+    return a
+
+
+def check_spd(x, name: str, size: int | None = None, *, rtol: float = 1e-10) -> np.ndarray:
+    """Symmetric positive definite matrices in the trailing two axes.
+
+    Symmetry is checked to ``rtol`` relative to the largest entry; positive
+    definiteness by a Cholesky factorisation.
+
+    >>> check_spd([[1.0, 2.0], [2.0, 1.0]], "P0")
+    Traceback (most recent call last):
+    ...
+    ValueError: P0 must be symmetric positive definite
+    """
+    a = check_square(as_float_array(x, name), name, size)
+    scale = np.max(np.abs(a), initial=0.0)
+    if not np.allclose(a, np.swapaxes(a, -1, -2), rtol=0.0, atol=rtol * max(scale, 1.0)):
+        raise ValueError(f"{name} must be symmetric")
+    try:
+        np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} must be symmetric positive definite") from None
+    return a
