@@ -1,0 +1,31 @@
+"""Public BLR algorithms: NumPy drivers around the emitted update steps in ``_generated``.
+
+Each driver validates its inputs once, loops the emitted step (vectorised over leading batch
+axes) and returns an immutable result. Importing this package never imports SymPy.
+"""
+
+from blrkit.algorithms.gradient_descent import gradient_descent
+from blrkit.algorithms.laplace import laplace
+from blrkit.algorithms.newton import newton
+from blrkit.algorithms.results import (
+    GaussianPosterior,
+    GradientDescentResult,
+    KalmanFilterResult,
+    KalmanSmootherResult,
+    LaplacePosterior,
+    NewtonResult,
+)
+from blrkit.algorithms.ridge import ridge
+
+__all__ = [
+    "GaussianPosterior",
+    "GradientDescentResult",
+    "KalmanFilterResult",
+    "KalmanSmootherResult",
+    "LaplacePosterior",
+    "NewtonResult",
+    "gradient_descent",
+    "laplace",
+    "newton",
+    "ridge",
+]

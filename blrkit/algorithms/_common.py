@@ -1,0 +1,61 @@
+"""Checks shared by the drivers (on top of :mod:`blrkit._validation`); NumPy only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blrkit._validation import as_float_array, check_learning_rate
+
+
+def check_start(m0, name: str = "m0") -> np.ndarray:
+    """A starting mean ``(*batch, D)`` with D ≥ 1, copied and finite."""
+    m = as_float_array(m0, name, min_ndim=1)
+    if m.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one parameter (last axis), got shape {m.shape}")
+    return m
+
+
+def check_rho(rho, batch_shape: tuple[int, ...], name: str = "rho"):
+    """ρ in (0, 1], a scalar (returned as a Python float) or an array of shape ``batch_shape``."""
+    r = check_learning_rate(rho, name)
+    if r.ndim == 0:
+        return float(r)
+    if r.shape != batch_shape:
+        raise ValueError(f"{name} must be a scalar or have the batch shape {batch_shape}, got shape {r.shape}")
+    return r
+
+
+def checked(fn, name: str, *, matrix: bool):
+    """Wrap a user callable so that its output is checked: use it for the first step only.
+
+    ``grad(m)`` must return ``m.shape``; ``hess(m)`` must return ``m.shape + (D,)``; both finite.
+    """
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+
+    def wrapped(m):
+        out = np.asarray(fn(m))
+        shape = m.shape + m.shape[-1:] if matrix else m.shape
+        if out.shape != shape:
+            what = "a Hessian" if matrix else "a gradient"
+            raise ValueError(f"{name} must return {what} of shape {shape} for an input of shape {m.shape}, "
+                             f"got shape {out.shape}")
+        if not np.isfinite(out).all():
+            raise ValueError(f"{name} returned non-finite values (NaN or inf)")
+        return out
+
+    return wrapped
+
+
+def check_positive_definite(S: np.ndarray, name: str, where: str) -> None:
+    """Raise ``ValueError`` naming ``name`` if a stack of symmetric matrices is not positive definite."""
+    try:
+        np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} is not positive definite {where}") from None
+
+
+def finite_or_raise(a: np.ndarray, name: str, step: int) -> None:
+    """An iterate went non-finite: say where."""
+    if not np.isfinite(a).all():
+        raise ValueError(f"the iterates became non-finite at step {step}; check {name} and rho")

@@ -1,0 +1,73 @@
+"""blrkit.algorithms.gradient_descent against a textbook loop (blrkit.classical).
+
+Mapping: blrkit's ρ (for q = N(m, I)) is the textbook step size; ``means[t]`` is the t-th iterate.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from algorithms.tolerances import SAME_ARITHMETIC, assert_close
+from blrkit.algorithms import gradient_descent
+from blrkit.classical.gradient_descent import gradient_descent as textbook_gd
+from blrkit.classical.problems import logistic_problem, random_spd
+
+
+def test_equals_textbook_loop_on_logistic_regression(rng):
+    """Iterates equal the textbook loop x ← x − ρ∇ℓ̄(x) exactly: same arithmetic, bit for bit."""
+    p = logistic_problem(rng, 200, 5)
+    m0 = rng.standard_normal(5)
+    ours = gradient_descent(p.grad, m0, rho=0.002, n_steps=50).means
+    theirs = textbook_gd(p.grad, m0, 0.002, 50)
+    assert ours.shape == (51, 5)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), D=st.integers(1, 6), rho=st.floats(0.01, 1.0), n=st.integers(0, 20))
+def test_equals_textbook_loop_on_random_quadratics(seed, D, rho, n):
+    """ℓ̄ = ½ θᵀAθ − bᵀθ with random SPD A (scaled so that GD is stable): iterates equal the loop."""
+    r = np.random.default_rng(seed)
+    A = random_spd(r, D)
+    A /= np.linalg.eigvalsh(A)[-1]
+    b = r.standard_normal(D)
+    m0 = r.standard_normal(D)
+    ours = gradient_descent(lambda m: m @ A - b, m0, rho=rho, n_steps=n).means
+    theirs = textbook_gd(lambda x: x @ A - b, m0, rho, n)
+    assert_close(ours, theirs, SAME_ARITHMETIC)
+
+
+def test_batch_equals_single_calls(rng):
+    """B problems in one call (ρ per problem) equal B single calls."""
+    B = 4
+    p = logistic_problem(rng, 100, 3, batch=(B,))
+    m0 = rng.standard_normal((B, 3))
+    rho = np.array([0.001, 0.002, 0.003, 0.004])
+    batched = gradient_descent(p.grad, m0, rho=rho, n_steps=30).means
+    assert batched.shape == (31, B, 3)
+    for b in range(B):
+        single = type(p)(p.X[b], p.y[b], p.alpha)
+        assert_close(batched[:, b], gradient_descent(single.grad, m0[b], rho=rho[b], n_steps=30).means,
+                     SAME_ARITHMETIC)
+
+
+def test_inputs_not_modified(rng):
+    m0 = rng.standard_normal(3)
+    rho = np.array(0.5)
+    keep = m0.copy()
+    gradient_descent(lambda m: m, m0, rho=rho, n_steps=3)
+    np.testing.assert_array_equal(m0, keep)
+    assert rho == 0.5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(rho=0.0), "rho"), (dict(rho=1.5), "rho"), (dict(rho=np.nan), "rho"),
+    (dict(rho=np.array([0.1, 0.2])), "rho"), (dict(n_steps=-1), "n_steps"), (dict(n_steps=2.5), "n_steps"),
+    (dict(m0=[1.0, np.inf]), "m0"), (dict(m0=5.0), "m0"), (dict(grad=lambda m: m[:1]), "grad"),
+    (dict(grad=lambda m: m * np.nan), "grad"),
+])
+def test_bad_arguments_raise_naming_them(kwargs, match):
+    args = dict(grad=lambda m: m, m0=np.ones(2), rho=0.5, n_steps=2) | kwargs
+    with pytest.raises(ValueError, match=match):
+        gradient_descent(args.pop("grad"), args.pop("m0"), **args)

@@ -1,0 +1,34 @@
+"""Every tolerance used by tests/algorithms and tests/classical, with its reason.
+
+All are relative, in the sense of ``np.testing.assert_allclose(actual, desired, rtol=..., atol=rtol * scale)``
+with ``scale`` the largest magnitude of ``desired`` (see :func:`assert_close`), so entries that should be
+zero are judged against the size of the problem, not against themselves.
+"""
+
+import numpy as np
+
+#: Same arithmetic in a different loop or layout (batched vs single BLAS calls, a solve on a
+#: vector vs on a column): results may differ in the last bits only; a few hundred ulps.
+SAME_ARITHMETIC = 1e-12
+
+#: One-step closed forms against an independent computation (a different factorisation, e.g.
+#: normal equations vs SVD least squares, gain vs joint-Gaussian conditioning): rounding is
+#: amplified by the condition number (≲ 1e4 here) times machine epsilon, ~1e-12; 1e-8 leaves room.
+CLOSED_FORM = 1e-8
+
+#: Against an iterative library solver stopped at its own tolerance (sklearn at tol=1e-12,
+#: scipy trust-exact at gtol=1e-8): the MAP is known to ~1e-10 relative; 1e-6 is the issue's bound.
+ITERATIVE = 1e-6
+
+#: Kalman filter against pykalman and filterpy over T ≤ 200 steps: each step is a closed form
+#: (CLOSED_FORM), but the libraries use other formulas (pykalman a pseudo-inverse and the
+#: non-Joseph covariance update, filterpy an explicit inverse), and errors accumulate over the
+#: sequence; still ~1e-12 in practice, so 1e-8 again.
+KALMAN = 1e-8
+
+
+def assert_close(actual, desired, rtol):
+    """``assert_allclose`` with ``atol = rtol * max|desired|`` (relative to the problem's scale)."""
+    desired = np.asarray(desired, dtype=float)
+    scale = max(float(np.max(np.abs(desired), initial=0.0)), 1e-300)
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale)
