@@ -1,0 +1,21 @@
+r"""The derive layer: BLR updates derived by SymPy, step by step (Khan & Rue 2023).
+
+>>> from blrkit.derive import derive
+>>> d = derive("gaussian-fixed-covariance", approximations=["delta"])
+>>> d.update[-1].rhs
+-rho*g + m
+"""
+
+from .approximations import APPROXIMATIONS, Approximation, DeltaMethod, FixedCovariance, StochasticGradient, UnitStep
+from .blr import derive
+from .derivation import Derivation, Equation, Step
+from .gaussian import DerivationError
+from .losses import ExpressionLoss, GaussianPrior, OracleLoss, linear_gaussian_loss, quadratic_loss
+from .recipes import RECIPES, Recipe
+
+__all__ = [
+    "APPROXIMATIONS", "Approximation", "DeltaMethod", "FixedCovariance", "StochasticGradient", "UnitStep",
+    "derive", "Derivation", "Equation", "Step", "DerivationError",
+    "ExpressionLoss", "GaussianPrior", "OracleLoss", "linear_gaussian_loss", "quadratic_loss",
+    "RECIPES", "Recipe",
+]

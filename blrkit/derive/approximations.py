@@ -1,0 +1,128 @@
+r"""Approximations of the natural gradient, as composable objects (Khan & Rue 2023, Table 1).
+
+Each approximation is a small immutable value: a name, a paper anchor, a one-line LaTeX
+statement of the rewrite, and the rewrite itself (:meth:`Approximation.substitutions`),
+which a derivation applies to its current update, in the order the user gave, like
+``optax.chain``.  An expectation that no approximation removes stays an explicit
+:math:`\mathbb{E}_q[\cdot]`; the emitted code estimates it by Monte Carlo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..paper import cite
+
+
+@dataclass(frozen=True)
+class Approximation:
+    """Base class: ``name``, ``key`` (CLI name), ``anchor`` and a LaTeX ``statement``."""
+
+    name = "approximation"
+    key = "approximation"
+    anchor = "blr"
+    statement = ""
+    #: family kinds the approximation makes sense for
+    families = ()
+
+    @property
+    def citation(self) -> str:
+        return cite(self.anchor)
+
+    def substitutions(self, terms: dict[str, sp.Basic]) -> dict:
+        """The rewrite: a SymPy substitution over the derivation's named ``terms``."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class DeltaMethod(Approximation):
+    r"""Delta method: :math:`\mathbb{E}_q[f(\theta)] \approx f(m)` (Khan & Rue 2023, Sec. 1.3).
+
+    Applied to the expected gradient and Hessian of the loss, it turns the BLR into
+    gradient descent (fixed covariance) or Newton's method (full covariance).
+
+    >>> DeltaMethod().name
+    'delta method'
+    """
+
+    name = "delta method"
+    key = "delta"
+    anchor = "delta-method"
+    statement = r"\mathbb{E}_{q}[f(\theta)] \approx f(m)"
+    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
+
+    def substitutions(self, terms):
+        pairs = (("E_g", "g"), ("E_H", "H"), ("E_h", "h"), ("E_g_batch", "g_batch"))
+        return {terms[e]: terms[p] for e, p in pairs if e in terms and p in terms}
+
+
+@dataclass(frozen=True)
+class FixedCovariance(Approximation):
+    r"""Fixed covariance: :math:`q = \mathcal{N}(m, I)`, only the mean is learned (Sec. 1.3).
+
+    A rewrite of the family, not of an expectation: the entropy of :math:`q` is then
+    constant, so the BLR reads :math:`\lambda \leftarrow \lambda - \rho\nabla_\mu\mathbb{E}_q[\bar\ell]`.
+    It makes sense for Gaussian candidates only.
+    """
+
+    name = "fixed covariance"
+    key = "fixed-covariance"
+    anchor = "fixed-covariance"
+    statement = r"q = \mathcal{N}(m, I)"
+    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian",
+                "univariate-gaussian")
+
+    def substitutions(self, terms):
+        return {}
+
+
+@dataclass(frozen=True)
+class UnitStep(Approximation):
+    r"""Learning rate :math:`\rho = 1` (Khan & Rue 2023, Sec. 5.1).
+
+    For conjugate models :math:`\nabla_\mu\mathbb{E}_q[\bar\ell]` does not depend on
+    :math:`\mu`, and one step reaches the exact posterior from any start.
+    """
+
+    name = "rho = 1"
+    key = "rho=1"
+    anchor = "unit-step"
+    statement = r"\rho = 1"
+
+    def substitutions(self, terms):
+        return {terms["rho"]: sp.Integer(1)}
+
+
+@dataclass(frozen=True)
+class StochasticGradient(Approximation):
+    r"""Minibatch gradient: :math:`\sum_{i=1}^N \nabla\ell_i \approx \frac{N}{M}\sum_{i\in\mathcal{B}}\nabla\ell_i`.
+
+    An unbiased estimate from a minibatch :math:`\mathcal{B}` of :math:`M` of the
+    :math:`N` terms (Khan & Rue 2023, Sec. 4.1).
+    """
+
+    name = "stochastic gradient"
+    key = "stochastic"
+    anchor = "stochastic-gradient"
+    statement = r"\nabla\ell \approx \tfrac{N}{M}\hat{g}_{\mathcal{B}}"
+    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
+
+    def substitutions(self, terms):
+        scale = terms["n_data"] / terms["n_batch"]
+        out = {}
+        if "g" in terms and "g_batch" in terms:
+            out[terms["g"]] = scale * terms["g_batch"]
+        if "E_g" in terms and "E_g_batch" in terms:
+            out[terms["E_g"]] = scale * terms["E_g_batch"]
+        return out
+
+
+#: CLI name -> approximation
+APPROXIMATIONS: dict[str, Approximation] = {
+    a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient())
+}

@@ -1,0 +1,138 @@
+r"""RECIPES: one table that names every algorithm blrkit derives.
+
+A recipe is a family, a loss (and prior), and approximations: the BLR's choices that
+reach a known algorithm (Khan & Rue 2023, Table 1).  The same table drives the emitted
+modules (:mod:`blrkit.derive.emit`), the parametrised tests, ``blrkit table`` and the
+documentation's derivation catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Callable
+
+from .derivation import Derivation
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One row: how the BLR reaches ``title``.
+
+    Attributes
+    ----------
+    name : str
+        Identifier (``"newton"``); also the generated module ``algorithms/_generated/<module>.py``.
+    title : str
+        The algorithm's name, as in Table 1.
+    family : str
+        Key of the candidate family.
+    approximations : tuple of str
+        Keys of the approximations, applied in order.
+    function : str
+        Name of the emitted step function.
+    anchor : str
+        Paper anchor (:mod:`blrkit.paper`).
+    classical : str
+        ``"module:function"`` of the hand-written textbook oracle.
+    algorithm : str
+        ``"module:function"`` of the public driver that runs the emitted step.
+    notebook : str
+        The lecture notebook that shows it.
+    problem : callable or None
+        Returns ``(loss, prior)`` for the derivation; ``None`` means an oracle loss, no prior.
+    finish : callable or None
+        Adds recipe-specific steps to the derivation (e.g. Laplace's fixed point).
+    """
+
+    name: str
+    title: str
+    family: str
+    approximations: tuple[str, ...]
+    function: str
+    anchor: str
+    classical: str
+    algorithm: str
+    notebook: str
+    module: str = ""
+    problem: Callable | None = None
+    finish: Callable | None = None
+
+    def __post_init__(self):
+        if not self.module:
+            object.__setattr__(self, "module", self.name)
+
+    def derive(self) -> Derivation:
+        """The derivation (computed once per process and cached)."""
+        return _derive(self.name)
+
+
+def _build(recipe: Recipe) -> Derivation:
+    from .blr import derive
+
+    loss, prior = recipe.problem() if recipe.problem else (None, None)
+    d = derive(recipe.family, loss, prior, recipe.approximations, function_name=recipe.function,
+               title=recipe.title, anchor=recipe.anchor)
+    return recipe.finish(d) if recipe.finish else d
+
+
+def _problem(name):
+    def make():
+        from . import losses
+
+        return getattr(losses, name)()
+    return make
+
+
+def _laplace_fixed_point(d: Derivation) -> Derivation:
+    from .gaussian import laplace_fixed_point
+
+    return laplace_fixed_point(d)
+
+
+def _conjugate(name):
+    def make():
+        from .conjugate import CONJUGATE_PROBLEMS
+
+        return CONJUGATE_PROBLEMS[name]()
+    return make
+
+
+_NB = "notebooks/"
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("gradient_descent", "Gradient descent", "gaussian-fixed-covariance", ("delta",),
+           "gradient_descent_step", "gradient-descent", "blrkit.classical.gradient_descent:gradient_descent",
+           "blrkit.algorithms:gradient_descent", _NB + "02_gradient_descent.ipynb"),
+    Recipe("newton", "Newton's method", "multivariate-gaussian", ("delta", "rho=1"),
+           "newton_step", "newton", "blrkit.classical.newton:newton",
+           "blrkit.algorithms:newton", _NB + "03_newton.ipynb"),
+    Recipe("damped_newton", "Damped BLR-Newton", "multivariate-gaussian", ("delta",),
+           "damped_newton_step", "newton", "blrkit.classical.newton:newton",
+           "blrkit.algorithms:newton", _NB + "03_newton.ipynb"),
+    Recipe("ridge", "Ridge regression", "multivariate-gaussian", ("rho=1",),
+           "ridge_posterior", "ridge", "blrkit.classical.ridge:ridge",
+           "blrkit.algorithms:ridge", _NB + "04_ridge_and_conjugate.ipynb", problem=_problem("quadratic_loss")),
+    Recipe("kalman_update", "Kalman filter (measurement update)", "multivariate-gaussian", ("rho=1",),
+           "kalman_update", "kalman", "blrkit.classical.kalman:kalman_filter",
+           "blrkit.algorithms:kalman_filter", _NB + "05_kalman.ipynb", problem=_problem("linear_gaussian_loss")),
+    Recipe("laplace", "Laplace's method", "multivariate-gaussian", ("delta",),
+           "laplace_step", "laplace", "blrkit.classical.laplace:laplace",
+           "blrkit.algorithms:laplace", _NB + "06_laplace.ipynb", finish=_laplace_fixed_point),
+    Recipe("diagonal_newton", "Diagonal Newton", "diagonal-gaussian", ("delta",),
+           "diagonal_newton_step", "newton", "blrkit.classical.newton:diagonal_newton",
+           "blrkit.algorithms:diagonal_newton", _NB + "03_newton.ipynb"),
+    Recipe("variational_newton", "Variational Newton", "multivariate-gaussian", (),
+           "variational_newton_step", "variational-newton", "blrkit.classical.newton:variational_newton",
+           "blrkit.algorithms:variational_newton", _NB + "07_flat_minima.ipynb"),
+    Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
+           "sgd_step", "sgd", "blrkit.classical.gradient_descent:sgd",
+           "blrkit.algorithms:gradient_descent", _NB + "02_gradient_descent.ipynb"),
+)}
+
+
+@lru_cache(maxsize=None)
+def _derive(name: str) -> Derivation:
+    return _build(RECIPES[name])
+
+
+__all__ = ["Recipe", "RECIPES", "replace"]
