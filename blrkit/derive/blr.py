@@ -93,6 +93,10 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
         return _assemble_gaussian(key, fields, approx, function_name, title, anchor)
     from .conjugate import derive_conjugate
 
+    if isinstance(loss, OracleLoss):
+        raise DerivationError(f"the {key} family needs a conjugate likelihood, not a generic loss with "
+                              "oracles (oracle losses need a Gaussian candidate)")
+
     return derive_conjugate(family, loss, prior, approx, function_name=function_name, title=title,
                             anchor=anchor)
 

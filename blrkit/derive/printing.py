@@ -94,6 +94,9 @@ class _LatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if expr.name in LATEX_NAMES:
             return LATEX_NAMES[expr.name]
+        if expr.name.endswith("_new"):  # alpha_new -> \alpha_{t+1}, alpha_1_new -> \alpha_{1,t+1}
+            base = super()._print_Symbol(sp.Symbol(expr.name[:-4]), style=style)
+            return base[:-1] + ",t+1}" if base.endswith("}") and "_{" in base else base + "_{t+1}"
         return super()._print_Symbol(expr, style=style)
 
     def _print_MatrixSymbol(self, expr):
@@ -114,10 +117,26 @@ def latex(expr) -> str:
 
 # ----------------------------------------------------------------------------- NumPy --
 
-_SCALAR_PRINTER = NumPyPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
+class _ScalarPrinter(NumPyPrinter):
+    """NumPy's printer, plus sums over data: ``Σ_i f(y_i)`` → ``np.sum(f(y), axis=sum_axis)``."""
+
+    sum_axis = -1
+
+    def _print_Sum(self, expr):
+        (body, (_, _, _)) = expr.function, expr.limits[0]
+        return f"numpy.sum({self._print(body)}, axis={self.sum_axis})"
+
+    def _print_Indexed(self, expr):
+        if len(expr.indices) == 1:
+            return expr.base.name
+        return f"{expr.base.name}[..., {self._print(expr.indices[1])}]"
 
 
-def _np_scalar(expr) -> str:
+_SCALAR_PRINTER = _ScalarPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
+
+
+def _np_scalar(expr, sum_axis: int = -1) -> str:
+    _SCALAR_PRINTER.sum_axis = sum_axis
     code = _SCALAR_PRINTER.doprint(expr).replace("numpy.", "np.")
     return re.sub(r"\b(\w+)\*\*\(-1\.0\)", r"(1/\1)", code)
 
@@ -153,15 +172,15 @@ class MatrixCodePrinter:
     e.g. ``{D: "m.shape[-1]"}``; it is needed to print identity matrices.
     """
 
-    def __init__(self, dims: dict):
-        self.dims = dims
+    def __init__(self, dims: dict, sum_axis: int = -1):
+        self.dims, self.sum_axis = dims, sum_axis
 
     def print(self, expr) -> str:
         return self._p(expr).code
 
     def _p(self, e) -> _Printed:
         if not isinstance(e, MatrixExpr):
-            return _Printed(_np_scalar(e), "s")
+            return _Printed(_np_scalar(e, self.sum_axis), "s")
         if isinstance(e, MatrixSymbol):
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
         if isinstance(e, Identity):
@@ -273,7 +292,7 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
     if d.oracles:
         lines.append("    # -- oracle terms ------------------------------------------------------")
         lines.extend(f"    {o}" if not o.startswith("#") else f"    {o}" for o in d.oracles)
-    printer = MatrixCodePrinter(dict(d.dims))
+    printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1))
     body = [a for a in d.assignments if a.target not in d.outputs]
     outs = [a for a in d.assignments if a.target in d.outputs]
     for title, group in (("intermediate terms", body), ("outputs", outs)):

@@ -94,7 +94,7 @@ def _conjugate(name):
     def make():
         from .conjugate import CONJUGATE_PROBLEMS
 
-        return CONJUGATE_PROBLEMS[name]()
+        return CONJUGATE_PROBLEMS[name]()[1], None
     return make
 
 
@@ -124,6 +124,15 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("variational_newton", "Variational Newton", "multivariate-gaussian", (),
            "variational_newton_step", "variational-newton", "blrkit.classical.newton:variational_newton",
            "blrkit.algorithms:variational_newton", _NB + "07_flat_minima.ipynb"),
+    *(Recipe(name, f"Conjugate Bayes ({title})", family, ("rho=1",), f"{name}_posterior", "conjugate",
+             f"blrkit.classical.conjugate:{name}", f"blrkit.algorithms._generated.{name}:{name}_posterior",
+             _NB + "04_ridge_and_conjugate.ipynb", problem=_conjugate(name))
+      for name, title, family in (
+          ("beta_bernoulli", "Beta–Bernoulli", "beta"),
+          ("gamma_poisson", "Gamma–Poisson", "gamma"),
+          ("dirichlet_categorical", "Dirichlet–categorical", "dirichlet"),
+          ("gaussian_mean", "Gaussian mean, known variance", "gaussian"),
+          ("normal_gamma", "Normal–Gamma", "normal-gamma"))),
     Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
            "sgd_step", "sgd", "blrkit.classical.gradient_descent:sgd",
            "blrkit.algorithms:gradient_descent", _NB + "02_gradient_descent.ipynb"),

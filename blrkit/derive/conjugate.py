@@ -1,0 +1,260 @@
+r"""Conjugate Bayes as the BLR with :math:`\rho = 1` (Khan & Rue 2023, Sec. 5.1).
+
+When every term of the loss is linear in the sufficient statistics,
+:math:`\ell(\theta) = -\sum_i \langle\tilde\lambda_i, T(\theta)\rangle + c`, the expected loss is
+linear in :math:`\mu` and its gradient is a constant, so with the prior in the family
+
+.. math::
+
+    \lambda_{t+1} = (1-\rho)\lambda_t + \rho\Big(\lambda_0 + \sum_{i=1}^N \tilde\lambda_i\Big),
+
+and :math:`\rho = 1` gives the exact posterior in one step, from any start.  The derivation
+finds :math:`\tilde\lambda_i` by rewriting the loss in :math:`T(\theta)`; a loss that cannot be so
+written is not conjugate and raises :class:`~blrkit.derive.gaussian.DerivationError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .approximations import UnitStep
+from .derivation import Argument, Assignment, Derivation, Equation, Step
+from .gaussian import RHO, DerivationError
+
+#: data y_1..y_N, and the observation index
+Y = sp.IndexedBase("y")
+I = sp.Idx("i")  # noqa: E741
+N_OBS = sp.Symbol("N", integer=True, positive=True)
+
+
+@dataclass(frozen=True)
+class ConjugatePrior:
+    """The prior p₀ in the candidate's family, given by its standard parameters ``<name>_0``."""
+
+    symbols: dict  # standard symbol -> prior symbol
+
+
+def prior_for(family) -> ConjugatePrior:
+    """The prior in ``family`` with standard parameters renamed ``<name>_0``."""
+    mapping = {}
+    for s in _standard_symbols(family):
+        mapping[s] = sp.Symbol(f"{s.name}_0", **s.assumptions0)
+    return ConjugatePrior(mapping)
+
+
+def _standard_symbols(family):
+    out = []
+    for p in family.standard:
+        syms = p.symbols if isinstance(p.symbols, sp.MatrixBase) else [p.symbols]
+        for s in syms:
+            if s not in out:
+                out.append(s)
+    return out
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    """A loss over data y₁..y_N: ``expr`` is the loss of one datum in θ and ``y[i]``."""
+
+    name: str
+    expr: sp.Basic
+    data: tuple = ()  # extra (symbol, doc) arguments, e.g. a known noise variance
+    one_hot: bool = False
+
+    @property
+    def total(self):
+        return sp.Sum(self.expr, (I, 1, N_OBS))
+
+
+def _family(key, *args):
+    from ..families import FAMILIES
+
+    return FAMILIES[key](*args)
+
+
+def _beta_bernoulli():
+    f = _family("beta")
+    (th,) = f.theta
+    return f, Likelihood("Bernoulli", -(Y[I] * sp.log(th) + (1 - Y[I]) * sp.log(1 - th)))
+
+
+def _gamma_poisson():
+    f = _family("gamma")
+    (th,) = f.theta
+    return f, Likelihood("Poisson", -(Y[I] * sp.log(th) - th - sp.log(sp.factorial(Y[I]))))
+
+
+def _dirichlet_categorical(K: int = 3):
+    f = _family("dirichlet", K)
+    expr = -sum(Y[I, k] * sp.log(t) for k, t in enumerate(f.theta))
+    return f, Likelihood("categorical (one-hot)", expr, one_hot=True)
+
+
+def _gaussian_mean():
+    f = _family("gaussian")
+    (th,) = f.theta
+    s2 = sp.Symbol("noise_variance", positive=True)
+    return f, Likelihood("Gaussian, known variance", (Y[I] - th) ** 2 / (2 * s2) + sp.log(2 * sp.pi * s2) / 2,
+                         data=((s2, "known noise variance σ², scalar or (...)"),))
+
+
+def _normal_gamma():
+    f = _family("normal-gamma")
+    x, tau = f.theta
+    return f, Likelihood("Gaussian, unknown mean and precision",
+                         tau * (Y[I] - x) ** 2 / 2 - sp.log(tau) / 2 + sp.log(2 * sp.pi) / 2)
+
+
+#: recipe name -> () -> (family, likelihood)
+CONJUGATE_PROBLEMS = {
+    "beta_bernoulli": _beta_bernoulli,
+    "gamma_poisson": _gamma_poisson,
+    "dirichlet_categorical": _dirichlet_categorical,
+    "gaussian_mean": _gaussian_mean,
+    "normal_gamma": _normal_gamma,
+}
+
+
+def expected_loss(family, likelihood: Likelihood):
+    r"""Rewrite :math:`\mathbb{E}_q[\ell]` in the expectation parameters: :math:`T_k(\theta) \to \mu_k`.
+
+    Raises ``DerivationError`` when θ survives the rewrite (the loss is not conjugate).
+    """
+    expr = sp.expand(sp.expand_log(likelihood.total, force=True))
+    mus = family.expectation
+    order = sorted(range(len(family.statistics)), key=lambda k: -sp.count_ops(family.statistics[k]))
+    for k in order:
+        expr = expr.subs(sp.expand_log(family.statistics[k], force=True), mus[k])
+    expr = sp.expand(expr)
+    if expr.has(*family.theta):
+        raise DerivationError(
+            f"the {likelihood.name} loss is not linear in the sufficient statistics of the "
+            f"{family.name} family, so it is not conjugate; T(θ) = {family.statistics}")
+    return expr
+
+
+def derive_conjugate(family, loss, prior, approx, *, function_name, title, anchor) -> Derivation:
+    """Derive the conjugate BLR step; see the module docstring."""
+    if isinstance(family, str):
+        from ..families import FAMILIES
+
+        if family not in FAMILIES:
+            raise DerivationError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+        family = FAMILIES[family]()
+    if not isinstance(loss, Likelihood):
+        raise DerivationError(
+            f"the {family.name} family needs a conjugate likelihood (a Likelihood over data y_i), "
+            f"got {type(loss).__name__}")
+    if not family.has_constant_base_measure:
+        raise DerivationError(f"the {family.name} family has a non-constant base measure; "
+                              "the form λ ← (1−ρ)λ − ρ∇_μE_q[ℓ̄] needs a constant one")
+    prior = prior or prior_for(family)
+    lam, mu = family.natural, family.expectation
+    K = len(lam)
+    new = [sp.Symbol(f"{l.name}_new") for l in lam]
+    lam0 = [sp.Symbol(f"lambda_0{k + 1}") for k in range(K)]
+    dmu = [sp.Symbol(f"nabla_mu{k + 1}") for k in range(K)]
+    steps = []
+
+    def step(label, eqs, why, anchor_, approximate=False):
+        steps.append(Step(label, tuple(Equation(a, b, approximate) for a, b in eqs), why, anchor_))
+
+    std = _standard_symbols(family)
+    step("Candidate posterior", list(zip(lam, family.standard_to_natural)) + list(zip(mu, family.statistics)),
+         f"$q$ is {family.name}: $\\mu = \\mathbb{{E}}_q[T(\\theta)]$, constant base measure", "blr")
+    nat = [(1 - RHO) * l + RHO * (l0 - d) for l, l0, d in zip(lam, lam0, dmu)]
+    step("Bayesian learning rule", list(zip(new, nat)), "the prior $p_0$ is in the family", "blr-conjugate-form")
+    prior_nat = [e.subs(prior.symbols) for e in family.standard_to_natural]
+    step("Prior", list(zip(lam0, prior_nat)), "natural parameters of $p_0$", "conjugate")
+    e_loss = expected_loss(family, loss)
+    step("Expected loss", [(sp.Symbol("E_loss"), e_loss)],
+         "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$", "conjugate")
+    grads = [sp.expand(sp.diff(e_loss, m).doit()) for m in mu]
+    if any(g.has(*mu) for g in grads):
+        raise DerivationError("the natural gradient depends on μ: the loss is not conjugate")
+    step("Natural gradient", list(zip(dmu, grads)), "constant in $\\mu$: each datum adds its own natural parameters",
+         "conjugate")
+    nat = [sp.expand(e.subs(dict(zip(dmu, grads))).subs(dict(zip(lam0, prior_nat)))) for e in nat]
+    for a in approx:
+        if not isinstance(a, UnitStep):
+            raise DerivationError(f"{a.name} does not apply to the conjugate {family.name} family")
+        nat = [sp.expand(e.subs(RHO, 1)) for e in nat]
+        step("Rho = 1", list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior", a.anchor)
+    unit = any(isinstance(a, UnitStep) for a in approx)
+    if not unit:
+        nat = [sp.expand(e.subs(dict(zip(lam, family.standard_to_natural)))) for e in nat]
+    to_std = family.natural_to_standard
+    update = []
+    for p in family.standard:
+        exprs = to_std[p.name]
+        syms = p.symbols
+        if isinstance(exprs, sp.MatrixBase):
+            for s, e in zip(syms, exprs):
+                update.append((sp.Symbol(f"{s.name}_new"), _tidy(e.subs(dict(zip(lam, nat))))))
+        else:
+            update.append((sp.Symbol(f"{p.name}_new"), _tidy(exprs.subs(dict(zip(lam, nat))))))
+    step("Standard parameters", update, "the family's map from natural to standard parameters", "conjugate")
+    update_eqs = tuple(Equation(a, b) for a, b in update)
+    assignments, outputs, prior_args = _vectorise(family, prior, update_eqs)
+    args = [Argument(s.name, "scalar", f"state {s.name}") for s in ([] if unit else std)]
+    args += prior_args
+    shape = "(..., N, K), one-hot rows" if loss.one_hot else "(..., N)"
+    args.append(Argument("y", "data", f"observations y_1..y_N, {shape}"))
+    args += [Argument(s.name, "scalar", doc) for s, doc in loss.data]
+    if not unit:
+        args.insert(len(std), Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"))
+    oracles = []
+    if any(e.has(N_OBS) for _, e in update):
+        oracles.append(f"N = np.shape(y)[{-2 if loss.one_hot else -1}]  # number of observations")
+    title = title or f"Conjugate Bayes ({family.name})"
+    return Derivation(
+        title=title, family=family.key, approximations=tuple(approx), steps=tuple(steps),
+        natural_update=tuple(Equation(a, b) for a, b in zip(new, nat)), update=update_eqs,
+        anchor=anchor or "conjugate", function_name=function_name, summary=f"One BLR step: {title}.",
+        arguments=tuple(args), oracles=tuple(oracles), assignments=assignments, outputs=outputs,
+        extra={"family": family, "likelihood": loss, "sum_axis": -2 if loss.one_hot else -1},
+    )
+
+
+def _vectorise(family, prior, update_eqs):
+    r"""Assignments for the emitted code: a vector parameter (Dirichlet's :math:`\alpha`) is
+    updated in one line over its last axis, after checking that every component's update
+    has the same form as the first."""
+    assignments, outputs, args = [], [], []
+    eqs = {e.lhs.name: e for e in update_eqs}
+    for p in family.standard:
+        if not isinstance(p.symbols, sp.MatrixBase):
+            e = eqs[f"{p.name}_new"]
+            assignments.append(Assignment(e.lhs, e.rhs, f"{_tex(e.lhs)} = {_tex(e.rhs)}"))
+            outputs.append(e.lhs)
+            args.append(Argument(f"{p.name}_0", "scalar", f"prior {p.name}, scalar or (...)"))
+            continue
+        comps = list(p.symbols)
+        vec0, vec_new, yv = sp.Symbol(f"{p.name}_0"), sp.Symbol(f"{p.name}_new"), sp.IndexedBase("y")
+        forms = []
+        for k, c in enumerate(comps):
+            e = eqs[f"{c.name}_new"].rhs
+            forms.append(e.subs(prior.symbols[c], vec0).replace(
+                lambda x: isinstance(x, sp.Indexed) and x.base == Y and len(x.indices) == 2,
+                lambda x: yv[x.indices[0]] if x.indices[1] == k else x))
+        if any(f != forms[0] for f in forms[1:]):
+            raise AssertionError(f"the components of {p.name} do not share one update")
+        assignments.append(Assignment(vec_new, forms[0], f"{_tex(vec_new)}_k = {_tex(forms[0])}_k, k = 1..K"))
+        outputs.append(vec_new)
+        args.append(Argument(f"{p.name}_0", "data", f"prior {p.name}, (..., K)"))
+    return tuple(assignments), tuple(outputs), args
+
+
+def _tidy(e):
+    """Collect sums into one ``Sum`` per term and cancel what cancels."""
+    e = sp.expand(e)
+    e = e.replace(lambda x: isinstance(x, sp.Sum), lambda x: sp.expand(x.doit()) if not x.has(Y) else x)
+    return sp.factor_terms(sp.simplify(e))
+
+
+def _tex(e):
+    from .printing import latex
+
+    return latex(e)
