@@ -590,7 +590,11 @@ class ExponentialFamily:
             a = check_constraint(standard[p.name], p.name, p.constraint, p.shape)
             arrays.append((p, a))
             batch.append(a.shape[: a.ndim - len(p.shape)])
-        shape = np.broadcast_shapes(*batch) if batch else ()
+        try:
+            shape = np.broadcast_shapes(*batch) if batch else ()
+        except ValueError:
+            shown = ", ".join(f"{p.name} {b}" for (p, _), b in zip(arrays, batch))
+            raise ValueError(f"standard parameters must have broadcastable batch shapes, got {shown}") from None
         args = [np.broadcast_to(a[(Ellipsis,) + idx], shape) for p, a in arrays for idx in p.positions()]
         return _stack(self._num["to_natural"](*args), shape)
 
