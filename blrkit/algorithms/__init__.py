@@ -5,6 +5,7 @@ axes) and returns an immutable result. Importing this package never imports SymP
 """
 
 from blrkit.algorithms.gradient_descent import gradient_descent
+from blrkit.algorithms.kalman import kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.results import (
@@ -25,7 +26,10 @@ __all__ = [
     "LaplacePosterior",
     "NewtonResult",
     "gradient_descent",
+    "kalman_filter",
+    "kalman_smoother",
     "laplace",
     "newton",
     "ridge",
+    "rts_smoother",
 ]
