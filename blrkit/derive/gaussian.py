@@ -38,7 +38,19 @@ class DerivationError(ValueError):
 
 
 def _expand(e):
-    return sp.expand(e).doit() if isinstance(e, MatrixExpr) else sp.expand(e)
+    """Expand, then collect each matrix term's scalar coefficient and factor it."""
+    if not isinstance(e, MatrixExpr):
+        return sp.expand(e)
+    e = sp.expand(e).doit()
+    if not isinstance(e, sp.MatAdd):
+        return e
+    coeffs: dict = {}
+    for term in e.args:
+        c, mats = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (sp.S.One, [term])
+        key = mats[0] if len(mats) == 1 else sp.MatMul(*mats)
+        coeffs[key] = coeffs.get(key, sp.S.Zero) + c
+    terms = [sp.MatMul(sp.factor(c), k) if c != 1 else k for k, c in coeffs.items() if c != 0]
+    return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]
 
 
 def _is_zero(e) -> bool:
@@ -171,9 +183,9 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     for a in approximations:
         if isinstance(a, FixedCovariance):
             continue
-        subs = a.substitutions(b.terms)
         if isinstance(a, (DeltaMethod, StochasticGradient)) and isinstance(loss, ExpressionLoss):
             continue  # exact already
+        subs = {k: v for k, v in a.substitutions(b.terms).items() if nat1.has(k) or nat2.has(k)}
         if not subs:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
         nat1, nat2 = _expand(nat1.subs(subs)), _expand(nat2.subs(subs))
@@ -234,7 +246,7 @@ def _derive_fixed(loss, prior, approximations) -> dict:
     for a in approximations:
         if isinstance(a, FixedCovariance):
             continue
-        subs = a.substitutions(b.terms)
+        subs = {k: v for k, v in a.substitutions(b.terms).items() if nat.has(k)}
         if not subs:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
         nat = _expand(nat.subs(subs))

@@ -245,8 +245,25 @@ class MatrixCodePrinter:
 
 
 def _paren(code: str) -> str:
-    simple = code.replace("_", "").replace(".", "").isalnum() or code.endswith("]") and code.count("[") == 1
-    return code if simple else f"({code})"
+    """Parenthesise ``code`` unless it is atomic: a name or number followed by calls/subscripts."""
+    return code if _atomic(code) else f"({code})"
+
+
+def _atomic(code: str) -> bool:
+    i = len(code) - len(code.lstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."))
+    if i == len(code):
+        return bool(code)
+    while i < len(code):  # consume balanced (...) and [...] groups back to back
+        if code[i] not in "([":
+            return False
+        depth = 0
+        for j in range(i, len(code)):
+            depth += code[j] in "(["
+            depth -= code[j] in ")]"
+            if depth == 0:
+                break
+        i = j + 1
+    return True
 
 
 # ----------------------------------------------------------------------------- module --

@@ -49,13 +49,13 @@ def kalman_update(m_pred, P_pred, y, H, R):
     R = np.asarray(R, dtype=float)
     # -- outputs -----------------------------------------------------------
     # v = - H \bar{m} + y
-    v = (-((H @ m_pred[..., None])[..., 0])) + y
+    v = (-(H @ m_pred[..., None])[..., 0]) + y
     # C = R + H \bar{P} H^{T}
-    C = ((H @ P_pred) @ (np.swapaxes(H, -1, -2))) + R
+    C = ((H @ P_pred) @ np.swapaxes(H, -1, -2)) + R
     # K = \bar{P} H^{T} C^{-1}
-    K = np.swapaxes(np.linalg.solve(np.swapaxes(C, -1, -2), np.swapaxes(P_pred @ (np.swapaxes(H, -1, -2)), -1, -2)), -1, -2)
+    K = np.swapaxes(np.linalg.solve(np.swapaxes(C, -1, -2), np.swapaxes(P_pred @ np.swapaxes(H, -1, -2), -1, -2)), -1, -2)
     # m_{t+1} = K v + \bar{m}
     m_new = ((K @ v[..., None])[..., 0]) + m_pred
     # P_{t+1} = \left(\mathbb{I} - K H\right) \bar{P} \left(\mathbb{I} - H^{T} K^{T}\right) + K R K^{T}
-    P_new = ((((-(K @ H)) + np.eye(m_pred.shape[-1])) @ P_pred) @ ((-((np.swapaxes(H, -1, -2)) @ (np.swapaxes(K, -1, -2)))) + np.eye(m_pred.shape[-1]))) + ((K @ R) @ (np.swapaxes(K, -1, -2)))
+    P_new = ((((-(K @ H)) + np.eye(m_pred.shape[-1])) @ P_pred) @ ((-(np.swapaxes(H, -1, -2) @ np.swapaxes(K, -1, -2))) + np.eye(m_pred.shape[-1]))) + ((K @ R) @ np.swapaxes(K, -1, -2))
     return m_new, P_new, K, v, C

@@ -49,5 +49,5 @@ def laplace_step(m, S, rho, grad, hess):
     # S_{t+1} = \rho \nabla^2\ell(m_t) + \left(1 - \rho\right) S_t
     S_new = (rho[..., None, None] * H) + ((1 - rho)[..., None, None] * S)
     # m_{t+1} = - \rho S_{t+1}^{-1} \nabla\ell(m_t) + m_t
-    m_new = ((-rho)[..., None] * (np.linalg.solve(S_new, g[..., None])[..., 0])) + m
+    m_new = ((-rho)[..., None] * np.linalg.solve(S_new, g[..., None])[..., 0]) + m
     return m_new, S_new

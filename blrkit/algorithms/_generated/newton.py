@@ -43,5 +43,5 @@ def newton_step(m, grad, hess):
     # S_{t+1} = \nabla^2\ell(m_t)
     S_new = H
     # m_{t+1} = - S_{t+1}^{-1} \nabla\ell(m_t) + m_t
-    m_new = (-(np.linalg.solve(S_new, g[..., None])[..., 0])) + m
+    m_new = (-np.linalg.solve(S_new, g[..., None])[..., 0]) + m
     return m_new, S_new

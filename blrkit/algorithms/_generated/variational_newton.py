@@ -57,5 +57,5 @@ def variational_newton_step(m, S, rho, grad, hess, n_samples, rng):
     # S_{t+1} = \rho \mathbb{E}_{q_t}[\nabla^2\ell(\theta)] + \left(1 - \rho\right) S_t
     S_new = (rho[..., None, None] * E_H) + ((1 - rho)[..., None, None] * S)
     # m_{t+1} = - \rho S_{t+1}^{-1} \mathbb{E}_{q_t}[\nabla\ell(\theta)] + m_t
-    m_new = ((-rho)[..., None] * (np.linalg.solve(S_new, E_g[..., None])[..., 0])) + m
+    m_new = ((-rho)[..., None] * np.linalg.solve(S_new, E_g[..., None])[..., 0]) + m
     return m_new, S_new
