@@ -1,0 +1,334 @@
+"""Numbers: every recipe's step, compiled from its derivation and as the committed generated module,
+against a separately written textbook step (a few lines here, or :mod:`blrkit.classical`).
+
+Inputs are seeded, random and batched: leading batch dimensions (4, 3), D = 3 (O = 2 for the Kalman
+observation), N = 10 data. One step of closed-form linear algebra in float64, so agreement is to
+``ONE_STEP`` (see tolerances.py).
+"""
+
+import importlib
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from blrkit.classical import conjugate as classical_conjugate
+from blrkit.classical.gradient_descent import gradient_descent as classical_gd
+from blrkit.classical.kalman import kalman_filter as classical_kalman
+from blrkit.classical.newton import newton as classical_newton
+from blrkit.classical.problems import LogisticRegression, logistic_problem, random_spd
+from blrkit.classical.ridge import ridge as classical_ridge
+from blrkit.derive import RECIPES
+
+from .tolerances import MC_SIGMAS, ONE_STEP, SCIPY, assert_close
+
+BATCH, D, O, N = (4, 3), 3, 2, 10
+SEED = 7
+
+
+def solve_vec(A, b):
+    """A⁻¹b for batched A (..., D, D), b (..., D)."""
+    return np.linalg.solve(A, b[..., None])[..., 0]
+
+
+def each(batch=BATCH):
+    """Every index of the batch."""
+    return list(np.ndindex(*batch))
+
+
+def logistic(rng):
+    """A batched logistic-regression loss (non-quadratic) with its per-problem versions."""
+    p = logistic_problem(rng, N, D, batch=BATCH)
+    return p, {i: LogisticRegression(p.X[i], p.y[i], p.alpha) for i in each()}
+
+
+class Quadratic:
+    """ℓ(θ) = ½θᵀAθ − bᵀθ, batched: ∇ℓ = Aθ − b, ∇²ℓ = A, for θ with any extra leading axes."""
+
+    def __init__(self, rng):
+        self.A, self.b = random_spd(rng, D, batch=BATCH), rng.standard_normal(BATCH + (D,))
+
+    def grad(self, theta):
+        return (self.A @ theta[..., None])[..., 0] - self.b
+
+    def hess(self, theta):
+        return np.broadcast_to(self.A, theta.shape + (D,))
+
+
+def state(rng):
+    """A random Gaussian state: mean (4, 3, D), SPD precision, learning rate in (0, 1)."""
+    return rng.standard_normal(BATCH + (D,)), random_spd(rng, D, batch=BATCH), rng.uniform(0.1, 0.9, BATCH)
+
+
+def damped_newton_oracle(m, S, rho, g, H):
+    # S_{t+1} = (1 − ρ) S_t + ρ H,   m_{t+1} = m_t − ρ S_{t+1}⁻¹ g
+    S_new = (1 - rho)[..., None, None] * S + rho[..., None, None] * H
+    return {"S_new": S_new, "m_new": m - rho[..., None] * solve_vec(S_new, g)}
+
+
+# -- one case per recipe: rng -> (make_kwargs, expected outputs) ------------------------------
+
+def case_gradient_descent(rng):
+    p, single = logistic(rng)
+    m, _, rho = state(rng)
+    expected = np.stack([classical_gd(single[i].grad, m[i], rho[i], 1)[1] for i in each()]).reshape(m.shape)
+    return lambda: dict(m=m, rho=rho, grad=p.grad), {"m_new": expected}
+
+
+def case_newton(rng):
+    p, single = logistic(rng)
+    m, _, _ = state(rng)
+    expected = np.stack([classical_newton(single[i].grad, single[i].hess, m[i], 1)[1] for i in each()])
+    return lambda: dict(m=m, grad=p.grad, hess=p.hess), {"m_new": expected.reshape(m.shape), "S_new": p.hess(m)}
+
+
+def case_damped_newton(rng):
+    p, _ = logistic(rng)
+    m, S, rho = state(rng)
+    return (lambda: dict(m=m, S=S, rho=rho, grad=p.grad, hess=p.hess),
+            damped_newton_oracle(m, S, rho, p.grad(m), p.hess(m)))
+
+
+case_laplace = case_damped_newton
+
+
+def case_ridge(rng):
+    X, y = rng.standard_normal(BATCH + (N, D)), rng.standard_normal(BATCH + (N,))
+    alpha, s2 = rng.uniform(0.5, 2.0, BATCH), rng.uniform(0.5, 2.0, BATCH)
+    # S = XᵀX/σ² + αI; the mean by least squares on augmented data (blrkit.classical.ridge, an SVD)
+    S = np.swapaxes(X, -1, -2) @ X / s2[..., None, None] + alpha[..., None, None] * np.eye(D)
+    m = np.stack([classical_ridge(X[i], y[i], alpha[i] * s2[i]) for i in each()]).reshape(BATCH + (D,))
+    return lambda: dict(X=X, y=y, alpha=alpha, noise_variance=s2), {"S_new": S, "m_new": m}
+
+
+def case_kalman_update(rng):
+    m_pred, P_pred = rng.standard_normal(BATCH + (D,)), random_spd(rng, D, batch=BATCH)
+    y, H, R = rng.standard_normal(BATCH + (O,)), rng.standard_normal(BATCH + (O, D)), random_spd(rng, O, batch=BATCH)
+    Ht = np.swapaxes(H, -1, -2)
+    # information form: S = P̄⁻¹ + HᵀR⁻¹H, m = S⁻¹(P̄⁻¹m̄ + HᵀR⁻¹y), P = S⁻¹
+    S = np.linalg.inv(P_pred) + Ht @ np.linalg.solve(R, H)
+    m = solve_vec(S, solve_vec(P_pred, m_pred) + (Ht @ solve_vec(R, y)[..., None])[..., 0])
+    C = H @ P_pred @ Ht + R
+    expected = {"m_new": m, "P_new": np.linalg.inv(S), "v": y - (H @ m_pred[..., None])[..., 0], "C": C,
+                "K": P_pred @ Ht @ np.linalg.inv(C)}
+    # and the hand-written filter, one problem at a time (T = 1: the observation updates the prior)
+    for i in each():
+        mk, Pk, _ = classical_kalman(y[i][None], np.eye(D), np.eye(D), H[i], R[i], m_pred[i], P_pred[i])
+        assert_close(mk[0], m[i], ONE_STEP)
+        assert_close(Pk[0], expected["P_new"][i], ONE_STEP)
+    return lambda: dict(m_pred=m_pred, P_pred=P_pred, y=y, H=H, R=R), expected
+
+
+def case_diagonal_newton(rng):
+    p, _ = logistic(rng)
+    m, _, rho = state(rng)
+    s = rng.uniform(0.5, 2.0, BATCH + (D,))
+    hess_diag = lambda theta: np.diagonal(p.hess(theta), axis1=-2, axis2=-1)  # noqa: E731
+    # s_{t+1} = (1 − ρ)s_t + ρ diag H,  m_{t+1} = m_t − ρ g / s_{t+1}, elementwise
+    s_new = (1 - rho[..., None]) * s + rho[..., None] * hess_diag(m)
+    return (lambda: dict(m=m, s=s, rho=rho, grad=p.grad, hess_diag=hess_diag),
+            {"s_new": s_new, "m_new": m - rho[..., None] * p.grad(m) / s_new})
+
+
+def monte_carlo_draws(m, S, n_samples, seed):
+    """θ_k = m + L⁻ᵀε_k, S = LLᵀ, ε_k ~ N(0, I) from default_rng(seed): θ_k ~ N(m, S⁻¹)."""
+    eps = np.random.default_rng(seed).standard_normal((n_samples,) + m.shape)
+    Lt = np.swapaxes(np.linalg.cholesky(S), -1, -2)
+    return m + solve_vec(np.broadcast_to(Lt, eps.shape + (D,)), eps)
+
+
+def case_variational_newton(rng, n_samples=5):
+    p, _ = logistic(rng)
+    m, S, rho = state(rng)
+    theta = monte_carlo_draws(m, S, n_samples, SEED)
+    E_g, E_H = p.grad(theta).mean(axis=0), p.hess(theta).mean(axis=0)
+    return (lambda: dict(m=m, S=S, rho=rho, grad=p.grad, hess=p.hess, n_samples=n_samples,
+                         rng=np.random.default_rng(SEED)),
+            damped_newton_oracle(m, S, rho, E_g, E_H))
+
+
+def case_sgd(rng):
+    p, _ = logistic(rng)
+    m, _, rho = state(rng)
+    n_data, n_batch = 100, 10
+    # m_{t+1} = m_t − ρ (N/M) Σ_{i∈B} ∇ℓ_i(m_t)
+    return (lambda: dict(m=m, rho=rho, grad_batch=p.grad, n_data=n_data, n_batch=n_batch),
+            {"m_new": m - rho[..., None] * (n_data / n_batch) * p.grad(m)})
+
+
+def conjugate_inputs(name, rng):
+    """Batched prior parameters and data for a conjugate recipe, by keyword."""
+    pos = lambda: rng.uniform(0.5, 3.0, BATCH)  # noqa: E731
+    if name == "beta_bernoulli":
+        return dict(alpha_0=pos(), beta_0=pos(), y=(rng.random(BATCH + (N,)) < 0.3).astype(float))
+    if name == "gamma_poisson":
+        return dict(alpha_0=pos(), beta_0=pos(), y=rng.poisson(2.5, BATCH + (N,)).astype(float))
+    if name == "dirichlet_categorical":
+        return dict(alpha_0=rng.uniform(0.5, 3.0, BATCH + (3,)), y=np.eye(3)[rng.integers(0, 3, BATCH + (N,))])
+    if name == "gaussian_mean":
+        return dict(m_0=rng.standard_normal(BATCH), S_0=pos(), y=rng.normal(1.0, 1.5, BATCH + (N,)),
+                    noise_variance=pos())
+    if name == "normal_gamma":
+        return dict(m_0=rng.standard_normal(BATCH), kappa_0=pos(), alpha_0=pos(), beta_0=pos(),
+                    y=rng.normal(1.0, 1.5, BATCH + (N,)))
+    raise KeyError(name)
+
+
+def conjugate_case(name):
+    def case(rng):
+        kwargs = conjugate_inputs(name, rng)
+        out = getattr(classical_conjugate, name)(**kwargs)
+        names = [o.name for o in RECIPES[name].derive().outputs]
+        return lambda: kwargs, dict(zip(names, out if isinstance(out, tuple) else (out,)))
+    return case
+
+
+#: recipe name -> rng -> (make_kwargs, expected outputs by name)
+CASES = {
+    "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
+    "ridge": case_ridge, "kalman_update": case_kalman_update, "laplace": case_laplace,
+    "diagonal_newton": case_diagonal_newton, "variational_newton": case_variational_newton, "sgd": case_sgd,
+    **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
+                                       "gaussian_mean", "normal_gamma")},
+}
+
+
+CONJUGATE = [r.name for r in RECIPES.values() if r.anchor == "conjugate"]
+
+
+def generated(recipe):
+    return getattr(importlib.import_module("blrkit.algorithms._generated." + recipe.module), recipe.function)
+
+
+def run(step, recipe, make_kwargs):
+    out = step(**make_kwargs())
+    out = out if isinstance(out, tuple) else (out,)
+    return dict(zip((o.name for o in recipe.derive().outputs), out))
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_step_matches_textbook(name, rng):
+    recipe = RECIPES[name]
+    assert name in CASES, f"recipe {name!r} has no numeric textbook case in tests/derive/test_numeric.py"
+    make_kwargs, expected = CASES[name](rng)
+    for label, step in (("compiled", recipe.derive().compile()), ("generated", generated(recipe))):
+        got = run(step, recipe, make_kwargs)
+        assert set(expected) <= set(got), (label, sorted(got))
+        for key, want in expected.items():
+            assert np.shape(got[key]) == np.shape(want), (label, key)
+            assert_close(got[key], want, ONE_STEP, err_msg=f"{name} {label} {key}")
+
+
+# -- variational Newton with a quadratic loss -------------------------------------------------
+
+@pytest.mark.parametrize("n_samples", [1, 7])
+def test_variational_newton_quadratic(n_samples, rng):
+    """E_q[∇²ℓ] = A is estimated exactly for any n_samples, so S_{t+1} is damped Newton's; E_q[∇ℓ] is
+    estimated by ∇ℓ(θ̄) (∇ℓ is affine), so m_{t+1} is damped Newton's step with g taken at the sample
+    mean θ̄ of the same draws — equal to damped Newton at m only as n_samples → ∞ (next test)."""
+    q = Quadratic(rng)
+    m, S, rho = state(rng)
+    step = generated(RECIPES["variational_newton"])
+    m_new, S_new = step(m, S, rho, q.grad, q.hess, n_samples, np.random.default_rng(SEED))
+    theta_bar = monte_carlo_draws(m, S, n_samples, SEED).mean(axis=0)
+    want = damped_newton_oracle(m, S, rho, q.grad(theta_bar), q.A)
+    assert_close(S_new, generated(RECIPES["damped_newton"])(m, S, rho, q.grad, q.hess)[1], ONE_STEP)
+    assert_close(S_new, want["S_new"], ONE_STEP)
+    assert_close(m_new, want["m_new"], ONE_STEP)
+
+
+def test_variational_newton_quadratic_mean_is_damped_newton_on_average(rng):
+    """m_{t+1} − m_{t+1}^{Newton} = −ρ S_{t+1}⁻¹ A (θ̄ − m), θ̄ − m ~ N(0, S⁻¹/n): within MC_SIGMAS errors."""
+    q = Quadratic(rng)
+    m, S, rho = state(rng)
+    n = 4000
+    m_new, S_new = generated(RECIPES["variational_newton"])(m, S, rho, q.grad, q.hess, n, np.random.default_rng(SEED))
+    m_dn, _ = generated(RECIPES["damped_newton"])(m, S, rho, q.grad, q.hess)
+    J = -rho[..., None, None] * np.linalg.solve(S_new, q.A)
+    cov = J @ np.linalg.solve(S, np.swapaxes(J, -1, -2)) / n
+    z = (m_new - m_dn) / np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+    assert np.all(np.abs(z) < MC_SIGMAS), z
+
+
+@pytest.mark.parametrize("name", CONJUGATE)
+def test_conjugate_scalar_prior(name, rng):
+    """One prior (scalars; a (K,) vector for Dirichlet) shared by a batch of data sets."""
+    kwargs = {k: (v if k == "y" else v[(0,) * len(BATCH)]) for k, v in conjugate_inputs(name, rng).items()}
+    want = getattr(classical_conjugate, name)(**kwargs)
+    got = generated(RECIPES[name])(**kwargs)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        assert_close(np.broadcast_to(g, np.shape(w)), w, ONE_STEP)
+
+
+# -- conjugate recipes: independent checks of the posterior -----------------------------------
+
+def log_joint(name, params, kwargs, theta):
+    """(log posterior(θ), log prior(θ) + log likelihood(y | θ)) by scipy.stats, at one problem."""
+    st, y = scipy.stats, kwargs["y"]
+    if name == "beta_bernoulli":
+        return (st.beta(*params).logpdf(theta),
+                st.beta(kwargs["alpha_0"], kwargs["beta_0"]).logpdf(theta) + st.bernoulli(theta).logpmf(y).sum())
+    if name == "gamma_poisson":
+        post = st.gamma(params[0], scale=1 / params[1]).logpdf(theta)
+        return post, (st.gamma(kwargs["alpha_0"], scale=1 / kwargs["beta_0"]).logpdf(theta)
+                      + st.poisson(theta).logpmf(y).sum())
+    if name == "dirichlet_categorical":
+        return (st.dirichlet(params[0]).logpdf(theta),
+                st.dirichlet(kwargs["alpha_0"]).logpdf(theta) + np.sum(y * np.log(theta)))
+    if name == "gaussian_mean":
+        m, S = params
+        return (st.norm(m, S ** -0.5).logpdf(theta),
+                st.norm(kwargs["m_0"], kwargs["S_0"] ** -0.5).logpdf(theta)
+                + st.norm(theta, kwargs["noise_variance"] ** 0.5).logpdf(y).sum())
+    if name == "normal_gamma":
+        x, tau = theta
+
+        def ng(m, kappa, alpha, beta):
+            return st.norm(m, (kappa * tau) ** -0.5).logpdf(x) + st.gamma(alpha, scale=1 / beta).logpdf(tau)
+        prior = ng(kwargs["m_0"], kwargs["kappa_0"], kwargs["alpha_0"], kwargs["beta_0"])
+        return ng(*params), prior + st.norm(x, tau ** -0.5).logpdf(y).sum()
+    raise KeyError(name)
+
+
+def random_theta(name, rng):
+    if name == "dirichlet_categorical":
+        return rng.dirichlet(np.ones(3))
+    if name == "normal_gamma":
+        return np.array([rng.normal(1.0, 1.0), rng.uniform(0.2, 2.0)])
+    return rng.uniform(0.1, 0.9) if name == "beta_bernoulli" else rng.uniform(0.3, 3.0)
+
+
+@pytest.mark.parametrize("name", CONJUGATE)
+def test_conjugate_posterior_is_prior_times_likelihood(name, rng):
+    """log p(θ | y) − log p₀(θ) − log p(y | θ) = −log p(y) is the same at every θ (scipy.stats)."""
+    kwargs = conjugate_inputs(name, rng)
+    out = generated(RECIPES[name])(**kwargs)
+    out = out if isinstance(out, tuple) else (out,)
+    for i in each()[:3]:
+        problem = {k: v[i] for k, v in kwargs.items()}
+        params = [o[i] for o in out]
+        diffs = [np.subtract(*log_joint(name, params, problem, random_theta(name, rng))) for _ in range(5)]
+        assert_close(diffs, np.full(5, diffs[0]), SCIPY, err_msg=name)
+
+
+@pytest.mark.parametrize("name", CONJUGATE)
+def test_conjugate_closed_form_moments(name, rng):
+    """Posterior means by their textbook closed forms, e.g. E[θ] = (α₀ + Σy)/(α₀ + β₀ + N) for Beta."""
+    kwargs = conjugate_inputs(name, rng)
+    out = generated(RECIPES[name])(**kwargs)
+    y, sy = kwargs["y"], kwargs["y"].sum(axis=-1)
+    if name == "beta_bernoulli":
+        got, want = out[0] / (out[0] + out[1]), (kwargs["alpha_0"] + sy) / (kwargs["alpha_0"] + kwargs["beta_0"] + N)
+    elif name == "gamma_poisson":
+        got, want = out[0] / out[1], (kwargs["alpha_0"] + sy) / (kwargs["beta_0"] + N)
+    elif name == "dirichlet_categorical":
+        got = out / out.sum(axis=-1, keepdims=True)
+        want = (kwargs["alpha_0"] + y.sum(axis=-2)) / (kwargs["alpha_0"].sum(axis=-1) + N)[..., None]
+    elif name == "gaussian_mean":
+        s2 = kwargs["noise_variance"]
+        got, want = out[0], (kwargs["S_0"] * kwargs["m_0"] + sy / s2) / (kwargs["S_0"] + N / s2)
+    else:  # normal-gamma: E[x] = m_N, E[τ] = α_N/β_N against scipy's Gamma mean
+        got = np.stack([out[0], out[2] / out[3]])
+        want = np.stack([(kwargs["kappa_0"] * kwargs["m_0"] + sy) / (kwargs["kappa_0"] + N),
+                         scipy.stats.gamma(out[2], scale=1 / out[3]).mean()])
+    assert_close(got, want, ONE_STEP)
