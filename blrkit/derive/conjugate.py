@@ -186,15 +186,16 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if not unit:
         nat = [sp.expand(e.subs(dict(zip(lam, family.standard_to_natural)))) for e in nat]
     to_std = family.natural_to_standard
+    prior_syms = tuple(prior.symbols.values())
     update = []
     for p in family.standard:
         exprs = to_std[p.name]
         syms = p.symbols
         if isinstance(exprs, sp.MatrixBase):
             for s, e in zip(syms, exprs):
-                update.append((sp.Symbol(f"{s.name}_new"), _tidy(e.subs(dict(zip(lam, nat))))))
+                update.append((sp.Symbol(f"{s.name}_new"), _tidy(e.subs(dict(zip(lam, nat))), prior_syms)))
         else:
-            update.append((sp.Symbol(f"{p.name}_new"), _tidy(exprs.subs(dict(zip(lam, nat))))))
+            update.append((sp.Symbol(f"{p.name}_new"), _tidy(exprs.subs(dict(zip(lam, nat))), prior_syms)))
     step("Standard parameters", update, "the family's map from natural to standard parameters", "conjugate")
     update_eqs = tuple(Equation(a, b) for a, b in update)
     assignments, outputs, prior_args = _vectorise(family, prior, update_eqs)
@@ -247,11 +248,31 @@ def _vectorise(family, prior, update_eqs):
     return tuple(assignments), tuple(outputs), args
 
 
-def _tidy(e):
-    """Collect sums into one ``Sum`` per term and cancel what cancels."""
-    e = sp.expand(e)
-    e = e.replace(lambda x: isinstance(x, sp.Sum), lambda x: sp.expand(x.doit()) if not x.has(Y) else x)
-    return sp.factor_terms(sp.simplify(e))
+def _tidy(e, prior_symbols=()):
+    """Simplify, write every sum over the data as (terms free of i) × Σᵢ (terms in yᵢ), and
+    show a prior parameter that enters with weight one as ``prior + data term``."""
+    e = sp.factor_terms(sp.simplify(sp.expand(e)))
+    e = e.replace(lambda x: isinstance(x, sp.Sum), _split_sum)
+    for p in prior_symbols:
+        parts = sp.collect(sp.expand(e), p, evaluate=False)
+        if set(parts) == {p, sp.S.One} and sp.simplify(parts[p]) == 1:
+            return sp.Add(p, sp.factor(parts[sp.S.One]), evaluate=False)
+    return e
+
+
+def _split_sum(s: sp.Sum):
+    r"""``Σᵢ (c·f(yᵢ) + d) → c·Σᵢ f(yᵢ) + N·d``: only data stays inside a sum.
+
+    The emitted code sums over the data axis, so a factor without :math:`i` (a prior
+    parameter with its own batch shape) must not sit inside the sum.
+    """
+    (body, (i, lo, hi)) = s.function, s.limits[0]
+    out = sp.S.Zero
+    for term in sp.Add.make_args(sp.expand(body)):
+        inside = [f for f in sp.Mul.make_args(term) if f.has(i)]
+        outside = [f for f in sp.Mul.make_args(term) if not f.has(i)]
+        out += sp.Mul(*outside) * (sp.Sum(sp.Mul(*inside), (i, lo, hi)) if inside else (hi - lo + 1))
+    return out
 
 
 def _tex(e):

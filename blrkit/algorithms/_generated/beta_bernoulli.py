@@ -15,7 +15,7 @@ def beta_bernoulli_posterior(alpha_0, beta_0, y):
     .. math::
 
         \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i} \\
-        \beta_{t+1} = N + \beta_{0} - \sum_{i=1}^{N} {y}_{i}
+        \beta_{t+1} = \beta_{0} + \left(N - \sum_{i=1}^{N} {y}_{i}\right)
 
     Parameters
     ----------
@@ -43,6 +43,6 @@ def beta_bernoulli_posterior(alpha_0, beta_0, y):
     # -- outputs -----------------------------------------------------------
     # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i}
     alpha_new = alpha_0 + np.sum(y, axis=-1)
-    # \beta_{t+1} = N + \beta_{0} - \sum_{i=1}^{N} {y}_{i}
-    beta_new = N + beta_0 - np.sum(y, axis=-1)
+    # \beta_{t+1} = \beta_{0} + \left(N - \sum_{i=1}^{N} {y}_{i}\right)
+    beta_new = beta_0 + (N - np.sum(y, axis=-1))
     return alpha_new, beta_new

@@ -17,7 +17,7 @@ def normal_gamma_posterior(m_0, kappa_0, alpha_0, beta_0, y):
         m_{t+1} = \frac{\kappa_{0} m_0 + \sum_{i=1}^{N} {y}_{i}}{N + \kappa_{0}} \\
         \kappa_{t+1} = N + \kappa_{0} \\
         \alpha_{t+1} = \frac{N}{2} + \alpha_{0} \\
-        \beta_{t+1} = \frac{N \beta_{0}}{N + \kappa_{0}} + \frac{N \kappa_{0} m_0^{2}}{2 \left(N + \kappa_{0}\right)} + \frac{\beta_{0} \kappa_{0}}{N + \kappa_{0}} + \sum_{i=1}^{N} \left(- \frac{\kappa_{0} m_0}{N + \kappa_{0}} + \frac{{y}_{i}}{2}\right) {y}_{i} - \frac{\left(\sum_{i=1}^{N} {y}_{i}\right)^{2}}{2 \left(N + \kappa_{0}\right)}
+        \beta_{t+1} = \beta_{0} + \frac{N \kappa_{0} m_0^{2} + N \sum_{i=1}^{N} {y}_{i}^{2} - 2 \kappa_{0} m_0 \sum_{i=1}^{N} {y}_{i} + \kappa_{0} \sum_{i=1}^{N} {y}_{i}^{2} - \left(\sum_{i=1}^{N} {y}_{i}\right)^{2}}{2 \left(N + \kappa_{0}\right)}
 
     Parameters
     ----------
@@ -55,6 +55,6 @@ def normal_gamma_posterior(m_0, kappa_0, alpha_0, beta_0, y):
     kappa_new = N + kappa_0
     # \alpha_{t+1} = \frac{N}{2} + \alpha_{0}
     alpha_new = (1/2)*N + alpha_0
-    # \beta_{t+1} = \frac{N \beta_{0}}{N + \kappa_{0}} + \frac{N \kappa_{0} m_0^{2}}{2 \left(N + \kappa_{0}\right)} + \frac{\beta_{0} \kappa_{0}}{N + \kappa_{0}} + \sum_{i=1}^{N} \left(- \frac{\kappa_{0} m_0}{N + \kappa_{0}} + \frac{{y}_{i}}{2}\right) {y}_{i} - \frac{\left(\sum_{i=1}^{N} {y}_{i}\right)^{2}}{2 \left(N + \kappa_{0}\right)}
-    beta_new = N*beta_0/(N + kappa_0) + (1/2)*N*kappa_0*m_0**2/(N + kappa_0) + beta_0*kappa_0/(N + kappa_0) + np.sum((-kappa_0*m_0/(N + kappa_0) + (1/2)*y)*y, axis=-1) - 1/2*np.sum(y, axis=-1)**2/(N + kappa_0)
+    # \beta_{t+1} = \beta_{0} + \frac{N \kappa_{0} m_0^{2} + N \sum_{i=1}^{N} {y}_{i}^{2} - 2 \kappa_{0} m_0 \sum_{i=1}^{N} {y}_{i} + \kappa_{0} \sum_{i=1}^{N} {y}_{i}^{2} - \left(\sum_{i=1}^{N} {y}_{i}\right)^{2}}{2 \left(N + \kappa_{0}\right)}
+    beta_new = beta_0 + (1/2)*(N*kappa_0*m_0**2 + N*np.sum(y**2, axis=-1) - 2*kappa_0*m_0*np.sum(y, axis=-1) + kappa_0*np.sum(y**2, axis=-1) - np.sum(y, axis=-1)**2)/(N + kappa_0)
     return m_new, kappa_new, alpha_new, beta_new
