@@ -119,13 +119,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "laplace_step", "laplace", "blrkit.classical.laplace:laplace",
            "blrkit.algorithms:laplace", _NB + "06_laplace.ipynb", finish=_laplace_fixed_point),
     Recipe("diagonal_newton", "Diagonal Newton", "diagonal-gaussian", ("delta",),
-           "diagonal_newton_step", "newton", "blrkit.classical.newton:diagonal_newton",
+           "diagonal_newton_step", "newton", "blrkit.classical.diagonal_newton:diagonal_newton",
            "blrkit.algorithms:diagonal_newton", _NB + "03_newton.ipynb"),
     Recipe("variational_newton", "Variational Newton", "multivariate-gaussian", (),
-           "variational_newton_step", "variational-newton", "blrkit.classical.newton:variational_newton",
+           "variational_newton_step", "variational-newton", "blrkit.classical.variational_newton:variational_newton",
            "blrkit.algorithms:variational_newton", _NB + "07_flat_minima.ipynb"),
     *(Recipe(name, f"Conjugate Bayes ({title})", family, ("rho=1",), f"{name}_posterior", "conjugate",
-             f"blrkit.classical.conjugate:{name}", f"blrkit.algorithms._generated.{name}:{name}_posterior",
+             f"blrkit.classical.conjugate:{name}", f"blrkit.algorithms.conjugate:{name}",
              _NB + "04_ridge_and_conjugate.ipynb", problem=_conjugate(name))
       for name, title, family in (
           ("beta_bernoulli", "Beta–Bernoulli", "beta"),
@@ -134,8 +134,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
           ("gaussian_mean", "Gaussian mean, known variance", "gaussian"),
           ("normal_gamma", "Normal–Gamma", "normal-gamma"))),
     Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
-           "sgd_step", "sgd", "blrkit.classical.gradient_descent:sgd",
-           "blrkit.algorithms:gradient_descent", _NB + "02_gradient_descent.ipynb"),
+           "sgd_step", "sgd", "blrkit.classical.sgd:sgd",
+           "blrkit.algorithms:stochastic_gradient_descent", _NB + "02_gradient_descent.ipynb"),
 )}
 
 
