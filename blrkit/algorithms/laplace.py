@@ -35,7 +35,7 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
     the step that evaluated that gradient is kept, so the result is :math:`(m_{t+1}, S_{t+1})`.
     Symbols: :math:`\bar\ell` is the loss minus the log-prior, ``grad`` its gradient and ``hess``
     its Hessian; :math:`m_0` is ``m0``, :math:`S_0` is ``precision0`` (default
-    :math:`\nabla^2\bar\ell(m_0)`) and ρ is ``rho`` (Khan & Rue 2023, Sec. 4.4).
+    :math:`\nabla^2\bar\ell(m_0)`; irrelevant for ρ = 1) and ρ is ``rho`` (Khan & Rue 2023, Sec. 4.4).
 
     Parameters
     ----------
@@ -89,7 +89,10 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     h_first = checked(hess, "hess", matrix=True)
-    if precision0 is None:
+    if precision0 is None and np.all(np.asarray(r) == 1.0):
+        # ρ = 1 overwrites S₀: any SPD start gives the same iterates; skip a Hessian evaluation
+        S = np.broadcast_to(np.eye(D), batch + (D, D))
+    elif precision0 is None:
         S = h_first(m)
         check_positive_definite(S, "hess", "at m0")
     else:

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.optimize
 
 
-def laplace(loss, grad, hess, x0, gtol=1e-8):
+def laplace(loss, grad, hess, x0, gtol=1e-6):
     """Return (θ_MAP, H(θ_MAP)) for one problem.
 
     >>> mode, prec = laplace(lambda x: (x[0] - 1) ** 2, lambda x: 2 * (x - 1),
@@ -18,9 +18,10 @@ def laplace(loss, grad, hess, x0, gtol=1e-8):
     >>> mode.round(8), prec
     (array([1.]), array([[2.]]))
     """
-    # trust-exact reports "bad approximation" below ~1e-9: the loss no longer changes in float64
     res = scipy.optimize.minimize(loss, np.asarray(x0, dtype=float), jac=grad, hess=hess,
                                   method="trust-exact", options={"gtol": gtol})
-    if not res.success:
+    # near the optimum trust-exact may stop with "a bad approximation caused failure to predict
+    # improvement" (the loss no longer changes in float64): accept that if the gradient is small
+    if not res.success and not np.linalg.norm(grad(res.x)) <= gtol:
         raise RuntimeError(f"scipy.optimize.minimize failed: {res.message}")
     return res.x, hess(res.x)
