@@ -34,7 +34,7 @@ Every numeric input is validated and copied (a caller's array is never
 modified); an invalid one raises ``ValueError`` naming the parameter and the
 constraint it breaks.
 
-A family may supply closed forms (``closed_forms`` keys ``"mean_map"``,
+A family may supply closed forms (``closed_forms`` keys ``"mean_map"``, ``"fisher"``,
 ``"entropy"``, ``"expected_log_base_measure"``, ``"expectation_standard"``); the
 contract test in ``tests/families`` proves each equals the generic derivation.
 
@@ -426,7 +426,15 @@ class ExponentialFamily:
     def fisher(self) -> sympy.ImmutableMatrix:
         r"""F(λ) = ∇²A(λ) = ∂μ/∂λ = Cov_q[T(θ)], a K × K SymPy matrix.
 
-        Differentiates :attr:`mean_map` (the closed form when given: smaller
+        The family's closed form if it gives one (``closed_forms["fisher"]``), else
+        :attr:`generic_fisher`; the contract test proves they agree.
+        """
+        closed = self.closed_forms.get("fisher")
+        return sympy.ImmutableMatrix(closed) if closed is not None else self.generic_fisher
+
+    @functools.cached_property
+    def generic_fisher(self) -> sympy.ImmutableMatrix:
+        r"""∂μ/∂λ by differentiating :attr:`mean_map` (the closed form when given: smaller
         expressions; the contract test proves it equals ∇A), upper triangle only.
         """
         mm, lam, k = self.mean_map, self.natural, self.dim

@@ -243,6 +243,22 @@ def MultivariateGaussian(D: int | None = 2):
     sm = sympy.ImmutableMatrix(prec_mu * mu1).applyfunc(sympy.cancel)
     e2n = tuple(sm) + tuple(-prec_mu[i, j] / 2 if i == j else -prec_mu[i, j] for i, j in up)
     s_m = s * m
+    # Fisher = Cov[T]: Cov(θ_i, θ_j) = Σ_ij, Cov(θ_i, θ_jθ_k) = Σ_ij m_k + Σ_ik m_j,
+    # Cov(θ_iθ_j, θ_kθ_l) = Σ_ikΣ_jl + Σ_ilΣ_jk + Σ_ik m_j m_l + Σ_il m_j m_k + Σ_jk m_i m_l + Σ_jl m_i m_k
+    c, mm = cov, mean
+    idx = [(i,) for i in range(D)] + up
+
+    def cov_t(a, b):
+        if len(a) == 1 and len(b) == 1:
+            return c[a[0], b[0]]
+        if len(a) == 1 or len(b) == 1:
+            (i,), (j, k) = (a, b) if len(a) == 1 else (b, a)
+            return c[i, j] * mm[k] + c[i, k] * mm[j]
+        (i, j), (k, l) = a, b
+        return (c[i, k] * c[j, l] + c[i, l] * c[j, k] + c[i, k] * mm[j] * mm[l] + c[i, l] * mm[j] * mm[k]
+                + c[j, k] * mm[i] * mm[l] + c[j, l] * mm[i] * mm[k])
+
+    fisher = sympy.ImmutableMatrix(k, k, lambda r, t: cov_t(idx[r], idx[t]))
     return ExponentialFamily(
         name=f"multivariate Gaussian (D={D})", key="multivariate-gaussian", theta=th,
         statistics=th + tuple(th[i] * th[j] for i, j in up), log_base_measure=sympy.S.Zero,
@@ -254,6 +270,7 @@ def MultivariateGaussian(D: int | None = 2):
         support=(("real", D),),
         closed_forms={
             "mean_map": mu_lam,
+            "fisher": fisher,
             "expectation_standard": mu_std,
             "entropy": D * (1 + _LOG_2PI) / 2 - log_det / 2,
         },

@@ -7,19 +7,17 @@ from blrkit.families import (
     Categorical,
     DiagonalGaussian,
     FixedCovarianceGaussian,
-    GaussianMixture,
     MultivariateGaussian,
 )
 
 #: (test id, factory): the registry itself, so a new family is tested the moment it is registered,
-#: then explicit sizes (1-D and 3-D Gaussians, K = 2 categorical, K = 3 mixture).
+#: then explicit sizes (1-D and 3-D Gaussians, K = 2 categorical).
 UNDER_TEST = [(key, factory) for key, factory in FAMILIES.items()] + [
     ("multivariate-gaussian-D1", lambda: MultivariateGaussian(1)),
     ("multivariate-gaussian-D3", lambda: MultivariateGaussian(3)),
     ("gaussian-fixed-covariance-D2", lambda: FixedCovarianceGaussian(2, sigma2=0.5)),
     ("diagonal-gaussian-D1", lambda: DiagonalGaussian(1)),
     ("categorical-K2", lambda: Categorical(2)),
-    ("gaussian-mixture-K3", lambda: GaussianMixture(3)),
 ]
 
 

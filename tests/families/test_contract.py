@@ -100,6 +100,9 @@ def test_closed_forms_equal_generic(family, point):
     if "mean_map" in cf:
         generic = [float(sympy.N(e.xreplace(subs), 20)) for e in family.generic_mean_map]
         assert_close(family.to_expectation(lam), generic, SAME_MATHS)
+    if "fisher" in cf and family.dim <= 6:  # larger: the finite-difference test checks F = ∂μ/∂λ
+        generic = np.array(family.generic_fisher.xreplace(subs).evalf(20), dtype=float)
+        assert_close(family.fisher_information(lam), generic, SAME_MATHS)
     if "entropy" in cf and family.generic_entropy is not None:
         generic = float(sympy.N(family.generic_entropy.xreplace(subs), 20))
         assert_close(family.entropy_value(lam), generic, SAME_MATHS)
