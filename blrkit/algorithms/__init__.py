@@ -4,11 +4,13 @@ Each driver validates its inputs once, loops the emitted step (vectorised over l
 axes) and returns an immutable result. Importing this package never imports SymPy.
 """
 
+from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.kalman import kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.results import (
+    DiagonalNewtonResult,
     GaussianPosterior,
     GradientDescentResult,
     KalmanFilterResult,
@@ -17,14 +19,18 @@ from blrkit.algorithms.results import (
     NewtonResult,
 )
 from blrkit.algorithms.ridge import ridge
+from blrkit.algorithms.sgd import stochastic_gradient_descent
+from blrkit.algorithms.variational_newton import variational_newton
 
 __all__ = [
+    "DiagonalNewtonResult",
     "GaussianPosterior",
     "GradientDescentResult",
     "KalmanFilterResult",
     "KalmanSmootherResult",
     "LaplacePosterior",
     "NewtonResult",
+    "diagonal_newton",
     "gradient_descent",
     "kalman_filter",
     "kalman_smoother",
@@ -32,4 +38,6 @@ __all__ = [
     "newton",
     "ridge",
     "rts_smoother",
+    "stochastic_gradient_descent",
+    "variational_newton",
 ]

@@ -59,3 +59,13 @@ def finite_or_raise(a: np.ndarray, name: str, step: int) -> None:
     """An iterate went non-finite: say where."""
     if not np.isfinite(a).all():
         raise ValueError(f"the iterates became non-finite at step {step}; check {name} and rho")
+
+
+def broadcast_to_batch(a: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Broadcast ``a`` to ``shape`` (read-only view), or raise ``ValueError`` naming ``name``."""
+    try:
+        if np.broadcast_shapes(a.shape, shape) == shape:
+            return np.broadcast_to(a, shape)
+    except ValueError:
+        pass
+    raise ValueError(f"{name} must have shape {shape} (or broadcast to it), got {a.shape}")

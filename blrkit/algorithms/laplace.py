@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_spd
-from blrkit.algorithms._common import check_positive_definite, check_rho, check_start, checked
+from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_start, checked
 from blrkit.algorithms._generated.laplace import laplace_step
 from blrkit.algorithms.results import LaplacePosterior
 
@@ -96,9 +96,7 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
         S = h_first(m)
         check_positive_definite(S, "hess", "at m0")
     else:
-        S = np.broadcast_to(check_spd(precision0, "precision0", D), batch + (D, D))
-        if S.shape[:-2] != batch:
-            raise ValueError(f"precision0 must have shape {batch + (D, D)}")
+        S = broadcast_to_batch(check_spd(precision0, "precision0", D), "precision0", batch + (D, D))
 
     last = {}
 

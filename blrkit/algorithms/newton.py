@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_spd
-from blrkit.algorithms._common import check_positive_definite, check_rho, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_start, checked, finite_or_raise
 from blrkit.algorithms._generated.damped_newton import damped_newton_step
 from blrkit.algorithms._generated.newton import newton_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -101,11 +101,7 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
     full_step = np.all(np.asarray(r) == 1.0)
     S = None
     if precision0 is not None:
-        S = check_spd(precision0, "precision0", D)
-        if S.shape[:-2] != batch:
-            if np.broadcast_shapes(S.shape[:-2], batch) != batch:
-                raise ValueError(f"precision0 must have shape {batch + (D, D)}, got {S.shape}")
-            S = np.broadcast_to(S, batch + (D, D)).copy()
+        S = broadcast_to_batch(check_spd(precision0, "precision0", D), "precision0", batch + (D, D))
     elif not full_step:
         raise ValueError("precision0 is required when rho < 1 (the BLR's damped form averages it with the Hessians)")
 

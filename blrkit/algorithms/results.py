@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 __all__ = [
+    "DiagonalNewtonResult",
     "GaussianPosterior",
     "GradientDescentResult",
     "KalmanFilterResult",
@@ -76,6 +77,15 @@ class NewtonResult:
 
 
 @dataclass(frozen=True)
+class DiagonalNewtonResult:
+    """Every iterate of the diagonal-Gaussian BLR: ``means`` and ``precisions`` (the diagonal of the
+    precision), both ``(n_steps + 1, *batch, D)``; index 0 is the start."""
+
+    means: np.ndarray
+    precisions: np.ndarray
+
+
+@dataclass(frozen=True)
 class KalmanFilterResult:
     """Filtered marginals p(x_t | y_0..y_t): ``means`` ``(*batch, T, D)``,
     ``covariances`` ``(*batch, T, D, D)``, and ``log_likelihood`` ``(*batch,)`` = log p(y_0..y_{T-1})."""
@@ -91,3 +101,98 @@ class KalmanSmootherResult:
 
     means: np.ndarray
     covariances: np.ndarray
+
+
+@dataclass(frozen=True)
+class DiagonalNewtonResult:
+    """Every iterate of the diagonal-Gaussian BLR: ``means`` and ``precisions`` (the diagonal
+    :math:`s`), both ``(n_steps + 1, *batch, D)``; index 0 is the start."""
+
+    means: np.ndarray
+    precisions: np.ndarray
+
+
+@dataclass(frozen=True)
+class BetaPosterior:
+    """q(θ) = Beta(alpha, beta), batched ``(*batch,)``."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """E[θ] = α / (α + β)."""
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Var[θ] = αβ / ((α + β)² (α + β + 1))."""
+        n = self.alpha + self.beta
+        return self.alpha * self.beta / (n ** 2 * (n + 1))
+
+
+@dataclass(frozen=True)
+class GammaPosterior:
+    """q(θ) = Gamma(alpha, rate=beta), batched ``(*batch,)``."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """E[θ] = α / β."""
+        return self.alpha / self.beta
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Var[θ] = α / β²."""
+        return self.alpha / self.beta ** 2
+
+
+@dataclass(frozen=True)
+class DirichletPosterior:
+    """q(θ) = Dir(alpha), ``alpha`` ``(*batch, K)``."""
+
+    alpha: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """E[θ_k] = α_k / Σ_j α_j, ``(*batch, K)``."""
+        return self.alpha / self.alpha.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class NormalPosterior:
+    """q(θ) = N(mean, 1/precision) for a scalar θ, batched ``(*batch,)``."""
+
+    mean: np.ndarray
+    precision: np.ndarray
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Var[θ] = 1 / precision."""
+        return 1.0 / self.precision
+
+
+@dataclass(frozen=True)
+class NormalGammaPosterior:
+    """q(μ, τ) = N(μ | m, (κτ)⁻¹) Gamma(τ | α, rate=β), batched ``(*batch,)``."""
+
+    m: np.ndarray
+    kappa: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """E[μ] = m."""
+        return self.m
+
+    @property
+    def precision_mean(self) -> np.ndarray:
+        """E[τ] = α / β, the expected noise precision."""
+        return self.alpha / self.beta
+
+
+__all__ += ["BetaPosterior", "DiagonalNewtonResult", "DirichletPosterior", "GammaPosterior",
+            "NormalGammaPosterior", "NormalPosterior"]

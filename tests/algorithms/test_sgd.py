@@ -1,0 +1,51 @@
+"""blrkit.algorithms.stochastic_gradient_descent against a textbook minibatch loop.
+
+Mapping: ρ is the textbook step size; minibatches are ``rng.choice(n_data, batch_size, replace=False)``
+in both, so generators in the same state draw the same minibatches.
+"""
+
+import numpy as np
+import pytest
+
+from algorithms.tolerances import SAME_ARITHMETIC, assert_close
+from blrkit.algorithms import gradient_descent, stochastic_gradient_descent
+from blrkit.classical.problems import logistic_problem
+from blrkit.classical.sgd import sgd
+
+
+def _terms(p):
+    """Σ_{i∈idx} ∇ℓ_i for the logistic loss (no prior), batched over problems."""
+    from scipy.special import expit
+
+    def grad_terms(m, idx):
+        X, y = p.X[..., idx, :], p.y[..., idx]
+        r = expit((X @ m[..., None])[..., 0]) - y
+        return (np.swapaxes(X, -1, -2) @ r[..., None])[..., 0]
+    return grad_terms
+
+
+def test_equals_textbook_loop(rng):
+    p = logistic_problem(rng, 100, 4)
+    m0 = rng.standard_normal(4)
+    res = stochastic_gradient_descent(_terms(p), m0, rho=1e-3, n_steps=50, n_data=100, batch_size=10,
+                                      rng=np.random.default_rng(5))
+    assert_close(res.means, sgd(_terms(p), m0, 1e-3, 50, 100, 10, np.random.default_rng(5)), SAME_ARITHMETIC)
+
+
+def test_full_batch_is_gradient_descent(rng):
+    """M = N: the minibatch estimate is the full gradient (SAME_ARITHMETIC: the sum's order differs)."""
+    p = logistic_problem(rng, 50, 3, batch=(2,))
+    full = _terms(p)
+    res = stochastic_gradient_descent(full, np.zeros((2, 3)), rho=1e-2, n_steps=20, n_data=50, batch_size=50, rng=0)
+    gd = gradient_descent(lambda m: full(m, np.arange(50)), np.zeros((2, 3)), rho=1e-2, n_steps=20)
+    assert_close(res.means, gd.means, SAME_ARITHMETIC)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=11), "batch_size"), (dict(n_data=0), "n_data"),
+    (dict(rho=2.0), "rho"), (dict(grad_terms=lambda m, idx: m[..., :1]), "grad_terms"),
+])
+def test_bad_arguments_raise_naming_them(change, match):
+    args = dict(grad_terms=lambda m, idx: m, m0=np.ones(2), rho=0.1, n_steps=2, n_data=10, batch_size=2) | change
+    with pytest.raises(ValueError, match=match):
+        stochastic_gradient_descent(args.pop("grad_terms"), args.pop("m0"), **args)
