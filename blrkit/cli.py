@@ -174,11 +174,11 @@ def _parse_loss(text: str, family):
                          f"in {allowed}, e.g. 'theta - y*log(theta)'") from None
     if not hasattr(expr, "free_symbols"):
         raise UsageError(f"--loss {text!r} is not an expression in {allowed}")
-    stray = {s.name for s in expr.free_symbols} - {s.name for s in family.theta} - {"y", "i"}
+    stray = {str(s) for s in expr.free_symbols} - {s.name for s in family.theta} - {"y", "i", "y[i]"}
     if stray:
         raise UsageError(f"--loss {text!r} uses unknown symbol(s) {', '.join(sorted(stray))}; "
                          f"allowed: {allowed}")
-    return Likelihood("user loss", expr)
+    return Likelihood("user-given", expr)
 
 
 def _loss_and_prior(args, family_key: str):
@@ -305,7 +305,8 @@ examples:
   blrkit derive multivariate-gaussian --approx delta --approx rho=1           # Newton
   blrkit derive gaussian-fixed-covariance --approx delta --steps --format markdown
   blrkit derive multivariate-gaussian --approx rho=1 --loss quadratic --format python
-  blrkit derive beta --approx rho=1 --loss "-(y*log(theta) + (1 - y)*log(1 - theta))"
+  blrkit derive beta --approx rho=1 --loss="-(y*log(theta) + (1 - y)*log(1 - theta))"
+  (write --loss=EXPR when EXPR starts with "-")
 """
 
 _FAMILIES_EPILOG = """\

@@ -573,12 +573,19 @@ def _conjugate(p: Problem, recipe, args, densities) -> list[Check]:
     derived = recipe.derive().compile()(*args)
     derived = derived if isinstance(derived, tuple) else (derived,)
     checks = []
-    committed = _call(recipe.algorithm)
+    committed = _call(f"blrkit.algorithms._generated.{recipe.module}:{recipe.function}")
     if committed is not None:
         out = committed(*args)
         out = out if isinstance(out, tuple) else (out,)
-        checks.append(_compare("committed _generated step", SAME_CODE,
-                               *zip(out, derived)))
+        checks.append(_compare("committed _generated step", SAME_CODE, *zip(out, derived)))
+    classical = _call(recipe.classical)
+    if classical is not None:  # the textbook update, one problem at a time
+        pairs = []
+        for b in range(p.batch):
+            out = classical(*[a[b] if np.ndim(a) else a for a in args])
+            out = out if isinstance(out, tuple) else (out,)
+            pairs += [(np.asarray(d)[b], o) for d, o in zip(derived, out)]
+        checks.append(_compare("classical." + recipe.classical.split(":")[-1], CLOSED_FORM, *pairs))
     rules = [_bayes_rule(*densities(b, [np.asarray(o)[b] for o in derived])) for b in range(p.batch)]
     checks.append(max(rules, key=lambda c: c.error))
     return checks

@@ -1,0 +1,112 @@
+"""``blrkit table``: every recipe is a live row; formats parse; exit status 0/1/2; progress on stderr."""
+
+import json
+
+import pytest
+from cli._run import assert_usage_error, run_blrkit
+
+from blrkit import cli, table
+from blrkit.derive import RECIPES
+
+FIELDS = {"name", "title", "section", "family", "approximations", "implemented", "counterparts", "max_error",
+          "derive_seconds", "check_seconds", "status", "message"}
+
+
+@pytest.fixture(scope="module")
+def full_json():
+    """The whole table once, as JSON (the slowest call of these tests)."""
+    return run_blrkit("table", "--format", "json")
+
+
+def test_json_has_every_recipe_and_the_whole_map(full_json):
+    rc, out, err = full_json
+    rows = json.loads(out)
+    assert all(set(r) == FIELDS for r in rows)
+    by_name = {r["name"]: r for r in rows}
+    assert set(RECIPES) <= set(by_name)
+    for name in RECIPES:
+        r = by_name[name]
+        assert r["implemented"] and r["counterparts"] and r["derive_seconds"] >= 0
+        assert {"counterpart", "error", "tolerance", "status", "note"} == set(r["counterparts"][0])
+    not_yet = [r for r in rows if not r["implemented"]]
+    assert {"Dropout", "VMP", "BayesBiNN"} <= {r["title"] for r in not_yet}
+    assert all(r["status"] == "not yet" for r in not_yet)
+    # the exit status is the verdict of the implemented rows
+    assert rc == (1 if any(r["status"] == "fail" for r in rows) else 0)
+    assert "rows checked in" in err and f"[1/{len(RECIPES)}]" in err
+
+
+def test_every_row_is_a_real_check(full_json):
+    """Each passing row compared at least two independent computations with a finite error."""
+    for r in json.loads(full_json[1]):
+        if r["status"] == "pass":
+            ran = [c for c in r["counterparts"] if c["status"] != "skipped"]
+            assert len(ran) >= 2, r["name"]
+            assert all(c["error"] <= c["tolerance"] for c in ran)
+
+
+def test_terminal_is_aligned_within_100_columns():
+    rc, out, err = run_blrkit("table", "--rows", "ridge,gaussian_mean")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["Algorithm", "Sec."]
+    assert max(len(line) for line in lines) <= 100
+    assert "Ridge regression" in out and "classical.ridge" in out and "pass" in out
+    assert "not yet" not in out  # --rows implies the implemented rows only
+
+
+def test_markdown_latex_and_implemented():
+    rc, out, _ = run_blrkit("table", "--rows", "ridge", "--format", "markdown", "--quiet")
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("| Algorithm |") and set(lines[1]) <= set("|-")
+    rc, out, err = run_blrkit("table", "--rows", "ridge", "--format", "latex", "--quiet")
+    assert rc == 0 and err == ""
+    assert out.lstrip().startswith(r"\begin{tabular}") and out.rstrip().endswith(r"\end{tabular}")
+    assert r"multivariate-gaussian" in out and "Ridge regression" in out
+
+
+@pytest.mark.parametrize("args", [("--rows", "nope"), ("--rows", ","), ("--format", "html"), ("--seed", "x")])
+def test_bad_arguments_exit_2(args):
+    rc, out, err = run_blrkit("table", *args)
+    assert rc == 2 and "Traceback" not in err and "error" in err
+    if args[0] == "--rows":
+        assert_usage_error(rc, out, err)
+
+
+def _fake_row(error):
+    return table.Row("fake", "Fake algorithm", "1.3", "gaussian", ("delta",),
+                     checks=(table.Check("classical.fake", error, 1e-10),), derive_seconds=0.1)
+
+
+def test_failing_row_exits_1_and_is_marked(monkeypatch, capsys):
+    rows = [_fake_row(0.0), _fake_row(1e-3)]
+    assert table.exit_status(rows) == 1 and table.exit_status(rows[:1]) == 0
+    assert "FAIL" in table.render(rows) and '"status": "fail"' in table.render(rows, "json")
+    monkeypatch.setattr(table, "build_table", lambda *a, **k: rows)
+    assert cli.main(["table", "--quiet"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_not_yet_rows_do_not_fail():
+    rows = [_fake_row(0.0)] + table.not_yet_rows({})
+    assert table.exit_status(rows) == 0
+    assert "not yet" in table.render(rows)
+
+
+def test_missing_library_is_skipped_not_failed(monkeypatch):
+    monkeypatch.setattr(table, "_optional", lambda module: None)
+    row = table.verify_row("ridge", dim=3, n=20, batch=1)
+    skipped = [c for c in row.checks if c.skipped]
+    assert [c.counterpart for c in skipped] == ["sklearn Ridge"]
+    assert skipped[0].note == "skipped (not installed)" and row.status == "pass"
+
+
+def test_recipe_without_a_check_fails(monkeypatch):
+    monkeypatch.delitem(table.CHECKS, "ridge")
+    row = table.verify_row("ridge")
+    assert row.status == "fail" and "no check registered" in row.message
+
+
+def test_every_recipe_has_a_check():
+    assert set(RECIPES) <= set(table.CHECKS)
