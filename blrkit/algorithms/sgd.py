@@ -29,7 +29,7 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
         m_{t+1} = m_t - \rho\, \frac{N}{M} \sum_{i \in \mathcal B_t} \nabla\ell_i(m_t)
 
     Symbols: :math:`m_0` is ``m0``, ρ is ``rho``, N is ``n_data``, M is ``batch_size``;
-    :math:`\mathcal B_t` is drawn as ``rng.choice(n_data, batch_size, replace=False)``, one draw per
+    :math:`\mathcal B_t` is ``np.sort(rng.choice(n_data, batch_size, replace=False))``, one draw per
     step shared by the whole batch of problems, and ``grad_terms(m, idx)`` returns
     :math:`\sum_{i\in\mathrm{idx}}\nabla\ell_i(m)` (Khan & Rue 2023, Sec. 4.1). With M = N this is
     :func:`~blrkit.algorithms.gradient_descent` on :math:`\sum_i \ell_i`.
@@ -89,7 +89,7 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
     means = np.empty((n_steps + 1,) + m.shape)
     means[0] = m
     for t in range(n_steps):
-        idx = rng.choice(n_data, batch_size, replace=False)
+        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
 
         def grad_batch(x, idx=idx):
             return grad_terms(x, idx)

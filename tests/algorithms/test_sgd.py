@@ -1,7 +1,7 @@
 """blrkit.algorithms.stochastic_gradient_descent against a textbook minibatch loop.
 
-Mapping: ρ is the textbook step size; minibatches are ``rng.choice(n_data, batch_size, replace=False)``
-in both, so generators in the same state draw the same minibatches.
+Mapping: ρ is the textbook step size; minibatches are
+``np.sort(rng.choice(n_data, batch_size, replace=False))`` in both, so generators in the same state draw the same minibatches.
 """
 
 import numpy as np
