@@ -251,7 +251,7 @@ def _filter_shared(y, F, Q, H, R, m0, P0, missing, batch):
     last_missing = int(np.flatnonzero(missing)[-1]) if missing.any() else -1
     m_pred, P_pred, P_prev = np.broadcast_to(m0, batch + (D,)), P0, None
     Ft = F.T
-    steady = False
+    steady, scan_ok = False, True
     for t in range(T):
         if missing[t]:
             m, P = m_pred, P_pred
@@ -260,11 +260,11 @@ def _filter_shared(y, F, Q, H, R, m0, P0, missing, batch):
             loglik += _gaussian_logpdf(v, C)
         means[..., t, :], covs[..., t, :, :] = m, P
         # steady: the predicted covariance repeats (to STEADY_RTOL) and no missing row lies ahead
-        if (t > last_missing and P_prev is not None and t < T - 1
+        if (scan_ok and t > last_missing and P_prev is not None and t < T - 1
                 and np.max(np.abs(P_pred - P_prev)) <= STEADY_RTOL * np.max(np.abs(P_pred))):
             A = F - F @ K @ H
             # a scan forms powers of A: only when the recursion is stable, else keep stepping
-            steady = np.max(np.abs(np.linalg.eigvals(A))) < 1.0
+            steady = scan_ok = bool(np.max(np.abs(np.linalg.eigvals(A))) < 1.0)
             if steady:
                 break
         P_prev = P_pred
