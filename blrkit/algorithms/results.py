@@ -104,15 +104,6 @@ class KalmanSmootherResult:
 
 
 @dataclass(frozen=True)
-class DiagonalNewtonResult:
-    """Every iterate of the diagonal-Gaussian BLR: ``means`` and ``precisions`` (the diagonal
-    :math:`s`), both ``(n_steps + 1, *batch, D)``; index 0 is the start."""
-
-    means: np.ndarray
-    precisions: np.ndarray
-
-
-@dataclass(frozen=True)
 class BetaPosterior:
     """q(θ) = Beta(alpha, beta), batched ``(*batch,)``."""
 
@@ -194,5 +185,4 @@ class NormalGammaPosterior:
         return self.alpha / self.beta
 
 
-__all__ += ["BetaPosterior", "DiagonalNewtonResult", "DirichletPosterior", "GammaPosterior",
-            "NormalGammaPosterior", "NormalPosterior"]
+__all__ += ["BetaPosterior", "DirichletPosterior", "GammaPosterior", "NormalGammaPosterior", "NormalPosterior"]

@@ -53,7 +53,8 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     n_samples : int, default 1
         Monte-Carlo samples per step.
     rng : numpy.random.Generator or int or None
-        Source of the samples (an int seeds ``numpy.random.default_rng``).
+        Source of the samples (an int seeds ``numpy.random.default_rng``). The default, a fresh
+        ``default_rng()``, differs from call to call: pass a seed to reproduce a run.
 
     Returns
     -------
@@ -96,7 +97,8 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
         m, S = variational_newton_step(m, S, r, g_fn, h_fn, int(n_samples), rng)
-        check_positive_definite(S, "hess", f"(the precision at step {t})")
+        check_positive_definite(S, "hess", f"(the precision at step {t}): a Monte-Carlo Hessian of a non-convex "
+                                           "loss can be indefinite; use more n_samples or a smaller rho")
         means[t + 1], precisions[t + 1] = m, S
     finite_or_raise(means[-1], "grad", n_steps)
     return NewtonResult(means=means, precisions=precisions)
