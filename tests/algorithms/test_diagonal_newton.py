@@ -45,9 +45,9 @@ def test_fixed_point_is_the_map(rng):
 def separable_quartic(rng, D):
     """ℓ̄(θ) = Σ_j a_j θ_j⁴/4 + c_j θ_j²/2 − b_j θ_j: a diagonal, positive-definite Hessian."""
     a, c, b = rng.uniform(0.1, 1.0, D), rng.uniform(0.5, 2.0, D), rng.standard_normal(D)
-    grad = lambda m: a * m ** 3 + c * m - b  # noqa: E731
-    hess_diag = lambda m: 3 * a * m ** 2 + c  # noqa: E731
-    hess = lambda m: hess_diag(m)[..., None] * np.eye(D)  # noqa: E731
+    grad = lambda m: a * m ** 3 + c * m - b
+    hess_diag = lambda m: 3 * a * m ** 2 + c
+    hess = lambda m: hess_diag(m)[..., None] * np.eye(D)
     return grad, hess_diag, hess
 
 

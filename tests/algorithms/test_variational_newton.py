@@ -17,7 +17,9 @@ from algorithms.tolerances_recipes import MONTE_CARLO_SES, REORDERED
 from blrkit.algorithms import newton, variational_newton
 from blrkit.classical.problems import logistic_problem, random_spd
 from blrkit.classical.variational_newton import gaussian_vi_glm_fixed_point
-from blrkit.classical.variational_newton import variational_newton as textbook_variational_newton
+from blrkit.classical.variational_newton import (
+    variational_newton as textbook_variational_newton,
+)
 
 SEED = 7
 
@@ -68,8 +70,8 @@ def test_quadratic_loss_precisions_are_damped_newton(n_samples, rng):
     with ∇ℓ̄(m_t) replaced by ∇ℓ̄(θ̄_t), written out here by hand."""
     D, T, rho = 3, 15, 0.6
     A, b = random_spd(rng, D, scale=2.0), rng.standard_normal(D)
-    grad = lambda th: th @ A - b  # noqa: E731
-    hess = lambda th: np.broadcast_to(A, th.shape + (D,))  # noqa: E731
+    grad = lambda th: th @ A - b
+    hess = lambda th: np.broadcast_to(A, th.shape + (D,))
     m0, S0 = rng.standard_normal(D), random_spd(rng, D)
     res = variational_newton(grad, hess, m0, n_steps=T, rho=rho, precision0=S0, n_samples=n_samples, rng=SEED)
     damped = newton(grad, hess, m0, n_steps=T, rho=rho, precision0=S0)
@@ -134,8 +136,8 @@ def test_inputs_not_modified(problem):
 def test_indefinite_monte_carlo_hessian_names_hess():
     """ℓ̄(θ) = θ⁴/4 − θ²: the Hessian 3θ² − 2 is negative near 0, so a narrow q at 0 gives an
     indefinite estimate and the precision loses definiteness at ρ = 1."""
-    grad = lambda th: th ** 3 - 2 * th  # noqa: E731
-    hess = lambda th: (3 * th ** 2 - 2)[..., None]  # noqa: E731
+    grad = lambda th: th ** 3 - 2 * th
+    hess = lambda th: (3 * th ** 2 - 2)[..., None]
     with pytest.raises(ValueError, match=r"hess.*n_samples.*rho"):
         variational_newton(grad, hess, np.zeros(1), n_steps=3, rho=1.0, precision0=100 * np.eye(1), n_samples=8,
                            rng=0)
