@@ -7,6 +7,7 @@ several repeats (the slow peers: fewer repeats), after a warm-up call, all in on
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 
@@ -31,7 +32,7 @@ def best_time(fn, repeats=5):
     return min(_once(fn) for _ in range(repeats))
 
 
-def best_times(ours, peer, repeats=7):
+def best_times(ours, peer, repeats=11):
     """Best times of two functions measured alternately, so that load from other processes on the
     machine falls on both alike (used where the target is a ratio near 1)."""
     ours(), peer()
@@ -169,6 +170,10 @@ def bench_gradient_descent(rng):
 
 def main():
     t0 = time.perf_counter()
+    load, cores = os.getloadavg()[0], os.cpu_count()
+    print(f"load average {load:.1f} on {cores} cores" + (
+        "  -- WARNING: the machine is busy; ratios near 1 are unreliable, rerun when it is idle"
+        if load > 0.75 * cores else ""))
     rng = np.random.default_rng(20231)
     bench_ridge(rng)
     bench_kalman(rng)

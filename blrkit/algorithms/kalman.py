@@ -13,13 +13,14 @@ step :func:`~blrkit.algorithms._generated.kalman_update.kalman_update` computes.
 step, and is written here in the driver, as is the RTS smoother (the classical backward pass;
 its result equals one ρ = 1 BLR step on the joint Gaussian of the whole trajectory).
 
-Speed without approximation. For one series with time-invariant :math:`F, Q, H, R` the covariance
-recursion does not depend on the data; once the predicted covariance stops changing (to a relative
+Speed without approximation. With one time-invariant model (no batch axes on :math:`F, Q, H, R,
+P_0`) and the same missing rows in every series, the covariance recursion does not depend on the
+data and is shared by all series. Once the predicted covariance stops changing (to a relative
 1e-15, :data:`STEADY_RTOL`) after the last missing row, it is reused, and the mean recursion
 :math:`\hat m_{t+1} = A \hat m_t + F K y_t`, :math:`A = F(I - KH)`, is an affine recursion solved by a
 prefix (associative) scan in :math:`O(\log T)` NumPy passes; the emitted update is then applied to all
-remaining steps at once. For a batch of series the loop runs over time with every operation
-vectorised over the batch.
+remaining steps at once (in chunks, so temporaries stay small). Otherwise (one model per series, or
+different missing rows) the loop runs over time with every operation vectorised over the batch.
 """
 
 from __future__ import annotations
