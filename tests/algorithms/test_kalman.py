@@ -243,3 +243,21 @@ def test_all_rows_missing_is_prediction_only(rng):
         assert_close(filt.means[t], m, KALMAN)
         assert_close(filt.covariances[t], P, KALMAN)
     assert filt.log_likelihood == 0.0
+
+
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_steady_state_scan_equals_stepping(rng, monkeypatch, chunk):
+    """One model, T = 3,000: the steady-state prefix scan (shared covariances) equals stepping through
+    every time step (forced by giving F a batch axis) to KALMAN; ``chunk`` shrinks the temporaries'
+    budget so that the chunked scan and the chunked update cross many chunk boundaries."""
+    import blrkit.algorithms.kalman as kalman_module
+
+    if chunk is not None:
+        monkeypatch.setattr(kalman_module, "_CHUNK_ELEMENTS", chunk)
+    mod = random_state_space_model(rng, 3, 2)
+    ys = mod.sample(rng, 3_000, batch=(2,))
+    scan = kalman_filter(ys, *_args(mod))
+    stepped = kalman_filter(ys, mod.F[None], *_args(mod)[1:])
+    assert_close(scan.means, stepped.means, KALMAN)
+    assert_close(scan.covariances, stepped.covariances, KALMAN)
+    assert_close(scan.log_likelihood, stepped.log_likelihood, KALMAN)
