@@ -18,5 +18,5 @@ REORDERED = 1e-10
 #: SE·√(ρ/(2 − ρ)) (0.58 SE at ρ = 1/2); the bias of a ratio of noisy estimates is O(1/K), far
 #: below SE. After 60 steps at ρ = 1/2 the start is forgotten ((1/2)^60). So 5 SE is ≥ 8.6
 #: stationary standard deviations: a false failure among the 9 entries has odds < 1e-15.
-#: The SEs are estimated in the test from 20 000 independent draws from q*.
+#: The SEs are estimated in the test from 10 000 independent draws from q* (their own relative error ~1 %).
 MONTE_CARLO_SES = 5.0
