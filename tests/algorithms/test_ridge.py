@@ -14,6 +14,7 @@ from sklearn.linear_model import Ridge
 
 from algorithms.tolerances import CLOSED_FORM, SAME_ARITHMETIC, assert_close
 from blrkit.algorithms import newton, ridge
+from blrkit.algorithms._generated.damped_newton import damped_newton_step
 from blrkit.classical.ridge import ridge as textbook_ridge
 
 
@@ -46,6 +47,14 @@ def test_equals_one_blr_step_from_an_arbitrary_start(rng):
     post = ridge(X, y, alpha, noise_variance=s2)
     assert_close(step.means[1], post.mean, CLOSED_FORM)
     assert_close(step.precisions[1], post.precision, CLOSED_FORM)
+    # the general Gaussian BLR step, S₁ = (1 − ρ)S₀ + ρH, m₁ = m₀ − ρS₁⁻¹g, with ρ = 1 and S₀ weighted 0
+    m1, S1 = damped_newton_step(m0, S0, 1.0, grad, hess)
+    assert_close(m1, post.mean, CLOSED_FORM)
+    assert_close(S1, post.precision, CLOSED_FORM)
+    # and with ρ < 1 the BLR converges geometrically, λ_t − λ* = (1 − ρ)^t (λ_0 − λ*), to the same posterior
+    slow = newton(grad, hess, m0, n_steps=200, rho=0.2, precision0=S0)
+    assert_close(slow.means[-1], post.mean, CLOSED_FORM)
+    assert_close(slow.precisions[-1], post.precision, CLOSED_FORM)
 
 
 def test_batch_equals_single_calls(rng):
