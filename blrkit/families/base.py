@@ -362,7 +362,8 @@ class ExponentialFamily:
 
         log q must be linear in each natural parameter η_i (apart from the
         θ-free log-partition): T_i(θ) = ∂ log q/∂η_i, and the remainder splits
-        into a θ-only part (log h) and an η-only part (−A).
+        into a θ-only part (log h) and an η-only part (−A); constants free of
+        both go into A.
 
         .. math::
 
@@ -628,7 +629,8 @@ class ExponentialFamily:
 
         Newton minimises the convex A(λ) − λᵀμ with steps F(λ)⁻¹(∇A(λ) − μ),
         halved until they stay in the domain and decrease the objective, from the
-        family's start point, until ‖∇A(λ) − μ‖∞ ≤ 1e-12 · max(1, ‖μ‖∞).
+        family's start point (``closed_forms["newton_start"]``, else λ = 0), until
+        ‖∇A(λ) − μ‖∞ ≤ 1e-12 · max(1, ‖μ‖∞).
 
         >>> from blrkit.families import Beta
         >>> q = Beta()
@@ -661,7 +663,8 @@ class ExponentialFamily:
     def _newton(self, mu: np.ndarray) -> np.ndarray:
         lam = self._start()
         if not self.in_domain(lam):
-            raise ValueError(f"{self.name}: Newton start point lies outside the domain")
+            raise ValueError(f"{self.name}: Newton's start λ = {lam} lies outside the domain; "
+                             "give closed_forms['newton_start']")
         f = self._objective(lam, mu)
         scale = max(1.0, float(np.max(np.abs(mu))))
         for _ in range(500):
@@ -669,7 +672,13 @@ class ExponentialFamily:
             if np.max(np.abs(grad)) <= _NEWTON_TOL * scale:
                 return lam
             fisher = self._call("fisher", lam).reshape(self.dim, self.dim)
-            step = np.linalg.solve(fisher, grad)
+            try:
+                step = np.linalg.solve(fisher, grad)
+            except np.linalg.LinAlgError:
+                step = np.full(self.dim, np.nan)
+            if not np.all(np.isfinite(step)):
+                raise ValueError(f"mu is not a valid expectation parameter of {self.name} "
+                                 "(Newton met a singular Fisher matrix)")
             t = 1.0
             while t > 1e-14:
                 new = lam - t * step
