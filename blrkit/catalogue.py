@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import sys
 from pathlib import Path
 
@@ -58,6 +59,14 @@ def _row(recipe: Recipe) -> str:
             f"`{recipe.family}` | {_approximations(recipe)} | {cite(recipe.anchor)} |")
 
 
+def _function_ref(spec: str) -> str:
+    """``"module:function"`` -> a MyST role showing ``module.function`` and linking to the
+    place the function is defined (and documented), which may be another module."""
+    module, _, name = spec.partition(":")
+    obj = getattr(importlib.import_module(module), name)
+    return f"{{py:func}}`{module}.{name} <{obj.__module__}.{obj.__qualname__}>`"
+
+
 def _steps(d) -> str:
     """The numbered steps of :meth:`Derivation.markdown`, without its summary line.
 
@@ -81,17 +90,16 @@ def _section(recipe: Recipe) -> str:
     d = recipe.derive()
     label = recipe.name.replace("_", "-")
     module = f"blrkit/algorithms/_generated/{recipe.module}.py"
-    classical = recipe.classical.replace(":", ".")
-    algorithm = recipe.algorithm.replace(":", ".")
     return "\n".join([
         f"(recipe-{label})=",
         f"## {recipe.title}",
         "",
-        f"- recipe: `{recipe.name}`; emitted function: `{recipe.function}` in `{module}`",
+        f"- recipe: `{recipe.name}`; emitted function: "
+        f"{{py:func}}`~blrkit.algorithms._generated.{recipe.module}.{recipe.function}` in `{module}`",
         f"- candidate family: `{recipe.family}`",
         f"- approximations, in order: {_approximations(recipe)}",
         f"- paper: {cite(recipe.anchor)}",
-        f"- driver: `{algorithm}`; classical oracle: `{classical}`",
+        f"- driver: {_function_ref(recipe.algorithm)}; classical oracle: {_function_ref(recipe.classical)}",
         f"- notebook: [`{recipe.notebook}`](../{recipe.notebook})",
         "",
         "### Derivation",

@@ -109,6 +109,36 @@ class Submodules(SphinxDirective):
         return self.parse_text_to_nodes("\n".join(blocks), allow_section_headings=True)
 
 
+# -- cross-references to re-exported names ---------------------------------------------------
+# Objects are documented where they are defined (``blrkit.derive.blr.derive``), but docstrings
+# and users name them as they are imported (``blrkit.derive.derive``).  When a Python
+# reference does not resolve, look for a module of the same package that holds the same
+# object under the same name, and resolve the reference there.
+def _defining_names(target: str) -> list[str]:
+    parts = target.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        package = sys.modules.get(".".join(parts[:i]))
+        if package is None or not hasattr(package, parts[i]):
+            continue
+        obj = getattr(package, parts[i])
+        rest = ".".join(parts[i:])
+        return [f"{name}.{rest}" for name, module in sorted(sys.modules.items())
+                if name.startswith(package.__name__ + ".") and getattr(module, parts[i], None) is obj]
+    return []
+
+
+def resolve_reexports(app, env, node, contnode):
+    if node.get("refdomain") != "py" or not node.get("reftarget", "").startswith("blrkit."):
+        return None
+    domain = env.get_domain("py")
+    for name in _defining_names(node["reftarget"]):
+        found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], name, node, contnode)
+        if found is not None:
+            return found
+    return None
+
+
 def setup(app):
     app.add_post_transform(PlainNotebookLinks)
+    app.connect("missing-reference", resolve_reexports)
     app.add_directive("blrkit-submodules", Submodules)
