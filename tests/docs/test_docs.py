@@ -48,6 +48,10 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     html = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "html" / "api").glob("*.html"))
     missing = [m for m in _public_modules() if f'id="module-{m}"' not in html]
     assert not missing, f"modules missing from the API reference: {missing}"
+    for page in ("index", "guide", "catalogue"):  # every {py:…} role of the pages written here links
+        text = (tmp_path / "html" / f"{page}.html").read_text(encoding="utf-8")
+        roles, links = text.count('<code class="xref py'), len(re.findall(r'<a [^>]*><code class="xref py', text))
+        assert roles == links, f"{page}: {roles - links} Python cross-reference(s) did not resolve"
     catalogue_html = (tmp_path / "html" / "catalogue.html").read_text(encoding="utf-8")
     sections = catalogue_html.split('<section id="recipe-')[1:]
     assert len(sections) == len(RECIPES)
@@ -67,6 +71,14 @@ def _public_modules() -> list[str]:
 
 def _python_blocks(text: str) -> list[str]:
     return re.findall(r"^```python\n(.+?)\n```$", text, flags=re.S | re.M)
+
+
+def test_guide_installs_with_the_readme_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.+?)\n```", setup)
+    guide = (DOCS / "guide.md").read_text(encoding="utf-8")
+    assert commands and all(f"```bash\n{c}\n```" in guide for c in commands)
 
 
 def test_guide_examples_run(capsys):
