@@ -43,9 +43,8 @@ source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
 exclude_patterns = ["_build"]
 
-# -- myst: $…$ and $$…$$ maths (rendered by MathJax in the browser), labelled targets ------
+# -- myst: $…$ and $$…$$ maths, rendered by MathJax in the browser -----------------------
 myst_enable_extensions = ["dollarmath", "amsmath"]
-myst_heading_anchors = 3
 
 # -- API reference from the NumPy-style docstrings ---------------------------------------
 autodoc_member_order = "bysource"
@@ -53,9 +52,11 @@ autodoc_typehints = "description"
 autodoc_preserve_defaults = True
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
-# attributes listed in a class's "Attributes" section render as fields (:ivar:), so that
-# dataclass fields, which autodoc documents too, are not described twice.
+# a class's "Attributes" section renders as a field list (:ivar:), not as attribute entries
+# that would clash with autodoc's own entry for a dataclass field that has a doc-comment
 napoleon_use_ivar = True
+# parameter types such as "array_like, shape (*batch, D)" (blrkit/algorithms/*.py) are read as
+# type specifications, not as reStructuredText, where "*batch" would open an emphasis
 napoleon_preprocess_types = True
 
 html_theme = "alabaster"
