@@ -38,7 +38,7 @@ _HEADER = """\
 (catalogue)=
 # Derivation catalogue
 
-Every recipe of `blrkit.derive.RECIPES`, derived by SymPy on the spot: the candidate
+Every recipe of `blrkit.derive.RECIPES`, derived by SymPy when this page was generated: the candidate
 posterior q, the approximations applied in order, each step of the Bayesian learning
 rule (BLR) from the natural parameters λ to the algorithm's textbook form, and the NumPy
 module emitted from it (`blrkit/algorithms/_generated/`, regenerated with
