@@ -20,8 +20,8 @@ RESULTS: list[tuple[str, bool]] = []
 
 #: Set in main(): the load average exceeds 3/4 of the cores. Multi-threaded BLAS timings are then
 #: dominated by scheduler contention (measured here: the same Newton loop varied 2-5x between
-#: runs), so the ratio-near-1 targets are judged with BLAS at one thread, where both sides do
-#: identical work, and the multi-threaded figures are printed for information.
+#: runs), so comparisons of BLAS-bound work (ridge, Newton) are judged with BLAS at one thread,
+#: where both sides do the same arithmetic, and the multi-threaded figures are printed for information.
 BUSY = False
 
 
@@ -66,18 +66,19 @@ def report(label, ours, peer, peer_name, *, faster_by=None, within=None):
           f"{'ok' if ok else 'MISSED'}")
 
 
-def report_near_one(label, ours_fn, peer_fn, peer_name, within):
-    """A ratio-near-1 target: measured alternately; with one BLAS thread as well when BUSY."""
+def report_blas_bound(label, ours_fn, peer_fn, peer_name, **target):
+    """A comparison of two BLAS-bound computations (``target``: ``within=`` or ``faster_by=``),
+    measured alternately; when BUSY, judged at one BLAS thread and the default shown for information."""
     ours, peer = best_times(ours_fn, peer_fn)
     if not BUSY:
-        report(label, ours, peer, peer_name, within=within)
+        report(label, ours, peer, peer_name, **target)
         return
     report(label, ours, peer, peer_name)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
         ours, peer = best_times(ours_fn, peer_fn)
-    report(label + " [1 BLAS thread]", ours, peer, peer_name, within=within)
+    report(label + " [1 BLAS thread]", ours, peer, peer_name, **target)
 
 
 def bench_ridge(rng):
@@ -92,10 +93,10 @@ def bench_ridge(rng):
         return np.linalg.solve(G, X.T @ y)
 
     np.testing.assert_allclose(ridge(X, y, alpha).mean, plain(), rtol=1e-8)
-    report_near_one("ridge", lambda: ridge(X, y, alpha), plain, "NumPy Gram + solve", 1.2)
+    report_blas_bound("ridge", lambda: ridge(X, y, alpha), plain, "NumPy Gram + solve", within=1.2)
     sk = Ridge(alpha=alpha, fit_intercept=False, solver="cholesky")
-    ours, peer = best_times(lambda: ridge(X, y, alpha), lambda: sk.fit(X, y), 5)
-    report("ridge", ours, peer, "sklearn Ridge(cholesky)", faster_by=1.0)
+    report_blas_bound("ridge", lambda: ridge(X, y, alpha), lambda: sk.fit(X, y), "sklearn Ridge(cholesky)",
+                      faster_by=1.0)
 
 
 def _filterpy_run(y, mod):
@@ -165,15 +166,15 @@ def bench_newton(rng):
     while np.linalg.norm(p.grad(newton(p.grad, p.hess, m0, n_steps=n_steps).means[-1])) > 1e-10:
         n_steps += 1
     np.testing.assert_allclose(newton(p.grad, p.hess, m0, n_steps=n_steps).means[-1], x_hand, rtol=1e-8)
-    report_near_one(f"newton(n_steps={n_steps})", lambda: newton(p.grad, p.hess, m0, n_steps=n_steps), hand,
-                    "hand-written NumPy Newton", 1.2)
+    ours_fn = lambda: newton(p.grad, p.hess, m0, n_steps=n_steps)  # noqa: E731
+    report_blas_bound(f"newton(n_steps={n_steps})", ours_fn, hand, "hand-written NumPy Newton", within=1.2)
     # laplace stops by itself; it takes one Newton step more than the hand loop (it returns the
     # precision at the returned mean, so it evaluates the Hessian there): information only
     ours_l, peer_l = best_times(lambda: laplace(p.grad, p.hess, m0, tol=1e-10), hand, 3)
     report("laplace(tol=1e-10)", ours_l, peer_l, "hand-written NumPy Newton")
     sk = SkLogReg(solver="newton-cholesky", C=1 / alpha, fit_intercept=False, tol=1e-12, max_iter=100)
-    ours, peer = best_times(lambda: newton(p.grad, p.hess, m0, n_steps=n_steps), lambda: sk.fit(p.X, p.y), 5)
-    report(f"newton(n_steps={n_steps})", ours, peer, "sklearn newton-cholesky", faster_by=1.0)
+    report_blas_bound(f"newton(n_steps={n_steps})", ours_fn, lambda: sk.fit(p.X, p.y), "sklearn newton-cholesky",
+                      faster_by=1.0)
 
 
 def bench_gradient_descent(rng):
@@ -194,7 +195,8 @@ def main():
     load, cores = os.getloadavg()[0], os.cpu_count()
     BUSY = load > 0.75 * cores
     print(f"load average {load:.1f} on {cores} cores" + (
-        "  -- busy: ratios near 1 are judged with one BLAS thread (see BUSY); rerun when idle" if BUSY else ""))
+        "  -- busy: BLAS-bound comparisons are judged with one BLAS thread (see BUSY); rerun when idle"
+        if BUSY else ""))
     rng = np.random.default_rng(20231)
     bench_ridge(rng)
     bench_kalman(rng)
