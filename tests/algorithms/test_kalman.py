@@ -16,6 +16,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from filterpy.kalman import KalmanFilter as FilterpyKF
 from filterpy.kalman import rts_smoother as filterpy_rts
 from pykalman import KalmanFilter as PykalmanKF
@@ -261,3 +263,25 @@ def test_steady_state_scan_equals_stepping(rng, monkeypatch, chunk):
     assert_close(scan.means, stepped.means, KALMAN)
     assert_close(scan.covariances, stepped.covariances, KALMAN)
     assert_close(scan.log_likelihood, stepped.log_likelihood, KALMAN)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), D=st.integers(1, 4), O=st.integers(1, 3), T=st.integers(1, 120),
+       batch=st.sampled_from([(), (2,)]), p_missing=st.sampled_from([0.0, 0.2]))
+def test_random_models_equal_the_textbook_filter(seed, D, O, T, batch, p_missing):
+    """Random stable models, lengths, batch shapes and missing rows: filter and smoother equal the
+    textbook covariance-form filter and RTS pass of :mod:`blrkit.classical.kalman` (KALMAN)."""
+    r = np.random.default_rng(seed)
+    mod = random_state_space_model(r, D, O)
+    ys = mod.sample(r, T, batch=batch)
+    ys[r.random(batch + (T,)) < p_missing] = np.nan
+    filt = kalman_filter(ys, *_args(mod))
+    smooth = rts_smoother(filt, mod.F, mod.Q)
+    for idx in np.ndindex(*batch):
+        m, P, ll = textbook.kalman_filter(ys[idx], *_args(mod))
+        assert_close(filt.means[idx], m, KALMAN)
+        assert_close(filt.covariances[idx], P, KALMAN)
+        assert_close(filt.log_likelihood[idx], ll, KALMAN)
+        sm, sP = textbook.rts_smoother(m, P, mod.F, mod.Q)
+        assert_close(smooth.means[idx], sm, KALMAN)
+        assert_close(smooth.covariances[idx], sP, KALMAN)
