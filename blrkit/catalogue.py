@@ -86,6 +86,36 @@ def _notation() -> str:
             "names the code uses for them.\n\n| Symbol | Code | Meaning |\n|---|---|---|\n" + rows + "\n")
 
 
+def _families() -> str:
+    """The registered families (:data:`blrkit.families.FAMILIES`), with their factories."""
+    from .families import FAMILIES
+
+    rows = []
+    for key, factory in FAMILIES.items():
+        q = factory()
+        ref = f"{{py:obj}}`~{factory.__module__}.{factory.__qualname__}`"
+        rows.append(f"| `{key}` | {q.name} | {ref} | {q.citation} |")
+    return ("(families)=\n## Families\n\nThe candidate families of `blrkit.families.FAMILIES` (`blrkit families` "
+            "runs their checks), each built by its factory at its default size.\n\n"
+            "| Key | Family | Factory | Section |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
+def _approximation_table() -> str:
+    """The registered approximations (:data:`blrkit.derive.APPROXIMATIONS`)."""
+    from .derive.approximations import APPROXIMATIONS
+
+    rows = []
+    for key, a in APPROXIMATIONS.items():
+        cls = type(a)
+        ref = f"{{py:class}}`~{cls.__module__}.{cls.__qualname__}`"
+        families = ", ".join(f"`{f}`" for f in a.families) or "any"
+        rows.append(f"| `{key}` | {ref} | ${a.statement}$ | {families} | {a.citation} |")
+    return ("(approximations)=\n## Approximations\n\nThe keys `derive(..., approximations=[...])` and "
+            "`blrkit derive --approx` accept, applied in the order given.\n\n"
+            "| Key | Approximation | Rewrite | Families | Section |\n|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+
+
 def _section(recipe: Recipe) -> str:
     d = recipe.derive()
     label = recipe.name.replace("_", "-")
@@ -121,7 +151,8 @@ def render() -> str:
     """The catalogue's Markdown source, recipes in the order of :data:`RECIPES`."""
     recipes = list(RECIPES.values())
     table = "\n".join(_row(r) for r in recipes)
-    return _HEADER + table + "\n\n" + _notation() + "\n" + "\n".join(_section(r) for r in recipes)
+    front = [_notation(), _families(), _approximation_table()]
+    return _HEADER + table + "\n\n" + "\n".join(front) + "\n" + "\n".join(_section(r) for r in recipes)
 
 
 def stale(path: Path = CATALOGUE) -> str:
