@@ -2,8 +2,9 @@ r"""The derive layer: BLR updates derived by SymPy, step by step (Khan & Rue 202
 
 >>> from blrkit.derive import derive
 >>> d = derive("gaussian-fixed-covariance", approximations=["delta"])
->>> d.update[-1].rhs
--rho*g + m
+>>> from blrkit.derive.printing import latex
+>>> latex(d.update[-1].rhs)
+'- \\rho \\nabla\\ell(m_t) + m_t'
 """
 
 from .approximations import APPROXIMATIONS, Approximation, DeltaMethod, FixedCovariance, StochasticGradient, UnitStep

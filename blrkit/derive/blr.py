@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import re
 
-import sympy as sp
-from sympy import Identity, Inverse, MatrixSymbol
+from sympy import MatrixSymbol
 
 from .approximations import APPROXIMATIONS, Approximation, FixedCovariance, UnitStep
-from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import RHO, DerivationError, _expand, derive_gaussian
-from .losses import D, O, ExpressionLoss, GaussianPrior, OracleLoss
+from .derivation import Argument, Assignment, Derivation, Equation
+from .gaussian import DerivationError, derive_gaussian
+from .losses import ExpressionLoss, OracleLoss
 
 GAUSSIAN_KINDS = {
     "gaussian-fixed-covariance": "fixed",
@@ -73,8 +72,9 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     Newton's method is the BLR with a Gaussian, the delta method and ρ = 1:
 
     >>> d = derive("multivariate-gaussian", approximations=["delta", "rho=1"])
-    >>> [str(eq.rhs) for eq in d.update]
-    ['H', 'm - S_new**(-1)*g']
+    >>> from blrkit.derive.printing import latex
+    >>> [latex(eq.rhs) for eq in d.update]
+    ['\\nabla^2\\ell(m_t)', '- S_{t+1}^{-1} \\nabla\\ell(m_t) + m_t']
     """
     approx = tuple(_as_approximation(a) for a in approximations)
     key = _family_key(family)
@@ -116,7 +116,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     elementwise = f["elementwise"]
     state = ["m"] + ([] if key == "gaussian-fixed-covariance" else ["s" if elementwise else "S"])
     mc = bool({"E_g", "E_H", "E_h"} & free)
-    state = [n for n in state if n in free or (mc and n != "m")] if "m" in free or mc else state[:0]
+    state = [n for n in state if n in free or mc]  # Monte Carlo samples θ ~ q need m and S
     args = [Argument(n, "vector" if n in ("m", "s") else "matrix", _STATE_DOCS[n]) for n in state]
     if not unit and "rho" in free:
         args.append(Argument("rho", "scalar", _STATE_DOCS["rho"]))
@@ -140,9 +140,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         args += [Argument("n_data", "int", _STATE_DOCS["n_data"]), Argument("n_batch", "int", _STATE_DOCS["n_batch"])]
     if mc:
         args += [Argument("n_samples", "int", _STATE_DOCS["n_samples"]), Argument("rng", "rng", _STATE_DOCS["rng"])]
-    outputs = tuple(eq.lhs for eq in reversed(update))
-    if len(update) == 5:  # Kalman gain form: m, P, then K, v, C
-        outputs = (update[3].lhs, update[4].lhs, update[2].lhs, update[0].lhs, update[1].lhs)
+    outputs = f.get("outputs") or tuple(eq.lhs for eq in reversed(update))
     assignments = tuple(Assignment(eq.lhs, eq.rhs, _plain(eq)) for eq in update)
     return Derivation(
         title=title or "Gaussian BLR step", family=key, approximations=approx, steps=tuple(f["steps"]),

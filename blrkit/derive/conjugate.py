@@ -22,6 +22,7 @@ import sympy as sp
 from .approximations import UnitStep
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .gaussian import RHO, DerivationError
+from .printing import ExpectedValue
 
 #: data y_1..y_N, and the observation index
 Y = sp.IndexedBase("y")
@@ -154,24 +155,25 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     lam, mu = family.natural, family.expectation
     K = len(lam)
     new = [sp.Symbol(f"{l.name}_new") for l in lam]
-    lam0 = [sp.Symbol(f"lambda_0{k + 1}") for k in range(K)]
-    dmu = [sp.Symbol(f"nabla_mu{k + 1}") for k in range(K)]
+    lam0 = [sp.Symbol(f"lam0_{k + 1}") for k in range(K)]
+    dmu = [sp.Symbol(f"dmu_{k + 1}") for k in range(K)]
     steps = []
 
     def step(label, eqs, why, anchor_, approximate=False):
         steps.append(Step(label, tuple(Equation(a, b, approximate) for a, b in eqs), why, anchor_))
 
     std = _standard_symbols(family)
-    step("Candidate posterior", list(zip(lam, family.standard_to_natural)) + list(zip(mu, family.statistics)),
+    step("Candidate posterior",
+         list(zip(lam, family.standard_to_natural)) + [(m, ExpectedValue(t)) for m, t in zip(mu, family.statistics)],
          f"$q$ is {family.name}: $\\mu = \\mathbb{{E}}_q[T(\\theta)]$, constant base measure", "blr")
     nat = [(1 - RHO) * l + RHO * (l0 - d) for l, l0, d in zip(lam, lam0, dmu)]
     step("Bayesian learning rule", list(zip(new, nat)), "the prior $p_0$ is in the family", "blr-conjugate-form")
     prior_nat = [e.subs(prior.symbols) for e in family.standard_to_natural]
     step("Prior", list(zip(lam0, prior_nat)), "natural parameters of $p_0$", "conjugate")
-    e_loss = expected_loss(family, loss)
+    e_loss = _data_sums(expected_loss(family, loss))
     step("Expected loss", [(sp.Symbol("E_loss"), e_loss)],
          "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$", "conjugate")
-    grads = [sp.expand(sp.diff(e_loss, m).doit()) for m in mu]
+    grads = [_data_sums(sp.expand(sp.diff(e_loss, m).doit())) for m in mu]
     if any(g.has(*mu) for g in grads):
         raise DerivationError("the natural gradient depends on μ: the loss is not conjugate")
     step("Natural gradient", list(zip(dmu, grads)), "constant in $\\mu$: each datum adds its own natural parameters",
@@ -180,7 +182,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     for a in approx:
         if not isinstance(a, UnitStep):
             raise DerivationError(f"{a.name} does not apply to the conjugate {family.name} family")
-        nat = [sp.expand(e.subs(RHO, 1)) for e in nat]
+        nat = [_data_sums(sp.expand(e.subs(RHO, 1))) for e in nat]
         step("Rho = 1", list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior", a.anchor)
     unit = any(isinstance(a, UnitStep) for a in approx)
     if not unit:
@@ -207,7 +209,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if not unit:
         args.insert(len(std), Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"))
     oracles = []
-    if any(e.has(N_OBS) for _, e in update):
+    if any(a.expr.has(N_OBS) for a in assignments):
         oracles.append(f"N = np.shape(y)[{-2 if loss.one_hot else -1}]  # number of observations")
     title = title or f"Conjugate Bayes ({family.name})"
     return Derivation(
@@ -252,12 +254,17 @@ def _tidy(e, prior_symbols=()):
     """Simplify, write every sum over the data as (terms free of i) × Σᵢ (terms in yᵢ), and
     show a prior parameter that enters with weight one as ``prior + data term``."""
     e = sp.factor_terms(sp.simplify(sp.expand(e)))
-    e = e.replace(lambda x: isinstance(x, sp.Sum), _split_sum)
+    e = _data_sums(e)
     for p in prior_symbols:
         parts = sp.collect(sp.expand(e), p, evaluate=False)
         if set(parts) == {p, sp.S.One} and sp.simplify(parts[p]) == 1:
             return sp.Add(p, sp.factor(parts[sp.S.One]), evaluate=False)
     return e
+
+
+def _data_sums(e):
+    """Every sum over the data in ``e`` split as in :func:`_split_sum`."""
+    return sp.expand(e.replace(lambda x: isinstance(x, sp.Sum), _split_sum))
 
 
 def _split_sum(s: sp.Sum):

@@ -27,8 +27,8 @@ import sympy as sp
 from sympy import Identity, Inverse, MatrixExpr, MatrixSymbol, Transpose
 
 from .approximations import Approximation, DeltaMethod, FixedCovariance, StochasticGradient, UnitStep
-from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .losses import D, ExpressionLoss, GaussianPrior, N, OracleLoss
+from .derivation import Equation, Step
+from .losses import D, ExpressionLoss, GaussianPrior, OracleLoss
 
 RHO = sp.Symbol("rho", positive=True)
 
@@ -47,9 +47,8 @@ def _expand(e):
     coeffs: dict = {}
     for term in e.args:
         c, mats = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (sp.S.One, [term])
-        key = mats[0] if len(mats) == 1 else sp.MatMul(*mats)
-        coeffs[key] = coeffs.get(key, sp.S.Zero) + c
-    terms = [sp.MatMul(sp.factor(c), k) if c != 1 else k for k, c in coeffs.items() if c != 0]
+        coeffs[tuple(mats)] = coeffs.get(tuple(mats), sp.S.Zero) + c
+    terms = [sp.MatMul(sp.factor(c), *k) if c != 1 else sp.MatMul(*k) for k, c in coeffs.items() if c != 0]
     return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]
 
 
@@ -159,12 +158,16 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
             raise DerivationError("expression losses need a full-covariance Gaussian")
         sym = {s.name for s, _ in loss.data if isinstance(s, MatrixSymbol) and s.shape[0] == s.shape[1]}
         sym |= {"P_pred"}
-        g = _symmetric(loss.gradient(), sym)
-        H = _symmetric(loss.hessian(), sym)
+        not_quadratic = DerivationError(
+            f"the loss {loss.name!r} is not quadratic in θ; give it as an OracleLoss "
+            "with gradient and Hessian oracles and choose an approximation")
+        try:
+            g = _expand(_symmetric(loss.gradient(), sym))
+            H = _expand(_symmetric(loss.hessian(), sym))
+        except (AttributeError, NotImplementedError, TypeError):  # SymPy's matrix calculus gave up
+            raise not_quadratic from None
         if H.has(loss.theta):
-            raise DerivationError(
-                f"the loss {loss.name!r} is not quadratic in θ; give it as an OracleLoss "
-                "with gradient and Hessian oracles and choose an approximation")
+            raise not_quadratic
         g_m = _expand(g.subs(loss.theta, m))
         b.step("Expectations", [(E_g, g_m), (E_H, H)],
                "$\\ell$ is quadratic: $\\nabla\\ell$ is affine in $\\theta$ and $\\nabla^2\\ell$ is constant, "
@@ -209,10 +212,12 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     if not _is_zero(residual):
         raise AssertionError(f"textbook form does not follow: residual {residual}")
     b.step("Textbook form", [(S_new, S_rhs), (m_new, textbook)], why, "blr")
-    update = ((S_new, S_rhs), (m_new, textbook))
+    update, outputs = ((S_new, S_rhs), (m_new, textbook)), ()
     if isinstance(loss, ExpressionLoss) and loss.kind == "linear-gaussian":
         update = _gain_form(b, loss, prior)
-    return dict(steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
+        v, C, K, m_out, P_out = (lhs for lhs, _ in update)
+        outputs = (m_out, P_out, K, v, C)
+    return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
                 update=update, elementwise=b.elementwise, dims=dims, terms=b.terms, loss=loss,
                 prior_data=prior.data if prior is not None else ())
 
@@ -292,7 +297,7 @@ def laplace_fixed_point(d):
     from dataclasses import replace
 
     m, S = MatrixSymbol("m", D, 1), MatrixSymbol("S", D, D)
-    g, H, S_new = MatrixSymbol("g", D, 1), MatrixSymbol("H", D, D), MatrixSymbol("S_new", D, D)
+    g, H = MatrixSymbol("g", D, 1), MatrixSymbol("H", D, D)
     S_rhs, m_rhs = d.update[0].rhs, d.update[1].rhs
     # S* = H(m*) is a fixed point of the precision update ...
     if not _is_zero(S_rhs.subs(S, H) - H):
@@ -300,10 +305,9 @@ def laplace_fixed_point(d):
     # ... and ∇ℓ̄(m*) = 0 one of the mean update (whatever S_{t+1})
     if not _is_zero(m_rhs.subs(g, sp.ZeroMatrix(D, 1)) - m):
         raise AssertionError("a stationary point is not a fixed point of the mean update")
-    m_s, S_s = MatrixSymbol("m_star", D, 1), MatrixSymbol("S_star", D, D)
+    S_s = MatrixSymbol("S_star", D, D)
     g_s, H_s = MatrixSymbol("g_star", D, 1), MatrixSymbol("H_star", D, D)
     step = Step("Fixed point", (Equation(g_s, sp.ZeroMatrix(D, 1)), Equation(S_s, H_s)),
                 "at $m_{t+1} = m_t = m_*$, $S_{t+1} = S_t = S_*$: "
                 "$m_*$ minimises $\\bar\\ell$ and $S_*$ is its Hessian, the Laplace approximation", "laplace")
-    del S_new, m_s
     return replace(d, steps=d.steps + (step,))

@@ -73,8 +73,9 @@ def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
     r"""Linear regression: :math:`\ell(\theta) = \tfrac{1}{2\sigma^2}\|y - X\theta\|^2`, :math:`p_0 = \mathcal{N}(0, \alpha^{-1} I)`.
 
     >>> loss, prior = quadratic_loss()
-    >>> loss.hessian()
-    noise_variance**(-1)*X.T*X
+    >>> from blrkit.derive.printing import latex
+    >>> latex(loss.hessian())
+    '\\frac{1}{\\sigma^2} X^{T} X'
     """
     theta = MatrixSymbol("theta", D, 1)
     X, y = MatrixSymbol("X", N, D), MatrixSymbol("y", N, 1)

@@ -47,8 +47,6 @@ LATEX_NAMES: dict[str, str] = {
     "lam_0_2": r"\lambda_{0,2}",
     "mu_1": r"\mu_{1,t}",
     "mu_2": r"\mu_{2,t}",
-    "dmu_1": r"\nabla_{\mu_1}\mathbb{E}_{q_t}[\bar{\ell}(\theta)]",
-    "dmu_2": r"\nabla_{\mu_2}\mathbb{E}_{q_t}[\bar{\ell}(\theta)]",
     "dmu_1_loss": r"\nabla_{\mu_1}\mathbb{E}_{q_t}[\ell(\theta)]",
     "dmu_2_loss": r"\nabla_{\mu_2}\mathbb{E}_{q_t}[\ell(\theta)]",
     "E_g": r"\mathbb{E}_{q_t}[\nabla\ell(\theta)]",
@@ -76,6 +74,7 @@ LATEX_NAMES: dict[str, str] = {
     "K": "K",
     "C": "C",
     "v": "v",
+    "E_loss": r"\mathbb{E}_{q_t}[\ell(\theta)]",
     "n_data": "N",
     "n_batch": "M",
     "obs_matrix": "H",
@@ -94,10 +93,34 @@ class _LatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if expr.name in LATEX_NAMES:
             return LATEX_NAMES[expr.name]
+        match = re.fullmatch(r"(dmu|lam0)_(\d+)", expr.name)
+        if match:  # conjugate derivations: one symbol per natural parameter
+            kind, k = match.groups()
+            return (rf"\nabla_{{\mu_{{{k}}}}}\mathbb{{E}}_{{q_t}}[\ell(\theta)]" if kind == "dmu"
+                    else rf"\lambda_{{0,{k}}}")
         if expr.name.endswith("_new"):  # alpha_new -> \alpha_{t+1}, alpha_1_new -> \alpha_{1,t+1}
             base = super()._print_Symbol(sp.Symbol(expr.name[:-4]), style=style)
             return base[:-1] + ",t+1}" if base.endswith("}") and "_{" in base else base + "_{t+1}"
         return super()._print_Symbol(expr, style=style)
+
+    def _print_MatAdd(self, expr):
+        terms = [self._print(t) for t in expr.args]
+        out = terms[0]
+        for t in terms[1:]:
+            out += f" - {t[1:].lstrip()}" if t.startswith("-") else f" + {t}"
+        return out
+
+    def _print_MatMul(self, expr):
+        c, mats = expr.as_coeff_matrices()
+        body = " ".join(self.parenthesize(m, 50) for m in mats)  # 50: precedence of MatMul
+        if c == 1:
+            return body
+        if c == -1:
+            return "- " + body
+        coeff = self._print(c)
+        if isinstance(c, sp.Add):
+            coeff = rf"\left({coeff}\right)"
+        return f"{coeff} {body}"
 
     def _print_MatrixSymbol(self, expr):
         if expr.name in LATEX_NAMES:
@@ -105,12 +128,19 @@ class _LatexPrinter(LatexPrinter):
         return super()._print_MatrixSymbol(expr)
 
 
+class ExpectedValue(sp.Function):
+    r"""Unevaluated :math:`\mathbb{E}_q[f(\theta)]`, for display only."""
+
+    def _latex(self, printer):
+        return rf"\mathbb{{E}}_{{q}}[{printer._print(self.args[0])}]"
+
+
 def latex(expr) -> str:
-    """LaTeX of ``expr`` in blrkit's notation.
+    r"""LaTeX of ``expr`` in blrkit's notation.
 
     >>> import sympy as sp
-    >>> latex(sp.Symbol("rho") * sp.Symbol("S_new"))
-    '\\\\rho S_{t+1}'
+    >>> print(latex(sp.Symbol("m_new") - sp.Symbol("m")))
+    - m_t + m_{t+1}
     """
     return _LatexPrinter({"mat_symbol_style": "plain", "inv_trig_style": "abbreviated"}).doprint(expr)
 
@@ -234,7 +264,7 @@ class MatrixCodePrinter:
         if b.kind == "v" and b.code.startswith("(") and b.code.endswith(")[..., 0]"):
             return _Printed(f"np.linalg.solve({a}, {b.code[1:-len(')[..., 0]')]})[..., 0]", "v")
         if b.kind == "v":
-            return _Printed(f"np.linalg.solve({a}, {b.code}[..., None])[..., 0]", "v")
+            return _Printed(f"np.linalg.solve({a}, {_paren(b.code)}[..., None])[..., 0]", "v")
         return _Printed(f"np.linalg.solve({a}, {b.code})", "M")
 
     @staticmethod
@@ -340,5 +370,5 @@ def _docstring(d) -> str:
     for a in d.arguments:
         out += [f"    {a.name} : {a.kind}", f"        {a.doc}"]
     out += ["", "    Returns", "    -------", f"    {', '.join(_name(o) for o in d.outputs)}", "",
-            f"    References", "    ----------", f"    {cite(d.anchor)}", '    """']
+            "    References", "    ----------", f"    {cite(d.anchor)}", '    """']
     return "\n".join(out)

@@ -19,10 +19,6 @@ def test_oracle_loss_on_a_conjugate_family():
         derive("beta", OracleLoss(), approximations=["rho=1"])
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "blrkit/derive/gaussian.py derive_gaussian: loss.gradient() (sympy.diff of the matrix expression) "
-    "raises SymPy's AttributeError ('ArrayContraction' object has no attribute 'as_base_exp') before the "
-    "'not quadratic' DerivationError check on H.has(theta) is reached"))
 def test_non_quadratic_expression_loss_with_a_gaussian():
     theta = MatrixSymbol("theta", D, 1)
     loss = ExpressionLoss("quartic", (theta.T * theta) * (theta.T * theta), theta)

@@ -15,10 +15,10 @@ def kalman_update(m_pred, P_pred, y, H, R):
     .. math::
 
         v = - H \bar{m} + y \\
-        C = R + H \bar{P} H^{T} \\
+        C = H \bar{P} H^{T} + R \\
         K = \bar{P} H^{T} C^{-1} \\
         m_{t+1} = K v + \bar{m} \\
-        P_{t+1} = \left(\mathbb{I} - K H\right) \bar{P} \left(\mathbb{I} - H^{T} K^{T}\right) + K R K^{T}
+        P_{t+1} = \left(- K H + \mathbb{I}\right) \bar{P} \left(- H^{T} K^{T} + \mathbb{I}\right) + K R K^{T}
 
     Parameters
     ----------
@@ -50,12 +50,12 @@ def kalman_update(m_pred, P_pred, y, H, R):
     # -- outputs -----------------------------------------------------------
     # v = - H \bar{m} + y
     v = (-(H @ m_pred[..., None])[..., 0]) + y
-    # C = R + H \bar{P} H^{T}
+    # C = H \bar{P} H^{T} + R
     C = ((H @ P_pred) @ np.swapaxes(H, -1, -2)) + R
     # K = \bar{P} H^{T} C^{-1}
     K = np.swapaxes(np.linalg.solve(np.swapaxes(C, -1, -2), np.swapaxes(P_pred @ np.swapaxes(H, -1, -2), -1, -2)), -1, -2)
     # m_{t+1} = K v + \bar{m}
     m_new = ((K @ v[..., None])[..., 0]) + m_pred
-    # P_{t+1} = \left(\mathbb{I} - K H\right) \bar{P} \left(\mathbb{I} - H^{T} K^{T}\right) + K R K^{T}
+    # P_{t+1} = \left(- K H + \mathbb{I}\right) \bar{P} \left(- H^{T} K^{T} + \mathbb{I}\right) + K R K^{T}
     P_new = ((((-(K @ H)) + np.eye(m_pred.shape[-1])) @ P_pred) @ ((-(np.swapaxes(H, -1, -2) @ np.swapaxes(K, -1, -2))) + np.eye(m_pred.shape[-1]))) + ((K @ R) @ np.swapaxes(K, -1, -2))
     return m_new, P_new, K, v, C

@@ -14,7 +14,7 @@ def normal_gamma_posterior(m_0, kappa_0, alpha_0, beta_0, y):
 
     .. math::
 
-        m_{t+1} = \frac{\kappa_{0} m_0 + \sum_{i=1}^{N} {y}_{i}}{N + \kappa_{0}} \\
+        m_{t+1} = \frac{\kappa_{0} m_0}{N + \kappa_{0}} + \frac{\sum_{i=1}^{N} {y}_{i}}{N + \kappa_{0}} \\
         \kappa_{t+1} = N + \kappa_{0} \\
         \alpha_{t+1} = \frac{N}{2} + \alpha_{0} \\
         \beta_{t+1} = \beta_{0} + \frac{N \kappa_{0} m_0^{2} + N \sum_{i=1}^{N} {y}_{i}^{2} - 2 \kappa_{0} m_0 \sum_{i=1}^{N} {y}_{i} + \kappa_{0} \sum_{i=1}^{N} {y}_{i}^{2} - \left(\sum_{i=1}^{N} {y}_{i}\right)^{2}}{2 \left(N + \kappa_{0}\right)}
@@ -49,8 +49,8 @@ def normal_gamma_posterior(m_0, kappa_0, alpha_0, beta_0, y):
     # -- oracle terms ------------------------------------------------------
     N = np.shape(y)[-1]  # number of observations
     # -- outputs -----------------------------------------------------------
-    # m_{t+1} = \frac{\kappa_{0} m_0 + \sum_{i=1}^{N} {y}_{i}}{N + \kappa_{0}}
-    m_new = (kappa_0*m_0 + np.sum(y, axis=-1))/(N + kappa_0)
+    # m_{t+1} = \frac{\kappa_{0} m_0}{N + \kappa_{0}} + \frac{\sum_{i=1}^{N} {y}_{i}}{N + \kappa_{0}}
+    m_new = kappa_0*m_0/(N + kappa_0) + np.sum(y, axis=-1)/(N + kappa_0)
     # \kappa_{t+1} = N + \kappa_{0}
     kappa_new = N + kappa_0
     # \alpha_{t+1} = \frac{N}{2} + \alpha_{0}
