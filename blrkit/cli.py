@@ -407,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"blrkit: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `blrkit derive … | head`: the reader left, which is not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class FixedCovariance(Approximation):
     anchor = "fixed-covariance"
     statement = r"q = \mathcal{N}(m, I)"
     families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian",
-                "univariate-gaussian")
+                "gaussian")
 
     def substitutions(self, terms):
         return {}

@@ -78,6 +78,8 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     """
     approx = tuple(_as_approximation(a) for a in approximations)
     key = _family_key(family)
+    if title is None and anchor is None:
+        title, anchor = _known_algorithm(key, loss, prior, approx)
     for a in approx:
         if a.families and key not in a.families:
             raise DerivationError(f"{a.name} does not apply to the {key} family "
@@ -99,6 +101,18 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
 
     return derive_conjugate(family, loss, prior, approx, function_name=function_name, title=title,
                             anchor=anchor)
+
+
+def _known_algorithm(key, loss, prior, approx) -> tuple[str | None, str | None]:
+    """The title and paper anchor of the recipe these choices reproduce, if one does."""
+    from .recipes import RECIPES
+
+    keys = tuple(a.key for a in approx)
+    for r in RECIPES.values():
+        if r.family == key and r.approximations == keys and r.problem is None and prior is None \
+                and (loss is None or isinstance(loss, OracleLoss)):
+            return r.title, r.anchor
+    return None, None
 
 
 def _as_approximation(a) -> Approximation:

@@ -93,11 +93,11 @@ class _LatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if expr.name in LATEX_NAMES:
             return LATEX_NAMES[expr.name]
-        match = re.fullmatch(r"(dmu|lam0)_(\d+)", expr.name)
+        match = re.fullmatch(r"(dmu|lam0|lambda)_(\d+)", expr.name)
         if match:  # conjugate derivations: one symbol per natural parameter
             kind, k = match.groups()
-            return (rf"\nabla_{{\mu_{{{k}}}}}\mathbb{{E}}_{{q_t}}[\ell(\theta)]" if kind == "dmu"
-                    else rf"\lambda_{{0,{k}}}")
+            return {"dmu": rf"\nabla_{{\mu_{{{k}}}}}\mathbb{{E}}_{{q_t}}[\ell(\theta)]",
+                    "lam0": rf"\lambda_{{0,{k}}}", "lambda": rf"\lambda_{{{k},t}}"}[kind]
         if expr.name.endswith("_new"):  # alpha_new -> \alpha_{t+1}, alpha_1_new -> \alpha_{1,t+1}
             base = super()._print_Symbol(sp.Symbol(expr.name[:-4]), style=style)
             return base[:-1] + ",t+1}" if base.endswith("}") and "_{" in base else base + "_{t+1}"
@@ -236,7 +236,8 @@ class MatrixCodePrinter:
             return prod
         if coeff == -1:
             return _Printed(f"-{_paren(prod.code)}", prod.kind)
-        return _Printed(f"{_broadcast(_np_scalar(coeff), prod.kind)} * {_paren(prod.code)}", prod.kind)
+        scalar = _np_scalar(coeff) if coeff.is_Number else _broadcast(_np_scalar(coeff), prod.kind)
+        return _Printed(f"{scalar} * {_paren(prod.code)}", prod.kind)
 
     def _product(self, factors: list) -> _Printed:
         """Left to right; ``A⁻¹ B…`` prints as ``solve(A, B…)``, ``B A⁻¹`` as ``solve(Aᵀ, Bᵀ)ᵀ``."""

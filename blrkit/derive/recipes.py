@@ -99,6 +99,7 @@ def _conjugate(name):
 
 
 _NB = "notebooks/"
+#: name -> :class:`Recipe`: every algorithm blrkit derives, in the order of Table 1
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("gradient_descent", "Gradient descent", "gaussian-fixed-covariance", ("delta",),
            "gradient_descent_step", "gradient-descent", "blrkit.classical.gradient_descent:gradient_descent",
