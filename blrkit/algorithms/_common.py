@@ -69,3 +69,22 @@ def broadcast_to_batch(a: np.ndarray, name: str, shape: tuple[int, ...]) -> np.n
     except ValueError:
         pass
     raise ValueError(f"{name} must have shape {shape} (or broadcast to it), got {a.shape}")
+
+
+def check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """A ``numpy.random.Generator``, or a seed for one (int, SeedSequence or None).
+
+    >>> check_rng(0).standard_normal() == np.random.default_rng(0).standard_normal()
+    True
+    >>> check_rng("seed")
+    Traceback (most recent call last):
+    ...
+    TypeError: rng must be a numpy.random.Generator, an int seed or None, got str
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numpy.random.Generator, an int seed or None, "
+                        f"got {type(rng).__name__}") from None

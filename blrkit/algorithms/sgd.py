@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.algorithms._common import check_rho, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import check_rho, check_rng, check_start, checked, finite_or_raise
 from blrkit.algorithms._generated.sgd import sgd_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
@@ -85,7 +85,7 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
         raise ValueError(f"batch_size must be at most n_data = {n_data}, got {batch_size}")
     if not callable(grad_terms):
         raise TypeError(f"grad_terms must be callable, got {type(grad_terms).__name__}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = check_rng(rng)
     means = np.empty((n_steps + 1,) + m.shape)
     means[0] = m
     for t in range(n_steps):

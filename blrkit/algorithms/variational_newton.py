@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_spd
-from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, checked, finite_or_raise
 from blrkit.algorithms._generated.variational_newton import variational_newton_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
@@ -90,7 +90,7 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     S = broadcast_to_batch(check_spd(precision0, "precision0", D), "precision0", batch + (D, D))
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = check_rng(rng)
     means = np.empty((n_steps + 1,) + m.shape)
     precisions = np.empty((n_steps + 1,) + S.shape)
     means[0], precisions[0] = m, S

@@ -209,7 +209,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if not unit:
         args.insert(len(std), Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"))
     oracles = []
-    if any(a.expr.has(N_OBS) for a in assignments):
+    if any(_outside_sums(a.expr).has(N_OBS) for a in assignments):
         oracles.append(f"N = np.shape(y)[{-2 if loss.one_hot else -1}]  # number of observations")
     title = title or f"Conjugate Bayes ({family.name})"
     return Derivation(
@@ -244,7 +244,8 @@ def _vectorise(family, prior, update_eqs):
                 lambda x: yv[x.indices[0]] if x.indices[1] == k else x))
         if any(f != forms[0] for f in forms[1:]):
             raise AssertionError(f"the components of {p.name} do not share one update")
-        assignments.append(Assignment(vec_new, forms[0], f"{_tex(vec_new)}_k = {_tex(forms[0])}_k, k = 1..K"))
+        assignments.append(Assignment(vec_new, forms[0],
+                                      f"{_tex(vec_new)} = {_tex(forms[0])}, componentwise over k = 1..K"))
         outputs.append(vec_new)
         args.append(Argument(f"{p.name}_0", "data", f"prior {p.name}, (..., K)"))
     return tuple(assignments), tuple(outputs), args
@@ -260,6 +261,11 @@ def _tidy(e, prior_symbols=()):
         if set(parts) == {p, sp.S.One} and sp.simplify(parts[p]) == 1:
             return sp.Add(p, sp.factor(parts[sp.S.One]), evaluate=False)
     return e
+
+
+def _outside_sums(e):
+    """``e`` with each sum replaced by its summand: what the emitted code needs besides ``np.sum``."""
+    return e.replace(lambda x: isinstance(x, sp.Sum), lambda x: x.function)
 
 
 def _data_sums(e):

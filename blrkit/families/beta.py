@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import sympy
 
 from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols

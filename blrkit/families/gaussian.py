@@ -309,7 +309,7 @@ class GaussianMatrixForm:
             r"\begin{align}",
             rf"T(\theta) &= \left({lx(th)},\; {lx(th * th.T)}\right) \\",
             rf"\lambda &= \left({lx(s * m)},\; -\tfrac12 {lx(s)}\right) \\",
-            rf"\mu &= \left(m,\; \Sigma + m m^\top\right), \quad \Sigma = S^{{-1}} \\",
+            r"\mu &= \left(m,\; \Sigma + m m^\top\right), \quad \Sigma = S^{-1} \\",
             rf"A(\lambda) &= {lx(a)} - \tfrac12 \log\det {lx(s)} + \frac{{{lx(d)}}}{{2}} \log 2\pi",
             r"\end{align}",
         ])

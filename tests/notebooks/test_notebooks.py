@@ -8,7 +8,6 @@ a new notebook is tested the moment it is added.
 
 from __future__ import annotations
 
-import os
 import pathlib
 
 import pytest

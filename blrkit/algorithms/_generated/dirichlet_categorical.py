@@ -36,9 +36,7 @@ def dirichlet_categorical_posterior(alpha_0, y):
     # -- inputs ------------------------------------------------------------
     alpha_0 = np.asarray(alpha_0, dtype=float)
     y = np.asarray(y, dtype=float)
-    # -- oracle terms ------------------------------------------------------
-    N = np.shape(y)[-2]  # number of observations
     # -- outputs -----------------------------------------------------------
-    # \alpha_{t+1}_k = \alpha_{0} + \sum_{i=1}^{N} {y}_{i}_k, k = 1..K
+    # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i}, componentwise over k = 1..K
     alpha_new = alpha_0 + np.sum(y, axis=-2)
     return alpha_new
