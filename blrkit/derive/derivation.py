@@ -51,6 +51,26 @@ class Step:
         return r" \\" "\n".join(lines)
 
 
+#: LaTeX in justifications -> plain text, longest first
+_PLAIN = (
+    (r"\mathbb{E}", "E"), (r"\mathcal{N}", "N"), (r"\mathcal{H}", "H"), (r"\bar\ell", "ℓ̄"),
+    (r"\bar P", "P̄"), (r"\tfrac12", "½"), (r"\theta", "θ"), (r"\lambda", "λ"), (r"\mu", "μ"),
+    (r"\rho", "ρ"), (r"\nabla", "∇"), (r"\ell", "ℓ"), (r"\top", "ᵀ"), (r"\log", "log"),
+    (r"\mathrm{diag}", "diag"), ("^{-1}", "⁻¹"), ("^2", "²"), ("{", ""), ("}", ""), ("$", ""), ("\\", ""),
+)
+
+
+def _plain(s: str) -> str:
+    r"""A justification without LaTeX, for terminals.
+
+    >>> _plain(r"$q_t = \mathcal{N}(m_t, S_t^{-1})$")
+    'q_t = N(m_t, S_t⁻¹)'
+    """
+    for tex, text in _PLAIN:
+        s = s.replace(tex, text)
+    return s
+
+
 def _tex_text(s: str) -> str:
     """Escape a justification for ``\\text{}``: math inside ``$…$`` stays math."""
     return s.replace("&", r"\&").replace("#", r"\#").replace("_", r"\_") if "$" not in s else s
@@ -147,7 +167,7 @@ class Derivation:
         chosen = self.steps if steps else (Step("Update", self.update, "textbook form", self.anchor),)
         out = [f"{self.title} ({cite(self.anchor)})"]
         for i, s in enumerate(chosen, 1):
-            out.append(f"{i}. {s.label}: {s.justification}")
+            out.append(f"{i}. {s.label}: {_plain(s.justification)}")
             for eq in s.equations:
                 rel = "≈" if eq.approximate else "="
                 out.append(f"     {sp.sstr(eq.lhs)} {rel} {sp.sstr(eq.rhs)}")
