@@ -55,7 +55,8 @@ class Step:
 _PLAIN = (
     (r"\mathbb{E}", "E"), (r"\mathcal{N}", "N"), (r"\mathcal{H}", "H"), (r"\bar\ell", "ℓ̄"),
     (r"\bar P", "P̄"), (r"\tfrac12", "½"), (r"\theta", "θ"), (r"\lambda", "λ"), (r"\mu", "μ"),
-    (r"\rho", "ρ"), (r"\nabla", "∇"), (r"\ell", "ℓ"), (r"\top", "ᵀ"), (r"\log", "log"),
+    (r"\rho", "ρ"), (r"\nabla", "∇"), (r"\ell", "ℓ"), (r"^\top", "ᵀ"), (r"\top", "ᵀ"), (r"\log", "log"),
+    (r"\approx", "≈"),
     (r"\mathrm{diag}", "diag"), ("^{-1}", "⁻¹"), ("^2", "²"), ("{", ""), ("}", ""), ("$", ""), ("\\", ""),
 )
 
