@@ -18,12 +18,11 @@ Nothing in :mod:`blrkit.algorithms` imports this module (it imports SymPy throug
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import importlib
 import sys
 from pathlib import Path
 
+from .derive.emit import check_or_write, diffs, write_files
 from .derive.recipes import RECIPES, Recipe
 from .paper import cite
 
@@ -157,32 +156,17 @@ def render() -> str:
 
 def stale(path: Path = CATALOGUE) -> str:
     """The unified diff from ``path`` to a fresh rendering (empty when up to date)."""
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    new = render()
-    if old == new:
-        return ""
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                        f"a/docs/{path.name}", f"b/docs/{path.name}"))
+    return "".join(diffs({path: render()}, label=lambda p: f"docs/{p.name}"))
 
 
 def write(path: Path = CATALOGUE) -> Path:
     """Write the catalogue to ``path``; return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(), encoding="utf-8")
-    return path
+    return write_files({path: render()})[0]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m blrkit.catalogue", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; print the diff and exit 1 if stale")
-    parser.add_argument("--out", type=Path, default=CATALOGUE, help="target file (default: docs/catalogue.md)")
-    args = parser.parse_args(argv)
-    if args.check:
-        diff = stale(args.out)
-        sys.stdout.write(diff)
-        return 1 if diff else 0
-    print(write(args.out))
-    return 0
+    return check_or_write(lambda out: {out: render()}, CATALOGUE, prog="python -m blrkit.catalogue",
+                          description=__doc__.splitlines()[0], argv=argv)
 
 
 if __name__ == "__main__":

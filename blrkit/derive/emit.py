@@ -22,41 +22,60 @@ def render() -> dict[str, str]:
     return {f"{r.name}.py": r.derive().emit(recipe=r.name) for r in RECIPES.values()}
 
 
+def diffs(files: dict[Path, str], label=lambda p: p.name) -> list[str]:
+    """Unified diffs from each file on disk to its fresh ``files[path]`` text (only those that differ)."""
+    out = []
+    for path, text in files.items():
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        if old != text:
+            name = label(path)
+            out.append("".join(difflib.unified_diff(
+                old.splitlines(True), text.splitlines(True), f"a/{name}", f"b/{name}")))
+    return out
+
+
+def write_files(files: dict[Path, str]) -> list[Path]:
+    """Write each fresh text to its path; return the paths."""
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(files)
+
+
+def check_or_write(files_for, default: Path, *, prog: str, description: str, argv=None) -> int:
+    """The command line of a generator: write ``files_for(out)``, or with ``--check`` print the diffs
+    and exit 1 if any; ``files_for`` maps the ``--out`` target to {path: fresh text}."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--check", action="store_true", help="write nothing; print diffs and exit 1 if stale")
+    parser.add_argument("--out", type=Path, default=default, help=f"target (default: {default.name})")
+    args = parser.parse_args(argv)
+    files = files_for(args.out)
+    if args.check:
+        found = diffs(files)
+        sys.stdout.write("".join(found))
+        return 1 if found else 0
+    for path in write_files(files):
+        print(path)
+    return 0
+
+
+def _modules(directory: Path) -> dict[Path, str]:
+    return {directory / name: text for name, text in render().items()}
+
+
 def stale(directory: Path = GENERATED) -> list[str]:
     """Unified diffs of the modules in ``directory`` that differ from a fresh rendering."""
-    diffs = []
-    for name, text in render().items():
-        path = directory / name
-        old = path.read_text() if path.exists() else ""
-        if old != text:
-            diffs.append("".join(difflib.unified_diff(
-                old.splitlines(True), text.splitlines(True), f"a/{name}", f"b/{name}")))
-    return diffs
+    return diffs(_modules(directory))
 
 
 def write(directory: Path = GENERATED) -> list[Path]:
     """Write every module into ``directory``; return the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, text in render().items():
-        path = directory / name
-        path.write_text(text)
-        out.append(path)
-    return out
+    return write_files(_modules(directory))
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m blrkit.derive.emit", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; print diffs and exit 1 if stale")
-    parser.add_argument("--out", type=Path, default=GENERATED, help="target folder (default: the package's)")
-    args = parser.parse_args(argv)
-    if args.check:
-        diffs = stale(args.out)
-        sys.stdout.write("".join(diffs))
-        return 1 if diffs else 0
-    for path in write(args.out):
-        print(path)
-    return 0
+    return check_or_write(_modules, GENERATED, prog="python -m blrkit.derive.emit",
+                          description=__doc__.splitlines()[0], argv=argv)
 
 
 if __name__ == "__main__":
