@@ -446,6 +446,109 @@ def _vectorise(fn, data_ndim):
     return wrapped
 
 
+def _per_example_logistic(p: Problem):
+    """Logistic regression as a sum of N terms, each carrying its share α/N of the prior, for OGN:
+    ``terms(θ, idx)`` → ∇ℓ_i(θ), i ∈ idx, ``(..., M, D)`` for θ ``(..., batch, D)``."""
+    prob, _ = _logistic(p)
+    X, y, N = prob.X, prob.y, p.n
+
+    def terms(theta, idx):
+        Xb = X[:, idx]  # (batch, M, D)
+        f = np.einsum("...bd,bmd->...bm", theta, Xb)
+        r = 1 / (1 + np.exp(-f)) - y[:, idx]
+        return r[..., None] * Xb + prob.alpha / N * theta[..., None, :]
+
+    def single(b):
+        return lambda x, idx: terms(np.broadcast_to(x, (p.batch, p.dim)), idx)[b]
+
+    return terms, single
+
+
+def _ogn_driver_vs_classical(p: Problem, driver, classical, **extra) -> list[tuple]:
+    """(driver, hand-written loop) pairs of means and precisions: the public driver (which runs the
+    committed step) and the textbook loop draw the same minibatches (and Monte-Carlo samples) from
+    one seed; one problem at a time."""
+    terms, single = _per_example_logistic(p)
+    N, M, K, rho = p.n, max(1, p.n // 4), 30, 0.2
+    m0, s0 = np.zeros(p.dim), np.full(p.dim, float(N))
+    pairs = []
+    for b in range(p.batch):
+        res = driver(lambda x, idx, b=b: terms(x[..., None, :].repeat(p.batch, -2), idx)[..., b, :, :], m0,
+                     rho=rho, n_steps=K, n_data=N, batch_size=M, precision0=s0, rng=p.seed, **extra)
+        xs, ss = classical(single(b), m0, s0, rho, K, N, M, *extra.values(), np.random.default_rng(p.seed))
+        pairs += [(res.means, xs), (res.precisions, ss)]
+    return pairs
+
+
+def _ogn_derived_vs_committed(p: Problem, recipe, committed_step, *mc):
+    """The means of K = 30 steps (ρ = 0.2) of the compiled derivation and of the committed module, on the
+    same fixed minibatches; ``mc`` = (n_samples, make_rng, seed) for VOGN, a fresh generator for each."""
+    terms, _ = _per_example_logistic(p)
+    N, M, K = p.n, max(1, p.n // 4), 30
+    draws = p.rng()
+    batches = [np.sort(draws.permutation(N)[:M]) for _ in range(K)]
+    m0, s0 = np.zeros((p.batch, p.dim)), np.full((p.batch, p.dim), float(N))
+    runs = []
+    for step in (recipe.derive().compile(), committed_step):
+        k = iter(range(K))
+        extra = (mc[0], mc[1](mc[2])) if mc else ()
+        runs.append(_loop(step, (m0, s0), K, 0.2, lambda th, k=k: terms(th, batches[next(k)]), N, M, *extra)[0])
+    return runs
+
+
+def _linear_regression(p: Problem):
+    rng = p.rng()
+    X = rng.standard_normal((p.batch, p.n, p.dim))
+    y = rng.standard_normal((p.batch, p.n))
+
+    def terms(theta, idx):
+        # ℓ_i(θ) = (x_iᵀθ − y_i)²/2: ∇ℓ_i = x_i r_i with r_i = x_iᵀθ − y_i
+        r = np.einsum("...bd,bmd->...bm", theta, X[:, idx]) - y[:, idx]
+        return r[..., None] * X[:, idx]
+    return X, y, terms, rng
+
+
+@_check("ogn")
+def _ogn(p: Problem, recipe) -> list[Check]:
+    from blrkit.algorithms import online_gauss_newton
+    from blrkit.algorithms._generated.ogn import ogn_step
+    from blrkit.classical.ogn import online_gauss_newton as classical
+
+    N = p.n
+    derived, committed = _ogn_derived_vs_committed(p, recipe, ogn_step)
+    pairs = _ogn_driver_vs_classical(p, online_gauss_newton, classical)
+    # structure: least squares, M = N, ρ = 1: s₁ = Σ_i x_i² ⊙ r_i², r_i = x_iᵀm₀ − y_i (the Gauss-Newton sum)
+    X, y, ls_terms, rng = _linear_regression(p)
+    m0 = rng.standard_normal((p.batch, p.dim))
+    r = np.einsum("bnd,bd->bn", X, m0) - y
+    _, s1 = ogn_step(m0, np.ones_like(m0), 1.0, lambda th: ls_terms(th, np.arange(N)), N, N)
+    return [_compare("committed _generated step", SAME_CODE, (committed, derived)),
+            _compare("classical.ogn (driver)", CLOSED_FORM, *pairs),
+            _compare("least squares: s = sum x_i^2 r_i^2", SAME_CODE, (s1, np.sum(X ** 2 * r[..., None] ** 2, axis=1)))]
+
+
+@_check("vogn")
+def _vogn(p: Problem, recipe) -> list[Check]:
+    from blrkit.algorithms import vogn
+    from blrkit.algorithms._generated.vogn import vogn_step
+    from blrkit.classical.ogn import vogn as classical
+
+    N, S = p.n, 3
+    derived, committed = _ogn_derived_vs_committed(p, recipe, vogn_step, S, np.random.default_rng, p.seed)
+    pairs = _ogn_driver_vs_classical(p, vogn, classical, n_samples=S)
+    # structure: least squares, M = N, ρ = 1, sigma points (exact for these quadratics in θ):
+    # E_q[(x_iᵀθ − y_i)²] = r_i² + Σ_j x_ij²/s_j, so s₁ = Σ_i x_i² ⊙ (r_i² + Σ_j x_ij²/s₀_j)
+    X, y, ls_terms, rng = _linear_regression(p)
+    m0, s0 = rng.standard_normal((p.batch, p.dim)), rng.uniform(0.5, 2.0, (p.batch, p.dim))
+    r = np.einsum("bnd,bd->bn", X, m0) - y
+    var = np.einsum("bnd,bd->bn", X ** 2, 1 / s0)
+    _, s1 = vogn_step(m0, s0, 1.0, lambda th: ls_terms(th, np.arange(N)), N, N, 2 * p.dim, _SigmaPoints())
+    return [_compare("committed _generated step", SAME_CODE, (committed, derived)),
+            _compare("classical.ogn.vogn (driver)", CLOSED_FORM, *pairs),
+            _compare("least squares: s = E_q sum x_i^2 r_i^2", CLOSED_FORM,
+                     (s1, np.sum(X ** 2 * (r ** 2 + var)[..., None], axis=1)))]
+
+
 @_check("ridge")
 def _ridge(p: Problem, recipe) -> list[Check]:
     import scipy.linalg

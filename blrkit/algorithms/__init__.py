@@ -9,6 +9,7 @@ from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.kalman import kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.newton import newton
+from blrkit.algorithms.ogn import online_gauss_newton, vogn
 from blrkit.algorithms.results import (
     DiagonalNewtonResult,
     GaussianPosterior,
@@ -36,8 +37,10 @@ __all__ = [
     "kalman_smoother",
     "laplace",
     "newton",
+    "online_gauss_newton",
     "ridge",
     "rts_smoother",
     "stochastic_gradient_descent",
     "variational_newton",
+    "vogn",
 ]

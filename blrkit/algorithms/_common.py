@@ -25,6 +25,15 @@ def check_rho(rho, batch_shape: tuple[int, ...], name: str = "rho"):
     return r
 
 
+def check_minibatch(n_data, batch_size) -> None:
+    """N ≥ 1 terms in the loss and a minibatch of 1 ≤ M ≤ N of them, both integers."""
+    for name, v in (("n_data", n_data), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if batch_size > n_data:
+        raise ValueError(f"batch_size must be at most n_data = {n_data}, got {batch_size}")
+
+
 def checked(fn, name: str, *, matrix: bool):
     """Wrap a user callable so that its output is checked: use it for the first step only.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.algorithms._common import check_rho, check_rng, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start, checked, finite_or_raise
 from blrkit.algorithms._generated.sgd import sgd_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
@@ -78,11 +78,7 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
     r = check_rho(rho, m.shape[:-1])
-    for name, v in (("n_data", n_data), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if batch_size > n_data:
-        raise ValueError(f"batch_size must be at most n_data = {n_data}, got {batch_size}")
+    check_minibatch(n_data, batch_size)
     if not callable(grad_terms):
         raise TypeError(f"grad_terms must be callable, got {type(grad_terms).__name__}")
     rng = check_rng(rng)

@@ -7,7 +7,15 @@ r"""The derive layer: BLR updates derived by SymPy, step by step (Khan & Rue 202
 '- \\rho \\nabla\\ell(m_t) + m_t'
 """
 
-from .approximations import APPROXIMATIONS, Approximation, DeltaMethod, FixedCovariance, StochasticGradient, UnitStep
+from .approximations import (
+    APPROXIMATIONS,
+    Approximation,
+    DeltaMethod,
+    FixedCovariance,
+    GaussNewton,
+    StochasticGradient,
+    UnitStep,
+)
 from .blr import derive
 from .derivation import Derivation, Equation, Step
 from .gaussian import DerivationError
@@ -15,7 +23,8 @@ from .losses import ExpressionLoss, GaussianPrior, OracleLoss, linear_gaussian_l
 from .recipes import RECIPES, Recipe
 
 __all__ = [
-    "APPROXIMATIONS", "Approximation", "DeltaMethod", "FixedCovariance", "StochasticGradient", "UnitStep",
+    "APPROXIMATIONS", "Approximation", "DeltaMethod", "FixedCovariance", "GaussNewton", "StochasticGradient",
+    "UnitStep",
     "derive", "Derivation", "Equation", "Step", "DerivationError",
     "ExpressionLoss", "GaussianPrior", "OracleLoss", "linear_gaussian_loss", "quadratic_loss",
     "RECIPES", "Recipe",

@@ -57,7 +57,8 @@ class DeltaMethod(Approximation):
     families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
 
     def substitutions(self, terms):
-        pairs = (("E_g", "g"), ("E_H", "H"), ("E_h", "h"), ("E_g_batch", "g_batch"))
+        pairs = (("E_g", "g"), ("E_H", "H"), ("E_h", "h"), ("E_g_batch", "g_batch"),
+                 ("E_h_gn", "h_gn"), ("E_h_gn_batch", "h_gn_batch"))
         return {terms[e]: terms[p] for e, p in pairs if e in terms and p in terms}
 
 
@@ -103,7 +104,9 @@ class StochasticGradient(Approximation):
     r"""Minibatch gradient: :math:`\sum_{i=1}^N \nabla\ell_i \approx \frac{N}{M}\sum_{i\in\mathcal{B}}\nabla\ell_i`.
 
     An unbiased estimate from a minibatch :math:`\mathcal{B}` of :math:`M` of the
-    :math:`N` terms (Khan & Rue 2023, Sec. 4.1).
+    :math:`N` terms (Khan & Rue 2023, Sec. 4.1).  A sum of squared per-example gradients
+    left by :class:`GaussNewton` is estimated the same way,
+    :math:`\sum_{i=1}^N (\nabla\ell_i)^2 \approx \frac{N}{M}\sum_{i\in\mathcal{B}}(\nabla\ell_i)^2`.
     """
 
     name = "stochastic gradient"
@@ -119,10 +122,41 @@ class StochasticGradient(Approximation):
             out[terms["g"]] = scale * terms["g_batch"]
         if "E_g" in terms and "E_g_batch" in terms:
             out[terms["E_g"]] = scale * terms["E_g_batch"]
+        for full in ("h_gn", "E_h_gn"):
+            if full in terms and full + "_batch" in terms:
+                out[terms[full]] = scale * terms[full + "_batch"]
         return out
+
+
+@dataclass(frozen=True)
+class GaussNewton(Approximation):
+    r"""Gauss–Newton Hessian: :math:`\mathrm{diag}\,\nabla^2\ell \approx \sum_{i=1}^N (\nabla\ell_i)^2`.
+
+    For a loss that is a sum :math:`\ell = \sum_{i=1}^N \ell_i`, the diagonal of the Hessian
+    is replaced by the sum of the squared per-example gradients (elementwise squares): the
+    diagonal "empirical Fisher", which Khan et al. (2018) call Gauss–Newton.  It needs no
+    second derivatives and is non-negative, so the BLR's precision stays positive for every
+    :math:`\rho \in (0, 1)`.  Applied after the delta method it is evaluated at the mean
+    :math:`m_t` (online Gauss–Newton, OGN); without it, at samples :math:`\theta \sim q_t`
+    (variational OGN).  Follow it with :class:`StochasticGradient` to sum over a minibatch
+    (Khan & Rue 2023, Sec. 4.4).
+
+    >>> GaussNewton().key, GaussNewton().families
+    ('gauss-newton', ('diagonal-gaussian',))
+    """
+
+    name = "Gauss-Newton Hessian"
+    key = "gauss-newton"
+    anchor = "ogn"
+    statement = r"\mathrm{diag}\,\nabla^2\ell \approx \sum_{i=1}^{N} (\nabla\ell_i)^2"
+    families = ("diagonal-gaussian",)
+
+    def substitutions(self, terms):
+        pairs = (("h", "h_gn"), ("E_h", "E_h_gn"))
+        return {terms[a]: terms[b] for a, b in pairs if a in terms and b in terms}
 
 
 #: CLI name -> approximation
 APPROXIMATIONS: dict[str, Approximation] = {
-    a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient())
+    a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient(), GaussNewton())
 }

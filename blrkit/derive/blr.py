@@ -34,6 +34,8 @@ _STATE_DOCS = {
     "hess": "callable, m (..., D) -> ∇²ℓ(m) (..., D, D)",
     "hess_diag": "callable, m (..., D) -> diag ∇²ℓ(m) (..., D)",
     "grad_batch": "callable, m (..., D) -> sum of the minibatch gradients (..., D)",
+    "grad_terms": "callable, m (..., D) -> per-example gradients ∇ℓ_i(m) of the minibatch, stacked on "
+                  "axis -2: (..., M, D)",
     "n_data": "number N of terms in the loss",
     "n_batch": "number M of terms in the minibatch",
     "n_samples": "number of Monte-Carlo samples",
@@ -61,7 +63,8 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     prior : GaussianPrior or ConjugatePrior, optional
         The prior p₀ in the family; ``None`` means ℓ̄ = ℓ.
     approximations : sequence of Approximation or str
-        Applied in order (``"delta"``, ``"rho=1"``, ``"fixed-covariance"``, ``"stochastic"``).
+        Applied in order (``"delta"``, ``"rho=1"``, ``"fixed-covariance"``, ``"gauss-newton"``,
+        ``"stochastic"``).
 
     Returns
     -------
@@ -129,7 +132,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     free = set().union(*(_names(eq.rhs) for eq in update))
     elementwise = f["elementwise"]
     state = ["m"] + ([] if key == "gaussian-fixed-covariance" else ["s" if elementwise else "S"])
-    mc = bool({"E_g", "E_H", "E_h"} & free)
+    mc = bool(_EXPECTED & free)
     state = [n for n in state if n in free or mc]  # Monte Carlo samples θ ~ q need m and S
     args = [Argument(n, "vector" if n in ("m", "s") else "matrix", _STATE_DOCS[n]) for n in state]
     if not unit and "rho" in free:
@@ -139,15 +142,17 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         args.append(Argument(_code_name(sym), kind, doc))
     oracles = []
     h_name = "h" if elementwise else "H"
-    if "g" in free:
+    gn_lines, from_terms = _gauss_newton(free, "")
+    oracles += gn_lines
+    if "g" in free and "g" not in from_terms:
         oracles.append("g = grad(m)")
-    if "g_batch" in free:
+    if "g_batch" in free and "g_batch" not in from_terms:
         oracles.append("g_batch = grad_batch(m)")
     if h_name in free:
         oracles.append(f"{h_name} = {'hess_diag' if elementwise else 'hess'}(m)")
     if mc:
-        oracles += _monte_carlo(elementwise, "E_g" in free, ({"E_H", "E_h"} & free))
-    for name in ("grad", "grad_batch", "hess", "hess_diag"):
+        oracles += _monte_carlo(elementwise, "E_g" in free, ({"E_H", "E_h"} & free), free)
+    for name in ("grad", "grad_batch", "hess", "hess_diag", "grad_terms"):
         if any(re.search(rf"\b{name}\(", o) for o in oracles):
             args.append(Argument(name, "callable", _STATE_DOCS[name]))
     if "n_data" in free:
@@ -191,8 +196,13 @@ def _plain(eq: Equation) -> str:
     return f"{latex(eq.lhs)} = {latex(eq.rhs)}"
 
 
-def _monte_carlo(elementwise: bool, need_g: bool, need_h: set) -> list[str]:
-    """Oracle lines estimating E_q[∇ℓ], E_q[∇²ℓ] from ``n_samples`` draws θ ~ q_t."""
+#: expectations under q_t that no approximation removed: the emitted step estimates them by Monte Carlo
+_EXPECTED = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch"}
+
+
+def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = frozenset()) -> list[str]:
+    """Oracle lines estimating E_q[∇ℓ], E_q[∇²ℓ] (and minibatch or Gauss-Newton terms) from
+    ``n_samples`` draws θ ~ q_t."""
     if elementwise:
         lines = ["# θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples",
                  "eps = rng.standard_normal((n_samples,) + np.shape(m))",
@@ -202,8 +212,32 @@ def _monte_carlo(elementwise: bool, need_g: bool, need_h: set) -> list[str]:
                  "L = np.linalg.cholesky(S)",
                  "eps = rng.standard_normal((n_samples,) + np.shape(m))",
                  "theta = m + np.linalg.solve(np.swapaxes(L, -1, -2), eps[..., None])[..., 0]"]
-    if need_g:
+    gn_lines, from_terms = _gauss_newton(free, "E_")
+    if need_g and "E_g" not in from_terms:
         lines.append("E_g = np.mean(grad(theta), axis=0)")
     for name in sorted(need_h):
         lines.append(f"{name} = np.mean({'hess_diag' if elementwise else 'hess'}(theta), axis=0)")
+    lines += gn_lines
+    if "E_g_batch" in free and "E_g_batch" not in from_terms:
+        lines.append("E_g_batch = np.mean(grad_batch(theta), axis=0)")
     return lines
+
+
+def _gauss_newton(free: set, prefix: str) -> tuple[list[str], set]:
+    """Oracle lines for the Gauss-Newton sums Σ_i ∇ℓ_i² (names ``h_gn``, ``h_gn_batch``) and the gradient
+    Σ_i ∇ℓ_i at the same level, both from one call of ``grad_terms``: at the mean (``prefix=""``) or
+    averaged over Monte-Carlo samples θ_k (``prefix="E_"``).  Returns the lines and the names they set."""
+    gn = {prefix + "h_gn", prefix + "h_gn_batch"} & free
+    if not gn:
+        return [], set()
+    grad = prefix + ("g_batch" if prefix + "h_gn_batch" in gn else "g")
+    at, shape = ("theta", "(n_samples, ..., M, D)") if prefix else ("m", "(..., M, D)")
+    mean = (lambda e: f"np.mean({e}, axis=0)") if prefix else (lambda e: e)
+    lines = [f"# ∇ℓ_i({'θ_k' if prefix else 'm'}) for each i of the sum, stacked on axis -2: {shape}",
+             f"grads = grad_terms({at})"]
+    sets = set(gn)
+    if grad in free:
+        lines.append(f"{grad} = {mean('np.sum(grads, axis=-2)')}")
+        sets.add(grad)
+    lines += [f"{name} = {mean('np.sum(grads**2, axis=-2)')}" for name in sorted(gn)]
+    return lines, sets

@@ -180,6 +180,8 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
             loss = OracleLoss(loss.name, "diagonal")
         b.terms.update(g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"),
                        **({"h": b.mat("h")} if b.elementwise else {"H": b.mat("H")}))
+        if b.elementwise:  # sums of squared per-example gradients (Gauss-Newton), full and minibatch
+            b.terms.update({n: b.mat(n) for n in ("h_gn", "h_gn_batch", "E_h_gn", "E_h_gn_batch")})
     else:
         raise DerivationError(f"unknown loss {loss!r}: give an OracleLoss or an ExpressionLoss")
 

@@ -137,6 +137,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
            "sgd_step", "sgd", "blrkit.classical.sgd:sgd",
            "blrkit.algorithms:stochastic_gradient_descent", _NB + "02_gradient_descent.ipynb"),
+    Recipe("ogn", "Online Gauss-Newton (OGN)", "diagonal-gaussian", ("delta", "gauss-newton", "stochastic"),
+           "ogn_step", "ogn", "blrkit.classical.ogn:online_gauss_newton",
+           "blrkit.algorithms:online_gauss_newton", _NB + "03_newton.ipynb"),
+    Recipe("vogn", "Variational OGN (VOGN)", "diagonal-gaussian", ("gauss-newton", "stochastic"),
+           "vogn_step", "ogn", "blrkit.classical.ogn:vogn",
+           "blrkit.algorithms:vogn", _NB + "03_newton.ipynb"),
 )}
 
 

@@ -156,6 +156,47 @@ def case_sgd(rng):
             {"m_new": m - rho[..., None] * (n_data / n_batch) * p.grad(m)})
 
 
+def per_example_logistic(rng, n_batch):
+    """∇ℓ_i(θ) of a batched logistic regression for i in a minibatch of n_batch rows, stacked on axis -2:
+    θ (..., 4, 3, D) → (..., 4, 3, M, D); each term carries its share of the prior."""
+    p, _ = logistic(rng)
+    X, y = p.X[..., :n_batch, :], p.y[..., :n_batch]
+
+    def grad_terms(theta):
+        f = np.einsum("...d,...md->...m", theta, X)
+        return (1 / (1 + np.exp(-f)) - y)[..., None] * X + p.alpha / N * theta[..., None, :]
+    return grad_terms
+
+
+def case_ogn(rng):
+    grad_terms = per_example_logistic(rng, 4)
+    m, _, rho = state(rng)
+    s = rng.uniform(0.5, 2.0, BATCH + (D,))
+    n_data, n_batch = 100, 4
+    G = grad_terms(m)
+    # s_{t+1} = (1 − ρ)s_t + ρ(N/M)Σ_{i∈B} g_i²,  m_{t+1} = m_t − ρ(N/M)Σ_{i∈B} g_i / s_{t+1}, elementwise
+    s_new = (1 - rho[..., None]) * s + rho[..., None] * (n_data / n_batch) * sum(G[..., i, :] ** 2 for i in range(4))
+    m_new = m - rho[..., None] * (n_data / n_batch) * sum(G[..., i, :] for i in range(4)) / s_new
+    return (lambda: dict(m=m, s=s, rho=rho, grad_terms=grad_terms, n_data=n_data, n_batch=n_batch),
+            {"s_new": s_new, "m_new": m_new})
+
+
+def case_vogn(rng, n_samples=5):
+    grad_terms = per_example_logistic(rng, 4)
+    m, _, rho = state(rng)
+    s = rng.uniform(0.5, 2.0, BATCH + (D,))
+    n_data, n_batch = 100, 4
+    # θ_k = m + ε_k/√s with the generator's draws; then OGN's step with g, g² averaged over the samples
+    theta = m + np.random.default_rng(SEED).standard_normal((n_samples,) + m.shape) / np.sqrt(s)
+    G = grad_terms(theta)
+    E_g, E_h = G.sum(axis=-2).mean(axis=0), (G ** 2).sum(axis=-2).mean(axis=0)
+    s_new = (1 - rho[..., None]) * s + rho[..., None] * (n_data / n_batch) * E_h
+    m_new = m - rho[..., None] * (n_data / n_batch) * E_g / s_new
+    return (lambda: dict(m=m, s=s, rho=rho, grad_terms=grad_terms, n_data=n_data, n_batch=n_batch,
+                         n_samples=n_samples, rng=np.random.default_rng(SEED)),
+            {"s_new": s_new, "m_new": m_new})
+
+
 def conjugate_inputs(name, rng):
     """Batched prior parameters and data for a conjugate recipe, by keyword."""
     pos = lambda: rng.uniform(0.5, 3.0, BATCH)  # noqa: E731
@@ -188,6 +229,7 @@ CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
     "ridge": case_ridge, "kalman_update": case_kalman_update, "laplace": case_laplace,
     "diagonal_newton": case_diagonal_newton, "variational_newton": case_variational_newton, "sgd": case_sgd,
+    "ogn": case_ogn, "vogn": case_vogn,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

@@ -61,7 +61,7 @@ def updates(name):
 
 
 def test_every_recipe_has_a_symbolic_textbook_form():
-    missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"}
+    missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"} - set(DIAGONAL_GN)
     assert not missing, f"add a textbook form to tests/derive/test_symbolic.py for {sorted(missing)}"
 
 
@@ -127,6 +127,34 @@ def test_diagonal_newton_elementwise():
     got = updates("diagonal_newton")
     assert sp.simplify(got["s_new"] - ((1 - rho) * s + rho * h)) == 0
     assert sp.simplify(got["m_new"].subs(s_new, got["s_new"]) - (ms - rho * gs / ((1 - rho) * s + rho * h))) == 0
+
+
+#: recipe -> (names of Σ_{i∈B} g_i and Σ_{i∈B} g_i² in the derivation): OGN at the mean, VOGN under q
+DIAGONAL_GN = {"ogn": ("g_batch", "h_gn_batch"), "vogn": ("E_g_batch", "E_h_gn_batch")}
+
+
+@pytest.mark.parametrize("name", list(DIAGONAL_GN))
+def test_online_gauss_newton_elementwise(name):
+    """s_{t+1} = (1 − ρ)s + ρ(N/M)Σ_{i∈B} g_i², m_{t+1} = m − ρ(N/M)ĝ/s_{t+1}, for one coordinate and for an
+    explicit minibatch of M = 1, 2, 3 per-example gradients g_i (Khan & Rue 2023, Sec. 4.4)."""
+    s, ms, s_new = sp.symbols("s m s_new")
+    g_name, h_name = DIAGONAL_GN[name]
+    got = updates(name)
+    for M in (1, 2, 3):
+        gs = sp.symbols(f"g_1:{M + 1}")
+        terms = {sp.Symbol(g_name): sum(gs), sp.Symbol(h_name): sum(g ** 2 for g in gs), n_batch: M}
+        s_tb = (1 - rho) * s + rho * (n_data / M) * sum(g ** 2 for g in gs)
+        m_tb = ms - rho * (n_data / M) * sum(gs) / s_tb
+        assert sp.simplify(got["s_new"].subs(terms) - s_tb) == 0
+        assert sp.simplify(got["m_new"].subs(s_new, got["s_new"]).subs(terms) - m_tb) == 0
+
+
+def test_vogn_is_ogn_at_a_sample():
+    """Removing the delta method replaces the terms at the mean by their expectations under q_t, nothing else."""
+    ogn, vogn = updates("ogn"), updates("vogn")
+    at_mean = {sp.Symbol("E_g_batch"): sp.Symbol("g_batch"), sp.Symbol("E_h_gn_batch"): sp.Symbol("h_gn_batch")}
+    for key in ("s_new", "m_new"):
+        assert sp.simplify(vogn[key].subs(at_mean) - ogn[key]) == 0
 
 
 def test_ridge_forgets_the_start():

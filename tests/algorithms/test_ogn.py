@@ -1,0 +1,155 @@
+"""blrkit.algorithms.online_gauss_newton and .vogn against textbook loops with the same random draws.
+
+Problem: L2-regularised logistic regression written as a sum of N per-example terms, each carrying its
+share α/N of the prior (:class:`blrkit.classical.problems.LogisticRegression`), and least squares.
+Mapping: ``means[t]``, ``precisions[t]`` are the textbook (x_t, s_t) of :mod:`blrkit.classical.ogn`,
+fed a generator seeded like the driver's, so both draw the same minibatches and samples.
+"""
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from algorithms.tolerances import ITERATIVE, SAME_ARITHMETIC, assert_close
+from algorithms.tolerances_recipes import REORDERED
+from blrkit.algorithms import diagonal_newton, online_gauss_newton, vogn
+from blrkit.classical.ogn import online_gauss_newton as textbook_ogn
+from blrkit.classical.ogn import vogn as textbook_vogn
+from blrkit.classical.problems import LogisticRegression, logistic_problem
+
+SEED = 5
+
+
+def per_example(p):
+    """``terms(θ, idx)``: ∇ℓ_i(θ) for i in idx, ``(..., M, D)``, of p's loss split into N terms."""
+    N = p.X.shape[-2]
+
+    def terms(theta, idx):
+        X = p.X[..., idx, :]
+        f = np.einsum("...d,...md->...m", theta, X)
+        return (expit(f) - p.y[..., idx])[..., None] * X + p.alpha / N * theta[..., None, :]
+    return terms
+
+
+@pytest.mark.parametrize("rho, batch_size", [(1.0, 40), (0.3, 7), (0.05, 1)])
+def test_ogn_equals_textbook_loop(rho, batch_size, rng):
+    p = logistic_problem(rng, 40, 4)
+    m0, s0 = rng.standard_normal(4), rng.uniform(20.0, 60.0, 4)
+    res = online_gauss_newton(per_example(p), m0, rho=rho, n_steps=30, n_data=40, batch_size=batch_size,
+                              precision0=s0, rng=SEED)
+    assert res.means.shape == res.precisions.shape == (31, 4)
+    xs, ss = textbook_ogn(per_example(p), m0, s0, rho, 30, 40, batch_size, np.random.default_rng(SEED))
+    assert np.isfinite(xs).all()
+    assert_close(res.means, xs, REORDERED)
+    assert_close(res.precisions, ss, REORDERED)
+
+
+@pytest.mark.parametrize("n_samples", [1, 3])
+def test_vogn_equals_textbook_loop(n_samples, rng):
+    p = logistic_problem(rng, 40, 4)
+    m0, s0 = rng.standard_normal(4), rng.uniform(20.0, 60.0, 4)
+    res = vogn(per_example(p), m0, rho=0.3, n_steps=30, n_data=40, batch_size=8, precision0=s0,
+               n_samples=n_samples, rng=np.random.default_rng(SEED))
+    xs, ss = textbook_vogn(per_example(p), m0, s0, 0.3, 30, 40, 8, n_samples, np.random.default_rng(SEED))
+    assert_close(res.means, xs, REORDERED)
+    assert_close(res.precisions, ss, REORDERED)
+
+
+def test_full_batch_ogn_is_diagonal_newton_with_the_gauss_newton_diagonal(rng):
+    """M = N: no sampling noise, OGN is diagonal Newton with diag H replaced by Σ_i ∇ℓ_i²."""
+    p = logistic_problem(rng, 30, 3)
+    terms, m0, s0 = per_example(p), rng.standard_normal(3), rng.uniform(5.0, 10.0, 3)
+    every = np.arange(30)
+    res = online_gauss_newton(terms, m0, rho=0.5, n_steps=20, n_data=30, batch_size=30, precision0=s0, rng=0)
+    dn = diagonal_newton(lambda m: terms(m, every).sum(-2), lambda m: (terms(m, every) ** 2).sum(-2), m0,
+                         n_steps=20, rho=0.5, precision0=s0)
+    assert_close(res.means, dn.means, REORDERED)
+    assert_close(res.precisions, dn.precisions, REORDERED)
+    # its fixed point: the MAP (Σ_i ∇ℓ_i = ∇ℓ̄ = 0) and s = Σ_i ∇ℓ_i(m*)², not the Hessian's diagonal
+    res = online_gauss_newton(terms, m0, rho=0.5, n_steps=300, n_data=30, batch_size=30, precision0=s0, rng=0)
+    assert np.linalg.norm(p.grad(res.means[-1])) < 1e-8
+    assert_close(res.precisions[-1], (terms(res.means[-1], every) ** 2).sum(-2), ITERATIVE)
+
+
+def test_least_squares_one_full_step_gives_the_gauss_newton_sum(rng):
+    """ℓ_i = (x_iᵀθ − y_i)²/2, M = N, ρ = 1: s₁ = Σ_i x_i² r_i² exactly, r_i = x_iᵀm₀ − y_i."""
+    X, y, m0 = rng.standard_normal((25, 3)), rng.standard_normal(25), rng.standard_normal(3)
+    terms = lambda th, idx: (th @ X[idx].T - y[idx])[..., None] * X[idx]  # noqa: E731
+    res = online_gauss_newton(terms, m0, rho=1.0, n_steps=1, n_data=25, batch_size=25, precision0=1.0, rng=0)
+    r = X @ m0 - y
+    assert_close(res.precisions[1], (X ** 2 * r[:, None] ** 2).sum(0), SAME_ARITHMETIC)
+    assert_close(res.means[1], m0 - (X * r[:, None]).sum(0) / res.precisions[1], SAME_ARITHMETIC)
+
+
+@pytest.mark.parametrize("driver", [online_gauss_newton, vogn])
+def test_batch_equals_single_calls(driver, rng):
+    """B problems (ρ per problem) in one call equal single calls: OGN exactly (the minibatches are shared);
+    VOGN draws its samples for the whole batch at once, so only the shapes and the first minibatch agree."""
+    batch = (3,)
+    p = logistic_problem(rng, 30, 2, batch=batch)
+    m0, s0 = rng.standard_normal(batch + (2,)), rng.uniform(10.0, 30.0, batch + (2,))
+    rho = rng.uniform(0.2, 1.0, batch)
+    res = driver(per_example(p), m0, rho=rho, n_steps=6, n_data=30, batch_size=5, precision0=s0, rng=SEED)
+    assert res.means.shape == res.precisions.shape == (7,) + batch + (2,)
+    if driver is vogn:
+        return
+    for i in range(3):
+        single = LogisticRegression(p.X[i], p.y[i], p.alpha)
+        one = driver(per_example(single), m0[i], rho=rho[i], n_steps=6, n_data=30, batch_size=5,
+                     precision0=s0[i], rng=SEED)
+        assert_close(res.means[:, i], one.means, SAME_ARITHMETIC)
+        assert_close(res.precisions[:, i], one.precisions, SAME_ARITHMETIC)
+
+
+def test_vogn_uncertainty_shrinks_with_data(rng):
+    """More data, larger precision: s grows about linearly in N for the same per-example terms."""
+    s_last = []
+    for n in (20, 80):
+        p = logistic_problem(np.random.default_rng(1), n, 2)
+        res = vogn(per_example(p), np.zeros(2), rho=0.1, n_steps=200, n_data=n, batch_size=10, precision0=1.0,
+                   rng=SEED)
+        s_last.append(res.precisions[-50:].mean(0))
+    assert np.all(s_last[1] > 2 * s_last[0])
+
+
+def test_inputs_not_modified():
+    m0, s0 = np.ones(2), np.full(2, 3.0)
+    keep = m0.copy(), s0.copy()
+    terms = lambda th, idx: np.repeat(th[..., None, :], len(idx), axis=-2)  # noqa: E731
+    online_gauss_newton(terms, m0, rho=0.5, n_steps=3, n_data=4, batch_size=2, precision0=s0, rng=0)
+    vogn(terms, m0, rho=0.5, n_steps=3, n_data=4, batch_size=2, precision0=s0, rng=0)
+    np.testing.assert_array_equal(m0, keep[0])
+    np.testing.assert_array_equal(s0, keep[1])
+
+
+def good_terms(th, idx):
+    return np.repeat(th[..., None, :], len(idx), axis=-2) + 1.0
+
+
+@pytest.mark.parametrize("driver", [online_gauss_newton, vogn])
+@pytest.mark.parametrize("change, error, match", [
+    (dict(rho=0.0), ValueError, "rho"), (dict(rho=2.0), ValueError, "rho"),
+    (dict(n_steps=-1), ValueError, "n_steps"),
+    (dict(n_data=0), ValueError, "n_data"), (dict(n_data=2.5), ValueError, "n_data"),
+    (dict(batch_size=0), ValueError, "batch_size"), (dict(batch_size=5), ValueError, "batch_size"),
+    (dict(batch_size=True), ValueError, "batch_size"),
+    (dict(precision0=None), ValueError, "precision0"), (dict(precision0=[1.0, -1.0]), ValueError, "precision0"),
+    (dict(precision0=np.ones(3)), ValueError, "precision0"), (dict(precision0=[np.nan, 1.0]), ValueError, "precision0"),
+    (dict(m0=[np.inf, 0.0]), ValueError, "m0"),
+    (dict(grad_terms=lambda th, idx: th), ValueError, "grad_terms"),
+    (dict(grad_terms=lambda th, idx: good_terms(th, idx) * np.nan), ValueError, "grad_terms"),
+    (dict(grad_terms=lambda th, idx: 0 * good_terms(th, idx), rho=1.0), ValueError, "non-positive"),
+    (dict(grad_terms="not callable"), TypeError, "grad_terms"),
+    (dict(rng="seed"), TypeError, "rng"),
+])
+def test_bad_arguments_raise_naming_them(driver, change, error, match):
+    args = dict(grad_terms=good_terms, m0=np.ones(2), rho=0.5, n_steps=2, n_data=4, batch_size=2,
+                precision0=np.ones(2)) | change
+    with pytest.raises(error, match=match):
+        driver(args.pop("grad_terms"), args.pop("m0"), **args)
+
+
+@pytest.mark.parametrize("n_samples", [0, -1, 1.5, True])
+def test_vogn_bad_n_samples(n_samples):
+    with pytest.raises(ValueError, match="n_samples"):
+        vogn(good_terms, np.ones(2), rho=0.5, n_steps=1, n_data=4, batch_size=2, precision0=1.0, n_samples=n_samples)
