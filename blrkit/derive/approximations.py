@@ -28,6 +28,11 @@ class Approximation:
     families = ()
 
     @property
+    def label(self) -> str:
+        """The name as a step label in a derivation."""
+        return self.name[0].upper() + self.name[1:]
+
+    @property
     def citation(self) -> str:
         return cite(self.anchor)
 
@@ -91,6 +96,7 @@ class UnitStep(Approximation):
     """
 
     name = "rho = 1"
+    label = "ρ = 1"
     key = "rho=1"
     anchor = "unit-step"
     statement = r"\rho = 1"

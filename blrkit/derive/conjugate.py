@@ -183,7 +183,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         if not isinstance(a, UnitStep):
             raise DerivationError(f"{a.name} does not apply to the conjugate {family.name} family")
         nat = [_data_sums(sp.expand(e.subs(RHO, 1))) for e in nat]
-        step("ρ = 1", list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior", a.anchor)
+        step(a.label, list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior", a.anchor)
     unit = any(isinstance(a, UnitStep) for a in approx)
     if not unit:
         nat = [sp.expand(e.subs(dict(zip(lam, family.standard_to_natural)))) for e in nat]

@@ -194,7 +194,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         if not subs:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
         nat1, nat2 = _expand(nat1.subs(subs)), _expand(nat2.subs(subs))
-        b.step(a.name[0].upper() + a.name[1:], [*subs.items(), (lam1n, nat1), (lam2n, nat2)],
+        b.step(a.label, [*subs.items(), (lam1n, nat1), (lam2n, nat2)],
                f"${a.statement}$", a.anchor, approximate=not isinstance(a, UnitStep))
 
     # -- back to the standard parameters ----------------------------------------------
@@ -257,7 +257,7 @@ def _derive_fixed(loss, prior, approximations) -> dict:
         if not subs:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
         nat = _expand(nat.subs(subs))
-        b.step(a.name[0].upper() + a.name[1:], [*subs.items(), (lamn, nat)], f"${a.statement}$", a.anchor,
+        b.step(a.label, [*subs.items(), (lamn, nat)], f"${a.statement}$", a.anchor,
                approximate=not isinstance(a, UnitStep))
     b.step("Textbook form", [(m_new, nat)], "$m = \\lambda$", "gradient-descent")
     return dict(steps=b.steps, natural=((lamn, nat),), update=((m_new, nat),), elementwise=False,
