@@ -31,6 +31,8 @@ from .derivation import Equation, Step
 from .losses import D, ExpressionLoss, GaussianPrior, OracleLoss
 
 RHO = sp.Symbol("rho", positive=True)
+#: names of the scalar symbols of elementwise updates (all others are arrays)
+_SCALARS = {"rho", "n_data", "n_batch"}
 
 
 class DerivationError(ValueError):
@@ -38,9 +40,12 @@ class DerivationError(ValueError):
 
 
 def _expand(e):
-    """Expand, then collect each matrix term's scalar coefficient and factor it."""
+    """Expand, then collect each matrix term's scalar coefficient and factor it (elementwise
+    updates: the coefficient of each array symbol, ρ and the counts N, M being scalars)."""
     if not isinstance(e, MatrixExpr):
-        return sp.expand(e)
+        e = sp.expand(e)
+        arrays = sorted((x for x in e.free_symbols if x.name not in _SCALARS), key=lambda x: x.name)
+        return sp.collect(e, arrays, func=sp.factor) if arrays else e
     e = sp.expand(e).doit()
     if not isinstance(e, sp.MatAdd):
         return e
