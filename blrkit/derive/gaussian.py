@@ -122,11 +122,12 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     S_new, m_new = b.mat("s_new" if b.elementwise else "S_new"), b.vec("m_new")
     b.terms.update(E_g=E_g, **({"E_h": E_H} if b.elementwise else {"E_H": E_H}))
     mmT = m**2 if b.elementwise else m * m.T
-    cov = "\\mathrm{diag}(s_t)^{-1}" if b.elementwise else "S_t^{-1}"
+    cov, stat = (("\\mathrm{diag}(s_t)^{-1}", "\\theta^2") if b.elementwise
+                 else ("S_t^{-1}", "\\theta\\theta^\\top"))
     b.step("Candidate posterior",
            [(lam1, S * m), (lam2, -S / 2), (b.vec("mu_1"), m), (b.mat("mu_2"), b.inv(S) + mmT)],
-           f"$q_t = \\mathcal{{N}}(m_t, {cov})$, $T(\\theta) = (\\theta, \\theta\\theta^\\top)$, constant base measure",
-           "blr")
+           f"$q_t = \\mathcal{{N}}(m_t, {cov})$, $T(\\theta) = (\\theta, {stat})$"
+           + (" elementwise" if b.elementwise else "") + ", constant base measure", "blr")
 
     # -- the BLR in natural parameters --------------------------------------------------
     if prior is None:
