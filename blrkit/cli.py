@@ -370,7 +370,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("family", metavar="FAMILY", nargs="?", help="candidate family key (see --list)")
     p.add_argument("--list", action="store_true", help="list the accepted families, approximations and losses")
     p.add_argument("--approx", action="append", metavar="NAME",
-                   help="an approximation (repeatable): delta, rho=1, fixed-covariance, stochastic")
+                   help="an approximation (repeatable): delta, rho=1, fixed-covariance, stochastic, gauss-newton")
     p.add_argument("--loss", metavar="EXPR", help="oracle (default), quadratic, linear-gaussian, or for a "
                                                   "conjugate family 'conjugate' or a SymPy expression")
     p.add_argument("--prior", choices=("default", "none"), default="default",
