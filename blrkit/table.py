@@ -598,7 +598,7 @@ def _kalman(p: Problem, recipe) -> list[Check]:
         for t in range(T):
             if t:
                 m, P = m @ F.T, F @ P @ F.T + Q
-            m, P = update(m, P, ys[:, t], H, R)[:2]
+            m, P = update(m, P, ys[:, t], H, R, 0.0)[:2]
             means.append(m)
             covs.append(P)
         return np.stack(means, axis=1), np.stack(covs, axis=1)

@@ -257,7 +257,7 @@ def _filter_shared(y, F, Q, H, R, m0, P0, missing, batch):
         if missing[t]:
             m, P = m_pred, P_pred
         else:
-            m, P, K, v, C = kalman_update(m_pred, P_pred, y[..., t, :], H, R)
+            m, P, K, v, C = kalman_update(m_pred, P_pred, y[..., t, :], H, R, 0.0)
             loglik += _gaussian_logpdf(v, C)
         means[..., t, :], covs[..., t, :, :] = m, P
         # steady: the predicted covariance repeats (to STEADY_RTOL) and no missing row lies ahead
@@ -296,7 +296,7 @@ def _steady_tail(y, F, H, R, K, A, m_t, P_pred, t, means, covs, loglik):
     for j in range(0, tail.shape[-2], step):
         sl = slice(j, j + step)
         # the emitted BLR update on a chunk of steps at once
-        m, P, _, v, C = kalman_update(tail[..., sl, :], P_pred, y[..., t + 1 + j:t + 1 + j + step, :], H, R)
+        m, P, _, v, C = kalman_update(tail[..., sl, :], P_pred, y[..., t + 1 + j:t + 1 + j + step, :], H, R, 0.0)
         tail[..., sl, :] = m
         loglik += _gaussian_logpdf(v, C).sum(axis=-1)
     covs[..., t + 1:, :, :] = P
@@ -363,7 +363,7 @@ def _filter_batch(y, F, Q, H, R, m0, P0, missing, batch):
             m, P = m_pred, P_pred
         else:
             y_t = np.where(rows[..., None], 0.0, y[..., t, :]) if any_missing else y[..., t, :]
-            m, P, _, v, C = kalman_update(m_pred, P_pred, y_t, H, R)
+            m, P, _, v, C = kalman_update(m_pred, P_pred, y_t, H, R, 0.0)
             ll = _gaussian_logpdf(v, C)
             if any_missing:
                 m = np.where(rows[..., None], m_pred, m)

@@ -278,13 +278,13 @@ def _gain_form(b: _Builder, loss: ExpressionLoss, prior: GaussianPrior):
     :math:`\bar m + K(y - H\bar m)`; the covariance is emitted in Joseph's form, equal for
     this gain and symmetric positive semi-definite by construction.
     """
-    y, H, R = (s for s, _ in loss.data)
+    y, H, R, d = (s for s, _ in loss.data)
     m_pred, P_pred = (s for s, _ in prior.data)
     O_ = H.shape[0]
     v, C, K = MatrixSymbol("v", O_, 1), MatrixSymbol("C", O_, O_), MatrixSymbol("K", D, O_)
     P_new, m_new, S_new = MatrixSymbol("P_new", D, D), MatrixSymbol("m_new", D, 1), MatrixSymbol("S_new", D, D)
     I = Identity(D)
-    defs = [(v, y - H * m_pred), (C, H * P_pred * H.T + R), (K, P_pred * H.T * Inverse(C))]
+    defs = [(v, y - d - H * m_pred), (C, H * P_pred * H.T + R), (K, P_pred * H.T * Inverse(C))]
     b.step("Innovation", defs, "residual $v$, its covariance $C$ and the gain $K$", "kalman")
     b.step("Woodbury identity", [(P_new, Inverse(S_new)), (P_new, (I - K * H) * P_pred), (m_new, m_pred + K * v)],
            "$(\\bar P^{-1} + H^\\top R^{-1}H)^{-1} = \\bar P - \\bar P H^\\top C^{-1} H \\bar P$", "woodbury")

@@ -92,18 +92,22 @@ def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
 
 
 def linear_gaussian_loss() -> tuple[ExpressionLoss, GaussianPrior]:
-    r"""Kalman measurement: :math:`\ell(\theta) = \tfrac12 (y - H\theta)^\top R^{-1} (y - H\theta)`, :math:`p_0 = \mathcal{N}(\bar m, \bar P)`.
+    r"""Kalman measurement: :math:`\ell(\theta) = \tfrac12 (y - d - H\theta)^\top R^{-1} (y - d - H\theta)`, :math:`p_0 = \mathcal{N}(\bar m, \bar P)`.
 
-    The prior is the predicted state; its precision is :math:`\bar P^{-1}`.
+    The prior is the predicted state; its precision is :math:`\bar P^{-1}`.  The observation
+    offset :math:`d` (pykalman's ``observation_offsets``) enters the residual, so the derived
+    update carries it.
     """
     theta = MatrixSymbol("theta", D, 1)
     H, R, y = MatrixSymbol("obs_matrix", O, D), MatrixSymbol("R", O, O), MatrixSymbol("y", O, 1)
+    d = MatrixSymbol("d", O, 1)
     m_pred, P_pred = MatrixSymbol("m_pred", D, 1), MatrixSymbol("P_pred", D, D)
-    r = y - H * theta
+    r = y - d - H * theta
     loss = ExpressionLoss(
         "linear-Gaussian observation", (r.T * Inverse(R) * r) / 2, theta,
         data=((y, "observation, (..., O)"), (H, "observation matrix, (..., O, D)"),
-              (R, "observation-noise covariance, (..., O, O)")),
+              (R, "observation-noise covariance, (..., O, O)"),
+              (d, "observation offset, (..., O); 0 for none")),
         dims=((D, "m_pred.shape[-1]"), (O, "y.shape[-1]")), kind="linear-gaussian",
     )
     prior = GaussianPrior(m_pred, Inverse(P_pred), r"\mathcal{N}(\bar m, \bar P)",

@@ -104,19 +104,20 @@ def case_ridge(rng):
 def case_kalman_update(rng):
     m_pred, P_pred = rng.standard_normal(BATCH + (D,)), random_spd(rng, D, batch=BATCH)
     y, H, R = rng.standard_normal(BATCH + (O,)), rng.standard_normal(BATCH + (O, D)), random_spd(rng, O, batch=BATCH)
+    d = rng.standard_normal(BATCH + (O,))  # observation offset: the residual is y − d − Hθ
     Ht = np.swapaxes(H, -1, -2)
-    # information form: S = P̄⁻¹ + HᵀR⁻¹H, m = S⁻¹(P̄⁻¹m̄ + HᵀR⁻¹y), P = S⁻¹
+    # information form: S = P̄⁻¹ + HᵀR⁻¹H, m = S⁻¹(P̄⁻¹m̄ + HᵀR⁻¹(y − d)), P = S⁻¹
     S = np.linalg.inv(P_pred) + Ht @ np.linalg.solve(R, H)
-    m = solve_vec(S, solve_vec(P_pred, m_pred) + (Ht @ solve_vec(R, y)[..., None])[..., 0])
+    m = solve_vec(S, solve_vec(P_pred, m_pred) + (Ht @ solve_vec(R, y - d)[..., None])[..., 0])
     C = H @ P_pred @ Ht + R
-    expected = {"m_new": m, "P_new": np.linalg.inv(S), "v": y - (H @ m_pred[..., None])[..., 0], "C": C,
+    expected = {"m_new": m, "P_new": np.linalg.inv(S), "v": y - d - (H @ m_pred[..., None])[..., 0], "C": C,
                 "K": P_pred @ Ht @ np.linalg.inv(C)}
     # and the hand-written filter, one problem at a time (T = 1: the observation updates the prior)
     for i in each():
-        mk, Pk, _ = classical_kalman(y[i][None], np.eye(D), np.eye(D), H[i], R[i], m_pred[i], P_pred[i])
+        mk, Pk, _ = classical_kalman((y[i] - d[i])[None], np.eye(D), np.eye(D), H[i], R[i], m_pred[i], P_pred[i])
         assert_close(mk[0], m[i], ONE_STEP)
         assert_close(Pk[0], expected["P_new"][i], ONE_STEP)
-    return lambda: dict(m_pred=m_pred, P_pred=P_pred, y=y, H=H, R=R), expected
+    return lambda: dict(m_pred=m_pred, P_pred=P_pred, y=y, H=H, R=R, d=d), expected
 
 
 def case_diagonal_newton(rng):

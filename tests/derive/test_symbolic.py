@@ -178,13 +178,14 @@ def test_laplace_fixed_point():
 # -- Kalman: gain (Joseph) form against the information form --------------------------------
 
 Hk, R, Pb, mb, yk = mat("obs_matrix", O, D), mat("R", O, O), mat("P_pred"), vec("m_pred"), vec("y", O)
+dk = vec("d", O)  # observation offset
 
 
 def test_kalman_information_form_general_dimension():
-    """The natural update: S = P̄⁻¹ + HᵀR⁻¹H and λ₁ = P̄⁻¹m̄ + HᵀR⁻¹y."""
+    """The natural update: S = P̄⁻¹ + HᵀR⁻¹H and λ₁ = P̄⁻¹m̄ + HᵀR⁻¹(y − d)."""
     lam = {eq.lhs.name: eq.rhs for eq in RECIPES["kalman_update"].derive().natural_update}
     assert is_zero(-2 * lam["lam_2_new"] - (Inverse(Pb) + Hk.T * Inverse(R) * Hk))
-    assert is_zero(lam["lam_1_new"] - (Inverse(Pb) * mb + Hk.T * Inverse(R) * yk))
+    assert is_zero(lam["lam_1_new"] - (Inverse(Pb) * mb + Hk.T * Inverse(R) * (yk - dk)))
 
 
 @pytest.mark.parametrize("o", [1, 2])
@@ -195,7 +196,8 @@ def test_kalman_gain_form_equals_information_form(d, o):
     fixed rational SPD matrices, H a fixed rational matrix, and m̄, y stay symbolic (fully symbolic
     takes minutes to cancel: K holds C⁻¹, C quadratic in H)."""
     ups = RECIPES["kalman_update"].derive().update
-    table = {mb: explicit("mb", d, d, 1), yk: explicit("y", o, o, 1), Hk: explicit("H", o, o, d)}
+    table = {mb: explicit("mb", d, d, 1), yk: explicit("y", o, o, 1), Hk: explicit("H", o, o, d),
+             dk: explicit("d", o, o, 1)}
     if d * o > 2:
         table[Pb], table[R] = rational_spd("P_pred", d), rational_spd("R", o)
         table[Hk] = sp.Matrix(o, d, lambda i, j: sp.Rational(i + 2 * j + 1, 3) - i)
@@ -210,7 +212,8 @@ def test_kalman_gain_form_equals_information_form(d, o):
     by = {k.name: v for k, v in val.items()}
     P_, H_ = table[MatrixSymbol("P_pred", d, d)], table[MatrixSymbol("obs_matrix", o, d)]
     Rinv = table[MatrixSymbol("R", o, o)].inv()
-    m_, y_ = table[MatrixSymbol("m_pred", d, 1)], table[MatrixSymbol("y", o, 1)]
+    m_ = table[MatrixSymbol("m_pred", d, 1)]
+    y_ = table[MatrixSymbol("y", o, 1)] - table[MatrixSymbol("d", o, 1)]
     P_new, m_new = by["P_new"], by["m_new"]
     assert_entries_zero(P_new + P_new * H_.T * Rinv * H_ * P_ - P_)
     assert_entries_zero(m_new + P_ * H_.T * Rinv * H_ * m_new - m_ - P_ * H_.T * Rinv * y_)

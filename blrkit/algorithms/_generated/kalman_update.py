@@ -9,12 +9,12 @@
 import numpy as np
 
 
-def kalman_update(m_pred, P_pred, y, H, R):
+def kalman_update(m_pred, P_pred, y, H, R, d):
     r"""One BLR step: Kalman filter (measurement update).
 
     .. math::
 
-        v = - H \bar{m} + y \\
+        v = - d - H \bar{m} + y \\
         C = H \bar{P} H^{T} + R \\
         K = \bar{P} H^{T} C^{-1} \\
         m_{t+1} = K v + \bar{m} \\
@@ -32,6 +32,8 @@ def kalman_update(m_pred, P_pred, y, H, R):
         observation matrix, (..., O, D)
     R : data
         observation-noise covariance, (..., O, O)
+    d : data
+        observation offset, (..., O); 0 for none
 
     Returns
     -------
@@ -47,9 +49,10 @@ def kalman_update(m_pred, P_pred, y, H, R):
     y = np.asarray(y, dtype=float)
     H = np.asarray(H, dtype=float)
     R = np.asarray(R, dtype=float)
+    d = np.asarray(d, dtype=float)
     # -- outputs -----------------------------------------------------------
-    # v = - H \bar{m} + y
-    v = (-(H @ m_pred[..., None])[..., 0]) + y
+    # v = - d - H \bar{m} + y
+    v = -d - ((H @ m_pred[..., None])[..., 0]) + y
     # C = H \bar{P} H^{T} + R
     C = ((H @ P_pred) @ np.swapaxes(H, -1, -2)) + R
     # K = \bar{P} H^{T} C^{-1}
