@@ -6,7 +6,7 @@ axes) and returns an immutable result. Importing this package never imports SymP
 
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.gradient_descent import gradient_descent
-from blrkit.algorithms.kalman import kalman_filter, kalman_smoother, rts_smoother
+from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.ogn import online_gauss_newton, vogn
@@ -14,6 +14,7 @@ from blrkit.algorithms.results import (
     DiagonalNewtonResult,
     GaussianPosterior,
     GradientDescentResult,
+    KalmanEMResult,
     KalmanFilterResult,
     KalmanSmootherResult,
     LaplacePosterior,
@@ -27,12 +28,14 @@ __all__ = [
     "DiagonalNewtonResult",
     "GaussianPosterior",
     "GradientDescentResult",
+    "KalmanEMResult",
     "KalmanFilterResult",
     "KalmanSmootherResult",
     "LaplacePosterior",
     "NewtonResult",
     "diagonal_newton",
     "gradient_descent",
+    "kalman_em",
     "kalman_filter",
     "kalman_smoother",
     "laplace",

@@ -214,7 +214,7 @@ def _good():
     (dict(Q=-np.eye(3)), "Q"), (dict(R=np.zeros((2, 2))), "R"), (dict(P0=np.diag([1.0, 1.0, -1.0])), "P0"),
     (dict(Q=np.array([[1.0, 2.0, 0], [0, 1.0, 0], [0, 0, 1.0]])), "Q"), (dict(F=np.eye(2)), "F"),
     (dict(H=np.ones((3, 3))), "H"), (dict(R=np.eye(3)), "R"), (dict(m0=np.zeros(2)), "P0|F|Q"),
-    (dict(y=np.r_[np.ones((4, 2)), [[np.nan, 1.0]]]), "y"), (dict(y=np.r_[np.ones((4, 2)), [[np.inf, 1.0]]]), "y"),
+    (dict(y=np.r_[np.ones((4, 2)), [[np.inf, 1.0]]]), "y"),
     (dict(F=np.full((3, 3), np.nan)), "F"), (dict(m0=np.array([0, np.inf, 0])), "m0"),
     (dict(y=np.ones((4, 5, 2)), F=np.stack([np.eye(3)] * 3)), "batch"), (dict(y=np.ones(5)), "y"),
 ])
