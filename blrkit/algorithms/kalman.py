@@ -403,8 +403,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
 def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T):
     """The closed-form M-step of :func:`kalman_em` (time-major inputs, sums over axis 0)."""
     new = dict(params)
-    Ps = np.broadcast_to(Ps, ms.shape[:1] + batch + Ps.shape[-2:])
-    cross = np.broadcast_to(cross, (T - 1,) + batch + Ps.shape[-2:])
+    Ps = np.broadcast_to(_pad_time_major(Ps, len(batch), 2), ms.shape[:1] + batch + Ps.shape[-2:])
+    cross = np.broadcast_to(_pad_time_major(cross, len(batch), 2), (T - 1,) + batch + Ps.shape[-2:])
 
     def outer_sum(a, c, weight=None):
         # Σ_t weight_t a_t c_tᵀ over the time axis
