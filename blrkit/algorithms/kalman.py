@@ -361,7 +361,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     tv = _check_time_varying(time_varying, allowed=("transition_offsets", "observation_offsets"))
     mod = _check_model(y, F0, Q0, H0, R0, m00, P00, transition_offsets, observation_offsets, tv,
                        names=("F0", "Q0", "H0", "R0", "m00", "P00"))
-    partial = mod.observed.any(axis=-1) & ~mod.observed.all(axis=-1)
+    observed = np.ones(mod.y.shape, dtype=bool) if mod.observed is None else mod.observed
+    partial = observed.any(axis=-1) & ~observed.all(axis=-1)
     if partial.any() and {"H", "R"} & set(fit):
         raise ValueError("y has partly observed rows; kalman_em fits H and R only from entirely observed or "
                          "entirely missing rows (fit=(...) without 'H' and 'R' handles them)")
@@ -373,7 +374,7 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     trailing = {"F": (D, D), "Q": (D, D), "H": (O, D), "R": (O, O), "m0": (D,), "P0": (D, D)}
     history = {k: np.empty((n_steps + 1,) + batch + trailing[k]) for k in _EM_PARAMETERS}
     loglik = np.empty((n_steps + 1,) + batch)
-    observed_rows = mod.observed.all(axis=-1)                               # (T, *ybatch)
+    observed_rows = observed.all(axis=-1)                                   # (T, *ybatch)
     w = np.broadcast_to(observed_rows, (T,) + batch).astype(float)          # weights of H, R sums
     # y − d on the observed rows, 0 elsewhere (time-major)
     d = 0.0 if mod.d is None else mod.d
@@ -469,11 +470,11 @@ def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T):
 
 @dataclass(frozen=True)
 class _Model:
-    """The validated model, time-major: ``y`` and ``observed`` ``(T, *ybatch, O)``; a time-varying
-    argument has its time axis first."""
+    """The validated model, time-major: ``y`` and ``observed`` ``(T, *ybatch, O)`` (``observed`` None
+    when nothing is missing); a time-varying argument has its time axis first."""
 
     y: np.ndarray
-    observed: np.ndarray
+    observed: np.ndarray | None
     F: np.ndarray
     Q: np.ndarray
     H: np.ndarray
@@ -586,10 +587,12 @@ def _observations(y):
         raise TypeError(f"y must be an array of real numbers, got {type(y).__name__}") from None
     if a.ndim < 2:
         raise ValueError(f"y must have shape (*batch, T, O) (at least 2 dimensions), got shape {a.shape}")
+    if np.isfinite(a).all():  # one pass in the common case: nothing missing
+        return np.moveaxis(a, -2, 0), None
     if np.isinf(a).any():
         raise ValueError("y must not contain inf")
-    a = np.moveaxis(a, -2, 0)
-    return a, ~np.isnan(a)
+    observed = ~np.isnan(a)
+    return np.moveaxis(a, -2, 0), np.moveaxis(observed, -2, 0)
 
 
 def _cov_batch(observed, F, Q, H, R, P0, tv=frozenset()):
@@ -597,6 +600,8 @@ def _cov_batch(observed, F, Q, H, R, P0, tv=frozenset()):
     components differ."""
     shapes = [a.shape[(1 if n in tv else 0):a.ndim - 2] for n, a in zip("FQHR", (F, Q, H, R))] + [P0.shape[:-2]]
     cb = np.broadcast_shapes(*shapes)
+    if observed is None:
+        return cb
     T, O = observed.shape[0], observed.shape[-1]
     flat = observed.reshape(T, -1, O)
     if flat.shape[1] > 1 and not (flat == flat[:, :1]).all():
@@ -638,7 +643,8 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
     except ValueError:
         raise ValueError(f"the batch shapes of the arguments do not broadcast: {shapes}") from None
     nb = len(batch)
-    y, observed = _pad_time_major(y, nb, 1), _pad_time_major(observed, nb, 1)
+    y = _pad_time_major(y, nb, 1)
+    observed = None if observed is None else _pad_time_major(observed, nb, 1)
     F, Q, H, R = (_pad_time_major(a, nb, 2) if n in tv else a for n, a in zip("FQHR", (F, Q, H, R)))
     if b is not None and "transition_offsets" in tv:
         b = _pad_time_major(b, nb, 1)
@@ -701,23 +707,26 @@ class _AffineUpdate:
         E = np.eye(D + 2 * O)
         # rows 0..D−1: m̂ = e_i; rows D..D+O−1: y = e_j; rows D+O..: d = e_k (the emitted BLR step)
         m, self.P, self.K, v, C = kalman_update(E[:, :D], P_pred, E[:, D:D + O], H, R, E[:, D + O:])
-        self.Mm, self.My, self.Md = m[:D], m[D:D + O], m[D + O:]
-        self.Vm, self.Vy, self.Vd = v[:D], v[D:D + O], v[D + O:]
         L = np.linalg.cholesky(C)
-        # log N(v; 0, C) = const − ½|L⁻¹v|², const = −½(log det C + O log 2π)
-        self.LinvT = scipy.linalg.solve_triangular(L, np.eye(O), lower=True).T
+        # log N(v; 0, C) = const − ½|z|², z = L⁻¹v, const = −½(log det C + O log 2π)
+        LinvT = np.linalg.solve(L, np.eye(O)).T
         self.const = -0.5 * (2.0 * np.sum(np.log(np.diag(L))) + O * _LOG_2PI)
+        # [m | z] = m̂ W_m + y W_y + d W_d, with W = [M | V L⁻ᵀ] from the rows of the unit inputs
+        W = np.concatenate([m, v @ LinvT], axis=1)
+        self.Wm, self.Wy, self.Wd = W[:D], W[D:D + O], W[D + O:]
+        self.Mm = m[:D]
+        self.D = D
 
     def apply(self, m_pred, y, d):
         """Filtered means and log-likelihood terms of a batch: ``m_pred`` (…, D), ``y``, ``d`` (…, O)."""
-        # m = m̂ M_m + y M_y + d M_d, v = m̂ V_m + y V_y + d V_d (the emitted step's own coefficients)
-        m = m_pred @ self.Mm + y @ self.My
-        v = m_pred @ self.Vm + y @ self.Vy
+        # m = m̂ M_m + y M_y + d M_d and z = L⁻¹v, v = m̂ V_m + y V_y + d V_d: the emitted step's own
+        # coefficients, two (three) matrix products for the whole batch
+        out = m_pred @ self.Wm
+        out += y @ self.Wy
         if d is not None:
-            m += d @ self.Md
-            v += d @ self.Vd
-        z = v @ self.LinvT
-        return m, self.const - 0.5 * np.einsum("...i,...i->...", z, z)
+            out += d @ self.Wd
+        z = out[..., self.D:]
+        return out[..., :self.D], self.const - 0.5 * np.einsum("...i,...i->...", z, z)
 
 
 def _gaussian_logpdf(v, C):
@@ -769,10 +778,14 @@ def _filter(mod):
     means = np.empty((T,) + batch + (D,))
     covs = np.empty((T,) + cb + (D, D))
     loglik = np.zeros(batch)
-    flat = mod.observed.reshape(T, -1, O)
-    complete = flat.all(axis=(1, 2))
-    empty = ~flat.any(axis=(1, 2))
-    same_pattern = flat.shape[1] == 1 or bool((flat == flat[:, :1]).all())
+    if mod.observed is None:
+        flat = None
+        complete, empty, same_pattern = np.ones(T, dtype=bool), np.zeros(T, dtype=bool), True
+    else:
+        flat = mod.observed.reshape(T, -1, O)
+        complete = flat.all(axis=(1, 2))
+        empty = ~flat.any(axis=(1, 2))
+        same_pattern = flat.shape[1] == 1 or bool((flat == flat[:, :1]).all())
     shared = cb == ()
     # steady state: one constant model; the map is reused until the next incomplete step
     steady_ok = shared and not (mod.tv & {"F", "Q", "H", "R"})
@@ -818,7 +831,7 @@ def _filter(mod):
         else:
             mode = None if complete[t] else (np.flatnonzero(flat[t, 0]) if same_pattern else "pad")
             m, P, ll = _batched_update(m_pred, P_pred, mod.y[t], mod.at("H", t), mod.at("R", t), d_t,
-                                       mod.observed[t], mode)
+                                       None if mode is None else mod.observed[t], mode)
             loglik += ll
         means[t], covs[t] = m, P
         # steady: the predicted covariance repeats (to STEADY_RTOL) with complete steps ahead
