@@ -793,11 +793,20 @@ def _filter(mod):
     incomplete = np.flatnonzero(~complete)
     stable = None
     fixed, fixed_until, P_prev = None, 0, None
+    # periodic steady state (missing components in a repeating pattern): with the period p the
+    # spacing of the last two incomplete steps, once P̂_t equals P̂_{t−p} (to STEADY_RTOL) after p
+    # steps whose patterns repeat, step t+1 reuses the map of step t+1−p, as long as they repeat
+    codes = np.zeros(T, dtype=np.intp) if flat is None else \
+        np.unique(flat[:, 0, :], axis=0, return_inverse=True)[1].reshape(T)
+    ring_upd, ring_P = [None] * _RING, [None] * _RING
+    period, run, last_incomplete, cycling = 0, 0, -1, False
     m = P = None
     t = 0
     while t < T:
         if fixed is not None and t >= fixed_until:
             fixed, P_prev = None, None
+        if cycling and codes[t] != codes[t - period]:
+            cycling, P_prev = False, None
         if t == 0:
             m_pred = np.broadcast_to(mod.m0, batch + (D,))
             P_pred = np.broadcast_to(mod.P0, cb + (D, D))
@@ -807,7 +816,9 @@ def _filter(mod):
             m_pred = _matvec(F_t, m)
             if mod.b is not None:
                 m_pred = m_pred + mod.at("b", t - 1)
-            if fixed is None:
+            if cycling:
+                P_pred = ring_P[(t - period) % _RING]
+            elif fixed is None:
                 P_pred = _sym(F_t @ P @ np.swapaxes(F_t, -1, -2) + mod.at("Q", t - 1))
         d_t = None if mod.d is None else mod.at("d", t)
         upd = None
@@ -817,6 +828,8 @@ def _filter(mod):
             idx = None if complete[t] else np.flatnonzero(flat[t, 0])
             if fixed is not None:
                 upd = fixed
+            elif cycling:
+                upd = ring_upd[(t - period) % _RING]
             else:
                 H_t, R_t = mod.at("H", t), mod.at("R", t)
                 if idx is not None:
@@ -834,8 +847,19 @@ def _filter(mod):
                                        None if mode is None else mod.observed[t], mode)
             loglik += ll
         means[t], covs[t] = m, P
+        if steady_ok:
+            ring_upd[t % _RING], ring_P[t % _RING] = upd, P_pred
+            if not complete[t]:
+                if last_incomplete >= 0 and t - last_incomplete != period:
+                    period, run = t - last_incomplete, 0
+                last_incomplete = t
+            if period:
+                run = run + 1 if t >= period and codes[t] == codes[t - period] else 0
+            if (not cycling and fixed is None and 0 < period < _RING and run >= period
+                    and np.max(np.abs(P_pred - ring_P[(t - period) % _RING])) <= STEADY_RTOL * np.max(np.abs(P_pred))):
+                cycling = True
         # steady: the predicted covariance repeats (to STEADY_RTOL) with complete steps ahead
-        if (steady_ok and fixed is None and complete[t] and P_prev is not None and t < T - 2
+        if (steady_ok and not cycling and fixed is None and complete[t] and P_prev is not None and t < T - 2
                 and np.max(np.abs(P_pred - P_prev)) <= STEADY_RTOL * np.max(np.abs(P_pred))):
             after = incomplete[np.searchsorted(incomplete, t + 1):]
             t_end = int(after[0]) if len(after) else T
@@ -903,6 +927,9 @@ def _steady_scan(mod, t, t_end, upd, A, m_t, P_pred, means, covs, loglik):
 
 
 _TV_NAME = {"b": "transition_offsets", "d": "observation_offsets"}
+
+#: The longest period of a repeating missing-data pattern recognised by the periodic steady state.
+_RING = 64
 
 
 def _affine_scan(A, x):

@@ -642,3 +642,22 @@ def test_em_rejects_bad_arguments(rng):
     kalman_em(y, *_args(mod), n_steps=2, fit=("F", "Q"))  # partly observed rows are fine for F, Q
     with pytest.raises(ValueError, match="time_varying"):
         kalman_em(y, *_args(mod), n_steps=2, time_varying=("F",))
+
+
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_periodic_missing_pattern_equals_stepping(rng, batch):
+    """Missing rows every 10th step, then a partly observed component every 7th, then none: the
+    periodic steady state (the maps of the previous period reused once P̂ repeats) and its exits
+    equal stepping through every step (forced by a batch axis on F), with offsets (KALMAN)."""
+    mod = random_state_space_model(rng, 4, 2)
+    T = 2_400
+    ys = mod.sample(rng, T, batch=batch)
+    ys[..., 9:1000:10, :] = np.nan
+    ys[..., 1003:2000:7, 1] = np.nan
+    kw = dict(transition_offsets=0.1 * rng.standard_normal((T - 1, 4)), observation_offsets=rng.standard_normal(2),
+              time_varying=("transition_offsets",))
+    fast = kalman_filter(ys, *_args(mod), **kw)
+    stepped = kalman_filter(ys, mod.F[None], *_args(mod)[1:], **kw)
+    assert_close(fast.means, stepped.means.reshape(fast.means.shape), KALMAN)
+    assert_close(fast.covariances, stepped.covariances.reshape(fast.covariances.shape), KALMAN)
+    assert_close(fast.log_likelihood, stepped.log_likelihood.reshape(fast.log_likelihood.shape), KALMAN)
