@@ -265,6 +265,8 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     # time-major views; covariances shared by every series (a broadcast view) stay shared
     m_f = np.moveaxis(means, -2, 0)
     P_f = np.moveaxis(_unbroadcast(covs, len(batch)), -3, 0)
+    if all(n == 1 for n in P_f.shape[1:-2]):
+        P_f = P_f.reshape(P_f.shape[:1] + P_f.shape[-2:])       # one covariance sequence for all series
     ms, Ps, cross = _smooth(m_f, P_f, F, Q, b, tv, cross_covariances)
     return KalmanSmootherResult(means=_batch_major(ms, batch, 1), covariances=_batch_major(Ps, batch, 2),
                                 cross_covariances=None if cross is None else _batch_major(cross, batch, 2))
@@ -973,7 +975,21 @@ def _smooth(m_f, P_f, F, Q, b, tv, want_cross):
     Ps = np.empty((T,) + cb + (D, D))
     cross = np.empty((max(T - 1, 0),) + cb + (D, D)) if want_cross else None
     ms[-1], Ps[-1] = m_f[-1], P_f[-1]
-    for t in range(T - 2, -1, -1):
+    # steady runs: with one constant F, Q and filtered covariances equal from step r to t+1 (the
+    # filter's steady state stores them so), G and P̂ are constant over r..t
+    run_start = None
+    if cb == () and not ({"F", "Q"} & tv) and T > 2:
+        same = (P_f[1:] == P_f[:-1]).all(axis=(-1, -2))          # same[t]: P_t = P_{t+1}
+        # run_start[t]: the first r with same[r..t] all true
+        idx = np.where(same, 0, np.arange(T - 1) + 1)
+        run_start = np.maximum.accumulate(idx)
+    t = T - 2
+    while t >= 0:
+        if run_start is not None and same[t] and t - run_start[t] >= 2:
+            r = int(run_start[t])
+            _smooth_steady_run(m_f, P_f[t], F, Q, b, tv, r, t, ms, Ps, cross)
+            t = r - 1
+            continue
         F_t, m, P = at(F, "F", t), m_f[t], P_f[t]
         FP = F_t @ P
         # P̂_{t+1} = F_t P_t F_tᵀ + Q_t
@@ -992,4 +1008,50 @@ def _smooth(m_f, P_f, F, Q, b, tv, want_cross):
         if want_cross:
             # Cov(x_{t+1}, x_t | y) = P^s_{t+1} G_tᵀ
             cross[t] = Ps[t + 1] @ Gt
+        t -= 1
     return ms, Ps, cross
+
+
+def _smooth_steady_run(m_f, P, F, Q, b, tv, r, t, ms, Ps, cross):
+    r"""Steps t, t−1, …, r of the RTS pass where :math:`P_s = P` and :math:`F, Q` are constant (in place).
+
+    :math:`G` and :math:`\hat P` are then constant; the covariance recursion is stepped until
+    :math:`P^s` stops changing (to STEADY_RTOL), then repeated. The means obey the backward affine
+    recursion :math:`m^s_s = c_s + G m^s_{s+1}`, :math:`c_s = m_s - G(F m_s + b_s)`: the inputs are
+    written at once and, for a small batch with a stable :math:`G`, solved by the prefix scan on the
+    time-reversed view; otherwise stepped with one matrix product per step.
+    """
+    D = P.shape[-1]
+    FP = F @ P
+    # P̂ = F P Fᵀ + Q, G = P Fᵀ P̂⁻¹
+    P_pred = FP @ F.T + Q
+    G = np.linalg.solve(P_pred, FP).T
+    Gt = G.T
+    for s in range(t, r - 1, -1):
+        # P^s_s = P + G (P^s_{s+1} − P̂) Gᵀ, symmetrised
+        Ps[s] = _sym(P + G @ (Ps[s + 1] - P_pred) @ Gt)
+        if np.max(np.abs(Ps[s] - Ps[s + 1])) <= STEADY_RTOL * np.max(np.abs(Ps[s])):
+            Ps[r:s] = Ps[s]
+            break
+    if cross is not None:
+        # Cov(x_{s+1}, x_s | y) = P^s_{s+1} Gᵀ
+        np.matmul(Ps[r + 1:t + 2], Gt, out=cross[r:t + 1])
+    # c_s = m_s (I − G F)ᵀ − b_s Gᵀ, written into the output, in chunks
+    W = (np.eye(D) - G @ F).T
+    run = ms[r:t + 1]
+    step = max(1, _CHUNK_ELEMENTS // max(1, run[0].size))
+    for j in range(0, len(run), step):
+        sl = slice(j, j + step)
+        run[sl] = m_f[r + j:r + j + len(run[sl])] @ W
+        if b is not None:
+            run[sl] -= (b[r + j:r + j + len(run[sl])] if "transition_offsets" in tv else b) @ Gt
+    rev = run[::-1]
+    # m^s_t = c_t + G m^s_{t+1}
+    rev[0] += ms[t + 1] @ Gt
+    small = rev[0].size <= _SCAN_MAX_BATCH_ELEMENTS
+    if small and np.max(np.abs(np.linalg.eigvals(G))) < 1.0:
+        _affine_scan(G, rev)
+    else:
+        for j in range(1, len(rev)):
+            # m^s_s = c_s + G m^s_{s+1}
+            rev[j] += rev[j - 1] @ Gt

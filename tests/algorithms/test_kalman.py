@@ -661,3 +661,26 @@ def test_periodic_missing_pattern_equals_stepping(rng, batch):
     assert_close(fast.means, stepped.means.reshape(fast.means.shape), KALMAN)
     assert_close(fast.covariances, stepped.covariances.reshape(fast.covariances.shape), KALMAN)
     assert_close(fast.log_likelihood, stepped.log_likelihood.reshape(fast.log_likelihood.shape), KALMAN)
+
+
+@pytest.mark.parametrize("path", ["scan", "stepping"])
+def test_smoother_steady_runs_equal_stepping(rng, monkeypatch, path):
+    """Where the filtered covariances are steady (one model), the smoother's constant-gain runs
+    (prefix scan backwards, or one product per step for large batches) equal the step-by-step pass
+    (forced by a batch axis on F), means, covariances and cross-covariances, with offsets and gaps."""
+    import blrkit.algorithms.kalman as kalman_module
+
+    if path == "stepping":
+        monkeypatch.setattr(kalman_module, "_SCAN_MAX_BATCH_ELEMENTS", 0)
+    monkeypatch.setattr(kalman_module, "_CHUNK_ELEMENTS", 11)
+    mod = random_state_space_model(rng, 3, 2)
+    T = 1_500
+    ys = _with_missing(mod.sample(rng, T, batch=(2,)), [400, 401])
+    b = 0.1 * rng.standard_normal((T - 1, 3))
+    kw = dict(transition_offsets=b, time_varying=("transition_offsets",))
+    fast = rts_smoother(kalman_filter(ys, *_args(mod), **kw), mod.F, mod.Q, cross_covariances=True, **kw)
+    F1 = mod.F[None]
+    stepped = rts_smoother(kalman_filter(ys, F1, *_args(mod)[1:], **kw), F1, mod.Q, cross_covariances=True, **kw)
+    assert_close(fast.means, stepped.means, KALMAN)
+    assert_close(fast.covariances, stepped.covariances, KALMAN)
+    assert_close(fast.cross_covariances, stepped.cross_covariances, KALMAN)
