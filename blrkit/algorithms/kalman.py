@@ -60,11 +60,11 @@ TIME_VARYING_ARGUMENTS = ("F", "Q", "H", "R", "transition_offsets", "observation
 _LOG_2PI = np.log(2 * np.pi)
 
 #: Temporaries of the vectorised passes are bounded by this many floats (chunks over time).
-_CHUNK_ELEMENTS = 1 << 16
+_CHUNK_ELEMENTS = 1 << 14
 
 #: In a steady segment the prefix scan is used while (series × D) stays below this; above it, the
 #: time loop is already vectorised over enough series and a scan's O(T log T) work would cost more.
-_SCAN_MAX_BATCH_ELEMENTS = 2048
+_SCAN_MAX_BATCH_ELEMENTS = 256
 
 
 def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation_offsets=None,

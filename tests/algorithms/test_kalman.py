@@ -176,8 +176,14 @@ def test_long_batch_run_stays_symmetric_positive_definite():
     _assert_spd_everywhere(filt.covariances)
 
 
-def test_batched_call_peak_memory_at_most_twice_the_outputs(rng):
-    """tracemalloc peak of a 200-series × T = 200 call ≤ 2 × the bytes of the returned arrays."""
+def _stored_nbytes(a):
+    """Bytes an array holds: axes of stride 0 (a broadcast view) count once."""
+    return a.itemsize * int(np.prod([n for n, s in zip(a.shape, a.strides) if s != 0]))
+
+
+def test_batched_call_peak_memory_at_most_one_and_a_half_times_the_outputs(rng):
+    """tracemalloc peak of a 200-series × T = 200 call ≤ 1.5 × the bytes the returned arrays hold
+    (issue 15; covariances shared by all series are stored once and counted once)."""
     mod = random_state_space_model(rng, 4, 2)
     y = mod.sample(rng, 200, batch=(200,))
     kalman_filter(y[:2], *_args(mod))  # warm up imports and caches outside the measurement
@@ -187,8 +193,8 @@ def test_batched_call_peak_memory_at_most_twice_the_outputs(rng):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    out = res.means.nbytes + res.covariances.nbytes + res.log_likelihood.nbytes
-    assert peak <= 2 * out, (peak, out)
+    out = _stored_nbytes(res.means) + _stored_nbytes(res.covariances) + res.log_likelihood.nbytes
+    assert peak <= 1.5 * out, (peak, out)
 
 
 def test_inputs_not_modified(rng):
@@ -684,3 +690,36 @@ def test_smoother_steady_runs_equal_stepping(rng, monkeypatch, path):
     assert_close(fast.means, stepped.means, KALMAN)
     assert_close(fast.covariances, stepped.covariances, KALMAN)
     assert_close(fast.cross_covariances, stepped.cross_covariances, KALMAN)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), D=st.integers(1, 3), O=st.integers(1, 3), T=st.integers(1, 12),
+       p_missing=st.sampled_from([0.0, 0.3]), varying=st.sampled_from([ALL_TIME_VARYING, ("transition_offsets",), ()]))
+def test_random_models_with_offsets_and_missing_entries_equal_the_joint_gaussian(seed, D, O, T, p_missing, varying):
+    """Random sizes, time-varying arguments, offsets and missing entries (single components or
+    whole rows): smoothed marginals, cross-covariances and log-likelihood equal the joint
+    Gaussian (KALMAN)."""
+    r = np.random.default_rng(seed)
+    a, y = _varying_model(r, D, O, max(T, 2), varying)
+    if T == 1:
+        a = {k: (v[:1] if k in varying and k in ("H", "R", "observation_offsets") else
+                 v[:0] if k in varying else v) for k, v in a.items()}
+        y = y[:1]
+    y[r.random(y.shape) < p_missing] = np.nan
+    filt = kalman_filter(y, *_positional(a), **_offsets(a), time_varying=varying)
+    smooth = rts_smoother(filt, a["F"], a["Q"], transition_offsets=a["transition_offsets"],
+                          time_varying=set(varying) & {"F", "Q", "transition_offsets"}, cross_covariances=True)
+    jm, jP, jll, jC = textbook.joint_posterior(y, *_positional(a), **_offsets(a), return_cross=True)
+    assert_close(smooth.means, jm, KALMAN)
+    assert_close(smooth.covariances, jP, KALMAN)
+    assert_close(smooth.cross_covariances, jC, KALMAN)
+    assert_close(filt.log_likelihood, jll, KALMAN)
+
+
+def test_docstrings_cite_the_paper_registry():
+    """The drivers cite their sections through blrkit.paper's anchors (Sec. 5.1 Kalman, 5.2 EM)."""
+    from blrkit.paper import cite
+
+    for fn in (kalman_filter, rts_smoother):
+        assert cite("kalman").replace("Khan & Rue 2023, ", "") in fn.__doc__
+    assert cite("em").replace("Khan & Rue 2023, ", "") in kalman_em.__doc__
