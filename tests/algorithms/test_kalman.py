@@ -723,3 +723,31 @@ def test_docstrings_cite_the_paper_registry():
     for fn in (kalman_filter, rts_smoother):
         assert cite("kalman").replace("Khan & Rue 2023, ", "") in fn.__doc__
     assert cite("em").replace("Khan & Rue 2023, ", "") in kalman_em.__doc__
+
+
+def test_time_varying_batch_equals_single_calls(rng):
+    """Time axes with batch axes around them: per-series time-varying F (batch, T−1, D, D), one
+    time-varying H for all series, per-series time-varying observation offsets and a constant
+    transition offset per series, different missing entries: each series equals its own call."""
+    B, T, D, O = 3, 25, 3, 2
+    a, _ = _varying_model(rng, D, O, T)
+    F = np.stack([a["F"] + 0.01 * rng.standard_normal(a["F"].shape) for _ in range(B)])
+    d = rng.standard_normal((B, T, O))
+    b = rng.standard_normal((B, D))
+    ys = rng.standard_normal((B, T, O))
+    ys[0, 3] = np.nan
+    ys[1, 5, 0] = np.nan
+    tv = ("F", "Q", "H", "R", "observation_offsets")
+    filt = kalman_filter(ys, F, a["Q"], a["H"], a["R"], a["m0"], a["P0"], transition_offsets=b,
+                         observation_offsets=d, time_varying=tv)
+    smooth = rts_smoother(filt, F, a["Q"], transition_offsets=b, time_varying=("F", "Q"), cross_covariances=True)
+    for i in range(B):
+        one = kalman_filter(ys[i], F[i], a["Q"], a["H"], a["R"], a["m0"], a["P0"], transition_offsets=b[i],
+                            observation_offsets=d[i], time_varying=tv)
+        one_s = rts_smoother(one, F[i], a["Q"], transition_offsets=b[i], time_varying=("F", "Q"),
+                             cross_covariances=True)
+        assert_close(filt.means[i], one.means, KALMAN)
+        assert_close(filt.covariances[i], one.covariances, KALMAN)
+        assert_close(filt.log_likelihood[i], one.log_likelihood, KALMAN)
+        assert_close(smooth.means[i], one_s.means, KALMAN)
+        assert_close(smooth.cross_covariances[i], one_s.cross_covariances, KALMAN)
