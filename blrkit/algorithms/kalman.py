@@ -383,6 +383,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     b = None if mod.b is None else np.broadcast_to(mod.b, (T - 1,) + batch + (D,)) \
         if "transition_offsets" in tv else np.broadcast_to(mod.b, batch + (D,))
     n_obs = w.sum(axis=0)
+    if {"H", "R"} & set(fit) and np.any(n_obs == 0):
+        raise ValueError("y has a series with no observed row; H and R cannot be fitted from it")
     for k in range(n_steps + 1):
         for name in _EM_PARAMETERS:
             history[name][k] = params[name]

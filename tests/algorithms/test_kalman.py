@@ -598,7 +598,7 @@ def test_em_equals_the_textbook_em_step(rng):
 
 
 @settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), D=st.integers(1, 3), O=st.integers(1, 3), T=st.integers(5, 60),
+@given(seed=st.integers(0, 2**32 - 1), D=st.integers(1, 3), O=st.integers(1, 3), T=st.integers(20, 60),
        p_missing=st.sampled_from([0.0, 0.2]),
        fit=st.sampled_from([("F", "Q", "H", "R", "m0", "P0"), ("F", "Q"), ("H", "R"), ("Q", "R", "P0")]))
 def test_em_log_likelihood_never_decreases(seed, D, O, T, p_missing, fit):
@@ -751,3 +751,14 @@ def test_time_varying_batch_equals_single_calls(rng):
         assert_close(filt.log_likelihood[i], one.log_likelihood, KALMAN)
         assert_close(smooth.means[i], one_s.means, KALMAN)
         assert_close(smooth.cross_covariances[i], one_s.cross_covariances, KALMAN)
+
+
+def test_em_does_not_modify_its_inputs(rng):
+    mod = random_state_space_model(rng, 2, 2)
+    y = np.ma.masked_invalid(_with_missing(mod.sample(rng, 30), [3]))
+    b = rng.standard_normal(2)
+    args = [*_args(mod), b]
+    keep = [a.copy() for a in args] + [y.data.copy(), y.mask.copy()]
+    kalman_em(y, *_args(mod), n_steps=2, transition_offsets=b)
+    for now, before in zip([*args, y.data, y.mask], keep):
+        np.testing.assert_array_equal(now, before)
