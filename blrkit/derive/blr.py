@@ -88,10 +88,11 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
           Gaussian families; other families default to their conjugate likelihood;
         - an :class:`ExpressionLoss` in matrix symbols (:func:`quadratic_loss`,
           :func:`linear_gaussian_loss`).
-    prior : GaussianPrior, ConjugatePrior or ``"isotropic"``, optional
+    prior : GaussianPrior, ConjugatePrior, ``"isotropic"`` or ``"none"``, optional
         The prior p₀ in the family; ``"isotropic"`` is :math:`\mathcal{N}(0, \alpha^{-1}I)`
-        (:func:`isotropic_prior`).  ``None``: ℓ̄ = ℓ (conjugate families: the prior in the family
-        with standard parameters ``<name>_0``).
+        (:func:`isotropic_prior`).  ``None``: Gaussians ℓ̄ = ℓ, other families the prior in the
+        family with standard parameters ``<name>_0``; ``"none"``: ℓ̄ = ℓ for every family (then a
+        non-constant base measure enters the update).
     approximations : str, Approximation, or a sequence of them
         Applied in order: ``"delta"``, ``"fixed-covariance"``, ``"gauss-newton"``, ``"stochastic"``,
         ``"rho=1"`` or any step size ``"rho=0.5"``, ``"rho=1/4"`` (:data:`RHO` stays symbolic
@@ -142,11 +143,15 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
                                   f"(it applies to: {', '.join(a.families)})")
     fam = _family_object(family, key, loss)
     if isinstance(prior, str):
-        if prior != "isotropic":
-            raise DerivationError(f"unknown prior {prior!r}; known: 'isotropic' (N(0, α⁻¹I)) or a prior object")
-        if key not in GAUSSIAN_KINDS:
+        if prior not in ("isotropic", "none"):
+            raise DerivationError(f"unknown prior {prior!r}; known: 'isotropic' (N(0, α⁻¹I), Gaussians), 'none' "
+                                  "(ℓ̄ = ℓ) or a prior object")
+        if prior == "isotropic" and key not in GAUSSIAN_KINDS:
             raise DerivationError(f"the isotropic Gaussian prior needs a Gaussian family, not {key}")
-        prior = isotropic_prior()
+        if prior == "isotropic":
+            prior = isotropic_prior()
+        elif key in GAUSSIAN_KINDS:
+            prior = None
     loss = _as_loss(key, fam, loss)
     if title is None and anchor is None:
         title, anchor = _known_algorithm(key, loss, prior, approx)

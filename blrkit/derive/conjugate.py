@@ -44,6 +44,14 @@ def prior_for(family) -> ConjugatePrior:
     return ConjugatePrior(mapping)
 
 
+def _named(family) -> dict:
+    """Scalar standard symbols whose name differs from their parameter's (a user family built from its
+    log-density keeps λ's symbols under the names it was given) → a symbol of the parameter's name, so
+    that the emitted arguments and the expressions agree."""
+    return {p.symbols: sp.Symbol(p.name, **p.symbols.assumptions0) for p in family.standard
+            if not isinstance(p.symbols, sp.MatrixBase) and p.symbols.name != p.name}
+
+
 def _standard_symbols(family):
     out = []
     for p in family.standard:
@@ -178,8 +186,13 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         steps.append(Step(label, tuple(Equation(a, b, approximate) for a, b in eqs), why, anchor_))
 
     constant_h = family.has_constant_base_measure
+    rename = _named(family)
+    s2n = tuple(sp.sympify(e).xreplace(rename) for e in family.standard_to_natural)
+    if prior is not None and rename:
+        prior = ConjugatePrior({rename.get(k, k): sp.Symbol(f"{rename[k].name}_0", **k.assumptions0) if k in rename
+                                else v for k, v in prior.symbols.items()})
     step("Candidate posterior",
-         list(zip(lam, family.standard_to_natural)) + [(m, ExpectedValue(t)) for m, t in zip(mu, family.statistics)],
+         list(zip(lam, s2n)) + [(m, ExpectedValue(t)) for m, t in zip(mu, family.statistics)],
          f"$q$ is {family.name}: $\\mu = \\mathbb{{E}}_q[T(\\theta)]$, "
          + ("constant base measure" if constant_h else f"base measure $\\log h = {_tex(family.log_base_measure)}$"),
          "blr")
@@ -188,7 +201,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         why = "the prior $p_0$ is in the family" + ("" if constant_h else
                                                     ": $\\log h$ of $p_0$ and of the entropy cancel")
         step("Bayesian learning rule", list(zip(new, nat)), why, "blr-conjugate-form")
-        prior_nat = [e.subs(prior.symbols) for e in family.standard_to_natural]
+        prior_nat = [e.subs(prior.symbols) for e in s2n]
         step("Prior", list(zip(lam0, prior_nat)), "natural parameters of $p_0$", "conjugate")
         target = loss.total
     else:
@@ -223,7 +236,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         step(a.label, list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior" if drops
              else f"${a.statement}$", a.anchor)
     needs_state = any(x.has(*lam) for x in nat) or not approx or not conjugate
-    to_state = dict(zip(lam, family.standard_to_natural))
+    to_state = dict(zip(lam, s2n))
     if needs_state:
         nat = [sp.expand(x.subs(to_state)) for x in nat]
     gradient = [] if conjugate else [(d, sp.factor(sp.together(g.subs(to_state)))) for d, g in zip(dmu, grads)]

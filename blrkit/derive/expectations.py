@@ -48,13 +48,27 @@ def _statistic_symbols(family):
 
 
 def _in_statistics(expr, family):
-    """``expr`` rewritten in the statistics (T_k → t_k), or None if θ survives."""
+    """``expr`` rewritten in the statistics (T_k → t_k), or None if θ survives.
+
+    Term by term: a θ-dependent factor equal to a statistic becomes its t_k; otherwise SymPy's
+    ``subs`` rewrites products of statistics (an inverse power such as 1/θ only by exact match,
+    since ``subs(1/θ, t)`` would also turn θ into 1/t)."""
     ts, order = _statistic_symbols(family)
-    e = sp.expand(sp.expand_log(expr, force=True))
-    for k in order:
-        e = e.subs(sp.expand_log(family.statistics[k], force=True), ts[k])
-    e = sp.expand(e)
-    return (None, ts) if e.has(*family.theta) else (e, ts)
+    stats = [sp.expand_log(t, force=True) for t in family.statistics]
+    theta = set(family.theta)
+    out = sp.S.Zero
+    for term in sp.Add.make_args(sp.expand(sp.expand_log(expr, force=True))):
+        coeff = sp.Mul(*[f for f in sp.Mul.make_args(term) if not (f.free_symbols & theta)])
+        part = sp.Mul(*[f for f in sp.Mul.make_args(term) if f.free_symbols & theta])
+        if part in stats:
+            out += coeff * ts[stats.index(part)]
+            continue
+        for k in order:
+            inverse = isinstance(stats[k], sp.Pow) and stats[k].exp.is_negative
+            part = part.xreplace({stats[k]: ts[k]}) if inverse else part.subs(stats[k], ts[k])
+        out += coeff * part
+    out = sp.expand(out)
+    return (None, ts) if out.has(*family.theta) else (out, ts)
 
 
 def _enumerate_binary(expr, family):
