@@ -136,7 +136,7 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     if key == "gaussian-mixture":
         from .known import DERIVABLE
 
-        raise DerivationError(f"the gaussian-mixture family does not derive yet: {DERIVABLE[key][1]}")
+        raise DerivationError(f"the {key} family does not derive yet ({DERIVABLE[key][1].removeprefix('not yet: ')})")
     for a in approx:
         if a.families and key not in a.families:
             raise DerivationError(f"{a.name} does not apply to the {key} family "

@@ -215,6 +215,19 @@ def _singular_term(loss):
     return None
 
 
+def _sums_only(loss, approximations):
+    """The minibatch and Gauss–Newton approximations rewrite sums over examples: a loss in θ's
+    components is not one."""
+    from .approximations import GaussNewton
+    from .losses import ComponentLoss
+
+    if isinstance(loss, ComponentLoss):
+        for a in approximations:
+            if isinstance(a, (StochasticGradient, GaussNewton)):
+                raise DerivationError(f"{a.name} needs a loss that is a sum of per-example terms (a GLM loss "
+                                      "or an oracle), not a loss in the components of θ")
+
+
 def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
                     approximations: tuple[Approximation, ...]) -> dict:
     """Derive the Gaussian BLR update; returns the fields of a :class:`Derivation`.
@@ -223,6 +236,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     """
     from .approximations import StepSize
 
+    _sums_only(loss, approximations)
     if any(isinstance(a, FixedCovariance) for a in approximations):
         kind = "fixed"
     if kind == "fixed":

@@ -384,3 +384,40 @@ def test_kalman_gain_form_is_verified_against_the_derived_update():
     with pytest.raises(AssertionError, match="does not follow"):
         _verify_gain_form(bad, S_rhs, lam1, plain)
     assert isinstance(RECIPES["kalman_update"].problem()[0], ExpressionLoss)
+
+
+# -- every registered family, and the engine's examples ---------------------------------------------
+
+@pytest.mark.parametrize("key", list(FAMILIES))
+def test_every_family_derives_or_says_why_not(key):
+    """``derive --list`` promises an example loss per family (or a reason): the example derives."""
+    from blrkit.derive.blr import GAUSSIAN_KINDS
+    from blrkit.derive.known import DERIVABLE
+
+    example, why = DERIVABLE[key]
+    if example is None:
+        with pytest.raises(DerivationError, match="does not derive yet"):
+            derive(key)
+        return
+    loss = None if example in ("oracle", "conjugate") else parse_expression(
+        example, {s.name: s for s in FAMILIES[key]().theta})
+    d = derive(key, loss, None, ["delta"] if key in GAUSSIAN_KINDS else ["rho=1/2"])
+    d.compile()  # the emitted module runs through Python's compiler
+    assert why
+
+
+@pytest.mark.parametrize("name", sorted(__import__("blrkit.derive.examples", fromlist=["EXAMPLES"]).EXAMPLES))
+def test_examples_render_and_compile(name):
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.mathtext
+
+    from blrkit.derive.examples import EXAMPLES
+
+    d = EXAMPLES[name]()
+    for tex in d.equations_latex():
+        matplotlib.mathtext.math_to_image(f"${tex}$", io.BytesIO(), format="png")
+    compile(d.emit(), "<emitted>", "exec")
