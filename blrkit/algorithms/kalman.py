@@ -321,7 +321,9 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     transition_offsets, observation_offsets : array_like, optional
         Known offsets, as for :func:`kalman_filter` (not fitted).
     time_varying : collection of str, optional
-        Which of ``"transition_offsets", "observation_offsets"`` carry a time axis.
+        Which arguments carry a time axis (see :func:`kalman_filter`): the offsets, and those of
+        ``"F", "Q", "H", "R"`` that are not fitted (a fitted parameter is one matrix for all
+        steps); the sums above then use :math:`F_t, H_t` at each step.
 
     Each series of a batch is fitted on its own (the parameters gain the batch axes).
 
@@ -359,7 +361,11 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
         raise ValueError(f"fit names parameters among {_EM_PARAMETERS}; got {sorted(unknown)}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
         raise ValueError(f"n_steps must be an integer ≥ 0, got {n_steps!r}")
-    tv = _check_time_varying(time_varying, allowed=("transition_offsets", "observation_offsets"))
+    tv = _check_time_varying(time_varying)
+    fitted_tv = tv & set(fit)
+    if fitted_tv:
+        raise ValueError(f"time_varying names fitted parameters {sorted(fitted_tv)}: a fitted parameter is one matrix "
+                         f"for all steps; fit=(...) without them, or give them without a time axis")
     mod = _check_model(y, F0, Q0, H0, R0, m00, P00, transition_offsets, observation_offsets, tv,
                        names=("F0", "Q0", "H0", "R0", "m00", "P00"))
     observed = np.ones(mod.y.shape, dtype=bool) if mod.observed is None else mod.observed
@@ -373,7 +379,11 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     batch = mod.batch
     params = {"F": mod.F, "Q": mod.Q, "H": mod.H, "R": mod.R, "m0": mod.m0, "P0": mod.P0}
     trailing = {"F": (D, D), "Q": (D, D), "H": (O, D), "R": (O, O), "m0": (D,), "P0": (D, D)}
-    history = {k: np.empty((n_steps + 1,) + batch + trailing[k]) for k in _EM_PARAMETERS}
+    # a time-varying (so fixed) parameter is returned as given, its history a read-only broadcast
+    given = {"F": F0, "Q": Q0, "H": H0, "R": R0}
+    fixed_tv = {k: np.array(given[k], dtype=float) for k in tv & set(given)}
+    history = {k: np.empty((n_steps + 1,) + batch + trailing[k]) for k in _EM_PARAMETERS if k not in fixed_tv}
+    history.update({k: np.broadcast_to(v, (n_steps + 1,) + v.shape) for k, v in fixed_tv.items()})
     loglik = np.empty((n_steps + 1,) + batch)
     observed_rows = observed.all(axis=-1)                                   # (T, *ybatch)
     w = np.broadcast_to(observed_rows, (T,) + batch).astype(float)          # weights of H, R sums
@@ -387,25 +397,28 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
         raise ValueError("y has a series with no observed row; H and R cannot be fitted from it")
     for k in range(n_steps + 1):
         for name in _EM_PARAMETERS:
-            history[name][k] = params[name]
+            if name not in fixed_tv:
+                history[name][k] = params[name]
         step = _Model(y=mod.y, observed=mod.observed, F=params["F"], Q=params["Q"], H=params["H"], R=params["R"],
                       m0=params["m0"], P0=params["P0"], b=mod.b, d=mod.d, tv=tv, T=T, D=D, O=O,
                       batch=batch, cov_batch=_cov_batch(mod.observed, params["F"], params["Q"], params["H"],
-                                                        params["R"], params["P0"]))
+                                                        params["R"], params["P0"], tv))
         m_f, P_f, ll = _filter(step)
         loglik[k] = ll
         if k == n_steps:
             break
         ms, Ps, cross = _smooth(m_f, P_f, step.F, step.Q, step.b, tv, True)
-        params = _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T)
+        params = _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv)
+    params.update(fixed_tv)
     return KalmanEMResult(F=params["F"], Q=params["Q"], H=params["H"], R=params["R"], m0=params["m0"],
                           P0=params["P0"], F_history=history["F"], Q_history=history["Q"], H_history=history["H"],
                           R_history=history["R"], m0_history=history["m0"], P0_history=history["P0"],
                           log_likelihood=loglik)
 
 
-def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T):
-    """The closed-form M-step of :func:`kalman_em` (time-major inputs, sums over axis 0)."""
+def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv):
+    """The closed-form M-step of :func:`kalman_em` (time-major inputs, sums over axis 0; a
+    time-varying F or H is time-major too, and only used, never fitted)."""
     new = dict(params)
     Ps = np.broadcast_to(_pad_time_major(Ps, len(batch), 2), ms.shape[:1] + batch + Ps.shape[-2:])
     cross = np.broadcast_to(_pad_time_major(cross, len(batch), 2), (T - 1,) + batch + Ps.shape[-2:])
@@ -422,6 +435,20 @@ def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T):
     def sym(a):
         return 0.5 * (a + tr(a))
 
+    def apply(M, name, x):
+        # M_t x_t for every t (M time-varying) or M x_t
+        return np.einsum("t...ij,t...j->t...i" if name in tv else "...ij,t...j->t...i", M, x)
+
+    def sandwich_sum(M, name, S, weight=None):
+        # Σ_t weight_t M_t S_t M_tᵀ
+        if name in tv:
+            terms = M @ S @ tr(M)
+            if weight is not None:
+                terms = terms * weight[..., None, None]
+            return terms.sum(axis=0)
+        S = S.sum(axis=0) if weight is None else np.einsum("t...,t...ij->...ij", weight, S)
+        return M @ S @ tr(M)
+
     if "H" in fit or "R" in fit:
         # Σ_O E[x_t x_tᵀ] = Σ_O P^s_t + m^s_t m^s_tᵀ
         Exx_obs = np.einsum("t...,t...ij->...ij", w, Ps) + outer_sum(ms, ms, w)
@@ -431,9 +458,9 @@ def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T):
     if "R" in fit:
         H = new["H"]
         # e_t = y_t − d_t − H m^s_t on the observed rows
-        e = resid - np.einsum("...ij,t...j->t...i", H, ms) * w[..., None]
+        e = resid - apply(H, "H", ms) * w[..., None]
         # R = (Σ_O e_t e_tᵀ + H P^s_t Hᵀ) / |O|
-        S = outer_sum(e, e) + H @ np.einsum("t...,t...ij->...ij", w, Ps) @ tr(H)
+        S = outer_sum(e, e) + sandwich_sum(H, "H", Ps, w)
         new["R"] = sym(S / n_obs[..., None, None])
     if "F" in fit or "Q" in fit:
         m_now, m_next = ms[:-1], ms[1:]
@@ -449,12 +476,13 @@ def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T):
     if "Q" in fit:
         F = new["F"]
         # e_t = m^s_{t+1} − F m^s_t − b_t
-        e = m_next - np.einsum("...ij,t...j->t...i", F, m_now)
+        e = m_next - apply(F, "F", m_now)
         if b is not None:
             e = e - b
-        Cs = cross.sum(axis=0)
+        # Σ C_t F_tᵀ
+        CF = (cross @ tr(F)).sum(axis=0) if "F" in tv else cross.sum(axis=0) @ tr(F)
         # Q = (Σ e eᵀ + F P^s_t Fᵀ + P^s_{t+1} − C_t Fᵀ − F C_tᵀ) / (T − 1)
-        S = outer_sum(e, e) + F @ Ps[:-1].sum(axis=0) @ tr(F) + Ps[1:].sum(axis=0) - Cs @ tr(F) - F @ tr(Cs)
+        S = outer_sum(e, e) + sandwich_sum(F, "F", Ps[:-1]) + Ps[1:].sum(axis=0) - CF - tr(CF)
         new["Q"] = sym(S / (T - 1))
     if "m0" in fit:
         # m0 = m^s_0

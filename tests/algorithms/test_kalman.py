@@ -579,6 +579,28 @@ def test_em_equals_pykalman(rng, fit):
             np.testing.assert_array_equal(ours, value)
 
 
+def test_em_with_time_varying_matrices_equals_pykalman(rng):
+    """Known time-varying F, Q, H, R and offsets, missing rows: three iterations fitting the
+    noise levels and the initial state equal pykalman's ``em`` (KALMAN_EM), whose M-step uses
+    F_t and H_t at each step too; the time-varying arguments come back as given."""
+    T = 60
+    a, y = _varying_model(rng, 3, 2, T, ("F", "H", "transition_offsets", "observation_offsets"))
+    y = _with_missing(y, [2, 30, 31])
+    fit = ("Q", "R", "m0", "P0")
+    pk = _pykalman(a)
+    pk.em_vars = [_PYKALMAN_EM_NAMES[k] for k in fit]
+    pk = pk.em(np.ma.masked_invalid(y), n_iter=3)
+    tv = ("F", "H", "transition_offsets", "observation_offsets")
+    res = kalman_em(y, *_positional(a), n_steps=3, fit=fit, **_offsets(a), time_varying=tv)
+    for name in fit:
+        assert_close(getattr(res, name), getattr(pk, _PYKALMAN_EM_NAMES[name]), KALMAN_EM)
+    np.testing.assert_array_equal(res.F, a["F"])
+    np.testing.assert_array_equal(res.H_history[-1], a["H"])
+    assert np.all(np.diff(res.log_likelihood) >= -KALMAN * np.abs(res.log_likelihood[1:]))
+    with pytest.raises(ValueError, match="fitted parameters"):
+        kalman_em(y, *_positional(a), n_steps=1, fit=("F",), **_offsets(a), time_varying=tv)
+
+
 def test_em_equals_the_textbook_em_step(rng):
     """Each of four iterations (parameters and log-likelihood) equals Shumway & Stoffer's EM step
     of :mod:`blrkit.classical.kalman` (its own filter, smoother and lag-one covariance recursion)."""
@@ -648,6 +670,8 @@ def test_em_rejects_bad_arguments(rng):
     kalman_em(y, *_args(mod), n_steps=2, fit=("F", "Q"))  # partly observed rows are fine for F, Q
     with pytest.raises(ValueError, match="time_varying"):
         kalman_em(y, *_args(mod), n_steps=2, time_varying=("F",))
+    with pytest.raises(ValueError, match="time_varying"):
+        kalman_em(y, *_args(mod), n_steps=2, time_varying=("P0",))
 
 
 @pytest.mark.parametrize("batch", [(), (3,)])
