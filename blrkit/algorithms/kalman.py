@@ -32,8 +32,12 @@ stops changing (to a relative 1e-15, :data:`STEADY_RTOL`) with no missing compon
 reused; for a small batch the mean recursion :math:`\hat m_{t+1} = A \hat m_t + F K (y_t - d_t) + b_t`,
 :math:`A = F(I - KH)`, is then an affine recursion solved by a prefix (associative) scan in
 :math:`O(\log T)` NumPy passes and the emitted update is applied to all remaining steps at once (in
-chunks, so temporaries stay small). Otherwise (one model per series, or different missing
-components) the loop runs over time with every operation vectorised over the batch. Buffers are
+chunks, so temporaries stay small). When the missing components repeat with a period p (every
+10th reading lost, say), the covariance recursion becomes periodic: once :math:`\hat P_t` equals
+:math:`\hat P_{t-p}` (to STEADY_RTOL) the maps of the previous period are reused. Otherwise (one
+model per series, or different missing components) the loop runs over time with every operation
+vectorised over the batch. The smoother likewise runs with a constant gain where the filtered
+covariances are steady (a backward prefix scan for a small batch). Buffers are
 time-major; the returned arrays are views with the documented axis order, and covariances shared
 by all series are returned as a read-only broadcast view of one ``(T, D, D)`` array.
 """
