@@ -749,7 +749,6 @@ class _AffineUpdate:
         # [m | z] = m̂ W_m + y W_y + d W_d, with W = [M | V L⁻ᵀ] from the rows of the unit inputs
         W = np.concatenate([m, v @ LinvT], axis=1)
         self.Wm, self.Wy, self.Wd = W[:D], W[D:D + O], W[D + O:]
-        self.Mm = m[:D]
         self.D = D
 
     def apply(self, m_pred, y, d):
@@ -863,20 +862,24 @@ def _filter(mod):
             m, P = m_pred, P_pred
         elif shared:
             idx = None if complete[t] else np.flatnonzero(flat[t, 0])
-            if fixed is not None:
-                upd = fixed
-            elif cycling:
-                upd = ring_upd[(t - period) % _RING]
-            else:
-                H_t, R_t = mod.at("H", t), mod.at("R", t)
-                if idx is not None:
-                    H_t, R_t = H_t[idx], R_t[np.ix_(idx, idx)]
-                upd = _AffineUpdate(P_pred, H_t, R_t)
             y_t = mod.y[t] if idx is None else mod.y[t][..., idx]
             if d_t is not None and idx is not None:
                 d_t = d_t[..., idx]
-            m, ll = upd.apply(m_pred, y_t, d_t)
-            P = upd.P
+            upd = fixed if fixed is not None else ring_upd[(t - period) % _RING] if cycling else None
+            if upd is None:
+                # the observed rows of H_t and block of R_t
+                H_t, R_t = mod.at("H", t), mod.at("R", t)
+                if idx is not None:
+                    H_t, R_t = H_t[idx], R_t[np.ix_(idx, idx)]
+                if cycling or not use_scan:
+                    upd = _AffineUpdate(P_pred, H_t, R_t)
+            if upd is not None:
+                m, ll = upd.apply(m_pred, y_t, d_t)
+                P, K = upd.P, upd.K
+            else:
+                # a small batch: the emitted step on the means themselves
+                m, P, K, v, C = kalman_update(m_pred, P_pred, y_t, H_t, R_t, 0.0 if d_t is None else d_t)
+                ll = _gaussian_logpdf(v, C)
             loglik += ll
         else:
             mode = None if complete[t] else (np.flatnonzero(flat[t, 0]) if same_pattern else "pad")
@@ -900,23 +903,24 @@ def _filter(mod):
                 and np.max(np.abs(P_pred - P_prev)) <= STEADY_RTOL * np.max(np.abs(P_pred))):
             after = incomplete[np.searchsorted(incomplete, t + 1):]
             t_end = int(after[0]) if len(after) else T
-            A = mod.F @ upd.Mm.T           # A = F(I − KH)
+            A = mod.F - mod.F @ K @ mod.H           # A = F(I − KH)
             if stable is None:
                 # a scan forms powers of A: only when the recursion is stable, else keep stepping
                 stable = bool(np.max(np.abs(np.linalg.eigvals(A))) < 1.0)
             if t_end - t > 2:
                 if use_scan and stable:
-                    _steady_scan(mod, t, t_end, upd, A, m, P_pred, means, covs, loglik)
+                    _steady_scan(mod, t, t_end, K, A, m, P_pred, means, covs, loglik)
                     m, P, t, P_prev = means[t_end - 1], covs[t_end - 1], t_end, None
                     continue
-                fixed, fixed_until = upd, t_end
+                fixed = upd if upd is not None else _AffineUpdate(P_pred, mod.H, mod.R)
+                fixed_until = t_end
         if fixed is None:
             P_prev = P_pred
         t += 1
     return means, covs, loglik
 
 
-def _steady_scan(mod, t, t_end, upd, A, m_t, P_pred, means, covs, loglik):
+def _steady_scan(mod, t, t_end, K, A, m_t, P_pred, means, covs, loglik):
     r"""Fill steps t+1..t_end−1 (complete, constant model) once P̂ is steady at step t (in place).
 
     The predicted means obey :math:`\hat m_{t+1} = F m_t + b_t` and
@@ -939,7 +943,7 @@ def _steady_scan(mod, t, t_end, upd, A, m_t, P_pred, means, covs, loglik):
     tail[0] = m_t @ F.T
     if mod.b is not None:
         tail[0] += mod.at("b", t)
-    FKt = (F @ upd.K).T
+    FKt = (F @ K).T
     for j in range(1, n, step):
         s0, s1 = t + j, t + min(n, j + step)
         # inputs F K (y_s − d_s) + b_s for s = t+1 .. t_end−2

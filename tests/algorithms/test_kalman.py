@@ -674,11 +674,18 @@ def test_em_rejects_bad_arguments(rng):
         kalman_em(y, *_args(mod), n_steps=2, time_varying=("P0",))
 
 
+@pytest.mark.parametrize("large", [False, True])
 @pytest.mark.parametrize("batch", [(), (3,)])
-def test_periodic_missing_pattern_equals_stepping(rng, batch):
+def test_periodic_missing_pattern_equals_stepping(rng, monkeypatch, batch, large):
     """Missing rows every 10th step, then a partly observed component every 7th, then none: the
     periodic steady state (the maps of the previous period reused once P̂ repeats) and its exits
-    equal stepping through every step (forced by a batch axis on F), with offsets (KALMAN)."""
+    equal stepping through every step (forced by a batch axis on F), with offsets (KALMAN).
+    ``large``: the path of large batches (the emitted step's affine map applied to the batch at
+    every step) instead of the emitted step on the means themselves."""
+    import blrkit.algorithms.kalman as kalman_module
+
+    if large:
+        monkeypatch.setattr(kalman_module, "_SCAN_MAX_BATCH_ELEMENTS", 0)
     mod = random_state_space_model(rng, 4, 2)
     T = 2_400
     ys = mod.sample(rng, T, batch=batch)
