@@ -281,7 +281,8 @@ def bench_kalman_scale(rng):
     ys = mod.sample(rng, 200, batch=(1_000,))
     filt = kalman_filter(ys, *args)
     hm, hP = np.ascontiguousarray(np.moveaxis(filt.means, -2, 0)), np.ascontiguousarray(filt.covariances[0])
-    np.testing.assert_allclose(rts_smoother(filt, mod.F, mod.Q).means, np.moveaxis(hand_smoother(hm, hP, mod.F, mod.Q)[0], 0, 1),
+    np.testing.assert_allclose(rts_smoother(filt, mod.F, mod.Q).means,
+                               np.moveaxis(hand_smoother(hm, hP, mod.F, mod.Q)[0], 0, 1),
                                rtol=1e-8, atol=1e-8)
     report_blas_bound("1,000 series x T = 200", lambda: rts_smoother(filt, mod.F, mod.Q),
                       lambda: hand_smoother(hm, hP, mod.F, mod.Q), "tight loop (batched)", within=1.2)

@@ -30,7 +30,8 @@ emitted update is evaluated once per step on the shared covariance and on unit i
 the affine map :math:`(\hat m_t, y_t, d_t) \mapsto (m_t, v_t)` it computes, and that map is applied to
 the whole batch as matrix products. Where the matrices are also constant in time and the predicted
 covariance stops changing (to a relative 1e-15, :data:`STEADY_RTOL`) with no missing component
-ahead, the map is reused; for a small batch the mean recursion :math:`\hat m_{t+1} = A \hat m_t + F K (y_t - d_t) + b_t`,
+ahead, the map is reused; for a small batch the mean recursion
+:math:`\hat m_{t+1} = A \hat m_t + F K (y_t - d_t) + b_t`,
 :math:`A = F(I - KH)`, is then an affine recursion solved by a prefix (associative) scan in
 :math:`O(\log T)` NumPy passes and the emitted update is applied to all remaining steps at once (in
 chunks, so temporaries stay small). When the missing components repeat with a period p (every

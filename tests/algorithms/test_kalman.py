@@ -325,7 +325,8 @@ def _varying_model(rng, D, O, T, varying=ALL_TIME_VARYING):
     y = np.empty((T, O))
     for t in range(T):
         if t:
-            x = at("F", t - 1) @ x + at("transition_offsets", t - 1) + np.linalg.cholesky(at("Q", t - 1)) @ rng.standard_normal(D)
+            noise = np.linalg.cholesky(at("Q", t - 1)) @ rng.standard_normal(D)
+            x = at("F", t - 1) @ x + at("transition_offsets", t - 1) + noise
         y[t] = at("H", t) @ x + at("observation_offsets", t) + np.linalg.cholesky(at("R", t)) @ rng.standard_normal(O)
     return a, y
 
@@ -492,7 +493,8 @@ def test_steady_state_with_offsets_and_gaps_equals_stepping(rng, monkeypatch, pa
     mod = random_state_space_model(rng, 3, 2)
     T = 3_000
     ys = _with_missing(mod.sample(rng, T, batch=(2,)), gaps)
-    kw = dict(transition_offsets=0.1 * rng.standard_normal((T - 1, 3)), observation_offsets=rng.standard_normal((2, T, 2)),
+    kw = dict(transition_offsets=0.1 * rng.standard_normal((T - 1, 3)),
+              observation_offsets=rng.standard_normal((2, T, 2)),
               time_varying=("transition_offsets", "observation_offsets"))
     fast = kalman_filter(ys, *_args(mod), **kw)
     stepped = kalman_filter(ys, mod.F[None], *_args(mod)[1:], **kw)
