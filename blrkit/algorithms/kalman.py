@@ -255,10 +255,10 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     T, D = means.shape[-2:]
     batch = means.shape[:-2]
     tv = _check_time_varying(time_varying, allowed=("F", "Q", "transition_offsets"))
-    F, Fb = _check_array(F, "F", (D, D), T - 1, tv, batch, "T − 1, the number of transitions")
-    Q, Qb = _check_array(Q, "Q", (D, D), T - 1, tv, batch, "T − 1, the number of transitions", spd=True)
+    F, Fb = _check_array(F, "F", (D, D), T - 1, tv, batch, "T − 1")
+    Q, Qb = _check_array(Q, "Q", (D, D), T - 1, tv, batch, "T − 1", spd=True)
     b, bb = (None, ()) if transition_offsets is None else _check_array(
-        transition_offsets, "transition_offsets", (D,), T - 1, tv, batch, "T − 1, the number of transitions")
+        transition_offsets, "transition_offsets", (D,), T - 1, tv, batch, "T − 1")
     for name, shape in (("F", Fb), ("Q", Qb), ("transition_offsets", bb)):
         if _widens(shape, batch):
             raise ValueError(f"{name} has batch shape {shape}, incompatible with the filtered means' batch shape "
@@ -602,7 +602,7 @@ def _check_array(x, name, trailing, T_len, tv, ybatch, what, *, spd=False, publi
         batch_shape = a.shape[:a.ndim - k]
         if batch_shape and batch_shape[-1] == T_len and T_len > 1 and _widens(batch_shape, ybatch):
             raise ValueError(
-                f"{name} has shape {a.shape}: its axis {-k - 1} has length {what} = {T_len} but {key!r} is not in "
+                f"{name} has shape {a.shape}: its axis {-k - 1} has the length of a time axis ({what} = {T_len}) but {key!r} is not in "
                 f"time_varying, and as a batch axis it does not match y's batch shape {tuple(ybatch)}; declare a time "
                 f"axis with time_varying=(..., {key!r}), or give y the batch axis for a batch of models")
     if spd:
@@ -658,7 +658,7 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
     if T == 0 or O == 0 or D == 0:
         raise ValueError(f"need T ≥ 1 observations of O ≥ 1 values and D ≥ 1 states; got y with T = {T}, O = {O}, "
                          f"and {nm0} {m0.shape}")
-    trans, obs = "T − 1, the number of transitions", "T, the number of observations"
+    trans, obs = "T − 1", "T, the number of observations"
     F, Fb = _check_array(F, nF, (D, D), T - 1, tv, ybatch, trans, public_name="F")
     H, Hb = _check_array(H, nH, (O, D), T, tv, ybatch, obs, public_name="H")
     Q, Qb = _check_array(Q, nQ, (D, D), T - 1, tv, ybatch, trans, spd=True, public_name="Q")
