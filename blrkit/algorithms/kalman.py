@@ -658,7 +658,7 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
     if T == 0 or O == 0 or D == 0:
         raise ValueError(f"need T ≥ 1 observations of O ≥ 1 values and D ≥ 1 states; got y with T = {T}, O = {O}, "
                          f"and {nm0} {m0.shape}")
-    trans, obs = "T − 1", "T, the number of observations"
+    trans, obs = "T − 1", "T"
     F, Fb = _check_array(F, nF, (D, D), T - 1, tv, ybatch, trans, public_name="F")
     H, Hb = _check_array(H, nH, (O, D), T, tv, ybatch, obs, public_name="H")
     Q, Qb = _check_array(Q, nQ, (D, D), T - 1, tv, ybatch, trans, spd=True, public_name="Q")
