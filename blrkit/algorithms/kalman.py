@@ -71,6 +71,12 @@ _CHUNK_ELEMENTS = 1 << 14
 #: time loop is already vectorised over enough series and a scan's O(T log T) work would cost more.
 _SCAN_MAX_BATCH_ELEMENTS = 256
 
+#: The longest period of a repeating missing-data pattern recognised by the periodic steady state.
+_RING = 64
+
+#: The model's short names of the offsets and their argument names.
+_TV_NAME = {"b": "transition_offsets", "d": "observation_offsets"}
+
 
 def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation_offsets=None,
                   time_varying=()) -> KalmanFilterResult:
@@ -969,10 +975,6 @@ def _steady_scan(mod, t, t_end, K, A, m_t, P_pred, means, covs, loglik):
     covs[t + 1:t_end] = P
 
 
-_TV_NAME = {"b": "transition_offsets", "d": "observation_offsets"}
-
-#: The longest period of a repeating missing-data pattern recognised by the periodic steady state.
-_RING = 64
 
 
 def _affine_scan(A, x):
