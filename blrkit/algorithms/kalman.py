@@ -335,7 +335,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     time_varying : collection of str, optional
         Which arguments carry a time axis (see :func:`kalman_filter`): the offsets, and those of
         ``"F", "Q", "H", "R"`` that are not fitted (a fitted parameter is one matrix for all
-        steps); the sums above then use :math:`F_t, H_t` at each step.
+        steps; fitting F needs a constant Q, fitting H a constant R, for the closed forms above);
+        the sums above then use :math:`F_t, H_t` at each step.
 
     Each series of a batch is fitted on its own (the parameters gain the batch axes).
 
@@ -378,6 +379,10 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     if fitted_tv:
         raise ValueError(f"time_varying names fitted parameters {sorted(fitted_tv)}: a fitted parameter is one matrix "
                          f"for all steps; fit=(...) without them, or give them without a time axis")
+    for fitted, noise in (("F", "Q"), ("H", "R")):
+        if fitted in fit and noise in tv:
+            # Σ_t Q_t⁻¹(E[x_{t+1}x_tᵀ] − F E[x_t x_tᵀ]) = 0 has no closed form F when Q_t varies (R_t, H alike)
+            raise ValueError(f"fitting {fitted} needs a constant {noise}; {noise!r} is in time_varying")
     mod = _check_model(y, F0, Q0, H0, R0, m00, P00, transition_offsets, observation_offsets, tv,
                        names=("F0", "Q0", "H0", "R0", "m00", "P00"))
     observed = np.ones(mod.y.shape, dtype=bool) if mod.observed is None else mod.observed

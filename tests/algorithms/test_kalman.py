@@ -601,6 +601,8 @@ def test_em_with_time_varying_matrices_equals_pykalman(rng):
     assert np.all(np.diff(res.log_likelihood) >= -KALMAN * np.abs(res.log_likelihood[1:]))
     with pytest.raises(ValueError, match="fitted parameters"):
         kalman_em(y, *_positional(a), n_steps=1, fit=("F",), **_offsets(a), time_varying=tv)
+    with pytest.raises(ValueError, match="fitting H needs a constant R"):
+        kalman_em(y, *_positional(a), n_steps=1, fit=("H",), **_offsets(a), time_varying=("R",))
 
 
 def test_em_equals_the_textbook_em_step(rng):
