@@ -322,8 +322,11 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     Parameters
     ----------
     y : array_like or numpy.ma.MaskedArray, shape (*batch, T, O)
-        Observations; rows entirely missing (NaN or masked) are allowed; rows partly missing only
-        when neither ``H`` nor ``R`` is fitted.
+        Observations; NaN or masked entries are missing. Rows entirely missing are left out of the
+        ``H`` and ``R`` sums (as pykalman does); a row with some components observed enters them
+        completed in expectation: its missing residual given the observed one has mean
+        :math:`R_{mo}R_{oo}^{-1} r_o` and variance :math:`R_{mm} - R_{mo}R_{oo}^{-1}R_{om}` under the
+        current :math:`R` (Shumway & Stoffer's treatment of missing data).
     F0, Q0, H0, R0, m00, P00 : array_like
         The starting parameters, shapes as for :func:`kalman_filter` (no time axes).
     n_steps : int
@@ -386,10 +389,6 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     mod = _check_model(y, F0, Q0, H0, R0, m00, P00, transition_offsets, observation_offsets, tv,
                        names=("F0", "Q0", "H0", "R0", "m00", "P00"))
     observed = np.ones(mod.y.shape, dtype=bool) if mod.observed is None else mod.observed
-    partial = observed.any(axis=-1) & ~observed.all(axis=-1)
-    if partial.any() and {"H", "R"} & set(fit):
-        raise ValueError("y has partly observed rows; kalman_em fits H and R only from entirely observed or "
-                         "entirely missing rows (fit=(...) without 'H' and 'R' handles them)")
     T, D, O = mod.T, mod.D, mod.O
     if T < 2 and {"F", "Q"} & set(fit):
         raise ValueError(f"fitting F or Q needs y with T ≥ 2 steps, got T = {T}")
@@ -409,7 +408,13 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     resid = np.where(np.broadcast_to(observed_rows[..., None], (T,) + batch + (O,)), mod.y - d, 0.0)
     b = None if mod.b is None else np.broadcast_to(mod.b, (T - 1,) + batch + (D,)) \
         if "transition_offsets" in tv else np.broadcast_to(mod.b, batch + (D,))
-    n_obs = w.sum(axis=0)
+    # partly observed rows: their missing components are completed in expectation in the M-step
+    partial = np.broadcast_to(observed.any(axis=-1) & ~observed_rows, (T,) + batch)
+    partial_rows = None
+    if {"H", "R"} & set(fit) and partial.any():
+        partial_rows = (np.argwhere(partial), np.broadcast_to(observed, (T,) + batch + (O,)),
+                        np.broadcast_to(mod.y - d, (T,) + batch + (O,)))
+    n_obs = w.sum(axis=0) + partial.sum(axis=0)
     if {"H", "R"} & set(fit) and np.any(n_obs == 0):
         raise ValueError("y has a series with no observed row; H and R cannot be fitted from it")
     for k in range(n_steps + 1):
@@ -425,7 +430,7 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
         if k == n_steps:
             break
         ms, Ps, cross = _smooth(m_f, P_f, step.F, step.Q, step.b, tv, True)
-        params = _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv)
+        params = _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv, partial_rows)
     params.update(fixed_tv)
     return KalmanEMResult(F=params["F"], Q=params["Q"], H=params["H"], R=params["R"], m0=params["m0"],
                           P0=params["P0"], F_history=history["F"], Q_history=history["Q"], H_history=history["H"],
@@ -433,9 +438,10 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
                           log_likelihood=loglik)
 
 
-def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv):
+def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv, partial_rows=None):
     """The closed-form M-step of :func:`kalman_em` (time-major inputs, sums over axis 0; a
-    time-varying F or H is time-major too, and only used, never fitted)."""
+    time-varying F or H is time-major too, and only used, never fitted). ``partial_rows``: the
+    (t, *batch index) of rows with some components missing, the observed mask and y − d."""
     new = dict(params)
     Ps = np.broadcast_to(_pad_time_major(Ps, len(batch), 2), ms.shape[:1] + batch + Ps.shape[-2:])
     cross = np.broadcast_to(_pad_time_major(cross, len(batch), 2), (T - 1,) + batch + Ps.shape[-2:])
@@ -469,15 +475,28 @@ def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv):
     if "H" in fit or "R" in fit:
         # Σ_O E[x_t x_tᵀ] = Σ_O P^s_t + m^s_t m^s_tᵀ
         Exx_obs = np.einsum("t...,t...ij->...ij", w, Ps) + outer_sum(ms, ms, w)
+        Syx = outer_sum(resid, ms)
+        partial = None if partial_rows is None else _partial_row_moments(partial_rows, params, ms, Ps, batch, tv)
+        if partial is not None:
+            # the partly observed rows, completed: E[(y_t − d_t) x_tᵀ] and E[x_t x_tᵀ]
+            for idx, Exx, Eyx, _, _ in partial:
+                Exx_obs[idx[1:]] += Exx
+                Syx[idx[1:]] += Eyx
     if "H" in fit:
-        # H = (Σ_O (y_t − d_t) m^s_tᵀ)(Σ_O E[x_t x_tᵀ])⁻¹  (the residual is 0 off the observed rows)
-        new["H"] = tr(np.linalg.solve(Exx_obs, tr(outer_sum(resid, ms))))
+        # H = (Σ_O E[(y_t − d_t) x_tᵀ])(Σ_O E[x_t x_tᵀ])⁻¹  (the residual is 0 off the observed rows)
+        new["H"] = tr(np.linalg.solve(Exx_obs, tr(Syx)))
     if "R" in fit:
         H = new["H"]
         # e_t = y_t − d_t − H m^s_t on the observed rows
         e = resid - apply(H, "H", ms) * w[..., None]
         # R = (Σ_O e_t e_tᵀ + H P^s_t Hᵀ) / |O|
         S = outer_sum(e, e) + sandwich_sum(H, "H", Ps, w)
+        if partial is not None:
+            H_new = np.broadcast_to(H, batch + H.shape[-2:])
+            for idx, Exx, _, Err, Erx in partial:
+                # E[(r + Δx)(r + Δx)ᵀ], r = y − d − H_old x, Δ = H_old − H_new
+                delta = _at_row(params["H"], "H", idx, batch, tv) - H_new[idx[1:]]
+                S[idx[1:]] += Err + Erx @ delta.T + delta @ Erx.T + delta @ Exx @ delta.T
         new["R"] = sym(S / n_obs[..., None, None])
     if "F" in fit or "Q" in fit:
         m_now, m_next = ms[:-1], ms[1:]
@@ -510,6 +529,49 @@ def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv):
         new["P0"] = sym(Ps[0] + dm[..., :, None] * dm[..., None, :])
     return {k: np.array(np.broadcast_to(v, batch + v.shape[v.ndim - (1 if k == "m0" else 2):]))
             if k in fit else v for k, v in new.items()}
+
+
+def _at_row(a, name, idx, batch, tv):
+    """The matrix of one row (t, *batch index) of a time-major argument."""
+    a = a[idx[0]] if name in tv else a
+    return np.broadcast_to(a, batch + a.shape[-2:])[tuple(idx[1:])]
+
+
+def _partial_row_moments(partial_rows, params, ms, Ps, batch, tv):
+    r"""The E-step moments of the rows with some components missing, completed in expectation.
+
+    Under the current :math:`H, R` and given the observed components, the residual
+    :math:`r = y - d - Hx` is :math:`J r_o + (0, u)`: :math:`J` stacks the identity on the observed
+    components and :math:`R_{mo}R_{oo}^{-1}` on the missing ones, :math:`u \sim \mathcal N(0, R_{mm} -
+    R_{mo}R_{oo}^{-1}R_{om})` independent. With :math:`x \sim \mathcal N(m^s_t, P^s_t)`:
+    :math:`E[r x^	op] = J((y_o - d_o) m^{s	op}_t - H_o E[xx^	op])`,
+    :math:`E[rr^	op] = J((y_o - d_o - H_o m^s_t)(\cdot)^	op + H_o P^s_t H_o^	op)J^	op + (0, \mathrm{Var}\,u)`,
+    :math:`E[(y - d)x^	op] = E[rx^	op] + H E[xx^	op]`. Returns, per row, (index, E[xxᵀ],
+    E[(y − d)xᵀ], E[rrᵀ], E[rxᵀ]); a Python loop over those rows.
+    """
+    rows, observed, y_d = partial_rows
+    R_all = np.broadcast_to(params["R"], batch + params["R"].shape[-2:])
+    out = []
+    for idx in map(tuple, rows):
+        o = observed[idx]
+        mi = ~o
+        x, P = ms[idx], Ps[idx]
+        Exx = P + np.outer(x, x)
+        H = _at_row(params["H"], "H", idx, batch, tv)
+        R = R_all[idx[1:]]
+        O = len(o)
+        J = np.zeros((O, int(o.sum())))
+        J[o] = np.eye(int(o.sum()))
+        # R_mo R_oo⁻¹
+        J[mi] = np.linalg.solve(R[np.ix_(o, o)], R[np.ix_(o, mi)]).T
+        yo, Ho = y_d[idx][o], H[o]
+        Erx = J @ (np.outer(yo, x) - Ho @ Exx)
+        ro = yo - Ho @ x
+        Err = J @ (np.outer(ro, ro) + Ho @ P @ Ho.T) @ J.T
+        # Var u = R_mm − R_mo R_oo⁻¹ R_om
+        Err[np.ix_(mi, mi)] += R[np.ix_(mi, mi)] - J[mi] @ R[np.ix_(o, mi)]
+        out.append((idx, Exx, Erx + H @ Exx, Err, Erx))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

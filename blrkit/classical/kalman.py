@@ -148,9 +148,13 @@ def em_step(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation_offse
     Stoffer's own backward recursion (their Property, in *Time Series Analysis and Its
     Applications*, Sec. 6.3): P_{T−1,T−2} = (I − K_{T−1} H) F P_{T−2|T−2}, then
     P_{t,t−1} = P_{t|t} J_{t−1}ᵀ + J_t (P_{t+1,t} − F P_{t|t}) J_{t−1}ᵀ. M-step: closed forms with
-    sums over the observed rows (H, R) or the transitions (F, Q); R uses the new H, Q the new F,
-    P0 the new m0. Rows of ``y`` with a NaN are missing (entirely); time-invariant matrices;
-    offsets (D,) / (O,) or with a time axis.
+    sums over the rows with an observation (H, R) or the transitions (F, Q); R uses the new H, Q
+    the new F, P0 the new m0. Entries of ``y`` that are NaN are missing; a row with some observed
+    components enters the H and R sums completed: its missing part ỹ_m is replaced by its
+    conditional law given x and the observed part, ỹ_m = A x + c + u with A = H_m − K H_o,
+    c = d_m + K (y_o − d_o), K = R_mo R_oo⁻¹, u ~ N(0, R_mm − K R_om) (Shumway & Stoffer, *Time
+    Series Analysis and Its Applications*, Sec. 6.4). Time-invariant matrices; offsets (D,) / (O,)
+    or with a time axis.
 
     >>> one = np.eye(1)
     >>> new, ll = em_step(np.array([[1.0], [2.0]]), one, one, one, one, np.zeros(1), one, fit=("m0",))
@@ -161,25 +165,27 @@ def em_step(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation_offse
     T, D, O = len(y), len(m0), y.shape[1]
     bs = _per_step(np.zeros(D) if transition_offsets is None else transition_offsets, T - 1, 1)
     ds = _per_step(np.zeros(O) if observation_offsets is None else observation_offsets, T, 1)
-    obs = [not np.isnan(y[t]).any() for t in range(T)]
+    seen = [np.flatnonzero(~np.isnan(y[t])) for t in range(T)]     # observed components
     I = np.eye(D)
     # filter: x_{t|t}, P_{t|t}, and the predictions x_{t|t−1}, P_{t|t−1}
-    xf, Pf, xp, Pp, Ks = [], [], [], [], []
+    xf, Pf, xp, Pp, KHs = [], [], [], [], []
     x, P, ll = np.array(m0, dtype=float), np.array(P0, dtype=float), 0.0
     for t in range(T):
         if t:
             x, P = F @ x + bs[t - 1], F @ P @ F.T + Q
         xp.append(x)
         Pp.append(P)
-        if obs[t]:
-            S = H @ P @ H.T + R
-            K = P @ H.T @ np.linalg.inv(S)
-            innov = y[t] - H @ x - ds[t]
-            ll += scipy.stats.multivariate_normal(np.zeros(O), S).logpdf(innov)
-            x, P = x + K @ innov, (I - K @ H) @ P
-        else:
-            K = np.zeros((D, O))
-        Ks.append(K)
+        o = seen[t]
+        KH = np.zeros((D, D))
+        if len(o):
+            Ho, Ro = H[o], R[np.ix_(o, o)]
+            S = Ho @ P @ Ho.T + Ro
+            K = P @ Ho.T @ np.linalg.inv(S)
+            innov = y[t, o] - Ho @ x - ds[t][o]
+            ll += scipy.stats.multivariate_normal(np.zeros(len(o)), S).logpdf(innov)
+            KH = K @ Ho
+            x, P = x + K @ innov, (I - KH) @ P
+        KHs.append(KH)
         xf.append(x)
         Pf.append(P)
     # smoother: x_{t|T}, P_{t|T}, J_t
@@ -191,20 +197,39 @@ def em_step(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation_offse
     # lag-one covariances P_{t,t−1|T} = Cov(x_t, x_{t−1} | y), t = 1..T−1 (Shumway & Stoffer's recursion)
     lag = [None] * T
     if T > 1:
-        lag[T - 1] = (I - Ks[T - 1] @ H) @ F @ Pf[T - 2]
+        lag[T - 1] = (I - KHs[T - 1]) @ F @ Pf[T - 2]
         for t in range(T - 2, 0, -1):
             lag[t] = Pf[t] @ J[t - 1].T + J[t] @ (lag[t + 1] - F @ Pf[t]) @ J[t - 1].T
     new = dict(F=np.array(F, dtype=float), Q=np.array(Q, dtype=float), H=np.array(H, dtype=float),
                R=np.array(R, dtype=float), m0=np.array(m0, dtype=float), P0=np.array(P0, dtype=float))
-    rows = [t for t in range(T) if obs[t]]
+    rows = [t for t in range(T) if len(seen[t])]
+
+    def completed(t):
+        # ỹ_t − d_t = G x + g + (0, u): G (O, D), g (O,), Var u on the missing block
+        o, mi = seen[t], np.setdiff1d(np.arange(O), seen[t])
+        G, g, V = np.zeros((O, D)), np.zeros(O), np.zeros((O, O))
+        G[o], g[o] = 0.0, y[t, o] - ds[t][o]
+        if len(mi):
+            Kr = R[np.ix_(mi, o)] @ np.linalg.inv(R[np.ix_(o, o)])
+            G[mi] = H[mi] - Kr @ H[o]
+            g[mi] = Kr @ (y[t, o] - ds[t][o])
+            V[np.ix_(mi, mi)] = R[np.ix_(mi, mi)] - Kr @ R[np.ix_(o, mi)]
+        return G, g, V
+
+    Exx = {t: Ps[t] + np.outer(xs[t], xs[t]) for t in rows}
     if "H" in fit:
-        A = sum(np.outer(y[t] - ds[t], xs[t]) for t in rows)
-        B = sum(Ps[t] + np.outer(xs[t], xs[t]) for t in rows)
-        new["H"] = A @ np.linalg.inv(B)
+        # E[(ỹ_t − d_t) x_tᵀ] = G E[x xᵀ] + g x̄ᵀ
+        A = sum(completed(t)[0] @ Exx[t] + np.outer(completed(t)[1], xs[t]) for t in rows)
+        new["H"] = A @ np.linalg.inv(sum(Exx[t] for t in rows))
     if "R" in fit:
         Hn = new["H"]
-        new["R"] = sum(np.outer(y[t] - ds[t] - Hn @ xs[t], y[t] - ds[t] - Hn @ xs[t]) + Hn @ Ps[t] @ Hn.T
-                       for t in rows) / len(rows)
+        acc = np.zeros((O, O))
+        for t in rows:
+            G, g, V = completed(t)
+            # z = ỹ − d − H_new x = (G − H_new) x + g + (0, u)
+            Gz = G - Hn
+            acc += Gz @ Exx[t] @ Gz.T + np.outer(Gz @ xs[t], g) + np.outer(g, Gz @ xs[t]) + np.outer(g, g) + V
+        new["R"] = acc / len(rows)
     if "F" in fit:
         S10 = sum(lag[t] + np.outer(xs[t], xs[t - 1]) - np.outer(bs[t - 1], xs[t - 1]) for t in range(1, T))
         S00 = sum(Ps[t - 1] + np.outer(xs[t - 1], xs[t - 1]) for t in range(1, T))
