@@ -165,7 +165,7 @@ def _expectations(b, loss, free: set, approximations):
     from .approximations import StochasticGradient
     from .losses import ComponentLoss, Display, GLMLoss
 
-    left = sorted(free & _EXPECTATIONS)
+    left = sorted(free & EXPECTATIONS)
     if isinstance(loss, GLMLoss) and any(isinstance(a, StochasticGradient) for a in approximations) \
             and free & {"H", "h", "E_H", "E_h"}:
         raise DerivationError("the minibatch approximation rewrites gradients and Gauss-Newton sums, not the "
@@ -199,7 +199,8 @@ def _expectations(b, loss, free: set, approximations):
     return None
 
 
-_EXPECTATIONS = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch"}
+#: expectations under q_t that an approximation may leave: exact (polynomial loss) or estimated by Monte Carlo
+EXPECTATIONS = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch"}
 _MC_TEX = {"E_g": r"\nabla\ell(\theta)", "E_H": r"\nabla^2\ell(\theta)", "E_h": r"\mathrm{diag}\,\nabla^2\ell(\theta)",
            "E_g_batch": r"\hat g_{\mathcal{B}}(\theta)", "E_h_gn": r"\sum_i (\nabla\ell_i(\theta))^2",
            "E_h_gn_batch": r"\sum_{i\in\mathcal{B}} (\nabla\ell_i(\theta))^2"}
