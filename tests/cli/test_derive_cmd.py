@@ -58,7 +58,7 @@ def test_list():
     (("beta", "--approx", "zzz"), "unknown approximation"),
     (("beta", "--loss", "theta+*y"), "cannot parse"),
     (("beta", "--loss", "q*theta"), "not a known symbol"),
-    (("beta", "--loss", "exp(theta)*y"), "no closed form"),
+    (("normal-gamma", "--loss", "sin(x)*y"), "no sampler"),
     (("beta", "--loss", "__import__('os').getcwd()"), "not a known function"),
     (("beta", "--loss", "theta.real"), "attribute is not allowed"),
     (("multivariate-gaussian", "--loss", "1/theta_1"), "does not exist"),

@@ -334,13 +334,10 @@ def test_base_measure_fixed_point_is_the_exact_posterior(make):
     ("multivariate-gaussian", "1/theta", [], r"E_q\[1/theta\] does not exist.*'delta'"),
     ("multivariate-gaussian", "log(theta_1) + theta_2", [], "does not exist"),
     ("multivariate-gaussian", "abs(theta)", ["delta"], "not twice differentiable"),
-    ("gamma", "exp(theta**2)", [], "no closed form"),
     ("multivariate-gaussian", "theta_1 + theta_0", [], "not a component"),
 ])
 def test_bad_losses_name_the_term(family, loss, approx, says):
     names = {n: sp.Symbol(n, real=True) for n in ("theta", "theta_0", "theta_1", "theta_2")}
-    if family == "gamma":
-        names = {"theta": FAMILIES["gamma"]().theta[0]}
     with pytest.raises(DerivationError, match=says):
         derive(family, parse_expression(loss, names), None, approx)
 
@@ -421,3 +418,105 @@ def test_examples_render_and_compile(name):
     for tex in d.equations_latex():
         matplotlib.mathtext.math_to_image(f"${tex}$", io.BytesIO(), format="png")
     compile(d.emit(), "<emitted>", "exec")
+
+
+# -- score-function Monte Carlo where no exact rule applies ------------------------------------------
+
+def test_score_function_monte_carlo_gamma():
+    """ℓ = sin θ + θ² under a Gamma: the sin part has no closed form. (1) With the same draws, the emitted
+    step equals the score-function estimator written here (digamma/trigamma typed by hand); (2) with
+    200,000 draws it agrees with the quadrature + finite-difference natural gradient within 5 standard
+    errors of the estimate."""
+    th = FAMILIES["gamma"]().theta[0]
+    d = derive("gamma", sp.sin(th) + th**2, None, ["rho=1/2"])
+    assert "Monte Carlo" in [s.label for s in d.steps]
+    step = d.compile()
+    a, b, a0, b0, n = 3.0, 2.0, 1.5, 1.0, 200_000
+    got = np.array(step(alpha=a, beta=b, alpha_0=a0, beta_0=b0, n_samples=n, rng=np.random.default_rng(5)))
+    theta = np.random.default_rng(5).gamma(a, 1 / b, size=n)
+    T = np.stack([np.log(theta), theta], -1)
+    mu = np.array([scipy.special.digamma(a) - np.log(b), a / b])
+    F = np.array([[scipy.special.polygamma(1, a), 1 / b], [1 / b, a / b**2]])
+    contrib = np.linalg.solve(F, (np.sin(theta)[:, None] * (T - mu)).T).T  # per-draw ∇_μ estimates
+    dmu_sin = contrib.mean(0)
+    # E[θ²] = α(α+1)/β² in λ = (α − 1, −β): its natural gradient F⁻¹∇_λ, differentiated here by hand
+    grad_sq = np.array([(2 * a + 1) / b**2, 2 * a * (a + 1) / b**3])  # ∂/∂λ₁, ∂/∂λ₂ of (λ₁+1)(λ₁+2)/λ₂²
+    dmu = dmu_sin + np.linalg.solve(F, grad_sq)
+    lam, lam0 = np.array([a - 1, -b]), np.array([a0 - 1, -b0])
+    new = 0.5 * lam + 0.5 * (lam0 - dmu)
+    assert_close(got, [new[0] + 1, -new[1]], 1e-10)
+    # statistically, against quadrature (no shared random numbers, no score function)
+    pdf = lambda t, l: scipy.stats.gamma.pdf(t, l[0] + 1, scale=-1 / l[1])  # noqa: E731
+    mean_map = lambda l: np.array([scipy.special.digamma(l[0] + 1) - np.log(-l[1]), (l[0] + 1) / -l[1]])  # noqa
+    exact = numeric_natural_gradient(lambda t: np.sin(t) + t**2, pdf, mean_map, lam, 0, np.inf)
+    se = contrib.std(0) / np.sqrt(n)
+    assert np.all(np.abs(dmu - exact) < 5 * se + FINITE_DIFF), (dmu, exact, se)
+
+
+def test_no_sampler_no_closed_form_is_refused():
+    fam, x = inverse_gaussian()
+    with pytest.raises(DerivationError, match="no sampler"):
+        derive(fam, sp.sin(x), None, ["rho=1/2"])
+
+
+# -- the improved BLR (Lin, Schmidt & Khan 2020) ---------------------------------------------------
+
+def double_well():
+    """ℓ(θ) = θ⁴ − 2θ² + θ/2 (the Hessian 12θ² − 4 is negative near 0): ∇ℓ and ∇²ℓ on θ of shape (..., 1)."""
+    return (lambda t: 4 * t**3 - 4 * t + 0.5), (lambda t: (12 * t**2 - 4)[..., None])
+
+
+def test_improved_blr_stays_positive_definite_where_the_plain_rule_fails():
+    """Same draws for both rules (ρ = 0.9, one sample, start near the hump): the plain BLR's precision
+    turns negative; the improved rule's (emitted) equals the hand-written retraction form step by step
+    and stays positive for 10,000 steps."""
+    from blrkit.classical.variational_newton import variational_newton as classical_vn
+
+    grad, hess = double_well()
+    eps = np.random.default_rng(3).standard_normal((200, 1, 1))
+    plain_S, m, S = [10.0], 0.0, 10.0
+    for e in eps[:, 0, 0]:  # the plain rule, by hand, until it leaves the cone
+        th = m + e / np.sqrt(S)
+        S = 0.1 * S + 0.9 * (12 * th**2 - 4)
+        plain_S.append(S)
+        if S <= 0:
+            break
+        m = m - 0.9 * (4 * th**3 - 4 * th + 0.5) / S
+    assert min(plain_S) < 0, "the plain rule should leave the positive-definite cone here"
+    xs, Ss = classical_vn(grad, hess, [0.0], [[10.0]], 0.9, eps, rule="improved")
+    step = derive("multivariate-gaussian", rule="improved").compile()
+    m, S, rng = np.array([0.0]), np.array([[10.0]]), np.random.default_rng(3)
+    for t in range(200):
+        m, S = step(m=m, S=S, rho=0.9, grad=grad, hess=hess, n_samples=1, rng=rng)
+        assert_close(S, Ss[t + 1], 1e-10, err_msg=f"precision, step {t + 1}")
+        assert_close(m, xs[t + 1], 1e-10, err_msg=f"mean, step {t + 1}")
+    lowest = S[0, 0]
+    for _ in range(9_800):
+        m, S = step(m=m, S=S, rho=0.9, grad=grad, hess=hess, n_samples=1, rng=rng)
+        lowest = min(lowest, S[0, 0])
+    assert lowest > 0, f"improved rule left the cone: min precision {lowest}"
+
+
+def test_improved_blr_converges_to_exact_gaussian_vi():
+    """ρ = 0.02, 16 samples, 10,000 steps: the average of the last 5,000 iterates equals the exact
+    Gaussian-VI fixed point reached from the same start (Gauss–Hermite, 60 nodes, iterated by hand;
+    the double well has several) within 5 batch-means standard errors. (A noisy Hessian biases the
+    stationary precision by O(ρ): measured +0.12 at ρ = 0.05, +0.02–0.08 at ρ = 0.02, hence the small ρ.)"""
+    grad, hess = double_well()
+    step = derive("multivariate-gaussian", rule="improved").compile()
+    m, S, rng = np.array([-1.0]), np.array([[6.0]]), np.random.default_rng(11)
+    path = np.empty((10_000, 2))
+    for t in range(10_000):
+        m, S = step(m=m, S=S, rho=0.02, grad=grad, hess=hess, n_samples=16, rng=rng)
+        path[t] = m[0], S[0, 0]
+    tail = path[5_000:]
+    batches = tail.reshape(10, 500, 2).mean(1)
+    se = batches.std(0, ddof=1) / np.sqrt(10)
+    x, w = np.polynomial.hermite_e.hermegauss(60)
+    w = w / w.sum()
+    mh, Sh = -1.0, 6.0  # the same start, in the deeper (left) well: VI has a stationary point there
+    for _ in range(2_000):  # exact expectations, small steps: the fixed point of Gaussian VI
+        th = mh + x / np.sqrt(Sh)
+        Sh = 0.9 * Sh + 0.1 * (w @ (12 * th**2 - 4))
+        mh = mh - 0.1 * (w @ grad(th)) / Sh
+    assert np.all(np.abs(tail.mean(0) - [mh, Sh]) < 5 * se), (tail.mean(0), (mh, Sh), se)
