@@ -119,7 +119,7 @@ def table(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """Run one row's checks on a problem of the given size; print each counterpart's error."""
     from blrkit.derive import RECIPES
-    from blrkit.table import verify_row
+    from blrkit.verify import verify_row
 
     if args.algorithm not in RECIPES:
         raise UsageError(f"unknown algorithm {args.algorithm!r}; known: {', '.join(RECIPES)}")
@@ -129,13 +129,15 @@ def verify(args: argparse.Namespace) -> int:
     print(f"problem: seed {args.seed}, dim {args.dim}, n {args.n}, batch {args.batch}; "
           f"derived in {row.derive_seconds:.2f} s, checked in {row.check_seconds or 0:.2f} s")
     width = max([len(c.counterpart) for c in row.checks] + [11])
-    print(f"  {'counterpart':<{width}}  {'error':>9}  {'tolerance':>9}  status")
+    print(f"  {'counterpart':<{width}}  {'kind':<11}  {'error':>9}  {'tolerance':>9}  status")
     for c in row.checks:
         err = "skipped" if c.skipped else f"{c.error:.2e}"
         status = c.note or ("pass" if c.passed else "FAIL")
-        print(f"  {c.counterpart:<{width}}  {err:>9}  {c.tolerance:>9.0e}  {status}")
+        print(f"  {c.counterpart:<{width}}  {c.kind:<11}  {err:>9}  {c.tolerance:>9.0e}  {status}")
     if row.message:
         print(f"  ! {row.message}")
+    elif row.checks and not row.verified:
+        print("  ! no independent check ran: freshness checks alone verify nothing")
     print(row.status)
     return 0 if row.status == "pass" else 1
 
