@@ -120,10 +120,11 @@ def render_terminal(rows, width: int = 100) -> str:
             cols[3] += lines
             cols[4] += [_kind(c)] + pad
             cols[5] += ["skipped" if c.skipped else _err(c)] + pad
-            if c.skipped:  # the note under the name: "skipped (not installed)"
-                cols[3] += [f"  {c.note}"] if c.note else []
-                cols[4] += [""] if c.note else []
-                cols[5] += [""] if c.note else []
+            if c.note:  # under the name: "skipped (not installed)", or why a check failed
+                note = _wrap(c.note, _W["Checked against"] - 2)
+                cols[3] += [f"  {n}" for n in note]
+                cols[4] += [""] * len(note)
+                cols[5] += [""] * len(note)
         for i in range(max(len(c) for c in cols)):
             out.append(line([c[i] if i < len(c) else "" for c in cols]))
         if r.implemented and r.checks and not r.verified and not r.message:
