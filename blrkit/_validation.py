@@ -17,6 +17,9 @@ def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) 
     ...
     ValueError: m must be finite (no NaN or inf)
     """
+    if x is None:
+        raise TypeError(f"{name} is required: got None, expected an array of real numbers")
+    reject_complex(x, name)
     try:
         a = np.array(x, dtype=float, copy=True)
     except (TypeError, ValueError):
@@ -27,6 +30,20 @@ def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) 
     if bad.any():
         raise ValueError(f"{name} must be finite (no NaN or inf)" if not allow_nan else f"{name} must not contain inf")
     return a
+
+
+def reject_complex(x, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` if ``x`` holds complex numbers (NumPy would silently drop
+    their imaginary part when converting to float). Reads only the dtype: no copy of ``x``.
+
+    >>> reject_complex(np.array([1 + 0j]), "y")
+    Traceback (most recent call last):
+    ...
+    TypeError: y must be an array of real numbers, got complex values (dtype complex128)
+    """
+    if np.iscomplexobj(x):
+        dtype = getattr(x, "dtype", np.asarray(x).dtype)
+        raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {dtype})")
 
 
 def check_learning_rate(rho, name: str = "rho") -> np.ndarray:

@@ -202,6 +202,14 @@ kalman_smoother = rts_smoother
 # checks
 
 
+def _check_diverged(t: int, m_pred: np.ndarray, P_pred: np.ndarray) -> None:
+    """Raise ``ValueError`` if the prediction for step ``t`` overflowed: the model diverged."""
+    if not (np.isfinite(P_pred).all() and np.isfinite(m_pred).all()):
+        what = "covariance" if not np.isfinite(P_pred).all() else "mean"
+        raise ValueError(f"the model diverged at step {t}: the predicted {what} overflowed (not finite); "
+                         "F amplifies a direction of the state faster than H and R observe it")
+
+
 def _check_matrix(x, name, trailing):
     a = as_float_array(x, name, min_ndim=len(trailing))
     if a.shape[a.ndim - len(trailing):] != trailing:
@@ -270,9 +278,11 @@ def _filter_shared(y, F, Q, H, R, m0, P0, missing, batch):
                 break
         P_prev = P_pred
         # predict: m̂_{t+1} = F m_t, P̂_{t+1} = F P_t Fᵀ + Q (symmetrised)
-        m_pred = m @ Ft
-        P_pred = F @ P @ Ft + Q
-        P_pred = 0.5 * (P_pred + P_pred.T)
+        with np.errstate(over="ignore", invalid="ignore"):
+            m_pred = m @ Ft
+            P_pred = F @ P @ Ft + Q
+            P_pred = 0.5 * (P_pred + P_pred.T)
+        _check_diverged(t + 1, m_pred, P_pred)
     if steady:
         _steady_tail(y, F, H, R, K, A, m, P_pred, t, means, covs, loglik)
     return KalmanFilterResult(means=means, covariances=covs, log_likelihood=loglik)
@@ -373,7 +383,9 @@ def _filter_batch(y, F, Q, H, R, m0, P0, missing, batch):
         means[..., t, :] = m
         covs[..., t, :, :] = P
         # predict: m̂_{t+1} = F m_t, P̂_{t+1} = F P_t Fᵀ + Q (symmetrised)
-        m_pred = (F @ m[..., None])[..., 0]
-        P_pred = F @ P @ Ft + Q
-        P_pred = 0.5 * (P_pred + np.swapaxes(P_pred, -1, -2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            m_pred = (F @ m[..., None])[..., 0]
+            P_pred = F @ P @ Ft + Q
+            P_pred = 0.5 * (P_pred + np.swapaxes(P_pred, -1, -2))
+        _check_diverged(t + 1, m_pred, P_pred)
     return KalmanFilterResult(means=means, covariances=covs, log_likelihood=loglik)

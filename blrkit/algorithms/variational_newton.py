@@ -15,7 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_spd
-from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import (
+    broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, check_step, checked,
+    singular_is_error,
+)
 from blrkit.algorithms._generated.variational_newton import variational_newton_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
@@ -96,9 +99,10 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     means[0], precisions[0] = m, S
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
-        m, S = variational_newton_step(m, S, r, g_fn, h_fn, int(n_samples), rng)
+        with singular_is_error("hess", t):
+            m, S = variational_newton_step(m, S, r, g_fn, h_fn, int(n_samples), rng)
+        check_step(t, m, S)
         check_positive_definite(S, "hess", f"(the precision at step {t}): a Monte-Carlo Hessian of a non-convex "
                                            "loss can be indefinite; use more n_samples or a smaller rho")
         means[t + 1], precisions[t + 1] = m, S
-    finite_or_raise(means[-1], "grad", n_steps)
     return NewtonResult(means=means, precisions=precisions)
