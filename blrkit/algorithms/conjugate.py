@@ -252,7 +252,10 @@ def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
     :math:`y_i \mid \mu, \tau \sim \mathcal N(\mu, \tau^{-1})`, with :math:`\bar y` the sample mean.
     Symbols: :math:`y` is ``y`` and :math:`m_0, \kappa_0, \alpha_0, \beta_0` are ``m0, kappa0,
     alpha0, beta0`` (Khan & Rue 2023, Sec. 5.1). The emitted step writes β with raw sums
-    (:math:`\sum y`, :math:`\sum y^2`); it is the same polynomial.
+    (:math:`\sum y`, :math:`\sum y^2`); it is the same polynomial. The posterior is
+    shift-equivariant, so the driver calls the step on :math:`y - c` and :math:`m_0 - c`, with
+    :math:`c` the centre of the data's range, and adds :math:`c` back to :math:`m`: raw sums of
+    centred data keep their spread (y = 1e8 ± 1 gives the textbook β).
 
     Parameters
     ----------
@@ -272,7 +275,10 @@ def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
     Raises
     ------
     ValueError
-        Non-finite ``y`` or ``m0``; non-positive ``kappa0``, ``alpha0`` or ``beta0``.
+        Non-finite ``y`` or ``m0``; non-positive ``kappa0``, ``alpha0`` or ``beta0``; a posterior that
+        overflows.
+    TypeError
+        Complex ``y`` or prior parameters.
 
     References
     ----------
