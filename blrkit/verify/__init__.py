@@ -31,12 +31,13 @@ import numpy as np
 from blrkit.verify import conjugate, gaussian, kalman, regression  # noqa: F401 -- they register the checks
 from blrkit.verify.registry import (
     CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SEQUENCE, TABLE_1, Check, Problem, Row, compare,
-    extra_recipes, not_yet_rows, optional, register, relative_error, section, table_1_recipes,
+    extra_recipes, memory_bytes, not_yet_rows, optional, register, relative_error, section, table_1_recipes,
 )
 
 __all__ = [
     "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SEQUENCE", "TABLE_1", "Check", "Problem",
-    "Row", "build_table", "compare", "exit_status", "extra_recipes", "not_yet_rows", "optional", "register",
+    "Row", "build_table", "compare", "exit_status", "extra_recipes", "memory_bytes", "not_yet_rows", "optional",
+    "register",
     "relative_error", "table_1_recipes", "verify_row",
 ]
 

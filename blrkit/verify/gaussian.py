@@ -261,7 +261,8 @@ def _vectorise(fn, data_ndim):
     return wrapped
 
 
-@register("variational_newton")
+# the Hessians at 2D sigma points: (2D, batch, n, D) intermediates and (2D, batch, D, D) results
+@register("variational_newton", elements=lambda p: 4.0 * 2 * p.dim * p.batch * (p.n * p.dim + p.dim ** 2))
 def variational_newton(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import variational_newton as driver
     from blrkit.classical.variational_newton import quartic_vi

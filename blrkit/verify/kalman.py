@@ -15,7 +15,9 @@ import numpy as np
 from blrkit.verify.registry import SAME_CODE, SEQUENCE, Check, Problem, compare, optional, register, skipped
 
 
-@register("kalman_update")
+# means and covariances of T steps, five times (driver, derived, textbook, filterpy, pykalman), and the
+# joint Gaussian of the first 40 steps (states and observations)
+@register("kalman_update", elements=lambda p: 5.0 * p.batch * p.n * (p.dim + 1) ** 2 + 4 * (80.0 * p.dim) ** 2)
 def kalman_update(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import kalman_filter
     from blrkit.classical.kalman import joint_posterior

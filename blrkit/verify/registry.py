@@ -25,9 +25,9 @@ import numpy as np
 from blrkit.paper import cite
 
 __all__ = [
-    "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SEQUENCE", "TABLE_1", "Check",
-    "Problem", "Row", "compare", "extra_recipes", "not_yet_rows", "optional", "register", "relative_error",
-    "section", "table_1_recipes",
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "SAME_CODE", "SEQUENCE", "TABLE_1", "Check",
+    "Problem", "Row", "compare", "extra_recipes", "memory_bytes", "not_yet_rows", "optional", "register",
+    "relative_error", "section", "table_1_recipes",
 ]
 
 # -- tolerances: every one used by the row checks, with its reason ------------------------------
@@ -192,13 +192,32 @@ def skipped(name: str, tolerance: float) -> Check:
 #: recipe name -> check(problem, recipe) -> list of Check
 CHECKS: dict[str, Callable] = {}
 
+#: recipe name -> elements(problem): about how many float64 values its check holds at its peak
+MEMORY: dict[str, Callable[[Problem], float]] = {}
 
-def register(name: str):
-    """Decorator: register a row check under recipe ``name``."""
+
+def _default_elements(p: Problem) -> float:
+    # a few copies of a (batch, n, dim) data array and of (batch, dim, dim) matrices
+    return 8.0 * p.batch * p.n * p.dim + 100.0 * p.batch * p.dim ** 2
+
+
+def register(name: str, *, elements: Callable[[Problem], float] = _default_elements):
+    """Decorator: register a row check under recipe ``name``, with an estimate of the number of
+    float64 values its problem needs (``elements(problem)``; used to refuse sizes that do not fit)."""
     def add(fn):
         CHECKS[name] = fn
+        MEMORY[name] = elements
         return fn
     return add
+
+
+def memory_bytes(name: str, problem: Problem) -> float:
+    """About how many bytes the check of recipe ``name`` needs on ``problem`` (an upper estimate).
+
+    >>> memory_bytes("no such row", Problem(dim=2, n=10, batch=1)) == 8 * (8 * 10 * 2 + 100 * 4)
+    True
+    """
+    return 8.0 * MEMORY.get(name, _default_elements)(problem)
 
 
 # -- Table 1: the whole map ----------------------------------------------------------------------

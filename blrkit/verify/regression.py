@@ -13,7 +13,7 @@ import numpy as np
 from blrkit.verify.registry import CLOSED_FORM, SAME_CODE, Check, Problem, compare, optional, register, skipped
 
 
-@register("ridge")
+@register("ridge", elements=lambda p: p.n ** 2 + 8.0 * p.batch * p.n * p.dim)  # the gain form's N × N solve
 def ridge(p: Problem, recipe) -> list[Check]:
     import scipy.linalg
 
