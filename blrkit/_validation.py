@@ -46,6 +46,19 @@ def reject_complex(x, name: str) -> None:
         raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {dtype})")
 
 
+def check_count(value, name: str, minimum: int = 1) -> int:
+    """An integer size (a dimension, a number of classes) of at least ``minimum``.
+
+    >>> check_count(-1, "D")
+    Traceback (most recent call last):
+    ...
+    ValueError: D must be an integer >= 1, got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_learning_rate(rho, name: str = "rho") -> np.ndarray:
     """ρ must lie in (0, 1]; scalar or one value per problem.
 
