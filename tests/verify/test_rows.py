@@ -81,3 +81,15 @@ def test_summary_counts_table_1_and_extra_rows_apart():
                            f"({len(covered)} pass, 0 fail), {len(TABLE_1) - len(covered)} not yet.")
     assert f"blrkit's extra rows: {len(extra)} ({len(extra)} pass, 0 fail)." in text
     assert len(not_yet_rows(RECIPES)) == len(TABLE_1) - len(covered)
+
+
+def test_every_row_passes_without_the_third_party_libraries(monkeypatch):
+    """`pip install -e . && blrkit table` (no test extra): scikit-learn, filterpy and pykalman are
+    skipped, and every row is still verified by blrkit.classical, SciPy or Bayes' rule."""
+    from blrkit.verify import gaussian, kalman, regression
+
+    for module in (gaussian, kalman, regression):
+        monkeypatch.setattr(module, "optional", lambda name: None)
+    for name in RECIPES:
+        row = verify_row(name, dim=3, n=24, batch=1)
+        assert row.status == "pass" and row.verified, name
