@@ -161,110 +161,122 @@ _NAMED_LOSSES = {
     "oracle": "a generic differentiable loss known through ∇ℓ and ∇²ℓ (Gaussian families)",
     "quadratic": "linear regression with a Gaussian prior: ridge (multivariate-gaussian)",
     "linear-gaussian": "a linear-Gaussian observation with the predicted state as prior: Kalman (multivariate-gaussian)",
+    "conjugate": "the family's conjugate likelihood over data y_i (beta, gamma, dirichlet, gaussian, normal-gamma)",
 }
 
 
-def _conjugate_likelihoods() -> dict:
-    """family key -> (family, likelihood) of the shipped conjugate problems."""
-    from blrkit.derive.conjugate import CONJUGATE_PROBLEMS
+def _parse_loss(text: str, family_key: str):
+    """The SymPy loss typed after --loss: in θ's components (Gaussians), or in θ and one datum y."""
+    import re
 
-    out = {}
-    for make in CONJUGATE_PROBLEMS.values():
-        family, likelihood = make()
-        out.setdefault(family.key, (family, likelihood))
-    return out
+    import sympy as sp
 
-
-def _parse_loss(text: str, family):
-    """A SymPy expression for the loss of one datum ``y`` in the family's θ symbols."""
-    from sympy.parsing.sympy_parser import parse_expr
-
+    from blrkit.derive.blr import GAUSSIAN_KINDS
     from blrkit.derive.conjugate import I, Y, Likelihood
+    from blrkit.derive.parsing import parse_expression
+    from blrkit.families import FAMILIES
 
+    if family_key in GAUSSIAN_KINDS:
+        names = {"theta"} | set(re.findall(r"\btheta_\d+\b", text))
+        try:
+            return parse_expression(text, {n: sp.Symbol(n, real=True) for n in names})
+        except ValueError as e:
+            raise UsageError(f"{e} (a Gaussian's θ is written theta, or theta_1, …, theta_D)") from None
+    family = FAMILIES[family_key]()
     local = {s.name: s for s in family.theta}
     local["y"] = Y[I]
-    allowed = ", ".join(list(local))
     try:
-        expr = parse_expr(text, local_dict=local)
-    except Exception as e:  # noqa: BLE001 -- SymPy raises many types for bad input
-        raise UsageError(f"cannot parse --loss {text!r} ({type(e).__name__}); write a SymPy expression "
-                         f"in {allowed}, e.g. 'theta - y*log(theta)'") from None
-    if not hasattr(expr, "free_symbols"):
-        raise UsageError(f"--loss {text!r} is not an expression in {allowed}")
-    stray = {str(s) for s in expr.free_symbols} - {s.name for s in family.theta} - {"y", "i", "y[i]"}
-    if stray:
-        raise UsageError(f"--loss {text!r} uses unknown symbol(s) {', '.join(sorted(stray))}; "
-                         f"allowed: {allowed}")
-    return Likelihood("user-given", expr)
+        expr = parse_expression(text, local)
+    except ValueError as e:
+        raise UsageError(f"{e} (the loss of one datum y in {', '.join(s.name for s in family.theta)})") from None
+    return Likelihood("user-given", expr) if expr.has(Y) else expr
 
 
 def _loss_and_prior(args, family_key: str):
-    """Turn --loss/--prior into derive()'s (loss, prior)."""
-    from blrkit.derive import OracleLoss, linear_gaussian_loss, quadratic_loss
+    """Turn --loss/--glm/--prior into derive()'s (loss, prior)."""
+    from blrkit.derive import OracleLoss, glm_loss, linear_gaussian_loss, quadratic_loss
     from blrkit.derive.blr import GAUSSIAN_KINDS
 
-    loss_name = args.loss or "oracle"
-    if family_key in GAUSSIAN_KINDS:
-        if loss_name not in _NAMED_LOSSES:
-            raise UsageError(f"unknown loss {loss_name!r} for the {family_key} family; accepted: "
-                             f"{', '.join(_NAMED_LOSSES)} (SymPy expressions are for conjugate families)")
-        if loss_name == "oracle":
-            if args.prior == "default" and args.prior_given:
-                raise UsageError("an oracle loss takes no separate prior: put it into the loss, "
-                                 "ℓ̄ = ℓ − log p₀ (use --prior none)")
-            return OracleLoss(), None
-        loss, prior = {"quadratic": quadratic_loss, "linear-gaussian": linear_gaussian_loss}[loss_name]()
-        return loss, (None if args.prior == "none" else prior)
-    conj = _conjugate_likelihoods()
-    if family_key not in conj:
-        raise UsageError(f"the {family_key} family has no conjugate likelihood in blrkit; families with one: "
-                         f"{', '.join(conj)}; Gaussian families: {', '.join(GAUSSIAN_KINDS)}")
-    if args.prior == "none":
-        raise UsageError(f"the prior of a conjugate derivation is in the {family_key} family itself "
-                         "(parameters <name>_0); --prior none is not accepted here")
-    family, likelihood = conj[family_key]
-    if args.loss in (None, "conjugate"):
-        return likelihood, None
-    if loss_name in _NAMED_LOSSES:
-        raise UsageError(f"the {loss_name} loss is for Gaussian families; for {family_key} give a SymPy "
-                         f"expression in {', '.join(s.name for s in family.theta)} and y, or 'conjugate'")
-    return _parse_loss(args.loss, family), None
+    gaussian = family_key in GAUSSIAN_KINDS
+    prior = {"default": None, "none": None if gaussian else "none", "isotropic": "isotropic"}[args.prior]
+    if args.prior == "isotropic" and not gaussian:
+        raise UsageError("--prior isotropic is N(0, α⁻¹I), for the Gaussian families")
+    if args.glm is not None:
+        if not gaussian:
+            raise UsageError(f"--glm needs a Gaussian family, not {family_key}")
+        if args.loss is not None:
+            raise UsageError("give either --loss or --glm")
+        try:
+            return glm_loss(args.glm), prior
+        except ValueError as e:
+            raise UsageError(f"--glm {args.glm!r}: {e}") from None
+    name = args.loss
+    if name in (None, "oracle", "conjugate"):
+        if gaussian and name == "conjugate":
+            raise UsageError("'conjugate' is for the non-Gaussian families; a Gaussian takes oracle, quadratic, "
+                             "linear-gaussian, --glm F or an expression in theta_1, …")
+        if not gaussian and name == "oracle":
+            raise UsageError(f"an oracle loss needs a Gaussian family, not {family_key}")
+        if gaussian and args.prior == "default" and args.prior_given:
+            raise UsageError("an oracle loss takes no separate prior: put it into the loss, "
+                             "ℓ̄ = ℓ − log p₀ (use --prior none)")
+        if gaussian and args.prior == "isotropic":
+            raise UsageError("an oracle loss takes no separate prior: put it into the loss, ℓ̄ = ℓ − log p₀")
+        return (OracleLoss() if gaussian else None), prior
+    if name in ("quadratic", "linear-gaussian"):
+        if not gaussian:
+            raise UsageError(f"the {name} loss is for Gaussian families; for {family_key} give a loss in θ and y")
+        loss, own = {"quadratic": quadratic_loss, "linear-gaussian": linear_gaussian_loss}[name]()
+        return loss, (None if args.prior == "none" else own)
+    return _parse_loss(name, family_key), prior
 
 
 def derive(args: argparse.Namespace) -> int:
     """Print a derived BLR update (or the whole derivation, or the emitted NumPy code)."""
-    from blrkit.derive import APPROXIMATIONS, DerivationError
+    from blrkit.derive import APPROXIMATIONS, DerivationError, GLM_LOSSES
     from blrkit.derive import derive as derive_update
+    from blrkit.derive.approximations import as_approximation
     from blrkit.families import FAMILIES
 
     if args.list:
         print("families (FAMILY):")
-        for key in FAMILIES:
-            print(f"  {key}")
+        for key, reason in _derivable().items():
+            print(f"  {key:<26} {reason}")
         print("approximations (--approx, in the order given):")
         for key, a in APPROXIMATIONS.items():
             print(f"  {key:<18} {a.name}; {a.citation}")
+        print(f"  {'rho=<number>':<18} a step size in (0, 1], e.g. rho=0.5 or rho=1/4; Khan & Rue 2023, Sec. 1.2")
         print("losses (--loss): " + "; ".join(f"{k}: {v}" for k, v in _NAMED_LOSSES.items()))
-        print("  conjugate families (" + ", ".join(_conjugate_likelihoods()) + "): 'conjugate' (default) "
-              "or a SymPy expression in θ and y")
+        print("  or an expression in θ: theta_1, …, theta_D (Gaussians), theta and one datum y (other families)")
+        print("GLM losses (--glm, Gaussians): " + ", ".join(GLM_LOSSES) + ", or f(eta, y) as an expression")
         return 0
     if args.family is None:
         raise UsageError("give a FAMILY (see blrkit derive --list)")
     if args.family not in FAMILIES:
         raise UsageError(f"unknown family {args.family!r}; accepted: {', '.join(FAMILIES)}")
     approx = args.approx or []
-    bad = [a for a in approx if a not in APPROXIMATIONS]
-    if bad:
-        raise UsageError(f"unknown approximation {bad[0]!r}; accepted: {', '.join(APPROXIMATIONS)}")
+    for a in approx:
+        try:
+            as_approximation(a)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     loss, prior = _loss_and_prior(args, args.family)
     try:
         d = derive_update(args.family, loss, prior, approx)
     except (DerivationError, ValueError, TypeError, KeyError, NotImplementedError) as e:
+        what = f"--glm {args.glm}" if args.glm else f"loss {args.loss or 'default'}"
         raise UsageError(f"cannot derive {args.family} with approximations "
-                         f"{', '.join(approx) or 'none'} and loss {args.loss or 'oracle'}: {e}") from None
+                         f"{', '.join(approx) or 'none'} and {what}: {e}") from None
     out = {"latex": d.latex, "markdown": d.markdown, "text": d.text}
     print(d.emit() if args.format == "python" else out[args.format](steps=args.steps))
     return 0
+
+
+def _derivable() -> dict:
+    """Family key -> what derives with it (or why nothing does yet), for ``derive --list``."""
+    from blrkit.derive.known import DERIVABLE
+
+    return {key: why for key, (_, why) in DERIVABLE.items()}
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -316,10 +328,12 @@ examples:
 
 _DERIVE_EPILOG = """\
 Losses: 'oracle' (default; a generic loss known through its gradient and Hessian),
-'quadratic' (ridge regression, with its Gaussian prior) and 'linear-gaussian' (the Kalman
-measurement update, with the predicted state as prior) for the Gaussian families. For a
-conjugate family (beta, gamma, dirichlet, gaussian, normal-gamma) the default 'conjugate' is its
-conjugate likelihood; or give the loss of one datum y as a SymPy expression in the family's θ.
+'quadratic' (ridge regression, with its Gaussian prior), 'linear-gaussian' (the Kalman
+measurement update, with the predicted state as prior), --glm F (a GLM loss sum_i f(x_i'θ, y_i),
+e.g. logistic or poisson) or an expression in theta_1, ..., theta_D for the Gaussian families.
+For the other families the default 'conjugate' is the conjugate likelihood; or give a loss in
+the family's θ (and one datum y). Expressions are read without running Python: arithmetic,
+numbers, θ, y and the functions exp, log, sqrt, ... only.
 
 exit status: 0 success; 2 an unknown family or approximation, an expression SymPy cannot parse
 or a combination that makes no sense (one line on stderr).
@@ -330,6 +344,9 @@ examples:
   blrkit derive gaussian-fixed-covariance --approx delta --steps --format markdown
   blrkit derive multivariate-gaussian --approx rho=1 --loss quadratic --format python
   blrkit derive beta --approx rho=1 --loss="-(y*log(theta) + (1 - y)*log(1 - theta))"
+  blrkit derive multivariate-gaussian --glm logistic --prior isotropic --approx delta --approx rho=1
+  blrkit derive multivariate-gaussian --loss "(1 - theta_1)**2 + 100*(theta_2 - theta_1**2)**2" --approx delta
+  blrkit derive gamma --loss "theta**2 - 3*log(theta)" --approx rho=0.5
   (write --loss=EXPR when EXPR starts with "-")
 """
 
@@ -429,12 +446,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("family", metavar="FAMILY", nargs="?", help="candidate family key (see --list)")
     p.add_argument("--list", action="store_true", help="list the accepted families, approximations and losses")
     p.add_argument("--approx", action="append", metavar="NAME",
-                   help="an approximation (repeatable): delta, rho=1, fixed-covariance, stochastic, gauss-newton")
-    p.add_argument("--loss", metavar="EXPR", help="oracle (default), quadratic, linear-gaussian, or for a "
-                                                  "conjugate family 'conjugate' or a SymPy expression")
-    p.add_argument("--prior", choices=("default", "none"), default="default",
-                   help="default: the loss's own prior (ridge, Kalman; a conjugate family's prior in the "
-                        "family); none: ℓ̄ = ℓ")
+                   help="an approximation (repeatable): delta, fixed-covariance, gauss-newton, stochastic, "
+                        "rho=1 or any rho=<number in (0, 1]>")
+    p.add_argument("--loss", metavar="EXPR", help="oracle (Gaussian default), quadratic, linear-gaussian, "
+                                                  "conjugate (default of other families), or an expression in θ")
+    p.add_argument("--glm", metavar="F", help="a per-example loss f(eta, y) of a GLM, eta = x_iᵀθ: logistic, "
+                                              "poisson, probit, squared, or an expression (Gaussian families)")
+    p.add_argument("--prior", choices=("default", "none", "isotropic"), default="default",
+                   help="default: the loss's own prior (ridge, Kalman; a non-Gaussian family's prior in the "
+                        "family); none: ℓ̄ = ℓ; isotropic: N(0, α⁻¹I) (Gaussians)")
     p.add_argument("--steps", action="store_true", help="print the whole derivation, not only the update")
     p.add_argument("--format", choices=("latex", "markdown", "text", "python"), default="text",
                    help="latex (align*), markdown ($$ blocks), text (default) or python (the emitted module)")

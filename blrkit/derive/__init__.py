@@ -13,19 +13,35 @@ from .approximations import (
     DeltaMethod,
     FixedCovariance,
     GaussNewton,
+    StepSize,
     StochasticGradient,
     UnitStep,
+    as_approximation,
 )
-from .blr import derive
+from .blr import component_loss, derive
+from .conjugate import ConjugatePrior, Likelihood
 from .derivation import Derivation, Equation, Step
-from .gaussian import DerivationError
-from .losses import ExpressionLoss, GaussianPrior, OracleLoss, linear_gaussian_loss, quadratic_loss
+from .gaussian import RHO, DerivationError
+from .losses import (
+    GLM_LOSSES,
+    ComponentLoss,
+    ExpressionLoss,
+    GaussianPrior,
+    GLMLoss,
+    OracleLoss,
+    glm_loss,
+    isotropic_prior,
+    linear_gaussian_loss,
+    quadratic_loss,
+)
+from .parsing import parse_expression
 from .recipes import RECIPES, Recipe
 
 __all__ = [
-    "APPROXIMATIONS", "Approximation", "DeltaMethod", "FixedCovariance", "GaussNewton", "StochasticGradient",
-    "UnitStep",
-    "derive", "Derivation", "Equation", "Step", "DerivationError",
-    "ExpressionLoss", "GaussianPrior", "OracleLoss", "linear_gaussian_loss", "quadratic_loss",
-    "RECIPES", "Recipe",
+    "APPROXIMATIONS", "Approximation", "DeltaMethod", "FixedCovariance", "GaussNewton", "StepSize",
+    "StochasticGradient", "UnitStep", "as_approximation",
+    "derive", "Derivation", "Equation", "Step", "DerivationError", "RHO",
+    "ComponentLoss", "ConjugatePrior", "ExpressionLoss", "GaussianPrior", "GLMLoss", "GLM_LOSSES", "Likelihood",
+    "OracleLoss", "component_loss", "glm_loss", "isotropic_prior", "linear_gaussian_loss", "quadratic_loss",
+    "parse_expression", "RECIPES", "Recipe",
 ]

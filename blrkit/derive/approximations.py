@@ -88,21 +88,59 @@ class FixedCovariance(Approximation):
 
 
 @dataclass(frozen=True)
-class UnitStep(Approximation):
+class StepSize(Approximation):
+    r"""A numeric learning rate :math:`\rho \in (0, 1]` in place of the symbol (Khan & Rue 2023, Sec. 1.2).
+
+    Written ``"rho=0.5"`` or ``"rho=1/4"``; the value is kept as an exact rational so that the
+    derivation stays exact and prints it as a number.
+
+    >>> StepSize("1/4").key, StepSize(0.5).statement
+    ('rho=1/4', '\\rho = 1/2')
+    """
+
+    value: sp.Rational = sp.Integer(1)
+
+    def __post_init__(self):
+        try:
+            v = sp.Rational(str(self.value).strip())
+        except (TypeError, ValueError, SyntaxError):
+            raise ValueError(f"rho must be a number in (0, 1] such as 0.5 or 1/4, got {self.value!r}") from None
+        if not 0 < v <= 1:
+            raise ValueError(f"rho must be in (0, 1], got {self.value!r}")
+        object.__setattr__(self, "value", v)
+
+    anchor = "blr"
+
+    @property
+    def name(self) -> str:
+        return f"rho = {self.value}"
+
+    @property
+    def label(self) -> str:
+        return f"ρ = {self.value}"
+
+    @property
+    def key(self) -> str:
+        return f"rho={self.value}"
+
+    @property
+    def statement(self) -> str:
+        return rf"\rho = {self.value}"
+
+    def substitutions(self, terms):
+        return {terms["rho"]: self.value}
+
+
+@dataclass(frozen=True)
+class UnitStep(StepSize):
     r"""Learning rate :math:`\rho = 1` (Khan & Rue 2023, Sec. 5.1).
 
     For conjugate models :math:`\nabla_\mu\mathbb{E}_q[\bar\ell]` does not depend on
     :math:`\mu`, and one step reaches the exact posterior from any start.
     """
 
-    name = "rho = 1"
-    label = "ρ = 1"
-    key = "rho=1"
+    value: sp.Rational = sp.Integer(1)
     anchor = "unit-step"
-    statement = r"\rho = 1"
-
-    def substitutions(self, terms):
-        return {terms["rho"]: sp.Integer(1)}
 
 
 @dataclass(frozen=True)
@@ -162,7 +200,48 @@ class GaussNewton(Approximation):
         return {terms[a]: terms[b] for a, b in pairs if a in terms and b in terms}
 
 
-#: CLI name -> approximation
+#: CLI name -> approximation (``"rho=<number>"`` is parsed by :func:`as_approximation`)
 APPROXIMATIONS: dict[str, Approximation] = {
     a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient(), GaussNewton())
 }
+
+
+def as_approximation(a) -> Approximation:
+    """An :class:`Approximation` from itself or its key: ``"delta"``, ``"rho=1"``, ``"rho=0.5"``, ``"rho=1/4"``.
+
+    >>> as_approximation("rho=0.25")
+    StepSize(value=1/4)
+    >>> as_approximation("rho=2")
+    Traceback (most recent call last):
+    ...
+    ValueError: rho must be in (0, 1], got '2'
+    """
+    if isinstance(a, Approximation):
+        return a
+    if not isinstance(a, str):
+        raise TypeError(f"an approximation must be an Approximation or its key (a str), got {type(a).__name__}")
+    key = a.strip().replace(" ", "")
+    if key in APPROXIMATIONS:
+        return APPROXIMATIONS[key]
+    if key.startswith("rho="):
+        step = StepSize(key[4:])
+        return UnitStep() if step.value == 1 else step
+    raise ValueError(f"unknown approximation {a!r}; known: {', '.join(APPROXIMATIONS)}, or rho=<number in (0, 1]>")
+
+
+def ordered(approximations) -> tuple[Approximation, ...]:
+    """Check that an order of approximations has one meaning: the minibatch estimate rewrites the sums
+    that the Gauss–Newton approximation creates, so ``stochastic`` must come after ``gauss-newton``;
+    no approximation may be given twice, and at most one step size."""
+    approx = tuple(as_approximation(a) for a in approximations)
+    keys = [a.key for a in approx]
+    dup = {k for k in keys if keys.count(k) > 1}
+    if dup:
+        raise ValueError(f"approximation {sorted(dup)[0]!r} is given twice")
+    if sum(isinstance(a, StepSize) for a in approx) > 1:
+        raise ValueError("give at most one step size rho=…")
+    if "stochastic" in keys and "gauss-newton" in keys and keys.index("stochastic") < keys.index("gauss-newton"):
+        raise ValueError("'stochastic' before 'gauss-newton' would estimate a sum that does not exist yet: "
+                         "give gauss-newton first (it creates the sum of squared gradients that the minibatch "
+                         "estimates)")
+    return approx

@@ -14,9 +14,10 @@ import re
 
 from sympy import MatrixSymbol
 
-from .approximations import APPROXIMATIONS, Approximation, FixedCovariance, UnitStep
+from .approximations import Approximation, FixedCovariance, ordered
 from .derivation import Argument, Assignment, Derivation, Equation
 from .gaussian import DerivationError, derive_gaussian
+from .known import known_algorithm
 from .losses import ExpressionLoss, OracleLoss
 
 GAUSSIAN_KINDS = {
@@ -44,9 +45,15 @@ _STATE_DOCS = {
 
 
 def _family_key(family) -> str:
-    key = family if isinstance(family, str) else getattr(family, "key", None)
+    from ..families import FAMILIES
+
+    if isinstance(family, str):
+        if family not in FAMILIES:
+            raise DerivationError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+        return family
+    key = getattr(family, "key", None)
     if key is None:
-        raise TypeError(f"family must be a family object or its key, got {type(family).__name__}")
+        raise TypeError(f"family must be an ExponentialFamily or its key (a str), got {type(family).__name__}")
     return key
 
 
@@ -54,21 +61,53 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
            title: str | None = None, anchor: str | None = None) -> Derivation:
     r"""Derive the BLR update of ``family`` for ``loss`` under ``approximations``.
 
+    .. math::
+
+        \lambda_{t+1} = (1-\rho)\lambda_t - \rho\nabla_\mu\mathbb{E}_{q_t}[\bar\ell(\theta) + \log h(\theta)]
+
+    (Khan & Rue 2023, Sec. 1.2–1.3), in four printed stages: the expected loss, its natural
+    gradient (Bonnet's and Price's theorems for Gaussians; the chain rule through the family's
+    maps, :math:`\nabla_\mu = F(\lambda)^{-1}\nabla_\lambda`, for any other family), the
+    approximations in the order given, and the standard parameters / textbook form.
+
     Parameters
     ----------
     family : ExponentialFamily or str
-        The candidate q, or its key (``"multivariate-gaussian"``, ``"beta"``, …).
-    loss : OracleLoss or ExpressionLoss, optional
-        The loss ℓ; default an :class:`OracleLoss` (known through ∇ℓ and ∇²ℓ).
-    prior : GaussianPrior or ConjugatePrior, optional
-        The prior p₀ in the family; ``None`` means ℓ̄ = ℓ.
-    approximations : sequence of Approximation or str
-        Applied in order (``"delta"``, ``"rho=1"``, ``"fixed-covariance"``, ``"gauss-newton"``,
-        ``"stochastic"``).
+        The candidate q, or its key (``"multivariate-gaussian"``, ``"beta"``, …; see
+        :data:`blrkit.families.FAMILIES`).
+    loss : optional
+        The loss ℓ:
+
+        - a SymPy expression in the family's θ symbols (``theta`` for a scalar θ,
+          ``theta_1``, …, ``theta_D`` for a Gaussian over D components), e.g. a polynomial,
+          the Rosenbrock function, or ``theta**2 - 3*log(theta)`` for a Gamma;
+        - a :class:`GLMLoss` (:func:`glm_loss`): :math:`\sum_i f(x_i^\top\theta, y_i)`,
+          e.g. ``glm_loss("logistic")``;
+        - a :class:`Likelihood` over data :math:`y_1..y_N` (conjugate Bayes);
+        - an :class:`OracleLoss` (Gaussians; known through ∇ℓ and ∇²ℓ), the default for
+          Gaussian families; other families default to their conjugate likelihood;
+        - an :class:`ExpressionLoss` in matrix symbols (:func:`quadratic_loss`,
+          :func:`linear_gaussian_loss`).
+    prior : GaussianPrior, ConjugatePrior, ``"isotropic"`` or ``"none"``, optional
+        The prior p₀ in the family; ``"isotropic"`` is :math:`\mathcal{N}(0, \alpha^{-1}I)`
+        (:func:`isotropic_prior`).  ``None``: Gaussians ℓ̄ = ℓ, other families the prior in the
+        family with standard parameters ``<name>_0``; ``"none"``: ℓ̄ = ℓ for every family (then a
+        non-constant base measure enters the update).
+    approximations : str, Approximation, or a sequence of them
+        Applied in order: ``"delta"``, ``"fixed-covariance"``, ``"gauss-newton"``, ``"stochastic"``,
+        ``"rho=1"`` or any step size ``"rho=0.5"``, ``"rho=1/4"`` (:data:`RHO` stays symbolic
+        otherwise).
 
     Returns
     -------
     Derivation
+
+    Raises
+    ------
+    DerivationError
+        An unknown family, a loss in symbols that are not θ or declared data, an expectation that
+        does not exist, or a family/approximation pair that makes no sense; the message names the
+        term and the approximation that would remove it.
 
     Examples
     --------
@@ -78,16 +117,44 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     >>> from blrkit.derive.printing import latex
     >>> [latex(eq.rhs) for eq in d.update]
     ['\\nabla^2\\ell(m_t)', '- S_{t+1}^{-1} \\nabla\\ell(m_t) + m_t']
+
+    Logistic regression by the BLR is Newton's method (IRLS):
+
+    >>> from blrkit.derive import glm_loss
+    >>> derive("multivariate-gaussian", glm_loss("logistic"), "isotropic", ["delta", "rho=1"]).title
+    "Newton's method (IRLS for a GLM)"
     """
-    approx = tuple(_as_approximation(a) for a in approximations)
+    from .losses import GLMLoss, isotropic_prior
+
+    if isinstance(approximations, (str, Approximation)):
+        approximations = (approximations,)
+    try:
+        approx = ordered(approximations)
+    except ValueError as e:
+        raise DerivationError(str(e)) from None
     key = _family_key(family)
-    if title is None and anchor is None:
-        title, anchor = _known_algorithm(key, loss, prior, approx)
+    if key == "gaussian-mixture":
+        from .known import DERIVABLE
+
+        raise DerivationError(f"the gaussian-mixture family does not derive yet: {DERIVABLE[key][1]}")
     for a in approx:
         if a.families and key not in a.families:
             raise DerivationError(f"{a.name} does not apply to the {key} family "
                                   f"(it applies to: {', '.join(a.families)})")
-    loss = OracleLoss() if loss is None else loss
+    fam = _family_object(family, key, loss)
+    if isinstance(prior, str):
+        if prior not in ("isotropic", "none"):
+            raise DerivationError(f"unknown prior {prior!r}; known: 'isotropic' (N(0, α⁻¹I), Gaussians), 'none' "
+                                  "(ℓ̄ = ℓ) or a prior object")
+        if prior == "isotropic" and key not in GAUSSIAN_KINDS:
+            raise DerivationError(f"the isotropic Gaussian prior needs a Gaussian family, not {key}")
+        if prior == "isotropic":
+            prior = isotropic_prior()
+        elif key in GAUSSIAN_KINDS:
+            prior = None
+    loss = _as_loss(key, fam, loss)
+    if title is None and anchor is None:
+        title, anchor = _known_algorithm(key, loss, prior, approx)
     if key in GAUSSIAN_KINDS:
         kind = GAUSSIAN_KINDS[key]
         if any(isinstance(a, FixedCovariance) for a in approx):
@@ -96,67 +163,136 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
             raise DerivationError("with an OracleLoss, put the prior into the loss: ℓ̄ = ℓ − log p₀")
         fields = derive_gaussian(kind, loss, prior, approx)
         return _assemble_gaussian(key, fields, approx, function_name, title, anchor)
+    if isinstance(loss, (OracleLoss, GLMLoss, ExpressionLoss)):
+        raise DerivationError(f"the {key} family takes a loss in its θ ({', '.join(map(str, fam.theta))}) "
+                              f"or a likelihood over data; {type(loss).__name__} needs a Gaussian candidate")
     from .conjugate import derive_conjugate
 
-    if isinstance(loss, OracleLoss):
-        raise DerivationError(f"the {key} family needs a conjugate likelihood, not a generic loss with "
-                              "oracles (oracle losses need a Gaussian candidate)")
-
-    return derive_conjugate(family, loss, prior, approx, function_name=function_name, title=title,
+    return derive_conjugate(fam, loss, prior, approx, function_name=function_name, title=title,
                             anchor=anchor)
 
 
+def _family_object(family, key, loss):
+    """The family object; a Gaussian's dimension follows a loss written in θ's components."""
+    from ..families import FAMILIES
+
+    if not isinstance(family, str):
+        return family
+    if key in GAUSSIAN_KINDS:
+        return None  # the Gaussian derivation works in general dimension D
+    return FAMILIES[key]()
+
+
+def _as_loss(key, fam, loss):
+    """The loss object for ``loss`` (see :func:`derive`)."""
+    import sympy as sp
+
+    from .conjugate import CONJUGATE_PROBLEMS, Likelihood
+    from .losses import ComponentLoss, GLMLoss
+
+    if loss is None:
+        if key in GAUSSIAN_KINDS:
+            return OracleLoss()
+        for make in CONJUGATE_PROBLEMS.values():
+            f, lik = make()
+            if f.key == key:
+                return lik
+        raise DerivationError(f"the {key} family has no default likelihood: give a loss in θ "
+                              f"({', '.join(map(str, fam.theta))}) or a Likelihood")
+    if isinstance(loss, (OracleLoss, ExpressionLoss, GLMLoss, ComponentLoss, Likelihood)):
+        return loss
+    if isinstance(loss, str):
+        raise DerivationError("give the loss as a SymPy expression (blrkit.derive.parsing.parse_expression "
+                              "reads text safely), a GLMLoss, a Likelihood or an OracleLoss")
+    if not isinstance(loss, sp.Basic):
+        raise TypeError(f"loss must be a SymPy expression or a loss object, got {type(loss).__name__}")
+    if key in GAUSSIAN_KINDS:
+        return component_loss(loss)
+    from .conjugate import Y
+
+    stray = {s for s in loss.free_symbols if s not in fam.theta and not isinstance(s, sp.Idx)}
+    stray -= {i for i in loss.atoms(sp.Indexed)} | {Y}
+    if stray:
+        raise DerivationError(f"the loss uses {', '.join(sorted(map(str, stray)))}, which is not the {key} "
+                              f"family's θ ({', '.join(map(str, fam.theta))}) nor data y[i]")
+    return Likelihood("loss in θ", loss) if loss.has(Y) else Likelihood("loss in θ", loss, data_free=True)
+
+
+def component_loss(expr):
+    """A :class:`ComponentLoss` from an expression in ``theta`` or ``theta_1, theta_2, …``."""
+    import re
+
+    import sympy as sp
+
+    from .losses import ComponentLoss
+
+    names = {s.name: s for s in expr.free_symbols}
+    if set(names) == {"theta"}:
+        theta = (names["theta"],)
+    else:
+        idx = {}
+        for name in names:
+            match = re.fullmatch(r"theta_(\d+)", name)
+            if not match or int(match.group(1)) < 1:
+                raise DerivationError(f"the loss uses {name!r}, which is not a component of θ: write it in "
+                                      "theta (D = 1) or theta_1, …, theta_D")
+            idx[int(match.group(1))] = names[name]
+        if not idx:
+            raise DerivationError("the loss does not depend on θ")
+        D_ = max(idx)
+        theta = tuple(idx.get(i, sp.Symbol(f"theta_{i}", real=True)) for i in range(1, D_ + 1))
+    real = {t: sp.Symbol(t.name, real=True) for t in theta}
+    return ComponentLoss(expr.xreplace(real), tuple(real.values()))
+
+
 def _known_algorithm(key, loss, prior, approx) -> tuple[str | None, str | None]:
-    """The title and paper anchor of the recipe these choices reproduce, if one does."""
-    from .recipes import RECIPES
+    """The title and paper anchor of the algorithm these choices reproduce (:mod:`.known`)."""
+    from .approximations import StepSize
+    from .conjugate import CONJUGATE_PROBLEMS, Likelihood
+    from .losses import ComponentLoss, GLMLoss
 
-    keys = tuple(a.key for a in approx)
-    for r in RECIPES.values():
-        if r.family == key and r.approximations == keys and r.problem is None and prior is None \
-                and (loss is None or isinstance(loss, OracleLoss)):
-            return r.title, r.anchor
-    return None, None
-
-
-def _as_approximation(a) -> Approximation:
-    if isinstance(a, Approximation):
-        return a
-    if isinstance(a, str) and a in APPROXIMATIONS:
-        return APPROXIMATIONS[a]
-    raise ValueError(f"unknown approximation {a!r}; known: {', '.join(APPROXIMATIONS)}")
+    step = next((a.value for a in approx if isinstance(a, StepSize)), None)
+    if isinstance(loss, ExpressionLoss):
+        kind = "linear-gaussian" if loss.kind == "linear-gaussian" else (
+            "quadratic" if loss.name == "squared error" else "other")
+    elif isinstance(loss, Likelihood):
+        defaults = [lik for f, lik in (make() for make in CONJUGATE_PROBLEMS.values()) if f.key == key]
+        kind = "default-likelihood" if defaults and loss == defaults[0] and prior is None else "other"
+    else:
+        kind = {OracleLoss: "oracle", GLMLoss: "glm", ComponentLoss: "component"}.get(type(loss), "other")
+        if kind == "oracle" and prior is not None:
+            kind = "other"
+    return known_algorithm(key, kind, tuple(a.key for a in approx), step)
 
 
 def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivation:
+    from .approximations import StepSize
+
     update = [Equation(lhs, rhs) for lhs, rhs in f["update"]]
-    unit = any(isinstance(a, UnitStep) for a in approx)
+    unit = any(isinstance(a, StepSize) for a in approx)
     free = set().union(*(_names(eq.rhs) for eq in update))
-    elementwise = f["elementwise"]
+    elementwise, loss = f["elementwise"], f["loss"]
     state = ["m"] + ([] if key == "gaussian-fixed-covariance" else ["s" if elementwise else "S"])
-    mc = bool(_EXPECTED & free)
-    state = [n for n in state if n in free or mc]  # Monte Carlo samples θ ~ q need m and S
+    mc = f.get("expectations") == "monte-carlo" and bool(_EXPECTED & free)
+    exact = f.get("expectations") == "exact"
+    state = [n for n in state if n in free or mc or exact]  # E_q[·] needs m and S
     args = [Argument(n, "vector" if n in ("m", "s") else "matrix", _STATE_DOCS[n]) for n in state]
     if not unit and "rho" in free:
         args.append(Argument("rho", "scalar", _STATE_DOCS["rho"]))
     for sym, doc in _data_docs(f):
         kind = "scalar" if not isinstance(sym, MatrixSymbol) else "data"
         args.append(Argument(_code_name(sym), kind, doc))
-    oracles = []
-    h_name = "h" if elementwise else "H"
-    gn_lines, from_terms = _gauss_newton(free, "")
-    oracles += gn_lines
-    if "g" in free and "g" not in from_terms:
-        oracles.append("g = grad(m)")
-    if "g_batch" in free and "g_batch" not in from_terms:
-        oracles.append("g_batch = grad_batch(m)")
-    if h_name in free:
-        oracles.append(f"{h_name} = {'hess_diag' if elementwise else 'hess'}(m)")
-    if mc:
-        oracles += _monte_carlo(elementwise, "E_g" in free, ({"E_H", "E_h"} & free), free)
+    if hasattr(loss, "code"):
+        oracles = _derived_oracles(loss, free, elementwise, mc, exact)
+    else:
+        oracles = _oracle_calls(free, elementwise, mc)
     for name in ("grad", "grad_batch", "hess", "hess_diag", "grad_terms"):
         if any(re.search(rf"\b{name}\(", o) for o in oracles):
             args.append(Argument(name, "callable", _STATE_DOCS[name]))
     if "n_data" in free:
-        args += [Argument("n_data", "int", _STATE_DOCS["n_data"]), Argument("n_batch", "int", _STATE_DOCS["n_batch"])]
+        args.append(Argument("n_data", "int", _STATE_DOCS["n_data"]))
+        if not hasattr(loss, "code"):
+            args.append(Argument("n_batch", "int", _STATE_DOCS["n_batch"]))
     if mc:
         args += [Argument("n_samples", "int", _STATE_DOCS["n_samples"]), Argument("rng", "rng", _STATE_DOCS["rng"])]
     outputs = f.get("outputs") or tuple(eq.lhs for eq in reversed(update))
@@ -172,6 +308,56 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     )
 
 
+def _oracle_calls(free: set, elementwise: bool, mc: bool) -> list[str]:
+    """Oracle lines of an :class:`OracleLoss`: calls of the user's ``grad``, ``hess``, … callables."""
+    oracles = []
+    h_name = "h" if elementwise else "H"
+    gn_lines, from_terms = _gauss_newton(free, "")
+    oracles += gn_lines
+    if "g" in free and "g" not in from_terms:
+        oracles.append("g = grad(m)")
+    if "g_batch" in free and "g_batch" not in from_terms:
+        oracles.append("g_batch = grad_batch(m)")
+    if h_name in free:
+        oracles.append(f"{h_name} = {'hess_diag' if elementwise else 'hess'}(m)")
+    if mc:
+        oracles += _monte_carlo(elementwise, "E_g" in free, ({"E_H", "E_h"} & free), free)
+    return oracles
+
+
+def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool) -> list[str]:
+    """Oracle lines of a loss whose derivatives SymPy derived (GLM or component loss): the derived
+    ∇ℓ, ∇²ℓ (or its diagonal, or the Gauss–Newton sum) at m, their exact Gaussian expectations, or
+    Monte-Carlo averages over θ_k ~ q_t.  A minibatch is the data passed in: M = ``X.shape[-2]``."""
+    lines = []
+    if "n_batch" in free:
+        lines.append("n_batch = np.shape(X)[-2]  # M, the minibatch size")
+    at_mean = {q: (n, lambda e: e) for n in sorted(free) for q in ("g", "H", "h", "h_gn")
+               if n in (q, q + "_batch")}
+    if at_mean:
+        lines += loss.code("m", at_mean, elementwise)
+    expected = {q: (n, lambda e: f"np.mean({e}, axis=0)") for n in sorted(free & _EXPECTED)
+                for q in ("g", "H", "h", "h_gn") if n in ("E_" + q, "E_" + q + "_batch")}
+    if expected and exact:
+        code, _ = loss.exact_code({q: (n, lambda e: e) for q, (n, _) in expected.items()}, elementwise)
+        lines += code
+    elif expected:
+        lines += _draws(elementwise) + loss.code("theta", expected, elementwise)
+    return lines
+
+
+def _draws(elementwise: bool) -> list[str]:
+    """Lines drawing θ_k ~ q_t by reparameterisation, k = 1..n_samples."""
+    if elementwise:
+        return ["# θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples",
+                "eps = rng.standard_normal((n_samples,) + np.shape(m))",
+                "theta = m + eps / np.sqrt(s)"]
+    return ["# θ_k = m + L^{-T} ε_k with S = L Lᵀ, ε_k ~ N(0, I), k = 1..n_samples",
+            "L = np.linalg.cholesky(S)",
+            "eps = rng.standard_normal((n_samples,) + np.shape(m))",
+            "theta = m + np.linalg.solve(np.swapaxes(L, -1, -2), eps[..., None])[..., 0]"]
+
+
 def _names(expr) -> set[str]:
     out = {s.name for s in expr.free_symbols if hasattr(s, "name")}
     out |= {s.name for s in expr.atoms(MatrixSymbol)}
@@ -180,7 +366,7 @@ def _names(expr) -> set[str]:
 
 def _data_docs(f):
     loss = f["loss"]
-    out = list(loss.data) if isinstance(loss, ExpressionLoss) else []
+    out = list(getattr(loss, "data", ()))
     return list(f.get("prior_data", ())) + out
 
 
@@ -203,15 +389,7 @@ _EXPECTED = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch"}
 def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = frozenset()) -> list[str]:
     """Oracle lines estimating E_q[∇ℓ], E_q[∇²ℓ] (and minibatch or Gauss-Newton terms) from
     ``n_samples`` draws θ ~ q_t."""
-    if elementwise:
-        lines = ["# θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples",
-                 "eps = rng.standard_normal((n_samples,) + np.shape(m))",
-                 "theta = m + eps / np.sqrt(s)"]
-    else:
-        lines = ["# θ_k = m + L^{-T} ε_k with S = L Lᵀ, ε_k ~ N(0, I), k = 1..n_samples",
-                 "L = np.linalg.cholesky(S)",
-                 "eps = rng.standard_normal((n_samples,) + np.shape(m))",
-                 "theta = m + np.linalg.solve(np.swapaxes(L, -1, -2), eps[..., None])[..., 0]"]
+    lines = _draws(elementwise)
     gn_lines, from_terms = _gauss_newton(free, "E_")
     if need_g and "E_g" not in from_terms:
         lines.append("E_g = np.mean(grad(theta), axis=0)")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .approximations import UnitStep
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .gaussian import RHO, DerivationError
 from .printing import ExpectedValue
@@ -45,6 +44,14 @@ def prior_for(family) -> ConjugatePrior:
     return ConjugatePrior(mapping)
 
 
+def _named(family) -> dict:
+    """Scalar standard symbols whose name differs from their parameter's (a user family built from its
+    log-density keeps λ's symbols under the names it was given) → a symbol of the parameter's name, so
+    that the emitted arguments and the expressions agree."""
+    return {p.symbols: sp.Symbol(p.name, **p.symbols.assumptions0) for p in family.standard
+            if not isinstance(p.symbols, sp.MatrixBase) and p.symbols.name != p.name}
+
+
 def _standard_symbols(family):
     out = []
     for p in family.standard:
@@ -63,10 +70,12 @@ class Likelihood:
     expr: sp.Basic
     data: tuple = ()  # extra (symbol, doc) arguments, e.g. a known noise variance
     one_hot: bool = False
+    #: a loss in θ alone (no data y_i): the expression is the whole loss, not one datum's term
+    data_free: bool = False
 
     @property
     def total(self):
-        return sp.Sum(self.expr, (I, 1, N_OBS))
+        return self.expr if self.data_free else sp.Sum(self.expr, (I, 1, N_OBS))
 
 
 def _family(key, *args):
@@ -137,21 +146,35 @@ def expected_loss(family, likelihood: Likelihood):
 
 
 def derive_conjugate(family, loss, prior, approx, *, function_name, title, anchor) -> Derivation:
-    """Derive the conjugate BLR step; see the module docstring."""
-    if isinstance(family, str):
-        from ..families import FAMILIES
+    r"""Derive the BLR step of any exponential family that is not a Gaussian (see the module docstring).
 
-        if family not in FAMILIES:
-            raise DerivationError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
-        family = FAMILIES[family]()
+    .. math::
+
+        \lambda_{t+1} = (1-\rho)\lambda_t - \rho\nabla_\mu\mathbb{E}_{q_t}[\bar\ell(\theta) + \log h(\theta)]
+
+    The expected loss comes from :func:`~blrkit.derive.expectations.expectation` (statistics,
+    shifted partition, enumeration); its natural gradient is :math:`a + F(\lambda)^{-1}\nabla_\lambda R`
+    for the part :math:`\sum_k a_k\mu_k` linear in :math:`\mu` and the rest :math:`R(\lambda)`, by the
+    chain rule :math:`\nabla_\lambda = F(\lambda)\nabla_\mu` (Khan & Rue 2023, Sec. 1.2).  With the
+    prior in the family, :math:`\log h` cancels between the prior and the entropy.  ``prior="none"``
+    drops the prior (:math:`\bar\ell = \ell`), and then :math:`\log h` stays in the expectation.
+    """
+    from .approximations import StepSize
+    from .expectations import expectation
+
     if not isinstance(loss, Likelihood):
         raise DerivationError(
-            f"the {family.name} family needs a conjugate likelihood (a Likelihood over data y_i), "
-            f"got {type(loss).__name__}")
-    if not family.has_constant_base_measure:
-        raise DerivationError(f"the {family.name} family has a non-constant base measure; "
-                              "the form λ ← (1−ρ)λ − ρ∇_μE_q[ℓ̄] needs a constant one")
-    prior = prior or prior_for(family)
+            f"the {family.name} family needs a loss in θ or a likelihood over data y_i, got {type(loss).__name__}")
+    for a in approx:
+        if not isinstance(a, StepSize):
+            raise DerivationError(f"{a.name} does not apply to the {family.name} family: its natural gradient is "
+                                  "computed exactly; choose a step size rho=… or none")
+    if prior in ("none", "flat"):
+        prior = None
+    elif prior is None:
+        prior = prior_for(family)
+    elif not isinstance(prior, ConjugatePrior):
+        raise DerivationError(f"the {family.name} family takes its prior in the family (default), or prior='none'")
     lam, mu = family.natural, family.expectation
     K = len(lam)
     new = [sp.Symbol(f"{l.name}_new") for l in lam]
@@ -162,63 +185,112 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     def step(label, eqs, why, anchor_, approximate=False):
         steps.append(Step(label, tuple(Equation(a, b, approximate) for a, b in eqs), why, anchor_))
 
-    std = _standard_symbols(family)
+    constant_h = family.has_constant_base_measure
+    rename = _named(family)
+    s2n = tuple(sp.sympify(e).xreplace(rename) for e in family.standard_to_natural)
+    if prior is not None and rename:
+        prior = ConjugatePrior({rename.get(k, k): sp.Symbol(f"{rename[k].name}_0", **k.assumptions0) if k in rename
+                                else v for k, v in prior.symbols.items()})
     step("Candidate posterior",
-         list(zip(lam, family.standard_to_natural)) + [(m, ExpectedValue(t)) for m, t in zip(mu, family.statistics)],
-         f"$q$ is {family.name}: $\\mu = \\mathbb{{E}}_q[T(\\theta)]$, constant base measure", "blr")
-    nat = [(1 - RHO) * l + RHO * (l0 - d) for l, l0, d in zip(lam, lam0, dmu)]
-    step("Bayesian learning rule", list(zip(new, nat)), "the prior $p_0$ is in the family", "blr-conjugate-form")
-    prior_nat = [e.subs(prior.symbols) for e in family.standard_to_natural]
-    step("Prior", list(zip(lam0, prior_nat)), "natural parameters of $p_0$", "conjugate")
-    e_loss = _data_sums(expected_loss(family, loss))
+         list(zip(lam, s2n)) + [(m, ExpectedValue(t)) for m, t in zip(mu, family.statistics)],
+         f"$q$ is {family.name}: $\\mu = \\mathbb{{E}}_q[T(\\theta)]$, "
+         + ("constant base measure" if constant_h else f"base measure $\\log h = {_tex(family.log_base_measure)}$"),
+         "blr")
+    if prior is not None:
+        nat = [(1 - RHO) * l + RHO * (l0 - d) for l, l0, d in zip(lam, lam0, dmu)]
+        why = "the prior $p_0$ is in the family" + ("" if constant_h else
+                                                    ": $\\log h$ of $p_0$ and of the entropy cancel")
+        step("Bayesian learning rule", list(zip(new, nat)), why, "blr-conjugate-form")
+        prior_nat = [e.subs(prior.symbols) for e in s2n]
+        step("Prior", list(zip(lam0, prior_nat)), "natural parameters of $p_0$", "conjugate")
+        target = loss.total
+    else:
+        nat = [(1 - RHO) * l - RHO * d for l, d in zip(lam, dmu)]
+        why = "no prior: $\\bar\\ell = \\ell$" + ("" if constant_h else ", and the entropy adds $\\log h$")
+        step("Bayesian learning rule", list(zip(new, nat)), why, "blr")
+        prior_nat = []
+        target = loss.total + (0 if constant_h else family.log_base_measure)
+    e = expectation(_data_sums(sp.expand(sp.expand_log(target, force=True))), family)
+    conjugate = e.remainder == 0
+    e_loss = _data_sums(e.expression(family))
     step("Expected loss", [(sp.Symbol("E_loss"), e_loss)],
-         "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$", "conjugate")
-    grads = [_data_sums(sp.expand(sp.diff(e_loss, m).doit())) for m in mu]
-    if any(g.has(*mu) for g in grads):
-        raise DerivationError("the natural gradient depends on μ: the loss is not conjugate")
-    step("Natural gradient", list(zip(dmu, grads)), "constant in $\\mu$: each datum adds its own natural parameters",
-         "conjugate")
-    nat = [sp.expand(e.subs(dict(zip(dmu, grads))).subs(dict(zip(lam0, prior_nat)))) for e in nat]
+         "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$" if conjugate else
+         "terms linear in $T(\\theta)$ give $\\mu$; a term $e^{c^\\top T(\\theta)}$ gives "
+         "$e^{A(\\lambda + c) - A(\\lambda)}$", "conjugate" if conjugate else "blr")
+    grads = [_data_sums(sp.expand(a)) for a in e.linear]
+    if not conjugate:
+        grad_lam = sp.Matrix([sp.diff(e.remainder, l) for l in lam])
+        extra = sp.Matrix(family.fisher).LUsolve(grad_lam)
+        grads = [g + sp.factor(sp.cancel(x)) for g, x in zip(grads, extra)]
+    step("Natural gradient", list(zip(dmu, grads)),
+         "constant in $\\mu$: each datum adds its own natural parameters" if conjugate else
+         "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$ (chain rule through $\\mu = \\nabla A(\\lambda)$, "
+         "$F = \\nabla^2 A$) on the part not linear in $\\mu$", "conjugate" if conjugate else "blr")
+    # conjugate: the gradient is constant and goes into the update; otherwise the emitted step computes
+    # it first (in the standard parameters) and the update refers to it
+    inner = dict(zip(dmu, grads)) if conjugate else {}
+    nat = [sp.expand(x.subs(inner).subs(dict(zip(lam0, prior_nat)))) for x in nat]
     for a in approx:
-        if not isinstance(a, UnitStep):
-            raise DerivationError(f"{a.name} does not apply to the conjugate {family.name} family")
-        nat = [_data_sums(sp.expand(e.subs(RHO, 1))) for e in nat]
-        step(a.label, list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior", a.anchor)
-    unit = any(isinstance(a, UnitStep) for a in approx)
-    if not unit:
-        nat = [sp.expand(e.subs(dict(zip(lam, family.standard_to_natural)))) for e in nat]
+        nat = [_data_sums(sp.expand(x.subs(RHO, a.value))) for x in nat]
+        drops = not any(x.has(*lam) for x in nat)
+        step(a.label, list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior" if drops
+             else f"${a.statement}$", a.anchor)
+    needs_state = any(x.has(*lam) for x in nat) or not approx or not conjugate
+    to_state = dict(zip(lam, s2n))
+    if needs_state:
+        nat = [sp.expand(x.subs(to_state)) for x in nat]
+    gradient = [] if conjugate else [(d, sp.factor(sp.together(g.subs(to_state)))) for d, g in zip(dmu, grads)]
     to_std = family.natural_to_standard
-    prior_syms = tuple(prior.symbols.values())
+    prior_syms = tuple(prior.symbols.values()) if prior is not None else ()
     update = []
     for p in family.standard:
         exprs = to_std[p.name]
         syms = p.symbols
         if isinstance(exprs, sp.MatrixBase):
-            for s, e in zip(syms, exprs):
-                update.append((sp.Symbol(f"{s.name}_new"), _tidy(e.subs(dict(zip(lam, nat))), prior_syms)))
+            for s_, x in zip(syms, exprs):
+                update.append((sp.Symbol(f"{s_.name}_new"), _tidy(x.subs(dict(zip(lam, nat))), prior_syms)))
         else:
             update.append((sp.Symbol(f"{p.name}_new"), _tidy(exprs.subs(dict(zip(lam, nat))), prior_syms)))
     step("Standard parameters", update, "the family's map from natural to standard parameters", "conjugate")
-    update_eqs = tuple(Equation(a, b) for a, b in update)
-    assignments, outputs, prior_args = _vectorise(family, prior, update_eqs)
-    args = [Argument(s.name, "scalar", f"state {s.name}") for s in ([] if unit else std)]
+    update_eqs = tuple(Equation(a, b) for a, b in gradient + update)
+    assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):])
+    assignments = tuple(Assignment(a, b, f"{_tex(a)} = {_tex(b)}") for a, b in gradient) + assignments
+    has_rho = any(a.expr.has(RHO) for a in assignments)
+    args = []
+    for p in (family.standard if needs_state else ()):
+        if isinstance(p.symbols, sp.MatrixBase):
+            args.append(Argument(p.name, "data", f"state {p.name}, (..., K)"))
+        else:
+            args.append(Argument(p.name, "scalar", f"state {p.name}"))
+    if has_rho:
+        args.append(Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"))
     args += prior_args
-    shape = "(..., N, K), one-hot rows" if loss.one_hot else "(..., N)"
-    args.append(Argument("y", "data", f"observations y_1..y_N, {shape}"))
-    args += [Argument(s.name, "scalar", doc) for s, doc in loss.data]
-    if not unit:
-        args.insert(len(std), Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"))
+    if any(a.expr.has(Y) for a in assignments):
+        shape = "(..., N, K), one-hot rows" if loss.one_hot else "(..., N)"
+        args.append(Argument("y", "data", f"observations y_1..y_N, {shape}"))
+    args += [Argument(s_.name, "scalar", doc) for s_, doc in loss.data]
     oracles = []
     if any(_outside_sums(a.expr).has(N_OBS) for a in assignments):
         oracles.append(f"N = np.shape(y)[{-2 if loss.one_hot else -1}]  # number of observations")
-    title = title or f"Conjugate Bayes ({family.name})"
+    title = title or (f"Conjugate Bayes ({family.name})" if conjugate else f"Non-conjugate BLR ({family.name})")
     return Derivation(
         title=title, family=family.key, approximations=tuple(approx), steps=tuple(steps),
         natural_update=tuple(Equation(a, b) for a, b in zip(new, nat)), update=update_eqs,
-        anchor=anchor or "conjugate", function_name=function_name, summary=f"One BLR step: {title}.",
+        anchor=anchor or ("conjugate" if conjugate else "blr"), function_name=function_name,
+        summary=f"One BLR step: {title}.",
         arguments=tuple(args), oracles=tuple(oracles), assignments=assignments, outputs=outputs,
         extra={"family": family, "likelihood": loss, "sum_axis": -2 if loss.one_hot else -1},
     )
+
+
+class _Stack(sp.Function):
+    """Components of a vector parameter, stacked on the last axis in the emitted code."""
+
+    def _numpycode(self, printer):
+        return f"numpy.stack(numpy.broadcast_arrays({', '.join(printer._print(a) for a in self.args)}), axis=-1)"
+
+    def _latex(self, printer):
+        return r"\left(" + ", ".join(printer._print(a) for a in self.args) + r"\right)"
 
 
 def _vectorise(family, prior, update_eqs):
@@ -232,20 +304,29 @@ def _vectorise(family, prior, update_eqs):
             e = eqs[f"{p.name}_new"]
             assignments.append(Assignment(e.lhs, e.rhs, f"{_tex(e.lhs)} = {_tex(e.rhs)}"))
             outputs.append(e.lhs)
-            args.append(Argument(f"{p.name}_0", "scalar", f"prior {p.name}, scalar or (...)"))
+            if prior is not None:
+                args.append(Argument(f"{p.name}_0", "scalar", f"prior {p.name}, scalar or (...)"))
             continue
         comps = list(p.symbols)
         vec0, vec_new, yv = sp.Symbol(f"{p.name}_0"), sp.Symbol(f"{p.name}_new"), sp.IndexedBase("y")
         forms = []
+        if prior is None:
+            raise DerivationError(f"the {family.name} family's vector parameter {p.name} needs the prior in the family")
+        state = sp.Symbol(p.name)
         for k, c in enumerate(comps):
             e = eqs[f"{c.name}_new"].rhs
-            forms.append(e.subs(prior.symbols[c], vec0).replace(
+            forms.append(e.subs({prior.symbols[c]: vec0, c: state}).replace(
                 lambda x: isinstance(x, sp.Indexed) and x.base == Y and len(x.indices) == 2,
                 lambda x: yv[x.indices[0]] if x.indices[1] == k else x))
-        if any(f != forms[0] for f in forms[1:]):
-            raise AssertionError(f"the components of {p.name} do not share one update")
-        assignments.append(Assignment(vec_new, forms[0],
-                                      f"{_tex(vec_new)} = {_tex(forms[0])}, componentwise over k = 1..K"))
+        if any(f != forms[0] for f in forms[1:]):  # one expression per component, stacked on the last axis
+            at = {c: sp.IndexedBase(p.name)[I, k] for k, c in enumerate(comps)}
+            at.update({prior.symbols[c]: sp.IndexedBase(f"{p.name}_0")[I, k] for k, c in enumerate(comps)})
+            parts = [eqs[f"{c.name}_new"].rhs.xreplace(at) for c in comps]
+            assignments.append(Assignment(vec_new, _Stack(*parts),
+                                          f"{_tex(vec_new)} = ({', '.join(_tex(x) for x in parts)})"))
+        else:
+            assignments.append(Assignment(vec_new, forms[0],
+                                          f"{_tex(vec_new)} = {_tex(forms[0])}, componentwise over k = 1..K"))
         outputs.append(vec_new)
         args.append(Argument(f"{p.name}_0", "data", f"prior {p.name}, (..., K)"))
     return tuple(assignments), tuple(outputs), args

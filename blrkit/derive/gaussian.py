@@ -23,10 +23,14 @@ is checked by SymPy as it is made.
 
 from __future__ import annotations
 
+import warnings
+
 import sympy as sp
 from sympy import Identity, Inverse, MatrixExpr, MatrixSymbol, Transpose
 
-from .approximations import Approximation, DeltaMethod, FixedCovariance, StochasticGradient, UnitStep
+from sympy.utilities.exceptions import SymPyDeprecationWarning
+
+from .approximations import Approximation, DeltaMethod, FixedCovariance, StochasticGradient
 from .derivation import Equation, Step
 from .losses import D, ExpressionLoss, GaussianPrior, OracleLoss
 
@@ -103,12 +107,122 @@ class _Builder:
         self.steps.append(Step(label, eqs, justification, anchor))
 
 
+#: losses whose derivatives SymPy derives and the emitted code evaluates
+def _derived(loss) -> bool:
+    from .losses import ComponentLoss, GLMLoss
+
+    return isinstance(loss, (ComponentLoss, GLMLoss))
+
+
+def _prior_natural(b: "_Builder", prior: GaussianPrior):
+    """λ₀ of the prior, as matrices, or as scalars for a mean-field candidate (isotropic priors only)."""
+    if not b.elementwise:
+        return prior.natural
+    if prior.isotropic is None:
+        raise DerivationError("a mean-field (diagonal) candidate takes an isotropic prior N(0, α⁻¹I) only")
+    return sp.S.Zero, -prior.isotropic / 2
+
+
+def _oracle_terms(b: "_Builder"):
+    """The symbols of a loss known through its gradient and Hessian (oracles, or derived by SymPy)."""
+    b.terms.update(g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"),
+                   **({"h": b.mat("h")} if b.elementwise else {"H": b.mat("H")}))
+    if b.elementwise:  # sums of squared per-example gradients (Gauss-Newton), full and minibatch
+        b.terms.update({n: b.mat(n) for n in ("h_gn", "h_gn_batch", "E_h_gn", "E_h_gn_batch")})
+
+
+def _loss_steps(b: "_Builder", loss):
+    """Show the derivatives SymPy derived for a GLM or component loss."""
+    if _derived(loss):
+        why = ("per-example loss $f(\\eta, y)$ with $\\eta_i = x_i^\\top\\theta$, differentiated by SymPy"
+               if loss.data else "differentiated by SymPy, entry by entry")
+        b.step("Loss derivatives", loss.steps(None), why, "blr")
+
+
+def _apply(b, approximations, loss, exprs: dict, skip=()) -> dict:
+    """Apply each approximation in order to the named expressions; one printed step each."""
+    from .approximations import StepSize
+
+    for a in approximations:
+        if isinstance(a, FixedCovariance) or isinstance(a, skip):
+            continue
+        subs = {k: v for k, v in a.substitutions(b.terms).items() if any(e.has(k) for e in exprs.values())}
+        if not subs:
+            raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
+        exprs = {k: _expand(e.subs(subs)) for k, e in exprs.items()}
+        shown = [(k, e) for k, e in exprs.items() if not k.name.startswith("grad_bar")]
+        b.step(a.label, [*subs.items(), *shown], f"${a.statement}$", a.anchor,
+               approximate=not isinstance(a, StepSize))
+    return exprs
+
+
+def _expectations(b, loss, free: set, approximations):
+    """What is left of E_q[·] after the approximations: exact for a polynomial loss, impossible for a
+    singular one (raise), else a Monte-Carlo estimate in the emitted code (both printed as a step)."""
+    from .approximations import StochasticGradient
+    from .losses import ComponentLoss, Display, GLMLoss
+
+    left = sorted(free & _EXPECTATIONS)
+    if isinstance(loss, GLMLoss) and any(isinstance(a, StochasticGradient) for a in approximations) \
+            and free & {"H", "h", "E_H", "E_h"}:
+        raise DerivationError("the minibatch approximation rewrites gradients and Gauss-Newton sums, not the "
+                              "exact Hessian of a GLM (which needs all N examples): add 'gauss-newton' or "
+                              "'fixed-covariance'")
+    if not left:
+        return None
+    if isinstance(loss, ComponentLoss):
+        term = _singular_term(loss)
+        if term is not None:
+            raise DerivationError(
+                f"E_q[{term}] does not exist under a Gaussian candidate ({term} is not integrable where it is "
+                "singular); the delta method ('delta') removes the expectation")
+        if loss.is_polynomial:
+            _, eqs = loss.exact_code({}, b.elementwise)
+            b.step("Expectations", eqs,
+                   "$\\ell$ is a polynomial: Gaussian moments in closed form, "
+                   "$\\mathbb{E}_{q_t}[p(\\theta)] = (e^{\\frac12\\nabla^\\top\\Sigma_t\\nabla} p)(m_t)$",
+                   "bonnet-price")
+            return "exact"
+    if isinstance(loss, (ComponentLoss, GLMLoss, OracleLoss)):
+        draw = (r"\theta_k = m_t + \epsilon_k/\sqrt{s_t}" if b.elementwise
+                else r"\theta_k = m_t + L_t^{-\top}\epsilon_k$ with $S_t = L_t L_t^\top")
+        b.step("Monte Carlo",
+               [(Display("mc_" + n, rf"\mathbb{{E}}_{{q_t}}[{_MC_TEX[n]}]"),
+                 Display("mc_est_" + n, rf"\frac{{1}}{{K}}\sum_{{k=1}}^{{K}} {_MC_TEX[n].replace('theta', 'theta_k')}"))
+                for n in left],
+               f"no approximation removes these expectations: the emitted step averages $K$ draws ${draw}$, "
+               "$\\epsilon_k \\sim \\mathcal{N}(0, I)$ (reparameterisation)", "monte-carlo", approximate=True)
+        return "monte-carlo"
+    return None
+
+
+_EXPECTATIONS = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch"}
+_MC_TEX = {"E_g": r"\nabla\ell(\theta)", "E_H": r"\nabla^2\ell(\theta)", "E_h": r"\mathrm{diag}\,\nabla^2\ell(\theta)",
+           "E_g_batch": r"\hat g_{\mathcal{B}}(\theta)", "E_h_gn": r"\sum_i (\nabla\ell_i(\theta))^2",
+           "E_h_gn_batch": r"\sum_{i\in\mathcal{B}} (\nabla\ell_i(\theta))^2"}
+
+
+def _singular_term(loss):
+    """A term of ``loss`` whose Gaussian expectation does not exist (a pole or a log at a real θ)."""
+    for e in sp.preorder_traversal(loss.expr):
+        if isinstance(e, sp.Pow) and e.exp.is_negative and e.base.has(*loss.theta) and not e.base.is_positive:
+            return str(e)
+        if isinstance(e, sp.log) and e.args[0].has(*loss.theta) and not e.args[0].is_positive:
+            return str(e)
+        if isinstance(e, sp.Pow) and e.exp.is_Rational and not e.exp.is_integer and e.base.has(*loss.theta) \
+                and not e.base.is_nonnegative:
+            return str(e)
+    return None
+
+
 def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
                     approximations: tuple[Approximation, ...]) -> dict:
     """Derive the Gaussian BLR update; returns the fields of a :class:`Derivation`.
 
     ``kind`` is ``"full"``, ``"diagonal"`` or ``"fixed"`` (fixed covariance :math:`I`).
     """
+    from .approximations import StepSize
+
     if any(isinstance(a, FixedCovariance) for a in approximations):
         kind = "fixed"
     if kind == "fixed":
@@ -134,13 +248,14 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         nat1 = (1 - RHO) * lam1 - RHO * d1
         nat2 = (1 - RHO) * lam2 - RHO * d2
         why = "the BLR with a constant base measure; no prior, so $\\bar\\ell = \\ell$"
+        grad_prior = sp.S.Zero if b.elementwise else sp.ZeroMatrix(D, 1)
     else:
-        p1, p2 = prior.natural
-        if b.elementwise:
-            raise DerivationError("priors are supported for full-covariance Gaussians only")
+        p1, p2 = _prior_natural(b, prior)
         nat1 = (1 - RHO) * lam1 + RHO * (b.vec("lam_0_1") - d1)
         nat2 = (1 - RHO) * lam2 + RHO * (b.mat("lam_0_2") - d2)
         why = "the BLR with the prior in the family: $\\bar\\ell = \\ell - \\log p_0$"
+        # ∇(−log p₀)(m) = S₀m − S₀m₀ = −2λ₀,₂ m − λ₀,₁: the prior's part of ∇ℓ̄
+        grad_prior = _expand(-2 * p2 * m - p1)
     b.step("Bayesian learning rule", [(lam1n, nat1), (lam2n, nat2)], why, "blr-conjugate-form")
     if prior is not None:
         b.step("Prior", [(b.vec("lam_0_1"), p1), (b.mat("lam_0_2"), p2)],
@@ -156,6 +271,9 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     nat2 = _expand(nat2.subs({d2: grad2, lam2: -S / 2}))
     b.step("Substitute", [(lam1n, nat1), (lam2n, nat2)],
            "the natural gradient and $\\lambda_t = (S_t m_t, -\\tfrac12 S_t)$ inside the BLR", "bonnet-price")
+    # the natural gradient of E_q[ℓ̄] in its first coordinate, carried through every rewrite below:
+    # the textbook form is checked against it, not against a gradient read back from λ
+    grad_bar = _expand(E_g + grad_prior)
 
     # -- expectations: exact for a quadratic loss, else approximated -------------------
     dims = {D: "m.shape[-1]"}
@@ -168,9 +286,11 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
             f"the loss {loss.name!r} is not quadratic in θ; give it as an OracleLoss "
             "with gradient and Hessian oracles and choose an approximation")
         try:
-            g = _expand(_symmetric(loss.gradient(), sym))
-            H = _expand(_symmetric(loss.hessian(), sym))
-        except (AttributeError, NotImplementedError, TypeError):  # SymPy's matrix calculus gave up
+            with warnings.catch_warnings():  # SymPy's matrix calculus warns where it gives up: refuse instead
+                warnings.simplefilter("error", SymPyDeprecationWarning)
+                g = _expand(_symmetric(loss.gradient(), sym))
+                H = _expand(_symmetric(loss.hessian(), sym))
+        except (AttributeError, NotImplementedError, TypeError, SymPyDeprecationWarning):
             raise not_quadratic from None
         if H.has(loss.theta):
             raise not_quadratic
@@ -179,71 +299,58 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
                "$\\ell$ is quadratic: $\\nabla\\ell$ is affine in $\\theta$ and $\\nabla^2\\ell$ is constant, "
                "so the expectations are exact at $m_t$", "conjugate")
         nat1, nat2 = _expand(nat1.subs({E_g: g_m, E_H: H})), _expand(nat2.subs({E_H: H}))
+        grad_bar = _expand(grad_bar.subs({E_g: g_m}))
         b.step("Substitute", [(lam1n, nat1), (lam2n, nat2)], "the exact expectations", "conjugate")
         dims = dict(loss.dims)
-    elif isinstance(loss, OracleLoss):
-        if b.elementwise and loss.hessian != "diagonal":
+    elif isinstance(loss, OracleLoss) or _derived(loss):
+        if isinstance(loss, OracleLoss) and b.elementwise and loss.hessian != "diagonal":
             loss = OracleLoss(loss.name, "diagonal")
-        b.terms.update(g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"),
-                       **({"h": b.mat("h")} if b.elementwise else {"H": b.mat("H")}))
-        if b.elementwise:  # sums of squared per-example gradients (Gauss-Newton), full and minibatch
-            b.terms.update({n: b.mat(n) for n in ("h_gn", "h_gn_batch", "E_h_gn", "E_h_gn_batch")})
+        _oracle_terms(b)
+        _loss_steps(b, loss)
+        dims = dict(getattr(loss, "dims", ())) or dims
     else:
-        raise DerivationError(f"unknown loss {loss!r}: give an OracleLoss or an ExpressionLoss")
+        raise DerivationError(f"unknown loss {loss!r}: give an OracleLoss, a GLMLoss, a SymPy expression in θ "
+                              "or an ExpressionLoss")
 
-    for a in approximations:
-        if isinstance(a, FixedCovariance):
-            continue
-        if isinstance(a, (DeltaMethod, StochasticGradient)) and isinstance(loss, ExpressionLoss):
-            continue  # exact already
-        subs = {k: v for k, v in a.substitutions(b.terms).items() if nat1.has(k) or nat2.has(k)}
-        if not subs:
-            raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
-        nat1, nat2 = _expand(nat1.subs(subs)), _expand(nat2.subs(subs))
-        b.step(a.label, [*subs.items(), (lam1n, nat1), (lam2n, nat2)],
-               f"${a.statement}$", a.anchor, approximate=not isinstance(a, UnitStep))
+    skip = (DeltaMethod, StochasticGradient) if isinstance(loss, ExpressionLoss) else ()  # exact already
+    grad_key = sp.Symbol("grad_bar")
+    out = _apply(b, approximations, loss, {lam1n: nat1, lam2n: nat2, grad_key: grad_bar}, skip)
+    nat1, nat2, grad_bar = out[lam1n], out[lam2n], out[grad_key]
+    expectations = _expectations(b, loss, _names(nat1) | _names(nat2), approximations)
 
     # -- back to the standard parameters ----------------------------------------------
     S_rhs = _expand(-2 * nat2)
     b.step("Standard parameters", [(S_new, S_rhs), (m_new, b.inv(S_new) * nat1)],
            "$S = -2\\lambda_2$ and $m = S^{-1}\\lambda_1$", "blr")
-    rho = sp.Integer(1) if any(isinstance(a, UnitStep) for a in approximations) else RHO
+    step = next((a.value for a in approximations if isinstance(a, StepSize)), RHO)
     if m not in nat1.free_symbols and not (isinstance(nat1, MatrixExpr) and nat1.has(m)):
         textbook = _expand(b.inv(S_new) * nat1) if b.elementwise else b.inv(S_new) * nat1
         why = "the start $m_t, S_t$ has dropped out: one step gives the exact posterior"
     else:
-        grad_bar = _grad_from(nat1, nat2, m, rho)
-        textbook = m - rho * b.inv(S_new) * grad_bar
+        textbook = m - step * b.inv(S_new) * grad_bar
         why = "multiply by $S_{t+1}$: both sides equal $\\lambda_{1,t+1}$"
-    # the claim: S_{t+1} · textbook == λ_{1,t+1}
+    # the claim S_{t+1} m_{t+1} = λ_{1,t+1}, with the natural gradient that was derived
     residual = _expand(S_new * textbook).subs(S_new, S_rhs) - nat1
     if not _is_zero(residual):
         raise AssertionError(f"textbook form does not follow: residual {residual}")
     b.step("Textbook form", [(S_new, S_rhs), (m_new, textbook)], why, "blr")
     update, outputs = ((S_new, S_rhs), (m_new, textbook)), ()
     if isinstance(loss, ExpressionLoss) and loss.kind == "linear-gaussian":
-        update = _gain_form(b, loss, prior)
+        update = _gain_form(b, loss, prior, S_rhs, nat1)
         v, C, K, m_out, P_out = (lhs for lhs, _ in update)
         outputs = (m_out, P_out, K, v, C)
+    prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
                 update=update, elementwise=b.elementwise, dims=dims, terms=b.terms, loss=loss,
-                prior_data=prior.data if prior is not None else ())
-
-
-def _grad_from(nat1, nat2, m, rho):
-    r"""Read :math:`\mathbb{E}[\nabla\bar\ell]` back from :math:`\lambda_{1,t+1}`.
-
-    Since :math:`\lambda_{1,t+1} = S_{t+1} m - \rho\,\hat g`, we have
-    :math:`\rho\hat g = S_{t+1}m - \lambda_{1,t+1}` with :math:`S_{t+1} = -2\lambda_{2,t+1}`.
-    """
-    rho_g = _expand(-2 * nat2 * m - nat1)
-    return _expand(rho_g / rho) if rho != 1 else rho_g
+                prior_data=prior_data, expectations=expectations)
 
 
 def _derive_fixed(loss, prior, approximations) -> dict:
     r"""Gradient descent: :math:`q = \mathcal{N}(m, I)`, :math:`\lambda = \mu = m` (Sec. 1.3)."""
-    if prior is not None or not isinstance(loss, OracleLoss):
-        raise DerivationError("the fixed-covariance Gaussian takes an OracleLoss and no prior")
+    if isinstance(loss, ExpressionLoss) or not (isinstance(loss, OracleLoss) or _derived(loss)):
+        raise DerivationError("the fixed-covariance Gaussian takes an oracle, GLM or component loss")
+    if prior is not None and prior.isotropic is None:
+        raise DerivationError("the fixed-covariance Gaussian takes an isotropic prior N(0, α⁻¹I) only")
     b = _Builder(elementwise=False)
     m, lam, lamn, dmu = b.vec("m"), b.vec("lam_1"), b.vec("lam_1_new"), b.vec("dmu_1_loss")
     E_g, m_new = b.vec("E_g"), b.vec("m_new")
@@ -253,30 +360,35 @@ def _derive_fixed(loss, prior, approximations) -> dict:
     nat = lam - RHO * dmu
     b.step("Bayesian learning rule", [(lamn, nat)],
            "the entropy is constant, so $\\nabla_\\mu\\mathcal{H}(q) = 0$", "blr")
-    b.step("Natural gradient", [(dmu, E_g)], "Bonnet's theorem: $\\nabla_m\\mathbb{E}_q[\\ell] = \\mathbb{E}_q[\\nabla\\ell]$",
-           "bonnet-price")
-    nat = _expand(nat.subs({dmu: E_g, lam: m}))
-    for a in approximations:
-        if isinstance(a, FixedCovariance):
-            continue
-        subs = {k: v for k, v in a.substitutions(b.terms).items() if nat.has(k)}
-        if not subs:
-            raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
-        nat = _expand(nat.subs(subs))
-        b.step(a.label, [*subs.items(), (lamn, nat)], f"${a.statement}$", a.anchor,
-               approximate=not isinstance(a, UnitStep))
+    grad = E_g if prior is None else E_g + prior.isotropic * m
+    b.step("Natural gradient", [(dmu, grad)],
+           "Bonnet's theorem: $\\nabla_m\\mathbb{E}_q[\\ell] = \\mathbb{E}_q[\\nabla\\ell]$"
+           + ("" if prior is None else ", and $\\nabla_m\\mathbb{E}_q[-\\log p_0] = \\alpha m_t$"), "bonnet-price")
+    nat = _expand(nat.subs({dmu: grad, lam: m}))
+    _loss_steps(b, loss)
+    nat = _apply(b, approximations, loss, {lamn: nat})[lamn]
+    expectations = _expectations(b, loss, _names(nat), approximations)
     b.step("Textbook form", [(m_new, nat)], "$m = \\lambda$", "gradient-descent")
     return dict(steps=b.steps, natural=((lamn, nat),), update=((m_new, nat),), elementwise=False,
-                dims={D: "m.shape[-1]"}, terms=b.terms, loss=loss)
+                dims=dict(getattr(loss, "dims", ())) or {D: "m.shape[-1]"}, terms=b.terms, loss=loss,
+                prior_data=prior.data if prior is not None else (), expectations=expectations)
 
 
-def _gain_form(b: _Builder, loss: ExpressionLoss, prior: GaussianPrior):
+def _names(expr) -> set[str]:
+    out = {s.name for s in expr.free_symbols if hasattr(s, "name")}
+    out |= {s.name for s in expr.atoms(MatrixSymbol)}
+    return out
+
+
+def _gain_form(b: _Builder, loss: ExpressionLoss, prior: GaussianPrior, S_rhs, lam1):
     r"""Information form → gain form of the Kalman measurement update (Woodbury identity).
 
     With :math:`C = H\bar P H^\top + R` and :math:`K = \bar P H^\top C^{-1}`,
     :math:`(\bar P^{-1} + H^\top R^{-1} H)^{-1} = (I - KH)\bar P` and the mean becomes
-    :math:`\bar m + K(y - H\bar m)`; the covariance is emitted in Joseph's form, equal for
-    this gain and symmetric positive semi-definite by construction.
+    :math:`\bar m + K(y - d - H\bar m)`; the covariance is emitted in Joseph's form, equal for
+    this gain and symmetric positive semi-definite by construction.  Each equality is verified
+    against the *derived* information form (``S_rhs``, ``lam1``) with exact rational matrices for
+    every D ≤ 3, O ≤ 2 (:func:`_verify_gain_form`), so an error upstream stops the derivation.
     """
     y, H, R, d = (s for s, _ in loss.data)
     m_pred, P_pred = (s for s, _ in prior.data)
@@ -287,11 +399,71 @@ def _gain_form(b: _Builder, loss: ExpressionLoss, prior: GaussianPrior):
     defs = [(v, y - d - H * m_pred), (C, H * P_pred * H.T + R), (K, P_pred * H.T * Inverse(C))]
     b.step("Innovation", defs, "residual $v$, its covariance $C$ and the gain $K$", "kalman")
     b.step("Woodbury identity", [(P_new, Inverse(S_new)), (P_new, (I - K * H) * P_pred), (m_new, m_pred + K * v)],
-           "$(\\bar P^{-1} + H^\\top R^{-1}H)^{-1} = \\bar P - \\bar P H^\\top C^{-1} H \\bar P$", "woodbury")
+           "$(\\bar P^{-1} + H^\\top R^{-1}H)^{-1} = \\bar P - \\bar P H^\\top C^{-1} H \\bar P$, "
+           "verified against the derived $S_{t+1}$ and $\\lambda_{1,t+1}$", "woodbury")
     joseph = (I - K * H) * P_pred * (I - K * H).T + K * R * K.T
     b.step("Joseph form", [(P_new, joseph)],
            "equal for the optimal gain; symmetric and positive definite in floating point", "kalman")
-    return (*defs, (m_new, m_pred + K * v), (P_new, joseph))
+    update = (*defs, (m_new, m_pred + K * v), (P_new, joseph))
+    _verify_gain_form(update, S_rhs, lam1, (I - K * H) * P_pred)
+    return update
+
+
+def _evaluate(e, values: dict, d_: int):
+    """A matrix expression evaluated on explicit SymPy matrices (``values``: name → Matrix)."""
+    if isinstance(e, MatrixSymbol):
+        return values[e.name]
+    if isinstance(e, Identity):
+        return sp.eye(d_)
+    if isinstance(e, sp.ZeroMatrix):
+        return sp.zeros(d_, 1) if e.shape[1] == 1 else sp.zeros(d_, d_)
+    if isinstance(e, Transpose):
+        return _evaluate(e.arg, values, d_).T
+    if isinstance(e, Inverse):
+        return _evaluate(e.arg, values, d_).inv()
+    if isinstance(e, sp.MatAdd):
+        parts = [_evaluate(a, values, d_) for a in e.args]
+        return sum(parts[1:], parts[0])
+    if isinstance(e, sp.MatMul):
+        c, mats = e.as_coeff_matrices()
+        out = _evaluate(mats[0], values, d_)
+        for a in mats[1:]:
+            out = out * _evaluate(a, values, d_)
+        return c * out
+    raise NotImplementedError(f"cannot evaluate {type(e).__name__}")
+
+
+def _verify_gain_form(update, S_rhs, lam1, plain_cov):
+    r"""Check the gain form against the derived information form, exactly.
+
+    For D ∈ {1, 2, 3} and O ∈ {1, 2}: fixed rational SPD :math:`\bar P`, :math:`R`, rational
+    :math:`H`, :math:`\bar m`, :math:`y`, :math:`d`; then :math:`P_{t+1} S_{t+1} = I`,
+    :math:`S_{t+1} m_{t+1} = \lambda_{1,t+1}` and Joseph's form :math:`= (I - KH)\bar P`.
+    """
+    for d_ in (1, 2, 3):
+        for o_ in (1, 2):
+            def rat(name, r, c, spd=False, k=0):
+                A = sp.Matrix(r, c, lambda i, j: sp.Rational((3 * i + 5 * j + k) % 7 - 3, 1 + (i + j + k) % 3))
+                return A * A.T + sp.eye(r) if spd else A
+
+            values = {"P_pred": rat("P", d_, d_, True, 1), "R": rat("R", o_, o_, True, 2),
+                      "obs_matrix": rat("H", o_, d_, k=3), "m_pred": rat("m", d_, 1, k=4),
+                      "y": rat("y", o_, 1, k=5), "d": rat("d", o_, 1, k=6)}
+            table = {}
+
+            def num(e):
+                return _evaluate(e, {**values, **table}, d_)
+
+            for lhs, rhs in update:
+                table[lhs.name] = num(rhs)
+            S_, l1 = num(S_rhs), num(lam1)
+            P_, m_ = table["P_new"], table["m_new"]
+            checks = {"P_{t+1} S_{t+1} = I": P_ * S_ - sp.eye(d_), "S_{t+1} m_{t+1} = λ_{1,t+1}": S_ * m_ - l1,
+                      "Joseph = (I − KH)P̄": P_ - num(plain_cov)}
+            for what, r in checks.items():
+                if any(x != 0 for x in r):  # exact rationals: no simplification needed
+                    raise AssertionError(f"the Kalman gain form does not follow from the derived update "
+                                         f"({what} fails for D={d_}, O={o_})")
 
 
 def laplace_fixed_point(d):

@@ -63,10 +63,20 @@ class GaussianPrior:
     precision: sp.Basic
     description: str = ""
     data: tuple = field(default=())
+    #: the scalar α of an isotropic prior N(0, α⁻¹I) (also valid for mean-field candidates)
+    isotropic: sp.Basic | None = None
 
     @property
     def natural(self):
         return (self.precision * self.mean, -self.precision / 2)
+
+
+def isotropic_prior() -> GaussianPrior:
+    r"""The prior :math:`p_0 = \mathcal{N}(0, \alpha^{-1} I)`, i.e. :math:`\lambda_0 = (0, -\tfrac{\alpha}{2} I)`
+    (``--prior isotropic``); its argument in the emitted code is ``alpha``."""
+    alpha = sp.Symbol("alpha", positive=True)
+    return GaussianPrior(ZeroMatrix(D, 1), alpha * Identity(D), r"\mathcal{N}(0, \alpha^{-1} I)",
+                         data=((alpha, "prior precision α, scalar or (...)"),), isotropic=alpha)
 
 
 def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
@@ -92,11 +102,11 @@ def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
 
 
 def linear_gaussian_loss() -> tuple[ExpressionLoss, GaussianPrior]:
-    r"""Kalman measurement: :math:`\ell(\theta) = \tfrac12 (y - d - H\theta)^\top R^{-1} (y - d - H\theta)`, :math:`p_0 = \mathcal{N}(\bar m, \bar P)`.
+    r"""Kalman measurement: :math:`\ell(\theta) = \tfrac12 (y - d - H\theta)^\top R^{-1} (y - d - H\theta)`.
 
-    The prior is the predicted state; its precision is :math:`\bar P^{-1}`.  The observation
-    offset :math:`d` (pykalman's ``observation_offsets``) enters the residual, so the derived
-    update carries it.
+    The prior :math:`p_0 = \mathcal{N}(\bar m, \bar P)` is the predicted state; its precision is
+    :math:`\bar P^{-1}`.  The observation offset :math:`d` (pykalman's ``observation_offsets``)
+    enters the residual, so the derived update carries it.
     """
     theta = MatrixSymbol("theta", D, 1)
     H, R, y = MatrixSymbol("obs_matrix", O, D), MatrixSymbol("R", O, O), MatrixSymbol("y", O, 1)
@@ -114,3 +124,316 @@ def linear_gaussian_loss() -> tuple[ExpressionLoss, GaussianPrior]:
                           data=((m_pred, "predicted mean, (..., D)"),
                                 (P_pred, "predicted covariance, (..., D, D)")))
     return loss, prior
+
+
+# -- derived losses: the derivatives come out of SymPy, the emitted code evaluates them ------------
+
+#: the symbols a per-example GLM loss f(η, y) is written in
+ETA, Y_OBS = sp.Symbol("eta", real=True), sp.Symbol("y", real=True)
+
+
+class Display(sp.Symbol):
+    """A symbol shown with its own LaTeX (derivation display only; never printed as code)."""
+
+    def __new__(cls, name, tex, text=None):
+        obj = super().__new__(cls, name)
+        obj._tex, obj._text = tex, text or name
+        return obj
+
+    def _latex(self, printer):
+        return self._tex
+
+    def _sympystr(self, printer):
+        return self._text
+
+
+def _not_differentiable(expr, what: str):
+    """Raise if ``expr`` holds a term that is not differentiable (|θ|, sign, max, a step)."""
+    from .gaussian import DerivationError
+
+    bad = expr.atoms(sp.DiracDelta, sp.Heaviside, sp.sign, sp.Abs, sp.Max, sp.Min, sp.Derivative, sp.Subs)
+    if bad:
+        term = sorted(map(str, bad))[0]
+        raise DerivationError(f"the loss is not twice differentiable: {what} contains {term}; a BLR step "
+                              "with the delta method needs ∇ℓ and ∇²ℓ (smooth the loss, or give an OracleLoss)")
+
+
+@dataclass(frozen=True)
+class GLMLoss:
+    r"""A generalised-linear loss :math:`\ell(\theta) = \sum_{i=1}^N f(x_i^\top\theta, y_i)`.
+
+    Given by the per-example loss ``f`` in the symbols ``eta`` (:math:`\eta = x^\top\theta`) and
+    ``y``; SymPy derives :math:`f' = \partial f/\partial\eta` and :math:`f''`, so that
+
+    .. math::
+
+        \nabla\ell(\theta) = X^\top f'(X\theta, y), \qquad
+        \nabla^2\ell(\theta) = X^\top \mathrm{diag}\big(f''(X\theta, y)\big) X,
+
+    and the emitted step evaluates them on the data ``X`` (..., N, D), ``y`` (..., N).
+    :math:`\log(1 + e^u)` is rewritten in a stable form (:mod:`blrkit.derive.functions`).
+
+    >>> loss = glm_loss("logistic")
+    >>> loss.f1, loss.f2
+    (-y*expit(-eta*y), y**2*expit(-eta*y)*expit(eta*y))
+    """
+
+    f: sp.Basic
+    name: str = "GLM loss"
+
+    def __post_init__(self):
+        from .functions import stable
+        from .gaussian import DerivationError
+
+        f = stable(sp.sympify(self.f))
+        stray = f.free_symbols - {ETA, Y_OBS}
+        if stray:
+            names = ", ".join(sorted(map(str, stray)))
+            raise DerivationError(f"a GLM loss f(eta, y) may use only eta and y, not {names}")
+        if not f.has(ETA):
+            raise DerivationError("a GLM loss f(eta, y) must depend on eta = xᵀθ")
+        object.__setattr__(self, "f", f)
+        _not_differentiable(self.f2, f"f''(eta, y) = {self.f2}")
+
+    @property
+    def f1(self):
+        return sp.diff(self.f, ETA)
+
+    @property
+    def f2(self):
+        return sp.diff(self.f, ETA, 2)
+
+    @property
+    def data(self):
+        X, y = MatrixSymbol("X", N, D), MatrixSymbol("y", N, 1)
+        return ((X, "design matrix, rows x_i, (..., N, D)"), (y, "targets y_i, (..., N)"))
+
+    dims = ((D, "X.shape[-1]"),)
+
+    def steps(self, m):
+        """The derivative equations shown in a derivation."""
+        fp, fpp = Display("f_1", r"f'(\eta, y)", "f'(η, y)"), Display("f_2", r"f''(\eta, y)", "f''(η, y)")
+        return [
+            (Display("f_0", r"f(\eta, y)", "f(η, y)"), self.f), (fp, self.f1), (fpp, self.f2),
+            (Display("grad_glm", r"\nabla\ell(\theta)", "∇ℓ(θ)"),
+             Display("Xf1", r"X^\top f'(X\theta, y)", "Xᵀ f'(Xθ, y)")),
+            (Display("hess_glm", r"\nabla^2\ell(\theta)", "∇²ℓ(θ)"),
+             Display("XDX", r"X^\top \mathrm{diag}\,f''(X\theta, y)\, X", "Xᵀ diag f''(Xθ, y) X")),
+        ]
+
+    def code(self, at: str, targets: dict, elementwise: bool) -> list[str]:
+        """Lines that evaluate the quantities ``targets`` (``g``, ``H``, ``h``, ``h_gn`` → a
+        ``(name, wrap)`` pair) at the point ``at`` (``m``, or Monte-Carlo samples ``theta``)."""
+        from .printing import _np_scalar
+
+        def scalar(e):
+            code = _np_scalar(e)
+            return code if e.has(ETA) else f"np.full_like(eta, {code})"
+
+        lines = [f"# η_i = x_iᵀ{'θ_k' if at == 'theta' else 'm'}, and f', f'' of the loss at each η_i",
+                 f"eta = (X @ {at}[..., None])[..., 0]"]
+        if {"g", "h_gn"} & set(targets):
+            lines.append(f"d1 = {scalar(self.f1.subs(Y_OBS, sp.Symbol('y')))}")
+        if {"H", "h"} & set(targets):
+            lines.append(f"d2 = {scalar(self.f2.subs(Y_OBS, sp.Symbol('y')))}")
+        forms = {
+            "g": "(np.swapaxes(X, -1, -2) @ d1[..., None])[..., 0]",
+            "H": "np.swapaxes(X, -1, -2) @ (d2[..., None] * X)",
+            "h": "np.sum(d2[..., None] * X**2, axis=-2)",
+            "h_gn": "np.sum((d1**2)[..., None] * X**2, axis=-2)",
+        }
+        for q in ("g", "H", "h", "h_gn"):
+            if q in targets:
+                name, wrap = targets[q]
+                lines.append(f"{name} = {wrap(forms[q])}")
+        return lines
+
+
+def _glm(text, name):
+    return lambda: GLMLoss(sp.sympify(text, locals={"eta": ETA, "y": Y_OBS}), name)
+
+
+#: named per-example losses f(η, y) (``--glm NAME`` on the command line, or any expression)
+GLM_LOSSES = {
+    "logistic": (lambda: GLMLoss(sp.log(1 + sp.exp(-Y_OBS * ETA)), "logistic (y in {-1, +1})")),
+    "poisson": (lambda: GLMLoss(sp.exp(ETA) - Y_OBS * ETA, "Poisson, log link")),
+    "probit": None,  # filled below: needs log Φ
+    "squared": (lambda: GLMLoss((Y_OBS - ETA) ** 2 / 2, "squared error")),
+}
+
+
+def _probit():
+    from .functions import log_ndtr
+
+    return GLMLoss(-log_ndtr(Y_OBS * ETA), "probit (y in {-1, +1})")
+
+
+GLM_LOSSES["probit"] = _probit
+
+
+def glm_loss(f) -> GLMLoss:
+    """A :class:`GLMLoss` from a name in :data:`GLM_LOSSES` or an expression in ``eta`` and ``y``."""
+    if isinstance(f, GLMLoss):
+        return f
+    if isinstance(f, str) and f in GLM_LOSSES:
+        return GLM_LOSSES[f]()
+    if isinstance(f, str):
+        from .parsing import parse_expression
+
+        return GLMLoss(parse_expression(f, {"eta": ETA, "y": Y_OBS}, what="--glm"), f"f(eta, y) = {f}")
+    return GLMLoss(f, f"f(eta, y) = {f}")
+
+
+@dataclass(frozen=True)
+class ComponentLoss:
+    r"""A loss written in the components of θ (``theta_1``, …, ``theta_D``; ``theta`` when D = 1).
+
+    SymPy derives :math:`\nabla\ell` and :math:`\nabla^2\ell` entry by entry; the emitted step
+    evaluates them.  Without the delta method, a polynomial loss has exact Gaussian expectations
+    :math:`\mathbb{E}_q[\nabla\ell]`, :math:`\mathbb{E}_q[\nabla^2\ell]` (moments of
+    :math:`\mathcal{N}(m, \Sigma)`, :func:`gaussian_expectation`); any other is estimated by
+    Monte Carlo in the emitted code.
+
+    >>> t1, t2 = sp.symbols("theta_1 theta_2", real=True)
+    >>> ComponentLoss((1 - t1)**2 + 100*(t2 - t1**2)**2, (t1, t2)).hessian[0, 1]
+    -400*theta_1
+    """
+
+    expr: sp.Basic
+    theta: tuple
+    name: str = "loss in the components of θ"
+
+    def __post_init__(self):
+        _not_differentiable(self.hessian, "its Hessian")
+
+    @property
+    def dim(self) -> int:
+        return len(self.theta)
+
+    @property
+    def gradient(self):
+        return sp.Matrix([sp.diff(self.expr, t) for t in self.theta])
+
+    @property
+    def hessian(self):
+        return sp.hessian(self.expr, self.theta)
+
+    data = ()
+    dims = ()
+
+    @property
+    def is_polynomial(self) -> bool:
+        return self.expr.is_polynomial(*self.theta)
+
+    def steps(self, m):
+        th = r"\theta" if self.dim == 1 else None
+        out = [(Display("loss_expr", r"\ell(\theta)"), self.expr)]
+        for i, gi in enumerate(self.gradient):
+            name = th or rf"\theta_{i + 1}"
+            out.append((Display(f"dl_{i}", rf"\partial\ell/\partial {name}"), gi))
+        for i in range(self.dim):
+            for j in range(i, self.dim):
+                a, b = th or rf"\theta_{i + 1}", th or rf"\theta_{j + 1}"
+                tex = rf"\partial^2\ell/\partial {a}^2" if i == j else rf"\partial^2\ell/\partial {a}\partial {b}"
+                out.append((Display(f"d2l_{i}{j}", tex), self.hessian[i, j]))
+        return out
+
+    def _names(self):
+        return [sp.Symbol(f"theta_{i + 1}", real=True) for i in range(self.dim)]
+
+    def code(self, at: str, targets: dict, elementwise: bool) -> list[str]:
+        """Lines evaluating ``g`` (gradient), ``H`` or ``h`` (Hessian, its diagonal) at ``at``."""
+        from .printing import _np_scalar
+
+        if "h_gn" in targets:
+            from .gaussian import DerivationError
+
+            raise DerivationError("the Gauss-Newton approximation needs a loss that is a sum of per-example "
+                                  "terms (a GLM loss or an oracle), not a loss in the components of θ")
+        names = self._names()
+        rename = dict(zip(self.theta, names))
+        lines = [f"# θ = ({', '.join(n.name for n in names)}) at {'each sample θ_k' if at == 'theta' else 'm'}",
+                 ", ".join(n.name for n in names) + " = " + ", ".join(f"{at}[..., {i}]" for i in range(self.dim)),
+                 f"zero = np.zeros(np.shape({at})[:-1])"]
+        entry = lambda e: _entry(_np_scalar(e.xreplace(rename)))  # noqa: E731
+        D_ = self.dim
+        forms = {
+            "g": "np.stack([" + ", ".join(entry(e) for e in self.gradient) + "], axis=-1)",
+            "h": "np.stack([" + ", ".join(entry(self.hessian[i, i]) for i in range(D_)) + "], axis=-1)",
+            "H": "np.stack([" + ", ".join(
+                "np.stack([" + ", ".join(entry(self.hessian[i, j]) for j in range(D_)) + "], axis=-1)"
+                for i in range(D_)) + "], axis=-2)",
+        }
+        for q in ("g", "H", "h"):
+            if q in targets:
+                name, wrap = targets[q]
+                lines.append(f"{name} = {wrap(forms[q])}")
+        return lines
+
+    def exact_code(self, targets: dict, elementwise: bool) -> tuple[list[str], list]:
+        r"""Lines computing :math:`\mathbb{E}_q[\nabla\ell]` and :math:`\mathbb{E}_q[\nabla^2\ell]` (or its
+        diagonal) in closed form for a polynomial loss, with the equations shown in the derivation."""
+        from .printing import _np_scalar
+
+        D_ = self.dim
+        ms = [sp.Symbol(f"m_{i + 1}", real=True) for i in range(D_)]
+        if elementwise:
+            cov = {(i, j): (1 / sp.Symbol(f"s_{i + 1}", positive=True) if i == j else sp.S.Zero)
+                   for i in range(D_) for j in range(D_)}
+        else:
+            cov = {(i, j): sp.Symbol(f"Sigma_{min(i, j) + 1}_{max(i, j) + 1}", real=True)
+                   for i in range(D_) for j in range(D_)}
+        E = lambda e: gaussian_expectation(e, self.theta, ms, cov)  # noqa: E731
+        Eg = [E(e) for e in self.gradient]
+        EH = {(i, j): E(self.hessian[i, j]) for i in range(D_) for j in range(D_)}
+        lines = ["# exact Gaussian moments: m_i, and " + ("1/s_i" if elementwise else "Σ = S⁻¹ (by a solve)"),
+                 ", ".join(m.name for m in ms) + " = " + ", ".join(f"m[..., {i}]" for i in range(D_)),
+                 "zero = np.zeros(np.shape(m)[:-1])"]
+        if elementwise:
+            lines.append(", ".join(f"s_{i + 1}" for i in range(D_)) + " = "
+                         + ", ".join(f"s[..., {i}]" for i in range(D_)))
+        else:
+            lines.append("Sigma = np.linalg.solve(S, np.broadcast_to(np.eye(S.shape[-1]), S.shape))")
+            lines += [f"Sigma_{i + 1}_{j + 1} = Sigma[..., {i}, {j}]" for i in range(D_) for j in range(i, D_)]
+        entry = lambda e: _entry(_np_scalar(e))  # noqa: E731
+        forms = {
+            "g": "np.stack([" + ", ".join(entry(e) for e in Eg) + "], axis=-1)",
+            "h": "np.stack([" + ", ".join(entry(EH[i, i]) for i in range(D_)) + "], axis=-1)",
+            "H": "np.stack([" + ", ".join("np.stack([" + ", ".join(entry(EH[i, j]) for j in range(D_))
+                                          + "], axis=-1)" for i in range(D_)) + "], axis=-2)",
+        }
+        eqs = []
+        for i, e in enumerate(Eg):
+            eqs.append((Display(f"Eg_{i}", rf"\mathbb{{E}}_{{q_t}}[\partial_{i + 1}\ell]"), e))
+        for (i, j), e in EH.items():
+            if i <= j and (not elementwise or i == j):
+                eqs.append((Display(f"EH_{i}{j}", rf"\mathbb{{E}}_{{q_t}}[\partial_{i + 1}\partial_{j + 1}\ell]"), e))
+        for q in ("g", "H", "h"):
+            if q in targets:
+                name, wrap = targets[q]
+                lines.append(f"{name} = {wrap(forms[q])}")
+        return lines, eqs
+
+
+def _entry(code: str) -> str:
+    """One entry of a stacked array, broadcast to the batch shape by adding ``zero``."""
+    return f"zero - {code[1:]}" if code.startswith("-") else f"zero + {code}"
+
+
+def gaussian_expectation(p, theta, m, cov):
+    r""":math:`\mathbb{E}[p(\theta)]` for :math:`\theta \sim \mathcal{N}(m, \Sigma)` and a polynomial ``p``.
+
+    The heat-equation identity :math:`\mathbb{E}[p(\theta)] = \big(e^{\frac12\nabla^\top\Sigma\nabla}p\big)(m)`:
+    the series ends after :math:`\deg p / 2` terms.  ``cov[(i, j)]`` holds :math:`\Sigma_{ij}`.
+
+    >>> t, mm, v = sp.symbols("theta m v", real=True)
+    >>> sp.expand(gaussian_expectation(t**4, (t,), (mm,), {(0, 0): v}))
+    m**4 + 6*m**2*v + 3*v**2
+    """
+    term, total, n = sp.expand(p), sp.S.Zero, 0
+    while term != 0:
+        total += term / sp.factorial(n)
+        n += 1
+        term = sp.expand(sum(cov[(i, j)] * sp.diff(term, ti, tj) for i, ti in enumerate(theta)
+                             for j, tj in enumerate(theta)) / 2)
+    return sp.expand(total.xreplace(dict(zip(theta, m))))

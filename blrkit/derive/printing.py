@@ -161,6 +161,19 @@ class _ScalarPrinter(NumPyPrinter):
         (body, (_, _, _)) = expr.function, expr.limits[0]
         return f"numpy.sum({self._print(body)}, axis={self.sum_axis})"
 
+    # special functions of non-conjugate expectations (digamma, trigamma, …): SciPy's stable versions
+    def _print_polygamma(self, expr):
+        return f"scipy.special.polygamma({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_digamma(self, expr):
+        return f"scipy.special.digamma({self._print(expr.args[0])})"
+
+    def _print_loggamma(self, expr):
+        return f"scipy.special.gammaln({self._print(expr.args[0])})"
+
+    def _print_gamma(self, expr):
+        return f"scipy.special.gamma({self._print(expr.args[0])})"
+
     def _print_Indexed(self, expr):
         if len(expr.indices) == 1:
             return expr.base.name
@@ -357,6 +370,8 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
                 lines.append(_comment(a.comment))
             lines.append(f"    {_name(a.target)} = {printer.print(a.expr)}")
     lines.append(f"    return {', '.join(_name(o) for o in d.outputs)}")
+    if any("scipy.special." in line for line in lines):  # stable special functions of derived losses
+        lines.insert(lines.index("import numpy as np") + 1, "import scipy.special")
     return "\n".join(lines) + "\n"
 
 

@@ -30,6 +30,22 @@ def test_named_and_expression_losses():
     assert rc == 0 and r"\alpha_{t+1}" in out, err
 
 
+def test_engine_examples_from_the_command_line():
+    """A GLM (IRLS), a loss in θ's components, a numeric step size and a non-conjugate Gamma all derive."""
+    rc, out, err = run_blrkit("derive", "multivariate-gaussian", "--glm", "logistic", "--prior", "isotropic",
+                              "--approx", "delta", "--approx", "rho=1", "--format", "python")
+    assert rc == 0, err
+    assert "scipy.special.expit" in out and "def blr_step(m, alpha, X, y):" in out
+    compile(out, "<emitted>", "exec")
+    rc, out, err = run_blrkit("derive", "multivariate-gaussian", "--loss",
+                              "(1 - theta_1)**2 + 100*(theta_2 - theta_1**2)**2", "--approx", "delta",
+                              "--approx", "rho=1/4", "--steps")
+    assert rc == 0 and "Damped BLR-Newton" in out and "Loss derivatives" in out, err
+    rc, out, err = run_blrkit("derive", "gamma", "--loss", "theta**2 - 3*log(theta)", "--approx", "rho=0.5",
+                              "--format", "python")
+    assert rc == 0 and "scipy.special.polygamma" in out and "rho" not in out.split("def ")[1].split(")")[0], err
+
+
 def test_list():
     rc, out, _ = run_blrkit("derive", "--list")
     assert rc == 0
@@ -41,14 +57,23 @@ def test_list():
     (("nope",), "unknown family"),
     (("beta", "--approx", "zzz"), "unknown approximation"),
     (("beta", "--loss", "theta+*y"), "cannot parse"),
-    (("beta", "--loss", "q*theta"), "unknown symbol"),
-    (("beta", "--loss", "theta**2*y"), "not conjugate"),
+    (("beta", "--loss", "q*theta"), "not a known symbol"),
+    (("beta", "--loss", "exp(theta)*y"), "no closed form"),
+    (("beta", "--loss", "__import__('os').getcwd()"), "not a known function"),
+    (("beta", "--loss", "theta.real"), "attribute is not allowed"),
+    (("multivariate-gaussian", "--loss", "1/theta_1"), "does not exist"),
+    (("multivariate-gaussian", "--loss", "abs(theta_1)", "--approx", "delta"), "not twice differentiable"),
+    (("multivariate-gaussian", "--glm", "logistic", "--approx", "stochastic"), "exact Hessian"),
+    (("diagonal-gaussian", "--approx", "stochastic", "--approx", "gauss-newton"), "gauss-newton first"),
+    (("beta", "--approx", "rho=2"), "rho must be in (0, 1]"),
+    (("gamma", "--glm", "logistic"), "needs a Gaussian family"),
     (("beta", "--approx", "delta"), "does not apply"),
     (("gamma", "--loss", "quadratic"), "Gaussian families"),
-    (("multivariate-gaussian", "--loss", "foo"), "unknown loss"),
+    (("multivariate-gaussian", "--loss", "foo"), "not a known symbol"),
     (("multivariate-gaussian", "--prior", "default"), "no separate prior"),
-    (("beta", "--prior", "none"), "prior"),
-    (("poisson",), "no conjugate likelihood"),
+    (("beta", "--prior", "isotropic"), "Gaussian families"),
+    (("poisson",), "no default likelihood"),
+    (("gaussian-mixture",), "not yet"),
     (("diagonal-gaussian", "--loss", "linear-gaussian"), "cannot derive"),
     ((), "give a FAMILY"),
 ])

@@ -1,0 +1,386 @@
+"""The derive engine beyond the recipes: GLM losses, losses in θ's components, numeric step sizes,
+non-Gaussian families by F(λ)⁻¹, non-constant base measures — each against a computation that shares
+no code with the derivation (scikit-learn, a hand-written IRLS or loop, Gauss–Hermite quadrature,
+finite differences of a quadrature, a normalised density on a grid)."""
+
+import numpy as np
+import pytest
+import scipy.integrate
+import scipy.special
+import scipy.stats
+import sympy as sp
+
+from blrkit.classical.irls import irls
+from blrkit.derive import (
+    DerivationError,
+    ExpressionLoss,
+    derive,
+    glm_loss,
+    parse_expression,
+)
+from blrkit.families import ExponentialFamily, FAMILIES
+
+from .tolerances import assert_close
+
+#: Newton/IRLS iterates of a GLM in float64, after ≤ 30 steps of a well-conditioned problem: each step
+#: is a solve with condition number ≲ 1e3, so iterates agree to ~1e-12; the scikit-learn fits stop at
+#: their own tolerance (gtol 1e-12 / tol 1e-12 on the gradient), hence the looser bound for them.
+GLM_ITERATES = 1e-9
+SKLEARN = 1e-6
+#: Gauss–Hermite with 40 nodes is exact for polynomials of degree ≤ 79: only rounding remains.
+QUADRATURE = 1e-10
+#: central finite differences with step 1e-5 of a quadrature accurate to ~1e-13: error ~h² + 1e-13/h
+FINITE_DIFF = 1e-6
+
+
+def glm_data(rng, kind, n=60, d=3, batch=()):
+    X = rng.normal(size=batch + (n, d)) / np.sqrt(d)
+    theta = rng.normal(size=batch + (d,))
+    eta = (X @ theta[..., None])[..., 0]
+    if kind == "logistic":
+        y = np.where(rng.uniform(size=eta.shape) < scipy.special.expit(eta), 1.0, -1.0)
+    else:
+        y = rng.poisson(np.exp(eta)).astype(float)
+    return X, y
+
+
+def blr_iterates(step, m0, S0, n_steps, **kw):
+    m, S, path = m0, S0, [m0]
+    for _ in range(n_steps):
+        m, S = step(m=m, S=S, **kw)
+        path.append(m)
+    return np.array(path), S
+
+
+# -- GLM losses: Newton (IRLS) and damped Newton -----------------------------------------------
+
+@pytest.mark.parametrize("kind", ["logistic", "poisson"])
+def test_glm_newton_equals_irls_and_sklearn(rng, kind):
+    """ρ = 1: every iterate equals textbook IRLS (mean and variance functions only, no derivative of
+    the loss); the fixed point equals scikit-learn's penalised fit."""
+    from sklearn.linear_model import LogisticRegression, PoissonRegressor
+
+    d = derive("multivariate-gaussian", glm_loss(kind), "isotropic", ["delta", "rho=1"])
+    assert d.title == "Newton's method (IRLS for a GLM)"
+    step = d.compile()
+    X, y = glm_data(rng, kind)
+    alpha = 0.7
+    t = (y + 1) / 2 if kind == "logistic" else y
+    oracle = irls(X, t, alpha, kind, 12)
+    m = np.zeros(3)
+    for k in range(1, 13):
+        m, S = step(m=m, alpha=alpha, X=X, y=y)
+        assert_close(m, oracle[k], GLM_ITERATES, err_msg=f"iterate {k}")
+    if kind == "logistic":  # sklearn: C Σ log-loss + ½|w|² = C (ℓ + α/2 |w|²) with C = 1/α
+        ref = LogisticRegression(C=1 / alpha, fit_intercept=False, tol=1e-12, max_iter=10_000).fit(X, t).coef_[0]
+    else:  # sklearn: (1/2N) Σ deviance + a/2 |w|² = (ℓ + const)/N + a/2 |w|², so a = α/N
+        ref = PoissonRegressor(alpha=alpha / len(y), fit_intercept=False, tol=1e-12, max_iter=10_000,
+                               solver="newton-cholesky").fit(X, t).coef_
+    assert_close(m, ref, SKLEARN)
+    # the precision at the fixed point is the Hessian of ℓ̄ there, written out by hand
+    eta = X @ m
+    w = scipy.special.expit(eta) * scipy.special.expit(-eta) if kind == "logistic" else np.exp(eta)
+    assert_close(S, X.T @ (w[:, None] * X) + alpha * np.eye(3), GLM_ITERATES)
+
+
+def test_damped_glm_newton_iterates_equal_a_hand_loop(rng):
+    """ρ = 1/4 (numeric) and ρ symbolic: iterates of mean and precision equal a loop written here with
+    the logistic derivatives typed by hand; the old-precision variant does not."""
+    X, y = glm_data(rng, "logistic", batch=(2,))
+    alpha, rho = np.array([0.5, 2.0]), 0.25
+    numeric = derive("multivariate-gaussian", glm_loss("logistic"), "isotropic", ["delta", "rho=1/4"]).compile()
+    generic = derive("multivariate-gaussian", glm_loss("logistic"), "isotropic", ["delta"]).compile()
+    m, S = np.zeros((2, 3)), np.broadcast_to(np.eye(3), (2, 3, 3)) * 3.0
+    mh, Sh = m.copy(), S.copy()
+    for k in range(8):
+        m1, S1 = numeric(m=m, S=S, alpha=alpha, X=X, y=y)
+        m2, S2 = generic(m=m, S=S, rho=rho, alpha=alpha, X=X, y=y)
+        # by hand: g = Σ −y σ(−yη) x + α m, H = Σ σ(η)σ(−η) x xᵀ + αI
+        eta = np.einsum("bnd,bd->bn", X, mh)
+        g = np.einsum("bnd,bn->bd", X, -y * scipy.special.expit(-y * eta)) + alpha[:, None] * mh
+        H = np.einsum("bnd,bn,bne->bde", X, scipy.special.expit(eta) * scipy.special.expit(-eta), X) \
+            + alpha[:, None, None] * np.eye(3)
+        S_old = Sh
+        Sh = (1 - rho) * Sh + rho * H
+        wrong = mh - rho * np.linalg.solve(S_old, g[..., None])[..., 0]
+        mh = mh - rho * np.linalg.solve(Sh, g[..., None])[..., 0]
+        for got_m, got_S in ((m1, S1), (m2, S2)):
+            assert_close(got_m, mh, GLM_ITERATES, err_msg=f"mean, iterate {k + 1}")
+            assert_close(got_S, Sh, GLM_ITERATES, err_msg=f"precision, iterate {k + 1}")
+        assert np.max(np.abs(wrong - mh)) > 1e3 * GLM_ITERATES  # the check can tell old from new precision
+        m, S = m1, S1
+
+
+def test_glm_derivatives_are_stable_where_the_sympy_text_overflows():
+    """η = 800: exp(800) overflows, the emitted σ-form does not (and stays equal to the exact limit)."""
+    step = derive("gaussian-fixed-covariance", glm_loss("logistic"), None, ["delta"]).compile()
+    X, y = np.array([[800.0], [-800.0]]), np.array([-1.0, 1.0])
+    with np.errstate(all="raise"):
+        m_new = step(m=np.array([1.0]), rho=0.5, X=X, y=y)
+    # ∇ℓ = Σ −yσ(−yη)x = (1)(1)(800) + (−1)(1)(−800)·(−1)... each term → |x| as σ → 1: 800 + 800
+    assert_close(m_new, [1.0 - 0.5 * 1600.0], 1e-12)
+
+
+def test_probit_and_squared_glm_losses(rng):
+    """Probit via log Φ (stable) and squared error (IRLS = ridge in one step) against hand formulas."""
+    X, y = glm_data(rng, "logistic")
+    step = derive("multivariate-gaussian", glm_loss("probit"), None, ["delta", "rho=1"]).compile()
+    m = rng.normal(size=3) * 0.1
+    m_new, S_new = step(m=m, X=X, y=y)
+    z = y * (X @ m)
+    r = scipy.stats.norm.pdf(z) / scipy.stats.norm.cdf(z)
+    g = X.T @ (-y * r)
+    H = X.T @ ((r * (z + r))[:, None] * X)
+    assert_close(S_new, H, GLM_ITERATES)
+    assert_close(m_new, m - np.linalg.solve(H, g), GLM_ITERATES)
+    ridge = derive("multivariate-gaussian", glm_loss("squared"), "isotropic", ["delta", "rho=1"]).compile()
+    m1, _ = ridge(m=rng.normal(size=3), alpha=0.3, X=X, y=y)
+    assert_close(m1, np.linalg.solve(X.T @ X + 0.3 * np.eye(3), X.T @ y), GLM_ITERATES)
+
+
+def test_glm_gauss_newton_minibatch_is_ogn(rng):
+    """Diagonal Gaussian + delta + Gauss–Newton + minibatch: the N/M-scaled sum of squared per-example
+    gradients, by hand, with M ≠ N."""
+    d = derive("diagonal-gaussian", glm_loss("logistic"), None, ["delta", "gauss-newton", "stochastic"])
+    assert d.title == "Online Gauss-Newton (OGN)"
+    X, y = glm_data(rng, "logistic", n=7)
+    m, s, rho, N = rng.normal(size=3), rng.uniform(1, 2, size=3), 0.3, 100
+    m_new, s_new = d.compile()(m=m, s=s, rho=rho, X=X, y=y, n_data=N)
+    grads = (-y * scipy.special.expit(-y * (X @ m)))[:, None] * X  # (M, D) per-example gradients
+    s_hand = (1 - rho) * s + rho * (N / 7) * np.sum(grads**2, axis=0)
+    assert_close(s_new, s_hand, GLM_ITERATES)
+    assert_close(m_new, m - rho * (N / 7) * grads.sum(0) / s_hand, GLM_ITERATES)
+
+
+# -- losses in θ's components ------------------------------------------------------------------
+
+def rosenbrock():
+    t1, t2 = sp.symbols("theta_1 theta_2", real=True)
+    return (1 - t1) ** 2 + 100 * (t2 - t1**2) ** 2
+
+
+def test_component_loss_newton_is_rosenbrock_newton():
+    step = derive("multivariate-gaussian", rosenbrock(), None, ["delta", "rho=1"]).compile()
+    x = np.array([-1.2, 1.0])
+    for _ in range(30):
+        x, _ = step(m=x)
+    assert_close(x, [1.0, 1.0], 1e-10)  # Newton reaches the minimum of Rosenbrock's function
+
+
+@pytest.mark.parametrize("rho", ["rho=1/2", None])
+def test_polynomial_loss_exact_gaussian_blr_equals_gauss_hermite(rho):
+    """No approximation, 1-D quartic: E_q[ℓ'], E_q[ℓ''] in closed form vs Gauss–Hermite (40 nodes),
+    on 15 iterates at ρ = 1/2."""
+    th = sp.Symbol("theta", real=True)
+    d = derive("multivariate-gaussian", th**4 - 2 * th**2 + th / 2, None, [rho] if rho else [])
+    assert d.title == "Variational Newton" and "Monte Carlo" not in [s.label for s in d.steps]
+    step = d.compile()
+    x, w = np.polynomial.hermite_e.hermegauss(40)
+    w = w / w.sum()
+    m, S = np.array([1.5]), np.array([[2.0]])
+    mh, Sh = 1.5, 2.0
+    for k in range(15):
+        m, S = step(m=m, S=S) if rho else step(m=m, S=S, rho=0.5)
+        theta = mh + x / np.sqrt(Sh)
+        Eg, EH = w @ (4 * theta**3 - 4 * theta + 0.5), w @ (12 * theta**2 - 4)
+        Sh = 0.5 * Sh + 0.5 * EH
+        mh = mh - 0.5 * Eg / Sh
+        assert_close(m, [mh], QUADRATURE, err_msg=f"mean, iterate {k + 1}")
+        assert_close(S, [[Sh]], QUADRATURE, err_msg=f"precision, iterate {k + 1}")
+
+
+def test_polynomial_loss_in_two_dimensions_equals_gauss_hermite(rng):
+    t1, t2 = sp.symbols("theta_1 theta_2", real=True)
+    loss = t1**4 + t1 * t2**2 + (t2 - 1) ** 2 + t1 * t2
+    step = derive("multivariate-gaussian", loss, None, ["rho=1/2"]).compile()
+    m, S = np.array([0.5, -0.3]), np.array([[3.0, 0.4], [0.4, 2.0]])
+    m_new, S_new = step(m=m, S=S)
+    x, w = np.polynomial.hermite_e.hermegauss(20)
+    L = np.linalg.cholesky(np.linalg.inv(S))  # θ = m + L z, z ~ N(0, I): a tensor grid
+    Z = np.stack(np.meshgrid(x, x, indexing="ij"), -1).reshape(-1, 2)
+    W = np.outer(w, w).ravel() / np.sum(w) ** 2
+    T = m + Z @ L.T
+    a, b = T[:, 0], T[:, 1]
+    g = np.stack([4 * a**3 + b**2 + b, 2 * a * b + 2 * (b - 1) + a], -1)
+    H = np.stack([np.stack([12 * a**2, 2 * b + 1], -1), np.stack([2 * b + 1, 2 * a + 2], -1)], -2)
+    Eg, EH = W @ g, np.einsum("k,kij->ij", W, H)
+    S_hand = 0.5 * S + 0.5 * EH
+    assert_close(S_new, S_hand, QUADRATURE)
+    assert_close(m_new, m - 0.5 * np.linalg.solve(S_hand, Eg), QUADRATURE)
+
+
+def test_non_polynomial_component_loss_uses_monte_carlo(rng):
+    """A loss with no closed-form Gaussian expectation: the emitted step averages derived gradients at
+    reparameterised draws, equal to the same draws pushed through hand-written derivatives."""
+    t1, t2 = sp.symbols("theta_1 theta_2", real=True)
+    d = derive("diagonal-gaussian", sp.cos(t1) + t1**2 * sp.exp(t2 / 3), None, ["rho=1/2"])
+    assert "Monte Carlo" in [s.label for s in d.steps]
+    m, s = np.array([0.3, -0.2]), np.array([2.0, 3.0])
+    m_new, s_new = d.compile()(m=m, s=s, n_samples=50_000, rng=np.random.default_rng(1))
+    theta = m + np.random.default_rng(1).standard_normal((50_000, 2)) / np.sqrt(s)
+    a, b = theta[:, 0], theta[:, 1]
+    g = np.stack([-np.sin(a) + 2 * a * np.exp(b / 3), a**2 * np.exp(b / 3) / 3], -1).mean(0)
+    h = np.stack([-np.cos(a) + 2 * np.exp(b / 3), a**2 * np.exp(b / 3) / 9], -1).mean(0)
+    s_hand = 0.5 * s + 0.5 * h
+    assert_close(s_new, s_hand, 1e-12)
+    assert_close(m_new, m - 0.5 * g / s_hand, 1e-12)
+
+
+# -- non-Gaussian families: natural gradient by F(λ)⁻¹, checked by quadrature + finite differences --
+
+def numeric_natural_gradient(loss, pdf, mean_map, lam, lower, upper):
+    """∇_μ E_q[ℓ] = (∂μ/∂λ)⁻¹ ∇_λ E_q[ℓ], both Jacobians by central differences of quadratures."""
+    def E(l):
+        return scipy.integrate.quad(lambda t: loss(t) * pdf(t, l), lower, upper, epsabs=1e-14, epsrel=1e-13,
+                                    limit=200)[0]
+    h = 1e-5
+    eye = np.eye(len(lam))
+    grad = np.array([(E(lam + h * e) - E(lam - h * e)) / (2 * h) for e in eye])
+    F = np.stack([(mean_map(lam + h * e) - mean_map(lam - h * e)) / (2 * h) for e in eye], 1)
+    return np.linalg.solve(F, grad)
+
+
+def test_non_conjugate_gamma_iterates():
+    """ℓ = θ² − 3 log θ + 2θ under a Gamma (θ² is not a statistic): 4 BLR steps at ρ = 1/2 vs the
+    natural gradient from quadrature and finite differences; the same for a symbolic ρ."""
+    th = FAMILIES["gamma"]().theta[0]
+    d = derive("gamma", th**2 - 3 * sp.log(th) + 2 * th, None, ["rho=1/2"])
+    assert d.title == "Non-conjugate BLR (Gamma)"
+    step = d.compile()
+    loss = lambda t: t**2 - 3 * np.log(t) + 2 * t  # noqa: E731
+    pdf = lambda t, l: scipy.stats.gamma.pdf(t, l[0] + 1, scale=-1 / l[1])  # noqa: E731
+    mean_map = lambda l: np.array([scipy.special.digamma(l[0] + 1) - np.log(-l[1]), (l[0] + 1) / -l[1]])  # noqa
+    a, b, a0, b0 = 2.5, 1.5, 2.0, 1.0
+    lam, lam0 = np.array([a - 1, -b]), np.array([a0 - 1, -b0])
+    for k in range(4):
+        a, b = step(alpha=a, beta=b, alpha_0=a0, beta_0=b0)
+        lam = 0.5 * lam + 0.5 * (lam0 - numeric_natural_gradient(loss, pdf, mean_map, lam, 0, np.inf))
+        assert_close([a, b], [lam[0] + 1, -lam[1]], FINITE_DIFF, err_msg=f"iterate {k + 1}")
+    generic = derive("gamma", th**2 - 3 * sp.log(th) + 2 * th).compile()
+    assert_close(generic(alpha=2.5, beta=1.5, rho=0.5, alpha_0=a0, beta_0=b0),
+                 step(alpha=2.5, beta=1.5, alpha_0=a0, beta_0=b0), 1e-12)
+
+
+def test_non_conjugate_beta_step():
+    """ℓ = (θ − 0.3)² + θ⁻¹ under a Beta, ρ = 1/4, no prior: vs quadrature + finite differences."""
+    th = FAMILIES["beta"]().theta[0]
+    d = derive("beta", (th - sp.Rational(3, 10)) ** 2 + 1 / th, "none", ["rho=1/4"])
+    a_new, b_new = d.compile()(alpha=3.0, beta=4.0)
+    loss = lambda t: (t - 0.3) ** 2 + 1 / t  # noqa: E731
+    pdf = lambda t, l: scipy.stats.beta.pdf(t, l[0] + 1, l[1] + 1)  # noqa: E731
+    def mean_map(l):
+        a, b = l + 1
+        return np.array([scipy.special.digamma(a) - scipy.special.digamma(a + b),
+                         scipy.special.digamma(b) - scipy.special.digamma(a + b)])
+    lam = np.array([2.0, 3.0])  # Beta's λ = (α − 1, β − 1)
+    assert np.allclose(FAMILIES["beta"]().to_natural(alpha=3.0, beta=4.0), lam)
+    new = 0.75 * lam - 0.25 * numeric_natural_gradient(loss, pdf, mean_map, lam, 0, 1)
+    assert_close([a_new, b_new], new + 1, FINITE_DIFF)
+
+
+def test_bernoulli_by_enumeration():
+    """Any loss of a binary θ is f(0) + (f(1) − f(0))θ: ρ = 1 gives λ = λ₀ − (f(1) − f(0)), Bayes' rule."""
+    th = FAMILIES["bernoulli"]().theta[0]
+    d = derive("bernoulli", sp.exp(2 * th) - 3 * th**2, None, ["rho=1"])
+    p_new = d.compile()(p_0=0.3)
+    # Bayes on {0, 1}: q(θ) ∝ p₀^θ(1 − p₀)^{1−θ} exp(−ℓ(θ))
+    w1, w0 = 0.3 * np.exp(-(np.exp(2) - 3)), 0.7 * np.exp(-1.0)
+    assert_close(p_new, w1 / (w0 + w1), 1e-12)
+
+
+# -- non-constant base measures ------------------------------------------------------------------
+
+def inverse_gaussian():
+    x = sp.Symbol("x", positive=True)
+    e1, e2 = sp.symbols("eta1 eta2", negative=True)
+    log_q = (-sp.log(2 * sp.pi * x**3) / 2 + e1 * x + e2 / x + 2 * sp.sqrt(e1 * e2) + sp.log(-2 * e2) / 2)
+    return ExponentialFamily.from_log_density("inverse Gaussian", (x,), log_q, (e1, e2),
+                                              support=(("positive", 1),)), x
+
+
+def log_normal():
+    x = sp.Symbol("x", positive=True)
+    e1, e2 = sp.Symbol("eta1", real=True), sp.Symbol("eta2", negative=True)
+    log_q = (-sp.log(x) - sp.log(2 * sp.pi) / 2 + e1 * sp.log(x) + e2 * sp.log(x) ** 2
+             + e1**2 / (4 * e2) + sp.log(-2 * e2) / 2)
+    return ExponentialFamily.from_log_density("log-normal", (x,), log_q, (e1, e2),
+                                              support=(("positive", 1),)), x
+
+
+@pytest.mark.parametrize("make", [inverse_gaussian, log_normal])
+def test_base_measure_fixed_point_is_the_exact_posterior(make):
+    """No prior, ρ = 1: the BLR's fixed point is exp(−ℓ)/Z, normalised by quadrature — E[T(θ)] of both
+    agree. The entropy's log h enters the update (it does not cancel without a prior)."""
+    fam, x = make()
+    if fam.name == "inverse Gaussian":
+        loss = 2 * x + 3 / x + sp.Rational(3, 2) * sp.log(x)
+        ell = lambda t: 2 * t + 3 / t + 1.5 * np.log(t)  # noqa: E731
+        stats = lambda t: np.array([t, 1 / t])  # noqa: E731
+    else:
+        loss = -sp.Rational(1, 2) * sp.log(x) + sp.log(x) ** 2 + sp.log(x)
+        ell = lambda t: 0.5 * np.log(t) + np.log(t) ** 2  # noqa: E731
+        stats = lambda t: np.array([np.log(t), np.log(t) ** 2])  # noqa: E731
+    d = derive(fam, loss, "none", ["rho=1"])
+    lam = np.array(d.compile()(), dtype=float)
+    Z = scipy.integrate.quad(lambda t: np.exp(-ell(t)), 0, np.inf, epsabs=1e-14, limit=200)[0]
+    exact = np.array([scipy.integrate.quad(lambda t: stats(t)[k] * np.exp(-ell(t)) / Z, 0, np.inf,
+                                           epsabs=1e-14, limit=200)[0] for k in range(2)])
+    assert_close(fam.to_expectation(lam), exact, 1e-8)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family, loss, approx, says", [
+    ("multivariate-gaussian", "1/theta", [], r"E_q\[1/theta\] does not exist.*'delta'"),
+    ("multivariate-gaussian", "log(theta_1) + theta_2", [], "does not exist"),
+    ("multivariate-gaussian", "abs(theta)", ["delta"], "not twice differentiable"),
+    ("gamma", "exp(theta**2)", [], "no closed form"),
+    ("multivariate-gaussian", "theta_1 + theta_0", [], "not a component"),
+])
+def test_bad_losses_name_the_term(family, loss, approx, says):
+    names = {n: sp.Symbol(n, real=True) for n in ("theta", "theta_0", "theta_1", "theta_2")}
+    if family == "gamma":
+        names = {"theta": FAMILIES["gamma"]().theta[0]}
+    with pytest.raises(DerivationError, match=says):
+        derive(family, parse_expression(loss, names), None, approx)
+
+
+def test_loss_in_a_foreign_symbol_is_refused():
+    with pytest.raises(DerivationError, match="not the gamma family's θ"):
+        derive("gamma", sp.Symbol("z") ** 2)
+
+
+def test_unknown_family_lists_the_known_ones():
+    with pytest.raises(DerivationError, match="unknown family 'nope'; known: .*multivariate-gaussian"):
+        derive("nope")
+
+
+def test_one_approximation_as_a_string_and_defaults():
+    assert derive("gaussian-fixed-covariance", approximations="delta").title == "Gradient descent"
+    assert derive("gamma", approximations="rho=1").title == "Conjugate Bayes (Gamma–Poisson)"
+
+
+def test_order_that_changes_the_meaning_is_refused():
+    with pytest.raises(DerivationError, match="gauss-newton first"):
+        derive("diagonal-gaussian", approximations=["delta", "stochastic", "gauss-newton"])
+
+
+def test_kalman_gain_form_is_verified_against_the_derived_update():
+    """A wrong gain form (Joseph without K R Kᵀ) is caught by the derive-time check."""
+    from sympy import Identity, MatrixSymbol
+
+    from blrkit.derive import RECIPES
+    from blrkit.derive.gaussian import _verify_gain_form
+    from blrkit.derive.losses import D
+
+    d = RECIPES["kalman_update"].derive()
+    update = [(e.lhs, e.rhs) for e in d.update]
+    S_rhs = -2 * d.natural_update[1].rhs
+    lam1 = d.natural_update[0].rhs
+    K, H, P = MatrixSymbol("K", D, update[2][0].shape[1]), update[1][1].args[0].args[0], MatrixSymbol("P_pred", D, D)
+    plain = (Identity(D) - K * H) * P
+    _verify_gain_form(update, S_rhs, lam1, plain)  # the real one passes
+    bad = update[:-1] + [(update[-1][0], (Identity(D) - K * H) * P * (Identity(D) - K * H).T)]
+    with pytest.raises(AssertionError, match="does not follow"):
+        _verify_gain_form(bad, S_rhs, lam1, plain)
+    assert isinstance(RECIPES["kalman_update"].problem()[0], ExpressionLoss)
