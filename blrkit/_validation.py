@@ -8,7 +8,8 @@ import numpy as np
 def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) -> np.ndarray:
     """Return ``x`` as a new float array; raise ``ValueError`` naming ``name`` if invalid.
 
-    The result is always a copy, so callers may never mutate the user's data.
+    The result is always a copy, so callers may never mutate the user's data. ``None``, complex
+    numbers (NumPy would silently keep their real part) and non-numbers raise ``TypeError``.
 
     >>> as_float_array([1, 2], "m")
     array([1., 2.])

@@ -47,6 +47,8 @@ def map_checks(means, singles, alpha=1.0) -> list[Check]:
     name, lm = "sklearn LogisticRegression", optional("sklearn.linear_model")
     if lm is None:
         return checks + [skipped(name, ITERATIVE)]
+    if any(len(np.unique(s.y)) < 2 for s in singles):  # scikit-learn fits no one-class data
+        return checks + [Check(name, None, ITERATIVE, True, "skipped (labels of one class only)")]
     sk = np.stack([lm.LogisticRegression(solver="newton-cholesky", C=1 / alpha, fit_intercept=False,
                                          tol=1e-12, max_iter=200).fit(s.X, s.y).coef_[0] for s in singles])
     return checks + [compare(name, ITERATIVE, True, (means, sk))]
