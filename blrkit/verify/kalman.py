@@ -1,7 +1,8 @@
 r"""Row check of the Kalman filter: the measurement update is one BLR step with ρ = 1.
 
 The public driver :func:`blrkit.algorithms.kalman_filter` (which runs the emitted update) is
-compared, means *and* covariances at every step, with the textbook filter of
+compared, means *and* covariances at every step and the log-likelihood (which reads the
+innovations v and their covariances C, the step's other outputs), with the textbook filter of
 :mod:`blrkit.classical.kalman`, with the joint-Gaussian posterior of the whole sequence (no
 recursion at all) and, if installed, with filterpy and pykalman. A filter built from the step
 compiled from the derivation is compared with the driver as a freshness check. The recipe
@@ -47,8 +48,10 @@ def kalman_update(p: Problem, recipe) -> list[Check]:
     joint = [joint_posterior(ys[b, :tail], F, Q, H, R, model.m0, model.P0) for b in range(p.batch)]
     checks = [compare("derived step (compiled)", SAME_CODE, False,
                       (np.stack(d_means, axis=1), means), (np.stack(d_covs, axis=1), covs)),
-              compare("classical.kalman_filter", SEQUENCE, True,
-                      (means, np.stack([t[0] for t in textbook])), (covs, np.stack([t[1] for t in textbook]))),
+              # the log-likelihood Σ log N(v_t; 0, C_t) checks the step's other outputs, v and C
+              compare("classical.kalman_filter (+ log-lik.)", SEQUENCE, True,
+                      (means, np.stack([t[0] for t in textbook])), (covs, np.stack([t[1] for t in textbook])),
+                      (res.log_likelihood, np.array([t[2] for t in textbook]))),
               compare("classical.joint_posterior", SEQUENCE, True,
                       (means[:, tail - 1], np.stack([j[0][-1] for j in joint])),
                       (covs[:, tail - 1], np.stack([j[1][-1] for j in joint])))]

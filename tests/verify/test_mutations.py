@@ -92,6 +92,7 @@ MUTATIONS = {
         ("dropped K R K^T", r"^\s*P_new =", r"\s*\+\s*\(\(K @ R\) @ np\.swapaxes\(K, -1, -2\)\)$", ""),
         ("sign of the observation", r"^\s*v =", r"\by$", "(-y)"),
         ("2R in the innovation covariance", r"^\s*C =", r"\bR$", "(2 * R)"),
+        ("innovation covariance output doubled", r"^\s*return m_new, P_new, K, v, C", r"\bC$", "2 * C"),
     ]),
     "beta_bernoulli": ("beta_bernoulli_posterior", ("blrkit.algorithms.conjugate",), ("beta_bernoulli",), [
         ("alpha_0 - 1", r"^\s*alpha_new =", r"\balpha_0\b", "(alpha_0 - 1)"),
