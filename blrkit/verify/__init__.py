@@ -17,7 +17,7 @@ one oracle in :mod:`blrkit.classical`.
 
 >>> row = verify_row("ridge", seed=0, dim=3, n=20, batch=1)
 >>> row.status, [(c.counterpart, c.independent) for c in row.checks][:2]
-('pass', [('derived step (compiled)', False), ('classical.ridge_gain_form (m, cov)', True)])
+('pass', [('derived step (compiled)', False), ('classical.ridge_svd (m, cov)', True)])
 """
 
 from __future__ import annotations
