@@ -23,7 +23,7 @@ def test_unknown_family_has_the_error_prefix():
 
 
 def test_verify_refuses_a_size_that_does_not_fit_in_memory():
-    rc, out, err = run_blrkit("verify", "ridge", "--n", "1000000")
+    rc, out, err = run_blrkit("verify", "ridge", "--n", "1000000000", "--dim", "100")
     assert_usage_error(rc, out, err)
     assert "would need about" in err and "TB of memory" in err and "--max-memory" in err
     rc, out, err = run_blrkit("verify", "gaussian_mean", "--max-memory", "1K")
