@@ -263,8 +263,10 @@ def derive(args: argparse.Namespace) -> int:
     loss, prior = _loss_and_prior(args, args.family)
     try:
         d = derive_update(args.family, loss, prior, approx)
-    except (DerivationError, ValueError, TypeError, KeyError, NotImplementedError) as e:
+    except Exception as e:  # noqa: BLE001 -- SymPy raises many types: none may reach the user as a traceback
         what = f"--glm {args.glm}" if args.glm else f"loss {args.loss or 'default'}"
+        if not isinstance(e, (DerivationError, ValueError, TypeError)):
+            e = f"SymPy could not carry this derivation through ({type(e).__name__}: {e})"
         raise UsageError(f"cannot derive {args.family} with approximations "
                          f"{', '.join(approx) or 'none'} and {what}: {e}") from None
     out = {"latex": d.latex, "markdown": d.markdown, "text": d.text}

@@ -16,6 +16,7 @@ from sympy import MatrixSymbol
 
 from .approximations import Approximation, FixedCovariance, ordered
 from .derivation import Argument, Assignment, Derivation, Equation
+from .gaussian import EXPECTATIONS as _EXPECTED
 from .gaussian import DerivationError, derive_gaussian
 from .known import known_algorithm
 from .losses import ExpressionLoss, OracleLoss
@@ -136,12 +137,12 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     if key == "gaussian-mixture":
         from .known import DERIVABLE
 
-        raise DerivationError(f"the gaussian-mixture family does not derive yet: {DERIVABLE[key][1]}")
+        raise DerivationError(f"the {key} family does not derive yet ({DERIVABLE[key][1].removeprefix('not yet: ')})")
     for a in approx:
         if a.families and key not in a.families:
             raise DerivationError(f"{a.name} does not apply to the {key} family "
                                   f"(it applies to: {', '.join(a.families)})")
-    fam = _family_object(family, key, loss)
+    fam = _family_object(family, key)
     if isinstance(prior, str):
         if prior not in ("isotropic", "none"):
             raise DerivationError(f"unknown prior {prior!r}; known: 'isotropic' (N(0, α⁻¹I), Gaussians), 'none' "
@@ -172,8 +173,8 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
                             anchor=anchor)
 
 
-def _family_object(family, key, loss):
-    """The family object; a Gaussian's dimension follows a loss written in θ's components."""
+def _family_object(family, key):
+    """The family object (``None`` for a Gaussian key: that derivation works in general dimension D)."""
     from ..families import FAMILIES
 
     if not isinstance(family, str):
@@ -382,8 +383,6 @@ def _plain(eq: Equation) -> str:
     return f"{latex(eq.lhs)} = {latex(eq.rhs)}"
 
 
-#: expectations under q_t that no approximation removed: the emitted step estimates them by Monte Carlo
-_EXPECTED = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch"}
 
 
 def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = frozenset()) -> list[str]:

@@ -210,8 +210,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         step("Bayesian learning rule", list(zip(new, nat)), why, "blr")
         prior_nat = []
         target = loss.total + (0 if constant_h else family.log_base_measure)
-    e = expectation(_data_sums(sp.expand(sp.expand_log(target, force=True))), family)
-    conjugate = e.remainder == 0
+    e = expectation(_data_sums(sp.expand(sp.expand_log(target, force=True))), family, monte_carlo=True)
+    sampled = e.sampled
+    conjugate = e.remainder == 0 and sampled == 0
     e_loss = _data_sums(e.expression(family))
     step("Expected loss", [(sp.Symbol("E_loss"), e_loss)],
          "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$" if conjugate else
@@ -222,6 +223,16 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         grad_lam = sp.Matrix([sp.diff(e.remainder, l) for l in lam])
         extra = sp.Matrix(family.fisher).LUsolve(grad_lam)
         grads = [g + sp.factor(sp.cancel(x)) for g, x in zip(grads, extra)]
+    if sampled != 0:  # no closed form: the emitted step estimates this part (score function)
+        from .losses import Display
+
+        mc = [Display(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
+                                     rf"\right]_{{{k + 1}}}", f"dmu_mc[{k}]") for k in range(K)]
+        grads = [g + x for g, x in zip(grads, mc)]
+        step("Monte Carlo", [(sp.Symbol("f_mc"), sampled)],
+             "no exact rule reaches this part $f$ of the loss: the emitted step estimates "
+             "$\\nabla_\\mu\\mathbb{E}_q[f] = F(\\lambda)^{-1}\\mathbb{E}_q[f(\\theta)(T(\\theta) - \\mu)]$ "
+             "from draws $\\theta_k \\sim q_t$ (score function)", "monte-carlo", approximate=True)
     step("Natural gradient", list(zip(dmu, grads)),
          "constant in $\\mu$: each datum adds its own natural parameters" if conjugate else
          "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$ (chain rule through $\\mu = \\nabla A(\\lambda)$, "
@@ -240,6 +251,12 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if needs_state:
         nat = [sp.expand(x.subs(to_state)) for x in nat]
     gradient = [] if conjugate else [(d, sp.factor(sp.together(g.subs(to_state)))) for d, g in zip(dmu, grads)]
+    if sampled != 0:  # the Monte-Carlo part is a variable of the emitted code, dmu_mc[..., k]
+        from .score import score_function_lines
+
+        mc_code = score_function_lines(family, sampled, to_state)
+        gradient = [(d, sp.factor(sp.together((g - x).subs(to_state))) + sp.IndexedBase("dmu_mc")[I, k])
+                    for k, (d, g, x) in enumerate(zip(dmu, grads, mc))]
     to_std = family.natural_to_standard
     prior_syms = tuple(prior.symbols.values()) if prior is not None else ()
     update = []
@@ -265,12 +282,17 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if has_rho:
         args.append(Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"))
     args += prior_args
-    if any(a.expr.has(Y) for a in assignments):
+    if any(a.expr.has(Y) for a in assignments) or sampled.has(Y):
         shape = "(..., N, K), one-hot rows" if loss.one_hot else "(..., N)"
         args.append(Argument("y", "data", f"observations y_1..y_N, {shape}"))
     args += [Argument(s_.name, "scalar", doc) for s_, doc in loss.data]
+    if sampled != 0:
+        args += [Argument("n_samples", "int", "number of Monte-Carlo samples"),
+                 Argument("rng", "rng", "numpy.random.Generator for the Monte-Carlo samples")]
     oracles = []
-    if any(_outside_sums(a.expr).has(N_OBS) for a in assignments):
+    if sampled != 0:
+        oracles += mc_code
+    if any(_outside_sums(a.expr).has(N_OBS) for a in assignments) or _outside_sums(sampled).has(N_OBS):
         oracles.append(f"N = np.shape(y)[{-2 if loss.one_hot else -1}]  # number of observations")
     title = title or (f"Conjugate Bayes ({family.name})" if conjugate else f"Non-conjugate BLR ({family.name})")
     return Derivation(

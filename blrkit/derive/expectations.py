@@ -34,6 +34,8 @@ class ExpectedLoss:
     remainder: sp.Basic
     constant: sp.Basic
     shifted: tuple = ()  # (term, its expectation) pairs from rule 2
+    #: the terms no rule reaches (only with ``monte_carlo=True``): estimated in the emitted code
+    sampled: sp.Basic = sp.S.Zero
 
     def expression(self, family):
         """The whole expectation, μ-linear part in μ and the rest in λ."""
@@ -85,7 +87,7 @@ def _enumerate_binary(expr, family):
     return sp.expand(out)
 
 
-def expectation(expr, family) -> ExpectedLoss:
+def expectation(expr, family, *, monte_carlo: bool = False) -> ExpectedLoss:
     r""":math:`\mathbb{E}_q[\text{expr}]` by the rules of the module docstring.
 
     >>> from blrkit.families import Gamma
@@ -98,7 +100,7 @@ def expectation(expr, family) -> ExpectedLoss:
     theta = set(family.theta)
     expr = _enumerate_binary(sp.expand(sp.expand_log(expr, force=True)), family)
     linear = [sp.S.Zero] * len(family.statistics)
-    remainder, constant, shifted = sp.S.Zero, sp.S.Zero, []
+    remainder, constant, shifted, sampled = sp.S.Zero, sp.S.Zero, [], sp.S.Zero
     for term in sp.Add.make_args(sp.expand(expr)):
         coeff = sp.Mul(*[f for f in sp.Mul.make_args(term) if not (f.free_symbols & theta)])
         part = sp.Mul(*[f for f in sp.Mul.make_args(term) if f.free_symbols & theta])
@@ -114,6 +116,9 @@ def expectation(expr, family) -> ExpectedLoss:
             constant += coeff * c0
             continue
         value = _shifted_partition(part, family)
+        if value is None and monte_carlo:
+            sampled += coeff * part
+            continue
         if value is None:
             raise DerivationError(
                 f"E_q[{part}] has no closed form under the {family.name} family (it is neither linear in "
@@ -121,7 +126,7 @@ def expectation(expr, family) -> ExpectedLoss:
                 "candidate with the delta method ('delta')")
         remainder += coeff * value
         shifted.append((part, value))
-    return ExpectedLoss(tuple(linear), remainder, constant, tuple(shifted))
+    return ExpectedLoss(tuple(linear), remainder, constant, tuple(shifted), sampled)
 
 
 def _shifted_partition(part, family):

@@ -32,16 +32,16 @@ def test_unknown_approximation_lists_the_known_ones():
     assert all(k in str(err.value) for k in APPROXIMATIONS)
 
 
-def test_expectation_without_closed_form():
-    """E_q[exp(θ)] under a Beta is neither linear in T(θ) = (log θ, log(1 − θ)) nor exp(cᵀT): refused,
-    naming the term."""
+def test_expectation_without_closed_form_or_sampler():
+    """E_q[sin(x) Σ yᵢ] under a Normal–Gamma is neither linear in T(θ) nor exp(cᵀT), and blrkit has no
+    sampler for it: refused, naming the term."""
     from blrkit.families import FAMILIES
 
-    beta = FAMILIES["beta"]()
-    (theta,) = beta.theta
-    lik = Likelihood("exp-type", Y[I] * sp.exp(theta))
-    with pytest.raises(ValueError, match=r"E_q\[exp\(theta\)\] has no closed form"):
-        derive(beta, lik, approximations=["rho=1"])
+    ng = FAMILIES["normal-gamma"]()
+    x = ng.theta[0]
+    lik = Likelihood("sin-type", Y[I] * sp.sin(x))
+    with pytest.raises(ValueError, match=r"E_q\[sin\(x\).*has no closed form.*no sampler"):
+        derive(ng, lik, approximations=["rho=1"])
 
 
 @pytest.mark.parametrize("name", list(RECIPES))

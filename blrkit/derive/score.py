@@ -1,0 +1,59 @@
+r"""Monte-Carlo natural gradients for families without the reparameterisation trick (score function).
+
+When no exact rule reaches a term :math:`f(\theta)` of the loss (:mod:`.expectations`), its natural
+gradient is estimated in the emitted step from :math:`K` draws :math:`\theta_k \sim q_t`:
+
+.. math::
+
+    \nabla_\lambda\mathbb{E}_q[f] = \mathbb{E}_q\big[f(\theta)\,(T(\theta) - \mu)\big], \qquad
+    \nabla_\mu\mathbb{E}_q[f] = F(\lambda)^{-1}\nabla_\lambda\mathbb{E}_q[f],
+
+the score-function (REINFORCE) estimator with the chain rule through :math:`\mu = \nabla A(\lambda)`
+(Khan & Rue 2023, Sec. 1.2 and 4.4).  The draws use NumPy's generator for the families below.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .gaussian import DerivationError
+
+#: family key -> NumPy code drawing ``n_samples`` θ ~ q from the standard parameters
+SAMPLERS = {
+    "gamma": "rng.gamma(alpha, 1 / beta, size=(n_samples,) + np.shape(alpha * beta))",
+    "beta": "rng.beta(alpha, beta, size=(n_samples,) + np.shape(alpha * beta))",
+    "exponential": "rng.exponential(1 / rate, size=(n_samples,) + np.shape(rate))",
+    "poisson": "rng.poisson(rate, size=(n_samples,) + np.shape(rate)).astype(float)",
+    "gaussian": "m + rng.standard_normal((n_samples,) + np.shape(m * S)) / np.sqrt(S)",
+}
+
+
+def score_function_lines(family, f, to_state) -> list[str]:
+    """Emitted lines setting ``dmu_mc`` (…, K), the estimate of :math:`\\nabla_\\mu\\mathbb{E}_q[f]`.
+
+    ``to_state`` maps λ to the standard parameters (the step's arguments)."""
+    from .printing import _np_scalar
+
+    if family.key not in SAMPLERS or len(family.theta) != 1:
+        raise DerivationError(
+            f"E_q[{f}] has no closed form under the {family.name} family, and blrkit has no sampler for it "
+            f"to estimate it by Monte Carlo (samplers: {', '.join(SAMPLERS)}); write the loss in "
+            f"T(θ) = {family.statistics}")
+    (th,) = family.theta
+    at = {th: sp.Symbol("theta", real=True)}
+    K = len(family.natural)
+    mean = [sp.sympify(x).xreplace(to_state) for x in family.mean_map]
+    fisher = sp.Matrix(family.fisher).xreplace(to_state)
+    stack = lambda xs: "np.stack(np.broadcast_arrays(" + ", ".join(xs) + "), axis=-1)"  # noqa: E731
+    lines = [
+        "# score function: ∇_λ E_q[f] = E_q[f(θ)(T(θ) − μ)] from θ_k ~ q_t, then ∇_μ = F(λ)⁻¹ ∇_λ",
+        f"theta = {SAMPLERS[family.key]}",
+        f"f = {_np_scalar(f.xreplace(at))} + np.zeros(np.shape(theta))",
+        f"T = {stack([_np_scalar(t.xreplace(at)) + ' + 0 * theta' for t in family.statistics])}",
+        f"mu = {stack([_np_scalar(x) for x in mean])}",
+        "grad_lam = np.mean(f[..., None] * (T - mu), axis=0)",
+        "F = np.stack([" + ", ".join(stack([_np_scalar(fisher[i, j]) for j in range(K)]) for i in range(K))
+        + "], axis=-2)",
+        "dmu_mc = np.linalg.solve(F, grad_lam[..., None])[..., 0]",
+    ]
+    return lines
