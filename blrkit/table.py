@@ -41,7 +41,7 @@ LEGEND = ("Kind: indep = an independent counterpart, sharing no code with the em
 
 
 def _err(c: Check) -> str:
-    return "skipped" if c.skipped else f"{c.error:.1e}"
+    return (c.note or "skipped") if c.skipped else f"{c.error:.1e}"
 
 
 def _kind(c: Check) -> str:
@@ -119,7 +119,7 @@ def render_terminal(rows, width: int = 100) -> str:
             pad = [""] * (len(lines) - 1)
             cols[3] += lines
             cols[4] += [_kind(c)] + pad
-            cols[5] += ["skipped" if c.skipped else _err(c)] + pad
+            cols[5] += ["skipped" if c.skipped else f"{c.error:.1e}"] + pad
             if c.note:  # under the name: "skipped (not installed)", or why a check failed
                 note = _wrap(c.note, _W["Checked against"] - 2)
                 cols[3] += [f"  {n}" for n in note]
