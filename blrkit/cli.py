@@ -1,9 +1,11 @@
 """The ``blrkit`` command: one function per subcommand, wired up by :func:`_build_parser`.
 
 ``blrkit table`` reproduces Table 1 of Khan & Rue (2023) with live checks: for every algorithm
-blrkit derives, it derives the update, runs the emitted step on a seeded problem and compares it
-with the textbook version, SciPy and (when installed) scikit-learn, filterpy and pykalman
-(:mod:`blrkit.table`). ``blrkit verify`` runs one row at a chosen size. ``blrkit derive`` prints
+blrkit derives, it derives the update, runs the public driver (which runs the emitted step) on a
+seeded problem and compares every output with independent counterparts: the textbook version,
+SciPy, Bayes' rule and (when installed) scikit-learn, filterpy and pykalman (checks in
+:mod:`blrkit.verify`, rendering in :mod:`blrkit.table`). ``blrkit verify`` runs one row at a
+chosen size. ``blrkit derive`` prints
 a derived update as LaTeX, Markdown, text or the emitted NumPy code.
 
 ``blrkit families`` lists every registered exponential family with its natural
