@@ -99,6 +99,10 @@ def check_step(t: int, m: np.ndarray, S: np.ndarray | None = None, *, grad: str 
     ...
     ValueError: the precision became non-finite at step 1: hess returned NaN or inf (or its values overflowed)
     """
+    if S is not None and np.iscomplexobj(S):
+        raise TypeError(f"the precision became complex at step {t}: {hess} returned complex values")
+    if np.iscomplexobj(m):
+        raise TypeError(f"the mean became complex at step {t}: {grad} returned complex values")
     if S is not None and not np.isfinite(S).all():
         raise ValueError(f"the precision became non-finite at step {t}: {hess} returned NaN or inf "
                          "(or its values overflowed)")

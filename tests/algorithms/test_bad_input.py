@@ -60,6 +60,17 @@ def test_complex_arrays_are_rejected_naming_the_argument(call, name):
         call()
 
 
+def test_a_complex_gradient_at_a_later_step_is_rejected_at_its_step():
+    calls = {"n": 0}
+
+    def grad(m):
+        calls["n"] += 1
+        return m + (1j if calls["n"] == 3 else 0)
+
+    with pytest.raises(TypeError, match="the mean became complex at step 2: grad returned complex values"):
+        gradient_descent(grad, np.ones(2), rho=0.5, n_steps=5)
+
+
 def test_newton_rejects_a_non_symmetric_hessian():
     # symmetric part [[1, 0], [0, 1]] + antisymmetric [[0, 3], [-3, 0]]: Cholesky of the lower
     # triangle would succeed, the symmetric part is fine, the matrix is not a Hessian
