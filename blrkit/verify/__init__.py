@@ -12,8 +12,8 @@ scikit-learn, filterpy, pykalman, Bayes' rule) and with the step compiled from t
 (*freshness*: the same code). A row passes only if at least one independent check ran and
 every check that ran is within its tolerance. Rendering is :mod:`blrkit.table`.
 
-Adding a row touches one recipe, one check module (a function under :func:`register`) and
-one oracle in :mod:`blrkit.classical`.
+Adding a row touches one recipe, one check module (a function under :func:`register`, in a
+module of this package, found on import) and one oracle in :mod:`blrkit.classical`.
 
 >>> row = verify_row("ridge", seed=0, dim=3, n=20, batch=1)
 >>> row.status, [(c.counterpart, c.independent) for c in row.checks][:2]
@@ -22,13 +22,14 @@ one oracle in :mod:`blrkit.classical`.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
 import warnings
 from typing import Callable
 
 import numpy as np
 
-from blrkit.verify import conjugate, gaussian, kalman, regression  # noqa: F401 -- they register the checks
 from blrkit.verify.registry import (
     CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SEQUENCE, TABLE_1, Check, Problem, Row, compare,
     extra_recipes, memory_bytes, not_yet_rows, optional, register, relative_error, section, table_1_recipes,
@@ -40,6 +41,13 @@ __all__ = [
     "register",
     "relative_error", "table_1_recipes", "verify_row",
 ]
+
+
+# every module of this package but the registry holds row checks, registered on import: a new
+# check module is found without being named here
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "registry":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def _one_line(e: BaseException) -> str:
