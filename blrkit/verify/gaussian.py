@@ -336,6 +336,8 @@ def _ogn_checks(p: Problem, recipe, driver, classical, name, n_samples=None) -> 
 
 
 def _vogn_derived(recipe, m, s, rho, K, N, M, n_samples, terms, draws):
+    """K steps of the compiled VOGN derivation, drawing each minibatch and then the samples from
+    ``draws`` in the driver's order: ``(means, precisions)``."""
     step = recipe.derive().compile()
     ms, ss = [m], [s]
     for _ in range(K):
