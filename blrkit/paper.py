@@ -38,6 +38,8 @@ ANCHORS: dict[str, tuple[str, str]] = {
     "unit-step": ("Khan & Rue 2023, Sec. 5.1", "learning rate ρ = 1"),
     "stochastic-gradient": ("Khan & Rue 2023, Sec. 4.1", "minibatch estimate of a sum of N terms"),
     "monte-carlo": ("Khan & Rue 2023, Sec. 4.4", "Monte-Carlo estimates of E_q[·] with θ ~ q"),
+    "improved-blr": ("Lin, Schmidt & Khan 2020 (ICML), Sec. 3; Khan & Rue 2023, Sec. 4.4",
+                     "the improved BLR: a second-order retraction keeps the precision positive definite"),
     "woodbury": ("Khan & Rue 2023, Sec. 5.1", "information form to gain form by the Woodbury identity"),
 }
 

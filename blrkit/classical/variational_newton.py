@@ -14,13 +14,15 @@ import numpy as np
 from scipy.special import expit
 
 
-def variational_newton(grad, hess, x0, S0, rho, eps):
+def variational_newton(grad, hess, x0, S0, rho, eps, rule="blr"):
     r"""Monte-Carlo natural-gradient Gaussian VI with given draws ``eps`` ``(n_steps, K, D)``.
 
     Each step, with :math:`S = LL^\top` (Cholesky), draws :math:`\theta_k = x + L^{-\top}\varepsilon_k`
     (so :math:`\theta_k \sim \mathcal N(x, S^{-1})`), averages the gradient ḡ and Hessian H̄ over
     the K samples, then sets S ← (1 − ρ)S + ρH̄ and x ← x − ρ S⁻¹ḡ (with the new S).
-    ``grad``/``hess`` are called on one sample ``(D,)`` at a time. Returns ``(xs, Ss)``:
+    ``grad``/``hess`` are called on one sample ``(D,)`` at a time. With ``rule="improved"`` the
+    precision step is the improved BLR's, S ← S + ρG + (ρ²/2) G S⁻¹ G with G = H̄ − S
+    (Lin, Schmidt & Khan 2020), written in that form. Returns ``(xs, Ss)``:
     every iterate, ``(n_steps + 1, D)`` and ``(n_steps + 1, D, D)``.
 
     >>> xs, Ss = variational_newton(lambda t: t - 1.0, lambda t: np.eye(1), [0.0], np.eye(1), 1.0,
@@ -36,7 +38,11 @@ def variational_newton(grad, hess, x0, S0, rho, eps):
         thetas = [x + np.linalg.solve(L.T, e) for e in draws]
         g_bar = sum(np.asarray(grad(t)) for t in thetas) / len(thetas)
         H_bar = sum(np.asarray(hess(t)) for t in thetas) / len(thetas)
-        S = (1 - rho) * S + rho * H_bar
+        if rule == "improved":  # Lin, Schmidt & Khan (2020): G = H̄ − S, S ← S + ρG + ρ²/2 G S⁻¹ G
+            G = H_bar - S
+            S = S + rho * G + rho**2 / 2 * G @ np.linalg.solve(S, G)
+        else:
+            S = (1 - rho) * S + rho * H_bar
         x = x - rho * np.linalg.solve(S, g_bar)
         xs.append(x.copy())
         Ss.append(S.copy())

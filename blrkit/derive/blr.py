@@ -58,7 +58,7 @@ def _family_key(family) -> str:
     return key
 
 
-def derive(family, loss=None, prior=None, approximations=(), *, function_name: str = "blr_step",
+def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr", function_name: str = "blr_step",
            title: str | None = None, anchor: str | None = None) -> Derivation:
     r"""Derive the BLR update of ``family`` for ``loss`` under ``approximations``.
 
@@ -98,6 +98,10 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
         Applied in order: ``"delta"``, ``"fixed-covariance"``, ``"gauss-newton"``, ``"stochastic"``,
         ``"rho=1"`` or any step size ``"rho=0.5"``, ``"rho=1/4"`` (:data:`RHO` stays symbolic
         otherwise).
+    rule : {"blr", "improved"}
+        ``"improved"``: the improved BLR of Lin, Schmidt & Khan (2020) for Gaussian candidates,
+        :math:`S_{t+1} = \tfrac12(S_t + B S_t^{-1} B)` with :math:`B` the plain BLR's precision,
+        positive definite for any ρ and any Hessian estimate.
 
     Returns
     -------
@@ -127,6 +131,8 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     """
     from .losses import GLMLoss, isotropic_prior
 
+    if rule not in ("blr", "improved"):
+        raise DerivationError(f"rule must be 'blr' or 'improved', got {rule!r}")
     if isinstance(approximations, (str, Approximation)):
         approximations = (approximations,)
     try:
@@ -156,14 +162,20 @@ def derive(family, loss=None, prior=None, approximations=(), *, function_name: s
     loss = _as_loss(key, fam, loss)
     if title is None and anchor is None:
         title, anchor = _known_algorithm(key, loss, prior, approx)
+        if rule == "improved":
+            title, anchor = f"Improved BLR ({title or 'Gaussian BLR'})", "improved-blr"
     if key in GAUSSIAN_KINDS:
         kind = GAUSSIAN_KINDS[key]
         if any(isinstance(a, FixedCovariance) for a in approx):
             key, kind = "gaussian-fixed-covariance", "fixed"
         if isinstance(loss, OracleLoss) and prior is not None:
             raise DerivationError("with an OracleLoss, put the prior into the loss: ℓ̄ = ℓ − log p₀")
-        fields = derive_gaussian(kind, loss, prior, approx)
+        if rule == "improved" and kind == "fixed":
+            raise DerivationError("the improved BLR changes the precision update: a fixed covariance has none")
+        fields = derive_gaussian(kind, loss, prior, approx, rule)
         return _assemble_gaussian(key, fields, approx, function_name, title, anchor)
+    if rule != "blr":
+        raise DerivationError(f"the improved BLR is implemented for Gaussian candidates, not {key}")
     if isinstance(loss, (OracleLoss, GLMLoss, ExpressionLoss)):
         raise DerivationError(f"the {key} family takes a loss in its θ ({', '.join(map(str, fam.theta))}) "
                               f"or a likelihood over data; {type(loss).__name__} needs a Gaussian candidate")

@@ -233,10 +233,11 @@ def _sums_only(loss, approximations):
 
 
 def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
-                    approximations: tuple[Approximation, ...]) -> dict:
+                    approximations: tuple[Approximation, ...], rule: str = "blr") -> dict:
     """Derive the Gaussian BLR update; returns the fields of a :class:`Derivation`.
 
-    ``kind`` is ``"full"``, ``"diagonal"`` or ``"fixed"`` (fixed covariance :math:`I`).
+    ``kind`` is ``"full"``, ``"diagonal"`` or ``"fixed"`` (fixed covariance :math:`I`); ``rule`` is
+    ``"blr"`` or ``"improved"`` (:func:`_improved`).
     """
     from .approximations import StepSize
 
@@ -357,10 +358,44 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         update = _gain_form(b, loss, prior, S_rhs, nat1)
         v, C, K, m_out, P_out = (lhs for lhs, _ in update)
         outputs = (m_out, P_out, K, v, C)
+    if rule == "improved":
+        update = _improved(b, S, m, S_rhs, grad_bar, step, S_new, m_new)
+        outputs = (m_new, S_new)
     prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
                 update=update, elementwise=b.elementwise, dims=dims, terms=b.terms, loss=loss,
                 prior_data=prior_data, expectations=expectations)
+
+
+def _improved(b: _Builder, S, m, S_rhs, grad_bar, step, S_new, m_new):
+    r"""The improved BLR (Lin, Schmidt & Khan 2020): a second-order retraction keeps S positive definite.
+
+    With :math:`\hat G = \mathbb{E}_q[\nabla^2\bar\ell] - S_t`, the plain rule is
+    :math:`B = S_t + \rho\hat G` and the improved one adds the term of the retraction,
+
+    .. math::
+
+        S_{t+1} = S_t + \rho\hat G + \tfrac{\rho^2}{2}\hat G S_t^{-1}\hat G
+                = \tfrac12\big(S_t + B S_t^{-1} B\big),
+
+    positive definite for every ρ > 0 and every symmetric :math:`\hat G`; the mean step uses the
+    new precision (as IVON and AdvancedVI do).  The equality of the two forms is checked here.
+    """
+    B = b.mat("b" if b.elementwise else "B")
+    G = _expand((S_rhs - S) / step)
+    retraction = _expand(S_rhs + step**2 / 2 * G * b.inv(S) * G)
+    closed = _expand((S + S_rhs * b.inv(S) * S_rhs) / 2)
+    if not _is_zero(retraction - closed):
+        raise AssertionError("the improved BLR's two forms differ")
+    G_hat = b.mat("G_hat")
+    b.step("Improved BLR", [(G_hat, G), (S_new, S + step * G_hat + step**2 / 2 * G_hat * b.inv(S) * G_hat),
+                            (B, S_rhs), (S_new, (S + B * b.inv(S) * B) / 2)],
+           "a second-order retraction adds $\\tfrac{\\rho^2}{2}\\hat G S_t^{-1}\\hat G$ "
+           "(Lin, Schmidt \\& Khan 2020): positive definite for every $\\rho$", "improved-blr")
+    textbook = m - step * b.inv(S_new) * grad_bar
+    b.step("Textbook form", [(B, S_rhs), (S_new, (S + B * b.inv(S) * B) / 2), (m_new, textbook)],
+           "the mean step with the new precision", "improved-blr")
+    return ((B, S_rhs), (S_new, _expand((S + B * b.inv(S) * B) / 2)), (m_new, textbook))
 
 
 def _derive_fixed(loss, prior, approximations) -> dict:
