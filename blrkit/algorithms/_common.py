@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from contextlib import contextmanager
+
+import numpy as np
 
 from blrkit._validation import as_float_array, check_learning_rate, reject_complex
 
