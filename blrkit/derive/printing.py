@@ -16,6 +16,7 @@ NumPy
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import sympy as sp
 from sympy.matrices.expressions import (
@@ -542,7 +543,7 @@ class _Unicode:
 
     def run(self) -> str:
         out = re.sub(r" {2,}", " ", self.until(None))
-        return re.sub(r"\( ", "(", re.sub(r" \)", ")", out)).strip()
+        return unicodedata.normalize("NFC", re.sub(r"\( ", "(", re.sub(r" \)", ")", out)).strip())
 
     def until(self, stop) -> str:
         out = []
