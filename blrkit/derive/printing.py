@@ -517,7 +517,6 @@ _SYMBOLS = {
 _ACCENTS = {"bar": "\u0304", "hat": "\u0302", "tilde": "\u0303", "dot": "\u0307", "vec": "\u20d7"}
 _FONTS = {"mathbb", "mathcal", "mathrm", "mathbf", "mathit", "text", "textrm", "textit", "textbf",
           "operatorname", "boldsymbol", "mbox"}
-_HALVES = {("1", "2"): "½", ("1", "4"): "¼", ("3", "4"): "¾", ("1", "3"): "⅓", ("2", "3"): "⅔"}
 
 
 def unicode_text(tex: str) -> str:
@@ -525,12 +524,12 @@ def unicode_text(tex: str) -> str:
 
     Greek letters and operators become their characters, ``\bar m`` becomes m̄, simple
     sub- and superscripts become Unicode ones (``m_{t+1}`` → mₜ₊₁, ``S^{-1}`` → S⁻¹,
-    ``X^\top`` → Xᵀ), fractions become ``a/b``; no backslash or brace is left.
+    ``X^\top`` → Xᵀ), fractions become ``a/b`` (numbers too: ``1/4``); no backslash or brace is left.
 
     >>> unicode_text(r"\lambda_{1,t+1} = (1 - \rho) S_t m_t + \frac{\rho}{2} \bar{P}^{-1}")
     'λ₁,ₜ₊₁ = (1 - ρ) Sₜ mₜ + ρ/2 P̄⁻¹'
     >>> unicode_text(r"$\sum_{i=1}^{N} y_{i}$ and $\tfrac12 \mathcal{N}(m, I)$")
-    'Σᵢ₌₁ᴺ yᵢ and ½ N(m, I)'
+    'Σᵢ₌₁ᴺ yᵢ and 1/2 N(m, I)'
     """
     return _Unicode(tex).run()
 
@@ -586,7 +585,7 @@ class _Unicode:
         self.i += len(name)
         if name in ("frac", "tfrac", "dfrac"):
             num, den = self.group(), self.group()
-            text = _HALVES.get((num, den)) or f"{_wrap(num)}/{_wrap(den)}"
+            text = f"{_wrap(num)}/{_wrap(den)}"  # a number stays a plain number: 1/4, not ¼
             following = self.s[self.i:self.i + 1]
             return text + " " if following.isalnum() or following == "\\" else text
         if name in _ACCENTS:

@@ -95,14 +95,15 @@ def test_time_subscripts_only_for_states():
 
 
 def test_numeric_rho_prints_as_a_number():
-    """A substituted ρ = 1/4 prints as the number: \\frac{3}{4}, \\frac{1}{4} in LaTeX; 3/4, 1/4 in text."""
+    """A substituted ρ = 1/4 prints as the number: \\frac{3}{4}, \\frac{1}{4} in LaTeX (no \\tfrac);
+    3/4, 1/4 in text (no ¼); a Float ρ as 0.25."""
     d = RECIPES["damped_newton"].derive()
     rho = next(s for s in d.update[0].rhs.free_symbols if s.name == "rho")
     quarter = [Equation(eq.lhs, eq.rhs.subs(rho, sp.Rational(1, 4))) for eq in d.update]
     assert quarter[0].latex() == r"S_{t+1} &= \frac{3}{4} S_t + \frac{1}{4} \nabla^2\ell(m_t)"
     assert quarter[1].latex() == r"m_{t+1} &= m_t - \frac{1}{4} S_{t+1}^{-1} \nabla\ell(m_t)"
-    assert quarter[0].text() == "Sₜ₊₁ = ¾ Sₜ + ¼ ∇²ℓ(mₜ)"
-    assert Equation(rho, sp.Rational(1, 4)).text() == "ρ = ¼"
+    assert quarter[0].text() == "Sₜ₊₁ = 3/4 Sₜ + 1/4 ∇²ℓ(mₜ)"
+    assert Equation(rho, sp.Rational(1, 4)).text() == "ρ = 1/4"
     diagonal = RECIPES["diagonal_newton"].derive().update[0]
     rho = next(s for s in diagonal.rhs.free_symbols if s.name == "rho")
     half = Equation(diagonal.lhs, diagonal.rhs.subs(rho, sp.Float(0.25)))
