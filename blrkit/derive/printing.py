@@ -231,6 +231,7 @@ class _SumOrder:
             common = sp.S.NegativeOne
         else:
             common = sp.S.One
+        pieces = sorted(pieces, key=lambda p: (_negative(p[0] / common), not self._is_state_term(p[1])))
         inner = [self._mul_terms(c / common, x) for c, x in pieces]
         negative = _negative(common)
         ctext = self._coefficient(-common if negative else common, factor)
@@ -240,11 +241,11 @@ class _SumOrder:
             if self._needs_group(body.expr):
                 btext = self._group(btext)
         else:
-            btext = self._group(_join(self._order_terms(inner)))
+            btext = self._group(_join(inner))
         return _Term(negative, f"{ctext} {btext}")
 
     def _coefficient(self, common, factor) -> str:
-        """``common × factor`` where ``factor`` is ρ or 1 - ρ: ``\frac{1 - \rho}{2}``, ``\frac{\rho}{2}``."""
+        r"""``common × factor`` where ``factor`` is ρ or 1 - ρ: ``\frac{1 - \rho}{2}``, ``\frac{\rho}{2}``."""
         if not isinstance(factor, sp.Add):
             return self._print(common * factor)
         ftext = self._print(factor)
@@ -266,9 +267,6 @@ class _SumOrder:
     @staticmethod
     def _needs_group(x) -> bool:
         return isinstance(x, (sp.Add, MatAdd))
-
-    def _order_terms(self, terms: list) -> list:
-        return sorted(terms, key=lambda t: t.negative)
 
     def _term(self, t) -> _Term:
         if isinstance(t, MatMul):
