@@ -442,8 +442,20 @@ def latex(expr, *, states=()) -> str:
 def latex_terms(expr, *, states=()) -> list[str]:
     """The terms of ``expr`` as printed by :func:`latex`, each with its sign (``"- x"``, ``"+ y"``).
 
-    The first term carries no ``+``.
+    Parameters
+    ----------
+    expr : sympy.Basic
+        A scalar or matrix expression; anything but a sum is one term.
+    states : iterable of str, optional
+        As for :func:`latex`.
 
+    Returns
+    -------
+    list of str
+        The terms in printed order; the first carries no ``+``.
+
+    Examples
+    --------
     >>> import sympy as sp
     >>> latex_terms(sp.Symbol("y") - sp.Symbol("d"))
     ['y', '- d']
@@ -464,6 +476,25 @@ def latex_rows(expr, width: int, *, indent: int = 0, states=()) -> list[str]:
     ``\left``/``\right``) may stand on different rows of an ``align*``.  Widths are counted
     in the characters of :func:`unicode_text`, a fair proxy for printed width.
 
+    Parameters
+    ----------
+    expr : sympy.Basic
+        The right-hand side of an equation.
+    width : int
+        Printed characters a row may hold.
+    indent : int, optional
+        How much narrower the continuation rows are (they start with ``\quad``).
+    states : iterable of str, optional
+        As for :func:`latex`.
+
+    Returns
+    -------
+    list of str
+        The rows, each but the first starting with its sign; joined by
+        ``\\ &\quad`` they give the rows of an ``align*``.
+
+    Examples
+    --------
     >>> import sympy as sp
     >>> a, b, c = sp.symbols("a b c")
     >>> latex_rows(a + b + c, 6)
@@ -524,6 +555,17 @@ def unicode_text(tex: str) -> str:
     sub- and superscripts become Unicode ones (``m_{t+1}`` → mₜ₊₁, ``S^{-1}`` → S⁻¹,
     ``X^\top`` → Xᵀ), fractions become ``a/b`` (numbers too: ``1/4``); no backslash or brace is left.
 
+    Parameters
+    ----------
+    tex : str
+        LaTeX as blrkit prints it: an expression from :func:`latex`, or a step's justification.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> unicode_text(r"\lambda_{1,t+1} = (1 - \rho) S_t m_t + \frac{\rho}{2} \bar{P}^{-1}")
     'λ₁,ₜ₊₁ = (1 - ρ) Sₜ mₜ + ρ/2 P̄⁻¹'
     >>> unicode_text(r"$\sum_{i=1}^{N} y_{i}$ and $\tfrac12 \mathcal{N}(m, I)$")
