@@ -227,10 +227,11 @@ class _SumOrder:
             common = c0
         elif all(c in (c0, -c0) for c in coeffs):  # N/M and -N/M: pull N/M
             common = -c0 if _negative(c0) else c0
-        elif all(_negative(c) for c in coeffs):
-            common = sp.S.NegativeOne
-        else:
-            common = sp.S.One
+        else:  # the numbers they share: -ρ/2 (E_H + α I)
+            numbers = {c.as_coeff_Mul()[0] for c in coeffs}
+            common = numbers.pop() if len(numbers) == 1 else sp.S.One
+            if common == 1 and all(_negative(c) for c in coeffs):
+                common = sp.S.NegativeOne
         pieces = sorted(pieces, key=lambda p: (_negative(p[0] / common), not self._is_state_term(p[1])))
         inner = [self._mul_terms(c / common, x) for c, x in pieces]
         negative = _negative(common)
@@ -364,8 +365,9 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
             return "- " + self._print(-expr)
         scale = [f for f in expr.args if _is_scale(f)]
         rest = [f for f in expr.args if f not in scale]
-        if not scale or not rest or (all(f.is_Number for f in scale) and sp.fraction(sp.Mul(*rest))[1] != 1):
-            return super()._print_Mul(expr)
+        numer, denom = sp.fraction(sp.Mul(*rest))
+        if not scale or not rest or numer == 1 or (all(f.is_Number for f in scale) and denom != 1):
+            return super()._print_Mul(expr)  # N/σ², 3/(2 s): one fraction
         coeff, body = sp.Mul(*scale), sp.Mul(*rest)
         if coeff == 1:
             return self._print(body)
