@@ -619,7 +619,10 @@ class _Unicode:
         if c == "~":
             return " "
         if c in "_^":
-            return self.script(c, self.group())
+            text = self.script(c, self.group())
+            following = self.s[self.i:self.i + 1]
+            fallback = text[:1] in "_^" and len(text) > 1  # no Unicode sub/superscript: ∇_μ₁ E_qₜ
+            return text + " " if fallback and (following.isalpha() or following == "\\") else text
         if c != "\\":
             return c
         match = re.match(r"[A-Za-z]+|.", self.s[self.i:])

@@ -134,7 +134,7 @@ def test_no_duplicated_headings(name):
 
 def test_text_reads_as_unicode():
     text = RECIPES["damped_newton"].derive().text()
-    assert "λ₁,ₜ₊₁ = (1 - ρ) λ₁,ₜ - ρ ∇_μ₁E_qₜ[ℓ(θ)]" in text
+    assert "λ₁,ₜ₊₁ = (1 - ρ) λ₁,ₜ - ρ ∇_μ₁ E_qₜ[ℓ(θ)]" in text
     assert "mₜ₊₁ = mₜ - ρ Sₜ₊₁⁻¹ ∇ℓ(mₜ)" in text
     assert "Σᵢ₌₁ᴺ" in RECIPES["ogn"].derive().text()
     assert "βₜ₊₁ = β₀ + N" in RECIPES["gamma_poisson"].derive().text()
