@@ -121,7 +121,7 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
     >>> d = derive("multivariate-gaussian", approximations=["delta", "rho=1"])
     >>> from blrkit.derive.printing import latex
     >>> [latex(eq.rhs) for eq in d.update]
-    ['\\nabla^2\\ell(m_t)', '- S_{t+1}^{-1} \\nabla\\ell(m_t) + m_t']
+    ['\\nabla^2\\ell(m_t)', 'm_t - S_{t+1}^{-1} \\nabla\\ell(m_t)']
 
     Logistic regression by the BLR is Newton's method (IRLS):
 

@@ -182,7 +182,7 @@ def _expectations(b, loss, free: set, approximations):
         if loss.is_polynomial:
             _, eqs = loss.exact_code({}, b.elementwise)
             b.step("Expectations", eqs,
-                   "$\\ell$ is a polynomial: Gaussian moments in closed form, "
+                   "exact Gaussian moments of a polynomial: "
                    "$\\mathbb{E}_{q_t}[p(\\theta)] = (e^{\\frac12\\nabla^\\top\\Sigma_t\\nabla} p)(m_t)$",
                    "bonnet-price")
             return "exact"
@@ -339,7 +339,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
 
     # -- back to the standard parameters ----------------------------------------------
     S_rhs = _expand(-2 * nat2)
-    b.step("Standard parameters", [(S_new, S_rhs), (m_new, b.inv(S_new) * nat1)],
+    b.step("Standard parameters", [(S_new, S_rhs), (m_new, b.inv(S_new) * lam1n)],
            "$S = -2\\lambda_2$ and $m = S^{-1}\\lambda_1$", "blr")
     step = next((a.value for a in approximations if isinstance(a, StepSize)), RHO)
     if m not in nat1.free_symbols and not (isinstance(nat1, MatrixExpr) and nat1.has(m)):
