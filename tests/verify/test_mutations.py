@@ -89,8 +89,8 @@ MUTATIONS = {
         ("precision output off by I", r"^\s*return m_new, S_new", r"S_new$", "S_new + np.eye(X.shape[-1])"),
     ]),
     "kalman_update": ("kalman_update", ("blrkit.algorithms.kalman",), ("kalman_update",), [
-        ("dropped K R K^T", r"^\s*P_new =", r"\s*\+\s*\(\(K @ R\) @ np\.swapaxes\(K, -1, -2\)\)$", ""),
-        ("sign of the observation", r"^\s*v =", r"\by$", "(-y)"),
+        ("dropped K R K^T", r"^\s*P_new =", r"\s*\+\s*\(*K @ R\)? @ np\.swapaxes\(K, -1, -2\)\)?$", ""),
+        ("sign of the observation", r"^\s*v =", r"\by\b", "(-y)"),
         ("2R in the innovation covariance", r"^\s*C =", r"\bR$", "(2 * R)"),
         ("innovation covariance output doubled", r"^\s*return m_new, P_new, K, v, C", r"\bC$", "2 * C"),
     ]),
@@ -128,12 +128,17 @@ def _ids(case):
 
 
 def mutate(source: str, selector: str, pattern: str, replacement: str) -> tuple[str, int]:
-    """Apply ``pattern`` → ``replacement`` to the lines of ``source`` matching ``selector``.
+    """Apply ``pattern`` → ``replacement`` to the code lines of ``source`` matching ``selector``
+    (lines inside a triple-quoted string, the docstring's equations, are left alone).
 
     Returns the new source and the number of substitutions made.
     """
-    lines, count = source.splitlines(keepends=True), 0
+    lines, count, in_string = source.splitlines(keepends=True), 0, False
     for k, line in enumerate(lines):
+        quotes = line.count('"""') % 2 == 1
+        if in_string or quotes:
+            in_string ^= quotes
+            continue
         if re.search(selector, line):
             body, nl = (line[:-1], "\n") if line.endswith("\n") else (line, "")
             new, n = re.subn(pattern, replacement, body)
