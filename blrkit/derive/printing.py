@@ -59,6 +59,10 @@ LATEX_NAMES: dict[str, str] = {
     "H": r"\nabla^2\ell(m_t)",
     "h": r"\mathrm{diag}\,\nabla^2\ell(m_t)",
     "g_batch": r"\hat{g}_{\mathcal{B}}(m_t)",
+    "g_mean": r"\bar{g}(m_t)",
+    "lr": r"\alpha",
+    "eps": r"\epsilon",
+    "beta1": r"\beta_1",
     "E_g_batch": r"\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)]",
     "h_gn": r"\left(\sum_{i=1}^{N} (\nabla\ell_i(m_t))^2\right)",
     "h_gn_batch": r"\left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right)",
@@ -90,6 +94,9 @@ LATEX_NAMES: dict[str, str] = {
     "g_star": r"\nabla\bar{\ell}(m_*)",
     "H_star": r"\nabla^2\bar{\ell}(m_*)",
 }
+
+#: state symbols whose LaTeX is not their name: the time subscript goes on this base
+_STATE_BASES = {"g_avg": r"\tilde{g}"}
 
 #: SymPy name -> name in emitted code, where the two differ
 CODE_NAMES: dict[str, str] = {"obs_matrix": "H"}
@@ -351,6 +358,8 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
         return super()._print_Symbol(expr, style=style)
 
     def _subscripted(self, name: str, sub: str, style) -> str:
+        if name in _STATE_BASES:
+            return f"{_STATE_BASES[name]}_{{{sub}}}"
         base = super()._print_Symbol(sp.Symbol(name), style=style)
         if base.endswith("}") and "_{" in base:
             return base[:-1] + f",{sub}}}"

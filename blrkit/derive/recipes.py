@@ -143,6 +143,15 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("vogn", "Variational OGN (VOGN)", "diagonal-gaussian", ("gauss-newton", "stochastic"),
            "vogn_step", "ogn", "blrkit.classical.ogn:vogn",
            "blrkit.algorithms:vogn", _NB + "03_newton.ipynb"),
+    Recipe("rmsprop", "RMSprop", "diagonal-gaussian",
+           ("delta", "stochastic", "squared-gradient", "per-example-scale", "square-root", "decoupled-step"),
+           "rmsprop_step", "rmsprop", "blrkit.classical.rmsprop:rmsprop",
+           "blrkit.algorithms:rmsprop", _NB + "03_newton.ipynb"),
+    Recipe("adam", "Adam", "diagonal-gaussian",
+           ("delta", "stochastic", "squared-gradient", "per-example-scale", "square-root", "decoupled-step",
+            "gradient-average", "bias-correction"),
+           "adam_step", "rmsprop", "blrkit.classical.adam:adam",
+           "blrkit.algorithms:adam", _NB + "03_newton.ipynb"),
 )}
 
 
