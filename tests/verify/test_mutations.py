@@ -82,6 +82,21 @@ MUTATIONS = {
         ("old precision in the mean step", r"^\s*m_new =", r"\bs_new\b", "s"),
         ("samples with variance for standard deviation", r"^\s*theta =", r"np\.sqrt\(s\)", "s"),
     ]),
+    "rmsprop": ("rmsprop_step", ("blrkit.algorithms.rmsprop",), ("rmsprop",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg_mean\b", "(-g_mean)"),
+        ("no decay of v (dropped (1 - rho))", r"^\s*v_new =", r"\s*-\s*rho\*v\b", ""),
+        ("no square root", r"^\s*m_new =", r"np\.sqrt\(v_new\)", "v_new"),
+        ("old v in the mean step", r"^\s*m_new =", r"\bv_new\b", "v"),
+        ("rho dropped on g^2", r"^\s*v_new =", r"\bg_mean\*\*2\*rho\b", "g_mean**2"),
+    ]),
+    "adam": ("adam_step", ("blrkit.algorithms.adam",), ("adam",), [
+        ("sign of the gradient average", r"^\s*m_new =", r"\bg_avg_new\b", "(-g_avg_new)"),
+        ("raw gradient for its average", r"^\s*m_new =", r"\bg_avg_new\b", "g_mean"),
+        ("no bias correction of the average", r"^\s*m_new =", r"\(1 - beta1\*\*t\)\*", ""),
+        ("no bias correction of v", r"^\s*m_new =", r"/np\.sqrt\(1 - \(1 - rho\)\*\*t\)", ""),
+        ("no decay of the average", r"^\s*g_avg_new =", r"\bbeta1\*g_avg\b", "g_avg"),
+        ("old v in the mean step", r"^\s*m_new =", r"\bv_new\b", "v"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
