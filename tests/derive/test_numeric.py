@@ -148,6 +148,20 @@ def case_variational_newton(rng, n_samples=5):
             damped_newton_oracle(m, S, rho, E_g, E_H))
 
 
+def case_variational_newton_improved(rng, n_samples=5):
+    """The improved BLR in its retraction form, typed here: G = H̄ − S, S ← S + ρG + ρ²/2 G S⁻¹ G."""
+    p, _ = logistic(rng)
+    m, S, rho = state(rng)
+    theta = monte_carlo_draws(m, S, n_samples, SEED)
+    E_g, E_H = p.grad(theta).mean(0), p.hess(theta).mean(0)
+    r = rho[..., None, None]
+    G = E_H - S
+    S_new = S + r * G + r**2 / 2 * G @ np.linalg.solve(S, G)
+    return (lambda: dict(m=m, S=S, rho=rho, grad=p.grad, hess=p.hess, n_samples=n_samples,
+                         rng=np.random.default_rng(SEED)),
+            {"S_new": S_new, "m_new": m - rho[..., None] * solve_vec(S_new, E_g)})
+
+
 def case_sgd(rng):
     p, _ = logistic(rng)
     m, _, rho = state(rng)
@@ -247,7 +261,8 @@ CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
     "ridge": case_ridge, "kalman_update": case_kalman_update, "laplace": case_laplace,
     "diagonal_newton": case_diagonal_newton, "variational_newton": case_variational_newton, "sgd": case_sgd,
-    "ogn": case_ogn, "vogn": case_vogn, "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True),
+    "ogn": case_ogn, "vogn": case_vogn, "variational_newton_improved": case_variational_newton_improved,
+    "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True),
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

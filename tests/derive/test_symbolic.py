@@ -62,7 +62,7 @@ def updates(name):
 
 def test_every_recipe_has_a_symbolic_textbook_form():
     missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"} - set(DIAGONAL_GN) \
-        - {"rmsprop", "adam"}
+        - {"rmsprop", "adam", "variational_newton_improved"}
     assert not missing, f"add a textbook form to tests/derive/test_symbolic.py for {sorted(missing)}"
 
 
@@ -148,6 +148,17 @@ def test_online_gauss_newton_elementwise(name):
         m_tb = ms - rho * (n_data / M) * sum(gs) / s_tb
         assert sp.simplify(got["s_new"].subs(terms) - s_tb) == 0
         assert sp.simplify(got["m_new"].subs(s_new, got["s_new"]).subs(terms) - m_tb) == 0
+
+
+def test_improved_blr_is_the_retraction_form():
+    """S_{t+1} = S + ρG + (ρ²/2) G S⁻¹ G with G = E_q[∇²ℓ] − S (Lin, Schmidt & Khan 2020), in general
+    dimension; the mean step uses S_{t+1}."""
+    got = updates("variational_newton_improved")
+    B = got["B"]
+    S_got = got["S_new"].subs(MatrixSymbol("B", D, D), B)
+    G = E_H - S
+    assert is_zero(S_got - (S + rho * G + rho**2 / 2 * G * sp.Inverse(S) * G))
+    assert is_zero(got["m_new"] - (m - rho * sp.Inverse(S_new) * E_g))
 
 
 def test_rmsprop_and_adam_textbook_forms():

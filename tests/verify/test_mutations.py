@@ -66,6 +66,14 @@ MUTATIONS = {
         ("samples with L^-1 for L^-T", r"^\s*theta =", r"np\.swapaxes\(L, -1, -2\)", "L"),
         ("Hessian at the mean (delta method)", r"^\s*E_H =", r"hess\(theta\)", "hess(m + 0 * theta)"),
     ]),
+    "variational_newton_improved": ("improved_variational_newton_step", ("blrkit.algorithms.variational_newton",),
+                                    ("variational_newton_improved",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bE_g\b", "(-E_g)"),
+        ("half the retraction term", r"^\s*S_new =", r"1/2 \* \(B", "1/4 * (B"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bS_new\b", "S"),
+        ("S_t counted twice", r"^\s*S_new =", r"^(\s*S_new = )1/2 \* S", r"\1S"),
+        ("dropped (1 - rho)", r"^\s*B =", r"\(1 - rho\)", "np.ones_like(rho)"),
+    ]),
     "ogn": ("ogn_step", ("blrkit.algorithms.ogn",), ("ogn",), [
         ("sign of the gradient", r"^\s*m_new =", r"\bg_batch\b", "(-g_batch)"),
         ("no N/M scale on the precision", r"^\s*s_new =", r"\bn_data\b", "n_batch"),
