@@ -8,7 +8,8 @@ import numpy as np
 def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) -> np.ndarray:
     """Return ``x`` as a new float array; raise ``ValueError`` naming ``name`` if invalid.
 
-    The result is always a copy, so callers may never mutate the user's data.
+    The result is always a copy, so callers may never mutate the user's data. ``None``, complex
+    numbers (NumPy would silently keep their real part) and non-numbers raise ``TypeError``.
 
     >>> as_float_array([1, 2], "m")
     array([1., 2.])
@@ -17,6 +18,9 @@ def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) 
     ...
     ValueError: m must be finite (no NaN or inf)
     """
+    if x is None:
+        raise TypeError(f"{name} is required: got None, expected an array of real numbers")
+    reject_complex(x, name)
     try:
         a = np.array(x, dtype=float, copy=True)
     except (TypeError, ValueError):
@@ -27,6 +31,33 @@ def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) 
     if bad.any():
         raise ValueError(f"{name} must be finite (no NaN or inf)" if not allow_nan else f"{name} must not contain inf")
     return a
+
+
+def reject_complex(x, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` if ``x`` holds complex numbers (NumPy would silently drop
+    their imaginary part when converting to float). Reads only the dtype: no copy of ``x``.
+
+    >>> reject_complex(np.array([1 + 0j]), "y")
+    Traceback (most recent call last):
+    ...
+    TypeError: y must be an array of real numbers, got complex values (dtype complex128)
+    """
+    if np.iscomplexobj(x):
+        dtype = getattr(x, "dtype", np.asarray(x).dtype)
+        raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {dtype})")
+
+
+def check_count(value, name: str, minimum: int = 1) -> int:
+    """An integer size (a dimension, a number of classes) of at least ``minimum``.
+
+    >>> check_count(-1, "D")
+    Traceback (most recent call last):
+    ...
+    ValueError: D must be an integer >= 1, got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_learning_rate(rho, name: str = "rho") -> np.ndarray:

@@ -146,12 +146,38 @@ def _section(recipe: Recipe) -> str:
     ])
 
 
+def _examples() -> str:
+    """The engine's examples (:data:`blrkit.derive.examples.EXAMPLES`): derivations no recipe makes,
+    each with the call that makes it, its steps and the emitted code (printed inline)."""
+    import inspect
+    import textwrap
+
+    from .derive.examples import EXAMPLES
+
+    out = ["(examples)=", "## Beyond the recipes: the engine's examples", "",
+           "Derivations that no recipe makes: a user's own loss (a GLM, a function of θ's components), a "
+           "non-conjugate or user-defined family, the improved BLR. Each is one call of "
+           "{py:func}`~blrkit.derive.blr.derive` (from `blrkit.derive.examples`).", ""]
+    for name, make in EXAMPLES.items():
+        d = make()
+        call = textwrap.dedent(inspect.getsource(make).split('"""', 2)[2].lstrip("\n")).strip()
+        # as a user writes it: absolute imports, the derivation bound to a name
+        call = call.replace("from ..", "from blrkit.").replace("from .", "from blrkit.derive.")
+        call = call.replace("return derive(", "d = derive(").replace("\n              ", "\n         ")
+        out += [f"(example-{name.replace('_', '-')})=", f"### {d.title}: `{name}`", "",
+                inspect.getdoc(make) or "", "", "```python", call, "```", "", _steps(d), "",
+                "```python", d.emit(recipe=f"blrkit.derive.examples.{name}").rstrip("\n"), "```", ""]
+    return "\n".join(out)
+
+
 def render() -> str:
-    """The catalogue's Markdown source, recipes in the order of :data:`RECIPES`."""
+    """The catalogue's Markdown source, recipes in the order of :data:`RECIPES`, then the engine's
+    examples."""
     recipes = list(RECIPES.values())
     table = "\n".join(_row(r) for r in recipes)
     front = [_notation(), _families(), _approximation_table()]
-    return _HEADER + table + "\n\n" + "\n".join(front) + "\n" + "\n".join(_section(r) for r in recipes)
+    return (_HEADER + table + "\n\n" + "\n".join(front) + "\n" + "\n".join(_section(r) for r in recipes)
+            + "\n" + _examples())
 
 
 def stale(path: Path = CATALOGUE) -> str:

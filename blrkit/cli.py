@@ -1,9 +1,11 @@
 """The ``blrkit`` command: one function per subcommand, wired up by :func:`_build_parser`.
 
 ``blrkit table`` reproduces Table 1 of Khan & Rue (2023) with live checks: for every algorithm
-blrkit derives, it derives the update, runs the emitted step on a seeded problem and compares it
-with the textbook version, SciPy and (when installed) scikit-learn, filterpy and pykalman
-(:mod:`blrkit.table`). ``blrkit verify`` runs one row at a chosen size. ``blrkit derive`` prints
+blrkit derives, it derives the update, runs the public driver (which runs the emitted step) on a
+seeded problem and compares every output with independent counterparts: the textbook version,
+SciPy, Bayes' rule and (when installed) scikit-learn, filterpy and pykalman (checks in
+:mod:`blrkit.verify`, rendering in :mod:`blrkit.table`). ``blrkit verify`` runs one row at a
+chosen size. ``blrkit derive`` prints
 a derived update as LaTeX, Markdown, text or the emitted NumPy code.
 
 ``blrkit families`` lists every registered exponential family with its natural
@@ -11,7 +13,9 @@ and expectation parameters and runs its identity checks live (μ = ∇A against
 sums, quadrature or Monte Carlo; the standard ↔ natural ↔ expectation round
 trip; Khan & Rue 2023, Sec. 1.2).  The exit status is 0 when every check passes.
 
-Exit status: 0 success, 1 a check failed, 2 a usage error (one line on stderr, no traceback).
+Exit status: 0 success, 1 a check failed (or the output could not be written), 2 a usage error
+(one line on stderr, no traceback). A terminal that cannot show blrkit's symbols (``PYTHONIOENCODING=ascii``)
+gets ASCII stand-ins (ρ → rho); ``TERM=dumb`` or ``NO_COLOR`` turn off the progress line's control codes.
 The module imports nothing heavy: SymPy and the checks load inside the subcommands.
 
 >>> main(["derive", "no-such-family"])  # "blrkit: error: unknown family ..." on stderr
@@ -51,8 +55,7 @@ def families(args: argparse.Namespace) -> int:
     keys = args.keys or list(FAMILIES)
     unknown = [k for k in keys if k not in FAMILIES]
     if unknown:
-        print(f"unknown family key(s): {', '.join(unknown)}; known: {', '.join(FAMILIES)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown family key(s): {', '.join(unknown)}; known: {', '.join(FAMILIES)}")
     for key in keys:
         q = FAMILIES[key]()
         print(f"{q.name}  [{q.key}]")
@@ -85,8 +88,17 @@ def _names(text: str | None, known, what: str) -> list[str] | None:
     return names
 
 
+def _rewritable(stream) -> bool:
+    """True if ``stream`` is a terminal that takes ``\r`` and the ANSI erase-line code: a tty, not
+    ``TERM=dumb`` (nor unset), and no ``NO_COLOR`` (https://no-color.org) asking for plain output."""
+    import os
+
+    term = os.environ.get("TERM", "")
+    return stream.isatty() and term not in ("", "dumb") and "NO_COLOR" not in os.environ
+
+
 def _progress(i: int, total: int, name: str) -> None:
-    if sys.stderr.isatty():
+    if _rewritable(sys.stderr):
         print(f"\r\033[K[{i + 1}/{total}] {name} ...", end="", file=sys.stderr, flush=True)
     else:
         print(f"blrkit: [{i + 1}/{total}] {name}", file=sys.stderr, flush=True)
@@ -108,7 +120,7 @@ def table(args: argparse.Namespace) -> int:
                        progress=None if args.quiet else _progress)
     elapsed = time.perf_counter() - t0
     if not args.quiet:
-        if sys.stderr.isatty():
+        if _rewritable(sys.stderr):
             print("\r\033[K", end="", file=sys.stderr)
         print(f"blrkit: {sum(r.implemented for r in rows)} rows checked in {elapsed:.1f} s "
               f"(SymPy import {t_sympy:.1f} s)", file=sys.stderr)
@@ -119,23 +131,30 @@ def table(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """Run one row's checks on a problem of the given size; print each counterpart's error."""
     from blrkit.derive import RECIPES
-    from blrkit.table import verify_row
+    from blrkit.verify import Problem, memory_bytes, verify_row
 
     if args.algorithm not in RECIPES:
         raise UsageError(f"unknown algorithm {args.algorithm!r}; known: {', '.join(RECIPES)}")
+    need = memory_bytes(args.algorithm, Problem(args.seed, args.dim, args.n, args.batch))
+    if need > args.max_memory:
+        raise UsageError(f"verify {args.algorithm} at dim {args.dim}, n {args.n}, batch {args.batch} would need "
+                         f"about {_bytes(need)} of memory, more than --max-memory {_bytes(args.max_memory)}; "
+                         "choose a smaller size or raise --max-memory")
     row = verify_row(args.algorithm, seed=args.seed, dim=args.dim, n=args.n, batch=args.batch)
     print(f"{row.title} ({row.name}): family {row.family}, approximations "
           f"{', '.join(row.approximations) or 'none'}; Khan & Rue 2023, Sec. {row.section}")
     print(f"problem: seed {args.seed}, dim {args.dim}, n {args.n}, batch {args.batch}; "
           f"derived in {row.derive_seconds:.2f} s, checked in {row.check_seconds or 0:.2f} s")
     width = max([len(c.counterpart) for c in row.checks] + [11])
-    print(f"  {'counterpart':<{width}}  {'error':>9}  {'tolerance':>9}  status")
+    print(f"  {'counterpart':<{width}}  {'kind':<11}  {'error':>9}  {'tolerance':>9}  status")
     for c in row.checks:
         err = "skipped" if c.skipped else f"{c.error:.2e}"
         status = c.note or ("pass" if c.passed else "FAIL")
-        print(f"  {c.counterpart:<{width}}  {err:>9}  {c.tolerance:>9.0e}  {status}")
+        print(f"  {c.counterpart:<{width}}  {c.kind:<11}  {err:>9}  {c.tolerance:>9.0e}  {status}")
     if row.message:
         print(f"  ! {row.message}")
+    elif row.checks and not row.verified:
+        print("  ! no independent check ran: freshness checks alone verify nothing")
     print(row.status)
     return 0 if row.status == "pass" else 1
 
@@ -276,13 +295,18 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 _TABLE_EPILOG = """\
-Each implemented row really runs: derive -> emitted step -> algorithm on a seeded problem ->
-the classical counterpart(s) -> the error. Counterparts: the textbook version in blrkit.classical,
-SciPy, and scikit-learn / filterpy / pykalman when installed ("skipped (not installed)"
-otherwise; a skipped counterpart does not fail the row). Errors are max|a - b| / max|b|.
-Progress and the total time go to stderr.
+Each implemented row really runs: derive -> the public driver (which runs the emitted step) on a
+seeded problem -> the counterpart(s) -> the error. Columns: "Kind" says whether a counterpart is
+independent of the emitted step ("indep": the textbook version in blrkit.classical, SciPy, Bayes'
+rule, scikit-learn / filterpy / pykalman when installed, "skipped (not installed)" otherwise) or a
+freshness check ("fresh": the step compiled from the derivation, the same code). A row passes only
+if an independent check ran and every check that ran is within its tolerance. "Error" is
+max|a - b| / max|b|; "Derive" is the seconds SymPy took to derive the update. The summary counts
+the 17 rows of Table 1 and blrkit's extra rows apart. --format latex needs \\usepackage{booktabs}.
+Progress and the total time go to stderr (no control codes with TERM=dumb or NO_COLOR).
 
-exit status: 0 every implemented row passes, 1 a row fails, 2 bad arguments.
+exit status: 0 every implemented row passes, 1 a row fails (a derivation or driver error is a
+failing row with its message), 2 bad arguments.
 
 examples:
   blrkit table
@@ -294,9 +318,11 @@ examples:
 _VERIFY_EPILOG = """\
 The problem is seeded: DIM parameters (the state dimension for the Kalman filter), N data points
 (time steps for the Kalman filter; observations for conjugate Bayes), BATCH independent problems
-solved at once (the drivers' leading batch axes).
+solved at once (the drivers' leading batch axes). A size whose check would need more memory than
+--max-memory (default 2G) is refused, saying how much it would need.
 
-exit status: 0 every counterpart within tolerance, 1 otherwise, 2 bad arguments.
+exit status: 0 every counterpart within tolerance and an independent one ran, 1 otherwise,
+2 bad arguments (or a size that does not fit).
 
 examples:
   blrkit verify newton
@@ -337,6 +363,39 @@ examples:
 """
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer (a seed of numpy.random), got {value}")
+    return value
+
+
+_UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+
+
+def _memory(text: str) -> float:
+    """``"512M"``, ``"2G"``, ``"1.5T"`` or a number of bytes."""
+    t = text.strip().upper().removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS and t[-1:] else ""
+    try:
+        value = float(t[:-1] if unit else t) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 512M, 2G or 1T, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    return value
+
+
+def _bytes(n: float) -> str:
+    for unit in ("T", "G", "M", "K"):
+        if n >= _UNITS[unit]:
+            return f"{n / _UNITS[unit]:.1f} {unit}B"
+    return f"{n:.0f} B"
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -363,11 +422,11 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "checked live against its classical counterparts, plus the rows not yet "
                                    "implemented.")
     p.add_argument("--format", choices=FORMATS, default="terminal",
-                   help="terminal (default; aligned, 100 columns), markdown, latex (a tabular) or json "
-                        "(one object per row)")
+                   help="terminal (default; aligned, 100 columns), markdown, latex (a booktabs tabular) or "
+                        "json (one object per row)")
     p.add_argument("--implemented", action="store_true", help="leave out the Table 1 rows not yet implemented")
     p.add_argument("--rows", metavar="NAME,...", help="run only these rows (recipe names; see blrkit verify --help)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the check problems (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the check problems (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress or timing on stderr")
     p.set_defaults(func=table)
 
@@ -376,10 +435,12 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Run one row of the table on a seeded problem of the given size and "
                                    "print every counterpart's error, tolerance and status.")
     p.add_argument("algorithm", metavar="ALGORITHM", help="a recipe name")
-    p.add_argument("--seed", type=int, default=0, help="seed of the problem (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the problem (default 0)")
     p.add_argument("--dim", type=_positive_int, default=4, help="number of parameters D (default 4)")
     p.add_argument("--n", type=_positive_int, default=100, help="number of data points N (default 100)")
     p.add_argument("--batch", type=_positive_int, default=2, help="independent problems at once (default 2)")
+    p.add_argument("--max-memory", type=_memory, default=_memory("2G"), metavar="SIZE",
+                   help="refuse a size whose check would need more memory than this (default 2G)")
     p.set_defaults(func=verify)
 
     p = sub.add_parser("derive", formatter_class=_Formatter, epilog=_DERIVE_EPILOG,
@@ -408,7 +469,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="List every registered family with its standard, natural and expectation "
                                    "parameters, and run its identity checks live.")
     p.add_argument("keys", nargs="*", help="family keys (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random parameter points (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the random parameter points (default 0)")
     p.set_defaults(func=families)
     return parser
 
@@ -420,18 +481,75 @@ def _recipe_names() -> list[str]:
     return list(RECIPES)
 
 
+#: ASCII stand-ins for the symbols blrkit prints, for a terminal that cannot show them
+_ASCII = {"–": "-", "—": "-", "’": "'", "‖": "||", "≤": "<=", "≥": ">=", "≠": "!=", "≈": "~", "→": "->",
+          "←": "<-", "↔": "<->", "×": "x", "·": "*", "⊙": "*", "∇": "grad ", "∑": "sum", "∈": " in ", "∝": "~",
+          "ℓ": "l", "√": "sqrt", "∞": "inf", "…": "...", "⁻": "^-", "ᵀ": "^T", "∂": "d", "−": "-"}
+
+
+def _ascii_symbols(err: UnicodeEncodeError):
+    """Codec error handler: write each symbol the stream cannot encode in ASCII (ρ → rho, – → -)."""
+    import unicodedata
+
+    out = []
+    for ch in err.object[err.start:err.end]:
+        name = unicodedata.name(ch, "")
+        if ch in _ASCII:
+            out.append(_ASCII[ch])
+        elif name.startswith("GREEK SMALL LETTER "):
+            out.append(name.rsplit(" ", 1)[-1].lower())
+        elif name.startswith("GREEK CAPITAL LETTER "):
+            out.append(name.rsplit(" ", 1)[-1].capitalize())
+        elif unicodedata.combining(ch):
+            out.append("")
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+            out.append(("^" + plain if name.startswith(("SUPERSCRIPT", "MODIFIER LETTER")) else plain) or "?")
+    return "".join(out), err.end
+
+
+def _use_ascii_if_needed() -> None:
+    """If stdout or stderr cannot encode blrkit's symbols (``PYTHONIOENCODING=ascii``, a C locale),
+    write ASCII stand-ins instead of failing with a ``UnicodeEncodeError``."""
+    import codecs
+
+    try:
+        codecs.lookup_error("blrkit-ascii")
+    except LookupError:
+        codecs.register_error("blrkit-ascii", _ascii_symbols)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "ρ–∇θ".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="blrkit-ascii")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``blrkit`` console script: the exit status (0, 1 or 2)."""
+    _use_ascii_if_needed()
     args = _build_parser().parse_args(argv)
     args.prior_given = any(a == "--prior" or a.startswith("--prior=") for a in (argv if argv is not None else sys.argv[1:]))
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a full disk shows here, not at exit
+        return status
     except UsageError as e:
         print(f"blrkit: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `blrkit derive … | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0
+    except OSError as e:  # e.g. stdout on a full disk: say so, without a traceback
+        import os
+
+        print(f"blrkit: error: cannot write the output: {e.strerror or e}", file=sys.stderr)
+        try:  # nothing more can be written; let the exit's flush go nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_recipe_is_complete(name):
 
 
 def test_every_recipe_has_a_table_check():
-    from blrkit.table import CHECKS
+    from blrkit.verify import CHECKS
 
     assert set(RECIPES) <= set(CHECKS)
 

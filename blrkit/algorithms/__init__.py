@@ -4,6 +4,7 @@ Each driver validates its inputs once, loops the emitted step (vectorised over l
 axes) and returns an immutable result. Importing this package never imports SymPy.
 """
 
+from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
@@ -21,6 +22,7 @@ from blrkit.algorithms.results import (
     NewtonResult,
 )
 from blrkit.algorithms.ridge import ridge
+from blrkit.algorithms.rmsprop import blr_from_rmsprop, rmsprop, rmsprop_from_blr
 from blrkit.algorithms.sgd import stochastic_gradient_descent
 from blrkit.algorithms.variational_newton import variational_newton
 
@@ -33,6 +35,10 @@ __all__ = [
     "KalmanSmootherResult",
     "LaplacePosterior",
     "NewtonResult",
+    "adam",
+    "adam_from_blr",
+    "blr_from_adam",
+    "blr_from_rmsprop",
     "diagonal_newton",
     "gradient_descent",
     "kalman_em",
@@ -42,6 +48,8 @@ __all__ = [
     "newton",
     "online_gauss_newton",
     "ridge",
+    "rmsprop",
+    "rmsprop_from_blr",
     "rts_smoother",
     "stochastic_gradient_descent",
     "variational_newton",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
-from blrkit._validation import as_float_array, check_learning_rate
+from blrkit._validation import as_float_array, check_learning_rate, reject_complex
 
 
 def check_start(m0, name: str = "m0") -> np.ndarray:
@@ -43,7 +45,9 @@ def checked(fn, name: str, *, matrix: bool):
         raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
 
     def wrapped(m):
-        out = np.asarray(fn(m))
+        out = fn(m)
+        reject_complex(out, f"the output of {name}")
+        out = np.asarray(out)
         shape = m.shape + m.shape[-1:] if matrix else m.shape
         if out.shape != shape:
             what = "a Hessian" if matrix else "a gradient"
@@ -56,18 +60,65 @@ def checked(fn, name: str, *, matrix: bool):
     return wrapped
 
 
+#: Symmetry of a precision, relative to its largest entry: the average of symmetric Hessians is
+#: symmetric to rounding (~1e-16); a user's non-symmetric Hessian is off by far more.
+SYMMETRY_RTOL = 1e-10
+
+
 def check_positive_definite(S: np.ndarray, name: str, where: str) -> None:
-    """Raise ``ValueError`` naming ``name`` if a stack of symmetric matrices is not positive definite."""
+    """Raise ``ValueError`` naming ``name`` if a stack of matrices is not symmetric positive definite.
+
+    Symmetry is checked first (a Cholesky factorisation reads one triangle only, so it would
+    accept a non-symmetric matrix whose symmetric part is indefinite).
+
+    >>> check_positive_definite(np.array([[1.0, 2.0], [0.0, 1.0]]), "hess", "at step 0")
+    Traceback (most recent call last):
+    ...
+    ValueError: hess is not symmetric at step 0 (largest |S - Sᵀ| = 2, relative 1)
+    """
+    scale = float(np.max(np.abs(S), initial=0.0))
+    asym = float(np.max(np.abs(S - np.swapaxes(S, -1, -2)), initial=0.0))
+    if asym > SYMMETRY_RTOL * scale:
+        raise ValueError(f"{name} is not symmetric {where} (largest |S - Sᵀ| = {asym:.3g}, "
+                         f"relative {asym / scale:.3g})")
     try:
         np.linalg.cholesky(S)
     except np.linalg.LinAlgError:
         raise ValueError(f"{name} is not positive definite {where}") from None
 
 
-def finite_or_raise(a: np.ndarray, name: str, step: int) -> None:
-    """An iterate went non-finite: say where."""
-    if not np.isfinite(a).all():
-        raise ValueError(f"the iterates became non-finite at step {step}; check {name} and rho")
+def check_step(t: int, m: np.ndarray, S: np.ndarray | None = None, *, grad: str = "grad",
+               hess: str = "hess") -> None:
+    """After step ``t``, name the callable whose output made an iterate non-finite.
+
+    The precision comes from ``hess`` alone, so a non-finite precision blames it; a non-finite
+    mean with a finite precision blames ``grad`` (or a diverging iteration).
+
+    >>> check_step(1, np.zeros(1), np.array([[np.nan]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: the precision became non-finite at step 1: hess returned NaN or inf (or its values overflowed)
+    """
+    if S is not None and np.iscomplexobj(S):
+        raise TypeError(f"the precision became complex at step {t}: {hess} returned complex values")
+    if np.iscomplexobj(m):
+        raise TypeError(f"the mean became complex at step {t}: {grad} returned complex values")
+    if S is not None and not np.isfinite(S).all():
+        raise ValueError(f"the precision became non-finite at step {t}: {hess} returned NaN or inf "
+                         "(or its values overflowed)")
+    if not np.isfinite(m).all():
+        raise ValueError(f"the mean became non-finite at step {t}: {grad} returned NaN or inf, or the "
+                         "iterates diverged (try a smaller rho)")
+
+
+@contextmanager
+def singular_is_error(name: str, t: int):
+    """Turn NumPy's ``LinAlgError`` (a singular precision in a solve) into a ``ValueError`` naming ``name``."""
+    try:
+        yield
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} returned a singular matrix at step {t}: the precision must be "
+                         "positive definite") from None
 
 
 def broadcast_to_batch(a: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -82,7 +82,7 @@ def beta_bernoulli(y, *, alpha0=1.0, beta0=1.0) -> BetaPosterior:
         raise ValueError("y must contain only 0 and 1 (Bernoulli observations)")
     a0, b0 = check_positive(alpha0, "alpha0"), check_positive(beta0, "beta0")
     batch = _broadcast(y.shape[:-1], alpha0=a0, beta0=b0)
-    return BetaPosterior(*_shaped(beta_bernoulli_posterior(a0, b0, y), batch))
+    return BetaPosterior(*_shaped(_finite(beta_bernoulli_posterior, a0, b0, y), batch))
 
 
 def gamma_poisson(y, *, alpha0, beta0) -> GammaPosterior:
@@ -130,7 +130,7 @@ def gamma_poisson(y, *, alpha0, beta0) -> GammaPosterior:
         raise ValueError("y must contain non-negative integers (Poisson counts)")
     a0, b0 = check_positive(alpha0, "alpha0"), check_positive(beta0, "beta0")
     batch = _broadcast(y.shape[:-1], alpha0=a0, beta0=b0)
-    return GammaPosterior(*_shaped(gamma_poisson_posterior(a0, b0, y), batch))
+    return GammaPosterior(*_shaped(_finite(gamma_poisson_posterior, a0, b0, y), batch))
 
 
 def dirichlet_categorical(y, *, alpha0) -> DirichletPosterior:
@@ -183,7 +183,7 @@ def dirichlet_categorical(y, *, alpha0) -> DirichletPosterior:
     batch = _broadcast(y.shape[:-1], alpha0=a0[..., 0])
     # y_i → onehot(y_i), the sufficient statistic of the categorical likelihood
     onehot = np.eye(K)[y.astype(np.intp)]
-    return DirichletPosterior(*_shaped((dirichlet_categorical_posterior(a0, onehot),), batch + (K,)))
+    return DirichletPosterior(*_shaped(_finite(dirichlet_categorical_posterior, a0, onehot), batch + (K,)))
 
 
 def gaussian_mean(y, *, m0, precision0, noise_variance) -> NormalPosterior:
@@ -235,7 +235,7 @@ def gaussian_mean(y, *, m0, precision0, noise_variance) -> NormalPosterior:
     S_0 = check_positive(precision0, "precision0")
     s2 = check_positive(noise_variance, "noise_variance")
     batch = _broadcast(y.shape[:-1], m0=m_0, precision0=S_0, noise_variance=s2)
-    return NormalPosterior(*_shaped(gaussian_mean_posterior(m_0, S_0, y, s2), batch))
+    return NormalPosterior(*_shaped(_finite(gaussian_mean_posterior, m_0, S_0, y, s2), batch))
 
 
 def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
@@ -252,7 +252,10 @@ def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
     :math:`y_i \mid \mu, \tau \sim \mathcal N(\mu, \tau^{-1})`, with :math:`\bar y` the sample mean.
     Symbols: :math:`y` is ``y`` and :math:`m_0, \kappa_0, \alpha_0, \beta_0` are ``m0, kappa0,
     alpha0, beta0`` (Khan & Rue 2023, Sec. 5.1). The emitted step writes β with raw sums
-    (:math:`\sum y`, :math:`\sum y^2`); it is the same polynomial.
+    (:math:`\sum y`, :math:`\sum y^2`); it is the same polynomial. The posterior is
+    shift-equivariant, so the driver calls the step on :math:`y - c` and :math:`m_0 - c`, with
+    :math:`c` the centre of the data's range, and adds :math:`c` back to :math:`m`: raw sums of
+    centred data keep their spread (y = 1e8 ± 1 gives the textbook β).
 
     Parameters
     ----------
@@ -272,7 +275,10 @@ def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
     Raises
     ------
     ValueError
-        Non-finite ``y`` or ``m0``; non-positive ``kappa0``, ``alpha0`` or ``beta0``.
+        Non-finite ``y`` or ``m0``; non-positive ``kappa0``, ``alpha0`` or ``beta0``; a posterior that
+        overflows.
+    TypeError
+        Complex ``y`` or prior parameters.
 
     References
     ----------
@@ -289,7 +295,34 @@ def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
     m_0 = as_float_array(m0, "m0")
     k0, a0, b0 = (check_positive(v, n) for v, n in ((kappa0, "kappa0"), (alpha0, "alpha0"), (beta0, "beta0")))
     batch = _broadcast(y.shape[:-1], m0=m_0, kappa0=k0, alpha0=a0, beta0=b0)
-    return NormalGammaPosterior(*_shaped(normal_gamma_posterior(m_0, k0, a0, b0, y), batch))
+    # shift-equivariance: NG(m, κ, α, β) for data y and prior mean m₀ is NG(m + c, κ, α, β) of the data
+    # y − c and prior mean m₀ − c. With c the centre of the data, the raw sums Σy, Σy² of the emitted
+    # step are of y − c, small, so β keeps the data's spread (no cancellation of ~N·c² terms)
+    c = _centre(y)
+    m, kappa, alpha, beta = _finite(normal_gamma_posterior, m_0 - c, k0, a0, b0, y - c[..., None])
+    return NormalGammaPosterior(*_shaped((m + c, kappa, alpha, beta), batch))
+
+
+def _finite(step, *args) -> tuple[np.ndarray, ...]:
+    """Call an emitted posterior step; raise ``ValueError`` if a posterior parameter overflowed.
+
+    >>> _finite(lambda y: np.sum(y, axis=-1), np.array([1e308, 1e308]))
+    Traceback (most recent call last):
+    ...
+    ValueError: the posterior overflowed (a parameter is not finite): the data or the prior parameters are too large in magnitude; rescale them
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = step(*args)
+    out = out if isinstance(out, tuple) else (out,)
+    if not all(np.isfinite(o).all() for o in out):
+        raise ValueError("the posterior overflowed (a parameter is not finite): the data or the prior "
+                         "parameters are too large in magnitude; rescale them")
+    return out
+
+
+def _centre(y: np.ndarray) -> np.ndarray:
+    """A centre of each series ``(*batch, N)``: the midpoint of its range (it cannot overflow)."""
+    return 0.5 * np.min(y, axis=-1) + 0.5 * np.max(y, axis=-1)
 
 
 def _data(y, name: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_positive
-from blrkit.algorithms._common import broadcast_to_batch, check_rho, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import broadcast_to_batch, check_rho, check_start, check_step, checked
 from blrkit.algorithms._generated.diagonal_newton import diagonal_newton_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import DiagonalNewtonResult
@@ -94,11 +94,12 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess_diag) if t else (checked(grad, "grad", matrix=False),
                                                   checked(hess_diag, "hess_diag", matrix=False))
-        m, s = diagonal_newton_step(m, s, r, g_fn, h_fn)
+        with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
+            m, s = diagonal_newton_step(m, s, r, g_fn, h_fn)
+        check_step(t, np.where(s > 0, m, 0.0), s, hess="hess_diag")
         if not (s > 0).all():
             raise ValueError(f"hess_diag made the precision non-positive at step {t}")
         means[t + 1], precisions[t + 1] = m, s
     if precision0 is None:
         precisions[0] = precisions[1] if n_steps else checked(hess_diag, "hess_diag", matrix=False)(means[0])
-    finite_or_raise(means[-1], "grad", n_steps)
     return DiagonalNewtonResult(means=means, precisions=precisions)

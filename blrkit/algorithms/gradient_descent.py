@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.algorithms._common import check_rho, checked, check_start, finite_or_raise
+from blrkit.algorithms._common import check_rho, check_start, check_step, checked
 from blrkit.algorithms._generated.gradient_descent import gradient_descent_step
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -78,8 +78,8 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
     for t in range(n_steps):
         # the first step checks what grad returns; later steps call it directly
         m = gradient_descent_step(m, r, grad if t else checked(grad, "grad", matrix=False))
+        check_step(t, m)
         means[t + 1] = m
-    finite_or_raise(means[-1], "grad", n_steps)
     return GradientDescentResult(means=means)
 
 

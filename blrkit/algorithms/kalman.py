@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blrkit._validation import as_float_array
+from blrkit._validation import as_float_array, reject_complex
 from blrkit.algorithms._generated.kalman_update import kalman_update
 from blrkit.algorithms.results import KalmanEMResult, KalmanFilterResult, KalmanSmootherResult
 
@@ -686,6 +686,9 @@ def _check_array(x, name, trailing, T_len, tv, ybatch, what, *, spd=False, publi
 def _observations(y):
     """``y`` time-major ``(T, *batch, O)`` with NaN for masked entries (not copied unless masked), and
     the mask of observed entries."""
+    if y is None:
+        raise TypeError("y is required: got None, expected an array of real numbers")
+    reject_complex(y, "y")
     if np.ma.isMaskedArray(y):
         try:
             y = np.ma.filled(np.ma.asarray(y, dtype=float), np.nan)
@@ -924,13 +927,15 @@ def _filter(mod):
         else:
             F_t = mod.at("F", t - 1)
             # predict: m̂_t = F_{t−1} m_{t−1} + b_{t−1}, P̂_t = F_{t−1} P_{t−1} F_{t−1}ᵀ + Q_{t−1} (symmetrised)
-            m_pred = _matvec(F_t, m)
-            if mod.b is not None:
-                m_pred = m_pred + mod.at("b", t - 1)
-            if cycling:
-                P_pred = ring_P[(t - period) % _RING]
-            elif fixed is None:
-                P_pred = _sym(F_t @ P @ np.swapaxes(F_t, -1, -2) + mod.at("Q", t - 1))
+            with np.errstate(over="ignore", invalid="ignore"):
+                m_pred = _matvec(F_t, m)
+                if mod.b is not None:
+                    m_pred = m_pred + mod.at("b", t - 1)
+                if cycling:
+                    P_pred = ring_P[(t - period) % _RING]
+                elif fixed is None:
+                    P_pred = _sym(F_t @ P @ np.swapaxes(F_t, -1, -2) + mod.at("Q", t - 1))
+                    _check_diverged(t, "covariance", P_pred)
         d_t = None if mod.d is None else mod.at("d", t)
         upd = None
         if empty[t]:
@@ -992,7 +997,19 @@ def _filter(mod):
         if fixed is None:
             P_prev = P_pred
         t += 1
+    if not np.isfinite(loglik).all():
+        # an overflowing mean makes an innovation, so the log-likelihood, non-finite: find its step
+        bad = ~np.isfinite(means.reshape(T, -1)).all(axis=1)
+        if bad.any():
+            _check_diverged(int(np.argmax(bad)), "mean", means[int(np.argmax(bad))])
     return means, covs, loglik
+
+
+def _check_diverged(t, what, a):
+    """Raise ``ValueError`` if the prediction for step ``t`` overflowed: the model diverged."""
+    if not np.isfinite(a).all():
+        raise ValueError(f"the model diverged at step {t}: the predicted {what} overflowed (not finite); "
+                         "F amplifies a direction of the state faster than H and R observe it")
 
 
 def _steady_scan(mod, t, t_end, K, A, m_t, P_pred, means, covs, loglik):

@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_spd
-from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_start, checked
+from blrkit.algorithms._common import (
+    broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, checked, singular_is_error,
+)
 from blrkit.algorithms._generated.laplace import laplace_step
 from blrkit.algorithms.results import LaplacePosterior
 
@@ -107,7 +109,9 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
 
     g_first = checked(grad_recorded, "grad", matrix=False)
     for t in range(max_steps):
-        m, S = laplace_step(m, S, r, grad_recorded if t else g_first, hess if t else h_first)
+        with singular_is_error("hess", t):
+            m, S = laplace_step(m, S, r, grad_recorded if t else g_first, hess if t else h_first)
+        check_step(t, m, S)
         check_positive_definite(S, "hess", f"(the precision at step {t})")
         gnorm = np.sqrt(np.max(np.sum(last["g"] ** 2, axis=-1), initial=0.0))
         if not np.isfinite(gnorm) or not np.isfinite(m).all():

@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_spd
-from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import (
+    broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, checked, singular_is_error,
+)
 from blrkit.algorithms._generated.damped_newton import damped_newton_step
 from blrkit.algorithms._generated.newton import newton_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -112,10 +114,12 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
         precisions[0] = S
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
-        if full_step:
-            m, S = newton_step(m, g_fn, h_fn)
-        else:
-            m, S = damped_newton_step(m, S, r, g_fn, h_fn)
+        with singular_is_error("hess", t):
+            if full_step:
+                m, S = newton_step(m, g_fn, h_fn)
+            else:
+                m, S = damped_newton_step(m, S, r, g_fn, h_fn)
+        check_step(t, m, S)
         check_positive_definite(S, "hess", f"at step {t}" if full_step else f"(the averaged precision at step {t})")
         means[t + 1] = m
         precisions[t + 1] = S
@@ -124,5 +128,4 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
         precisions[0] = precisions[1]
     elif precision0 is None:
         precisions[0] = checked(hess, "hess", matrix=True)(means[0])
-    finite_or_raise(means[-1], "grad", n_steps)
     return NewtonResult(means=means, precisions=precisions)

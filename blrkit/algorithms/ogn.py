@@ -32,7 +32,7 @@ from blrkit.algorithms._common import (
     check_rho,
     check_rng,
     check_start,
-    finite_or_raise,
+    check_step,
 )
 from blrkit.algorithms._generated.ogn import ogn_step
 from blrkit.algorithms._generated.vogn import vogn_step
@@ -115,9 +115,9 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
         # s ← (1 − ρ)s + ρ(N/M)Σ_B ∇ℓ_i(m)²,  m ← m − ρ(N/M)Σ_B ∇ℓ_i(m) / s
         with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
             m, s = ogn_step(m, s, r, terms, int(n_data), int(batch_size))
+        check_step(t, np.where(s > 0, m, 0.0), s, grad="grad_terms", hess="grad_terms")
         _positive_or_raise(s, t)
         means[t + 1], precisions[t + 1] = m, s
-    finite_or_raise(means[-1], "grad_terms", n_steps)
     return DiagonalNewtonResult(means=means, precisions=precisions)
 
 
@@ -203,9 +203,9 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
         # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
         with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
             m, s = vogn_step(m, s, r, terms, int(n_data), int(batch_size), int(n_samples), rng)
+        check_step(t, np.where(s > 0, m, 0.0), s, grad="grad_terms", hess="grad_terms")
         _positive_or_raise(s, t)
         means[t + 1], precisions[t + 1] = m, s
-    finite_or_raise(means[-1], "grad_terms", n_steps)
     return DiagonalNewtonResult(means=means, precisions=precisions)
 
 

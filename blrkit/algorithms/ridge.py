@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_positive
+from blrkit._validation import as_float_array, check_positive, reject_complex
 from blrkit.algorithms._generated.ridge import ridge_posterior
 from blrkit.algorithms.results import GaussianPosterior
 
@@ -72,6 +72,8 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     True
     """
     # no copies of the (possibly large) data: it is only read, never written
+    reject_complex(X, "X")
+    reject_complex(y, "y")
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     if X.ndim < 2:
@@ -87,7 +89,11 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     a = check_positive(alpha, "alpha")
     s2 = check_positive(noise_variance, "noise_variance")
     for name, v in (("alpha", a), ("noise_variance", s2)):
-        if v.ndim and np.broadcast_shapes(v.shape, batch) != batch:
+        try:
+            ok = not v.ndim or np.broadcast_shapes(v.shape, batch) == batch
+        except ValueError:
+            ok = False
+        if not ok:
             raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {v.shape}")
     m, S = ridge_posterior(X, y, float(a) if a.ndim == 0 else a, float(s2) if s2.ndim == 0 else s2)
     # Non-finite data always shows up in XᵀX (its diagonal holds Σ x²) or in Xᵀy, so checking the

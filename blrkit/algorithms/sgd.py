@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start, check_step, checked
 from blrkit.algorithms._generated.sgd import sgd_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
@@ -92,6 +92,6 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
 
         m = sgd_step(m, r, grad_batch if t else checked(grad_batch, "grad_terms", matrix=False), int(n_data),
                      int(batch_size))
+        check_step(t, m, grad="grad_terms")
         means[t + 1] = m
-    finite_or_raise(means[-1], "grad_terms", n_steps)
     return GradientDescentResult(means=means)

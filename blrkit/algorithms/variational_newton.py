@@ -15,8 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import check_spd
-from blrkit.algorithms._common import broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, checked, finite_or_raise
+from blrkit.algorithms._common import (
+    broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, check_step, checked,
+    singular_is_error,
+)
 from blrkit.algorithms._generated.variational_newton import variational_newton_step
+from blrkit.algorithms._generated.variational_newton_improved import improved_variational_newton_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
 
@@ -24,7 +28,7 @@ __all__ = ["variational_newton"]
 
 
 def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_samples: int = 1,
-                       rng=None) -> NewtonResult:
+                       rng=None, rule: str = "blr") -> NewtonResult:
     r"""Run ``n_steps`` steps of the Gaussian BLR with Monte-Carlo expectations.
 
     .. math::
@@ -52,6 +56,10 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
         Starting precision, symmetric positive definite (it sets where the first samples fall).
     n_samples : int, default 1
         Monte-Carlo samples per step.
+    rule : {"blr", "improved"}, default "blr"
+        ``"improved"``: the improved BLR (Lin, Schmidt & Khan 2020),
+        :math:`S_{t+1} = \tfrac12(S_t + B S_t^{-1} B)` with :math:`B` the plain rule's precision, positive
+        definite for every ρ and every Hessian estimate (recipe ``variational_newton_improved``).
     rng : numpy.random.Generator or int or None
         Source of the samples (an int seeds ``numpy.random.default_rng``). The default, a fresh
         ``default_rng()``, differs from call to call: pass a seed to reproduce a run.
@@ -91,14 +99,18 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
     rng = check_rng(rng)
+    if rule not in ("blr", "improved"):
+        raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
+    step = improved_variational_newton_step if rule == "improved" else variational_newton_step
     means = np.empty((n_steps + 1,) + m.shape)
     precisions = np.empty((n_steps + 1,) + S.shape)
     means[0], precisions[0] = m, S
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
-        m, S = variational_newton_step(m, S, r, g_fn, h_fn, int(n_samples), rng)
+        with singular_is_error("hess", t):
+            m, S = step(m, S, r, g_fn, h_fn, int(n_samples), rng)
+        check_step(t, m, S)
         check_positive_definite(S, "hess", f"(the precision at step {t}): a Monte-Carlo Hessian of a non-convex "
                                            "loss can be indefinite; use more n_samples or a smaller rho")
         means[t + 1], precisions[t + 1] = m, S
-    finite_or_raise(means[-1], "grad", n_steps)
     return NewtonResult(means=means, precisions=precisions)

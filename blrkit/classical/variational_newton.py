@@ -98,3 +98,41 @@ def gaussian_vi_glm_fixed_point(X, y, delta, *, rho=0.5, n_nodes=64, tol=1e-12, 
         if done:
             return m, S
     raise RuntimeError(f"Gaussian-VI fixed point not reached in {max_steps} steps")
+
+
+def quartic_vi(X, y, x0, S0, rho, n_steps):
+    r"""Exact-expectation Gaussian VI for a quartic loss, one problem: the iterates of the BLR.
+
+    The loss is :math:`\bar\ell(\theta) = \sum_i (x_i^\top\theta)^4/12 - y^\top X\theta + \|\theta\|^2/2`.
+    Under :math:`q = \mathcal N(x, S^{-1})`, :math:`u_i = x_i^\top\theta \sim \mathcal N(a_i, s_i^2)` with
+    :math:`a = Xx` and :math:`s_i^2 = x_i^\top S^{-1} x_i`, so :math:`\mathbb E[u^3] = a^3 + 3as^2` and
+    :math:`\mathbb E[u^2] = a^2 + s^2` give the expectations in closed form:
+
+    .. math::
+
+        \mathbb E_q[\nabla\bar\ell] = X^\top \tfrac{a^3 + 3as^2}{3} - X^\top y + x, \qquad
+        \mathbb E_q[\nabla^2\bar\ell] = X^\top \mathrm{diag}(a^2 + s^2) X + I,
+
+    then S ← (1 − ρ)S + ρ E[∇²ℓ̄] and x ← x − ρ S⁻¹ E[∇ℓ̄] (Khan & Rue 2023, Sec. 4.4).
+    Returns ``(xs, Ss)``, ``(n_steps + 1, D)`` and ``(n_steps + 1, D, D)``.
+
+    >>> xs, Ss = quartic_vi(np.zeros((1, 1)), np.zeros(1), [1.0], [[1.0]], 1.0, 1)
+    >>> xs[-1], Ss[-1]
+    (array([0.]), array([[1.]]))
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    x = np.array(x0, dtype=float)
+    S = np.array(S0, dtype=float)
+    D = x.size
+    xs, Ss = [x.copy()], [S.copy()]
+    for _ in range(n_steps):
+        a = X @ x
+        s2 = np.array([row @ np.linalg.solve(S, row) for row in X])
+        E_g = X.T @ ((a ** 3 + 3 * a * s2) / 3) - X.T @ y + x
+        E_H = X.T @ ((a ** 2 + s2)[:, None] * X) + np.eye(D)
+        S = (1 - rho) * S + rho * E_H
+        x = x - rho * np.linalg.solve(S, E_g)
+        xs.append(x.copy())
+        Ss.append(S.copy())
+    return np.array(xs), np.array(Ss)

@@ -4,7 +4,7 @@ r"""The derive layer: BLR updates derived by SymPy, step by step (Khan & Rue 202
 >>> d = derive("gaussian-fixed-covariance", approximations=["delta"])
 >>> from blrkit.derive.printing import latex
 >>> latex(d.update[-1].rhs)
-'- \\rho \\nabla\\ell(m_t) + m_t'
+'m_t - \\rho \\nabla\\ell(m_t)'
 """
 
 from .approximations import (

@@ -200,9 +200,186 @@ class GaussNewton(Approximation):
         return {terms[a]: terms[b] for a, b in pairs if a in terms and b in terms}
 
 
+@dataclass(frozen=True)
+class SquaredGradient(Approximation):
+    r"""Hessian by the squared minibatch gradient: :math:`\mathrm{diag}\,\nabla^2\ell \approx N\,\bar g\odot\bar g`.
+
+    :math:`\bar g = \frac1M\sum_{i\in\mathcal{B}}\nabla\ell_i` is the mean minibatch gradient (what
+    ``loss.mean().backward()`` gives), so the minibatch gradient :math:`\hat g_{\mathcal{B}} = M\bar g`.
+    A crude curvature estimate: the gradient's magnitude (Khan & Rue 2023, Sec. 4.2, RMSprop/Adam).
+    Follows :class:`StochasticGradient`.
+    """
+
+    name = "squared-gradient Hessian"
+    key = "squared-gradient"
+    anchor = "rmsprop"
+    statement = r"\mathrm{diag}\,\nabla^2\ell \approx N\,\bar g\odot\bar g"
+    families = ("diagonal-gaussian",)
+
+    def substitutions(self, terms):
+        return {terms["g_batch"]: terms["n_batch"] * terms["g_mean"],
+                terms["h"]: terms["n_data"] * terms["g_mean"] ** 2}
+
+
+@dataclass(frozen=True)
+class TextbookRewrite(Approximation):
+    """A rewrite of the finished update in standard parameters (after the textbook form): a change of
+    variables, or a modification that the BLR does not imply and that a popular optimiser makes."""
+
+    stage = "textbook"
+    #: a few words after the statement in the printed step
+    note = ""
+
+    def rewrite(self, update: dict, terms: dict) -> dict:
+        """The update ``{lhs: rhs}`` after the rewrite (lhs symbols may be renamed)."""
+        raise NotImplementedError
+
+    def substitutions(self, terms):
+        return {}
+
+
+@dataclass(frozen=True)
+class PerExampleScale(TextbookRewrite):
+    r"""The per-example precision :math:`v = s/N`: an exact change of variables.
+
+    With :math:`s = Nv` the RMSprop form reads :math:`v_{t+1} = (1-\rho)v_t + \rho\,\bar g^2`,
+    :math:`m_{t+1} = m_t - \rho\,\bar g/v_{t+1}` (Khan & Rue 2023, Sec. 4.2).
+    """
+
+    name = "per-example precision"
+    key = "per-example-scale"
+    anchor = "rmsprop"
+    statement = r"s = N v"
+    families = ("diagonal-gaussian",)
+
+    def rewrite(self, update, terms):
+        import sympy as sp
+
+        s, s_new, N = terms["s"], terms["s_new"], terms["n_data"]
+        v, v_new = sp.Symbol("v", positive=True), sp.Symbol("v_new", positive=True)
+        terms.update(v=v, v_new=v_new)
+        out = {}
+        for lhs, rhs in update.items():
+            if lhs == s_new:
+                out[v_new] = sp.factor_terms(sp.expand(rhs.subs(s, N * v) / N))
+            else:
+                out[lhs] = sp.factor_terms(sp.expand(rhs.subs({s_new: N * v_new, s: N * v})))
+        return out
+
+
+@dataclass(frozen=True)
+class SquareRoot(TextbookRewrite):
+    r"""Square-root scaling: :math:`v_{t+1} \to \sqrt{v_{t+1}} + \epsilon` in the mean step.
+
+    A heuristic, not implied by the BLR (Khan & Rue 2023, Sec. 4.2): RMSprop and Adam divide by the
+    root of the curvature estimate, and :math:`\epsilon` keeps the division finite (it stands where the
+    prior's precision :math:`\delta/N` stood before the root made it inexact).
+    """
+
+    name = "square-root scaling"
+    key = "square-root"
+    anchor = "rmsprop"
+    statement = r"v_{t+1} \to \sqrt{v_{t+1}} + \epsilon"
+    note = "in the mean step; a heuristic, not implied by the BLR"
+    families = ("diagonal-gaussian",)
+
+    def rewrite(self, update, terms):
+        import sympy as sp
+
+        scale = terms.get("v_new", terms["s_new"])
+        eps = sp.Symbol("eps", positive=True)
+        terms["eps"] = eps
+        m_new = terms["m_new"]
+        return {lhs: (rhs.subs(scale, sp.sqrt(scale) + eps) if lhs == m_new else rhs) for lhs, rhs in update.items()}
+
+
+@dataclass(frozen=True)
+class DecoupledStep(TextbookRewrite):
+    r"""Decoupled step: the mean moves by its own learning rate :math:`\alpha` (``lr``), not by :math:`\rho`.
+
+    The BLR ties the two; decoupling keeps the fixed points (Khan & Rue 2023, Sec. 4.2).
+    """
+
+    name = "decoupled step"
+    key = "decoupled-step"
+    anchor = "rmsprop"
+    statement = r"\rho \to \alpha"
+    note = "in the mean step; the fixed points stay"
+    families = ("diagonal-gaussian",)
+
+    def rewrite(self, update, terms):
+        import sympy as sp
+
+        lr = sp.Symbol("lr", positive=True)
+        terms["lr"] = lr
+        m_new = terms["m_new"]
+        return {lhs: (rhs.subs(terms["rho"], lr) if lhs == m_new else rhs) for lhs, rhs in update.items()}
+
+
+@dataclass(frozen=True)
+class GradientAverage(TextbookRewrite):
+    r"""Slow-moving mean of gradients (Adam's momentum): :math:`\bar g \to \tilde g_{t+1}` in the mean step,
+    :math:`\tilde g_{t+1} = \beta_1\tilde g_t + (1 - \beta_1)\bar g`.
+
+    The BLR with heavy-ball momentum in natural parameters becomes this when the scale vectors move
+    slowly (:math:`s_{t-1}/s_{t+1} \approx 1`); Adam averages the gradients before dividing by the
+    current scale, which is exactly what that approximation ignores (Khan & Rue 2023, Sec. 4.2).
+    """
+
+    name = "slow-moving gradient average"
+    key = "gradient-average"
+    anchor = "rmsprop"
+    statement = r"\bar g \to \tilde g_{t+1} = \beta_1 \tilde g_t + (1 - \beta_1)\bar g"
+    note = "in the mean step; momentum with slowly moving scale vectors"
+    families = ("diagonal-gaussian",)
+
+    def rewrite(self, update, terms):
+        import sympy as sp
+
+        g_avg, g_avg_new = sp.Symbol("g_avg", real=True), sp.Symbol("g_avg_new", real=True)
+        beta1 = sp.Symbol("beta1", positive=True)
+        terms.update(g_avg=g_avg, g_avg_new=g_avg_new, beta1=beta1)
+        m_new, g = terms["m_new"], terms["g_mean"]
+        out = {g_avg_new: beta1 * g_avg + (1 - beta1) * g}
+        out.update({lhs: (rhs.subs(g, g_avg_new) if lhs == m_new else rhs) for lhs, rhs in update.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class BiasCorrection(TextbookRewrite):
+    r"""Adam's bias correction at step :math:`t = 1, 2, \dots`: :math:`\tilde g \to \tilde g/(1 - \beta_1^t)`
+    and :math:`v \to v/(1 - (1-\rho)^t)` in the mean step.
+
+    Not derived by the BLR: it undoes the zero initialisation of the averages, a step-size schedule
+    in effect (Khan & Rue 2023, Sec. 4.2).
+    """
+
+    name = "bias correction"
+    key = "bias-correction"
+    anchor = "rmsprop"
+    statement = r"\tilde g \to \frac{\tilde g}{1 - \beta_1^t},\ v \to \frac{v}{1 - (1-\rho)^t}"
+    note = "in the mean step; a step-size schedule, not derived by the BLR"
+    families = ("diagonal-gaussian",)
+
+    def rewrite(self, update, terms):
+        import sympy as sp
+
+        t = sp.Symbol("t", positive=True, integer=True)
+        terms["t"] = t
+        m_new, v_new = terms["m_new"], terms.get("v_new", terms["s_new"])
+        bc2 = 1 - (1 - terms["rho"]) ** t
+        root = sp.sqrt(v_new)
+        subs = {root: root / sp.sqrt(bc2)} if update[m_new].has(root) else {v_new: v_new / bc2}
+        if "g_avg_new" in terms:
+            subs[terms["g_avg_new"]] = terms["g_avg_new"] / (1 - terms["beta1"] ** t)
+        return {lhs: (rhs.xreplace(subs) if lhs == m_new else rhs) for lhs, rhs in update.items()}
+
+
 #: CLI name -> approximation (``"rho=<number>"`` is parsed by :func:`as_approximation`)
 APPROXIMATIONS: dict[str, Approximation] = {
-    a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient(), GaussNewton())
+    a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient(), GaussNewton(),
+                       SquaredGradient(), PerExampleScale(), SquareRoot(), DecoupledStep(), GradientAverage(),
+                       BiasCorrection())
 }
 
 
@@ -240,6 +417,13 @@ def ordered(approximations) -> tuple[Approximation, ...]:
         raise ValueError(f"approximation {sorted(dup)[0]!r} is given twice")
     if sum(isinstance(a, StepSize) for a in approx) > 1:
         raise ValueError("give at most one step size rho=…")
+    if "squared-gradient" in keys and ("stochastic" not in keys
+                                       or keys.index("stochastic") > keys.index("squared-gradient")):
+        raise ValueError("'squared-gradient' squares the mean minibatch gradient: give 'stochastic' before it")
+    natural = [k for a, k in zip(approx, keys) if getattr(a, "stage", "natural") == "natural"]
+    if [k for k in keys if k in natural] != keys[:len(natural)]:
+        raise ValueError("rewrites of the textbook form (per-example-scale, square-root, decoupled-step, "
+                         "gradient-average, bias-correction) come after the approximations of the natural gradient")
     if "stochastic" in keys and "gauss-newton" in keys and keys.index("stochastic") < keys.index("gauss-newton"):
         raise ValueError("'stochastic' before 'gauss-newton' would estimate a sum that does not exist yet: "
                          "give gauss-newton first (it creates the sum of squared gradients that the minibatch "

@@ -38,6 +38,13 @@ _STATE_DOCS = {
     "grad_batch": "callable, m (..., D) -> sum of the minibatch gradients (..., D)",
     "grad_terms": "callable, m (..., D) -> per-example gradients ∇ℓ_i(m) of the minibatch, stacked on "
                   "axis -2: (..., M, D)",
+    "grad_mean": "callable, m (..., D) -> the mean minibatch gradient ḡ(m) = (1/M) Σ_{i∈B} ∇ℓ_i(m), (..., D)",
+    "v": "per-example precision v_t = s_t / N (RMSprop's and Adam's second moment), (..., D), positive",
+    "g_avg": "average of past gradients g̃_t (Adam's first moment), (..., D)",
+    "lr": "learning rate α of the mean step (decoupled from ρ), scalar or (...)",
+    "eps": "ε added to the square root, scalar or (...)",
+    "beta1": "β₁, the decay of the gradient average, scalar or (...)",
+    "t": "the step number t = 1, 2, … (bias correction)",
     "n_data": "number N of terms in the loss",
     "n_batch": "number M of terms in the minibatch",
     "n_samples": "number of Monte-Carlo samples",
@@ -121,7 +128,7 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
     >>> d = derive("multivariate-gaussian", approximations=["delta", "rho=1"])
     >>> from blrkit.derive.printing import latex
     >>> [latex(eq.rhs) for eq in d.update]
-    ['\\nabla^2\\ell(m_t)', '- S_{t+1}^{-1} \\nabla\\ell(m_t) + m_t']
+    ['\\nabla^2\\ell(m_t)', 'm_t - S_{t+1}^{-1} \\nabla\\ell(m_t)']
 
     Logistic regression by the BLR is Newton's method (IRLS):
 
@@ -286,12 +293,15 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     free = set().union(*(_names(eq.rhs) for eq in update))
     elementwise, loss = f["elementwise"], f["loss"]
     state = ["m"] + ([] if key == "gaussian-fixed-covariance" else ["s" if elementwise else "S"])
+    state += [n for n in ("v", "g_avg") if any(getattr(eq.lhs, "name", "") == n + "_new" for eq in update)]
     mc = f.get("expectations") == "monte-carlo" and bool(_EXPECTED & free)
     exact = f.get("expectations") == "exact"
     state = [n for n in state if n in free or mc or exact]  # E_q[·] needs m and S
-    args = [Argument(n, "vector" if n in ("m", "s") else "matrix", _STATE_DOCS[n]) for n in state]
+    args = [Argument(n, "matrix" if n == "S" else "vector", _STATE_DOCS[n]) for n in state]
     if not unit and "rho" in free:
         args.append(Argument("rho", "scalar", _STATE_DOCS["rho"]))
+    args += [Argument(n, "int" if n == "t" else "scalar", _STATE_DOCS[n]) for n in ("lr", "eps", "beta1", "t")
+             if n in free]
     for sym, doc in _data_docs(f):
         kind = "scalar" if not isinstance(sym, MatrixSymbol) else "data"
         args.append(Argument(_code_name(sym), kind, doc))
@@ -299,7 +309,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         oracles = _derived_oracles(loss, free, elementwise, mc, exact)
     else:
         oracles = _oracle_calls(free, elementwise, mc)
-    for name in ("grad", "grad_batch", "hess", "hess_diag", "grad_terms"):
+    for name in ("grad", "grad_batch", "grad_mean", "hess", "hess_diag", "grad_terms"):
         if any(re.search(rf"\b{name}\(", o) for o in oracles):
             args.append(Argument(name, "callable", _STATE_DOCS[name]))
     if "n_data" in free:
@@ -329,6 +339,8 @@ def _oracle_calls(free: set, elementwise: bool, mc: bool) -> list[str]:
     oracles += gn_lines
     if "g" in free and "g" not in from_terms:
         oracles.append("g = grad(m)")
+    if "g_mean" in free:
+        oracles.append("g_mean = grad_mean(m)")
     if "g_batch" in free and "g_batch" not in from_terms:
         oracles.append("g_batch = grad_batch(m)")
     if h_name in free:

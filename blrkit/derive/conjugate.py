@@ -255,8 +255,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         from .score import score_function_lines
 
         mc_code = score_function_lines(family, sampled, to_state)
-        gradient = [(d, sp.factor(sp.together((g - x).subs(to_state))) + sp.IndexedBase("dmu_mc")[I, k])
-                    for k, (d, g, x) in enumerate(zip(dmu, grads, mc))]
+        gradient = [(d, sp.factor(sp.together((g - x).subs(to_state))) + x) for d, g, x in zip(dmu, grads, mc)]
     to_std = family.natural_to_standard
     prior_syms = tuple(prior.symbols.values()) if prior is not None else ()
     update = []
@@ -271,7 +270,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     step("Standard parameters", update, "the family's map from natural to standard parameters", "conjugate")
     update_eqs = tuple(Equation(a, b) for a, b in gradient + update)
     assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):])
-    assignments = tuple(Assignment(a, b, f"{_tex(a)} = {_tex(b)}") for a, b in gradient) + assignments
+    in_code = {x: sp.IndexedBase("dmu_mc")[I, k] for k, x in enumerate(mc)} if sampled != 0 else {}
+    assignments = tuple(Assignment(a, b.xreplace(in_code), f"{_tex(a)} = {_tex(b)}") for a, b in gradient) \
+        + assignments
     has_rho = any(a.expr.has(RHO) for a in assignments)
     args = []
     for p in (family.standard if needs_state else ()):

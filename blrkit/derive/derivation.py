@@ -9,13 +9,18 @@ update as the source of a NumPy function.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy as sp
 
 from ..paper import cite
-from .printing import latex
+from .printing import latex, latex_rows, unicode_text
+
+#: the longest line of an equation in a LaTeX ``align*``, in printed characters (``lhs = rhs``):
+#: a plain ``article`` at 10 pt fits about 60 characters of maths in its 345 pt text width
+LINE_WIDTH = 56
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,35 @@ class Equation:
     rhs: sp.Basic
     approximate: bool = False
 
-    def latex(self) -> str:
+    def latex(self, *, states=(), width: int | None = None) -> str:
+        r"""``lhs &= rhs`` for an ``align*`` row.
+
+        Parameters
+        ----------
+        states : iterable of str, optional
+            Names of the update's state symbols (see :func:`~blrkit.derive.printing.latex`).
+        width : int, optional
+            Break the right-hand side between terms into rows ``&\quad + …`` so that no row
+            prints more than ``width`` characters; ``None`` (default) keeps one row.
+        """
         rel = r"\approx" if self.approximate else "="
-        return f"{latex(self.lhs)} &{rel} {latex(self.rhs)}"
+        lhs = latex(self.lhs, states=states)
+        if width is None:
+            return f"{lhs} &{rel} {latex(self.rhs, states=states)}"
+        rows = latex_rows(self.rhs, max(width - _visible(lhs) - 3, 20), indent=2, states=states)
+        return f"{lhs} &{rel} " + " \\\\\n&\\quad ".join(rows)
+
+    def text(self, *, states=()) -> str:
+        """``lhs = rhs`` in Unicode, as :meth:`latex` prints it."""
+        rel = "≈" if self.approximate else "="
+        rhs = unicode_text(latex(self.rhs, states=states))
+        rhs = re.sub(r"(^|\()- ", r"\1-", rhs)  # -β₀, (-x): a leading minus sign is unary
+        return f"{unicode_text(latex(self.lhs, states=states))} {rel} {rhs}"
+
+
+def _visible(tex: str) -> int:
+    """About how many characters ``tex`` prints (fractions count as ``a/b``)."""
+    return len(unicode_text(tex))
 
 
 @dataclass(frozen=True)
@@ -44,32 +75,57 @@ class Step:
     def citation(self) -> str:
         return cite(self.anchor)
 
-    def latex(self) -> str:
-        lines = [eq.latex() for eq in self.equations]
-        note = self.justification.replace("%", r"\%")
-        lines[-1] += rf" && \text{{{_tex_text(note)}}}"
-        return r" \\" "\n".join(lines)
+    @property
+    def heading(self) -> str:
+        """The label and the justification, once when they say the same (``ρ = 1``)."""
+        if _plain(self.justification) == self.label:
+            return self.label
+        return f"{self.label}: {_plain(self.justification)}"
 
+    def latex(self, *, states=(), number: int | None = None, width: int | None = LINE_WIDTH) -> str:
+        r"""The step as ``align*`` rows: ``\intertext{label: justification}``, then its equations.
 
-#: LaTeX in justifications -> plain text, longest first
-_PLAIN = (
-    (r"\mathbb{E}", "E"), (r"\mathcal{N}", "N"), (r"\mathcal{H}", "H"), (r"\bar\ell", "ℓ̄"),
-    (r"\bar P", "P̄"), (r"\tfrac12", "½"), (r"\theta", "θ"), (r"\lambda", "λ"), (r"\mu", "μ"),
-    (r"\rho", "ρ"), (r"\nabla", "∇"), (r"\ell", "ℓ"), (r"^\top", "ᵀ"), (r"\top", "ᵀ"), (r"\log", "log"),
-    (r"\approx", "≈"),
-    (r"\mathrm{diag}", "diag"), ("^{-1}", "⁻¹"), ("^2", "²"), ("{", ""), ("}", ""), ("$", ""), ("\\", ""),
-)
+        Equations longer than ``width`` characters are broken between terms (see
+        :meth:`Equation.latex`); the justification is a line of text above them, so it
+        never widens the alignment.
+        """
+        label = _tex_label(self.label)
+        note = _tex_text(self.justification.replace("%", r"\%"))
+        head = f"{number}.~{label}" if number is not None else label
+        text = rf"\textbf{{{head}}}" if _plain(self.justification) == self.label \
+            else rf"\textbf{{{head}}}: {note}"
+        lines = [eq.latex(states=states, width=width) for eq in self.equations]
+        return rf"\intertext{{{text}}}" "\n" + " \\\\\n".join(lines)
 
 
 def _plain(s: str) -> str:
-    r"""A justification without LaTeX, for terminals.
+    r"""A justification without LaTeX, for terminals (see :func:`~blrkit.derive.printing.unicode_text`).
 
     >>> _plain(r"$q_t = \mathcal{N}(m_t, S_t^{-1})$")
-    'q_t = N(m_t, S_t⁻¹)'
+    'qₜ = N(mₜ, Sₜ⁻¹)'
     """
-    for tex, text in _PLAIN:
-        s = s.replace(tex, text)
-    return s
+    return unicode_text(s)
+
+
+#: Unicode in step labels -> LaTeX
+_TEX_LABEL = {"ρ": r"$\rho$", "λ": r"$\lambda$", "μ": r"$\mu$", "θ": r"$\theta$", "ℓ": r"$\ell$",
+              "∇": r"$\nabla$", "–": "--", "≈": r"$\approx$"}
+
+
+def _tex_label(s: str) -> str:
+    r"""A step label for LaTeX text mode.
+
+    >>> _tex_label("ρ = 1")
+    '$\\rho$ = 1'
+    """
+    return "".join(_TEX_LABEL.get(c, c) for c in _tex_text(s))
+
+
+def _mathjax_text(step: Step) -> str:
+    """The heading of ``step`` for ``\\text{…}`` in MathJax (its ``$…$`` maths kept)."""
+    if _plain(step.justification) == step.label:
+        return step.justification
+    return f"{step.label}: {step.justification}"
 
 
 def _tex_text(s: str) -> str:
@@ -139,44 +195,62 @@ class Derivation:
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     # -- printing ---------------------------------------------------------------------
-    def latex(self, *, steps: bool = True) -> str:
-        r"""The derivation as one LaTeX ``align*`` block (steps, or only the update)."""
+    @property
+    def states(self) -> frozenset:
+        """Names of the symbols the update advances (``alpha`` for ``alpha_new``): they print as
+        ``\\alpha_t``."""
+        lhs = [eq.lhs for eq in self.update] + list(self.outputs)
+        return frozenset(getattr(x, "name", "")[:-4] for x in lhs if getattr(x, "name", "").endswith("_new"))
+
+    def _chosen(self, steps: bool) -> tuple:
+        return self.steps if steps else (Step("Update", self.update, "textbook form", self.anchor),)
+
+    def latex(self, *, steps: bool = True, width: int | None = LINE_WIDTH) -> str:
+        r"""The derivation as one LaTeX ``align*`` block (steps, or only the update).
+
+        Each step opens with its label and justification as ``\intertext``; page breaks are
+        allowed between steps (``\displaybreak[0]``) and equations longer than ``width``
+        printed characters are broken between terms, so the block fits a plain ``article``.
+        """
         if steps:
-            body = " \\\\[4pt]\n".join(s.latex() for s in self.steps)
+            body = " \\displaybreak[0] \\\\\n".join(
+                s.latex(states=self.states, number=i, width=width) for i, s in enumerate(self.steps, 1))
         else:
-            body = " \\\\\n".join(eq.latex() for eq in self.update)
+            body = " \\\\\n".join(eq.latex(states=self.states, width=width) for eq in self.update)
         return "\\begin{align*}\n" + body + "\n\\end{align*}"
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.latex().replace("align*", "aligned") + "$$"
+        """For Jupyter (MathJax): one ``aligned`` block, each step's heading as a row of text."""
+        rows = []
+        for i, s in enumerate(self.steps, 1):
+            rows.append(rf"&\text{{{i}. {_tex_text(_mathjax_text(s))}}}")
+            rows += [eq.latex(states=self.states, width=LINE_WIDTH) for eq in s.equations]
+        return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
 
     def markdown(self, *, steps: bool = True) -> str:
         """Markdown with ``$$`` display maths, one block per step, for notebooks and READMEs."""
         out = [f"**{self.title}** ({cite(self.anchor)}); family: `{self.family}`; "
                f"approximations: {', '.join(a.name for a in self.approximations) or 'none'}.", ""]
-        chosen = self.steps if steps else (Step("Update", self.update, "textbook form", self.anchor),)
-        for i, s in enumerate(chosen, 1):
-            out.append(f"{i}. *{s.label}*: {s.justification} ({s.citation})")
+        for i, s in enumerate(self._chosen(steps), 1):
+            head = s.justification if _plain(s.justification) == s.label else f"*{s.label}*: {s.justification}"
+            out.append(f"{i}. {head} ({s.citation})")
             out.append("")
-            eqs = " \\\\\n".join(eq.latex() for eq in s.equations)
+            eqs = " \\\\\n".join(eq.latex(states=self.states, width=LINE_WIDTH) for eq in s.equations)
             out.append("$$\n\\begin{aligned}\n" + eqs + "\n\\end{aligned}\n$$")
             out.append("")
         return "\n".join(out)
 
     def text(self, *, steps: bool = True) -> str:
-        """Plain text: SymPy's string form of every equation."""
-        chosen = self.steps if steps else (Step("Update", self.update, "textbook form", self.anchor),)
+        """Plain text in Unicode (θ, λ₁,ₜ₊₁, ∇ℓ(mₜ), Σᵢ …), ordered as :meth:`latex` prints it."""
         out = [f"{self.title} ({cite(self.anchor)})"]
-        for i, s in enumerate(chosen, 1):
-            out.append(f"{i}. {s.label}: {_plain(s.justification)}")
-            for eq in s.equations:
-                rel = "≈" if eq.approximate else "="
-                out.append(f"     {sp.sstr(eq.lhs)} {rel} {sp.sstr(eq.rhs)}")
+        for i, s in enumerate(self._chosen(steps), 1):
+            out.append(f"{i}. {s.heading}")
+            out.extend(f"     {eq.text(states=self.states)}" for eq in s.equations)
         return "\n".join(out)
 
     def equations_latex(self) -> list[str]:
         """Every equation of every step as a standalone LaTeX string (for rendering checks)."""
-        return [eq.latex().replace("&", "") for s in self.steps for eq in s.equations]
+        return [eq.latex(states=self.states).replace("&", "") for s in self.steps for eq in s.equations]
 
     # -- code ---------------------------------------------------------------------------
     def emit(self, *, recipe: str | None = None) -> str:

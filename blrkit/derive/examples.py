@@ -4,8 +4,8 @@ Each example is a one-line call of :func:`~blrkit.derive.derive` that no recipe 
 printed in the derivation catalogue, rendered by the tests (mathtext, pdflatex) and timed by
 ``benchmarks/bench_derive.py``.
 
->>> sorted(EXAMPLES)[:2]
-['double_well_vi', 'gamma_non_conjugate']
+>>> {"logistic_irls", "gamma_monte_carlo", "improved_variational_newton"} <= set(EXAMPLES)
+True
 >>> EXAMPLES["logistic_irls"]().title
 "Newton's method (IRLS for a GLM)"
 """
@@ -76,6 +76,25 @@ def inverse_gaussian_base_measure():
                   function_name="inverse_gaussian_step")
 
 
+def improved_variational_newton():
+    """The improved BLR (Lin, Schmidt & Khan 2020) without approximation: Monte-Carlo expectations,
+    a precision that stays positive definite for any ρ."""
+    from .blr import derive
+
+    return derive("multivariate-gaussian", rule="improved", function_name="improved_step")
+
+
+def gamma_monte_carlo():
+    """ℓ = sin θ + θ² under a Gamma: sin θ has no closed-form expectation, so the emitted step
+    estimates its natural gradient by the score function."""
+    from ..families import FAMILIES
+    from .blr import derive
+
+    (t,) = FAMILIES["gamma"]().theta
+    return derive("gamma", sp.sin(t) + t**2, None, ["rho=1/2"], function_name="gamma_mc_step")
+
+
 #: name -> () -> Derivation
 EXAMPLES = {f.__name__: f for f in (logistic_irls, poisson_damped_newton, rosenbrock_newton, double_well_vi,
-                                    gamma_non_conjugate, inverse_gaussian_base_measure)}
+                                    gamma_non_conjugate, inverse_gaussian_base_measure,
+                                    improved_variational_newton, gamma_monte_carlo)}

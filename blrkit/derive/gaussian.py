@@ -132,6 +132,7 @@ def _oracle_terms(b: "_Builder"):
                    **({"h": b.mat("h")} if b.elementwise else {"H": b.mat("H")}))
     if b.elementwise:  # sums of squared per-example gradients (Gauss-Newton), full and minibatch
         b.terms.update({n: b.mat(n) for n in ("h_gn", "h_gn_batch", "E_h_gn", "E_h_gn_batch")})
+        b.terms["g_mean"] = b.vec("g_mean")  # the mean minibatch gradient (RMSprop, Adam)
 
 
 def _loss_steps(b: "_Builder", loss):
@@ -147,7 +148,7 @@ def _apply(b, approximations, loss, exprs: dict, skip=()) -> dict:
     from .approximations import StepSize
 
     for a in approximations:
-        if isinstance(a, FixedCovariance) or isinstance(a, skip):
+        if isinstance(a, FixedCovariance) or isinstance(a, skip) or getattr(a, "stage", "") == "textbook":
             continue
         subs = {k: v for k, v in a.substitutions(b.terms).items() if any(e.has(k) for e in exprs.values())}
         if not subs:
@@ -182,7 +183,7 @@ def _expectations(b, loss, free: set, approximations):
         if loss.is_polynomial:
             _, eqs = loss.exact_code({}, b.elementwise)
             b.step("Expectations", eqs,
-                   "$\\ell$ is a polynomial: Gaussian moments in closed form, "
+                   "exact Gaussian moments of a polynomial: "
                    "$\\mathbb{E}_{q_t}[p(\\theta)] = (e^{\\frac12\\nabla^\\top\\Sigma_t\\nabla} p)(m_t)$",
                    "bonnet-price")
             return "exact"
@@ -339,7 +340,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
 
     # -- back to the standard parameters ----------------------------------------------
     S_rhs = _expand(-2 * nat2)
-    b.step("Standard parameters", [(S_new, S_rhs), (m_new, b.inv(S_new) * nat1)],
+    b.step("Standard parameters", [(S_new, S_rhs), (m_new, b.inv(S_new) * lam1n)],
            "$S = -2\\lambda_2$ and $m = S^{-1}\\lambda_1$", "blr")
     step = next((a.value for a in approximations if isinstance(a, StepSize)), RHO)
     if m not in nat1.free_symbols and not (isinstance(nat1, MatrixExpr) and nat1.has(m)):
@@ -361,10 +362,32 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     if rule == "improved":
         update = _improved(b, S, m, S_rhs, grad_bar, step, S_new, m_new)
         outputs = (m_new, S_new)
+    rewrites = [a for a in approximations if getattr(a, "stage", "") == "textbook"]
+    if rewrites:
+        if not b.elementwise or rule != "blr":
+            raise DerivationError("rewrites of the textbook form (RMSprop/Adam) need the diagonal Gaussian BLR")
+        update, outputs = _rewrite_textbook(b, rewrites, dict(update), m, S, m_new, S_new)
     prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
                 update=update, elementwise=b.elementwise, dims=dims, terms=b.terms, loss=loss,
                 prior_data=prior_data, expectations=expectations)
+
+
+def _rewrite_textbook(b: _Builder, rewrites, update: dict, m, s, m_new, s_new):
+    """Apply the rewrites of the finished update in order, one printed step each (Khan & Rue 2023,
+    Sec. 4.2: how RMSprop and Adam leave the BLR)."""
+    b.terms.update(m=m, s=s, m_new=m_new, s_new=s_new)
+    for a in rewrites:
+        before = dict(update)
+        update = a.rewrite(update, b.terms)
+        if update == before:
+            raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
+        b.step(a.label, list(update.items()), f"${a.statement}$" + (f", {a.note}" if a.note else ""), a.anchor,
+               approximate=a.key != "per-example-scale")
+    order = [m_new, b.terms.get("v_new", s_new), b.terms.get("g_avg_new")]
+    outputs = tuple(x for x in order if x is not None and x in update)
+    ordered = [(k, v) for k, v in update.items() if k not in outputs] + [(k, update[k]) for k in reversed(outputs)]
+    return tuple(ordered), outputs
 
 
 def _improved(b: _Builder, S, m, S_rhs, grad_bar, step, S_new, m_new):

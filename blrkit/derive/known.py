@@ -45,6 +45,8 @@ def known_algorithm(family: str, loss_kind: str, keys: tuple, step=None) -> tupl
     if fixed and "delta" in has:
         return ("Stochastic gradient descent", "sgd") if "stochastic" in has else ("Gradient descent",
                                                                                  "gradient-descent")
+    if family == "diagonal-gaussian" and {"squared-gradient", "square-root", "decoupled-step"} <= has:
+        return ("Adam", "rmsprop") if {"gradient-average", "bias-correction"} <= has else ("RMSprop", "rmsprop")
     if family == "diagonal-gaussian" and "gauss-newton" in has and "stochastic" in has:
         return ("Online Gauss-Newton (OGN)", "ogn") if "delta" in has else ("Variational OGN (VOGN)", "ogn")
     glm = " (IRLS for a GLM)" if loss_kind == "glm" else ""

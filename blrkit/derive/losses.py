@@ -85,7 +85,7 @@ def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
     >>> loss, prior = quadratic_loss()
     >>> from blrkit.derive.printing import latex
     >>> latex(loss.hessian())
-    '\\frac{1}{\\sigma^2} X^{T} X'
+    '\\frac{1}{\\sigma^2} X^\\top X'
     """
     theta = MatrixSymbol("theta", D, 1)
     X, y = MatrixSymbol("X", N, D), MatrixSymbol("y", N, 1)

@@ -16,6 +16,7 @@ NumPy
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import sympy as sp
 from sympy.matrices.expressions import (
@@ -58,6 +59,10 @@ LATEX_NAMES: dict[str, str] = {
     "H": r"\nabla^2\ell(m_t)",
     "h": r"\mathrm{diag}\,\nabla^2\ell(m_t)",
     "g_batch": r"\hat{g}_{\mathcal{B}}(m_t)",
+    "g_mean": r"\bar{g}(m_t)",
+    "lr": r"\alpha",
+    "eps": r"\epsilon",
+    "beta1": r"\beta_1",
     "E_g_batch": r"\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)]",
     "h_gn": r"\left(\sum_{i=1}^{N} (\nabla\ell_i(m_t))^2\right)",
     "h_gn_batch": r"\left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right)",
@@ -90,42 +95,327 @@ LATEX_NAMES: dict[str, str] = {
     "H_star": r"\nabla^2\bar{\ell}(m_*)",
 }
 
+#: state symbols whose LaTeX is not their name: the time subscript goes on this base
+_STATE_BASES = {"g_avg": r"\tilde{g}"}
+
 #: SymPy name -> name in emitted code, where the two differ
 CODE_NAMES: dict[str, str] = {"obs_matrix": "H"}
 
+#: symbols that print as a state or prior (``m_t``, ``\bar m``, ``\lambda_{1,0}``): in a sum they come
+#: first (``m_t - \rho\nabla\ell``, ``\bar m + K v``, ``\beta_0 + N``), as a paper writes an update
+_STATE_NAMES = re.compile(r"(m|S|s|P|Sigma|m_pred|P_pred|lam_\d+|lambda_\d+|lam_0_\d+|lam0_\d+|.+_0)")
 
-class _LatexPrinter(LatexPrinter):
+#: symbols that scale a term (step size, counts): printed first in a product (``\rho \nabla\ell``)
+_SCALE_NAMES = frozenset({"rho", "n_data", "n_batch", "N", "M"})
+
+
+def _is_rho(sym) -> bool:
+    return isinstance(sym, sp.Symbol) and sym.name == "rho"
+
+
+def _sym_name(sym) -> str:
+    return getattr(sym, "name", "")
+
+
+def _negative(coeff) -> bool:
+    """Whether a term or coefficient prints with a leading minus: ``-ρ``, ``-N/2``, not ``1 - ρ``."""
+    return bool(sp.sympify(coeff).as_coeff_Mul()[0].is_negative)
+
+
+def _is_scale(factor) -> bool:
+    """A number, or a power of a step size or count (ρ, N, M)."""
+    return factor.is_Number or _sym_name(factor.as_base_exp()[0]) in _SCALE_NAMES
+
+
+class _Term:
+    """One printed term of a sum: its sign and the text of its absolute value."""
+
+    __slots__ = ("negative", "text", "expr")
+
+    def __init__(self, negative: bool, text: str, expr=None):
+        self.negative, self.text, self.expr = negative, text, expr
+
+
+def _join(terms: list) -> str:
+    out = ("- " if terms[0].negative else "") + terms[0].text
+    for t in terms[1:]:
+        out += (" - " if t.negative else " + ") + t.text
+    return out
+
+
+class _SumOrder:
+    """How sums print, for the LaTeX printer and through it the plain-text printer.
+
+    * an update affine in ρ whose ρ-part shrinks when written as a convex combination prints as
+      ``(1 - ρ) f(0) + ρ f(1)`` (``S_{t+1} = (1-\\rho) S_t + \\rho\\nabla^2\\ell(m_t)``);
+    * otherwise positive terms come first, and among them states and priors
+      (``y - d - H\\bar m``, ``m_t - \\rho S_{t+1}^{-1}\\nabla\\ell(m_t)``, ``\\bar m + K v``).
+
+    ``states`` names extra symbols that are the state of the update (a conjugate family's
+    standard parameters, e.g. ``alpha``): they print with a time subscript and sort first.
+    """
+
+    states: frozenset = frozenset()
+
+    # -- which terms are states ---------------------------------------------------------
+    def _is_state_symbol(self, e) -> bool:
+        while isinstance(e, (Inverse, Transpose)) or (isinstance(e, sp.Pow) and e.exp.is_Number):
+            e = e.args[0]
+        name = _sym_name(e)
+        return bool(name) and (name in self.states or bool(_STATE_NAMES.fullmatch(name)))
+
+    def _is_state_term(self, rest) -> bool:
+        factors = rest.args if isinstance(rest, (MatMul, sp.Mul)) else (rest,)
+        named = [f for f in factors  # (1 - ρ), N/M scale a state, they are not one
+                 if not all(_sym_name(x) in _SCALE_NAMES for x in getattr(f, "free_symbols", ()))]
+        return bool(named) and all(self._is_state_symbol(f) for f in named)
+
+    @staticmethod
+    def _split(term):
+        """``term`` = coefficient × rest; the coefficient is a scalar (numeric for scalar terms)."""
+        if isinstance(term, MatMul):
+            c, mats = term.as_coeff_matrices()
+            return c, (mats[0] if len(mats) == 1 else MatMul(*mats))
+        if isinstance(term, MatrixExpr):
+            return sp.S.One, term
+        return term.as_coeff_Mul()
+
+    def _ordered(self, terms: list) -> list:
+        """Positive terms first, states first among them; otherwise SymPy's order."""
+        def key(item):
+            i, t = item
+            c, rest = self._split(t)
+            return (_negative(c), not self._is_state_term(rest), i)
+        return [t for _, t in sorted(enumerate(terms), key=key)]
+
+    # -- (1 - ρ) x + ρ (…) ------------------------------------------------------------------
+    def _rho_split(self, expr):
+        """``(rho, f(0) terms, f(1) terms)`` when ``expr`` is affine in ρ and reads better as
+        ``(1-ρ) f(0) + ρ f(1)`` (fewer terms under ρ), else ``None``."""
+        rho = next((s for s in expr.free_symbols if _is_rho(s)), None)
+        if rho is None:
+            return None
+        if isinstance(expr, MatrixExpr):
+            pieces = []
+            for t in expr.args:
+                c, rest = self._split(t)
+                pieces.append((sp.expand(c), rest))
+        else:
+            pieces = []
+            for t in sp.Add.make_args(sp.expand(expr)):
+                rest, c = t.as_independent(rho, as_Add=False)
+                scale = [f for f in sp.Mul.make_args(rest) if _is_scale(f)]
+                pieces.append((sp.Mul(*scale) * c, rest / sp.Mul(*scale)))
+        a: dict = {}
+        b: dict = {}
+        for c, rest in pieces:
+            if rest.has(rho):
+                return None
+            try:
+                poly = sp.Poly(c, rho)
+            except sp.PolynomialError:
+                return None
+            if poly.degree() > 1:
+                return None
+            a[rest] = a.get(rest, 0) + poly.coeff_monomial(1)
+            b[rest] = b.get(rest, 0) + poly.coeff_monomial(rho)
+        f0 = [(sp.expand(a[r]), r) for r in a if sp.expand(a[r]) != 0]
+        f1 = [(sp.expand(a[r] + b[r]), r) for r in a if sp.expand(a[r] + b[r]) != 0]
+        under_rho = sum(1 for r in b if sp.expand(b[r]) != 0)
+        if not f0 or not f1 or len(f1) >= under_rho:
+            return None
+        return rho, f0, f1
+
+    def _scaled(self, factor, pieces) -> _Term:
+        """``factor × Σ c·x`` as one term: a common coefficient is pulled out of the sum."""
+        coeffs = [c for c, _ in pieces]
+        c0 = coeffs[0]
+        if all(c == c0 for c in coeffs):
+            common = c0
+        elif all(c in (c0, -c0) for c in coeffs):  # N/M and -N/M: pull N/M
+            common = -c0 if _negative(c0) else c0
+        else:  # the numbers they share: -ρ/2 (E_H + α I)
+            numbers = {c.as_coeff_Mul()[0] for c in coeffs}
+            common = numbers.pop() if len(numbers) == 1 else sp.S.One
+            if common == 1 and all(_negative(c) for c in coeffs):
+                common = sp.S.NegativeOne
+        pieces = sorted(pieces, key=lambda p: (_negative(p[0] / common), not self._is_state_term(p[1])))
+        inner = [self._mul_terms(c / common, x) for c, x in pieces]
+        negative = _negative(common)
+        ctext = self._coefficient(-common if negative else common, factor)
+        if len(inner) == 1:
+            body = inner[0]
+            btext = self._group(_join([body])) if body.negative else body.text
+            if self._needs_group(body.expr):
+                btext = self._group(btext)
+        else:
+            btext = self._group(_join(inner))
+        return _Term(negative, f"{ctext} {btext}")
+
+    def _coefficient(self, common, factor) -> str:
+        r"""``common × factor`` where ``factor`` is ρ or 1 - ρ: ``\frac{1 - \rho}{2}``, ``\frac{\rho}{2}``."""
+        if not isinstance(factor, sp.Add):
+            return self._print(common * factor)
+        ftext = self._print(factor)
+        if common == 1:
+            return f"({ftext})"
+        if common.is_Rational:
+            num = ftext if common.p == 1 else f"{common.p} ({ftext})"
+            return self._fraction(num, str(common.q))
+        return f"{self._print(common)} ({ftext})"
+
+    def _mul_terms(self, c, x) -> _Term:
+        if isinstance(x, MatrixExpr):
+            t = self._term(MatMul(c, *(x.args if isinstance(x, MatMul) else (x,))) if c != 1 else x)
+        else:
+            t = self._term(c * x)
+        t.expr = x
+        return t
+
+    @staticmethod
+    def _needs_group(x) -> bool:
+        return isinstance(x, (sp.Add, MatAdd))
+
+    def _term(self, t) -> _Term:
+        if isinstance(t, MatMul):
+            c, mats = t.as_coeff_matrices()
+            if _negative(c):
+                return _Term(True, self._print(MatMul(-c, *mats) if -c != 1 else MatMul(*mats)))
+            return _Term(False, self._print(t))
+        if isinstance(t, MatrixExpr):
+            return _Term(False, self._print(t))
+        if _negative(t):
+            return _Term(True, self._print(-t), -t)
+        return _Term(False, self._print(t), t)
+
+    def opened(self, term):
+        """``(prefix, [inner terms], suffix)`` for a scalar term ``c·(a + b + …)/d``, else ``None``."""
+        if not isinstance(term, sp.Mul):
+            return None
+        num, den = sp.fraction(term)
+        sums = [f for f in sp.Mul.make_args(num) if isinstance(f, sp.Add)]
+        if len(sums) != 1:
+            return None
+        outside = sp.Mul(*[f for f in sp.Mul.make_args(num) if f is not sums[0]])
+        if den != 1:
+            inverse = sp.Pow(sp.factor_terms(den), -1, evaluate=False)
+            outside = inverse if outside == 1 else sp.Mul(outside, inverse, evaluate=False)
+        inner = [("- " if x.negative else ("+ " if i else "")) + x.text
+                 for i, x in enumerate(self.add_terms(sums[0]))]
+        return f"{self._print(outside)} \\Bigl(", inner, "\\Bigr)"
+
+    def add_terms(self, expr) -> list:
+        """The printed terms of a sum, in the order a paper writes them."""
+        split = self._rho_split(expr)
+        if split is not None:
+            rho, f0, f1 = split
+            return [self._scaled(1 - rho, f0), self._scaled(rho, f1)]
+        args = list(expr.args) if isinstance(expr, MatAdd) else list(self._as_ordered_terms(expr))
+        return [self._term(t) for t in self._ordered(args)]
+
+
+#: orders the terms of a sum for the code printers, as the LaTeX printer does
+_ORDER = _SumOrder()
+
+
+class _LatexPrinter(_SumOrder, LatexPrinter):
+    def _print_polygamma(self, expr):  # ψ, ψ′, ψ⁽ⁿ⁾ as papers write them
+        n, x = expr.args
+        mark = {0: "", 1: "'", 2: "''"}.get(int(n), f"^{{({n})}}") if n.is_Integer else f"^{{({self._print(n)})}}"
+        return rf"\psi{mark}\left({self._print(x)}\right)"
+
+    def _print_digamma(self, expr):
+        return rf"\psi\left({self._print(expr.args[0])}\right)"
+
+    def __init__(self, settings=None, states=()):
+        super().__init__(settings)
+        self.states = frozenset(states)
+
+    def _group(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    @staticmethod
+    def _fraction(num: str, den: str) -> str:
+        return rf"\frac{{{num}}}{{{den}}}"
+
     def _print_Symbol(self, expr, style="plain"):
-        if expr.name in LATEX_NAMES:
-            return LATEX_NAMES[expr.name]
-        match = re.fullmatch(r"(dmu|lam0|lambda)_(\d+)", expr.name)
+        name = expr.name
+        if name in self.states:  # alpha -> \alpha_t, alpha_1 -> \alpha_{1,t}
+            return self._subscripted(name, "t", style)
+        if name in LATEX_NAMES:
+            return LATEX_NAMES[name]
+        match = re.fullmatch(r"(dmu|lam0|lambda|mu)_(\d+)", name)
         if match:  # conjugate derivations: one symbol per natural parameter
             kind, k = match.groups()
-            return {"dmu": rf"\nabla_{{\mu_{{{k}}}}}\mathbb{{E}}_{{q_t}}[\ell(\theta)]",
-                    "lam0": rf"\lambda_{{0,{k}}}", "lambda": rf"\lambda_{{{k},t}}"}[kind]
-        if expr.name.endswith("_new"):  # alpha_new -> \alpha_{t+1}, alpha_1_new -> \alpha_{1,t+1}
-            base = super()._print_Symbol(sp.Symbol(expr.name[:-4]), style=style)
-            return base[:-1] + ",t+1}" if base.endswith("}") and "_{" in base else base + "_{t+1}"
+            return {"dmu": rf"\nabla_{{\mu_{k}}}\mathbb{{E}}_{{q_t}}[\ell(\theta)]",
+                    "lam0": rf"\lambda_{{0,{k}}}", "lambda": rf"\lambda_{{{k},t}}",
+                    "mu": rf"\mu_{{{k},t}}"}[kind]
+        if name.endswith("_new"):  # alpha_new -> \alpha_{t+1}, alpha_1_new -> \alpha_{1,t+1}
+            return self._subscripted(name[:-4], "t+1", style)
+        match = re.fullmatch(r"(.+)_(\d+)_0", name)
+        if match:  # alpha_1_0 -> \alpha_{1,0}
+            return self._subscripted(match.group(1) + "_" + match.group(2), "0", style)
         return super()._print_Symbol(expr, style=style)
 
+    def _subscripted(self, name: str, sub: str, style) -> str:
+        if name in _STATE_BASES:
+            return f"{_STATE_BASES[name]}_{{{sub}}}"
+        base = super()._print_Symbol(sp.Symbol(name), style=style)
+        if base.endswith("}") and "_{" in base:
+            return base[:-1] + f",{sub}}}"
+        return base + (f"_{sub}" if len(sub) == 1 else f"_{{{sub}}}")
+
+    def _print_Indexed(self, expr):
+        return f"{self._print(expr.base.label)}_{{{','.join(self._print(i) for i in expr.indices)}}}"
+
+    def _print_Add(self, expr, order=None):
+        return _join(self.add_terms(expr))
+
     def _print_MatAdd(self, expr):
-        terms = [self._print(t) for t in expr.args]
-        out = terms[0]
-        for t in terms[1:]:
-            out += f" - {t[1:].lstrip()}" if t.startswith("-") else f" + {t}"
-        return out
+        return _join(self.add_terms(expr))
+
+    def _print_Mul(self, expr):
+        """Scale factors first: ``\\rho \\nabla\\ell(m_t)``, ``\\frac{N \\rho}{M} \\hat g``."""
+        if not isinstance(expr, sp.Mul):  # a power SymPy prints as a product
+            return super()._print_Mul(expr)
+        if expr.could_extract_minus_sign():
+            return "- " + self._print(-expr)
+        scale = [f for f in expr.args if _is_scale(f)]
+        rest = [f for f in expr.args if f not in scale]
+        numer, denom = sp.fraction(sp.Mul(*rest))
+        if not scale or not rest or numer == 1 or (all(f.is_Number for f in scale) and denom != 1):
+            return super()._print_Mul(expr)  # N/σ², 3/(2 s): one fraction
+        coeff, body = sp.Mul(*scale), sp.Mul(*rest)
+        if coeff == 1:
+            return self._print(body)
+        return f"{super()._print_Mul(coeff) if isinstance(coeff, sp.Mul) else self._print(coeff)} " \
+               f"{self.parenthesize(body, 50) if isinstance(body, sp.Add) else self._print(body)}"
 
     def _print_MatMul(self, expr):
         c, mats = expr.as_coeff_matrices()
-        body = " ".join(self.parenthesize(m, 50) for m in mats)  # 50: precedence of MatMul
+        printed = []
+        for i, m in enumerate(mats):
+            earlier = [j for j in range(i) if isinstance(mats[j], MatAdd)
+                       and isinstance(m, MatAdd) and Transpose(mats[j]).doit() == m]
+            if earlier:  # (I - K H) \bar P (I - K H)^\top
+                printed.append(self._group(self._print(mats[earlier[0]])) + r"^\top")
+            else:
+                printed.append(self.parenthesize(m, 50))  # 50: precedence of MatMul
+        body = " ".join(printed)
         if c == 1:
             return body
         if c == -1:
             return "- " + body
         coeff = self._print(c)
         if isinstance(c, sp.Add):
-            coeff = rf"\left({coeff}\right)"
+            coeff = self._group(coeff)
         return f"{coeff} {body}"
+
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, 60)}^\\top"  # 60: above MatMul, as a power
+
+    def _print_Identity(self, expr):
+        return "I"
 
     def _print_MatrixSymbol(self, expr):
         if expr.name in LATEX_NAMES:
@@ -140,14 +430,254 @@ class ExpectedValue(sp.Function):
         return rf"\mathbb{{E}}_{{q}}[{printer._print(self.args[0])}]"
 
 
-def latex(expr) -> str:
-    r"""LaTeX of ``expr`` in blrkit's notation.
+_SETTINGS = {"mat_symbol_style": "plain", "inv_trig_style": "abbreviated"}
 
+
+def latex(expr, *, states=()) -> str:
+    r"""LaTeX of ``expr`` in blrkit's notation, its terms in the order a paper writes them.
+
+    Parameters
+    ----------
+    expr : sympy.Basic
+        A scalar or matrix expression.
+    states : iterable of str, optional
+        Names of further state symbols (a conjugate family's standard parameters), printed
+        with a time subscript (``alpha`` → ``\alpha_t``) and first in a sum.
+
+    Examples
+    --------
     >>> import sympy as sp
     >>> print(latex(sp.Symbol("m_new") - sp.Symbol("m")))
-    - m_t + m_{t+1}
+    m_{t+1} - m_t
+    >>> rho, S, H = sp.Symbol("rho"), sp.Symbol("S"), sp.Symbol("H")
+    >>> print(latex(rho * H + (1 - rho) * S))
+    (1 - \rho) S_t + \rho \nabla^2\ell(m_t)
+    >>> print(latex(sp.Symbol("alpha") + 1, states=["alpha"]))
+    \alpha_t + 1
     """
-    return _LatexPrinter({"mat_symbol_style": "plain", "inv_trig_style": "abbreviated"}).doprint(expr)
+    return _LatexPrinter(_SETTINGS, states=states).doprint(expr)
+
+
+def latex_terms(expr, *, states=()) -> list[str]:
+    """The terms of ``expr`` as printed by :func:`latex`, each with its sign (``"- x"``, ``"+ y"``).
+
+    Parameters
+    ----------
+    expr : sympy.Basic
+        A scalar or matrix expression; anything but a sum is one term.
+    states : iterable of str, optional
+        As for :func:`latex`.
+
+    Returns
+    -------
+    list of str
+        The terms in printed order; the first carries no ``+``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> latex_terms(sp.Symbol("y") - sp.Symbol("d"))
+    ['y', '- d']
+    """
+    printer = _LatexPrinter(_SETTINGS, states=states)
+    if not isinstance(expr, (sp.Add, MatAdd)):
+        return [printer.doprint(expr)]
+    terms = printer.add_terms(expr)
+    return [("- " if t.negative else ("+ " if i else "")) + t.text for i, t in enumerate(terms)]
+
+
+def latex_rows(expr, width: int, *, indent: int = 0, states=()) -> list[str]:
+    r"""``expr`` broken between terms into rows of at most ``width`` printed characters.
+
+    Rows after the first get ``indent`` characters less.  A term too long for a row whose
+    numerator is a sum (``\frac{a + b + …}{c}``) opens as ``\frac{1}{c} \Bigl(a`` and
+    continues its sum on the next rows up to ``\Bigr)``: ``\Bigl``/``\Bigr`` (not
+    ``\left``/``\right``) may stand on different rows of an ``align*``.  Widths are counted
+    in the characters of :func:`unicode_text`, a fair proxy for printed width.
+
+    Parameters
+    ----------
+    expr : sympy.Basic
+        The right-hand side of an equation.
+    width : int
+        Printed characters a row may hold.
+    indent : int, optional
+        How much narrower the continuation rows are (they start with ``\quad``).
+    states : iterable of str, optional
+        As for :func:`latex`.
+
+    Returns
+    -------
+    list of str
+        The rows, each but the first starting with its sign; joined by
+        ``\\ &\quad`` they give the rows of an ``align*``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> a, b, c = sp.symbols("a b c")
+    >>> latex_rows(a + b + c, 6)
+    ['a + b', '+ c']
+    """
+    printer = _LatexPrinter(_SETTINGS, states=states)
+    if not isinstance(expr, (sp.Add, MatAdd)):
+        return [printer.doprint(expr)]
+    pieces = []
+    for i, t in enumerate(printer.add_terms(expr)):
+        sign = "- " if t.negative else ("+ " if i else "")
+        opened = printer.opened(t.expr) if t.expr is not None and _width(t.text) > width else None
+        if opened is None:
+            pieces.append(sign + t.text)
+            continue
+        prefix, inner, suffix = opened
+        pieces.append(f"{sign}{prefix}{inner[0]}")
+        pieces.extend(inner[1:-1])
+        pieces.append(f"{inner[-1]}{suffix}" if len(inner) > 1 else pieces.pop() + suffix)
+    rows, row, budget = [], pieces[0], width
+    for piece in pieces[1:]:
+        if _width(f"{row} {piece}") > budget:
+            rows.append(row)
+            row, budget = piece, width - indent
+        else:
+            row += f" {piece}"
+    rows.append(row)
+    return rows
+
+
+def _width(tex: str) -> int:
+    return len(unicode_text(tex))
+
+
+# ----------------------------------------------------------------------------- text --
+
+_SUB = dict(zip("0123456789+-=()aeijklmnoprstuvx,", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ,"))
+_SUP = dict(zip("0123456789+-=()inNTD", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿᴺᵀᴰ"))
+_SYMBOLS = {
+    "theta": "θ", "lambda": "λ", "mu": "μ", "rho": "ρ", "nabla": "∇", "ell": "ℓ", "alpha": "α",
+    "beta": "β", "kappa": "κ", "sigma": "σ", "tau": "τ", "pi": "π", "eta": "η", "gamma": "γ",
+    "delta": "δ", "epsilon": "ε", "phi": "φ", "psi": "ψ", "omega": "ω", "Sigma": "Σ", "Gamma": "Γ",
+    "sum": "Σ", "approx": "≈", "in": "∈", "top": "ᵀ", "infty": "∞", "cdot": "·", "times": "×",
+    "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
+    "mid": "|", "quad": " ", "qquad": "  ", ",": " ", ";": " ", ":": " ", "!": "", " ": " ",
+    "{": "{", "}": "}", "|": "‖", "%": "%", "&": "&", "#": "#", "_": "_", "log": "log", "exp": "exp",
+    "left": "", "right": "", "bigl": "", "bigr": "", "Bigl": "", "Bigr": "", "big": "", "Big": "",
+}
+_ACCENTS = {"bar": "\u0304", "hat": "\u0302", "tilde": "\u0303", "dot": "\u0307", "vec": "\u20d7"}
+_FONTS = {"mathbb", "mathcal", "mathrm", "mathbf", "mathit", "text", "textrm", "textit", "textbf",
+          "operatorname", "boldsymbol", "mbox"}
+
+
+def unicode_text(tex: str) -> str:
+    r"""LaTeX (maths, or text with ``$…$`` maths) → readable Unicode for a terminal.
+
+    Greek letters and operators become their characters, ``\bar m`` becomes m̄, simple
+    sub- and superscripts become Unicode ones (``m_{t+1}`` → mₜ₊₁, ``S^{-1}`` → S⁻¹,
+    ``X^\top`` → Xᵀ), fractions become ``a/b`` (numbers too: ``1/4``); no backslash or brace is left.
+
+    Parameters
+    ----------
+    tex : str
+        LaTeX as blrkit prints it: an expression from :func:`latex`, or a step's justification.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> unicode_text(r"\lambda_{1,t+1} = (1 - \rho) S_t m_t + \frac{\rho}{2} \bar{P}^{-1}")
+    'λ₁,ₜ₊₁ = (1 - ρ) Sₜ mₜ + ρ/2 P̄⁻¹'
+    >>> unicode_text(r"$\sum_{i=1}^{N} y_{i}$ and $\tfrac12 \mathcal{N}(m, I)$")
+    'Σᵢ₌₁ᴺ yᵢ and 1/2 N(m, I)'
+    """
+    return _Unicode(tex).run()
+
+
+class _Unicode:
+    """A small recursive reader of the LaTeX that blrkit prints."""
+
+    def __init__(self, tex: str):
+        self.s, self.i = tex, 0
+
+    def run(self) -> str:
+        out = re.sub(r" {2,}", " ", self.until(None))
+        return unicodedata.normalize("NFC", re.sub(r"\( ", "(", re.sub(r" \)", ")", out)).strip())
+
+    def until(self, stop) -> str:
+        out = []
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            if c == stop:
+                self.i += 1
+                break
+            out.append(self.token())
+        return "".join(out)
+
+    def group(self) -> str:
+        """The next argument: ``{…}``, a command, or one character."""
+        while self.i < len(self.s) and self.s[self.i] == " ":
+            self.i += 1
+        if self.i >= len(self.s):
+            return ""
+        if self.s[self.i] == "{":
+            self.i += 1
+            return self.until("}")
+        return self.token()
+
+    def token(self) -> str:
+        c = self.s[self.i]
+        self.i += 1
+        if c == "$":
+            return ""
+        if c == "{":
+            return self.until("}")
+        if c == "}":
+            return ""
+        if c == "~":
+            return " "
+        if c in "_^":
+            text = self.script(c, self.group())
+            following = self.s[self.i:self.i + 1]
+            fallback = text[:1] in "_^" and len(text) > 1  # no Unicode sub/superscript: ∇_μ₁ E_qₜ
+            return text + " " if fallback and (following.isalpha() or following == "\\") else text
+        if c != "\\":
+            return c
+        match = re.match(r"[A-Za-z]+|.", self.s[self.i:])
+        name = match.group(0) if match else ""
+        self.i += len(name)
+        if name in ("frac", "tfrac", "dfrac"):
+            num, den = self.group(), self.group()
+            text = f"{_wrap(num)}/{_wrap(den)}"  # a number stays a plain number: 1/4, not ¼
+            following = self.s[self.i:self.i + 1]
+            return text + " " if following.isalnum() or following == "\\" else text
+        if name in _ACCENTS:
+            arg = self.group()
+            return arg[:1] + _ACCENTS[name] + arg[1:] if len(arg) == 1 else f"{arg}{_ACCENTS[name]}"
+        if name in _FONTS:
+            return self.group()
+        if name in ("intertext", "displaybreak"):
+            return ""
+        if name in _SYMBOLS:
+            return _SYMBOLS[name]
+        return name
+
+    @staticmethod
+    def script(kind: str, arg: str) -> str:
+        table = _SUB if kind == "_" else _SUP
+        arg = arg.strip()
+        if kind == "^" and arg == "ᵀ":
+            return "ᵀ"
+        if arg and all(ch in table for ch in arg.replace(" ", "")):
+            return "".join(table[ch] for ch in arg.replace(" ", ""))
+        if len(arg) == 1 or (" " not in arg and len(arg) <= 3):
+            return kind + arg
+        return f"{kind}({arg})"
+
+
+def _wrap(text: str) -> str:
+    """``text`` as an operand of ``/``: parenthesised unless it is one word (``ĝ_B(mₜ)``, ``sₜ₊₁``)."""
+    text = text.strip()
+    return text if re.fullmatch(r"[^\s+\-/*]+", text) else f"({text})"
 
 
 # ----------------------------------------------------------------------------- NumPy --
@@ -156,6 +686,21 @@ class _ScalarPrinter(NumPyPrinter):
     """NumPy's printer, plus sums over data: ``Σ_i f(y_i)`` → ``np.sum(f(y), axis=sum_axis)``."""
 
     sum_axis = -1
+
+    def _print_Add(self, expr, order=None):
+        """Terms in the order a paper writes them (``alpha_0 + N/2``, ``y - d``), as in LaTeX."""
+        terms = _ORDER._ordered(list(self._as_ordered_terms(expr, order=order)))
+        out = []
+        for t in terms:
+            negative = _negative(t)
+            code = self._print(-t if negative else t)
+            if isinstance(-t if negative else t, sp.Add) or (out and negative and code.startswith("-")):
+                code = f"({code})"
+            out.append(("-" if negative else "+", code))
+        text = ("-" if out[0][0] == "-" else "") + out[0][1]
+        for sign, code in out[1:]:
+            text += f" {sign} {code}"
+        return text
 
     def _print_Sum(self, expr):
         (body, (_, _, _)) = expr.function, expr.limits[0]
@@ -190,12 +735,14 @@ def _np_scalar(expr, sum_axis: int = -1) -> str:
 
 
 class _Printed:
-    """Printed code with its array kind: 's' scalar, 'v' vector (…, n), 'M' matrix (…, n, k)."""
+    """Printed code with its array kind: 's' scalar, 'v' vector (…, n), 'M' matrix (…, n, k);
+    ``sum`` when the code is a sum or difference at its top level (it needs parentheses as a
+    factor), ``product`` when it is a chain of ``@``/``*`` (it needs them on the right only)."""
 
-    __slots__ = ("code", "kind")
+    __slots__ = ("code", "kind", "sum", "product")
 
-    def __init__(self, code: str, kind: str):
-        self.code, self.kind = code, kind
+    def __init__(self, code: str, kind: str, sum: bool = False, product: bool = False):
+        self.code, self.kind, self.sum, self.product = code, kind, sum, product
 
 
 def _T(code: str) -> str:
@@ -239,13 +786,26 @@ class MatrixCodePrinter:
                 raise NotImplementedError(f"transpose of a vector outside a product: {e}")
             return _Printed(_T(inner.code), "M")
         if isinstance(e, MatAdd):
-            terms = [self._p(a) for a in e.args]
-            kind = terms[0].kind
-            code = " + ".join(f"({t.code})" if " " in t.code else t.code for t in terms)
-            return _Printed(code.replace("+ (-", "- ("), kind)
+            return self._matadd(e)
         if isinstance(e, MatMul):
             return self._matmul(e)
         raise NotImplementedError(f"cannot print {type(e).__name__}: {e}")
+
+    def _matadd(self, e: MatAdd) -> _Printed:
+        """Positive terms first (``np.eye(D) - K @ H``, ``m_pred + K @ v``), then ``- term``."""
+        code = ""
+        kind = "s"
+        for t in _ORDER._ordered(list(e.args)):
+            c, mats = t.as_coeff_matrices() if isinstance(t, MatMul) else (sp.S.One, [t])
+            negative = _negative(c)
+            if negative:
+                t = MatMul(-c, *mats) if -c != 1 else (mats[0] if len(mats) == 1 else MatMul(*mats))
+            p = self._p(t)
+            kind = p.kind if kind == "s" else kind
+            text = f"({p.code})" if p.sum or (p.code.startswith("-") and (code or negative)) else p.code
+            code = (f"{code} - {text}" if code else f"-{text}") if negative else \
+                (f"{code} + {text}" if code else text)
+        return _Printed(code, kind, sum=True)
 
     def _matmul(self, e: MatMul) -> _Printed:
         coeff, factors = e.as_coeff_matrices()
@@ -255,7 +815,7 @@ class MatrixCodePrinter:
         if coeff == -1:
             return _Printed(f"-{_paren(prod.code)}", prod.kind)
         scalar = _np_scalar(coeff) if coeff.is_Number else _broadcast(_np_scalar(coeff), prod.kind)
-        return _Printed(f"{scalar} * {_paren(prod.code)}", prod.kind)
+        return _Printed(f"{scalar} * {_paren(prod.code)}", prod.kind, product=True)
 
     def _product(self, factors: list) -> _Printed:
         """Left to right; ``A⁻¹ B…`` prints as ``solve(A, B…)``, ``B A⁻¹`` as ``solve(Aᵀ, Bᵀ)ᵀ``."""
@@ -269,8 +829,14 @@ class MatrixCodePrinter:
                 left = self._product(factors[:i])
                 return _Printed(_T(f"np.linalg.solve({_T(a.code)}, {_T(left.code)})"), "M")
         out = self._p(factors[0])
-        for f in factors[1:]:
-            out = self._mul(out, self._p(f))
+        for i, f in enumerate(factors[1:], 1):
+            earlier = [g for g in factors[:i] if isinstance(g, MatAdd) and isinstance(f, MatAdd)
+                       and Transpose(g).doit() == f]
+            if earlier:  # (I - K H) P (I - K H)^T: the transpose of a factor printed before
+                inner = self._p(earlier[0])
+                out = self._mul(out, _Printed(_T(inner.code), inner.kind))
+            else:
+                out = self._mul(out, self._p(f))
         return out
 
     def _times(self, left_factors: list, right: _Printed) -> _Printed:
@@ -288,9 +854,11 @@ class MatrixCodePrinter:
 
     @staticmethod
     def _mul(a: _Printed, b: _Printed) -> _Printed:
+        """``a @ b``; a product on the left needs no parentheses (``@`` groups left to right)."""
+        left = a.code if a.product and not a.sum else _paren(a.code)
         if b.kind == "v":
-            return _Printed(f"({_paren(a.code)} @ {_paren(b.code)}[..., None])[..., 0]", "v")
-        return _Printed(f"{_paren(a.code)} @ {_paren(b.code)}", "M")
+            return _Printed(f"({left} @ {_paren(b.code)}[..., None])[..., 0]", "v")
+        return _Printed(f"{left} @ {_paren(b.code)}", "M", product=True)
 
 
 def _paren(code: str) -> str:
@@ -385,7 +953,7 @@ def _docstring(d) -> str:
     out = ['    r"""' + d.summary.splitlines()[0]]
     out += [f"    {line}" if line else "" for line in d.summary.splitlines()[1:]]
     out += ["", "    .. math::", ""]
-    out += [f"        {eq.latex().replace('&', '')}" + (r" \\" if i + 1 < len(d.update) else "")
+    out += [f"        {eq.latex(states=d.states).replace('&', '')}" + (r" \\" if i + 1 < len(d.update) else "")
             for i, eq in enumerate(d.update)]
     out += ["", "    Parameters", "    ----------"]
     for a in d.arguments:

@@ -43,6 +43,8 @@ class Recipe:
         Returns ``(loss, prior)`` for the derivation; ``None`` means an oracle loss, no prior.
     finish : callable or None
         Adds recipe-specific steps to the derivation (e.g. Laplace's fixed point).
+    rule : str
+        ``"blr"`` or ``"improved"`` (the improved BLR of Lin, Schmidt & Khan 2020).
     """
 
     name: str
@@ -57,6 +59,7 @@ class Recipe:
     module: str = ""
     problem: Callable | None = None
     finish: Callable | None = None
+    rule: str = "blr"
 
     def __post_init__(self):
         if not self.module:
@@ -71,7 +74,7 @@ def _build(recipe: Recipe) -> Derivation:
     from .blr import derive
 
     loss, prior = recipe.problem() if recipe.problem else (None, None)
-    d = derive(recipe.family, loss, prior, recipe.approximations, function_name=recipe.function,
+    d = derive(recipe.family, loss, prior, recipe.approximations, rule=recipe.rule, function_name=recipe.function,
                title=recipe.title, anchor=recipe.anchor)
     return recipe.finish(d) if recipe.finish else d
 
@@ -143,6 +146,19 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("vogn", "Variational OGN (VOGN)", "diagonal-gaussian", ("gauss-newton", "stochastic"),
            "vogn_step", "ogn", "blrkit.classical.ogn:vogn",
            "blrkit.algorithms:vogn", _NB + "03_newton.ipynb"),
+    Recipe("variational_newton_improved", "Improved BLR (variational Newton)", "multivariate-gaussian", (),
+           "improved_variational_newton_step", "improved-blr",
+           "blrkit.classical.variational_newton:variational_newton", "blrkit.algorithms:variational_newton",
+           _NB + "07_flat_minima.ipynb", rule="improved"),
+    Recipe("rmsprop", "RMSprop", "diagonal-gaussian",
+           ("delta", "stochastic", "squared-gradient", "per-example-scale", "square-root", "decoupled-step"),
+           "rmsprop_step", "rmsprop", "blrkit.classical.rmsprop:rmsprop",
+           "blrkit.algorithms:rmsprop", _NB + "03_newton.ipynb"),
+    Recipe("adam", "Adam", "diagonal-gaussian",
+           ("delta", "stochastic", "squared-gradient", "per-example-scale", "square-root", "decoupled-step",
+            "gradient-average", "bias-correction"),
+           "adam_step", "rmsprop", "blrkit.classical.adam:adam",
+           "blrkit.algorithms:adam", _NB + "03_newton.ipynb"),
 )}
 
 

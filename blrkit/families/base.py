@@ -203,6 +203,27 @@ def _lambdify(args, exprs):
     return sympy.lambdify(list(args), list(exprs), modules=_MODULES, cse=True)
 
 
+#: ∫ q(θ) dθ = 1 to this (relative) for a density given by the user: adaptive quadrature is asked
+#: for 1e-12; 1e-6 leaves room for heavy tails and is far below any missing normaliser.
+NORMALISATION_RTOL = 1e-6
+
+
+def _batch_shape(**shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of the batch shapes (all axes but the last) of named arguments, or a ``ValueError``
+    naming them.
+
+    >>> _batch_shape(theta=(3,), lam=(2,))
+    Traceback (most recent call last):
+    ...
+    ValueError: the batch shapes (all axes but the last) do not broadcast: theta (3,), lam (2,)
+    """
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise ValueError(f"the batch shapes (all axes but the last) do not broadcast: {shown}") from None
+
+
 def _stack(values, batch_shape) -> np.ndarray:
     """Broadcast each output (constants come back as Python scalars) and stack on a new last axis."""
     cols = [np.broadcast_to(np.asarray(v, dtype=float), batch_shape) for v in values]
@@ -382,10 +403,29 @@ class ExponentialFamily:
         ...                                         support=(("positive", 1),))
         >>> ig.statistics
         (x, 1/x)
+
+        The density must be a SymPy expression (a string would create new symbols), contain every
+        θ and every natural parameter, and integrate to one: where θ is one continuous scalar, or
+        discrete, ∫ q(θ) dθ is computed by quadrature (or summed) at up to three natural-parameter
+        points chosen from the symbols' signs (``negative=True`` → −0.7, …) and must be 1 to
+        :data:`NORMALISATION_RTOL` (points where A(λ) is not finite are skipped).
+
+        >>> ExponentialFamily.from_log_density("unnormalised", (x,), -sympy.log(x) + e1 * x, (e1,),
+        ...                                    support=(("positive", 1),))
+        Traceback (most recent call last):
+        ...
+        ValueError: unnormalised: the density does not integrate to one: ∫ q(θ) dθ = inf at lambda = (-0.7,); write log q with its log-partition, log q = log h(θ) + λᵀT(θ) − A(λ)
         """
+        if isinstance(log_density, str) or any(isinstance(v, str) for v in (*tuple(theta), *tuple(natural_params))):
+            raise TypeError(f"{name}: give log_density, theta and natural_params as SymPy expressions and symbols, "
+                            "not strings (a string creates new symbols, unrelated to yours)")
         natural_params = tuple(natural_params)
         theta = tuple(theta)
         logp = sympy.expand(sympy.sympify(log_density))
+        for kind, symbols in (("theta", theta), ("natural parameter", natural_params)):
+            absent = [s for s in symbols if s not in logp.free_symbols]
+            if absent:
+                raise ValueError(f"{name}: the {kind} {', '.join(map(str, absent))} does not appear in the log density")
         stats = []
         for eta in natural_params:
             t = sympy.expand(sympy.diff(logp, eta))
@@ -393,6 +433,9 @@ class ExponentialFamily:
             t_theta = sum((term for term in sympy.Add.make_args(t) if term.free_symbols & set(theta)), sympy.S.Zero)
             if t_theta.free_symbols & set(natural_params):
                 raise ValueError(f"{name}: log density is not linear in {eta} given theta: got T = {t_theta}")
+            if t_theta == 0:
+                raise ValueError(f"{name}: the statistic of {eta} is T ≡ 0 (∂ log q/∂{eta} does not depend on "
+                                 "theta): it is not a natural parameter")
             stats.append(t_theta)
         rest = sympy.expand(logp - sum(e * t for e, t in zip(natural_params, stats)))
         log_h, minus_a = sympy.S.Zero, sympy.S.Zero
@@ -405,7 +448,40 @@ class ExponentialFamily:
                 log_h += term
             else:
                 minus_a += term
-        return cls.from_log_partition(name, theta, stats, log_h, natural_params, -minus_a, **kwargs)
+        family = cls.from_log_partition(name, theta, stats, log_h, natural_params, -minus_a, **kwargs)
+        family._check_normalised(natural_params)
+        return family
+
+    def _check_normalised(self, user_symbols) -> None:
+        """∫ q(θ) dθ = 1 at a few λ where it can be computed exactly (quadrature or sums)."""
+        import warnings
+
+        from blrkit.families._integrate import expectation
+
+        def values(s):
+            if s.is_negative or s.is_nonpositive:
+                return (-0.7, -1.6, -0.4)
+            if s.is_positive or s.is_nonnegative:
+                return (0.7, 1.6, 0.4)
+            return (0.3, -0.5, 0.8)
+
+        for point in zip(*(values(s) for s in user_symbols)):
+            lam = np.array(point)
+            try:
+                if not np.isfinite(self.log_partition_value(lam)).all():
+                    continue
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    total, _, method = expectation(self, lam, lambda th: np.ones((len(th), 1)))
+            except (ValueError, NotImplementedError, ZeroDivisionError, OverflowError):
+                continue  # outside the domain, or no exact integration (several continuous θ)
+            if method == "monte-carlo":
+                return  # the sampler draws from q itself: Monte Carlo cannot test normalisation
+            z = float(total[0])
+            if not (np.isfinite(z) and abs(z - 1.0) <= NORMALISATION_RTOL):
+                raise ValueError(f"{self.name}: the density does not integrate to one: ∫ q(θ) dθ = {z:.6g} at "
+                                 f"lambda = {tuple(point)}; write log q with its log-partition, "
+                                 "log q = log h(θ) + λᵀT(θ) − A(λ)")
 
     # ------------------------------------------------------------------ symbolic, derived and cached
     @property
@@ -712,7 +788,8 @@ class ExponentialFamily:
     def kl_value(self, lam_q, lam_p) -> np.ndarray:
         r"""KL(q ‖ p) = A(λ_p) − A(λ_q) − (λ_p − λ_q)ᵀμ_q, shape ``(...)``."""
         q, p = self._lam(lam_q, "lam_q"), self._lam(lam_p, "lam_p")
-        q, p = np.broadcast_arrays(q, p)
+        batch = _batch_shape(lam_q=q.shape[:-1], lam_p=p.shape[:-1])
+        q, p = np.broadcast_to(q, batch + q.shape[-1:]), np.broadcast_to(p, batch + p.shape[-1:])
         mu = self._call("mu", q)
         return self._call("A", p)[..., 0] - self._call("A", q)[..., 0] - np.sum((p - q) * mu, axis=-1)
 
@@ -738,7 +815,7 @@ class ExponentialFamily:
     def log_density_value(self, theta, lam) -> np.ndarray:
         r"""log q(θ) = log h(θ) + λᵀT(θ) − A(λ); θ ``(..., len(theta))``, λ ``(..., K)``, broadcast."""
         th, a = self._theta(theta), self._lam(lam)
-        batch = np.broadcast_shapes(th.shape[:-1], a.shape[:-1])
+        batch = _batch_shape(theta=th.shape[:-1], lam=a.shape[:-1])
         th = np.broadcast_to(th, batch + th.shape[-1:])
         a = np.broadcast_to(a, batch + a.shape[-1:])
         return _stack(self._num["log_density"](*self._cols(th), *self._cols(a)), batch)[..., 0]

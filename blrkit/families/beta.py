@@ -15,6 +15,7 @@ import functools
 
 import sympy
 
+from blrkit._validation import check_count
 from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
 
 __all__ = ["Beta", "Dirichlet"]
@@ -73,8 +74,7 @@ def Dirichlet(K: int = 3) -> ExponentialFamily:
     >>> Dirichlet(2).to_expectation([0.0, 0.0])      # Beta(1, 1)
     array([-1., -1.])
     """
-    if K < 2:
-        raise ValueError(f"K must be >= 2, got {K}")
+    K = check_count(K, "K", 2)
     th = tuple(sympy.Symbol(f"theta_{k}", positive=True) for k in range(1, K + 1))
     a = sympy.ImmutableMatrix([sympy.Symbol(f"alpha_{k}", positive=True) for k in range(1, K + 1)])
     lam = natural_symbols(K)

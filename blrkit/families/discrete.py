@@ -17,6 +17,7 @@ import functools
 import numpy as np
 import sympy
 
+from blrkit._validation import check_count
 from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
 
 __all__ = ["Bernoulli", "Categorical", "Poisson"]
@@ -67,8 +68,7 @@ def Categorical(K: int = 3) -> ExponentialFamily:
     >>> Categorical(2).to_standard([0.0])["p"]
     array([0.5, 0.5])
     """
-    if K < 2:
-        raise ValueError(f"K must be >= 2, got {K}")
+    K = check_count(K, "K", 2)
     th = tuple(sympy.Symbol(f"theta_{k}", nonnegative=True, integer=True) for k in range(1, K))
     p = sympy.ImmutableMatrix([sympy.Symbol(f"p_{k}", positive=True) for k in range(1, K + 1)])
     lam, mu = natural_symbols(K - 1), expectation_symbols(K - 1)

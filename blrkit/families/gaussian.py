@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from blrkit._validation import check_count
 from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
 
 __all__ = [
@@ -116,6 +117,7 @@ def FixedCovarianceGaussian(D: int = 1, sigma2=1) -> ExponentialFamily:
     s2 = sympy.nsimplify(sigma2)
     if not s2.is_positive:
         raise ValueError(f"sigma2 must be > 0, got {sigma2}")
+    D = check_count(D, "D")
     th = _thetas(D)
     m = _vector("m", D, real=True)
     lam, mu = natural_symbols(D), expectation_symbols(D)
@@ -157,6 +159,7 @@ def DiagonalGaussian(D: int = 2) -> ExponentialFamily:
     >>> DiagonalGaussian(2).to_natural(m=[1.0, 2.0], s=[2.0, 4.0])
     array([ 2.,  8., -1., -2.])
     """
+    D = check_count(D, "D")
     th = _thetas(D)
     m, s = _vector("m", D, real=True), _vector("s", D, positive=True)
     lam, mu = natural_symbols(2 * D), expectation_symbols(2 * D)
@@ -214,8 +217,7 @@ def MultivariateGaussian(D: int | None = 2):
     """
     if D is None:
         return GaussianMatrixForm()
-    if D < 1:
-        raise ValueError(f"D must be >= 1, got {D}")
+    D = check_count(D, "D")
     th = _thetas(D)
     m = _vector("m", D, real=True)
     s = sympy.ImmutableMatrix(D, D, lambda i, j: sympy.Symbol(

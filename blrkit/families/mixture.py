@@ -33,6 +33,7 @@ import functools
 import numpy as np
 import sympy
 
+from blrkit._validation import check_count
 from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
 
 __all__ = ["GaussianMixture"]
@@ -64,8 +65,7 @@ def GaussianMixture(K: int = 2) -> ExponentialFamily:
     >>> round(float(v.subs(dict(zip(q.natural, lam)))), 12) == round(float(np.log(1 / 3)), 12)
     True
     """
-    if K < 2:
-        raise ValueError(f"K must be >= 2, got {K}")
+    K = check_count(K, "K", 2)
     x = sympy.Symbol("x", real=True)
     z = tuple(sympy.Symbol(f"z_{k}", nonnegative=True, integer=True) for k in range(1, K))
     zs = z + (1 - sum(z),)

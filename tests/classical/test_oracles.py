@@ -54,3 +54,42 @@ def test_kalman_filter_and_smoother_match_pykalman_and_the_joint_posterior(rng):
     assert_close(sP, jP, KALMAN)
     assert_close(ll, jll, KALMAN)
     assert_close(ll, pk.loglikelihood(np.ma.masked_invalid(y)), KALMAN)
+
+
+def test_blr_newton_on_a_quadratic_averages_the_hessian_geometrically(rng):
+    """ℓ = ½xᵀAx − bᵀx: S_t = (1 − ρ)^t S_0 + (1 − (1 − ρ)^t) A; with ρ = 1 it is Newton's method."""
+    from blrkit.classical.newton import blr_newton
+
+    A, b, x0, S0 = random_spd(rng, 3), rng.standard_normal(3), rng.standard_normal(3), random_spd(rng, 3)
+    xs, Ss = blr_newton(lambda x: A @ x - b, lambda x: A, x0, S0, 0.3, 12)
+    for t in (0, 1, 5, 12):
+        assert_close(Ss[t], 0.7**t * S0 + (1 - 0.7**t) * A, CLOSED_FORM)
+    assert_close(blr_newton(lambda x: A @ x - b, lambda x: A, x0, S0, 1.0, 1)[0][-1], np.linalg.solve(A, b),
+                 CLOSED_FORM)
+
+
+def test_ridge_svd_matches_sklearn_and_the_posterior_covariance(rng):
+    """The mean is sklearn's Ridge at penalty σ²α; the covariance is (αI + XᵀX/σ²)⁻¹ (CLOSED_FORM)."""
+    from blrkit.classical.ridge import ridge_svd
+
+    X, y, alpha, s2 = rng.standard_normal((40, 5)), rng.standard_normal(40), 0.7, 0.4
+    m, C = ridge_svd(X, y, alpha, s2)
+    assert_close(m, Ridge(alpha=s2 * alpha, fit_intercept=False, solver="cholesky").fit(X, y).coef_, CLOSED_FORM)
+    assert_close(C, np.linalg.inv(alpha * np.eye(5) + X.T @ X / s2), CLOSED_FORM)
+
+
+def test_quartic_vi_expectations_match_gauss_hermite_quadrature(rng):
+    """One ρ = 1 step in D = 1: E_q[∇ℓ̄] and E_q[∇²ℓ̄] by 40-point Gauss–Hermite quadrature (exact for
+    these polynomials), then the update by hand (CLOSED_FORM)."""
+    from blrkit.classical.variational_newton import quartic_vi
+
+    X, y = rng.standard_normal((6, 1)), rng.standard_normal(6)
+    x0, S0 = np.array([0.4]), np.array([[2.5]])
+    z, w = np.polynomial.hermite.hermgauss(40)
+    theta = x0[0] + np.sqrt(2 / S0[0, 0]) * z  # θ ~ N(x0, 1/S0) at the nodes
+    grad = (X[:, 0][:, None] ** 4 * theta**3 / 3).sum(0) - X[:, 0] @ y + theta
+    hess = (X[:, 0][:, None] ** 4 * theta**2).sum(0) + 1
+    E_g, E_H = w @ grad / np.sqrt(np.pi), w @ hess / np.sqrt(np.pi)
+    xs, Ss = quartic_vi(X, y, x0, S0, 1.0, 1)
+    assert_close(Ss[-1], np.array([[E_H]]), CLOSED_FORM)
+    assert_close(xs[-1], x0 - E_g / E_H, CLOSED_FORM)

@@ -7,8 +7,9 @@ from cli._run import assert_usage_error, run_blrkit
 def test_verify_prints_each_counterpart():
     rc, out, err = run_blrkit("verify", "gaussian_mean", "--dim", "3", "--n", "30", "--batch", "1", "--seed", "2")
     assert rc == 0, err
-    for name in ("committed _generated step", "classical.gaussian_mean", "scipy.stats Bayes' rule"):
+    for name in ("derived step (compiled)", "classical.conjugate (every parameter)", "scipy.stats Bayes' rule"):
         assert name in out
+    assert "independent" in out and "freshness" in out
     assert "dim 3, n 30, batch 1" in out and out.rstrip().endswith("pass")
 
 

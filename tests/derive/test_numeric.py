@@ -148,6 +148,20 @@ def case_variational_newton(rng, n_samples=5):
             damped_newton_oracle(m, S, rho, E_g, E_H))
 
 
+def case_variational_newton_improved(rng, n_samples=5):
+    """The improved BLR in its retraction form, typed here: G = H̄ − S, S ← S + ρG + ρ²/2 G S⁻¹ G."""
+    p, _ = logistic(rng)
+    m, S, rho = state(rng)
+    theta = monte_carlo_draws(m, S, n_samples, SEED)
+    E_g, E_H = p.grad(theta).mean(0), p.hess(theta).mean(0)
+    r = rho[..., None, None]
+    G = E_H - S
+    S_new = S + r * G + r**2 / 2 * G @ np.linalg.solve(S, G)
+    return (lambda: dict(m=m, S=S, rho=rho, grad=p.grad, hess=p.hess, n_samples=n_samples,
+                         rng=np.random.default_rng(SEED)),
+            {"S_new": S_new, "m_new": m - rho[..., None] * solve_vec(S_new, E_g)})
+
+
 def case_sgd(rng):
     p, _ = logistic(rng)
     m, _, rho = state(rng)
@@ -225,12 +239,30 @@ def conjugate_case(name):
     return case
 
 
+def case_rmsprop(rng, adam=False):
+    """One step against PyTorch's documented update, typed here (torch.optim.RMSprop / Adam)."""
+    p, _ = logistic(rng)
+    m, _, rho = state(rng)
+    v, g_avg = rng.uniform(0.1, 1.0, BATCH + (D,)), rng.normal(size=BATCH + (D,))
+    lr, eps, beta1, t = rng.uniform(0.01, 0.1, BATCH), 1e-3, 0.8, 3
+    g = p.grad(m)
+    v_new = (1 - rho[..., None]) * v + rho[..., None] * g * g  # torch: v = alpha v + (1 - alpha) g², alpha = 1 - ρ
+    kwargs = dict(m=m, v=v, rho=rho, lr=lr, eps=eps, grad_mean=p.grad)
+    if not adam:
+        return lambda: kwargs, {"v_new": v_new, "m_new": m - lr[..., None] * g / (np.sqrt(v_new) + eps)}
+    ga_new = beta1 * g_avg + (1 - beta1) * g
+    denom = np.sqrt(v_new) / np.sqrt(1 - (1 - rho[..., None]) ** t) + eps
+    return (lambda: dict(kwargs, g_avg=g_avg, beta1=beta1, t=t),
+            {"v_new": v_new, "g_avg_new": ga_new, "m_new": m - lr[..., None] / (1 - beta1**t) * ga_new / denom})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
     "ridge": case_ridge, "kalman_update": case_kalman_update, "laplace": case_laplace,
     "diagonal_newton": case_diagonal_newton, "variational_newton": case_variational_newton, "sgd": case_sgd,
-    "ogn": case_ogn, "vogn": case_vogn,
+    "ogn": case_ogn, "vogn": case_vogn, "variational_newton_improved": case_variational_newton_improved,
+    "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True),
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

@@ -61,7 +61,8 @@ def updates(name):
 
 
 def test_every_recipe_has_a_symbolic_textbook_form():
-    missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"} - set(DIAGONAL_GN)
+    missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"} - set(DIAGONAL_GN) \
+        - {"rmsprop", "adam", "variational_newton_improved"}
     assert not missing, f"add a textbook form to tests/derive/test_symbolic.py for {sorted(missing)}"
 
 
@@ -147,6 +148,39 @@ def test_online_gauss_newton_elementwise(name):
         m_tb = ms - rho * (n_data / M) * sum(gs) / s_tb
         assert sp.simplify(got["s_new"].subs(terms) - s_tb) == 0
         assert sp.simplify(got["m_new"].subs(s_new, got["s_new"]).subs(terms) - m_tb) == 0
+
+
+def test_improved_blr_is_the_retraction_form():
+    """S_{t+1} = S + ρG + (ρ²/2) G S⁻¹ G with G = E_q[∇²ℓ] − S (Lin, Schmidt & Khan 2020), in general
+    dimension; the mean step uses S_{t+1}."""
+    got = updates("variational_newton_improved")
+    B = got["B"]
+    S_got = got["S_new"].subs(MatrixSymbol("B", D, D), B)
+    G = E_H - S
+    assert is_zero(S_got - (S + rho * G + rho**2 / 2 * G * sp.Inverse(S) * G))
+    assert is_zero(got["m_new"] - (m - rho * sp.Inverse(S_new) * E_g))
+
+
+def test_rmsprop_and_adam_textbook_forms():
+    """RMSprop: v_{t+1} = (1 − ρ)v + ρḡ², m_{t+1} = m − αḡ/(√v_{t+1} + ε); Adam adds g̃_{t+1} = β₁g̃ + (1 − β₁)ḡ
+    and m_{t+1} = m − α (g̃_{t+1}/(1 − β₁ᵗ)) / (√(v_{t+1}/(1 − (1 − ρ)ᵗ)) + ε) (Kingma & Ba 2015, with
+    β₂ = 1 − ρ; Khan & Rue 2023, Sec. 4.2). Element by element, the new v substituted."""
+    v, ms, g, lr, eps, b1, ga, t, r = sp.symbols("v m g_mean lr eps beta1 g_avg t rho", positive=True)
+    v_new = (1 - r) * v + r * g**2
+    for name in ("rmsprop", "adam"):
+        got = {k: e.xreplace({x: sp.Symbol(x.name, positive=True) for x in e.free_symbols})
+               for k, e in updates(name).items()}
+        v_sym, ga_new_sym = sp.Symbol("v_new", positive=True), sp.Symbol("g_avg_new", positive=True)
+        assert sp.simplify(got["v_new"] - v_new) == 0
+        if name == "rmsprop":
+            m_tb = ms - lr * g / (sp.sqrt(v_new) + eps)
+        else:
+            ga_new = b1 * ga + (1 - b1) * g
+            assert sp.simplify(got["g_avg_new"] - ga_new) == 0
+            # PyTorch's arrangement of √(v/(1 − β₂ᵗ)): √v / √(1 − β₂ᵗ) (equal: both factors are positive)
+            m_tb = ms - lr * (ga_new / (1 - b1**t)) / (sp.sqrt(v_new) / sp.sqrt(1 - (1 - r) ** t) + eps)
+        m_got = got["m_new"].subs({v_sym: v_new}).subs({ga_new_sym: b1 * ga + (1 - b1) * g})
+        assert sp.simplify(m_got - m_tb) == 0, (name, m_got)
 
 
 def test_vogn_is_ogn_at_a_sample():

@@ -39,6 +39,7 @@ def test_catalogue_has_every_recipe():
 def test_sphinx_build_has_no_warnings(tmp_path):
     pytest.importorskip("sphinx", reason="the docs build needs Sphinx (in the test extra)")
     pytest.importorskip("myst_parser", reason="the docs build needs myst-parser (in the test extra)")
+    pytest.importorskip("sphinx-mathjax-offline", reason="the docs build ships MathJax (in the test extra)")
     from sphinx.cmd.build import build_main
 
     warnings = tmp_path / "warnings.txt"
@@ -52,6 +53,7 @@ def test_sphinx_build_has_no_warnings(tmp_path):
         text = (tmp_path / "html" / f"{page}.html").read_text(encoding="utf-8")
         roles, links = text.count('<code class="xref py'), len(re.findall(r'<a [^>]*><code class="xref py', text))
         assert roles == links, f"{page}: {roles - links} Python cross-reference(s) did not resolve"
+    _assert_no_remote_resources(tmp_path / "html")
     catalogue_html = (tmp_path / "html" / "catalogue.html").read_text(encoding="utf-8")
     sections = catalogue_html.split('<section id="recipe-')[1:]
     assert len(sections) == len(RECIPES)
@@ -100,3 +102,22 @@ def test_notebook_links_name_the_recipes_notebooks():
     guide = (DOCS / "guide.md").read_text(encoding="utf-8")
     unlinked = sorted(n for n in {r.notebook for r in RECIPES.values()} if f"(../{n})" not in guide)
     assert not unlinked, f"the guide does not link these recipes' notebooks: {unlinked}"
+
+
+_RESOURCE = re.compile(r'<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)="([^"]*)"')
+
+
+def _assert_no_remote_resources(html_dir: Path) -> None:
+    """Every page loads its scripts, styles and images from the build itself (MathJax included):
+    offline, the maths still renders."""
+    pages = list(html_dir.rglob("*.html"))
+    assert pages
+    maths = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for url in _RESOURCE.findall(text):
+            assert not re.match(r"^(https?:)?//", url), f"{page.name} loads {url} from the network"
+            if "mathjax" in url.lower():
+                maths += 1
+                assert (page.parent / url.split("?")[0]).is_file(), f"{page.name}: {url} is not in the build"
+    assert maths, "no page loads MathJax"

@@ -14,8 +14,8 @@ def beta_bernoulli_posterior(alpha_0, beta_0, y):
 
     .. math::
 
-        \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i} \\
-        \beta_{t+1} = \beta_{0} + \left(N - \sum_{i=1}^{N} {y}_{i}\right)
+        \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} y_{i} \\
+        \beta_{t+1} = \beta_{0} + N - \sum_{i=1}^{N} y_{i}
 
     Parameters
     ----------
@@ -41,8 +41,8 @@ def beta_bernoulli_posterior(alpha_0, beta_0, y):
     # -- oracle terms ------------------------------------------------------
     N = np.shape(y)[-1]  # number of observations
     # -- outputs -----------------------------------------------------------
-    # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i}
+    # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} y_{i}
     alpha_new = alpha_0 + np.sum(y, axis=-1)
-    # \beta_{t+1} = \beta_{0} + \left(N - \sum_{i=1}^{N} {y}_{i}\right)
+    # \beta_{t+1} = \beta_{0} + N - \sum_{i=1}^{N} y_{i}
     beta_new = beta_0 + (N - np.sum(y, axis=-1))
     return alpha_new, beta_new

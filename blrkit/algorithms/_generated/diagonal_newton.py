@@ -14,8 +14,8 @@ def diagonal_newton_step(m, s, rho, grad, hess_diag):
 
     .. math::
 
-        s_{t+1} = \mathrm{diag}\,\nabla^2\ell(m_t) \rho + s_t \left(1 - \rho\right) \\
-        m_{t+1} = - \frac{\nabla\ell(m_t) \rho}{s_{t+1}} + m_t
+        s_{t+1} = (1 - \rho) s_t + \rho \mathrm{diag}\,\nabla^2\ell(m_t) \\
+        m_{t+1} = m_t - \rho \frac{\nabla\ell(m_t)}{s_{t+1}}
 
     Parameters
     ----------
@@ -46,8 +46,8 @@ def diagonal_newton_step(m, s, rho, grad, hess_diag):
     g = grad(m)
     h = hess_diag(m)
     # -- outputs -----------------------------------------------------------
-    # s_{t+1} = \mathrm{diag}\,\nabla^2\ell(m_t) \rho + s_t \left(1 - \rho\right)
-    s_new = h*rho + s*(1 - rho)
-    # m_{t+1} = - \frac{\nabla\ell(m_t) \rho}{s_{t+1}} + m_t
-    m_new = -g*rho/s_new + m
+    # s_{t+1} = (1 - \rho) s_t + \rho \mathrm{diag}\,\nabla^2\ell(m_t)
+    s_new = s*(1 - rho) + h*rho
+    # m_{t+1} = m_t - \rho \frac{\nabla\ell(m_t)}{s_{t+1}}
+    m_new = m - g*rho/s_new
     return m_new, s_new

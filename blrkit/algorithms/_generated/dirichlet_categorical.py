@@ -14,9 +14,9 @@ def dirichlet_categorical_posterior(alpha_0, y):
 
     .. math::
 
-        \alpha_{1,t+1} = \alpha_{1 0} + \sum_{i=1}^{N} {y}_{i,0} \\
-        \alpha_{2,t+1} = \alpha_{2 0} + \sum_{i=1}^{N} {y}_{i,1} \\
-        \alpha_{3,t+1} = \alpha_{3 0} + \sum_{i=1}^{N} {y}_{i,2}
+        \alpha_{1,t+1} = \alpha_{1,0} + \sum_{i=1}^{N} y_{i,0} \\
+        \alpha_{2,t+1} = \alpha_{2,0} + \sum_{i=1}^{N} y_{i,1} \\
+        \alpha_{3,t+1} = \alpha_{3,0} + \sum_{i=1}^{N} y_{i,2}
 
     Parameters
     ----------
@@ -37,6 +37,6 @@ def dirichlet_categorical_posterior(alpha_0, y):
     alpha_0 = np.asarray(alpha_0, dtype=float)
     y = np.asarray(y, dtype=float)
     # -- outputs -----------------------------------------------------------
-    # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i}, componentwise over k = 1..K
+    # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} y_{i}, componentwise over k = 1..K
     alpha_new = alpha_0 + np.sum(y, axis=-2)
     return alpha_new

@@ -14,8 +14,8 @@ def gamma_poisson_posterior(alpha_0, beta_0, y):
 
     .. math::
 
-        \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i} \\
-        \beta_{t+1} = N + \beta_{0}
+        \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} y_{i} \\
+        \beta_{t+1} = \beta_{0} + N
 
     Parameters
     ----------
@@ -41,8 +41,8 @@ def gamma_poisson_posterior(alpha_0, beta_0, y):
     # -- oracle terms ------------------------------------------------------
     N = np.shape(y)[-1]  # number of observations
     # -- outputs -----------------------------------------------------------
-    # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} {y}_{i}
+    # \alpha_{t+1} = \alpha_{0} + \sum_{i=1}^{N} y_{i}
     alpha_new = alpha_0 + np.sum(y, axis=-1)
-    # \beta_{t+1} = N + \beta_{0}
-    beta_new = N + beta_0
+    # \beta_{t+1} = \beta_{0} + N
+    beta_new = beta_0 + N
     return alpha_new, beta_new

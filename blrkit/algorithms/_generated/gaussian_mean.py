@@ -14,8 +14,8 @@ def gaussian_mean_posterior(m_0, S_0, y, noise_variance):
 
     .. math::
 
-        m_{t+1} = \frac{S_0 m_0 \sigma^2}{N + S_0 \sigma^2} + \frac{\sum_{i=1}^{N} {y}_{i}}{N + S_0 \sigma^2} \\
-        S_{t+1} = \frac{N}{\sigma^2} + S_0
+        m_{t+1} = \frac{S_0 m_0 \sigma^2}{N + S_0 \sigma^2} + \frac{\sum_{i=1}^{N} y_{i}}{N + S_0 \sigma^2} \\
+        S_{t+1} = S_0 + \frac{N}{\sigma^2}
 
     Parameters
     ----------
@@ -44,8 +44,8 @@ def gaussian_mean_posterior(m_0, S_0, y, noise_variance):
     # -- oracle terms ------------------------------------------------------
     N = np.shape(y)[-1]  # number of observations
     # -- outputs -----------------------------------------------------------
-    # m_{t+1} = \frac{S_0 m_0 \sigma^2}{N + S_0 \sigma^2} + \frac{\sum_{i=1}^{N} {y}_{i}}{N + S_0 \sigma^2}
+    # m_{t+1} = \frac{S_0 m_0 \sigma^2}{N + S_0 \sigma^2} + \frac{\sum_{i=1}^{N} y_{i}}{N + S_0 \sigma^2}
     m_new = S_0*m_0*noise_variance/(N + S_0*noise_variance) + np.sum(y, axis=-1)/(N + S_0*noise_variance)
-    # S_{t+1} = \frac{N}{\sigma^2} + S_0
-    S_new = N/noise_variance + S_0
+    # S_{t+1} = S_0 + \frac{N}{\sigma^2}
+    S_new = S_0 + N/noise_variance
     return m_new, S_new

@@ -14,7 +14,7 @@ def gradient_descent_step(m, rho, grad):
 
     .. math::
 
-        m_{t+1} = - \rho \nabla\ell(m_t) + m_t
+        m_{t+1} = m_t - \rho \nabla\ell(m_t)
 
     Parameters
     ----------
@@ -39,6 +39,6 @@ def gradient_descent_step(m, rho, grad):
     # -- oracle terms ------------------------------------------------------
     g = grad(m)
     # -- outputs -----------------------------------------------------------
-    # m_{t+1} = - \rho \nabla\ell(m_t) + m_t
-    m_new = ((-rho)[..., None] * g) + m
+    # m_{t+1} = m_t - \rho \nabla\ell(m_t)
+    m_new = m - rho[..., None] * g
     return m_new

@@ -14,11 +14,11 @@ def kalman_update(m_pred, P_pred, y, H, R, d):
 
     .. math::
 
-        v = - d - H \bar{m} + y \\
-        C = H \bar{P} H^{T} + R \\
-        K = \bar{P} H^{T} C^{-1} \\
-        m_{t+1} = K v + \bar{m} \\
-        P_{t+1} = \left(- K H + \mathbb{I}\right) \bar{P} \left(- H^{T} K^{T} + \mathbb{I}\right) + K R K^{T}
+        v = y - d - H \bar{m} \\
+        C = H \bar{P} H^\top + R \\
+        K = \bar{P} H^\top C^{-1} \\
+        m_{t+1} = \bar{m} + K v \\
+        P_{t+1} = \left(I - K H\right) \bar{P} \left(I - K H\right)^\top + K R K^\top
 
     Parameters
     ----------
@@ -51,14 +51,14 @@ def kalman_update(m_pred, P_pred, y, H, R, d):
     R = np.asarray(R, dtype=float)
     d = np.asarray(d, dtype=float)
     # -- outputs -----------------------------------------------------------
-    # v = - d - H \bar{m} + y
-    v = -d - ((H @ m_pred[..., None])[..., 0]) + y
-    # C = H \bar{P} H^{T} + R
-    C = ((H @ P_pred) @ np.swapaxes(H, -1, -2)) + R
-    # K = \bar{P} H^{T} C^{-1}
+    # v = y - d - H \bar{m}
+    v = y - d - (H @ m_pred[..., None])[..., 0]
+    # C = H \bar{P} H^\top + R
+    C = H @ P_pred @ np.swapaxes(H, -1, -2) + R
+    # K = \bar{P} H^\top C^{-1}
     K = np.swapaxes(np.linalg.solve(np.swapaxes(C, -1, -2), np.swapaxes(P_pred @ np.swapaxes(H, -1, -2), -1, -2)), -1, -2)
-    # m_{t+1} = K v + \bar{m}
-    m_new = ((K @ v[..., None])[..., 0]) + m_pred
-    # P_{t+1} = \left(- K H + \mathbb{I}\right) \bar{P} \left(- H^{T} K^{T} + \mathbb{I}\right) + K R K^{T}
-    P_new = ((((-(K @ H)) + np.eye(m_pred.shape[-1])) @ P_pred) @ ((-(np.swapaxes(H, -1, -2) @ np.swapaxes(K, -1, -2))) + np.eye(m_pred.shape[-1]))) + ((K @ R) @ np.swapaxes(K, -1, -2))
+    # m_{t+1} = \bar{m} + K v
+    m_new = m_pred + (K @ v[..., None])[..., 0]
+    # P_{t+1} = \left(I - K H\right) \bar{P} \left(I - K H\right)^\top + K R K^\top
+    P_new = (np.eye(m_pred.shape[-1]) - K @ H) @ P_pred @ np.swapaxes(np.eye(m_pred.shape[-1]) - K @ H, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
     return m_new, P_new, K, v, C

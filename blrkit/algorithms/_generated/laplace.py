@@ -14,8 +14,8 @@ def laplace_step(m, S, rho, grad, hess):
 
     .. math::
 
-        S_{t+1} = \rho \nabla^2\ell(m_t) + \left(1 - \rho\right) S_t \\
-        m_{t+1} = - \rho S_{t+1}^{-1} \nabla\ell(m_t) + m_t
+        S_{t+1} = (1 - \rho) S_t + \rho \nabla^2\ell(m_t) \\
+        m_{t+1} = m_t - \rho S_{t+1}^{-1} \nabla\ell(m_t)
 
     Parameters
     ----------
@@ -46,8 +46,8 @@ def laplace_step(m, S, rho, grad, hess):
     g = grad(m)
     H = hess(m)
     # -- outputs -----------------------------------------------------------
-    # S_{t+1} = \rho \nabla^2\ell(m_t) + \left(1 - \rho\right) S_t
-    S_new = (rho[..., None, None] * H) + ((1 - rho)[..., None, None] * S)
-    # m_{t+1} = - \rho S_{t+1}^{-1} \nabla\ell(m_t) + m_t
-    m_new = ((-rho)[..., None] * np.linalg.solve(S_new, g[..., None])[..., 0]) + m
+    # S_{t+1} = (1 - \rho) S_t + \rho \nabla^2\ell(m_t)
+    S_new = (1 - rho)[..., None, None] * S + rho[..., None, None] * H
+    # m_{t+1} = m_t - \rho S_{t+1}^{-1} \nabla\ell(m_t)
+    m_new = m - rho[..., None] * np.linalg.solve(S_new, g[..., None])[..., 0]
     return m_new, S_new

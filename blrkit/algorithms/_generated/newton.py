@@ -15,7 +15,7 @@ def newton_step(m, grad, hess):
     .. math::
 
         S_{t+1} = \nabla^2\ell(m_t) \\
-        m_{t+1} = - S_{t+1}^{-1} \nabla\ell(m_t) + m_t
+        m_{t+1} = m_t - S_{t+1}^{-1} \nabla\ell(m_t)
 
     Parameters
     ----------
@@ -42,6 +42,6 @@ def newton_step(m, grad, hess):
     # -- outputs -----------------------------------------------------------
     # S_{t+1} = \nabla^2\ell(m_t)
     S_new = H
-    # m_{t+1} = - S_{t+1}^{-1} \nabla\ell(m_t) + m_t
-    m_new = (-np.linalg.solve(S_new, g[..., None])[..., 0]) + m
+    # m_{t+1} = m_t - S_{t+1}^{-1} \nabla\ell(m_t)
+    m_new = m - np.linalg.solve(S_new, g[..., None])[..., 0]
     return m_new, S_new

@@ -14,10 +14,10 @@ def normal_gamma_posterior(m_0, kappa_0, alpha_0, beta_0, y):
 
     .. math::
 
-        m_{t+1} = \frac{\kappa_{0} m_0}{N + \kappa_{0}} + \frac{\sum_{i=1}^{N} {y}_{i}}{N + \kappa_{0}} \\
-        \kappa_{t+1} = N + \kappa_{0} \\
-        \alpha_{t+1} = \frac{N}{2} + \alpha_{0} \\
-        \beta_{t+1} = \beta_{0} + \frac{N \kappa_{0} m_0^{2} + N \sum_{i=1}^{N} {y}_{i}^{2} - 2 \kappa_{0} m_0 \sum_{i=1}^{N} {y}_{i} + \kappa_{0} \sum_{i=1}^{N} {y}_{i}^{2} - \left(\sum_{i=1}^{N} {y}_{i}\right)^{2}}{2 \left(N + \kappa_{0}\right)}
+        m_{t+1} = \frac{\kappa_{0} m_0}{\kappa_{0} + N} + \frac{\sum_{i=1}^{N} y_{i}}{\kappa_{0} + N} \\
+        \kappa_{t+1} = \kappa_{0} + N \\
+        \alpha_{t+1} = \alpha_{0} + \frac{N}{2} \\
+        \beta_{t+1} = \beta_{0} + \frac{N \kappa_{0} m_0^{2} + N \sum_{i=1}^{N} y_{i}^{2} + \kappa_{0} \sum_{i=1}^{N} y_{i}^{2} - 2 \kappa_{0} m_0 \sum_{i=1}^{N} y_{i} - \left(\sum_{i=1}^{N} y_{i}\right)^{2}}{2 \left(\kappa_{0} + N\right)}
 
     Parameters
     ----------
@@ -49,12 +49,12 @@ def normal_gamma_posterior(m_0, kappa_0, alpha_0, beta_0, y):
     # -- oracle terms ------------------------------------------------------
     N = np.shape(y)[-1]  # number of observations
     # -- outputs -----------------------------------------------------------
-    # m_{t+1} = \frac{\kappa_{0} m_0}{N + \kappa_{0}} + \frac{\sum_{i=1}^{N} {y}_{i}}{N + \kappa_{0}}
-    m_new = kappa_0*m_0/(N + kappa_0) + np.sum(y, axis=-1)/(N + kappa_0)
-    # \kappa_{t+1} = N + \kappa_{0}
-    kappa_new = N + kappa_0
-    # \alpha_{t+1} = \frac{N}{2} + \alpha_{0}
-    alpha_new = (1/2)*N + alpha_0
-    # \beta_{t+1} = \beta_{0} + \frac{N \kappa_{0} m_0^{2} + N \sum_{i=1}^{N} {y}_{i}^{2} - 2 \kappa_{0} m_0 \sum_{i=1}^{N} {y}_{i} + \kappa_{0} \sum_{i=1}^{N} {y}_{i}^{2} - \left(\sum_{i=1}^{N} {y}_{i}\right)^{2}}{2 \left(N + \kappa_{0}\right)}
-    beta_new = beta_0 + (1/2)*(N*kappa_0*m_0**2 + N*np.sum(y**2, axis=-1) - 2*kappa_0*m_0*np.sum(y, axis=-1) + kappa_0*np.sum(y**2, axis=-1) - np.sum(y, axis=-1)**2)/(N + kappa_0)
+    # m_{t+1} = \frac{\kappa_{0} m_0}{\kappa_{0} + N} + \frac{\sum_{i=1}^{N} y_{i}}{\kappa_{0} + N}
+    m_new = kappa_0*m_0/(kappa_0 + N) + np.sum(y, axis=-1)/(kappa_0 + N)
+    # \kappa_{t+1} = \kappa_{0} + N
+    kappa_new = kappa_0 + N
+    # \alpha_{t+1} = \alpha_{0} + \frac{N}{2}
+    alpha_new = alpha_0 + (1/2)*N
+    # \beta_{t+1} = \beta_{0} + \frac{N \kappa_{0} m_0^{2} + N \sum_{i=1}^{N} y_{i}^{2} + \kappa_{0} \sum_{i=1}^{N} y_{i}^{2} - 2 \kappa_{0} m_0 \sum_{i=1}^{N} y_{i} - \left(\sum_{i=1}^{N} y_{i}\right)^{2}}{2 \left(\kappa_{0} + N\right)}
+    beta_new = beta_0 + (1/2)*(N*kappa_0*m_0**2 + N*np.sum(y**2, axis=-1) + kappa_0*np.sum(y**2, axis=-1) - 2*kappa_0*m_0*np.sum(y, axis=-1) - np.sum(y, axis=-1)**2)/(kappa_0 + N)
     return m_new, kappa_new, alpha_new, beta_new

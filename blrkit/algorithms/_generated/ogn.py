@@ -14,8 +14,8 @@ def ogn_step(m, s, rho, grad_terms, n_data, n_batch):
 
     .. math::
 
-        s_{t+1} = \frac{\left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right) N \rho}{M} + s_t \left(1 - \rho\right) \\
-        m_{t+1} = - \frac{\hat{g}_{\mathcal{B}}(m_t) N \rho}{M s_{t+1}} + m_t
+        s_{t+1} = (1 - \rho) s_t + \frac{N \rho}{M} \left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right) \\
+        m_{t+1} = m_t - \frac{N \rho}{M} \frac{\hat{g}_{\mathcal{B}}(m_t)}{s_{t+1}}
 
     Parameters
     ----------
@@ -50,8 +50,8 @@ def ogn_step(m, s, rho, grad_terms, n_data, n_batch):
     g_batch = np.sum(grads, axis=-2)
     h_gn_batch = np.sum(grads**2, axis=-2)
     # -- outputs -----------------------------------------------------------
-    # s_{t+1} = \frac{\left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right) N \rho}{M} + s_t \left(1 - \rho\right)
-    s_new = h_gn_batch*n_data*rho/n_batch + s*(1 - rho)
-    # m_{t+1} = - \frac{\hat{g}_{\mathcal{B}}(m_t) N \rho}{M s_{t+1}} + m_t
-    m_new = -g_batch*n_data*rho/(n_batch*s_new) + m
+    # s_{t+1} = (1 - \rho) s_t + \frac{N \rho}{M} \left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right)
+    s_new = s*(1 - rho) + h_gn_batch*n_data*rho/n_batch
+    # m_{t+1} = m_t - \frac{N \rho}{M} \frac{\hat{g}_{\mathcal{B}}(m_t)}{s_{t+1}}
+    m_new = m - g_batch*n_data*rho/(n_batch*s_new)
     return m_new, s_new

@@ -14,8 +14,8 @@ def ridge_posterior(X, y, alpha, noise_variance):
 
     .. math::
 
-        S_{t+1} = \alpha \mathbb{I} + \frac{1}{\sigma^2} X^{T} X \\
-        m_{t+1} = \frac{1}{\sigma^2} S_{t+1}^{-1} X^{T} y
+        S_{t+1} = \alpha I + \frac{1}{\sigma^2} X^\top X \\
+        m_{t+1} = \frac{1}{\sigma^2} S_{t+1}^{-1} X^\top y
 
     Parameters
     ----------
@@ -42,8 +42,8 @@ def ridge_posterior(X, y, alpha, noise_variance):
     alpha = np.asarray(alpha, dtype=float)
     noise_variance = np.asarray(noise_variance, dtype=float)
     # -- outputs -----------------------------------------------------------
-    # S_{t+1} = \alpha \mathbb{I} + \frac{1}{\sigma^2} X^{T} X
-    S_new = (alpha[..., None, None] * np.eye(X.shape[-1])) + ((1/noise_variance)[..., None, None] * (np.swapaxes(X, -1, -2) @ X))
-    # m_{t+1} = \frac{1}{\sigma^2} S_{t+1}^{-1} X^{T} y
+    # S_{t+1} = \alpha I + \frac{1}{\sigma^2} X^\top X
+    S_new = alpha[..., None, None] * np.eye(X.shape[-1]) + (1/noise_variance)[..., None, None] * (np.swapaxes(X, -1, -2) @ X)
+    # m_{t+1} = \frac{1}{\sigma^2} S_{t+1}^{-1} X^\top y
     m_new = (1/noise_variance)[..., None] * np.linalg.solve(S_new, np.swapaxes(X, -1, -2) @ y[..., None])[..., 0]
     return m_new, S_new

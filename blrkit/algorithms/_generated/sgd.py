@@ -14,7 +14,7 @@ def sgd_step(m, rho, grad_batch, n_data, n_batch):
 
     .. math::
 
-        m_{t+1} = - \frac{N \rho}{M} \hat{g}_{\mathcal{B}}(m_t) + m_t
+        m_{t+1} = m_t - \frac{N \rho}{M} \hat{g}_{\mathcal{B}}(m_t)
 
     Parameters
     ----------
@@ -43,6 +43,6 @@ def sgd_step(m, rho, grad_batch, n_data, n_batch):
     # -- oracle terms ------------------------------------------------------
     g_batch = grad_batch(m)
     # -- outputs -----------------------------------------------------------
-    # m_{t+1} = - \frac{N \rho}{M} \hat{g}_{\mathcal{B}}(m_t) + m_t
-    m_new = ((-n_data*rho/n_batch)[..., None] * g_batch) + m
+    # m_{t+1} = m_t - \frac{N \rho}{M} \hat{g}_{\mathcal{B}}(m_t)
+    m_new = m - (n_data*rho/n_batch)[..., None] * g_batch
     return m_new

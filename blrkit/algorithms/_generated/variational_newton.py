@@ -14,8 +14,8 @@ def variational_newton_step(m, S, rho, grad, hess, n_samples, rng):
 
     .. math::
 
-        S_{t+1} = \rho \mathbb{E}_{q_t}[\nabla^2\ell(\theta)] + \left(1 - \rho\right) S_t \\
-        m_{t+1} = - \rho S_{t+1}^{-1} \mathbb{E}_{q_t}[\nabla\ell(\theta)] + m_t
+        S_{t+1} = (1 - \rho) S_t + \rho \mathbb{E}_{q_t}[\nabla^2\ell(\theta)] \\
+        m_{t+1} = m_t - \rho S_{t+1}^{-1} \mathbb{E}_{q_t}[\nabla\ell(\theta)]
 
     Parameters
     ----------
@@ -54,8 +54,8 @@ def variational_newton_step(m, S, rho, grad, hess, n_samples, rng):
     E_g = np.mean(grad(theta), axis=0)
     E_H = np.mean(hess(theta), axis=0)
     # -- outputs -----------------------------------------------------------
-    # S_{t+1} = \rho \mathbb{E}_{q_t}[\nabla^2\ell(\theta)] + \left(1 - \rho\right) S_t
-    S_new = (rho[..., None, None] * E_H) + ((1 - rho)[..., None, None] * S)
-    # m_{t+1} = - \rho S_{t+1}^{-1} \mathbb{E}_{q_t}[\nabla\ell(\theta)] + m_t
-    m_new = ((-rho)[..., None] * np.linalg.solve(S_new, E_g[..., None])[..., 0]) + m
+    # S_{t+1} = (1 - \rho) S_t + \rho \mathbb{E}_{q_t}[\nabla^2\ell(\theta)]
+    S_new = (1 - rho)[..., None, None] * S + rho[..., None, None] * E_H
+    # m_{t+1} = m_t - \rho S_{t+1}^{-1} \mathbb{E}_{q_t}[\nabla\ell(\theta)]
+    m_new = m - rho[..., None] * np.linalg.solve(S_new, E_g[..., None])[..., 0]
     return m_new, S_new

@@ -14,8 +14,8 @@ def vogn_step(m, s, rho, grad_terms, n_data, n_batch, n_samples, rng):
 
     .. math::
 
-        s_{t+1} = \frac{\mathbb{E}_{q_t}[\sum_{i \in \mathcal{B}} (\nabla\ell_i(\theta))^2] N \rho}{M} + s_t \left(1 - \rho\right) \\
-        m_{t+1} = - \frac{\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)] N \rho}{M s_{t+1}} + m_t
+        s_{t+1} = (1 - \rho) s_t + \frac{N \rho}{M} \mathbb{E}_{q_t}[\sum_{i \in \mathcal{B}} (\nabla\ell_i(\theta))^2] \\
+        m_{t+1} = m_t - \frac{N \rho}{M} \frac{\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)]}{s_{t+1}}
 
     Parameters
     ----------
@@ -57,8 +57,8 @@ def vogn_step(m, s, rho, grad_terms, n_data, n_batch, n_samples, rng):
     E_g_batch = np.mean(np.sum(grads, axis=-2), axis=0)
     E_h_gn_batch = np.mean(np.sum(grads**2, axis=-2), axis=0)
     # -- outputs -----------------------------------------------------------
-    # s_{t+1} = \frac{\mathbb{E}_{q_t}[\sum_{i \in \mathcal{B}} (\nabla\ell_i(\theta))^2] N \rho}{M} + s_t \left(1 - \rho\right)
-    s_new = E_h_gn_batch*n_data*rho/n_batch + s*(1 - rho)
-    # m_{t+1} = - \frac{\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)] N \rho}{M s_{t+1}} + m_t
-    m_new = -E_g_batch*n_data*rho/(n_batch*s_new) + m
+    # s_{t+1} = (1 - \rho) s_t + \frac{N \rho}{M} \mathbb{E}_{q_t}[\sum_{i \in \mathcal{B}} (\nabla\ell_i(\theta))^2]
+    s_new = s*(1 - rho) + E_h_gn_batch*n_data*rho/n_batch
+    # m_{t+1} = m_t - \frac{N \rho}{M} \frac{\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)]}{s_{t+1}}
+    m_new = m - E_g_batch*n_data*rho/(n_batch*s_new)
     return m_new, s_new

@@ -1,0 +1,84 @@
+r"""Adam: RMSprop's BLR (:mod:`blrkit.algorithms.rmsprop`) with a slow-moving average of the gradients
+and the bias correction (Khan & Rue 2023, Sec. 4.2).
+
+Both additions are named rewrites in the derivation (recipe ``adam``), not consequences of the BLR:
+the average stands in for heavy-ball momentum in natural parameters when the scale vectors move
+slowly, and the bias correction is a step-size schedule that undoes the zero start. The numeric
+update is the emitted :func:`~blrkit.algorithms._generated.adam.adam_step`.
+"""
+
+from __future__ import annotations
+
+from blrkit.algorithms._generated.adam import adam_step
+from blrkit.algorithms.results import GradientDescentResult
+from blrkit.algorithms.rmsprop import _check_hyper, _in, _run
+
+__all__ = ["adam", "adam_from_blr", "blr_from_adam"]
+
+
+def adam(grad, m0, *, lr=0.001, betas=(0.9, 0.999), eps=1e-8, n_steps: int) -> GradientDescentResult:
+    r"""Adam with PyTorch's names and defaults, running the BLR's emitted step.
+
+    .. math::
+
+        \tilde g_{t+1} = \beta_1\tilde g_t + (1-\beta_1)\bar g(m_t), \quad
+        v_{t+1} = \beta_2 v_t + (1-\beta_2)\bar g(m_t)^2, \quad
+        m_{t+1} = m_t - \mathrm{lr}\,
+        \frac{\tilde g_{t+1}/(1-\beta_1^{t+1})}{\sqrt{v_{t+1}/(1-\beta_2^{t+1})} + \epsilon},
+
+    from :math:`\tilde g_0 = v_0 = 0`: the BLR with ρ = 1 − β₂ and the rewrites of the module docstring
+    (Khan & Rue 2023, Sec. 4.2). ε sits outside the square root, as in PyTorch.
+
+    Parameters
+    ----------
+    grad : callable
+        ``grad(m)``, ``(*batch, D)`` → ``(*batch, D)``, called once per step.
+    m0 : array_like, shape (*batch, D)
+        Start.
+    lr : float, default 0.001
+        Step α, > 0.
+    betas : (float, float), default (0.9, 0.999)
+        Decays β₁ of the gradient average and β₂ = 1 − ρ of v, each in [0, 1).
+    eps : float, default 1e-8
+        ε ≥ 0.
+    n_steps : int
+        Number of steps, ≥ 0.
+
+    Returns
+    -------
+    GradientDescentResult
+        ``means`` ``(n_steps + 1, *batch, D)``.
+
+    Examples
+    --------
+    The first step moves each coordinate by ``lr`` against the sign of its gradient:
+
+    >>> from blrkit.algorithms import adam
+    >>> adam(lambda m: m - 3.0, [0.0, 10.0], lr=0.1, n_steps=1).means.round(6)
+    array([[ 0. , 10. ],
+           [ 0.1,  9.9]])
+    """
+    _check_hyper(lr, eps)
+    b1, b2 = _betas(betas)
+    rho = 1 - b2
+    return _run(adam_step, grad, m0, n_steps, 2,
+                hyper=lambda t: dict(rho=rho, lr=lr, eps=eps, beta1=b1, t=t))
+
+
+def _betas(betas):
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+    return _in(b1, "betas[0]", 0.0, 1.0, closed_low=True), _in(b2, "betas[1]", 0.0, 1.0, closed_low=True)
+
+
+def blr_from_adam(*, lr, betas, eps) -> dict:
+    """The BLR's parameters of PyTorch's Adam: ``rho = 1 − β₂``, ``lr``, ``eps``, ``beta1 = β₁``."""
+    b1, b2 = betas
+    return {"rho": 1 - b2, "lr": lr, "eps": eps, "beta1": b1}
+
+
+def adam_from_blr(*, rho, lr, eps, beta1) -> dict:
+    """PyTorch's Adam hyperparameters of the BLR's: ``betas = (beta1, 1 − rho)``."""
+    return {"lr": lr, "betas": (beta1, 1 - rho), "eps": eps}

@@ -1,0 +1,127 @@
+r"""RMSprop and Adam: the diagonal-Gaussian BLR with a squared-gradient Hessian, a square root and a
+decoupled step (Khan & Rue 2023, Sec. 4.2).
+
+The BLR with a mean-field Gaussian :math:`q = \mathcal N(m, \mathrm{diag}(s)^{-1})`, the delta method,
+a minibatch gradient :math:`\bar g` and the Hessian approximation :math:`\mathrm{diag}\,\nabla^2\ell \approx
+N\bar g^2` is, in the per-example precision :math:`v = s/N`,
+
+.. math::
+
+    v_{t+1} = (1-\rho)\,v_t + \rho\,\bar g^2, \qquad m_{t+1} = m_t - \rho\,\bar g / v_{t+1}.
+
+RMSprop then takes the square root of :math:`v` with an :math:`\epsilon` and its own step α (``lr``);
+Adam also averages the gradients (β₁) and corrects both averages for their zero start. Those last
+steps are not implied by the BLR; each is a named rewrite in the derivation (``blrkit derive
+diagonal-gaussian --approx …``, recipes ``rmsprop`` and ``adam``). The numeric updates are the
+emitted :func:`~blrkit.algorithms._generated.rmsprop.rmsprop_step` (Adam's:
+:mod:`blrkit.algorithms.adam`).
+
+The hyperparameters map one to one (:func:`blr_from_rmsprop`, :func:`rmsprop_from_blr`, and
+:func:`~blrkit.algorithms.adam.blr_from_adam` for Adam): PyTorch's
+RMSprop ``alpha`` and Adam's β₂ are :math:`1 - \rho`, ``lr`` is α, ``eps`` is ε, β₁ is the average's
+decay. Where the textbook algorithms are *not* the BLR: the square root (the BLR divides by
+:math:`v`), ε (in the BLR the prior's precision :math:`\delta/N` sits in both numerator and
+denominator), the bias correction (a step-size schedule) and weight decay (PyTorch adds it to the
+gradient before squaring; the BLR's prior stays outside :math:`v`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blrkit._validation import as_float_array
+from blrkit.algorithms._common import check_start, checked
+from blrkit.algorithms._generated.rmsprop import rmsprop_step
+from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.results import GradientDescentResult
+
+__all__ = ["blr_from_rmsprop", "rmsprop", "rmsprop_from_blr"]
+
+
+def _in(value, name: str, low: float, high: float, *, closed_low: bool = False):
+    x = as_float_array(value, name)
+    ok = (x >= low if closed_low else x > low) & (x < high)
+    if not np.all(ok):
+        shown = x.item() if x.ndim == 0 else x
+        raise ValueError(f"{name} must lie in {'[' if closed_low else '('}{low}, {high}), got {shown}")
+    return x
+
+
+def _check_hyper(lr, eps):
+    _in(lr, "lr", 0.0, np.inf)
+    _in(eps, "eps", 0.0, np.inf, closed_low=True)
+
+
+def _run(step, grad, m0, n_steps, state0: int, hyper):
+    """Loop ``step``: the first call checks ``grad``'s output; every iterate is checked finite."""
+    m = check_start(m0)
+    n_steps = _check_n_steps(n_steps)
+    means = np.empty((n_steps + 1,) + m.shape)
+    means[0] = m
+    state = [np.zeros_like(m) for _ in range(state0)]
+    first = checked(grad, "grad", matrix=False)
+    for t in range(n_steps):
+        m, *state = step(m, *state, grad_mean=grad if t else first, **hyper(t + 1))
+        if not np.isfinite(m).all():
+            raise ValueError(f"the iterates became non-finite at step {t + 1}: grad returned NaN or inf, "
+                             "or lr is too large")
+        means[t + 1] = m
+    return GradientDescentResult(means=means)
+
+
+def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> GradientDescentResult:
+    r"""RMSprop with PyTorch's names and defaults, running the BLR's emitted step.
+
+    .. math::
+
+        v_{t+1} = \alpha\,v_t + (1-\alpha)\,\bar g(m_t)^2, \qquad
+        m_{t+1} = m_t - \mathrm{lr}\,\frac{\bar g(m_t)}{\sqrt{v_{t+1}} + \epsilon}, \qquad v_0 = 0,
+
+    the BLR with ρ = 1 − ``alpha`` (Khan & Rue 2023, Sec. 4.2).
+
+    Parameters
+    ----------
+    grad : callable
+        ``grad(m)``, ``(*batch, D)`` → ``(*batch, D)``: the gradient ḡ, called once per step (a
+        minibatch gradient is the caller's closure).
+    m0 : array_like, shape (*batch, D)
+        Start; leading axes are independent problems.
+    lr : float, default 0.01
+        Step α of the mean, > 0.
+    alpha : float, default 0.99
+        Smoothing constant of v, in [0, 1): the BLR's 1 − ρ.
+    eps : float, default 1e-8
+        ε ≥ 0 added to √v.
+    n_steps : int
+        Number of steps, ≥ 0.
+
+    Returns
+    -------
+    GradientDescentResult
+        ``means`` ``(n_steps + 1, *batch, D)``.
+
+    Examples
+    --------
+    >>> from blrkit.algorithms import rmsprop
+    >>> rmsprop(lambda m: 2 * m, [1.0], lr=0.1, n_steps=1).means.round(6)
+    array([[1.],
+           [0.]])
+    """
+    _check_hyper(lr, eps)
+    rho = 1 - _in(alpha, "alpha", 0.0, 1.0, closed_low=True)
+    return _run(rmsprop_step, grad, m0, n_steps, 1, hyper=lambda t: dict(rho=rho, lr=lr, eps=eps))
+
+
+def blr_from_rmsprop(*, lr, alpha, eps) -> dict:
+    """The BLR's parameters of PyTorch's RMSprop: ``rho = 1 − alpha``, ``lr``, ``eps``.
+
+    >>> blr_from_rmsprop(lr=0.01, alpha=0.99, eps=1e-8)["rho"] == 1 - 0.99
+    True
+    """
+    return {"rho": 1 - alpha, "lr": lr, "eps": eps}
+
+
+def rmsprop_from_blr(*, rho, lr, eps) -> dict:
+    """PyTorch's RMSprop hyperparameters of the BLR's: ``alpha = 1 − rho`` (exact back and forth for
+    alpha in [0.5, 1), where 1 − alpha is exact by Sterbenz's lemma)."""
+    return {"lr": lr, "alpha": 1 - rho, "eps": eps}

@@ -1,0 +1,115 @@
+r"""Live verification of every algorithm blrkit derives: the checks behind ``blrkit table``.
+
+Khan & Rue (2023), Table 1, lists the algorithms the Bayesian learning rule reaches: pick a
+candidate posterior family q, approximate the natural gradient, and a known algorithm appears.
+This package turns that map into running checks. For each recipe of
+:data:`blrkit.derive.RECIPES` one *row check* (registered in :mod:`blrkit.verify.registry`,
+written in the module of its group: :mod:`~blrkit.verify.gaussian`,
+:mod:`~blrkit.verify.adaptive`, :mod:`~blrkit.verify.regression`, :mod:`~blrkit.verify.kalman`,
+:mod:`~blrkit.verify.conjugate`)
+builds a seeded problem, runs the public driver a user calls and compares every output with
+counterparts that share no code with it (*independent*: :mod:`blrkit.classical`, SciPy,
+scikit-learn, filterpy, pykalman, Bayes' rule) and with the step compiled from the derivation
+(*freshness*: the same code). A row passes only if at least one independent check ran and
+every check that ran is within its tolerance. Rendering is :mod:`blrkit.table`.
+
+Adding a row touches one recipe, one check module (a function under :func:`register`, in a
+module of this package, found on import) and one oracle in :mod:`blrkit.classical`.
+
+>>> row = verify_row("ridge", seed=0, dim=3, n=20, batch=1)
+>>> row.status, [(c.counterpart, c.independent) for c in row.checks][:2]
+('pass', [('derived step (compiled)', False), ('classical.ridge_svd (m, cov)', True)])
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+import warnings
+from typing import Callable
+
+import numpy as np
+
+from blrkit.verify.registry import (
+    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SEQUENCE, TABLE_1, Check, Problem, Row, compare,
+    extra_recipes, memory_bytes, not_yet_rows, optional, register, relative_error, section, table_1_recipes,
+)
+
+__all__ = [
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SEQUENCE", "TABLE_1", "Check", "Problem",
+    "Row", "build_table", "compare", "exit_status", "extra_recipes", "memory_bytes", "not_yet_rows", "optional",
+    "register",
+    "relative_error", "table_1_recipes", "verify_row",
+]
+
+
+# every module of this package but the registry holds row checks, registered on import: a new
+# check module is found without being named here
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "registry":
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def verify_row(name: str, *, seed: int = 0, dim: int = 4, n: int = 100, batch: int = 2) -> Row:
+    """Derive recipe ``name``, run its check on a seeded problem and return the :class:`Row`.
+
+    A derivation error, or an exception inside the check (a driver's error included), becomes a
+    failing row whose ``message`` is the exception's one-line summary: the table goes on.
+    """
+    from blrkit.derive import RECIPES
+
+    recipe = RECIPES[name]
+    base = dict(name=name, title=recipe.title, section=section(recipe.anchor), family=recipe.family,
+                approximations=tuple(recipe.approximations))
+    t0 = time.perf_counter()
+    try:
+        recipe.derive()
+    except Exception as e:  # noqa: BLE001 -- a derivation error is a failing row, reported, not raised
+        return Row(**base, derive_seconds=time.perf_counter() - t0, message=f"derivation failed: {_one_line(e)}")
+    base["derive_seconds"] = time.perf_counter() - t0
+    check = CHECKS.get(name)
+    if check is None:
+        return Row(**base, message=f"no check registered for recipe {name!r} in blrkit.verify.CHECKS")
+    t0 = time.perf_counter()
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # library chatter (scipy's trust-region) stays off the terminal
+            checks = tuple(check(Problem(seed, dim, n, batch), recipe))
+        message = ""
+    except Exception as e:  # noqa: BLE001 -- a crashing check is a failing row, reported, not raised
+        checks, message = (), _one_line(e)
+    return Row(**base, checks=checks, check_seconds=time.perf_counter() - t0, message=message)
+
+
+def build_table(names=None, *, seed: int = 0, implemented_only: bool = False,
+                progress: Callable[[int, int, str], None] | None = None, **size) -> list[Row]:
+    """Run every selected recipe's row (``names``: default all of RECIPES) plus the "not yet" rows.
+
+    ``progress(i, total, name)`` is called before each row runs.
+    """
+    from blrkit.derive import RECIPES
+
+    names = list(RECIPES) if names is None else list(names)
+    rows = []
+    for i, name in enumerate(names):
+        if progress:
+            progress(i, len(names), name)
+        rows.append(verify_row(name, seed=seed, **size))
+    if not implemented_only:
+        rows += not_yet_rows(RECIPES)
+    return rows
+
+
+def exit_status(rows) -> int:
+    """0 when every implemented row passes, 1 when any fails ("not yet" rows do not count).
+
+    >>> exit_status([Row("x", "X", "1.3", "q", (), checks=(Check("c", 0.1, 1e-3, True),))])
+    1
+    """
+    return 1 if any(r.status == "fail" for r in rows) else 0

@@ -1,0 +1,214 @@
+"""Mutation test of the verification table: a wrong emitted step must fail its row's independent checks.
+
+For each emitted module of ``blrkit/algorithms/_generated`` a list of wrong variants (a sign
+flip, a dropped (1 − ρ), the old precision for the new, a dropped K R Kᵀ, α₀ − 1, α₀ + N for
+α₀ + N/2, a wrong N/M scale, …) is applied *in memory* to the module's source. A mutation is a
+regex applied to the lines whose text matches a selector (one output's line, say); the test
+asserts that it matched. The mutated function is put where the public driver imports it, and
+the row of the table (which runs that driver) must fail by an *independent* check: a failed
+freshness check (the same code twice) does not count.
+
+If the emitted text changes (the derive layer prints differently), a pattern that no longer
+matches fails :func:`test_each_mutation_matches`: update the pattern in :data:`MUTATIONS`.
+"""
+
+import importlib
+import inspect
+import re
+
+import pytest
+
+from blrkit.verify import verify_row
+
+#: A small problem: each mutated row runs in well under a second.
+SIZE = dict(seed=0, dim=3, n=24, batch=1)
+
+#: module -> (function, (driver module, ...), (rows, ...), [(mutation name, line selector, pattern, replacement)])
+MUTATIONS = {
+    "gradient_descent": ("gradient_descent_step", ("blrkit.algorithms.gradient_descent",), ("gradient_descent",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg\b", "(-g)"),
+        ("rho dropped", r"^\s*m_new =", r"\brho\b", "np.ones_like(rho)"),
+    ]),
+    "sgd": ("sgd_step", ("blrkit.algorithms.sgd",), ("sgd",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg_batch\b", "(-g_batch)"),
+        ("no N/M scale", r"^\s*m_new =", r"\bn_data\b", "n_batch"),
+        ("M/N for N/M", r"^\s*m_new =", r"\bn_data\*rho/n_batch\b", "n_batch*rho/n_data"),
+    ]),
+    "newton": ("newton_step", ("blrkit.algorithms.newton",), ("newton",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg\b", "(-g)"),
+        ("gradient step, no Hessian", r"^\s*m_new =", r"np\.linalg\.solve\(S_new, g\[\.\.\., None\]\)\[\.\.\., 0\]", "g"),
+        ("precision output doubled", r"^\s*return m_new, S_new", r"S_new$", "2 * S_new"),
+    ]),
+    "damped_newton": ("damped_newton_step", ("blrkit.algorithms.newton",), ("damped_newton",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg\b", "(-g)"),
+        ("dropped (1 - rho)", r"^\s*S_new =", r"\(1 - rho\)", "np.ones_like(rho)"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bS_new\b", "S"),
+        ("rho dropped on the Hessian", r"^\s*S_new =", r"(?<!1 - )\brho\b", "np.ones_like(rho)"),
+        ("old precision returned", r"^\s*return m_new, S_new", r"S_new$", "S"),
+    ]),
+    "laplace": ("laplace_step", ("blrkit.algorithms.laplace",), ("laplace",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg\b", "(-g)"),
+        ("dropped (1 - rho)", r"^\s*S_new =", r"\(1 - rho\)", "np.ones_like(rho)"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bS_new\b", "S"),
+        ("old precision returned", r"^\s*return m_new, S_new", r"S_new$", "S"),
+    ]),
+    "diagonal_newton": ("diagonal_newton_step", ("blrkit.algorithms.diagonal_newton",), ("diagonal_newton",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg\b", "(-g)"),
+        ("dropped (1 - rho)", r"^\s*s_new =", r"\(1 - rho\)", "1"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bs_new\b", "s"),
+        ("rho dropped on the Hessian", r"^\s*s_new =", r"(?<!1 - )\brho\b", "1"),
+    ]),
+    "variational_newton": ("variational_newton_step", ("blrkit.algorithms.variational_newton",),
+                           ("variational_newton",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bE_g\b", "(-E_g)"),
+        ("dropped (1 - rho)", r"^\s*S_new =", r"\(1 - rho\)", "np.ones_like(rho)"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bS_new\b", "S"),
+        ("samples with L^-1 for L^-T", r"^\s*theta =", r"np\.swapaxes\(L, -1, -2\)", "L"),
+        ("Hessian at the mean (delta method)", r"^\s*E_H =", r"hess\(theta\)", "hess(m + 0 * theta)"),
+    ]),
+    "variational_newton_improved": ("improved_variational_newton_step", ("blrkit.algorithms.variational_newton",),
+                                    ("variational_newton_improved",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bE_g\b", "(-E_g)"),
+        ("half the retraction term", r"^\s*S_new =", r"1/2 \* \(B", "1/4 * (B"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bS_new\b", "S"),
+        ("S_t counted twice", r"^\s*S_new =", r"^(\s*S_new = )1/2 \* S", r"\1S"),
+        ("dropped (1 - rho)", r"^\s*B =", r"\(1 - rho\)", "np.ones_like(rho)"),
+    ]),
+    "ogn": ("ogn_step", ("blrkit.algorithms.ogn",), ("ogn",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg_batch\b", "(-g_batch)"),
+        ("no N/M scale on the precision", r"^\s*s_new =", r"\bn_data\b", "n_batch"),
+        ("no N/M scale on the mean", r"^\s*m_new =", r"\bn_data\b", "n_batch"),
+        ("dropped (1 - rho)", r"^\s*s_new =", r"\(1 - rho\)", "1"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bs_new\b", "s"),
+        ("square of the sum for the sum of squares", r"^\s*h_gn_batch =", r"np\.sum\(grads\*\*2, axis=-2\)",
+         "np.sum(grads, axis=-2)**2"),
+    ]),
+    "vogn": ("vogn_step", ("blrkit.algorithms.ogn",), ("vogn",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bE_g_batch\b", "(-E_g_batch)"),
+        ("no N/M scale on the precision", r"^\s*s_new =", r"\bn_data\b", "n_batch"),
+        ("dropped (1 - rho)", r"^\s*s_new =", r"\(1 - rho\)", "1"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bs_new\b", "s"),
+        ("samples with variance for standard deviation", r"^\s*theta =", r"np\.sqrt\(s\)", "s"),
+    ]),
+    "rmsprop": ("rmsprop_step", ("blrkit.algorithms.rmsprop",), ("rmsprop",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg_mean\b", "(-g_mean)"),
+        ("no decay of v (dropped (1 - rho))", r"^\s*v_new =", r"\s*-\s*rho\*v\b", ""),
+        ("no square root", r"^\s*m_new =", r"np\.sqrt\(v_new\)", "v_new"),
+        ("old v in the mean step", r"^\s*m_new =", r"\bv_new\b", "v"),
+        ("rho dropped on g^2", r"^\s*v_new =", r"\bg_mean\*\*2\*rho\b", "g_mean**2"),
+    ]),
+    "adam": ("adam_step", ("blrkit.algorithms.adam",), ("adam",), [
+        ("sign of the gradient average", r"^\s*m_new =", r"\bg_avg_new\b", "(-g_avg_new)"),
+        ("raw gradient for its average", r"^\s*m_new =", r"\bg_avg_new\b", "g_mean"),
+        ("no bias correction of the average", r"^\s*m_new =", r"\(1 - beta1\*\*t\)\*", ""),
+        ("no bias correction of v", r"^\s*m_new =", r"/np\.sqrt\(1 - \(1 - rho\)\*\*t\)", ""),
+        ("no decay of the average", r"^\s*g_avg_new =", r"\bbeta1\*g_avg\b", "g_avg"),
+        ("old v in the mean step", r"^\s*m_new =", r"\bv_new\b", "v"),
+    ]),
+    "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
+        ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
+        ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
+        ("prior dropped", r"^\s*S_new =", r"\balpha\b", "(0 * alpha)"),
+        ("precision output off by I", r"^\s*return m_new, S_new", r"S_new$", "S_new + np.eye(X.shape[-1])"),
+    ]),
+    "kalman_update": ("kalman_update", ("blrkit.algorithms.kalman",), ("kalman_update",), [
+        ("dropped K R K^T", r"^\s*P_new =", r"\s*\+\s*\(*K @ R\)? @ np\.swapaxes\(K, -1, -2\)\)?$", ""),
+        ("sign of the observation", r"^\s*v =", r"\by\b", "(-y)"),
+        ("2R in the innovation covariance", r"^\s*C =", r"\bR$", "(2 * R)"),
+        ("innovation covariance output doubled", r"^\s*return m_new, P_new, K, v, C", r"\bC$", "2 * C"),
+    ]),
+    "beta_bernoulli": ("beta_bernoulli_posterior", ("blrkit.algorithms.conjugate",), ("beta_bernoulli",), [
+        ("alpha_0 - 1", r"^\s*alpha_new =", r"\balpha_0\b", "(alpha_0 - 1)"),
+        ("beta_0 - 1", r"^\s*beta_new =", r"\bbeta_0\b", "(beta_0 - 1)"),
+    ]),
+    "gamma_poisson": ("gamma_poisson_posterior", ("blrkit.algorithms.conjugate",), ("gamma_poisson",), [
+        ("alpha_0 - 1", r"^\s*alpha_new =", r"\balpha_0\b", "(alpha_0 - 1)"),
+        ("beta_0 + N/2", r"^\s*beta_new =", r"\bN\b", "(N / 2)"),
+    ]),
+    "dirichlet_categorical": ("dirichlet_categorical_posterior", ("blrkit.algorithms.conjugate",),
+                              ("dirichlet_categorical",), [
+        ("alpha_0 - 1", r"^\s*alpha_new =", r"\balpha_0\b", "(alpha_0 - 1)"),
+        ("first datum dropped", r"^\s*alpha_new =", r"np\.sum\(y, axis=-2\)", "np.sum(y[..., 1:, :], axis=-2)"),
+    ]),
+    "gaussian_mean": ("gaussian_mean_posterior", ("blrkit.algorithms.conjugate",), ("gaussian_mean",), [
+        ("N sigma^2 for N / sigma^2", r"^\s*S_new =", r"\bnoise_variance\b", "(1 / noise_variance)"),
+        ("prior mean dropped", r"^\s*m_new =", r"\bm_0\b", "(0 * m_0)"),
+    ]),
+    "normal_gamma": ("normal_gamma_posterior", ("blrkit.algorithms.conjugate",), ("normal_gamma",), [
+        ("alpha_0 + N for alpha_0 + N/2", r"^\s*alpha_new =", r"\bN\b", "(2 * N)"),
+        ("kappa_0 + N + 1", r"^\s*kappa_new =", r"\bN\b", "(N + 1)"),
+        ("prior mean off by one", r"^\s*m_new =", r"\bm_0\b", "(m_0 + 1)"),
+        ("beta_0 doubled", r"^\s*beta_new =", r"\bbeta_0\b", "(2 * beta_0)"),
+    ]),
+}
+
+CASES = [(module, i) for module, (*_, mutations) in MUTATIONS.items() for i in range(len(mutations))]
+
+
+def _ids(case):
+    module, i = case
+    return f"{module}: {MUTATIONS[module][3][i][0]}"
+
+
+def mutate(source: str, selector: str, pattern: str, replacement: str) -> tuple[str, int]:
+    """Apply ``pattern`` → ``replacement`` to the code lines of ``source`` matching ``selector``
+    (lines inside a triple-quoted string, the docstring's equations, are left alone).
+
+    Returns the new source and the number of substitutions made.
+    """
+    lines, count, in_string = source.splitlines(keepends=True), 0, False
+    for k, line in enumerate(lines):
+        quotes = line.count('"""') % 2 == 1
+        if in_string or quotes:
+            in_string ^= quotes
+            continue
+        if re.search(selector, line):
+            body, nl = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+            new, n = re.subn(pattern, replacement, body)
+            lines[k], count = new + nl, count + n
+    return "".join(lines), count
+
+
+def _mutant(module: str, i: int):
+    function, *_, mutations = MUTATIONS[module]
+    _, selector, pattern, replacement = mutations[i]
+    source = inspect.getsource(importlib.import_module(f"blrkit.algorithms._generated.{module}"))
+    new, count = mutate(source, selector, pattern, replacement)
+    namespace = {"__name__": f"mutant_{module}"}
+    exec(compile(new, f"<mutant of {module}>", "exec"), namespace)  # noqa: S102 -- our own emitted source
+    return namespace[function], count, new != source
+
+
+def test_every_emitted_module_has_mutations():
+    from blrkit.derive import RECIPES
+
+    assert {r.module for r in RECIPES.values()} == set(MUTATIONS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_each_mutation_matches(case):
+    _, count, changed = _mutant(*case)
+    assert count >= 1 and changed, f"the pattern of {_ids(case)!r} no longer matches the emitted text"
+
+
+def caught(module: str, i: int, monkeypatch) -> tuple[bool, list]:
+    """Run the rows of ``module`` with mutant ``i`` in every driver; (caught, rows)."""
+    function, drivers, rows, _ = MUTATIONS[module]
+    fn, _, _ = _mutant(module, i)
+    for driver in drivers:
+        monkeypatch.setattr(importlib.import_module(driver), function, fn)
+    results = [verify_row(name, **SIZE) for name in rows]
+    return all(any(c.independent and not c.skipped and not c.passed for c in r.checks) for r in results), results
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_each_mutation_fails_an_independent_check(case, monkeypatch):
+    ok, rows = caught(*case, monkeypatch)
+    assert ok, [(r.name, r.message, [(c.counterpart, c.error) for c in r.checks]) for r in rows]
+    assert all(r.status == "fail" for r in rows)
+
+
+def test_the_unmutated_rows_pass():
+    for module, (_, _, rows, _) in MUTATIONS.items():
+        for name in rows:
+            assert verify_row(name, **SIZE).status == "pass", name

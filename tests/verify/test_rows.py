@@ -1,0 +1,95 @@
+"""blrkit.verify: every row is verified by an independent check; the rules of a row's verdict."""
+
+import pytest
+
+from blrkit import cli
+from blrkit.derive import RECIPES
+from blrkit.derive.recipes import Recipe
+from blrkit.table import render, summary
+from blrkit.verify import (
+    CHECKS, TABLE_1, Check, Row, build_table, exit_status, extra_recipes, not_yet_rows, verify_row,
+)
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+@pytest.mark.parametrize("size", [dict(seed=0), dict(seed=3, dim=3, n=24, batch=1)])
+def test_every_row_passes_by_an_independent_check(name, size):
+    row = verify_row(name, **size)
+    assert row.status == "pass", (row.message, row.checks)
+    ran = [c for c in row.checks if c.independent and not c.skipped]
+    assert ran and all(c.passed for c in ran)
+
+
+def test_every_recipe_has_a_check_and_is_in_table_1_or_an_extra_row():
+    assert set(RECIPES) <= set(CHECKS)
+    in_table = {n for *_, names in TABLE_1 for n in names}
+    assert set(extra_recipes(RECIPES)) == set(RECIPES) - in_table
+
+
+def _row(*checks, message=""):
+    return Row("fake", "Fake", "1.3", "gaussian", ("delta",), checks=checks, message=message)
+
+
+def test_freshness_checks_alone_do_not_verify_a_row():
+    fresh = Check("derived step (compiled)", 0.0, 1e-12, False)
+    assert _row(fresh).status == "fail" and not _row(fresh).verified
+    assert _row(fresh, Check("classical.fake", 0.0, 1e-10, True)).status == "pass"
+    # an independent counterpart that was skipped verifies nothing either
+    assert _row(fresh, Check("lib", None, 1e-10, True, "skipped (not installed)")).status == "fail"
+    assert "no independent check ran" in render([_row(fresh)])
+
+
+def test_independence_is_shown_in_every_format():
+    rows = [_row(Check("derived step (compiled)", 0.0, 1e-12, False), Check("classical.fake", 0.0, 1e-10, True))]
+    assert "fresh" in render(rows) and "indep" in render(rows)
+    assert "(fresh: 0.0e+00)" in render(rows, "markdown") and "(indep: 0.0e+00)" in render(rows, "markdown")
+    latex = render(rows, "latex")
+    assert r"classical.fake$^\dagger$" in latex and r"(compiled)$^\dagger$" not in latex
+    assert '"independent": false' in render(rows, "json") and '"independent": true' in render(rows, "json")
+
+
+def test_a_derivation_error_is_a_failing_row_with_one_line(monkeypatch, capsys):
+    def broken(self):
+        raise ValueError("the loss is not differentiable\nsecond line")
+
+    monkeypatch.setattr(Recipe, "derive", broken)
+    row = verify_row("ridge")
+    assert row.status == "fail" and row.message == "derivation failed: ValueError: the loss is not differentiable"
+    assert cli.main(["table", "--rows", "ridge", "--quiet"]) == 1
+    out = capsys.readouterr()
+    assert "derivation failed" in out.out and "Traceback" not in out.err
+
+
+def test_a_driver_error_is_a_failing_row(monkeypatch):
+    import blrkit.algorithms
+
+    def broken(*args, **kwargs):
+        raise ValueError("hess must be symmetric")
+
+    monkeypatch.setattr(blrkit.algorithms, "ridge", broken)
+    row = verify_row("ridge", dim=2, n=10, batch=1)
+    assert row.status == "fail" and row.message == "ValueError: hess must be symmetric"
+    assert exit_status([row]) == 1
+
+
+def test_summary_counts_table_1_and_extra_rows_apart():
+    rows = build_table(seed=0, dim=2, n=12, batch=1)
+    covered = [names for *_, names in TABLE_1 if any(n in RECIPES for n in names)]
+    extra = [n for n in RECIPES if all(n not in names for *_, names in TABLE_1)]
+    text = summary(rows)
+    assert text.startswith(f"Table 1: {len(covered)} of {len(TABLE_1)} rows implemented "
+                           f"({len(covered)} pass, 0 fail), {len(TABLE_1) - len(covered)} not yet.")
+    assert f"blrkit's extra rows: {len(extra)} ({len(extra)} pass, 0 fail)." in text
+    assert len(not_yet_rows(RECIPES)) == len(TABLE_1) - len(covered)
+
+
+def test_every_row_passes_without_the_third_party_libraries(monkeypatch):
+    """`pip install -e . && blrkit table` (no test extra): scikit-learn, filterpy and pykalman are
+    skipped, and every row is still verified by blrkit.classical, SciPy or Bayes' rule."""
+    from blrkit.verify import gaussian, kalman, regression
+
+    for module in (gaussian, kalman, regression):
+        monkeypatch.setattr(module, "optional", lambda name: None)
+    for name in RECIPES:
+        row = verify_row(name, dim=3, n=24, batch=1)
+        assert row.status == "pass" and row.verified, name
