@@ -13,7 +13,9 @@ import tracemalloc
 
 import numpy as np
 
-from blrkit.algorithms import gradient_descent, kalman_filter, laplace, newton, ridge
+import scipy.linalg
+
+from blrkit.algorithms import gradient_descent, kalman_em, kalman_filter, laplace, newton, ridge, rts_smoother
 from blrkit.classical.problems import LogisticRegression, logistic_problem, random_state_space_model
 
 RESULTS: list[tuple[str, bool]] = []
@@ -148,15 +150,171 @@ def bench_kalman(rng):
     peer = best_time(lambda: [_filterpy_run(ys[b], mod) for b in range(len(ys))], 1)
     report("1,000 series x T = 200", ours, peer, "filterpy looped over series", faster_by=30.0)
 
+    report_memory("1,000 series x T = 200", lambda: kalman_filter(ys, *args), 2.0)
+
+
+def stored_nbytes(a):
+    """Bytes an array holds: axes of stride 0 (a broadcast view, e.g. covariances shared by every
+    series) count once."""
+    return a.itemsize * int(np.prod([n for n, s in zip(a.shape, a.strides) if s != 0], dtype=np.int64))
+
+
+def report_memory(label, fn, within):
+    """tracemalloc peak of one call against the bytes its result holds (stored, see stored_nbytes)."""
     tracemalloc.start()
-    res = kalman_filter(ys, *args)
+    res = fn()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    out = res.means.nbytes + res.covariances.nbytes + res.log_likelihood.nbytes
-    ok = peak <= 2 * out
-    RESULTS.append(("batched Kalman peak memory", ok))
-    print(f"  {'1,000 series x T = 200':<34} peak memory {peak / 2**20:.1f} MiB = {peak / out:.2f} x outputs "
-          f"({out / 2**20:.1f} MiB)   (target ≤ 2x) {'ok' if ok else 'MISSED'}")
+    out = stored_nbytes(res.means) + stored_nbytes(res.covariances) + res.log_likelihood.nbytes
+    ok = peak <= within * out
+    RESULTS.append((f"{label}: peak memory", ok))
+    print(f"  {label:<34} peak memory {peak / 2**20:.1f} MiB = {peak / out:.2f} x outputs "
+          f"({out / 2**20:.1f} MiB stored)   (target ≤ {within:g}x) {'ok' if ok else 'MISSED'}")
+
+
+_LOG_2PI = np.log(2 * np.pi)
+
+
+def hand_batch_filter(ys, F, Q, H, R, m0, P0):
+    """A hand-written filter for one model and many series (B, T, O), vectorised over the series:
+    one covariance sequence, time-major means (the fastest layout for the loop), missing rows
+    (all-NaN in every series) skipped."""
+    B, T, O = ys.shape
+    D = len(m0)
+    means, covs, ll = np.empty((T, B, D)), np.empty((T, D, D)), np.zeros(B)
+    m, P = np.broadcast_to(m0, (B, D)), P0
+    for t in range(T):
+        if t:
+            m = m @ F.T
+            P = F @ P @ F.T + Q
+        y = ys[:, t]
+        if not np.isnan(y[0, 0]):
+            S = H @ P @ H.T + R
+            L = np.linalg.cholesky(S)
+            K = scipy.linalg.cho_solve((L, True), H @ P).T
+            v = y - m @ H.T
+            m = m + v @ K.T
+            P = P - K @ S @ K.T
+            z = scipy.linalg.solve_triangular(L, v.T, lower=True)
+            ll += -0.5 * (np.einsum("ij,ij->j", z, z) + 2 * np.log(np.diag(L)).sum() + O * _LOG_2PI)
+        means[t], covs[t] = m, P
+    return means, covs, ll
+
+
+def hand_smoother(means, covs, F, Q):
+    """A tight RTS loop for one model: means (T, B, D) time-major, shared covariances (T, D, D)."""
+    T = len(means)
+    ms, Ps = np.empty_like(means), np.empty_like(covs)
+    ms[-1], Ps[-1] = means[-1], covs[-1]
+    for t in range(T - 2, -1, -1):
+        P_pred = F @ covs[t] @ F.T + Q
+        G = np.linalg.solve(P_pred, F @ covs[t]).T
+        ms[t] = means[t] + (ms[t + 1] - means[t] @ F.T) @ G.T
+        Ps[t] = covs[t] + G @ (Ps[t + 1] - P_pred) @ G.T
+    return ms, Ps
+
+
+def best_time_judged(fn, repeats):
+    """best_time, at one BLAS thread when BUSY (as the BLAS-bound comparisons are judged)."""
+    if not BUSY:
+        return best_time(fn, repeats)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return best_time(fn, repeats)
+
+
+def bench_kalman_scale(rng):
+    print("Kalman at scale (issue 15): one model, D = 4, O = 2")
+    mod = random_state_space_model(rng, 4, 2)
+    args = (mod.F, mod.Q, mod.H, mod.R, mod.m0, mod.P0)
+    times = {}
+    for B in (1_000, 10_000):
+        ys = mod.sample(rng, 200, batch=(B,))
+        hm, _, hll = hand_batch_filter(ys, *args)
+        res = kalman_filter(ys, *args)
+        np.testing.assert_allclose(res.means, np.moveaxis(hm, 0, 1), rtol=1e-8, atol=1e-8)
+        np.testing.assert_allclose(res.log_likelihood, hll, rtol=1e-8)
+        times[B] = best_time_judged(lambda: kalman_filter(ys, *args), 5)
+        if B == 10_000:
+            report_blas_bound(f"{B:,} series x T = 200", lambda: kalman_filter(ys, *args),
+                              lambda: hand_batch_filter(ys, *args), "hand-written vectorised loop", within=1.3)
+    report_memory("10,000 series x T = 200", lambda: kalman_filter(ys, *args), 1.5)
+    slope = np.log(times[10_000] / times[1_000]) / np.log(10)
+    ok = slope <= 1.15
+    RESULTS.append(("Kalman batch: slope in B", ok))
+    print(f"  {'B = 1,000 -> 10,000':<34} slope of log time in log B = {slope:.2f}{' [1 BLAS thread]' if BUSY else ''}"
+          f"   (target ≤ 1.15) "
+          f"{'ok' if ok else 'MISSED'}")
+
+    print("Kalman, every 10th observation missing, D = 8, O = 2, one series")
+    mod8 = random_state_space_model(rng, 8, 2)
+    args8 = (mod8.F, mod8.Q, mod8.H, mod8.R, mod8.m0, mod8.P0)
+    for T in (1_000, 10_000):
+        y = mod8.sample(rng, T)
+        y[9::10] = np.nan
+        hm, _, hll = hand_batch_filter(y[None], *args8)
+        np.testing.assert_allclose(kalman_filter(y, *args8).means, hm[:, 0], rtol=1e-8, atol=1e-8)
+        ours, peer = best_times(lambda: kalman_filter(y, *args8), lambda: hand_batch_filter(y[None], *args8), 5)
+        report(f"T = {T:,}", ours, peer, "hand-written loop", within=1.3)
+    # not periodic: 10 % of the rows missing at random, so no steady state is reached between gaps and
+    # every step evaluates the emitted update (information: the issue's target is the case above)
+    y = mod8.sample(rng, 2_000)
+    y[rng.random(2_000) < 0.1] = np.nan
+    ours, peer = best_times(lambda: kalman_filter(y, *args8), lambda: hand_batch_filter(y[None], *args8), 5)
+    report("T = 2,000, 10 % missing at random", ours, peer, "hand-written loop")
+
+    print("rts_smoother, D = 4, O = 2")
+    from filterpy.kalman import rts_smoother as filterpy_rts
+
+    y = mod.sample(rng, 5_000)
+    filt = kalman_filter(y, *args)
+    Fs, Qs = [mod.F] * len(y), [mod.Q] * len(y)
+    np.testing.assert_allclose(rts_smoother(filt, mod.F, mod.Q).means,
+                               filterpy_rts(filt.means, filt.covariances, Fs, Qs)[0], rtol=1e-8, atol=1e-8)
+    ours = best_time(lambda: rts_smoother(filt, mod.F, mod.Q), 5)
+    report("one series, T = 5,000", ours, best_time(lambda: filterpy_rts(filt.means, filt.covariances, Fs, Qs), 2),
+           "filterpy rts_smoother", faster_by=1.5)
+    hm, hP = np.moveaxis(filt.means, -2, 0)[:, None], np.ascontiguousarray(filt.covariances)
+    ours, peer = best_times(lambda: rts_smoother(filt, mod.F, mod.Q), lambda: hand_smoother(hm, hP, mod.F, mod.Q), 5)
+    report("one series, T = 5,000", ours, peer, "tight loop", within=1.2)
+    ys = mod.sample(rng, 200, batch=(1_000,))
+    filt = kalman_filter(ys, *args)
+    hm, hP = np.ascontiguousarray(np.moveaxis(filt.means, -2, 0)), np.ascontiguousarray(filt.covariances[0])
+    np.testing.assert_allclose(rts_smoother(filt, mod.F, mod.Q).means,
+                               np.moveaxis(hand_smoother(hm, hP, mod.F, mod.Q)[0], 0, 1),
+                               rtol=1e-8, atol=1e-8)
+    report_blas_bound("1,000 series x T = 200", lambda: rts_smoother(filt, mod.F, mod.Q),
+                      lambda: hand_smoother(hm, hP, mod.F, mod.Q), "tight loop (batched)", within=1.2)
+
+
+def bench_kalman_offsets_em(rng):
+    print("Kalman with offsets and EM (issue 16), T = 5,000, D = 5, O = 2")
+    from pykalman import KalmanFilter as PyKalman
+
+    T, D = 5_000, 5
+    mod = random_state_space_model(rng, D, 2)
+    args = (mod.F, mod.Q, mod.H, mod.R, mod.m0, mod.P0)
+    b, d = 0.1 * rng.standard_normal((T - 1, D)), rng.standard_normal(2)
+    y = mod.sample(rng, T)
+    kw = dict(transition_offsets=b, observation_offsets=d, time_varying=("transition_offsets",))
+    pk = PyKalman(transition_matrices=mod.F, observation_matrices=mod.H, transition_covariance=mod.Q,
+                  observation_covariance=mod.R, transition_offsets=b, observation_offsets=d,
+                  initial_state_mean=mod.m0, initial_state_covariance=mod.P0)
+    np.testing.assert_allclose(kalman_filter(y, *args, **kw).means, pk.filter(y)[0], rtol=1e-8, atol=1e-8)
+    report("filter with offsets", best_time(lambda: kalman_filter(y, *args, **kw), 5),
+           best_time(lambda: pk.filter(y), 1), "pykalman.filter", faster_by=20.0)
+    pk_em = PyKalman(transition_matrices=mod.F, observation_matrices=mod.H, transition_covariance=mod.Q,
+                     observation_covariance=mod.R, transition_offsets=b, observation_offsets=d,
+                     initial_state_mean=mod.m0, initial_state_covariance=mod.P0,
+                     em_vars=["transition_matrices", "observation_matrices", "transition_covariance",
+                              "observation_covariance", "initial_state_mean", "initial_state_covariance"])
+    ours_fit = kalman_em(y, *args, n_steps=1, **kw)
+    np.testing.assert_allclose(ours_fit.F, pk_em.em(y, n_iter=1).transition_matrices, rtol=1e-8, atol=1e-8)
+    # one EM iteration: blrkit's n_steps=1 also evaluates the fitted parameters' log-likelihood
+    # (one more filter pass) that pykalman's em does not: charged to blrkit
+    report("one EM iteration", best_time(lambda: kalman_em(y, *args, n_steps=1, **kw), 3),
+           best_time(lambda: pk_em.em(y, n_iter=1), 1), "pykalman.em(n_iter=1)", faster_by=5.0)
 
 
 def bench_newton(rng):
@@ -214,6 +372,8 @@ def main():
     rng = np.random.default_rng(20231)
     bench_ridge(rng)
     bench_kalman(rng)
+    bench_kalman_scale(rng)
+    bench_kalman_offsets_em(rng)
     bench_newton(rng)
     bench_gradient_descent(rng)
     missed = [name for name, ok in RESULTS if not ok]

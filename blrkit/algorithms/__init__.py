@@ -7,7 +7,7 @@ axes) and returns an immutable result. Importing this package never imports SymP
 from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.gradient_descent import gradient_descent
-from blrkit.algorithms.kalman import kalman_filter, kalman_smoother, rts_smoother
+from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.ogn import online_gauss_newton, vogn
@@ -15,6 +15,7 @@ from blrkit.algorithms.results import (
     DiagonalNewtonResult,
     GaussianPosterior,
     GradientDescentResult,
+    KalmanEMResult,
     KalmanFilterResult,
     KalmanSmootherResult,
     LaplacePosterior,
@@ -29,6 +30,7 @@ __all__ = [
     "DiagonalNewtonResult",
     "GaussianPosterior",
     "GradientDescentResult",
+    "KalmanEMResult",
     "KalmanFilterResult",
     "KalmanSmootherResult",
     "LaplacePosterior",
@@ -39,6 +41,7 @@ __all__ = [
     "blr_from_rmsprop",
     "diagonal_newton",
     "gradient_descent",
+    "kalman_em",
     "kalman_filter",
     "kalman_smoother",
     "laplace",

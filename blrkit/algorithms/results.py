@@ -16,6 +16,7 @@ __all__ = [
     "DiagonalNewtonResult",
     "GaussianPosterior",
     "GradientDescentResult",
+    "KalmanEMResult",
     "KalmanFilterResult",
     "KalmanSmootherResult",
     "LaplacePosterior",
@@ -97,10 +98,33 @@ class KalmanFilterResult:
 
 @dataclass(frozen=True)
 class KalmanSmootherResult:
-    """Smoothed marginals p(x_t | y_0..y_{T-1}): ``means`` ``(*batch, T, D)``, ``covariances`` ``(*batch, T, D, D)``."""
+    """Smoothed marginals p(x_t | y_0..y_{T-1}): ``means`` ``(*batch, T, D)``, ``covariances`` ``(*batch, T, D, D)``;
+    ``cross_covariances`` ``(*batch, T-1, D, D)``, Cov(x_{t+1}, x_t | y_0..y_{T-1}), when asked for (else None)."""
 
     means: np.ndarray
     covariances: np.ndarray
+    cross_covariances: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class KalmanEMResult:
+    """Parameters of a linear-Gaussian state-space model fitted by EM: the final ``F, Q, H, R, m0, P0``
+    (``(*batch, D, D)``, …), their histories ``F_history`` … ``(n_steps + 1, *batch, …)`` (index 0 the
+    start), and ``log_likelihood`` ``(n_steps + 1, *batch)``, that of the parameters at each index."""
+
+    F: np.ndarray
+    Q: np.ndarray
+    H: np.ndarray
+    R: np.ndarray
+    m0: np.ndarray
+    P0: np.ndarray
+    F_history: np.ndarray
+    Q_history: np.ndarray
+    H_history: np.ndarray
+    R_history: np.ndarray
+    m0_history: np.ndarray
+    P0_history: np.ndarray
+    log_likelihood: np.ndarray
 
 
 @dataclass(frozen=True)
