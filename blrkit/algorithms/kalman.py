@@ -683,6 +683,14 @@ def _check_array(x, name, trailing, T_len, tv, ybatch, what, *, spd=False, publi
     return a, batch_shape
 
 
+def _check_diverged(t: int, m_pred: np.ndarray, P_pred: np.ndarray) -> None:
+    """Raise ``ValueError`` if the prediction for step ``t`` overflowed: the model diverged."""
+    if not (np.isfinite(P_pred).all() and np.isfinite(m_pred).all()):
+        what = "covariance" if not np.isfinite(P_pred).all() else "mean"
+        raise ValueError(f"the model diverged at step {t}: the predicted {what} overflowed (not finite); "
+                         "F amplifies a direction of the state faster than H and R observe it")
+
+
 def _observations(y):
     """``y`` time-major ``(T, *batch, O)`` with NaN for masked entries (not copied unless masked), and
     the mask of observed entries."""
@@ -927,15 +935,15 @@ def _filter(mod):
         else:
             F_t = mod.at("F", t - 1)
             # predict: m̂_t = F_{t−1} m_{t−1} + b_{t−1}, P̂_t = F_{t−1} P_{t−1} F_{t−1}ᵀ + Q_{t−1} (symmetrised)
-            with np.errstate(over="ignore", invalid="ignore"):
-                m_pred = _matvec(F_t, m)
-                if mod.b is not None:
-                    m_pred = m_pred + mod.at("b", t - 1)
-                if cycling:
-                    P_pred = ring_P[(t - period) % _RING]
-                elif fixed is None:
+            m_pred = _matvec(F_t, m)
+            if mod.b is not None:
+                m_pred = m_pred + mod.at("b", t - 1)
+            if cycling:
+                P_pred = ring_P[(t - period) % _RING]
+            elif fixed is None:
+                with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
                     P_pred = _sym(F_t @ P @ np.swapaxes(F_t, -1, -2) + mod.at("Q", t - 1))
-                    _check_diverged(t, "covariance", P_pred)
+                _check_diverged(t, m_pred, P_pred)
         d_t = None if mod.d is None else mod.at("d", t)
         upd = None
         if empty[t]:
@@ -997,19 +1005,7 @@ def _filter(mod):
         if fixed is None:
             P_prev = P_pred
         t += 1
-    if not np.isfinite(loglik).all():
-        # an overflowing mean makes an innovation, so the log-likelihood, non-finite: find its step
-        bad = ~np.isfinite(means.reshape(T, -1)).all(axis=1)
-        if bad.any():
-            _check_diverged(int(np.argmax(bad)), "mean", means[int(np.argmax(bad))])
     return means, covs, loglik
-
-
-def _check_diverged(t, what, a):
-    """Raise ``ValueError`` if the prediction for step ``t`` overflowed: the model diverged."""
-    if not np.isfinite(a).all():
-        raise ValueError(f"the model diverged at step {t}: the predicted {what} overflowed (not finite); "
-                         "F amplifies a direction of the state faster than H and R observe it")
 
 
 def _steady_scan(mod, t, t_end, K, A, m_t, P_pred, means, covs, loglik):
