@@ -4,7 +4,8 @@ The public driver :func:`blrkit.algorithms.kalman_filter` (which runs the emitte
 compared, means *and* covariances at every step and the log-likelihood (which reads the
 innovations v and their covariances C, the step's other outputs), with the textbook filter of
 :mod:`blrkit.classical.kalman`, with the joint-Gaussian posterior of the whole sequence (no
-recursion at all) and, if installed, with filterpy and pykalman. A filter built from the step
+recursion at all; also with a transition offset b and an observation offset d, which the derived
+step carries in its residual y − d − Hθ) and, if installed, with filterpy and pykalman. A filter built from the step
 compiled from the derivation is compared with the driver as a freshness check. The recipe
 has ρ = 1 only.
 """
@@ -55,6 +56,15 @@ def kalman_update(p: Problem, recipe) -> list[Check]:
               compare("classical.joint_posterior", SEQUENCE, True,
                       (means[:, tail - 1], np.stack([j[0][-1] for j in joint])),
                       (covs[:, tail - 1], np.stack([j[1][-1] for j in joint])))]
+    # offsets: a drive term b (transition) and a sensor bias d (observation); d enters the derived
+    # step's residual y − d − Hθ, b the driver's predict step; against the joint Gaussian with offsets
+    b_off, d_off = rng.standard_normal(p.dim), rng.standard_normal(H.shape[0])
+    res_off = kalman_filter(ys, F, Q, H, R, model.m0, model.P0, transition_offsets=b_off, observation_offsets=d_off)
+    joint_off = [joint_posterior(ys[b, :tail], F, Q, H, R, model.m0, model.P0, transition_offsets=b_off,
+                                 observation_offsets=d_off) for b in range(p.batch)]
+    checks.append(compare("classical.joint_posterior (offsets b, d)", SEQUENCE, True,
+                          (res_off.means[:, tail - 1], np.stack([j[0][-1] for j in joint_off])),
+                          (res_off.covariances[:, tail - 1], np.stack([j[1][-1] for j in joint_off]))))
     fp = optional("filterpy.kalman")
     if fp is None:
         checks.append(skipped("filterpy KalmanFilter", SEQUENCE))

@@ -115,6 +115,8 @@ MUTATIONS = {
         ("dropped K R K^T", r"^\s*P_new =", r"\s*\+\s*\(*K @ R\)? @ np\.swapaxes\(K, -1, -2\)\)?$", ""),
         ("sign of the observation", r"^\s*v =", r"\by\b", "(-y)"),
         ("2R in the innovation covariance", r"^\s*C =", r"\bR$", "(2 * R)"),
+        ("observation offset ignored", r"^\s*v =", r"\by - d\b", "y"),
+        ("sign of the observation offset", r"^\s*v =", r"\by - d\b", "y + d"),
         ("innovation covariance output doubled", r"^\s*return m_new, P_new, K, v, C", r"\bC$", "2 * C"),
     ]),
     "beta_bernoulli": ("beta_bernoulli_posterior", ("blrkit.algorithms.conjugate",), ("beta_bernoulli",), [
