@@ -20,7 +20,7 @@ The derivation is carried out in general dimension with SymPy matrix symbols (sc
 for the mean-field family, whose updates are elementwise).  Three claims are checked as they
 are made, each against what was derived before it: the textbook form against the natural
 update (:math:`S_{t+1} m_{t+1} = \lambda_{1,t+1}` with the derived gradient), the Kalman gain
-form against the information form (exact rational matrices, D ≤ 3, O ≤ 2), and Laplace's fixed
+form against the information form (exact rational matrices, D, O ≤ 3), and Laplace's fixed
 point.  The other steps are rewrites (substitution, expansion) that SymPy performs exactly.
 """
 
@@ -464,7 +464,7 @@ def _gain_form(b: _Builder, loss: ExpressionLoss, prior: GaussianPrior, S_rhs, l
     :math:`\bar m + K(y - d - H\bar m)`; the covariance is emitted in Joseph's form, equal for
     this gain and symmetric positive semi-definite by construction.  Each equality is verified
     against the *derived* information form (``S_rhs``, ``lam1``) with exact rational matrices for
-    every D ≤ 3, O ≤ 2 (:func:`_verify_gain_form`), so an error upstream stops the derivation.
+    every D ≤ 3, O ≤ 3 (:func:`_verify_gain_form`), so an error upstream stops the derivation.
     """
     y, H, R, d = (s for s, _ in loss.data)
     m_pred, P_pred = (s for s, _ in prior.data)
@@ -512,12 +512,12 @@ def _evaluate(e, values: dict, d_: int):
 def _verify_gain_form(update, S_rhs, lam1, plain_cov):
     r"""Check the gain form against the derived information form, exactly.
 
-    For D ∈ {1, 2, 3} and O ∈ {1, 2}: fixed rational SPD :math:`\bar P`, :math:`R`, rational
+    For D, O ∈ {1, 2, 3}: fixed rational SPD :math:`\bar P`, :math:`R`, rational
     :math:`H`, :math:`\bar m`, :math:`y`, :math:`d`; then :math:`P_{t+1} S_{t+1} = I`,
     :math:`S_{t+1} m_{t+1} = \lambda_{1,t+1}` and Joseph's form :math:`= (I - KH)\bar P`.
     """
     for d_ in (1, 2, 3):
-        for o_ in (1, 2):
+        for o_ in (1, 2, 3):
             def rat(name, r, c, spd=False, k=0):
                 A = sp.Matrix(r, c, lambda i, j: sp.Rational((3 * i + 5 * j + k) % 7 - 3, 1 + (i + j + k) % 3))
                 return A * A.T + sp.eye(r) if spd else A
