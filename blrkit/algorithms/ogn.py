@@ -36,6 +36,7 @@ from blrkit.algorithms._common import (
 )
 from blrkit.algorithms._generated.ogn import ogn_step
 from blrkit.algorithms._generated.vogn import vogn_step
+from blrkit.algorithms._generated.vogn_improved import improved_vogn_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import DiagonalNewtonResult
 
@@ -122,7 +123,7 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
 
 
 def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0, n_samples: int = 1,
-         rng=None) -> DiagonalNewtonResult:
+         rng=None, rule: str = "blr") -> DiagonalNewtonResult:
     r"""Run ``n_steps`` steps of variational online Gauss–Newton: OGN without the delta method.
 
     .. math::
@@ -157,6 +158,9 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
         Starting diagonal precision, > 0 (it sets where the first samples fall).
     n_samples : int, default 1
         Monte-Carlo samples K per step.
+    rule : {"blr", "improved"}, default "blr"
+        ``"improved"``: the improved BLR (Lin, Schmidt & Khan 2020), s_{t+1} = (s_t + b²/s_t)/2 with b the
+        plain rule's precision (recipe ``vogn_improved``); positive for every ρ.
     rng : numpy.random.Generator or int or None
         Source of the minibatches and the samples (an int seeds ``numpy.random.default_rng``). The
         default, a fresh ``default_rng()``, differs from call to call: pass a seed to reproduce a run.
@@ -194,6 +198,9 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     """
     m, r, s, rng = _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng)
     n_steps = _check_n_steps(n_steps)
+    if rule not in ("blr", "improved"):
+        raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
+    step = improved_vogn_step if rule == "improved" else vogn_step
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
     means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
@@ -202,7 +209,7 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
         terms = _minibatch(grad_terms, rng, n_data, batch_size, check=t == 0)
         # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
         with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
-            m, s = vogn_step(m, s, r, terms, int(n_data), int(batch_size), int(n_samples), rng)
+            m, s = step(m, s, r, terms, int(n_data), int(batch_size), int(n_samples), rng)
         check_step(t, np.where(s > 0, m, 0.0), s, grad="grad_terms", hess="grad_terms")
         _positive_or_raise(s, t)
         means[t + 1], precisions[t + 1] = m, s

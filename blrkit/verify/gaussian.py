@@ -332,25 +332,26 @@ def _per_example_logistic(p: Problem):
     return terms
 
 
-def _ogn_checks(p: Problem, recipe, driver, classical, name, n_samples=None) -> list[Check]:
+def _ogn_checks(p: Problem, recipe, driver, classical, name, n_samples=None, rule=None) -> list[Check]:
     """The driver against the hand-written loop (both outputs, every iterate, M ≠ N, ρ < 1), one
     problem at a time on the same minibatches and samples; and the compiled derivation against
     the driver (freshness), batched."""
     terms = _per_example_logistic(p)
     N, M, K, rho = p.n, max(1, p.n // 4), 30, 0.2
     mc = {} if n_samples is None else {"n_samples": n_samples}
+    ruled = {} if rule is None else {"rule": rule}
     m0, s0 = np.zeros(p.dim), np.full(p.dim, float(N))
     pairs = []
     for b in range(p.batch):
         def one(x, idx, b=b):
             return terms(x[..., None, :].repeat(p.batch, -2), idx)[..., b, :, :]
-        res = driver(one, m0, rho=rho, n_steps=K, n_data=N, batch_size=M, precision0=s0, rng=p.seed, **mc)
+        res = driver(one, m0, rho=rho, n_steps=K, n_data=N, batch_size=M, precision0=s0, rng=p.seed, **mc, **ruled)
         xs, ss = classical(lambda x, idx, b=b: terms(np.broadcast_to(x, (p.batch, p.dim)), idx)[b], m0, s0, rho,
-                           K, N, M, *mc.values(), np.random.default_rng(p.seed))
+                           K, N, M, *mc.values(), np.random.default_rng(p.seed), **ruled)
         pairs += [(res.means, xs), (res.precisions, ss)]
     # freshness: the compiled derivation against the batched driver on the same minibatches
     mb, sb = np.zeros((p.batch, p.dim)), np.full((p.batch, p.dim), float(N))
-    res = driver(terms, mb, rho=rho, n_steps=K, n_data=N, batch_size=M, precision0=sb, rng=p.seed, **mc)
+    res = driver(terms, mb, rho=rho, n_steps=K, n_data=N, batch_size=M, precision0=sb, rng=p.seed, **mc, **ruled)
     draws = np.random.default_rng(p.seed)
     k = iter(range(K))
     if n_samples is None:
@@ -359,7 +360,7 @@ def _ogn_checks(p: Problem, recipe, driver, classical, name, n_samples=None) -> 
     else:  # the driver draws a minibatch, then the samples, from one generator
         derived = _vogn_derived(recipe, mb, sb, rho, K, N, M, n_samples, terms, draws)
     return [compare("derived step (compiled)", SAME_CODE, False, (derived[0], res.means), (derived[1], res.precisions)),
-            compare(f"classical.{name} (M = {M} of N = {N})",
+            compare(f"classical.{name} ({rule + ', ' if rule else ''}M = {M} of N = {N})",
                     CLOSED_FORM, True, *pairs)]
 
 
@@ -390,3 +391,12 @@ def vogn(p: Problem, recipe) -> list[Check]:
     from blrkit.classical.ogn import vogn as classical
 
     return _ogn_checks(p, recipe, driver, classical, "vogn", n_samples=3)
+
+
+@register("vogn_improved")
+def vogn_improved(p: Problem, recipe) -> list[Check]:
+    """VOGN with the improved BLR's precision step, against the hand-written loop in its retraction form."""
+    from blrkit.algorithms import vogn as driver
+    from blrkit.classical.ogn import vogn as classical
+
+    return _ogn_checks(p, recipe, driver, classical, "vogn", n_samples=3, rule="improved")

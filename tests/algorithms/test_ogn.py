@@ -153,3 +153,25 @@ def test_bad_arguments_raise_naming_them(driver, change, error, match):
 def test_vogn_bad_n_samples(n_samples):
     with pytest.raises(ValueError, match="n_samples"):
         vogn(good_terms, np.ones(2), rho=0.5, n_steps=1, n_data=4, batch_size=2, precision0=1.0, n_samples=n_samples)
+
+
+def test_vogn_improved_rule_equals_the_retraction_form_by_hand():
+    """rule="improved": every iterate equals the hand-written loop with s ← s + ρG + ρ²/2 G²/s (same
+    minibatches and draws); an unknown rule is refused."""
+    from blrkit.algorithms import vogn
+    from blrkit.classical.ogn import vogn as classical
+
+    X = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [2.0, -1.0]])
+    y = np.array([1.0, 2.0, 2.0, 0.5])
+
+    def terms(th, idx):
+        r = (th[..., None, :] * X[idx]).sum(-1) - y[idx]
+        return r[..., None] * X[idx] + th[..., None, :] / 4
+
+    res = vogn(terms, np.zeros(2), rho=0.7, n_steps=20, n_data=4, batch_size=2, precision0=np.ones(2),
+               n_samples=2, rng=5, rule="improved")
+    xs, ss = classical(terms, np.zeros(2), np.ones(2), 0.7, 20, 4, 2, 2, np.random.default_rng(5), rule="improved")
+    np.testing.assert_allclose(res.means, xs, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.precisions, ss, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="rule must be"):
+        vogn(terms, np.zeros(2), rho=0.7, n_steps=1, n_data=4, batch_size=2, precision0=np.ones(2), rule="x")

@@ -196,7 +196,7 @@ def case_ogn(rng):
             {"s_new": s_new, "m_new": m_new})
 
 
-def case_vogn(rng, n_samples=5):
+def case_vogn(rng, n_samples=5, improved=False):
     grad_terms = per_example_logistic(rng, 4)
     m, _, rho = state(rng)
     s = rng.uniform(0.5, 2.0, BATCH + (D,))
@@ -206,6 +206,9 @@ def case_vogn(rng, n_samples=5):
     G = grad_terms(theta)
     E_g, E_h = G.sum(axis=-2).mean(axis=0), (G ** 2).sum(axis=-2).mean(axis=0)
     s_new = (1 - rho[..., None]) * s + rho[..., None] * (n_data / n_batch) * E_h
+    if improved:  # Lin, Schmidt & Khan (2020), retraction form: G = ĥ − s, s ← s + ρG + ρ²/2 G²/s
+        G_hat = (n_data / n_batch) * E_h - s
+        s_new = s + rho[..., None] * G_hat + rho[..., None] ** 2 / 2 * G_hat**2 / s
     m_new = m - rho[..., None] * (n_data / n_batch) * E_g / s_new
     return (lambda: dict(m=m, s=s, rho=rho, grad_terms=grad_terms, n_data=n_data, n_batch=n_batch,
                          n_samples=n_samples, rng=np.random.default_rng(SEED)),
@@ -262,6 +265,7 @@ CASES = {
     "ridge": case_ridge, "kalman_update": case_kalman_update, "laplace": case_laplace,
     "diagonal_newton": case_diagonal_newton, "variational_newton": case_variational_newton, "sgd": case_sgd,
     "ogn": case_ogn, "vogn": case_vogn, "variational_newton_improved": case_variational_newton_improved,
+    "vogn_improved": lambda rng: case_vogn(rng, improved=True),
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True),
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},

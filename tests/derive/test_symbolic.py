@@ -62,7 +62,7 @@ def updates(name):
 
 def test_every_recipe_has_a_symbolic_textbook_form():
     missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"} - set(DIAGONAL_GN) \
-        - {"rmsprop", "adam", "variational_newton_improved"}
+        - {"rmsprop", "adam", "variational_newton_improved", "vogn_improved"}
     assert not missing, f"add a textbook form to tests/derive/test_symbolic.py for {sorted(missing)}"
 
 
@@ -159,6 +159,15 @@ def test_improved_blr_is_the_retraction_form():
     G = E_H - S
     assert is_zero(S_got - (S + rho * G + rho**2 / 2 * G * sp.Inverse(S) * G))
     assert is_zero(got["m_new"] - (m - rho * sp.Inverse(S_new) * E_g))
+
+
+def test_improved_vogn_is_the_retraction_form():
+    """Elementwise: s_{t+1} = s + ρG + (ρ²/2) G²/s with G = (N/M)E[Σ_B g_i²] − s."""
+    got = updates("vogn_improved")
+    s_, h, r, N_, M_ = sp.symbols("s E_h_gn_batch rho n_data n_batch")
+    G = N_ / M_ * h - s_
+    s_got = got["s_new"].subs(sp.Symbol("b"), got["b"])
+    assert sp.simplify(s_got - (s_ + r * G + r**2 / 2 * G**2 / s_)) == 0
 
 
 def test_rmsprop_and_adam_textbook_forms():

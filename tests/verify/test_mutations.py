@@ -74,6 +74,12 @@ MUTATIONS = {
         ("S_t counted twice", r"^\s*S_new =", r"^(\s*S_new = )1/2 \* S", r"\1S"),
         ("dropped (1 - rho)", r"^\s*B =", r"\(1 - rho\)", "np.ones_like(rho)"),
     ]),
+    "vogn_improved": ("improved_vogn_step", ("blrkit.algorithms.ogn",), ("vogn_improved",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bE_g_batch\b", "(-E_g_batch)"),
+        ("plain BLR precision (no retraction term)", r"^\s*s_new =", r"^(\s*s_new = ).*$", r"\1b"),
+        ("old precision in the mean step", r"^\s*m_new =", r"\bs_new\b", "s"),
+        ("no N/M scale", r"^\s*b =", r"\bn_data\b", "n_batch"),
+    ]),
     "ogn": ("ogn_step", ("blrkit.algorithms.ogn",), ("ogn",), [
         ("sign of the gradient", r"^\s*m_new =", r"\bg_batch\b", "(-g_batch)"),
         ("no N/M scale on the precision", r"^\s*s_new =", r"\bn_data\b", "n_batch"),
