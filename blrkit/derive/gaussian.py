@@ -110,8 +110,8 @@ class _Builder:
         self.steps.append(Step(label, eqs, justification, anchor))
 
 
-#: losses whose derivatives SymPy derives and the emitted code evaluates
 def _derived(loss) -> bool:
+    """A loss whose derivatives SymPy derives and the emitted code evaluates (GLM, loss in θ)."""
     from .losses import ComponentLoss, GLMLoss
 
     return isinstance(loss, (ComponentLoss, GLMLoss))
