@@ -90,18 +90,8 @@ def mixture_newton(loss, grad, hess, means0, *, rho, n_steps: int, precisions0=N
             raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
     S = _precisions(precisions0, m.shape + (D,))
     v = _log_weights(weights0, batch + (K,))
-    means, precs, logw = [m], [S], [v]
-    for t in range(1, n_steps + 1):
-        m, S, v = mixture_newton_step(m, S, v, r, _finite(grad, "grad", t), _finite(hess, "hess", t),
-                                      _finite(loss, "loss", t))
-        _check_components(S, m, t)
-        means.append(m)
-        precs.append(S)
-        logw.append(v)
-    weights = _softmax(np.stack(logw))
-    mean_path, precision_path = np.stack(means), np.stack(precs)
-    return MixtureResult(means=mean_path[-1], precisions=precision_path[-1], weights=weights[-1],
-                         mean_path=mean_path, precision_path=precision_path, weight_path=weights)
+    return _run(lambda m, S, v, t: mixture_newton_step(m, S, v, r, _finite(grad, "grad", t), _finite(hess, "hess", t),
+                                                       _finite(loss, "loss", t)), m, S, v, n_steps)
 
 
 def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_samples: int = 10, rng=None,
@@ -190,11 +180,16 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
     S = _precisions(precisions0, m.shape + (D,))
     v = _log_weights(weights0, batch + (K,))
     rng = check_rng(rng)
+    return _run(lambda m, S, v, t: mixture_vi_step(
+        m, S, v, r, r_pi, _finite(grad, "grad", t, samples=True), _finite(hess, "hess", t, samples=True),
+        _finite(loss, "loss", t, samples=True), int(n_samples), rng), m, S, v, n_steps)
+
+
+def _run(step, m, S, v, n_steps) -> MixtureResult:
+    """Loop ``step(m, S, v, t)`` for t = 1..n_steps, checking every precision; every iterate."""
     means, precs, logw = [m], [S], [v]
     for t in range(1, n_steps + 1):
-        m, S, v = mixture_vi_step(m, S, v, r, r_pi, _finite(grad, "grad", t, samples=True),
-                                  _finite(hess, "hess", t, samples=True), _finite(loss, "loss", t, samples=True),
-                                  int(n_samples), rng)
+        m, S, v = step(m, S, v, t)
         _check_components(S, m, t)
         means.append(m)
         precs.append(S)
