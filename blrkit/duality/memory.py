@@ -67,8 +67,8 @@ def memorable_examples(sites: LocalParameters, k: int = 10) -> MemorableExamples
     >>> x = np.linspace(-3, 3, 13); X = np.c_[x, np.ones(13)]; y = (x > 0).astype(float); y[-1] = 0
     >>> post = fit_glm(X, y, likelihood="logistic", prior_precision=0.1)
     >>> mem = memorable_examples(local_parameters(X, y, post, likelihood="logistic", prior_precision=0.1), k=1)
-    >>> int(mem.outlier[0]), int(mem.uncertain[0]), int(mem.easy[0])  # the 0 at x = 3; x = 0.5; x = −3
-    (12, 7, 0)
+    >>> int(mem.outlier[0]), int(mem.uncertain[0]), int(mem.easy[0])  # the 0 at x = 3; x = 1 (p ≈ ½); x = −3
+    (12, 8, 0)
     """
     _check_sites(sites)
     k = _check_k(k, sites.n)
