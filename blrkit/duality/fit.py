@@ -51,7 +51,7 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
 
 
 def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_variance=1.0, penalty=None,
-            method: str = "delta", tol: float = 1e-10, max_steps: int = 100, n_quadrature: int = 32,
+            method: str = "delta", tol: float = 1e-10, max_steps: int = 100, n_quadrature: int = 64,
             m0=None) -> LaplacePosterior:
     r"""The Gaussian posterior of a GLM at a fixed point of the BLR.
 

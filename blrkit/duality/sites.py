@@ -145,7 +145,7 @@ class LocalParameters:
     alpha: np.ndarray
     beta: np.ndarray
     gradient_norm: np.ndarray
-    n_quadrature: int = field(default=32)
+    n_quadrature: int = field(default=64)
 
     @property
     def n(self) -> int:
@@ -226,7 +226,7 @@ class LocalParameters:
 
 
 def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean=None, noise_variance=1.0,
-                     method: str = "delta", tol: float = 1e-6, n_quadrature: int = 32) -> LocalParameters:
+                     method: str = "delta", tol: float = 1e-6, n_quadrature: int = 64) -> LocalParameters:
     r"""The local natural parameters (sites) of a GLM posterior at a BLR solution.
 
     .. math::
@@ -270,7 +270,7 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     method : {"delta", "variational"}
     tol : float, default 1e-6
         Largest accepted gradient norm at the mean.
-    n_quadrature : int, default 32
+    n_quadrature : int, default 64
         Gauss–Hermite nodes for ``method="variational"``.
 
     Returns
