@@ -52,11 +52,12 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
 
 def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_variance=1.0, penalty=None,
             method: str = "delta", tol: float = 1e-10, max_steps: int = 100, n_quadrature: int = 64,
-            m0=None) -> LaplacePosterior:
+            m0=None, rho=1.0) -> LaplacePosterior:
     r"""The Gaussian posterior of a GLM at a fixed point of the BLR.
 
     ``method="delta"``: the Laplace approximation :math:`\mathcal N(m_*, [\nabla^2\bar\ell(m_*)]^{-1})`
-    by :func:`blrkit.algorithms.laplace` (ρ = 1: Newton's iterates). ``method="variational"``:
+    by :func:`blrkit.algorithms.laplace` from ``m0`` (default zero) with learning rate ``rho`` (ρ = 1:
+    Newton's iterates; a smaller ρ damps a Poisson fit whose first steps overshoot). ``method="variational"``:
 
     .. math::
 
@@ -82,7 +83,7 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
     start = np.zeros(X.shape[:-2] + (D,)) if m0 is None else _float_view(m0, "m0")
     grad, hess = glm_objective(X, y, likelihood=lik, prior_precision=prior_precision, prior_mean=prior_mean,
                                noise_variance=noise_variance, penalty=penalty)
-    post = laplace(grad, hess, start, tol=tol, max_steps=max_steps)
+    post = laplace(grad, hess, start, rho=rho, tol=tol, max_steps=max_steps)
     if method == "delta":
         return post
     if method != "variational":
