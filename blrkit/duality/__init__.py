@@ -19,7 +19,7 @@ True
 """
 
 from blrkit.duality.fit import fit_glm, glm_objective
-from blrkit.duality.kprior import KPrior, QuadraticPenalty, kprior
+from blrkit.duality.kprior import KPrior, QuadraticPenalty, kprior, quadratic_penalty
 from blrkit.duality.likelihoods import LIKELIHOODS, Likelihood, gauss_hermite_expectation
 from blrkit.duality.loo import LeaveOneOut, leave_one_out
 from blrkit.duality.memory import MemorableExamples, memorable_examples, select_memory
@@ -28,5 +28,5 @@ from blrkit.duality.sites import LocalParameters, local_parameters, predictive_v
 __all__ = [
     "KPrior", "LIKELIHOODS", "LeaveOneOut", "Likelihood", "LocalParameters", "MemorableExamples",
     "QuadraticPenalty", "fit_glm", "gauss_hermite_expectation", "glm_objective", "kprior", "leave_one_out",
-    "local_parameters", "memorable_examples", "predictive_variance", "select_memory",
+    "local_parameters", "memorable_examples", "predictive_variance", "quadratic_penalty", "select_memory",
 ]

@@ -32,7 +32,12 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
     lik = get_likelihood(likelihood)
     X, y = _float_view(X, "X"), _float_view(y, "y")
     D = X.shape[-1]
-    P0 = _prior_matrix(prior_precision, D, X.shape[:-2])
+    if prior_precision is None:
+        if penalty is None:
+            raise ValueError("prior_precision is required unless a penalty (a K-prior) stands for the prior")
+        P0 = np.zeros(X.shape[:-2] + (D, D))
+    else:
+        P0 = _prior_matrix(prior_precision, D, X.shape[:-2])
     m0 = np.zeros(D) if prior_mean is None else _float_view(prior_mean, "prior_mean")
     s2 = float(noise_variance)
 
@@ -67,7 +72,8 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
     with :math:`\eta_i \sim \mathcal N(x_i^\top m_t, x_i^\top S_t^{-1} x_i)` (Gauss–Hermite, ``n_quadrature``
     nodes; the first step uses the Laplace precision), until the expected gradient's norm is at
     most ``tol``. Its fixed point is the Gaussian variational posterior (Khan & Rue 2023, Sec. 4.4);
-    ``penalty`` is only supported with the delta method.
+    ``penalty`` is only supported with the delta method. With a penalty that carries the old prior
+    (a K-prior), pass ``prior_precision=None``; ``X`` may then have no rows (removal, a new regulariser).
 
     >>> import numpy as np
     >>> X = np.array([[1.0], [-1.0], [2.0]]); y = np.array([1.0, 0.0, 0.0])
@@ -90,6 +96,8 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
         raise ValueError(f"method must be 'delta' or 'variational', got {method!r}")
     if penalty is not None:
         raise ValueError("penalty is only supported with method='delta'")
+    if prior_precision is None:
+        raise ValueError("prior_precision is required with method='variational'")
     P0 = _prior_matrix(prior_precision, D, X.shape[:-2])
     mp = np.zeros(D) if prior_mean is None else _float_view(prior_mean, "prior_mean")
     s2 = float(noise_variance)

@@ -26,20 +26,61 @@ small when the forgotten points have small site precisions β_i, hence memories 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from blrkit.duality.likelihoods import Likelihood, get_likelihood
 from blrkit.duality.sites import _float_view, _matvec, _prior_matrix, _rmatvec
 
-__all__ = ["KPrior", "QuadraticPenalty", "kprior"]
+__all__ = ["KPrior", "QuadraticPenalty", "kprior", "quadratic_penalty"]
+
+
+class _Adaptable:
+    r"""The adaptation tasks shared by the K-prior and the quadratic penalty: a penalty
+    :math:`\mathcal R(\theta)` standing for the old objective becomes
+    :math:`\mathcal R(\theta) - \sum_{i\in\mathcal R} \ell_i(\theta) + \tfrac12\theta^\top(P_{\rm new} - P_0)\theta`
+    after :meth:`without` (remove examples) and :meth:`with_prior` (change the regulariser)."""
+
+    def _extra(self, theta, order):
+        X, y, dP = self.removed_X, self.removed_y, self.prior_change
+        eta = theta @ X.T
+        if order == 0:
+            out = -np.sum(-self.likelihood.log_density(eta, y, self.noise_variance), axis=-1)
+            return out + 0.5 * np.einsum("...i,ij,...j->...", theta, dP, theta)
+        if order == 1:
+            return -self.likelihood.d1(eta, y, self.noise_variance) @ X + theta @ dP.T
+        w = np.broadcast_to(self.likelihood.d2(eta, y, self.noise_variance), eta.shape)
+        return -(w[..., None, :] * X.T) @ X + dP
+
+    def without(self, X_removed, y_removed):
+        """The penalty for the old data minus the examples ``(X_removed, y_removed)``: subtract their own losses
+        (they should be in the memory, or the objective may lose convexity)."""
+        Xr = _float_view(X_removed, "X_removed")
+        yr = _float_view(y_removed, "y_removed")
+        D = self.prior_precision.shape[-1]
+        if Xr.ndim != 2 or Xr.shape[1] != D or yr.shape != Xr.shape[:1]:
+            raise ValueError(f"X_removed must be (R, {D}) and y_removed (R,), got {Xr.shape} and {yr.shape}")
+        self.likelihood.check_y(yr, self.likelihood.name)
+        return replace(self, removed_X=np.concatenate([self.removed_X, Xr]),
+                       removed_y=np.concatenate([self.removed_y, yr]))
+
+    def with_prior(self, prior_precision):
+        """The penalty for the old data under a new Gaussian prior N(0, P_new⁻¹) instead of N(0, P₀⁻¹)."""
+        D = self.prior_precision.shape[-1]
+        P = np.array(_prior_matrix(prior_precision, D, ()))
+        return replace(self, prior_change=P - self.prior_precision)
+
+
+def _empty(D):
+    return np.zeros((0, D)), np.zeros(0)
 
 
 @dataclass(frozen=True)
-class KPrior:
+class KPrior(_Adaptable):
     r"""A K-prior: ``memory`` ``(M, D)``, ``old_mean`` θ* ``(D,)``, ``soft_labels`` ŷ* ``(M,)``, ``prior_precision``
-    P₀ ``(D, D)``; ``loss``, ``grad``, ``hess`` take θ ``(*batch, D)``."""
+    P₀ ``(D, D)``; ``loss``, ``grad``, ``hess`` take θ ``(*batch, D)``. :meth:`without` and :meth:`with_prior`
+    give the penalty of the other adaptation tasks."""
 
     memory: np.ndarray
     old_mean: np.ndarray
@@ -47,51 +88,79 @@ class KPrior:
     prior_precision: np.ndarray
     likelihood: Likelihood
     noise_variance: float = 1.0
+    removed_X: np.ndarray = None
+    removed_y: np.ndarray = None
+    prior_change: np.ndarray = None
 
     def _eta(self, theta):
-        return theta @ self.memory.T if self.memory.shape[0] else np.zeros(np.shape(theta)[:-1] + (0,))
+        return theta @ self.memory.T
 
     def loss(self, theta) -> np.ndarray:
-        r""":math:`\mathcal K(\theta)` (zero at θ*)."""
+        r""":math:`\mathcal K(\theta)` (zero at θ*), plus the adaptation terms."""
         theta = np.asarray(theta, float)
         lik, s2 = self.likelihood, self.noise_variance
         eta, eta0 = self._eta(theta), self.memory @ self.old_mean
         # f(η, ŷ) − f(η*, ŷ) = −log p(ŷ|η) + log p(ŷ|η*): the y-only constants cancel
         fn = np.sum(lik.log_density(eta0, self.soft_labels, s2) - lik.log_density(eta, self.soft_labels, s2), axis=-1)
         d = theta - self.old_mean
-        return fn + 0.5 * np.einsum("...i,ij,...j->...", d, self.prior_precision, d)
+        return fn + 0.5 * np.einsum("...i,ij,...j->...", d, self.prior_precision, d) + self._extra(theta, 0)
 
     def grad(self, theta) -> np.ndarray:
-        r""":math:`\sum_{\mathcal M} x_i(A'(\eta_i) - \hat y_i) + P_0(\theta - \theta_*)`."""
+        r""":math:`\sum_{\mathcal M} x_i(A'(\eta_i) - \hat y_i) + P_0(\theta - \theta_*)`, plus the adaptation terms."""
         theta = np.asarray(theta, float)
         r = self.likelihood.d1(self._eta(theta), self.soft_labels, self.noise_variance)
-        return r @ self.memory + (theta - self.old_mean) @ self.prior_precision.T
+        return r @ self.memory + (theta - self.old_mean) @ self.prior_precision.T + self._extra(theta, 1)
 
     def hess(self, theta) -> np.ndarray:
-        r""":math:`\sum_{\mathcal M} A''(\eta_i) x_i x_i^\top + P_0`."""
+        r""":math:`\sum_{\mathcal M} A''(\eta_i) x_i x_i^\top + P_0`, plus the adaptation terms."""
         theta = np.asarray(theta, float)
         eta = self._eta(theta)
         w = np.broadcast_to(self.likelihood.d2(eta, self.soft_labels, self.noise_variance), eta.shape)
-        return (w[..., None, :] * self.memory.T) @ self.memory + self.prior_precision
+        return (w[..., None, :] * self.memory.T) @ self.memory + self.prior_precision + self._extra(theta, 2)
 
 
 @dataclass(frozen=True)
-class QuadraticPenalty:
-    r"""A weight-space penalty :math:`\tfrac12(\theta - \theta_*)^\top F(\theta - \theta_*)` (EWC with F the
-    diagonal of the old precision; online Laplace with the full one)."""
+class QuadraticPenalty(_Adaptable):
+    r"""A weight-space penalty :math:`\tfrac12(\theta - \theta_*)^\top F(\theta - \theta_*)`: EWC-like with F the
+    diagonal of the old precision, online Laplace with all of it. ``prior_precision`` is the old P₀ (for
+    :meth:`with_prior`), ``likelihood`` the old loss (for :meth:`without`)."""
 
     center: np.ndarray
     precision: np.ndarray
+    prior_precision: np.ndarray
+    likelihood: Likelihood
+    noise_variance: float = 1.0
+    removed_X: np.ndarray = None
+    removed_y: np.ndarray = None
+    prior_change: np.ndarray = None
 
     def loss(self, theta):
         d = np.asarray(theta, float) - self.center
-        return 0.5 * np.einsum("...i,ij,...j->...", d, self.precision, d)
+        return 0.5 * np.einsum("...i,ij,...j->...", d, self.precision, d) + self._extra(np.asarray(theta, float), 0)
 
     def grad(self, theta):
-        return (np.asarray(theta, float) - self.center) @ self.precision.T
+        theta = np.asarray(theta, float)
+        return (theta - self.center) @ self.precision.T + self._extra(theta, 1)
 
     def hess(self, theta):
-        return np.broadcast_to(self.precision, np.shape(theta)[:-1] + self.precision.shape)
+        theta = np.asarray(theta, float)
+        return np.broadcast_to(self.precision, theta.shape[:-1] + self.precision.shape) + self._extra(theta, 2)
+
+
+def quadratic_penalty(old_posterior, *, prior_precision, likelihood, diagonal: bool = True,
+                      noise_variance=1.0) -> QuadraticPenalty:
+    r"""The weight-space penalty of an old Gaussian posterior :math:`\mathcal N(\theta_*, S_*^{-1})`:
+    :math:`\tfrac12(\theta-\theta_*)^\top F(\theta-\theta_*)` with :math:`F = \mathrm{diag}(S_*)` (EWC-like,
+    ``diagonal=True``) or :math:`F = S_*` (online Laplace)."""
+    lik = get_likelihood(likelihood)
+    m = _float_view(old_posterior.mean, "old_posterior.mean").copy()
+    S = np.array(old_posterior.precision, dtype=float)
+    F = np.diag(np.diag(S)) if diagonal else S
+    P0 = np.array(_prior_matrix(prior_precision, m.shape[-1], ()))
+    Xr, yr = _empty(m.shape[-1])
+    return QuadraticPenalty(center=m, precision=F, prior_precision=P0, likelihood=lik,
+                            noise_variance=float(noise_variance), removed_X=Xr, removed_y=yr,
+                            prior_change=np.zeros_like(P0))
 
 
 def kprior(memory, old_mean, *, likelihood, prior_precision, noise_variance=1.0) -> KPrior:
@@ -132,5 +201,6 @@ def kprior(memory, old_mean, *, likelihood, prior_precision, noise_variance=1.0)
     soft = lik.mean(M @ th, s2)
     for a in (M, th, soft, P0):
         a.setflags(write=False)
+    Xr, yr = _empty(th.shape[0])
     return KPrior(memory=M, old_mean=th.copy(), soft_labels=soft, prior_precision=P0, likelihood=lik,
-                  noise_variance=s2)
+                  noise_variance=s2, removed_X=Xr, removed_y=yr, prior_change=np.zeros_like(P0))
