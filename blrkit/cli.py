@@ -113,9 +113,9 @@ def table(args: argparse.Namespace) -> int:
 
     t_sympy = time.perf_counter() - t0
     from blrkit.derive import RECIPES
-    from blrkit.table import build_table, exit_status, render
+    from blrkit.table import SECTION_ROWS, build_table, exit_status, render
 
-    names = _names(args.rows, RECIPES, "row(s)")
+    names = _names(args.rows, list(RECIPES) + list(SECTION_ROWS), "row(s)")
     rows = build_table(names, seed=args.seed, implemented_only=args.implemented or names is not None,
                        progress=None if args.quiet else _progress)
     elapsed = time.perf_counter() - t0
@@ -131,20 +131,23 @@ def table(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """Run one row's checks on a problem of the given size; print each counterpart's error."""
     from blrkit.derive import RECIPES
-    from blrkit.verify import Problem, memory_bytes, verify_row
+    from blrkit.verify import SECTION_ROWS, Problem, memory_bytes, verify_row
 
-    if args.algorithm not in RECIPES:
-        raise UsageError(f"unknown algorithm {args.algorithm!r}; known: {', '.join(RECIPES)}")
+    known = list(RECIPES) + list(SECTION_ROWS)
+    if args.algorithm not in known:
+        raise UsageError(f"unknown algorithm {args.algorithm!r}; known: {', '.join(known)}")
     need = memory_bytes(args.algorithm, Problem(args.seed, args.dim, args.n, args.batch))
     if need > args.max_memory:
         raise UsageError(f"verify {args.algorithm} at dim {args.dim}, n {args.n}, batch {args.batch} would need "
                          f"about {_bytes(need)} of memory, more than --max-memory {_bytes(args.max_memory)}; "
                          "choose a smaller size or raise --max-memory")
     row = verify_row(args.algorithm, seed=args.seed, dim=args.dim, n=args.n, batch=args.batch)
+    where = f"{row.group} ({row.section})" if row.group else f"Khan & Rue 2023, Sec. {row.section}"
     print(f"{row.title} ({row.name}): family {row.family}, approximations "
-          f"{', '.join(row.approximations) or 'none'}; Khan & Rue 2023, Sec. {row.section}")
+          f"{', '.join(row.approximations) or 'none'}; {where}")
+    derived = "nothing to derive" if row.derive_seconds is None else f"derived in {row.derive_seconds:.2f} s"
     print(f"problem: seed {args.seed}, dim {args.dim}, n {args.n}, batch {args.batch}; "
-          f"derived in {row.derive_seconds:.2f} s, checked in {row.check_seconds or 0:.2f} s")
+          f"{derived}, checked in {row.check_seconds or 0:.2f} s")
     width = max([len(c.counterpart) for c in row.checks] + [11])
     print(f"  {'counterpart':<{width}}  {'kind':<11}  {'error':>9}  {'tolerance':>9}  status")
     for c in row.checks:

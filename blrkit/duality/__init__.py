@@ -19,7 +19,7 @@ True
 """
 
 from blrkit.duality.fit import fit_glm, glm_objective
-from blrkit.duality.kprior import KPrior, QuadraticPenalty, kprior, quadratic_penalty
+from blrkit.duality.kpriors import KPrior, QuadraticPenalty, kprior, quadratic_penalty
 from blrkit.duality.likelihoods import LIKELIHOODS, Likelihood, gauss_hermite_expectation
 from blrkit.duality.loo import LeaveOneOut, leave_one_out
 from blrkit.duality.memory import MemorableExamples, memorable_examples, select_memory
