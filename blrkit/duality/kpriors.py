@@ -36,11 +36,20 @@ from blrkit.duality.sites import _float_view, _matvec, _prior_matrix, _rmatvec
 __all__ = ["KPrior", "QuadraticPenalty", "kprior", "quadratic_penalty"]
 
 
+@dataclass(frozen=True, kw_only=True)
 class _Adaptable:
     r"""The adaptation tasks shared by the K-prior and the quadratic penalty: a penalty
     :math:`\mathcal R(\theta)` standing for the old objective becomes
     :math:`\mathcal R(\theta) - \sum_{i\in\mathcal R} \ell_i(\theta) + \tfrac12\theta^\top(P_{\rm new} - P_0)\theta`
-    after :meth:`without` (remove examples) and :meth:`with_prior` (change the regulariser)."""
+    after :meth:`without` (remove examples) and :meth:`with_prior` (change the regulariser).
+    ``prior_precision`` is the old P₀, ``likelihood`` the old loss."""
+
+    prior_precision: np.ndarray
+    likelihood: Likelihood
+    noise_variance: float = 1.0
+    removed_X: np.ndarray = None
+    removed_y: np.ndarray = None
+    prior_change: np.ndarray = None
 
     def _extra(self, theta, order):
         X, y, dP = self.removed_X, self.removed_y, self.prior_change
@@ -76,7 +85,7 @@ def _empty(D):
     return np.zeros((0, D)), np.zeros(0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KPrior(_Adaptable):
     r"""A K-prior: ``memory`` ``(M, D)``, ``old_mean`` θ* ``(D,)``, ``soft_labels`` ŷ* ``(M,)``, ``prior_precision``
     P₀ ``(D, D)``; ``loss``, ``grad``, ``hess`` take θ ``(*batch, D)``. :meth:`without` and :meth:`with_prior`
@@ -85,12 +94,6 @@ class KPrior(_Adaptable):
     memory: np.ndarray
     old_mean: np.ndarray
     soft_labels: np.ndarray
-    prior_precision: np.ndarray
-    likelihood: Likelihood
-    noise_variance: float = 1.0
-    removed_X: np.ndarray = None
-    removed_y: np.ndarray = None
-    prior_change: np.ndarray = None
 
     def _eta(self, theta):
         return theta @ self.memory.T
@@ -119,20 +122,13 @@ class KPrior(_Adaptable):
         return (w[..., None, :] * self.memory.T) @ self.memory + self.prior_precision + self._extra(theta, 2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QuadraticPenalty(_Adaptable):
     r"""A weight-space penalty :math:`\tfrac12(\theta - \theta_*)^\top F(\theta - \theta_*)`: EWC-like with F the
-    diagonal of the old precision, online Laplace with all of it. ``prior_precision`` is the old P₀ (for
-    :meth:`with_prior`), ``likelihood`` the old loss (for :meth:`without`)."""
+    diagonal of the old precision, online Laplace with all of it."""
 
     center: np.ndarray
     precision: np.ndarray
-    prior_precision: np.ndarray
-    likelihood: Likelihood
-    noise_variance: float = 1.0
-    removed_X: np.ndarray = None
-    removed_y: np.ndarray = None
-    prior_change: np.ndarray = None
 
     def loss(self, theta):
         d = np.asarray(theta, float) - self.center

@@ -1,6 +1,6 @@
 """Every tolerance of tests/duality, with its reason (relative to the problem's scale, see ``assert_close``)."""
 
-import numpy as np
+from algorithms.tolerances import assert_close  # noqa: F401 -- one definition, shared
 
 #: A closed form against another closed form of the same quantity (sites summed vs the posterior
 #: from ridge's normal equations; Sherman–Morrison vs a refit by Cholesky): rounding amplified by
@@ -25,9 +25,3 @@ QUADRATURE = 1e-9
 #: gtol 1e-9: the optimum is located to ~1e-7 relative (the ELBO is flat to ~eps near it); 1e-5.
 ELBO = 1e-5
 
-
-def assert_close(actual, desired, rtol):
-    """``assert_allclose`` with ``atol = rtol * max|desired|``."""
-    desired = np.asarray(desired, dtype=float)
-    scale = max(float(np.max(np.abs(desired), initial=0.0)), 1e-300)
-    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale)
