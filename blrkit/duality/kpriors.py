@@ -15,13 +15,14 @@ with the old model's soft labels), the weight term the old regulariser. Its grad
 
 .. math::
 
-    \nabla\mathcal K(\theta) = \sum_{i\in\mathcal M} x_i\big(A'(x_i^\top\theta) - A'(x_i^\top\theta_*)\big) + P_0(\theta - \theta_*),
+    \nabla\mathcal K(\theta) = \sum_{i\in\mathcal M} x_i\big(A'(x_i^\top\theta) - A'(x_i^\top\theta_*)\big)
+        + P_0(\theta - \theta_*),
 
 and because the old gradient vanishes at :math:`\theta_*`, with the full past data as memory it
 equals the gradient of the old objective at every θ: *faithful gradient reconstruction*
 (derivations §4). With a partial memory the error is
-:math:`\sum_{i\notin\mathcal M} x_i(A'(\eta_i) - A'(\eta_i^*)) \approx \sum_{i\notin\mathcal M}\beta_i x_i x_i^\top(\theta - \theta_*)`:
-small when the forgotten points have small site precisions β_i, hence memories of memorable examples.
+:math:`\sum_{i\notin\mathcal M} x_i(A'(\eta_i) - A'(\eta_i^*))
+\approx \sum_{i\notin\mathcal M}\beta_i x_i x_i^\top(\theta - \theta_*)`: small when the forgotten points have small site precisions β_i, hence memories of memorable examples.
 """
 
 from __future__ import annotations

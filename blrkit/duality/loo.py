@@ -76,7 +76,8 @@ def leave_one_out(sites: LocalParameters, *, n_quadrature: int = 64) -> LeaveOne
 
         \eta_{\setminus i} = x_i^\top m - \alpha_i \frac{v_i}{1 - \beta_i v_i}, \qquad
         v_{\setminus i} = \frac{v_i}{1 - \beta_i v_i}, \qquad
-        \log p(y_i \mid y_{\setminus i}) = \log \mathbb E_{\mathcal N(\eta_{\setminus i}, v_{\setminus i})}[p(y_i\mid\eta)].
+        \log p(y_i \mid y_{\setminus i})
+            = \log \mathbb E_{\mathcal N(\eta_{\setminus i}, v_{\setminus i})}[p(y_i\mid\eta)].
 
     O(N D²) for the :math:`v_i` (one Cholesky, triangular solves in chunks), O(N·D) memory.
     Exact for ``likelihood="gaussian"`` (equals refitting without example i); the one-site
