@@ -30,9 +30,11 @@ _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 @dataclass(frozen=True)
 class Likelihood:
     r"""One GLM likelihood: ``log_density(η, y, σ²)``, ``d1 = f'(η)`` and ``d2 = f''(η)`` of the loss
-    :math:`f = -\log p(y \mid \eta)`, ``check_y`` (raises on labels outside the support), and, for
-    a canonical link, ``mean(η, σ²)`` = :math:`A'(\eta)`, the prediction for which :math:`f'(\eta) = 0`
-    (``None`` otherwise: the K-prior needs it)."""
+    :math:`f = -\log p(y \mid \eta)`, each ``(η, y, σ²)`` → array, elementwise; ``check_y(y, name)``
+    (raises ``ValueError`` on labels outside the support), and, for a canonical link,
+    ``mean(η, σ²)`` = :math:`A'(\eta)`, the prediction for which :math:`f'(\eta) = 0` (``None``
+    otherwise: the K-prior needs it). Build one for a loss of your own and pass it wherever a
+    likelihood name is accepted."""
 
     name: str
     log_density: Callable

@@ -259,7 +259,9 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
         Targets: real (gaussian), 0/1 labels (logistic, probit), counts (poisson).
     posterior : GaussianPosterior or NewtonResult
         ``mean`` ``(*batch, D)`` and ``precision`` ``(*batch, D, D)`` (a NewtonResult's last iterate).
-    likelihood : {"gaussian", "logistic", "poisson", "probit"}
+    likelihood : {"gaussian", "logistic", "poisson", "probit"} or Likelihood
+        A name, or a :class:`~blrkit.duality.Likelihood` of one's own (any per-example loss
+        :math:`f(\eta, y)` with its first two derivatives in η).
     prior_precision : float or array_like, shape (D,) or (*batch, D, D)
         :math:`P_0`: a scalar δ (prior :math:`\mathcal N(m_0, \delta^{-1}I)`), a diagonal or a matrix.
         For :func:`~blrkit.algorithms.ridge` it is ``alpha``.

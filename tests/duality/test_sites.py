@@ -255,3 +255,28 @@ class TestBadInput:
 
 def test_every_likelihood_is_tested():
     assert set(LIKELIHOODS) == {"gaussian", "logistic", "poisson", "probit"}
+
+
+def test_a_likelihood_of_ones_own(rng):
+    """A per-example loss f(η, y) given as a Likelihood (here the logistic loss in the ±1 convention,
+    f = log(1 + e^{−yη}), written from scratch) works like a built-in one: identity at its Laplace
+    solution (FIXED_POINT), and its sites equal the built-in logistic ones on the 0/1 labels."""
+    from blrkit.duality import Likelihood
+
+    def check_pm1(y, name):
+        if not np.all(np.abs(y) == 1):
+            raise ValueError(f"y must hold labels -1 or +1 for the {name} likelihood")
+
+    pm1 = Likelihood("logistic-pm1", log_density=lambda e, y, s2: -np.logaddexp(0, -y * e),
+                     d1=lambda e, y, s2: -y / (1 + np.exp(y * e)),
+                     d2=lambda e, y, s2: 1 / (2 + np.exp(e) + np.exp(-e)) + 0 * y, check_y=check_pm1)
+    X, y01 = glm_data(rng, "logistic", 80, 3, scale=2.0)
+    ypm = 2 * y01 - 1
+    post = fit_glm(X, ypm, likelihood=pm1, prior_precision=DELTA, tol=1e-12)
+    mine = local_parameters(X, ypm, post, likelihood=pm1, prior_precision=DELTA)
+    assert_identity(mine, DELTA * np.eye(3), FIXED_POINT)
+    builtin = local_parameters(X, y01, post, likelihood="logistic", prior_precision=DELTA)
+    assert_close(mine.alpha, builtin.alpha, 1e-12)
+    assert_close(mine.beta, builtin.beta, 1e-12)
+    with pytest.raises(ValueError, match="-1 or \\+1"):
+        local_parameters(X, y01, post, likelihood=pm1, prior_precision=DELTA)
