@@ -24,9 +24,11 @@ from blrkit.duality.likelihoods import LIKELIHOODS, Likelihood, gauss_hermite_ex
 from blrkit.duality.loo import LeaveOneOut, leave_one_out
 from blrkit.duality.memory import MemorableExamples, memorable_examples, select_memory
 from blrkit.duality.sites import LocalParameters, local_parameters, predictive_variance
+from blrkit.duality.softmax import SoftmaxSites, fit_softmax, softmax_local_parameters
 
 __all__ = [
     "KPrior", "LIKELIHOODS", "LeaveOneOut", "Likelihood", "LocalParameters", "MemorableExamples",
-    "QuadraticPenalty", "fit_glm", "gauss_hermite_expectation", "glm_objective", "kprior", "leave_one_out",
-    "local_parameters", "memorable_examples", "predictive_variance", "quadratic_penalty", "select_memory",
+    "QuadraticPenalty", "SoftmaxSites", "fit_glm", "fit_softmax", "gauss_hermite_expectation", "glm_objective",
+    "kprior", "leave_one_out", "local_parameters", "memorable_examples", "predictive_variance",
+    "quadratic_penalty", "select_memory", "softmax_local_parameters",
 ]
