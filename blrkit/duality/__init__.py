@@ -6,7 +6,8 @@ parameter is the prior's plus one *site* per example, :math:`\lambda_* = \lambda
 α_i and a precision β_i. The sites measure each example's influence: subtracting one gives the
 leave-one-out posterior (:func:`leave_one_out`), their sizes sort the data into easy, outlying and
 uncertain examples (:func:`memorable_examples`), and a few of them, kept as a memory, rebuild the
-past gradient for a new task (:func:`kprior`; Khan & Swaroop 2021).
+past gradient for a new task (:func:`kprior`; Khan & Swaroop 2021). The K-output softmax model
+has K-dimensional sites (:func:`softmax_local_parameters`).
 
 >>> import numpy as np
 >>> from blrkit.duality import fit_glm, local_parameters
