@@ -328,6 +328,10 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
                          "batch shapes") from None
     if not (np.isfinite(m).all() and np.isfinite(S).all()):
         raise ValueError("posterior must have a finite mean and precision")
+    try:
+        np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        raise ValueError("posterior must have a symmetric positive definite precision") from None
     P0 = _prior_matrix(prior_precision, D, batch)
     m0 = np.zeros(D) if prior_mean is None else _float_view(prior_mean, "prior_mean")
     if m0.shape[-1:] != (D,) or not np.isfinite(m0).all():

@@ -241,6 +241,8 @@ class TestBadInput:
         bad[0, 0] = np.nan
         with pytest.raises(ValueError, match="X must be finite"):
             self.call(bad, y, post)
+        with pytest.raises(ValueError, match="positive definite precision"):
+            self.call(X, y, GaussianPosterior(post.mean, -post.precision), method="variational")
         with pytest.raises(TypeError, match="posterior must be"):
             self.call(X, y, (post.mean, post.precision))
         with pytest.raises(TypeError, match="X must be an array of real numbers"):
