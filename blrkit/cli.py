@@ -303,7 +303,9 @@ rule, scikit-learn / filterpy / pykalman when installed, "skipped (not installed
 freshness check ("fresh": the step compiled from the derivation, the same code). A row passes only
 if an independent check ran and every check that ran is within its tolerance. "Error" is
 max|a - b| / max|b|; "Derive" is the seconds SymPy took to derive the update. The summary counts
-the 17 rows of Table 1 and blrkit's extra rows apart. --format latex needs \\usepackage{booktabs}.
+the 17 rows of Table 1 and blrkit's extra rows apart; a "Duality" section follows (the sites of a
+solution sum to it, exact leave-one-out for ridge, K-prior gradient reconstruction: rows that derive
+nothing, checked the same way). --format latex needs \\usepackage{booktabs}.
 Progress and the total time go to stderr (no control codes with TERM=dumb or NO_COLOR).
 
 exit status: 0 every implemented row passes, 1 a row fails (a derivation or driver error is a

@@ -65,3 +65,14 @@ def test_mutations_fail(monkeypatch, name, target, attr, mutant):
     else:
         monkeypatch.setattr(target, attr, mutant)
     assert verify_row(name, **SIZE).status == "fail"
+
+
+def test_command_line():
+    """``blrkit verify`` and ``blrkit table --rows`` take the section rows' names."""
+    from cli._run import run_blrkit
+
+    rc, out, err = run_blrkit("verify", "duality_loo", "--dim", "2", "--n", "15", "--batch", "1")
+    assert rc == 0, err
+    assert "Duality (5)" in out and "nothing to derive" in out and out.rstrip().endswith("pass")
+    rc, out, err = run_blrkit("table", "--rows", "duality_identity", "--quiet")
+    assert rc == 0 and "Duality" in out and "Sites sum to" in out, err
