@@ -120,6 +120,14 @@ MUTATIONS = {
         ("no weight decay in the mean step", r"^\s*m_new =", r" \+ m\*weight_decay", ""),
         ("samples with variance for standard deviation", r"^\s*theta =", r"np\.sqrt\(s\)", "s"),
     ]),
+    "multimodal": ("mixture_newton_step", ("blrkit.algorithms.mixture",), ("multimodal",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\bg\[", "(-g)["),
+        ("old precision in the mean step", r"^\s*m_new =", r"solve\(S_new,", "solve(S,"),
+        ("dropped (1 - rho)", r"^\s*S_new =", r"\(1 - rho\)\[\.\.\., None, None\] \* S", "S"),
+        ("no determinant in the evidence", r"^\s*v_new =", r"logdet_S \+ 2\*loss_m - logdet_S_K", "2*loss_m"),
+        ("sign of the determinant", r"^\s*v_new =", r"\(logdet_S \+", "(-logdet_S +"),
+        ("no decay of the log-weights", r"^\s*v_new =", r"v\*\(1 - rho\)", "v"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
