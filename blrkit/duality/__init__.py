@@ -21,7 +21,7 @@ True
 
 from blrkit.duality.fit import fit_glm, glm_objective
 from blrkit.duality.kpriors import KPrior, QuadraticPenalty, kprior, quadratic_penalty
-from blrkit.duality.likelihoods import LIKELIHOODS, Likelihood, gauss_hermite_expectation
+from blrkit.duality.likelihoods import LIKELIHOODS, Likelihood, gauss_hermite_expectation, glm_likelihood
 from blrkit.duality.loo import LeaveOneOut, leave_one_out
 from blrkit.duality.memory import MemorableExamples, memorable_examples, select_memory
 from blrkit.duality.sites import LocalParameters, local_parameters, predictive_variance
@@ -29,7 +29,8 @@ from blrkit.duality.softmax import SoftmaxSites, fit_softmax, softmax_local_para
 
 __all__ = [
     "KPrior", "LIKELIHOODS", "LeaveOneOut", "Likelihood", "LocalParameters", "MemorableExamples",
-    "QuadraticPenalty", "SoftmaxSites", "fit_glm", "fit_softmax", "gauss_hermite_expectation", "glm_objective",
+    "QuadraticPenalty", "SoftmaxSites", "fit_glm", "fit_softmax", "gauss_hermite_expectation", "glm_likelihood",
+    "glm_objective",
     "kprior", "leave_one_out", "local_parameters", "memorable_examples", "predictive_variance",
     "quadratic_penalty", "select_memory", "softmax_local_parameters",
 ]

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import erfcx, expit, gammaln, log_ndtr
 
-__all__ = ["LIKELIHOODS", "Likelihood", "gauss_hermite_expectation", "get_likelihood"]
+__all__ = ["LIKELIHOODS", "Likelihood", "gauss_hermite_expectation", "get_likelihood", "glm_likelihood"]
 
 _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 
@@ -105,6 +105,38 @@ LIKELIHOODS: dict[str, Likelihood] = {
         log_density=lambda eta, y, s2: log_ndtr((2.0 * y - 1.0) * eta),
         d1=_probit_d1, d2=_probit_d2, check_y=_binary, mean=None, support="y in {0, 1}"),
 }
+
+
+def glm_likelihood(f, name: str | None = None) -> Likelihood:
+    r"""A :class:`Likelihood` from a per-example loss :math:`f(\eta, y) = -\log p(y\mid\eta)` given as text or
+    a SymPy expression in ``eta`` and ``y``: the derive engine differentiates it
+    (:func:`blrkit.derive.derive_local_parameters`, stable forms of log(1 + e^u), log Φ) and its emitted
+    step gives :math:`f'` and :math:`f''`; the log-density is :math:`-f` (normalised by you: it enters
+    leave-one-out predictive densities).  Needs SymPy (only here, when called).
+
+    >>> lik = glm_likelihood("log(1 + exp(-(2*y - 1)*eta))", "logistic (0/1)")
+    >>> eta, y = np.array([-1.0, 0.5]), np.array([0.0, 1.0])
+    >>> bool(np.allclose(lik.d1(eta, y, 1.0), get_likelihood("logistic").d1(eta, y, 1.0)))
+    True
+    """
+    import sympy as sp
+
+    from blrkit.derive import derive_local_parameters, glm_loss
+    from blrkit.derive.losses import ETA, Y_OBS
+
+    loss = glm_loss(f)
+    step = derive_local_parameters(loss).compile()
+    log_density = sp.lambdify((ETA, Y_OBS), -loss.f, modules=["scipy", "numpy"])
+
+    def parts(eta, y):
+        eta = np.asarray(eta, dtype=float)
+        y = np.broadcast_to(np.asarray(y, dtype=float), eta.shape)
+        a, beta = step(np.ones(1), eta[..., None], y)  # x_i = η_i, m = 1: the sites at η
+        return beta * eta - a, beta
+
+    return Likelihood(name or loss.name, log_density=lambda eta, y, s2: log_density(eta, y) + 0.0 * eta,
+                      d1=lambda eta, y, s2: parts(eta, y)[0], d2=lambda eta, y, s2: parts(eta, y)[1],
+                      check_y=_any, support="any y where f is finite")
 
 
 def get_likelihood(name) -> Likelihood:
