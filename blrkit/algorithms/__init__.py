@@ -24,11 +24,13 @@ from blrkit.algorithms.results import (
     LaplacePosterior,
     MixtureResult,
     NewtonResult,
+    VMPResult,
 )
 from blrkit.algorithms.ridge import ridge
 from blrkit.algorithms.rmsprop import blr_from_rmsprop, rmsprop, rmsprop_from_blr
 from blrkit.algorithms.sgd import stochastic_gradient_descent
 from blrkit.algorithms.variational_newton import variational_newton
+from blrkit.algorithms.vmp import vmp_normal_gamma
 
 __all__ = [
     "DiagonalNewtonResult",
@@ -41,6 +43,7 @@ __all__ = [
     "LaplacePosterior",
     "MixtureResult",
     "NewtonResult",
+    "VMPResult",
     "adam",
     "adam_from_blr",
     "blr_from_adam",
@@ -62,5 +65,6 @@ __all__ = [
     "rts_smoother",
     "stochastic_gradient_descent",
     "variational_newton",
+    "vmp_normal_gamma",
     "vogn",
 ]

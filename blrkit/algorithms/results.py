@@ -125,6 +125,19 @@ class MixtureResult:
 
 
 @dataclass(frozen=True)
+class VMPResult:
+    """Every iterate of q(μ) q(τ) = N(μ | m, S⁻¹) Gamma(τ | α, β): ``means``, ``precisions``, ``alphas``,
+    ``betas``, each ``(n_steps + 1, *batch)`` (index 0 is the start), and ``elbo``, the evidence lower
+    bound after every sweep ``(n_steps + 1, *batch)``."""
+
+    means: np.ndarray
+    precisions: np.ndarray
+    alphas: np.ndarray
+    betas: np.ndarray
+    elbo: np.ndarray
+
+
+@dataclass(frozen=True)
 class KalmanFilterResult:
     """Filtered marginals p(x_t | y_0..y_t): ``means`` ``(*batch, T, D)``,
     ``covariances`` ``(*batch, T, D, D)``, and ``log_likelihood`` ``(*batch,)`` = log p(y_0..y_{T-1})."""

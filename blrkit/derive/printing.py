@@ -117,6 +117,9 @@ LATEX_NAMES: dict[str, str] = {
 #: state symbols whose LaTeX is not their name: the time subscript goes on this base
 _STATE_BASES = {"g_avg": r"\tilde{g}", "h_avg": "h"}
 
+#: state name -> (base, index): printed ``base_{index,t}`` (a parameter of a mean-field block)
+STATE_INDICES: dict[str, tuple[str, str]] = {}
+
 #: SymPy name -> name in emitted code, where the two differ
 CODE_NAMES: dict[str, str] = {"obs_matrix": "H", "m_k": "m", "S_k": "S", "m_k_new": "m_new", "S_k_new": "S_new",
                               "v_k": "v", "v_k_new": "v_new", "g_k": "g", "H_k": "H"}
@@ -375,9 +378,14 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
         match = re.fullmatch(r"(.+)_(\d+)_0", name)
         if match:  # alpha_1_0 -> \alpha_{1,0}
             return self._subscripted(match.group(1) + "_" + match.group(2), "0", style)
+        if name.endswith("_0") and name[:-2] in STATE_INDICES:  # a mean-field block's prior: \alpha_{\tau,0}
+            return self._subscripted(name[:-2], "0", style)
         return super()._print_Symbol(expr, style=style)
 
     def _subscripted(self, name: str, sub: str, style) -> str:
+        if name in STATE_INDICES:  # a mean-field block's parameter: m_{\mu,t}
+            base, index = STATE_INDICES[name]
+            return f"{base}_{{{index},{sub}}}"
         if name in _STATE_BASES:
             return f"{_STATE_BASES[name]}_{{{sub}}}"
         base = super()._print_Symbol(sp.Symbol(name), style=style)
@@ -954,7 +962,9 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
     printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1))
     body = [a for a in d.assignments if a.target not in d.outputs]
     outs = [a for a in d.assignments if a.target in d.outputs]
-    for title, group in (("intermediate terms", body), ("outputs", outs)):
+    groups = ((("assignments, in order", list(d.assignments)),) if d.extra.get("in_order") else
+              (("intermediate terms", body), ("outputs", outs)))
+    for title, group in groups:
         if not group:
             continue
         lines.append(f"    # -- {title} " + "-" * (66 - len(title)))

@@ -73,6 +73,12 @@ class Recipe:
 def _build(recipe: Recipe) -> Derivation:
     from .blr import derive
 
+    if recipe.family == "mean-field":
+        from .meanfield import derive_mean_field
+
+        blocks, loss = recipe.problem()
+        return derive_mean_field(blocks, loss, title=recipe.title, anchor=recipe.anchor,
+                                 function_name=recipe.function)
     loss, prior = recipe.problem() if recipe.problem else (None, None)
     d = derive(recipe.family, loss, prior, recipe.approximations, rule=recipe.rule, function_name=recipe.function,
                title=recipe.title, anchor=recipe.anchor)
@@ -85,6 +91,19 @@ def _problem(name):
 
         return getattr(losses, name)()
     return make
+
+
+def _normal_gamma_vmp():
+    """y_i ~ N(μ, τ⁻¹), μ ~ N(m₀, S₀⁻¹), τ ~ Gamma(α₀, β₀): blocks q(μ) Gaussian, q(τ) Gamma, priors in
+    their families, ℓ = Σ_i [τ(y_i − μ)²/2 − ½ log τ] (+ a constant)."""
+    import sympy as sp
+
+    from .conjugate import I, N_OBS, Y
+    from .meanfield import Block
+
+    mu, tau = sp.symbols("mu tau")
+    loss = sp.Sum(tau * (Y[I] - mu) ** 2 / 2 - sp.log(tau) / 2, (I, 1, N_OBS))
+    return (Block("mu", "gaussian"), Block("tau", "gamma")), loss
 
 
 def _laplace_fixed_point(d: Derivation) -> Derivation:
@@ -143,6 +162,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("ncvi", "Non-conjugate VI (mixture of Gaussians)", "gaussian-mixture", (),
            "mixture_vi_step", "ncvi", "blrkit.classical.mixture:mixture_newton",
            "blrkit.algorithms:mixture_vi", _NB + "03_newton.ipynb", rule="improved"),
+    Recipe("vmp", "VMP (Gaussian, unknown mean and precision)", "mean-field", ("rho=1",),
+           "vmp_sweep", "vmp", "blrkit.classical.vmp:normal_gamma_cavi", "blrkit.algorithms:vmp_normal_gamma",
+           _NB + "04_ridge_and_conjugate.ipynb", problem=_normal_gamma_vmp),
     Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
            "sgd_step", "sgd", "blrkit.classical.sgd:sgd",
            "blrkit.algorithms:stochastic_gradient_descent", _NB + "02_gradient_descent.ipynb"),

@@ -334,6 +334,22 @@ def case_ncvi(rng):
              "v_k_new": np.stack([np.log(o[2][1]) - np.log(o[2][1][-1]) for o in out])})
 
 
+def case_vmp(rng):
+    """One sweep for a batch of data sets, against Bishop's coordinate ascent typed by hand
+    (blrkit.classical.vmp), one problem at a time."""
+    from blrkit.classical.vmp import normal_gamma_cavi
+
+    y = rng.normal(1.0, 2.0, BATCH + (N,))
+    alpha, beta = rng.uniform(0.5, 3.0, BATCH), rng.uniform(0.5, 3.0, BATCH)
+    m0, S0, a0, b0 = 0.3, 0.2, 2.0, 1.5
+    out = np.array([[normal_gamma_cavi(y[i, j], m0, S0, a0, b0, alpha[i, j], beta[i, j], 1)
+                     for j in range(BATCH[1])] for i in range(BATCH[0])])  # (4, 3, 4 params, 2 iterates)
+    full = lambda x: np.full(BATCH, x)  # noqa: E731 -- priors per problem
+    return (lambda: dict(mu_m=np.zeros(BATCH), mu_S=np.ones(BATCH), tau_alpha=alpha, tau_beta=beta, mu_m_0=full(m0),
+                         mu_S_0=full(S0), y=y, tau_alpha_0=full(a0), tau_beta_0=full(b0)),
+            {n: out[..., k, 1] for k, n in enumerate(("mu_m_new", "mu_S_new", "tau_alpha_new", "tau_beta_new"))})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -342,7 +358,7 @@ CASES = {
     "ogn": case_ogn, "vogn": case_vogn, "variational_newton_improved": case_variational_newton_improved,
     "vogn_improved": lambda rng: case_vogn(rng, improved=True),
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
-    "multimodal": case_multimodal, "ncvi": case_ncvi,
+    "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

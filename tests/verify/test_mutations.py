@@ -136,6 +136,13 @@ MUTATIONS = {
         ("log q dropped from the weights", r"^\s*v_new =", r"E_logq \+ E_loss_k - E_logq_K", "E_loss_k"),
         ("samples with S^-1 for S^-1/2", r"^\s*theta =", r"np\.swapaxes\(L, -1, -2\)", "S"),
     ]),
+    "vmp": ("vmp_sweep", ("blrkit.algorithms.vmp",), ("vmp",), [
+        ("old q(mu) for q(tau) (Jacobi, not Gauss-Seidel)", r"^\s*E_mu_1 = mu_m_new", r"mu_m_new", "mu_m"),
+        ("E[mu]^2 for E[mu^2]", r"^\s*E_mu_2 = mu_m_new", r" \+ \(1/mu_S_new\)", ""),
+        ("prior precision dropped", r"^\s*mu_S_new =", r"mu_S_0 \+ ", ""),
+        ("N for N/2 in the shape", r"^\s*tau_alpha_new =", r"\(1/2\)\*N", "N"),
+        ("sign of the data term in the rate", r"^\s*tau_beta_new =", r"2\*E_mu_1\*np", "-2*E_mu_1*np"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),

@@ -1,0 +1,226 @@
+r"""The BLR for a mean-field candidate :math:`q(\theta_1, \dots, \theta_B) = \prod_b q_b(\theta_b)` (Khan & Rue 2023, Sec. 5.3).
+
+Each block :math:`q_b` is an exponential family with its own natural parameters; the BLR updates one
+block at a time, in a stated order, with the others held at their current expectation parameters:
+
+.. math::
+
+    \lambda_b \leftarrow (1-\rho_b)\lambda_b + \rho_b\big(\lambda_{0,b} - \nabla_{\mu_b}\mathbb{E}_{q}[\ell]\big).
+
+When the loss is linear in every block's sufficient statistics (a conditionally conjugate model), the
+expectation over the other blocks replaces their statistics by their :math:`\mu`'s, and each block's
+update is the conjugate one of :mod:`blrkit.derive.conjugate` with those :math:`\mu`'s as data.
+With :math:`\rho_b = 1` for every block this is variational message passing (Winn & Bishop 2005),
+i.e. coordinate-ascent VI.  A block whose statistics the loss is not linear in is refused by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .derivation import Argument, Assignment, Derivation, Equation, Step
+from .gaussian import DerivationError
+
+__all__ = ["Block", "derive_mean_field"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of a mean-field candidate: ``name`` (the symbol of θ_b in the loss), a family key,
+    its step size (``"rho=1"``, ``"rho=1/2"``, … or none for a symbolic ρ_b) and its prior: ``"family"``
+    (in the family, standard parameters ``<param>_0``) or ``"none"`` (every prior term is in the loss)."""
+
+    name: str
+    family: str
+    approximations: tuple = ("rho=1",)
+    prior: str = "family"
+
+
+def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: str = "vmp",
+                      function_name: str = "mean_field_sweep") -> Derivation:
+    r"""Derive one sweep of the mean-field BLR over ``blocks``, in their order.
+
+    Parameters
+    ----------
+    blocks : sequence of Block
+        The factors of q, updated in this order, each given the others' current expectations (the
+        new ones of the blocks already updated in the sweep).
+    loss : SymPy expression
+        :math:`\ell` (prior terms not in a block's family included) in the blocks' names, data
+        ``y[i]`` summed over ``i`` (:data:`blrkit.derive.conjugate.Y`), and any other symbols
+        (known constants: arguments of the emitted function).
+
+    Returns
+    -------
+    Derivation
+        Steps per block (the expectation over the other blocks, then its conjugate update); the
+        emitted function runs one sweep and returns every block's new standard parameters.
+    """
+    from ..families import FAMILIES
+    from .approximations import ordered
+    from .conjugate import I, Likelihood, N_OBS, Y, derive_conjugate
+
+    if len(blocks) < 2:
+        raise DerivationError("a mean-field candidate needs at least two blocks")
+    fams, theta = {}, {}
+    for b in blocks:
+        if b.family not in FAMILIES:
+            raise DerivationError(f"block {b.name}: unknown family {b.family!r}")
+        fams[b.name] = FAMILIES[b.family]()
+        if len(fams[b.name].theta) != 1:
+            raise DerivationError(f"block {b.name}: a scalar θ per block ({b.family} has {len(fams[b.name].theta)})")
+        theta[b.name] = fams[b.name].theta[0]
+    names = {sp.Symbol(b.name, **theta[b.name].assumptions0): b.name for b in blocks}
+    loss = loss.xreplace({s: sp.Symbol(s.name, **theta[s.name].assumptions0) for s in loss.free_symbols
+                          if s.name in theta})
+    known = {s for s in loss.free_symbols if isinstance(s, sp.Symbol) and not isinstance(s, sp.Idx)
+             and s.name not in theta and s != N_OBS and s.name != Y.name}
+    steps = [Step("Mean field", tuple(
+        Equation(sp.Symbol(f"q_{b.name}"), sp.Symbol(fams[b.name].name.replace(" ", "_")))
+        for b in blocks),
+        "$q = \\prod_b q_b$, each block in its family, updated in this order given the others' "
+        "$\\mu$", anchor)]
+    assignments, arguments, outputs = [], {}, []
+    mu_now: dict = {}  # block name -> {statistic: symbol of its current expectation}
+    mu_code: list = []
+    from .printing import LATEX_NAMES, latex
+
+    for b in blocks:
+        fam = fams[b.name]
+        mu_now[b.name] = {t: sp.Symbol(f"E_{b.name}_{k + 1}", real=True) for k, t in enumerate(fam.statistics)}
+        for t, sym in mu_now[b.name].items():  # E[T_k(θ_b)], printed with θ_b's name
+            shown = latex(t.xreplace({theta[b.name]: sp.Symbol(b.name)}))
+            LATEX_NAMES.setdefault(sym.name, rf"\mathbb{{E}}[{shown}]")
+    # the expectations of every block at its current parameters (before the sweep)
+    for b in blocks:
+        for (t, sym), e in zip(mu_now[b.name].items(), fams[b.name].closed_forms["expectation_standard"]):
+            assignments.append(Assignment(sym, e, f"{sym.name} = E[{t}]"))
+    for j, b in enumerate(blocks):
+        fam = fams[b.name]
+        mine = sp.Symbol(b.name, **theta[b.name].assumptions0)
+        expr = sp.expand(sp.expand_log(loss, force=True))
+        for other in blocks:
+            if other.name == b.name:
+                continue
+            th_o = sp.Symbol(other.name, **theta[other.name].assumptions0)
+            stats = {sp.expand_log(t.xreplace({theta[other.name]: th_o}), force=True): s
+                     for t, s in mu_now[other.name].items()}
+            expr = _expect(expr, th_o, stats, other.name, fams[other.name].statistics)
+        expr = expr.xreplace({mine: theta[b.name]})
+        used = sorted((s for s in expr.free_symbols if s.name.startswith("E_") or s in known), key=lambda s: s.name)
+        lik = Likelihood(f"expected loss of block {b.name}", expr if expr.has(Y) else expr,
+                         data=tuple((s, f"E_q[{s.name}] of another block" if s.name.startswith("E_") else
+                                     f"known constant {s.name}") for s in used),
+                         data_free=not expr.has(Y))
+        if expr.has(Y):  # a loss over data: one Likelihood term per datum, summed by derive_conjugate
+            body = sp.Add(*[t for t in sp.Add.make_args(sp.expand(expr.doit()))])
+            lik = _as_sum(body, used)
+        d = derive_conjugate(fam, lik, "none" if b.prior == "none" else None, ordered(b.approximations),
+                             function_name=f"{b.name}_step", title=f"block {b.name}", anchor=anchor)
+        shown = sp.latex(sp.Symbol(b.name))
+        LATEX_NAMES.setdefault(f"E_loss_{b.name}", rf"\mathbb{{E}}_{{q_{{\setminus {shown}}}}}[\ell]")
+        steps.append(Step(f"Block {b.name}", (Equation(sp.Symbol(f"E_loss_{b.name}"),
+                                                      expr.xreplace({theta[b.name]: sp.Symbol(b.name)})),),
+                          f"$\\mathbb{{E}}$ over the other blocks: their statistics become their $\\mu$", anchor))
+        steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
+        params = [p.name for p in fam.standard]
+        prefix = {n: f"{b.name}_{n}" for n in params} | {f"{n}_new": f"{b.name}_{n}_new" for n in params}
+        if b.prior != "none":
+            prefix |= {f"{n}_0": f"{b.name}_{n}_0" for n in params}
+        _name_in_latex(b.name, params)
+        for a in d.assignments:
+            target = _renamed(a.target, prefix)
+            assignments.append(Assignment(target, _renamed(a.expr, prefix), a.comment))
+            if a.target in d.outputs:
+                outputs.append(target)
+        for arg in d.arguments:
+            name = prefix.get(arg.name, arg.name)
+            if not name.startswith("E_"):
+                arguments.setdefault(name, Argument(name, arg.kind, arg.doc.replace("prior", f"prior of q_{b.name}:")))
+        # this block's expectations at its new parameters, for the blocks after it
+        if j < len(blocks) - 1:
+            at_new = {n: f"{b.name}_{n}_new" for n in params}
+            for (t, sym), e in zip(mu_now[b.name].items(), fam.closed_forms["expectation_standard"]):
+                assignments.append(Assignment(sym, _renamed(e, at_new), f"{sym.name} = E[{t}] under the new q_{b.name}"))
+    for b in blocks:  # the initial expectations use every block's current standard parameters
+        for p in fams[b.name].standard:
+            arguments.setdefault(f"{b.name}_{p.name}", Argument(f"{b.name}_{p.name}", "scalar",
+                                                                f"current {p.name} of q_{b.name}"))
+    n_first = sum(len(fams[b.name].statistics) for b in blocks)
+    assignments = [Assignment(a.target, _renamed(a.expr, {n: f"{_owner(a.target.name)}_{n}"
+                                                          for n in (x.name for x in a.expr.free_symbols)}),
+                              f"{a.target.name} = E[T(θ)] under the current q")
+                   for a in assignments[:n_first]] + assignments[n_first:]
+    assignments = _live(assignments, outputs)
+    order = [f"{b.name}_{p.name}" for b in blocks for p in fams[b.name].standard]
+    arguments = {k: arguments[k] for k in order if k in arguments} | {k: a for k, a in arguments.items()
+                                                                       if k not in order}
+    same = {tuple(b.approximations) for b in blocks}
+    approx = ordered(next(iter(same))) if len(same) == 1 else ()
+    return Derivation(
+        title=title, family="mean-field", approximations=approx, steps=tuple(steps), natural_update=(),
+        update=tuple(Equation(a.target, a.expr) for a in assignments if a.target in outputs), anchor=anchor,
+        function_name=function_name, summary=f"One sweep of {title}.", arguments=tuple(arguments.values()),
+        oracles=("N = np.shape(y)[-1]  # number of observations",), assignments=tuple(assignments),
+        outputs=tuple(outputs), extra={"sum_axis": -1, "in_order": True},
+    )
+
+
+def _name_in_latex(block: str, params) -> None:
+    r"""Print block ``mu``'s parameter ``m`` as :math:`m_{\mu,t}` (and ``_new``, ``_0``)."""
+    from .printing import STATE_INDICES
+
+    b = sp.latex(sp.Symbol(block))
+    for n in params:
+        STATE_INDICES.setdefault(f"{block}_{n}", (sp.latex(sp.Symbol(n)), b))
+
+
+def _expect(expr, th, stats: dict, block: str, shown):
+    """E over q_block of ``expr``: every term's factor in θ_block must be one sufficient statistic (then it
+    becomes its expectation symbol) or absent; anything else (θ³ where T = (θ, θ²)) is refused."""
+    def one(term):
+        inside = sp.Mul(*[f for f in sp.Mul.make_args(term) if f.has(th)])
+        if inside == 1:
+            return term
+        for t, sym in stats.items():
+            if sp.expand(inside - t) == 0:
+                return sp.Mul(*[f for f in sp.Mul.make_args(term) if not f.has(th)]) * sym
+        raise DerivationError(f"the loss is not linear in the sufficient statistics {shown} of block {block}: "
+                              f"the term {inside} has no closed-form expectation over q_{block} (not "
+                              "conditionally conjugate)")
+
+    def terms(e):
+        return sp.Add(*[one(t) for t in sp.Add.make_args(sp.expand(e))])
+    expr = expr.replace(lambda x: isinstance(x, sp.Sum), lambda x: sp.Sum(terms(x.function), *x.limits))
+    return sp.Add(*[t if isinstance(t, sp.Sum) else one(t) for t in sp.Add.make_args(sp.expand(expr))])
+
+
+def _live(assignments, outputs):
+    """Drop the expectations no later update reads (E[log τ] when only E[τ] enters), last to first."""
+    kept, needed = [], set(outputs)
+    for a in reversed(assignments):
+        if a.target in needed or a.target in outputs:
+            kept.append(a)
+            needed.discard(a.target)
+            needed |= {x for x in a.expr.free_symbols}
+    return list(reversed(kept))
+
+
+def _owner(name: str) -> str:
+    """The block of an expectation symbol ``E_<block>_<k>``."""
+    return name.split("_")[1]
+
+
+def _renamed(e, names: dict):
+    """``e`` with its symbols renamed by name (assumptions kept)."""
+    return e.xreplace({x: sp.Symbol(names[x.name], **x.assumptions0) for x in e.free_symbols
+                       if isinstance(x, sp.Symbol) and x.name in names})
+
+
+def _as_sum(expr, used):
+    """A loss written as Σᵢ(…) + rest → a :class:`Likelihood` whose total is the same expression."""
+    from .conjugate import Likelihood
+
+    return Likelihood("expected loss", expr, data=tuple((s, s.name) for s in used), data_free=True)

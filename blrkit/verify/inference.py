@@ -1,0 +1,73 @@
+r"""Row checks of the inference rows: VMP as the mean-field BLR with ρ = 1 (Khan & Rue 2023, Sec. 5.3).
+
+A Gaussian with unknown mean μ and precision τ, q(μ) q(τ): the driver
+(:func:`blrkit.algorithms.vmp_normal_gamma`) against the coordinate ascent of Bishop (2006, §10.1.3)
+written by hand (:mod:`blrkit.classical.vmp`) on every sweep, and against BayesPy's variational Bayes
+(when installed: ``GaussianARD`` and ``Gamma`` nodes updated in the same order from the same start), every
+sweep's moments and the converged lower bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blrkit.verify.registry import CLOSED_FORM, SAME_CODE, SEQUENCE, Problem, compare, optional, register, skipped
+
+#: the prior and the start: μ ~ N(0.5, 10), τ ~ Gamma(2, 3); q(τ) starts at E[τ] = 1
+PRIOR, START, SWEEPS = dict(mean_prior=(0.5, 0.1), precision_prior=(2.0, 3.0)), (1.0, 1.0), 12
+
+
+@register("vmp")
+def vmp(p: Problem, recipe) -> list:
+    from blrkit.algorithms import vmp_normal_gamma as driver
+    from blrkit.classical.vmp import normal_gamma_cavi
+
+    y = p.rng().normal(1.0, 2.0, size=(p.batch, p.n))
+    res = driver(y, n_steps=SWEEPS, precision_init=START, **PRIOR)
+    (m0, S0), (a0, b0) = PRIOR["mean_prior"], PRIOR["precision_prior"]
+    book = [normal_gamma_cavi(y[b], m0, S0, a0, b0, *START, SWEEPS) for b in range(p.batch)]
+    step = recipe.derive().compile()
+    state = (np.full(p.batch, m0), np.full(p.batch, S0), np.full(p.batch, START[0]), np.full(p.batch, START[1]))
+    for _ in range(SWEEPS):
+        state = step(*state, m0, S0, y, a0, b0)
+    checks = [compare("derived sweep (compiled)", SAME_CODE, False, (res.means[-1], state[0]),
+                      (res.betas[-1], state[3])),
+              compare(f"classical.vmp (Bishop 10.1.3, {SWEEPS} sweeps)", SEQUENCE, True,
+                      *[(getattr(res, k)[1:], np.stack([b[i][1:] for b in book], 1))
+                        for i, k in enumerate(("means", "precisions", "alphas", "betas"))])]
+    return checks + _bayespy(y, res)
+
+
+def _bayespy(y, res) -> list:
+    """BayesPy's VB on the same model, order and start: E[μ], E[μ²], E[τ], E[log τ] after every sweep, and
+    the lower bound at the end (BayesPy's includes every constant, as blrkit's does)."""
+    name = "BayesPy VB (moments every sweep, lower bound)"
+    if optional("bayespy") is None:
+        return [skipped(name, SEQUENCE)]
+    import warnings
+
+    from scipy.special import digamma
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BayesPy's own deprecation warnings (NumPy aliases)
+        from bayespy.inference import VB
+        from bayespy.nodes import Gamma, GaussianARD
+
+        ours, theirs = [], []
+        for b in range(y.shape[0]):
+            mu = GaussianARD(PRIOR["mean_prior"][0], PRIOR["mean_prior"][1])
+            tau = Gamma(*PRIOR["precision_prior"])
+            node = GaussianARD(mu, tau, plates=y[b].shape)
+            node.observe(y[b])
+            Q = VB(node, mu, tau)
+            tau.initialize_from_value(START[0] / START[1])
+            for t in range(1, SWEEPS + 1):
+                Q.update(mu, tau, repeat=1, verbose=False)
+                (e_mu, e_mu2), (e_tau, e_logtau) = mu.get_moments(), tau.get_moments()
+                theirs.append([float(x) for x in (e_mu, e_mu2, e_tau, e_logtau)])  # BayesPy updates in place
+                m, S, a, bb = res.means[t, b], res.precisions[t, b], res.alphas[t, b], res.betas[t, b]
+                ours.append([m, m**2 + 1 / S, a / bb, digamma(a) - np.log(bb)])
+            theirs.append([Q.compute_lowerbound()])
+            ours.append([res.elbo[-1, b]])
+    return [compare(name, SEQUENCE, True, *[(np.asarray(o, float), np.asarray(t, float))
+                                            for o, t in zip(ours, theirs)])]
