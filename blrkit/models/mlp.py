@@ -176,9 +176,8 @@ class MLP:
         n = len(y)
         out = np.empty(lead + (n, self.n_params))
         for (w, b, p, q), a, d in zip(self._slices, acts, deltas):
-            a = np.broadcast_to(a, lead + a.shape[-2:])
-            # ∂ℓ_i/∂W_l = a_{l-1,i} ⊗ δ_{l,i} (outer product per example)
-            out[..., w:b] = (a[..., :, None] * d[..., None, :]).reshape(lead + (n, p * q))
+            # ∂ℓ_i/∂W_l = a_{l-1,i} ⊗ δ_{l,i} (outer product per example), written straight into θ's layout
+            np.multiply(a[..., :, None], d[..., None, :], out=out[..., w:b].reshape(lead + (n, p, q)))
             out[..., b:b + q] = d
         return out
 

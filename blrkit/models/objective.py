@@ -84,7 +84,9 @@ class Objective:
         theta = self.net._theta(theta)
         idx = self._idx(idx)
         g = self.net.per_example_gradients(theta, self.X[idx], self.y[idx])
-        return g + (self.prior_precision / self.n_data) * theta[..., None, :] if self.prior_precision else g
+        if self.prior_precision:
+            g += (self.prior_precision / self.n_data) * theta[..., None, :]  # in place: g is (*lead, M, D)
+        return g
 
     def grad_sum(self, theta, idx) -> np.ndarray:
         """Σ_{i∈idx} of ∇ℓ_i + αθ/N: SGD's ``grad_terms``."""
