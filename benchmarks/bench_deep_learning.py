@@ -23,22 +23,11 @@ import time
 
 import numpy as np
 
-from blrkit.algorithms import adam, rmsprop, vogn
+from blrkit.algorithms import adam, ivon, rmsprop, vogn
 from blrkit.models import MLP, Objective, accuracy, digits
 
 RESULTS: list[tuple[str, bool]] = []
 N_STEPS = 100
-
-
-def _ivon():
-    try:
-        from blrkit.algorithms import ivon
-
-        return ivon, "blrkit.algorithms.ivon"
-    except ImportError:
-        from blrkit.classical.ivon import ivon
-
-        return ivon, "blrkit.classical.ivon (the driver is not on this branch yet)"
 
 
 def numpy_adam(grad, theta0, *, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, n_steps):
@@ -89,7 +78,7 @@ def main():
     N = len(d.y_train)
     obj = Objective(net, d.X_train, d.y_train, prior_precision=1.0)
     theta0 = net.init(np.random.default_rng(0))
-    ivon, ivon_name = _ivon()
+    ivon_name = "blrkit.algorithms.ivon"
     print(f"digits MLP {net.sizes}, D = {net.n_params}, N = {N}, minibatch 128, {N_STEPS} steps per timing")
 
     def fresh():  # the same minibatch sequence for every optimiser
@@ -101,7 +90,7 @@ def main():
         "blrkit.algorithms.rmsprop": lambda: rmsprop(fresh(), theta0, n_steps=N_STEPS),
         "blrkit.algorithms.vogn (K = 1)": lambda: vogn(obj.grad_terms, theta0, rho=0.01, n_steps=N_STEPS, n_data=N,
                                                        batch_size=128, precision0=float(N), rng=1),
-        f"{ivon_name.split(' ')[0]} (K = 1)": lambda: ivon(obj.grad_batch, theta0, lr=0.1, ess=N, hess_init=1.0,
+        "blrkit.algorithms.ivon (K = 1)": lambda: ivon(obj.grad_batch, theta0, lr=0.1, ess=N, hess_init=1.0,
                                                             beta2=0.9999, weight_decay=1.0 / N, n_steps=N_STEPS,
                                                             n_data=N, batch_size=128, rng=1),
         "gradient callable alone (minibatch mean, grad_batch)":

@@ -63,14 +63,6 @@ def score(probs, y) -> Scores:
                   float(expected_calibration_error(probs, y)))
 
 
-def _ivon():
-    try:
-        from blrkit.algorithms import ivon
-    except ImportError:  # until the driver lands: the textbook loop, same signature
-        from blrkit.classical.ivon import ivon
-    return ivon
-
-
 def train(name: str, objective: Objective, theta0, settings: Settings = Settings(), rng=0):
     """Train with optimiser ``name``; return ``(m, s)``: the final mean and, for VOGN and IVON, the
     diagonal posterior precision (``None`` for the point estimates)."""
@@ -92,9 +84,9 @@ def train(name: str, objective: Objective, theta0, settings: Settings = Settings
                               batch_size=M, precision0=st.vogn_precision0 * N, rng=rng, rule="improved")
         return res.means[-1], res.precisions[-1]
     if name == "ivon":
-        res = _ivon()(objective.grad_batch, theta0, lr=st.ivon_lr, ess=N, beta2=st.ivon_beta2,
-                      hess_init=st.ivon_hess_init, weight_decay=a / N, n_steps=st.n_steps, n_data=N,
-                      batch_size=M, rng=rng)
+        res = algorithms.ivon(objective.grad_batch, theta0, lr=st.ivon_lr, ess=N, beta2=st.ivon_beta2,
+                              hess_init=st.ivon_hess_init, weight_decay=a / N, n_steps=st.n_steps, n_data=N,
+                              batch_size=M, rng=rng)
         return res.means[-1], N * (res.hessians[-1] + a / N)
     raise ValueError(f"name must be one of {OPTIMISERS}, got {name!r}")
 
