@@ -22,6 +22,9 @@ PROBLEMS = {
     "digits": (lambda seed: digits(seed=seed), (64, 128, 10), 1.0, Settings(n_steps=2000, batch_size=128)),
     "digits-small": (lambda seed: digits(test_fraction=0.8, seed=seed), (64, 128, 10), 1.0,
                      Settings(n_steps=1500, batch_size=64)),
+    # a weak prior and a small training set, where Adam has room to overfit
+    "digits-small-weak-prior": (lambda seed: digits(test_fraction=0.8, seed=seed), (64, 128, 10), 0.01,
+                                Settings(n_steps=2000, batch_size=89, ivon_hess_init=0.1)),
     "moons": (lambda seed: moons(600, noise=0.25, seed=seed), (2, 32, 32, 2), 1.0,
               Settings(n_steps=3000, batch_size=32, adam_lr=3e-3, rmsprop_lr=3e-3)),
 }
@@ -44,14 +47,15 @@ def run(problem: str, seeds) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--problems", nargs="*", default=None)
     args = ap.parse_args()
     problems = args.problems or (["digits-small"] if args.quick else list(PROBLEMS))
     for problem in problems:
         t0 = time.perf_counter()
-        rows = run(problem, range(args.seeds))
-        print(f"\n{problem} ({args.seeds} seeds, {time.perf_counter() - t0:.0f} s): mean ± sd over seeds")
+        rows = run(problem, range(args.first_seed, args.first_seed + args.seeds))
+        print(f"\n{problem} (seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, {time.perf_counter() - t0:.0f} s): mean ± sd over seeds")
         print(f"  {'optimiser':<11} {'accuracy':>15} {'NLL':>15} {'ECE':>15}   ECE per seed")
         for k in ("sgd", "rmsprop", "adam", "vogn", "vogn@mean", "ivon", "ivon@mean"):
             a = rows[k]

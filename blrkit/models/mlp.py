@@ -167,6 +167,27 @@ class MLP:
             out[..., b:b + q] = d.sum(-2) / n
         return out
 
+    def gradient_square_sums(self, theta, X, y):
+        r""":math:`\sum_i \nabla\ell_i(\theta)` and :math:`\sum_i \nabla\ell_i(\theta)^2` (elementwise square), each
+        ``(*lead, D)``, without forming the per-example gradients.
+
+        For a dense layer :math:`\sum_i (a_{l-1,i} \otimes \delta_{l,i})^2 = (a_{l-1}^2)^\top(\delta_l^2)`: one
+        matrix product, like the gradient itself. This is the Gauss–Newton curvature of OGN and VOGN
+        (Khan & Rue 2023, Sec. 4.4) at the cost of a second backward product.
+        """
+        theta = self._theta(theta)
+        X, y = self._data(X, y)
+        acts, deltas = self._deltas(theta, X, y)
+        g, g2 = np.empty(theta.shape), np.empty(theta.shape)
+        for (w, b, p, q), a, d in zip(self._slices, acts, deltas):
+            at = np.swapaxes(a, -1, -2)
+            g[..., w:b] = (at @ d).reshape(theta.shape[:-1] + (p * q,))
+            # Σ_i (a_{l-1,i} ⊗ δ_{l,i})² = (a²)ᵀ δ²
+            g2[..., w:b] = ((at * at) @ (d * d)).reshape(theta.shape[:-1] + (p * q,))
+            g[..., b:b + q] = d.sum(-2)
+            g2[..., b:b + q] = (d * d).sum(-2)
+        return g, g2
+
     def per_example_gradients(self, theta, X, y) -> np.ndarray:
         r""":math:`\nabla\ell_i(\theta)` for each example, stacked on axis −2: ``(*lead, n, D)``."""
         theta = self._theta(theta)

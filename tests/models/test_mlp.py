@@ -46,6 +46,16 @@ def test_per_example_gradients_sum_to_the_gradient_and_each_is_its_own(rng, acti
                                    atol=1e-15)
 
 
+def test_square_sums_are_those_of_the_per_example_gradients(rng):
+    net = MLP((4, 6, 5, 3))
+    X, y = problem(rng, net.sizes)
+    theta = net.init(rng, batch=(2,))
+    G = net.per_example_gradients(theta, X, y)
+    g, g2 = net.gradient_square_sums(theta, X, y)
+    np.testing.assert_allclose(g, G.sum(-2), rtol=SUM_RTOL, atol=1e-14)
+    np.testing.assert_allclose(g2, (G**2).sum(-2), rtol=SUM_RTOL, atol=1e-14)
+
+
 def test_leading_axes_are_independent_networks(rng):
     net = MLP((2, 3, 2))
     X, y = problem(rng, net.sizes)
