@@ -93,7 +93,7 @@ def reliability_bins(probs, y, n_bins=10) -> ReliabilityBins:
 
 
 def expected_calibration_error(probs, y, n_bins=10) -> np.ndarray:
-    r"""ECE = Σ_b (n_b/n)·|acc_b − conf_b| over ``n_bins`` equal-width confidence bins.
+    r"""ECE, :math:`\sum_b \frac{n_b}{n}\,|\mathrm{acc}_b - \mathrm{conf}_b|`, over ``n_bins`` equal-width confidence bins.
 
     >>> round(float(expected_calibration_error([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]], [0, 1, 1], n_bins=2)), 6)
     0.066667
