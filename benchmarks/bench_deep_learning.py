@@ -120,6 +120,9 @@ def main():
         "per-example gradients alone (grad_terms, VOGN's)":
             lambda: [obj.grad_terms(theta0[None], np.arange(128)) for _ in range(N_STEPS)],
     }
+    # the two Adams compute the same iterates (same gradients, the same arithmetic up to its order)
+    np.testing.assert_allclose(adam(fresh(), theta0, n_steps=20).means[-1], numpy_adam(fresh(), theta0, n_steps=20),
+                               rtol=1e-10, atol=1e-12)
     with threadpool_limits(1):
         times = dict(zip(runs, alternate(list(runs.values()))))
     print("per step:")
