@@ -6,6 +6,9 @@ Three layers, imported separately so that running an algorithm never imports Sym
 - :mod:`blrkit.derive`: BLR updates derived step by step, printed as LaTeX, emitted as NumPy;
 - :mod:`blrkit.algorithms`: the emitted NumPy updates with their drivers (NumPy only).
 
+Beside them, :mod:`blrkit.classical` holds the hand-written textbook algorithms the tests compare
+against, and :mod:`blrkit.models` small NumPy networks for the deep-learning optimisers.
+
 Reference: Khan & Rue, "The Bayesian Learning Rule", JMLR 24 (2023).
 """
 
