@@ -29,3 +29,16 @@ def test_unknown_optimiser():
     obj = Objective(MLP((2, 3, 2)), np.zeros((4, 2)), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="name must be one of"):
         train("lbfgs", obj, obj.net.init(0))
+
+
+def test_online_gauss_newton_takes_the_objectives_grad_terms():
+    """OGN (not in the comparison) on the same callables: 300 full-batch steps lower ℓ̄/N from its start."""
+    from blrkit.algorithms import online_gauss_newton
+
+    d = moons(200, noise=0.2, seed=1)
+    net = MLP((2, 8, 2))
+    obj = Objective(net, d.X_train, d.y_train, prior_precision=1.0)
+    theta0 = net.init(1)
+    res = online_gauss_newton(obj.grad_terms, theta0, rho=0.1, n_steps=300, n_data=obj.n_data,
+                              batch_size=obj.n_data, precision0=float(obj.n_data), rng=0)
+    assert obj.value(res.means[-1]) < 0.7 * obj.value(theta0)
