@@ -8,6 +8,9 @@ Three layers, imported separately so that running an algorithm never imports Sym
 - :mod:`blrkit.duality`: the algorithms' GLM posteriors read as sums of per-example sites
   (leave-one-out, memorable examples, K-priors).
 
+Beside them, :mod:`blrkit.classical` holds the hand-written textbook algorithms the tests compare
+against, and :mod:`blrkit.models` small NumPy networks for the deep-learning optimisers.
+
 Reference: Khan & Rue, "The Bayesian Learning Rule", JMLR 24 (2023).
 """
 

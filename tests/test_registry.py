@@ -37,7 +37,7 @@ def test_every_recipe_has_a_table_check():
     assert set(RECIPES) <= set(CHECKS)
 
 
-@pytest.mark.parametrize("layer", ["blrkit.families", "blrkit.derive", "blrkit.algorithms"])
+@pytest.mark.parametrize("layer", ["blrkit.families", "blrkit.derive", "blrkit.algorithms", "blrkit.models"])
 def test_public_names_have_docstrings(layer):
     module = importlib.import_module(layer)
     assert module.__doc__

@@ -23,8 +23,10 @@ the oracle of :func:`blrkit.algorithms.ivon`. Two details of the authors' PyTorc
 (``ivon-opt``) that are not in the formulas above: it multiplies α by :math:`h_0 + \delta`
 (``rescale_lr``), not done here, and it clips the preconditioned step
 :math:`(\bar g/(1-\beta_1^t) + \delta m)/(h+\delta)` elementwise to ``[-clip_radius, clip_radius]``
-before multiplying by α (default: no clipping). ``clip_radius`` here does the same; it is off by
-default.
+before multiplying by α (default: no clipping). The paper names this clipping among its optional
+practical tricks, for training transformers (GPT-2); its image experiments run without it (as
+summarised from secondary sources, not checked against the paper's text). ``clip_radius`` here does
+the same as ``ivon-opt``; it is off by default.
 """
 
 from __future__ import annotations

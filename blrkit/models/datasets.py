@@ -1,0 +1,65 @@
+"""Two small classification data sets for the networks of :mod:`blrkit.models`, from scikit-learn.
+
+scikit-learn is imported inside each function (it is not a runtime dependency of blrkit; it comes
+with the ``test`` and ``notebooks`` extras). Each returns a :class:`Dataset` with a stratified
+train/test split, inputs as float arrays and labels as integers 0..K−1.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from blrkit._validation import check_count
+
+__all__ = ["Dataset", "digits", "moons"]
+
+
+class Dataset(NamedTuple):
+    """Training and test inputs ``(n, d)`` and labels ``(n,)``, and the number of classes K."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+
+
+def _split(X, y, test_fraction, seed):
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    from sklearn.model_selection import train_test_split
+
+    Xa, Xb, ya, yb = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    return Dataset(Xa.astype(float), ya.astype(np.int64), Xb.astype(float), yb.astype(np.int64), int(y.max()) + 1)
+
+
+def digits(*, test_fraction=0.3, seed=0) -> Dataset:
+    """scikit-learn's bundled 8×8 handwritten digits (1,797 images, 10 classes), pixels scaled from
+    0..16 to [0, 1]: 64 inputs.
+
+    >>> d = digits()
+    >>> d.X_train.shape, d.X_test.shape, d.n_classes
+    ((1257, 64), (540, 64), 10)
+    """
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return _split(X / 16.0, y, test_fraction, seed)
+
+
+def moons(n_samples=400, *, noise=0.2, test_fraction=0.5, seed=0) -> Dataset:
+    """scikit-learn's two interleaving half-moons in 2-D, 2 classes, with Gaussian noise of scale ``noise``.
+
+    >>> m = moons(100)
+    >>> m.X_train.shape, m.n_classes
+    ((50, 2), 2)
+    """
+    n_samples = check_count(n_samples, "n_samples", 4)
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    return _split(X, y, test_fraction, seed)

@@ -1,0 +1,45 @@
+r"""The Bayesian model average: the predictive distribution of a posterior over a network's weights.
+
+With a posterior q(θ), the predictive probability of class k for an input x averages the network
+over q: :math:`p(k \mid x) = \mathbb E_{q(\theta)}[\mathrm{softmax}(f_\theta(x))_k]
+\approx \frac1S\sum_{s=1}^S \mathrm{softmax}(f_{\theta_s}(x))_k`, :math:`\theta_s \sim q`. For the
+mean-field Gaussians of VOGN and IVON, :math:`q = \mathcal N(m, \mathrm{diag}(s)^{-1})`, each sample is
+:math:`\theta_s = m + \varepsilon_s \oslash \sqrt s` (Khan & Rue 2023, Sec. 4.4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blrkit._validation import as_float_array, check_count, check_positive
+
+__all__ = ["bayesian_model_average", "sample_diagonal_gaussian"]
+
+
+def sample_diagonal_gaussian(mean, precision, n_samples, rng) -> np.ndarray:
+    r"""``n_samples`` draws from :math:`\mathcal N(m, \mathrm{diag}(s)^{-1})`, ``(n_samples, *mean.shape)``.
+
+    >>> sample_diagonal_gaussian([0.0, 10.0], [1e12, 1e12], 2, np.random.default_rng(0)).round(3)
+    array([[ 0., 10.],
+           [ 0., 10.]])
+    """
+    m = as_float_array(mean, "mean", min_ndim=1)
+    s = check_positive(precision, "precision")
+    n_samples = check_count(n_samples, "n_samples")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return m + rng.standard_normal((n_samples,) + m.shape) / np.sqrt(s)
+
+
+def bayesian_model_average(net, thetas, X) -> np.ndarray:
+    r"""The average of ``net``'s class probabilities over the samples ``thetas`` ``(S, *lead, D)``:
+    ``(*lead, n, K)``.
+
+    >>> from blrkit.models import MLP
+    >>> net = MLP((1, 2, 2)); th = net.init(0, batch=(3,))
+    >>> np.allclose(bayesian_model_average(net, th, [[0.5]]), net.predict_proba(th, [[0.5]]).mean(0))
+    True
+    """
+    thetas = net._theta(thetas)
+    if thetas.ndim < 2:
+        raise ValueError(f"thetas must have a leading samples axis, (S, *lead, D), got shape {thetas.shape}")
+    return net.predict_proba(thetas, X).mean(0)
