@@ -85,6 +85,12 @@ def check_positive(x, name: str) -> np.ndarray:
     ...
     ValueError: alpha must be > 0
     """
+    # the common case, a finite Python float or int (not bool: its type is not int), without array passes;
+    # NaN and inf fail the comparison and take the general path below
+    if (type(x) is float or type(x) is int) and abs(x) < 1e308:
+        if x <= 0:
+            raise ValueError(f"{name} must be > 0")
+        return np.array(float(x))
     a = as_float_array(x, name)
     if np.any(a <= 0):
         raise ValueError(f"{name} must be > 0")

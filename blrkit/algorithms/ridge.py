@@ -82,20 +82,16 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
     if X.shape[-1] == 0:
         raise ValueError(f"X must have at least one column, got shape {X.shape}")
-    try:
-        batch = np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
-    except ValueError:
-        raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None
-    a = check_positive(alpha, "alpha")
-    s2 = check_positive(noise_variance, "noise_variance")
-    for name, v in (("alpha", a), ("noise_variance", s2)):
+    if X.ndim == 2 and y.ndim == 1:     # one problem: no batch shapes to reconcile
+        batch = ()
+    else:
         try:
-            ok = not v.ndim or np.broadcast_shapes(v.shape, batch) == batch
+            batch = np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
         except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {v.shape}")
-    m, S = ridge_posterior(X, y, float(a) if a.ndim == 0 else a, float(s2) if s2.ndim == 0 else s2)
+            raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None
+    a = _scalar_or_batch(check_positive(alpha, "alpha"), "alpha", batch)
+    s2 = _scalar_or_batch(check_positive(noise_variance, "noise_variance"), "noise_variance", batch)
+    m, S = ridge_posterior(X, y, a, s2)
     # Non-finite data always shows up in XᵀX (its diagonal holds Σ x²) or in Xᵀy, so checking the
     # small outputs is a complete test; only then pay for a pass over the data to name the culprit.
     if not (np.isfinite(S).all() and np.isfinite(m).all()):
@@ -103,3 +99,16 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         as_float_array(y, "y")
         raise ValueError("X and y are finite but XᵀX/σ² or Xᵀy/σ² overflowed; rescale the data")
     return GaussianPosterior(mean=m, precision=S)
+
+
+def _scalar_or_batch(v: np.ndarray, name: str, batch: tuple[int, ...]):
+    """A 0-d ``v`` as a Python float; else ``v``, if its shape broadcasts to ``batch`` without widening it."""
+    if not v.ndim:
+        return float(v)
+    try:
+        ok = np.broadcast_shapes(v.shape, batch) == batch
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {v.shape}")
+    return v
