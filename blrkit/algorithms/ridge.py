@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_positive, reject_complex
+from blrkit._validation import as_float_array, check_one_array_library, check_positive, reject_complex
+from blrkit.algorithms import _dask
+from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.ridge import ridge_posterior
 from blrkit.algorithms.results import GaussianPosterior
 
@@ -71,6 +73,10 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     >>> np.allclose(post.precision @ post.mean, X.T @ y)
     True
     """
+    if not (type(X) is np.ndarray and type(y) is np.ndarray):       # the common case costs two type checks
+        if is_dask_array(X) or is_dask_array(y):
+            return _dask.ridge(X, y, alpha, noise_variance)
+        check_one_array_library(dict(X=X, y=y, alpha=alpha, noise_variance=noise_variance))
     # no copies of the (possibly large) data: it is only read, never written
     reject_complex(X, "X")
     reject_complex(y, "y")
