@@ -1,7 +1,8 @@
 """Speed of blrkit.algorithms against the libraries people use, side by side in one run.
 
-Run: ``python benchmarks/bench_algorithms.py`` (about a minute or two on 2 cores). Each line prints
-both times, the ratio and the target from issue #4, and whether it is met. Times are the best of
+Run: ``python benchmarks/bench_algorithms.py`` (two to three minutes on 2 cores; the Dask lines need the
+``dask`` extra and are skipped without it). Each line prints both times, the ratio and the target from
+its issue (#4, #15, #16), and whether it is met. Times are the best of
 several repeats (the slow peers: fewer repeats), after a warm-up call, all in one process.
 """
 
@@ -430,6 +431,56 @@ def bench_gradient_descent(rng):
     report("one call", ours, peer, "Python loop over problems", faster_by=2.5)
 
 
+def bench_dask(rng):
+    print("ridge on a Dask array (issue 15): D = 50, chunks of 100,000 rows, local cluster (1 worker, 2 threads)")
+    try:
+        import dask.array as da
+        from dask.distributed import Client
+    except ImportError:
+        print("  skipped: Dask is not installed (pip install -e \".[dask]\")")
+        return
+    from threadpoolctl import threadpool_limits
+
+    D, rows = 50, 100_000
+    chunk_bytes = rows * D * 8
+    w = np.linspace(-1.0, 1.0, D)
+
+    def data(N, seed):
+        r = da.random.default_rng(seed)
+        X = r.standard_normal((N, D), chunks=(rows, D))
+        return X, X @ w + r.standard_normal(N, chunks=rows)
+
+    # one thread per BLAS call: the worker's two threads already use both cores (with BLAS threads on
+    # top, a loaded machine ran the Gram products 100x slower)
+    with threadpool_limits(1), Client(processes=False, n_workers=1, threads_per_worker=2,
+                                      dashboard_address=None) as client:
+        X, y = data(1_000_000, 1)
+        Xn, yn = client.compute([X, y], sync=True)
+        np.testing.assert_allclose(ridge(X, y, 1.0).mean, ridge(Xn, yn, 1.0).mean, rtol=1e-10)
+        del Xn, yn
+        peaks = {}
+        for N in (2_000_000, 10_000_000):
+            X, y = data(N, 2)
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            ridge(X, y, 1.0)
+            elapsed = time.perf_counter() - t0
+            peaks[N] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            print(f"  N = {N:>10,}: X is {N * D * 8 / 2**20:7.0f} MiB, never whole; {elapsed:5.1f} s, "
+                  f"peak memory {peaks[N] / 2**20:6.1f} MiB (traced in this process: the workers are threads)")
+    per_chunk = peaks[10_000_000] / chunk_bytes
+    ok = per_chunk <= 8
+    RESULTS.append(("Dask ridge: peak memory in chunks", ok))
+    print(f"  {'N = 10^7: peak / chunk':<34} {per_chunk:.2f} chunks of {chunk_bytes / 2**20:.1f} MiB   "
+          f"(target ≤ 8: 4 per thread) {'ok' if ok else 'MISSED'}")
+    growth = peaks[10_000_000] / peaks[2_000_000]
+    ok = growth <= 1.2
+    RESULTS.append(("Dask ridge: peak memory independent of N", ok))
+    print(f"  {'peak at N = 10^7 / at N = 2x10^6':<34} {growth:.2f}   (target ≤ 1.2: bounded by the chunk, not N) "
+          f"{'ok' if ok else 'MISSED'}")
+
+
 def main():
     t0 = time.perf_counter()
     global BUSY
@@ -446,6 +497,7 @@ def main():
     bench_kalman_offsets_em(rng)
     bench_newton(rng)
     bench_gradient_descent(rng)
+    bench_dask(rng)
     missed = [name for name, ok in RESULTS if not ok]
     print(f"\n{len(RESULTS) - len(missed)}/{len(RESULTS)} targets met in {time.perf_counter() - t0:.0f} s"
           + (f"; missed: {', '.join(missed)}" if missed else ""))
