@@ -73,13 +73,17 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     >>> np.allclose(post.precision @ post.mean, X.T @ y)
     True
     """
-    if not (type(X) is np.ndarray and type(y) is np.ndarray):       # the common case costs two type checks
+    if type(X) is np.ndarray and type(y) is np.ndarray:          # the common case: two type checks
+        complex_data = X.dtype.kind == "c" or y.dtype.kind == "c"
+    else:
         if is_dask_array(X) or is_dask_array(y):
             return _dask.ridge(X, y, alpha, noise_variance)
         check_one_array_library(dict(X=X, y=y, alpha=alpha, noise_variance=noise_variance))
+        complex_data = True                                      # not known yet: let reject_complex look
+    if complex_data:
+        reject_complex(X, "X")
+        reject_complex(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
-    reject_complex(X, "X")
-    reject_complex(y, "y")
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     if X.ndim < 2:
