@@ -59,6 +59,9 @@ def ridge(X, y, alpha, noise_variance):
                             f"with the same row chunks, e.g. dask.array.from_array({name}, "
                             f"chunks={other}.chunks[{-2 if other == 'X' else -1}])")
         _check_real(a, name)
+    for name, a in (("X", X), ("y", y)):
+        if any(n != n for n in a.shape):         # NaN: chunk sizes unknown (after boolean indexing, say)
+            raise ValueError(f"{name} has unknown chunk sizes (shape {a.shape}); call {name}.compute_chunk_sizes() first")
     if X.ndim < 2:
         raise ValueError(f"X must be a (*batch, N, D) array, got shape {X.shape}")
     if y.ndim < 1 or y.shape[-1] != X.shape[-2]:

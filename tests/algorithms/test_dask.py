@@ -93,6 +93,15 @@ def test_two_batch_axes(client, rng):
     assert_close(lazy.log_likelihood.compute(), ref.log_likelihood, DASK)
 
 
+def test_one_series_without_batch_axes(client, rng):
+    mod, args = _model(rng)
+    y = mod.sample(rng, 25)
+    lazy = kalman_filter(da.from_array(y), *args)
+    assert lazy.means.shape == (25, 3) and lazy.log_likelihood.shape == ()
+    assert_close(lazy.means.compute(), kalman_filter(y, *args).means, DASK)
+    assert_close(lazy.log_likelihood.compute(), kalman_filter(y, *args).log_likelihood, DASK)
+
+
 # -- bad input: the argument named, and the fix -------------------------------------------------------
 
 def test_y_chunked_along_time_names_y_and_the_rechunk(rng):
@@ -158,6 +167,13 @@ def test_non_finite_data_names_X_or_y(client):
     X[13, 1], y[4] = 1.0, np.inf
     with pytest.raises(ValueError, match="^y must be finite"):
         ridge(da.from_array(X, chunks=(5, 2)), da.from_array(y, chunks=5), 1.0)
+
+
+def test_unknown_chunk_sizes_name_the_argument():
+    X = da.ones((10, 2), chunks=(5, 2))
+    X = X[X[:, 0] > 0]                      # boolean indexing: the row count is unknown until computed
+    with pytest.raises(ValueError, match=r"^X has unknown chunk sizes .*X\.compute_chunk_sizes\(\)"):
+        ridge(X, da.ones(10, chunks=5), 1.0)
 
 
 def test_complex_dask_data_is_a_type_error():
