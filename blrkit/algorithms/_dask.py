@@ -50,6 +50,7 @@ def ridge(X, y, alpha, noise_variance):
     """:func:`blrkit.algorithms.ridge` on Dask arrays ``X (*batch, N, D)``, ``y (*batch, N)``: a NumPy posterior."""
     import dask
 
+    from blrkit.algorithms.ridge import _check_shapes
     from blrkit.algorithms.ridge import ridge as ridge_numpy
 
     for name, a in (("X", X), ("y", y)):
@@ -62,17 +63,8 @@ def ridge(X, y, alpha, noise_variance):
     for name, a in (("X", X), ("y", y)):
         if any(n != n for n in a.shape):         # NaN: chunk sizes unknown (after boolean indexing, say)
             raise ValueError(f"{name} has unknown chunk sizes (shape {a.shape}); call {name}.compute_chunk_sizes() first")
-    if X.ndim < 2:
-        raise ValueError(f"X must be a (*batch, N, D) array, got shape {X.shape}")
-    if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
-        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
-    if X.shape[-1] == 0:
-        raise ValueError(f"X must have at least one column, got shape {X.shape}")
+    _check_shapes(X, y)
     check_whole(X, "X", (-1,), "each chunk of rows contributes its whole D x D block of XᵀX")
-    try:
-        np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
-    except ValueError:
-        raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None
     # α and σ² are checked before the (possibly long) pass over the data: a stand-in of one row each
     stand_in = np.ones(X.shape[:-2] + (1, X.shape[-1])), np.zeros(y.shape[:-1] + (1,))
     ridge_numpy(*stand_in, alpha, noise_variance=noise_variance)

@@ -86,19 +86,7 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     # no copies of the (possibly large) data: it is only read, never written
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    if X.ndim < 2:
-        raise ValueError(f"X must be a (*batch, N, D) array, got shape {X.shape}")
-    if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
-        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
-    if X.shape[-1] == 0:
-        raise ValueError(f"X must have at least one column, got shape {X.shape}")
-    if X.ndim == 2 and y.ndim == 1:     # one problem: no batch shapes to reconcile
-        batch = ()
-    else:
-        try:
-            batch = np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
-        except ValueError:
-            raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None
+    batch = _check_shapes(X, y)
     a = _scalar_or_batch(check_positive(alpha, "alpha"), "alpha", batch)
     s2 = _scalar_or_batch(check_positive(noise_variance, "noise_variance"), "noise_variance", batch)
     m, S = ridge_posterior(X, y, a, s2)
@@ -122,3 +110,19 @@ def _scalar_or_batch(v: np.ndarray, name: str, batch: tuple[int, ...]):
     if not ok:
         raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {v.shape}")
     return v
+
+
+def _check_shapes(X, y) -> tuple[int, ...]:
+    """The batch shape of ``X (*batch, N, D)`` and ``y (*batch, N)`` (NumPy or Dask arrays), or ``ValueError``."""
+    if X.ndim < 2:
+        raise ValueError(f"X must be a (*batch, N, D) array, got shape {X.shape}")
+    if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
+        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
+    if X.shape[-1] == 0:
+        raise ValueError(f"X must have at least one column, got shape {X.shape}")
+    if X.ndim == 2 and y.ndim == 1:     # one problem: no batch shapes to reconcile
+        return ()
+    try:
+        return np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
+    except ValueError:
+        raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None
