@@ -13,6 +13,8 @@ The numeric update is the emitted :func:`~blrkit.algorithms._generated.ridge.rid
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from blrkit._validation import as_float_array, check_one_array_library, check_positive, reject_complex
@@ -87,8 +89,8 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     batch = _check_shapes(X, y)
-    a = _scalar_or_batch(check_positive(alpha, "alpha"), "alpha", batch)
-    s2 = _scalar_or_batch(check_positive(noise_variance, "noise_variance"), "noise_variance", batch)
+    a = _positive_parameter(alpha, "alpha", batch)
+    s2 = _positive_parameter(noise_variance, "noise_variance", batch)
     m, S = ridge_posterior(X, y, a, s2)
     # Non-finite data always shows up in XᵀX (its diagonal holds Σ x²) or in Xᵀy, so checking the
     # small outputs is a complete test; only then pay for a pass over the data to name the culprit.
@@ -99,8 +101,12 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     return GaussianPosterior(mean=m, precision=S)
 
 
-def _scalar_or_batch(v: np.ndarray, name: str, batch: tuple[int, ...]):
-    """A 0-d ``v`` as a Python float; else ``v``, if its shape broadcasts to ``batch`` without widening it."""
+def _positive_parameter(x, name: str, batch: tuple[int, ...]):
+    """α or σ²: > 0 and finite; a Python float if scalar, else an array whose shape broadcasts to ``batch``
+    without widening it."""
+    if type(x) is float and 0.0 < x < math.inf:      # the common case, without building an array
+        return x
+    v = check_positive(x, name)
     if not v.ndim:
         return float(v)
     try:
