@@ -109,8 +109,10 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
 
     Parameters
     ----------
-    y : array_like or numpy.ma.MaskedArray, shape (*batch, T, O)
-        Observations; NaN or masked entries are missing.
+    y : array_like or numpy.ma.MaskedArray or dask.array.Array, shape (*batch, T, O)
+        Observations; NaN or masked entries are missing. A Dask array chunked along its batch axes
+        only (one model, every series): each chunk of series is filtered in parallel and the
+        results are Dask arrays chunked alike (``docs/scale.md``).
     F : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         Transition matrix; ``F[..., t, :, :]`` maps step t to step t+1.
     Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
@@ -149,7 +151,10 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
     ValueError
         Shape mismatches (naming the argument), a time axis whose length disagrees with ``y``,
         non-SPD ``Q``, ``R`` or ``P0`` (naming the time step when time-varying), non-finite inputs
-        (except NaN in ``y``).
+        (except NaN in ``y``); a Dask ``y`` chunked along its time or value axis, or with a model
+        that has batch axes.
+    TypeError
+        Arguments from different array libraries (NumPy with JAX, …), or a Dask model parameter.
 
     Notes
     -----
@@ -230,7 +235,8 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     Parameters
     ----------
     filter_result : KalmanFilterResult
-        The output of :func:`kalman_filter`.
+        The output of :func:`kalman_filter` (of Dask arrays for a Dask ``y``: then smoothed chunk by
+        chunk, with Dask results).
     F, Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         The transition matrix and process-noise covariance used for filtering.
     transition_offsets : array_like, shape (*batch, D), or (*batch, T-1, D) if time-varying, optional

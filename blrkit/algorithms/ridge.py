@@ -40,10 +40,12 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
 
     Parameters
     ----------
-    X : array_like, shape (*batch, N, D)
-        Design matrices.
-    y : array_like, shape (*batch, N)
-        Targets.
+    X : array_like or dask.array.Array, shape (*batch, N, D)
+        Design matrices. A Dask array (chunked along N, whole along D) is never loaded whole:
+        :math:`X^\top X` and :math:`X^\top y` are chunked reductions and the posterior comes back
+        as NumPy arrays (``docs/scale.md``).
+    y : array_like or dask.array.Array, shape (*batch, N)
+        Targets; a Dask array exactly when ``X`` is one.
     alpha : float or array_like of shape (*batch,)
         Prior precision, > 0.
     noise_variance : float or array_like of shape (*batch,), default 1.0
@@ -57,7 +59,10 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     Raises
     ------
     ValueError
-        Shape mismatches, non-positive ``alpha`` or ``noise_variance``, non-finite ``X`` or ``y``.
+        Shape mismatches, non-positive ``alpha`` or ``noise_variance``, non-finite ``X`` or ``y``; a
+        Dask ``X`` chunked along its columns.
+    TypeError
+        Complex data; ``X`` and ``y`` from different array libraries (Dask with NumPy, NumPy with JAX, …).
 
     References
     ----------
