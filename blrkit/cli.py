@@ -222,8 +222,6 @@ def _loss_and_prior(args, family_key: str):
         if gaussian and args.prior == "default" and args.prior_given:
             raise UsageError("an oracle loss takes no separate prior: put it into the loss, "
                              "ℓ̄ = ℓ − log p₀ (use --prior none)")
-        if gaussian and args.prior == "isotropic":
-            raise UsageError("an oracle loss takes no separate prior: put it into the loss, ℓ̄ = ℓ − log p₀")
         return (OracleLoss() if gaussian else None), prior
     if name in ("quadratic", "linear-gaussian"):
         if not gaussian:
@@ -264,7 +262,7 @@ def derive(args: argparse.Namespace) -> int:
             raise UsageError(str(e)) from None
     loss, prior = _loss_and_prior(args, args.family)
     try:
-        d = derive_update(args.family, loss, prior, approx)
+        d = derive_update(args.family, loss, prior, approx, rule=args.rule)
     except Exception as e:  # noqa: BLE001 -- SymPy raises many types: none may reach the user as a traceback
         what = f"--glm {args.glm}" if args.glm else f"loss {args.loss or 'default'}"
         if not isinstance(e, (DerivationError, ValueError, TypeError)):
@@ -351,6 +349,9 @@ examples:
   blrkit derive multivariate-gaussian --glm logistic --prior isotropic --approx delta --approx rho=1
   blrkit derive multivariate-gaussian --loss "(1 - theta_1)**2 + 100*(theta_2 - theta_1**2)**2" --approx delta
   blrkit derive gamma --loss "theta**2 - 3*log(theta)" --approx rho=0.5
+  blrkit derive diagonal-gaussian --prior isotropic --rule improved --approx reparam-hessian --approx stochastic \
+      --approx hessian-scale --approx effective-sample-size --approx decoupled-step \
+      --approx gradient-average --approx gradient-bias-correction                    # IVON
   (write --loss=EXPR when EXPR starts with "-")
 """
 
@@ -451,7 +452,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the accepted families, approximations and losses")
     p.add_argument("--approx", action="append", metavar="NAME",
                    help="an approximation (repeatable): delta, fixed-covariance, gauss-newton, stochastic, "
-                        "rho=1 or any rho=<number in (0, 1]>")
+                        "rho=1 or any rho=<number in (0, 1]>, … (all: --list)")
+    p.add_argument("--rule", choices=("blr", "improved"), default="blr",
+                   help="blr (default) or improved: the improved BLR of Lin, Schmidt & Khan (2020), positive "
+                        "definite for every rho (Gaussians)")
     p.add_argument("--loss", metavar="EXPR", help="oracle (Gaussian default), quadratic, linear-gaussian, "
                                                   "conjugate (default of other families), or an expression in θ")
     p.add_argument("--glm", metavar="F", help="a per-example loss f(eta, y) of a GLM, eta = x_iᵀθ: logistic, "

@@ -41,6 +41,10 @@ ANCHORS: dict[str, tuple[str, str]] = {
     "improved-blr": ("Lin, Schmidt & Khan 2020 (ICML), Sec. 3; Khan & Rue 2023, Sec. 4.4",
                      "the improved BLR: a second-order retraction keeps the precision positive definite"),
     "woodbury": ("Khan & Rue 2023, Sec. 5.1", "information form to gain form by the Woodbury identity"),
+    "duality": ("Khan & Rue 2023, Sec. 5",
+                "BLR solutions as sums of local natural parameters, λ* = λ₀ + Σ λ̃_i (the section is unconfirmed)"),
+    "ivon": ("Khan & Rue 2023, Sec. 4.2; Shen et al. 2024 (ICML), Sec. 3, Alg. 1",
+             "IVON: the improved BLR for the diagonal Gaussian with a reparameterisation Hessian"),
 }
 
 

@@ -7,6 +7,7 @@ axes) and returns an immutable result. Importing this package never imports SymP
 from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.gradient_descent import gradient_descent
+from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.newton import newton
@@ -15,6 +16,7 @@ from blrkit.algorithms.results import (
     DiagonalNewtonResult,
     GaussianPosterior,
     GradientDescentResult,
+    IVONResult,
     KalmanEMResult,
     KalmanFilterResult,
     KalmanSmootherResult,
@@ -30,6 +32,7 @@ __all__ = [
     "DiagonalNewtonResult",
     "GaussianPosterior",
     "GradientDescentResult",
+    "IVONResult",
     "KalmanEMResult",
     "KalmanFilterResult",
     "KalmanSmootherResult",
@@ -41,6 +44,7 @@ __all__ = [
     "blr_from_rmsprop",
     "diagonal_newton",
     "gradient_descent",
+    "ivon",
     "kalman_em",
     "kalman_filter",
     "kalman_smoother",

@@ -87,6 +87,30 @@ class DiagonalNewtonResult:
 
 
 @dataclass(frozen=True)
+class IVONResult:
+    """Every iterate of IVON: ``means`` and ``hessians`` (the Hessian estimate h of the mean loss), both
+    ``(n_steps + 1, *batch, D)``; index 0 is the start.  The posterior's diagonal precision is
+    :attr:`precisions` = ``ess * (hessians + weight_decay)``."""
+
+    means: np.ndarray
+    hessians: np.ndarray
+    ess: float
+    weight_decay: float
+
+    @property
+    def precisions(self) -> np.ndarray:
+        """The diagonal precision s = N_ess (h + δ) of every iterate, ``(n_steps + 1, *batch, D)``."""
+        return self.ess * (self.hessians + self.weight_decay)
+
+    def sample(self, n_samples: int, rng=None) -> np.ndarray:
+        """``n_samples`` draws θ ~ q of the last iterate, ``(n_samples, *batch, D)`` (for a Bayesian model
+        average of predictions)."""
+        m, s = self.means[-1], self.precisions[-1]
+        eps = np.random.default_rng(rng).standard_normal((int(n_samples),) + m.shape)
+        return m + eps / np.sqrt(s)
+
+
+@dataclass(frozen=True)
 class KalmanFilterResult:
     """Filtered marginals p(x_t | y_0..y_t): ``means`` ``(*batch, T, D)``,
     ``covariances`` ``(*batch, T, D, D)``, and ``log_likelihood`` ``(*batch,)`` = log p(y_0..y_{T-1})."""

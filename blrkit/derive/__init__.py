@@ -21,6 +21,7 @@ from .approximations import (
 from .blr import component_loss, derive
 from .conjugate import ConjugatePrior, Likelihood
 from .derivation import Derivation, Equation, Step
+from .duality import derive_local_parameters
 from .gaussian import RHO, DerivationError
 from .losses import (
     GLM_LOSSES,
@@ -38,6 +39,7 @@ from .parsing import parse_expression
 from .recipes import RECIPES, Recipe
 
 __all__ = [
+    "derive_local_parameters",
     "APPROXIMATIONS", "Approximation", "DeltaMethod", "FixedCovariance", "GaussNewton", "StepSize",
     "StochasticGradient", "UnitStep", "as_approximation",
     "derive", "Derivation", "Equation", "Step", "DerivationError", "RHO",

@@ -26,6 +26,8 @@ class Approximation:
     statement = ""
     #: family kinds the approximation makes sense for
     families = ()
+    #: an identity rather than an approximation (printed with "=", not "≈")
+    exact = False
 
     @property
     def label(self) -> str:
@@ -166,7 +168,7 @@ class StochasticGradient(Approximation):
             out[terms["g"]] = scale * terms["g_batch"]
         if "E_g" in terms and "E_g_batch" in terms:
             out[terms["E_g"]] = scale * terms["E_g_batch"]
-        for full in ("h_gn", "E_h_gn"):
+        for full in ("h_gn", "E_h_gn", "E_g_dev"):
             if full in terms and full + "_batch" in terms:
                 out[terms[full]] = scale * terms[full + "_batch"]
         return out
@@ -222,6 +224,31 @@ class SquaredGradient(Approximation):
 
 
 @dataclass(frozen=True)
+class ReparamHessian(Approximation):
+    r"""The Hessian from gradients (Stein's lemma): :math:`\mathbb{E}_q[\nabla^2\ell] = \mathbb{E}_q[\nabla\ell(\theta)(\theta - m)^\top]\,S`.
+
+    Bonnet's and Price's theorems written the other way round: for :math:`q = \mathcal{N}(m, S^{-1})`
+    the expected Hessian is an expected product of the gradient with the deviation from the mean,
+    so a Monte-Carlo sample of it needs no second derivative (the "reparameterisation" Hessian
+    estimate of IVON, Shen et al. 2024, Sec. 3).  For the diagonal Gaussian, elementwise,
+    :math:`\mathbb{E}_q[\mathrm{diag}\,\nabla^2\ell] = s\odot\mathbb{E}_q[\nabla\ell(\theta)\odot(\theta - m)]`.
+    An identity, not an approximation; unlike the Gauss–Newton estimate it can be negative,
+    which the improved BLR absorbs.
+    """
+
+    name = "reparameterisation Hessian"
+    key = "reparam-hessian"
+    anchor = "bonnet-price"
+    statement = (r"\mathbb{E}_q[\mathrm{diag}\,\nabla^2\ell] = s\odot"
+                 r"\mathbb{E}_q[\nabla\ell(\theta)\odot(\theta - m)]")
+    families = ("diagonal-gaussian",)
+    exact = True
+
+    def substitutions(self, terms):
+        return {terms["E_h"]: terms["s"] * terms["E_g_dev"]} if "E_h" in terms and "E_g_dev" in terms else {}
+
+
+@dataclass(frozen=True)
 class TextbookRewrite(Approximation):
     """A rewrite of the finished update in standard parameters (after the textbook form): a change of
     variables, or a modification that the BLR does not imply and that a popular optimiser makes."""
@@ -251,6 +278,7 @@ class PerExampleScale(TextbookRewrite):
     anchor = "rmsprop"
     statement = r"s = N v"
     families = ("diagonal-gaussian",)
+    exact = True
 
     def rewrite(self, update, terms):
         import sympy as sp
@@ -375,11 +403,112 @@ class BiasCorrection(TextbookRewrite):
         return {lhs: (rhs.xreplace(subs) if lhs == m_new else rhs) for lhs, rhs in update.items()}
 
 
+@dataclass(frozen=True)
+class HessianScale(TextbookRewrite):
+    r"""IVON's variables: the precision :math:`s = N(h + \delta)` and the prior precision :math:`\alpha = N\delta`.
+
+    An exact change of variables for the BLR on :math:`\bar\ell = \sum_i\ell_i + \tfrac{N\delta}{2}\|\theta\|^2`
+    with minibatch means :math:`\hat g = \frac1M\mathbb{E}_q[\hat g_{\mathcal{B}}]` and
+    :math:`\hat h = s\odot\frac1M\mathbb{E}_q[\sum_{i\in\mathcal{B}}\nabla\ell_i\odot(\theta - m)]`:
+    :math:`h` is the Hessian estimate of the *mean* loss and :math:`\delta` the weight decay
+    (Shen et al. 2024, Alg. 1).  The improved BLR then reads
+    :math:`h_{t+1} = (1-\rho)h_t + \rho\hat h + \tfrac{\rho^2}{2}(h_t - \hat h)^2/(h_t + \delta)`
+    (without the last term under the plain BLR), which is checked against the derived precision
+    update, and the mean step
+    :math:`m_{t+1} = m_t - \rho(\hat g + \delta m_t)/(h_{t+1} + \delta)`, checked likewise.
+    """
+
+    name = "Hessian of the mean loss"
+    key = "hessian-scale"
+    anchor = "ivon"
+    statement = r"s = N(h + \delta),\ \alpha = N\delta"
+    note = "with minibatch means $\\hat g$, $\\hat h$: an exact change of variables"
+    families = ("diagonal-gaussian",)
+    exact = True
+
+    def rewrite(self, update, terms):
+        from .gaussian import DerivationError, _is_zero
+
+        N, M, rho = terms["n_data"], terms["n_batch"], terms["rho"]
+        s, s_new, m, m_new = terms["s"], terms["s_new"], terms["m"], terms["m_new"]
+        h, h_new = sp.Symbol("h_avg", real=True), sp.Symbol("h_avg_new", real=True)
+        delta = sp.Symbol("weight_decay", positive=True)
+        g_hat, g_dev, h_hat = (sp.Symbol(n, real=True) for n in ("g_hat", "g_dev", "h_hat"))
+        alpha = sp.Symbol("alpha", positive=True)
+        plain = {k: v for k, v in update.items() if k not in (s_new, m_new)}  # the iBLR's intermediate B
+        if s_new not in update or not update[s_new].subs(plain).has(terms["E_g_dev_batch"]) or len(plain) > 1:
+            raise DerivationError("hessian-scale rewrites the BLR with a reparameterisation Hessian on minibatches: "
+                                  "give reparam-hessian and stochastic before it (and the improved rule for IVON)")
+        improved = len(plain) == 1
+        precision = N * (h + delta)
+        subs = {s: precision, alpha: N * delta, terms["E_g_batch"]: M * g_hat,
+                terms["E_g_dev_batch"]: M * g_dev}
+        s_rhs = update[s_new].subs(plain)
+        h_rhs = sp.simplify(s_rhs.subs(subs) / N - delta)
+        h_hat_rhs = precision * g_dev
+        target = (1 - rho) * h + rho * h_hat + (rho**2 / 2 * (h - h_hat)**2 / (h + delta) if improved else 0)
+        if not _is_zero(h_rhs - target.subs(h_hat, h_hat_rhs)):
+            raise AssertionError(f"IVON's Hessian update does not follow from the derived precision: {h_rhs}")
+        m_rhs = update[m_new].subs(plain).subs(s_new, N * (h_new + delta)).subs(subs)
+        m_target = m - rho * (g_hat + delta * m) / (h_new + delta)
+        if not _is_zero(m_rhs - m_target):
+            raise AssertionError(f"IVON's mean step does not follow from the derived one: {m_rhs}")
+        terms.update(h_avg=h, h_avg_new=h_new, weight_decay=delta, g_hat=g_hat, g_dev=g_dev, h_hat=h_hat,
+                     g_mean=g_hat, precision=precision)
+        return {h_hat: h_hat_rhs, h_new: target, m_new: m_target}
+
+
+@dataclass(frozen=True)
+class EffectiveSampleSize(TextbookRewrite):
+    r"""The effective sample size: :math:`N \to N_{\mathrm{ess}}` in the precision :math:`s = N(h + \delta)`.
+
+    IVON's ``ess`` (Shen et al. 2024, Sec. 3): the BLR's posterior when :math:`N_{\mathrm{ess}} = N`,
+    a tempered one otherwise (:math:`N_{\mathrm{ess}} > N` sharpens q, the common choice for
+    deep networks).  It enters only the spread of the samples, :math:`\sigma^2 = 1/s`.
+    """
+
+    name = "effective sample size"
+    key = "effective-sample-size"
+    anchor = "ivon"
+    statement = r"N \to N_{\mathrm{ess}}"
+    note = "in $s = N(h + \\delta)$; tempering unless $N_{\\mathrm{ess}} = N$"
+    families = ("diagonal-gaussian",)
+
+    def rewrite(self, update, terms):
+        ess = sp.Symbol("ess", positive=True)
+        terms["ess"] = ess
+        terms["precision"] = terms["precision"].subs(terms["n_data"], ess)
+        return {lhs: rhs.subs(terms["n_data"], ess) for lhs, rhs in update.items()}
+
+
+@dataclass(frozen=True)
+class GradientBiasCorrection(TextbookRewrite):
+    r"""Bias correction of the gradient average only: :math:`\tilde g \to \tilde g/(1 - \beta_1^t)` in the
+    mean step, as IVON does (Shen et al. 2024, Alg. 1); the Hessian estimate starts from
+    :math:`h_0` and is not corrected.  Not derived by the BLR: a step-size schedule in effect.
+    """
+
+    name = "gradient bias correction"
+    key = "gradient-bias-correction"
+    anchor = "ivon"
+    statement = r"\tilde g \to \frac{\tilde g}{1 - \beta_1^t}"
+    note = "in the mean step; a step-size schedule, not derived by the BLR"
+    families = ("diagonal-gaussian",)
+
+    def rewrite(self, update, terms):
+        t = sp.Symbol("t", positive=True, integer=True)
+        terms["t"] = t
+        m_new, g = terms["m_new"], terms["g_avg_new"]
+        return {lhs: (rhs.xreplace({g: g / (1 - terms["beta1"] ** t)}) if lhs == m_new else rhs)
+                for lhs, rhs in update.items()}
+
+
 #: CLI name -> approximation (``"rho=<number>"`` is parsed by :func:`as_approximation`)
 APPROXIMATIONS: dict[str, Approximation] = {
     a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient(), GaussNewton(),
-                       SquaredGradient(), PerExampleScale(), SquareRoot(), DecoupledStep(), GradientAverage(),
-                       BiasCorrection())
+                       SquaredGradient(), ReparamHessian(), PerExampleScale(), SquareRoot(), DecoupledStep(),
+                       GradientAverage(), BiasCorrection(), HessianScale(), EffectiveSampleSize(),
+                       GradientBiasCorrection())
 }
 
 
@@ -423,9 +552,13 @@ def ordered(approximations) -> tuple[Approximation, ...]:
     natural = [k for a, k in zip(approx, keys) if getattr(a, "stage", "natural") == "natural"]
     if [k for k in keys if k in natural] != keys[:len(natural)]:
         raise ValueError("rewrites of the textbook form (per-example-scale, square-root, decoupled-step, "
-                         "gradient-average, bias-correction) come after the approximations of the natural gradient")
+                         "gradient-average, bias-correction, hessian-scale, effective-sample-size, "
+                         "gradient-bias-correction) come after the approximations of the natural gradient")
     if "stochastic" in keys and "gauss-newton" in keys and keys.index("stochastic") < keys.index("gauss-newton"):
         raise ValueError("'stochastic' before 'gauss-newton' would estimate a sum that does not exist yet: "
                          "give gauss-newton first (it creates the sum of squared gradients that the minibatch "
                          "estimates)")
+    if "stochastic" in keys and "reparam-hessian" in keys and keys.index("stochastic") < keys.index("reparam-hessian"):
+        raise ValueError("'stochastic' before 'reparam-hessian' would leave the expected Hessian a full sum: give "
+                         "reparam-hessian first (its gradient term is what the minibatch estimates)")
     return approx

@@ -45,6 +45,9 @@ _STATE_DOCS = {
     "eps": "ε added to the square root, scalar or (...)",
     "beta1": "β₁, the decay of the gradient average, scalar or (...)",
     "t": "the step number t = 1, 2, … (bias correction)",
+    "h_avg": "Hessian estimate h_t of the mean loss (IVON), (..., D); the precision is N_ess (h_t + δ)",
+    "weight_decay": "weight decay δ (prior precision α = N δ), scalar or (...)",
+    "ess": "effective sample size N_ess (N for the BLR posterior), scalar or (...)",
     "n_data": "number N of terms in the loss",
     "n_batch": "number M of terms in the minibatch",
     "n_samples": "number of Monte-Carlo samples",
@@ -169,14 +172,15 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
     loss = _as_loss(key, fam, loss)
     if title is None and anchor is None:
         title, anchor = _known_algorithm(key, loss, prior, approx)
-        if rule == "improved":
+        if rule == "improved" and anchor != "ivon":  # IVON is an improved BLR by name
             title, anchor = f"Improved BLR ({title or 'Gaussian BLR'})", "improved-blr"
     if key in GAUSSIAN_KINDS:
         kind = GAUSSIAN_KINDS[key]
         if any(isinstance(a, FixedCovariance) for a in approx):
             key, kind = "gaussian-fixed-covariance", "fixed"
-        if isinstance(loss, OracleLoss) and prior is not None:
-            raise DerivationError("with an OracleLoss, put the prior into the loss: ℓ̄ = ℓ − log p₀")
+        if isinstance(loss, OracleLoss) and prior is not None and prior.isotropic is None:
+            raise DerivationError("with an OracleLoss, put the prior into the loss (ℓ̄ = ℓ − log p₀), or give "
+                                  "the isotropic prior N(0, α⁻¹I)")
         if rule == "improved" and kind == "fixed":
             raise DerivationError("the improved BLR changes the precision update: a fixed covariance has none")
         fields = derive_gaussian(kind, loss, prior, approx, rule)
@@ -293,28 +297,35 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     free = set().union(*(_names(eq.rhs) for eq in update))
     elementwise, loss = f["elementwise"], f["loss"]
     state = ["m"] + ([] if key == "gaussian-fixed-covariance" else ["s" if elementwise else "S"])
-    state += [n for n in ("v", "g_avg") if any(getattr(eq.lhs, "name", "") == n + "_new" for eq in update)]
-    mc = f.get("expectations") == "monte-carlo" and bool(_EXPECTED & free)
+    state += [n for n in ("v", "h_avg", "g_avg") if any(getattr(eq.lhs, "name", "") == n + "_new" for eq in update)]
+    mc = f.get("expectations") == "monte-carlo" and bool((_EXPECTED | _SAMPLED) & free)
     exact = f.get("expectations") == "exact"
-    state = [n for n in state if n in free or mc or exact]  # E_q[·] needs m and S
+    precision = f["terms"].get("precision")  # q_t's precision in other state variables (IVON: s = N_ess(h + δ))
+    state = [n for n in state if n in free or (mc or exact) and not (n == "s" and precision is not None)]
     args = [Argument(n, "matrix" if n == "S" else "vector", _STATE_DOCS[n]) for n in state]
     if not unit and "rho" in free:
         args.append(Argument("rho", "scalar", _STATE_DOCS["rho"]))
-    args += [Argument(n, "int" if n == "t" else "scalar", _STATE_DOCS[n]) for n in ("lr", "eps", "beta1", "t")
-             if n in free]
+    args += [Argument(n, "int" if n == "t" else "scalar", _STATE_DOCS[n])
+             for n in ("lr", "eps", "beta1", "weight_decay", "ess", "t") if n in free]
     for sym, doc in _data_docs(f):
+        if sym.name not in free and any(sym is p for p, _ in f.get("prior_data", ())):
+            continue  # a prior whose precision was renamed (IVON's α = Nδ)
         kind = "scalar" if not isinstance(sym, MatrixSymbol) else "data"
         args.append(Argument(_code_name(sym), kind, doc))
     if hasattr(loss, "code"):
         oracles = _derived_oracles(loss, free, elementwise, mc, exact)
     else:
         oracles = _oracle_calls(free, elementwise, mc)
+    if mc and precision is not None:
+        from .printing import latex
+
+        oracles[:0] = [f"# the precision of q_t: s_t = {latex(precision)}", f"s = {_np_code(precision)}"]
     for name in ("grad", "grad_batch", "grad_mean", "hess", "hess_diag", "grad_terms"):
         if any(re.search(rf"\b{name}\(", o) for o in oracles):
             args.append(Argument(name, "callable", _STATE_DOCS[name]))
     if "n_data" in free:
         args.append(Argument("n_data", "int", _STATE_DOCS["n_data"]))
-        if not hasattr(loss, "code"):
+        if not hasattr(loss, "code") and "n_batch" in free:
             args.append(Argument("n_batch", "int", _STATE_DOCS["n_batch"]))
     if mc:
         args += [Argument("n_samples", "int", _STATE_DOCS["n_samples"]), Argument("rng", "rng", _STATE_DOCS["rng"])]
@@ -421,7 +432,22 @@ def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = froze
     lines += gn_lines
     if "E_g_batch" in free and "E_g_batch" not in from_terms:
         lines.append("E_g_batch = np.mean(grad_batch(theta), axis=0)")
+    if _SAMPLED & free:  # minibatch means at the samples and their products with θ_k − m (IVON)
+        lines += ["# ḡ(θ_k), the mean minibatch gradient at each sample: (n_samples, ..., D)",
+                  "g_theta = grad_mean(theta)",
+                  "g_hat = np.mean(g_theta, axis=0)",
+                  "g_dev = np.mean(g_theta * (theta - m), axis=0)"]
     return lines
+
+
+#: Monte-Carlo averages of the mean minibatch gradient, named after the textbook rewrites of IVON
+_SAMPLED = {"g_hat", "g_dev"}
+
+
+def _np_code(expr) -> str:
+    from .printing import MatrixCodePrinter
+
+    return MatrixCodePrinter({}).print(expr)
 
 
 def _gauss_newton(free: set, prefix: str) -> tuple[list[str], set]:

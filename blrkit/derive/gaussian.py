@@ -133,6 +133,8 @@ def _oracle_terms(b: "_Builder"):
     if b.elementwise:  # sums of squared per-example gradients (Gauss-Newton), full and minibatch
         b.terms.update({n: b.mat(n) for n in ("h_gn", "h_gn_batch", "E_h_gn", "E_h_gn_batch")})
         b.terms["g_mean"] = b.vec("g_mean")  # the mean minibatch gradient (RMSprop, Adam)
+        # E_q[∇ℓ(θ) ⊙ (θ − m)], full and minibatch: the expected Hessian from gradients (IVON)
+        b.terms.update(E_g_dev=b.vec("E_g_dev"), E_g_dev_batch=b.vec("E_g_dev_batch"))
 
 
 def _loss_steps(b: "_Builder", loss):
@@ -156,7 +158,7 @@ def _apply(b, approximations, loss, exprs: dict, skip=()) -> dict:
         exprs = {k: _expand(e.subs(subs)) for k, e in exprs.items()}
         shown = [(k, e) for k, e in exprs.items() if not k.name.startswith("grad_bar")]
         b.step(a.label, [*subs.items(), *shown], f"${a.statement}$", a.anchor,
-               approximate=not isinstance(a, StepSize))
+               approximate=not (isinstance(a, StepSize) or a.exact))
     return exprs
 
 
@@ -201,10 +203,12 @@ def _expectations(b, loss, free: set, approximations):
 
 
 #: expectations under q_t that an approximation may leave: exact (polynomial loss) or estimated by Monte Carlo
-EXPECTATIONS = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch"}
+EXPECTATIONS = {"E_g", "E_H", "E_h", "E_g_batch", "E_h_gn", "E_h_gn_batch", "E_g_dev", "E_g_dev_batch"}
 _MC_TEX = {"E_g": r"\nabla\ell(\theta)", "E_H": r"\nabla^2\ell(\theta)", "E_h": r"\mathrm{diag}\,\nabla^2\ell(\theta)",
            "E_g_batch": r"\hat g_{\mathcal{B}}(\theta)", "E_h_gn": r"\sum_i (\nabla\ell_i(\theta))^2",
-           "E_h_gn_batch": r"\sum_{i\in\mathcal{B}} (\nabla\ell_i(\theta))^2"}
+           "E_h_gn_batch": r"\sum_{i\in\mathcal{B}} (\nabla\ell_i(\theta))^2",
+           "E_g_dev": r"\nabla\ell(\theta)\odot(\theta - m_t)",
+           "E_g_dev_batch": r"\hat g_{\mathcal{B}}(\theta)\odot(\theta - m_t)"}
 
 
 def _singular_term(loss):
@@ -254,7 +258,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     d1, d2 = b.vec("dmu_1_loss"), b.mat("dmu_2_loss")
     E_g, E_H = b.vec("E_g"), b.mat("E_h" if b.elementwise else "E_H")
     S_new, m_new = b.mat("s_new" if b.elementwise else "S_new"), b.vec("m_new")
-    b.terms.update(E_g=E_g, **({"E_h": E_H} if b.elementwise else {"E_H": E_H}))
+    b.terms.update(E_g=E_g, **({"E_h": E_H, "s": S} if b.elementwise else {"E_H": E_H, "S": S}))
     mmT = m**2 if b.elementwise else m * m.T
     cov, stat = (("\\mathrm{diag}(s_t)^{-1}", "\\theta^2") if b.elementwise
                  else ("S_t^{-1}", "\\theta\\theta^\\top"))
@@ -364,8 +368,8 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         outputs = (m_new, S_new)
     rewrites = [a for a in approximations if getattr(a, "stage", "") == "textbook"]
     if rewrites:
-        if not b.elementwise or rule != "blr":
-            raise DerivationError("rewrites of the textbook form (RMSprop/Adam) need the diagonal Gaussian BLR")
+        if not b.elementwise:
+            raise DerivationError("rewrites of the textbook form (RMSprop, Adam, IVON) need the diagonal Gaussian")
         update, outputs = _rewrite_textbook(b, rewrites, dict(update), m, S, m_new, S_new)
     prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
@@ -383,8 +387,9 @@ def _rewrite_textbook(b: _Builder, rewrites, update: dict, m, s, m_new, s_new):
         if update == before:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
         b.step(a.label, list(update.items()), f"${a.statement}$" + (f", {a.note}" if a.note else ""), a.anchor,
-               approximate=a.key != "per-example-scale")
-    order = [m_new, b.terms.get("v_new", s_new), b.terms.get("g_avg_new")]
+               approximate=not a.exact)
+    scale = next((b.terms[n] for n in ("v_new", "h_avg_new") if n in b.terms), s_new)
+    order = [m_new, scale, b.terms.get("g_avg_new")]
     outputs = tuple(x for x in order if x is not None and x in update)
     ordered = [(k, v) for k, v in update.items() if k not in outputs] + [(k, update[k]) for k in reversed(outputs)]
     return tuple(ordered), outputs

@@ -47,6 +47,8 @@ def known_algorithm(family: str, loss_kind: str, keys: tuple, step=None) -> tupl
                                                                                  "gradient-descent")
     if family == "diagonal-gaussian" and {"squared-gradient", "square-root", "decoupled-step"} <= has:
         return ("Adam", "rmsprop") if {"gradient-average", "bias-correction"} <= has else ("RMSprop", "rmsprop")
+    if family == "diagonal-gaussian" and {"reparam-hessian", "hessian-scale", "gradient-average"} <= has:
+        return "IVON", "ivon"
     if family == "diagonal-gaussian" and "gauss-newton" in has and "stochastic" in has:
         return ("Online Gauss-Newton (OGN)", "ogn") if "delta" in has else ("Variational OGN (VOGN)", "ogn")
     glm = " (IRLS for a GLM)" if loss_kind == "glm" else ""
@@ -67,7 +69,7 @@ DERIVABLE = {
     "gaussian-fixed-covariance": ("oracle", "delta: gradient descent; any oracle, GLM or loss in θ"),
     "gaussian": ("conjugate", "conjugate Gaussian mean; any loss in θ (exact for (θ, θ²), exp(cθ); else Monte Carlo)"),
     "multivariate-gaussian": ("oracle", "Newton, ridge, Kalman, variational Newton; GLM losses, losses in θ"),
-    "diagonal-gaussian": ("oracle", "diagonal Newton, OGN, VOGN; GLM losses, losses in θ"),
+    "diagonal-gaussian": ("oracle", "diagonal Newton, OGN, VOGN, RMSprop, Adam, IVON; GLM losses, losses in θ"),
     "bernoulli": ("3*theta - 1", "any loss in θ ∈ {0, 1} (exact, by enumeration)"),
     "categorical": ("theta_1 - 2*theta_2", "any loss of the one-hot θ (exact, by enumeration)"),
     "beta": ("conjugate", "conjugate Bernoulli; any loss in θ (exact for θ^a (1 − θ)^b, logs; else Monte Carlo)"),

@@ -63,6 +63,13 @@ LATEX_NAMES: dict[str, str] = {
     "lr": r"\alpha",
     "eps": r"\epsilon",
     "beta1": r"\beta_1",
+    "weight_decay": r"\delta",
+    "ess": r"N_{\mathrm{ess}}",
+    "g_hat": r"\hat{g}",
+    "h_hat": r"\hat{h}",
+    "g_dev": r"\overline{\hat{g}\odot(\theta - m_t)}",  # the sample mean of ĝ(θ_k) ⊙ (θ_k − m_t)
+    "E_g_dev": r"\mathbb{E}_{q_t}[\nabla\ell(\theta)\odot(\theta - m_t)]",
+    "E_g_dev_batch": r"\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)\odot(\theta - m_t)]",
     "E_g_batch": r"\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)]",
     "h_gn": r"\left(\sum_{i=1}^{N} (\nabla\ell_i(m_t))^2\right)",
     "h_gn_batch": r"\left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right)",
@@ -96,7 +103,7 @@ LATEX_NAMES: dict[str, str] = {
 }
 
 #: state symbols whose LaTeX is not their name: the time subscript goes on this base
-_STATE_BASES = {"g_avg": r"\tilde{g}"}
+_STATE_BASES = {"g_avg": r"\tilde{g}", "h_avg": "h"}
 
 #: SymPy name -> name in emitted code, where the two differ
 CODE_NAMES: dict[str, str] = {"obs_matrix": "H"}
@@ -557,7 +564,7 @@ _SYMBOLS = {
     "beta": "β", "kappa": "κ", "sigma": "σ", "tau": "τ", "pi": "π", "eta": "η", "gamma": "γ",
     "delta": "δ", "epsilon": "ε", "phi": "φ", "psi": "ψ", "omega": "ω", "Sigma": "Σ", "Gamma": "Γ",
     "sum": "Σ", "approx": "≈", "in": "∈", "top": "ᵀ", "infty": "∞", "cdot": "·", "times": "×",
-    "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
+    "odot": "⊙", "oslash": "⊘", "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
     "mid": "|", "quad": " ", "qquad": "  ", ",": " ", ";": " ", ":": " ", "!": "", " ": " ",
     "{": "{", "}": "}", "|": "‖", "%": "%", "&": "&", "#": "#", "_": "_", "log": "log", "exp": "exp",
     "left": "", "right": "", "bigl": "", "bigr": "", "Bigl": "", "Bigr": "", "big": "", "Big": "",
@@ -655,6 +662,8 @@ class _Unicode:
             return arg[:1] + _ACCENTS[name] + arg[1:] if len(arg) == 1 else f"{arg}{_ACCENTS[name]}"
         if name in _FONTS:
             return self.group()
+        if name == "overline":  # a sample mean: mean(…)
+            return f"mean({self.group()})"
         if name in ("intertext", "displaybreak"):
             return ""
         if name in _SYMBOLS:

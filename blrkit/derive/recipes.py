@@ -162,6 +162,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
             "gradient-average", "bias-correction"),
            "adam_step", "rmsprop", "blrkit.classical.adam:adam",
            "blrkit.algorithms:adam", _NB + "03_newton.ipynb"),
+    Recipe("ivon", "IVON", "diagonal-gaussian",
+           ("reparam-hessian", "stochastic", "hessian-scale", "effective-sample-size", "decoupled-step",
+            "gradient-average", "gradient-bias-correction"),
+           "ivon_step", "ivon", "blrkit.classical.ivon:ivon", "blrkit.algorithms:ivon",
+           _NB + "03_newton.ipynb", problem=lambda: (None, "isotropic"), rule="improved"),
 )}
 
 

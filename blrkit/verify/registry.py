@@ -266,8 +266,17 @@ def extra_recipes(recipes) -> list[str]:
 
 
 def section(anchor: str) -> str:
-    """The section number of a paper anchor: ``"1.3"``."""
-    return cite(anchor).rsplit("Sec. ", 1)[-1]
+    """The section of Khan & Rue (2023) that a paper anchor cites: ``"1.3"`` (another paper's when it
+    cites none: ``"3"`` of Lin, Schmidt & Khan 2020).
+
+    >>> section("ivon"), section("kalman")
+    ('4.2', '5.1')
+    """
+    import re
+
+    text = cite(anchor)
+    ours = re.search(r"Khan & Rue 2023, Sec\. ([\d.]+)", text)
+    return ours.group(1) if ours else re.findall(r"Sec\. ([\d.]+)", text)[-1]
 
 
 def not_yet_rows(recipes) -> list[Row]:

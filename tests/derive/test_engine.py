@@ -520,3 +520,36 @@ def test_improved_blr_converges_to_exact_gaussian_vi():
         Sh = 0.9 * Sh + 0.1 * (w @ (12 * th**2 - 4))
         mh = mh - 0.1 * (w @ grad(th)) / Sh
     assert np.all(np.abs(tail.mean(0) - [mh, Sh]) < 5 * se), (tail.mean(0), (mh, Sh), se)
+
+
+# -- IVON: Stein's Hessian and the rewrites of the mean loss --------------------------------------
+
+_IVON = ["reparam-hessian", "stochastic", "hessian-scale"]
+
+
+@pytest.mark.parametrize("rule", ["blr", "improved"])
+def test_reparam_hessian_step_equals_the_formula_by_hand(rng, rule):
+    """The step derived with Stein's Hessian and the mean-loss variables, compiled, against the formula
+    written here from Shen et al. (2024, Alg. 1) without momentum: ρ = 0.3, K = 3 draws, δ = 0.05."""
+    step = derive("diagonal-gaussian", None, "isotropic", _IVON, rule=rule).compile()
+    A = np.array([2.0, 0.5, 1.0])
+    m, h, N, rho, delta = rng.normal(size=3), np.array([1.0, 0.2, 3.0]), 7, 0.3, 0.05
+    grad_mean = lambda th: A * th - 1.0  # noqa: E731 -- the minibatch mean gradient of a quadratic
+    m_new, h_new = step(m, h, rho, delta, grad_mean, N, 3, np.random.default_rng(5))
+    eps = np.random.default_rng(5).standard_normal((3, 3))
+    s = N * (h + delta)  # q's precision
+    theta = m + eps / np.sqrt(s)
+    g = grad_mean(theta)
+    h_hat = s * np.mean(g * (theta - m), axis=0)
+    expected_h = (1 - rho) * h + rho * h_hat + (rho**2 / 2 * (h - h_hat) ** 2 / (h + delta) if rule == "improved" else 0)
+    np.testing.assert_allclose(h_new, expected_h, rtol=1e-13)
+    np.testing.assert_allclose(m_new, m - rho * (g.mean(0) + delta * m) / (expected_h + delta), rtol=1e-13)
+
+
+def test_ivon_rewrites_need_their_approximations():
+    with pytest.raises(DerivationError, match="give reparam-hessian and stochastic before it"):
+        derive("diagonal-gaussian", None, "isotropic", ["gauss-newton", "stochastic", "hessian-scale"])
+    with pytest.raises(DerivationError, match="reparam-hessian first"):
+        derive("diagonal-gaussian", None, "isotropic", ["stochastic", "reparam-hessian"])
+    with pytest.raises(DerivationError, match="does not apply to the multivariate-gaussian"):
+        derive("multivariate-gaussian", None, None, ["reparam-hessian"])

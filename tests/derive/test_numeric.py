@@ -259,6 +259,28 @@ def case_rmsprop(rng, adam=False):
             {"v_new": v_new, "g_avg_new": ga_new, "m_new": m - lr[..., None] / (1 - beta1**t) * ga_new / denom})
 
 
+def case_ivon(rng):
+    """One step against Shen et al. (2024), Alg. 1, typed here: ĥ = ĝ ⊙ ε/σ, the iBLR average of h with
+    ρ = 1 − β₂, the debiased momentum, the mean step with the new h; K = 2 samples."""
+    p, _ = logistic(rng)
+    m, _, rho = state(rng)
+    h, g_avg = rng.uniform(0.1, 1.0, BATCH + (D,)), rng.normal(size=BATCH + (D,))
+    lr, beta1, delta, ess, t, K = rng.uniform(0.01, 0.1, BATCH), 0.8, 0.05, 50.0, 3, 2
+    sigma = 1 / np.sqrt(ess * (h + delta))
+    eps = np.random.default_rng(SEED).standard_normal((K,) + m.shape)
+    theta = m + sigma * eps
+    g = np.stack([p.grad(th) for th in theta])
+    g_hat, h_hat = g.mean(0), (g * eps / sigma).mean(0)
+    r = rho[..., None]
+    ga_new = beta1 * g_avg + (1 - beta1) * g_hat
+    h_new = (1 - r) * h + r * h_hat + 0.5 * r**2 * (h - h_hat) ** 2 / (h + delta)
+    m_new = m - lr[..., None] * (ga_new / (1 - beta1**t) + delta * m) / (h_new + delta)
+    return (lambda: dict(m=m, h_avg=h, g_avg=g_avg, rho=rho, lr=lr, beta1=beta1, weight_decay=delta, ess=ess, t=t,
+                         grad_mean=lambda th: np.stack([p.grad(x) for x in th]), n_samples=K,
+                         rng=np.random.default_rng(SEED)),
+            {"h_avg_new": h_new, "g_avg_new": ga_new, "m_new": m_new})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -266,7 +288,7 @@ CASES = {
     "diagonal_newton": case_diagonal_newton, "variational_newton": case_variational_newton, "sgd": case_sgd,
     "ogn": case_ogn, "vogn": case_vogn, "variational_newton_improved": case_variational_newton_improved,
     "vogn_improved": lambda rng: case_vogn(rng, improved=True),
-    "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True),
+    "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

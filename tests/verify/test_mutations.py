@@ -111,6 +111,15 @@ MUTATIONS = {
         ("no decay of the average", r"^\s*g_avg_new =", r"\bbeta1\*g_avg\b", "g_avg"),
         ("old v in the mean step", r"^\s*m_new =", r"\bv_new\b", "v"),
     ]),
+    "ivon": ("ivon_step", ("blrkit.algorithms.ivon",), ("ivon",), [
+        ("sign of the gradient average", r"^\s*m_new =", r"\bg_avg_new\b", "(-g_avg_new)"),
+        ("old Hessian in the mean step", r"^\s*m_new =", r"\bh_avg_new\b", "h_avg"),
+        ("plain BLR (no iBLR term)", r"^\s*h_avg_new =", r"\s*\+ \(1/2\)\*rho\*\*2\*.*$", ""),
+        ("ess dropped from the Hessian estimate", r"^\s*h_hat =", r"\bess\*", ""),
+        ("no bias correction", r"^\s*m_new =", r"/\(1 - beta1\*\*t\)", ""),
+        ("no weight decay in the mean step", r"^\s*m_new =", r" \+ m\*weight_decay", ""),
+        ("samples with variance for standard deviation", r"^\s*theta =", r"np\.sqrt\(s\)", "s"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),

@@ -1,0 +1,162 @@
+"""IVON: the driver runs the step the derive layer emits (recipe ``ivon``); its iterates equal the paper's
+Algorithm 1 written by hand (``blrkit.classical.ivon``) on the same draws, its fixed point on linear
+regression is the mean-field posterior (checked in ``blrkit table``'s row), the improved rule keeps the
+precision positive, and bad input is named. ivon-opt (PyTorch) is compared when installed."""
+
+import numpy as np
+import pytest
+
+from blrkit.algorithms import IVONResult, ivon
+from blrkit.classical.ivon import ivon as classical_ivon
+
+#: 200 steps of elementwise float64 arithmetic on O(1) numbers in two operation orders (ĥ = N(h + δ)·ḡ
+#: against ḡ/σ² with σ recomputed by a square root): ~1e-15 per step, amplified by the momentum.
+ITERATES = 1e-10
+
+
+def logistic(rng, batch=(), N=60, D=3):
+    X = rng.normal(size=batch + (N, D))
+    y = (rng.uniform(size=batch + (N,)) < 0.5).astype(float)
+
+    def grad_batch(theta, idx):  # θ (K, *batch, D) → mean over idx of the per-example gradients
+        Xb = X[..., idx, :]
+        p = 1 / (1 + np.exp(-np.einsum("...nd,...d->...n", Xb, theta)))
+        return np.einsum("...nd,...n->...d", Xb, p - y[..., idx]) / len(idx)
+    return grad_batch
+
+
+HYPER = dict(lr=0.05, ess=60.0, beta1=0.9, beta2=0.99, hess_init=0.5, weight_decay=1e-2, n_samples=2,
+             n_steps=200, n_data=60, batch_size=15)
+
+
+@pytest.mark.parametrize("batch", [(), (3,), (2, 2)])
+def test_iterates_equal_the_papers_algorithm(batch):
+    grad = logistic(np.random.default_rng(0), batch)
+    m0 = np.zeros(batch + (3,))
+    res = ivon(grad, m0, rng=4, **HYPER)
+    book = classical_ivon(grad, m0, rng=np.random.default_rng(4), **HYPER)
+    assert isinstance(res, IVONResult) and res.means.shape == (201,) + batch + (3,)
+    np.testing.assert_allclose(res.means, book.means, rtol=0, atol=ITERATES)
+    np.testing.assert_allclose(res.hessians, book.hessians, rtol=ITERATES)
+    np.testing.assert_allclose(res.precisions, 60.0 * (book.hessians + 1e-2), rtol=ITERATES)
+
+
+def test_a_wrong_step_is_caught_by_the_counterpart():
+    """The same check fails when the mean step uses the old Hessian (the improved BLR's choice matters)."""
+    from blrkit.algorithms._generated import ivon as generated
+
+    grad = logistic(np.random.default_rng(0))
+    book = classical_ivon(grad, np.zeros(3), rng=np.random.default_rng(4), **HYPER)
+
+    def old_hessian_step(m, h, g_avg, rho, lr, beta1, delta, ess, t, grad_mean, n_samples, rng):
+        m_new, h_new, g_new = generated.ivon_step(m, h, g_avg, rho, lr, beta1, delta, ess, t, grad_mean, n_samples, rng)
+        m_old = m - lr * (g_new / (1 - beta1**t) + delta * m) / (h + delta)
+        return m_old, h_new, g_new
+
+    import importlib
+
+    module = importlib.import_module("blrkit.algorithms.ivon")  # the module, not the function it exports
+    original = module.ivon_step
+    module.ivon_step = old_hessian_step
+    try:
+        wrong = ivon(grad, np.zeros(3), rng=4, **HYPER)
+    finally:
+        module.ivon_step = original
+    assert np.max(np.abs(wrong.means - book.means)) > 1e3 * ITERATES
+
+
+def test_improved_rule_keeps_the_precision_positive_on_a_concave_loss():
+    """ℓ̂(θ) = −θ²/2 at m = 0: ĥ = −ε² < 0 for every sample; with β₂ = 0.5 the plain average
+    h ← β₂h + (1 − β₂)ĥ leaves h + δ > 0 within a few steps on these draws, the improved rule never."""
+    res = ivon(lambda th, idx: -th, [0.0, 0.0], lr=1e-12, ess=10.0, beta2=0.5, hess_init=1.0, weight_decay=0.1,
+               n_steps=100, n_data=1, batch_size=1, rng=0)
+    assert np.all(res.hessians + 0.1 > 0) and np.all(res.precisions > 0)
+    # the plain average of the same estimates (m stays at 0 to 1e-9: lr is tiny): ĥ = −ε², the draws
+    # of the driver's generator in its order (a minibatch of one index, then ε)
+    draws, plain = np.random.default_rng(0), np.full(2, 1.0)
+    crossed = False
+    for _ in range(100):
+        draws.choice(1, 1, replace=False)
+        plain = 0.5 * plain + 0.5 * -draws.standard_normal((1, 2))[0] ** 2
+        crossed |= bool(np.any(plain + 0.1 <= 0))
+    assert crossed
+
+
+def test_sample_draws_from_the_last_iterate():
+    grad = logistic(np.random.default_rng(0))
+    res = ivon(grad, np.zeros(3), rng=1, **HYPER)
+    draws = res.sample(20_000, rng=2)
+    assert draws.shape == (20_000, 3)
+    # mean and variance of 20,000 Gaussian draws: 5 standard errors
+    sd = 1 / np.sqrt(res.precisions[-1])
+    assert np.all(np.abs(draws.mean(0) - res.means[-1]) < 5 * sd / np.sqrt(20_000))
+    assert np.all(np.abs(draws.var(0) / sd**2 - 1) < 5 * np.sqrt(2 / 20_000))
+
+
+def test_inputs_are_not_mutated():
+    grad = logistic(np.random.default_rng(0))
+    m0, h0 = np.zeros(3), np.full(3, 0.5)
+    ivon(grad, m0, rng=1, **{**HYPER, "hess_init": h0, "n_steps": 3})
+    assert np.all(m0 == 0) and np.all(h0 == 0.5)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(lr=0.0), "lr"), (dict(lr=np.nan), "lr"), (dict(ess=0.0), "ess"), (dict(ess=-1.0), "ess"),
+    (dict(beta1=1.0), "beta1"), (dict(beta1=-0.1), "beta1"), (dict(beta2=1.0), "beta2"),
+    (dict(hess_init=0.0), "hess_init"), (dict(hess_init=[1.0, 1.0]), "hess_init"),
+    (dict(weight_decay=-1e-3), "weight_decay"), (dict(n_samples=0), "n_samples"),
+    (dict(batch_size=100), "batch_size"), (dict(n_steps=-1), "n_steps"),
+])
+def test_bad_hyperparameters_are_named(change, match):
+    with pytest.raises(ValueError, match=match):
+        ivon(logistic(np.random.default_rng(0)), np.zeros(3), rng=0, **{**HYPER, **change})
+
+
+def test_a_gradient_of_the_wrong_shape_or_nan_is_reported_with_its_step():
+    with pytest.raises(ValueError, match="grad_batch must return.*shape"):
+        ivon(lambda th, idx: th[..., :2], np.zeros(3), rng=0, **HYPER)
+    calls = iter(range(10**6))
+
+    def nan_at_third(theta, idx):
+        return np.full_like(theta, np.nan) if next(calls) == 2 else theta
+    with pytest.raises(ValueError, match="non-finite.*step 3"):
+        ivon(nan_at_third, np.zeros(3), rng=0, **HYPER)
+    with pytest.raises(TypeError, match="grad_batch must be callable"):
+        ivon(None, np.zeros(3), rng=0, **HYPER)
+
+
+def test_against_ivon_opt_when_installed():
+    """The authors' PyTorch optimiser on the same least-squares problem, same hyperparameters: the noise
+    streams differ, so the comparison is statistical (time averages of the second half, 5 standard errors
+    of the difference, from 8 independent replicas of each)."""
+    torch = pytest.importorskip("torch")
+    ivon_opt = pytest.importorskip("ivon")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = X @ np.array([1.0, -1.0]) + rng.normal(size=40)
+    T, lr, ess, wd, beta2 = 4000, 0.05, 40.0, 0.05, 0.999
+
+    def grad_batch(theta, idx):
+        return ((theta @ X[idx].T - y[idx])[..., None] * X[idx]).mean(-2)
+
+    ours = ivon(grad_batch, np.zeros((8, 2)), lr=lr, ess=ess, beta2=beta2, hess_init=1.0, weight_decay=wd,
+                n_steps=T, n_data=40, batch_size=40, rng=1)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    theirs = []
+    for r in range(8):
+        torch.manual_seed(r)
+        w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        opt = ivon_opt.IVON([w], lr=lr * (1.0 + wd), ess=ess, hess_init=1.0, weight_decay=wd, beta2=beta2,
+                            rescale_lr=True)
+        path = []
+        for _ in range(T):
+            with opt.sampled_params(train=True):
+                opt.zero_grad()
+                loss = 0.5 * ((Xt @ w - yt) ** 2).mean()
+                loss.backward()
+            opt.step()
+            path.append(w.detach().numpy().copy())
+        theirs.append(np.mean(path[T // 2:], axis=0))
+    a, b = ours.means[T // 2:].mean(0), np.array(theirs)
+    se = np.sqrt(a.var(0, ddof=1) / 8 + b.var(0, ddof=1) / 8)
+    assert np.all(np.abs(a.mean(0) - b.mean(0)) < 5 * se + 1e-12)
