@@ -486,16 +486,14 @@ def bench_dask(rng):
         ours = best_time(lambda: kalman_filter(lazy, *args).means.compute(), 3)
         peer = best_time(lambda: kalman_filter(ys, *args).means, 3)
         report("Kalman, 10,000 series in 4 chunks", ours, peer, "one NumPy call")
-    per_chunk = peaks[10_000_000] / chunk_bytes
-    ok = per_chunk <= 8
-    RESULTS.append(("Dask ridge: peak memory in chunks", ok))
-    print(f"  {'N = 10^7: peak / chunk':<34} {per_chunk:.2f} chunks of {chunk_bytes / 2**20:.1f} MiB   "
-          f"(target ≤ 8: 4 per thread) {'ok' if ok else 'MISSED'}")
-    growth = peaks[10_000_000] / peaks[2_000_000]
-    ok = growth <= 1.2
-    RESULTS.append(("Dask ridge: peak memory independent of N", ok))
-    print(f"  {'peak at N = 10^7 / at N = 2x10^6':<34} {growth:.2f}   (target ≤ 1.2: bounded by the chunk, not N) "
-          f"{'ok' if ok else 'MISSED'}")
+    # bounded by the chunk, not by N: the same bound at 20 and at 100 chunks (the peak itself varies
+    # between about 3 and 7 chunks from run to run, with how the two threads interleave)
+    for N, peak in peaks.items():
+        per_chunk = peak / chunk_bytes
+        ok = per_chunk <= 8
+        RESULTS.append((f"Dask ridge N = {N:,}: peak memory in chunks", ok))
+        print(f"  {f'N = {N:,}: peak / chunk':<34} {per_chunk:.2f} chunks of {chunk_bytes / 2**20:.1f} MiB, "
+              f"{peak / (N * D * 8):.3f} of X   (target ≤ 8: 4 per thread) {'ok' if ok else 'MISSED'}")
 
 
 def main():
