@@ -10,6 +10,7 @@ from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
+from blrkit.algorithms.mixture import mixture_newton, mixture_vi
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.ogn import online_gauss_newton, vogn
 from blrkit.algorithms.results import (
@@ -21,6 +22,7 @@ from blrkit.algorithms.results import (
     KalmanFilterResult,
     KalmanSmootherResult,
     LaplacePosterior,
+    MixtureResult,
     NewtonResult,
 )
 from blrkit.algorithms.ridge import ridge
@@ -37,6 +39,7 @@ __all__ = [
     "KalmanFilterResult",
     "KalmanSmootherResult",
     "LaplacePosterior",
+    "MixtureResult",
     "NewtonResult",
     "adam",
     "adam_from_blr",
@@ -49,6 +52,8 @@ __all__ = [
     "kalman_filter",
     "kalman_smoother",
     "laplace",
+    "mixture_newton",
+    "mixture_vi",
     "newton",
     "online_gauss_newton",
     "ridge",

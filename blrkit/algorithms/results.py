@@ -111,6 +111,20 @@ class IVONResult:
 
 
 @dataclass(frozen=True)
+class MixtureResult:
+    """A mixture of Gaussians q(θ) = Σ_k π_k N(m_k, S_k⁻¹) after the last step: ``means`` ``(*batch, K, D)``,
+    ``precisions`` ``(*batch, K, D, D)``, ``weights`` π ``(*batch, K)``; and every iterate in
+    ``mean_path``, ``precision_path``, ``weight_path`` (a leading axis of length n_steps + 1)."""
+
+    means: np.ndarray
+    precisions: np.ndarray
+    weights: np.ndarray
+    mean_path: np.ndarray
+    precision_path: np.ndarray
+    weight_path: np.ndarray
+
+
+@dataclass(frozen=True)
 class KalmanFilterResult:
     """Filtered marginals p(x_t | y_0..y_t): ``means`` ``(*batch, T, D)``,
     ``covariances`` ``(*batch, T, D, D)``, and ``log_likelihood`` ``(*batch,)`` = log p(y_0..y_{T-1})."""

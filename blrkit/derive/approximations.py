@@ -61,11 +61,11 @@ class DeltaMethod(Approximation):
     key = "delta"
     anchor = "delta-method"
     statement = r"\mathbb{E}_{q}[f(\theta)] \approx f(m)"
-    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
+    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian", "gaussian-mixture")
 
     def substitutions(self, terms):
         pairs = (("E_g", "g"), ("E_H", "H"), ("E_h", "h"), ("E_g_batch", "g_batch"),
-                 ("E_h_gn", "h_gn"), ("E_h_gn_batch", "h_gn_batch"))
+                 ("E_h_gn", "h_gn"), ("E_h_gn_batch", "h_gn_batch"), ("E_g_k", "g_k"), ("E_H_k", "H_k"), ("E_loss", "loss"), ("E_loss_K", "loss_K"))
         return {terms[e]: terms[p] for e, p in pairs if e in terms and p in terms}
 
 
@@ -246,6 +246,34 @@ class ReparamHessian(Approximation):
 
     def substitutions(self, terms):
         return {terms["E_h"]: terms["s"] * terms["E_g_dev"]} if "E_h" in terms and "E_g_dev" in terms else {}
+
+
+@dataclass(frozen=True)
+class Responsibility(Approximation):
+    r"""Separated components: :math:`q(k\mid\theta) \approx 1` under the component :math:`q_k` of a mixture.
+
+    Then :math:`\log q \approx \log\pi_k + \log q_k` where :math:`q_k` has its mass, so
+    :math:`\mathbb{E}_{q_k}[\nabla\log q] \approx 0`, :math:`\mathbb{E}_{q_k}[\nabla^2\log q] \approx -S_k` and
+    :math:`\mathbb{E}_{q_k}[\log q] \approx v_k + \tfrac12\log\det S_k + c` with :math:`c = -\log\pi_K -
+    \tfrac D2\log 2\pi e` the same for every component (Khan & Rue 2023, Sec. 3.2).  Exact in the limit of
+    components far apart; it does not penalise two components on the same mode.
+    """
+
+    name = "responsibility approximation"
+    key = "responsibility"
+    anchor = "multimodal"
+    statement = r"q(k\mid\theta) \approx 1 \text{ under } q_k"
+    families = ("gaussian-mixture",)
+
+    def substitutions(self, terms):
+        if "E_glogq" not in terms:
+            return {}
+        from .losses import D
+
+        c = sp.Symbol("c_q", real=True)
+        return {terms["E_glogq"]: sp.ZeroMatrix(D, 1), terms["E_Hlogq"]: -terms["S"],
+                terms["E_logq"]: terms["v"] + terms["logdet"] / 2 + c,
+                terms["E_logq_K"]: terms["v_K"] + terms["logdet_K"] / 2 + c}
 
 
 @dataclass(frozen=True)
@@ -506,7 +534,8 @@ class GradientBiasCorrection(TextbookRewrite):
 #: CLI name -> approximation (``"rho=<number>"`` is parsed by :func:`as_approximation`)
 APPROXIMATIONS: dict[str, Approximation] = {
     a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient(), GaussNewton(),
-                       SquaredGradient(), ReparamHessian(), PerExampleScale(), SquareRoot(), DecoupledStep(),
+                       SquaredGradient(), ReparamHessian(), Responsibility(), PerExampleScale(), SquareRoot(),
+                       DecoupledStep(),
                        GradientAverage(), BiasCorrection(), HessianScale(), EffectiveSampleSize(),
                        GradientBiasCorrection())
 }

@@ -150,10 +150,6 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
     except ValueError as e:
         raise DerivationError(str(e)) from None
     key = _family_key(family)
-    if key == "gaussian-mixture":
-        from .known import DERIVABLE
-
-        raise DerivationError(f"the {key} family does not derive yet ({DERIVABLE[key][1].removeprefix('not yet: ')})")
     for a in approx:
         if a.families and key not in a.families:
             raise DerivationError(f"{a.name} does not apply to the {key} family "
@@ -169,6 +165,13 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
             prior = isotropic_prior()
         elif key in GAUSSIAN_KINDS:
             prior = None
+    if key == "gaussian-mixture":
+        from .mixture import derive_mixture
+
+        if prior is not None:
+            raise DerivationError("the gaussian-mixture family takes the prior in its oracle loss")
+        return derive_mixture(OracleLoss() if loss is None else loss, approx, rule=rule, function_name=function_name,
+                              title=title, anchor=anchor)
     loss = _as_loss(key, fam, loss)
     if title is None and anchor is None:
         title, anchor = _known_algorithm(key, loss, prior, approx)

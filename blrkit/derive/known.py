@@ -16,7 +16,7 @@ CONJUGATE_PAIRS = {
     "gaussian": "Gaussian mean, known variance", "normal-gamma": "Normal–Gamma",
 }
 
-GAUSSIANS = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
+GAUSSIANS = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian", "gaussian-mixture")
 
 
 def known_algorithm(family: str, loss_kind: str, keys: tuple, step=None) -> tuple[str | None, str | None]:
@@ -47,6 +47,8 @@ def known_algorithm(family: str, loss_kind: str, keys: tuple, step=None) -> tupl
                                                                                  "gradient-descent")
     if family == "diagonal-gaussian" and {"squared-gradient", "square-root", "decoupled-step"} <= has:
         return ("Adam", "rmsprop") if {"gradient-average", "bias-correction"} <= has else ("RMSprop", "rmsprop")
+    if family == "gaussian-mixture" and {"responsibility", "delta"} <= has:
+        return "Multimodal optimisation", "multimodal"
     if family == "diagonal-gaussian" and {"reparam-hessian", "hessian-scale", "gradient-average"} <= has:
         return "IVON", "ivon"
     if family == "diagonal-gaussian" and "gauss-newton" in has and "stochastic" in has:
@@ -78,5 +80,6 @@ DERIVABLE = {
     "poisson": ("theta + exp(-theta)", "any loss in θ (exact for θ, exp(cθ); else Monte Carlo)"),
     "dirichlet": ("conjugate", "conjugate categorical (one-hot data); losses in T(θ) = log θ_k"),
     "normal-gamma": ("conjugate", "conjugate Gaussian with unknown mean and precision; losses in T(θ)"),
-    "gaussian-mixture": (None, "not yet: a mixture needs the joint exponential family over (θ, z) (issue 12)"),
+    "gaussian-mixture": ("oracle", "multimodal optimisation (responsibility, delta: K damped Newton runs and "
+                                   "Laplace-evidence weights); Monte-Carlo mixture VI not yet"),
 }

@@ -63,6 +63,18 @@ LATEX_NAMES: dict[str, str] = {
     "lr": r"\alpha",
     "eps": r"\epsilon",
     "beta1": r"\beta_1",
+    # a component k of a mixture (blrkit.derive.mixture)
+    "m_k": "m_{k,t}", "S_k": "S_{k,t}", "m_k_new": "m_{k,t+1}", "S_k_new": "S_{k,t+1}",
+    "lam_k_1": r"\lambda_{k,1,t}", "lam_k_1_new": r"\lambda_{k,1,t+1}",
+    "E_g_k": r"\mathbb{E}_{q_k}[\nabla\bar\ell]", "E_H_k": r"\mathbb{E}_{q_k}[\nabla^2\bar\ell]",
+    "E_loss_k": r"\mathbb{E}_{q_k}[\bar\ell]", "E_loss_K": r"\mathbb{E}_{q_K}[\bar\ell]",
+    "g_k": r"\nabla\bar\ell(m_{k,t})", "H_k": r"\nabla^2\bar\ell(m_{k,t})",
+    "loss_m": r"\bar\ell(m_{k,t})", "loss_m_K": r"\bar\ell(m_{K,t})",
+    "E_glogq": r"\mathbb{E}_{q_k}[\nabla\log q]", "E_Hlogq": r"\mathbb{E}_{q_k}[\nabla^2\log q]",
+    "E_logq": r"\mathbb{E}_{q_k}[\log q]", "E_logq_K": r"\mathbb{E}_{q_K}[\log q]",
+    "E_grad_f": r"\mathbb{E}_{q_k}[\nabla f]", "E_hess_f": r"\mathbb{E}_{q_k}[\nabla^2 f]",
+    "E_f": r"\mathbb{E}_{q_k}[f]", "E_f_K": r"\mathbb{E}_{q_K}[f]",
+    "rho_pi": r"\rho_\pi", "G_hat": r"\hat{G}", "logdet_S": r"\log\det S_{k,t}", "logdet_S_K": r"\log\det S_{K,t}", "v_K": "v_K", "c_q": "c",
     "weight_decay": r"\delta",
     "ess": r"N_{\mathrm{ess}}",
     "g_hat": r"\hat{g}",
@@ -106,7 +118,8 @@ LATEX_NAMES: dict[str, str] = {
 _STATE_BASES = {"g_avg": r"\tilde{g}", "h_avg": "h"}
 
 #: SymPy name -> name in emitted code, where the two differ
-CODE_NAMES: dict[str, str] = {"obs_matrix": "H"}
+CODE_NAMES: dict[str, str] = {"obs_matrix": "H", "m_k": "m", "S_k": "S", "m_k_new": "m_new", "S_k_new": "S_new",
+                              "v_k": "v", "v_k_new": "v_new", "g_k": "g", "H_k": "H"}
 
 #: symbols that print as a state or prior (``m_t``, ``\bar m``, ``\lambda_{1,0}``): in a sum they come
 #: first (``m_t - \rho\nabla\ell``, ``\bar m + K v``, ``\beta_0 + N``), as a paper writes an update
@@ -738,6 +751,9 @@ _SCALAR_PRINTER = _ScalarPrinter({"fully_qualified_modules": True, "allow_unknow
 
 
 def _np_scalar(expr, sum_axis: int = -1) -> str:
+    renamed = {x: sp.Symbol(CODE_NAMES[x.name], **x.assumptions0) for x in getattr(expr, "free_symbols", ())
+               if isinstance(x, sp.Symbol) and x.name in CODE_NAMES}
+    expr = expr.xreplace(renamed) if renamed else expr
     _SCALAR_PRINTER.sum_axis = sum_axis
     code = _SCALAR_PRINTER.doprint(expr).replace("numpy.", "np.")
     return re.sub(r"\b(\w+)\*\*\(-1\.0\)", r"(1/\1)", code)
@@ -953,7 +969,7 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
 
 
 def _name(sym) -> str:
-    return sym.name
+    return CODE_NAMES.get(sym.name, sym.name)
 
 
 def _docstring(d) -> str:

@@ -281,6 +281,59 @@ def case_ivon(rng):
             {"h_avg_new": h_new, "g_avg_new": ga_new, "m_new": m_new})
 
 
+def case_multimodal(rng):
+    """One step of K = 3 components of a mixture (batch (4, 3)), against the formulas of Khan & Rue (2023,
+    Sec. 3.2) typed here with an explicit inverse and determinant: damped Newton per component, and
+    v_k ← (1 − ρ)v_k − ρ(ℓ̄(m_k) + ½ log det S_k − ℓ̄(m_K) − ½ log det S_K)."""
+    A = rng.normal(size=(D, D))
+    A = A @ A.T + D * np.eye(D)
+    loss = lambda th: 0.5 * np.einsum("...i,ij,...j->...", th, A, th) + np.sum(np.cos(th), -1)  # noqa: E731
+    grad = lambda th: th @ A - np.sin(th)  # noqa: E731
+    hess = lambda th: A - np.eye(D) * np.cos(th)[..., None, :]  # noqa: E731
+    m = rng.normal(size=BATCH + (3, D))
+    L = rng.normal(size=BATCH + (3, D, D))
+    S = L @ np.swapaxes(L, -1, -2) + D * np.eye(D)
+    v = rng.normal(size=BATCH + (3,))
+    v[..., -1] = 0.0
+    rho = rng.uniform(0.1, 1.0, BATCH + (1,))
+    S_new = (1 - rho[..., None, None]) * S + rho[..., None, None] * hess(m)
+    m_new = m - rho[..., None] * np.einsum("...ij,...j->...i", np.linalg.inv(S_new), grad(m))
+    e = loss(m) + 0.5 * np.log(np.linalg.det(S))
+    v_new = (1 - rho) * v - rho * (e - e[..., -1:])
+    return (lambda: dict(m=m, S=S, v=v, rho=rho, grad=grad, hess=hess, loss=loss),
+            {"m_k_new": m_new, "S_k_new": S_new, "v_k_new": v_new})
+
+
+def case_ncvi(rng):
+    """One step for 2 problems of K = 2 components in D = 2, against the hand-written loop of
+    blrkit.classical.mixture (log q from scipy's densities, loops over samples), on the same draws."""
+    from blrkit.classical.mixture import mixture_vi
+
+    A = np.array([[2.0, 0.3], [0.3, 1.0]])
+    loss = lambda th: 0.5 * np.einsum("...i,ij,...j->...", th, A, th) + np.sum(np.cos(th), -1)  # noqa: E731
+    grad = lambda th: th @ A - np.sin(th)  # noqa: E731
+    hess = lambda th: A - np.eye(2) * np.cos(th)[..., None, :]  # noqa: E731
+    m = rng.normal(size=(2, 2, 2))
+    L = rng.normal(size=(2, 2, 2, 2))
+    S = L @ np.swapaxes(L, -1, -2) + 2 * np.eye(2)
+    w = np.array([[0.4, 0.6], [0.7, 0.3]])
+    v = np.log(w) - np.log(w[:, -1:])
+    rho, rho_pi, K = np.array([[0.3], [0.6]]), 0.2, 3
+    draws = np.random.default_rng(SEED)
+    # the driver's order: one draw (K, batch = 2, components, D) per step; the hand loop draws per problem
+    eps = draws.standard_normal((K, 2, 2, 2))
+    out = []
+    for b in range(2):
+        class Fixed:  # hands the loop problem b's share of the same draw
+            def standard_normal(self, shape, b=b):
+                return eps[:, b]
+        out.append(mixture_vi(loss, grad, hess, m[b], S[b], w[b], float(rho[b, 0]), rho_pi, 1, K, Fixed()))
+    return (lambda: dict(m=m, S=S, v=v, rho=rho, rho_pi=rho_pi, grad=grad, hess=hess, loss=loss, n_samples=K,
+                         rng=np.random.default_rng(SEED)),
+            {"m_k_new": np.stack([o[0][1] for o in out]), "S_k_new": np.stack([o[1][1] for o in out]),
+             "v_k_new": np.stack([np.log(o[2][1]) - np.log(o[2][1][-1]) for o in out])})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -289,6 +342,7 @@ CASES = {
     "ogn": case_ogn, "vogn": case_vogn, "variational_newton_improved": case_variational_newton_improved,
     "vogn_improved": lambda rng: case_vogn(rng, improved=True),
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
+    "multimodal": case_multimodal, "ncvi": case_ncvi,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }
