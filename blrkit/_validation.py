@@ -85,6 +85,12 @@ def check_positive(x, name: str) -> np.ndarray:
     ...
     ValueError: alpha must be > 0
     """
+    # the common case, a finite Python float or int (not bool: its type is not int), without array passes;
+    # NaN and inf fail the comparison and take the general path below
+    if (type(x) is float or type(x) is int) and abs(x) < 1e308:
+        if x <= 0:
+            raise ValueError(f"{name} must be > 0")
+        return np.array(float(x))
     a = as_float_array(x, name)
     if np.any(a <= 0):
         raise ValueError(f"{name} must be > 0")
@@ -134,3 +140,50 @@ def check_spd(x, name: str, size: int | None = None, *, rtol: float = 1e-10) -> 
     except np.linalg.LinAlgError:
         raise ValueError(f"{name} must be symmetric positive definite") from None
     return a
+
+
+def array_library(x) -> str | None:
+    """The library an array argument comes from (``"numpy"``, ``"dask"``, ``"jax"``, …), or None for
+    Python numbers, lists and other plain values. Reads the type only: nothing is imported.
+
+    >>> array_library(np.ones(2)), array_library([1.0, 2.0]), array_library(2.0)
+    ('numpy', None, None)
+    """
+    t = type(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return "numpy"
+    if hasattr(t, "__array_namespace__") or hasattr(t, "__dask_graph__"):
+        return t.__module__.partition(".")[0]
+    return None
+
+
+def check_one_array_library(named: dict, *, allowed: dict[str, set[str]] | None = None) -> str:
+    """Every array argument in ``named`` (name → value) from one library; return it (``"numpy"`` if none).
+
+    ``allowed`` lists, per library, the others it may be mixed with (e.g. ``{"dask": {"numpy"}}``:
+    Dask data with NumPy parameters). Otherwise a mix raises ``TypeError`` naming both arguments.
+
+    >>> class Array:                       # stands for any Array API array other than NumPy's
+    ...     __module__ = "otherlib"
+    ...     def __array_namespace__(self): ...
+    >>> check_one_array_library({"y": np.ones(2), "F": Array()})
+    Traceback (most recent call last):
+    ...
+    TypeError: F comes from otherlib (Array) but y from NumPy: pass every array argument from one library (np.asarray(F) converts to NumPy)
+    """
+    libs = {name: lib for name, v in named.items() if (lib := array_library(v)) is not None}
+    found = set(libs.values())
+    if len(found) <= 1:
+        return next(iter(found), "numpy")
+    allowed = allowed or {}
+    for main in found:
+        if found - {main} <= allowed.get(main, set()):
+            return main
+    first = next(iter(libs))
+    other = next(n for n, lib in libs.items() if lib != libs[first])
+    if libs[first] != "numpy" and libs[other] == "numpy":
+        first, other = other, first
+    kind = {"numpy": "NumPy", "dask": "Dask"}
+    raise TypeError(f"{other} comes from {kind.get(libs[other], libs[other])} ({type(named[other]).__name__}) but "
+                    f"{first} from {kind.get(libs[first], libs[first])}: pass every array argument from one "
+                    f"library (np.asarray({other}) converts to NumPy)")

@@ -50,7 +50,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blrkit._validation import as_float_array, reject_complex
+from blrkit._validation import as_float_array, check_one_array_library, reject_complex
+from blrkit.algorithms import _dask
+from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.kalman_update import kalman_update
 from blrkit.algorithms.results import KalmanEMResult, KalmanFilterResult, KalmanSmootherResult
 
@@ -107,8 +109,10 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
 
     Parameters
     ----------
-    y : array_like or numpy.ma.MaskedArray, shape (*batch, T, O)
-        Observations; NaN or masked entries are missing.
+    y : array_like or numpy.ma.MaskedArray or dask.array.Array, shape (*batch, T, O)
+        Observations; NaN or masked entries are missing. A Dask array chunked along its batch axes
+        only (one model, every series): each chunk of series is filtered in parallel and the
+        results are Dask arrays chunked alike (``docs/scale.md``).
     F : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         Transition matrix; ``F[..., t, :, :]`` maps step t to step t+1.
     Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
@@ -147,7 +151,10 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
     ValueError
         Shape mismatches (naming the argument), a time axis whose length disagrees with ``y``,
         non-SPD ``Q``, ``R`` or ``P0`` (naming the time step when time-varying), non-finite inputs
-        (except NaN in ``y``).
+        (except NaN in ``y``); a Dask ``y`` chunked along its time or value axis, or with a model
+        that has batch axes.
+    TypeError
+        Arguments from different array libraries (NumPy with JAX, …), or a Dask model parameter.
 
     Notes
     -----
@@ -191,6 +198,11 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
     ...               time_varying=("F",)).means[:, 0].round(4)
     array([0.5   , 0.8   , 0.7209])
     """
+    if is_dask_array(y):
+        return _dask.kalman_filter(y, F, Q, H, R, m0, P0, transition_offsets=transition_offsets,
+                                   observation_offsets=observation_offsets, time_varying=time_varying)
+    check_one_array_library(dict(y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
+                                 observation_offsets=observation_offsets))
     mod = _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets, time_varying)
     means, covs, loglik = _filter(mod)
     return KalmanFilterResult(means=_batch_major(means, mod.batch, 1), covariances=_batch_major(covs, mod.batch, 2),
@@ -223,7 +235,8 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     Parameters
     ----------
     filter_result : KalmanFilterResult
-        The output of :func:`kalman_filter`.
+        The output of :func:`kalman_filter` (of Dask arrays for a Dask ``y``: then smoothed chunk by
+        chunk, with Dask results).
     F, Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         The transition matrix and process-noise covariance used for filtering.
     transition_offsets : array_like, shape (*batch, D), or (*batch, T-1, D) if time-varying, optional
@@ -258,8 +271,26 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     if not isinstance(filter_result, KalmanFilterResult):
         raise TypeError("filter_result must be the KalmanFilterResult returned by kalman_filter")
     means, covs = filter_result.means, filter_result.covariances
+    if is_dask_array(means) or is_dask_array(covs):
+        return _dask.rts_smoother(filter_result, F, Q, transition_offsets=transition_offsets,
+                                  time_varying=time_varying, cross_covariances=cross_covariances)
+    check_one_array_library(dict(F=F, Q=Q, transition_offsets=transition_offsets, means=means, covariances=covs))
     T, D = means.shape[-2:]
     batch = means.shape[:-2]
+    F, Q, b, tv = _check_smoother_model(T, D, batch, F, Q, transition_offsets, time_varying)
+    # time-major views; covariances shared by every series (a broadcast view) stay shared
+    m_f = np.moveaxis(means, -2, 0)
+    P_f = np.moveaxis(_unbroadcast(covs, len(batch)), -3, 0)
+    if all(n == 1 for n in P_f.shape[1:-2]):
+        P_f = P_f.reshape(P_f.shape[:1] + P_f.shape[-2:])       # one covariance sequence for all series
+    ms, Ps, cross = _smooth(m_f, P_f, F, Q, b, tv, cross_covariances)
+    return KalmanSmootherResult(means=_batch_major(ms, batch, 1), covariances=_batch_major(Ps, batch, 2),
+                                cross_covariances=None if cross is None else _batch_major(cross, batch, 2))
+
+
+def _check_smoother_model(T, D, batch, F, Q, transition_offsets, time_varying):
+    """The smoother's model, validated against filtered means of shape ``(*batch, T, D)``: ``F, Q, b``
+    (time-major where time-varying, with ``len(batch)`` batch axes) and the set of time-varying names."""
     tv = _check_time_varying(time_varying, allowed=("F", "Q", "transition_offsets"))
     F, Fb = _check_array(F, "F", (D, D), T - 1, tv, batch, "T − 1")
     Q, Qb = _check_array(Q, "Q", (D, D), T - 1, tv, batch, "T − 1", spd=True)
@@ -273,14 +304,7 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     F, Q = (_pad_time_major(a, nb, 2) if n in tv else a for n, a in (("F", F), ("Q", Q)))
     if b is not None and "transition_offsets" in tv:
         b = _pad_time_major(b, nb, 1)
-    # time-major views; covariances shared by every series (a broadcast view) stay shared
-    m_f = np.moveaxis(means, -2, 0)
-    P_f = np.moveaxis(_unbroadcast(covs, len(batch)), -3, 0)
-    if all(n == 1 for n in P_f.shape[1:-2]):
-        P_f = P_f.reshape(P_f.shape[:1] + P_f.shape[-2:])       # one covariance sequence for all series
-    ms, Ps, cross = _smooth(m_f, P_f, F, Q, b, tv, cross_covariances)
-    return KalmanSmootherResult(means=_batch_major(ms, batch, 1), covariances=_batch_major(Ps, batch, 2),
-                                cross_covariances=None if cross is None else _batch_major(cross, batch, 2))
+    return F, Q, b, tv
 
 
 #: The same function under the name used by pykalman's ``KalmanFilter.smooth``'s users.
@@ -369,6 +393,9 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     >>> float(res.Q[0, 0].round(1)), float(res.R[0, 0].round(1))     # near the true 1 and 0.25
     (1.0, 0.2)
     """
+    if is_dask_array(y):
+        raise TypeError("kalman_em runs on NumPy arrays, and y is a Dask array: pass y.compute(), or fit each chunk "
+                        "of series on its own")
     if isinstance(fit, str):
         fit = (fit,)
     fit = tuple(fit)

@@ -109,17 +109,9 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
     """
     m, r, s, rng = _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng)
     n_steps = _check_n_steps(n_steps)
-    means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
-    means[0], precisions[0] = m, s
-    for t in range(n_steps):
-        terms = _minibatch(grad_terms, rng, n_data, batch_size, check=t == 0)
-        # s ← (1 − ρ)s + ρ(N/M)Σ_B ∇ℓ_i(m)²,  m ← m − ρ(N/M)Σ_B ∇ℓ_i(m) / s
-        with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
-            m, s = ogn_step(m, s, r, terms, int(n_data), int(batch_size))
-        check_step(t, np.where(s > 0, m, 0.0), s, grad="grad_terms", hess="grad_terms")
-        _positive_or_raise(s, t)
-        means[t + 1], precisions[t + 1] = m, s
-    return DiagonalNewtonResult(means=means, precisions=precisions)
+    # s ← (1 − ρ)s + ρ(N/M)Σ_B ∇ℓ_i(m)²,  m ← m − ρ(N/M)Σ_B ∇ℓ_i(m) / s
+    return _iterate(lambda m, s, terms: ogn_step(m, s, r, terms, n_data, batch_size),
+                    grad_terms, m, s, rng, n_steps, n_data, batch_size)
 
 
 def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0, n_samples: int = 1,
@@ -203,17 +195,10 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     step = improved_vogn_step if rule == "improved" else vogn_step
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
-    means[0], precisions[0] = m, s
-    for t in range(n_steps):
-        terms = _minibatch(grad_terms, rng, n_data, batch_size, check=t == 0)
-        # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
-        with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
-            m, s = step(m, s, r, terms, int(n_data), int(batch_size), int(n_samples), rng)
-        check_step(t, np.where(s > 0, m, 0.0), s, grad="grad_terms", hess="grad_terms")
-        _positive_or_raise(s, t)
-        means[t + 1], precisions[t + 1] = m, s
-    return DiagonalNewtonResult(means=means, precisions=precisions)
+    K = int(n_samples)
+    # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
+    return _iterate(lambda m, s, terms: step(m, s, r, terms, n_data, batch_size, K, rng),
+                    grad_terms, m, s, rng, n_steps, n_data, batch_size)
 
 
 def _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng):
@@ -229,12 +214,40 @@ def _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng):
     return m, r, s, check_rng(rng)
 
 
-def _minibatch(grad_terms, rng, n_data, batch_size, *, check: bool):
-    """This step's minibatch B, drawn now, and θ ↦ grad_terms(θ, B) (shape-checked if ``check``)."""
-    idx = np.sort(rng.choice(n_data, batch_size, replace=False))
+#: The iterates are checked for NaN, inf and non-positive precisions once per this many steps, in
+#: one pass over the block (a per-step check cost more than the arithmetic of a small step); a
+#: failure is still reported at the step where it happened. Steps after it, up to the block's end,
+#: have run on the bad values (their results are discarded with the error).
+CHECK_EVERY = 32
 
-    def terms(theta):
-        return grad_terms(theta, idx)
+
+def _iterate(step, grad_terms, m, s, rng, n_steps, n_data, batch_size) -> DiagonalNewtonResult:
+    """The loop of both drivers: each step draws its minibatch B and calls ``step(m, s, θ ↦ grad_terms(θ, B))``.
+
+    The first step's ``grad_terms`` output is shape- and finiteness-checked; after that the loop
+    only stores the iterates and checks them in blocks of :data:`CHECK_EVERY` steps.
+    """
+    n_data, batch_size = int(n_data), int(batch_size)
+    means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
+    means[0], precisions[0] = m, s
+    checked_to = 0
+    with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported by the block check
+        for t in range(n_steps):
+            idx = np.sort(rng.choice(n_data, batch_size, replace=False))
+            m, s = step(m, s, _checked_terms(grad_terms, idx) if t == 0 else lambda theta: grad_terms(theta, idx))
+            if m.dtype.kind == "c" or s.dtype.kind == "c":     # stored into a float array it would lose its imaginary part
+                check_step(t, m, s, grad="grad_terms", hess="grad_terms")
+            means[t + 1], precisions[t + 1] = m, s
+            if t + 1 - checked_to == CHECK_EVERY:
+                _check_block(means, precisions, checked_to, t + 1)
+                checked_to = t + 1
+    _check_block(means, precisions, checked_to, n_steps)
+    return DiagonalNewtonResult(means=means, precisions=precisions)
+
+
+def _checked_terms(grad_terms, idx):
+    """θ ↦ grad_terms(θ, idx), with its output checked: shape ``θ.shape[:-1] + (M, D)``, finite."""
+    batch_size = len(idx)
 
     def checked(theta):
         out = np.asarray(grad_terms(theta, idx))
@@ -246,7 +259,22 @@ def _minibatch(grad_terms, rng, n_data, batch_size, *, check: bool):
             raise ValueError("grad_terms returned non-finite values (NaN or inf)")
         return out
 
-    return checked if check else terms
+    return checked
+
+
+def _check_block(means, precisions, t0, t1):
+    """Check the iterates of steps ``t0 .. t1 - 1`` (rows ``t0 + 1 .. t1``) in one pass; at the first bad
+    step, raise the error that step's own check would (:func:`check_step`, then :func:`_positive_or_raise`)."""
+    if t1 <= t0:
+        return
+    m, s = means[t0 + 1:t1 + 1].reshape(t1 - t0, -1), precisions[t0 + 1:t1 + 1].reshape(t1 - t0, -1)
+    ok = (s > 0).all(axis=1) & np.isfinite(s).all(axis=1) & np.isfinite(m).all(axis=1)
+    if ok.all():
+        return
+    t = t0 + int(np.argmin(ok))
+    m, s = means[t + 1], precisions[t + 1]
+    check_step(t, np.where(s > 0, m, 0.0), s, grad="grad_terms", hess="grad_terms")
+    _positive_or_raise(s, t)
 
 
 def _positive_or_raise(s, t):

@@ -13,9 +13,13 @@ The numeric update is the emitted :func:`~blrkit.algorithms._generated.ridge.rid
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from blrkit._validation import as_float_array, check_positive, reject_complex
+from blrkit._validation import as_float_array, check_one_array_library, check_positive, reject_complex
+from blrkit.algorithms import _dask
+from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.ridge import ridge_posterior
 from blrkit.algorithms.results import GaussianPosterior
 
@@ -36,10 +40,12 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
 
     Parameters
     ----------
-    X : array_like, shape (*batch, N, D)
-        Design matrices.
-    y : array_like, shape (*batch, N)
-        Targets.
+    X : array_like or dask.array.Array, shape (*batch, N, D)
+        Design matrices. A Dask array (chunked along N, whole along D) is never loaded whole:
+        :math:`X^\top X` and :math:`X^\top y` are chunked reductions and the posterior comes back
+        as NumPy arrays (``docs/scale.md``).
+    y : array_like or dask.array.Array, shape (*batch, N)
+        Targets; a Dask array exactly when ``X`` is one.
     alpha : float or array_like of shape (*batch,)
         Prior precision, > 0.
     noise_variance : float or array_like of shape (*batch,), default 1.0
@@ -53,7 +59,10 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     Raises
     ------
     ValueError
-        Shape mismatches, non-positive ``alpha`` or ``noise_variance``, non-finite ``X`` or ``y``.
+        Shape mismatches, non-positive ``alpha`` or ``noise_variance``, non-finite ``X`` or ``y``; a
+        Dask ``X`` chunked along its columns.
+    TypeError
+        Complex data; ``X`` and ``y`` from different array libraries (Dask with NumPy, NumPy with JAX, …).
 
     References
     ----------
@@ -71,31 +80,23 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     >>> np.allclose(post.precision @ post.mean, X.T @ y)
     True
     """
+    if type(X) is np.ndarray and type(y) is np.ndarray:          # the common case: two type checks
+        complex_data = X.dtype.kind == "c" or y.dtype.kind == "c"
+    else:
+        if is_dask_array(X) or is_dask_array(y):
+            return _dask.ridge(X, y, alpha, noise_variance)
+        check_one_array_library(dict(X=X, y=y, alpha=alpha, noise_variance=noise_variance))
+        complex_data = True                                      # not known yet: let reject_complex look
+    if complex_data:
+        reject_complex(X, "X")
+        reject_complex(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
-    reject_complex(X, "X")
-    reject_complex(y, "y")
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    if X.ndim < 2:
-        raise ValueError(f"X must be a (*batch, N, D) array, got shape {X.shape}")
-    if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
-        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
-    if X.shape[-1] == 0:
-        raise ValueError(f"X must have at least one column, got shape {X.shape}")
-    try:
-        batch = np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
-    except ValueError:
-        raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None
-    a = check_positive(alpha, "alpha")
-    s2 = check_positive(noise_variance, "noise_variance")
-    for name, v in (("alpha", a), ("noise_variance", s2)):
-        try:
-            ok = not v.ndim or np.broadcast_shapes(v.shape, batch) == batch
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {v.shape}")
-    m, S = ridge_posterior(X, y, float(a) if a.ndim == 0 else a, float(s2) if s2.ndim == 0 else s2)
+    batch = _check_shapes(X, y)
+    a = _positive_parameter(alpha, "alpha", batch)
+    s2 = _positive_parameter(noise_variance, "noise_variance", batch)
+    m, S = ridge_posterior(X, y, a, s2)
     # Non-finite data always shows up in XᵀX (its diagonal holds Σ x²) or in Xᵀy, so checking the
     # small outputs is a complete test; only then pay for a pass over the data to name the culprit.
     if not (np.isfinite(S).all() and np.isfinite(m).all()):
@@ -103,3 +104,36 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         as_float_array(y, "y")
         raise ValueError("X and y are finite but XᵀX/σ² or Xᵀy/σ² overflowed; rescale the data")
     return GaussianPosterior(mean=m, precision=S)
+
+
+def _positive_parameter(x, name: str, batch: tuple[int, ...]):
+    """α or σ²: > 0 and finite; a Python float if scalar, else an array whose shape broadcasts to ``batch``
+    without widening it."""
+    if type(x) is float and 0.0 < x < math.inf:      # the common case, without building an array
+        return x
+    v = check_positive(x, name)
+    if not v.ndim:
+        return float(v)
+    try:
+        ok = np.broadcast_shapes(v.shape, batch) == batch
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {v.shape}")
+    return v
+
+
+def _check_shapes(X, y) -> tuple[int, ...]:
+    """The batch shape of ``X (*batch, N, D)`` and ``y (*batch, N)`` (NumPy or Dask arrays), or ``ValueError``."""
+    if X.ndim < 2:
+        raise ValueError(f"X must be a (*batch, N, D) array, got shape {X.shape}")
+    if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
+        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
+    if X.shape[-1] == 0:
+        raise ValueError(f"X must have at least one column, got shape {X.shape}")
+    if X.ndim == 2 and y.ndim == 1:     # one problem: no batch shapes to reconcile
+        return ()
+    try:
+        return np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
+    except ValueError:
+        raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None

@@ -1,0 +1,215 @@
+r"""The drivers on Dask arrays: data beyond one machine's memory, and many series in parallel.
+
+Two shapes of "too big" need two plans. Ridge regression with N far beyond memory needs only the
+sufficient statistics :math:`X^\top X` and :math:`X^\top y` of its likelihood (Khan & Rue 2023,
+Sec. 5.1: the posterior depends on the data through them alone), and both are sums over rows,
+so they are chunked reductions: each chunk of rows gives its small :math:`D \times D` and
+:math:`D` partial sums, which Dask adds up in a tree; no more than a few chunks are ever in memory.
+The emitted ridge step then runs on the small result. A batch of Kalman problems (one model,
+many series) is embarrassingly parallel along the series: each chunk of series is filtered (or
+smoothed) by the NumPy driver, wherever Dask runs it.
+
+Dask is an optional dependency (``pip install "blrkit[dask]"``): nothing here imports it until a
+Dask array is passed. With a ``dask.distributed.Client`` active the work runs on its cluster.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from blrkit._validation import check_one_array_library
+
+
+def is_dask_array(x) -> bool:
+    """True for a ``dask.array.Array``; never imports Dask (an array of it exists only if it was imported)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(x, da.Array)
+
+
+def check_whole(a, name: str, axes: tuple[int, ...], why: str) -> None:
+    """Raise ``ValueError`` naming ``name`` if the Dask array ``a`` is split into chunks along any of ``axes``."""
+    split = [ax % a.ndim for ax in axes if len(a.chunks[ax]) > 1]
+    if split:
+        fix = ", ".join(f"{ax}: -1" for ax in split)
+        raise ValueError(f"{name} is chunked along axis {split[0]} (chunks {a.chunks[split[0]]}), but {why}: "
+                         f"rechunk it whole along that axis, {name}.rechunk({{{fix}}})")
+
+
+def _check_real(a, name: str) -> None:
+    if a.dtype.kind == "c":
+        raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {a.dtype})")
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {a.dtype}")
+
+
+# -- ridge: Gram matrix and Xᵀy as chunked reductions -------------------------------------------
+
+def ridge(X, y, alpha, noise_variance):
+    """:func:`blrkit.algorithms.ridge` on Dask arrays ``X (*batch, N, D)``, ``y (*batch, N)``: a NumPy posterior."""
+    import dask
+
+    from blrkit.algorithms.ridge import _check_shapes
+    from blrkit.algorithms.ridge import ridge as ridge_numpy
+
+    for name, a in (("X", X), ("y", y)):
+        if not is_dask_array(a):
+            other = "y" if name == "X" else "X"
+            raise TypeError(f"{other} is a Dask array but {name} is a {type(a).__name__}: pass both as Dask arrays "
+                            f"with the same row chunks, e.g. dask.array.from_array({name}, "
+                            f"chunks={other}.chunks[{-2 if other == 'X' else -1}])")
+        _check_real(a, name)
+    for name, a in (("X", X), ("y", y)):
+        if any(n != n for n in a.shape):         # NaN: chunk sizes unknown (after boolean indexing, say)
+            raise ValueError(f"{name} has unknown chunk sizes (shape {a.shape}); call {name}.compute_chunk_sizes() first")
+    _check_shapes(X, y)
+    check_whole(X, "X", (-1,), "each chunk of rows contributes its whole D x D block of XᵀX")
+    # α and σ² are checked before the (possibly long) pass over the data: a stand-in of one row each
+    stand_in = np.ones(X.shape[:-2] + (1, X.shape[-1])), np.zeros(y.shape[:-1] + (1,))
+    ridge_numpy(*stand_in, alpha, noise_variance=noise_variance)
+
+    # XᵀX and Xᵀy: per chunk of rows, then summed in a tree (dask's matmul over the chunked N axis)
+    Xt = X.swapaxes(-1, -2).astype(float)
+    G, b = dask.compute(Xt @ X.astype(float), (Xt @ y.astype(float)[..., None])[..., 0])
+    if not np.isfinite(G).all():
+        raise ValueError("X must be finite (no NaN or inf): its Gram matrix XᵀX, summed over the chunks, is not "
+                         "(or it overflowed; rescale X)")
+    if not np.isfinite(b).all():
+        raise ValueError("y must be finite (no NaN or inf): Xᵀy, summed over the chunks, is not (or it overflowed)")
+    # A D-row data set with the same sufficient statistics: G = V Λ Vᵀ, X̃ = Λ^½ Vᵀ, ỹ = Λ^-½ Vᵀ b, so
+    # X̃ᵀX̃ = G and X̃ᵀỹ = b (b lies in the range of G: directions with λ = 0 carry none of it).
+    lam, V = np.linalg.eigh(G)
+    root = np.sqrt(np.clip(lam, 0.0, None))
+    Vt = np.swapaxes(V, -1, -2)
+    X_small = root[..., :, None] * Vt
+    Vtb = (Vt @ b[..., None])[..., 0]
+    y_small = np.divide(Vtb, root, out=np.zeros_like(Vtb), where=root > 0)
+    return ridge_numpy(X_small, y_small, alpha, noise_variance=noise_variance)
+
+
+# -- Kalman: chunks of series mapped in parallel ---------------------------------------------------
+
+def _model_library_check(y, params: dict) -> None:
+    for name, v in params.items():
+        if is_dask_array(v):
+            raise TypeError(f"{name} is a Dask array: the model is small and shared by every series; pass it as a "
+                            f"NumPy array ({name}.compute()), and only y as a Dask array")
+    check_one_array_library({"y": y, **params}, allowed={"dask": {"numpy"}})
+
+
+def _series_blocks(a, n_batch: int):
+    """The blocks of a Dask array chunked along its ``n_batch`` leading axes only, as an object array of
+    delayed NumPy blocks over those axes."""
+    blocks = a.to_delayed()
+    return blocks.reshape(blocks.shape[:n_batch])
+
+
+def _assemble(parts, chunks, core_shape):
+    """One Dask array from an object array of delayed NumPy blocks, block ``idx`` of shape
+    ``(*(chunks[k][idx[k]]), *core_shape)``."""
+    import dask.array as da
+
+    def build(prefix):
+        k = len(prefix)
+        if k == parts.ndim:
+            shape = tuple(chunks[j][i] for j, i in enumerate(prefix)) + tuple(core_shape)
+            return da.from_delayed(parts[prefix], shape=shape, dtype=float)
+        return da.concatenate([build(prefix + (i,)) for i in range(parts.shape[k])], axis=k)
+
+    return build(())
+
+
+def _filter_block(y, args, kwargs):
+    from blrkit.algorithms.kalman import kalman_filter
+
+    return kalman_filter(y, *args, **kwargs)
+
+
+def kalman_filter(y, F, Q, H, R, m0, P0, **kwargs):
+    """:func:`blrkit.algorithms.kalman_filter` on a Dask ``y (*batch, T, O)`` chunked along its batch axes only."""
+    import dask
+
+    from blrkit.algorithms.kalman import _check_model
+    from blrkit.algorithms.results import KalmanFilterResult
+
+    params = dict(F=F, Q=Q, H=H, R=R, m0=m0, P0=P0,
+                  **{k: kwargs[k] for k in ("transition_offsets", "observation_offsets") if kwargs.get(k) is not None})
+    _model_library_check(y, params)
+    _check_real(y, "y")
+    if y.ndim < 2:
+        raise ValueError(f"y must have shape (*batch, T, O) (at least 2 dimensions), got shape {y.shape}")
+    check_whole(y, "y", (-2, -1), "the filter runs along the whole of each series (time axis -2, values axis -1)")
+    # the model is validated once, here, on a stand-in series (the data are checked chunk by chunk)
+    mod = _check_model(np.zeros(y.shape[-2:]), F, Q, H, R, m0, P0, kwargs.get("transition_offsets"),
+                       kwargs.get("observation_offsets"), kwargs.get("time_varying", ()))
+    if mod.batch:
+        raise ValueError(f"with a Dask y, the model must be one for every series (no batch axes on F, Q, H, R, m0, "
+                         f"P0 or the offsets); got the batch shape {mod.batch}")
+    nb, (T, D) = y.ndim - 2, (mod.T, mod.D)
+    blocks = _series_blocks(y, nb)
+    run = dask.delayed(_filter_block, pure=True)
+    model_args = dask.delayed((F, Q, H, R, m0, P0), pure=True), dask.delayed(kwargs, pure=True)
+    parts = np.empty(blocks.shape, dtype=object)
+    for idx in np.ndindex(blocks.shape):
+        parts[idx] = run(blocks[idx], *model_args)
+    chunks = y.chunks[:nb]
+    return KalmanFilterResult(
+        means=_assemble(_fields(parts, "means"), chunks, (T, D)),
+        covariances=_assemble(_fields(parts, "covariances"), chunks, (T, D, D)),
+        log_likelihood=_assemble(_fields(parts, "log_likelihood"), chunks, ()))
+
+
+def _fields(parts, name):
+    out = np.empty(parts.shape, dtype=object)
+    for idx in np.ndindex(parts.shape):
+        out[idx] = getattr(parts[idx], name)
+    return out
+
+
+def _smooth_block(means, covariances, args, kwargs):
+    from blrkit.algorithms.kalman import rts_smoother
+    from blrkit.algorithms.results import KalmanFilterResult
+
+    filt = KalmanFilterResult(means=means, covariances=covariances, log_likelihood=np.zeros(means.shape[:-2]))
+    res = rts_smoother(filt, *args, **kwargs)
+    return res.means, res.covariances, res.cross_covariances
+
+
+def rts_smoother(filter_result, F, Q, **kwargs):
+    """:func:`blrkit.algorithms.rts_smoother` on a filter result of Dask arrays (from a Dask ``y``)."""
+    import dask
+
+    from blrkit.algorithms.kalman import _check_smoother_model
+    from blrkit.algorithms.results import KalmanSmootherResult
+
+    means, covs = filter_result.means, filter_result.covariances
+    if not (is_dask_array(means) and is_dask_array(covs)):
+        raise TypeError("filter_result holds a Dask array and a NumPy array: pass the result of kalman_filter "
+                        "unchanged (all Dask, or all NumPy)")
+    params = dict(F=F, Q=Q, **({"transition_offsets": kwargs["transition_offsets"]}
+                               if kwargs.get("transition_offsets") is not None else {}))
+    _model_library_check(means, params)
+    nb = means.ndim - 2
+    T, D = means.shape[-2:]
+    why = "the smoother runs along the whole of each series"
+    check_whole(means, "filter_result.means", (-2, -1), why)
+    check_whole(covs, "filter_result.covariances", (-3, -2, -1), why)
+    if covs.chunks[:nb] != means.chunks[:nb]:
+        raise ValueError(f"filter_result.covariances is chunked along the series as {covs.chunks[:nb]}, its means as "
+                         f"{means.chunks[:nb]}: chunk both alike (covariances.rechunk(means.chunks[:-2] + (-1, -1, -1)))")
+    # the model is validated once, here (the same checks the NumPy smoother makes on every chunk)
+    _check_smoother_model(T, D, (), F, Q, kwargs.get("transition_offsets"), kwargs.get("time_varying", ()))
+    run = dask.delayed(_smooth_block, pure=True, nout=3)
+    model_args, rest = dask.delayed((F, Q), pure=True), dask.delayed(kwargs, pure=True)
+    m_blocks, P_blocks = _series_blocks(means, nb), _series_blocks(covs, nb)
+    outs = [np.empty(m_blocks.shape, dtype=object) for _ in range(3)]
+    for idx in np.ndindex(m_blocks.shape):
+        for out, part in zip(outs, run(m_blocks[idx], P_blocks[idx], model_args, rest)):
+            out[idx] = part
+    chunks = means.chunks[:nb]
+    cross = kwargs.get("cross_covariances", False)
+    return KalmanSmootherResult(
+        means=_assemble(outs[0], chunks, (T, D)),
+        covariances=_assemble(outs[1], chunks, (T, D, D)),
+        cross_covariances=_assemble(outs[2], chunks, (T - 1, D, D)) if cross else None)
