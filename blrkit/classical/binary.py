@@ -98,7 +98,7 @@ def natural_gradient(loss, mu) -> np.ndarray:
 
 
 def log_partition(lam) -> np.ndarray:
-    """A(λ) = log(2 cosh λ), elementwise, without overflow: |λ| + log(1 + e^{−2|λ|})."""
+    r"""A(λ) = log(2 cosh λ), elementwise, without overflow: :math:`|\lambda| + \log(1 + e^{-2|\lambda|})`."""
     lam = np.abs(np.asarray(lam, dtype=float))
     return lam + np.log1p(np.exp(-2 * lam))
 

@@ -35,7 +35,7 @@ AdvancedVI and IVON; Lin's Matlab code uses the old one, the fixed points are th
 :math:`\pi^{-1/2}\sum_i w_i\, g(m_k + \sqrt{2/S_k}\, z_i)`.  ℓ̄ of a smooth target is integrated exactly
 with a few dozen nodes, but log q (and log p when the target is itself a mixture) is a log-sum-exp of
 quadratics: its second derivative has a narrow spike where the dominant component changes (width about
-1/|difference of the two slopes|, ≈ 0.1 for the bimodal target of the tests), and Gauss–Hermite converges only
+one over the difference of the two slopes, ≈ 0.1 for the bimodal target of the tests), and Gauss–Hermite converges only
 once its node spacing there, about :math:`\pi/\sqrt{2n}` standard deviations, resolves the spike.  Measured on
 the bimodal fit of the tests (200 steps from (−3, 3), ρ = ρ_π = 0.2), the largest change of any iterate when
 the node count is doubled: 7e-4 from 100 nodes, 5e-5 from 200, 5e-7 from 400, 2e-9 from 800.  Hence the
