@@ -104,7 +104,8 @@ def log_partition(lam) -> np.ndarray:
 
 
 def kl_bernoulli(lam, lam_prior) -> float:
-    r""":math:`\mathrm{KL}(q\,\|\,p_0) = \sum_j[(\lambda_j - \lambda_{0,j})\tanh\lambda_j - A(\lambda_j) + A(\lambda_{0,j})]`.
+    r"""The KL divergence of mean-field Bernoullis,
+    :math:`\mathrm{KL}(q\,\|\,p_0) = \sum_j[(\lambda_j - \lambda_{0,j})\tanh\lambda_j - A(\lambda_j) + A(\lambda_{0,j})]`.
 
     >>> kl_bernoulli([0.0], [0.0])
     0.0
@@ -231,8 +232,8 @@ def relaxed_natural_gradient(grad, lam, u, temperature) -> np.ndarray:
         \hat s = \frac{1 - w_\tau^2}{\tau\,(1 - \tanh^2\lambda)}
 
     (the reparameterisation gradient :math:`\nabla_\lambda\ell(w_\tau)` divided by the Fisher information
-    :math:`1 - \mu^2`).  Its mean is the gradient of the *relaxed* expected loss :math:`\mathbb E_\varepsilon[\ell(w_\tau)]`,
-    which differs from the exact one for τ > 0."""
+    :math:`1 - \mu^2`).  Its mean is the gradient of the *relaxed* expected loss
+    :math:`\mathbb E_\varepsilon[\ell(w_\tau)]`, which differs from the exact one for τ > 0."""
     lam = np.asarray(lam, dtype=float)
     total = np.zeros_like(lam)
     for uu in np.atleast_2d(u):

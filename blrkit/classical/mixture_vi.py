@@ -8,7 +8,8 @@ The candidate is :math:`q(\theta) = \sum_k \pi_k\,\mathcal N(\theta\mid m_k, S_k
 
 .. math::
 
-    f(\theta) = \bar\ell(\theta) + \log q(\theta), \qquad \bar\ell = -\log p(\theta) \text{ (the target, up to a constant)},
+    f(\theta) = \bar\ell(\theta) + \log q(\theta), \qquad
+    \bar\ell = -\log p(\theta) \text{ (the target, up to a constant)},
 
 held fixed when differentiated.  The natural gradient for :math:`\lambda_k` is the single-Gaussian formula
 applied to :math:`\mathbb E_{q_k}[f]` (π_k cancels), the one for :math:`v_k` is
@@ -27,7 +28,8 @@ Gaussian one, and π_k cancels from the natural gradient, so the block's second-
 Gaussian one of Lin, Schmidt & Khan (2020) (§2.21) with :math:`\hat G` replaced by :math:`\hat G_k`:
 :math:`S + \rho\hat G + \tfrac{\rho^2}{2}\hat G S^{-1}\hat G = \tfrac12[S + (S+\rho\hat G)S^{-1}(S+\rho\hat G)]`,
 positive for every ρ > 0.  Because :math:`\nabla^2\log q` carries :math:`-S_k` (exactly so for K = 1, where
-:math:`\mathbb E_q[\nabla^2\log q] = -S`), :math:`\hat G_k` plays the role of §2.21's :math:`\mathbb E[\nabla^2\bar\ell] - S`,
+:math:`\mathbb E_q[\nabla^2\log q] = -S`), :math:`\hat G_k` plays the role of §2.21's
+:math:`\mathbb E[\nabla^2\bar\ell] - S`,
 and for K = 1 the step is the improved Gaussian BLR.  The mean step uses the new precision (the convention of
 AdvancedVI and IVON; Lin's Matlab code uses the old one, the fixed points are the same).
 
@@ -48,8 +50,9 @@ The mixture's own log-density terms, with responsibilities :math:`r_j(\theta) = 
     \nabla\log q = -\sum_j r_j S_j(\theta - m_j), \qquad
     \nabla^2\log q = \sum_j r_j\big[S_j^2(\theta - m_j)^2 - S_j\big] - (\nabla\log q)^2.
 
-A plain loop over the steps for one 1-D problem, written without the derive layer: the oracle for a Monte-Carlo
-driver ``mixture_vi`` (the quadrature replaces the sampling, nothing else differs).
+Two plain loops written without the derive layer, as oracles for a Monte-Carlo driver ``mixture_vi``:
+:func:`mixture_vi_quadrature` (1-D, exact expectations) and :func:`mixture_vi_monte_carlo` (D dimensions, the
+same update with the expectations replaced by averages over given standard-normal draws).
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def mixture_vi_quadrature(log_target, grad_log_target, hess_log_target, means0, 
     for t in range(1, n_steps + 1):
         theta = m[:, None] + np.sqrt(2.0 / S)[:, None] * z  # (K, n_nodes): the nodes of each component
         log_q, dlog_q, d2log_q = mixture_log_density(theta, m, S, v)
-        lp, dlp, d2lp = (_finite(fn(theta), name, theta, t) for fn, name in
+        lp, dlp, d2lp = (_finite(np.broadcast_to(fn(theta), theta.shape), name, t) for fn, name in
                          ((log_target, "log_target"), (grad_log_target, "grad_log_target"),
                           (hess_log_target, "hess_log_target")))
         # f = ℓ̄ + log q with ℓ̄ = −log p; E_{q_k}[·] by Gauss–Hermite
@@ -135,6 +138,63 @@ def mixture_vi_quadrature(log_target, grad_log_target, hess_log_target, means0, 
     return np.array(ms), np.array(Ss), np.array(ws)
 
 
+def mixture_vi_monte_carlo(loss, grad, hess, means0, precisions0, weights0, eps, *, rho, rho_weights):
+    r"""Every iterate of the same improved-BLR mixture VI in D dimensions with Monte-Carlo expectations, fed the
+    standard-normal draws ``eps`` ``(n_steps, K, M, D)`` explicitly (so that a test can give a driver's draws).
+
+    Each step draws M points from every component, :math:`\theta_{k,s} = m_k + L_k^{-\top}\varepsilon_{k,s}` with
+    :math:`S_k = L_kL_k^\top` (Cholesky), so :math:`\theta_{k,s}\sim q_k`, and replaces each :math:`\mathbb E_{q_k}[\cdot]`
+    of the module's update by the average over those M points, with :math:`f = \bar\ell + \log q` (the exact
+    log-density of the current mixture):
+
+    .. math::
+
+        \hat G_k = \mathrm{sym}\,\overline{\nabla^2 f}_k, \quad
+        S_k \leftarrow S_k + \rho\hat G_k + \tfrac{\rho^2}{2}\hat G_k S_k^{-1}\hat G_k, \quad
+        m_k \leftarrow m_k - \rho S_k^{-1}\overline{\nabla f}_k, \quad
+        v_k \leftarrow v_k - \rho_\pi(\bar f_k - \bar f_K).
+
+    ``loss``, ``grad``, ``hess`` are ℓ̄ = −log p (up to a constant) and its derivatives on points ``(..., D)``.
+    ``means0`` ``(K, D)``, ``precisions0`` ``(K, D, D)``, ``weights0`` ``(K,)``.  Returns ``(means (T+1, K, D),
+    precisions (T+1, K, D, D), weights (T+1, K))``.  Sampling from each component is one of the two schemes of
+    Lin, Khan & Schmidt (2019) (the other samples from q and reweights by :math:`q_k/q`); K = 1 with antithetic
+    draws is the improved Gaussian BLR of :func:`blrkit.classical.variational_newton.variational_newton` exactly.
+    """
+    m = np.array(means0, dtype=float)
+    S = np.array(precisions0, dtype=float)
+    w = np.array(weights0, dtype=float)
+    if m.ndim != 2 or m.shape[0] == 0 or S.shape != m.shape + (m.shape[1],) or w.shape != m.shape[:1]:
+        raise ValueError(f"means0 (K, D), precisions0 (K, D, D), weights0 (K,) with K ≥ 1 expected, got "
+                         f"{m.shape}, {S.shape}, {w.shape}")
+    if np.any(w <= 0) or abs(w.sum() - 1) > 1e-12:
+        raise ValueError("weights0 must lie on the simplex: positive, summing to one")
+    eps = np.asarray(eps, dtype=float)
+    if eps.ndim != 4 or eps.shape[1] != m.shape[0] or eps.shape[3] != m.shape[1]:
+        raise ValueError(f"eps must have shape (n_steps, K={m.shape[0]}, M, D={m.shape[1]}), got {eps.shape}")
+    v = np.log(w) - np.log(w[-1])
+    ms, Ss, ws = [m.copy()], [S.copy()], [w.copy()]
+    for t, e in enumerate(eps, start=1):
+        L = np.linalg.cholesky(S)
+        theta = m[:, None, :] + np.linalg.solve(np.swapaxes(L, -1, -2)[:, None], e[..., None])[..., 0]  # (K, M, D)
+        log_q, dlog_q, d2log_q = mixture_log_density_nd(theta, m, S, v)
+        f = _finite(np.reshape(loss(theta), theta.shape[:-1]), "loss", t, "samples") + log_q
+        df = _finite(np.reshape(grad(theta), theta.shape), "grad", t, "samples") + dlog_q
+        d2f = _finite(np.reshape(hess(theta), theta.shape + theta.shape[-1:]), "hess", t, "samples") + d2log_q
+        Ef, Eg, G = f.mean(1), df.mean(1), d2f.mean(1)
+        G = (G + np.swapaxes(G, -1, -2)) / 2
+        # improved BLR: S_k ← S_k + ρĜ_k + ρ²/2 Ĝ_k S_k⁻¹ Ĝ_k
+        S = S + rho * G + rho**2 / 2 * G @ np.linalg.solve(S, G)
+        S = (S + np.swapaxes(S, -1, -2)) / 2
+        # m_k ← m_k − ρ S_k⁻¹ E_{q_k}[∇f], with the new S_k
+        m = m - rho * np.linalg.solve(S, Eg[..., None])[..., 0]
+        # v_k ← v_k − ρ_π (E_{q_k}[f] − E_{q_K}[f])
+        v = v - rho_weights * (Ef - Ef[-1])
+        ms.append(m.copy())
+        Ss.append(S.copy())
+        ws.append(np.exp(v - logsumexp(v)))
+    return np.array(ms), np.array(Ss), np.array(ws)
+
+
 def mixture_log_density(theta, means, precisions, log_weights):
     r"""log q(θ), ∇ log q and ∇² log q of the 1-D mixture :math:`\sum_j \pi_j\mathcal N(m_j, S_j^{-1})`,
     :math:`\pi \propto e^{v}`, at points ``theta`` of any shape (formulas in the module docstring).
@@ -144,13 +204,34 @@ def mixture_log_density(theta, means, precisions, log_weights):
     (-0.9189385332046727, -0.0, -1.0)
     """
     means, precisions = np.asarray(means, float), np.asarray(precisions, float)
+    log_q, g, h = mixture_log_density_nd(np.asarray(theta, float)[..., None], means[:, None],
+                                         precisions[:, None, None], log_weights)
+    return log_q, g[..., 0], h[..., 0, 0]
+
+
+def mixture_log_density_nd(theta, means, precisions, log_weights):
+    r"""log q(θ) ``(...)``, ∇ log q ``(..., D)`` and ∇² log q ``(..., D, D)`` of
+    :math:`q = \sum_j \pi_j\mathcal N(m_j, S_j^{-1})` in D dimensions, :math:`\pi \propto e^{v}`: ``theta``
+    ``(..., D)``, ``means`` ``(K, D)``, ``precisions`` ``(K, D, D)``, ``log_weights`` v ``(K,)``.  With
+    :math:`d_j = \theta - m_j` and responsibilities :math:`r_j = \pi_j\mathcal N_j(\theta)/q(\theta)`,
+
+    .. math::
+
+        \nabla\log q = -\sum_j r_j S_j d_j, \qquad
+        \nabla^2\log q = \sum_j r_j\big[S_j d_j d_j^\top S_j - S_j\big] - \nabla\log q\,\nabla\log q^\top.
+    """
+    means, precisions = np.asarray(means, float), np.asarray(precisions, float)
     log_pi = np.asarray(log_weights, float) - logsumexp(log_weights)
-    d = np.asarray(theta, float)[..., None] - means  # (..., K)
-    log_joint = log_pi + 0.5 * np.log(precisions / (2 * np.pi)) - 0.5 * precisions * d**2
+    D = means.shape[-1]
+    d = np.asarray(theta, float)[..., None, :] - means  # (..., K, D)
+    Sd = np.einsum("kij,...kj->...ki", precisions, d)
+    logdet = np.linalg.slogdet(precisions)[1]
+    log_joint = log_pi + 0.5 * logdet - 0.5 * D * np.log(2 * np.pi) - 0.5 * np.einsum("...ki,...ki->...k", d, Sd)
     log_q = logsumexp(log_joint, axis=-1)
     r = np.exp(log_joint - log_q[..., None])  # responsibilities r_j(θ)
-    g = -(r * precisions * d).sum(-1)
-    h = (r * (precisions**2 * d**2 - precisions)).sum(-1) - g**2
+    g = -np.einsum("...k,...ki->...i", r, Sd)
+    h = (np.einsum("...k,...ki,...kj->...ij", r, Sd, Sd) - np.einsum("...k,kij->...ij", r, precisions)
+         - g[..., :, None] * g[..., None, :])
     return log_q, g, h
 
 
@@ -199,10 +280,10 @@ def _vector(x, name, K=None):
     return a
 
 
-def _finite(out, name, theta, t):
-    out = np.broadcast_to(np.asarray(out, dtype=float), theta.shape)
-    bad = ~np.isfinite(out).all(axis=-1)
+def _finite(out, name, t, where="quadrature nodes"):
+    """``out`` with components on its first axis, checked finite; the first bad component and the step named."""
+    out = np.asarray(out, dtype=float)
+    bad = ~np.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)
     if bad.any():
-        raise ValueError(f"{name} is not finite at the quadrature nodes of component {int(np.argmax(bad))} "
-                         f"at step {t}")
+        raise ValueError(f"{name} is not finite at the {where} of component {int(np.argmax(bad))} at step {t}")
     return out
