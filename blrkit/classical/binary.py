@@ -223,7 +223,7 @@ def _sech2(x):
     return 4 * np.exp(-2 * ax) / (1 + np.exp(-2 * ax)) ** 2
 
 
-def relaxed_natural_gradient(grad, lam, u, temperature) -> np.ndarray:
+def relaxed_natural_gradient(grad, lam, u, temperature, guard=0.0) -> np.ndarray:
     r"""The relaxed estimate of :math:`\nabla_\mu\mathbb E_q[\ell]`, averaged over the draws ``u`` ``(M, P)``:
 
     .. math::
@@ -233,17 +233,25 @@ def relaxed_natural_gradient(grad, lam, u, temperature) -> np.ndarray:
 
     (the reparameterisation gradient :math:`\nabla_\lambda\ell(w_\tau)` divided by the Fisher information
     :math:`1 - \mu^2`).  Its mean is the gradient of the *relaxed* expected loss
-    :math:`\mathbb E_\varepsilon[\ell(w_\tau)]`, which differs from the exact one for τ > 0."""
+    :math:`\mathbb E_\varepsilon[\ell(w_\tau)]`, which differs from the exact one for τ > 0.
+
+    ``guard`` adds a constant to both :math:`1 - w_\tau^2` and :math:`1 - \tanh^2\lambda`, as the authors' code does
+    (1e-10, against division by zero; the paper has none).  At the temperatures of their experiments, τ ≈ 1e-10,
+    :math:`w_\tau = \pm 1` in floating point for almost every draw and the guard *is* the scale:
+    :math:`\hat s \approx (\text{guard}/\tau)/(1 - \mu^2 + \text{guard})`, so the step passes the gradient at the
+    sampled sign :math:`\operatorname{sign}(\lambda + \varepsilon)` straight through, divided by :math:`1 - \mu^2`.
+    """
     lam = np.asarray(lam, dtype=float)
     total = np.zeros_like(lam)
     for uu in np.atleast_2d(u):
         z = (lam + 0.5 * (np.log(uu) - np.log1p(-uu))) / temperature
         w = np.tanh(z)
-        total += _sech2(z) / (temperature * _sech2(lam)) * np.asarray(grad(w), dtype=float)
+        total += (_sech2(z) + guard) / (temperature * (_sech2(lam) + guard)) * np.asarray(grad(w), dtype=float)
     return total / len(np.atleast_2d(u))
 
 
-def bayesbinn(grad, lam_init, *, lam_prior, lr, temperature, n_steps, n_samples=1, rng=None, uniforms=None):
+def bayesbinn(grad, lam_init, *, lam_prior, lr, temperature, n_steps, n_samples=1, rng=None, uniforms=None,
+              guard=0.0):
     r"""BayesBiNN, Algorithm 1 of Meng, Bachmann & Khan (2020): every λ iterate ``(n_steps + 1, P)``.
 
     Each step draws ``n_samples`` relaxed weight vectors (:func:`relaxed_sample`), averages
@@ -256,7 +264,8 @@ def bayesbinn(grad, lam_init, *, lam_prior, lr, temperature, n_steps, n_samples=
     α = ``lr``, λ₀ = ``lam_prior``.  The algorithm of the paper has no momentum (the authors' code adds an
     optional one, with Adam's bias correction: not here); prediction uses sign(μ) or samples w ~ q.  The
     uniforms are drawn from ``rng`` or given as ``uniforms`` ``(n_steps, n_samples, P)`` so that another
-    implementation can be fed the same draws.
+    implementation can be fed the same draws.  ``guard``: see :func:`relaxed_natural_gradient` (0 as in the
+    paper; 1e-10 as in the authors' code).
     """
     lam = _mu(lam_init, "lam_init", finite_only=True)
     lam_prior = np.broadcast_to(_mu(lam_prior, "lam_prior", finite_only=True), lam.shape)
@@ -279,7 +288,7 @@ def bayesbinn(grad, lam_init, *, lam_prior, lr, temperature, n_steps, n_samples=
         raise ValueError("uniforms must lie in the open interval (0, 1)")
     path = [lam.copy()]
     for u in uniforms:
-        lam = (1 - lr) * lam - lr * (relaxed_natural_gradient(grad, lam, u, temperature) - lam_prior)
+        lam = (1 - lr) * lam - lr * (relaxed_natural_gradient(grad, lam, u, temperature, guard) - lam_prior)
         path.append(lam.copy())
     return np.array(path)
 

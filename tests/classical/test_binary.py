@@ -234,3 +234,14 @@ def test_the_exact_gradient_blr_reaches_the_enumerated_optimum_at_p_10():
     assert_close(path[-1], opt, CLOSED_FORM)
     best = objective(loss, opt, lam0)
     assert all(best < objective(loss, opt + 0.3 * rng.standard_normal(10), lam0) for _ in range(20))
+
+
+def test_at_the_codes_temperature_its_guard_is_the_scale():
+    """τ = 1e-10 with the authors' guard 1e-10: w_τ = sign(λ + ε) in floating point, and the estimate is the gradient
+    at that sign over 1 − μ² + 1e-10 (CLOSED_FORM); without the guard (the paper) it is 0 for almost every draw."""
+    lam = np.array([0.3, -0.5, 0.8])
+    U = np.random.default_rng(4).uniform(size=(50, 3))
+    signs = np.where(lam + 0.5 * np.log(U / (1 - U)) > 0, 1.0, -1.0)
+    expected = np.mean([TOY.grad(s) for s in signs], axis=0) / (1 - np.tanh(lam) ** 2 + 1e-10)
+    assert_close(relaxed_natural_gradient(TOY.grad, lam, U, 1e-10, guard=1e-10), expected, CLOSED_FORM)
+    assert np.all(relaxed_natural_gradient(TOY.grad, lam, U, 1e-10) == 0.0)
