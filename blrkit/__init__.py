@@ -4,7 +4,9 @@ Three layers, imported separately so that running an algorithm never imports Sym
 
 - :mod:`blrkit.families`: exponential families defined symbolically (SymPy);
 - :mod:`blrkit.derive`: BLR updates derived step by step, printed as LaTeX, emitted as NumPy;
-- :mod:`blrkit.algorithms`: the emitted NumPy updates with their drivers (NumPy only).
+- :mod:`blrkit.algorithms`: the emitted NumPy updates with their drivers (NumPy only);
+- :mod:`blrkit.duality`: the algorithms' GLM posteriors read as sums of per-example sites
+  (leave-one-out, memorable examples, K-priors).
 
 Reference: Khan & Rue, "The Bayesian Learning Rule", JMLR 24 (2023).
 """

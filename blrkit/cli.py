@@ -113,9 +113,9 @@ def table(args: argparse.Namespace) -> int:
 
     t_sympy = time.perf_counter() - t0
     from blrkit.derive import RECIPES
-    from blrkit.table import build_table, exit_status, render
+    from blrkit.table import SECTION_ROWS, build_table, exit_status, render
 
-    names = _names(args.rows, RECIPES, "row(s)")
+    names = _names(args.rows, list(RECIPES) + list(SECTION_ROWS), "row(s)")
     rows = build_table(names, seed=args.seed, implemented_only=args.implemented or names is not None,
                        progress=None if args.quiet else _progress)
     elapsed = time.perf_counter() - t0
@@ -131,20 +131,23 @@ def table(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """Run one row's checks on a problem of the given size; print each counterpart's error."""
     from blrkit.derive import RECIPES
-    from blrkit.verify import Problem, memory_bytes, verify_row
+    from blrkit.verify import SECTION_ROWS, Problem, memory_bytes, verify_row
 
-    if args.algorithm not in RECIPES:
-        raise UsageError(f"unknown algorithm {args.algorithm!r}; known: {', '.join(RECIPES)}")
+    known = list(RECIPES) + list(SECTION_ROWS)
+    if args.algorithm not in known:
+        raise UsageError(f"unknown algorithm {args.algorithm!r}; known: {', '.join(known)}")
     need = memory_bytes(args.algorithm, Problem(args.seed, args.dim, args.n, args.batch))
     if need > args.max_memory:
         raise UsageError(f"verify {args.algorithm} at dim {args.dim}, n {args.n}, batch {args.batch} would need "
                          f"about {_bytes(need)} of memory, more than --max-memory {_bytes(args.max_memory)}; "
                          "choose a smaller size or raise --max-memory")
     row = verify_row(args.algorithm, seed=args.seed, dim=args.dim, n=args.n, batch=args.batch)
+    where = f"{row.group} ({row.section})" if row.group else f"Khan & Rue 2023, Sec. {row.section}"
     print(f"{row.title} ({row.name}): family {row.family}, approximations "
-          f"{', '.join(row.approximations) or 'none'}; Khan & Rue 2023, Sec. {row.section}")
+          f"{', '.join(row.approximations) or 'none'}; {where}")
+    derived = "nothing to derive" if row.derive_seconds is None else f"derived in {row.derive_seconds:.2f} s"
     print(f"problem: seed {args.seed}, dim {args.dim}, n {args.n}, batch {args.batch}; "
-          f"derived in {row.derive_seconds:.2f} s, checked in {row.check_seconds or 0:.2f} s")
+          f"{derived}, checked in {row.check_seconds or 0:.2f} s")
     width = max([len(c.counterpart) for c in row.checks] + [11])
     print(f"  {'counterpart':<{width}}  {'kind':<11}  {'error':>9}  {'tolerance':>9}  status")
     for c in row.checks:
@@ -300,7 +303,9 @@ rule, scikit-learn / filterpy / pykalman when installed, "skipped (not installed
 freshness check ("fresh": the step compiled from the derivation, the same code). A row passes only
 if an independent check ran and every check that ran is within its tolerance. "Error" is
 max|a - b| / max|b|; "Derive" is the seconds SymPy took to derive the update. The summary counts
-the 17 rows of Table 1 and blrkit's extra rows apart. --format latex needs \\usepackage{booktabs}.
+the 17 rows of Table 1 and blrkit's extra rows apart; a "Duality" section follows (the sites of a
+solution sum to it, exact leave-one-out for ridge, K-prior gradient reconstruction: rows that derive
+nothing, checked the same way). --format latex needs \\usepackage{booktabs}.
 Progress and the total time go to stderr (no control codes with TERM=dumb or NO_COLOR).
 
 exit status: 0 every implemented row passes, 1 a row fails (a derivation or driver error is a

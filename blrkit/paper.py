@@ -43,6 +43,10 @@ ANCHORS: dict[str, tuple[str, str]] = {
     "woodbury": ("Khan & Rue 2023, Sec. 5.1", "information form to gain form by the Woodbury identity"),
     "duality": ("Khan & Rue 2023, Sec. 5",
                 "BLR solutions as sums of local natural parameters, λ* = λ₀ + Σ λ̃_i (the section is unconfirmed)"),
+    "memory-perturbation": ("Nickl, Xu, Tailor, Möllenhoff & Khan 2023 (NeurIPS), Sec. 3",
+                            "removing an example subtracts its site: leave-one-out from one fit"),
+    "kprior": ("Khan & Swaroop 2021 (NeurIPS), Sec. 3",
+               "knowledge-adaptation priors: faithful gradient reconstruction from a memory"),
     "ivon": ("Khan & Rue 2023, Sec. 4.2; Shen et al. 2024 (ICML), Sec. 3, Alg. 1",
              "IVON: the improved BLR for the diagonal Gaussian with a reparameterisation Hessian"),
 }

@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 
 from blrkit.verify import (
-    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SEQUENCE, TABLE_1, Check, Problem, Row,
+    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, Check, Problem, Row,
     build_table, exit_status, not_yet_rows, relative_error, table_1_recipes, verify_row,
 )
 
 __all__ = [
-    "CHECKS", "CLOSED_FORM", "ITERATIVE", "SAME_CODE", "SEQUENCE", "TABLE_1",
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "SAME_CODE", "SECTION_ROWS", "SEQUENCE", "TABLE_1",
     "FORMATS", "Check", "Problem", "Row", "build_table", "exit_status", "not_yet_rows", "relative_error",
     "render", "summary", "verify_row",
 ]
@@ -65,7 +65,7 @@ def summary(rows) -> str:
     >>> print(summary([Row("ridge", "Ridge", "5.1", "q", (), checks=(Check("c", 0.0, 1e-3, True),))]))
     Table 1: 0 of 17 rows implemented. blrkit's extra rows: 1 (1 pass, 0 fail).
     """
-    implemented = {r.name: r for r in rows if r.implemented}
+    implemented = {r.name: r for r in rows if r.implemented and not r.group}
     not_yet = sum(1 for r in rows if not r.implemented)
     covered = [[implemented[n] for n in names if n in implemented] for *_, names in TABLE_1]
     covered = [c for c in covered if c]
@@ -80,7 +80,20 @@ def summary(rows) -> str:
     if extra:
         ok = sum(r.status == "pass" for r in extra)
         text += f". blrkit's extra rows: {len(extra)} ({ok} pass, {len(extra) - ok} fail)"
+    for group in dict.fromkeys(r.group for r in rows if r.group):
+        grouped = [r for r in rows if r.group == group]
+        ok = sum(r.status == "pass" for r in grouped)
+        text += f". {group}: {len(grouped)} rows ({ok} pass, {len(grouped) - ok} fail)"
     return text + "."
+
+
+def _group_starts(rows):
+    """``(row, group)`` pairs, ``group`` set on the first row of each section after Table 1 (else None)."""
+    seen = ""
+    for r in rows:
+        start = r.group if r.group and r.group != seen else None
+        seen = r.group or seen
+        yield r, start
 
 
 _COLUMNS = (("Algorithm", 15), ("Sec.", 4), ("Family / approx.", 17), ("Checked against", 26), ("Kind", 5),
@@ -109,8 +122,11 @@ def render_terminal(rows, width: int = 100) -> str:
     def line(cells):
         return "  ".join(c.ljust(w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip()
 
-    out = [line([h for h, _ in _COLUMNS]), "-" * min(width, sum(w for _, w in _COLUMNS) + 2 * (len(_COLUMNS) - 1))]
-    for r in rows:
+    rule = "-" * min(width, sum(w for _, w in _COLUMNS) + 2 * (len(_COLUMNS) - 1))
+    out = [line([h for h, _ in _COLUMNS]), rule]
+    for r, group in _group_starts(rows):
+        if group:
+            out += ["", group, rule]
         cols = [_wrap(r.title, _W["Algorithm"]), [r.section],
                 _wrap(r.family, _W["Family / approx."]) + _wrap(_approx(r), _W["Family / approx."]), [], [], [],
                 [_seconds(r.derive_seconds)], [r.status.upper() if r.status == "fail" else r.status]]
@@ -146,7 +162,9 @@ def render_markdown(rows) -> str:
     out = ["| Algorithm | Sec. | Family | Approximations | Checked against (kind: error) | Max rel. error | "
            "Derive (s) | Status |",
            "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+    for r, group in _group_starts(rows):
+        if group:
+            out.append(f"| **{esc(group)}** | | | | | | | |")
         derive = "" if r.derive_seconds is None else f"{r.derive_seconds:.2f}"
         err = "" if not r.implemented else ("skipped" if r.max_error is None else f"{r.max_error:.1e}")
         checked = _checked(r, "<br>")
@@ -174,7 +192,10 @@ def render_latex(rows) -> str:
            r"\begin{tabular}{llllp{5.5cm}rrl}", r"\toprule",
            r"Algorithm & Sec. & Family & Approximations & Checked against & Max rel.\ error & Derive (s) & Status \\",
            r"\midrule"]
-    for r in rows:
+    for k, (r, group) in enumerate(_group_starts(rows)):
+        if group:
+            out += ([r"\midrule"] if k else []) + [r"\multicolumn{8}{l}{\emph{" + _tex(group) + r"}} \\",
+                                                   r"\midrule"]
         derive = "" if r.derive_seconds is None else f"{r.derive_seconds:.2f}"
         err = "" if not r.implemented or r.max_error is None else f"{r.max_error:.1e}"
         checked = ", ".join(_tex(c.counterpart) + (r"$^\dagger$" if c.independent else "") for c in r.checks)

@@ -10,7 +10,7 @@ from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
-from blrkit.algorithms.mixture import mixture_newton
+from blrkit.algorithms.mixture import mixture_newton, mixture_vi
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.ogn import online_gauss_newton, vogn
 from blrkit.algorithms.results import (
@@ -53,6 +53,7 @@ __all__ = [
     "kalman_smoother",
     "laplace",
     "mixture_newton",
+    "mixture_vi",
     "newton",
     "online_gauss_newton",
     "ridge",

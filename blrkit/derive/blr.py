@@ -168,9 +168,9 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
     if key == "gaussian-mixture":
         from .mixture import derive_mixture
 
-        if rule != "blr" or prior is not None:
-            raise DerivationError("the gaussian-mixture family takes the prior in its oracle loss, and the plain rule")
-        return derive_mixture(OracleLoss() if loss is None else loss, approx, function_name=function_name,
+        if prior is not None:
+            raise DerivationError("the gaussian-mixture family takes the prior in its oracle loss")
+        return derive_mixture(OracleLoss() if loss is None else loss, approx, rule=rule, function_name=function_name,
                               title=title, anchor=anchor)
     loss = _as_loss(key, fam, loss)
     if title is None and anchor is None:

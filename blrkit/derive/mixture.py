@@ -34,23 +34,29 @@ from .losses import D, OracleLoss
 __all__ = ["derive_mixture"]
 
 
-def derive_mixture(loss, approximations, *, function_name: str = "blr_step", title=None,
+def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: str = "blr_step", title=None,
                    anchor=None) -> Derivation:
-    """Derive the BLR step of a mixture of K Gaussians (see the module docstring).
+    r"""Derive the BLR step of a mixture of K Gaussians (see the module docstring).
 
-    ``loss`` must be an :class:`OracleLoss` (the emitted step calls ``loss``, ``grad`` and ``hess`` at
-    each component's mean); ``approximations`` must remove the mixture's own terms
-    (``"responsibility"``) and the expectations (``"delta"``): the exact Monte-Carlo version is the
-    non-conjugate VI of Sec. 5.4, not derived yet.
+    ``loss`` must be an :class:`OracleLoss` (the emitted step calls ``loss``, ``grad`` and ``hess``).
+    Two variants: ``"responsibility"`` and ``"delta"`` (multimodal optimisation, Sec. 3.2: each at its
+    component's mean), or no approximation at all (non-conjugate VI, Sec. 5.4: every expectation under
+    :math:`q_k` by Monte Carlo, the mixture's own :math:`\log q` included, and a step size
+    :math:`\rho_\pi` of the weights of their own); ``rule="improved"`` keeps every :math:`S_k` positive
+    definite (Lin, Schmidt & Khan 2020).
     """
     keys = [a.key for a in approximations]
     if not isinstance(loss, OracleLoss):
         raise DerivationError("the gaussian-mixture family takes an oracle loss (its value, gradient and Hessian "
                               "at each component's mean)")
-    if "responsibility" not in keys or "delta" not in keys:
+    exact = not any(k in ("responsibility", "delta") for k in keys)
+    if not exact and ("responsibility" not in keys or "delta" not in keys):
         raise DerivationError("the gaussian-mixture family derives with 'responsibility' and 'delta' (the "
-                              "multimodal optimisation of Sec. 3.2); E_q[log q] without them needs Monte Carlo "
-                              "over the mixture, not derived yet")
+                              "multimodal optimisation of Sec. 3.2), or with neither (non-conjugate VI, Sec. 5.4, "
+                              "by Monte Carlo): the delta method leaves E_q[log q], the responsibility "
+                              "approximation alone leaves E_q[ℓ̄]")
+    if rule == "improved" and not exact:
+        raise DerivationError("the improved rule is derived for the Monte-Carlo mixture (no approximations)")
     m, S = MatrixSymbol("m_k", D, 1), MatrixSymbol("S_k", D, D)
     m_new, S_new = MatrixSymbol("m_k_new", D, 1), MatrixSymbol("S_k_new", D, D)
     lam1, lam1_new = MatrixSymbol("lam_k_1", D, 1), MatrixSymbol("lam_k_1_new", D, 1)
@@ -79,17 +85,21 @@ def derive_mixture(loss, approximations, *, function_name: str = "blr_step", tit
     Ef, Ef_K = sp.Symbol("E_f", real=True), sp.Symbol("E_f_K", real=True)
     S_rhs = S + RHO * EHf
     lam1_rhs = S * m - RHO * (Egf - EHf * m)
-    v_rhs = v - RHO * (Ef - Ef_K)
+    rho_v = sp.Symbol("rho_pi", positive=True) if exact else RHO
+    v_rhs = v - rho_v * (Ef - Ef_K)
     step("Bayesian learning rule", [(S_new, S_rhs), (lam1_new, lam1_rhs), (v_new, v_rhs)],
          "the natural gradient of the joint, per component, is the Gaussian one of "
-         "$f = \\bar\\ell + \\log q$ under $q_k$ (Bonnet's and Price's theorems; $\\pi_k$ cancels)",
-         "multimodal")
+         "$f = \\bar\\ell + \\log q$ under $q_k$ (Bonnet's and Price's theorems; $\\pi_k$ cancels)"
+         + (", the weights with a step $\\rho_\\pi$ of their own" if exact else ""),
+         "ncvi" if exact else "multimodal")
     split = {Egf: terms["E_g_k"] + terms["E_glogq"], EHf: terms["E_H_k"] + terms["E_Hlogq"],
              Ef: terms["E_loss"] + terms["E_logq"], Ef_K: terms["E_loss_K"] + terms["E_logq_K"]}
     step("Split f", list(split.items()), "$f = \\bar\\ell + \\log q$", "multimodal")
     exprs = {S_new: _expand(S_rhs.subs(split)), lam1_new: _expand(lam1_rhs.subs(split)),
              v_new: sp.expand(v_rhs.subs(split))}
     step("Substitute", list(exprs.items()), "the split inside the rule", "multimodal")
+    if exact:
+        return _monte_carlo_mixture(locals(), rule, function_name, title, anchor)
     for a in approximations:
         if isinstance(a, StepSize):
             subs = {RHO: a.value}
@@ -149,3 +159,112 @@ def derive_mixture(loss, approximations, *, function_name: str = "blr_step", tit
         dims=((D, "m.shape[-1]"),), elementwise=False, extra={"terms": terms, "loss": loss},
     )
 
+
+
+def _log_mixture_identities():
+    r"""Check, in one dimension with two components, the derivatives of :math:`\log q` that the emitted
+    code evaluates: :math:`\nabla\log q = -\sum_j r_j S_j(\theta - m_j)` and
+    :math:`\nabla^2\log q = \sum_j r_j[(S_j(\theta - m_j))^2 - S_j] - (\nabla\log q)^2`,
+    :math:`r_j = \pi_j\mathcal N_j(\theta)/q(\theta)`."""
+    th = sp.Symbol("theta", real=True)
+    pis, ms, ss = sp.symbols("pi_1:3", positive=True), sp.symbols("m_1:3", real=True), sp.symbols("s_1:3", positive=True)
+    dens = [p * sp.sqrt(s_ / (2 * sp.pi)) * sp.exp(-s_ * (th - m_) ** 2 / 2) for p, m_, s_ in zip(pis, ms, ss)]
+    q = sum(dens)
+    r = [d / q for d in dens]
+    g = -sum(rj * s_ * (th - m_) for rj, s_, m_ in zip(r, ss, ms))
+    H = sum(rj * ((s_ * (th - m_)) ** 2 - s_) for rj, s_, m_ in zip(r, ss, ms)) - g**2
+    for formula, exact in ((g, sp.diff(sp.log(q), th)), (H, sp.diff(sp.log(q), th, 2))):
+        if sp.simplify(formula - exact) != 0:
+            raise AssertionError("the derivatives of log q do not follow")
+
+
+def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
+    """The non-conjugate VI branch of :func:`derive_mixture` (``v_``: its local variables)."""
+    from .blr import _plain
+    from .gaussian import _Builder, _improved
+    from .losses import Display
+
+    steps, terms, exprs = v_["steps"], v_["terms"], v_["exprs"]
+    S, m, S_new, m_new, lam1_new, v, v_new = (v_[k] for k in ("S", "m", "S_new", "m_new", "lam1_new", "v", "v_new"))
+    _log_mixture_identities()
+    glogq = Display("glogq", r"\nabla\log q(\theta)", "∇log q(θ)")
+    Hlogq = Display("Hlogq", r"\nabla^2\log q(\theta)", "∇²log q(θ)")
+    steps.append(Step("Mixture log-density", (
+        Equation(glogq, Display("glogq_rhs", r"-\sum_j r_j(\theta) S_j(\theta - m_j)", "-Σⱼ rⱼ(θ) Sⱼ(θ - mⱼ)")),
+        Equation(Hlogq, Display("Hlogq_rhs", r"\sum_j r_j(\theta)\,[S_j d_j d_j^\top S_j - S_j] - "
+                                r"\nabla\log q\,\nabla\log q^\top", "Σⱼ rⱼ(θ)[SⱼdⱼdⱼᵀSⱼ - Sⱼ] - ∇log q ∇log qᵀ")),
+        Equation(Display("r_j", r"r_j(\theta)", "rⱼ(θ)"),
+                 Display("resp", r"\pi_j\mathcal{N}(\theta\mid m_j, S_j^{-1})/q(\theta)", "πⱼ N(θ|mⱼ,Sⱼ⁻¹)/q(θ)"))),
+        "the chain rule through $\\log\\sum_j$, with $d_j = \\theta - m_j$ (checked in one dimension)", "ncvi"))
+    steps.append(Step("Monte Carlo", tuple(
+        Equation(terms[n], Display("mc_" + n, rf"\frac{{1}}{{K}}\sum_{{s=1}}^K {tex}(\theta_{{k,s}})"), True)
+        for n, tex in (("E_g_k", r"\nabla\bar\ell"), ("E_H_k", r"\nabla^2\bar\ell"), ("E_glogq", r"\nabla\log q"),
+                       ("E_Hlogq", r"\nabla^2\log q"), ("E_loss", r"\bar\ell"), ("E_logq", r"\log q"))),
+        "no approximation removes the expectations: $K$ draws $\\theta_{k,s} = m_k + L_k^{-\\top}\\epsilon_s$, "
+        "$S_k = L_k L_k^\\top$, from each component", "monte-carlo", ))
+    grad_bar = _expand(terms["E_g_k"] + terms["E_glogq"])
+    S_rhs = exprs[S_new]
+    b = _Builder(elementwise=False)
+    if rule == "improved":
+        update = list(_improved(b, S, m, S_rhs, grad_bar, RHO, S_new, m_new))
+        steps.extend(b.steps)
+    else:
+        textbook = m - RHO * sp.Inverse(S_new) * grad_bar
+        residual = _expand(_expand(S_new * textbook).subs(S_new, S_rhs) - exprs[lam1_new])
+        if not _is_zero(residual):
+            raise AssertionError(f"the mixture's textbook form does not follow: residual {residual}")
+        update = [(S_new, S_rhs), (m_new, textbook)]
+    v_out = sp.collect(exprs[v_new].subs(terms["v_K"], 0), [v], func=sp.factor)
+    update.append((v_new, v_out))
+    if rule == "improved":
+        steps.append(Step("Weights", (Equation(v_new, v_out),), "$v_K = 0$", "ncvi"))
+    else:
+        steps.append(Step("Textbook form", tuple(Equation(a, b_) for a, b_ in update),
+                          "per component the Gaussian BLR of $f$; $v_K = 0$", "ncvi"))
+    update = tuple(Equation(a, b_) for a, b_ in update)
+    oracles = (
+        "# θ_{k,s} = m_k + L_k^{-T} ε_s with S_k = L_k L_kᵀ: (n_samples, ..., K, D)",
+        "L = np.linalg.cholesky(S)",
+        "eps = rng.standard_normal((n_samples,) + np.shape(m))",
+        "theta = m + np.linalg.solve(np.swapaxes(L, -1, -2), eps[..., None])[..., 0]",
+        "# log π_j N(θ_{k,s} | m_j, S_j⁻¹) for every pair (k, j): (n_samples, ..., K, K)",
+        "d = theta[..., :, None, :] - m[..., None, :, :]",
+        "Sd = (S[..., None, :, :, :] @ d[..., None])[..., 0]",
+        "logdet_S = 2 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)",
+        "log_pi = v - np.logaddexp.reduce(v, axis=-1, keepdims=True)",
+        "a = (log_pi + logdet_S / 2)[..., None, :] - np.sum(d * Sd, axis=-1) / 2 - m.shape[-1] / 2 * np.log(2 * np.pi)",
+        "log_q = np.logaddexp.reduce(a, axis=-1)",
+        "r = np.exp(a - log_q[..., None])  # responsibilities r_j(θ_{k,s})",
+        "glogq = -np.sum(r[..., None] * Sd, axis=-2)",
+        "Hlogq = (np.sum(r[..., None, None] * (Sd[..., :, None] * Sd[..., None, :] - S[..., None, :, :, :]), axis=-3)",
+        "         - glogq[..., :, None] * glogq[..., None, :])",
+        "# the expectations under each component: averages over its samples",
+        "E_g_k = np.mean(grad(theta), axis=0)",
+        "E_H_k = np.mean(hess(theta), axis=0)",
+        "E_loss_k = np.mean(loss(theta), axis=0)",
+        "E_glogq = np.mean(glogq, axis=0)",
+        "E_Hlogq = np.mean(Hlogq, axis=0)",
+        "E_logq = np.mean(log_q, axis=0)",
+        "E_loss_K, E_logq_K = E_loss_k[..., -1:], E_logq[..., -1:]",
+    )
+    args = [Argument("m", "vector", "means m_k of the components, (..., K, D)"),
+            Argument("S", "matrix", "precisions S_k, (..., K, D, D), symmetric positive definite"),
+            Argument("v", "data", "log-weights v_k = log(π_k/π_K), (..., K), v_K = 0"),
+            Argument("rho", "scalar", "learning rate ρ in (0, 1] of the components, scalar or (..., 1)"),
+            Argument("rho_pi", "data", "learning rate ρ_π > 0 of the weights, scalar or (..., 1)"),
+            Argument("grad", "callable", "callable, θ (n_samples, ..., K, D) -> ∇ℓ̄(θ) (n_samples, ..., K, D)"),
+            Argument("hess", "callable", "callable, θ (n_samples, ..., K, D) -> ∇²ℓ̄(θ) (..., K, D, D)"),
+            Argument("loss", "callable", "callable, θ (n_samples, ..., K, D) -> ℓ̄(θ) (n_samples, ..., K)"),
+            Argument("n_samples", "int", "number of Monte-Carlo samples per component"),
+            Argument("rng", "rng", "numpy.random.Generator for the Monte-Carlo samples")]
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, _plain(eq)) for eq in update)
+    name = title or "Non-conjugate VI (mixture of Gaussians)"
+    return Derivation(
+        title=name, family="gaussian-mixture", approximations=tuple(v_["approximations"]), steps=tuple(steps),
+        natural_update=(Equation(S_new, v_["S_rhs"]), Equation(lam1_new, v_["lam1_rhs"]),
+                        Equation(v_new, v_["v_rhs"])),
+        update=update, anchor=anchor or "ncvi", function_name=function_name,
+        summary=f"One BLR step: {name}, every component at once.", arguments=tuple(args), oracles=oracles,
+        assignments=assignments, outputs=(m_new, S_new, v_new), dims=((D, "m.shape[-1]"),), elementwise=False,
+        extra={"terms": terms, "loss": v_["loss"]},
+    )

@@ -74,7 +74,7 @@ LATEX_NAMES: dict[str, str] = {
     "E_logq": r"\mathbb{E}_{q_k}[\log q]", "E_logq_K": r"\mathbb{E}_{q_K}[\log q]",
     "E_grad_f": r"\mathbb{E}_{q_k}[\nabla f]", "E_hess_f": r"\mathbb{E}_{q_k}[\nabla^2 f]",
     "E_f": r"\mathbb{E}_{q_k}[f]", "E_f_K": r"\mathbb{E}_{q_K}[f]",
-    "logdet_S": r"\log\det S_{k,t}", "logdet_S_K": r"\log\det S_{K,t}", "v_K": "v_K", "c_q": "c",
+    "rho_pi": r"\rho_\pi", "G_hat": r"\hat{G}", "logdet_S": r"\log\det S_{k,t}", "logdet_S_K": r"\log\det S_{K,t}", "v_K": "v_K", "c_q": "c",
     "weight_decay": r"\delta",
     "ess": r"N_{\mathrm{ess}}",
     "g_hat": r"\hat{g}",

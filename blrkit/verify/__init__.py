@@ -32,14 +32,15 @@ from typing import Callable
 import numpy as np
 
 from blrkit.verify.registry import (
-    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SEQUENCE, TABLE_1, Check, Problem, Row, compare,
-    extra_recipes, memory_bytes, not_yet_rows, optional, register, relative_error, section, table_1_recipes,
+    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, Check, Problem, Row,
+    compare, extra_recipes, memory_bytes, not_yet_rows, optional, register, register_section_row, relative_error,
+    section, table_1_recipes,
 )
 
 __all__ = [
-    "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SEQUENCE", "TABLE_1", "Check", "Problem",
-    "Row", "build_table", "compare", "exit_status", "extra_recipes", "memory_bytes", "not_yet_rows", "optional",
-    "register",
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE", "TABLE_1", "Check",
+    "Problem", "Row", "build_table", "compare", "exit_status", "extra_recipes", "memory_bytes", "not_yet_rows",
+    "optional", "register", "register_section_row",
     "relative_error", "table_1_recipes", "verify_row",
 ]
 
@@ -56,14 +57,37 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def _run_check(check, problem: Problem, *args):
+    """``(checks, message)``: a crashing check is a failing row, reported, not raised."""
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # library chatter (scipy's trust-region) stays off the terminal
+            return tuple(check(problem, *args)), ""
+    except Exception as e:  # noqa: BLE001 -- a crashing check is a failing row, reported, not raised
+        return (), _one_line(e)
+
+
+def verify_section_row(name: str, *, seed: int = 0, dim: int = 4, n: int = 100, batch: int = 2) -> Row:
+    """Run the check of the section row ``name`` (:data:`SECTION_ROWS`: nothing to derive) and return its
+    :class:`Row`, whose ``group`` names the section."""
+    r = SECTION_ROWS[name]
+    t0 = time.perf_counter()
+    checks, message = _run_check(r.check, Problem(seed, dim, n, batch))
+    return Row(name=name, title=r.title, section=r.section, family=r.family, approximations=r.approximations,
+               checks=checks, check_seconds=time.perf_counter() - t0, message=message, group=r.group)
+
+
 def verify_row(name: str, *, seed: int = 0, dim: int = 4, n: int = 100, batch: int = 2) -> Row:
     """Derive recipe ``name``, run its check on a seeded problem and return the :class:`Row`.
 
     A derivation error, or an exception inside the check (a driver's error included), becomes a
-    failing row whose ``message`` is the exception's one-line summary: the table goes on.
+    failing row whose ``message`` is the exception's one-line summary: the table goes on. A name of
+    :data:`SECTION_ROWS` runs that row (:func:`verify_section_row`).
     """
     from blrkit.derive import RECIPES
 
+    if name in SECTION_ROWS and name not in RECIPES:
+        return verify_section_row(name, seed=seed, dim=dim, n=n, batch=batch)
     recipe = RECIPES[name]
     base = dict(name=name, title=recipe.title, section=section(recipe.anchor), family=recipe.family,
                 approximations=tuple(recipe.approximations))
@@ -77,32 +101,34 @@ def verify_row(name: str, *, seed: int = 0, dim: int = 4, n: int = 100, batch: i
     if check is None:
         return Row(**base, message=f"no check registered for recipe {name!r} in blrkit.verify.CHECKS")
     t0 = time.perf_counter()
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # library chatter (scipy's trust-region) stays off the terminal
-            checks = tuple(check(Problem(seed, dim, n, batch), recipe))
-        message = ""
-    except Exception as e:  # noqa: BLE001 -- a crashing check is a failing row, reported, not raised
-        checks, message = (), _one_line(e)
+    checks, message = _run_check(check, Problem(seed, dim, n, batch), recipe)
     return Row(**base, checks=checks, check_seconds=time.perf_counter() - t0, message=message)
 
 
 def build_table(names=None, *, seed: int = 0, implemented_only: bool = False,
                 progress: Callable[[int, int, str], None] | None = None, **size) -> list[Row]:
-    """Run every selected recipe's row (``names``: default all of RECIPES) plus the "not yet" rows.
+    """Run every selected recipe's row (``names``: default all of RECIPES and of SECTION_ROWS) plus the
+    "not yet" rows; the section rows (Duality, …) come last.
 
-    ``progress(i, total, name)`` is called before each row runs.
+    ``progress(i, total, name)`` is called before each row runs (counted apart for the recipes and
+    for the section rows).
     """
     from blrkit.derive import RECIPES
 
-    names = list(RECIPES) if names is None else list(names)
+    names = list(RECIPES) + list(SECTION_ROWS) if names is None else list(names)
+    sections = [n for n in names if n in SECTION_ROWS and n not in RECIPES]
+    recipes = [n for n in names if n not in sections]
     rows = []
-    for i, name in enumerate(names):
+    for i, name in enumerate(recipes):
         if progress:
-            progress(i, len(names), name)
+            progress(i, len(recipes), name)
         rows.append(verify_row(name, seed=seed, **size))
     if not implemented_only:
         rows += not_yet_rows(RECIPES)
+    for i, name in enumerate(sections):
+        if progress:
+            progress(i, len(sections), name)
+        rows.append(verify_section_row(name, seed=seed, **size))
     return rows
 
 

@@ -25,9 +25,9 @@ import numpy as np
 from blrkit.paper import cite
 
 __all__ = [
-    "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "SAME_CODE", "SEQUENCE", "TABLE_1", "Check",
-    "Problem", "Row", "compare", "extra_recipes", "memory_bytes", "not_yet_rows", "optional", "register",
-    "relative_error", "section", "table_1_recipes",
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE",
+    "TABLE_1", "Check", "Problem", "Row", "SectionRow", "compare", "extra_recipes", "memory_bytes", "not_yet_rows",
+    "optional", "register", "register_section_row", "relative_error", "section", "table_1_recipes",
 ]
 
 # -- tolerances: every one used by the row checks, with its reason ------------------------------
@@ -106,6 +106,7 @@ class Row:
     derive_seconds: float | None = None
     check_seconds: float | None = None
     message: str = ""
+    group: str = ""
 
     @property
     def verified(self) -> bool:
@@ -137,7 +138,8 @@ class Row:
                 "approximations": list(self.approximations), "implemented": self.implemented,
                 "table_1": self.name in table_1_recipes(), "counterparts": [c.to_dict() for c in self.checks],
                 "verified": self.verified, "max_error": self.max_error, "derive_seconds": self.derive_seconds,
-                "check_seconds": self.check_seconds, "status": self.status, "message": self.message}
+                "check_seconds": self.check_seconds, "status": self.status, "message": self.message,
+                "group": self.group}
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,40 @@ def register(name: str, *, elements: Callable[[Problem], float] = _default_eleme
     float64 values its problem needs (``elements(problem)``; used to refuse sizes that do not fit)."""
     def add(fn):
         CHECKS[name] = fn
+        MEMORY[name] = elements
+        return fn
+    return add
+
+
+# -- rows of the sections after Table 1 (not recipes of the engine) -----------------------------
+
+@dataclass(frozen=True)
+class SectionRow:
+    """A row of a section after Table 1 (``group``, e.g. "Duality"): a result the BLR gives beyond its
+    algorithms, with a check ``check(problem) -> list[Check]`` and no recipe (nothing is derived)."""
+
+    name: str
+    group: str
+    title: str
+    section: str
+    family: str
+    approximations: tuple[str, ...]
+    check: Callable
+
+
+#: row name -> SectionRow, in the order the rows are shown
+SECTION_ROWS: dict[str, SectionRow] = {}
+
+
+def register_section_row(name: str, *, group: str, title: str, anchor: str, family: str,
+                         approximations: tuple[str, ...] = (), label: str | None = None,
+                         elements: Callable[[Problem], float] = _default_elements):
+    """Decorator: register ``check(problem) -> list[Check]`` as the row ``name`` of section ``group``
+    (shown after Table 1 and the extra rows); ``anchor`` is a key of :mod:`blrkit.paper`, whose section
+    number fills the "Sec." column unless ``label`` (≤ 4 characters) is given for another paper."""
+    def add(fn):
+        SECTION_ROWS[name] = SectionRow(name, group, title, label or section(anchor), family, tuple(approximations),
+                                        fn)
         MEMORY[name] = elements
         return fn
     return add

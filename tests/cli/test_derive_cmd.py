@@ -73,7 +73,7 @@ def test_list():
     (("multivariate-gaussian", "--prior", "default"), "no separate prior"),
     (("beta", "--prior", "isotropic"), "Gaussian families"),
     (("poisson",), "no default likelihood"),
-    (("gaussian-mixture",), "derives with 'responsibility' and 'delta'"),
+    (("gaussian-mixture", "--approx", "delta"), "derives with 'responsibility' and 'delta'"),
     (("diagonal-gaussian", "--loss", "linear-gaussian"), "cannot derive"),
     ((), "give a FAMILY"),
 ])

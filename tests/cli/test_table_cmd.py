@@ -9,7 +9,7 @@ from blrkit import cli, table
 from blrkit.derive import RECIPES
 
 FIELDS = {"name", "title", "section", "family", "approximations", "implemented", "table_1", "counterparts",
-          "verified", "max_error", "derive_seconds", "check_seconds", "status", "message"}
+          "verified", "max_error", "derive_seconds", "check_seconds", "status", "message", "group"}
 
 
 @pytest.fixture(scope="module")

@@ -304,6 +304,36 @@ def case_multimodal(rng):
             {"m_k_new": m_new, "S_k_new": S_new, "v_k_new": v_new})
 
 
+def case_ncvi(rng):
+    """One step for 2 problems of K = 2 components in D = 2, against the hand-written loop of
+    blrkit.classical.mixture (log q from scipy's densities, loops over samples), on the same draws."""
+    from blrkit.classical.mixture import mixture_vi
+
+    A = np.array([[2.0, 0.3], [0.3, 1.0]])
+    loss = lambda th: 0.5 * np.einsum("...i,ij,...j->...", th, A, th) + np.sum(np.cos(th), -1)  # noqa: E731
+    grad = lambda th: th @ A - np.sin(th)  # noqa: E731
+    hess = lambda th: A - np.eye(2) * np.cos(th)[..., None, :]  # noqa: E731
+    m = rng.normal(size=(2, 2, 2))
+    L = rng.normal(size=(2, 2, 2, 2))
+    S = L @ np.swapaxes(L, -1, -2) + 2 * np.eye(2)
+    w = np.array([[0.4, 0.6], [0.7, 0.3]])
+    v = np.log(w) - np.log(w[:, -1:])
+    rho, rho_pi, K = np.array([[0.3], [0.6]]), 0.2, 3
+    draws = np.random.default_rng(SEED)
+    # the driver's order: one draw (K, batch = 2, components, D) per step; the hand loop draws per problem
+    eps = draws.standard_normal((K, 2, 2, 2))
+    out = []
+    for b in range(2):
+        class Fixed:  # hands the loop problem b's share of the same draw
+            def standard_normal(self, shape, b=b):
+                return eps[:, b]
+        out.append(mixture_vi(loss, grad, hess, m[b], S[b], w[b], float(rho[b, 0]), rho_pi, 1, K, Fixed()))
+    return (lambda: dict(m=m, S=S, v=v, rho=rho, rho_pi=rho_pi, grad=grad, hess=hess, loss=loss, n_samples=K,
+                         rng=np.random.default_rng(SEED)),
+            {"m_k_new": np.stack([o[0][1] for o in out]), "S_k_new": np.stack([o[1][1] for o in out]),
+             "v_k_new": np.stack([np.log(o[2][1]) - np.log(o[2][1][-1]) for o in out])})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -312,7 +342,7 @@ CASES = {
     "ogn": case_ogn, "vogn": case_vogn, "variational_newton_improved": case_variational_newton_improved,
     "vogn_improved": lambda rng: case_vogn(rng, improved=True),
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
-    "multimodal": case_multimodal,
+    "multimodal": case_multimodal, "ncvi": case_ncvi,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

@@ -128,6 +128,14 @@ MUTATIONS = {
         ("sign of the determinant", r"^\s*v_new =", r"\(logdet_S \+", "(-logdet_S +"),
         ("no decay of the log-weights", r"^\s*v_new =", r"v\*\(1 - rho\)", "v"),
     ]),
+    "ncvi": ("mixture_vi_step", ("blrkit.algorithms.mixture",), ("ncvi",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\(E_g_k \+ E_glogq\)", "(E_glogq - E_g_k)"),
+        ("old precision in the mean step", r"^\s*m_new =", r"solve\(S_new,", "solve(S,"),
+        ("plain BLR (no retraction term)", r"^\s*S_new =", r"^(\s*S_new = ).*$", r"\1B"),
+        ("entropy of q dropped from the mean", r"^\s*m_new =", r" \+ E_glogq", ""),
+        ("log q dropped from the weights", r"^\s*v_new =", r"E_logq \+ E_loss_k - E_logq_K", "E_loss_k"),
+        ("samples with S^-1 for S^-1/2", r"^\s*theta =", r"np\.swapaxes\(L, -1, -2\)", "S"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
