@@ -1,0 +1,247 @@
+"""The hand-written binary-weight oracles (blrkit.classical.binary) against brute force on P = 3: explicit loops
+over the 8 weight vectors, scipy's minimiser of the objective, closed forms, and 1-D quadrature of the relaxed
+estimator's mean.  Tolerances in tests/algorithms/tolerances.py, or stated where used."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.optimize import minimize
+
+from algorithms.tolerances import CLOSED_FORM, ITERATIVE, assert_close
+from blrkit.classical.binary import (bayesbinn, bernoulli_blr, expected_loss, kl_bernoulli, mean_field_vi,
+                                     natural_gradient, objective, relaxed_natural_gradient, ste)
+
+
+class Toy:
+    """Binary-weight linear regression, P = 3: ℓ(w) = ‖y − Xw‖²/(2σ²) = ½wᵀAw + bᵀw + c, N = 8, σ² = 4."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.X = rng.standard_normal((8, 3))
+        self.y = self.X @ np.array([1.0, -1.0, 1.0]) + 0.8 * rng.standard_normal(8)
+        self.A, self.b = self.X.T @ self.X / 4, -self.X.T @ self.y / 4
+
+    def loss(self, W):
+        return 0.5 * ((self.y - np.asarray(W) @ self.X.T) ** 2).sum(-1) / 4
+
+    def grad(self, w):
+        return self.A @ w + self.b
+
+
+TOY = Toy()
+LAM0 = np.array([0.0, 0.2, -0.1])  # a prior that is not flat
+
+
+def brute_expected_loss(mu):
+    """Σ_w Π_j q(w_j) ℓ(w), one vector at a time."""
+    total = 0.0
+    for w in itertools.product((-1, 1), repeat=3):
+        prob = 1.0
+        for j in range(3):
+            prob *= (1 + mu[j]) / 2 if w[j] == 1 else (1 - mu[j]) / 2
+        total += prob * float(TOY.loss(np.array(w, float)))
+    return total
+
+
+def brute_objective(lam):
+    p = 1 / (1 + np.exp(-2 * lam))  # q(w_j = +1)
+    p0 = 1 / (1 + np.exp(-2 * LAM0))
+    kl = np.sum(p * np.log(p / p0) + (1 - p) * np.log((1 - p) / (1 - p0)))
+    return brute_expected_loss(np.tanh(lam)) + kl
+
+
+def test_expected_loss_and_kl_match_brute_force():
+    lam = np.array([0.3, -0.5, 0.8])
+    assert_close(expected_loss(TOY.loss, np.tanh(lam)), brute_expected_loss(np.tanh(lam)), CLOSED_FORM)
+    assert_close(objective(TOY.loss, lam, LAM0), brute_objective(lam), CLOSED_FORM)
+
+
+def test_natural_gradient_is_the_derivative_of_the_expected_loss():
+    """E_q[ℓ] is multilinear in μ, so a central difference in μ_j is exact up to rounding (step 0.1; CLOSED_FORM
+    judged on the size of the gradient)."""
+    mu, h = np.tanh(np.array([0.3, -0.5, 0.8])), 0.1
+    fd = [(brute_expected_loss(mu + h * e) - brute_expected_loss(mu - h * e)) / (2 * h) for e in np.eye(3)]
+    assert_close(natural_gradient(TOY.loss, mu), fd, CLOSED_FORM)
+
+
+def test_coordinate_ascent_finds_scipys_minimum_of_the_objective():
+    """Coordinate ascent (no BLR) against BFGS on the brute-force objective over λ ∈ ℝ³ (ITERATIVE: BFGS at
+    gtol 1e-9); the optimum is the BLR's fixed point λ = λ₀ − ∇_μ E_q[ℓ] (CLOSED_FORM)."""
+    lam = mean_field_vi(TOY.loss, LAM0)
+    ref = minimize(brute_objective, np.zeros(3), method="BFGS", options={"gtol": 1e-9}).x
+    assert_close(lam, ref, ITERATIVE)
+    assert_close(lam, LAM0 - natural_gradient(TOY.loss, np.tanh(lam)), CLOSED_FORM)
+
+
+def test_the_exact_gradient_blr_converges_to_the_coordinate_ascent_optimum():
+    """ρ = 0.5, 200 steps from λ = 0: the contraction reaches the optimum to rounding (CLOSED_FORM)."""
+    path = bernoulli_blr(TOY.loss, np.zeros(3), LAM0, rho=0.5, n_steps=200)
+    assert_close(path[-1], mean_field_vi(TOY.loss, LAM0), CLOSED_FORM)
+
+
+def test_ste_on_a_linear_loss_is_a_closed_form():
+    """ℓ(w) = cᵀw has a constant gradient, so w_r,t = w_r,0 − tηc exactly; clipping stops it at ±1; sign(0) = +1
+    is used at the forward pass (deterministic: two runs are equal bit for bit)."""
+    c, w0 = np.array([0.3, -0.2, 0.0]), np.array([0.1, 0.0, -0.4])
+    path = ste(lambda w: c, w0, lr=0.5, n_steps=10)
+    assert_close(path, w0 + np.arange(11)[:, None] * -0.5 * c, CLOSED_FORM)
+    assert np.array_equal(path, ste(lambda w: c, w0, lr=0.5, n_steps=10))
+    clipped = ste(lambda w: c, w0, lr=0.5, n_steps=12, clip=True)
+    assert clipped[-1].tolist() == [-1.0, 1.0, -0.4]
+
+
+def test_ste_passes_the_gradient_at_the_sign_straight_through():
+    """On the least-squares toy, each step moves the latent weights by −η∇ℓ(sign w_r), written out here."""
+    w = np.array([0.2, 0.05, -0.3])
+    path = ste(TOY.grad, w, lr=0.01, n_steps=5)
+    for t in range(5):
+        w = w - 0.01 * (TOY.A @ np.where(w >= 0, 1.0, -1.0) + TOY.b)
+        assert_close(path[t + 1], w, CLOSED_FORM)
+
+
+def test_stochastic_binarisation_is_deterministic_beyond_the_clip_range():
+    rng = np.random.default_rng(3)
+    seen = []
+    ste(lambda w: seen.append(w.copy()) or np.zeros(2), [1.5, -1.2], lr=0.1, n_steps=20, stochastic=True, rng=rng)
+    assert all(s.tolist() == [1.0, -1.0] for s in seen)
+
+
+def _relaxed_moments(lam, tau):
+    """E[w_τ], E[ŝ], E[ŝ w_τ] under ε = ½ logit u (logistic, density ½ sech² ε), by 1-D quadrature.  With
+    ε = τx − λ the factor (1 − w_τ²)/τ becomes sech² x and the integrands are smooth."""
+    p = lambda e: 2 * np.exp(-2 * abs(e)) / (1 + np.exp(-2 * abs(e))) ** 2  # ½ sech² ε
+    sech2 = lambda x: 4 * np.exp(-2 * abs(x)) / (1 + np.exp(-2 * abs(x))) ** 2
+    w = lambda e: np.tanh((lam + e) / tau) * p(e)
+    Ew = quad(w, -np.inf, -lam)[0] + quad(w, -lam, np.inf)[0]
+    Es = quad(lambda x: sech2(x) * p(tau * x - lam), -np.inf, np.inf)[0] / sech2(lam)
+    Esw = quad(lambda x: sech2(x) * np.tanh(x) * p(tau * x - lam), -np.inf, np.inf)[0] / sech2(lam)
+    return Ew, Es, Esw
+
+
+def expected_relaxed_gradient(lam, tau):
+    """The mean of ŝ ⊙ ∇ℓ(w_τ) for the quadratic toy: coordinate j is E[ŝ_j w_j] A_jj + E[ŝ_j](Σ_{i≠j} A_ji E[w_i]
+    + b_j), the coordinates of w_τ being independent."""
+    Ew, Es, Esw = np.array([_relaxed_moments(l, tau) for l in lam]).T
+    A, b = TOY.A, TOY.b
+    off = A @ Ew - np.diag(A) * Ew
+    return Esw * np.diag(A) + Es * (off + b)
+
+
+def test_the_relaxed_estimator_has_the_mean_computed_by_quadrature():
+    """20 000 single-draw estimates at τ = 0.5: their mean is within 4 standard errors of the quadrature mean."""
+    lam, tau = np.array([0.3, -0.5, 0.8]), 0.5
+    U = np.random.default_rng(1).uniform(size=(20_000, 3))
+    draws = np.array([relaxed_natural_gradient(TOY.grad, lam, u[None], tau) for u in U])
+    se = draws.std(0) / np.sqrt(len(U))
+    assert np.all(np.abs(draws.mean(0) - expected_relaxed_gradient(lam, tau)) < 4 * se)
+    assert_close(relaxed_natural_gradient(TOY.grad, lam, U[:50], tau), draws[:50].mean(0), CLOSED_FORM)
+
+
+#: measured relative bias ‖E[ŝ⊙ĝ] − ∇_μE_q[ℓ]‖/‖∇_μE_q[ℓ]‖ at λ = (0.3, −0.5, 0.8) on the toy
+BIAS_CURVE = {2.0: 0.525, 1.0: 0.335, 0.5: 0.184, 0.2: 0.0711, 0.1: 0.0336, 0.05: 0.0161, 0.02: 0.00625,
+              0.01: 0.00309}
+
+
+def test_the_relaxation_bias_shrinks_with_the_temperature():
+    """The relative bias of the relaxed estimator (its exact mean by quadrature against the exact natural
+    gradient by enumeration) decreases with τ, roughly as 0.3τ (measured: BIAS_CURVE, to 3 digits)."""
+    lam = np.array([0.3, -0.5, 0.8])
+    exact = natural_gradient(TOY.loss, np.tanh(lam))
+    bias = {tau: np.linalg.norm(expected_relaxed_gradient(lam, tau) - exact) / np.linalg.norm(exact)
+            for tau in BIAS_CURVE}
+    values = [bias[t] for t in sorted(bias, reverse=True)]
+    assert all(a > b for a, b in zip(values, values[1:]))
+    for tau, measured in BIAS_CURVE.items():
+        assert abs(bias[tau] - measured) < 0.005 * measured + 1e-5
+
+
+def test_the_relaxed_fixed_point_approaches_the_vi_optimum_as_the_temperature_falls():
+    """The BLR with the relaxed estimator's exact mean (quadrature) has a fixed point whose μ is off the mean-field
+    optimum by 0.093 (τ = 1), 0.036 (0.2), 0.011 (0.05) in the largest coordinate (measured): decreasing."""
+    lam_opt = mean_field_vi(TOY.loss, np.zeros(3))
+    dist = []
+    for tau in (1.0, 0.2, 0.05):
+        lam = lam_opt.copy()
+        for _ in range(100):
+            lam = 0.5 * lam + 0.5 * (0.0 - expected_relaxed_gradient(lam, tau))
+        dist.append(np.abs(np.tanh(lam) - np.tanh(lam_opt)).max())
+    assert dist[0] > dist[1] > dist[2] and dist[2] < 0.015
+
+
+def test_bayesbinn_steps_are_the_blr_with_the_relaxed_estimator():
+    """Given the uniforms, each step is λ ← (1 − α)λ − α(ŝ⊙ĝ − λ₀) (CLOSED_FORM); with many samples per step the
+    iterates hover at the fixed point of the relaxed BLR computed by quadrature (τ = 0.5: μ within 0.03 averaged
+    over the last 30 of 60 steps, M = 400; the Monte-Carlo spread measured ≈ 0.01)."""
+    rng = np.random.default_rng(2)
+    U = rng.uniform(size=(3, 2, 3))
+    path = bayesbinn(TOY.grad, [0.1, -0.2, 0.3], lam_prior=LAM0, lr=0.1, temperature=0.3, n_steps=3, uniforms=U)
+    lam = np.array([0.1, -0.2, 0.3])
+    for t in range(3):
+        lam = 0.9 * lam - 0.1 * (relaxed_natural_gradient(TOY.grad, lam, U[t], 0.3) - LAM0)
+        assert_close(path[t + 1], lam, CLOSED_FORM)
+    fp = mean_field_vi(TOY.loss, np.zeros(3))
+    for _ in range(100):
+        fp = 0.5 * fp - 0.5 * expected_relaxed_gradient(fp, 0.5)
+    path = bayesbinn(TOY.grad, np.zeros(3), lam_prior=np.zeros(3), lr=0.5, temperature=0.5, n_steps=60,
+                     n_samples=400, rng=rng)
+    assert np.abs(np.tanh(path[30:]).mean(0) - np.tanh(fp)).max() < 0.03
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(temperature=0.0), "temperature"),
+    (dict(temperature=-1.0), "temperature"),
+    (dict(lr=0.0), "lr"),
+    (dict(n_samples=0), "n_samples"),
+    (dict(rng=None), "rng"),
+    (dict(n_steps=-1), "n_steps"),
+])
+def test_bayesbinn_bad_input(kwargs, match):
+    args = dict(lam_prior=np.zeros(3), lr=0.1, temperature=0.5, n_steps=2, n_samples=1,
+                rng=np.random.default_rng(0))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        bayesbinn(TOY.grad, np.zeros(3), **args)
+
+
+def test_enumeration_bad_input():
+    with pytest.raises(ValueError, match=r"\[−1, 1\]"):
+        natural_gradient(TOY.loss, [0.5, 1.5, 0.0])
+    with pytest.raises(ValueError, match="P must be"):
+        expected_loss(lambda W: W.sum(-1), np.zeros(21))
+    with pytest.raises(ValueError, match="lr"):
+        ste(TOY.grad, np.zeros(3), lr=-1.0, n_steps=1)
+    with pytest.raises(ValueError, match="rng"):
+        ste(TOY.grad, np.zeros(3), lr=0.1, n_steps=1, stochastic=True)
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    assert kl_bernoulli(LAM0, LAM0) == 0.0 and kl_bernoulli(LAM0 + 0.3, LAM0) > 0
+
+
+def test_the_exact_gradient_blr_reaches_the_enumerated_optimum_at_p_10():
+    """P = 10 (1024 weight vectors), a binary linear regression with a non-flat prior: the BLR with the exact natural
+    gradient (ρ = 0.5, 150 steps) ends at the coordinate-ascent optimum (CLOSED_FORM), whose objective is below
+    that of random mean-field candidates."""
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((30, 10))
+    y = X @ rng.choice([-1.0, 1.0], 10) + 2.0 * rng.standard_normal(30)
+    loss = lambda W: 0.5 * ((y - np.asarray(W) @ X.T) ** 2).sum(-1) / 16
+    lam0 = 0.3 * rng.standard_normal(10)
+    opt = mean_field_vi(loss, lam0)
+    path = bernoulli_blr(loss, np.zeros(10), lam0, rho=0.5, n_steps=150)
+    assert_close(path[-1], opt, CLOSED_FORM)
+    best = objective(loss, opt, lam0)
+    assert all(best < objective(loss, opt + 0.3 * rng.standard_normal(10), lam0) for _ in range(20))
+
+
+def test_at_the_codes_temperature_its_guard_is_the_scale():
+    """τ = 1e-10 with the authors' guard 1e-10: w_τ = sign(λ + ε) in floating point, and the estimate is the gradient
+    at that sign over 1 − μ² + 1e-10 (CLOSED_FORM); without the guard (the paper) it is 0 for almost every draw."""
+    lam = np.array([0.3, -0.5, 0.8])
+    U = np.random.default_rng(4).uniform(size=(50, 3))
+    signs = np.where(lam + 0.5 * np.log(U / (1 - U)) > 0, 1.0, -1.0)
+    expected = np.mean([TOY.grad(s) for s in signs], axis=0) / (1 - np.tanh(lam) ** 2 + 1e-10)
+    assert_close(relaxed_natural_gradient(TOY.grad, lam, U, 1e-10, guard=1e-10), expected, CLOSED_FORM)
+    assert np.all(relaxed_natural_gradient(TOY.grad, lam, U, 1e-10) == 0.0)
