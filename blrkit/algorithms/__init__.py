@@ -11,6 +11,7 @@ from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.mixture import mixture_newton, mixture_vi
+from blrkit.algorithms.ncvmp import ncvmp_logistic
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.ogn import online_gauss_newton, vogn
 from blrkit.algorithms.results import (
@@ -57,6 +58,7 @@ __all__ = [
     "laplace",
     "mixture_newton",
     "mixture_vi",
+    "ncvmp_logistic",
     "newton",
     "online_gauss_newton",
     "ridge",

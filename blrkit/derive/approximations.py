@@ -277,6 +277,31 @@ class Responsibility(Approximation):
 
 
 @dataclass(frozen=True)
+class GaussHermite(Approximation):
+    r"""The expectations of a GLM loss by Gauss–Hermite quadrature on each one-dimensional predictive.
+
+    Under :math:`q = \mathcal N(m, S^{-1})` the linear predictor :math:`\eta_i = x_i^\top\theta` is
+    :math:`\mathcal N(x_i^\top m, x_i^\top S^{-1}x_i)`, so :math:`\mathbb{E}_q[\nabla\ell] = X^\top\mathbb{E}[f'(\eta)]` and
+    :math:`\mathbb{E}_q[\nabla^2\ell] = X^\top\mathrm{diag}\,\mathbb{E}[f''(\eta)]\,X` need only N one-dimensional
+    integrals, computed with 100 Gauss–Hermite nodes (exact for polynomials of degree 199; for the
+    logistic loss, whose f' has poles at ±iπ, the error is ~1e-15 at a predictive variance of 3, ~1e-8
+    at 10 and ~1e-5 at 30, measured against adaptive quadrature).  No samples:
+    the step is deterministic (non-conjugate VMP, Knowles & Minka 2011; Khan & Rue 2023, Sec. 5.3).
+    """
+
+    name = "Gauss-Hermite quadrature"
+    key = "gauss-hermite"
+    anchor = "vmp"
+    statement = (r"\mathbb{E}_q[f(x_i^\top\theta)] \approx \pi^{-1/2}\sum_{k=1}^{100} w_k\, "
+                 r"f\big(x_i^\top m + (2 x_i^\top S^{-1} x_i)^{1/2} z_k\big)")
+    families = ("multivariate-gaussian", "diagonal-gaussian")
+    stage = "expectation"
+
+    def substitutions(self, terms):
+        return {}
+
+
+@dataclass(frozen=True)
 class TextbookRewrite(Approximation):
     """A rewrite of the finished update in standard parameters (after the textbook form): a change of
     variables, or a modification that the BLR does not imply and that a popular optimiser makes."""
@@ -536,7 +561,7 @@ APPROXIMATIONS: dict[str, Approximation] = {
     a.key: a for a in (DeltaMethod(), FixedCovariance(), UnitStep(), StochasticGradient(), GaussNewton(),
                        SquaredGradient(), ReparamHessian(), Responsibility(), PerExampleScale(), SquareRoot(),
                        DecoupledStep(),
-                       GradientAverage(), BiasCorrection(), HessianScale(), EffectiveSampleSize(),
+                       GradientAverage(), BiasCorrection(), HessianScale(), EffectiveSampleSize(), GaussHermite(),
                        GradientBiasCorrection())
 }
 
@@ -578,7 +603,7 @@ def ordered(approximations) -> tuple[Approximation, ...]:
     if "squared-gradient" in keys and ("stochastic" not in keys
                                        or keys.index("stochastic") > keys.index("squared-gradient")):
         raise ValueError("'squared-gradient' squares the mean minibatch gradient: give 'stochastic' before it")
-    natural = [k for a, k in zip(approx, keys) if getattr(a, "stage", "natural") == "natural"]
+    natural = [k for a, k in zip(approx, keys) if getattr(a, "stage", "natural") in ("natural", "expectation")]
     if [k for k in keys if k in natural] != keys[:len(natural)]:
         raise ValueError("rewrites of the textbook form (per-example-scale, square-root, decoupled-step, "
                          "gradient-average, bias-correction, hessian-scale, effective-sample-size, "

@@ -302,7 +302,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     state = ["m"] + ([] if key == "gaussian-fixed-covariance" else ["s" if elementwise else "S"])
     state += [n for n in ("v", "h_avg", "g_avg") if any(getattr(eq.lhs, "name", "") == n + "_new" for eq in update)]
     mc = f.get("expectations") == "monte-carlo" and bool((_EXPECTED | _SAMPLED) & free)
-    exact = f.get("expectations") == "exact"
+    exact = f.get("expectations") in ("exact", "quadrature")
     precision = f["terms"].get("precision")  # q_t's precision in other state variables (IVON: s = N_ess(h + δ))
     state = [n for n in state if n in free or (mc or exact) and not (n == "s" and precision is not None)]
     args = [Argument(n, "matrix" if n == "S" else "vector", _STATE_DOCS[n]) for n in state]
@@ -316,7 +316,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         kind = "scalar" if not isinstance(sym, MatrixSymbol) else "data"
         args.append(Argument(_code_name(sym), kind, doc))
     if hasattr(loss, "code"):
-        oracles = _derived_oracles(loss, free, elementwise, mc, exact)
+        oracles = _derived_oracles(loss, free, elementwise, mc, exact, f.get("expectations") == "quadrature")
     else:
         oracles = _oracle_calls(free, elementwise, mc)
     if mc and precision is not None:
@@ -364,7 +364,7 @@ def _oracle_calls(free: set, elementwise: bool, mc: bool) -> list[str]:
     return oracles
 
 
-def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool) -> list[str]:
+def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, quadrature: bool = False) -> list[str]:
     """Oracle lines of a loss whose derivatives SymPy derived (GLM or component loss): the derived
     ∇ℓ, ∇²ℓ (or its diagonal, or the Gauss–Newton sum) at m, their exact Gaussian expectations, or
     Monte-Carlo averages over θ_k ~ q_t.  A minibatch is the data passed in: M = ``X.shape[-2]``."""
@@ -377,9 +377,11 @@ def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool) 
         lines += loss.code("m", at_mean, elementwise)
     expected = {q: (n, lambda e: f"np.mean({e}, axis=0)") for n in sorted(free & _EXPECTED)
                 for q in ("g", "H", "h", "h_gn") if n in ("E_" + q, "E_" + q + "_batch")}
-    if expected and exact:
+    if expected and exact and not quadrature:
         code, _ = loss.exact_code({q: (n, lambda e: e) for q, (n, _) in expected.items()}, elementwise)
         lines += code
+    elif expected and hasattr(loss, "quadrature_code") and quadrature:
+        lines += loss.quadrature_code(expected, elementwise)
     elif expected:
         lines += _draws(elementwise) + loss.code("theta", expected, elementwise)
     return lines

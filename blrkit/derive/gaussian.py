@@ -150,7 +150,7 @@ def _apply(b, approximations, loss, exprs: dict, skip=()) -> dict:
     from .approximations import StepSize
 
     for a in approximations:
-        if isinstance(a, FixedCovariance) or isinstance(a, skip) or getattr(a, "stage", "") == "textbook":
+        if isinstance(a, FixedCovariance) or isinstance(a, skip) or getattr(a, "stage", "") in ("textbook", "expectation"):
             continue
         subs = {k: v for k, v in a.substitutions(b.terms).items() if any(e.has(k) for e in exprs.values())}
         if not subs:
@@ -169,6 +169,19 @@ def _expectations(b, loss, free: set, approximations):
     from .losses import ComponentLoss, Display, GLMLoss
 
     left = sorted(free & EXPECTATIONS)
+    quadrature = [a for a in approximations if getattr(a, "key", "") == "gauss-hermite"]
+    if quadrature:
+        if not isinstance(loss, GLMLoss):
+            raise DerivationError("gauss-hermite integrates the one-dimensional predictives of a GLM loss "
+                                  "(glm_loss(...)); other losses use Monte Carlo or the delta method")
+        if not left:
+            raise DerivationError("gauss-hermite has no expectation left to compute (the delta method removed them)")
+        a = quadrature[0]
+        b.step(a.label, [(Display("E_" + n, rf"\mathbb{{E}}_{{q_t}}[{_MC_TEX[n]}]"),
+                          Display("gh_" + n, _GH_TEX[n])) for n in left],
+               f"${a.statement}$, $z_k, w_k$ the nodes and weights of $e^{{-z^2}}$; "
+               "$\\eta_i \\sim \\mathcal{N}(x_i^\\top m_t, x_i^\\top S_t^{-1} x_i)$", a.anchor, approximate=True)
+        return "quadrature"
     if isinstance(loss, GLMLoss) and any(isinstance(a, StochasticGradient) for a in approximations) \
             and free & {"H", "h", "E_H", "E_h"}:
         raise DerivationError("the minibatch approximation rewrites gradients and Gauss-Newton sums, not the "
@@ -209,6 +222,10 @@ _MC_TEX = {"E_g": r"\nabla\ell(\theta)", "E_H": r"\nabla^2\ell(\theta)", "E_h": 
            "E_h_gn_batch": r"\sum_{i\in\mathcal{B}} (\nabla\ell_i(\theta))^2",
            "E_g_dev": r"\nabla\ell(\theta)\odot(\theta - m_t)",
            "E_g_dev_batch": r"\hat g_{\mathcal{B}}(\theta)\odot(\theta - m_t)"}
+
+
+_GH_TEX = {"E_g": r"X^\top \mathbb{E}[f'(\eta, y)]", "E_H": r"X^\top \mathrm{diag}\,\mathbb{E}[f''(\eta, y)]\, X",
+           "E_h": r"\mathrm{diag}(X^\top \mathrm{diag}\,\mathbb{E}[f''(\eta, y)]\, X)"}
 
 
 def _singular_term(loss):

@@ -249,6 +249,37 @@ class GLMLoss:
         return lines
 
 
+    def quadrature_code(self, targets: dict, elementwise: bool) -> list[str]:
+        """Lines that evaluate ``targets`` under q_t by 100-node Gauss–Hermite quadrature on each predictive
+        η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) (:class:`~blrkit.derive.approximations.GaussHermite`)."""
+        from .printing import _np_scalar
+
+        def scalar(e):
+            code = _np_scalar(e.subs(Y_OBS, sp.Symbol("y_nodes")))
+            return code if e.has(ETA) else f"np.full_like(eta, {code})"
+
+        var = ("np.sum(X**2 / s[..., None, :], axis=-1)" if elementwise else
+               "np.sum(X * np.swapaxes(np.linalg.solve(S, np.swapaxes(X, -1, -2)), -1, -2), axis=-1)")
+        lines = ["# η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) under q_t: 100-node Gauss–Hermite quadrature on each",
+                 "eta_mean = (X @ m[..., None])[..., 0]", f"eta_var = {var}",
+                 "z, w = np.polynomial.hermite.hermgauss(100)",
+                 "eta = eta_mean[..., None] + np.sqrt(2 * eta_var)[..., None] * z",
+                 "y_nodes = np.asarray(y, dtype=float)[..., None]"]
+        if {"g", "h_gn"} & set(targets):
+            lines.append(f"d1 = np.sum(w * ({scalar(self.f1)}), axis=-1) / np.sqrt(np.pi)")
+        if {"H", "h"} & set(targets):
+            lines.append(f"d2 = np.sum(w * ({scalar(self.f2)}), axis=-1) / np.sqrt(np.pi)")
+        forms = {
+            "g": "(np.swapaxes(X, -1, -2) @ d1[..., None])[..., 0]",
+            "H": "np.swapaxes(X, -1, -2) @ (d2[..., None] * X)",
+            "h": "np.sum(d2[..., None] * X**2, axis=-2)",
+        }
+        for q in ("g", "H", "h"):
+            if q in targets:
+                lines.append(f"{targets[q][0]} = {forms[q]}")
+        return lines
+
+
 def _glm(text, name):
     return lambda: GLMLoss(sp.sympify(text, locals={"eta": ETA, "y": Y_OBS}), name)
 

@@ -585,7 +585,7 @@ _SYMBOLS = {
     "beta": "β", "kappa": "κ", "sigma": "σ", "tau": "τ", "pi": "π", "eta": "η", "gamma": "γ",
     "delta": "δ", "epsilon": "ε", "phi": "φ", "psi": "ψ", "omega": "ω", "Sigma": "Σ", "Gamma": "Γ",
     "sum": "Σ", "approx": "≈", "in": "∈", "top": "ᵀ", "infty": "∞", "cdot": "·", "times": "×",
-    "odot": "⊙", "oslash": "⊘", "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
+    "odot": "⊙", "oslash": "⊘", "sim": "~", "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
     "mid": "|", "quad": " ", "qquad": "  ", ",": " ", ";": " ", ":": " ", "!": "", " ": " ",
     "{": "{", "}": "}", "|": "‖", "%": "%", "&": "&", "#": "#", "_": "_", "log": "log", "exp": "exp",
     "left": "", "right": "", "bigl": "", "bigr": "", "Bigl": "", "Bigr": "", "big": "", "Big": "",

@@ -350,6 +350,24 @@ def case_vmp(rng):
             {n: out[..., k, 1] for k, n in enumerate(("mu_m_new", "mu_S_new", "tau_alpha_new", "tau_beta_new"))})
 
 
+def case_ncvmp(rng):
+    """One step against Knowles & Minka's messages in mean and variance, typed in blrkit.classical.ncvmp
+    (adaptive quadrature), one problem at a time."""
+    from blrkit.classical.ncvmp import knowles_minka
+
+    X = rng.normal(size=BATCH + (N, D)) / np.sqrt(D)
+    y = np.where(rng.uniform(size=BATCH + (N,)) < 0.5, 1.0, -1.0)
+    m = 0.3 * rng.normal(size=BATCH + (D,))
+    L = rng.normal(size=BATCH + (D, D)) / D
+    S = L @ np.swapaxes(L, -1, -2) + np.eye(D)
+    alpha = rng.uniform(0.5, 2.0, BATCH)
+    out = [[knowles_minka(X[i, j], y[i, j], alpha[i, j], m[i, j], np.linalg.inv(S[i, j]), 1)
+            for j in range(BATCH[1])] for i in range(BATCH[0])]
+    return (lambda: dict(m=m, S=S, alpha=alpha, X=X, y=y),
+            {"m_new": np.array([[o[0][1] for o in row] for row in out]),
+             "S_new": np.array([[o[1][1] for o in row] for row in out])})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -359,6 +377,7 @@ CASES = {
     "vogn_improved": lambda rng: case_vogn(rng, improved=True),
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
+    "ncvmp": case_ncvmp,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

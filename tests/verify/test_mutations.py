@@ -143,6 +143,14 @@ MUTATIONS = {
         ("N for N/2 in the shape", r"^\s*tau_alpha_new =", r"\(1/2\)\*N", "N"),
         ("sign of the data term in the rate", r"^\s*tau_beta_new =", r"2\*E_mu_1\*np", "-2*E_mu_1*np"),
     ]),
+    "ncvmp": ("ncvmp_step", ("blrkit.algorithms.ncvmp",), ("ncvmp",), [
+        ("sign of the gradient", r"^\s*m_new =", r"\+ E_g\)", "- E_g)"),
+        ("variance of the predictive dropped (delta method)", r"^\s*eta = ", r"np\.sqrt\(2 \* eta_var\)",
+         "(0 * eta_var)"),
+        ("sd for variance in the nodes", r"^\s*eta = ", r"np\.sqrt\(2 \* eta_var\)", "2 * eta_var"),
+        ("prior dropped from the precision", r"^\s*S_new =", r"alpha\[\.\.\., None, None\] \* np\.eye\(X\.shape\[-1\]\) \+ ", ""),
+        ("weights not normalised", r"^\s*d1 =", r" / np\.sqrt\(np\.pi\)", ""),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
