@@ -292,8 +292,7 @@ class GaussHermite(Approximation):
     name = "Gauss-Hermite quadrature"
     key = "gauss-hermite"
     anchor = "vmp"
-    statement = (r"\mathbb{E}_q[f(x_i^\top\theta)] \approx \pi^{-1/2}\sum_{k=1}^{100} w_k\, "
-                 r"f\big(x_i^\top m + (2 x_i^\top S^{-1} x_i)^{1/2} z_k\big)")
+    statement = r"\mathbb{E}_q[f(\eta_i)] \approx \pi^{-1/2}\sum_{k} w_k\, f(\bar\eta_i + (2\sigma_i^2)^{1/2} z_k)"
     families = ("multivariate-gaussian", "diagonal-gaussian")
     stage = "expectation"
 

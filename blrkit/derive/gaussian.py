@@ -179,8 +179,8 @@ def _expectations(b, loss, free: set, approximations):
         a = quadrature[0]
         b.step(a.label, [(Display("E_" + n, rf"\mathbb{{E}}_{{q_t}}[{_MC_TEX[n]}]"),
                           Display("gh_" + n, _GH_TEX[n])) for n in left],
-               f"${a.statement}$, $z_k, w_k$ the nodes and weights of $e^{{-z^2}}$; "
-               "$\\eta_i \\sim \\mathcal{N}(x_i^\\top m_t, x_i^\\top S_t^{-1} x_i)$", a.anchor, approximate=True)
+               f"${a.statement}$ with $\\bar\\eta_i = x_i^\\top m_t$, $\\sigma_i^2 = x_i^\\top S_t^{-1} x_i$ and "
+               "$(z_k, w_k)$ the 100 nodes and weights of $e^{-z^2}$", a.anchor, approximate=True)
         return "quadrature"
     if isinstance(loss, GLMLoss) and any(isinstance(a, StochasticGradient) for a in approximations) \
             and free & {"H", "h", "E_H", "E_h"}:

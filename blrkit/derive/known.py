@@ -47,6 +47,8 @@ def known_algorithm(family: str, loss_kind: str, keys: tuple, step=None) -> tupl
                                                                                  "gradient-descent")
     if family == "diagonal-gaussian" and {"squared-gradient", "square-root", "decoupled-step"} <= has:
         return ("Adam", "rmsprop") if {"gradient-average", "bias-correction"} <= has else ("RMSprop", "rmsprop")
+    if "gauss-hermite" in has and step == 1 and loss_kind == "glm":
+        return "Non-conjugate VMP", "vmp"
     if family == "gaussian-mixture" and {"responsibility", "delta"} <= has:
         return "Multimodal optimisation", "multimodal"
     if family == "diagonal-gaussian" and {"reparam-hessian", "hessian-scale", "gradient-average"} <= has:

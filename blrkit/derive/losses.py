@@ -236,16 +236,10 @@ class GLMLoss:
             lines.append(f"d1 = {scalar(self.f1.subs(Y_OBS, sp.Symbol('y')))}")
         if {"H", "h"} & set(targets):
             lines.append(f"d2 = {scalar(self.f2.subs(Y_OBS, sp.Symbol('y')))}")
-        forms = {
-            "g": "(np.swapaxes(X, -1, -2) @ d1[..., None])[..., 0]",
-            "H": "np.swapaxes(X, -1, -2) @ (d2[..., None] * X)",
-            "h": "np.sum(d2[..., None] * X**2, axis=-2)",
-            "h_gn": "np.sum((d1**2)[..., None] * X**2, axis=-2)",
-        }
         for q in ("g", "H", "h", "h_gn"):
             if q in targets:
                 name, wrap = targets[q]
-                lines.append(f"{name} = {wrap(forms[q])}")
+                lines.append(f"{name} = {wrap(_GLM_FORMS[q])}")
         return lines
 
 
@@ -269,15 +263,19 @@ class GLMLoss:
             lines.append(f"d1 = np.sum(w * ({scalar(self.f1)}), axis=-1) / np.sqrt(np.pi)")
         if {"H", "h"} & set(targets):
             lines.append(f"d2 = np.sum(w * ({scalar(self.f2)}), axis=-1) / np.sqrt(np.pi)")
-        forms = {
-            "g": "(np.swapaxes(X, -1, -2) @ d1[..., None])[..., 0]",
-            "H": "np.swapaxes(X, -1, -2) @ (d2[..., None] * X)",
-            "h": "np.sum(d2[..., None] * X**2, axis=-2)",
-        }
         for q in ("g", "H", "h"):
             if q in targets:
-                lines.append(f"{targets[q][0]} = {forms[q]}")
+                lines.append(f"{targets[q][0]} = {_GLM_FORMS[q]}")
         return lines
+
+
+#: a GLM's gradient, Hessian, its diagonal and the Gauss–Newton sum from d1 = f'(η), d2 = f''(η) per example
+_GLM_FORMS = {
+    "g": "(np.swapaxes(X, -1, -2) @ d1[..., None])[..., 0]",
+    "H": "np.swapaxes(X, -1, -2) @ (d2[..., None] * X)",
+    "h": "np.sum(d2[..., None] * X**2, axis=-2)",
+    "h_gn": "np.sum((d1**2)[..., None] * X**2, axis=-2)",
+}
 
 
 def _glm(text, name):

@@ -165,7 +165,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("vmp", "VMP (Gaussian, unknown mean and precision)", "mean-field", ("rho=1",),
            "vmp_sweep", "vmp", "blrkit.classical.vmp:normal_gamma_cavi", "blrkit.algorithms:vmp_normal_gamma",
            _NB + "04_ridge_and_conjugate.ipynb", problem=_normal_gamma_vmp),
-    Recipe("ncvmp", "Non-conjugate VMP (logistic regression)", "multivariate-gaussian", ("gauss-hermite", "rho=1"),
+    Recipe("ncvmp", "Non-conjugate VMP", "multivariate-gaussian", ("gauss-hermite", "rho=1"),
            "ncvmp_step", "vmp", "blrkit.classical.ncvmp:knowles_minka", "blrkit.algorithms:ncvmp_logistic",
            _NB + "07_flat_minima.ipynb", problem=lambda: (__import__("blrkit.derive.losses", fromlist=["glm_loss"])
                                                           .glm_loss("logistic"), "isotropic")),
