@@ -30,6 +30,7 @@ from blrkit.algorithms.results import (
 from blrkit.algorithms.ridge import ridge
 from blrkit.algorithms.rmsprop import blr_from_rmsprop, rmsprop, rmsprop_from_blr
 from blrkit.algorithms.sgd import stochastic_gradient_descent
+from blrkit.algorithms.svi import svi_gaussian_mean
 from blrkit.algorithms.variational_newton import variational_newton
 from blrkit.algorithms.vmp import vmp_normal_gamma
 
@@ -66,6 +67,7 @@ __all__ = [
     "rmsprop_from_blr",
     "rts_smoother",
     "stochastic_gradient_descent",
+    "svi_gaussian_mean",
     "variational_newton",
     "vmp_normal_gamma",
     "vogn",

@@ -159,7 +159,8 @@ class StochasticGradient(Approximation):
     key = "stochastic"
     anchor = "stochastic-gradient"
     statement = r"\nabla\ell \approx \tfrac{N}{M}\hat{g}_{\mathcal{B}}"
-    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
+    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian", "gaussian", "beta",
+                "gamma", "dirichlet", "normal-gamma")
 
     def substitutions(self, terms):
         scale = terms["n_data"] / terms["n_batch"]

@@ -27,6 +27,8 @@ from .printing import ExpectedValue
 Y = sp.IndexedBase("y")
 I = sp.Idx("i")  # noqa: E741
 N_OBS = sp.Symbol("N", integer=True, positive=True)
+#: the whole data count and a minibatch's size, under the stochastic approximation (SVI)
+N_DATA, M_BATCH = sp.Symbol("n_data", integer=True, positive=True), sp.Symbol("M", integer=True, positive=True)
 
 
 @dataclass(frozen=True)
@@ -159,16 +161,20 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     prior in the family, :math:`\log h` cancels between the prior and the entropy.  ``prior="none"``
     drops the prior (:math:`\bar\ell = \ell`), and then :math:`\log h` stays in the expectation.
     """
-    from .approximations import StepSize
+    from .approximations import StepSize, StochasticGradient
     from .expectations import expectation
 
     if not isinstance(loss, Likelihood):
         raise DerivationError(
             f"the {family.name} family needs a loss in θ or a likelihood over data y_i, got {type(loss).__name__}")
     for a in approx:
-        if not isinstance(a, StepSize):
+        if not isinstance(a, (StepSize, StochasticGradient)):
             raise DerivationError(f"{a.name} does not apply to the {family.name} family: its natural gradient is "
-                                  "computed exactly; choose a step size rho=… or none")
+                                  "computed exactly; choose a step size rho=…, 'stochastic', or none")
+    stochastic = next((a for a in approx if isinstance(a, StochasticGradient)), None)
+    if stochastic is not None and loss.data_free:
+        raise DerivationError("'stochastic' estimates a sum over data y_i from a minibatch: this loss has no data")
+    approx = tuple(a for a in approx if isinstance(a, StepSize))
     if prior in ("none", "flat"):
         prior = None
     elif prior is None:
@@ -210,6 +216,14 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         step("Bayesian learning rule", list(zip(new, nat)), why, "blr")
         prior_nat = []
         target = loss.total + (0 if constant_h else family.log_base_measure)
+    if stochastic is not None:  # Σ_{i=1}^N ℓ_i ≈ (N/M) Σ_{i∈B} ℓ_i: y holds the minibatch, n_data counts all
+        minibatch = target.replace(lambda x: isinstance(x, sp.Sum),
+                                   lambda x: N_DATA / M_BATCH * sp.Sum(x.function, (I, 1, M_BATCH)))
+        step(stochastic.label, [(sp.Symbol("E_loss_full"), target), (sp.Symbol("E_loss_full"), minibatch)],
+             "$\\sum_{i=1}^N \\ell_i \\approx \\tfrac{N}{M}\\sum_{i\\in\\mathcal{B}} \\ell_i$: "
+             "$y$ holds the minibatch $\\mathcal{B}$ of $M$ data (Hoffman et al. 2013)", stochastic.anchor,
+             approximate=True)
+        target = minibatch
     e = expectation(_data_sums(sp.expand(sp.expand_log(target, force=True))), family, monte_carlo=True)
     sampled = e.sampled
     conjugate = e.remainder == 0 and sampled == 0
@@ -267,6 +281,8 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
                 update.append((sp.Symbol(f"{s_.name}_new"), _tidy(x.subs(dict(zip(lam, nat))), prior_syms)))
         else:
             update.append((sp.Symbol(f"{p.name}_new"), _tidy(exprs.subs(dict(zip(lam, nat))), prior_syms)))
+    if stochastic is not None:  # one fraction over the minibatch, not a sum of four
+        update = [(a, min((b, sp.factor(b)), key=sp.count_ops)) for a, b in update]
     step("Standard parameters", update, "the family's map from natural to standard parameters", "conjugate")
     update_eqs = tuple(Equation(a, b) for a, b in gradient + update)
     assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):])
@@ -295,6 +311,10 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         oracles += mc_code
     if any(_outside_sums(a.expr).has(N_OBS) for a in assignments) or _outside_sums(sampled).has(N_OBS):
         oracles.append(f"N = np.shape(y)[{-2 if loss.one_hot else -1}]  # number of observations")
+    if any(_outside_sums(a.expr).has(M_BATCH) for a in assignments):
+        oracles.append(f"M = np.shape(y)[{-2 if loss.one_hot else -1}]  # the minibatch size")
+    if any(a.expr.has(N_DATA) for a in assignments):
+        args.append(Argument("n_data", "int", "number N of data in the whole sum (y is a minibatch of it)"))
     title = title or (f"Conjugate Bayes ({family.name})" if conjugate else f"Non-conjugate BLR ({family.name})")
     return Derivation(
         title=title, family=family.key, approximations=tuple(approx), steps=tuple(steps),

@@ -169,6 +169,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "ncvmp_step", "vmp", "blrkit.classical.ncvmp:knowles_minka", "blrkit.algorithms:ncvmp_logistic",
            _NB + "07_flat_minima.ipynb", problem=lambda: (__import__("blrkit.derive.losses", fromlist=["glm_loss"])
                                                           .glm_loss("logistic"), "isotropic")),
+    Recipe("svi", "Stochastic VI (Gaussian mean)", "gaussian", ("stochastic",), "svi_step", "svi",
+           "blrkit.classical.svi:svi_gaussian_mean", "blrkit.algorithms:svi_gaussian_mean",
+           _NB + "04_ridge_and_conjugate.ipynb", problem=_conjugate("gaussian_mean")),
     Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
            "sgd_step", "sgd", "blrkit.classical.sgd:sgd",
            "blrkit.algorithms:stochastic_gradient_descent", _NB + "02_gradient_descent.ipynb"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.verify.registry import SAME_CODE, SEQUENCE, Check, Problem, compare, optional, register, skipped
+from blrkit.verify.registry import CLOSED_FORM, SAME_CODE, SEQUENCE, Check, Problem, compare, optional, register, skipped
 
 #: the prior and the start: μ ~ N(0.5, 10), τ ~ Gamma(2, 3); q(τ) starts at E[τ] = 1
 PRIOR, START, SWEEPS = dict(mean_prior=(0.5, 0.1), precision_prior=(2.0, 3.0)), (1.0, 1.0), 12
@@ -110,3 +110,35 @@ def ncvmp(p: Problem, recipe) -> list:
                     (res.means[:short + 1], np.stack([b_[0] for b_ in book], 1)),
                     (res.precisions[:short + 1], np.stack([b_[1] for b_ in book], 1))),
             Check("stationarity of the ELBO over Gaussians (adaptive quadrature)", float(error), SEQUENCE, True)]
+
+
+@register("svi")
+def svi(p: Problem, recipe) -> list:
+    r"""SVI for a Gaussian mean (known noise variance): the driver against Hoffman et al.'s update written by
+    hand (:mod:`blrkit.classical.svi`) on the same minibatches, ρ_t = (1 + t)^(−0.7), M = N/4; and against the
+    exact posterior (closed form) after one epoch of single data without replacement with ρ_t = 1/t, where
+    the stochastic iteration is exact."""
+    from blrkit.algorithms import svi_gaussian_mean as driver
+    from blrkit.classical.svi import svi_gaussian_mean as classical
+
+    rng = p.rng()
+    y = rng.normal(1.5, 2.0, size=(p.batch, p.n))
+    prior = dict(prior_mean=0.3, prior_precision=0.5, noise_variance=4.0)
+    M, T = max(1, p.n // 4), 40
+    batches = [np.sort(rng.choice(p.n, M, replace=False)) for _ in range(T)]
+    m, S = driver(y, batch_size=M, n_steps=T, batches=batches, **prior)
+    rhos = (1.0 + np.arange(1, T + 1)) ** -0.7
+    book = [classical(y[b], 0.3, 0.5, 4.0, 0.3, 0.5, batches, rhos) for b in range(p.batch)]
+    step = recipe.derive().compile()
+    mm, SS = np.full(p.batch, 0.3), np.full(p.batch, 0.5)
+    for idx, r in zip(batches, rhos):
+        mm, SS = step(mm, SS, r, 0.3, 0.5, y[:, idx], 4.0, p.n)
+    epoch = [np.array([i]) for i in rng.permutation(p.n)]
+    m1, S1 = driver(y, batch_size=1, n_steps=p.n, batches=epoch, learning_offset=0.0, learning_decay=1.0, **prior)
+    S_exact = 0.5 + p.n / 4.0
+    m_exact = (0.5 * 0.3 + y.sum(-1) / 4.0) / S_exact
+    return [compare("derived step (compiled)", SAME_CODE, False, (m[-1], mm), (S[-1], SS)),
+            compare(f"classical.svi (Hoffman et al. 2013, M = {M} of N = {p.n})", SEQUENCE, True,
+                    (m, np.stack([b[0] for b in book], 1)), (S, np.stack([b[1] for b in book], 1))),
+            compare("exact posterior (one epoch, rho_t = 1/t, M = 1)", CLOSED_FORM, True,
+                    (m1[-1], m_exact), (S1[-1], np.full(p.batch, S_exact)))]

@@ -368,6 +368,20 @@ def case_ncvmp(rng):
              "S_new": np.array([[o[1][1] for o in row] for row in out])})
 
 
+def case_svi(rng):
+    """One SVI step (Hoffman et al. 2013) typed here in natural parameters: η ← (1 − ρ)η + ρ(η₀ + (N/M) Σ_B t(y_i)),
+    t(y) = (y/σ², −1/(2σ²)), a minibatch of M = 4 of N = 30."""
+    yB = rng.normal(1.0, 2.0, BATCH + (4,))
+    m, S, rho = rng.normal(size=BATCH), rng.uniform(0.5, 2.0, BATCH), rng.uniform(0.1, 1.0, BATCH)
+    m0, S0, s2, N = 0.2, 0.5, 1.5, 30
+    stats = np.stack([yB.sum(-1) / s2, np.full(BATCH, -4 / (2 * s2))])
+    eta0 = np.stack([np.full(BATCH, S0 * m0), np.full(BATCH, -S0 / 2)])
+    eta = (1 - rho) * np.stack([S * m, -S / 2]) + rho * (eta0 + N / 4 * stats)
+    return (lambda: dict(m=m, S=S, rho=rho, m_0=np.full(BATCH, m0), S_0=np.full(BATCH, S0), y=yB,
+                         noise_variance=np.full(BATCH, s2), n_data=N),
+            {"m_new": eta[0] / (-2 * eta[1]), "S_new": -2 * eta[1]})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -377,7 +391,7 @@ CASES = {
     "vogn_improved": lambda rng: case_vogn(rng, improved=True),
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
-    "ncvmp": case_ncvmp,
+    "ncvmp": case_ncvmp, "svi": case_svi,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

@@ -151,6 +151,12 @@ MUTATIONS = {
         ("prior dropped from the precision", r"^\s*S_new =", r"alpha\[\.\.\., None, None\] \* np\.eye\(X\.shape\[-1\]\) \+ ", ""),
         ("weights not normalised", r"^\s*d1 =", r" / np\.sqrt\(np\.pi\)", ""),
     ]),
+    "svi": ("svi_step", ("blrkit.algorithms.svi",), ("svi",), [
+        ("no N/M scale on the data", r"^\s*m_new =", r"n_data\*rho\*np\.sum", "M*rho*np.sum"),
+        ("dropped (1 - rho) on the precision", r"^\s*S_new =", r" - S\*rho$", ""),
+        ("old precision in the mean (rho dropped on S_0)", r"^\s*m_new =", r"M\*S_0\*m_0\*noise_variance\*rho", "M*S_0*m_0*noise_variance"),
+        ("N for N/M in the precision", r"^\s*S_new =", r"n_data\*rho/noise_variance", "M*rho/noise_variance"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
