@@ -174,7 +174,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     stochastic = next((a for a in approx if isinstance(a, StochasticGradient)), None)
     if stochastic is not None and loss.data_free:
         raise DerivationError("'stochastic' estimates a sum over data y_i from a minibatch: this loss has no data")
-    approx = tuple(a for a in approx if isinstance(a, StepSize))
+    given, approx = tuple(approx), tuple(a for a in approx if isinstance(a, StepSize))
     if prior in ("none", "flat"):
         prior = None
     elif prior is None:
@@ -317,7 +317,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         args.append(Argument("n_data", "int", "number N of data in the whole sum (y is a minibatch of it)"))
     title = title or (f"Conjugate Bayes ({family.name})" if conjugate else f"Non-conjugate BLR ({family.name})")
     return Derivation(
-        title=title, family=family.key, approximations=tuple(approx), steps=tuple(steps),
+        title=title, family=family.key, approximations=given, steps=tuple(steps),
         natural_update=tuple(Equation(a, b) for a, b in zip(new, nat)), update=update_eqs,
         anchor=anchor or ("conjugate" if conjugate else "blr"), function_name=function_name,
         summary=f"One BLR step: {title}.",
