@@ -107,8 +107,11 @@ def main():
         "NumPy Adam (hand-written)": lambda: numpy_adam(fresh(), theta0, n_steps=N_STEPS),
         "blrkit.algorithms.adam": lambda: adam(fresh(), theta0, n_steps=N_STEPS),
         "blrkit.algorithms.rmsprop": lambda: rmsprop(fresh(), theta0, n_steps=N_STEPS),
-        "blrkit.algorithms.vogn (K = 1)": lambda: vogn(obj.grad_terms, theta0, rho=0.01, n_steps=N_STEPS, n_data=N,
-                                                       batch_size=128, precision0=float(N), rng=1),
+        "blrkit.algorithms.vogn (K = 1)": lambda: vogn(None, theta0, rho=0.01, n_steps=N_STEPS, n_data=N,
+                                                       batch_size=128, precision0=float(N), rng=1,
+                                                       grad_sums=obj.grad_sums),
+        "blrkit.algorithms.vogn (K = 1), per-example grad_terms": lambda: vogn(
+            obj.grad_terms, theta0, rho=0.01, n_steps=N_STEPS, n_data=N, batch_size=128, precision0=float(N), rng=1),
         "blrkit.algorithms.ivon (K = 1)": lambda: ivon(obj.grad_batch, theta0, lr=0.1, ess=N, hess_init=1.0,
                                                             beta2=0.9999, weight_decay=1.0 / N, n_steps=N_STEPS,
                                                             n_data=N, batch_size=128, rng=1),

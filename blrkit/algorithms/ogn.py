@@ -44,7 +44,7 @@ __all__ = ["online_gauss_newton", "vogn"]
 
 
 def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0,
-                        rng=None) -> DiagonalNewtonResult:
+                        rng=None, grad_sums=None) -> DiagonalNewtonResult:
     r"""Run ``n_steps`` steps of online Gauss–Newton: the diagonal-Gaussian BLR with the delta method.
 
     .. math::
@@ -62,8 +62,9 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
 
     Parameters
     ----------
-    grad_terms : callable
-        ``grad_terms(m, idx)``: ``(*batch, D)``, an index array of length M → ``(*batch, M, D)``.
+    grad_terms : callable or None
+        ``grad_terms(m, idx)``: ``(*batch, D)``, an index array of length M → ``(*batch, M, D)``; None when
+        ``grad_sums`` is given.
     m0 : array_like, shape (*batch, D)
         Starting mean.
     rho : float or array_like of shape (*batch,)
@@ -76,6 +77,11 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
         Starting diagonal precision, > 0.
     rng : numpy.random.Generator or int or None
         Source of the minibatches (an int seeds ``numpy.random.default_rng``).
+
+    grad_sums : callable, optional
+        ``grad_sums(θ, idx)`` → ``(Σ_i ∇ℓ_i(θ), Σ_i ∇ℓ_i(θ)²)`` over the minibatch, each θ's shape: what the
+        emitted step uses. Give it when the model computes both sums without stacking per-example
+        gradients (``blrkit.models.MLP.gradient_square_sums``: about 10× faster on a network).
 
     Returns
     -------
@@ -107,15 +113,15 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
     >>> np.round(res.means[-1], 6)
     array([1., 1.])
     """
-    m, r, s, rng = _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng)
+    m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
     n_steps = _check_n_steps(n_steps)
     # s ← (1 − ρ)s + ρ(N/M)Σ_B ∇ℓ_i(m)²,  m ← m − ρ(N/M)Σ_B ∇ℓ_i(m) / s
     return _iterate(lambda m, s, terms: ogn_step(m, s, r, terms, n_data, batch_size),
-                    grad_terms, m, s, rng, n_steps, n_data, batch_size)
+                    _sums(grad_terms, grad_sums), m, s, rng, n_steps, n_data, batch_size)
 
 
 def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0, n_samples: int = 1,
-         rng=None, rule: str = "blr") -> DiagonalNewtonResult:
+         rng=None, rule: str = "blr", grad_sums=None) -> DiagonalNewtonResult:
     r"""Run ``n_steps`` steps of variational online Gauss–Newton: OGN without the delta method.
 
     .. math::
@@ -136,8 +142,9 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
 
     Parameters
     ----------
-    grad_terms : callable
-        ``grad_terms(θ, idx)``: ``(K, *batch, D)``, an index array of length M → ``(K, *batch, M, D)``.
+    grad_terms : callable or None
+        ``grad_terms(θ, idx)``: ``(K, *batch, D)``, an index array of length M → ``(K, *batch, M, D)``; None
+        when ``grad_sums`` is given.
     m0 : array_like, shape (*batch, D)
         Starting mean.
     rho : float or array_like of shape (*batch,)
@@ -156,6 +163,11 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     rng : numpy.random.Generator or int or None
         Source of the minibatches and the samples (an int seeds ``numpy.random.default_rng``). The
         default, a fresh ``default_rng()``, differs from call to call: pass a seed to reproduce a run.
+
+    grad_sums : callable, optional
+        ``grad_sums(θ, idx)`` → ``(Σ_i ∇ℓ_i(θ), Σ_i ∇ℓ_i(θ)²)`` over the minibatch, each θ's shape: what the
+        emitted step uses. Give it when the model computes both sums without stacking per-example
+        gradients (``blrkit.models.MLP.gradient_square_sums``: about 10× faster on a network).
 
     Returns
     -------
@@ -188,7 +200,7 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     >>> res.means.shape, bool(np.all(res.precisions > 0))
     ((501, 2), True)
     """
-    m, r, s, rng = _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng)
+    m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
     n_steps = _check_n_steps(n_steps)
     if rule not in ("blr", "improved"):
         raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
@@ -198,16 +210,19 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     K = int(n_samples)
     # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
     return _iterate(lambda m, s, terms: step(m, s, r, terms, n_data, batch_size, K, rng),
-                    grad_terms, m, s, rng, n_steps, n_data, batch_size)
+                    _sums(grad_terms, grad_sums), m, s, rng, n_steps, n_data, batch_size)
 
 
-def _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng):
+def _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng):
     """Validate the arguments shared by both drivers, once."""
     m = check_start(m0)
     r = check_rho(rho, m.shape[:-1])
     check_minibatch(n_data, batch_size)
-    if not callable(grad_terms):
-        raise TypeError(f"grad_terms must be callable, got {type(grad_terms).__name__}")
+    if grad_sums is not None:
+        if not callable(grad_sums):
+            raise TypeError(f"grad_sums must be callable, got {type(grad_sums).__name__}")
+    elif not callable(grad_terms):
+        raise TypeError(f"grad_terms must be callable (or give grad_sums), got {type(grad_terms).__name__}")
     if precision0 is None:
         raise ValueError("precision0 is required")
     s = broadcast_to_batch(check_positive(precision0, "precision0"), "precision0", m.shape).copy()
@@ -221,11 +236,24 @@ def _setup(grad_terms, m0, rho, n_data, batch_size, precision0, rng):
 CHECK_EVERY = 32
 
 
-def _iterate(step, grad_terms, m, s, rng, n_steps, n_data, batch_size) -> DiagonalNewtonResult:
-    """The loop of both drivers: each step draws its minibatch B and calls ``step(m, s, θ ↦ grad_terms(θ, B))``.
+def _sums(grad_terms, grad_sums):
+    """``(θ, idx) ↦ (Σ_i ∇ℓ_i(θ), Σ_i ∇ℓ_i(θ)²)`` over the minibatch: the user's ``grad_sums``, or the sums of
+    ``grad_terms``' per-example gradients (axis −2)."""
+    if grad_sums is not None:
+        return grad_sums
 
-    The first step's ``grad_terms`` output is shape- and finiteness-checked; after that the loop
-    only stores the iterates and checks them in blocks of :data:`CHECK_EVERY` steps.
+    def from_terms(theta, idx):
+        terms = grad_terms(theta, idx)
+        return np.sum(terms, axis=-2), np.sum(terms**2, axis=-2)
+    from_terms.terms = grad_terms
+    return from_terms
+
+
+def _iterate(step, grad_sums, m, s, rng, n_steps, n_data, batch_size) -> DiagonalNewtonResult:
+    """The loop of both drivers: each step draws its minibatch B and calls ``step(m, s, θ ↦ grad_sums(θ, B))``.
+
+    The first step's oracle output is shape- and finiteness-checked; after that the loop only stores
+    the iterates and checks them in blocks of :data:`CHECK_EVERY` steps.
     """
     n_data, batch_size = int(n_data), int(batch_size)
     means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
@@ -234,7 +262,7 @@ def _iterate(step, grad_terms, m, s, rng, n_steps, n_data, batch_size) -> Diagon
     with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported by the block check
         for t in range(n_steps):
             idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-            m, s = step(m, s, _checked_terms(grad_terms, idx) if t == 0 else lambda theta: grad_terms(theta, idx))
+            m, s = step(m, s, _checked_sums(grad_sums, idx) if t == 0 else lambda theta: grad_sums(theta, idx))
             if m.dtype.kind == "c" or s.dtype.kind == "c":     # stored into a float array it would lose its imaginary part
                 check_step(t, m, s, grad="grad_terms", hess="grad_terms")
             means[t + 1], precisions[t + 1] = m, s
@@ -245,19 +273,31 @@ def _iterate(step, grad_terms, m, s, rng, n_steps, n_data, batch_size) -> Diagon
     return DiagonalNewtonResult(means=means, precisions=precisions)
 
 
-def _checked_terms(grad_terms, idx):
-    """θ ↦ grad_terms(θ, idx), with its output checked: shape ``θ.shape[:-1] + (M, D)``, finite."""
+def _checked_sums(grad_sums, idx):
+    """θ ↦ grad_sums(θ, idx), its output checked: per-example gradients of shape ``θ.shape[:-1] + (M, D)``
+    when built from ``grad_terms``, else two arrays of θ's shape; finite."""
     batch_size = len(idx)
+    terms = getattr(grad_sums, "terms", None)
 
     def checked(theta):
-        out = np.asarray(grad_terms(theta, idx))
-        shape = theta.shape[:-1] + (batch_size, theta.shape[-1])
-        if out.shape != shape:
-            raise ValueError(f"grad_terms must return per-example gradients of shape {shape} for an input of "
-                             f"shape {theta.shape} and {batch_size} indices, got shape {out.shape}")
-        if not np.isfinite(out).all():
-            raise ValueError("grad_terms returned non-finite values (NaN or inf)")
-        return out
+        if terms is not None:
+            out = np.asarray(terms(theta, idx))
+            shape = theta.shape[:-1] + (batch_size, theta.shape[-1])
+            if out.shape != shape:
+                raise ValueError(f"grad_terms must return per-example gradients of shape {shape} for an input of "
+                                 f"shape {theta.shape} and {batch_size} indices, got shape {out.shape}")
+            if not np.isfinite(out).all():
+                raise ValueError("grad_terms returned non-finite values (NaN or inf)")
+            return np.sum(out, axis=-2), np.sum(out**2, axis=-2)
+        out = grad_sums(theta, idx)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ValueError("grad_sums must return a pair (Σ_i ∇ℓ_i, Σ_i ∇ℓ_i²)")
+        g, g2 = (np.asarray(x) for x in out)
+        if g.shape != theta.shape or g2.shape != theta.shape:
+            raise ValueError(f"grad_sums must return two arrays of shape {theta.shape}, got {g.shape} and {g2.shape}")
+        if not (np.isfinite(g).all() and np.isfinite(g2).all()):
+            raise ValueError("grad_sums returned non-finite values (NaN or inf)")
+        return g, g2
 
     return checked
 

@@ -36,8 +36,7 @@ _STATE_DOCS = {
     "hess": "callable, m (..., D) -> ∇²ℓ(m) (..., D, D)",
     "hess_diag": "callable, m (..., D) -> diag ∇²ℓ(m) (..., D)",
     "grad_batch": "callable, m (..., D) -> sum of the minibatch gradients (..., D)",
-    "grad_terms": "callable, m (..., D) -> per-example gradients ∇ℓ_i(m) of the minibatch, stacked on "
-                  "axis -2: (..., M, D)",
+    "grad_sums": "callable, m (..., D) -> (Σ_i ∇ℓ_i(m), Σ_i ∇ℓ_i(m)²) over the minibatch, each (..., D)",
     "grad_mean": "callable, m (..., D) -> the mean minibatch gradient ḡ(m) = (1/M) Σ_{i∈B} ∇ℓ_i(m), (..., D)",
     "v": "per-example precision v_t = s_t / N (RMSprop's and Adam's second moment), (..., D), positive",
     "g_avg": "average of past gradients g̃_t (Adam's first moment), (..., D)",
@@ -323,7 +322,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         from .printing import latex
 
         oracles[:0] = [f"# the precision of q_t: s_t = {latex(precision)}", f"s = {_np_code(precision)}"]
-    for name in ("grad", "grad_batch", "grad_mean", "hess", "hess_diag", "grad_terms"):
+    for name in ("grad", "grad_batch", "grad_mean", "hess", "hess_diag", "grad_sums"):
         if any(re.search(rf"\b{name}\(", o) for o in oracles):
             args.append(Argument(name, "callable", _STATE_DOCS[name]))
     if "n_data" in free:
@@ -457,19 +456,19 @@ def _np_code(expr) -> str:
 
 def _gauss_newton(free: set, prefix: str) -> tuple[list[str], set]:
     """Oracle lines for the Gauss-Newton sums Σ_i ∇ℓ_i² (names ``h_gn``, ``h_gn_batch``) and the gradient
-    Σ_i ∇ℓ_i at the same level, both from one call of ``grad_terms``: at the mean (``prefix=""``) or
+    Σ_i ∇ℓ_i at the same level, both from one call of ``grad_sums``: at the mean (``prefix=""``) or
     averaged over Monte-Carlo samples θ_k (``prefix="E_"``).  Returns the lines and the names they set."""
     gn = {prefix + "h_gn", prefix + "h_gn_batch"} & free
     if not gn:
         return [], set()
     grad = prefix + ("g_batch" if prefix + "h_gn_batch" in gn else "g")
-    at, shape = ("theta", "(n_samples, ..., M, D)") if prefix else ("m", "(..., M, D)")
+    at, shape = ("theta", "(n_samples, ..., D)") if prefix else ("m", "(..., D)")
     mean = (lambda e: f"np.mean({e}, axis=0)") if prefix else (lambda e: e)
-    lines = [f"# ∇ℓ_i({'θ_k' if prefix else 'm'}) for each i of the sum, stacked on axis -2: {shape}",
-             f"grads = grad_terms({at})"]
+    lines = [f"# Σ_i ∇ℓ_i and Σ_i ∇ℓ_i² (elementwise) over the minibatch at {'θ_k' if prefix else 'm'}: each {shape}",
+             f"g_sum, g_sq = grad_sums({at})"]
     sets = set(gn)
     if grad in free:
-        lines.append(f"{grad} = {mean('np.sum(grads, axis=-2)')}")
+        lines.append(f"{grad} = {mean('g_sum')}")
         sets.add(grad)
-    lines += [f"{name} = {mean('np.sum(grads**2, axis=-2)')}" for name in sorted(gn)]
+    lines += [f"{name} = {mean('g_sq')}" for name in sorted(gn)]
     return lines, sets

@@ -80,7 +80,8 @@ def train(name: str, objective: Objective, theta0, settings: Settings = Settings
         res = getattr(algorithms, name)(objective.minibatch_grad(M, rng), theta0, lr=lr, n_steps=st.n_steps)
         return res.means[-1], None
     if name == "vogn":
-        res = algorithms.vogn(objective.grad_terms, theta0, rho=st.vogn_rho, n_steps=st.n_steps, n_data=N,
+        res = algorithms.vogn(None, theta0, grad_sums=objective.grad_sums, rho=st.vogn_rho, n_steps=st.n_steps,
+                              n_data=N,
                               batch_size=M, precision0=st.vogn_precision0 * N, rng=rng, rule="improved")
         return res.means[-1], res.precisions[-1]
     if name == "ivon":

@@ -356,12 +356,17 @@ def _ogn_checks(p: Problem, recipe, driver, classical, name, n_samples=None, rul
     k = iter(range(K))
     if n_samples is None:
         batches = [np.sort(draws.choice(N, M, replace=False)) for _ in range(K)]
-        derived = loop(recipe.derive().compile(), (mb, sb), K, rho, lambda th: terms(th, batches[next(k)]), N, M)
+        derived = loop(recipe.derive().compile(), (mb, sb), K, rho, lambda th: _sums(terms(th, batches[next(k)])), N, M)
     else:  # the driver draws a minibatch, then the samples, from one generator
         derived = _vogn_derived(recipe, mb, sb, rho, K, N, M, n_samples, terms, draws)
     return [compare("derived step (compiled)", SAME_CODE, False, (derived[0], res.means), (derived[1], res.precisions)),
             compare(f"classical.{name} ({rule + ', ' if rule else ''}M = {M} of N = {N})",
                     CLOSED_FORM, True, *pairs)]
+
+
+def _sums(G):
+    """(Σ_i ∇ℓ_i, Σ_i ∇ℓ_i²) of per-example gradients stacked on axis −2: the emitted steps' oracle."""
+    return G.sum(axis=-2), (G**2).sum(axis=-2)
 
 
 def _vogn_derived(recipe, m, s, rho, K, N, M, n_samples, terms, draws):
@@ -371,7 +376,7 @@ def _vogn_derived(recipe, m, s, rho, K, N, M, n_samples, terms, draws):
     ms, ss = [m], [s]
     for _ in range(K):
         idx = np.sort(draws.choice(N, M, replace=False))
-        m, s = step(m, s, rho, lambda th, idx=idx: terms(th, idx), N, M, n_samples, draws)
+        m, s = step(m, s, rho, lambda th, idx=idx: _sums(terms(th, idx)), N, M, n_samples, draws)
         ms.append(m)
         ss.append(s)
     return np.stack(ms), np.stack(ss)

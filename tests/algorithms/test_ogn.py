@@ -191,3 +191,29 @@ def test_a_late_failure_is_reported_at_its_step(driver, bad_step):
     match = "grad_terms returned non-finite" if bad_step == 0 else f"became non-finite at step {bad_step}: grad_terms"
     with pytest.raises(ValueError, match=match):
         driver(terms, np.ones(2), rho=0.5, n_steps=100, n_data=4, batch_size=2, precision0=np.ones(2), rng=0)
+
+
+def test_grad_sums_gives_the_iterates_of_grad_terms():
+    """The emitted steps take (Σ∇ℓ_i, Σ∇ℓ_i²); handing those sums directly (as a network computes them without
+    per-example gradients) gives the same iterates as summing ``grad_terms``, and a wrong output is named."""
+    from blrkit.algorithms import online_gauss_newton, vogn
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=30)
+
+    def terms(theta, idx):
+        return ((theta @ X[idx].T) - y[idx])[..., None] * X[idx]
+
+    def sums(theta, idx):
+        G = terms(theta, idx)
+        return G.sum(-2), (G ** 2).sum(-2)
+    kw = dict(rho=0.3, n_steps=20, n_data=30, batch_size=8, precision0=30.0, rng=2)
+    for driver, extra in ((online_gauss_newton, {}), (vogn, {"n_samples": 2})):
+        a = driver(terms, np.zeros(3), **kw, **extra)
+        b = driver(None, np.zeros(3), grad_sums=sums, **kw, **extra)
+        np.testing.assert_allclose(b.means, a.means, rtol=1e-14)
+        np.testing.assert_allclose(b.precisions, a.precisions, rtol=1e-14)
+    with pytest.raises(ValueError, match="grad_sums must return two arrays of shape"):
+        vogn(None, np.zeros(3), grad_sums=lambda th, idx: (th, th[..., :2]), **kw)
+    with pytest.raises(TypeError, match="grad_terms must be callable \\(or give grad_sums\\)"):
+        vogn(None, np.zeros(3), **kw)

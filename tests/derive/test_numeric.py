@@ -192,7 +192,7 @@ def case_ogn(rng):
     # s_{t+1} = (1 − ρ)s_t + ρ(N/M)Σ_{i∈B} g_i²,  m_{t+1} = m_t − ρ(N/M)Σ_{i∈B} g_i / s_{t+1}, elementwise
     s_new = (1 - rho[..., None]) * s + rho[..., None] * (n_data / n_batch) * sum(G[..., i, :] ** 2 for i in range(4))
     m_new = m - rho[..., None] * (n_data / n_batch) * sum(G[..., i, :] for i in range(4)) / s_new
-    return (lambda: dict(m=m, s=s, rho=rho, grad_terms=grad_terms, n_data=n_data, n_batch=n_batch),
+    return (lambda: dict(m=m, s=s, rho=rho, grad_sums=sums_of(grad_terms), n_data=n_data, n_batch=n_batch),
             {"s_new": s_new, "m_new": m_new})
 
 
@@ -210,7 +210,7 @@ def case_vogn(rng, n_samples=5, improved=False):
         G_hat = (n_data / n_batch) * E_h - s
         s_new = s + rho[..., None] * G_hat + rho[..., None] ** 2 / 2 * G_hat**2 / s
     m_new = m - rho[..., None] * (n_data / n_batch) * E_g / s_new
-    return (lambda: dict(m=m, s=s, rho=rho, grad_terms=grad_terms, n_data=n_data, n_batch=n_batch,
+    return (lambda: dict(m=m, s=s, rho=rho, grad_sums=sums_of(grad_terms), n_data=n_data, n_batch=n_batch,
                          n_samples=n_samples, rng=np.random.default_rng(SEED)),
             {"s_new": s_new, "m_new": m_new})
 
@@ -240,6 +240,14 @@ def conjugate_case(name):
         names = [o.name for o in RECIPES[name].derive().outputs]
         return lambda: kwargs, dict(zip(names, out if isinstance(out, tuple) else (out,)))
     return case
+
+
+def sums_of(grad_terms):
+    """The emitted OGN/VOGN steps take (Σ_i ∇ℓ_i, Σ_i ∇ℓ_i²): summed here from the per-example gradients."""
+    def sums(theta):
+        G = grad_terms(theta)
+        return G.sum(axis=-2), (G**2).sum(axis=-2)
+    return sums
 
 
 def case_rmsprop(rng, adam=False):

@@ -77,3 +77,17 @@ def test_datasets():
         digits(test_fraction=1.5)
     with pytest.raises(ValueError, match="noise"):
         moons(noise=-1.0)
+
+
+def test_grad_sums_are_the_sums_of_grad_terms():
+    """The sums from the network's second backward product, the prior share added in closed form, against
+    the per-example gradients summed (and squared) here."""
+    rng = np.random.default_rng(1)
+    net = MLP((4, 6, 3), activation="tanh")
+    X, y = rng.normal(size=(25, 4)), rng.integers(0, 3, 25)
+    obj = Objective(net, X, y, prior_precision=2.0)
+    theta, idx = rng.normal(size=(2, net.n_params)) / 3, np.arange(3, 15)
+    G = obj.grad_terms(theta, idx)
+    g, g2 = obj.grad_sums(theta, idx)
+    np.testing.assert_allclose(g, G.sum(-2), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(g2, (G ** 2).sum(-2), rtol=1e-12, atol=1e-14)

@@ -86,8 +86,7 @@ MUTATIONS = {
         ("no N/M scale on the mean", r"^\s*m_new =", r"\bn_data\b", "n_batch"),
         ("dropped (1 - rho)", r"^\s*s_new =", r"\(1 - rho\)", "1"),
         ("old precision in the mean step", r"^\s*m_new =", r"\bs_new\b", "s"),
-        ("square of the sum for the sum of squares", r"^\s*h_gn_batch =", r"np\.sum\(grads\*\*2, axis=-2\)",
-         "np.sum(grads, axis=-2)**2"),
+        ("square of the sum for the sum of squares", r"^\s*h_gn_batch =", r"\bg_sq\b", "g_sum**2"),
     ]),
     "vogn": ("vogn_step", ("blrkit.algorithms.ogn",), ("vogn",), [
         ("sign of the gradient", r"^\s*m_new =", r"\bE_g_batch\b", "(-E_g_batch)"),

@@ -9,7 +9,7 @@
 import numpy as np
 
 
-def ogn_step(m, s, rho, grad_terms, n_data, n_batch):
+def ogn_step(m, s, rho, grad_sums, n_data, n_batch):
     r"""One BLR step: Online Gauss-Newton (OGN).
 
     .. math::
@@ -25,8 +25,8 @@ def ogn_step(m, s, rho, grad_terms, n_data, n_batch):
         diagonal precision s_t, (..., D), positive
     rho : scalar
         learning rate ρ in (0, 1], scalar or (...)
-    grad_terms : callable
-        callable, m (..., D) -> per-example gradients ∇ℓ_i(m) of the minibatch, stacked on axis -2: (..., M, D)
+    grad_sums : callable
+        callable, m (..., D) -> (Σ_i ∇ℓ_i(m), Σ_i ∇ℓ_i(m)²) over the minibatch, each (..., D)
     n_data : int
         number N of terms in the loss
     n_batch : int
@@ -45,10 +45,10 @@ def ogn_step(m, s, rho, grad_terms, n_data, n_batch):
     s = np.asarray(s, dtype=float)
     rho = np.asarray(rho, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
-    # ∇ℓ_i(m) for each i of the sum, stacked on axis -2: (..., M, D)
-    grads = grad_terms(m)
-    g_batch = np.sum(grads, axis=-2)
-    h_gn_batch = np.sum(grads**2, axis=-2)
+    # Σ_i ∇ℓ_i and Σ_i ∇ℓ_i² (elementwise) over the minibatch at m: each (..., D)
+    g_sum, g_sq = grad_sums(m)
+    g_batch = g_sum
+    h_gn_batch = g_sq
     # -- outputs -----------------------------------------------------------
     # s_{t+1} = (1 - \rho) s_t + \frac{N \rho}{M} \left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right)
     s_new = s*(1 - rho) + h_gn_batch*n_data*rho/n_batch

@@ -9,7 +9,7 @@
 import numpy as np
 
 
-def improved_vogn_step(m, s, rho, grad_terms, n_data, n_batch, n_samples, rng):
+def improved_vogn_step(m, s, rho, grad_sums, n_data, n_batch, n_samples, rng):
     r"""One BLR step: Improved BLR (VOGN).
 
     .. math::
@@ -26,8 +26,8 @@ def improved_vogn_step(m, s, rho, grad_terms, n_data, n_batch, n_samples, rng):
         diagonal precision s_t, (..., D), positive
     rho : scalar
         learning rate ρ in (0, 1], scalar or (...)
-    grad_terms : callable
-        callable, m (..., D) -> per-example gradients ∇ℓ_i(m) of the minibatch, stacked on axis -2: (..., M, D)
+    grad_sums : callable
+        callable, m (..., D) -> (Σ_i ∇ℓ_i(m), Σ_i ∇ℓ_i(m)²) over the minibatch, each (..., D)
     n_data : int
         number N of terms in the loss
     n_batch : int
@@ -53,10 +53,10 @@ def improved_vogn_step(m, s, rho, grad_terms, n_data, n_batch, n_samples, rng):
     # θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples
     eps = rng.standard_normal((n_samples,) + np.shape(m))
     theta = m + eps / np.sqrt(s)
-    # ∇ℓ_i(θ_k) for each i of the sum, stacked on axis -2: (n_samples, ..., M, D)
-    grads = grad_terms(theta)
-    E_g_batch = np.mean(np.sum(grads, axis=-2), axis=0)
-    E_h_gn_batch = np.mean(np.sum(grads**2, axis=-2), axis=0)
+    # Σ_i ∇ℓ_i and Σ_i ∇ℓ_i² (elementwise) over the minibatch at θ_k: each (n_samples, ..., D)
+    g_sum, g_sq = grad_sums(theta)
+    E_g_batch = np.mean(g_sum, axis=0)
+    E_h_gn_batch = np.mean(g_sq, axis=0)
     # -- intermediate terms ------------------------------------------------
     # b = (1 - \rho) s_t + \frac{N \rho}{M} \mathbb{E}_{q_t}[\sum_{i \in \mathcal{B}} (\nabla\ell_i(\theta))^2]
     b = s*(1 - rho) + E_h_gn_batch*n_data*rho/n_batch
