@@ -164,14 +164,14 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "blrkit.algorithms:mixture_vi", _NB + "10_mixtures.ipynb", rule="improved"),
     Recipe("vmp", "VMP (Gaussian, unknown mean and precision)", "mean-field", ("rho=1",),
            "vmp_sweep", "vmp", "blrkit.classical.vmp:normal_gamma_cavi", "blrkit.algorithms:vmp_normal_gamma",
-           _NB + "04_ridge_and_conjugate.ipynb", problem=_normal_gamma_vmp),
+           _NB + "11_inference.ipynb", problem=_normal_gamma_vmp),
     Recipe("ncvmp", "Non-conjugate VMP", "multivariate-gaussian", ("gauss-hermite", "rho=1"),
            "ncvmp_step", "vmp", "blrkit.classical.ncvmp:knowles_minka", "blrkit.algorithms:ncvmp_logistic",
-           _NB + "07_flat_minima.ipynb", problem=lambda: (__import__("blrkit.derive.losses", fromlist=["glm_loss"])
+           _NB + "11_inference.ipynb", problem=lambda: (__import__("blrkit.derive.losses", fromlist=["glm_loss"])
                                                           .glm_loss("logistic"), "isotropic")),
     Recipe("svi", "Stochastic VI (Gaussian mean)", "gaussian", ("stochastic",), "svi_step", "svi",
            "blrkit.classical.svi:svi_gaussian_mean", "blrkit.algorithms:svi_gaussian_mean",
-           _NB + "04_ridge_and_conjugate.ipynb", problem=_conjugate("gaussian_mean")),
+           _NB + "11_inference.ipynb", problem=_conjugate("gaussian_mean")),
     Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
            "sgd_step", "sgd", "blrkit.classical.sgd:sgd",
            "blrkit.algorithms:stochastic_gradient_descent", _NB + "02_gradient_descent.ipynb"),
