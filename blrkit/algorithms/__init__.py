@@ -5,6 +5,7 @@ axes) and returns an immutable result. Importing this package never imports SymP
 """
 
 from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
+from blrkit.algorithms.binary import bayesbinn, ste
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.ivon import ivon
@@ -15,6 +16,7 @@ from blrkit.algorithms.ncvmp import ncvmp_logistic
 from blrkit.algorithms.newton import newton
 from blrkit.algorithms.ogn import online_gauss_newton, vogn
 from blrkit.algorithms.results import (
+    BinaryResult,
     DiagonalNewtonResult,
     GaussianPosterior,
     GradientDescentResult,
@@ -35,6 +37,7 @@ from blrkit.algorithms.variational_newton import variational_newton
 from blrkit.algorithms.vmp import vmp_normal_gamma
 
 __all__ = [
+    "BinaryResult",
     "DiagonalNewtonResult",
     "GaussianPosterior",
     "GradientDescentResult",
@@ -48,6 +51,7 @@ __all__ = [
     "VMPResult",
     "adam",
     "adam_from_blr",
+    "bayesbinn",
     "blr_from_adam",
     "blr_from_rmsprop",
     "diagonal_newton",
@@ -66,6 +70,7 @@ __all__ = [
     "rmsprop",
     "rmsprop_from_blr",
     "rts_smoother",
+    "ste",
     "stochastic_gradient_descent",
     "svi_gaussian_mean",
     "variational_newton",

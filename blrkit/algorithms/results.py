@@ -138,6 +138,22 @@ class VMPResult:
 
 
 @dataclass(frozen=True)
+class BinaryResult:
+    """Every iterate of a mean-field Bernoulli over weights in {−1, +1}: ``natural`` λ ``(n_steps + 1, *batch, P)``
+    (for STE: its latent weights). :attr:`means` μ = tanh λ; :attr:`probabilities` q(w = +1) = σ(2λ)."""
+
+    natural: np.ndarray
+
+    @property
+    def means(self) -> np.ndarray:
+        return np.tanh(self.natural)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return 0.5 * (1 + np.tanh(self.natural))
+
+
+@dataclass(frozen=True)
 class KalmanFilterResult:
     """Filtered marginals p(x_t | y_0..y_t): ``means`` ``(*batch, T, D)``,
     ``covariances`` ``(*batch, T, D, D)``, and ``log_likelihood`` ``(*batch,)`` = log p(y_0..y_{T-1})."""

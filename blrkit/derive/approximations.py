@@ -160,7 +160,7 @@ class StochasticGradient(Approximation):
     anchor = "stochastic-gradient"
     statement = r"\nabla\ell \approx \tfrac{N}{M}\hat{g}_{\mathcal{B}}"
     families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian", "gaussian", "beta",
-                "gamma", "dirichlet", "normal-gamma")
+                "gamma", "dirichlet", "normal-gamma", "bernoulli")
 
     def substitutions(self, terms):
         scale = terms["n_data"] / terms["n_batch"]
@@ -299,6 +299,110 @@ class GaussHermite(Approximation):
 
     def substitutions(self, terms):
         return {}
+
+
+@dataclass(frozen=True)
+class Relaxation(Approximation):
+    r"""The Gumbel-softmax (binary concrete) relaxation of :math:`w \sim q` on {−1, +1}: :math:`w_\tau =
+    \tanh((\lambda + \varepsilon)/\tau)` with logistic noise ε, so that :math:`\nabla_\lambda\mathbb E_q[\ell]
+    \approx \mathbb E_\varepsilon[\nabla_w\ell(w_\tau)\,\partial w_\tau/\partial\lambda]` (Khan & Rue 2023, Sec. 4.5;
+    Maddison et al. 2017, Jang et al. 2017).  Biased for τ > 0; the bias shrinks with τ while the variance
+    grows."""
+
+    name = "Gumbel-softmax relaxation"
+    key = "relaxation"
+    anchor = "bayesbinn"
+    statement = r"\mathbb{E}_q[\ell(w)] \approx \mathbb{E}_\varepsilon[\ell(w_\tau)],\ w_\tau = \tanh((\lambda + \varepsilon)/\tau)"
+    families = ("bernoulli",)
+    stage = "expectation"
+
+    def substitutions(self, terms):
+        return {}
+
+
+@dataclass(frozen=True)
+class Limit(Approximation):
+    """A limit or assumption that turns BayesBiNN into the straight-through estimator (Khan & Rue 2023,
+    Sec. 4.5): applied to the finished update, printed with ≈."""
+
+    stage = "limit"
+    families = ("bernoulli",)
+    anchor = "ste"
+    note = ""
+
+    def substitutions(self, terms):
+        return {}
+
+    def rewrite(self, update, terms):
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class NoNoise(Limit):
+    r"""No relaxation noise, ε = 0: the relaxed weight at the mean, :math:`w_\tau = \tanh(\lambda/\tau)` (STE's
+    "delta method")."""
+
+    name = "no relaxation noise"
+    key = "no-noise"
+    statement = r"\varepsilon = 0"
+    note = "the delta method: the expectation over $\\varepsilon$ taken at $\\varepsilon = 0$"
+
+    def rewrite(self, update, terms):
+        lam, tau = terms["lam"], terms["tau"]
+        scale = sp.Symbol("s_nonoise", positive=True)
+        terms["scale"], terms["scale_definition"] = scale, (1 - sp.tanh(lam / tau) ** 2) / (tau * (1 - sp.tanh(lam) ** 2))
+        return update.subs(terms["sg"], scale * sp.Symbol("g_tanh", real=True))
+
+
+@dataclass(frozen=True)
+class ConstantScale(Limit):
+    r"""The scale :math:`(1 - w_\tau^2)/(\tau(1 - \mu^2))` replaced by a constant c > 0: as τ → 0 at ε = 0 it
+    vanishes for every λ ≠ 0, so the straight-through estimator keeps a constant in its place."""
+
+    name = "constant scale"
+    key = "constant-scale"
+    statement = r"\frac{1 - \tanh^2(\lambda/\tau)}{\tau(1 - \mu^2)} \to c"
+    note = "its limit $\\tau \\to 0$ is 0: a constant stands in for it (absorbed into the step)"
+
+    def rewrite(self, update, terms):
+        return update.subs(terms["scale"], sp.Symbol("c_s", positive=True))
+
+
+@dataclass(frozen=True)
+class ZeroTemperature(Limit):
+    r"""τ → 0: the relaxed weight becomes the binary weight, :math:`\tanh(\lambda/\tau) \to \operatorname{sign}\lambda`."""
+
+    name = "zero temperature"
+    key = "zero-temperature"
+    statement = r"\tau \to 0:\ \tanh(\lambda/\tau) \to \operatorname{sign}\lambda"
+    note = "the gradient at the binary weights"
+
+    def rewrite(self, update, terms):
+        lam, tau = terms["lam"], terms["tau"]
+        if sp.limit(sp.tanh(lam / tau).subs(lam, 1), tau, 0, "+") != 1:
+            raise AssertionError("tanh(λ/τ) does not tend to sign λ")
+        return update.subs(sp.Symbol("g_tanh", real=True), sp.Symbol("g_sign", real=True))
+
+
+@dataclass(frozen=True)
+class SmallStep(Limit):
+    r"""ρ → 0 with α = ρNc fixed: :math:`(1-\rho)\lambda \to \lambda` and the prior's pull ρλ₀ → 0, leaving
+    :math:`\lambda \leftarrow \lambda - \alpha\,\bar g(\operatorname{sign}\lambda)`: STE with latent weights λ (checked
+    as the limit)."""
+
+    name = "small step"
+    key = "small-step"
+    statement = r"\rho \to 0,\ \rho N c = \alpha"
+    note = "the latent weights of STE are $\\lambda$"
+
+    def rewrite(self, update, terms):
+        lam, rho, n, lr = terms["lam"], terms["rho"], terms["n_data"], sp.Symbol("lr", positive=True)
+        c = sp.Symbol("c_s", positive=True)
+        target = lam - lr * sp.Symbol("g_sign", real=True)
+        gap = sp.expand(update.subs(c, lr / (rho * n)) - target)
+        if sp.limit(gap, rho, 0) != 0:
+            raise AssertionError(f"STE is not the small-step limit: {gap}")
+        return target
 
 
 @dataclass(frozen=True)
@@ -562,6 +666,7 @@ APPROXIMATIONS: dict[str, Approximation] = {
                        SquaredGradient(), ReparamHessian(), Responsibility(), PerExampleScale(), SquareRoot(),
                        DecoupledStep(),
                        GradientAverage(), BiasCorrection(), HessianScale(), EffectiveSampleSize(), GaussHermite(),
+                       Relaxation(), NoNoise(), ConstantScale(), ZeroTemperature(), SmallStep(),
                        GradientBiasCorrection())
 }
 
@@ -604,6 +709,9 @@ def ordered(approximations) -> tuple[Approximation, ...]:
                                        or keys.index("stochastic") > keys.index("squared-gradient")):
         raise ValueError("'squared-gradient' squares the mean minibatch gradient: give 'stochastic' before it")
     natural = [k for a, k in zip(approx, keys) if getattr(a, "stage", "natural") in ("natural", "expectation")]
+    limits = [k for a, k in zip(approx, keys) if getattr(a, "stage", "") == "limit"]
+    if limits and [k for k in keys if k in limits] != keys[len(keys) - len(limits):]:
+        raise ValueError("the limits of STE (no-noise, constant-scale, zero-temperature, small-step) come last")
     if [k for k in keys if k in natural] != keys[:len(natural)]:
         raise ValueError("rewrites of the textbook form (per-example-scale, square-root, decoupled-step, "
                          "gradient-average, bias-correction, hessian-scale, effective-sample-size, "

@@ -189,6 +189,10 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
         return _assemble_gaussian(key, fields, approx, function_name, title, anchor)
     if rule != "blr":
         raise DerivationError(f"the improved BLR is implemented for Gaussian candidates, not {key}")
+    if key == "bernoulli" and isinstance(loss, OracleLoss):
+        from .binary import derive_binary
+
+        return derive_binary(loss, prior, approx, function_name=function_name, title=title, anchor=anchor)
     if isinstance(loss, (OracleLoss, GLMLoss, ExpressionLoss)):
         raise DerivationError(f"the {key} family takes a loss in its θ ({', '.join(map(str, fam.theta))}) "
                               f"or a likelihood over data; {type(loss).__name__} needs a Gaussian candidate")

@@ -74,6 +74,10 @@ LATEX_NAMES: dict[str, str] = {
     "E_logq": r"\mathbb{E}_{q_k}[\log q]", "E_logq_K": r"\mathbb{E}_{q_K}[\log q]",
     "E_grad_f": r"\mathbb{E}_{q_k}[\nabla f]", "E_hess_f": r"\mathbb{E}_{q_k}[\nabla^2 f]",
     "E_f": r"\mathbb{E}_{q_k}[f]", "E_f_K": r"\mathbb{E}_{q_K}[f]",
+    "lam_0": r"\lambda_0", "mu_w": r"\mu", "w_tau": r"w_\tau", "g_tanh": r"\bar{g}(\tanh(\lambda_t/\tau))",
+    "g_sign": r"\bar{g}(\mathrm{sign}\,\lambda_t)", "c_s": "c", "s_nonoise": r"\hat{s}_0",
+    "E_sg": r"\mathbb{E}_\varepsilon[\hat s\,\nabla_w\ell(w_\tau)]",
+    "E_sg_mean": r"\mathbb{E}_\varepsilon[\hat s\,\bar g(w_\tau)]",
     "rho_pi": r"\rho_\pi", "G_hat": r"\hat{G}", "logdet_S": r"\log\det S_{k,t}", "logdet_S_K": r"\log\det S_{K,t}", "v_K": "v_K", "c_q": "c",
     "weight_decay": r"\delta",
     "ess": r"N_{\mathrm{ess}}",
@@ -115,7 +119,7 @@ LATEX_NAMES: dict[str, str] = {
 }
 
 #: state symbols whose LaTeX is not their name: the time subscript goes on this base
-_STATE_BASES = {"g_avg": r"\tilde{g}", "h_avg": "h"}
+_STATE_BASES = {"g_avg": r"\tilde{g}", "h_avg": "h", "lam": r"\lambda"}
 
 #: state name -> (base, index): printed ``base_{index,t}`` (a parameter of a mean-field block)
 STATE_INDICES: dict[str, tuple[str, str]] = {}
@@ -585,7 +589,7 @@ _SYMBOLS = {
     "beta": "β", "kappa": "κ", "sigma": "σ", "tau": "τ", "pi": "π", "eta": "η", "gamma": "γ",
     "delta": "δ", "epsilon": "ε", "phi": "φ", "psi": "ψ", "omega": "ω", "Sigma": "Σ", "Gamma": "Γ",
     "sum": "Σ", "approx": "≈", "in": "∈", "top": "ᵀ", "infty": "∞", "cdot": "·", "times": "×",
-    "odot": "⊙", "oslash": "⊘", "sim": "~", "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
+    "odot": "⊙", "oslash": "⊘", "sim": "~", "varepsilon": "ε", "pm": "±", "operatorname": "", "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
     "mid": "|", "quad": " ", "qquad": "  ", ",": " ", ";": " ", ":": " ", "!": "", " ": " ",
     "{": "{", "}": "}", "|": "‖", "%": "%", "&": "&", "#": "#", "_": "_", "log": "log", "exp": "exp",
     "left": "", "right": "", "bigl": "", "bigr": "", "Bigl": "", "Bigr": "", "big": "", "Big": "",

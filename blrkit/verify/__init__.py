@@ -6,7 +6,8 @@ This package turns that map into running checks. For each recipe of
 :data:`blrkit.derive.RECIPES` one *row check* (registered in :mod:`blrkit.verify.registry`,
 written in the module of its group: :mod:`~blrkit.verify.gaussian`,
 :mod:`~blrkit.verify.adaptive`, :mod:`~blrkit.verify.regression`, :mod:`~blrkit.verify.kalman`,
-:mod:`~blrkit.verify.conjugate`, :mod:`~blrkit.verify.mixture`, :mod:`~blrkit.verify.inference`)
+:mod:`~blrkit.verify.conjugate`, :mod:`~blrkit.verify.mixture`, :mod:`~blrkit.verify.inference`,
+:mod:`~blrkit.verify.binary`)
 builds a seeded problem, runs the public driver a user calls and compares every output with
 counterparts that share no code with it (*independent*: :mod:`blrkit.classical`, SciPy,
 scikit-learn, filterpy, pykalman, Bayes' rule) and with the step compiled from the derivation

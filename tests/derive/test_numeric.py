@@ -390,6 +390,30 @@ def case_svi(rng):
             {"m_new": eta[0] / (-2 * eta[1]), "S_new": -2 * eta[1]})
 
 
+def case_bayesbinn(rng):
+    """One BayesBiNN step, Meng, Bachmann & Khan (2020) Alg. 1 typed here on the same uniforms:
+    w = tanh((λ + ε)/τ), ŝ = N(1 − w²)/(τ(1 − tanh²λ)), λ ← (1 − ρ)λ − ρ(mean_k ŝĝ − λ₀)."""
+    lam, lam0, rho = rng.normal(size=BATCH + (D,)), rng.normal(size=BATCH + (D,)), rng.uniform(0.1, 0.9, BATCH)
+    tau, N, K = 0.7, 50, 3
+    c = rng.normal(size=D)
+    grad_mean = lambda w: w - c  # noqa: E731 -- ℓ_i = ½‖w − c‖² per example
+    u = np.random.default_rng(SEED).uniform(size=(K,) + BATCH + (D,))
+    w = np.tanh((lam + 0.5 * np.log(u / (1 - u))) / tau)
+    s_hat = N * (1 - w**2) / (tau * (1 - np.tanh(lam) ** 2))
+    expected = (1 - rho[..., None]) * lam - rho[..., None] * (np.mean(s_hat * grad_mean(w), axis=0) - lam0)
+    return (lambda: dict(lam=lam, rho=rho, lam_0=lam0, tau=tau, grad_mean=grad_mean, n_data=N, n_samples=K,
+                         rng=np.random.default_rng(SEED)), {"lam_new": expected})
+
+
+def case_ste(rng):
+    """One BinaryConnect step typed here: w = sign(λ) (+1 at 0), λ ← λ − α ḡ(w)."""
+    lam, lr = rng.normal(size=BATCH + (D,)), rng.uniform(0.01, 0.5, BATCH)
+    lam[0, 0, 0] = 0.0  # sign(0) = +1
+    c = rng.normal(size=D)
+    w = np.where(lam >= 0, 1.0, -1.0)
+    return (lambda: dict(lam=lam, lr=lr, grad_mean=lambda v: v - c), {"lam_new": lam - lr[..., None] * (w - c)})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -399,7 +423,7 @@ CASES = {
     "vogn_improved": lambda rng: case_vogn(rng, improved=True),
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
-    "ncvmp": case_ncvmp, "svi": case_svi,
+    "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

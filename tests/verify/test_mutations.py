@@ -156,6 +156,19 @@ MUTATIONS = {
         ("old precision in the mean (rho dropped on S_0)", r"^\s*m_new =", r"M\*S_0\*m_0\*noise_variance\*rho", "M*S_0*m_0*noise_variance"),
         ("N for N/M in the precision", r"^\s*S_new =", r"n_data\*rho/noise_variance", "M*rho/noise_variance"),
     ]),
+    "bayesbinn": ("bayesbinn_step", ("blrkit.algorithms.binary",), ("bayesbinn",), [
+        ("sign of the gradient", r"^\s*lam_new =", r" - E_sg_mean", " + E_sg_mean"),
+        ("no Fisher information (the lambda-gradient for the mu-gradient)", r"^\s*log_s =",
+         r"2 \* \(np\.abs\(lam\) - np\.abs\(z\)\)", "-2 * np.abs(z)"),
+        ("dropped (1 - rho)", r"^\s*lam_new =", r" - lam\*rho$", ""),
+        ("no N", r"^\s*lam_new =", r"\*n_data", ""),
+        ("twice the logistic noise", r"^\s*z = ", r"0\.5 \*", "1.0 *"),
+    ]),
+    "ste": ("ste_step", ("blrkit.algorithms.binary",), ("ste",), [
+        ("sign of the gradient", r"^\s*lam_new =", r"lam - g_sign", "lam + g_sign"),
+        ("gradient at the latent weights (no binarisation)", r"^\s*w = ", r"np\.where\(lam >= 0, 1\.0, -1\.0\)",
+         "lam"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),

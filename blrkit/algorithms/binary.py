@@ -1,0 +1,138 @@
+r"""Binary weights: BayesBiNN and the straight-through estimator as BLR steps (Khan & Rue 2023, Sec. 4.5).
+
+The candidate is a mean-field Bernoulli on :math:`\{-1, +1\}^P`, :math:`\lambda = \tfrac12\operatorname{logit}p`,
+:math:`\mu = \tanh\lambda`.  BayesBiNN (Meng, Bachmann & Khan 2020) is the BLR with the Gumbel-softmax
+relaxation and minibatches (recipe ``bayesbinn``); STE is its deterministic limit (recipe ``ste``: no
+relaxation noise, a constant scale, zero temperature, a small step), with latent weights λ.  The numeric
+steps are the emitted :func:`~blrkit.algorithms._generated.bayesbinn.bayesbinn_step` and
+:func:`~blrkit.algorithms._generated.ste.ste_step`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blrkit._validation import as_float_array
+from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
+from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
+from blrkit.algorithms._generated.ste import ste_step
+from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.results import BinaryResult
+
+__all__ = ["bayesbinn", "ste"]
+
+
+def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, batch_size: int, prior=0.0,
+              n_samples: int = 1, rng=None) -> BinaryResult:
+    r"""BayesBiNN: the BLR for binary weights with the relaxed (Gumbel-softmax) natural gradient.
+
+    .. math::
+
+        w_k = \tanh\big((\lambda_t + \varepsilon_k)/\tau\big), \quad
+        \lambda_{t+1} = (1-\rho)\lambda_t + \rho\Big(\lambda_0 - N\,\frac1K\sum_k
+        \frac{1 - w_k^2}{\tau(1 - \tanh^2\lambda_t)}\,\bar g(w_k)\Big),
+
+    :math:`\varepsilon_k = \tfrac12\log(u_k/(1-u_k))`, :math:`u_k \sim U(0, 1)`; ρ = ``lr``, τ = ``temperature``,
+    λ₀ = ``prior``, :math:`\bar g(w)` = ``grad_batch(w, idx)``, the mean gradient of a minibatch (Meng, Bachmann &
+    Khan 2020, Alg. 1; Khan & Rue 2023, Sec. 4.5).  Each step draws the minibatch
+    ``np.sort(rng.choice(n_data, batch_size, replace=False))`` (none when ``batch_size == n_data``) and then
+    ``rng.uniform(size=(n_samples, *lam.shape))``.  The authors' code adds momentum and a 1e-10 guard on
+    both scales; neither is here (the paper's algorithm has neither).
+
+    Parameters
+    ----------
+    grad_batch : callable
+        ``grad_batch(w, idx)``: weights ``(K, *batch, P)`` → the mean minibatch gradient in w, same shape.
+    lam0 : array_like, shape (*batch, P)
+        Start λ.
+    lr : float
+        ρ in (0, 1].
+    temperature : float
+        τ > 0 (the bias of the relaxation shrinks with τ, its variance grows).
+    n_steps, n_data, batch_size : int
+    prior : float or array_like
+        λ₀ of the prior (0: p = ½ for every weight).
+    n_samples : int
+        Relaxed samples per step.
+    rng : numpy.random.Generator or int or None
+
+    Returns
+    -------
+    BinaryResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blrkit.algorithms import bayesbinn
+    >>> g = lambda w, idx: w - np.array([1.0, -1.0])            # ℓ = ½‖w − (1, −1)‖² per example
+    >>> res = bayesbinn(g, np.zeros(2), lr=0.1, temperature=0.5, n_steps=200, n_data=1, batch_size=1, rng=0)
+    >>> np.sign(res.means[-1])
+    array([ 1., -1.])
+    """
+    lam = check_start(lam0, "lam0")
+    r = check_rho(lr, lam.shape[:-1], "lr")
+    tau = float(as_float_array(temperature, "temperature"))
+    if not tau > 0 or not np.isfinite(tau):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    lam_prior = np.broadcast_to(as_float_array(prior, "prior"), lam.shape)
+    check_minibatch(n_data, batch_size)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    if not callable(grad_batch):
+        raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
+    rng = check_rng(rng)
+    return _run(lambda lam, grad: bayesbinn_step(lam, r, lam_prior, tau, grad, int(n_data), int(n_samples), rng),
+                grad_batch, lam, _check_n_steps(n_steps), n_data, batch_size, rng)
+
+
+def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, rng=None) -> BinaryResult:
+    r"""The straight-through estimator (BinaryConnect): the deterministic limit of BayesBiNN.
+
+    .. math::
+
+        w = \operatorname{sign}(\lambda_t)\ (+1 \text{ at } 0), \qquad \lambda_{t+1} = \lambda_t - \alpha\,\bar g(w),
+
+    α = ``lr``; the latent real weights are λ (Khan & Rue 2023, Sec. 4.5).  ``grad_batch(w, idx)`` is the mean
+    gradient of a minibatch at the binary weights; minibatches as in :func:`bayesbinn`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blrkit.algorithms import ste
+    >>> ste(lambda w, idx: np.array([1.0, -1.0]), [0.05, 0.0], lr=0.1, n_steps=2, n_data=1, batch_size=1).natural
+    array([[ 0.05,  0.  ],
+           [-0.05,  0.1 ],
+           [-0.15,  0.2 ]])
+    """
+    lam = check_start(latent0, "latent0")
+    a = as_float_array(lr, "lr")
+    if np.any(~(a > 0)) or not np.all(np.isfinite(a)):
+        raise ValueError(f"lr must be positive and finite, got {lr!r}")
+    check_minibatch(n_data, batch_size)
+    if not callable(grad_batch):
+        raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
+    return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, _check_n_steps(n_steps), n_data,
+                batch_size, check_rng(rng))
+
+
+def _run(step, grad_batch, lam, n_steps, n_data, batch_size, rng) -> BinaryResult:
+    path = [lam]
+    full = np.arange(n_data)
+    for t in range(1, n_steps + 1):
+        idx = full if batch_size == n_data else np.sort(rng.choice(n_data, batch_size, replace=False))
+
+        def grad(w, idx=idx, t=t):
+            out = np.asarray(grad_batch(w, idx), dtype=float)
+            if out.shape != w.shape:
+                raise ValueError(f"grad_batch must return the mean minibatch gradient of shape {w.shape}, "
+                                 f"got shape {out.shape} (step {t})")
+            if not np.isfinite(out).all():
+                raise ValueError(f"grad_batch returned non-finite values (NaN or inf) at step {t}")
+            return out
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lam = step(lam, grad)
+        if not np.isfinite(lam).all():
+            raise ValueError(f"the natural parameters became non-finite at step {t}: the relaxed scale "
+                             "(1 − w²)/(τ(1 − tanh²λ)) overflowed (|λ| too large for this temperature; lower lr)")
+        path.append(lam)
+    return BinaryResult(natural=np.stack(path))
