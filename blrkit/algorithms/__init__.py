@@ -7,6 +7,7 @@ axes) and returns an immutable result. Importing this package never imports SymP
 from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
 from blrkit.algorithms.binary import bayesbinn, ste
 from blrkit.algorithms.diagonal_newton import diagonal_newton
+from blrkit.algorithms.dropout import dropout_sgd
 from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
@@ -55,6 +56,7 @@ __all__ = [
     "blr_from_adam",
     "blr_from_rmsprop",
     "diagonal_newton",
+    "dropout_sgd",
     "gradient_descent",
     "ivon",
     "kalman_em",

@@ -83,7 +83,7 @@ class FixedCovariance(Approximation):
     anchor = "fixed-covariance"
     statement = r"q = \mathcal{N}(m, I)"
     families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian",
-                "gaussian")
+                "gaussian", "gaussian-mixture")
 
     def substitutions(self, terms):
         return {}
@@ -160,7 +160,7 @@ class StochasticGradient(Approximation):
     anchor = "stochastic-gradient"
     statement = r"\nabla\ell \approx \tfrac{N}{M}\hat{g}_{\mathcal{B}}"
     families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian", "gaussian", "beta",
-                "gamma", "dirichlet", "normal-gamma", "bernoulli")
+                "gamma", "dirichlet", "normal-gamma", "bernoulli", "gaussian-mixture")
 
     def substitutions(self, terms):
         scale = terms["n_data"] / terms["n_batch"]

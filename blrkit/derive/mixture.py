@@ -46,6 +46,8 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
     definite (Lin, Schmidt & Khan 2020).
     """
     keys = [a.key for a in approximations]
+    if "fixed-covariance" in keys:  # a spike and a slab per weight, only the slab means learned
+        return derive_dropout(loss, approximations, function_name=function_name, title=title, anchor=anchor)
     if not isinstance(loss, OracleLoss):
         raise DerivationError("the gaussian-mixture family takes an oracle loss (its value, gradient and Hessian "
                               "at each component's mean)")
@@ -267,4 +269,91 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
         summary=f"One BLR step: {name}, every component at once.", arguments=tuple(args), oracles=oracles,
         assignments=assignments, outputs=(m_new, S_new, v_new), dims=((D, "m.shape[-1]"),), elementwise=False,
         extra={"terms": terms, "loss": v_["loss"]},
+    )
+
+
+def derive_dropout(loss, approximations, *, function_name="blr_step", title=None, anchor=None) -> Derivation:
+    r"""Dropout as the BLR with a spike-and-slab mixture per weight (Khan & Rue 2023, Sec. 4.3).
+
+    Each weight has :math:`q(\theta_j) = p\,\mathcal N(m_j, \sigma^2) + (1-p)\,\mathcal N(0, \sigma_0^2)`: a slab
+    at the learned mean and a spike at zero, with the keep probability p and both variances fixed, so only
+    the slab means move (the fixed-covariance BLR of each component, Sec. 1.3).  The mixture's natural
+    gradient is the component's expectation of :math:`\nabla f`, f = ℓ̄ + log q, estimated from a sample of q
+    weighted by :math:`r_j(\theta)/p`; the responsibility approximation reads the mask :math:`z_j` as
+    :math:`r_j`, the delta method collapses both components to points (θ = z ⊙ m), and one mask and one
+    minibatch estimate the rest: the step of DropConnect SGD, :math:`m \leftarrow m - \rho\,(z/p)\odot\hat g(z\odot m)`,
+    and with :math:`\tilde m = p\,m` inverted dropout (a change of variables, checked).
+    """
+    from .blr import _plain
+
+    keys = [a.key for a in approximations]
+    for needed in ("fixed-covariance", "responsibility", "delta", "stochastic"):
+        if needed not in keys:
+            raise DerivationError(f"dropout derives with fixed-covariance, responsibility, delta and stochastic; "
+                                  f"{needed!r} is missing")
+    if not isinstance(loss, OracleLoss):
+        raise DerivationError("dropout takes an oracle loss (the minibatch gradient at the masked weights)")
+    from .losses import Display
+
+    m, m_new = sp.Symbol("m", real=True), sp.Symbol("m_new", real=True)
+    p, z = sp.Symbol("keep_prob", positive=True), sp.Symbol("z_mask", nonnegative=True)
+    n, M = sp.Symbol("n_data", integer=True, positive=True), sp.Symbol("n_batch", integer=True, positive=True)
+    E_slab = Display("E_slab", r"\mathbb{E}_{q_{\mathrm{slab}}}[\nabla_j f]", "E_slab[∇_j f]")
+    E_q = Display("E_q_w", r"\mathbb{E}_{q}\!\left[\frac{r_j(\theta)}{p}\nabla_j f(\theta)\right]", "E_q[r_j/p ∇_j f]")
+    g_masked = sp.Symbol("g_masked", real=True)
+    steps = [
+        Step("Candidate posterior", (Equation(Display("q_j", r"q(\theta_j)", "q(θ_j)"),
+                                              Display("spike_slab", r"p\,\mathcal{N}(m_j, \sigma^2) + (1 - p)\,"
+                                                      r"\mathcal{N}(0, \sigma_0^2)", "p N(m_j, σ²) + (1 - p) N(0, σ₀²)")),),
+             "a spike and a slab per weight: keep probability $p$ and both variances fixed, the slab means learned",
+             "dropout"),
+        Step("Bayesian learning rule", (Equation(m_new, m - RHO * E_slab),),
+             "the slab's natural gradient with fixed covariance: its natural parameter is its mean (Sec. 1.3); "
+             "$f = \\bar\\ell + \\log q$", "dropout"),
+        Step("Importance weights", (Equation(E_slab, E_q),),
+             "$\\mathbb{E}_{q_k}[h] = \\mathbb{E}_q[h\\, q_k/q]$ and $q_k/q = r_k/\\pi_k$", "mixture"),
+    ]
+    resp = next(a for a in approximations if a.key == "responsibility")
+    g_at = Display("g_at", r"\nabla_j\bar\ell(\theta)", "∇_j ℓ̄(θ)")
+    steps.append(Step(resp.label, (Equation(Display("r_j", r"r_j(\theta)", "r_j(θ)"), z, True),
+                                   Equation(E_slab, Display("E_z", r"\mathbb{E}_{q}\!\left[\frac{z_j}{p}"
+                                                                   r"\nabla_j\bar\ell(\theta)\right]",
+                                                            "E_q[z_j/p ∇_j ℓ̄(θ)]"), True)),
+                      f"${resp.statement}$: the sample came from the slab iff its mask $z_j = 1$, and "
+                      "$\\nabla\\log q \\approx 0$ under a component", resp.anchor))
+    steps.append(Step("Delta method", (Equation(Display("theta_mask", r"\theta", "θ"),
+                                                Display("zm", r"z \odot m", "z ⊙ m"), True),),
+                      "$\\sigma, \\sigma_0 \\to 0$: each component at its mean", "delta-method"))
+    update = m - RHO * (n / M) * (z / p) * g_masked
+    steps.append(Step("Stochastic gradient", (Equation(g_masked, Display("gB", r"\hat g_{\mathcal{B}}(z \odot m)",
+                                                                         "ĝ_B(z ⊙ m)")),
+                                              Equation(m_new, update, True)),
+                      "one mask $z \\sim \\mathrm{Bernoulli}(p)$ and a minibatch of $M$ of the $N$ terms", "stochastic-gradient"))
+    # inverted dropout: m̃ = p m, checked as a change of variables
+    mt, mt_new = sp.Symbol("m_tilde", real=True), sp.Symbol("m_tilde_new", real=True)
+    inverted = mt - RHO * (n / M) * z * g_masked
+    if sp.simplify(inverted.subs(mt, p * m) - p * update) != 0:
+        raise AssertionError("inverted dropout is not the change of variables m̃ = p m")
+    steps.append(Step("Textbook form", (Equation(m_new, update), Equation(mt_new, inverted)),
+                      "DropConnect SGD with step $\\rho N/(Mp)$; with $\\tilde m = p\\,m$ (checked), inverted dropout "
+                      "with step $\\rho N p/M$: its gradient $(z/p)\\odot\\hat g$ at the forward pass $z \\odot \\tilde m / p$",
+                      "dropout"))
+    upd = (Equation(m_new, update),)
+    oracles = ("# one mask z_j ~ Bernoulli(p) per weight, shared by the batch of problems; the minibatch gradient at z ⊙ m",
+               "z_mask = (rng.uniform(size=np.shape(m)[-1:]) < keep_prob).astype(float)",
+               "g_masked = grad_batch(z_mask * m)")
+    args = (Argument("m", "vector", "slab means m_t, (..., D)"),
+            Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"),
+            Argument("keep_prob", "scalar", "keep probability p in (0, 1]"),
+            Argument("grad_batch", "callable", "callable, θ (..., D) -> sum of the minibatch gradients (..., D)"),
+            Argument("n_data", "int", "number N of terms in the loss"),
+            Argument("n_batch", "int", "number M of terms in the minibatch"),
+            Argument("rng", "rng", "numpy.random.Generator for the masks"))
+    name = title or "Dropout"
+    return Derivation(
+        title=name, family="gaussian-mixture", approximations=tuple(approximations), steps=tuple(steps),
+        natural_update=(Equation(m_new, m - RHO * E_slab),), update=upd, anchor=anchor or "dropout",
+        function_name=function_name, summary=f"One BLR step: {name}, every weight at once.", arguments=args,
+        oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, _plain(e)) for e in upd), outputs=(m_new,),
+        dims=(), elementwise=True, extra={},
     )

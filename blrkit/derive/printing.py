@@ -74,6 +74,8 @@ LATEX_NAMES: dict[str, str] = {
     "E_logq": r"\mathbb{E}_{q_k}[\log q]", "E_logq_K": r"\mathbb{E}_{q_K}[\log q]",
     "E_grad_f": r"\mathbb{E}_{q_k}[\nabla f]", "E_hess_f": r"\mathbb{E}_{q_k}[\nabla^2 f]",
     "E_f": r"\mathbb{E}_{q_k}[f]", "E_f_K": r"\mathbb{E}_{q_K}[f]",
+    "keep_prob": "p", "z_mask": "z", "g_masked": r"\hat{g}_{\mathcal{B}}(z \odot m_t)", "m_tilde": r"\tilde{m}_t",
+    "m_tilde_new": r"\tilde{m}_{t+1}",
     "lam_0": r"\lambda_0", "mu_w": r"\mu", "w_tau": r"w_\tau", "g_tanh": r"\bar{g}(\tanh(\lambda_t/\tau))",
     "g_sign": r"\bar{g}(\mathrm{sign}\,\lambda_t)", "c_s": "c", "s_nonoise": r"\hat{s}_0",
     "E_sg": r"\mathbb{E}_\varepsilon[\hat s\,\nabla_w\ell(w_\tau)]",

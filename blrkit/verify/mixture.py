@@ -139,3 +139,33 @@ def ncvi(p: Problem, recipe) -> list:
                     (res.weights, np.broadcast_to(w, res.weights.shape)),
                     (res.means[..., 0], np.broadcast_to(mu, res.weights.shape)),
                     (1 / res.precisions[..., 0, 0], np.broadcast_to(var, res.weights.shape)))]
+
+
+@register("dropout")
+def dropout(p: Problem, recipe) -> list:
+    """Dropout (Sec. 4.3) on least squares: the driver against DropConnect SGD written by hand on the same
+    minibatches and masks (step ρN/(Mp)), and its ``keep_prob * means`` against inverted dropout by hand
+    (step ρNp/M, forward pass at z ⊙ w̃ / p); keep probability 0.7, ρ = 0.01 < 1, M < N."""
+    from blrkit.algorithms import dropout_sgd as driver
+    from blrkit.classical.dropout import dropconnect, inverted_dropout
+
+    rng = p.rng()
+    X = rng.standard_normal((p.n, p.dim))
+    y = X @ rng.standard_normal(p.dim) + 0.1 * rng.standard_normal(p.n)
+
+    def grad_batch(theta, idx):  # Σ_{i∈idx} ∇ ½(x_iᵀθ − y_i)²
+        return ((theta @ X[idx].T) - y[idx]) @ X[idx]
+
+    keep, rho, N, M, T = 0.7, 0.01, p.n, max(1, p.n // 4), 60
+    res = driver(grad_batch, np.zeros(p.dim), rho=rho, keep_prob=keep, n_steps=T, n_data=N, batch_size=M, rng=p.seed)
+    lr = rho * N / M
+    connect = dropconnect(grad_batch, np.zeros(p.dim), lr / keep, keep, T, N, M, np.random.default_rng(p.seed))
+    inverted = inverted_dropout(grad_batch, np.zeros(p.dim), lr * keep, keep, T, N, M, np.random.default_rng(p.seed))
+    step, m, draws = recipe.derive().compile(), np.zeros(p.dim), np.random.default_rng(p.seed)
+    for _ in range(T):
+        idx = np.sort(draws.choice(N, M, replace=False))
+        m = step(m, rho, keep, lambda th, idx=idx: grad_batch(th, idx), N, M, draws)
+    return [compare("derived step (compiled)", SAME_CODE, False, (res.means[-1], m)),
+            compare(f"classical.dropout.dropconnect (keep 0.7, M = {M} of N = {N})", SEQUENCE, True,
+                    (res.means, connect)),
+            compare("classical.dropout.inverted_dropout (m~ = p m)", SEQUENCE, True, (keep * res.means, inverted))]

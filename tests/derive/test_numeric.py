@@ -414,6 +414,17 @@ def case_ste(rng):
     return (lambda: dict(lam=lam, lr=lr, grad_mean=lambda v: v - c), {"lam_new": lam - lr[..., None] * (w - c)})
 
 
+def case_dropout(rng):
+    """One step of DropConnect SGD typed here on the same mask: z = [u < p], m ← m − ρ(N/M)(z/p) ⊙ ĝ(z ⊙ m)."""
+    m, rho, p, N, M = rng.normal(size=BATCH + (D,)), rng.uniform(0.1, 0.9, BATCH), 0.6, 40, 8
+    c = rng.normal(size=D)
+    grad_batch = lambda th: M * (th - c)  # noqa: E731 -- Σ over M terms of ∇ ½‖θ − c‖²
+    z = (np.random.default_rng(SEED).uniform(size=D) < p).astype(float)
+    expected = m - (rho[..., None] * N / M) * (z / p) * grad_batch(z * m)
+    return (lambda: dict(m=m, rho=rho, keep_prob=p, grad_batch=grad_batch, n_data=N, n_batch=M,
+                         rng=np.random.default_rng(SEED)), {"m_new": expected})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -424,6 +435,7 @@ CASES = {
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
+    "dropout": case_dropout,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

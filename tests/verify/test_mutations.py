@@ -169,6 +169,12 @@ MUTATIONS = {
         ("gradient at the latent weights (no binarisation)", r"^\s*w = ", r"np\.where\(lam >= 0, 1\.0, -1\.0\)",
          "lam"),
     ]),
+    "dropout": ("dropout_step", ("blrkit.algorithms.dropout",), ("dropout",), [
+        ("sign of the gradient", r"^\s*m_new =", r"m - g_masked", "m + g_masked"),
+        ("no 1/p (the BLR's importance weight)", r"^\s*m_new =", r"/\(keep_prob\*n_batch\)", "/n_batch"),
+        ("every weight moves (mask dropped from the update)", r"^\s*m_new =", r"\*z_mask", ""),
+        ("gradient at the unmasked weights", r"^\s*g_masked =", r"z_mask \* m", "m"),
+    ]),
     "ridge": ("ridge_posterior", ("blrkit.algorithms.ridge",), ("ridge",), [
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "np.ones_like(noise_variance)"),

@@ -1,0 +1,60 @@
+r"""Dropout as the BLR: a spike-and-slab mixture per weight, the responsibility approximation, the delta
+method and one mask per step (Khan & Rue 2023, Sec. 4.3).
+
+The recipe ``dropout`` derives the step :math:`m \leftarrow m - \rho\,\tfrac NM\,(z/p)\odot\hat g_{\mathcal B}(z\odot m)`,
+DropConnect SGD on the slab means; with :math:`\tilde m = p\,m` it is inverted dropout (the derivation checks
+the change of variables).  The numeric step is the emitted
+:func:`~blrkit.algorithms._generated.dropout.dropout_step`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blrkit._validation import as_float_array
+from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
+from blrkit.algorithms._generated.dropout import dropout_step
+from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.results import GradientDescentResult
+
+__all__ = ["dropout_sgd"]
+
+
+def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, batch_size: int,
+                rng=None) -> GradientDescentResult:
+    r"""Run ``n_steps`` BLR steps of dropout: every slab mean ``(n_steps + 1, *batch, D)``.
+
+    Each step draws the minibatch ``np.sort(rng.choice(n_data, batch_size, replace=False))`` and then one mask
+    ``rng.uniform(size=D) < keep_prob`` (shared by a batch of problems), and moves
+    :math:`m \leftarrow m - \rho\,\tfrac NM (z/p)\odot\hat g_{\mathcal B}(z\odot m)`, with ``grad_batch(θ, idx)``
+    the minibatch's *summed* gradient.  DropConnect SGD with step ρN/(Mp); ``keep_prob * means`` are the
+    weights of inverted dropout with step ρNp/M (its gradient (z/p) ⊙ ĝ at the forward pass z ⊙ m̃/p).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blrkit.algorithms import dropout_sgd
+    >>> X = np.random.default_rng(0).normal(size=(50, 3)); y = X @ [1.0, -2.0, 0.5]
+    >>> g = lambda th, idx: ((th @ X[idx].T) - y[idx]) @ X[idx]
+    >>> res = dropout_sgd(g, np.zeros(3), rho=0.002, keep_prob=0.8, n_steps=3000, n_data=50, batch_size=10, rng=1)
+    >>> res.means[-1].round(1)                    # the slab means (dropout acts as a penalty)
+    array([ 0.9, -2. ,  0.5])
+    """
+    m = check_start(m0)
+    r = check_rho(rho, m.shape[:-1])
+    p = float(as_float_array(keep_prob, "keep_prob"))
+    if not 0 < p <= 1:
+        raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
+    check_minibatch(n_data, batch_size)
+    if not callable(grad_batch):
+        raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
+    rng = check_rng(rng)
+    path = [m]
+    for t in range(1, _check_n_steps(n_steps) + 1):
+        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
+        m = dropout_step(m, r, p, lambda theta, idx=idx: grad_batch(theta, idx), int(n_data), int(batch_size), rng)
+        if not np.isfinite(m).all():
+            raise ValueError(f"the means became non-finite at step {t}: grad_batch returned NaN or inf, or rho is "
+                             "too large")
+        path.append(m)
+    return GradientDescentResult(means=np.stack(path))

@@ -1,0 +1,36 @@
+r"""Dropout SGD by hand: DropConnect and inverted dropout on the weights (Wan et al. 2013; Srivastava et al. 2014).
+
+Each step draws a minibatch ``np.sort(rng.choice(N, M, replace=False))``, then one mask per weight
+``rng.uniform(size=D) < p``; DropConnect takes the gradient at the masked weights and moves only the kept
+ones, :math:`w \leftarrow w - \eta\, z\odot\nabla\ell_{\mathcal B}(z\odot w)`; inverted dropout scales the kept
+weights by 1/p in the forward pass, :math:`\tilde w \leftarrow \tilde w - \eta\, (z/p)\odot\nabla\ell_{\mathcal B}(z\odot\tilde w/p)`.
+Written without the derive layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dropconnect(grad_batch, w0, lr, keep_prob, n_steps, n_data, batch_size, rng):
+    """Every iterate ``(n_steps + 1, D)``; ``grad_batch(θ, idx)`` is the minibatch's summed gradient."""
+    w = np.array(w0, dtype=float)
+    path = [w.copy()]
+    for _ in range(n_steps):
+        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
+        z = (rng.uniform(size=w.shape[-1]) < keep_prob).astype(float)
+        w = w - lr * z * grad_batch(z * w, idx)
+        path.append(w.copy())
+    return np.array(path)
+
+
+def inverted_dropout(grad_batch, w0, lr, keep_prob, n_steps, n_data, batch_size, rng):
+    """Every iterate of the stored weights w̃ ``(n_steps + 1, D)`` (the network uses z ⊙ w̃ / p)."""
+    w = np.array(w0, dtype=float)
+    path = [w.copy()]
+    for _ in range(n_steps):
+        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
+        z = (rng.uniform(size=w.shape[-1]) < keep_prob).astype(float)
+        w = w - lr * (z / keep_prob) * grad_batch(z * w / keep_prob, idx)
+        path.append(w.copy())
+    return np.array(path)
