@@ -34,3 +34,31 @@ def test_bad_input_is_named(kwargs, match):
     args = dict(rho=0.01, keep_prob=0.5, n_steps=2, n_data=40, batch_size=10, rng=0) | kwargs
     with pytest.raises(ValueError, match=match):
         dropout_sgd(grad_batch, np.zeros(3), **args)
+
+
+@pytest.mark.parametrize("model", ["logistic regression", "MLP"])
+def test_dropconnect_bit_for_bit_on_logistic_regression_and_the_mlp(model):
+    """The issue's workloads: the derived step against DropConnect SGD by hand (blrkit.classical.dropout) on
+    the same minibatches and masks, on a logistic regression and on blrkit.models' MLP (every parameter of the
+    flat vector dropped independently); equal up to the order of two multiplications (ρN/(Mp) · z · ĝ)."""
+    from blrkit.classical.dropout import dropconnect
+
+    r = np.random.default_rng(1)
+    if model == "MLP":
+        from blrkit.models import MLP, Objective
+
+        net = MLP((4, 8, 3))
+        Xm, ym = r.normal(size=(60, 4)), r.integers(0, 3, 60)
+        obj = Objective(net, Xm, ym, prior_precision=1.0)
+        grad, theta0, N = obj.grad_sum, net.init(r), 60
+    else:
+        Xl = r.normal(size=(60, 3))
+        yl = (r.uniform(size=60) < 0.5).astype(float)
+
+        def grad(theta, idx):  # Σ_{i∈idx} of the logistic loss's gradient
+            return (1 / (1 + np.exp(-(theta @ Xl[idx].T))) - yl[idx]) @ Xl[idx]
+        theta0, N = np.zeros(3), 60
+    rho, keep, M, T = 0.01, 0.8, 12, 40
+    res = dropout_sgd(grad, theta0, rho=rho, keep_prob=keep, n_steps=T, n_data=N, batch_size=M, rng=5)
+    book = dropconnect(grad, theta0, rho * N / (M * keep), keep, T, N, M, np.random.default_rng(5))
+    np.testing.assert_allclose(res.means, book, rtol=1e-12, atol=1e-14)
