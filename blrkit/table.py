@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from blrkit.verify import (
-    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, Check, Problem, Row,
+    CHECKS, CLOSED_FORM, ITERATIVE, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, Check, Problem, Row,
     build_table, exit_status, not_yet_rows, relative_error, table_1_recipes, verify_row,
 )
 

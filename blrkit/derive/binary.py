@@ -73,7 +73,6 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     wt = sp.Symbol("w_tau", real=True)
     if sp.simplify(dw - (1 - w_tau**2) / tau) != 0:
         raise AssertionError("∂w_τ/∂λ does not follow")
-    g_w = Display("g_w", r"\nabla_w\ell(w_\tau)", "∇_w ℓ(w_τ)")
     E_rel = Display("E_rel", r"\mathbb{E}_{\varepsilon}\left[\frac{1 - w_\tau^2}{\tau}\nabla_w\ell(w_\tau)\right]",
                     "E_ε[(1 - w_τ²)/τ ∇_w ℓ(w_τ)]")
     rel = next(a for a in approximations if a.key == "relaxation")

@@ -62,10 +62,9 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
     lam1, lam2 = (Display(f"lam_star_{k}", rf"\lambda_{{*,{k}}}", f"λ*,{k}") for k in (1, 2))
     l01, l02 = (Display(f"lam_0_{k}", rf"\lambda_{{0,{k}}}", f"λ₀,{k}") for k in (1, 2))
     m_shown = Display("m_star", "m_*", "m_*")
-    m, S, S0 = MatrixSymbol("m_star", D, 1), MatrixSymbol("S_star", D, D), MatrixSymbol("S_0", D, D)
+    m, S0 = MatrixSymbol("m_star", D, 1), MatrixSymbol("S_0", D, D)
     X = MatrixSymbol("X", N, D)
     B, r = MatrixSymbol("B", N, N), MatrixSymbol("r", N, 1)
-    g_data = Display("grad_data", r"\nabla\ell(m_*)", "∇ℓ(m_*)")
     sum1, sum2 = (Display(f"site_sum_{k}", rf"\sum_{{i=1}}^N \tilde\lambda_{{i,{k}}}",
                           f"Σᵢ λ̃ᵢ,{k}") for k in (1, 2))
     site1, site2 = (Display(f"site_{k}", rf"\tilde\lambda_{{i,{k}}}", f"λ̃ᵢ,{k}") for k in (1, 2))

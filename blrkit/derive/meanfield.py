@@ -60,7 +60,7 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
     """
     from ..families import FAMILIES
     from .approximations import ordered
-    from .conjugate import I, Likelihood, N_OBS, Y, derive_conjugate
+    from .conjugate import Likelihood, N_OBS, Y, derive_conjugate
 
     if len(blocks) < 2:
         raise DerivationError("a mean-field candidate needs at least two blocks")
@@ -72,7 +72,6 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         if len(fams[b.name].theta) != 1:
             raise DerivationError(f"block {b.name}: a scalar θ per block ({b.family} has {len(fams[b.name].theta)})")
         theta[b.name] = fams[b.name].theta[0]
-    names = {sp.Symbol(b.name, **theta[b.name].assumptions0): b.name for b in blocks}
     loss = loss.xreplace({s: sp.Symbol(s.name, **theta[s.name].assumptions0) for s in loss.free_symbols
                           if s.name in theta})
     known = {s for s in loss.free_symbols if isinstance(s, sp.Symbol) and not isinstance(s, sp.Idx)
@@ -84,7 +83,6 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         "$\\mu$", anchor)]
     assignments, arguments, outputs = [], {}, []
     mu_now: dict = {}  # block name -> {statistic: symbol of its current expectation}
-    mu_code: list = []
     from .printing import LATEX_NAMES, latex
 
     for b in blocks:
@@ -93,10 +91,8 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         for t, sym in mu_now[b.name].items():  # E[T_k(θ_b)], printed with θ_b's name
             shown = latex(t.xreplace({theta[b.name]: sp.Symbol(b.name)}))
             LATEX_NAMES.setdefault(sym.name, rf"\mathbb{{E}}[{shown}]")
-    # the expectations of every block at its current parameters (before the sweep)
-    for b in blocks:
-        for (t, sym), e in zip(mu_now[b.name].items(), fams[b.name].closed_forms["expectation_standard"]):
-            assignments.append(Assignment(sym, e, f"{sym.name} = E[{t}]"))
+    for b in blocks:  # every block's expectations at its current parameters, before the sweep
+        assignments += _expectations(b.name, fams[b.name], mu_now[b.name], "", "the current")
     for j, b in enumerate(blocks):
         fam = fams[b.name]
         mine = sp.Symbol(b.name, **theta[b.name].assumptions0)
@@ -110,20 +106,17 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
             expr = _expect(expr, th_o, stats, other.name, fams[other.name].statistics)
         expr = expr.xreplace({mine: theta[b.name]})
         used = sorted((s for s in expr.free_symbols if s.name.startswith("E_") or s in known), key=lambda s: s.name)
-        lik = Likelihood(f"expected loss of block {b.name}", expr if expr.has(Y) else expr,
+        # the whole expected loss (its sums over the data included) in θ_b, the others' μ as data
+        lik = Likelihood(f"expected loss of block {b.name}", expr, data_free=True,
                          data=tuple((s, f"E_q[{s.name}] of another block" if s.name.startswith("E_") else
-                                     f"known constant {s.name}") for s in used),
-                         data_free=not expr.has(Y))
-        if expr.has(Y):  # a loss over data: one Likelihood term per datum, summed by derive_conjugate
-            body = sp.Add(*[t for t in sp.Add.make_args(sp.expand(expr.doit()))])
-            lik = _as_sum(body, used)
+                                     f"known constant {s.name}") for s in used))
         d = derive_conjugate(fam, lik, "none" if b.prior == "none" else None, ordered(b.approximations),
                              function_name=f"{b.name}_step", title=f"block {b.name}", anchor=anchor)
         shown = sp.latex(sp.Symbol(b.name))
         LATEX_NAMES.setdefault(f"E_loss_{b.name}", rf"\mathbb{{E}}_{{q_{{\setminus {shown}}}}}[\ell]")
         steps.append(Step(f"Block {b.name}", (Equation(sp.Symbol(f"E_loss_{b.name}"),
                                                       expr.xreplace({theta[b.name]: sp.Symbol(b.name)})),),
-                          f"$\\mathbb{{E}}$ over the other blocks: their statistics become their $\\mu$", anchor))
+                          "$\\mathbb{E}$ over the other blocks: their statistics become their $\\mu$", anchor))
         steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
         params = [p.name for p in fam.standard]
         prefix = {n: f"{b.name}_{n}" for n in params} | {f"{n}_new": f"{b.name}_{n}_new" for n in params}
@@ -141,18 +134,11 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
                 arguments.setdefault(name, Argument(name, arg.kind, arg.doc.replace("prior", f"prior of q_{b.name}:")))
         # this block's expectations at its new parameters, for the blocks after it
         if j < len(blocks) - 1:
-            at_new = {n: f"{b.name}_{n}_new" for n in params}
-            for (t, sym), e in zip(mu_now[b.name].items(), fam.closed_forms["expectation_standard"]):
-                assignments.append(Assignment(sym, _renamed(e, at_new), f"{sym.name} = E[{t}] under the new q_{b.name}"))
+            assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
     for b in blocks:  # the initial expectations use every block's current standard parameters
         for p in fams[b.name].standard:
             arguments.setdefault(f"{b.name}_{p.name}", Argument(f"{b.name}_{p.name}", "scalar",
                                                                 f"current {p.name} of q_{b.name}"))
-    n_first = sum(len(fams[b.name].statistics) for b in blocks)
-    assignments = [Assignment(a.target, _renamed(a.expr, {n: f"{_owner(a.target.name)}_{n}"
-                                                          for n in (x.name for x in a.expr.free_symbols)}),
-                              f"{a.target.name} = E[T(θ)] under the current q")
-                   for a in assignments[:n_first]] + assignments[n_first:]
     assignments = _live(assignments, outputs)
     order = [f"{b.name}_{p.name}" for b in blocks for p in fams[b.name].standard]
     arguments = {k: arguments[k] for k in order if k in arguments} | {k: a for k, a in arguments.items()
@@ -197,6 +183,13 @@ def _expect(expr, th, stats: dict, block: str, shown):
     return sp.Add(*[t if isinstance(t, sp.Sum) else one(t) for t in sp.Add.make_args(sp.expand(expr))])
 
 
+def _expectations(block: str, family, symbols: dict, suffix: str, which: str) -> list:
+    """Assignments ``E_<block>_k = E[T_k(θ)]`` from the block's parameters ``<block>_<param><suffix>``."""
+    names = {p.name: f"{block}_{p.name}{suffix}" for p in family.standard}
+    return [Assignment(sym, _renamed(e, names), f"{sym.name} = E[{t}] under {which} q_{block}")
+            for (t, sym), e in zip(symbols.items(), family.closed_forms["expectation_standard"])]
+
+
 def _live(assignments, outputs):
     """Drop the expectations no later update reads (E[log τ] when only E[τ] enters), last to first."""
     kept, needed = [], set(outputs)
@@ -208,19 +201,7 @@ def _live(assignments, outputs):
     return list(reversed(kept))
 
 
-def _owner(name: str) -> str:
-    """The block of an expectation symbol ``E_<block>_<k>``."""
-    return name.split("_")[1]
-
-
 def _renamed(e, names: dict):
     """``e`` with its symbols renamed by name (assumptions kept)."""
     return e.xreplace({x: sp.Symbol(names[x.name], **x.assumptions0) for x in e.free_symbols
                        if isinstance(x, sp.Symbol) and x.name in names})
-
-
-def _as_sum(expr, used):
-    """A loss written as Σᵢ(…) + rest → a :class:`Likelihood` whose total is the same expression."""
-    from .conjugate import Likelihood
-
-    return Likelihood("expected loss", expr, data=tuple((s, s.name) for s in used), data_free=True)

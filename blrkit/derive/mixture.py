@@ -26,7 +26,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatrixSymbol
 
-from .approximations import Approximation, DeltaMethod, StepSize
+from .approximations import StepSize
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .gaussian import RHO, DerivationError, _expand, _is_zero
 from .losses import D, OracleLoss
@@ -314,7 +314,6 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
              "$\\mathbb{E}_{q_k}[h] = \\mathbb{E}_q[h\\, q_k/q]$ and $q_k/q = r_k/\\pi_k$", "mixture"),
     ]
     resp = next(a for a in approximations if a.key == "responsibility")
-    g_at = Display("g_at", r"\nabla_j\bar\ell(\theta)", "∇_j ℓ̄(θ)")
     steps.append(Step(resp.label, (Equation(Display("r_j", r"r_j(\theta)", "r_j(θ)"), z, True),
                                    Equation(E_slab, Display("E_z", r"\mathbb{E}_{q}\!\left[\frac{z_j}{p}"
                                                                    r"\nabla_j\bar\ell(\theta)\right]",

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from blrkit.duality.likelihoods import Likelihood, get_likelihood
-from blrkit.duality.sites import _float_view, _matvec, _prior_matrix, _rmatvec
+from blrkit.duality.sites import _float_view, _prior_matrix
 
 __all__ = ["KPrior", "QuadraticPenalty", "kprior", "quadratic_penalty"]
 

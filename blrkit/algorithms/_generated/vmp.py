@@ -61,7 +61,7 @@ def vmp_sweep(mu_m, mu_S, tau_alpha, tau_beta, mu_m_0, mu_S_0, y, tau_alpha_0, t
     # -- oracle terms ------------------------------------------------------
     N = np.shape(y)[-1]  # number of observations
     # -- assignments, in order ---------------------------------------------
-    # E_tau_2 = E[T(θ)] under the current q
+    # E_tau_2 = E[theta] under the current q_tau
     E_tau_2 = tau_alpha/tau_beta
     # m_{t+1} = \frac{\mathbb{E}[\tau] \sum_{i=1}^{N} y_{i}}{S_0 + N \mathbb{E}[\tau]} + \frac{S_0 m_0}{S_0 + N \mathbb{E}[\tau]}
     mu_m_new = E_tau_2*np.sum(y, axis=-1)/(mu_S_0 + E_tau_2*N) + mu_S_0*mu_m_0/(mu_S_0 + E_tau_2*N)
