@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array
+from blrkit._validation import as_float_array, check_count
 from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
 from blrkit.algorithms._generated.ste import ste_step
@@ -76,8 +76,7 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     lam_prior = np.broadcast_to(as_float_array(prior, "prior"), lam.shape)
     check_minibatch(n_data, batch_size)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    check_count(n_samples, "n_samples")
     if not callable(grad_batch):
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
     rng = check_rng(rng)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array
+from blrkit._validation import as_float_array, check_count
 from blrkit.algorithms._common import broadcast_to_batch, check_minibatch, check_rng, check_start
 from blrkit.algorithms._generated.ivon import ivon_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -120,8 +120,7 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     rho = 1.0 - float(_in(beta2, "beta2", 0.0, 1.0, closed_low=True))
     delta = float(_in(weight_decay, "weight_decay", 0.0, np.inf, closed_low=True))
     h = broadcast_to_batch(_in(hess_init, "hess_init", 0.0, np.inf), "hess_init", m.shape).copy()
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    check_count(n_samples, "n_samples")
     rng = check_rng(rng)
     lr, ess = float(as_float_array(lr, "lr")), float(as_float_array(ess, "ess"))
     means, hessians = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)

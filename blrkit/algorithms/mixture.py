@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array
+from blrkit._validation import as_float_array, check_count
 from blrkit.algorithms._common import check_rho, check_rng
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
@@ -170,8 +170,7 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
     if np.any(~(r_pi > 0)) or not np.all(np.isfinite(r_pi)):
         raise ValueError(f"rho_weights must be positive and finite, got {rho_weights!r}")
     n_steps = _check_n_steps(n_steps)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    check_count(n_samples, "n_samples")
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
         if not callable(fn):
             raise TypeError(f"{name} must be callable, got {type(fn).__name__}")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import check_positive
+from blrkit._validation import check_count, check_positive
 from blrkit.algorithms._common import (
     broadcast_to_batch,
     check_minibatch,
@@ -205,8 +205,7 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     if rule not in ("blr", "improved"):
         raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
     step = improved_vogn_step if rule == "improved" else vogn_step
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    check_count(n_samples, "n_samples")
     K = int(n_samples)
     # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
     return _iterate(lambda m, s, terms: step(m, s, r, terms, n_data, batch_size, K, rng),

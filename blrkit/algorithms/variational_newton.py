@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import check_spd
+from blrkit._validation import check_count, check_spd
 from blrkit.algorithms._common import (
     broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, check_step, checked,
     singular_is_error,
@@ -96,8 +96,7 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     batch, D = m.shape[:-1], m.shape[-1]
     r = check_rho(rho, batch)
     S = broadcast_to_batch(check_spd(precision0, "precision0", D), "precision0", batch + (D, D))
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    check_count(n_samples, "n_samples")
     rng = check_rng(rng)
     if rule not in ("blr", "improved"):
         raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")

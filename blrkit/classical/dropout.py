@@ -14,23 +14,21 @@ import numpy as np
 
 def dropconnect(grad_batch, w0, lr, keep_prob, n_steps, n_data, batch_size, rng):
     """Every iterate ``(n_steps + 1, D)``; ``grad_batch(θ, idx)`` is the minibatch's summed gradient."""
-    w = np.array(w0, dtype=float)
-    path = [w.copy()]
-    for _ in range(n_steps):
-        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-        z = (rng.uniform(size=w.shape[-1]) < keep_prob).astype(float)
-        w = w - lr * z * grad_batch(z * w, idx)
-        path.append(w.copy())
-    return np.array(path)
+    return _masked_sgd(grad_batch, w0, lr, keep_prob, n_steps, n_data, batch_size, rng, scale=1.0)
 
 
 def inverted_dropout(grad_batch, w0, lr, keep_prob, n_steps, n_data, batch_size, rng):
     """Every iterate of the stored weights w̃ ``(n_steps + 1, D)`` (the network uses z ⊙ w̃ / p)."""
+    return _masked_sgd(grad_batch, w0, lr, keep_prob, n_steps, n_data, batch_size, rng, scale=1.0 / keep_prob)
+
+
+def _masked_sgd(grad_batch, w0, lr, keep_prob, n_steps, n_data, batch_size, rng, scale):
+    """SGD through the forward pass at ``c z ⊙ w`` (c = ``scale``): w ← w − lr (c z) ⊙ ∇ℓ_B(c z ⊙ w)."""
     w = np.array(w0, dtype=float)
     path = [w.copy()]
     for _ in range(n_steps):
         idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-        z = (rng.uniform(size=w.shape[-1]) < keep_prob).astype(float)
-        w = w - lr * (z / keep_prob) * grad_batch(z * w / keep_prob, idx)
+        cz = scale * (rng.uniform(size=w.shape[-1]) < keep_prob)
+        w = w - lr * cz * grad_batch(cz * w, idx)
         path.append(w.copy())
     return np.array(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.verify.registry import SAME_CODE, SEQUENCE, Check, Problem, compare, register
+from blrkit.verify.registry import SAME_CODE, SEQUENCE, Problem, compare, driver_raised, register
 
 _P = 6  # binary weights: small enough to enumerate 2^P in the tests
 
@@ -45,7 +45,7 @@ def bayesbinn(p: Problem, recipe) -> list:
         res = driver(grad_batch, lam0, lr=rho, temperature=tau, n_steps=T, n_data=p.n, batch_size=p.n,
                      n_samples=K, rng=p.seed)
     except ValueError as e:  # the hand-written algorithm ran where the driver stopped: the row fails, saying why
-        return [Check(name, float("nan"), SEQUENCE, True, f"the driver raised: {e}")]
+        return driver_raised(name, SEQUENCE, e)
     step, lam, draws = recipe.derive().compile(), lam0, np.random.default_rng(p.seed)
     for _ in range(T):
         lam = step(lam, rho, 0.0, tau, lambda w: grad_batch(w, full), p.n, K, draws)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.verify.registry import CLOSED_FORM, SAME_CODE, SEQUENCE, Check, Problem, compare, optional, register, skipped
+from blrkit.verify.registry import (
+    CLOSED_FORM, SAME_CODE, SEQUENCE, Check, Problem, compare, driver_raised, optional, register, skipped,
+)
 
 #: the prior and the start: μ ~ N(0.5, 10), τ ~ Gamma(2, 3); q(τ) starts at E[τ] = 1
 PRIOR, START, SWEEPS = dict(mean_prior=(0.5, 0.1), precision_prior=(2.0, 3.0)), (1.0, 1.0), 12
@@ -92,7 +94,7 @@ def ncvmp(p: Problem, recipe) -> list:
     try:
         res = driver(X, y, alpha=alpha, n_steps=T)
     except (ValueError, np.linalg.LinAlgError) as e:  # the hand-written update ran where the driver stopped
-        return [Check(name, float("nan"), SEQUENCE, True, f"the driver raised: {e}")]
+        return driver_raised(name, SEQUENCE, e)
     step = recipe.derive().compile()
     m, S = np.zeros((p.batch, p.dim)), np.broadcast_to(alpha * np.eye(p.dim), (p.batch, p.dim, p.dim))
     for _ in range(T):

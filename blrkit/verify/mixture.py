@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.verify.registry import ITERATIVE, SAME_CODE, SEQUENCE, Check, Problem, compare, register
+from blrkit.verify.registry import ITERATIVE, SAME_CODE, SEQUENCE, Problem, compare, driver_raised, register
 
 #: spread starts, one per basin of Himmelblau's function (its minima: (3, 2), (−2.81, 3.13),
 #: (−3.78, −3.28), (3.58, −1.85))
@@ -53,7 +53,7 @@ def multimodal(p: Problem, recipe) -> list:
     try:
         res = driver(himmelblau, himmelblau_grad, himmelblau_hess, starts, rho=rho, n_steps=T, precisions0=S0)
     except ValueError as e:  # the hand-written loop ran where the driver stopped: the row fails, saying why
-        return [Check(name, float("nan"), SEQUENCE, True, f"the driver raised: {e}")]
+        return driver_raised(name, SEQUENCE, e)
     step = recipe.derive().compile()
     m, S, v = starts, np.broadcast_to(S0, starts.shape + (2,)), np.zeros(starts.shape[:-1])
     for _ in range(T):
@@ -125,7 +125,7 @@ def ncvi(p: Problem, recipe) -> list:
         one = driver(loss, grad, hess, starts[0], rho=rho, rho_weights=rho_pi, n_steps=short, precisions0=S0,
                      n_samples=K, rng=p.seed)
     except ValueError as e:  # the hand-written loop ran where the driver stopped: the row fails, saying why
-        return [Check(name, float("nan"), SEQUENCE, True, f"the driver raised: {e}")]
+        return driver_raised(name, SEQUENCE, e)
     step = recipe.derive().compile()
     draws = np.random.default_rng(p.seed)
     m, S, v = starts, np.broadcast_to(S0, starts.shape + (1,)), np.zeros(starts.shape[:-1])

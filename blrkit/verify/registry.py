@@ -26,7 +26,7 @@ from blrkit.paper import cite
 
 __all__ = [
     "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE",
-    "TABLE_1", "Check", "Problem", "Row", "SectionRow", "compare", "extra_recipes", "memory_bytes", "not_yet_rows",
+    "TABLE_1", "Check", "Problem", "Row", "SectionRow", "compare", "driver_raised", "extra_recipes", "memory_bytes", "not_yet_rows",
     "optional", "register", "register_section_row", "relative_error", "section", "table_1_recipes",
 ]
 
@@ -182,6 +182,12 @@ def optional(module: str):
         return importlib.import_module(module)
     except ImportError:
         return None
+
+
+def driver_raised(name: str, tolerance: float, error: Exception) -> list[Check]:
+    """The verdict of a row whose driver raised where its independent counterpart ran: that check fails
+    (NaN error), saying why."""
+    return [Check(name, float("nan"), tolerance, True, f"the driver raised: {error}")]
 
 
 def skipped(name: str, tolerance: float) -> Check:
