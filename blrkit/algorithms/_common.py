@@ -148,3 +148,17 @@ def check_rng(rng, name: str = "rng") -> np.random.Generator:
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a numpy.random.Generator, an int seed or None, "
                         f"got {type(rng).__name__}") from None
+
+
+def check_interval(value, name: str, low: float, high: float, *, closed_low: bool = False):
+    """``value`` (scalar or array) in the interval (low, high), or [low, high) with ``closed_low``; named if not.
+
+    >>> check_interval(0.5, "beta1", 0.0, 1.0, closed_low=True).item()
+    0.5
+    """
+    x = as_float_array(value, name)
+    ok = (x >= low if closed_low else x > low) & (x < high)
+    if not np.all(ok):
+        shown = x.item() if x.ndim == 0 else x
+        raise ValueError(f"{name} must lie in {'[' if closed_low else '('}{low}, {high}), got {shown}")
+    return x

@@ -9,9 +9,10 @@ update is the emitted :func:`~blrkit.algorithms._generated.adam.adam_step`.
 
 from __future__ import annotations
 
+from blrkit.algorithms._common import check_interval
 from blrkit.algorithms._generated.adam import adam_step
 from blrkit.algorithms.results import GradientDescentResult
-from blrkit.algorithms.rmsprop import _check_hyper, _in, _run
+from blrkit.algorithms.rmsprop import _check_hyper, _run
 
 __all__ = ["adam", "adam_from_blr", "blr_from_adam"]
 
@@ -70,7 +71,7 @@ def _betas(betas):
         b1, b2 = betas
     except (TypeError, ValueError):
         raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
-    return _in(b1, "betas[0]", 0.0, 1.0, closed_low=True), _in(b2, "betas[1]", 0.0, 1.0, closed_low=True)
+    return check_interval(b1, "betas[0]", 0.0, 1.0, closed_low=True), check_interval(b2, "betas[1]", 0.0, 1.0, closed_low=True)
 
 
 def blr_from_adam(*, lr, betas, eps) -> dict:

@@ -17,11 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import as_float_array, check_count
-from blrkit.algorithms._common import broadcast_to_batch, check_minibatch, check_rng, check_start
+from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_minibatch, check_rng, check_start
 from blrkit.algorithms._generated.ivon import ivon_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import IVONResult
-from blrkit.algorithms.rmsprop import _in
 
 __all__ = ["ivon"]
 
@@ -114,12 +113,12 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     check_minibatch(n_data, batch_size)
     if not callable(grad_batch):
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
-    _in(lr, "lr", 0.0, np.inf)
-    _in(ess, "ess", 0.0, np.inf)
-    b1 = float(_in(beta1, "beta1", 0.0, 1.0, closed_low=True))
-    rho = 1.0 - float(_in(beta2, "beta2", 0.0, 1.0, closed_low=True))
-    delta = float(_in(weight_decay, "weight_decay", 0.0, np.inf, closed_low=True))
-    h = broadcast_to_batch(_in(hess_init, "hess_init", 0.0, np.inf), "hess_init", m.shape).copy()
+    check_interval(lr, "lr", 0.0, np.inf)
+    check_interval(ess, "ess", 0.0, np.inf)
+    b1 = float(check_interval(beta1, "beta1", 0.0, 1.0, closed_low=True))
+    rho = 1.0 - float(check_interval(beta2, "beta2", 0.0, 1.0, closed_low=True))
+    delta = float(check_interval(weight_decay, "weight_decay", 0.0, np.inf, closed_low=True))
+    h = broadcast_to_batch(check_interval(hess_init, "hess_init", 0.0, np.inf), "hess_init", m.shape).copy()
     check_count(n_samples, "n_samples")
     rng = check_rng(rng)
     lr, ess = float(as_float_array(lr, "lr")), float(as_float_array(ess, "ess"))

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array
-from blrkit.algorithms._common import check_start, checked
+from blrkit.algorithms._common import check_interval, check_start, checked
 from blrkit.algorithms._generated.rmsprop import rmsprop_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
@@ -38,18 +37,11 @@ from blrkit.algorithms.results import GradientDescentResult
 __all__ = ["blr_from_rmsprop", "rmsprop", "rmsprop_from_blr"]
 
 
-def _in(value, name: str, low: float, high: float, *, closed_low: bool = False):
-    x = as_float_array(value, name)
-    ok = (x >= low if closed_low else x > low) & (x < high)
-    if not np.all(ok):
-        shown = x.item() if x.ndim == 0 else x
-        raise ValueError(f"{name} must lie in {'[' if closed_low else '('}{low}, {high}), got {shown}")
-    return x
 
 
 def _check_hyper(lr, eps):
-    _in(lr, "lr", 0.0, np.inf)
-    _in(eps, "eps", 0.0, np.inf, closed_low=True)
+    check_interval(lr, "lr", 0.0, np.inf)
+    check_interval(eps, "eps", 0.0, np.inf, closed_low=True)
 
 
 def _run(step, grad, m0, n_steps, state0: int, hyper):
@@ -108,7 +100,7 @@ def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> Gradien
            [0.]])
     """
     _check_hyper(lr, eps)
-    rho = 1 - _in(alpha, "alpha", 0.0, 1.0, closed_low=True)
+    rho = 1 - check_interval(alpha, "alpha", 0.0, 1.0, closed_low=True)
     return _run(rmsprop_step, grad, m0, n_steps, 1, hyper=lambda t: dict(rho=rho, lr=lr, eps=eps))
 
 

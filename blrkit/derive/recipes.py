@@ -106,6 +106,20 @@ def _normal_gamma_vmp():
     return (Block("mu", "gaussian"), Block("tau", "gamma")), loss
 
 
+def _oracle():
+    """An oracle loss (the driver supplies its gradient), no separate prior."""
+    from .losses import OracleLoss
+
+    return OracleLoss(), None
+
+
+def _logistic_isotropic():
+    """The logistic GLM loss with the prior N(0, α⁻¹I)."""
+    from .losses import glm_loss
+
+    return glm_loss("logistic"), "isotropic"
+
+
 def _laplace_fixed_point(d: Derivation) -> Derivation:
     from .gaussian import laplace_fixed_point
 
@@ -167,18 +181,17 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            _NB + "11_inference.ipynb", problem=_normal_gamma_vmp),
     Recipe("ncvmp", "Non-conjugate VMP", "multivariate-gaussian", ("gauss-hermite", "rho=1"),
            "ncvmp_step", "vmp", "blrkit.classical.ncvmp:knowles_minka", "blrkit.algorithms:ncvmp_logistic",
-           _NB + "11_inference.ipynb", problem=lambda: (__import__("blrkit.derive.losses", fromlist=["glm_loss"])
-                                                          .glm_loss("logistic"), "isotropic")),
+           _NB + "11_inference.ipynb", problem=_logistic_isotropic),
     Recipe("svi", "Stochastic VI (Gaussian mean)", "gaussian", ("stochastic",), "svi_step", "svi",
            "blrkit.classical.svi:svi_gaussian_mean", "blrkit.algorithms:svi_gaussian_mean",
            _NB + "11_inference.ipynb", problem=_conjugate("gaussian_mean")),
     Recipe("bayesbinn", "BayesBiNN", "bernoulli", ("relaxation", "stochastic"), "bayesbinn_step", "bayesbinn",
            "blrkit.classical.binary:bayesbinn", "blrkit.algorithms:bayesbinn", _NB + "09_binary_networks.ipynb",
-           problem=lambda: (__import__("blrkit.derive.losses", fromlist=["OracleLoss"]).OracleLoss(), None)),
+           problem=_oracle),
     Recipe("ste", "STE", "bernoulli",
            ("relaxation", "stochastic", "no-noise", "constant-scale", "zero-temperature", "small-step"),
            "ste_step", "ste", "blrkit.classical.binary:ste", "blrkit.algorithms:ste", _NB + "09_binary_networks.ipynb",
-           problem=lambda: (__import__("blrkit.derive.losses", fromlist=["OracleLoss"]).OracleLoss(), None)),
+           problem=_oracle),
     Recipe("dropout", "Dropout", "gaussian-mixture", ("fixed-covariance", "responsibility", "delta", "stochastic"),
            "dropout_step", "dropout", "blrkit.classical.dropout:dropconnect", "blrkit.algorithms:dropout_sgd",
            _NB + "10_mixtures.ipynb"),
