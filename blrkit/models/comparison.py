@@ -103,8 +103,9 @@ def compare_optimisers(objective: Objective, theta0, X_test, y_test, *, settings
     """Train each optimiser from ``theta0`` and score it on ``(X_test, y_test)``.
 
     Returns ``{name: Scores}``; VOGN and IVON are scored by their Bayesian model average, and again
-    at their mean under ``name + "@mean"``. Each optimiser gets its own generator spawned from
-    ``rng``, so that adding or removing one leaves the others' draws unchanged.
+    at their mean under ``name + "@mean"``. Each optimiser gets its own generators spawned from
+    ``rng``, one for training and one for its model average, so that adding or removing one leaves
+    the others' draws unchanged.
 
     >>> from blrkit.models import MLP, Objective
     >>> rng = np.random.default_rng(0)
@@ -114,13 +115,16 @@ def compare_optimisers(objective: Objective, theta0, X_test, y_test, *, settings
     >>> sorted(res)
     ['adam', 'ivon', 'ivon@mean', 'rmsprop', 'sgd', 'vogn', 'vogn@mean']
     """
-    seeds = np.random.SeedSequence(rng if isinstance(rng, (int, np.integer)) else None).spawn(len(OPTIMISERS) + 1)
-    bma_rng = np.random.default_rng(seeds[-1])
+    # optimiser i trains with child i and draws its model average's samples from child K + i: neither
+    # stream depends on which other optimisers run
+    K = len(OPTIMISERS)
+    seeds = np.random.SeedSequence(rng if isinstance(rng, (int, np.integer)) else None).spawn(2 * K)
     net, out = objective.net, {}
     for name in optimisers:
         m, s = train(name, objective, theta0, settings, np.random.default_rng(seeds[OPTIMISERS.index(name)]))
         out[name if s is None else name + "@mean"] = score(net.predict_proba(m, X_test), y_test)
         if s is not None:
+            bma_rng = np.random.default_rng(seeds[K + OPTIMISERS.index(name)])
             thetas = sample_diagonal_gaussian(m, s, settings.n_bma, bma_rng)
             out[name] = score(bayesian_model_average(net, thetas, X_test), y_test)
     return out

@@ -48,6 +48,18 @@ def test_ivon_runs_the_authors_recipe():
     assert Settings().n_bma == 64  # the authors' test scripts: 64 samples per model average
 
 
+def test_each_optimisers_scores_do_not_depend_on_the_others():
+    """IVON alone scores as IVON among all five: its training and model-average draws are its own
+    (the model average once shared one generator with VOGN's, drawn first)."""
+    d = moons(100, noise=0.2, seed=0)
+    net = MLP((2, 8, 2))
+    obj = Objective(net, d.X_train, d.y_train, prior_precision=1.0)
+    st = Settings(n_steps=40, batch_size=10, n_bma=8)
+    alone = compare_optimisers(obj, net.init(0), d.X_test, d.y_test, settings=st, optimisers=("ivon",), rng=5)
+    every = compare_optimisers(obj, net.init(0), d.X_test, d.y_test, settings=st, rng=5)
+    assert alone["ivon"] == every["ivon"] and alone["ivon@mean"] == every["ivon@mean"]
+
+
 def test_unknown_optimiser():
     obj = Objective(MLP((2, 3, 2)), np.zeros((4, 2)), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="name must be one of"):
