@@ -3,3 +3,7 @@
 Nothing here is derived or generated; each function is written from its textbook form,
 and the tests and notebooks set it side by side with :mod:`blrkit.algorithms`.
 """
+
+from blrkit.classical.em import EMIterates, em_gaussian_mixture, sklearn_em_iterates
+
+__all__ = ["EMIterates", "em_gaussian_mixture", "sklearn_em_iterates"]
