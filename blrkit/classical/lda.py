@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import digamma
+from scipy.special import digamma, gammaln, logsumexp
 
 from blrkit._validation import as_float_array, check_count, check_positive
 
@@ -136,6 +136,71 @@ def online_lda(counts_batches, n_topics, *, doc_topic_prior, topic_word_prior, l
         rhos.append(rho)
         inner.append(n_inner)
     return OnlineLDAIterates(np.array(topic_word), tuple(doc_topic), np.array(rhos), tuple(inner))
+
+
+def lda_elbo(counts, topic_word, doc_topic, *, doc_topic_prior, topic_word_prior, total_docs=None) -> float:
+    r"""The evidence lower bound of LDA at (λ, γ), with φ at its optimum given them (Hoffman et al. 2010, Eq. 3).
+
+    .. math::
+
+        \mathcal L = s\sum_d\Big[\sum_w n_{dw}\log\sum_k e^{\mathbb E[\log\theta_{dk}] + \mathbb E[\log\beta_{kw}]}
+        + \log\Gamma(K\alpha) - K\log\Gamma(\alpha)
+        + \sum_k\big((\alpha - \gamma_{dk})\mathbb E[\log\theta_{dk}] + \log\Gamma(\gamma_{dk})\big)
+        - \log\Gamma\big(\textstyle\sum_k\gamma_{dk}\big)\Big]
+        + \sum_k\Big[\log\Gamma(V\eta) - V\log\Gamma(\eta)
+        + \sum_w\big((\eta - \lambda_{kw})\mathbb E[\log\beta_{kw}] + \log\Gamma(\lambda_{kw})\big)
+        - \log\Gamma\big(\textstyle\sum_w\lambda_{kw}\big)\Big],
+
+    the first sum over the documents given (``counts``, with their γ), scaled by s = D / n_docs when
+    ``total_docs`` = D is given (the paper's per-minibatch estimate of the corpus bound), s = 1 otherwise.
+    With φ optimal, :math:`\mathbb E_q[\log p(w_d, z_d \mid \theta_d, \beta)] - \mathbb E_q[\log q(z_d)]`
+    collapses to the log-sum-exp term; the rest are the Dirichlet terms :math:`\mathbb E_q[\log p - \log q]`
+    of θ and β.  Per minibatch t, ``lda_elbo(counts_batches[t], topic_word[t], doc_topic[t], ...,
+    total_docs=D)`` of an :func:`online_lda` run is the bound the paper plots (γ_t is fitted at λ_{t−1} =
+    ``topic_word[t]`` with 0-based minibatch index t).
+
+    Parameters
+    ----------
+    counts : array_like, (n_docs, V)
+    topic_word : array_like, (K, V)
+        λ.
+    doc_topic : array_like, (n_docs, K)
+        γ.
+    doc_topic_prior, topic_word_prior : float
+        α, η.
+    total_docs : int, optional
+        D, to scale the document terms to the corpus.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> lam, gam = np.array([[2.0, 1.0], [1.0, 2.0]]), np.array([[1.5, 1.5]])
+    >>> round(lda_elbo([[1, 1]], lam, gam, doc_topic_prior=1.0, topic_word_prior=1.0), 4)
+    -2.5808
+    """
+    n = as_float_array(counts, "counts")
+    lam, gamma = check_positive(topic_word, "topic_word"), check_positive(doc_topic, "doc_topic")
+    alpha = float(check_positive(doc_topic_prior, "doc_topic_prior"))
+    eta = float(check_positive(topic_word_prior, "topic_word_prior"))
+    if lam.ndim != 2 or n.ndim != 2 or n.shape[1] != lam.shape[1] or gamma.shape != (n.shape[0], lam.shape[0]):
+        raise ValueError(f"counts (n_docs, V), topic_word (K, V) and doc_topic (n_docs, K) disagree: shapes "
+                         f"{n.shape}, {lam.shape}, {gamma.shape}")
+    (K, V), n_docs = lam.shape, n.shape[0]
+    elog_beta = digamma(lam) - digamma(lam.sum(1, keepdims=True))
+    elog_theta = digamma(gamma) - digamma(gamma.sum(1, keepdims=True))
+    # Σ_d Σ_w n_dw log Σ_k exp(E[log θ_dk] + E[log β_kw])
+    words = sum(n[d] @ logsumexp(elog_theta[d][:, None] + elog_beta, axis=0) for d in range(n_docs))
+    # E[log p(θ | α) − log q(θ | γ)], summed over documents
+    theta = (n_docs * (gammaln(K * alpha) - K * gammaln(alpha)) + np.sum((alpha - gamma) * elog_theta)
+             + np.sum(gammaln(gamma)) - np.sum(gammaln(gamma.sum(1))))
+    # E[log p(β | η) − log q(β | λ)], summed over topics
+    beta = (K * (gammaln(V * eta) - V * gammaln(eta)) + np.sum((eta - lam) * elog_beta)
+            + np.sum(gammaln(lam)) - np.sum(gammaln(lam.sum(1))))
+    scale = 1.0 if total_docs is None else check_count(total_docs, "total_docs") / n_docs
+    return float(scale * (words + theta) + beta)
 
 
 def _local_step(counts, exp_elog_beta, gamma0, alpha, max_iter, tol):
