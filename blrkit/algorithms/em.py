@@ -49,9 +49,9 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     Returns
     -------
     EMResult
-        ``weights`` (n_steps + 1, *batch, K), ``means`` (…, K, D), ``precisions`` (…, K, D, D) and
-        ``log_likelihood`` (n_steps + 1, *batch): :math:`\sum_i \log p(x_i\mid\theta_t)` at every iterate,
-        never decreasing.
+        ``weights`` ``(n_steps + 1, *batch, K)``, ``means`` ``(…, K, D)``, ``precisions`` ``(…, K, D, D)``
+        and ``log_likelihood`` ``(n_steps + 1, *batch)``: :math:`\sum_i \log p(x_i\mid\theta_t)` at every
+        iterate, never decreasing.
 
     Raises
     ------

@@ -75,7 +75,7 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
         raise AssertionError("the assignments' natural parameter is not log π_k + log N(x_i | m_k, S_k⁻¹)")
     step("Assignments, ρ = 1", [(lam, Display("E_nat", r"\mathbb{E}_{q(\theta)}\!\left[-\frac{\partial\bar\ell_i}"
                                               r"{\partial z_{ik}}\right]", "E_q(θ)[−∂ℓ̄ᵢ/∂z_ik]"))],
-         "$\\lambda_i \\leftarrow -\\nabla_{\\mu_i}\\mathbb{E}_q[\\bar\\ell]$ with $\\mu_{ik} = \\mathbb{E}[z_{ik}]$; "
+         "$\\lambda_i \\gets -\\nabla_{\\mu_i}\\mathbb{E}_q[\\bar\\ell]$ with $\\mu_{ik} = \\mathbb{E}[z_{ik}]$; "
          "the loss is linear in $z_{ik}$")
     step("Delta method for the parameters", [(lam, tidy)],
          "$\\mathbb{E}_{q(\\theta)}[f(\\theta)] \\approx f(m_\\theta)$: every parameter at the mean of $q(\\theta)$ "

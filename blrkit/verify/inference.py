@@ -97,12 +97,15 @@ def em(p: Problem, recipe) -> list:
     w0 = np.full((p.batch, EM_K), 1 / EM_K)
     m0 = np.stack([X[b, rng.choice(2 * p.n, EM_K, replace=False)] for b in range(p.batch)])
     P0 = np.broadcast_to(np.eye(2), (p.batch, EM_K, 2, 2))
-    res = driver(X, weights0=w0, means0=m0, precisions0=P0, n_steps=EM_STEPS)
+    book = [classical(X[b], w0[b], m0[b], P0[b], EM_STEPS) for b in range(p.batch)]
+    try:
+        res = driver(X, weights0=w0, means0=m0, precisions0=P0, n_steps=EM_STEPS)
+    except ValueError as e:  # the textbook EM ran where the driver stopped
+        return driver_raised(f"classical.em (textbook EM, {EM_STEPS} iterations)", SEQUENCE, e)
     step = recipe.derive().compile()
     state = (w0, m0 - X.mean(-2, keepdims=True), P0)
     for _ in range(EM_STEPS):
         state = step(X - X.mean(-2, keepdims=True), *state)[:3]
-    book = [classical(X[b], w0[b], m0[b], P0[b], EM_STEPS) for b in range(p.batch)]
     path = ("weights", "means", "precisions", "log_likelihood")
     ll = np.array([[logsumexp([np.log(res.weights[t, b, k]) + multivariate_normal(
         res.means[t, b, k], np.linalg.inv(res.precisions[t, b, k])).logpdf(X[b]) for k in range(EM_K)], axis=0).sum()

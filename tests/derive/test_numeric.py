@@ -425,6 +425,25 @@ def case_dropout(rng):
                          rng=np.random.default_rng(SEED)), {"m_new": expected})
 
 
+def case_em(rng):
+    """One EM iteration for a batch of mixtures (K = 2, N = 10 points in D = 3) against the textbook EM of
+    blrkit.classical.em (Bishop §9.2.2, centred covariances), one problem at a time."""
+    from blrkit.classical.em import em_gaussian_mixture
+
+    K = 2
+    X = rng.normal(size=BATCH + (N, D)) + np.where(np.arange(N) < N // 2, -1.5, 1.5)[:, None]
+    w = rng.dirichlet(np.ones(K), size=BATCH)
+    m = rng.normal(size=BATCH + (K, D))
+    A = rng.normal(size=BATCH + (K, D, D))
+    P = A @ np.swapaxes(A, -1, -2) / D + np.eye(D)
+    book = [[em_gaussian_mixture(X[i, j], w[i, j], m[i, j], P[i, j], 1) for j in range(BATCH[1])]
+            for i in range(BATCH[0])]
+    pick = lambda f: np.array([[f(b) for b in row] for row in book])  # noqa: E731 -- per problem
+    return (lambda: dict(X=X, weights=w, means=m, precisions=P),
+            {"weights_new": pick(lambda b: b.weights[1]), "means_new": pick(lambda b: b.means[1]),
+             "precisions_new": pick(lambda b: b.precisions[1]), "log_likelihood": pick(lambda b: b.log_likelihood[0])})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -435,7 +454,7 @@ CASES = {
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
-    "dropout": case_dropout,
+    "dropout": case_dropout, "em": case_em,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }
