@@ -1,7 +1,7 @@
 r"""A classifier with binary weights :math:`w \in \{-1, +1\}^P` and real biases: the network of BayesBiNN and STE.
 
 Layer l computes :math:`a_l = \phi(a_{l-1}\,c_l W_l + b_l)` (the last one the logits, no φ) with binary
-weight matrices :math:`W_l`, real biases :math:`b_l` and a fixed scale :math:`c_l = 1/\sqrt{d_{l-1}}` per layer
+weight matrices :math:`W_l`, real biases :math:`b_l` and a fixed scale :math:`c_l` per layer, by default :math:`1/\sqrt{d_{l-1}}`
 (without it a sum of :math:`d_{l-1}` terms of size one would saturate every unit; binary networks put such
 a scale, or batch normalisation, after each layer). The class probabilities are the softmax of the logits
 and the loss of example i is its cross-entropy :math:`\ell_i(w, b)`, as in :mod:`blrkit.models.mlp`.
@@ -41,6 +41,9 @@ class BinaryMLP:
         Input dimension, the hidden widths (one or more), the number of classes K ≥ 2.
     activation : {"tanh", "relu"}
         φ of the hidden layers.
+    scales : tuple of float, optional
+        The fixed :math:`c_l > 0` of each layer; default :math:`1/\sqrt{d_{l-1}}` (the logits then have a spread
+        of order one at random weights; a larger last :math:`c_L` lets the network be more confident).
 
     Examples
     --------
@@ -54,10 +57,19 @@ class BinaryMLP:
 
     sizes: tuple
     activation: str = "tanh"
+    scales: tuple | None = None
 
     def __post_init__(self):
         net = MLP(self.sizes, self.activation)      # checks sizes and activation
         object.__setattr__(self, "sizes", net.sizes)
+        if self.scales is None:
+            scales = tuple(1 / np.sqrt(d) for d in net.sizes[:-1])
+        else:
+            scales = tuple(float(c) for c in as_float_array(self.scales, "scales", min_ndim=1))
+            if len(scales) != len(net.sizes) - 1 or not all(c > 0 for c in scales):
+                raise ValueError(f"scales must hold one positive number per layer ({len(net.sizes) - 1}), "
+                                 f"got {self.scales!r}")
+        object.__setattr__(self, "scales", scales)
 
     @cached_property
     def net(self) -> MLP:
@@ -68,10 +80,10 @@ class BinaryMLP:
     def _layout(self):
         """Positions in θ of the weights and of the biases, and the scale c_l of each weight."""
         w_at, b_at, scale = [], [], []
-        for (w, b, p, q) in self.net._slices:
+        for (w, b, p, q), c in zip(self.net._slices, self.scales):
             w_at.append(np.arange(w, b))
             b_at.append(np.arange(b, b + q))
-            scale.append(np.full(p * q, 1 / np.sqrt(p)))
+            scale.append(np.full(p * q, c))
         return np.concatenate(w_at), np.concatenate(b_at), np.concatenate(scale)
 
     @property

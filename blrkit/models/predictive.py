@@ -15,7 +15,7 @@ import numpy as np
 
 from blrkit._validation import as_float_array, check_count, check_positive
 
-__all__ = ["bayesian_model_average", "sample_binary_weights", "sample_diagonal_gaussian"]
+__all__ = ["bayesian_model_average", "binary_model_average", "sample_binary_weights", "sample_diagonal_gaussian"]
 
 
 def sample_diagonal_gaussian(mean, precision, n_samples, rng) -> np.ndarray:
@@ -61,3 +61,30 @@ def bayesian_model_average(net, thetas, X) -> np.ndarray:
     if thetas.ndim < 2:
         raise ValueError(f"thetas must have a leading samples axis, (S, *lead, D), got shape {thetas.shape}")
     return net.predict_proba(thetas, X).mean(0)
+
+
+def binary_model_average(bnet, lam, b, X, n_samples, rng) -> np.ndarray:
+    r"""The Bayesian model average of a binary-weight network over its mean-field Bernoulli posterior:
+    :math:`\frac1S\sum_s \mathrm{softmax}(f_{w_s, b}(x))`, :math:`w_s \sim q` (:func:`sample_binary_weights`),
+    one set of real biases b; ``(n, K)``.
+
+    Parameters
+    ----------
+    bnet : BinaryMLP
+    lam : array_like, shape (P,)
+        Natural parameters λ of q.
+    b : array_like, shape (B,)
+        The biases.
+    X : array_like, shape (n, d_0)
+    n_samples : int
+        S.
+    rng : numpy.random.Generator or int
+
+    >>> from blrkit.models import BinaryMLP
+    >>> bnet = BinaryMLP((2, 3, 2)); lam = np.full(bnet.n_weights, 40.0)    # q is the point w = (1, …, 1)
+    >>> np.allclose(binary_model_average(bnet, lam, np.zeros(bnet.n_biases), [[1.0, 2.0]], 4, 0),
+    ...             bnet.predict_proba(np.ones(bnet.n_weights), np.zeros(bnet.n_biases), [[1.0, 2.0]]))
+    True
+    """
+    ws = sample_binary_weights(lam, n_samples, rng)
+    return bayesian_model_average(bnet.net, bnet.theta(ws, b), X)
