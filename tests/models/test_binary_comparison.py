@@ -1,9 +1,9 @@
 """STE against BayesBiNN on a binary-weight network (blrkit.models.binary_comparison): both learn the digits
 (a small subset, few steps), they see the same minibatches, and bad input.
 
-Which method is better calibrated is *not* asserted: measured on the full digits split (notebook 09, the
-report of issue 12), STE's sign network is both more accurate and better calibrated than BayesBiNN's model
-average in this small-data setting.
+Which method is better calibrated is *not* asserted: measured on the full digits split over five seeds
+(benchmarks/compare_binary.py), STE's sign network is both more accurate and better calibrated than BayesBiNN's
+model average in this small-data setting (ECE 0.025 against 0.21; the average is underconfident).
 """
 
 import numpy as np
