@@ -138,17 +138,16 @@ class BinaryMLP:
         return g[..., w_at] * scale, g[..., b_at]
 
     def _weights(self, w):
-        if not (isinstance(w, np.ndarray) and w.dtype == float):
-            w = as_float_array(w, "w", min_ndim=1)
-        if w.ndim < 1 or w.shape[-1] != self.n_weights:
-            raise ValueError(f"w must have P = {self.n_weights} weights on its last axis for sizes {self.sizes}, "
-                             f"got shape {w.shape}")
-        return w
+        return self._last_axis(w, "w", self.n_weights, "weights", "P")
 
     def _biases(self, b):
-        if not (isinstance(b, np.ndarray) and b.dtype == float):
-            b = as_float_array(b, "b", min_ndim=1)
-        if b.ndim < 1 or b.shape[-1] != self.n_biases:
-            raise ValueError(f"b must have B = {self.n_biases} biases on its last axis for sizes {self.sizes}, "
-                             f"got shape {b.shape}")
-        return b
+        return self._last_axis(b, "b", self.n_biases, "biases", "B")
+
+    def _last_axis(self, x, name, n, what, symbol):
+        """``x`` as a float array with ``n`` entries on its last axis (copied only if it is not one already)."""
+        if not (isinstance(x, np.ndarray) and x.dtype == float):
+            x = as_float_array(x, name, min_ndim=1)
+        if x.ndim < 1 or x.shape[-1] != n:
+            raise ValueError(f"{name} must have {symbol} = {n} {what} on its last axis for sizes {self.sizes}, "
+                             f"got shape {x.shape}")
+        return x
