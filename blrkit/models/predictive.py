@@ -80,6 +80,8 @@ def binary_model_average(bnet, lam, b, X, n_samples, rng) -> np.ndarray:
         S.
     rng : numpy.random.Generator or int
 
+    Examples
+    --------
     >>> from blrkit.models import BinaryMLP
     >>> bnet = BinaryMLP((2, 3, 2)); lam = np.full(bnet.n_weights, 40.0)    # q is the point w = (1, …, 1)
     >>> np.allclose(binary_model_average(bnet, lam, np.zeros(bnet.n_biases), [[1.0, 2.0]], 4, 0),
