@@ -8,6 +8,7 @@ from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
 from blrkit.algorithms.binary import bayesbinn, ste
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.dropout import dropout_sgd
+from blrkit.algorithms.em import em_gaussian_mixture
 from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
@@ -19,6 +20,7 @@ from blrkit.algorithms.ogn import online_gauss_newton, vogn
 from blrkit.algorithms.results import (
     BinaryResult,
     DiagonalNewtonResult,
+    EMResult,
     GaussianPosterior,
     GradientDescentResult,
     IVONResult,
@@ -40,6 +42,7 @@ from blrkit.algorithms.vmp import vmp_normal_gamma
 __all__ = [
     "BinaryResult",
     "DiagonalNewtonResult",
+    "EMResult",
     "GaussianPosterior",
     "GradientDescentResult",
     "IVONResult",
@@ -57,6 +60,7 @@ __all__ = [
     "blr_from_rmsprop",
     "diagonal_newton",
     "dropout_sgd",
+    "em_gaussian_mixture",
     "gradient_descent",
     "ivon",
     "kalman_em",

@@ -80,6 +80,12 @@ LATEX_NAMES: dict[str, str] = {
     "g_sign": r"\bar{g}(\mathrm{sign}\,\lambda_t)", "c_s": "c", "s_nonoise": r"\hat{s}_0",
     "E_sg": r"\mathbb{E}_\varepsilon[\hat s\,\nabla_w\ell(w_\tau)]",
     "E_sg_mean": r"\mathbb{E}_\varepsilon[\hat s\,\bar g(w_\tau)]",
+    # EM (Sec. 5.2)
+    "x_i": "x_i", "z_ik": "z_{ik}", "r_ik": "r_{ik}", "lambda_ik": r"\lambda_{ik}", "pi_k": r"\pi_{k,t}",
+    "N_k": "N_k", "s_k": "s_k", "C_k": "C_k", "weights_new": r"\pi_{k,t+1}", "means_new": "m_{k,t+1}",
+    "covariances_new": r"\Sigma_{k,t+1}", "precisions_new": "S_{k,t+1}", "grad_m_Q": r"\nabla_{m_k} Q",
+    "grad_S_Q": r"\nabla_{S_k} Q", "log_likelihood": r"\log p(X\mid\theta_t)",
+    "log_norm": r"\log Z",
     "rho_pi": r"\rho_\pi", "G_hat": r"\hat{G}", "logdet_S": r"\log\det S_{k,t}", "logdet_S_K": r"\log\det S_{K,t}", "v_K": "v_K", "c_q": "c",
     "weight_decay": r"\delta",
     "ess": r"N_{\mathrm{ess}}",
@@ -819,6 +825,8 @@ class MatrixCodePrinter:
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
         if isinstance(e, Identity):
             return _Printed(f"np.eye({self.dims[e.shape[0]]})", "M")
+        if isinstance(e, Inverse):  # a bare inverse (an output precision): solved against the identity
+            return _Printed(f"np.linalg.solve({self._p(e.arg).code}, np.eye({self.dims[e.shape[0]]}))", "M")
         if isinstance(e, Transpose):
             inner = self._p(e.arg)
             if inner.kind != "M":
@@ -869,6 +877,10 @@ class MatrixCodePrinter:
                 return _Printed(_T(f"np.linalg.solve({_T(a.code)}, {_T(left.code)})"), "M")
         out = self._p(factors[0])
         for i, f in enumerate(factors[1:], 1):
+            if out.kind == "v" and isinstance(f, Transpose) and f.arg.shape[1] == 1:  # an outer product u vᵀ
+                out = _Printed(f"{_paren(out.code)}[..., :, None] * {_paren(self._p(f.arg).code)}[..., None, :]", "M",
+                               product=True)
+                continue
             earlier = [g for g in factors[:i] if isinstance(g, MatAdd) and isinstance(f, MatAdd)
                        and Transpose(g).doit() == f]
             if earlier:  # (I - K H) P (I - K H)^T: the transpose of a factor printed before

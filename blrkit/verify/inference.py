@@ -75,6 +75,71 @@ def _bayespy(y, res) -> list:
                                             for o, t in zip(ours, theirs)])]
 
 
+#: EM's problem: K = 3 well-separated Gaussian clusters in D = 2, started from three data points and S_k = I
+EM_K, EM_STEPS = 3, 15
+
+
+@register("em")
+def em(p: Problem, recipe) -> list:
+    r"""EM for a full-covariance Gaussian mixture (ρ = 1, the delta method for the parameters; Sec. 5.2): every
+    iterate of the driver against a textbook EM written by hand (:mod:`blrkit.classical.em`) and against
+    scikit-learn's ``GaussianMixture(covariance_type="full", reg_covar=0)`` stepped one iteration per fit from
+    the same start (when installed); the log-likelihood of every iterate against SciPy's Gaussian densities."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    from blrkit.algorithms import em_gaussian_mixture as driver
+    from blrkit.classical.em import em_gaussian_mixture as classical
+
+    rng = p.rng()
+    centres = np.array([[-3.0, 0.0], [0.0, 3.0], [3.0, -1.0]])
+    X = centres[rng.integers(EM_K, size=(p.batch, 2 * p.n))] + rng.normal(size=(p.batch, 2 * p.n, 2))
+    w0 = np.full((p.batch, EM_K), 1 / EM_K)
+    m0 = np.stack([X[b, rng.choice(2 * p.n, EM_K, replace=False)] for b in range(p.batch)])
+    P0 = np.broadcast_to(np.eye(2), (p.batch, EM_K, 2, 2))
+    res = driver(X, weights0=w0, means0=m0, precisions0=P0, n_steps=EM_STEPS)
+    step = recipe.derive().compile()
+    state = (w0, m0 - X.mean(-2, keepdims=True), P0)
+    for _ in range(EM_STEPS):
+        state = step(X - X.mean(-2, keepdims=True), *state)[:3]
+    book = [classical(X[b], w0[b], m0[b], P0[b], EM_STEPS) for b in range(p.batch)]
+    path = ("weights", "means", "precisions", "log_likelihood")
+    ll = np.array([[logsumexp([np.log(res.weights[t, b, k]) + multivariate_normal(
+        res.means[t, b, k], np.linalg.inv(res.precisions[t, b, k])).logpdf(X[b]) for k in range(EM_K)], axis=0).sum()
+        for b in range(p.batch)] for t in range(EM_STEPS + 1)])
+    checks = [compare("derived step (compiled)", SAME_CODE, False, (res.weights[-1], state[0]),
+                      (res.precisions[-1], state[2])),
+              compare(f"classical.em (textbook EM, {EM_STEPS} iterations)", SEQUENCE, True,
+                      *[(getattr(res, k), np.stack([getattr(b, k) for b in book], 1)) for k in path]),
+              compare("log-likelihood (scipy.stats densities)", CLOSED_FORM, True, (res.log_likelihood, ll))]
+    return checks + [_sklearn_em(X, w0, m0, P0, res)]
+
+
+def _sklearn_em(X, w0, m0, P0, res) -> Check:
+    """scikit-learn's ``GaussianMixture`` from the same start, one EM iteration per ``fit`` (``warm_start``);
+    its ``lower_bound_`` is the mean log-likelihood of the parameters before that iteration's M-step."""
+    name = "scikit-learn GaussianMixture (one iteration per fit)"
+    if optional("sklearn") is None:
+        return skipped(name, SEQUENCE)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    pairs = []
+    for b in range(X.shape[0]):
+        gm = GaussianMixture(EM_K, covariance_type="full", reg_covar=0.0, max_iter=1, warm_start=True,
+                             weights_init=w0[b], means_init=m0[b], precisions_init=P0[b])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for t in range(1, EM_STEPS + 1):
+                gm.fit(X[b])
+                pairs += [(res.weights[t, b], gm.weights_), (res.means[t, b], gm.means_),
+                          (res.precisions[t, b], gm.precisions_),
+                          (res.log_likelihood[t - 1, b], gm.lower_bound_ * X.shape[1])]
+    return compare(name, SEQUENCE, True, *pairs)
+
+
 @register("ncvmp")
 def ncvmp(p: Problem, recipe) -> list:
     """Non-conjugate VMP (ρ = 1, Gauss–Hermite expectations) for Bayesian logistic regression: every iterate

@@ -150,6 +150,18 @@ MUTATIONS = {
         ("prior dropped from the precision", r"^\s*S_new =", r"alpha\[\.\.\., None, None\] \* np\.eye\(X\.shape\[-1\]\) \+ ", ""),
         ("weights not normalised", r"^\s*d1 =", r" / np\.sqrt\(np\.pi\)", ""),
     ]),
+    "em": ("em_step", ("blrkit.algorithms.em",), ("em",), [
+        ("old mean in the covariance", r"^\s*covariances_new =", r"means_new\[\.\.\., :, None\] \* means_new",
+         "means[..., :, None] * means"),
+        ("sign of the mean outer product", r"^\s*covariances_new =", r" - means_new", " + means_new"),
+        ("dropped 1/N_k in the second moment", r"^\s*covariances_new =", r"\(1/N_k\)\[\.\.\., None, None\] \* ", ""),
+        ("weights not normalised by N", r"^\s*weights_new =", r"N_k/N", "N_k"),
+        ("responsibilities not normalised", r"^\s*r = ", r" - log_norm\[\.\.\., None\]", ""),
+        ("log-determinant dropped from A", r"^\s*A = ", r" - half_logdet", ""),
+        ("sign of the linear term of <eta, T(x)>", r"^\s*lam = ", r"\(X @ ", "(-X @ "),
+        ("covariance for precision (no inverse)", r"^\s*precisions_new =", r"np\.linalg\.solve\(covariances_new, np\.eye\(D\)\)",
+         "covariances_new"),
+    ]),
     "svi": ("svi_step", ("blrkit.algorithms.svi",), ("svi",), [
         ("no N/M scale on the data", r"^\s*m_new =", r"n_data\*rho\*np\.sum", "M*rho*np.sum"),
         ("dropped (1 - rho) on the precision", r"^\s*S_new =", r" - S\*rho$", ""),
