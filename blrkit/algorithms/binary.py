@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import as_float_array, check_count
-from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
+from blrkit.algorithms._common import check_interval, check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
 from blrkit.algorithms._generated.ste import ste_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -23,7 +23,7 @@ __all__ = ["bayesbinn", "ste"]
 
 
 def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, batch_size: int, prior=0.0,
-              n_samples: int = 1, rng=None) -> BinaryResult:
+              n_samples: int = 1, momentum=0.0, rng=None) -> BinaryResult:
     r"""BayesBiNN: the BLR for binary weights with the relaxed (Gumbel-softmax) natural gradient.
 
     .. math::
@@ -36,8 +36,21 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     λ₀ = ``prior``, :math:`\bar g(w)` = ``grad_batch(w, idx)``, the mean gradient of a minibatch (Meng, Bachmann &
     Khan 2020, Alg. 1; Khan & Rue 2023, Sec. 4.5).  Each step draws the minibatch
     ``np.sort(rng.choice(n_data, batch_size, replace=False))`` (none when ``batch_size == n_data``) and then
-    ``rng.uniform(size=(n_samples, *lam.shape))``.  The authors' code adds momentum and a 1e-10 guard on
-    both scales; neither is here (the paper's algorithm has neither).
+    ``rng.uniform(size=(n_samples, *lam.shape))``.  The authors' code adds a 1e-10 guard on both scales; it is
+    not here (the paper's algorithm has none).
+
+    **Momentum, an addition to the BLR** (``momentum`` = β > 0; the authors' code has it, the paper's
+    Algorithm 1 and the BLR do not).  The BLR step is :math:`\lambda_{t+1} = \lambda_t - \rho\,d_t` with the
+    natural-gradient direction :math:`d_t = \lambda_t - \lambda_0 + N\frac1K\sum_k\hat s_k\bar g(w_k)`
+    (the emitted step at ρ = 1 gives :math:`\lambda_t - d_t`).  With momentum the direction is averaged, with
+    Adam's bias correction, as in the authors' code:
+
+    .. math::
+
+        v_{t+1} = \beta v_t + (1-\beta)\,d_t, \qquad \lambda_{t+1} = \lambda_t - \rho\,\frac{v_{t+1}}{1-\beta^{t+1}},
+        \qquad v_0 = 0.
+
+    β = 0 is the BLR itself; ``momentum=0`` (the default) runs the emitted step unchanged, bit for bit.
 
     Parameters
     ----------
@@ -54,6 +67,8 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
         λ₀ of the prior (0: p = ½ for every weight).
     n_samples : int
         Relaxed samples per step.
+    momentum : float, default 0
+        β in [0, 1), the decay of the average of the natural-gradient directions (an addition to the BLR).
     rng : numpy.random.Generator or int or None
 
     Returns
@@ -79,9 +94,29 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     check_count(n_samples, "n_samples")
     if not callable(grad_batch):
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
+    beta = float(check_interval(momentum, "momentum", 0.0, 1.0, closed_low=True))
     rng = check_rng(rng)
-    return _run(lambda lam, grad: bayesbinn_step(lam, r, lam_prior, tau, grad, int(n_data), int(n_samples), rng),
-                grad_batch, lam, _check_n_steps(n_steps), n_data, batch_size, rng)
+
+    def blr_step(lam, grad, rho=r):
+        return bayesbinn_step(lam, rho, lam_prior, tau, grad, int(n_data), int(n_samples), rng)
+
+    return _run(blr_step if beta == 0 else _with_momentum(blr_step, beta, r), grad_batch, lam,
+                _check_n_steps(n_steps), n_data, batch_size, rng)
+
+
+def _with_momentum(blr_step, beta, rho):
+    r"""The BLR step with its direction :math:`d_t = \lambda_t - \text{blr\_step}(\lambda_t, \rho = 1)` averaged:
+    :math:`v \leftarrow \beta v + (1-\beta)d_t`, :math:`\lambda \leftarrow \lambda - \rho\,v/(1-\beta^{t})`."""
+    rho = np.asarray(rho, dtype=float)[..., None]
+    state = {"v": 0.0, "t": 0}
+
+    def step(lam, grad):
+        d = lam - blr_step(lam, grad, rho=1.0)
+        state["t"] += 1
+        state["v"] = beta * state["v"] + (1 - beta) * d
+        return lam - rho * state["v"] / (1 - beta ** state["t"])
+
+    return step
 
 
 def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, rng=None) -> BinaryResult:
