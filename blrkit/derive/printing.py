@@ -86,6 +86,12 @@ LATEX_NAMES: dict[str, str] = {
     "covariances_new": r"\Sigma_{k,t+1}", "precisions_new": "S_{k,t+1}", "grad_m_Q": r"\nabla_{m_k} Q",
     "grad_S_Q": r"\nabla_{S_k} Q", "log_likelihood": r"\log p(X\mid\theta_t)",
     "log_norm": r"\log Z",
+    # SVI for LDA (Sec. 5.3)
+    "n_dw": "n_{dw}", "z_dwk": "z_{dwk}", "log_theta_dk": r"\log\theta_{dk}", "log_beta_kw": r"\log\beta_{kw}",
+    "E_log_theta_dk": r"\mathbb{E}[\log\theta_{dk}]", "E_log_beta_kw": r"\mathbb{E}[\log\beta_{kw}]",
+    "phi_dwk": r"\phi_{dwk}", "log_phi_dwk": r"\log\phi_{dwk}", "doc_topic_prior": r"\alpha",
+    "topic_word_prior": r"\eta", "total_docs": "D", "gamma_dk": r"\gamma_{dk}", "S_kw": "S_{kw}",
+    "ell_dwk": r"\ell_{dwk}",
     "rho_pi": r"\rho_\pi", "G_hat": r"\hat{G}", "logdet_S": r"\log\det S_{k,t}", "logdet_S_K": r"\log\det S_{K,t}", "v_K": "v_K", "c_q": "c",
     "weight_decay": r"\delta",
     "ess": r"N_{\mathrm{ess}}",
