@@ -37,7 +37,7 @@ from blrkit.algorithms.rmsprop import blr_from_rmsprop, rmsprop, rmsprop_from_bl
 from blrkit.algorithms.sgd import stochastic_gradient_descent
 from blrkit.algorithms.svi import svi_gaussian_mean
 from blrkit.algorithms.variational_newton import variational_newton
-from blrkit.algorithms.vmp import vmp_normal_gamma
+from blrkit.algorithms.vmp import vmp_linear_regression, vmp_normal_gamma
 
 __all__ = [
     "BinaryResult",
@@ -80,6 +80,7 @@ __all__ = [
     "stochastic_gradient_descent",
     "svi_gaussian_mean",
     "variational_newton",
+    "vmp_linear_regression",
     "vmp_normal_gamma",
     "vogn",
 ]

@@ -25,6 +25,7 @@ from sympy import Determinant, Identity, Inverse, MatrixSymbol, Trace, Transpose
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .gaussian import DerivationError, _expand, _is_zero
 from .losses import D, Display
+from .meanfield_gaussian import _grad
 
 __all__ = ["derive_em"]
 
@@ -172,13 +173,6 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
         assignments=assignments, outputs=(pi_new, m_new, S_new, ll), dims=((D, "D"),), elementwise=False,
         extra={"in_order": True, "sum_axis": -1},
     )
-
-
-def _grad(expr, X):
-    """∂expr/∂X term by term (SymPy's matrix calculus differentiates one term of a sum at a time)."""
-    parts = [sp.diff(t, X) for t in sp.Add.make_args(sp.expand(expr)) if t.has(X)]
-    parts = [p for p in parts if p != 0]
-    return sp.MatAdd(*parts).doit() if parts else sp.ZeroMatrix(*X.shape)
 
 
 def _comment(eq) -> str:

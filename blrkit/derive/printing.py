@@ -820,6 +820,8 @@ class MatrixCodePrinter:
 
     def _p(self, e) -> _Printed:
         if not isinstance(e, MatrixExpr):
+            if e.has(sp.Trace):
+                return _Printed(self._with_traces(e), "s", sum=True)
             return _Printed(_np_scalar(e, self.sum_axis), "s")
         if isinstance(e, MatrixSymbol):
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
@@ -837,6 +839,39 @@ class MatrixCodePrinter:
         if isinstance(e, MatMul):
             return self._matmul(e)
         raise NotImplementedError(f"cannot print {type(e).__name__}: {e}")
+
+    def _with_traces(self, e) -> str:
+        """A scalar sum of (coefficient × trace of a matrix product) terms."""
+        code = ""
+        e = e.replace(lambda x: isinstance(x, sp.Trace), lambda x: sp.Trace(sp.expand(x.arg)).doit())
+        for t in sp.Add.make_args(sp.expand(e)):
+            traces = [f for f in sp.Mul.make_args(t) if isinstance(f, sp.Trace)]
+            if len(traces) > 1:
+                raise NotImplementedError(f"a product of traces: {t}")
+            c = t / traces[0] if traces else t
+            negative = _negative(c.as_coeff_Mul()[0])
+            c = -c if negative else c
+            text = _np_scalar(c, self.sum_axis) if not traces else self._trace(traces[0].arg) if c == 1 else \
+                f"{_paren(_np_scalar(c, self.sum_axis))} * {self._trace(traces[0].arg)}"
+            code = (f"{code} - {text}" if code else f"-{text}") if negative else (f"{code} + {text}" if code else text)
+        return code
+
+    def _trace(self, M) -> str:
+        """tr(M): a sum of traces; a product rotated to vᵀ…u prints as a row sum, any other as ``np.trace``."""
+        M = sp.expand(M).doit()
+        if isinstance(M, MatAdd):
+            return "(" + " + ".join(self._trace(a) for a in M.args) + ")"
+        c, mats = M.as_coeff_matrices() if isinstance(M, MatMul) else (sp.S.One, [M])
+        rows = [i for i, f in enumerate(mats) if isinstance(f, Transpose) and f.arg.shape[1] == 1]
+        if rows:  # tr(A u vᵀ) = vᵀ A u
+            k = rows[0]
+            mats = list(mats[k:]) + list(mats[:k])
+            right = self._product(mats[1:])
+            text = f"np.sum({_paren(self._p(mats[0].arg).code)} * {_paren(right.code)}, axis=-1)"
+        else:  # tr(A S⁻¹) = tr(S⁻¹ A): the solve first
+            k = next((i for i, f in enumerate(mats) if isinstance(f, Inverse)), 0)
+            text = f"np.trace({self._product(list(mats[k:]) + list(mats[:k])).code}, axis1=-2, axis2=-1)"
+        return text if c == 1 else f"{_np_scalar(c)} * {text}"
 
     def _matadd(self, e: MatAdd) -> _Printed:
         """Positive terms first (``np.eye(D) - K @ H``, ``m_pred + K @ v``), then ``- term``."""

@@ -75,6 +75,51 @@ def _bayespy(y, res) -> list:
                                             for o, t in zip(ours, theirs)])]
 
 
+#: Bayesian linear regression: w ~ N(0, α⁻¹I), τ ~ Gamma(2, 3); q(τ) starts at the prior
+REGRESSION = dict(alpha=0.5, noise_prior=(2.0, 3.0))
+
+
+@register("vmp_regression")
+def vmp_regression(p: Problem, recipe) -> list:
+    r"""VMP for Bayesian linear regression with an unknown noise precision, q(w) q(τ) (a full-covariance Gaussian
+    × Gamma): the driver against the coordinate ascent written by hand (:mod:`blrkit.classical.vmp`) and against
+    BayesPy's VB (``GaussianARD`` weights, ``Gamma`` noise, same order and start) on every sweep, the lower
+    bound included."""
+    from blrkit.algorithms import vmp_linear_regression as driver
+    from blrkit.classical.vmp import linear_regression_cavi
+
+    rng = p.rng()
+    X = rng.normal(size=(p.batch, p.n, p.dim))
+    y = np.einsum("bnd,d->bn", X, np.linspace(-1.0, 1.0, p.dim)) + rng.normal(scale=0.7, size=(p.batch, p.n))
+    res = driver(X, y, n_steps=SWEEPS, **REGRESSION)
+    a0, b0 = REGRESSION["noise_prior"]
+    book = [linear_regression_cavi(X[b], y[b], alpha=REGRESSION["alpha"], a0=a0, b0=b0, n_steps=SWEEPS)
+            for b in range(p.batch)]
+    step = recipe.derive().compile()
+    a, b_ = np.full(p.batch, a0), np.full(p.batch, b0)
+    for _ in range(SWEEPS):
+        m, S, a, b_ = step(a, b_, X, y, np.full(p.batch, REGRESSION["alpha"]), np.full(p.batch, a0), np.full(p.batch, b0))
+    path = (("means", "means"), ("precisions", "precisions"), ("alphas", "shapes"), ("betas", "rates"), ("elbo", "elbo"))
+    checks = [compare("derived sweep (compiled)", SAME_CODE, False, (res.means[-1], m), (res.betas[-1], b_)),
+              compare(f"classical.vmp (mean-field CAVI, {SWEEPS} sweeps)", SEQUENCE, True,
+                      *[(getattr(res, k), np.stack([getattr(c, kk) for c in book], 1)) for k, kk in path])]
+    name = "BayesPy VB (E[w], E[ww^T], E[tau], E[log tau], bound; every sweep)"
+    if optional("bayespy") is None:
+        return checks + [skipped(name, SEQUENCE)]
+    from scipy.special import digamma
+
+    from blrkit.classical.vmp import bayespy_linear_regression_iterates
+
+    pairs = []
+    for b in range(p.batch):
+        e_w, e_wwT, e_tau, e_logtau, bound = bayespy_linear_regression_iterates(
+            X[b], y[b], alpha=REGRESSION["alpha"], a0=a0, b0=b0, n_steps=SWEEPS)
+        mm, SS, aa, bb = res.means[1:, b], res.precisions[1:, b], res.alphas[1:, b], res.betas[1:, b]
+        pairs += [(mm, e_w), (np.linalg.inv(SS) + mm[:, :, None] * mm[:, None, :], e_wwT), (aa / bb, e_tau),
+                  (digamma(aa) - np.log(bb), e_logtau), (res.elbo[1:, b], bound)]
+    return checks + [compare(name, SEQUENCE, True, *pairs)]
+
+
 #: EM's problem: K = 3 well-separated Gaussian clusters in D = 2, started from three data points and S_k = I
 EM_K, EM_STEPS = 3, 15
 

@@ -286,7 +286,7 @@ TABLE_1: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("Laplace's method", "Gaussian", "delta method", "laplace", ("laplace",)),
     ("Expectation-Maximisation", "exp. family + Gaussian", "delta method for the parameters", "em", ("em",)),
     ("Stochastic VI (SVI)", "exp. family (mean-field)", "stochastic approx., local rho = 1", "svi", ("svi",)),
-    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("vmp",)),
+    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("vmp", "vmp_regression")),
     ("Non-conjugate VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("ncvmp",)),
     ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi", ("ncvi",)),
 )

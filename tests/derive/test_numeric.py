@@ -444,6 +444,24 @@ def case_em(rng):
              "precisions_new": pick(lambda b: b.precisions[1]), "log_likelihood": pick(lambda b: b.log_likelihood[0])})
 
 
+def case_vmp_regression(rng):
+    """One sweep (q(w) then q(τ)) for a batch of regressions against the coordinate ascent typed in
+    blrkit.classical.vmp, one problem at a time, from q(τ) = Gamma(a, b)."""
+    from blrkit.classical.vmp import linear_regression_cavi
+
+    X, y = rng.normal(size=BATCH + (N, D)), rng.normal(size=BATCH + (N,))
+    a, b = rng.uniform(0.5, 3.0, BATCH), rng.uniform(0.5, 3.0, BATCH)
+    alpha, a0, b0 = 0.7, 2.0, 1.5
+    book = [[linear_regression_cavi(X[i, j], y[i, j], alpha=alpha, a0=a0, b0=b0, n_steps=1,
+                                    tau_init=(a[i, j], b[i, j])) for j in range(BATCH[1])] for i in range(BATCH[0])]
+    pick = lambda f: np.array([[f(c) for c in row] for row in book])  # noqa: E731 -- per problem
+    full = lambda x: np.full(BATCH, x)  # noqa: E731 -- priors per problem
+    return (lambda: dict(tau_alpha=a, tau_beta=b, X=X, y=y, alpha=full(alpha), tau_alpha_0=full(a0),
+                         tau_beta_0=full(b0)),
+            {"w_m_new": pick(lambda c: c.means[1]), "w_S_new": pick(lambda c: c.precisions[1]),
+             "tau_alpha_new": pick(lambda c: c.shapes[1]), "tau_beta_new": pick(lambda c: c.rates[1])})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -454,7 +472,7 @@ CASES = {
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
-    "dropout": case_dropout, "em": case_em,
+    "dropout": case_dropout, "em": case_em, "vmp_regression": case_vmp_regression,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

@@ -63,7 +63,7 @@ def updates(name):
 def test_every_recipe_has_a_symbolic_textbook_form():
     missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"} - set(DIAGONAL_GN) \
         - {"rmsprop", "adam", "variational_newton_improved", "vogn_improved", "ivon", "multimodal", "ncvi", "vmp", "ncvmp", "svi", "bayesbinn", "ste", "dropout",
-           "em"}
+           "em", "vmp_regression"}
     assert not missing, f"add a textbook form to tests/derive/test_symbolic.py for {sorted(missing)}"
 
 
@@ -327,3 +327,18 @@ def test_em_m_step_is_the_textbook_one():
     assert sp.simplify(sp.Matrix(cov) - textbook_cov) == sp.zeros(d, d)
     N = sp.Symbol("N", positive=True)
     assert got["weights_new"] == sp.Symbol("N_k", positive=True) / N
+
+
+def test_vmp_regression_rate_is_the_expected_squared_residual():
+    """The derived rate's coefficient, for N = 2, D = 2 written out: ½(‖y − Xm‖² + tr(XᵀX S⁻¹)) (Bishop 10.3)."""
+    n, d = 2, 2
+    d_ = {a.target.name: a.expr for a in RECIPES["vmp_regression"].derive().assignments}
+    c = d_["C_tau_1"]
+    X, y, m = explicit("X", d, rows=n), explicit("y", n, cols=1), explicit("m", d, cols=1)
+    S = explicit("S", d, symmetric=True)
+    got = c.xreplace({sp.MatrixSymbol("X", N, D): sp.ImmutableMatrix(X), sp.MatrixSymbol("y", N, 1): sp.ImmutableMatrix(y),
+                      sp.MatrixSymbol("w_m_new", D, 1): sp.ImmutableMatrix(m),
+                      sp.MatrixSymbol("w_S_new", D, D): sp.ImmutableMatrix(S)}).subs({N: n, D: d}).doit()
+    r = y - X * m
+    want = ((r.T * r)[0] + (X.T * X * S.inv()).trace()) / 2
+    assert sp.simplify(got - want) == 0
