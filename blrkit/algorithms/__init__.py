@@ -27,6 +27,7 @@ from blrkit.algorithms.results import (
     KalmanEMResult,
     KalmanFilterResult,
     KalmanSmootherResult,
+    LDAResult,
     LaplacePosterior,
     MixtureResult,
     NewtonResult,
@@ -35,7 +36,7 @@ from blrkit.algorithms.results import (
 from blrkit.algorithms.ridge import ridge
 from blrkit.algorithms.rmsprop import blr_from_rmsprop, rmsprop, rmsprop_from_blr
 from blrkit.algorithms.sgd import stochastic_gradient_descent
-from blrkit.algorithms.svi import svi_gaussian_mean
+from blrkit.algorithms.svi import svi_gaussian_mean, svi_lda
 from blrkit.algorithms.variational_newton import variational_newton
 from blrkit.algorithms.vmp import vmp_linear_regression, vmp_normal_gamma
 
@@ -49,6 +50,7 @@ __all__ = [
     "KalmanEMResult",
     "KalmanFilterResult",
     "KalmanSmootherResult",
+    "LDAResult",
     "LaplacePosterior",
     "MixtureResult",
     "NewtonResult",
@@ -79,6 +81,7 @@ __all__ = [
     "ste",
     "stochastic_gradient_descent",
     "svi_gaussian_mean",
+    "svi_lda",
     "variational_newton",
     "vmp_linear_regression",
     "vmp_normal_gamma",

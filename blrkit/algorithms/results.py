@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "DiagonalNewtonResult",
     "EMResult",
+    "LDAResult",
     "GaussianPosterior",
     "GradientDescentResult",
     "KalmanEMResult",
@@ -135,6 +136,17 @@ class EMResult:
     means: np.ndarray
     precisions: np.ndarray
     log_likelihood: np.ndarray
+
+
+@dataclass(frozen=True)
+class LDAResult:
+    """SVI for latent Dirichlet allocation: ``topic_word`` λ ``(n_batches + 1, K, V)`` (index 0 the start),
+    ``doc_topic`` (γ of each minibatch's documents, a tuple of ``(n_b, K)`` arrays) and ``learning_rates``
+    ρ_t ``(n_batches,)``."""
+
+    topic_word: np.ndarray
+    doc_topic: tuple
+    learning_rates: np.ndarray
 
 
 @dataclass(frozen=True)

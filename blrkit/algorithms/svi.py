@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_positive
+from blrkit._validation import as_float_array, check_count, check_positive
 from blrkit.algorithms._common import check_minibatch, check_rng
 from blrkit.algorithms._generated.svi import svi_step
+from blrkit.algorithms._generated.svi_lda import svi_lda_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.results import LDAResult
 
-__all__ = ["svi_gaussian_mean"]
+__all__ = ["svi_gaussian_mean", "svi_lda"]
 
 
 def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_size: int, n_steps: int,
@@ -67,3 +69,113 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
         means.append(m)
         precisions.append(S)
     return np.stack(means), np.stack(precisions)
+
+
+def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total_docs, learning_offset=10.0,
+            learning_decay=0.7, max_doc_update_iter=100, mean_change_tol=1e-3, doc_topic_init=None) -> LDAResult:
+    r"""Stochastic variational inference for latent Dirichlet allocation, one minibatch of documents per step.
+
+    For minibatch :math:`t = 1, 2, \dots` (documents :math:`d \in \mathcal B_t`, word counts :math:`n_{dw}`),
+    the documents' local blocks iterate at ρ = 1 from :math:`\gamma_d` (``doc_topic_init``, ones by default)
+    until the mean absolute change of :math:`\gamma_d` is below ``mean_change_tol``,
+
+    .. math::
+
+        \phi_{dwk} \propto \exp\big(\mathbb E[\log\theta_{dk}] + \mathbb E[\log\beta_{kw}]\big), \qquad
+        \gamma_{dk} = \alpha + \sum_w n_{dw}\phi_{dwk},
+
+    then the topics take a stochastic BLR step with :math:`\rho_t = (\tau_0 + t)^{-\kappa}`:
+
+    .. math::
+
+        \lambda \leftarrow (1 - \rho_t)\lambda + \rho_t\Big(\eta + \frac{D}{|\mathcal B_t|}
+        \sum_{d\in\mathcal B_t} n_{dw}\phi_{dwk}\Big)
+
+    (the recipe ``svi_lda``, derived by :mod:`blrkit.derive.lda`; Hoffman, Blei & Bach 2010; Khan & Rue 2023,
+    Sec. 5.3).  The same iteration as scikit-learn's ``LatentDirichletAllocation(learning_method="online")``
+    with ``learning_offset`` τ₀, ``learning_decay`` κ, ``total_samples`` D and ``partial_fit`` per minibatch,
+    given the same initial λ and γ.
+
+    Parameters
+    ----------
+    counts_batches : sequence of array_like, each (n_b, V)
+        The minibatches in order: word counts, finite and non-negative, every document with a word.
+    lambda0 : array_like, shape (K, V)
+        Initial topic parameters λ, positive.
+    doc_topic_prior, topic_word_prior : float
+        α and η, positive.
+    total_docs : int
+        D, the number of documents of the corpus, at least the largest minibatch.
+    learning_offset, learning_decay : float
+        τ₀ ≥ 0 and κ in [0, 1] (κ in (0.5, 1] for the Robbins–Monro conditions; κ = 0 is ρ = 1).
+    max_doc_update_iter : int
+        Cap on the local iterations per minibatch, ≥ 1.
+    mean_change_tol : float
+        The local stopping rule, > 0.
+    doc_topic_init : sequence of array_like, each (n_b, K), optional
+        Initial γ of each minibatch's documents, positive; ones by default.
+
+    Returns
+    -------
+    LDAResult
+        ``topic_word`` λ ``(n_batches + 1, K, V)`` (index 0 the start), ``doc_topic`` (γ of each minibatch at its
+        local fixed point, a tuple of ``(n_b, K)`` arrays), ``learning_rates`` ρ_t ``(n_batches,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blrkit.algorithms import svi_lda
+    >>> counts = [np.array([[3, 0, 1], [0, 2, 2]]), np.array([[1, 1, 0]])]
+    >>> res = svi_lda(counts, lambda0=np.ones((2, 3)), doc_topic_prior=0.5, topic_word_prior=0.1, total_docs=10)
+    >>> res.topic_word.shape, np.round(res.learning_rates, 3)
+    ((3, 2, 3), array([0.187, 0.176]))
+    """
+    lam = check_positive(as_float_array(lambda0, "lambda0"), "lambda0")
+    if lam.ndim != 2:
+        raise ValueError(f"lambda0 must be (K, V), got shape {lam.shape}")
+    K, V = lam.shape
+    alpha = float(check_positive(doc_topic_prior, "doc_topic_prior"))
+    eta = float(check_positive(topic_word_prior, "topic_word_prior"))
+    tol = float(check_positive(mean_change_tol, "mean_change_tol"))
+    if isinstance(max_doc_update_iter, bool) or not isinstance(max_doc_update_iter, (int, np.integer)) \
+            or max_doc_update_iter < 1:
+        raise ValueError(f"max_doc_update_iter must be a positive integer, got {max_doc_update_iter!r}")
+    tau0, kappa = float(as_float_array(learning_offset, "learning_offset")), \
+        float(as_float_array(learning_decay, "learning_decay"))
+    if tau0 < 0:
+        raise ValueError(f"learning_offset (τ₀) must be ≥ 0, got {tau0}")
+    if not 0 <= kappa <= 1:
+        raise ValueError(f"learning_decay (κ) must lie in [0, 1], got {kappa}")
+    if isinstance(counts_batches, np.ndarray) and counts_batches.ndim == 2:
+        raise TypeError("counts_batches must be a sequence of (n_b, V) minibatches, got one 2-D array; wrap it in a "
+                        "list for a single minibatch")
+    batches = []
+    for b, counts in enumerate(counts_batches):
+        c = as_float_array(counts, f"counts_batches[{b}]")
+        if c.ndim != 2 or c.shape[1] != V or c.shape[0] == 0:
+            raise ValueError(f"counts_batches[{b}] must be (n_b, V) = (n_b >= 1, {V}) to match lambda0, got {c.shape}")
+        if np.any(c < 0):
+            raise ValueError(f"counts_batches[{b}] holds a negative count (word counts are non-negative)")
+        empty = np.flatnonzero(c.sum(axis=1) == 0)
+        if empty.size:
+            raise ValueError(f"counts_batches[{b}] holds empty documents (no words) at rows {empty.tolist()}")
+        batches.append(c)
+    if not batches:
+        raise ValueError("counts_batches must hold at least one minibatch")
+    D = check_count(total_docs, "total_docs")
+    if D < max(len(c) for c in batches):
+        raise ValueError(f"total_docs (D = {D}) must be at least the largest minibatch ({max(len(c) for c in batches)})")
+    if doc_topic_init is None:
+        inits = [np.ones((len(c), K)) for c in batches]
+    else:
+        inits = [check_positive(as_float_array(g, f"doc_topic_init[{b}]"), f"doc_topic_init[{b}]")
+                 for b, g in enumerate(doc_topic_init)]
+        if len(inits) != len(batches) or any(g.shape != (len(c), K) for g, c in zip(inits, batches)):
+            raise ValueError(f"doc_topic_init must hold one (n_b, K = {K}) array per minibatch")
+    rhos = (tau0 + np.arange(1, len(batches) + 1)) ** -kappa
+    path, gammas = [lam], []
+    for c, g, rho in zip(batches, inits, rhos):
+        lam, g = svi_lda_step(lam, g, c, rho, alpha, eta, D, int(max_doc_update_iter), tol)
+        path.append(lam)
+        gammas.append(g)
+    return LDAResult(topic_word=np.stack(path), doc_topic=tuple(gammas), learning_rates=rhos)

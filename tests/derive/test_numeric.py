@@ -462,6 +462,23 @@ def case_vmp_regression(rng):
              "tau_alpha_new": pick(lambda c: c.shapes[1]), "tau_beta_new": pick(lambda c: c.rates[1])})
 
 
+def case_svi_lda(rng):
+    """One online-LDA step (Hoffman, Blei & Bach 2010, Alg. 2, typed in blrkit.classical.lda): the local fixed
+    point of a minibatch of 5 documents, then the topics' step with ρ = 0.4."""
+    from blrkit.classical.lda import online_lda
+
+    K, V = 3, 12
+    counts = rng.poisson(2.0, size=(5, V)).astype(float)
+    counts[:, 0] += 1
+    lam = rng.gamma(100.0, 0.01, size=(K, V))
+    kappa = np.log(0.4) / -np.log(1.0 + 1)  # ρ_1 = (τ₀ + 1)^(−κ) = 0.4 with τ₀ = 1
+    book = online_lda([counts], K, doc_topic_prior=0.3, topic_word_prior=0.2, lambda0=lam, learning_offset=1.0,
+                      learning_decay=kappa, total_docs=40, mean_change_tol=1e-6)
+    return (lambda: dict(lam=lam, gamma=np.ones((5, K)), counts=counts, rho=0.4, doc_topic_prior=0.3,
+                         topic_word_prior=0.2, total_docs=40, max_doc_update_iter=100, mean_change_tol=1e-6),
+            {"lam_new": book.topic_word[1], "gamma": book.doc_topic[0]})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -473,6 +490,7 @@ CASES = {
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
     "dropout": case_dropout, "em": case_em, "vmp_regression": case_vmp_regression,
+    "svi_lda": case_svi_lda,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

@@ -158,6 +158,14 @@ MUTATIONS = {
         ("N for N/2 in the shape", r"^\s*tau_alpha_new =", r"\(1/2\)\*N", "N"),
         ("sign of the cross term of the residual", r"^\s*C_tau_1 =", r" - np\.sum\(w_m_new", " + np.sum(w_m_new"),
     ]),
+    "svi_lda": ("svi_lda_step", ("blrkit.algorithms.svi",), ("svi_lda",), [
+        ("no D/|B| scale", r"^\s*lam_new =", r"\*total_docs/n_batch", ""),
+        ("dropped (1 - rho)", r"^\s*lam_new =", r"lam\*\(1 - rho\)", "lam"),
+        ("prior eta dropped", r"^\s*lam_new =", r" \+ topic_word_prior", ""),
+        ("alpha dropped from the local update", r"^\s*new = ", r"doc_topic_prior \+ ", ""),
+        ("E[log beta] without its normaliser", r"^\s*exp_elog_beta = ", r" - scipy\.special\.digamma\(np\.sum\(lam, axis=-1, keepdims=True\)\)", ""),
+        ("statistics at the start gamma, not the fixed point", r"^\s*gamma = np\.where", r"new, gamma\)", "gamma, gamma)"),
+    ]),
     "em": ("em_step", ("blrkit.algorithms.em",), ("em",), [
         ("old mean in the covariance", r"^\s*covariances_new =", r"means_new\[\.\.\., :, None\] \* means_new",
          "means[..., :, None] * means"),
