@@ -479,6 +479,19 @@ def case_svi_lda(rng):
             {"lam_new": book.topic_word[1], "gamma": book.doc_topic[0]})
 
 
+def case_bernoulli_exact(rng):
+    """One exact-gradient step, λ ← (1 − ρ)λ + ρ(λ₀ − ∇_μE_q[ℓ]), with ∇_μ by the pairing formula typed in
+    blrkit.classical.binary.natural_gradient, one problem at a time (P = 3)."""
+    from blrkit.classical.binary import natural_gradient
+
+    lam, lam0, rho = rng.normal(size=BATCH + (3,)), rng.normal(size=BATCH + (3,)), rng.uniform(0.1, 0.9, BATCH)
+    c = rng.normal(size=3)
+    loss = lambda W: (W @ c) ** 2 + W[..., 0] * W[..., 2]  # noqa: E731 -- a coupled loss on {−1, +1}^3
+    grad = np.array([[natural_gradient(loss, np.tanh(lam[i, j])) for j in range(BATCH[1])] for i in range(BATCH[0])])
+    expected = (1 - rho[..., None]) * lam + rho[..., None] * (lam0 - grad)
+    return lambda: dict(lam=lam, rho=rho, lam_0=lam0, loss=loss), {"lam_new": expected}
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -490,7 +503,7 @@ CASES = {
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
     "dropout": case_dropout, "em": case_em, "vmp_regression": case_vmp_regression,
-    "svi_lda": case_svi_lda,
+    "svi_lda": case_svi_lda, "bernoulli_exact": case_bernoulli_exact,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

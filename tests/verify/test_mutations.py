@@ -166,6 +166,13 @@ MUTATIONS = {
         ("E[log beta] without its normaliser", r"^\s*exp_elog_beta = ", r" - scipy\.special\.digamma\(np\.sum\(lam, axis=-1, keepdims=True\)\)", ""),
         ("statistics at the start gamma, not the fixed point", r"^\s*gamma = np\.where", r"new, gamma\)", "gamma, gamma)"),
     ]),
+    "bernoulli_exact": ("bernoulli_blr_step", ("blrkit.algorithms.binary",), ("bernoulli_exact",), [
+        ("sign of the gradient", r"^\s*lam_new =", r"lam_0 - dmu", "lam_0 + dmu"),
+        ("dropped (1 - rho)", r"^\s*lam_new =", r"lam\*\(1 - rho\)", "lam"),
+        ("no 1/2 in the pairing", r"^\s*dmu = ", r"0\.5 \* ", ""),
+        ("q(w) itself for the product over k != j", r"^\s*dmu = ", r"before \* after", "before * after * f"),
+        ("prior dropped", r"^\s*lam_new =", r"lam_0 - dmu", "-dmu"),
+    ]),
     "em": ("em_step", ("blrkit.algorithms.em",), ("em",), [
         ("old mean in the covariance", r"^\s*covariances_new =", r"means_new\[\.\.\., :, None\] \* means_new",
          "means[..., :, None] * means"),
