@@ -492,6 +492,20 @@ def case_bernoulli_exact(rng):
     return lambda: dict(lam=lam, rho=rho, lam_0=lam0, loss=loss), {"lam_new": expected}
 
 
+def case_dropout_noise(rng):
+    """One step with a slab of finite variance, typed here on the same draws: z = [u < p], then ε ~ N(0, I),
+    m ← m − ρ(N/M)(z/p) ⊙ ĝ(z ⊙ (m + σε))."""
+    m, rho, p, sd, N, M = rng.normal(size=BATCH + (D,)), rng.uniform(0.1, 0.9, BATCH), 0.6, 0.4, 40, 8
+    c = rng.normal(size=D)
+    grad_batch = lambda th: M * (th - c)  # noqa: E731 -- Σ over M terms of ∇ ½‖θ − c‖²
+    draws = np.random.default_rng(SEED)
+    z = (draws.uniform(size=D) < p).astype(float)
+    eps = draws.standard_normal(D)
+    expected = m - (rho[..., None] * N / M) * (z / p) * grad_batch(z * (m + sd * eps))
+    return (lambda: dict(m=m, rho=rho, keep_prob=p, slab_sd=sd, grad_batch=grad_batch, n_data=N, n_batch=M,
+                         rng=np.random.default_rng(SEED)), {"m_new": expected})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -504,6 +518,7 @@ CASES = {
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
     "dropout": case_dropout, "em": case_em, "vmp_regression": case_vmp_regression,
     "svi_lda": case_svi_lda, "bernoulli_exact": case_bernoulli_exact,
+    "dropout_noise": case_dropout_noise,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }
