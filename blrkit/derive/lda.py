@@ -74,13 +74,13 @@ def derive_lda(approximations, *, function_name: str = "svi_lda_step", title=Non
          "$\\gamma_{dk} - 1 \\gets (\\alpha - 1) - \\sum_w \\partial\\mathbb{E}_q[\\ell]/\\partial\\mu_{\\theta}$ "
          "(the Dirichlet's $\\lambda = \\gamma - 1$)")
     e_log = dirichlet.closed_forms["expectation_standard"][0]
-    step("Dirichlet expectations", [(Elt, Display("E_log_rhs", r"\psi(\gamma_{dk}) - \psi\big(\sum_j \gamma_{dj}\big)",
+    step("Dirichlet expectations", [(Elt, Display("E_log_rhs", r"\psi(\gamma_{dk}) - \psi(\sum_j \gamma_{dj})",
                                                   "ψ(γ_dk) − ψ(Σⱼ γ_dj)")),
-                                    (Elb, Display("E_logb_rhs", r"\psi(\lambda_{kw}) - \psi\big(\sum_v \lambda_{kv}\big)",
+                                    (Elb, Display("E_logb_rhs", r"\psi(\lambda_{kw}) - \psi(\sum_v \lambda_{kv})",
                                                   "ψ(λ_kw) − ψ(Σ_v λ_kv)"))],
          f"the family's $\\mu = \\nabla A(\\lambda)$: ${latex(e_log)}$ for the first entry")
     step("Local fixed point", [(Display("locals", r"(\phi_d, \gamma_d)", "(φ_d, γ_d)"),
-                                Display("iterate", r"\text{iterated until } \tfrac1K\sum_k|\Delta\gamma_{dk}| < \epsilon",
+                                Display("iterate", r"\mathrm{until}\ \frac{1}{K}\sum_k|\Delta\gamma_{dk}| < \epsilon",
                                         "iterated until mean |Δγ_d| < ε"))],
          "each document's two local blocks at $\\rho = 1$ alternate to their joint fixed point (the E-step)")
     # the topics: global, stochastic: the minibatch sum scaled by D/|B|
@@ -127,7 +127,7 @@ def derive_lda(approximations, *, function_name: str = "svi_lda_step", title=Non
             Argument("topic_word_prior", "scalar", "η > 0"),
             Argument("total_docs", "scalar", "D, the number of documents of the corpus"),
             Argument("max_doc_update_iter", "int", "cap on the local iterations"),
-            Argument("mean_change_tol", "scalar", "the local stopping rule: mean |Δγ_d| below it"))
+            Argument("mean_change_tol", "scalar", "the local stopping rule: the mean absolute change of γ_d below it"))
     name = title or "Stochastic VI (latent Dirichlet allocation)"
     update = (Equation(lam_new, textbook),)
     return Derivation(

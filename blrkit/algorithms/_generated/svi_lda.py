@@ -36,7 +36,7 @@ def svi_lda_step(lam, gamma, counts, rho, doc_topic_prior, topic_word_prior, tot
     max_doc_update_iter : int
         cap on the local iterations
     mean_change_tol : scalar
-        the local stopping rule: mean |Δγ_d| below it
+        the local stopping rule: the mean absolute change of γ_d below it
 
     Returns
     -------
