@@ -5,7 +5,7 @@ axes) and returns an immutable result. Importing this package never imports SymP
 """
 
 from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
-from blrkit.algorithms.binary import bayesbinn, ste
+from blrkit.algorithms.binary import bayesbinn, bernoulli_blr, ste
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.dropout import dropout_sgd
 from blrkit.algorithms.em import em_gaussian_mixture
@@ -58,6 +58,7 @@ __all__ = [
     "adam",
     "adam_from_blr",
     "bayesbinn",
+    "bernoulli_blr",
     "blr_from_adam",
     "blr_from_rmsprop",
     "diagonal_newton",

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import as_float_array, check_count, check_learning_rate
 from blrkit.algorithms._common import check_interval, check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
+from blrkit.algorithms._generated.bernoulli_exact import bernoulli_blr_step
 from blrkit.algorithms._generated.ste import ste_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import BinaryResult
 
-__all__ = ["bayesbinn", "ste"]
+__all__ = ["bayesbinn", "bernoulli_blr", "ste"]
 
 
 def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, batch_size: int, prior=0.0,
@@ -147,6 +148,66 @@ def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, 
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
     return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, _check_n_steps(n_steps), n_data,
                 batch_size, check_rng(rng))
+
+
+def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
+    r"""The BLR for binary weights with the exact natural gradient, by enumerating :math:`\{-1, +1\}^P`.
+
+    .. math::
+
+        \lambda_{t+1} = (1-\rho)\lambda_t + \rho\big(\lambda_0 - \nabla_\mu\mathbb E_{q_t}[\ell]\big), \qquad
+        \frac{\partial\mathbb E_q[\ell]}{\partial\mu_j} = \tfrac12\,\mathbb E_{q(w_{-j})}
+        \big[\ell(w_j{=}{+1}, w_{-j}) - \ell(w_j{=}{-1}, w_{-j})\big]
+
+    (the recipe ``bernoulli_exact``; Khan & Rue 2023, Sec. 4.5): what BayesBiNN estimates by relaxed samples
+    and STE approximates by its limits.  Its fixed point is the mean-field VI optimum.  Costs :math:`2^P` loss
+    evaluations per step: P ≤ 20.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(W)``: ±1 weight vectors ``(2**P, P)`` → ℓ(w) for every row ``(2**P,)`` (the total loss).
+    lam0 : array_like, shape (*batch, P)
+        Start λ = ½ logit q(w = +1).
+    rho : float
+        Learning rate in (0, 1].
+    n_steps : int
+        Steps, ≥ 0.
+    prior : float or array_like
+        The prior's natural parameters λ₀, broadcastable to ``lam0``.
+
+    Returns
+    -------
+    BinaryResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blrkit.algorithms import bernoulli_blr
+    >>> res = bernoulli_blr(lambda W: 2.0 * W[:, 0] - W[:, 0] * W[:, 1], np.zeros(2), rho=0.5, n_steps=60)
+    >>> np.round(res.means[-1], 3)    # the mean-field VI optimum (blrkit.classical.binary.mean_field_vi)
+    array([-0.992, -0.758])
+    """
+    lam = as_float_array(lam0, "lam0", min_ndim=1)
+    P = lam.shape[-1]
+    if not 1 <= P <= 20:
+        raise ValueError(f"the exact natural gradient enumerates 2^P weight vectors: P (the last axis of lam0) must be "
+                         f"in [1, 20], got {P}")
+    rho = check_learning_rate(rho)
+    prior = as_float_array(prior, "prior")
+    n_steps = _check_n_steps(n_steps)
+    path = [lam]
+    for t in range(1, n_steps + 1):
+        def checked_loss(W, t=t):
+            out = np.asarray(loss(W), dtype=float)
+            if out.shape != (len(W),):
+                raise ValueError(f"loss must return one value per weight vector, shape ({len(W)},), got {out.shape}")
+            if not np.isfinite(out).all():
+                raise ValueError(f"loss returned non-finite values (NaN or inf) at step {t}")
+            return out
+        lam = bernoulli_blr_step(lam, rho, prior, checked_loss)
+        path.append(lam)
+    return BinaryResult(natural=np.stack(path))
 
 
 def _run(step, grad_batch, lam, n_steps, n_data, batch_size, rng) -> BinaryResult:

@@ -100,3 +100,35 @@ def test_momentum_is_the_authors_average_of_the_blr_direction():
     plain = bayesbinn(grad_batch, lam0, lr=rho, temperature=tau, n_steps=60, n_data=N, batch_size=M, n_samples=K,
                       prior=prior, rng=11)
     assert np.abs(plain.natural[-1] - res.natural[-1]).max() > 1e-3
+
+
+# -- the exact natural gradient by enumeration ------------------------------------------------------
+
+def test_exact_blr_converges_to_the_mean_field_optimum_for_P_10():
+    """P = 10 (1,024 vectors): the exact-gradient BLR at ρ = 0.5 reaches the optimum of coordinate ascent on the
+    objective (blrkit.classical.binary.mean_field_vi, no BLR) to 1e-9 (its own tolerance is 1e-13)."""
+    from blrkit.algorithms import bernoulli_blr
+
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(10, 10)) / 10
+    b = rng.normal(size=10)
+    loss = lambda W: np.einsum("...i,ij,...j->...", W, A, W) / 2 + W @ b  # noqa: E731 -- a coupled quadratic
+    res = bernoulli_blr(loss, np.zeros(10), rho=0.5, n_steps=150, prior=0.1)
+    np.testing.assert_allclose(res.natural[-1], mean_field_vi(loss, np.full(10, 0.1)), rtol=0, atol=1e-9)
+
+
+def test_exact_blr_batched_and_bad_input():
+    from blrkit.algorithms import bernoulli_blr
+
+    loss = lambda W: 2.0 * W[:, 0] - W[:, 0] * W[:, 1]  # noqa: E731
+    lam = np.array([[0.0, 0.0], [1.0, -1.0]])
+    res = bernoulli_blr(loss, lam, rho=0.5, n_steps=5)
+    np.testing.assert_allclose(res.natural[:, 1], bernoulli_blr(loss, lam[1], rho=0.5, n_steps=5).natural, rtol=1e-14)
+    with pytest.raises(ValueError, match="rho"):
+        bernoulli_blr(loss, lam, rho=1.5, n_steps=5)
+    with pytest.raises(ValueError, match="P \\(the last axis of lam0\\)"):
+        bernoulli_blr(loss, np.zeros(21), rho=0.5, n_steps=1)
+    with pytest.raises(ValueError, match="non-finite"):
+        bernoulli_blr(lambda W: np.full(len(W), np.nan), lam, rho=0.5, n_steps=1)
+    with pytest.raises(ValueError, match="one value per weight vector"):
+        bernoulli_blr(lambda W: W, lam, rho=0.5, n_steps=1)

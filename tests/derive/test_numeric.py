@@ -479,6 +479,33 @@ def case_svi_lda(rng):
             {"lam_new": book.topic_word[1], "gamma": book.doc_topic[0]})
 
 
+def case_bernoulli_exact(rng):
+    """One exact-gradient step, λ ← (1 − ρ)λ + ρ(λ₀ − ∇_μE_q[ℓ]), with ∇_μ by the pairing formula typed in
+    blrkit.classical.binary.natural_gradient, one problem at a time (P = 3)."""
+    from blrkit.classical.binary import natural_gradient
+
+    lam, lam0, rho = rng.normal(size=BATCH + (3,)), rng.normal(size=BATCH + (3,)), rng.uniform(0.1, 0.9, BATCH)
+    c = rng.normal(size=3)
+    loss = lambda W: (W @ c) ** 2 + W[..., 0] * W[..., 2]  # noqa: E731 -- a coupled loss on {−1, +1}^3
+    grad = np.array([[natural_gradient(loss, np.tanh(lam[i, j])) for j in range(BATCH[1])] for i in range(BATCH[0])])
+    expected = (1 - rho[..., None]) * lam + rho[..., None] * (lam0 - grad)
+    return lambda: dict(lam=lam, rho=rho, lam_0=lam0, loss=loss), {"lam_new": expected}
+
+
+def case_dropout_noise(rng):
+    """One step with a slab of finite variance, typed here on the same draws: z = [u < p], then ε ~ N(0, I),
+    m ← m − ρ(N/M)(z/p) ⊙ ĝ(z ⊙ (m + σε))."""
+    m, rho, p, sd, N, M = rng.normal(size=BATCH + (D,)), rng.uniform(0.1, 0.9, BATCH), 0.6, 0.4, 40, 8
+    c = rng.normal(size=D)
+    grad_batch = lambda th: M * (th - c)  # noqa: E731 -- Σ over M terms of ∇ ½‖θ − c‖²
+    draws = np.random.default_rng(SEED)
+    z = (draws.uniform(size=D) < p).astype(float)
+    eps = draws.standard_normal(D)
+    expected = m - (rho[..., None] * N / M) * (z / p) * grad_batch(z * (m + sd * eps))
+    return (lambda: dict(m=m, rho=rho, keep_prob=p, slab_sd=sd, grad_batch=grad_batch, n_data=N, n_batch=M,
+                         rng=np.random.default_rng(SEED)), {"m_new": expected})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -490,7 +517,8 @@ CASES = {
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
     "dropout": case_dropout, "em": case_em, "vmp_regression": case_vmp_regression,
-    "svi_lda": case_svi_lda,
+    "svi_lda": case_svi_lda, "bernoulli_exact": case_bernoulli_exact,
+    "dropout_noise": case_dropout_noise,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

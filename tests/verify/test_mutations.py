@@ -166,6 +166,20 @@ MUTATIONS = {
         ("E[log beta] without its normaliser", r"^\s*exp_elog_beta = ", r" - scipy\.special\.digamma\(np\.sum\(lam, axis=-1, keepdims=True\)\)", ""),
         ("statistics at the start gamma, not the fixed point", r"^\s*gamma = np\.where", r"new, gamma\)", "gamma, gamma)"),
     ]),
+    "bernoulli_exact": ("bernoulli_blr_step", ("blrkit.algorithms.binary",), ("bernoulli_exact",), [
+        ("sign of the gradient", r"^\s*lam_new =", r"lam_0 - dmu", "lam_0 + dmu"),
+        ("dropped (1 - rho)", r"^\s*lam_new =", r"lam\*\(1 - rho\)", "lam"),
+        ("no 1/2 in the pairing", r"^\s*dmu = ", r"0\.5 \* ", ""),
+        ("q(w) itself for the product over k != j", r"^\s*dmu = ", r"before \* after", "before * after * f"),
+        ("prior dropped", r"^\s*lam_new =", r"lam_0 - dmu", "-dmu"),
+    ]),
+    "dropout_noise": ("dropout_noise_step", ("blrkit.algorithms.dropout",), ("dropout_noise",), [
+        ("no noise (the delta method)", r"^\s*g_noise =", r" \+ slab_sd \* eps", ""),
+        ("noise on the dropped weights too", r"^\s*g_noise =", r"z_mask \* \(m \+ slab_sd \* eps\)",
+         "z_mask * m + slab_sd * eps"),
+        ("no 1/p", r"^\s*m_new =", r"/\(keep_prob\*n_batch\)", "/n_batch"),
+        ("sign of the gradient", r"^\s*m_new =", r"m - g_noise", "m + g_noise"),
+    ]),
     "em": ("em_step", ("blrkit.algorithms.em",), ("em",), [
         ("old mean in the covariance", r"^\s*covariances_new =", r"means_new\[\.\.\., :, None\] \* means_new",
          "means[..., :, None] * means"),
