@@ -34,7 +34,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
     from ..families import FAMILIES
     from .approximations import ordered
     from .conjugate import Likelihood, derive_conjugate
-    from .meanfield import _expectations, _live, _name_in_latex, _renamed
+    from .meanfield import _adopt, _expectations, _live, _name_in_latex
     from .printing import LATEX_NAMES
 
     gauss = [b for b in blocks if b.family == "multivariate-gaussian"]
@@ -129,19 +129,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
                                               *(Equation(k, v) for k, v in coeffs.items())),
                           "$\\mathbb{E}$ over the other blocks; the coefficients of its statistics as symbols", anchor))
         steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
-        params = [p.name for p in fam.standard]
-        prefix = {n: f"{b.name}_{n}" for n in params} | {f"{n}_new": f"{b.name}_{n}_new" for n in params} \
-            | {f"{n}_0": f"{b.name}_{n}_0" for n in params}
-        _name_in_latex(b.name, params)
-        for a in d.assignments:
-            target = _renamed(a.target, prefix)
-            assignments.append(Assignment(target, _renamed(a.expr, prefix), a.comment))
-            if a.target in d.outputs:
-                outputs.append(target)
-        for arg in d.arguments:
-            name = prefix.get(arg.name, arg.name)
-            if not name.startswith(("E_", "C_")):
-                arguments.setdefault(name, Argument(name, arg.kind, arg.doc.replace("prior", f"prior of q_{b.name}:")))
+        _adopt(d, b.name, fam, True, ("E_", "C_"), assignments, outputs, arguments)
         if j < len(blocks) - 1:
             assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
     assignments = _live(assignments, outputs)
