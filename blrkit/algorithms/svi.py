@@ -18,7 +18,27 @@ from blrkit.algorithms._generated.svi_lda import svi_lda_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import LDAResult
 
-__all__ = ["svi_gaussian_mean", "svi_lda"]
+__all__ = ["learning_rates", "svi_gaussian_mean", "svi_lda"]
+
+
+def learning_rates(learning_offset, learning_decay, n_steps: int) -> np.ndarray:
+    r"""The Robbins–Monro schedule :math:`\rho_t = (\tau_0 + t)^{-\kappa}`, t = 1 … ``n_steps`` (scikit-learn's
+    ``learning_offset`` τ₀ and ``learning_decay`` κ; Hoffman et al. 2013).
+
+    τ₀ ≥ 0 and κ ∈ [0, 1] keep every ρ_t in (0, 1]; κ ∈ (0.5, 1] meets the Robbins–Monro conditions
+    (Σρ_t = ∞, Σρ_t² < ∞), κ = 0 is ρ_t = 1.
+
+    >>> learning_rates(0.0, 1.0, 3)
+    array([1.        , 0.5       , 0.33333333])
+    """
+    tau0 = float(as_float_array(learning_offset, "learning_offset"))
+    kappa = float(as_float_array(learning_decay, "learning_decay"))
+    if tau0 < 0:
+        raise ValueError(f"learning_offset (τ₀) must be ≥ 0, got {learning_offset!r}")
+    if not 0 <= kappa <= 1:
+        raise ValueError(f"learning_decay (κ) must lie in [0, 1] (in (0.5, 1] for the Robbins–Monro conditions), "
+                         f"got {learning_decay!r}")
+    return (tau0 + np.arange(1, n_steps + 1)) ** -kappa
 
 
 def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_size: int, n_steps: int,
@@ -27,9 +47,9 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
 
     Step t = 1, 2, … draws a minibatch ``np.sort(rng.choice(N, batch_size, replace=False))`` (or takes
     ``batches[t − 1]``) and moves the natural parameters with :math:`\rho_t = (\tau_0 + t)^{-\kappa}`,
-    scikit-learn's ``learning_offset`` τ₀ and ``learning_decay`` κ ∈ (0.5, 1] (Robbins–Monro; κ = 1 and
-    τ₀ = 0 give ρ_t = 1/t, which over one epoch of single data without replacement reaches the exact
-    posterior).
+    scikit-learn's ``learning_offset`` τ₀ ≥ 0 and ``learning_decay`` κ ∈ [0, 1] (:func:`learning_rates`;
+    κ ∈ (0.5, 1] for the Robbins–Monro conditions; κ = 1 and τ₀ = 0 give ρ_t = 1/t, which over one epoch of
+    single data without replacement reaches the exact posterior).
 
     Returns
     -------
@@ -51,12 +71,8 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     check_minibatch(N, batch_size)
     m0_, S0 = as_float_array(prior_mean, "prior_mean"), check_positive(prior_precision, "prior_precision")
     s2 = check_positive(noise_variance, "noise_variance")
-    tau0 = float(as_float_array(learning_offset, "learning_offset"))
-    kappa = float(as_float_array(learning_decay, "learning_decay"))
-    if tau0 < 0 or not 0.5 < kappa <= 1:
-        raise ValueError(f"learning_offset must be ≥ 0 and learning_decay in (0.5, 1] (Robbins–Monro), got "
-                         f"{learning_offset!r}, {learning_decay!r}")
     n_steps = _check_n_steps(n_steps)
+    rhos = learning_rates(learning_offset, learning_decay, n_steps)
     m = np.broadcast_to(m0_ if m0 is None else as_float_array(m0, "m0"), y.shape[:-1]).astype(float)
     S = np.broadcast_to(S0 if precision0 is None else check_positive(precision0, "precision0"),
                         y.shape[:-1]).astype(float)
@@ -64,8 +80,7 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     means, precisions = [m], [S]
     for t in range(1, n_steps + 1):
         idx = np.sort(rng.choice(N, batch_size, replace=False)) if batches is None else np.asarray(batches[t - 1])
-        rho = (tau0 + t) ** -kappa
-        m, S = svi_step(m, S, rho, m0_, S0, y[..., idx], s2, N)
+        m, S = svi_step(m, S, rhos[t - 1], m0_, S0, y[..., idx], s2, N)
         means.append(m)
         precisions.append(S)
     return np.stack(means), np.stack(precisions)
@@ -140,12 +155,6 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     if isinstance(max_doc_update_iter, bool) or not isinstance(max_doc_update_iter, (int, np.integer)) \
             or max_doc_update_iter < 1:
         raise ValueError(f"max_doc_update_iter must be a positive integer, got {max_doc_update_iter!r}")
-    tau0, kappa = float(as_float_array(learning_offset, "learning_offset")), \
-        float(as_float_array(learning_decay, "learning_decay"))
-    if tau0 < 0:
-        raise ValueError(f"learning_offset (τ₀) must be ≥ 0, got {tau0}")
-    if not 0 <= kappa <= 1:
-        raise ValueError(f"learning_decay (κ) must lie in [0, 1], got {kappa}")
     if isinstance(counts_batches, np.ndarray) and counts_batches.ndim == 2:
         raise TypeError("counts_batches must be a sequence of (n_b, V) minibatches, got one 2-D array; wrap it in a "
                         "list for a single minibatch")
@@ -172,7 +181,7 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
                  for b, g in enumerate(doc_topic_init)]
         if len(inits) != len(batches) or any(g.shape != (len(c), K) for g, c in zip(inits, batches)):
             raise ValueError(f"doc_topic_init must hold one (n_b, K = {K}) array per minibatch")
-    rhos = (tau0 + np.arange(1, len(batches) + 1)) ** -kappa
+    rhos = learning_rates(learning_offset, learning_decay, len(batches))
     path, gammas = [lam], []
     for c, g, rho in zip(batches, inits, rhos):
         lam, g = svi_lda_step(lam, g, c, rho, alpha, eta, D, int(max_doc_update_iter), tol)

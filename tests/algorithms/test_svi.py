@@ -31,7 +31,7 @@ def test_full_batch_unit_step_is_exact():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(batch_size=0), "batch_size"), (dict(batch_size=11), "batch_size"), (dict(learning_decay=0.4), "learning_decay"),
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=11), "batch_size"), (dict(learning_decay=1.4), "learning_decay"),
     (dict(noise_variance=0.0), "noise_variance"), (dict(prior_precision=-1.0), "prior_precision"),
 ])
 def test_bad_input_is_named(kwargs, match):
