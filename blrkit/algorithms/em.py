@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import as_float_array, check_simplex, check_spd
+from blrkit.algorithms import _dask
+from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.em import em_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import EMResult
@@ -36,7 +38,9 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     Parameters
     ----------
     X : array_like, shape (*batch, N, D)
-        Observations, finite; independent problems along the leading axes.
+        Observations, finite; independent problems along the leading axes.  A Dask array chunked along its
+        batch axes only runs each chunk of problems where Dask runs it (``pip install -e ".[dask]"``) and
+        returns Dask arrays.
     weights0 : array_like, shape (*batch, K)
         Starting weights on the simplex (positive, summing to one); K ≤ N.
     means0 : array_like, shape (*batch, K, D)
@@ -73,6 +77,9 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     >>> bool(np.all(np.diff(res.log_likelihood) >= -1e-9))
     True
     """
+    if type(X) is not np.ndarray and is_dask_array(X):
+        n_steps = _check_n_steps(n_steps)
+        return _dask.em_gaussian_mixture(X, weights0, means0, precisions0, n_steps)
     X = as_float_array(X, "X", min_ndim=2)
     N, D = X.shape[-2:]
     if N == 0 or D == 0:
