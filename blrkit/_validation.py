@@ -111,6 +111,20 @@ def check_probability(x, name: str) -> np.ndarray:
     return a
 
 
+def check_simplex(w: np.ndarray, name: str, *, atol: float = 1e-12) -> np.ndarray:
+    """Every vector along the last axis on the probability simplex: positive, summing to one (to ``atol``).
+
+    >>> check_simplex(np.array([0.5, 0.6]), "weights0")
+    Traceback (most recent call last):
+    ...
+    ValueError: weights0 must lie on the simplex: positive, summing to one over the last axis (sums [1.1])
+    """
+    if np.any(w <= 0) or not np.allclose(w.sum(-1), 1.0, rtol=0, atol=atol):
+        sums = np.unique(np.round(np.sum(w, axis=-1), 12))[:3].tolist()
+        raise ValueError(f"{name} must lie on the simplex: positive, summing to one over the last axis (sums {sums})")
+    return w
+
+
 def check_square(a: np.ndarray, name: str, size: int | None = None) -> np.ndarray:
     """Trailing two axes square (and of ``size`` if given)."""
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:

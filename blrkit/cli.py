@@ -255,15 +255,22 @@ def derive(args: argparse.Namespace) -> int:
         return 0
     if args.family is None:
         raise UsageError("give a FAMILY (see blrkit derive --list)")
-    if args.family not in FAMILIES:
-        raise UsageError(f"unknown family {args.family!r}; accepted: {', '.join(FAMILIES)}")
+    from blrkit.derive.known import COMPOSITE
+
+    if args.family not in FAMILIES and args.family not in COMPOSITE:
+        raise UsageError(f"unknown family {args.family!r}; accepted: {', '.join([*FAMILIES, *COMPOSITE])}")
     approx = args.approx or []
     for a in approx:
         try:
             as_approximation(a)
         except ValueError as e:
             raise UsageError(str(e)) from None
-    loss, prior = _loss_and_prior(args, args.family)
+    if args.family in COMPOSITE:  # the model is the candidate's own: no loss, no prior
+        if args.loss is not None or args.glm is not None or args.prior_given:
+            raise UsageError(f"{args.family} derives its own model: give no --loss, --glm or --prior")
+        loss, prior = None, None
+    else:
+        loss, prior = _loss_and_prior(args, args.family)
     try:
         d = derive_update(args.family, loss, prior, approx, rule=args.rule)
     except Exception as e:  # noqa: BLE001 -- SymPy raises many types: none may reach the user as a traceback

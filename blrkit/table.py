@@ -102,8 +102,8 @@ _W = dict(_COLUMNS)
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Wrap at spaces, and after a hyphen or an en dash, never inside a word."""
-    pieces = [p for p in re.split(r"(?<=[ \-–])", text) if p]
+    """Wrap at spaces, and after a hyphen, an en dash or a plus, never inside a word."""
+    pieces = [p for p in re.split(r"(?<=[ \-–+])", text) if p]
     lines, line = [], ""
     for piece in pieces:
         if line and len((line + piece).rstrip()) > width:

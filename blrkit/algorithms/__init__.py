@@ -5,9 +5,10 @@ axes) and returns an immutable result. Importing this package never imports SymP
 """
 
 from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
-from blrkit.algorithms.binary import bayesbinn, ste
+from blrkit.algorithms.binary import bayesbinn, bernoulli_blr, ste
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.dropout import dropout_sgd
+from blrkit.algorithms.em import em_gaussian_mixture
 from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
@@ -19,12 +20,14 @@ from blrkit.algorithms.ogn import online_gauss_newton, vogn
 from blrkit.algorithms.results import (
     BinaryResult,
     DiagonalNewtonResult,
+    EMResult,
     GaussianPosterior,
     GradientDescentResult,
     IVONResult,
     KalmanEMResult,
     KalmanFilterResult,
     KalmanSmootherResult,
+    LDAResult,
     LaplacePosterior,
     MixtureResult,
     NewtonResult,
@@ -33,19 +36,21 @@ from blrkit.algorithms.results import (
 from blrkit.algorithms.ridge import ridge
 from blrkit.algorithms.rmsprop import blr_from_rmsprop, rmsprop, rmsprop_from_blr
 from blrkit.algorithms.sgd import stochastic_gradient_descent
-from blrkit.algorithms.svi import svi_gaussian_mean
+from blrkit.algorithms.svi import svi_gaussian_mean, svi_lda
 from blrkit.algorithms.variational_newton import variational_newton
-from blrkit.algorithms.vmp import vmp_normal_gamma
+from blrkit.algorithms.vmp import vmp_linear_regression, vmp_normal_gamma
 
 __all__ = [
     "BinaryResult",
     "DiagonalNewtonResult",
+    "EMResult",
     "GaussianPosterior",
     "GradientDescentResult",
     "IVONResult",
     "KalmanEMResult",
     "KalmanFilterResult",
     "KalmanSmootherResult",
+    "LDAResult",
     "LaplacePosterior",
     "MixtureResult",
     "NewtonResult",
@@ -53,10 +58,12 @@ __all__ = [
     "adam",
     "adam_from_blr",
     "bayesbinn",
+    "bernoulli_blr",
     "blr_from_adam",
     "blr_from_rmsprop",
     "diagonal_newton",
     "dropout_sgd",
+    "em_gaussian_mixture",
     "gradient_descent",
     "ivon",
     "kalman_em",
@@ -75,7 +82,9 @@ __all__ = [
     "ste",
     "stochastic_gradient_descent",
     "svi_gaussian_mean",
+    "svi_lda",
     "variational_newton",
+    "vmp_linear_regression",
     "vmp_normal_gamma",
     "vogn",
 ]

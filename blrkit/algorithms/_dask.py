@@ -213,3 +213,56 @@ def rts_smoother(filter_result, F, Q, **kwargs):
         means=_assemble(outs[0], chunks, (T, D)),
         covariances=_assemble(outs[1], chunks, (T, D, D)),
         cross_covariances=_assemble(outs[2], chunks, (T - 1, D, D)) if cross else None)
+
+
+# -- EM: chunks of independent mixture problems ---------------------------------------------------
+
+def _em_block(X, w0, m0, P0, n_steps):
+    """The NumPy EM on one chunk of problems; every history with the iterate axis moved behind the batch axes."""
+    from blrkit.algorithms.em import em_gaussian_mixture
+
+    res = em_gaussian_mixture(X, weights0=w0, means0=m0, precisions0=P0, n_steps=n_steps)
+    nb = X.ndim - 2
+    return tuple(np.moveaxis(getattr(res, k), 0, nb) for k in ("weights", "means", "precisions", "log_likelihood"))
+
+
+def em_gaussian_mixture(X, weights0, means0, precisions0, n_steps):
+    """:func:`blrkit.algorithms.em_gaussian_mixture` on a Dask ``X (*batch, N, D)`` chunked along its batch axes
+    only: each chunk of problems runs the NumPy driver where Dask runs it; the histories are Dask arrays."""
+    import dask
+    import dask.array as da
+
+    from blrkit.algorithms.results import EMResult
+
+    params = dict(weights0=weights0, means0=means0, precisions0=precisions0)
+    for name, v in params.items():
+        if is_dask_array(v):
+            raise TypeError(f"{name} is a Dask array: the starting parameters are small; pass them as NumPy arrays "
+                            f"({name}.compute()), and only X as a Dask array")
+    check_one_array_library({"X": X, **params}, allowed={"dask": {"numpy"}})
+    _check_real(X, "X")
+    if X.ndim < 3:
+        raise ValueError(f"a Dask X must have batch axes, (*batch, N, D) with at least one batch axis (the chunks of "
+                         f"problems), got shape {X.shape}; a single problem fits in memory as a NumPy array")
+    check_whole(X, "X", (-2, -1), "EM needs every observation of a problem at once (observation axis -2, values -1)")
+    nb = X.ndim - 2
+    N, D = X.shape[-2:]
+    w0, m0, P0 = (np.asarray(a, dtype=float) for a in (weights0, means0, precisions0))
+    K = w0.shape[-1] if w0.ndim else 0
+    batch = X.shape[:nb]
+    try:  # one start per problem, cut into the chunks of X
+        w0, m0, P0 = (np.broadcast_to(a, batch + a.shape[a.ndim - k:]) for a, k in ((w0, 1), (m0, 2), (P0, 3)))
+    except ValueError:
+        raise ValueError(f"weights0 {w0.shape}, means0 {m0.shape} and precisions0 {P0.shape} must broadcast to the "
+                         f"batch shape {batch} of X") from None
+    blocks = _series_blocks(X, nb)
+    offsets = [np.concatenate([[0], np.cumsum(c)]) for c in X.chunks[:nb]]
+    run = dask.delayed(_em_block, pure=True, nout=4)
+    outs = [np.empty(blocks.shape, dtype=object) for _ in range(4)]
+    for idx in np.ndindex(blocks.shape):
+        cut = tuple(slice(offsets[k][i], offsets[k][i + 1]) for k, i in enumerate(idx))
+        for out, part in zip(outs, run(blocks[idx], w0[cut], m0[cut], P0[cut], n_steps)):
+            out[idx] = part
+    chunks, T = X.chunks[:nb], n_steps + 1
+    fields = [_assemble(o, chunks, core) for o, core in zip(outs, ((T, K), (T, K, D), (T, K, D, D), (T,)))]
+    return EMResult(*(da.moveaxis(f, nb, 0) for f in fields))

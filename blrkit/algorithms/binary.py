@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count
-from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
+from blrkit._validation import as_float_array, check_count, check_learning_rate
+from blrkit.algorithms._common import check_interval, check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
+from blrkit.algorithms._generated.bernoulli_exact import bernoulli_blr_step
 from blrkit.algorithms._generated.ste import ste_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import BinaryResult
 
-__all__ = ["bayesbinn", "ste"]
+__all__ = ["bayesbinn", "bernoulli_blr", "ste"]
 
 
 def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, batch_size: int, prior=0.0,
-              n_samples: int = 1, rng=None) -> BinaryResult:
+              n_samples: int = 1, momentum=0.0, rng=None) -> BinaryResult:
     r"""BayesBiNN: the BLR for binary weights with the relaxed (Gumbel-softmax) natural gradient.
 
     .. math::
@@ -36,8 +37,21 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     λ₀ = ``prior``, :math:`\bar g(w)` = ``grad_batch(w, idx)``, the mean gradient of a minibatch (Meng, Bachmann &
     Khan 2020, Alg. 1; Khan & Rue 2023, Sec. 4.5).  Each step draws the minibatch
     ``np.sort(rng.choice(n_data, batch_size, replace=False))`` (none when ``batch_size == n_data``) and then
-    ``rng.uniform(size=(n_samples, *lam.shape))``.  The authors' code adds momentum and a 1e-10 guard on
-    both scales; neither is here (the paper's algorithm has neither).
+    ``rng.uniform(size=(n_samples, *lam.shape))``.  The authors' code adds a 1e-10 guard on both scales; it is
+    not here (the paper's algorithm has none).
+
+    **Momentum, an addition to the BLR** (``momentum`` = β > 0; the authors' code has it, the paper's
+    Algorithm 1 and the BLR do not).  The BLR step is :math:`\lambda_{t+1} = \lambda_t - \rho\,d_t` with the
+    natural-gradient direction :math:`d_t = \lambda_t - \lambda_0 + N\frac1K\sum_k\hat s_k\bar g(w_k)`
+    (the emitted step at ρ = 1 gives :math:`\lambda_t - d_t`).  With momentum the direction is averaged, with
+    Adam's bias correction, as in the authors' code:
+
+    .. math::
+
+        v_{t+1} = \beta v_t + (1-\beta)\,d_t, \qquad \lambda_{t+1} = \lambda_t - \rho\,\frac{v_{t+1}}{1-\beta^{t+1}},
+        \qquad v_0 = 0.
+
+    β = 0 is the BLR itself; ``momentum=0`` (the default) runs the emitted step unchanged, bit for bit.
 
     Parameters
     ----------
@@ -54,6 +68,8 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
         λ₀ of the prior (0: p = ½ for every weight).
     n_samples : int
         Relaxed samples per step.
+    momentum : float, default 0
+        β in [0, 1), the decay of the average of the natural-gradient directions (an addition to the BLR).
     rng : numpy.random.Generator or int or None
 
     Returns
@@ -79,9 +95,29 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     check_count(n_samples, "n_samples")
     if not callable(grad_batch):
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
+    beta = float(check_interval(momentum, "momentum", 0.0, 1.0, closed_low=True))
     rng = check_rng(rng)
-    return _run(lambda lam, grad: bayesbinn_step(lam, r, lam_prior, tau, grad, int(n_data), int(n_samples), rng),
-                grad_batch, lam, _check_n_steps(n_steps), n_data, batch_size, rng)
+
+    def blr_step(lam, grad, rho=r):
+        return bayesbinn_step(lam, rho, lam_prior, tau, grad, int(n_data), int(n_samples), rng)
+
+    return _run(blr_step if beta == 0 else _with_momentum(blr_step, beta, r), grad_batch, lam,
+                _check_n_steps(n_steps), n_data, batch_size, rng)
+
+
+def _with_momentum(blr_step, beta, rho):
+    r"""The BLR step with its direction :math:`d_t = \lambda_t - \text{blr\_step}(\lambda_t, \rho = 1)` averaged:
+    :math:`v \leftarrow \beta v + (1-\beta)d_t`, :math:`\lambda \leftarrow \lambda - \rho\,v/(1-\beta^{t})`."""
+    rho = np.asarray(rho, dtype=float)[..., None]
+    state = {"v": 0.0, "t": 0}
+
+    def step(lam, grad):
+        d = lam - blr_step(lam, grad, rho=1.0)
+        state["t"] += 1
+        state["v"] = beta * state["v"] + (1 - beta) * d
+        return lam - rho * state["v"] / (1 - beta ** state["t"])
+
+    return step
 
 
 def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, rng=None) -> BinaryResult:
@@ -112,6 +148,66 @@ def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, 
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
     return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, _check_n_steps(n_steps), n_data,
                 batch_size, check_rng(rng))
+
+
+def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
+    r"""The BLR for binary weights with the exact natural gradient, by enumerating :math:`\{-1, +1\}^P`.
+
+    .. math::
+
+        \lambda_{t+1} = (1-\rho)\lambda_t + \rho\big(\lambda_0 - \nabla_\mu\mathbb E_{q_t}[\ell]\big), \qquad
+        \frac{\partial\mathbb E_q[\ell]}{\partial\mu_j} = \tfrac12\,\mathbb E_{q(w_{-j})}
+        \big[\ell(w_j{=}{+1}, w_{-j}) - \ell(w_j{=}{-1}, w_{-j})\big]
+
+    (the recipe ``bernoulli_exact``; Khan & Rue 2023, Sec. 4.5): what BayesBiNN estimates by relaxed samples
+    and STE approximates by its limits.  Its fixed point is the mean-field VI optimum.  Costs :math:`2^P` loss
+    evaluations per step: P ≤ 20.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(W)``: ±1 weight vectors ``(2**P, P)`` → ℓ(w) for every row ``(2**P,)`` (the total loss).
+    lam0 : array_like, shape (*batch, P)
+        Start λ = ½ logit q(w = +1).
+    rho : float
+        Learning rate in (0, 1].
+    n_steps : int
+        Steps, ≥ 0.
+    prior : float or array_like
+        The prior's natural parameters λ₀, broadcastable to ``lam0``.
+
+    Returns
+    -------
+    BinaryResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blrkit.algorithms import bernoulli_blr
+    >>> res = bernoulli_blr(lambda W: 2.0 * W[:, 0] - W[:, 0] * W[:, 1], np.zeros(2), rho=0.5, n_steps=60)
+    >>> np.round(res.means[-1], 3)    # the mean-field VI optimum (blrkit.classical.binary.mean_field_vi)
+    array([-0.992, -0.758])
+    """
+    lam = as_float_array(lam0, "lam0", min_ndim=1)
+    P = lam.shape[-1]
+    if not 1 <= P <= 20:
+        raise ValueError(f"the exact natural gradient enumerates 2^P weight vectors: P (the last axis of lam0) must be "
+                         f"in [1, 20], got {P}")
+    rho = check_learning_rate(rho)
+    prior = as_float_array(prior, "prior")
+    n_steps = _check_n_steps(n_steps)
+    path = [lam]
+    for t in range(1, n_steps + 1):
+        def checked_loss(W, t=t):
+            out = np.asarray(loss(W), dtype=float)
+            if out.shape != (len(W),):
+                raise ValueError(f"loss must return one value per weight vector, shape ({len(W)},), got {out.shape}")
+            if not np.isfinite(out).all():
+                raise ValueError(f"loss returned non-finite values (NaN or inf) at step {t}")
+            return out
+        lam = bernoulli_blr_step(lam, rho, prior, checked_loss)
+        path.append(lam)
+    return BinaryResult(natural=np.stack(path))
 
 
 def _run(step, grad_batch, lam, n_steps, n_data, batch_size, rng) -> BinaryResult:

@@ -14,6 +14,7 @@ import numpy as np
 from blrkit._validation import as_float_array
 from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.dropout import dropout_step
+from blrkit.algorithms._generated.dropout_noise import dropout_noise_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -21,7 +22,7 @@ __all__ = ["dropout_sgd"]
 
 
 def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, batch_size: int,
-                rng=None) -> GradientDescentResult:
+                slab_sd=0.0, rng=None) -> GradientDescentResult:
     r"""Run ``n_steps`` BLR steps of dropout: every slab mean ``(n_steps + 1, *batch, D)``.
 
     Each step draws the minibatch ``np.sort(rng.choice(n_data, batch_size, replace=False))`` and then one mask
@@ -29,6 +30,10 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     :math:`m \leftarrow m - \rho\,\tfrac NM (z/p)\odot\hat g_{\mathcal B}(z\odot m)`, with ``grad_batch(θ, idx)``
     the minibatch's *summed* gradient.  DropConnect SGD with step ρN/(Mp); ``keep_prob * means`` are the
     weights of inverted dropout with step ρNp/M (its gradient (z/p) ⊙ ĝ at the forward pass z ⊙ m̃/p).
+
+    ``slab_sd`` σ > 0 keeps the slab's variance instead of the delta method (the recipe ``dropout_noise``): after
+    the mask each step draws ``rng.standard_normal(D)`` = ε and takes the gradient at z ⊙ (m + σε), Gaussian
+    noise on the kept weights; σ = 0 (the default) is DropConnect (the recipe ``dropout``), with no extra draws.
 
     Examples
     --------
@@ -49,10 +54,18 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     if not callable(grad_batch):
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
     rng = check_rng(rng)
+    sd = float(as_float_array(slab_sd, "slab_sd"))
+    if sd < 0:
+        raise ValueError(f"slab_sd (the slab's standard deviation σ) must be ≥ 0, got {slab_sd!r}")
+    if sd > 0:
+        def step(m, r, p, grad, n, M, rng):
+            return dropout_noise_step(m, r, p, sd, grad, n, M, rng)
+    else:
+        step = dropout_step
     path = [m]
     for t in range(1, _check_n_steps(n_steps) + 1):
         idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-        m = dropout_step(m, r, p, lambda theta, idx=idx: grad_batch(theta, idx), int(n_data), int(batch_size), rng)
+        m = step(m, r, p, lambda theta, idx=idx: grad_batch(theta, idx), int(n_data), int(batch_size), rng)
         if not np.isfinite(m).all():
             raise ValueError(f"the means became non-finite at step {t}: grad_batch returned NaN or inf, or rho is "
                              "too large")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import as_float_array, check_count, check_simplex
 from blrkit.algorithms._common import check_rho, check_rng
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
@@ -222,8 +222,7 @@ def _log_weights(weights0, shape):
     except ValueError:
         raise ValueError(f"weights0 must broadcast to {shape} (one weight per component), got shape {w.shape}") \
             from None
-    if np.any(w <= 0) or not np.allclose(w.sum(-1), 1.0, rtol=0, atol=1e-12):
-        raise ValueError("weights0 must lie on the simplex: positive, summing to one over the components")
+    check_simplex(w, "weights0")
     return np.log(w) - np.log(w[..., -1:])
 
 

@@ -241,9 +241,9 @@ def _sums(grad_terms, grad_sums):
     if grad_sums is not None:
         return grad_sums
 
-    def from_terms(theta, idx):
-        terms = grad_terms(theta, idx)
-        return np.sum(terms, axis=-2), np.sum(terms**2, axis=-2)
+    def from_terms(theta, idx):  # array methods, not np.sum: a few µs a step on small problems
+        terms = np.asarray(grad_terms(theta, idx))
+        return terms.sum(axis=-2), (terms * terms).sum(axis=-2)
     from_terms.terms = grad_terms
     return from_terms
 

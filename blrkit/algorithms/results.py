@@ -14,6 +14,8 @@ import numpy as np
 
 __all__ = [
     "DiagonalNewtonResult",
+    "EMResult",
+    "LDAResult",
     "GaussianPosterior",
     "GradientDescentResult",
     "KalmanEMResult",
@@ -122,6 +124,29 @@ class MixtureResult:
     mean_path: np.ndarray
     precision_path: np.ndarray
     weight_path: np.ndarray
+
+
+@dataclass(frozen=True)
+class EMResult:
+    """Every EM iterate of a Gaussian mixture: ``weights`` ``(n_steps + 1, *batch, K)``, ``means``
+    ``(…, K, D)``, ``precisions`` ``(…, K, D, D)`` (index 0 is the start), and ``log_likelihood``
+    ``(n_steps + 1, *batch)``, :math:`\\sum_i \\log p(x_i\\mid\\theta_t)` at each iterate."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    precisions: np.ndarray
+    log_likelihood: np.ndarray
+
+
+@dataclass(frozen=True)
+class LDAResult:
+    """SVI for latent Dirichlet allocation: ``topic_word`` λ ``(n_batches + 1, K, V)`` (index 0 the start),
+    ``doc_topic`` (γ of each minibatch's documents, a tuple of ``(n_b, K)`` arrays) and ``learning_rates``
+    ρ_t ``(n_batches,)``."""
+
+    topic_word: np.ndarray
+    doc_topic: tuple
+    learning_rates: np.ndarray
 
 
 @dataclass(frozen=True)

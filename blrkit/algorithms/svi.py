@@ -11,12 +11,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_positive
+from blrkit._validation import as_float_array, check_count, check_positive
 from blrkit.algorithms._common import check_minibatch, check_rng
 from blrkit.algorithms._generated.svi import svi_step
+from blrkit.algorithms._generated.svi_lda import svi_lda_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.results import LDAResult
 
-__all__ = ["svi_gaussian_mean"]
+__all__ = ["learning_rates", "svi_gaussian_mean", "svi_lda"]
+
+
+def learning_rates(learning_offset, learning_decay, n_steps: int) -> np.ndarray:
+    r"""The Robbins–Monro schedule :math:`\rho_t = (\tau_0 + t)^{-\kappa}`, t = 1 … ``n_steps`` (scikit-learn's
+    ``learning_offset`` τ₀ and ``learning_decay`` κ; Hoffman et al. 2013).
+
+    τ₀ ≥ 0 and κ ∈ [0, 1] keep every ρ_t in (0, 1]; κ ∈ (0.5, 1] meets the Robbins–Monro conditions
+    (Σρ_t = ∞, Σρ_t² < ∞), κ = 0 is ρ_t = 1.
+
+    >>> learning_rates(0.0, 1.0, 3)
+    array([1.        , 0.5       , 0.33333333])
+    """
+    tau0 = float(as_float_array(learning_offset, "learning_offset"))
+    kappa = float(as_float_array(learning_decay, "learning_decay"))
+    if tau0 < 0:
+        raise ValueError(f"learning_offset (τ₀) must be ≥ 0, got {learning_offset!r}")
+    if not 0 <= kappa <= 1:
+        raise ValueError(f"learning_decay (κ) must lie in [0, 1] (in (0.5, 1] for the Robbins–Monro conditions), "
+                         f"got {learning_decay!r}")
+    return (tau0 + np.arange(1, n_steps + 1)) ** -kappa
 
 
 def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_size: int, n_steps: int,
@@ -25,9 +47,9 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
 
     Step t = 1, 2, … draws a minibatch ``np.sort(rng.choice(N, batch_size, replace=False))`` (or takes
     ``batches[t − 1]``) and moves the natural parameters with :math:`\rho_t = (\tau_0 + t)^{-\kappa}`,
-    scikit-learn's ``learning_offset`` τ₀ and ``learning_decay`` κ ∈ (0.5, 1] (Robbins–Monro; κ = 1 and
-    τ₀ = 0 give ρ_t = 1/t, which over one epoch of single data without replacement reaches the exact
-    posterior).
+    scikit-learn's ``learning_offset`` τ₀ ≥ 0 and ``learning_decay`` κ ∈ [0, 1] (:func:`learning_rates`;
+    κ ∈ (0.5, 1] for the Robbins–Monro conditions; κ = 1 and τ₀ = 0 give ρ_t = 1/t, which over one epoch of
+    single data without replacement reaches the exact posterior).
 
     Returns
     -------
@@ -49,12 +71,8 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     check_minibatch(N, batch_size)
     m0_, S0 = as_float_array(prior_mean, "prior_mean"), check_positive(prior_precision, "prior_precision")
     s2 = check_positive(noise_variance, "noise_variance")
-    tau0 = float(as_float_array(learning_offset, "learning_offset"))
-    kappa = float(as_float_array(learning_decay, "learning_decay"))
-    if tau0 < 0 or not 0.5 < kappa <= 1:
-        raise ValueError(f"learning_offset must be ≥ 0 and learning_decay in (0.5, 1] (Robbins–Monro), got "
-                         f"{learning_offset!r}, {learning_decay!r}")
     n_steps = _check_n_steps(n_steps)
+    rhos = learning_rates(learning_offset, learning_decay, n_steps)
     m = np.broadcast_to(m0_ if m0 is None else as_float_array(m0, "m0"), y.shape[:-1]).astype(float)
     S = np.broadcast_to(S0 if precision0 is None else check_positive(precision0, "precision0"),
                         y.shape[:-1]).astype(float)
@@ -62,8 +80,111 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     means, precisions = [m], [S]
     for t in range(1, n_steps + 1):
         idx = np.sort(rng.choice(N, batch_size, replace=False)) if batches is None else np.asarray(batches[t - 1])
-        rho = (tau0 + t) ** -kappa
-        m, S = svi_step(m, S, rho, m0_, S0, y[..., idx], s2, N)
+        m, S = svi_step(m, S, rhos[t - 1], m0_, S0, y[..., idx], s2, N)
         means.append(m)
         precisions.append(S)
     return np.stack(means), np.stack(precisions)
+
+
+def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total_docs, learning_offset=10.0,
+            learning_decay=0.7, max_doc_update_iter=100, mean_change_tol=1e-3, doc_topic_init=None) -> LDAResult:
+    r"""Stochastic variational inference for latent Dirichlet allocation, one minibatch of documents per step.
+
+    For minibatch :math:`t = 1, 2, \dots` (documents :math:`d \in \mathcal B_t`, word counts :math:`n_{dw}`),
+    the documents' local blocks iterate at ρ = 1 from :math:`\gamma_d` (``doc_topic_init``, ones by default)
+    until the mean absolute change of :math:`\gamma_d` is below ``mean_change_tol``,
+
+    .. math::
+
+        \phi_{dwk} \propto \exp\big(\mathbb E[\log\theta_{dk}] + \mathbb E[\log\beta_{kw}]\big), \qquad
+        \gamma_{dk} = \alpha + \sum_w n_{dw}\phi_{dwk},
+
+    then the topics take a stochastic BLR step with :math:`\rho_t = (\tau_0 + t)^{-\kappa}`:
+
+    .. math::
+
+        \lambda \leftarrow (1 - \rho_t)\lambda + \rho_t\Big(\eta + \frac{D}{|\mathcal B_t|}
+        \sum_{d\in\mathcal B_t} n_{dw}\phi_{dwk}\Big)
+
+    (the recipe ``svi_lda``, derived by :mod:`blrkit.derive.lda`; Hoffman, Blei & Bach 2010; Khan & Rue 2023,
+    Sec. 5.3).  The same iteration as scikit-learn's ``LatentDirichletAllocation(learning_method="online")``
+    with ``learning_offset`` τ₀, ``learning_decay`` κ, ``total_samples`` D and ``partial_fit`` per minibatch,
+    given the same initial λ and γ.
+
+    Parameters
+    ----------
+    counts_batches : sequence of array_like, each (n_b, V)
+        The minibatches in order: word counts, finite and non-negative, every document with a word.
+    lambda0 : array_like, shape (K, V)
+        Initial topic parameters λ, positive.
+    doc_topic_prior, topic_word_prior : float
+        α and η, positive.
+    total_docs : int
+        D, the number of documents of the corpus, at least the largest minibatch.
+    learning_offset, learning_decay : float
+        τ₀ ≥ 0 and κ in [0, 1] (κ in (0.5, 1] for the Robbins–Monro conditions; κ = 0 is ρ = 1).
+    max_doc_update_iter : int
+        Cap on the local iterations per minibatch, ≥ 1.
+    mean_change_tol : float
+        The local stopping rule, > 0.
+    doc_topic_init : sequence of array_like, each (n_b, K), optional
+        Initial γ of each minibatch's documents, positive; ones by default.
+
+    Returns
+    -------
+    LDAResult
+        ``topic_word`` λ ``(n_batches + 1, K, V)`` (index 0 the start), ``doc_topic`` (γ of each minibatch at its
+        local fixed point, a tuple of ``(n_b, K)`` arrays), ``learning_rates`` ρ_t ``(n_batches,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blrkit.algorithms import svi_lda
+    >>> counts = [np.array([[3, 0, 1], [0, 2, 2]]), np.array([[1, 1, 0]])]
+    >>> res = svi_lda(counts, lambda0=np.ones((2, 3)), doc_topic_prior=0.5, topic_word_prior=0.1, total_docs=10)
+    >>> res.topic_word.shape, np.round(res.learning_rates, 3)
+    ((3, 2, 3), array([0.187, 0.176]))
+    """
+    lam = check_positive(as_float_array(lambda0, "lambda0"), "lambda0")
+    if lam.ndim != 2:
+        raise ValueError(f"lambda0 must be (K, V), got shape {lam.shape}")
+    K, V = lam.shape
+    alpha = float(check_positive(doc_topic_prior, "doc_topic_prior"))
+    eta = float(check_positive(topic_word_prior, "topic_word_prior"))
+    tol = float(check_positive(mean_change_tol, "mean_change_tol"))
+    if isinstance(max_doc_update_iter, bool) or not isinstance(max_doc_update_iter, (int, np.integer)) \
+            or max_doc_update_iter < 1:
+        raise ValueError(f"max_doc_update_iter must be a positive integer, got {max_doc_update_iter!r}")
+    if isinstance(counts_batches, np.ndarray) and counts_batches.ndim == 2:
+        raise TypeError("counts_batches must be a sequence of (n_b, V) minibatches, got one 2-D array; wrap it in a "
+                        "list for a single minibatch")
+    batches = []
+    for b, counts in enumerate(counts_batches):
+        c = as_float_array(counts, f"counts_batches[{b}]")
+        if c.ndim != 2 or c.shape[1] != V or c.shape[0] == 0:
+            raise ValueError(f"counts_batches[{b}] must be (n_b, V) = (n_b >= 1, {V}) to match lambda0, got {c.shape}")
+        if np.any(c < 0):
+            raise ValueError(f"counts_batches[{b}] holds a negative count (word counts are non-negative)")
+        empty = np.flatnonzero(c.sum(axis=1) == 0)
+        if empty.size:
+            raise ValueError(f"counts_batches[{b}] holds empty documents (no words) at rows {empty.tolist()}")
+        batches.append(c)
+    if not batches:
+        raise ValueError("counts_batches must hold at least one minibatch")
+    D = check_count(total_docs, "total_docs")
+    if D < max(len(c) for c in batches):
+        raise ValueError(f"total_docs (D = {D}) must be at least the largest minibatch ({max(len(c) for c in batches)})")
+    if doc_topic_init is None:
+        inits = [np.ones((len(c), K)) for c in batches]
+    else:
+        inits = [check_positive(as_float_array(g, f"doc_topic_init[{b}]"), f"doc_topic_init[{b}]")
+                 for b, g in enumerate(doc_topic_init)]
+        if len(inits) != len(batches) or any(g.shape != (len(c), K) for g, c in zip(inits, batches)):
+            raise ValueError(f"doc_topic_init must hold one (n_b, K = {K}) array per minibatch")
+    rhos = learning_rates(learning_offset, learning_decay, len(batches))
+    path, gammas = [lam], []
+    for c, g, rho in zip(batches, inits, rhos):
+        lam, g = svi_lda_step(lam, g, c, rho, alpha, eta, D, int(max_doc_update_iter), tol)
+        path.append(lam)
+        gammas.append(g)
+    return LDAResult(topic_word=np.stack(path), doc_topic=tuple(gammas), learning_rates=rhos)

@@ -36,9 +36,10 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     if not isinstance(loss, OracleLoss):
         raise DerivationError("binary weights take an oracle loss (its gradient in w at the relaxed or binary "
                               "weights); a loss in θ ∈ {0, 1} derives exactly by enumeration")
-    if "relaxation" not in keys:
-        raise DerivationError("binary weights with an oracle loss need 'relaxation' (the Gumbel-softmax "
-                              "estimator): the exact natural gradient needs the loss at all 2^P weight vectors")
+    exact = "relaxation" not in keys
+    if exact and any(getattr(a, "stage", "") == "limit" or a.key == "stochastic" for a in approximations):
+        raise DerivationError("STE's limits and 'stochastic' act on the relaxed estimator: add 'relaxation', or give "
+                              "none of them for the exact natural gradient by enumeration (P ≤ 20)")
     # -- the family, coded on {−1, +1}, derived from the Bernoulli's own A ---------------------------
     fam = FAMILIES["bernoulli"]()
     lam = sp.Symbol("lam", real=True)
@@ -67,6 +68,8 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     steps.append(Step("Natural gradient", (Equation(dmu, dlam / (1 - mu**2)),),
                       "the chain rule through $\\mu = \\tanh\\lambda$: $\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$",
                       "blr"))
+    if exact:
+        return _exact(steps, locals(), approximations, function_name, title, anchor)
     # -- the relaxation: a reparameterisation gradient through w_τ --------------------------------
     w_tau = sp.tanh((lam + eps) / tau)
     dw = sp.simplify(sp.diff(w_tau, lam))
@@ -145,6 +148,59 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     return Derivation(
         title=name, family="bernoulli", approximations=tuple(approximations), steps=tuple(steps),
         natural_update=(Equation(lam_new, nat),), update=upd, anchor=anchor or ("ste" if ste else "bayesbinn"),
+        function_name=function_name, summary=f"One BLR step: {name}, every weight at once.",
+        arguments=tuple(args), oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, _plain(e)) for e in upd),
+        outputs=(lam_new,), dims=(), elementwise=True, extra={},
+    )
+
+
+def _exact(steps, v_, approximations, function_name, title, anchor) -> Derivation:
+    r"""The exact natural gradient by enumerating :math:`\{-1, +1\}^P`: :math:`q(w) = \prod_j (1 + \mu_j w_j)/2` is
+    linear in each :math:`\mu_j`, so :math:`\partial\mathbb E_q[\ell]/\partial\mu_j = \tfrac12\sum_w w_j\,\ell(w)
+    \prod_{k\ne j}(1 + \mu_k w_k)/2` (SymPy checks the pairing form for P = 2)."""
+    from .blr import _plain
+
+    lam, lam_new, lam0, nat, dmu = (v_[k] for k in ("lam", "lam_new", "lam0", "nat", "dmu"))
+    m1, m2 = sp.symbols("mu_1 mu_2", real=True)
+    ls = {w: sp.Symbol(f"l_{'p' if w[0] > 0 else 'm'}{'p' if w[1] > 0 else 'm'}", real=True)
+          for w in ((-1, -1), (-1, 1), (1, -1), (1, 1))}
+    expected = sum((1 + m1 * w[0]) * (1 + m2 * w[1]) / 4 * ell for w, ell in ls.items())
+    pairing = sum((1 + m2 * w2) / 2 * (ls[(1, w2)] - ls[(-1, w2)]) for w2 in (-1, 1)) / 2
+    if sp.expand(sp.diff(expected, m1) - pairing) != 0:
+        raise AssertionError("the pairing form of ∂E_q[ℓ]/∂μ_j does not follow")
+    E_pair = Display("E_pair", r"\frac{1}{2}\,\mathbb{E}_{q(w_{-j})}[\ell(w_j{=}{+1}, w_{-j}) - "
+                     r"\ell(w_j{=}{-1}, w_{-j})]", "½ E_q(w₋ⱼ)[ℓ(wⱼ=+1) − ℓ(wⱼ=−1)]")
+    steps.append(Step("Enumeration", (Equation(Display("dmu_j", r"\partial\mathbb{E}_{q_t}[\ell]/\partial\mu_j",
+                                                       "∂E_q[ℓ]/∂μⱼ"), E_pair),),
+                      "$q(w) = \\prod_j (1 + \\mu_j w_j)/2$ is linear in $\\mu_j$: the derivative pairs each vector "
+                      "with its $j$-th flip (checked for $P = 2$); $2^P$ loss evaluations", "bayesbinn"))
+    update = nat
+    for a in approximations:
+        if isinstance(a, StepSize):
+            update = update.subs(RHO, a.value)
+    steps.append(Step("Textbook form", (Equation(lam_new, update),),
+                      "the exact BLR for binary weights; its fixed point is the mean-field VI optimum", "bayesbinn"))
+    oracles = ("# every w in {−1, +1}^P, the loss there, and Π_{k≠j}(1 + μ_k w_k)/2 by prefix and suffix products",
+               "P = np.shape(lam)[-1]",
+               "W = 2.0 * ((np.arange(2**P)[:, None] >> np.arange(P)) & 1) - 1.0",
+               "ell = np.asarray(loss(W), dtype=float)  # (2**P,)",
+               "f = (1 + np.tanh(lam)[..., None, :] * W) / 2",
+               "ones = np.ones_like(f[..., :1])",
+               "before = np.cumprod(np.concatenate([ones, f[..., :-1]], axis=-1), axis=-1)",
+               "after = np.cumprod(np.concatenate([ones, f[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]",
+               "dmu = 0.5 * np.sum(W * ell[:, None] * before * after, axis=-2)  # ∂E_q[ℓ]/∂μ_j")
+    args = [Argument("lam", "vector", "natural parameters λ_t = ½ logit p of the weights, (..., P)")]
+    free = {s.name for s in update.free_symbols}
+    if "rho" in free:
+        args.append(Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"))
+    if "lam_0" in free:
+        args.append(Argument("lam_0", "data", "the prior's natural parameters λ₀, broadcastable to (..., P)"))
+    args.append(Argument("loss", "callable", "callable, W (2**P, P) of ±1 -> ℓ(w) for every row, (2**P,)"))
+    upd = (Equation(lam_new, update),)
+    name = title or "Bernoulli BLR (exact natural gradient)"
+    return Derivation(
+        title=name, family="bernoulli", approximations=tuple(approximations), steps=tuple(steps),
+        natural_update=(Equation(lam_new, nat),), update=upd, anchor=anchor or "bayesbinn",
         function_name=function_name, summary=f"One BLR step: {name}, every weight at once.",
         arguments=tuple(args), oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, _plain(e)) for e in upd),
         outputs=(lam_new,), dims=(), elementwise=True, extra={},

@@ -54,6 +54,13 @@ _STATE_DOCS = {
 }
 
 
+#: the candidate of EM: one categorical per observation (the latent assignments) and a Gaussian over the
+#: parameters (Khan & Rue 2023, Table 1: "Exp-family + Gaussian")
+LATENT_GAUSSIAN = "categorical+gaussian"
+#: the candidate of SVI for LDA: Dirichlet topics and document proportions, categorical word assignments
+TOPIC_MODEL = "dirichlet+categorical"
+
+
 def _family_key(family) -> str:
     from ..families import FAMILIES
 
@@ -148,6 +155,20 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
         approx = ordered(approximations)
     except ValueError as e:
         raise DerivationError(str(e)) from None
+    if family == TOPIC_MODEL:  # Dirichlet topics and proportions, categorical assignments: SVI for LDA (Sec. 5.3)
+        from .lda import derive_lda
+
+        if loss is not None or prior is not None or rule != "blr":
+            raise DerivationError(f"the {TOPIC_MODEL} candidate derives SVI for latent Dirichlet allocation (its loss, "
+                                  "its Dirichlet priors, the plain rule): give no loss, prior or rule")
+        return derive_lda(approx, function_name=function_name, title=title, anchor=anchor)
+    if family == LATENT_GAUSSIAN:  # q(z) q(θ): EM (Sec. 5.2)
+        from .em import derive_em
+
+        if loss is not None or prior is not None or rule != "blr":
+            raise DerivationError(f"the {LATENT_GAUSSIAN} candidate derives EM for a Gaussian mixture (its complete-data "
+                                  "loss, a flat prior, the plain rule): give no loss, prior or rule")
+        return derive_em(approx, function_name=function_name, title=title, anchor=anchor)
     key = _family_key(family)
     for a in approx:
         if a.families and key not in a.families:

@@ -83,5 +83,13 @@ DERIVABLE = {
     "dirichlet": ("conjugate", "conjugate categorical (one-hot data); losses in T(θ) = log θ_k"),
     "normal-gamma": ("conjugate", "conjugate Gaussian with unknown mean and precision; losses in T(θ)"),
     "gaussian-mixture": ("oracle", "multimodal optimisation (responsibility, delta: K damped Newton runs and "
-                                   "Laplace-evidence weights); Monte-Carlo mixture VI not yet"),
+                                   "Laplace-evidence weights); no approximation: Monte-Carlo mixture VI (--rule "
+                                   "improved); fixed-covariance, responsibility, stochastic (+ delta): dropout"),
+    # candidates over latent variables and parameters together: the model is the recipe's own
+    "categorical+gaussian": ("model", "EM for a Gaussian mixture: delta (for the parameters), rho=1"),
+    "dirichlet+categorical": ("model", "SVI for latent Dirichlet allocation: stochastic (the topics), rho=1 (the "
+                                       "documents)"),
 }
+
+#: the composite candidates (a latent-variable model of their own) and the approximations they derive with
+COMPOSITE = {"categorical+gaussian": ("delta", "rho=1"), "dirichlet+categorical": ("stochastic", "rho=1")}

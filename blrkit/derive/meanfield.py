@@ -64,6 +64,10 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
 
     if len(blocks) < 2:
         raise DerivationError("a mean-field candidate needs at least two blocks")
+    if any(b.family == "multivariate-gaussian" for b in blocks):  # matrix statistics (w, wwᵀ)
+        from .meanfield_gaussian import derive_gaussian_mean_field
+
+        return derive_gaussian_mean_field(blocks, loss, title=title, anchor=anchor, function_name=function_name)
     fams, theta = {}, {}
     for b in blocks:
         if b.family not in FAMILIES:
@@ -118,20 +122,7 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
                                                       expr.xreplace({theta[b.name]: sp.Symbol(b.name)})),),
                           "$\\mathbb{E}$ over the other blocks: their statistics become their $\\mu$", anchor))
         steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
-        params = [p.name for p in fam.standard]
-        prefix = {n: f"{b.name}_{n}" for n in params} | {f"{n}_new": f"{b.name}_{n}_new" for n in params}
-        if b.prior != "none":
-            prefix |= {f"{n}_0": f"{b.name}_{n}_0" for n in params}
-        _name_in_latex(b.name, params)
-        for a in d.assignments:
-            target = _renamed(a.target, prefix)
-            assignments.append(Assignment(target, _renamed(a.expr, prefix), a.comment))
-            if a.target in d.outputs:
-                outputs.append(target)
-        for arg in d.arguments:
-            name = prefix.get(arg.name, arg.name)
-            if not name.startswith("E_"):
-                arguments.setdefault(name, Argument(name, arg.kind, arg.doc.replace("prior", f"prior of q_{b.name}:")))
+        _adopt(d, b.name, fam, b.prior != "none", ("E_",), assignments, outputs, arguments)
         # this block's expectations at its new parameters, for the blocks after it
         if j < len(blocks) - 1:
             assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
@@ -152,6 +143,27 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         oracles=("N = np.shape(y)[-1]  # number of observations",), assignments=tuple(assignments),
         outputs=tuple(outputs), extra={"sum_axis": -1, "in_order": True},
     )
+
+
+def _adopt(d, block: str, family, with_prior: bool, computed: tuple, assignments: list, outputs: list,
+           arguments: dict) -> None:
+    """Append the assignments, outputs and arguments of block ``block``'s own derivation ``d`` under the block's
+    parameter names (``alpha`` → ``tau_alpha``, ``alpha_new``, ``alpha_0``); arguments whose names start with
+    one of ``computed`` are computed in the sweep, not passed."""
+    params = [p.name for p in family.standard]
+    prefix = {n: f"{block}_{n}" for n in params} | {f"{n}_new": f"{block}_{n}_new" for n in params}
+    if with_prior:
+        prefix |= {f"{n}_0": f"{block}_{n}_0" for n in params}
+    _name_in_latex(block, params)
+    for a in d.assignments:
+        target = _renamed(a.target, prefix)
+        assignments.append(Assignment(target, _renamed(a.expr, prefix), a.comment))
+        if a.target in d.outputs:
+            outputs.append(target)
+    for arg in d.arguments:
+        name = prefix.get(arg.name, arg.name)
+        if not name.startswith(computed):
+            arguments.setdefault(name, Argument(name, arg.kind, arg.doc.replace("prior", f"prior of q_{block}:")))
 
 
 def _name_in_latex(block: str, params) -> None:

@@ -287,10 +287,11 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
     from .blr import _plain
 
     keys = [a.key for a in approximations]
-    for needed in ("fixed-covariance", "responsibility", "delta", "stochastic"):
+    for needed in ("fixed-covariance", "responsibility", "stochastic"):
         if needed not in keys:
-            raise DerivationError(f"dropout derives with fixed-covariance, responsibility, delta and stochastic; "
-                                  f"{needed!r} is missing")
+            raise DerivationError(f"dropout derives with fixed-covariance, responsibility and stochastic (and delta for "
+                                  f"DropConnect itself); {needed!r} is missing")
+    delta = "delta" in keys  # without it the slab keeps its variance σ²: Gaussian noise on the kept weights
     if not isinstance(loss, OracleLoss):
         raise DerivationError("dropout takes an oracle loss (the minibatch gradient at the masked weights)")
     from .losses import Display
@@ -300,7 +301,7 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
     n, M = sp.Symbol("n_data", integer=True, positive=True), sp.Symbol("n_batch", integer=True, positive=True)
     E_slab = Display("E_slab", r"\mathbb{E}_{q_{\mathrm{slab}}}[\nabla_j f]", "E_slab[∇_j f]")
     E_q = Display("E_q_w", r"\mathbb{E}_{q}\!\left[\frac{r_j(\theta)}{p}\nabla_j f(\theta)\right]", "E_q[r_j/p ∇_j f]")
-    g_masked = sp.Symbol("g_masked", real=True)
+    g_masked = sp.Symbol("g_masked" if "delta" in keys else "g_noise", real=True)
     steps = [
         Step("Candidate posterior", (Equation(Display("q_j", r"q(\theta_j)", "q(θ_j)"),
                                               Display("spike_slab", r"p\,\mathcal{N}(m_j, \sigma^2) + (1 - p)\,"
@@ -320,30 +321,50 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
                                                             "E_q[z_j/p ∇_j ℓ̄(θ)]"), True)),
                       f"${resp.statement}$: the sample came from the slab iff its mask $z_j = 1$, and "
                       "$\\nabla\\log q \\approx 0$ under a component", resp.anchor))
-    steps.append(Step("Delta method", (Equation(Display("theta_mask", r"\theta", "θ"),
-                                                Display("zm", r"z \odot m", "z ⊙ m"), True),),
-                      "$\\sigma, \\sigma_0 \\to 0$: each component at its mean", "delta-method"))
+    if delta:
+        steps.append(Step("Delta method", (Equation(Display("theta_mask", r"\theta", "θ"),
+                                                    Display("zm", r"z \odot m", "z ⊙ m"), True),),
+                          "$\\sigma, \\sigma_0 \\to 0$: each component at its mean", "delta-method"))
+        at = Display("gB", r"\hat g_{\mathcal{B}}(z \odot m)", "ĝ_B(z ⊙ m)")
+    else:
+        steps.append(Step("Slab sample", (Equation(Display("theta_mask", r"\theta", "θ"),
+                                                   Display("zm_noise", r"z \odot (m + \sigma\varepsilon)",
+                                                           "z ⊙ (m + σε)")),),
+                          "no delta method for the slab: its sample $m + \\sigma\\varepsilon$, "
+                          "$\\varepsilon \\sim \\mathcal{N}(0, I)$, the spike at zero ($\\sigma_0 \\to 0$); "
+                          "$\\sigma \\to 0$ gives DropConnect", "dropout"))
+        at = Display("gB_noise", r"\hat g_{\mathcal{B}}(z \odot (m + \sigma\varepsilon))", "ĝ_B(z ⊙ (m + σε))")
     update = m - RHO * (n / M) * (z / p) * g_masked
-    steps.append(Step("Stochastic gradient", (Equation(g_masked, Display("gB", r"\hat g_{\mathcal{B}}(z \odot m)",
-                                                                         "ĝ_B(z ⊙ m)")),
-                                              Equation(m_new, update, True)),
-                      "one mask $z \\sim \\mathrm{Bernoulli}(p)$ and a minibatch of $M$ of the $N$ terms", "stochastic-gradient"))
+    steps.append(Step("Stochastic gradient", (Equation(g_masked, at) if delta else Equation(Display(
+        "g_noise_shown", r"\hat g", "ĝ"), at), Equation(m_new, update, True)),
+                      "one mask $z \\sim \\mathrm{Bernoulli}(p)$" + ("" if delta else " and one $\\varepsilon$")
+                      + " and a minibatch of $M$ of the $N$ terms", "stochastic-gradient"))
     # inverted dropout: m̃ = p m, checked as a change of variables
     mt, mt_new = sp.Symbol("m_tilde", real=True), sp.Symbol("m_tilde_new", real=True)
     inverted = mt - RHO * (n / M) * z * g_masked
     if sp.simplify(inverted.subs(mt, p * m) - p * update) != 0:
         raise AssertionError("inverted dropout is not the change of variables m̃ = p m")
     steps.append(Step("Textbook form", (Equation(m_new, update), Equation(mt_new, inverted)),
+                      ("" if delta else "with Gaussian noise $\\sigma\\varepsilon$ on the kept weights: ") +
                       "DropConnect SGD with step $\\rho N/(Mp)$; with $\\tilde m = p\\,m$ (checked), inverted dropout "
                       "with step $\\rho N p/M$: its gradient $(z/p)\\odot\\hat g$ at the forward pass $z \\odot \\tilde m / p$",
                       "dropout"))
     upd = (Equation(m_new, update),)
-    oracles = ("# one mask z_j ~ Bernoulli(p) per weight, shared by the batch of problems; the minibatch gradient at z ⊙ m",
-               "z_mask = (rng.uniform(size=np.shape(m)[-1:]) < keep_prob).astype(float)",
-               "g_masked = grad_batch(z_mask * m)")
+    if delta:
+        oracles = ("# one mask z_j ~ Bernoulli(p) per weight, shared by the batch of problems; the minibatch gradient "
+                   "at z ⊙ m",
+                   "z_mask = (rng.uniform(size=np.shape(m)[-1:]) < keep_prob).astype(float)",
+                   "g_masked = grad_batch(z_mask * m)")
+    else:
+        oracles = ("# one mask z_j ~ Bernoulli(p), then one ε_j ~ N(0, 1) per weight, shared by the batch of problems;",
+                   "# the minibatch gradient at the slab's sample z ⊙ (m + σε)",
+                   "z_mask = (rng.uniform(size=np.shape(m)[-1:]) < keep_prob).astype(float)",
+                   "eps = rng.standard_normal(np.shape(m)[-1:])",
+                   "g_noise = grad_batch(z_mask * (m + slab_sd * eps))")
     args = (Argument("m", "vector", "slab means m_t, (..., D)"),
             Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"),
             Argument("keep_prob", "scalar", "keep probability p in (0, 1]"),
+            *(() if delta else (Argument("slab_sd", "scalar", "the slab's standard deviation σ ≥ 0"),)),
             Argument("grad_batch", "callable", "callable, θ (..., D) -> sum of the minibatch gradients (..., D)"),
             Argument("n_data", "int", "number N of terms in the loss"),
             Argument("n_batch", "int", "number M of terms in the minibatch"),

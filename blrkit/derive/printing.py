@@ -74,12 +74,25 @@ LATEX_NAMES: dict[str, str] = {
     "E_logq": r"\mathbb{E}_{q_k}[\log q]", "E_logq_K": r"\mathbb{E}_{q_K}[\log q]",
     "E_grad_f": r"\mathbb{E}_{q_k}[\nabla f]", "E_hess_f": r"\mathbb{E}_{q_k}[\nabla^2 f]",
     "E_f": r"\mathbb{E}_{q_k}[f]", "E_f_K": r"\mathbb{E}_{q_K}[f]",
-    "keep_prob": "p", "z_mask": "z", "g_masked": r"\hat{g}_{\mathcal{B}}(z \odot m_t)", "m_tilde": r"\tilde{m}_t",
+    "keep_prob": "p", "z_mask": "z", "g_masked": r"\hat{g}_{\mathcal{B}}(z \odot m_t)",
+    "g_noise": r"\hat{g}_{\mathcal{B}}(z \odot (m_t + \sigma\varepsilon))", "m_tilde": r"\tilde{m}_t",
     "m_tilde_new": r"\tilde{m}_{t+1}",
     "lam_0": r"\lambda_0", "mu_w": r"\mu", "w_tau": r"w_\tau", "g_tanh": r"\bar{g}(\tanh(\lambda_t/\tau))",
     "g_sign": r"\bar{g}(\mathrm{sign}\,\lambda_t)", "c_s": "c", "s_nonoise": r"\hat{s}_0",
     "E_sg": r"\mathbb{E}_\varepsilon[\hat s\,\nabla_w\ell(w_\tau)]",
     "E_sg_mean": r"\mathbb{E}_\varepsilon[\hat s\,\bar g(w_\tau)]",
+    # EM (Sec. 5.2)
+    "x_i": "x_i", "z_ik": "z_{ik}", "r_ik": "r_{ik}", "lambda_ik": r"\lambda_{ik}", "pi_k": r"\pi_{k,t}",
+    "N_k": "N_k", "s_k": "s_k", "C_k": "C_k", "weights_new": r"\pi_{k,t+1}", "means_new": "m_{k,t+1}",
+    "covariances_new": r"\Sigma_{k,t+1}", "precisions_new": "S_{k,t+1}", "grad_m_Q": r"\nabla_{m_k} Q",
+    "grad_S_Q": r"\nabla_{S_k} Q", "log_likelihood": r"\log p(X\mid\theta_t)",
+    "log_norm": r"\log Z",
+    # SVI for LDA (Sec. 5.3)
+    "n_dw": "n_{dw}", "z_dwk": "z_{dwk}", "log_theta_dk": r"\log\theta_{dk}", "log_beta_kw": r"\log\beta_{kw}",
+    "E_log_theta_dk": r"\mathbb{E}[\log\theta_{dk}]", "E_log_beta_kw": r"\mathbb{E}[\log\beta_{kw}]",
+    "phi_dwk": r"\phi_{dwk}", "log_phi_dwk": r"\log\phi_{dwk}", "doc_topic_prior": r"\alpha",
+    "topic_word_prior": r"\eta", "total_docs": "D", "gamma_dk": r"\gamma_{dk}", "S_kw": "S_{kw}",
+    "ell_dwk": r"\ell_{dwk}",
     "rho_pi": r"\rho_\pi", "G_hat": r"\hat{G}", "logdet_S": r"\log\det S_{k,t}", "logdet_S_K": r"\log\det S_{K,t}", "v_K": "v_K", "c_q": "c",
     "weight_decay": r"\delta",
     "ess": r"N_{\mathrm{ess}}",
@@ -814,11 +827,15 @@ class MatrixCodePrinter:
 
     def _p(self, e) -> _Printed:
         if not isinstance(e, MatrixExpr):
+            if e.has(sp.Trace):
+                return _Printed(self._with_traces(e), "s", sum=True)
             return _Printed(_np_scalar(e, self.sum_axis), "s")
         if isinstance(e, MatrixSymbol):
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
         if isinstance(e, Identity):
             return _Printed(f"np.eye({self.dims[e.shape[0]]})", "M")
+        if isinstance(e, Inverse):  # a bare inverse (an output precision): solved against the identity
+            return _Printed(f"np.linalg.solve({self._p(e.arg).code}, np.eye({self.dims[e.shape[0]]}))", "M")
         if isinstance(e, Transpose):
             inner = self._p(e.arg)
             if inner.kind != "M":
@@ -829,6 +846,39 @@ class MatrixCodePrinter:
         if isinstance(e, MatMul):
             return self._matmul(e)
         raise NotImplementedError(f"cannot print {type(e).__name__}: {e}")
+
+    def _with_traces(self, e) -> str:
+        """A scalar sum of (coefficient × trace of a matrix product) terms."""
+        code = ""
+        e = e.replace(lambda x: isinstance(x, sp.Trace), lambda x: sp.Trace(sp.expand(x.arg)).doit())
+        for t in sp.Add.make_args(sp.expand(e)):
+            traces = [f for f in sp.Mul.make_args(t) if isinstance(f, sp.Trace)]
+            if len(traces) > 1:
+                raise NotImplementedError(f"a product of traces: {t}")
+            c = t / traces[0] if traces else t
+            negative = _negative(c.as_coeff_Mul()[0])
+            c = -c if negative else c
+            text = _np_scalar(c, self.sum_axis) if not traces else self._trace(traces[0].arg) if c == 1 else \
+                f"{_paren(_np_scalar(c, self.sum_axis))} * {self._trace(traces[0].arg)}"
+            code = (f"{code} - {text}" if code else f"-{text}") if negative else (f"{code} + {text}" if code else text)
+        return code
+
+    def _trace(self, M) -> str:
+        """tr(M): a sum of traces; a product rotated to vᵀ…u prints as a row sum, any other as ``np.trace``."""
+        M = sp.expand(M).doit()
+        if isinstance(M, MatAdd):
+            return "(" + " + ".join(self._trace(a) for a in M.args) + ")"
+        c, mats = M.as_coeff_matrices() if isinstance(M, MatMul) else (sp.S.One, [M])
+        rows = [i for i, f in enumerate(mats) if isinstance(f, Transpose) and f.arg.shape[1] == 1]
+        if rows:  # tr(A u vᵀ) = vᵀ A u
+            k = rows[0]
+            mats = list(mats[k:]) + list(mats[:k])
+            right = self._product(mats[1:])
+            text = f"np.sum({_paren(self._p(mats[0].arg).code)} * {_paren(right.code)}, axis=-1)"
+        else:  # tr(A S⁻¹) = tr(S⁻¹ A): the solve first
+            k = next((i for i, f in enumerate(mats) if isinstance(f, Inverse)), 0)
+            text = f"np.trace({self._product(list(mats[k:]) + list(mats[:k])).code}, axis1=-2, axis2=-1)"
+        return text if c == 1 else f"{_np_scalar(c)} * {text}"
 
     def _matadd(self, e: MatAdd) -> _Printed:
         """Positive terms first (``np.eye(D) - K @ H``, ``m_pred + K @ v``), then ``- term``."""
@@ -869,6 +919,10 @@ class MatrixCodePrinter:
                 return _Printed(_T(f"np.linalg.solve({_T(a.code)}, {_T(left.code)})"), "M")
         out = self._p(factors[0])
         for i, f in enumerate(factors[1:], 1):
+            if out.kind == "v" and isinstance(f, Transpose) and f.arg.shape[1] == 1:  # an outer product u vᵀ
+                out = _Printed(f"{_paren(out.code)}[..., :, None] * {_paren(self._p(f.arg).code)}[..., None, :]", "M",
+                               product=True)
+                continue
             earlier = [g for g in factors[:i] if isinstance(g, MatAdd) and isinstance(f, MatAdd)
                        and Transpose(g).doit() == f]
             if earlier:  # (I - K H) P (I - K H)^T: the transpose of a factor printed before

@@ -106,6 +106,21 @@ def _normal_gamma_vmp():
     return (Block("mu", "gaussian"), Block("tau", "gamma")), loss
 
 
+def _linear_regression_vmp():
+    """y ~ N(Xw, τ⁻¹I), w ~ N(0, α⁻¹I), τ ~ Gamma(α₀, β₀): blocks q(w) multivariate Gaussian (isotropic prior),
+    q(τ) Gamma (prior in its family), ℓ = τ/2 ‖y − Xw‖² − (N/2) log τ (+ a constant)."""
+    import sympy as sp
+
+    from .conjugate import N_OBS
+    from .losses import D
+    from .meanfield import Block
+
+    w, X, y = sp.MatrixSymbol("w", D, 1), sp.MatrixSymbol("X", N_OBS, D), sp.MatrixSymbol("y", N_OBS, 1)
+    tau = sp.Symbol("tau")
+    loss = tau / 2 * sp.Trace((y - X * w).T * (y - X * w)) - N_OBS * sp.log(tau) / 2
+    return (Block("w", "multivariate-gaussian", prior="isotropic"), Block("tau", "gamma")), loss
+
+
 def _oracle():
     """An oracle loss (the driver supplies its gradient), no separate prior."""
     from .losses import OracleLoss
@@ -179,12 +194,24 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("vmp", "VMP (Gaussian, unknown mean and precision)", "mean-field", ("rho=1",),
            "vmp_sweep", "vmp", "blrkit.classical.vmp:normal_gamma_cavi", "blrkit.algorithms:vmp_normal_gamma",
            _NB + "11_inference.ipynb", problem=_normal_gamma_vmp),
+    Recipe("vmp_regression", "VMP (Bayesian linear regression, unknown noise precision)", "mean-field", ("rho=1",),
+           "vmp_regression_sweep", "vmp", "blrkit.classical.vmp:linear_regression_cavi",
+           "blrkit.algorithms:vmp_linear_regression", _NB + "11_inference.ipynb", problem=_linear_regression_vmp),
     Recipe("ncvmp", "Non-conjugate VMP", "multivariate-gaussian", ("gauss-hermite", "rho=1"),
            "ncvmp_step", "vmp", "blrkit.classical.ncvmp:knowles_minka", "blrkit.algorithms:ncvmp_logistic",
            _NB + "11_inference.ipynb", problem=_logistic_isotropic),
+    Recipe("em", "Expectation–maximisation (Gaussian mixture)", "categorical+gaussian", ("delta", "rho=1"),
+           "em_step", "em", "blrkit.classical.em:em_gaussian_mixture", "blrkit.algorithms:em_gaussian_mixture",
+           _NB + "11_inference.ipynb"),
     Recipe("svi", "Stochastic VI (Gaussian mean)", "gaussian", ("stochastic",), "svi_step", "svi",
            "blrkit.classical.svi:svi_gaussian_mean", "blrkit.algorithms:svi_gaussian_mean",
            _NB + "11_inference.ipynb", problem=_conjugate("gaussian_mean")),
+    Recipe("svi_lda", "Stochastic VI (latent Dirichlet allocation)", "dirichlet+categorical", ("stochastic", "rho=1"),
+           "svi_lda_step", "svi", "blrkit.classical.lda:online_lda", "blrkit.algorithms:svi_lda",
+           _NB + "11_inference.ipynb"),
+    Recipe("bernoulli_exact", "Bernoulli BLR (exact natural gradient, by enumeration)", "bernoulli", (),
+           "bernoulli_blr_step", "bayesbinn", "blrkit.classical.binary:bernoulli_blr", "blrkit.algorithms:bernoulli_blr",
+           _NB + "09_binary_networks.ipynb", problem=_oracle),
     Recipe("bayesbinn", "BayesBiNN", "bernoulli", ("relaxation", "stochastic"), "bayesbinn_step", "bayesbinn",
            "blrkit.classical.binary:bayesbinn", "blrkit.algorithms:bayesbinn", _NB + "09_binary_networks.ipynb",
            problem=_oracle),
@@ -195,6 +222,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("dropout", "Dropout", "gaussian-mixture", ("fixed-covariance", "responsibility", "delta", "stochastic"),
            "dropout_step", "dropout", "blrkit.classical.dropout:dropconnect", "blrkit.algorithms:dropout_sgd",
            _NB + "10_mixtures.ipynb"),
+    Recipe("dropout_noise", "Dropout with Gaussian weight noise (finite slab variance)", "gaussian-mixture",
+           ("fixed-covariance", "responsibility", "stochastic"), "dropout_noise_step", "dropout",
+           "blrkit.classical.dropout:noisy_dropconnect", "blrkit.algorithms:dropout_sgd", _NB + "10_mixtures.ipynb"),
     Recipe("sgd", "Stochastic gradient descent", "gaussian-fixed-covariance", ("delta", "stochastic"),
            "sgd_step", "sgd", "blrkit.classical.sgd:sgd",
            "blrkit.algorithms:stochastic_gradient_descent", _NB + "02_gradient_descent.ipynb"),

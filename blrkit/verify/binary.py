@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.verify.registry import SAME_CODE, SEQUENCE, Problem, compare, driver_raised, register
+from blrkit.verify.registry import ITERATIVE, SAME_CODE, SEQUENCE, Problem, compare, driver_raised, register
 
 _P = 6  # binary weights: small enough to enumerate 2^P in the tests
 
@@ -68,3 +68,33 @@ def ste(p: Problem, recipe) -> list:
         lam = step(lam, lr, lambda w: grad_batch(w, full))
     return [compare("derived step (compiled)", SAME_CODE, False, (res.natural[-1], lam)),
             compare("classical.binary.ste (BinaryConnect by hand)", SAME_CODE, True, (res.natural, book))]
+
+
+@register("bernoulli_exact")
+def bernoulli_exact(p: Problem, recipe) -> list:
+    r"""The exact-gradient Bernoulli BLR (ρ = 0.3 < 1) on the logistic loss of P = 6 binary weights (a sum over the
+    N examples, prior λ₀ = 0.2): every iterate against the BLR written by hand with the pairing formula
+    (:func:`blrkit.classical.binary.bernoulli_blr`), and the last against the mean-field VI optimum found by
+    coordinate ascent on the objective (:func:`blrkit.classical.binary.mean_field_vi`, no BLR)."""
+    from blrkit.algorithms import bernoulli_blr as driver
+    from blrkit.classical.binary import bernoulli_blr as classical
+    from blrkit.classical.binary import mean_field_vi
+
+    X, y, _ = _classifier(p)
+
+    def loss(W):
+        return np.sum(np.logaddexp(0.0, -y * (W @ X.T)), axis=-1)
+    lam0, prior, T = 0.1 * p.rng().standard_normal(_P), np.full(_P, 0.2), 120
+    name = "classical.binary.bernoulli_blr (pairing formula, every iterate)"
+    try:
+        res = driver(loss, lam0, rho=0.3, n_steps=T, prior=prior)
+    except ValueError as e:
+        return driver_raised(name, SEQUENCE, e)
+    step = recipe.derive().compile()
+    lam = lam0
+    for _ in range(T):
+        lam = step(lam, 0.3, prior, loss)
+    optimum = mean_field_vi(loss, prior)
+    return [compare("derived step (compiled)", SAME_CODE, False, (res.natural[-1], lam)),
+            compare(name, SEQUENCE, True, (res.natural, classical(loss, lam0, prior, rho=0.3, n_steps=T))),
+            compare("mean-field VI optimum (coordinate ascent)", ITERATIVE, True, (res.natural[-1], optimum))]

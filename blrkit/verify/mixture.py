@@ -169,3 +169,32 @@ def dropout(p: Problem, recipe) -> list:
             compare(f"classical.dropout.dropconnect (keep 0.7, M = {M} of N = {N})", SEQUENCE, True,
                     (res.means, connect)),
             compare("classical.dropout.inverted_dropout (m~ = p m)", SEQUENCE, True, (keep * res.means, inverted))]
+
+
+@register("dropout_noise")
+def dropout_noise(p: Problem, recipe) -> list:
+    """Dropout with a slab of finite variance (σ = 0.3) on least squares: the driver against DropConnect with
+    Gaussian noise on the kept weights written by hand on the same minibatches, masks and noise (step ρN/(Mp));
+    keep probability 0.7, ρ = 0.01 < 1, M < N."""
+    from blrkit.algorithms import dropout_sgd as driver
+    from blrkit.classical.dropout import noisy_dropconnect
+
+    rng = p.rng()
+    X = rng.standard_normal((p.n, p.dim))
+    y = X @ rng.standard_normal(p.dim) + 0.1 * rng.standard_normal(p.n)
+
+    def grad_batch(theta, idx):  # Σ_{i∈idx} ∇ ½(x_iᵀθ − y_i)²
+        return ((theta @ X[idx].T) - y[idx]) @ X[idx]
+
+    keep, rho, sd, N, M, T = 0.7, 0.01, 0.3, p.n, max(1, p.n // 4), 60
+    res = driver(grad_batch, np.zeros(p.dim), rho=rho, keep_prob=keep, slab_sd=sd, n_steps=T, n_data=N, batch_size=M,
+                 rng=p.seed)
+    book = noisy_dropconnect(grad_batch, np.zeros(p.dim), rho * N / (M * keep), keep, sd, T, N, M,
+                             np.random.default_rng(p.seed))
+    step, m, draws = recipe.derive().compile(), np.zeros(p.dim), np.random.default_rng(p.seed)
+    for _ in range(T):
+        idx = np.sort(draws.choice(N, M, replace=False))
+        m = step(m, rho, keep, sd, lambda th, idx=idx: grad_batch(th, idx), N, M, draws)
+    return [compare("derived step (compiled)", SAME_CODE, False, (res.means[-1], m)),
+            compare(f"classical.dropout.noisy_dropconnect (sigma 0.3, keep 0.7, M = {M} of N = {N})", SEQUENCE, True,
+                    (res.means, book))]

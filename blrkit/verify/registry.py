@@ -285,8 +285,8 @@ TABLE_1: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
      ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical", "gaussian_mean", "normal_gamma")),
     ("Laplace's method", "Gaussian", "delta method", "laplace", ("laplace",)),
     ("Expectation-Maximisation", "exp. family + Gaussian", "delta method for the parameters", "em", ("em",)),
-    ("Stochastic VI (SVI)", "exp. family (mean-field)", "stochastic approx., local rho = 1", "svi", ("svi",)),
-    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("vmp",)),
+    ("Stochastic VI (SVI)", "exp. family (mean-field)", "stochastic approx., local rho = 1", "svi", ("svi", "svi_lda")),
+    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("vmp", "vmp_regression")),
     ("Non-conjugate VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("ncvmp",)),
     ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi", ("ncvi",)),
 )

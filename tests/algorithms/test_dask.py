@@ -212,3 +212,30 @@ def test_array_api_strict_mixed_with_numpy(rng):
     mod, args = _model(rng)
     with pytest.raises(TypeError, match=r"^F comes from array_api_strict"):
         kalman_filter(mod.sample(rng, 10), xp.asarray(mod.F), *args[1:])
+
+
+def test_em_over_chunks_of_problems_equals_numpy(client, rng):
+    """Six mixtures in chunks of two: every history equal to the NumPy driver's to 1e-10 (the same code per chunk)."""
+    from blrkit.algorithms import em_gaussian_mixture
+
+    centres = np.array([[-3.0, 0.0], [3.0, 1.0]])
+    X = centres[rng.integers(2, size=(6, 80))] + rng.normal(size=(6, 80, 2))
+    start = dict(weights0=[0.5, 0.5], means0=[[-1.0, 0.0], [1.0, 0.0]], precisions0=np.broadcast_to(np.eye(2), (2, 2, 2)))
+    ours = em_gaussian_mixture(da.from_array(X, chunks=(2, 80, 2)), n_steps=12, **start)
+    assert isinstance(ours.means, da.Array)
+    ref = em_gaussian_mixture(X, n_steps=12, **start)
+    for k in ("weights", "means", "precisions", "log_likelihood"):
+        np.testing.assert_allclose(getattr(ours, k).compute(), getattr(ref, k), rtol=1e-10, atol=0)
+
+
+def test_em_with_X_chunked_along_its_observations_names_X(rng):
+    from blrkit.algorithms import em_gaussian_mixture
+
+    X = da.from_array(rng.normal(size=(4, 60, 2)), chunks=(2, 30, 2))
+    with pytest.raises(ValueError, match=r"X is chunked along axis 1 .*rechunk"):
+        em_gaussian_mixture(X, weights0=[0.5, 0.5], means0=[[0.0, 0.0], [1.0, 1.0]],
+                            precisions0=np.broadcast_to(np.eye(2), (2, 2, 2)), n_steps=2)
+    with pytest.raises(TypeError, match="weights0 is a Dask array"):
+        em_gaussian_mixture(X.rechunk((2, -1, -1)), weights0=da.from_array(np.array([0.5, 0.5])),
+                            means0=[[0.0, 0.0], [1.0, 1.0]], precisions0=np.broadcast_to(np.eye(2), (2, 2, 2)),
+                            n_steps=2)

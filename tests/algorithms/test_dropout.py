@@ -62,3 +62,25 @@ def test_dropconnect_bit_for_bit_on_logistic_regression_and_the_mlp(model):
     res = dropout_sgd(grad, theta0, rho=rho, keep_prob=keep, n_steps=T, n_data=N, batch_size=M, rng=5)
     book = dropconnect(grad, theta0, rho * N / (M * keep), keep, T, N, M, np.random.default_rng(5))
     np.testing.assert_allclose(res.means, book, rtol=1e-12, atol=1e-14)
+
+
+def test_finite_slab_variance_is_dropconnect_with_gaussian_weight_noise():
+    """slab_sd = σ > 0 against DropConnect with noise on the kept weights by hand (same draws); σ = 0 is plain
+    DropConnect with no extra draws; a negative σ is refused."""
+    from blrkit.algorithms import dropout_sgd
+    from blrkit.classical.dropout import dropconnect, noisy_dropconnect
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    g = lambda th, idx: ((th @ X[idx].T) - y[idx]) @ X[idx]  # noqa: E731
+    kw = dict(rho=0.002, keep_prob=0.8, n_steps=50, n_data=40, batch_size=10)
+    noisy = dropout_sgd(g, np.zeros(3), slab_sd=0.5, rng=3, **kw)
+    book = noisy_dropconnect(g, np.zeros(3), 0.002 * 4 / 0.8, 0.8, 0.5, 50, 40, 10, np.random.default_rng(3))
+    np.testing.assert_allclose(noisy.means, book, rtol=1e-12, atol=1e-14)
+    plain = dropout_sgd(g, np.zeros(3), slab_sd=0.0, rng=3, **kw)
+    np.testing.assert_allclose(plain.means, dropconnect(g, np.zeros(3), 0.002 * 4 / 0.8, 0.8, 50, 40, 10,
+                                                        np.random.default_rng(3)), rtol=1e-12, atol=1e-14)
+    assert not np.allclose(noisy.means[-1], plain.means[-1])
+    with pytest.raises(ValueError, match="slab_sd"):
+        dropout_sgd(g, np.zeros(3), slab_sd=-0.1, rng=3, **kw)

@@ -31,10 +31,90 @@ def test_full_batch_unit_step_is_exact():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(batch_size=0), "batch_size"), (dict(batch_size=11), "batch_size"), (dict(learning_decay=0.4), "learning_decay"),
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=11), "batch_size"), (dict(learning_decay=1.4), "learning_decay"),
     (dict(noise_variance=0.0), "noise_variance"), (dict(prior_precision=-1.0), "prior_precision"),
 ])
 def test_bad_input_is_named(kwargs, match):
     args = dict(batch_size=2, n_steps=3, **PRIOR) | kwargs
     with pytest.raises(ValueError, match=match):
         svi_gaussian_mean(np.zeros(10), **args)
+
+
+# -- latent Dirichlet allocation --------------------------------------------------------------------
+
+def _corpus(seed=0, K=3, V=20, batches=5, size=6):
+    rng = np.random.default_rng(seed)
+    topics = rng.dirichlet(np.full(V, 0.3), size=K)
+    out = [np.stack([rng.multinomial(25, rng.dirichlet(np.full(K, 0.5)) @ topics) for _ in range(size)]).astype(float)
+           for _ in range(batches)]
+    return out, rng.gamma(100.0, 0.01, size=(K, V))
+
+
+LDA = dict(doc_topic_prior=0.4, topic_word_prior=0.2, total_docs=120, learning_offset=5.0, learning_decay=0.6)
+
+
+def test_lda_equals_scikit_learn_online():
+    """Same minibatches, λ₀ and γ starts (replayed from scikit-learn's random state), ρ_t = (τ₀ + t)^(−κ).
+    1e-7: scikit-learn's digamma (AS 103) is accurate to ~2.4e-9 absolute; measured differences ~1e-8."""
+    pytest.importorskip("sklearn")
+    from blrkit.algorithms import svi_lda
+    from blrkit.classical.lda import sklearn_online_lda_iterates
+
+    batches, _ = _corpus()
+    run = sklearn_online_lda_iterates(batches, 3, **LDA)
+    res = svi_lda(batches, lambda0=run.topic_word[0], doc_topic_init=run.doc_topic_init, **LDA)
+    np.testing.assert_allclose(res.topic_word, run.topic_word, rtol=1e-7)
+
+
+def test_lda_equals_the_hand_written_online_vb_and_rho_one_full_batch_is_a_fixed_point():
+    from blrkit.algorithms import svi_lda
+    from blrkit.classical.lda import online_lda
+
+    batches, lam0 = _corpus(seed=1)
+    res = svi_lda(batches, lambda0=lam0, **LDA)
+    book = online_lda(batches, 3, lambda0=lam0, **LDA)
+    np.testing.assert_allclose(res.topic_word, book.topic_word, rtol=1e-12)
+    # κ = 0 (ρ = 1) on the whole corpus, repeated: batch VB; its fixed point satisfies λ = η + Σ_d n_dw φ_dwk
+    corpus = np.concatenate(batches)
+    full = svi_lda([corpus] * 200, lambda0=lam0, doc_topic_prior=0.4, topic_word_prior=0.2, total_docs=len(corpus),
+                   learning_decay=0.0, mean_change_tol=1e-10, max_doc_update_iter=1000)
+    lam = full.topic_word[-1]
+    np.testing.assert_allclose(lam, full.topic_word[-2], rtol=1e-6)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda b: [b[0] * -1.0], "negative count"),
+    (lambda b: [np.vstack([b[0], np.zeros(b[0].shape[1])])], "empty documents"),
+    (lambda b: [b[0][:, :-1]], "must be \\(n_b, V\\)"),
+    (lambda b: [], "at least one minibatch"),
+])
+def test_lda_bad_counts(change, match):
+    from blrkit.algorithms import svi_lda
+
+    batches, lam0 = _corpus()
+    with pytest.raises(ValueError, match=match):
+        svi_lda(change(batches), lambda0=lam0, **LDA)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(doc_topic_prior=0.0), "doc_topic_prior"), (dict(topic_word_prior=-1.0), "topic_word_prior"),
+    (dict(learning_decay=1.5), "learning_decay"), (dict(learning_offset=-1.0), "learning_offset"),
+    (dict(total_docs=2), "total_docs"), (dict(mean_change_tol=0.0), "mean_change_tol"),
+    (dict(max_doc_update_iter=0), "max_doc_update_iter"),
+])
+def test_lda_bad_settings(kwargs, match):
+    from blrkit.algorithms import svi_lda
+
+    batches, lam0 = _corpus()
+    with pytest.raises(ValueError, match=match):
+        svi_lda(batches, lambda0=lam0, **(LDA | kwargs))
+
+
+def test_lda_bad_lambda_and_a_single_array_is_refused():
+    from blrkit.algorithms import svi_lda
+
+    batches, lam0 = _corpus()
+    with pytest.raises(ValueError, match="lambda0"):
+        svi_lda(batches, lambda0=-lam0, **LDA)
+    with pytest.raises(TypeError, match="sequence of"):
+        svi_lda(batches[0], lambda0=lam0, **LDA)

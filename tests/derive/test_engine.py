@@ -405,6 +405,18 @@ def test_every_family_derives_or_says_why_not(key):
     assert why
 
 
+@pytest.mark.parametrize("key", ["categorical+gaussian", "dirichlet+categorical"])
+def test_every_composite_candidate_derives_and_refuses_other_approximations(key):
+    from blrkit.derive.known import COMPOSITE, DERIVABLE
+
+    assert DERIVABLE[key][0] == "model"
+    derive(key, approximations=list(COMPOSITE[key])).compile()
+    with pytest.raises(DerivationError, match="rho=1"):
+        derive(key, approximations=["rho=1"])
+    with pytest.raises(DerivationError, match="give no loss"):
+        derive(key, "quadratic", approximations=list(COMPOSITE[key]))
+
+
 @pytest.mark.parametrize("name", sorted(__import__("blrkit.derive.examples", fromlist=["EXAMPLES"]).EXAMPLES))
 def test_examples_render_and_compile(name):
     import io

@@ -425,6 +425,87 @@ def case_dropout(rng):
                          rng=np.random.default_rng(SEED)), {"m_new": expected})
 
 
+def case_em(rng):
+    """One EM iteration for a batch of mixtures (K = 2, N = 10 points in D = 3) against the textbook EM of
+    blrkit.classical.em (Bishop §9.2.2, centred covariances), one problem at a time."""
+    from blrkit.classical.em import em_gaussian_mixture
+
+    K = 2
+    X = rng.normal(size=BATCH + (N, D)) + np.where(np.arange(N) < N // 2, -1.5, 1.5)[:, None]
+    w = rng.dirichlet(np.ones(K), size=BATCH)
+    m = rng.normal(size=BATCH + (K, D))
+    A = rng.normal(size=BATCH + (K, D, D))
+    P = A @ np.swapaxes(A, -1, -2) / D + np.eye(D)
+    book = [[em_gaussian_mixture(X[i, j], w[i, j], m[i, j], P[i, j], 1) for j in range(BATCH[1])]
+            for i in range(BATCH[0])]
+    pick = lambda f: np.array([[f(b) for b in row] for row in book])  # noqa: E731 -- per problem
+    return (lambda: dict(X=X, weights=w, means=m, precisions=P),
+            {"weights_new": pick(lambda b: b.weights[1]), "means_new": pick(lambda b: b.means[1]),
+             "precisions_new": pick(lambda b: b.precisions[1]), "log_likelihood": pick(lambda b: b.log_likelihood[0])})
+
+
+def case_vmp_regression(rng):
+    """One sweep (q(w) then q(τ)) for a batch of regressions against the coordinate ascent typed in
+    blrkit.classical.vmp, one problem at a time, from q(τ) = Gamma(a, b)."""
+    from blrkit.classical.vmp import linear_regression_cavi
+
+    X, y = rng.normal(size=BATCH + (N, D)), rng.normal(size=BATCH + (N,))
+    a, b = rng.uniform(0.5, 3.0, BATCH), rng.uniform(0.5, 3.0, BATCH)
+    alpha, a0, b0 = 0.7, 2.0, 1.5
+    book = [[linear_regression_cavi(X[i, j], y[i, j], alpha=alpha, a0=a0, b0=b0, n_steps=1,
+                                    tau_init=(a[i, j], b[i, j])) for j in range(BATCH[1])] for i in range(BATCH[0])]
+    pick = lambda f: np.array([[f(c) for c in row] for row in book])  # noqa: E731 -- per problem
+    full = lambda x: np.full(BATCH, x)  # noqa: E731 -- priors per problem
+    return (lambda: dict(tau_alpha=a, tau_beta=b, X=X, y=y, alpha=full(alpha), tau_alpha_0=full(a0),
+                         tau_beta_0=full(b0)),
+            {"w_m_new": pick(lambda c: c.means[1]), "w_S_new": pick(lambda c: c.precisions[1]),
+             "tau_alpha_new": pick(lambda c: c.shapes[1]), "tau_beta_new": pick(lambda c: c.rates[1])})
+
+
+def case_svi_lda(rng):
+    """One online-LDA step (Hoffman, Blei & Bach 2010, Alg. 2, typed in blrkit.classical.lda): the local fixed
+    point of a minibatch of 5 documents, then the topics' step with ρ = 0.4."""
+    from blrkit.classical.lda import online_lda
+
+    K, V = 3, 12
+    counts = rng.poisson(2.0, size=(5, V)).astype(float)
+    counts[:, 0] += 1
+    lam = rng.gamma(100.0, 0.01, size=(K, V))
+    kappa = np.log(0.4) / -np.log(1.0 + 1)  # ρ_1 = (τ₀ + 1)^(−κ) = 0.4 with τ₀ = 1
+    book = online_lda([counts], K, doc_topic_prior=0.3, topic_word_prior=0.2, lambda0=lam, learning_offset=1.0,
+                      learning_decay=kappa, total_docs=40, mean_change_tol=1e-6)
+    return (lambda: dict(lam=lam, gamma=np.ones((5, K)), counts=counts, rho=0.4, doc_topic_prior=0.3,
+                         topic_word_prior=0.2, total_docs=40, max_doc_update_iter=100, mean_change_tol=1e-6),
+            {"lam_new": book.topic_word[1], "gamma": book.doc_topic[0]})
+
+
+def case_bernoulli_exact(rng):
+    """One exact-gradient step, λ ← (1 − ρ)λ + ρ(λ₀ − ∇_μE_q[ℓ]), with ∇_μ by the pairing formula typed in
+    blrkit.classical.binary.natural_gradient, one problem at a time (P = 3)."""
+    from blrkit.classical.binary import natural_gradient
+
+    lam, lam0, rho = rng.normal(size=BATCH + (3,)), rng.normal(size=BATCH + (3,)), rng.uniform(0.1, 0.9, BATCH)
+    c = rng.normal(size=3)
+    loss = lambda W: (W @ c) ** 2 + W[..., 0] * W[..., 2]  # noqa: E731 -- a coupled loss on {−1, +1}^3
+    grad = np.array([[natural_gradient(loss, np.tanh(lam[i, j])) for j in range(BATCH[1])] for i in range(BATCH[0])])
+    expected = (1 - rho[..., None]) * lam + rho[..., None] * (lam0 - grad)
+    return lambda: dict(lam=lam, rho=rho, lam_0=lam0, loss=loss), {"lam_new": expected}
+
+
+def case_dropout_noise(rng):
+    """One step with a slab of finite variance, typed here on the same draws: z = [u < p], then ε ~ N(0, I),
+    m ← m − ρ(N/M)(z/p) ⊙ ĝ(z ⊙ (m + σε))."""
+    m, rho, p, sd, N, M = rng.normal(size=BATCH + (D,)), rng.uniform(0.1, 0.9, BATCH), 0.6, 0.4, 40, 8
+    c = rng.normal(size=D)
+    grad_batch = lambda th: M * (th - c)  # noqa: E731 -- Σ over M terms of ∇ ½‖θ − c‖²
+    draws = np.random.default_rng(SEED)
+    z = (draws.uniform(size=D) < p).astype(float)
+    eps = draws.standard_normal(D)
+    expected = m - (rho[..., None] * N / M) * (z / p) * grad_batch(z * (m + sd * eps))
+    return (lambda: dict(m=m, rho=rho, keep_prob=p, slab_sd=sd, grad_batch=grad_batch, n_data=N, n_batch=M,
+                         rng=np.random.default_rng(SEED)), {"m_new": expected})
+
+
 #: recipe name -> rng -> (make_kwargs, expected outputs by name)
 CASES = {
     "gradient_descent": case_gradient_descent, "newton": case_newton, "damped_newton": case_damped_newton,
@@ -435,7 +516,9 @@ CASES = {
     "rmsprop": case_rmsprop, "adam": lambda rng: case_rmsprop(rng, adam=True), "ivon": case_ivon,
     "multimodal": case_multimodal, "ncvi": case_ncvi, "vmp": case_vmp,
     "ncvmp": case_ncvmp, "svi": case_svi, "bayesbinn": case_bayesbinn, "ste": case_ste,
-    "dropout": case_dropout,
+    "dropout": case_dropout, "em": case_em, "vmp_regression": case_vmp_regression,
+    "svi_lda": case_svi_lda, "bernoulli_exact": case_bernoulli_exact,
+    "dropout_noise": case_dropout_noise,
     **{n: conjugate_case(n) for n in ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical",
                                        "gaussian_mean", "normal_gamma")},
 }

@@ -62,7 +62,9 @@ def updates(name):
 
 def test_every_recipe_has_a_symbolic_textbook_form():
     missing = set(RECIPES) - set(GAUSSIAN) - set(CONJUGATE) - {"kalman_update", "diagonal_newton"} - set(DIAGONAL_GN) \
-        - {"rmsprop", "adam", "variational_newton_improved", "vogn_improved", "ivon", "multimodal", "ncvi", "vmp", "ncvmp", "svi", "bayesbinn", "ste", "dropout"}
+        - {"rmsprop", "adam", "variational_newton_improved", "vogn_improved", "ivon", "multimodal", "ncvi", "vmp", "ncvmp", "svi", "bayesbinn", "ste", "dropout",
+           "em", "vmp_regression", "svi_lda", "bernoulli_exact",
+           "dropout_noise"}
     assert not missing, f"add a textbook form to tests/derive/test_symbolic.py for {sorted(missing)}"
 
 
@@ -302,3 +304,42 @@ def test_conjugate_posterior(name, n):
     for key, rhs in want.items():
         concrete_rhs = got[key].subs(N, n).doit()
         assert sp.simplify(concrete_rhs - rhs) == 0, (key, concrete_rhs)
+
+
+# -- EM --------------------------------------------------------------------------------------------
+
+def test_em_m_step_is_the_textbook_one():
+    """The derived M-step in the statistics N_k, s_k, C_k, written out for three points in D = 2 with symbolic
+    responsibilities, equals Bishop's (9.24)–(9.26): the new mean, the covariance centred at it, N_k / N."""
+    d, n = 2, 3
+    r = sp.symbols("r_1:4", positive=True)
+    xs = [explicit(f"x{i}", d, cols=1) for i in range(n)]
+    Nk = sum(r)
+    textbook_m = sum((ri * xi for ri, xi in zip(r, xs)), sp.zeros(d, 1)) / Nk
+    textbook_cov = sum(((ri * (xi - textbook_m) * (xi - textbook_m).T) for ri, xi in zip(r, xs)), sp.zeros(d, d)) / Nk
+    stats = {sp.MatrixSymbol("s_k", D, 1): sp.ImmutableMatrix(sum((ri * xi for ri, xi in zip(r, xs)), sp.zeros(d, 1))),
+             sp.MatrixSymbol("C_k", D, D): sp.ImmutableMatrix(sum((ri * xi * xi.T for ri, xi in zip(r, xs)),
+                                                                  sp.zeros(d, d)))}
+    got = {eq.lhs.name: eq.rhs for eq in RECIPES["em"].derive().update}
+    m_new = got["means_new"].xreplace(stats).subs({sp.Symbol("N_k", positive=True): Nk, D: d}).doit()
+    assert sp.simplify(sp.Matrix(m_new) - textbook_m) == sp.zeros(d, 1)
+    cov = got["covariances_new"].xreplace(stats | {sp.MatrixSymbol("means_new", D, 1): sp.ImmutableMatrix(textbook_m)})
+    cov = cov.subs({sp.Symbol("N_k", positive=True): Nk, D: d}).doit()
+    assert sp.simplify(sp.Matrix(cov) - textbook_cov) == sp.zeros(d, d)
+    N = sp.Symbol("N", positive=True)
+    assert got["weights_new"] == sp.Symbol("N_k", positive=True) / N
+
+
+def test_vmp_regression_rate_is_the_expected_squared_residual():
+    """The derived rate's coefficient, for N = 2, D = 2 written out: ½(‖y − Xm‖² + tr(XᵀX S⁻¹)) (Bishop 10.3)."""
+    n, d = 2, 2
+    d_ = {a.target.name: a.expr for a in RECIPES["vmp_regression"].derive().assignments}
+    c = d_["C_tau_1"]
+    X, y, m = explicit("X", d, rows=n), explicit("y", n, cols=1), explicit("m", d, cols=1)
+    S = explicit("S", d, symmetric=True)
+    got = c.xreplace({sp.MatrixSymbol("X", N, D): sp.ImmutableMatrix(X), sp.MatrixSymbol("y", N, 1): sp.ImmutableMatrix(y),
+                      sp.MatrixSymbol("w_m_new", D, 1): sp.ImmutableMatrix(m),
+                      sp.MatrixSymbol("w_S_new", D, D): sp.ImmutableMatrix(S)}).subs({N: n, D: d}).doit()
+    r = y - X * m
+    want = ((r.T * r)[0] + (X.T * X * S.inv()).trace()) / 2
+    assert sp.simplify(got - want) == 0
