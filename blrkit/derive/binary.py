@@ -168,9 +168,9 @@ def _exact(steps, v_, approximations, function_name, title, anchor) -> Derivatio
     pairing = sum((1 + m2 * w2) / 2 * (ls[(1, w2)] - ls[(-1, w2)]) for w2 in (-1, 1)) / 2
     if sp.expand(sp.diff(expected, m1) - pairing) != 0:
         raise AssertionError("the pairing form of ∂E_q[ℓ]/∂μ_j does not follow")
-    E_pair = Display("E_pair", r"\frac{1}{2}\,\mathbb{E}_{q(w_{-j})}[\ell(w_j{=}{+1}, w_{-j}) - "
-                     r"\ell(w_j{=}{-1}, w_{-j})]", "½ E_q(w₋ⱼ)[ℓ(wⱼ=+1) − ℓ(wⱼ=−1)]")
-    steps.append(Step("Enumeration", (Equation(Display("dmu_j", r"\partial\mathbb{E}_{q_t}[\ell]/\partial\mu_j",
+    E_pair = Display("E_pair", r"\frac{1}{2}\,\mathbb{E}_{q(w_{-j})}[\ell(w_j{=}1) - \ell(w_j{=}{-1})]",
+                     "½ E_q(w₋ⱼ)[ℓ(wⱼ=+1) − ℓ(wⱼ=−1)]")
+    steps.append(Step("Enumeration", (Equation(Display("dmu_j", r"\partial\mathbb{E}_{q}[\ell]/\partial\mu_j",
                                                        "∂E_q[ℓ]/∂μⱼ"), E_pair),),
                       "$q(w) = \\prod_j (1 + \\mu_j w_j)/2$ is linear in $\\mu_j$: the derivative pairs each vector "
                       "with its $j$-th flip (checked for $P = 2$); $2^P$ loss evaluations", "bayesbinn"))

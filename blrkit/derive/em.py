@@ -63,7 +63,8 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
                                                 "Πᵢ Cat(zᵢ|rᵢ) N(θ|m_θ, S_θ⁻¹)"))],
          "one categorical per observation and a Gaussian over $\\theta = (\\pi_k, m_k, S_k)_{k \\le K}$")
     lbar = Display("lbar_i", r"\bar\ell_i(\theta, z)", "ℓ̄ᵢ(θ, z)")
-    step("Complete-data loss", [(lbar, Display("sum_k", r"\sum_k", "Σₖ") * loss_ik)],
+    lbar_k = Display("lbar_ik", r"\bar\ell_{ik}", "ℓ̄ᵢₖ")
+    step("Complete-data loss", [(lbar, Display("sum_k", r"\sum_k", "Σₖ") * lbar_k), (lbar_k, sp.expand(loss_ik))],
          "$-\\log \\pi_k\\mathcal{N}(x_i\\mid m_k, S_k^{-1})$ per assignment, the Gaussian as "
          "$\\langle\\eta_k, T(x_i)\\rangle - A(\\eta_k)$, $\\eta_k = (S_k m_k, -\\tfrac12 S_k)$; a flat prior")
 
@@ -96,7 +97,8 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
     step("Parameters: delta method, ρ = 1", [
         (Display("theta_new", r"\theta_{t+1}", "θₜ₊₁"),
          Display("newton_Q", r"\theta_t - [\nabla^2 Q(\theta_t)]^{-1}\nabla Q(\theta_t)", "θₜ − [∇²Q]⁻¹∇Q")),
-        (Qd, Display("sum_k", r"\sum_k", "Σₖ") * Q)],
+        (Qd, Display("sum_k", r"\sum_k", "Σₖ") * Display("Q_k", r"Q_k(\theta)", "Qₖ(θ)")),
+        (Display("Q_k", r"Q_k(\theta)", "Qₖ(θ)"), sp.expand(Q))],
          "the Gaussian BLR with the delta method at $\\rho = 1$ is Newton's method (Sec. 1.3) on "
          "$Q(\\theta) = \\mathbb{E}_{q(z)}[\\bar\\ell(\\theta, z)]$, linear in the statistics ($" + stats._tex + "$)")
     # ∇_m Q: SymPy's matrix calculus; Q is quadratic in m_k, so the Newton step lands on the stationary point
@@ -137,7 +139,7 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
     step("Textbook form", [(pi_new, Nk / N), (m_new, m_star), (Sigma_new, Sigma_star), (S_new, Inverse(Sigma_new)),
                            (Display("Z_i", "Z_i", "Zᵢ"), Display("Z_sum", r"\sum_j e^{\lambda_{ij}}", "Σⱼ exp(λ_ij)")),
                            (ll, ll_expr)],
-         "EM for a Gaussian mixture (Dempster, Laird & Rubin 1977): the E-step's normaliser is the "
+         "EM for a Gaussian mixture (Dempster, Laird and Rubin 1977): the E-step's normaliser is the "
          "log-likelihood of the current parameters")
     update = (Equation(pi_new, Nk / N), Equation(m_new, m_star), Equation(Sigma_new, Sigma_star),
               Equation(S_new, Inverse(Sigma_new) * Identity(D)), Equation(ll, ll_expr))

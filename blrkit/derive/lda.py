@@ -49,10 +49,13 @@ def derive_lda(approximations, *, function_name: str = "svi_lda_step", title=Non
     def step(label, eqs, why, approximate=False):
         steps.append(Step(label, tuple(Equation(a, b, approximate) for a, b in eqs), why, anchor))
 
-    step("Mean field", [(Display("q_lda", "q", "q"),
-                         Display("q_lda_rhs", r"\prod_k \mathrm{Dir}(\beta_k\mid\lambda_k)\prod_d \mathrm{Dir}(\theta_d"
-                                 r"\mid\gamma_d)\prod_{d,n}\mathrm{Cat}(z_{dn}\mid\phi_{dn})",
-                                 "Πₖ Dir(βₖ|λₖ) Π_d Dir(θ_d|γ_d) Π_dn Cat(z_dn|φ_dn)"))],
+    step("Mean field", [(Display("q_lda", "q", "q"), Display("q_lda_rhs", r"q(\beta)\, q(\theta)\, q(z)", "q(β) q(θ) q(z)")),
+                        (Display("q_beta", r"q(\beta)", "q(β)"),
+                         Display("q_beta_rhs", r"\prod_k \mathrm{Dir}(\beta_k\mid\lambda_k)", "Πₖ Dir(βₖ|λₖ)")),
+                        (Display("q_theta", r"q(\theta)", "q(θ)"),
+                         Display("q_theta_rhs", r"\prod_d \mathrm{Dir}(\theta_d\mid\gamma_d)", "Π_d Dir(θ_d|γ_d)")),
+                        (Display("q_z", "q(z)", "q(z)"),
+                         Display("q_z_rhs", r"\prod_{d,n}\mathrm{Cat}(z_{dn}\mid\phi_{dn})", "Π_dn Cat(z_dn|φ_dn)"))],
          "every block in the family of its complete conditional; the priors $\\mathrm{Dir}(\\alpha)$, "
          "$\\mathrm{Dir}(\\eta)$ in their families")
     ell = sp.Symbol("ell_dwk", real=True)
@@ -98,7 +101,7 @@ def derive_lda(approximations, *, function_name: str = "svi_lda_step", title=Non
          "$\\lambda - 1 \\gets (1-\\rho_t)(\\lambda - 1) + \\rho_t\\big((\\eta - 1) - \\tfrac{D}{|\\mathcal{B}|}"
          "\\sum_{d\\in\\mathcal{B}}\\partial\\mathbb{E}_q[\\ell]/\\partial\\mu_\\beta\\big)$", approximate=True)
     step("Textbook form", [(lam_new, textbook)],
-         "Hoffman, Blei & Bach (2010), online LDA with $\\rho_t = (\\tau_0 + t)^{-\\kappa}$ (the $-1$'s cancel, checked)")
+         "Hoffman, Blei and Bach (2010), online LDA with $\\rho_t = (\\tau_0 + t)^{-\\kappa}$ (the $-1$'s cancel, checked)")
     oracles = (
         "# E[log β_kw] = ψ(λ_kw) − ψ(Σ_v λ_kv); φ is never stored: only Σ_w n_dw φ_dwk and Σ_d n_dw φ_dwk enter",
         "exp_elog_beta = np.exp(scipy.special.digamma(lam) - scipy.special.digamma(np.sum(lam, axis=-1, keepdims=True)))",
