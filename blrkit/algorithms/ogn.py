@@ -225,6 +225,7 @@ def _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng):
     if precision0 is None:
         raise ValueError("precision0 is required")
     s = broadcast_to_batch(check_positive(precision0, "precision0"), "precision0", m.shape).copy()
+    r = float(r) if np.ndim(r) == 0 else r  # a Python float: the emitted step's scalar arithmetic stays scalar
     return m, r, s, check_rng(rng)
 
 

@@ -735,6 +735,21 @@ class _ScalarPrinter(NumPyPrinter):
     """NumPy's printer, plus sums over data: ``Σ_i f(y_i)`` → ``np.sum(f(y), axis=sum_axis)``."""
 
     sum_axis = -1
+    #: print a product's numbers and step-size/count symbols (ρ, N, M) first, grouped: ``(n_data*rho/n_batch)*g``
+    #: costs one array operation where ``g*n_data*rho/n_batch`` costs three (elementwise steps on small arrays)
+    scale_first = False
+
+    def _print_Mul(self, expr):
+        if self.scale_first:
+            scale = [f for f in expr.args if _is_scale(f)]
+            rest = [f for f in expr.args if not _is_scale(f)]
+            if rest and scale and not all(f.is_Number for f in scale):
+                head = super()._print_Mul(sp.Mul(*scale, evaluate=False)) if len(scale) > 1 else self._print(scale[0])
+                tail = self._print(sp.Mul(*rest, evaluate=False)) if len(rest) > 1 else self._print(rest[0])
+                if len(rest) == 1 and isinstance(rest[0], sp.Add):
+                    tail = f"({tail})"
+                return f"{head}*{tail}" if re.fullmatch(r"[\w.]+", head) else f"({head})*{tail}"
+        return super()._print_Mul(expr)
 
     def _print_Add(self, expr, order=None):
         """Terms in the order a paper writes them (``alpha_0 + N/2``, ``y - d``), as in LaTeX."""
@@ -777,11 +792,11 @@ class _ScalarPrinter(NumPyPrinter):
 _SCALAR_PRINTER = _ScalarPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
 
 
-def _np_scalar(expr, sum_axis: int = -1) -> str:
+def _np_scalar(expr, sum_axis: int = -1, scale_first: bool = False) -> str:
     renamed = {x: sp.Symbol(CODE_NAMES[x.name], **x.assumptions0) for x in getattr(expr, "free_symbols", ())
                if isinstance(x, sp.Symbol) and x.name in CODE_NAMES}
     expr = expr.xreplace(renamed) if renamed else expr
-    _SCALAR_PRINTER.sum_axis = sum_axis
+    _SCALAR_PRINTER.sum_axis, _SCALAR_PRINTER.scale_first = sum_axis, scale_first
     code = _SCALAR_PRINTER.doprint(expr).replace("numpy.", "np.")
     return re.sub(r"\b(\w+)\*\*\(-1\.0\)", r"(1/\1)", code)
 
@@ -819,8 +834,8 @@ class MatrixCodePrinter:
     e.g. ``{D: "m.shape[-1]"}``; it is needed to print identity matrices.
     """
 
-    def __init__(self, dims: dict, sum_axis: int = -1):
-        self.dims, self.sum_axis = dims, sum_axis
+    def __init__(self, dims: dict, sum_axis: int = -1, scale_first: bool = False):
+        self.dims, self.sum_axis, self.scale_first = dims, sum_axis, scale_first
 
     def print(self, expr) -> str:
         return self._p(expr).code
@@ -829,7 +844,7 @@ class MatrixCodePrinter:
         if not isinstance(e, MatrixExpr):
             if e.has(sp.Trace):
                 return _Printed(self._with_traces(e), "s", sum=True)
-            return _Printed(_np_scalar(e, self.sum_axis), "s")
+            return _Printed(_np_scalar(e, self.sum_axis, self.scale_first), "s")
         if isinstance(e, MatrixSymbol):
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
         if isinstance(e, Identity):
@@ -1013,13 +1028,15 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
     for a in d.arguments:
         if a.kind in ("vector", "matrix", "data"):
             lines.append(f"    {a.name} = np.asarray({a.name}, dtype=float)")
+        elif a.kind == "scalar" and d.elementwise:  # a Python float stays one: its arithmetic is not an array's
+            lines.append(f"    {a.name} = {a.name} if type({a.name}) is float else np.asarray({a.name}, dtype=float)"
+                         "[..., None]")
         elif a.kind == "scalar":
-            suffix = "[..., None]" if d.elementwise else ""
-            lines.append(f"    {a.name} = np.asarray({a.name}, dtype=float){suffix}")
+            lines.append(f"    {a.name} = np.asarray({a.name}, dtype=float)")
     if d.oracles:
         lines.append("    # -- oracle terms ------------------------------------------------------")
         lines.extend(f"    {o}" if not o.startswith("#") else f"    {o}" for o in d.oracles)
-    printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1))
+    printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1), scale_first=d.elementwise)
     body = [a for a in d.assignments if a.target not in d.outputs]
     outs = [a for a in d.assignments if a.target in d.outputs]
     groups = ((("assignments, in order", list(d.assignments)),) if d.extra.get("in_order") else

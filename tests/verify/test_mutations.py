@@ -100,7 +100,7 @@ MUTATIONS = {
         ("no decay of v (dropped (1 - rho))", r"^\s*v_new =", r"\s*-\s*rho\*v\b", ""),
         ("no square root", r"^\s*m_new =", r"np\.sqrt\(v_new\)", "v_new"),
         ("old v in the mean step", r"^\s*m_new =", r"\bv_new\b", "v"),
-        ("rho dropped on g^2", r"^\s*v_new =", r"\bg_mean\*\*2\*rho\b", "g_mean**2"),
+        ("rho dropped on g^2", r"^\s*v_new =", r"\brho\*g_mean\*\*2\b", "g_mean**2"),
     ]),
     "adam": ("adam_step", ("blrkit.algorithms.adam",), ("adam",), [
         ("sign of the gradient average", r"^\s*m_new =", r"\bg_avg_new\b", "(-g_avg_new)"),
@@ -113,7 +113,7 @@ MUTATIONS = {
     "ivon": ("ivon_step", ("blrkit.algorithms.ivon",), ("ivon",), [
         ("sign of the gradient average", r"^\s*m_new =", r"\bg_avg_new\b", "(-g_avg_new)"),
         ("old Hessian in the mean step", r"^\s*m_new =", r"\bh_avg_new\b", "h_avg"),
-        ("plain BLR (no iBLR term)", r"^\s*h_avg_new =", r"\s*\+ \(1/2\)\*rho\*\*2\*.*$", ""),
+        ("plain BLR (no iBLR term)", r"^\s*h_avg_new =", r"\s*\+ \(\(1/2\)\*rho\*\*2\)\*.*$", ""),
         ("ess dropped from the Hessian estimate", r"^\s*h_hat =", r"\bess\*", ""),
         ("no bias correction", r"^\s*m_new =", r"/\(1 - beta1\*\*t\)", ""),
         ("no weight decay in the mean step", r"^\s*m_new =", r" \+ m\*weight_decay", ""),
@@ -177,8 +177,8 @@ MUTATIONS = {
         ("no noise (the delta method)", r"^\s*g_noise =", r" \+ slab_sd \* eps", ""),
         ("noise on the dropped weights too", r"^\s*g_noise =", r"z_mask \* \(m \+ slab_sd \* eps\)",
          "z_mask * m + slab_sd * eps"),
-        ("no 1/p", r"^\s*m_new =", r"/\(keep_prob\*n_batch\)", "/n_batch"),
-        ("sign of the gradient", r"^\s*m_new =", r"m - g_noise", "m + g_noise"),
+        ("no 1/p", r"^\s*m_new =", r"/keep_prob$", ""),
+        ("sign of the gradient", r"^\s*m_new =", r"m - \(n_data", "m + (n_data"),
     ]),
     "em": ("em_step", ("blrkit.algorithms.em",), ("em",), [
         ("old mean in the covariance", r"^\s*covariances_new =", r"means_new\[\.\.\., :, None\] \* means_new",
@@ -199,11 +199,11 @@ MUTATIONS = {
         ("N for N/M in the precision", r"^\s*S_new =", r"n_data\*rho/noise_variance", "M*rho/noise_variance"),
     ]),
     "bayesbinn": ("bayesbinn_step", ("blrkit.algorithms.binary",), ("bayesbinn",), [
-        ("sign of the gradient", r"^\s*lam_new =", r" - E_sg_mean", " + E_sg_mean"),
+        ("sign of the gradient", r"^\s*lam_new =", r" - \(n_data\*rho\)\*E_sg_mean", " + (n_data*rho)*E_sg_mean"),
         ("no Fisher information (the lambda-gradient for the mu-gradient)", r"^\s*log_s =",
          r"2 \* \(np\.abs\(lam\) - np\.abs\(z\)\)", "-2 * np.abs(z)"),
-        ("dropped (1 - rho)", r"^\s*lam_new =", r" - lam\*rho$", ""),
-        ("no N", r"^\s*lam_new =", r"\*n_data", ""),
+        ("dropped (1 - rho)", r"^\s*lam_new =", r" - rho\*lam$", ""),
+        ("no N", r"^\s*lam_new =", r"\(n_data\*rho\)", "rho"),
         ("twice the logistic noise", r"^\s*z = ", r"0\.5 \*", "1.0 *"),
     ]),
     "ste": ("ste_step", ("blrkit.algorithms.binary",), ("ste",), [
@@ -212,8 +212,8 @@ MUTATIONS = {
          "lam"),
     ]),
     "dropout": ("dropout_step", ("blrkit.algorithms.dropout",), ("dropout",), [
-        ("sign of the gradient", r"^\s*m_new =", r"m - g_masked", "m + g_masked"),
-        ("no 1/p (the BLR's importance weight)", r"^\s*m_new =", r"/\(keep_prob\*n_batch\)", "/n_batch"),
+        ("sign of the gradient", r"^\s*m_new =", r"m - \(n_data", "m + (n_data"),
+        ("no 1/p (the BLR's importance weight)", r"^\s*m_new =", r"/keep_prob$", ""),
         ("every weight moves (mask dropped from the update)", r"^\s*m_new =", r"\*z_mask", ""),
         ("gradient at the unmasked weights", r"^\s*g_masked =", r"z_mask \* m", "m"),
     ]),

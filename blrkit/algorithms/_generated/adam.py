@@ -51,17 +51,17 @@ def adam_step(m, v, g_avg, rho, lr, eps, beta1, t, grad_mean):
     m = np.asarray(m, dtype=float)
     v = np.asarray(v, dtype=float)
     g_avg = np.asarray(g_avg, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
-    lr = np.asarray(lr, dtype=float)[..., None]
-    eps = np.asarray(eps, dtype=float)[..., None]
-    beta1 = np.asarray(beta1, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
+    lr = lr if type(lr) is float else np.asarray(lr, dtype=float)[..., None]
+    eps = eps if type(eps) is float else np.asarray(eps, dtype=float)[..., None]
+    beta1 = beta1 if type(beta1) is float else np.asarray(beta1, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     g_mean = grad_mean(m)
     # -- outputs -----------------------------------------------------------
     # \tilde{g}_{t+1} = \beta_1 g_{avg} + \bar{g}(m_t) \left(1 - \beta_1\right)
     g_avg_new = beta1*g_avg + g_mean*(1 - beta1)
     # v_{t+1} = (1 - \rho) v + \rho \bar{g}(m_t)^{2}
-    v_new = g_mean**2*rho + v - rho*v
+    v_new = rho*g_mean**2 + v - rho*v
     # m_{t+1} = m_t - \frac{\tilde{g}_{t+1} \alpha}{\left(1 - \beta_1^{t}\right) \left(\epsilon + \frac{\sqrt{v_{t+1}}}{\sqrt{1 - \left(1 - \rho\right)^{t}}}\right)}
     m_new = m - g_avg_new*lr/((1 - beta1**t)*(eps + np.sqrt(v_new)/np.sqrt(1 - (1 - rho)**t)))
     return m_new, v_new, g_avg_new

@@ -45,9 +45,9 @@ def bayesbinn_step(lam, rho, lam_0, tau, grad_mean, n_data, n_samples, rng):
     """
     # -- inputs ------------------------------------------------------------
     lam = np.asarray(lam, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
     lam_0 = np.asarray(lam_0, dtype=float)
-    tau = np.asarray(tau, dtype=float)[..., None]
+    tau = tau if type(tau) is float else np.asarray(tau, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     # u_k ~ U(0, 1), ε_k = ½ log(u_k / (1 − u_k)), w_k = tanh((λ + ε_k)/τ): (n_samples, ..., P)
     u = rng.uniform(size=(n_samples,) + np.shape(lam))
@@ -58,5 +58,5 @@ def bayesbinn_step(lam, rho, lam_0, tau, grad_mean, n_data, n_samples, rng):
     E_sg_mean = np.mean(np.exp(log_s) / tau * grad_mean(w), axis=0)
     # -- outputs -----------------------------------------------------------
     # \lambda_{t+1} = (1 - \rho) lam + \rho \left(\lambda_0 - N \mathbb{E}_\varepsilon[\hat s\,\bar g(w_\tau)]\right)
-    lam_new = lam_0*rho + lam - E_sg_mean*n_data*rho - lam*rho
+    lam_new = rho*lam_0 + lam - (n_data*rho)*E_sg_mean - rho*lam
     return lam_new

@@ -37,7 +37,7 @@ def bernoulli_blr_step(lam, rho, lam_0, loss):
     """
     # -- inputs ------------------------------------------------------------
     lam = np.asarray(lam, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
     lam_0 = np.asarray(lam_0, dtype=float)
     # -- oracle terms ------------------------------------------------------
     # every w in {−1, +1}^P, the loss there, and Π_{k≠j}(1 + μ_k w_k)/2 by prefix and suffix products

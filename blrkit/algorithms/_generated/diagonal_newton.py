@@ -41,13 +41,13 @@ def diagonal_newton_step(m, s, rho, grad, hess_diag):
     # -- inputs ------------------------------------------------------------
     m = np.asarray(m, dtype=float)
     s = np.asarray(s, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     g = grad(m)
     h = hess_diag(m)
     # -- outputs -----------------------------------------------------------
     # s_{t+1} = (1 - \rho) s_t + \rho \mathrm{diag}\,\nabla^2\ell(m_t)
-    s_new = s*(1 - rho) + h*rho
+    s_new = s*(1 - rho) + rho*h
     # m_{t+1} = m_t - \rho \frac{\nabla\ell(m_t)}{s_{t+1}}
-    m_new = m - g*rho/s_new
+    m_new = m - rho*g/s_new
     return m_new, s_new

@@ -43,13 +43,13 @@ def dropout_step(m, rho, keep_prob, grad_batch, n_data, n_batch, rng):
     """
     # -- inputs ------------------------------------------------------------
     m = np.asarray(m, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
-    keep_prob = np.asarray(keep_prob, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
+    keep_prob = keep_prob if type(keep_prob) is float else np.asarray(keep_prob, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     # one mask z_j ~ Bernoulli(p) per weight, shared by the batch of problems; the minibatch gradient at z ⊙ m
     z_mask = (rng.uniform(size=np.shape(m)[-1:]) < keep_prob).astype(float)
     g_masked = grad_batch(z_mask * m)
     # -- outputs -----------------------------------------------------------
     # m_{t+1} = m_t - \frac{N \rho}{M} \frac{\hat{g}_{\mathcal{B}}(z \odot m_t) z}{p}
-    m_new = m - g_masked*n_data*rho*z_mask/(keep_prob*n_batch)
+    m_new = m - (n_data*rho/n_batch)*g_masked*z_mask/keep_prob
     return m_new

@@ -45,9 +45,9 @@ def dropout_noise_step(m, rho, keep_prob, slab_sd, grad_batch, n_data, n_batch, 
     """
     # -- inputs ------------------------------------------------------------
     m = np.asarray(m, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
-    keep_prob = np.asarray(keep_prob, dtype=float)[..., None]
-    slab_sd = np.asarray(slab_sd, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
+    keep_prob = keep_prob if type(keep_prob) is float else np.asarray(keep_prob, dtype=float)[..., None]
+    slab_sd = slab_sd if type(slab_sd) is float else np.asarray(slab_sd, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     # one mask z_j ~ Bernoulli(p), then one ε_j ~ N(0, 1) per weight, shared by the batch of problems;
     # the minibatch gradient at the slab's sample z ⊙ (m + σε)
@@ -56,5 +56,5 @@ def dropout_noise_step(m, rho, keep_prob, slab_sd, grad_batch, n_data, n_batch, 
     g_noise = grad_batch(z_mask * (m + slab_sd * eps))
     # -- outputs -----------------------------------------------------------
     # m_{t+1} = m_t - \frac{N \rho}{M} \frac{\hat{g}_{\mathcal{B}}(z \odot (m_t + \sigma\varepsilon)) z}{p}
-    m_new = m - g_noise*n_data*rho*z_mask/(keep_prob*n_batch)
+    m_new = m - (n_data*rho/n_batch)*g_noise*z_mask/keep_prob
     return m_new

@@ -58,11 +58,11 @@ def ivon_step(m, h_avg, g_avg, rho, lr, beta1, weight_decay, ess, t, grad_mean, 
     m = np.asarray(m, dtype=float)
     h_avg = np.asarray(h_avg, dtype=float)
     g_avg = np.asarray(g_avg, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
-    lr = np.asarray(lr, dtype=float)[..., None]
-    beta1 = np.asarray(beta1, dtype=float)[..., None]
-    weight_decay = np.asarray(weight_decay, dtype=float)[..., None]
-    ess = np.asarray(ess, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
+    lr = lr if type(lr) is float else np.asarray(lr, dtype=float)[..., None]
+    beta1 = beta1 if type(beta1) is float else np.asarray(beta1, dtype=float)[..., None]
+    weight_decay = weight_decay if type(weight_decay) is float else np.asarray(weight_decay, dtype=float)[..., None]
+    ess = ess if type(ess) is float else np.asarray(ess, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     # the precision of q_t: s_t = N_{\mathrm{ess}} \left(h_{avg} + \delta\right)
     s = ess*(h_avg + weight_decay)
@@ -80,7 +80,7 @@ def ivon_step(m, h_avg, g_avg, rho, lr, beta1, weight_decay, ess, t, grad_mean, 
     # \tilde{g}_{t+1} = \beta_1 g_{avg} + \hat{g} \left(1 - \beta_1\right)
     g_avg_new = beta1*g_avg + g_hat*(1 - beta1)
     # h_{t+1} = h_{avg} \left(1 - \rho\right) + \rho \hat{h} + \frac{\rho^{2}}{2} \frac{\left(h_{avg} - \hat{h}\right)^{2}}{h_{avg} + \delta}
-    h_avg_new = h_avg*(1 - rho) + h_hat*rho + (1/2)*rho**2*(h_avg - h_hat)**2/(h_avg + weight_decay)
+    h_avg_new = h_avg*(1 - rho) + rho*h_hat + ((1/2)*rho**2)*(h_avg - h_hat)**2/(h_avg + weight_decay)
     # m_{t+1} = m_t - \frac{\alpha \left(\frac{\tilde{g}_{t+1}}{1 - \beta_1^{t}} + m_t \delta\right)}{h_{t+1} + \delta}
     m_new = m - lr*(g_avg_new/(1 - beta1**t) + m*weight_decay)/(h_avg_new + weight_decay)
     return m_new, h_avg_new, g_avg_new

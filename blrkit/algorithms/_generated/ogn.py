@@ -43,7 +43,7 @@ def ogn_step(m, s, rho, grad_sums, n_data, n_batch):
     # -- inputs ------------------------------------------------------------
     m = np.asarray(m, dtype=float)
     s = np.asarray(s, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     # Σ_i ∇ℓ_i and Σ_i ∇ℓ_i² (elementwise) over the minibatch at m: each (..., D)
     g_sum, g_sq = grad_sums(m)
@@ -51,7 +51,7 @@ def ogn_step(m, s, rho, grad_sums, n_data, n_batch):
     h_gn_batch = g_sq
     # -- outputs -----------------------------------------------------------
     # s_{t+1} = (1 - \rho) s_t + \frac{N \rho}{M} \left(\sum_{i \in \mathcal{B}} (\nabla\ell_i(m_t))^2\right)
-    s_new = s*(1 - rho) + h_gn_batch*n_data*rho/n_batch
+    s_new = s*(1 - rho) + (n_data*rho/n_batch)*h_gn_batch
     # m_{t+1} = m_t - \frac{N \rho}{M} \frac{\hat{g}_{\mathcal{B}}(m_t)}{s_{t+1}}
-    m_new = m - g_batch*n_data*rho/(n_batch*s_new)
+    m_new = m - (n_data*rho/n_batch)*g_batch/s_new
     return m_new, s_new

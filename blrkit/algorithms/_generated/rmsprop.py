@@ -43,14 +43,14 @@ def rmsprop_step(m, v, rho, lr, eps, grad_mean):
     # -- inputs ------------------------------------------------------------
     m = np.asarray(m, dtype=float)
     v = np.asarray(v, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
-    lr = np.asarray(lr, dtype=float)[..., None]
-    eps = np.asarray(eps, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
+    lr = lr if type(lr) is float else np.asarray(lr, dtype=float)[..., None]
+    eps = eps if type(eps) is float else np.asarray(eps, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     g_mean = grad_mean(m)
     # -- outputs -----------------------------------------------------------
     # v_{t+1} = (1 - \rho) v + \rho \bar{g}(m_t)^{2}
-    v_new = g_mean**2*rho + v - rho*v
+    v_new = rho*g_mean**2 + v - rho*v
     # m_{t+1} = m_t - \frac{\bar{g}(m_t) \alpha}{\epsilon + \sqrt{v_{t+1}}}
     m_new = m - g_mean*lr/(eps + np.sqrt(v_new))
     return m_new, v_new

@@ -35,7 +35,7 @@ def ste_step(lam, lr, grad_mean):
     """
     # -- inputs ------------------------------------------------------------
     lam = np.asarray(lam, dtype=float)
-    lr = np.asarray(lr, dtype=float)[..., None]
+    lr = lr if type(lr) is float else np.asarray(lr, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     # the binary weights w = sign(λ) (+1 at 0), and the mean minibatch gradient there
     w = np.where(lam >= 0, 1.0, -1.0)

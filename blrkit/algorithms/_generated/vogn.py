@@ -47,7 +47,7 @@ def vogn_step(m, s, rho, grad_sums, n_data, n_batch, n_samples, rng):
     # -- inputs ------------------------------------------------------------
     m = np.asarray(m, dtype=float)
     s = np.asarray(s, dtype=float)
-    rho = np.asarray(rho, dtype=float)[..., None]
+    rho = rho if type(rho) is float else np.asarray(rho, dtype=float)[..., None]
     # -- oracle terms ------------------------------------------------------
     # θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples
     eps = rng.standard_normal((n_samples,) + np.shape(m))
@@ -58,7 +58,7 @@ def vogn_step(m, s, rho, grad_sums, n_data, n_batch, n_samples, rng):
     E_h_gn_batch = np.mean(g_sq, axis=0)
     # -- outputs -----------------------------------------------------------
     # s_{t+1} = (1 - \rho) s_t + \frac{N \rho}{M} \mathbb{E}_{q_t}[\sum_{i \in \mathcal{B}} (\nabla\ell_i(\theta))^2]
-    s_new = s*(1 - rho) + E_h_gn_batch*n_data*rho/n_batch
+    s_new = s*(1 - rho) + (n_data*rho/n_batch)*E_h_gn_batch
     # m_{t+1} = m_t - \frac{N \rho}{M} \frac{\mathbb{E}_{q_t}[\hat{g}_{\mathcal{B}}(\theta)]}{s_{t+1}}
-    m_new = m - E_g_batch*n_data*rho/(n_batch*s_new)
+    m_new = m - (n_data*rho/n_batch)*E_g_batch/s_new
     return m_new, s_new
