@@ -18,7 +18,14 @@ from blrkit.algorithms._generated.em import em_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import EMResult
 
-__all__ = ["em_gaussian_mixture"]
+__all__ = ["em_gaussian_mixture", "second_moments"]
+
+
+def second_moments(X) -> np.ndarray:
+    r"""The statistics :math:`x_i x_i^\top` of every observation, flattened: ``(..., N, D*D)`` for ``X (..., N, D)``
+    (the argument ``XX`` of the emitted :func:`~blrkit.algorithms._generated.em.em_step`)."""
+    X = np.asarray(X, dtype=float)
+    return (X[..., :, :, None] * X[..., :, None, :]).reshape(X.shape[:-1] + (X.shape[-1] ** 2,))
 
 
 def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EMResult:
@@ -110,10 +117,11 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     shift = np.mean(X, axis=-2, keepdims=True)  # (*batch, 1, D): EM commutes with the shift x -> x - shift
     Xc = X - shift
     w, m, P = (np.broadcast_to(a, batch + a.shape[a.ndim - k:]) for a, k in ((w, 1), (m - shift, 2), (P, 3)))
+    XX = second_moments(Xc)  # T(x) = x xᵀ of every observation: the same at every iteration
     weights, means, precisions, loglik = [w], [m], [P], []
     for t in range(n_steps + 1):
         try:
-            w_new, m_new, P_new, ll = em_step(Xc, w, m, P)
+            w_new, m_new, P_new, ll = em_step(Xc, XX, w, m, P)
         except np.linalg.LinAlgError:
             raise ValueError(f"EM step {t}: a component's covariance is not positive definite (a component collapsed "
                              "onto too few points: the likelihood is unbounded there); use fewer components or "

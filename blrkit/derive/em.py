@@ -91,14 +91,13 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
     s, C = MatrixSymbol("s_k", D, 1), MatrixSymbol("C_k", D, D)
     # Σ_i r_ik ⟨η_k, T(x_i)⟩ = ⟨η_k, Σ_i r_ik T(x_i)⟩: the statistics N_k, s_k = Σ r_ik x_i, C_k = Σ r_ik x_i x_iᵀ
     Q = -Nk * sp.log(pi_k) - (Trace(eta1.T * s) + Trace(eta2 * C) - Nk * A)
-    Qd = Display("Q_theta", r"Q(\theta)", "Q(θ)")
+    Qd, Q_k = Display("Q_theta", r"Q(\theta)", "Q(θ)"), Display("Q_k", r"Q_k(\theta)", "Qₖ(θ)")
     stats = Display("stats", r"N_k = \sum_i r_{ik},\; s_k = \sum_i r_{ik} x_i,\; C_k = \sum_i r_{ik} x_i x_i^\top",
                     "N_k = Σᵢ r_ik, s_k = Σᵢ r_ik xᵢ, C_k = Σᵢ r_ik xᵢxᵢᵀ")
     step("Parameters: delta method, ρ = 1", [
         (Display("theta_new", r"\theta_{t+1}", "θₜ₊₁"),
          Display("newton_Q", r"\theta_t - [\nabla^2 Q(\theta_t)]^{-1}\nabla Q(\theta_t)", "θₜ − [∇²Q]⁻¹∇Q")),
-        (Qd, Display("sum_k", r"\sum_k", "Σₖ") * Display("Q_k", r"Q_k(\theta)", "Qₖ(θ)")),
-        (Display("Q_k", r"Q_k(\theta)", "Qₖ(θ)"), sp.expand(Q))],
+        (Qd, Display("sum_k", r"\sum_k", "Σₖ") * Q_k), (Q_k, sp.expand(Q))],
          "the Gaussian BLR with the delta method at $\\rho = 1$ is Newton's method (Sec. 1.3) on "
          "$Q(\\theta) = \\mathbb{E}_{q(z)}[\\bar\\ell(\\theta, z)]$, linear in the statistics ($" + stats._tex + "$)")
     # ∇_m Q: SymPy's matrix calculus; Q is quadratic in m_k, so the Newton step lands on the stationary point
@@ -144,9 +143,9 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
     update = (Equation(pi_new, Nk / N), Equation(m_new, m_star), Equation(Sigma_new, Sigma_star),
               Equation(S_new, Inverse(Sigma_new) * Identity(D)), Equation(ll, ll_expr))
     oracles = (
-        "# T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics, shared by the E-step and the M-step",
+        "# T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every iteration),",
+        "# shared by the E-step and the M-step",
         "N, D = X.shape[-2], X.shape[-1]",
-        "XX = (X[..., :, :, None] * X[..., :, None, :]).reshape(X.shape[:-1] + (D * D,))",
         "# the E-step: λ_ik = log π_k + ⟨η_k, T(x_i)⟩ − A(η_k), η_k = (S_k m_k, −½ S_k),",
         "# A(η_k) = ½ m_kᵀ S_k m_k − ½ log det S_k + (D/2) log 2π; log det S_k from S_k = L_k L_kᵀ",
         "Sm = (precisions @ means[..., None])[..., 0]",
@@ -163,10 +162,14 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
         "C_k = (np.swapaxes(r, -1, -2) @ XX).reshape(N_k.shape + (D, D))",
     )
     args = (Argument("X", "data", "observations x_i, (..., N, D)"),
+            Argument("XX", "data", "their statistics x_i x_iᵀ, flattened, (..., N, D*D): the same at every "
+                                   "iteration, computed once by the caller (blrkit.algorithms.em.second_moments)"),
             Argument("weights", "data", "mixture weights π_k, (..., K), on the simplex"),
             Argument("means", "data", "component means m_k, (..., K, D)"),
             Argument("precisions", "data", "component precisions S_k, (..., K, D, D), symmetric positive definite"))
-    assignments = tuple(Assignment(eq.lhs, eq.rhs, _comment(eq)) for eq in update)
+    from .blr import _plain
+
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, _plain(eq)) for eq in update)
     name = title or "Expectation–maximisation (Gaussian mixture)"
     return Derivation(
         title=name, family="categorical+gaussian", approximations=tuple(approximations), steps=tuple(steps),
@@ -175,12 +178,6 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
         assignments=assignments, outputs=(pi_new, m_new, S_new, ll), dims=((D, "D"),), elementwise=False,
         extra={"in_order": True, "sum_axis": -1},
     )
-
-
-def _comment(eq) -> str:
-    from .blr import _plain
-
-    return _plain(eq)
 
 
 def _zero_in_2d(e) -> bool:

@@ -194,9 +194,12 @@ def em(p: Problem, recipe) -> list:
     except ValueError as e:  # the textbook EM ran where the driver stopped
         return driver_raised(f"classical.em (textbook EM, {EM_STEPS} iterations)", SEQUENCE, e)
     step = recipe.derive().compile()
-    state = (w0, m0 - X.mean(-2, keepdims=True), P0)
+    from blrkit.algorithms.em import second_moments
+
+    Xc = X - X.mean(-2, keepdims=True)
+    state, XX = (w0, m0 - X.mean(-2, keepdims=True), P0), second_moments(Xc)
     for _ in range(EM_STEPS):
-        state = step(X - X.mean(-2, keepdims=True), *state)[:3]
+        state = step(Xc, XX, *state)[:3]
     path = ("weights", "means", "precisions", "log_likelihood")
     ll = np.array([[logsumexp([np.log(res.weights[t, b, k]) + multivariate_normal(
         res.means[t, b, k], np.linalg.inv(res.precisions[t, b, k])).logpdf(X[b]) for k in range(EM_K)], axis=0).sum()

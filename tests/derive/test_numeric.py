@@ -439,7 +439,8 @@ def case_em(rng):
     book = [[em_gaussian_mixture(X[i, j], w[i, j], m[i, j], P[i, j], 1) for j in range(BATCH[1])]
             for i in range(BATCH[0])]
     pick = lambda f: np.array([[f(b) for b in row] for row in book])  # noqa: E731 -- per problem
-    return (lambda: dict(X=X, weights=w, means=m, precisions=P),
+    XX = (X[..., :, :, None] * X[..., :, None, :]).reshape(BATCH + (N, D * D))  # x_i x_iᵀ, flattened
+    return (lambda: dict(X=X, XX=XX, weights=w, means=m, precisions=P),
             {"weights_new": pick(lambda b: b.weights[1]), "means_new": pick(lambda b: b.means[1]),
              "precisions_new": pick(lambda b: b.precisions[1]), "log_likelihood": pick(lambda b: b.log_likelihood[0])})
 

@@ -9,7 +9,7 @@
 import numpy as np
 
 
-def em_step(X, weights, means, precisions):
+def em_step(X, XX, weights, means, precisions):
     r"""One BLR step: Expectation–maximisation (Gaussian mixture), the E-step and the M-step.
 
     .. math::
@@ -24,6 +24,8 @@ def em_step(X, weights, means, precisions):
     ----------
     X : data
         observations x_i, (..., N, D)
+    XX : data
+        their statistics x_i x_iᵀ, flattened, (..., N, D*D): the same at every iteration, computed once by the caller (blrkit.algorithms.em.second_moments)
     weights : data
         mixture weights π_k, (..., K), on the simplex
     means : data
@@ -41,13 +43,14 @@ def em_step(X, weights, means, precisions):
     """
     # -- inputs ------------------------------------------------------------
     X = np.asarray(X, dtype=float)
+    XX = np.asarray(XX, dtype=float)
     weights = np.asarray(weights, dtype=float)
     means = np.asarray(means, dtype=float)
     precisions = np.asarray(precisions, dtype=float)
     # -- oracle terms ------------------------------------------------------
-    # T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics, shared by the E-step and the M-step
+    # T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every iteration),
+    # shared by the E-step and the M-step
     N, D = X.shape[-2], X.shape[-1]
-    XX = (X[..., :, :, None] * X[..., :, None, :]).reshape(X.shape[:-1] + (D * D,))
     # the E-step: λ_ik = log π_k + ⟨η_k, T(x_i)⟩ − A(η_k), η_k = (S_k m_k, −½ S_k),
     # A(η_k) = ½ m_kᵀ S_k m_k − ½ log det S_k + (D/2) log 2π; log det S_k from S_k = L_k L_kᵀ
     Sm = (precisions @ means[..., None])[..., 0]
