@@ -132,7 +132,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
         _adopt(d, b.name, fam, True, ("E_", "C_"), assignments, outputs, arguments)
         if j < len(blocks) - 1:
             assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
-    assignments = _live(assignments, outputs)
+    assignments = _live(_hoist_data_products(assignments, {g.name}), outputs)
     data_args = {s.name: Argument(s.name, "data", _DATA_DOCS.get(s.name, f"data {s.name}"))
                  for s in sorted(loss.atoms(MatrixSymbol), key=lambda s: s.name) if s.name != g.name}
     first = [Argument(f"{g.name}_m", "data", f"current mean m of q_{g.name}, (..., D)"),
@@ -155,6 +155,60 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
 
 
 _DATA_DOCS = {"X": "inputs, (..., N, D)", "y": "targets, (..., N)"}
+
+
+def _hoist_data_products(assignments, blocks: set) -> list:
+    """Products of data alone (``Xᵀ X``, ``Xᵀ y``) that the sweep uses more than once, computed once, first.
+
+    A run of consecutive factors of a matrix product whose symbols are all data (not a block's parameters or
+    expectations) becomes a symbol named after its factors (``XtX``)."""
+    from .printing import LATEX_NAMES
+
+    def data(f):
+        names = {a.name for a in f.atoms(MatrixSymbol)}
+        return names and not any(n.startswith(("E_", *(f"{b}_" for b in blocks))) for n in names) \
+            and not isinstance(f, Inverse)
+
+    def runs(e):
+        for mm in e.atoms(sp.MatMul):
+            _, mats = mm.as_coeff_matrices()
+            i = 0
+            while i < len(mats):
+                j = i
+                while j < len(mats) and data(mats[j]):
+                    j += 1
+                if j - i >= 2:
+                    yield tuple(mats[i:j])
+                i = max(j, i + 1)
+    counts: dict = {}
+    for a in assignments:
+        for r in runs(a.expr):
+            counts[r] = counts.get(r, 0) + 1
+    shared = [r for r, n in counts.items() if n > 1]
+    if not shared:
+        return assignments
+    names = {}
+    for r in shared:
+        name = "".join(f.arg.name + "t" if isinstance(f, Transpose) else f.name for f in r)
+        names[r] = MatrixSymbol(name, r[0].shape[0], r[-1].shape[1])
+        LATEX_NAMES.setdefault(name, " ".join(sp.latex(f) for f in r))
+
+    def replace(e):
+        def one(mm):
+            c, mats = mm.as_coeff_matrices()
+            mats = list(mats)
+            for r, sym in names.items():
+                k = len(r)
+                i = 0
+                while i + k <= len(mats):
+                    if tuple(mats[i:i + k]) == r:
+                        mats[i:i + k] = [sym]
+                    i += 1
+            return c * sp.MatMul(*mats) if len(mats) > 1 else c * mats[0]
+        return e.replace(lambda x: isinstance(x, sp.MatMul), one)
+    hoisted = [Assignment(sym, sp.MatMul(*r), f"{sym.name}: a product of data alone, once per sweep")
+               for r, sym in names.items()]
+    return hoisted + [Assignment(a.target, replace(a.expr), a.comment) for a in assignments]
 
 
 def _traces(loss):

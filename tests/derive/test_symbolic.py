@@ -337,9 +337,13 @@ def test_vmp_regression_rate_is_the_expected_squared_residual():
     c = d_["C_tau_1"]
     X, y, m = explicit("X", d, rows=n), explicit("y", n, cols=1), explicit("m", d, cols=1)
     S = explicit("S", d, symmetric=True)
-    got = c.xreplace({sp.MatrixSymbol("X", N, D): sp.ImmutableMatrix(X), sp.MatrixSymbol("y", N, 1): sp.ImmutableMatrix(y),
-                      sp.MatrixSymbol("w_m_new", D, 1): sp.ImmutableMatrix(m),
-                      sp.MatrixSymbol("w_S_new", D, D): sp.ImmutableMatrix(S)}).subs({N: n, D: d}).doit()
+    data = {sp.MatrixSymbol("X", N, D): sp.ImmutableMatrix(X), sp.MatrixSymbol("y", N, 1): sp.ImmutableMatrix(y)}
+    hoisted = {a.target: a.expr.xreplace(data) for a in RECIPES["vmp_regression"].derive().assignments
+               if a.target.name in ("XtX", "Xty")}  # the data products the sweep computes once
+    assert set(h.name for h in hoisted) == {"XtX", "Xty"}
+    got = c.xreplace(data | hoisted | {sp.MatrixSymbol("w_m_new", D, 1): sp.ImmutableMatrix(m),
+                                      sp.MatrixSymbol("w_S_new", D, D): sp.ImmutableMatrix(S)}).subs({N: n, D: d}).doit()
+    assert not got.atoms(sp.MatrixSymbol), got
     r = y - X * m
     want = ((r.T * r)[0] + (X.T * X * S.inv()).trace()) / 2
     assert sp.simplify(got - want) == 0

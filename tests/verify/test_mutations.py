@@ -154,7 +154,7 @@ MUTATIONS = {
         ("prior precision dropped", r"^\s*w_S_new =", r"alpha\[\.\.\., None, None\] \* np\.eye\(X\.shape\[-1\]\) \+ ", ""),
         ("E[tau] dropped from the mean", r"^\s*w_m_new =", r"E_tau_2\[\.\.\., None\] \* ", ""),
         ("posterior covariance dropped from the rate (E[w]E[w]^T for E[ww^T])", r"^\s*C_tau_1 =",
-         r"\(1/2\) \* np\.trace\(np\.linalg\.solve\(w_S_new, np\.swapaxes\(X, -1, -2\) @ X\), axis1=-2, axis2=-1\) \+ ", ""),
+         r"\(1/2\) \* np\.trace\(np\.linalg\.solve\(w_S_new, XtX\), axis1=-2, axis2=-1\) \+ ", ""),
         ("N for N/2 in the shape", r"^\s*tau_alpha_new =", r"\(1/2\)\*N", "N"),
         ("sign of the cross term of the residual", r"^\s*C_tau_1 =", r" - np\.sum\(w_m_new", " + np.sum(w_m_new"),
     ]),

@@ -14,8 +14,8 @@ def vmp_regression_sweep(tau_alpha, tau_beta, X, y, alpha, tau_alpha_0, tau_beta
 
     .. math::
 
-        S_{w,t+1} = \alpha I + \mathbb{E}[\tau] X^\top X \\
-        m_{w,t+1} = \mathbb{E}[\tau] S_{w,t+1}^{-1} X^\top y \\
+        S_{w,t+1} = \alpha I + \mathbb{E}[\tau] X^{T} X \\
+        m_{w,t+1} = \mathbb{E}[\tau] S_{w,t+1}^{-1} X^{T} y \\
         \alpha_{\tau,t+1} = \alpha_{\tau,0} + \frac{N}{2} \\
         \beta_{\tau,t+1} = \beta_{\tau,0} + c_{1}
 
@@ -55,14 +55,18 @@ def vmp_regression_sweep(tau_alpha, tau_beta, X, y, alpha, tau_alpha_0, tau_beta
     # -- oracle terms ------------------------------------------------------
     N = np.shape(y)[-1]  # number of observations
     # -- assignments, in order ---------------------------------------------
+    # XtX: a product of data alone, once per sweep
+    XtX = np.swapaxes(X, -1, -2) @ X
+    # Xty: a product of data alone, once per sweep
+    Xty = (np.swapaxes(X, -1, -2) @ y[..., None])[..., 0]
     # E_tau_2 = E[theta] under the current q_tau
     E_tau_2 = tau_alpha/tau_beta
     # w: S = αI + 2∇_μ₂ E[ℓ]
-    w_S_new = alpha[..., None, None] * np.eye(X.shape[-1]) + E_tau_2[..., None, None] * (np.swapaxes(X, -1, -2) @ X)
+    w_S_new = alpha[..., None, None] * np.eye(X.shape[-1]) + E_tau_2[..., None, None] * XtX
     # w: m = S⁻¹(−∇_μ₁ E[ℓ])
-    w_m_new = E_tau_2[..., None] * np.linalg.solve(w_S_new, np.swapaxes(X, -1, -2) @ y[..., None])[..., 0]
+    w_m_new = E_tau_2[..., None] * np.linalg.solve(w_S_new, Xty[..., None])[..., 0]
     # C_tau_1: a coefficient of the expected loss
-    C_tau_1 = (1/2) * np.sum(y * y, axis=-1) + (1/2) * np.trace(np.linalg.solve(w_S_new, np.swapaxes(X, -1, -2) @ X), axis1=-2, axis2=-1) + (1/2) * np.sum(w_m_new * (np.swapaxes(X, -1, -2) @ X @ w_m_new[..., None])[..., 0], axis=-1) - np.sum(w_m_new * (np.swapaxes(X, -1, -2) @ y[..., None])[..., 0], axis=-1)
+    C_tau_1 = (1/2) * np.trace(np.linalg.solve(w_S_new, XtX), axis1=-2, axis2=-1) + (1/2) * np.sum(y * y, axis=-1) + (1/2) * np.sum(w_m_new * (XtX @ w_m_new[..., None])[..., 0], axis=-1) - np.sum(w_m_new * Xty, axis=-1)
     # \alpha_{t+1} = \alpha_{0} + \frac{N}{2}
     tau_alpha_new = tau_alpha_0 + (1/2)*N
     # \beta_{t+1} = \beta_{0} + c_{1}
