@@ -1,8 +1,17 @@
-"""Input checks shared by every layer: NumPy only, each error names the argument."""
+"""Input checks shared by every layer, each error naming the argument.
+
+Each check works on the arrays of any Array API library (:mod:`blrkit._array_api`) and returns the
+same library's arrays: NumPy arrays, Python numbers and lists give NumPy arrays, as before.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from blrkit._array_api import array_library, array_namespace, check_one_array_library, to_numpy
+
+__all__ = ["array_library", "as_float_array", "check_count", "check_learning_rate", "check_one_array_library",
+           "check_positive", "check_probability", "check_simplex", "check_spd", "cholesky_succeeds", "check_square", "reject_complex"]
 
 
 def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) -> np.ndarray:
@@ -21,14 +30,15 @@ def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) 
     if x is None:
         raise TypeError(f"{name} is required: got None, expected an array of real numbers")
     reject_complex(x, name)
+    xp = array_namespace(**{name: x})
     try:
-        a = np.array(x, dtype=float, copy=True)
+        a = np.array(x, dtype=float, copy=True) if xp is np else xp.asarray(x, dtype=xp.float64, copy=True)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__}") from None
     if a.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {a.shape}")
-    bad = np.isinf(a) if allow_nan else ~np.isfinite(a)
-    if bad.any():
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {tuple(a.shape)}")
+    bad = xp.isinf(a) if allow_nan else ~xp.isfinite(a)
+    if bool(xp.any(bad)):
         raise ValueError(f"{name} must be finite (no NaN or inf)" if not allow_nan else f"{name} must not contain inf")
     return a
 
@@ -42,8 +52,13 @@ def reject_complex(x, name: str) -> None:
     ...
     TypeError: y must be an array of real numbers, got complex values (dtype complex128)
     """
-    if np.iscomplexobj(x):
-        dtype = getattr(x, "dtype", np.asarray(x).dtype)
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and array_library(x) not in (None, "numpy"):
+        complex_ = array_namespace(x=x).isdtype(dtype, "complex floating")
+    else:
+        complex_ = np.iscomplexobj(x)
+    if complex_:
+        dtype = dtype if dtype is not None else np.asarray(x).dtype
         raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {dtype})")
 
 
@@ -71,8 +86,9 @@ def check_learning_rate(rho, name: str = "rho") -> np.ndarray:
     ValueError: rho must lie in (0, 1], got 1.5
     """
     r = as_float_array(rho, name)
-    if np.any(r <= 0) or np.any(r > 1):
-        shown = r.item() if r.ndim == 0 else r
+    xp = array_namespace(r=r)
+    if bool(xp.any(r <= 0)) or bool(xp.any(r > 1)):
+        shown = float(r) if r.ndim == 0 else to_numpy(r)
         raise ValueError(f"{name} must lie in (0, 1], got {shown}")
     return r
 
@@ -92,7 +108,7 @@ def check_positive(x, name: str) -> np.ndarray:
             raise ValueError(f"{name} must be > 0")
         return np.array(float(x))
     a = as_float_array(x, name)
-    if np.any(a <= 0):
+    if bool(array_namespace(a=a).any(a <= 0)):
         raise ValueError(f"{name} must be > 0")
     return a
 
@@ -106,7 +122,8 @@ def check_probability(x, name: str) -> np.ndarray:
     ValueError: p must lie in the open interval (0, 1)
     """
     a = as_float_array(x, name)
-    if np.any(a <= 0) or np.any(a >= 1):
+    xp = array_namespace(a=a)
+    if bool(xp.any(a <= 0)) or bool(xp.any(a >= 1)):
         raise ValueError(f"{name} must lie in the open interval (0, 1)")
     return a
 
@@ -119,8 +136,9 @@ def check_simplex(w: np.ndarray, name: str, *, atol: float = 1e-12) -> np.ndarra
     ...
     ValueError: weights0 must lie on the simplex: positive, summing to one over the last axis (sums [1.1])
     """
-    if np.any(w <= 0) or not np.allclose(w.sum(-1), 1.0, rtol=0, atol=atol):
-        sums = np.unique(np.round(np.sum(w, axis=-1), 12))[:3].tolist()
+    xp = array_namespace(w=w)
+    if bool(xp.any(w <= 0)) or not bool(xp.all(xp.abs(xp.sum(w, axis=-1) - 1.0) <= atol)):
+        sums = np.unique(np.round(np.sum(to_numpy(w), axis=-1), 12))[:3].tolist()
         raise ValueError(f"{name} must lie on the simplex: positive, summing to one over the last axis (sums {sums})")
     return w
 
@@ -128,9 +146,9 @@ def check_simplex(w: np.ndarray, name: str, *, atol: float = 1e-12) -> np.ndarra
 def check_square(a: np.ndarray, name: str, size: int | None = None) -> np.ndarray:
     """Trailing two axes square (and of ``size`` if given)."""
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"{name} must be a (..., D, D) array of square matrices, got shape {a.shape}")
+        raise ValueError(f"{name} must be a (..., D, D) array of square matrices, got shape {tuple(a.shape)}")
     if size is not None and a.shape[-1] != size:
-        raise ValueError(f"{name} must be ({size}, {size}) in its last two axes, got shape {a.shape}")
+        raise ValueError(f"{name} must be ({size}, {size}) in its last two axes, got shape {tuple(a.shape)}")
     return a
 
 
@@ -146,58 +164,21 @@ def check_spd(x, name: str, size: int | None = None, *, rtol: float = 1e-10) -> 
     ValueError: P0 must be symmetric positive definite
     """
     a = check_square(as_float_array(x, name), name, size)
-    scale = np.max(np.abs(a), initial=0.0)
-    if not np.allclose(a, np.swapaxes(a, -1, -2), rtol=0.0, atol=rtol * max(scale, 1.0)):
+    xp = array_namespace(a=a)
+    scale = float(xp.max(xp.abs(a))) if a.size else 0.0
+    if bool(xp.any(xp.abs(a - a.mT) > rtol * max(scale, 1.0))):
         raise ValueError(f"{name} must be symmetric")
-    try:
-        np.linalg.cholesky(a)
-    except np.linalg.LinAlgError:
-        raise ValueError(f"{name} must be symmetric positive definite") from None
+    if not cholesky_succeeds(a):
+        raise ValueError(f"{name} must be symmetric positive definite")
     return a
 
 
-def array_library(x) -> str | None:
-    """The library an array argument comes from (``"numpy"``, ``"dask"``, ``"jax"``, …), or None for
-    Python numbers, lists and other plain values. Reads the type only: nothing is imported.
-
-    >>> array_library(np.ones(2)), array_library([1.0, 2.0]), array_library(2.0)
-    ('numpy', None, None)
-    """
-    t = type(x)
-    if isinstance(x, (np.ndarray, np.generic)):
-        return "numpy"
-    if hasattr(t, "__array_namespace__") or hasattr(t, "__dask_graph__"):
-        return t.__module__.partition(".")[0]
-    return None
-
-
-def check_one_array_library(named: dict, *, allowed: dict[str, set[str]] | None = None) -> str:
-    """Every array argument in ``named`` (name → value) from one library; return it (``"numpy"`` if none).
-
-    ``allowed`` lists, per library, the others it may be mixed with (e.g. ``{"dask": {"numpy"}}``:
-    Dask data with NumPy parameters). Otherwise a mix raises ``TypeError`` naming both arguments.
-
-    >>> class Array:                       # stands for any Array API array other than NumPy's
-    ...     __module__ = "otherlib"
-    ...     def __array_namespace__(self): ...
-    >>> check_one_array_library({"y": np.ones(2), "F": Array()})
-    Traceback (most recent call last):
-    ...
-    TypeError: F comes from otherlib (Array) but y from NumPy: pass every array argument from one library (np.asarray(F) converts to NumPy)
-    """
-    libs = {name: lib for name, v in named.items() if (lib := array_library(v)) is not None}
-    found = set(libs.values())
-    if len(found) <= 1:
-        return next(iter(found), "numpy")
-    allowed = allowed or {}
-    for main in found:
-        if found - {main} <= allowed.get(main, set()):
-            return main
-    first = next(iter(libs))
-    other = next(n for n, lib in libs.items() if lib != libs[first])
-    if libs[first] != "numpy" and libs[other] == "numpy":
-        first, other = other, first
-    kind = {"numpy": "NumPy", "dask": "Dask"}
-    raise TypeError(f"{other} comes from {kind.get(libs[other], libs[other])} ({type(named[other]).__name__}) but "
-                    f"{first} from {kind.get(libs[first], libs[first])}: pass every array argument from one "
-                    f"library (np.asarray({other}) converts to NumPy)")
+def cholesky_succeeds(a) -> bool:
+    """Whether every matrix in the stack ``a`` has a Cholesky factor: NumPy and array-api-strict raise
+    ``LinAlgError``, PyTorch a ``RuntimeError`` subclass, JAX returns NaN; all three mean no."""
+    xp = array_namespace(a=a)
+    try:
+        L = xp.linalg.cholesky(a)
+    except (np.linalg.LinAlgError, RuntimeError):
+        return False
+    return xp is np or bool(xp.all(xp.isfinite(L)))

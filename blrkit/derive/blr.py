@@ -394,12 +394,12 @@ def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, 
     Monte-Carlo averages over θ_k ~ q_t.  A minibatch is the data passed in: M = ``X.shape[-2]``."""
     lines = []
     if "n_batch" in free:
-        lines.append("n_batch = np.shape(X)[-2]  # M, the minibatch size")
+        lines.append("n_batch = X.shape[-2]  # M, the minibatch size")
     at_mean = {q: (n, lambda e: e) for n in sorted(free) for q in ("g", "H", "h", "h_gn")
                if n in (q, q + "_batch")}
     if at_mean:
         lines += loss.code("m", at_mean, elementwise)
-    expected = {q: (n, lambda e: f"np.mean({e}, axis=0)") for n in sorted(free & _EXPECTED)
+    expected = {q: (n, lambda e: f"xp.mean({e}, axis=0)") for n in sorted(free & _EXPECTED)
                 for q in ("g", "H", "h", "h_gn") if n in ("E_" + q, "E_" + q + "_batch")}
     if expected and exact and not quadrature:
         code, _ = loss.exact_code({q: (n, lambda e: e) for q, (n, _) in expected.items()}, elementwise)
@@ -415,12 +415,12 @@ def _draws(elementwise: bool) -> list[str]:
     """Lines drawing θ_k ~ q_t by reparameterisation, k = 1..n_samples."""
     if elementwise:
         return ["# θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples",
-                "eps = rng.standard_normal((n_samples,) + np.shape(m))",
-                "theta = m + eps / np.sqrt(s)"]
+                "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
+                "theta = m + eps / xp.sqrt(s)"]
     return ["# θ_k = m + L^{-T} ε_k with S = L Lᵀ, ε_k ~ N(0, I), k = 1..n_samples",
-            "L = np.linalg.cholesky(S)",
-            "eps = rng.standard_normal((n_samples,) + np.shape(m))",
-            "theta = m + np.linalg.solve(np.swapaxes(L, -1, -2), eps[..., None])[..., 0]"]
+            "L = xp.linalg.cholesky(S)",
+            "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
+            "theta = m + xp.linalg.solve(L.mT, eps[..., None])[..., 0]"]
 
 
 def _names(expr) -> set[str]:
@@ -455,17 +455,17 @@ def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = froze
     lines = _draws(elementwise)
     gn_lines, from_terms = _gauss_newton(free, "E_")
     if need_g and "E_g" not in from_terms:
-        lines.append("E_g = np.mean(grad(theta), axis=0)")
+        lines.append("E_g = xp.mean(grad(theta), axis=0)")
     for name in sorted(need_h):
-        lines.append(f"{name} = np.mean({'hess_diag' if elementwise else 'hess'}(theta), axis=0)")
+        lines.append(f"{name} = xp.mean({'hess_diag' if elementwise else 'hess'}(theta), axis=0)")
     lines += gn_lines
     if "E_g_batch" in free and "E_g_batch" not in from_terms:
-        lines.append("E_g_batch = np.mean(grad_batch(theta), axis=0)")
+        lines.append("E_g_batch = xp.mean(grad_batch(theta), axis=0)")
     if _SAMPLED & free:  # minibatch means at the samples and their products with θ_k − m (IVON)
         lines += ["# ḡ(θ_k), the mean minibatch gradient at each sample: (n_samples, ..., D)",
                   "g_theta = grad_mean(theta)",
-                  "g_hat = np.mean(g_theta, axis=0)",
-                  "g_dev = np.mean(g_theta * (theta - m), axis=0)"]
+                  "g_hat = xp.mean(g_theta, axis=0)",
+                  "g_dev = xp.mean(g_theta * (theta - m), axis=0)"]
     return lines
 
 
@@ -488,7 +488,7 @@ def _gauss_newton(free: set, prefix: str) -> tuple[list[str], set]:
         return [], set()
     grad = prefix + ("g_batch" if prefix + "h_gn_batch" in gn else "g")
     at, shape = ("theta", "(n_samples, ..., D)") if prefix else ("m", "(..., D)")
-    mean = (lambda e: f"np.mean({e}, axis=0)") if prefix else (lambda e: e)
+    mean = (lambda e: f"xp.mean({e}, axis=0)") if prefix else (lambda e: e)
     lines = [f"# Σ_i ∇ℓ_i and Σ_i ∇ℓ_i² (elementwise) over the minibatch at {'θ_k' if prefix else 'm'}: each {shape}",
              f"g_sum, g_sq = grad_sums({at})"]
     sets = set(gn)

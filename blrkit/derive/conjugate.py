@@ -310,9 +310,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if sampled != 0:
         oracles += mc_code
     if any(_outside_sums(a.expr).has(N_OBS) for a in assignments) or _outside_sums(sampled).has(N_OBS):
-        oracles.append(f"N = np.shape(y)[{-2 if loss.one_hot else -1}]  # number of observations")
+        oracles.append(f"N = y.shape[{-2 if loss.one_hot else -1}]  # number of observations")
     if any(_outside_sums(a.expr).has(M_BATCH) for a in assignments):
-        oracles.append(f"M = np.shape(y)[{-2 if loss.one_hot else -1}]  # the minibatch size")
+        oracles.append(f"M = y.shape[{-2 if loss.one_hot else -1}]  # the minibatch size")
     if any(a.expr.has(N_DATA) for a in assignments):
         args.append(Argument("n_data", "int", "number N of data in the whole sum (y is a minibatch of it)"))
     title = title or (f"Conjugate Bayes ({family.name})" if conjugate else f"Non-conjugate BLR ({family.name})")
@@ -388,7 +388,7 @@ def _tidy(e, prior_symbols=()):
 
 
 def _outside_sums(e):
-    """``e`` with each sum replaced by its summand: what the emitted code needs besides ``np.sum``."""
+    """``e`` with each sum replaced by its summand: what the emitted code needs besides ``xp.sum``."""
     return e.replace(lambda x: isinstance(x, sp.Sum), lambda x: x.function)
 
 

@@ -125,7 +125,7 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
     code_f1, code_f2 = (_np_scalar(e.subs({eta_i: eta, y_i: y})) for e in (f1, f2))
 
     def full(code, e):
-        return code if e.has(eta_i) else f"np.full_like(eta, {code})"
+        return code if e.has(eta_i) else f"xp.full_like(eta, {code})"
 
     oracles = ("# η_i = x_iᵀm for every example", "eta = (X @ m[..., None])[..., 0]",
                f"r = {full(code_f1, f1)}", f"beta = {full(code_f2, f2)}")

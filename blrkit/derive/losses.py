@@ -228,7 +228,7 @@ class GLMLoss:
 
         def scalar(e):
             code = _np_scalar(e)
-            return code if e.has(ETA) else f"np.full_like(eta, {code})"
+            return code if e.has(ETA) else f"xp.full_like(eta, {code})"
 
         lines = [f"# η_i = x_iᵀ{'θ_k' if at == 'theta' else 'm'}, and f', f'' of the loss at each η_i",
                  f"eta = (X @ {at}[..., None])[..., 0]"]
@@ -250,19 +250,19 @@ class GLMLoss:
 
         def scalar(e):
             code = _np_scalar(e.subs(Y_OBS, sp.Symbol("y_nodes")))
-            return code if e.has(ETA) else f"np.full_like(eta, {code})"
+            return code if e.has(ETA) else f"xp.full_like(eta, {code})"
 
-        var = ("np.sum(X**2 / s[..., None, :], axis=-1)" if elementwise else
-               "np.sum(X * np.swapaxes(np.linalg.solve(S, np.swapaxes(X, -1, -2)), -1, -2), axis=-1)")
+        var = ("xp.sum(X**2 / s[..., None, :], axis=-1)" if elementwise else
+               "xp.sum(X * xp.linalg.solve(S, X.mT).mT, axis=-1)")
         lines = ["# η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) under q_t: 100-node Gauss–Hermite quadrature on each",
                  "eta_mean = (X @ m[..., None])[..., 0]", f"eta_var = {var}",
-                 "z, w = np.polynomial.hermite.hermgauss(100)",
-                 "eta = eta_mean[..., None] + np.sqrt(2 * eta_var)[..., None] * z",
-                 "y_nodes = np.asarray(y, dtype=float)[..., None]"]
+                 "z, w = (on_device(xp, a, X) for a in np.polynomial.hermite.hermgauss(100))",
+                 "eta = eta_mean[..., None] + xp.sqrt(2 * eta_var)[..., None] * z",
+                 "y_nodes = y[..., None]"]
         if {"g", "h_gn"} & set(targets):
-            lines.append(f"d1 = np.sum(w * ({scalar(self.f1)}), axis=-1) / np.sqrt(np.pi)")
+            lines.append(f"d1 = xp.sum(w * ({scalar(self.f1)}), axis=-1) / math.sqrt(math.pi)")
         if {"H", "h"} & set(targets):
-            lines.append(f"d2 = np.sum(w * ({scalar(self.f2)}), axis=-1) / np.sqrt(np.pi)")
+            lines.append(f"d2 = xp.sum(w * ({scalar(self.f2)}), axis=-1) / math.sqrt(math.pi)")
         for q in ("g", "H", "h"):
             if q in targets:
                 lines.append(f"{targets[q][0]} = {_GLM_FORMS[q]}")
@@ -271,10 +271,10 @@ class GLMLoss:
 
 #: a GLM's gradient, Hessian, its diagonal and the Gauss–Newton sum from d1 = f'(η), d2 = f''(η) per example
 _GLM_FORMS = {
-    "g": "(np.swapaxes(X, -1, -2) @ d1[..., None])[..., 0]",
-    "H": "np.swapaxes(X, -1, -2) @ (d2[..., None] * X)",
-    "h": "np.sum(d2[..., None] * X**2, axis=-2)",
-    "h_gn": "np.sum((d1**2)[..., None] * X**2, axis=-2)",
+    "g": "(X.mT @ d1[..., None])[..., 0]",
+    "H": "X.mT @ (d2[..., None] * X)",
+    "h": "xp.sum(d2[..., None] * X**2, axis=-2)",
+    "h_gn": "xp.sum((d1**2)[..., None] * X**2, axis=-2)",
 }
 
 
@@ -383,14 +383,14 @@ class ComponentLoss:
         rename = dict(zip(self.theta, names))
         lines = [f"# θ = ({', '.join(n.name for n in names)}) at {'each sample θ_k' if at == 'theta' else 'm'}",
                  ", ".join(n.name for n in names) + " = " + ", ".join(f"{at}[..., {i}]" for i in range(self.dim)),
-                 f"zero = np.zeros(np.shape({at})[:-1])"]
+                 f"zero = xp.zeros({at}.shape[:-1], dtype=xp.float64, device=device({at}))"]
         entry = lambda e: _entry(_np_scalar(e.xreplace(rename)))  # noqa: E731
         D_ = self.dim
         forms = {
-            "g": "np.stack([" + ", ".join(entry(e) for e in self.gradient) + "], axis=-1)",
-            "h": "np.stack([" + ", ".join(entry(self.hessian[i, i]) for i in range(D_)) + "], axis=-1)",
-            "H": "np.stack([" + ", ".join(
-                "np.stack([" + ", ".join(entry(self.hessian[i, j]) for j in range(D_)) + "], axis=-1)"
+            "g": "xp.stack([" + ", ".join(entry(e) for e in self.gradient) + "], axis=-1)",
+            "h": "xp.stack([" + ", ".join(entry(self.hessian[i, i]) for i in range(D_)) + "], axis=-1)",
+            "H": "xp.stack([" + ", ".join(
+                "xp.stack([" + ", ".join(entry(self.hessian[i, j]) for j in range(D_)) + "], axis=-1)"
                 for i in range(D_)) + "], axis=-2)",
         }
         for q in ("g", "H", "h"):
@@ -417,18 +417,19 @@ class ComponentLoss:
         EH = {(i, j): E(self.hessian[i, j]) for i in range(D_) for j in range(D_)}
         lines = ["# exact Gaussian moments: m_i, and " + ("1/s_i" if elementwise else "Σ = S⁻¹ (by a solve)"),
                  ", ".join(m.name for m in ms) + " = " + ", ".join(f"m[..., {i}]" for i in range(D_)),
-                 "zero = np.zeros(np.shape(m)[:-1])"]
+                 "zero = xp.zeros(m.shape[:-1], dtype=xp.float64, device=device(m))"]
         if elementwise:
             lines.append(", ".join(f"s_{i + 1}" for i in range(D_)) + " = "
                          + ", ".join(f"s[..., {i}]" for i in range(D_)))
         else:
-            lines.append("Sigma = np.linalg.solve(S, np.broadcast_to(np.eye(S.shape[-1]), S.shape))")
+            lines.append("Sigma = xp.linalg.solve(S, xp.broadcast_to(xp.eye(S.shape[-1], dtype=xp.float64, "
+                         "device=device(S)), S.shape))")
             lines += [f"Sigma_{i + 1}_{j + 1} = Sigma[..., {i}, {j}]" for i in range(D_) for j in range(i, D_)]
         entry = lambda e: _entry(_np_scalar(e))  # noqa: E731
         forms = {
-            "g": "np.stack([" + ", ".join(entry(e) for e in Eg) + "], axis=-1)",
-            "h": "np.stack([" + ", ".join(entry(EH[i, i]) for i in range(D_)) + "], axis=-1)",
-            "H": "np.stack([" + ", ".join("np.stack([" + ", ".join(entry(EH[i, j]) for j in range(D_))
+            "g": "xp.stack([" + ", ".join(entry(e) for e in Eg) + "], axis=-1)",
+            "h": "xp.stack([" + ", ".join(entry(EH[i, i]) for i in range(D_)) + "], axis=-1)",
+            "H": "xp.stack([" + ", ".join("xp.stack([" + ", ".join(entry(EH[i, j]) for j in range(D_))
                                           + "], axis=-1)" for i in range(D_)) + "], axis=-2)",
         }
         eqs = []

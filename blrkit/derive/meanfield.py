@@ -140,7 +140,7 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         title=title, family="mean-field", approximations=approx, steps=tuple(steps), natural_update=(),
         update=tuple(Equation(a.target, a.expr) for a in assignments if a.target in outputs), anchor=anchor,
         function_name=function_name, summary=f"One sweep of {title}.", arguments=tuple(arguments.values()),
-        oracles=("N = np.shape(y)[-1]  # number of observations",), assignments=tuple(assignments),
+        oracles=("N = y.shape[-1]  # number of observations",), assignments=tuple(assignments),
         outputs=tuple(outputs), extra={"sum_axis": -1, "in_order": True},
     )
 

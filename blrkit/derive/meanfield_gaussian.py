@@ -149,7 +149,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
         title=title, family="mean-field", approximations=ordered(("rho=1",)), steps=tuple(steps), natural_update=(),
         update=tuple(Equation(a.target, a.expr) for a in assignments if a.target in outputs), anchor=anchor,
         function_name=function_name, summary=f"One sweep of {title}.", arguments=tuple(args),
-        oracles=("N = np.shape(y)[-1]  # number of observations",), assignments=tuple(assignments), outputs=tuple(outputs),
+        oracles=("N = y.shape[-1]  # number of observations",), assignments=tuple(assignments), outputs=tuple(outputs),
         dims=((D, "X.shape[-1]"),), elementwise=False, extra={"in_order": True, "sum_axis": -1},
     )
 

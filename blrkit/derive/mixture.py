@@ -140,7 +140,7 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
 
     oracles = ("# every component's mean m_k: m (..., K, D), S (..., K, D, D), v (..., K)",
                "g = grad(m)", "H = hess(m)", "loss_m = loss(m)", "loss_m_K = loss_m[..., -1:]",
-               "logdet_S = np.linalg.slogdet(S)[1]", "logdet_S_K = logdet_S[..., -1:]")
+               "logdet_S = xp.linalg.slogdet(S)[1]", "logdet_S_K = logdet_S[..., -1:]")
     unit = any(isinstance(a, StepSize) for a in approximations)
     args = [Argument("m", "vector", "means m_k of the components, (..., K, D)"),
             Argument("S", "matrix", "precisions S_k, (..., K, D, D), symmetric positive definite"),
@@ -226,27 +226,27 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
     update = tuple(Equation(a, b_) for a, b_ in update)
     oracles = (
         "# θ_{k,s} = m_k + L_k^{-T} ε_s with S_k = L_k L_kᵀ: (n_samples, ..., K, D)",
-        "L = np.linalg.cholesky(S)",
-        "eps = rng.standard_normal((n_samples,) + np.shape(m))",
-        "theta = m + np.linalg.solve(np.swapaxes(L, -1, -2), eps[..., None])[..., 0]",
+        "L = xp.linalg.cholesky(S)",
+        "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
+        "theta = m + xp.linalg.solve(L.mT, eps[..., None])[..., 0]",
         "# log π_j N(θ_{k,s} | m_j, S_j⁻¹) for every pair (k, j): (n_samples, ..., K, K)",
         "d = theta[..., :, None, :] - m[..., None, :, :]",
         "Sd = (S[..., None, :, :, :] @ d[..., None])[..., 0]",
-        "logdet_S = 2 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)",
-        "log_pi = v - np.logaddexp.reduce(v, axis=-1, keepdims=True)",
-        "a = (log_pi + logdet_S / 2)[..., None, :] - np.sum(d * Sd, axis=-1) / 2 - m.shape[-1] / 2 * np.log(2 * np.pi)",
-        "log_q = np.logaddexp.reduce(a, axis=-1)",
-        "r = np.exp(a - log_q[..., None])  # responsibilities r_j(θ_{k,s})",
-        "glogq = -np.sum(r[..., None] * Sd, axis=-2)",
-        "Hlogq = (np.sum(r[..., None, None] * (Sd[..., :, None] * Sd[..., None, :] - S[..., None, :, :, :]), axis=-3)",
+        "logdet_S = 2 * xp.sum(xp.log(xp.linalg.diagonal(L)), axis=-1)",
+        "log_pi = v - logsumexp(v, xp, keepdims=True)",
+        "a = (log_pi + logdet_S / 2)[..., None, :] - xp.sum(d * Sd, axis=-1) / 2 - m.shape[-1] / 2 * math.log(2 * math.pi)",
+        "log_q = logsumexp(a, xp)",
+        "r = xp.exp(a - log_q[..., None])  # responsibilities r_j(θ_{k,s})",
+        "glogq = -xp.sum(r[..., None] * Sd, axis=-2)",
+        "Hlogq = (xp.sum(r[..., None, None] * (Sd[..., :, None] * Sd[..., None, :] - S[..., None, :, :, :]), axis=-3)",
         "         - glogq[..., :, None] * glogq[..., None, :])",
         "# the expectations under each component: averages over its samples",
-        "E_g_k = np.mean(grad(theta), axis=0)",
-        "E_H_k = np.mean(hess(theta), axis=0)",
-        "E_loss_k = np.mean(loss(theta), axis=0)",
-        "E_glogq = np.mean(glogq, axis=0)",
-        "E_Hlogq = np.mean(Hlogq, axis=0)",
-        "E_logq = np.mean(log_q, axis=0)",
+        "E_g_k = xp.mean(grad(theta), axis=0)",
+        "E_H_k = xp.mean(hess(theta), axis=0)",
+        "E_loss_k = xp.mean(loss(theta), axis=0)",
+        "E_glogq = xp.mean(glogq, axis=0)",
+        "E_Hlogq = xp.mean(Hlogq, axis=0)",
+        "E_logq = xp.mean(log_q, axis=0)",
         "E_loss_K, E_logq_K = E_loss_k[..., -1:], E_logq[..., -1:]",
     )
     args = [Argument("m", "vector", "means m_k of the components, (..., K, D)"),
@@ -353,13 +353,13 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
     if delta:
         oracles = ("# one mask z_j ~ Bernoulli(p) per weight, shared by the batch of problems; the minibatch gradient "
                    "at z ⊙ m",
-                   "z_mask = (rng.uniform(size=np.shape(m)[-1:]) < keep_prob).astype(float)",
+                   "z_mask = on_device(xp, rng.uniform(size=m.shape[-1:]) < keep_prob, m)",
                    "g_masked = grad_batch(z_mask * m)")
     else:
         oracles = ("# one mask z_j ~ Bernoulli(p), then one ε_j ~ N(0, 1) per weight, shared by the batch of problems;",
                    "# the minibatch gradient at the slab's sample z ⊙ (m + σε)",
-                   "z_mask = (rng.uniform(size=np.shape(m)[-1:]) < keep_prob).astype(float)",
-                   "eps = rng.standard_normal(np.shape(m)[-1:])",
+                   "z_mask = on_device(xp, rng.uniform(size=m.shape[-1:]) < keep_prob, m)",
+                   "eps = on_device(xp, rng.standard_normal(m.shape[-1:]), m)",
                    "g_noise = grad_batch(z_mask * (m + slab_sd * eps))")
     args = (Argument("m", "vector", "slab means m_t, (..., D)"),
             Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"),

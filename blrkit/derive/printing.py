@@ -9,8 +9,11 @@ NumPy
     :func:`emit_module` prints a :class:`~blrkit.derive.derivation.Derivation` as a
     module with one function.  Arrays carry leading batch dimensions: a vector is an
     array ``(..., D)``, a matrix ``(..., D, D)``, a scalar ``(...)``.  Products with an
-    inverse print as ``np.linalg.solve`` (never ``inv``); transposes swap the last two
-    axes; scalars broadcast with ``[..., None]``.
+    inverse print as ``xp.linalg.solve`` (never ``inv``); transposes are ``.mT`` (the last two
+    axes); scalars broadcast with ``[..., None]``. The code is written against the Python Array
+    API standard: ``xp`` is the namespace of the step's arrays (NumPy itself for NumPy arrays,
+    see :mod:`blrkit._array_api`), and ``np.`` in a module means host-side NumPy (random draws,
+    quadrature nodes), moved onto the arrays' device with ``on_device``.
 """
 
 from __future__ import annotations
@@ -732,7 +735,7 @@ def _wrap(text: str) -> str:
 # ----------------------------------------------------------------------------- NumPy --
 
 class _ScalarPrinter(NumPyPrinter):
-    """NumPy's printer, plus sums over data: ``Σ_i f(y_i)`` → ``np.sum(f(y), axis=sum_axis)``."""
+    """NumPy's printer, plus sums over data: ``Σ_i f(y_i)`` → ``xp.sum(f(y), axis=sum_axis)``."""
 
     sum_axis = -1
     #: print a product's numbers and step-size/count symbols (ρ, N, M) first, grouped: ``(n_data*rho/n_batch)*g``
@@ -797,7 +800,8 @@ def _np_scalar(expr, sum_axis: int = -1, scale_first: bool = False) -> str:
                if isinstance(x, sp.Symbol) and x.name in CODE_NAMES}
     expr = expr.xreplace(renamed) if renamed else expr
     _SCALAR_PRINTER.sum_axis, _SCALAR_PRINTER.scale_first = sum_axis, scale_first
-    code = _SCALAR_PRINTER.doprint(expr).replace("numpy.", "np.")
+    code = _SCALAR_PRINTER.doprint(expr).replace("numpy.", "xp.")
+    code = re.sub(r"\bscipy\.special\.(expit|digamma)\(", r"\1(", code)  # Array-API versions: blrkit._array_api
     return re.sub(r"\b(\w+)\*\*\(-1\.0\)", r"(1/\1)", code)
 
 
@@ -813,7 +817,7 @@ class _Printed:
 
 
 def _T(code: str) -> str:
-    return f"np.swapaxes({code}, -1, -2)"
+    return f"{_paren(code)}.mT"
 
 
 def _broadcast(scalar: str, kind: str) -> str:
@@ -848,9 +852,9 @@ class MatrixCodePrinter:
         if isinstance(e, MatrixSymbol):
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
         if isinstance(e, Identity):
-            return _Printed(f"np.eye({self.dims[e.shape[0]]})", "M")
+            return _Printed(self._eye(e.shape[0]), "M")
         if isinstance(e, Inverse):  # a bare inverse (an output precision): solved against the identity
-            return _Printed(f"np.linalg.solve({self._p(e.arg).code}, np.eye({self.dims[e.shape[0]]}))", "M")
+            return _Printed(f"xp.linalg.solve({self._p(e.arg).code}, {self._eye(e.shape[0])})", "M")
         if isinstance(e, Transpose):
             inner = self._p(e.arg)
             if inner.kind != "M":
@@ -861,6 +865,13 @@ class MatrixCodePrinter:
         if isinstance(e, MatMul):
             return self._matmul(e)
         raise NotImplementedError(f"cannot print {type(e).__name__}: {e}")
+
+    def _eye(self, n) -> str:
+        """The identity of size ``n`` (its run-time size from ``dims``), on the device of the array it is read from."""
+        size = self.dims[n]
+        if ".shape" not in size:
+            raise NotImplementedError(f"an identity of size {size}: its size must be read from an array (x.shape[-1])")
+        return f"xp.eye({size}, dtype=xp.float64, device=device({size.partition('.')[0]}))"
 
     def _with_traces(self, e) -> str:
         """A scalar sum of (coefficient × trace of a matrix product) terms."""
@@ -879,7 +890,7 @@ class MatrixCodePrinter:
         return code
 
     def _trace(self, M) -> str:
-        """tr(M): a sum of traces; a product rotated to vᵀ…u prints as a row sum, any other as ``np.trace``."""
+        """tr(M): a sum of traces; a product rotated to vᵀ…u prints as a row sum, any other as ``xp.linalg.trace``."""
         M = sp.expand(M).doit()
         if isinstance(M, MatAdd):
             return "(" + " + ".join(self._trace(a) for a in M.args) + ")"
@@ -889,14 +900,14 @@ class MatrixCodePrinter:
             k = rows[0]
             mats = list(mats[k:]) + list(mats[:k])
             right = self._product(mats[1:])
-            text = f"np.sum({_paren(self._p(mats[0].arg).code)} * {_paren(right.code)}, axis=-1)"
+            text = f"xp.sum({_paren(self._p(mats[0].arg).code)} * {_paren(right.code)}, axis=-1)"
         else:  # tr(A S⁻¹) = tr(S⁻¹ A): the solve first
             k = next((i for i, f in enumerate(mats) if isinstance(f, Inverse)), 0)
-            text = f"np.trace({self._product(list(mats[k:]) + list(mats[:k])).code}, axis1=-2, axis2=-1)"
+            text = f"xp.linalg.trace({self._product(list(mats[k:]) + list(mats[:k])).code})"
         return text if c == 1 else f"{_np_scalar(c)} * {text}"
 
     def _matadd(self, e: MatAdd) -> _Printed:
-        """Positive terms first (``np.eye(D) - K @ H``, ``m_pred + K @ v``), then ``- term``."""
+        """Positive terms first (``xp.eye(D) - K @ H``, ``m_pred + K @ v``), then ``- term``."""
         code = ""
         kind = "s"
         for t in _ORDER._ordered(list(e.args)):
@@ -931,7 +942,7 @@ class MatrixCodePrinter:
                     solved = self._solve(a.code, rest)
                     return self._times(factors[:i], solved)
                 left = self._product(factors[:i])
-                return _Printed(_T(f"np.linalg.solve({_T(a.code)}, {_T(left.code)})"), "M")
+                return _Printed(_T(f"xp.linalg.solve({_T(a.code)}, {_T(left.code)})"), "M")
         out = self._p(factors[0])
         for i, f in enumerate(factors[1:], 1):
             if out.kind == "v" and isinstance(f, Transpose) and f.arg.shape[1] == 1:  # an outer product u vᵀ
@@ -955,10 +966,10 @@ class MatrixCodePrinter:
     @staticmethod
     def _solve(a: str, b: _Printed) -> _Printed:
         if b.kind == "v" and b.code.startswith("(") and b.code.endswith(")[..., 0]"):
-            return _Printed(f"np.linalg.solve({a}, {b.code[1:-len(')[..., 0]')]})[..., 0]", "v")
+            return _Printed(f"xp.linalg.solve({a}, {b.code[1:-len(')[..., 0]')]})[..., 0]", "v")
         if b.kind == "v":
-            return _Printed(f"np.linalg.solve({a}, {_paren(b.code)}[..., None])[..., 0]", "v")
-        return _Printed(f"np.linalg.solve({a}, {b.code})", "M")
+            return _Printed(f"xp.linalg.solve({a}, {_paren(b.code)}[..., None])[..., 0]", "v")
+        return _Printed(f"xp.linalg.solve({a}, {b.code})", "M")
 
     @staticmethod
     def _mul(a: _Printed, b: _Printed) -> _Printed:
@@ -978,7 +989,11 @@ def _atomic(code: str) -> bool:
     i = len(code) - len(code.lstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."))
     if i == len(code):
         return bool(code)
-    while i < len(code):  # consume balanced (...) and [...] groups back to back
+    while i < len(code):  # consume balanced (...) and [...] groups and attributes (.mT) back to back
+        attribute = re.match(r"\.[A-Za-z_]\w*", code[i:])
+        if attribute:
+            i += attribute.end()
+            continue
         if code[i] not in "([":
             return False
         depth = 0
@@ -1018,21 +1033,23 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
                       citation=cite(d.anchor)),
         f'"""{d.title}: one step of the Bayesian learning rule (generated by blrkit.derive)."""',
         "",
-        "import numpy as np",
+        "IMPORTS",
         "",
         "",
         f"def {d.function_name}({args}):",
         _docstring(d),
         "    # -- inputs ------------------------------------------------------------",
     ]
+    arrays = [a.name for a in d.arguments if a.kind in ("vector", "matrix", "data", "scalar")]
+    lines.append(f"    xp = array_namespace({', '.join(f'{n}={n}' for n in arrays)})")
     for a in d.arguments:
         if a.kind in ("vector", "matrix", "data"):
-            lines.append(f"    {a.name} = np.asarray({a.name}, dtype=float)")
+            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=xp.float64)")
         elif a.kind == "scalar" and d.elementwise:  # a Python float stays one: its arithmetic is not an array's
-            lines.append(f"    {a.name} = {a.name} if type({a.name}) is float else np.asarray({a.name}, dtype=float)"
-                         "[..., None]")
+            lines.append(f"    {a.name} = {a.name} if type({a.name}) is float else "
+                         f"xp.asarray({a.name}, dtype=xp.float64)[..., None]")
         elif a.kind == "scalar":
-            lines.append(f"    {a.name} = np.asarray({a.name}, dtype=float)")
+            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=xp.float64)")
     if d.oracles:
         lines.append("    # -- oracle terms ------------------------------------------------------")
         lines.extend(f"    {o}" if not o.startswith("#") else f"    {o}" for o in d.oracles)
@@ -1050,9 +1067,20 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
                 lines.append(_comment(a.comment))
             lines.append(f"    {_name(a.target)} = {printer.print(a.expr)}")
     lines.append(f"    return {', '.join(_name(o) for o in d.outputs)}")
-    if any("scipy.special." in line for line in lines):  # stable special functions of derived losses
-        lines.insert(lines.index("import numpy as np") + 1, "import scipy.special")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).replace("IMPORTS", _imports(lines)) + "\n"
+
+
+def _imports(lines: list[str]) -> str:
+    """``numpy`` if host-side NumPy is used, and the helpers of :mod:`blrkit._array_api` the code calls."""
+    body = lines[lines.index("    # -- inputs ------------------------------------------------------------"):]
+    code = "\n".join(line for line in body if not line.lstrip().startswith("#"))
+    helpers = ["array_namespace"] + [f for f in ("device", "digamma", "expit", "logsumexp", "on_device")
+                                     if re.search(rf"(?<![.\w]){f}\(", code)]
+    out = ["import math", ""] if re.search(r"(?<![.\w])math\.", code) else []
+    out += ["import numpy as np", ""] if re.search(r"(?<![.\w])np\.", code) else []
+    # special functions without an Array API version here (gammaln, polygamma, log_ndtr): such a step takes NumPy arrays
+    out += ["import scipy.special", ""] if "scipy.special." in code else []
+    return "\n".join(out + [f"from blrkit._array_api import {', '.join(helpers)}"])
 
 
 def _name(sym) -> str:

@@ -18,13 +18,14 @@ import sympy as sp
 
 from .gaussian import DerivationError
 
-#: family key -> NumPy code drawing ``n_samples`` θ ~ q from the standard parameters
+#: family key -> code drawing ``n_samples`` θ ~ q from the standard parameters: NumPy's generator on the
+#: host (so these steps take NumPy arrays, or arrays NumPy can read), moved to the parameters' device
 SAMPLERS = {
-    "gamma": "rng.gamma(alpha, 1 / beta, size=(n_samples,) + np.shape(alpha * beta))",
-    "beta": "rng.beta(alpha, beta, size=(n_samples,) + np.shape(alpha * beta))",
-    "exponential": "rng.exponential(1 / rate, size=(n_samples,) + np.shape(rate))",
-    "poisson": "rng.poisson(rate, size=(n_samples,) + np.shape(rate)).astype(float)",
-    "gaussian": "m + rng.standard_normal((n_samples,) + np.shape(m * S)) / np.sqrt(S)",
+    "gamma": "on_device(xp, rng.gamma(alpha, 1 / beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
+    "beta": "on_device(xp, rng.beta(alpha, beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
+    "exponential": "on_device(xp, rng.exponential(1 / rate, size=(n_samples, *rate.shape)), rate)",
+    "poisson": "on_device(xp, rng.poisson(rate, size=(n_samples, *rate.shape)), rate)",
+    "gaussian": "m + on_device(xp, rng.standard_normal((n_samples, *(m * S).shape)), m) / xp.sqrt(S)",
 }
 
 
@@ -44,16 +45,16 @@ def score_function_lines(family, f, to_state) -> list[str]:
     K = len(family.natural)
     mean = [sp.sympify(x).xreplace(to_state) for x in family.mean_map]
     fisher = sp.Matrix(family.fisher).xreplace(to_state)
-    stack = lambda xs: "np.stack(np.broadcast_arrays(" + ", ".join(xs) + "), axis=-1)"  # noqa: E731
+    stack = lambda xs: "xp.stack(xp.broadcast_arrays(" + ", ".join(xs) + "), axis=-1)"  # noqa: E731
     lines = [
         "# score function: ∇_λ E_q[f] = E_q[f(θ)(T(θ) − μ)] from θ_k ~ q_t, then ∇_μ = F(λ)⁻¹ ∇_λ",
         f"theta = {SAMPLERS[family.key]}",
-        f"f = {_np_scalar(f.xreplace(at))} + np.zeros(np.shape(theta))",
+        f"f = {_np_scalar(f.xreplace(at))} + xp.zeros(theta.shape, dtype=xp.float64, device=device(theta))",
         f"T = {stack([_np_scalar(t.xreplace(at)) + ' + 0 * theta' for t in family.statistics])}",
         f"mu = {stack([_np_scalar(x) for x in mean])}",
-        "grad_lam = np.mean(f[..., None] * (T - mu), axis=0)",
-        "F = np.stack([" + ", ".join(stack([_np_scalar(fisher[i, j]) for j in range(K)]) for i in range(K))
+        "grad_lam = xp.mean(f[..., None] * (T - mu), axis=0)",
+        "F = xp.stack([" + ", ".join(stack([_np_scalar(fisher[i, j]) for j in range(K)]) for i in range(K))
         + "], axis=-2)",
-        "dmu_mc = np.linalg.solve(F, grad_lam[..., None])[..., 0]",
+        "dmu_mc = xp.linalg.solve(F, grad_lam[..., None])[..., 0]",
     ]
     return lines

@@ -167,12 +167,13 @@ def test_long_fraction_breaks_inside_bigl():
 # -- emitted code -------------------------------------------------------------------------------
 @pytest.mark.parametrize("module, line", [
     ("kalman_update", "v = y - d - (H @ m_pred[..., None])[..., 0]"),
-    ("kalman_update", "C = H @ P_pred @ np.swapaxes(H, -1, -2) + R"),
+    ("kalman_update", "C = H @ P_pred @ H.mT + R"),
     ("kalman_update", "m_new = m_pred + (K @ v[..., None])[..., 0]"),
-    ("kalman_update", "P_new = (np.eye(m_pred.shape[-1]) - K @ H) @ P_pred @ "
-                      "np.swapaxes(np.eye(m_pred.shape[-1]) - K @ H, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)"),
+    ("kalman_update", "P_new = (xp.eye(m_pred.shape[-1], dtype=xp.float64, device=device(m_pred)) - K @ H) @ P_pred @ "
+                      "(xp.eye(m_pred.shape[-1], dtype=xp.float64, device=device(m_pred)) - K @ H).mT "
+                      "+ K @ R @ K.mT"),
     ("damped_newton", "S_new = (1 - rho)[..., None, None] * S + rho[..., None, None] * H"),
-    ("damped_newton", "m_new = m - rho[..., None] * np.linalg.solve(S_new, g[..., None])[..., 0]"),
+    ("damped_newton", "m_new = m - rho[..., None] * xp.linalg.solve(S_new, g[..., None])[..., 0]"),
     ("gamma_poisson", "beta_new = beta_0 + N"),
     ("normal_gamma", "alpha_new = alpha_0 + (1/2)*N"),
 ])

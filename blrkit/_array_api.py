@@ -1,0 +1,181 @@
+r"""Which array library a call computes with: NumPy, or any library of the Python Array API standard.
+
+The emitted steps and the drivers are written against the Array API standard
+(https://data-apis.org/array-api/): ``xp.linalg.solve``, ``x.mT``, ``xp.sum(..., axis=)``, ….
+NumPy ≥ 2.1 implements it in its main namespace, so NumPy arrays (and Python numbers and lists)
+compute with :mod:`numpy` itself, with no wrapper in the hot path. Arrays of another library
+(PyTorch, JAX, CuPy, array-api-strict) compute with the namespace ``array-api-compat`` gives
+for them and come back as that library's arrays, on their device. Nothing here imports an
+optional library: ``array_api_compat`` is imported when such an array arrives.
+
+Everything computes in float64 (JAX needs ``jax.config.update("jax_enable_x64", True)``).
+
+Three functions of SciPy that the standard lacks have a definition here for the other
+namespaces (NumPy keeps SciPy's): :func:`expit`, :func:`digamma` and :func:`logsumexp`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+_PLAIN = (float, int, np.generic, np.ndarray, list, tuple, type(None))
+
+
+def array_library(x) -> str | None:
+    """The library an array argument comes from (``"numpy"``, ``"dask"``, ``"jax"``, …), or None for
+    Python numbers, lists and other plain values. Reads the type only: nothing is imported.
+
+    >>> array_library(np.ones(2)), array_library([1.0, 2.0]), array_library(2.0)
+    ('numpy', None, None)
+    """
+    t = type(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return "numpy"
+    if hasattr(t, "__array_namespace__") or hasattr(t, "__dask_graph__"):
+        return t.__module__.partition(".")[0]
+    return None
+
+
+def check_one_array_library(named: dict, *, allowed: dict[str, set[str]] | None = None) -> str:
+    """Every array argument in ``named`` (name → value) from one library; return it (``"numpy"`` if none).
+
+    ``allowed`` lists, per library, the others it may be mixed with (e.g. ``{"dask": {"numpy"}}``:
+    Dask data with NumPy parameters). Otherwise a mix raises ``TypeError`` naming both arguments.
+
+    >>> class Array:                       # stands for any Array API array other than NumPy's
+    ...     __module__ = "otherlib"
+    ...     def __array_namespace__(self): ...
+    >>> check_one_array_library({"y": np.ones(2), "F": Array()})
+    Traceback (most recent call last):
+    ...
+    TypeError: F comes from otherlib (Array) but y from NumPy: pass every array argument from one library (np.asarray(F) converts to NumPy)
+    """
+    libs = {name: lib for name, v in named.items() if (lib := array_library(v)) is not None}
+    found = set(libs.values())
+    if len(found) <= 1:
+        return next(iter(found), "numpy")
+    allowed = allowed or {}
+    for main in found:
+        if found - {main} <= allowed.get(main, set()):
+            return main
+    first = next(iter(libs))
+    other = next(n for n, lib in libs.items() if lib != libs[first])
+    if libs[first] != "numpy" and libs[other] == "numpy":
+        first, other = other, first
+    kind = {"numpy": "NumPy", "dask": "Dask"}
+    raise TypeError(f"{other} comes from {kind.get(libs[other], libs[other])} ({type(named[other]).__name__}) but "
+                    f"{first} from {kind.get(libs[first], libs[first])}: pass every array argument from one "
+                    f"library (np.asarray({other}) converts to NumPy)")
+
+
+def array_namespace(**named):
+    """The namespace to compute with for the arrays in ``named`` (argument name → value).
+
+    NumPy arrays, NumPy scalars, Python numbers and lists give :mod:`numpy`. Arrays of one other
+    library give its Array API namespace; arrays of two libraries raise ``TypeError`` naming the
+    arguments.
+
+    >>> array_namespace(m=np.zeros(2), rho=0.5) is np
+    True
+    """
+    for v in named.values():
+        if not isinstance(v, _PLAIN):
+            return _other_namespace(named)
+    return np
+
+
+def _other_namespace(named: dict):
+    lib = check_one_array_library(named)
+    arrays = [v for v in named.values() if not isinstance(v, _PLAIN) and hasattr(type(v), "__array_namespace__")
+              or type(v).__module__.partition(".")[0] in ("torch", "dask")]
+    if lib == "numpy" or not arrays:
+        return np
+    try:
+        import array_api_compat
+    except ImportError:
+        if hasattr(arrays[0], "__array_namespace__"):
+            return arrays[0].__array_namespace__()
+        name = next(n for n, v in named.items() if v is arrays[0])
+        raise TypeError(f"{name} is a {lib} array: blrkit computes with arrays other than NumPy's through "
+                        "array-api-compat; install it (pip install 'blrkit[array-api]')") from None
+    return array_api_compat.array_namespace(*arrays)
+
+
+def device(x):
+    """The device ``x`` lives on (``"cpu"`` for NumPy), to create new arrays beside it."""
+    if isinstance(x, np.ndarray):
+        return "cpu"
+    import array_api_compat
+
+    return array_api_compat.device(x)
+
+
+def to_numpy(x) -> np.ndarray:
+    """A NumPy copy (or view) of ``x``, for messages and host-side work; NumPy arrays pass through."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.from_dlpack(x)
+    except (TypeError, RuntimeError, BufferError, AttributeError):
+        import array_api_compat
+
+        return np.asarray(array_api_compat.to_device(x, "cpu"))
+
+
+def on_device(xp, a, like):
+    """The NumPy array ``a`` (random draws, quadrature nodes) as an ``xp`` array on ``like``'s device."""
+    if xp is np:
+        return a
+    return xp.asarray(a, dtype=xp.float64, device=device(like))
+
+
+def expit(x):
+    r"""The logistic function :math:`1 / (1 + e^{-x})`, without overflow for either sign of ``x``."""
+    if isinstance(x, (np.ndarray, np.generic, float)):
+        import scipy.special
+
+        return scipy.special.expit(x)
+    xp = array_namespace(x=x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+#: Bernoulli numbers B_2k / (2k) of the asymptotic series of ψ, k = 1..7
+_PSI_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+
+
+def digamma(x):
+    r"""The digamma function :math:`\psi(x) = \frac{d}{dx}\log\Gamma(x)` for :math:`x > 0`.
+
+    Off NumPy (where SciPy's is used): the recurrence :math:`\psi(x) = \psi(x + 1) - 1/x` lifts
+    :math:`x` to at least 10, then :math:`\psi(x) \approx \log x - \frac{1}{2x} - \sum_{k=1}^{7}
+    \frac{B_{2k}}{2k\,x^{2k}}`, whose first omitted term is below :math:`5 \cdot 10^{-17}` there
+    (Abramowitz & Stegun 6.3.18).
+    """
+    if isinstance(x, (np.ndarray, np.generic, float)):
+        import scipy.special
+
+        return scipy.special.digamma(x)
+    xp = array_namespace(x=x)
+    shift = xp.zeros_like(x)
+    for _ in range(10):
+        small = x < 10
+        shift = shift - xp.where(small, 1 / x, 0.0)
+        x = xp.where(small, x + 1, x)
+    inv2 = 1 / (x * x)
+    series = xp.zeros_like(x)
+    for c in reversed(_PSI_SERIES):  # Horner in 1/x²
+        series = (series + c) * inv2
+    return shift + xp.log(x) - 1 / (2 * x) - series
+
+
+def logsumexp(x, xp, axis: int = -1, keepdims: bool = False):
+    r""":math:`\log \sum e^{x}` along ``axis``, shifted by the maximum so that nothing overflows."""
+    top = xp.max(x, axis=axis, keepdims=True)
+    out = top + xp.log(xp.sum(xp.exp(x - top), axis=axis, keepdims=True))
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+__all__ = ["array_library", "array_namespace", "check_one_array_library", "device", "digamma", "expit", "logsumexp",
+           "on_device", "to_numpy"]
