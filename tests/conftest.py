@@ -7,3 +7,50 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(20231)
+
+
+# -- another Array API library: array-api-strict always (a test extra), PyTorch when installed ----------
+
+class ArrayLibrary:
+    """Converters between NumPy and one other array library, for tests that run a driver on both.
+
+    ``to(a)`` makes a float64 array of the library from a NumPy array (integers stay integers),
+    ``back(a)`` a NumPy array from one of its arrays, ``wrap(f)`` a NumPy function (a user's gradient,
+    say) that takes and returns the library's arrays, ``array_type`` its array class.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        if name == "array_api_strict":
+            xp = pytest.importorskip("array_api_strict")
+            self.xp, self.array_type = xp, type(xp.asarray(0.0))
+            self._to = lambda a: xp.asarray(a, dtype=xp.float64 if a.dtype.kind == "f" else None)
+            self.back = lambda a: np.from_dlpack(a)
+        else:
+            torch = pytest.importorskip("torch")
+            self.xp, self.array_type = torch, torch.Tensor
+            self._to = lambda a: torch.asarray(a, dtype=torch.float64 if a.dtype.kind == "f" else None)
+            self.back = lambda a: a.numpy()
+
+    def to(self, a):
+        return self._to(np.asarray(a))
+
+    def convert(self, value):
+        """NumPy arrays → the library's; callables → wrapped; anything else (numbers, rngs) unchanged."""
+        if isinstance(value, np.ndarray):
+            return self.to(value)
+        if callable(value) and not isinstance(value, np.random.Generator):
+            return self.wrap(value)
+        return value
+
+    def wrap(self, f):
+        def wrapped(*args):
+            out = f(*(self.back(a) if isinstance(a, self.array_type) else a for a in args))
+            return tuple(self.to(o) for o in out) if isinstance(out, tuple) else self.to(out)
+        return wrapped
+
+
+@pytest.fixture(params=["array_api_strict", "torch"])
+def other_library(request):
+    """array-api-strict (an Array API namespace and nothing more), and PyTorch (float64, CPU) when installed."""
+    return ArrayLibrary(request.param)

@@ -1,4 +1,4 @@
-"""Checks shared by the drivers (on top of :mod:`blrkit._validation`); NumPy only."""
+"""Checks shared by the drivers (on top of :mod:`blrkit._validation`), for the arrays of any Array API library."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_learning_rate, reject_complex
+from blrkit._array_api import array_namespace, to_numpy
+from blrkit._validation import as_float_array, check_learning_rate, cholesky_succeeds, reject_complex
 
 
 def check_start(m0, name: str = "m0") -> np.ndarray:
     """A starting mean ``(*batch, D)`` with D ≥ 1, copied and finite."""
     m = as_float_array(m0, name, min_ndim=1)
     if m.shape[-1] == 0:
-        raise ValueError(f"{name} must have at least one parameter (last axis), got shape {m.shape}")
+        raise ValueError(f"{name} must have at least one parameter (last axis), got shape {tuple(m.shape)}")
     return m
 
 
@@ -22,8 +23,9 @@ def check_rho(rho, batch_shape: tuple[int, ...], name: str = "rho"):
     r = check_learning_rate(rho, name)
     if r.ndim == 0:
         return float(r)
-    if r.shape != batch_shape:
-        raise ValueError(f"{name} must be a scalar or have the batch shape {batch_shape}, got shape {r.shape}")
+    if tuple(r.shape) != tuple(batch_shape):
+        raise ValueError(f"{name} must be a scalar or have the batch shape {tuple(batch_shape)}, "
+                         f"got shape {tuple(r.shape)}")
     return r
 
 
@@ -47,13 +49,14 @@ def checked(fn, name: str, *, matrix: bool):
     def wrapped(m):
         out = fn(m)
         reject_complex(out, f"the output of {name}")
-        out = np.asarray(out)
-        shape = m.shape + m.shape[-1:] if matrix else m.shape
-        if out.shape != shape:
+        xp = array_namespace(m=m, **{f"the output of {name}": out})
+        out = np.asarray(out) if xp is np else out
+        shape = tuple(m.shape) + tuple(m.shape[-1:]) if matrix else tuple(m.shape)
+        if tuple(out.shape) != shape:
             what = "a Hessian" if matrix else "a gradient"
-            raise ValueError(f"{name} must return {what} of shape {shape} for an input of shape {m.shape}, "
-                             f"got shape {out.shape}")
-        if not np.isfinite(out).all():
+            raise ValueError(f"{name} must return {what} of shape {shape} for an input of shape {tuple(m.shape)}, "
+                             f"got shape {tuple(out.shape)}")
+        if not bool(xp.all(xp.isfinite(out))):
             raise ValueError(f"{name} returned non-finite values (NaN or inf)")
         return out
 
@@ -76,15 +79,14 @@ def check_positive_definite(S: np.ndarray, name: str, where: str) -> None:
     ...
     ValueError: hess is not symmetric at step 0 (largest |S - Sᵀ| = 2, relative 1)
     """
-    scale = float(np.max(np.abs(S), initial=0.0))
-    asym = float(np.max(np.abs(S - np.swapaxes(S, -1, -2)), initial=0.0))
+    xp = array_namespace(S=S)
+    scale = float(xp.max(xp.abs(S))) if S.size else 0.0
+    asym = float(xp.max(xp.abs(S - S.mT))) if S.size else 0.0
     if asym > SYMMETRY_RTOL * scale:
         raise ValueError(f"{name} is not symmetric {where} (largest |S - Sᵀ| = {asym:.3g}, "
                          f"relative {asym / scale:.3g})")
-    try:
-        np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        raise ValueError(f"{name} is not positive definite {where}") from None
+    if not cholesky_succeeds(S):
+        raise ValueError(f"{name} is not positive definite {where}")
 
 
 def check_step(t: int, m: np.ndarray, S: np.ndarray | None = None, *, grad: str = "grad",
@@ -99,24 +101,37 @@ def check_step(t: int, m: np.ndarray, S: np.ndarray | None = None, *, grad: str 
     ...
     ValueError: the precision became non-finite at step 1: hess returned NaN or inf (or its values overflowed)
     """
-    if S is not None and np.iscomplexobj(S):
+    xp = array_namespace(m=m)
+    if S is not None and _is_complex(S, xp):
         raise TypeError(f"the precision became complex at step {t}: {hess} returned complex values")
-    if np.iscomplexobj(m):
+    if _is_complex(m, xp):
         raise TypeError(f"the mean became complex at step {t}: {grad} returned complex values")
-    if S is not None and not np.isfinite(S).all():
+    if S is not None and not bool(xp.all(xp.isfinite(S))):
         raise ValueError(f"the precision became non-finite at step {t}: {hess} returned NaN or inf "
                          "(or its values overflowed)")
-    if not np.isfinite(m).all():
+    if not bool(xp.all(xp.isfinite(m))):
         raise ValueError(f"the mean became non-finite at step {t}: {grad} returned NaN or inf, or the "
                          "iterates diverged (try a smaller rho)")
 
 
+def _is_complex(a, xp) -> bool:
+    return np.iscomplexobj(a) if xp is np else xp.isdtype(a.dtype, "complex floating")
+
+
+def is_linalg_error(error: Exception) -> bool:
+    """A failed factorisation or solve: NumPy's (and array-api-strict's) ``LinAlgError``, PyTorch's
+    ``torch.linalg.LinAlgError``. (JAX returns NaN instead; :func:`check_step` then names it.)"""
+    return isinstance(error, np.linalg.LinAlgError) or type(error).__name__ in ("LinAlgError", "_LinAlgError")
+
+
 @contextmanager
 def singular_is_error(name: str, t: int):
-    """Turn NumPy's ``LinAlgError`` (a singular precision in a solve) into a ``ValueError`` naming ``name``."""
+    """Turn a ``LinAlgError`` (a singular precision in a solve) into a ``ValueError`` naming ``name``."""
     try:
         yield
-    except np.linalg.LinAlgError:
+    except Exception as error:
+        if not is_linalg_error(error):
+            raise
         raise ValueError(f"{name} returned a singular matrix at step {t}: the precision must be "
                          "positive definite") from None
 
@@ -124,11 +139,11 @@ def singular_is_error(name: str, t: int):
 def broadcast_to_batch(a: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """Broadcast ``a`` to ``shape`` (read-only view), or raise ``ValueError`` naming ``name``."""
     try:
-        if np.broadcast_shapes(a.shape, shape) == shape:
-            return np.broadcast_to(a, shape)
+        if np.broadcast_shapes(tuple(a.shape), tuple(shape)) == tuple(shape):
+            return array_namespace(a=a).broadcast_to(a, tuple(shape))
     except ValueError:
         pass
-    raise ValueError(f"{name} must have shape {shape} (or broadcast to it), got {a.shape}")
+    raise ValueError(f"{name} must have shape {tuple(shape)} (or broadcast to it), got {tuple(a.shape)}")
 
 
 def check_rng(rng, name: str = "rng") -> np.random.Generator:
@@ -158,7 +173,7 @@ def check_interval(value, name: str, low: float, high: float, *, closed_low: boo
     """
     x = as_float_array(value, name)
     ok = (x >= low if closed_low else x > low) & (x < high)
-    if not np.all(ok):
-        shown = x.item() if x.ndim == 0 else x
+    if not bool(array_namespace(x=x).all(ok)):
+        shown = float(x) if x.ndim == 0 else to_numpy(x)
         raise ValueError(f"{name} must lie in {'[' if closed_low else '('}{low}, {high}), got {shown}")
     return x

@@ -1,4 +1,4 @@
-"""Result types of the algorithm drivers: immutable, NumPy arrays only.
+"""Result types of the algorithm drivers: immutable, holding the arrays of the library the driver was given.
 
 A Gaussian posterior is stored as (mean, precision), the BLR's own parameters
 (Khan & Rue 2023, Sec. 1.3); the covariance is derived on demand by a Cholesky
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+from blrkit._array_api import array_namespace, device, on_device
 
 __all__ = [
     "DiagonalNewtonResult",
@@ -37,10 +39,11 @@ def covariance_from_precision(precision: np.ndarray) -> np.ndarray:
     array([[0.25, 0.  ],
            [0.  , 2.  ]])
     """
-    L = np.linalg.cholesky(precision)
-    eye = np.broadcast_to(np.eye(precision.shape[-1]), precision.shape)
-    L_inv = np.linalg.solve(L, eye)
-    return np.swapaxes(L_inv, -1, -2) @ L_inv
+    xp = array_namespace(precision=precision)
+    L = xp.linalg.cholesky(precision)
+    eye = xp.eye(precision.shape[-1], dtype=precision.dtype, device=device(precision))
+    L_inv = xp.linalg.solve(L, xp.broadcast_to(eye, precision.shape))
+    return L_inv.mT @ L_inv
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,9 @@ class IVONResult:
         """``n_samples`` draws θ ~ q of the last iterate, ``(n_samples, *batch, D)`` (for a Bayesian model
         average of predictions)."""
         m, s = self.means[-1], self.precisions[-1]
-        eps = np.random.default_rng(rng).standard_normal((int(n_samples),) + m.shape)
-        return m + eps / np.sqrt(s)
+        xp = array_namespace(m=m)
+        eps = on_device(xp, np.random.default_rng(rng).standard_normal((int(n_samples), *m.shape)), m)
+        return m + eps / xp.sqrt(s)
 
 
 @dataclass(frozen=True)
@@ -171,11 +175,11 @@ class BinaryResult:
 
     @property
     def means(self) -> np.ndarray:
-        return np.tanh(self.natural)
+        return array_namespace(natural=self.natural).tanh(self.natural)
 
     @property
     def probabilities(self) -> np.ndarray:
-        return 0.5 * (1 + np.tanh(self.natural))
+        return 0.5 * (1 + array_namespace(natural=self.natural).tanh(self.natural))
 
 
 @dataclass(frozen=True)
