@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import check_count, check_positive
+from blrkit._array_api import array_namespace, to_numpy
+from blrkit._validation import check_count, check_positive, reject_complex
 from blrkit.algorithms._common import (
     broadcast_to_batch,
     check_minibatch,
@@ -37,6 +38,7 @@ from blrkit.algorithms._common import (
 from blrkit.algorithms._generated.ogn import ogn_step
 from blrkit.algorithms._generated.vogn import vogn_step
 from blrkit.algorithms._generated.vogn_improved import improved_vogn_step
+from blrkit.algorithms._namespace import indices_on, on_namespace, scalar_or_array
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import DiagonalNewtonResult
 
@@ -113,11 +115,11 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
     >>> np.round(res.means[-1], 6)
     array([1., 1.])
     """
-    m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
+    xp, m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
     n_steps = _check_n_steps(n_steps)
     # s ← (1 − ρ)s + ρ(N/M)Σ_B ∇ℓ_i(m)²,  m ← m − ρ(N/M)Σ_B ∇ℓ_i(m) / s
     return _iterate(lambda m, s, terms: ogn_step(m, s, r, terms, n_data, batch_size),
-                    _sums(grad_terms, grad_sums), m, s, rng, n_steps, n_data, batch_size)
+                    _sums(grad_terms, grad_sums, xp), m, s, rng, n_steps, n_data, batch_size, xp)
 
 
 def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0, n_samples: int = 1,
@@ -200,7 +202,7 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     >>> res.means.shape, bool(np.all(res.precisions > 0))
     ((501, 2), True)
     """
-    m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
+    xp, m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
     n_steps = _check_n_steps(n_steps)
     if rule not in ("blr", "improved"):
         raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
@@ -209,11 +211,13 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     K = int(n_samples)
     # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
     return _iterate(lambda m, s, terms: step(m, s, r, terms, n_data, batch_size, K, rng),
-                    _sums(grad_terms, grad_sums), m, s, rng, n_steps, n_data, batch_size)
+                    _sums(grad_terms, grad_sums, xp), m, s, rng, n_steps, n_data, batch_size, xp)
 
 
 def _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng):
-    """Validate the arguments shared by both drivers, once."""
+    """Validate the arguments shared by both drivers, once; the namespace ``xp`` of the array arguments
+    (NumPy, or the one library they all come from: the iterates are that library's arrays)."""
+    xp = array_namespace(m0=m0, precision0=precision0, rho=rho)
     m = check_start(m0)
     r = check_rho(rho, m.shape[:-1])
     check_minibatch(n_data, batch_size)
@@ -224,9 +228,10 @@ def _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng):
         raise TypeError(f"grad_terms must be callable (or give grad_sums), got {type(grad_terms).__name__}")
     if precision0 is None:
         raise ValueError("precision0 is required")
-    s = broadcast_to_batch(check_positive(precision0, "precision0"), "precision0", m.shape).copy()
-    r = float(r) if np.ndim(r) == 0 else r  # a Python float: the emitted step's scalar arithmetic stays scalar
-    return m, r, s, check_rng(rng)
+    s = broadcast_to_batch(check_positive(precision0, "precision0"), "precision0", tuple(m.shape))
+    s = s.copy() if xp is np else on_namespace(xp, s, m)
+    # a Python float when scalar: the emitted step's scalar arithmetic stays scalar
+    return xp, m, scalar_or_array(r, xp, m), s, check_rng(rng)
 
 
 #: The iterates are checked for NaN, inf and non-positive precisions once per this many steps, in
@@ -236,88 +241,107 @@ def _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng):
 CHECK_EVERY = 32
 
 
-def _sums(grad_terms, grad_sums):
+def _sums(grad_terms, grad_sums, xp):
     """``(θ, idx) ↦ (Σ_i ∇ℓ_i(θ), Σ_i ∇ℓ_i(θ)²)`` over the minibatch: the user's ``grad_sums``, or the sums of
     ``grad_terms``' per-example gradients (axis −2)."""
     if grad_sums is not None:
         return grad_sums
 
-    def from_terms(theta, idx):  # array methods, not np.sum: a few µs a step on small problems
-        terms = np.asarray(grad_terms(theta, idx))
-        return terms.sum(axis=-2), (terms * terms).sum(axis=-2)
+    if xp is np:
+        def from_terms(theta, idx):  # array methods, not np.sum: a few µs a step on small problems
+            terms = np.asarray(grad_terms(theta, idx))
+            return terms.sum(axis=-2), (terms * terms).sum(axis=-2)
+    else:
+        def from_terms(theta, idx):
+            terms = grad_terms(theta, idx)
+            return xp.sum(terms, axis=-2), xp.sum(terms * terms, axis=-2)
     from_terms.terms = grad_terms
     return from_terms
 
 
-def _iterate(step, grad_sums, m, s, rng, n_steps, n_data, batch_size) -> DiagonalNewtonResult:
+def _iterate(step, grad_sums, m, s, rng, n_steps, n_data, batch_size, xp) -> DiagonalNewtonResult:
     """The loop of both drivers: each step draws its minibatch B and calls ``step(m, s, θ ↦ grad_sums(θ, B))``.
 
     The first step's oracle output is shape- and finiteness-checked; after that the loop only stores
-    the iterates and checks them in blocks of :data:`CHECK_EVERY` steps.
+    the iterates and checks them in blocks of :data:`CHECK_EVERY` steps. The iterates are collected in
+    lists and stacked (no item assignment: JAX arrays have none); NumPy's block is a view of its rows.
     """
     n_data, batch_size = int(n_data), int(batch_size)
-    means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
-    means[0], precisions[0] = m, s
+    means, precisions = [m], [s]
+    if xp is np:
+        def is_complex(a):
+            return a.dtype.kind == "c"
+    else:
+        def is_complex(a):
+            return xp.isdtype(a.dtype, "complex floating")
     checked_to = 0
     with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported by the block check
         for t in range(n_steps):
-            idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-            m, s = step(m, s, _checked_sums(grad_sums, idx) if t == 0 else lambda theta: grad_sums(theta, idx))
-            if m.dtype.kind == "c" or s.dtype.kind == "c":     # stored into a float array it would lose its imaginary part
+            idx = indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)), m)
+            m, s = step(m, s, _checked_sums(grad_sums, idx, xp) if t == 0 else lambda theta: grad_sums(theta, idx))
+            if is_complex(m) or is_complex(s):
                 check_step(t, m, s, grad="grad_terms", hess="grad_terms")
-            means[t + 1], precisions[t + 1] = m, s
+            means.append(m)
+            precisions.append(s)
             if t + 1 - checked_to == CHECK_EVERY:
-                _check_block(means, precisions, checked_to, t + 1)
+                _check_block(means, precisions, checked_to, t + 1, xp)
                 checked_to = t + 1
-    _check_block(means, precisions, checked_to, n_steps)
-    return DiagonalNewtonResult(means=means, precisions=precisions)
+    _check_block(means, precisions, checked_to, n_steps, xp)
+    return DiagonalNewtonResult(means=xp.stack(means), precisions=xp.stack(precisions))
 
 
-def _checked_sums(grad_sums, idx):
+def _checked_sums(grad_sums, idx, xp):
     """θ ↦ grad_sums(θ, idx), its output checked: per-example gradients of shape ``θ.shape[:-1] + (M, D)``
-    when built from ``grad_terms``, else two arrays of θ's shape; finite."""
-    batch_size = len(idx)
+    when built from ``grad_terms``, else two arrays of θ's shape; finite, from θ's library."""
+    batch_size = idx.shape[0]
     terms = getattr(grad_sums, "terms", None)
+
+    def own(out, name, theta):
+        reject_complex(out, f"the output of {name}")
+        array_namespace(theta=theta, **{f"the output of {name}": out})  # a mix raises TypeError naming it
+        return np.asarray(out) if xp is np else out
 
     def checked(theta):
         if terms is not None:
-            out = np.asarray(terms(theta, idx))
-            shape = theta.shape[:-1] + (batch_size, theta.shape[-1])
-            if out.shape != shape:
+            out = own(terms(theta, idx), "grad_terms", theta)
+            shape = tuple(theta.shape[:-1]) + (batch_size, theta.shape[-1])
+            if tuple(out.shape) != shape:
                 raise ValueError(f"grad_terms must return per-example gradients of shape {shape} for an input of "
-                                 f"shape {theta.shape} and {batch_size} indices, got shape {out.shape}")
-            if not np.isfinite(out).all():
+                                 f"shape {tuple(theta.shape)} and {batch_size} indices, got shape {tuple(out.shape)}")
+            if not bool(xp.all(xp.isfinite(out))):
                 raise ValueError("grad_terms returned non-finite values (NaN or inf)")
-            return np.sum(out, axis=-2), np.sum(out**2, axis=-2)
+            return xp.sum(out, axis=-2), xp.sum(out**2, axis=-2)
         out = grad_sums(theta, idx)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ValueError("grad_sums must return a pair (Σ_i ∇ℓ_i, Σ_i ∇ℓ_i²)")
-        g, g2 = (np.asarray(x) for x in out)
-        if g.shape != theta.shape or g2.shape != theta.shape:
-            raise ValueError(f"grad_sums must return two arrays of shape {theta.shape}, got {g.shape} and {g2.shape}")
-        if not (np.isfinite(g).all() and np.isfinite(g2).all()):
+        g, g2 = (own(x, "grad_sums", theta) for x in out)
+        if tuple(g.shape) != tuple(theta.shape) or tuple(g2.shape) != tuple(theta.shape):
+            raise ValueError(f"grad_sums must return two arrays of shape {tuple(theta.shape)}, got "
+                             f"{tuple(g.shape)} and {tuple(g2.shape)}")
+        if not (bool(xp.all(xp.isfinite(g))) and bool(xp.all(xp.isfinite(g2)))):
             raise ValueError("grad_sums returned non-finite values (NaN or inf)")
         return g, g2
 
     return checked
 
 
-def _check_block(means, precisions, t0, t1):
-    """Check the iterates of steps ``t0 .. t1 - 1`` (rows ``t0 + 1 .. t1``) in one pass; at the first bad
+def _check_block(means, precisions, t0, t1, xp):
+    """Check the iterates of steps ``t0 .. t1 - 1`` (list items ``t0 + 1 .. t1``) in one pass; at the first bad
     step, raise the error that step's own check would (:func:`check_step`, then :func:`_positive_or_raise`)."""
     if t1 <= t0:
         return
-    m, s = means[t0 + 1:t1 + 1].reshape(t1 - t0, -1), precisions[t0 + 1:t1 + 1].reshape(t1 - t0, -1)
-    ok = (s > 0).all(axis=1) & np.isfinite(s).all(axis=1) & np.isfinite(m).all(axis=1)
-    if ok.all():
+    m, s = xp.stack(means[t0 + 1:t1 + 1]), xp.stack(precisions[t0 + 1:t1 + 1])
+    m, s = xp.reshape(m, (t1 - t0, -1)), xp.reshape(s, (t1 - t0, -1))
+    ok = xp.all(s > 0, axis=1) & xp.all(xp.isfinite(s), axis=1) & xp.all(xp.isfinite(m), axis=1)
+    if bool(xp.all(ok)):
         return
-    t = t0 + int(np.argmin(ok))
+    t = t0 + int(np.argmin(to_numpy(ok)))
     m, s = means[t + 1], precisions[t + 1]
-    check_step(t, np.where(s > 0, m, 0.0), s, grad="grad_terms", hess="grad_terms")
-    _positive_or_raise(s, t)
+    check_step(t, xp.where(s > 0, m, xp.zeros_like(m)), s, grad="grad_terms", hess="grad_terms")
+    _positive_or_raise(s, t, xp)
 
 
-def _positive_or_raise(s, t):
-    if not (s > 0).all():
+def _positive_or_raise(s, t, xp):
+    if not bool(xp.all(s > 0)):
         raise ValueError(f"the precision became non-positive at step {t}: with rho = 1, every per-example "
                          "gradient from grad_terms was zero in some coordinate; use rho < 1")
