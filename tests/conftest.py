@@ -33,7 +33,7 @@ class ArrayLibrary:
             self.back = lambda a: a.numpy()
 
     def to(self, a):
-        return self._to(np.asarray(a))
+        return self._to(np.array(a))  # a copy: the library may share (and then write) the buffer
 
     def convert(self, value):
         """NumPy arrays → the library's; callables → wrapped; anything else (numbers, rngs) unchanged."""
