@@ -13,12 +13,15 @@ from blrkit._array_api import array_library, array_namespace, device, on_device
 
 
 def scalar_or_array(x, xp, like):
-    """A checked hyperparameter: a Python float when it is one number (the emitted steps keep scalar
-    arithmetic scalar, and a float mixes with any library's arrays), else ``xp``'s float64 array
-    on ``like``'s device."""
-    if getattr(x, "ndim", 0) == 0:
-        return float(x)
-    return on_device(xp, x, like) if array_namespace(x=x) is np else x
+    """A checked hyperparameter (a number, a list or an array) to hand to an emitted step: for NumPy, a Python
+    float when it is one number (the step's scalar arithmetic stays scalar, the fastest), else the array; for
+    another library, its float64 array on ``like``'s device, 0-d for one number (an emitted step may apply
+    ``xp.sqrt`` to an expression of scalars alone, as Adam's bias correction does, which needs an array there)."""
+    if not hasattr(x, "ndim"):
+        x = np.asarray(x, dtype=float)  # a number or a list
+    if xp is np:
+        return float(x) if x.ndim == 0 else x
+    return on_device(xp, x, like) if array_namespace(x=x) is np else xp.asarray(x, dtype=xp.float64)
 
 
 def indices_on(xp, idx: np.ndarray, like):

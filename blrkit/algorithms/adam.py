@@ -9,6 +9,7 @@ update is the emitted :func:`~blrkit.algorithms._generated.adam.adam_step`.
 
 from __future__ import annotations
 
+from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_interval
 from blrkit.algorithms._generated.adam import adam_step
 from blrkit.algorithms.results import GradientDescentResult
@@ -59,19 +60,20 @@ def adam(grad, m0, *, lr=0.001, betas=(0.9, 0.999), eps=1e-8, n_steps: int) -> G
     array([[ 0. , 10. ],
            [ 0.1,  9.9]])
     """
+    b1, b2 = _pair(betas)
+    xp = array_namespace(m0=m0, lr=lr, eps=eps, **{"betas[0]": b1, "betas[1]": b2})
     _check_hyper(lr, eps)
-    b1, b2 = _betas(betas)
-    rho = 1 - b2
-    return _run(adam_step, grad, m0, n_steps, 2,
-                hyper=lambda t: dict(rho=rho, lr=lr, eps=eps, beta1=b1, t=t))
+    b1 = check_interval(b1, "betas[0]", 0.0, 1.0, closed_low=True)
+    b2 = check_interval(b2, "betas[1]", 0.0, 1.0, closed_low=True)
+    return _run(xp, adam_step, grad, m0, n_steps, 2, dict(rho=1 - b2, lr=lr, eps=eps, beta1=b1), counts_steps=True)
 
 
-def _betas(betas):
+def _pair(betas):
     try:
         b1, b2 = betas
     except (TypeError, ValueError):
         raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
-    return check_interval(b1, "betas[0]", 0.0, 1.0, closed_low=True), check_interval(b2, "betas[1]", 0.0, 1.0, closed_low=True)
+    return b1, b2
 
 
 def blr_from_adam(*, lr, betas, eps) -> dict:

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_interval, check_start, checked
 from blrkit.algorithms._generated.rmsprop import rmsprop_step
+from blrkit.algorithms._namespace import scalar_or_array, stack
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -44,21 +46,25 @@ def _check_hyper(lr, eps):
     check_interval(eps, "eps", 0.0, np.inf, closed_low=True)
 
 
-def _run(step, grad, m0, n_steps, state0: int, hyper):
-    """Loop ``step``: the first call checks ``grad``'s output; every iterate is checked finite."""
+def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, *, counts_steps: bool = False):
+    """Loop ``step`` in the namespace ``xp`` of the array arguments: the first call checks ``grad``'s output;
+    every iterate is checked finite. ``hyper`` are the checked hyperparameters, passed to every step (with
+    ``t``, from 1, when ``counts_steps``): as they are for NumPy (bit for bit the values the step always got),
+    as the library's arrays for another (:func:`~blrkit.algorithms._namespace.scalar_or_array`)."""
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
-    means = np.empty((n_steps + 1,) + m.shape)
-    means[0] = m
-    state = [np.zeros_like(m) for _ in range(state0)]
+    if xp is not np:
+        hyper = {name: scalar_or_array(v, xp, m) for name, v in hyper.items()}
+    means = [m]
+    state = [xp.zeros_like(m) for _ in range(state0)]
     first = checked(grad, "grad", matrix=False)
     for t in range(n_steps):
-        m, *state = step(m, *state, grad_mean=grad if t else first, **hyper(t + 1))
-        if not np.isfinite(m).all():
+        m, *state = step(m, *state, grad_mean=grad if t else first, **hyper, **({"t": t + 1} if counts_steps else {}))
+        if not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the iterates became non-finite at step {t + 1}: grad returned NaN or inf, "
                              "or lr is too large")
-        means[t + 1] = m
-    return GradientDescentResult(means=means)
+        means.append(m)
+    return GradientDescentResult(means=stack(xp, means))
 
 
 def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> GradientDescentResult:
@@ -99,9 +105,10 @@ def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> Gradien
     array([[1.],
            [0.]])
     """
+    xp = array_namespace(m0=m0, lr=lr, alpha=alpha, eps=eps)
     _check_hyper(lr, eps)
     rho = 1 - check_interval(alpha, "alpha", 0.0, 1.0, closed_low=True)
-    return _run(rmsprop_step, grad, m0, n_steps, 1, hyper=lambda t: dict(rho=rho, lr=lr, eps=eps))
+    return _run(xp, rmsprop_step, grad, m0, n_steps, 1, dict(rho=rho, lr=lr, eps=eps))
 
 
 def blr_from_rmsprop(*, lr, alpha, eps) -> dict:

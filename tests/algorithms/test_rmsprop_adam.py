@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+from algorithms.other_library import assert_same_result
 from blrkit.algorithms import (
     adam,
     adam_from_blr,
@@ -144,3 +145,27 @@ def test_inputs_are_not_mutated(rng):
     before = m0.copy()
     adam(lambda m: m, m0, n_steps=3)
     np.testing.assert_array_equal(m0, before)
+
+
+@pytest.mark.parametrize("driver, kw", [
+    (rmsprop, dict(lr=0.05, alpha=0.9, eps=1e-6)), (adam, dict(lr=0.02, betas=(0.8, 0.95), eps=1e-7)),
+    (adam, dict(lr=np.array([0.02, 0.05]), betas=(np.array(0.8), 0.95), eps=1e-7))])
+def test_another_array_library_computes_with_its_arrays(driver, kw, other_library, rng):
+    """The same run on another library's arrays (the start, array hyperparameters, a gradient callable taking
+    and returning them) gives that library's arrays, equal to the NumPy run. Two problems in a batch; in the
+    last case ``lr`` has one value per problem and β₁ is a 0-d array."""
+    lib = other_library
+    make = minibatch_logistic(rng, (2,))
+    m0 = rng.normal(size=(2, 3))
+    want = driver(make(), m0, n_steps=20, **kw)
+    other = {k: lib.convert(v) if k != "betas" else tuple(lib.convert(b) for b in v) for k, v in kw.items()}
+    got = driver(lib.wrap(make()), lib.to(m0), n_steps=20, **other)
+    assert_same_result(lib, got, want)
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^lr comes from array_api_strict \(Array\) but m0 from NumPy"):
+        rmsprop(lambda m: m, np.zeros(2), lr=xp.asarray(0.1), n_steps=2)
+    with pytest.raises(TypeError, match=r"^betas\[1\] comes from array_api_strict \(Array\) but m0 from NumPy"):
+        adam(lambda m: m, np.zeros(2), betas=(0.9, xp.asarray(0.99)), n_steps=2)
