@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array, check_count
 from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_minibatch, check_rng, check_start
 from blrkit.algorithms._generated.ivon import ivon_step
+from blrkit.algorithms._namespace import check_returned, indices_on, on_namespace, stack
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import IVONResult
 
@@ -108,6 +110,8 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     >>> np.round(res.means[-1], 3)
     array([1., 1.])
     """
+    xp = array_namespace(m0=m0, lr=lr, ess=ess, beta1=beta1, beta2=beta2, hess_init=hess_init,
+                         weight_decay=weight_decay)
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
     check_minibatch(n_data, batch_size)
@@ -118,32 +122,36 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     b1 = float(check_interval(beta1, "beta1", 0.0, 1.0, closed_low=True))
     rho = 1.0 - float(check_interval(beta2, "beta2", 0.0, 1.0, closed_low=True))
     delta = float(check_interval(weight_decay, "weight_decay", 0.0, np.inf, closed_low=True))
-    h = broadcast_to_batch(check_interval(hess_init, "hess_init", 0.0, np.inf), "hess_init", m.shape).copy()
+    h = broadcast_to_batch(check_interval(hess_init, "hess_init", 0.0, np.inf), "hess_init", tuple(m.shape))
+    h = h.copy() if xp is np else on_namespace(xp, h, m)
     check_count(n_samples, "n_samples")
     rng = check_rng(rng)
     lr, ess = float(as_float_array(lr, "lr")), float(as_float_array(ess, "ess"))
-    means, hessians = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
-    means[0], hessians[0] = m, h
-    g_avg = np.zeros_like(m)
+    means, hessians = [m], [h]
+    g_avg = xp.zeros_like(m)
     for t in range(n_steps):
-        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-        grad = _checked(grad_batch, idx, t + 1)
+        idx = indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)), m)
+        grad = _checked(grad_batch, idx, t + 1, xp)
         m, h, g_avg = ivon_step(m, h, g_avg, rho, lr, b1, delta, ess, t + 1, grad, int(n_samples), rng)
-        if not (np.isfinite(m).all() and np.isfinite(h).all()):
+        if not (bool(xp.all(xp.isfinite(m))) and bool(xp.all(xp.isfinite(h)))):
             raise ValueError(f"the iterates became non-finite at step {t + 1}: lr is too large or the loss "
                              "overflowed")
-        means[t + 1], hessians[t + 1] = m, h
-    return IVONResult(means=means, hessians=hessians, ess=ess, weight_decay=delta)
+        means.append(m)
+        hessians.append(h)
+    return IVONResult(means=stack(xp, means), hessians=stack(xp, hessians), ess=ess, weight_decay=delta)
 
 
-def _checked(grad_batch, idx, t: int):
-    """θ ↦ ``grad_batch(θ, idx)``, its shape and finiteness checked (the step is named)."""
+def _checked(grad_batch, idx, t: int, xp):
+    """θ ↦ ``grad_batch(θ, idx)``, its shape, library and finiteness checked (the step is named)."""
     def grad(theta):
-        out = np.asarray(grad_batch(theta, idx))
-        if out.shape != theta.shape:
-            raise ValueError(f"grad_batch must return the mean minibatch gradient, of shape {theta.shape} for "
-                             f"θ of shape {theta.shape}, got shape {out.shape} (step {t})")
-        if np.iscomplexobj(out) or not np.isfinite(out).all():
+        out = grad_batch(theta, idx)
+        check_returned(out, "grad_batch", theta)
+        if xp is np:
+            out = np.asarray(out)
+        if tuple(out.shape) != tuple(theta.shape):
+            raise ValueError(f"grad_batch must return the mean minibatch gradient, of shape {tuple(theta.shape)} "
+                             f"for θ of shape {tuple(theta.shape)}, got shape {tuple(out.shape)} (step {t})")
+        if xp.isdtype(out.dtype, "complex floating") or not bool(xp.all(xp.isfinite(out))):
             raise ValueError(f"grad_batch returned non-finite values (NaN or inf) at step {t}")
         return out
     return grad
