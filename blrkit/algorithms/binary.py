@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array, check_count, check_learning_rate
 from blrkit.algorithms._common import check_interval, check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
 from blrkit.algorithms._generated.bernoulli_exact import bernoulli_blr_step
 from blrkit.algorithms._generated.ste import ste_step
+from blrkit.algorithms._namespace import check_returned, indices_on, on_namespace, scalar_or_array, stack
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import BinaryResult
 
@@ -85,12 +87,13 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     >>> np.sign(res.means[-1])
     array([ 1., -1.])
     """
+    xp = array_namespace(lam0=lam0, lr=lr, temperature=temperature, prior=prior, momentum=momentum)
     lam = check_start(lam0, "lam0")
-    r = check_rho(lr, lam.shape[:-1], "lr")
+    r = scalar_or_array(check_rho(lr, lam.shape[:-1], "lr"), xp, lam)
     tau = float(as_float_array(temperature, "temperature"))
     if not tau > 0 or not np.isfinite(tau):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-    lam_prior = np.broadcast_to(as_float_array(prior, "prior"), lam.shape)
+    lam_prior = xp.broadcast_to(on_namespace(xp, as_float_array(prior, "prior"), lam), tuple(lam.shape))
     check_minibatch(n_data, batch_size)
     check_count(n_samples, "n_samples")
     if not callable(grad_batch):
@@ -102,13 +105,13 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
         return bayesbinn_step(lam, rho, lam_prior, tau, grad, int(n_data), int(n_samples), rng)
 
     return _run(blr_step if beta == 0 else _with_momentum(blr_step, beta, r), grad_batch, lam,
-                _check_n_steps(n_steps), n_data, batch_size, rng)
+                _check_n_steps(n_steps), n_data, batch_size, rng, xp)
 
 
 def _with_momentum(blr_step, beta, rho):
     r"""The BLR step with its direction :math:`d_t = \lambda_t - \text{blr\_step}(\lambda_t, \rho = 1)` averaged:
     :math:`v \leftarrow \beta v + (1-\beta)d_t`, :math:`\lambda \leftarrow \lambda - \rho\,v/(1-\beta^{t})`."""
-    rho = np.asarray(rho, dtype=float)[..., None]
+    rho = rho if type(rho) is float else rho[..., None]  # one ρ per problem: over the weights
     state = {"v": 0.0, "t": 0}
 
     def step(lam, grad):
@@ -139,15 +142,17 @@ def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, 
            [-0.05,  0.1 ],
            [-0.15,  0.2 ]])
     """
+    xp = array_namespace(latent0=latent0, lr=lr)
     lam = check_start(latent0, "latent0")
     a = as_float_array(lr, "lr")
-    if np.any(~(a > 0)) or not np.all(np.isfinite(a)):
+    if not bool(array_namespace(a=a).all(a > 0)):  # as_float_array has rejected NaN and inf
         raise ValueError(f"lr must be positive and finite, got {lr!r}")
+    a = scalar_or_array(a, xp, lam)
     check_minibatch(n_data, batch_size)
     if not callable(grad_batch):
         raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
     return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, _check_n_steps(n_steps), n_data,
-                batch_size, check_rng(rng))
+                batch_size, check_rng(rng), xp)
 
 
 def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
@@ -188,46 +193,55 @@ def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
     >>> np.round(res.means[-1], 3)    # the mean-field VI optimum (blrkit.classical.binary.mean_field_vi)
     array([-0.992, -0.758])
     """
+    xp = array_namespace(lam0=lam0, rho=rho, prior=prior)
     lam = as_float_array(lam0, "lam0", min_ndim=1)
     P = lam.shape[-1]
     if not 1 <= P <= 20:
         raise ValueError(f"the exact natural gradient enumerates 2^P weight vectors: P (the last axis of lam0) must be "
                          f"in [1, 20], got {P}")
     rho = check_learning_rate(rho)
-    prior = as_float_array(prior, "prior")
+    if xp is not np:
+        rho = scalar_or_array(rho, xp, lam)
+    prior = on_namespace(xp, as_float_array(prior, "prior"), lam)
     n_steps = _check_n_steps(n_steps)
     path = [lam]
     for t in range(1, n_steps + 1):
         def checked_loss(W, t=t):
-            out = np.asarray(loss(W), dtype=float)
-            if out.shape != (len(W),):
-                raise ValueError(f"loss must return one value per weight vector, shape ({len(W)},), got {out.shape}")
-            if not np.isfinite(out).all():
+            out = loss(W)
+            check_returned(out, "loss", W, "W")
+            out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64)
+            if tuple(out.shape) != (W.shape[0],):
+                raise ValueError(f"loss must return one value per weight vector, shape ({W.shape[0]},), "
+                                 f"got {tuple(out.shape)}")
+            if not bool(xp.all(xp.isfinite(out))):
                 raise ValueError(f"loss returned non-finite values (NaN or inf) at step {t}")
             return out
         lam = bernoulli_blr_step(lam, rho, prior, checked_loss)
         path.append(lam)
-    return BinaryResult(natural=np.stack(path))
+    return BinaryResult(natural=stack(xp, path))
 
 
-def _run(step, grad_batch, lam, n_steps, n_data, batch_size, rng) -> BinaryResult:
+def _run(step, grad_batch, lam, n_steps, n_data, batch_size, rng, xp) -> BinaryResult:
     path = [lam]
-    full = np.arange(n_data)
+    full = indices_on(xp, np.arange(n_data), lam)
     for t in range(1, n_steps + 1):
-        idx = full if batch_size == n_data else np.sort(rng.choice(n_data, batch_size, replace=False))
+        idx = full if batch_size == n_data else indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)),
+                                                           lam)
 
         def grad(w, idx=idx, t=t):
-            out = np.asarray(grad_batch(w, idx), dtype=float)
-            if out.shape != w.shape:
-                raise ValueError(f"grad_batch must return the mean minibatch gradient of shape {w.shape}, "
-                                 f"got shape {out.shape} (step {t})")
-            if not np.isfinite(out).all():
+            out = grad_batch(w, idx)
+            check_returned(out, "grad_batch", w, "w")
+            out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64)
+            if tuple(out.shape) != tuple(w.shape):
+                raise ValueError(f"grad_batch must return the mean minibatch gradient of shape {tuple(w.shape)}, "
+                                 f"got shape {tuple(out.shape)} (step {t})")
+            if not bool(xp.all(xp.isfinite(out))):
                 raise ValueError(f"grad_batch returned non-finite values (NaN or inf) at step {t}")
             return out
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             lam = step(lam, grad)
-        if not np.isfinite(lam).all():
+        if not bool(xp.all(xp.isfinite(lam))):
             raise ValueError(f"the natural parameters became non-finite at step {t}: the relaxed scale "
                              "(1 − w²)/(τ(1 − tanh²λ)) overflowed (|λ| too large for this temperature; lower lr)")
         path.append(lam)
-    return BinaryResult(natural=np.stack(path))
+    return BinaryResult(natural=stack(xp, path))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array
 from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.dropout import dropout_step
 from blrkit.algorithms._generated.dropout_noise import dropout_noise_step
+from blrkit.algorithms._namespace import indices_on, scalar_or_array, stack
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -35,6 +37,9 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     the mask each step draws ``rng.standard_normal(D)`` = ε and takes the gradient at z ⊙ (m + σε), Gaussian
     noise on the kept weights; σ = 0 (the default) is DropConnect (the recipe ``dropout``), with no extra draws.
 
+    Arrays of another Array API library than NumPy (``m0``, an array ``rho``) run in that library:
+    ``grad_batch`` then receives its arrays, θ and the indices, and the means come back as its arrays.
+
     Examples
     --------
     >>> import numpy as np
@@ -45,8 +50,9 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     >>> res.means[-1].round(1)                    # the slab means (dropout acts as a penalty)
     array([ 0.9, -2. ,  0.5])
     """
+    xp = array_namespace(m0=m0, rho=rho, keep_prob=keep_prob, slab_sd=slab_sd)
     m = check_start(m0)
-    r = check_rho(rho, m.shape[:-1])
+    r = scalar_or_array(check_rho(rho, m.shape[:-1]), xp, m)
     p = float(as_float_array(keep_prob, "keep_prob"))
     if not 0 < p <= 1:
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
@@ -64,10 +70,10 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
         step = dropout_step
     path = [m]
     for t in range(1, _check_n_steps(n_steps) + 1):
-        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
+        idx = indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)), m)
         m = step(m, r, p, lambda theta, idx=idx: grad_batch(theta, idx), int(n_data), int(batch_size), rng)
-        if not np.isfinite(m).all():
+        if not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the means became non-finite at step {t}: grad_batch returned NaN or inf, or rho is "
                              "too large")
         path.append(m)
-    return GradientDescentResult(means=np.stack(path))
+    return GradientDescentResult(means=stack(xp, path))

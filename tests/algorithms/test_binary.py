@@ -6,6 +6,7 @@ Algorithm 1 of Meng et al. and BinaryConnect are the `bayesbinn` and `ste` rows 
 import numpy as np
 import pytest
 
+from algorithms.other_library import assert_same_result
 from blrkit.algorithms import bayesbinn, ste
 from blrkit.classical.binary import mean_field_vi
 from blrkit.classical.binary import ste as classical_ste
@@ -132,3 +133,52 @@ def test_exact_blr_batched_and_bad_input():
         bernoulli_blr(lambda W: np.full(len(W), np.nan), lam, rho=0.5, n_steps=1)
     with pytest.raises(ValueError, match="one value per weight vector"):
         bernoulli_blr(lambda W: W, lam, rho=0.5, n_steps=1)
+
+
+# -- another array library ---------------------------------------------------------------------------
+
+LAM0 = np.linspace(-0.5, 0.5, 2 * P).reshape(2, P)   # two problems in a batch
+CALLS = {
+    "bayesbinn": (bayesbinn, grad_batch, dict(lr=np.array([0.03, 0.05]), temperature=0.7, n_steps=12, n_data=N,
+                                              batch_size=8, n_samples=2, prior=np.full(P, 0.3), rng=11)),
+    "bayesbinn with momentum": (bayesbinn, grad_batch, dict(lr=0.03, temperature=0.7, n_steps=12, n_data=N,
+                                                            batch_size=N, momentum=0.9, rng=11)),
+    "ste": (ste, grad_batch, dict(lr=0.1, n_steps=12, n_data=N, batch_size=8, rng=11)),
+    "bernoulli_blr": (None, loss, dict(rho=0.5, n_steps=12, prior=np.full(P, 0.1))),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_another_array_library_computes_with_its_arrays(name, other_library):
+    """The same run on another library's arrays (the start, array hyperparameters, the user's callable taking
+    the weights, and the minibatch indices, as the library's arrays) gives that library's arrays, equal to the
+    NumPy run: the same minibatches and uniforms, drawn on the host. μ = tanh λ and q(w = +1) too."""
+    from blrkit.algorithms import bernoulli_blr
+
+    lib = other_library
+    driver, fn, kw = CALLS[name]
+    driver = driver or bernoulli_blr
+    want = driver(fn, LAM0, **kw)
+    kinds = set()
+
+    def spy(*args, wrapped=lib.wrap(fn)):
+        kinds.update(type(a) for a in args)
+        return wrapped(*args)
+    got = driver(spy, lib.to(LAM0), **{k: lib.convert(v) for k, v in kw.items()})
+    assert kinds == {lib.array_type}
+    assert_same_result(lib, got, want, properties=("means", "probabilities"))
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    from blrkit.algorithms import bernoulli_blr
+
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^prior comes from array_api_strict \(Array\) but lam0 from NumPy"):
+        bayesbinn(grad_batch, np.zeros(P), lr=0.1, temperature=0.5, n_steps=1, n_data=N, batch_size=N,
+                  prior=xp.zeros(P))
+    with pytest.raises(TypeError, match=r"^lr comes from array_api_strict \(Array\) but latent0 from NumPy"):
+        ste(grad_batch, np.zeros(P), lr=xp.asarray(0.1), n_steps=1, n_data=N, batch_size=N)
+    with pytest.raises(TypeError, match=r"^lam0 comes from array_api_strict \(Array\) but rho from NumPy"):
+        bernoulli_blr(loss, xp.zeros(P), rho=np.asarray(0.5), n_steps=1)
+    with pytest.raises(TypeError, match=r"^loss returned a NumPy array \(ndarray\) for W from array_api_strict"):
+        bernoulli_blr(lambda W: np.zeros(2 ** P), xp.zeros(P), rho=0.5, n_steps=1)

@@ -4,6 +4,7 @@ per-weight behaviour, and bad input. Against DropConnect and inverted dropout by
 import numpy as np
 import pytest
 
+from algorithms.other_library import assert_same_result
 from blrkit.algorithms import dropout_sgd
 
 rng = np.random.default_rng(0)
@@ -84,3 +85,28 @@ def test_finite_slab_variance_is_dropconnect_with_gaussian_weight_noise():
     assert not np.allclose(noisy.means[-1], plain.means[-1])
     with pytest.raises(ValueError, match="slab_sd"):
         dropout_sgd(g, np.zeros(3), slab_sd=-0.1, rng=3, **kw)
+
+
+@pytest.mark.parametrize("slab_sd", [0.0, 0.5])
+def test_another_array_library_computes_with_its_arrays(slab_sd, other_library):
+    """The same run on another library's arrays (the start, one ρ per problem, a gradient callable taking θ and
+    the minibatch indices as the library's arrays) gives that library's arrays, equal to the NumPy run: the
+    same minibatches, masks and noise, drawn on the host. Two problems in a batch."""
+    lib = other_library
+    m0, rho = np.random.default_rng(2).normal(size=(2, 3)), np.array([0.002, 0.004])
+    kw = dict(keep_prob=0.8, slab_sd=slab_sd, n_steps=20, n_data=40, batch_size=10, rng=3)
+    want = dropout_sgd(grad_batch, m0, rho=rho, **kw)
+    kinds = set()
+
+    def spy(theta, idx, wrapped=lib.wrap(grad_batch)):
+        kinds.update({type(theta), type(idx)})
+        return wrapped(theta, idx)
+    got = dropout_sgd(spy, lib.to(m0), rho=lib.to(rho), **kw)
+    assert kinds == {lib.array_type}
+    assert_same_result(lib, got, want)
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^rho comes from array_api_strict \(Array\) but m0 from NumPy"):
+        dropout_sgd(grad_batch, np.zeros(3), rho=xp.asarray(0.01), keep_prob=0.5, n_steps=2, n_data=40, batch_size=10)
