@@ -5,6 +5,10 @@ Both additions are named rewrites in the derivation (recipe ``adam``), not conse
 the average stands in for heavy-ball momentum in natural parameters when the scale vectors move
 slowly, and the bias correction is a step-size schedule that undoes the zero start. The numeric
 update is the emitted :func:`~blrkit.algorithms._generated.adam.adam_step`.
+
+The driver computes with the namespace of its array arguments (:mod:`blrkit._array_api`): the arrays of
+another Array API library (PyTorch, JAX, CuPy, array-api-strict) run in that library, ``grad`` receives its
+arrays (the iterate) and the result holds its arrays.
 """
 
 from __future__ import annotations

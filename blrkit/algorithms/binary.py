@@ -6,6 +6,11 @@ relaxation and minibatches (recipe ``bayesbinn``); STE is its deterministic limi
 relaxation noise, a constant scale, zero temperature, a small step), with latent weights λ.  The numeric
 steps are the emitted :func:`~blrkit.algorithms._generated.bayesbinn.bayesbinn_step` and
 :func:`~blrkit.algorithms._generated.ste.ste_step`.
+
+The drivers compute with the namespace of their array arguments (:mod:`blrkit._array_api`): the arrays of
+another Array API library (PyTorch, JAX, CuPy, array-api-strict) run in that library, ``grad_batch`` (``loss``
+for :func:`bernoulli_blr`) receives its arrays (the weights and the minibatch indices) and the result holds
+its arrays; random draws stay on the host's ``rng``.
 """
 
 from __future__ import annotations

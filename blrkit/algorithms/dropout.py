@@ -5,6 +5,11 @@ The recipe ``dropout`` derives the step :math:`m \leftarrow m - \rho\,\tfrac NM\
 DropConnect SGD on the slab means; with :math:`\tilde m = p\,m` it is inverted dropout (the derivation checks
 the change of variables).  The numeric step is the emitted
 :func:`~blrkit.algorithms._generated.dropout.dropout_step`.
+
+The driver computes with the namespace of its array arguments (:mod:`blrkit._array_api`): the arrays of
+another Array API library (PyTorch, JAX, CuPy, array-api-strict) run in that library, ``grad_batch`` receives
+its arrays (θ and the minibatch indices) and the result holds its arrays; random draws stay on the host's
+``rng``.
 """
 
 from __future__ import annotations
@@ -36,9 +41,6 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     ``slab_sd`` σ > 0 keeps the slab's variance instead of the delta method (the recipe ``dropout_noise``): after
     the mask each step draws ``rng.standard_normal(D)`` = ε and takes the gradient at z ⊙ (m + σε), Gaussian
     noise on the kept weights; σ = 0 (the default) is DropConnect (the recipe ``dropout``), with no extra draws.
-
-    Arrays of another Array API library than NumPy (``m0``, an array ``rho``) run in that library:
-    ``grad_batch`` then receives its arrays, θ and the indices, and the means come back as its arrays.
 
     Examples
     --------

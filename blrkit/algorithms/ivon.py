@@ -10,6 +10,11 @@ size.  The recipe ``ivon`` derives the step: the BLR, the expected Hessian by St
 three rewrites that are not the BLR: the decoupled step ``lr``, the momentum β₁ on the gradient, and
 its bias correction.  The numeric update is the emitted :func:`~blrkit.algorithms._generated.ivon.ivon_step`
 (Khan & Rue 2023, Sec. 4.2; Shen et al. 2024, Alg. 1).
+
+The drivers compute with the namespace of their array arguments (:mod:`blrkit._array_api`): the arrays of
+another Array API library (PyTorch, JAX, CuPy, array-api-strict) run in that library, ``grad_batch`` receives
+its arrays (θ and the minibatch indices) and the result holds its arrays; random draws stay on the host's
+``rng``.
 """
 
 from __future__ import annotations

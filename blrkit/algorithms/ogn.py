@@ -19,6 +19,11 @@ prior is weak.
 
 The numeric updates are the emitted :func:`~blrkit.algorithms._generated.ogn.ogn_step` and
 :func:`~blrkit.algorithms._generated.vogn.vogn_step`.
+
+The drivers compute with the namespace of their array arguments (:mod:`blrkit._array_api`): the arrays of
+another Array API library (PyTorch, JAX, CuPy, array-api-strict) run in that library, ``grad_terms`` (or
+``grad_sums``) receives its arrays (θ and the minibatch indices) and the result holds its arrays; random draws
+stay on the host's ``rng``.
 """
 
 from __future__ import annotations

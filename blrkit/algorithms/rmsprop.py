@@ -23,6 +23,10 @@ decay. Where the textbook algorithms are *not* the BLR: the square root (the BLR
 :math:`v`), ε (in the BLR the prior's precision :math:`\delta/N` sits in both numerator and
 denominator), the bias correction (a step-size schedule) and weight decay (PyTorch adds it to the
 gradient before squaring; the BLR's prior stays outside :math:`v`).
+
+The drivers compute with the namespace of their array arguments (:mod:`blrkit._array_api`): the arrays of
+another Array API library (PyTorch, JAX, CuPy, array-api-strict) run in that library, ``grad`` receives its
+arrays (the iterate) and the result holds its arrays.
 """
 
 from __future__ import annotations
