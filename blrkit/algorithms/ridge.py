@@ -83,7 +83,9 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     True
     """
     if type(X) is np.ndarray and type(y) is np.ndarray:          # the common case: two type checks
-        xp = np
+        # α and σ² Python floats (the commonest case) cannot come from another library
+        xp = np if type(alpha) is float and type(noise_variance) is float else \
+            array_namespace(X=X, y=y, alpha=alpha, noise_variance=noise_variance)
         complex_data = X.dtype.kind == "c" or y.dtype.kind == "c"
     else:
         if is_dask_array(X) or is_dask_array(y):
