@@ -43,9 +43,9 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     ----------
     X : array_like or dask.array.Array, shape (*batch, N, D)
         Design matrices. An array of another Array API library (PyTorch, JAX, CuPy, …) makes the
-        computation use that library, and the posterior holds its arrays. A Dask array (chunked along N, whole along D) is never loaded whole:
-        :math:`X^\top X` and :math:`X^\top y` are chunked reductions and the posterior comes back
-        as NumPy arrays (``docs/scale.md``).
+        computation use that library, and the posterior holds its arrays. A Dask array (chunked
+        along N, whole along D) is never loaded whole: :math:`X^\top X` and :math:`X^\top y` are
+        chunked reductions and the posterior comes back as NumPy arrays (``docs/scale.md``).
     y : array_like or dask.array.Array, shape (*batch, N)
         Targets; a Dask array exactly when ``X`` is one.
     alpha : float or array_like of shape (*batch,)
