@@ -995,7 +995,8 @@ def _filter_plain(mod, xp):
             m_pred = (F_t @ m[..., None])[..., 0]
             if mod.b is not None:
                 m_pred = m_pred + mod.at("b", t - 1)
-            P_pred = _sym(F_t @ P @ F_t.mT + mod.at("Q", t - 1))
+            with np.errstate(over="ignore", invalid="ignore"):  # (array-api-strict computes with NumPy) reported below
+                P_pred = _sym(F_t @ P @ F_t.mT + mod.at("Q", t - 1))
             _check_diverged(t, m_pred, P_pred, xp)
         d_t = None if mod.d is None else mod.at("d", t)
         if empty[t]:
