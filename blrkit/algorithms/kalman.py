@@ -42,6 +42,13 @@ vectorised over the batch. The smoother likewise runs with a constant gain where
 covariances are steady (a backward prefix scan for a small batch). Buffers are
 time-major; the returned arrays are views with the documented axis order, and covariances shared
 by all series are returned as a read-only broadcast view of one ``(T, D, D)`` array.
+
+Other array libraries. Given the arrays of another Array API library (PyTorch, JAX, CuPy,
+array-api-strict; :mod:`blrkit._array_api`), :func:`kalman_filter` and :func:`rts_smoother` compute
+in its namespace, on its device, and return its arrays: the plain loop over time of the prediction
+and the emitted update, vectorised over the series, the log-likelihood by Cholesky, and missing
+components (NaN) dropped as above; none of the shortcuts of the NumPy path (the two agree to
+rounding). :func:`kalman_em` runs on NumPy arrays only.
 """
 
 from __future__ import annotations
@@ -113,7 +120,8 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
     y : array_like or numpy.ma.MaskedArray or dask.array.Array, shape (*batch, T, O)
         Observations; NaN or masked entries are missing. A Dask array chunked along its batch axes
         only (one model, every series): each chunk of series is filtered in parallel and the
-        results are Dask arrays chunked alike (``docs/scale.md``).
+        results are Dask arrays chunked alike (``docs/scale.md``). The arrays of another Array API
+        library (PyTorch, JAX, …; every array argument from it): the results are its arrays.
     F : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         Transition matrix; ``F[..., t, :, :]`` maps step t to step t+1.
     Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
@@ -155,7 +163,8 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
         (except NaN in ``y``); a Dask ``y`` chunked along its time or value axis, or with a model
         that has batch axes.
     TypeError
-        Arguments from different array libraries (NumPy with JAX, …), or a Dask model parameter.
+        Arguments from different array libraries (NumPy with JAX, …; naming one), or a Dask model
+        parameter.
 
     Notes
     -----
@@ -204,6 +213,10 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
                                    observation_offsets=observation_offsets, time_varying=time_varying)
     xp = array_namespace(y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
                          observation_offsets=observation_offsets)
+    if xp is not np:
+        y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets = _in_namespace(
+            xp, y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
+            observation_offsets=observation_offsets).values()
     mod = _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets, time_varying)
     # NumPy: the optimised recursion (steady state, scans, time-major buffers); any other library:
     # the plain loop over time in its own namespace
@@ -239,7 +252,8 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     ----------
     filter_result : KalmanFilterResult
         The output of :func:`kalman_filter` (of Dask arrays for a Dask ``y``: then smoothed chunk by
-        chunk, with Dask results).
+        chunk, with Dask results; of another Array API library's arrays: then smoothed in it, with
+        its arrays, ``F, Q`` and the offsets from the same library).
     F, Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         The transition matrix and process-noise covariance used for filtering.
     transition_offsets : array_like, shape (*batch, D), or (*batch, T-1, D) if time-varying, optional
@@ -278,6 +292,9 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
         return _dask.rts_smoother(filter_result, F, Q, transition_offsets=transition_offsets,
                                   time_varying=time_varying, cross_covariances=cross_covariances)
     xp = array_namespace(F=F, Q=Q, transition_offsets=transition_offsets, means=means, covariances=covs)
+    if xp is not np:
+        F, Q, transition_offsets, means, covs = _in_namespace(xp, F=F, Q=Q, transition_offsets=transition_offsets,
+                                                              means=means, covariances=covs).values()
     T, D = means.shape[-2:]
     batch = tuple(means.shape[:-2])
     F, Q, b, tv = _check_smoother_model(T, D, batch, F, Q, transition_offsets, time_varying)
@@ -355,7 +372,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     Parameters
     ----------
     y : array_like or numpy.ma.MaskedArray, shape (*batch, T, O)
-        Observations; NaN or masked entries are missing. Rows entirely missing are left out of the
+        Observations (NumPy: the arrays of another library raise ``TypeError``, convert them with
+        ``np.asarray``); NaN or masked entries are missing. Rows entirely missing are left out of the
         ``H`` and ``R`` sums (as pykalman does); a row with some components observed enters them
         completed in expectation: its missing residual given the observed one has mean
         :math:`R_{mo}R_{oo}^{-1} r_o` and variance :math:`R_{mm} - R_{mo}R_{oo}^{-1}R_{om}` under the
@@ -645,6 +663,21 @@ class _Model:
         """The argument ``name`` at time ``t`` (itself when not time-varying)."""
         a = getattr(self, name)
         return a[t, ...] if _TV_NAME.get(name, name) in self.tv else a
+
+
+def _in_namespace(xp, **named):
+    """The arguments ``named``, with lists and Python numbers given beside another library's arrays
+    turned into that library's float64 arrays (on their device); arrays and None unchanged."""
+    like = next(v for v in named.values() if array_library(v) not in (None, "numpy"))
+    out = {}
+    for name, v in named.items():
+        if v is not None and array_library(v) is None:
+            try:
+                v = xp.asarray(v, dtype=xp.float64, device=device(like))
+            except (TypeError, ValueError):
+                raise TypeError(f"{name} must be an array of real numbers, got {type(v).__name__}") from None
+        out[name] = v
+    return out
 
 
 def _check_time_varying(time_varying, allowed=TIME_VARYING_ARGUMENTS):

@@ -912,3 +912,17 @@ def test_bad_arguments_on_another_library_raise_naming_them(change, match):
     args = {k: xp.asarray(v) for k, v in (_good() | change).items()}
     with pytest.raises(ValueError, match=match):
         kalman_filter(**args)
+
+
+def test_lists_beside_another_library_become_its_arrays(other_library):
+    """Python lists given with another library's arrays (the docstring's offsets) are taken as that
+    library's arrays: the filter and smoother run and equal the NumPy path (tolerances as above)."""
+    lib, one = other_library, np.eye(1)
+    y = np.array([[1.5], [np.nan], [3.5]])
+    kw = dict(transition_offsets=[1.0], observation_offsets=[0.5])
+    want = kalman_filter(y, one, one, one, one, np.zeros(1), one, **kw)
+    got = kalman_filter(lib.to(y), lib.to(one), [[1.0]], lib.to(one), lib.to(one), lib.to(np.zeros(1)), lib.to(one),
+                        **kw)
+    _assert_fields_equal(got, want, lib, ("means", "covariances", "log_likelihood"))
+    _assert_fields_equal(rts_smoother(got, [[1.0]], lib.to(one), transition_offsets=[1.0]),
+                         rts_smoother(want, one, one, transition_offsets=[1.0]), lib, ("means", "covariances"))
