@@ -166,7 +166,7 @@ def test_another_array_library_computes_with_its_arrays(name, other_library):
         return wrapped(*args)
     got = driver(spy, lib.to(LAM0), **{k: lib.convert(v) for k, v in kw.items()})
     assert kinds == {lib.array_type}
-    assert_same_result(lib, got, want, properties=("means", "probabilities"))
+    assert_same_result(got, want, lib, ["natural", "means", "probabilities"])
 
 
 def test_mixing_numpy_with_another_library_names_the_argument():
