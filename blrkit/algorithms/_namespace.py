@@ -29,7 +29,7 @@ def indices_on(xp, idx: np.ndarray, like):
     ``grad(θ, idx)`` indexes its own data with its own library's indices."""
     if xp is np:
         return idx
-    return xp.asarray(idx, device=device(like))
+    return xp.asarray(idx, dtype=xp.int64, device=device(like))
 
 
 def check_returned(out, name: str, arg, arg_name: str = "θ") -> None:
