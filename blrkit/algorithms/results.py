@@ -269,7 +269,7 @@ class DirichletPosterior:
     @property
     def mean(self) -> np.ndarray:
         """E[θ_k] = α_k / Σ_j α_j, ``(*batch, K)``."""
-        return self.alpha / self.alpha.sum(axis=-1, keepdims=True)
+        return self.alpha / array_namespace(alpha=self.alpha).sum(self.alpha, axis=-1, keepdims=True)
 
 
 @dataclass(frozen=True)
