@@ -36,7 +36,7 @@ import numpy as np
 from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_interval, check_start, checked
 from blrkit.algorithms._generated.rmsprop import rmsprop_step
-from blrkit.algorithms._namespace import scalar_or_array, stack
+from blrkit.algorithms._namespace import recorder, scalar_or_array
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -59,7 +59,7 @@ def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, *, counts_steps:
     n_steps = _check_n_steps(n_steps)
     if xp is not np:
         hyper = {name: scalar_or_array(v, xp, m) for name, v in hyper.items()}
-    means = [m]
+    store, means = recorder(xp, m, n_steps)
     state = [xp.zeros_like(m) for _ in range(state0)]
     first = checked(grad, "grad", matrix=False)
     for t in range(n_steps):
@@ -67,8 +67,8 @@ def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, *, counts_steps:
         if not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the iterates became non-finite at step {t + 1}: grad returned NaN or inf, "
                              "or lr is too large")
-        means.append(m)
-    return GradientDescentResult(means=stack(xp, means))
+        store(t + 1, m)
+    return GradientDescentResult(means=means())
 
 
 def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> GradientDescentResult:
