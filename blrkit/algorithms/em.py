@@ -14,6 +14,7 @@ import numpy as np
 from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array, check_simplex, check_spd
 from blrkit.algorithms import _dask
+from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._common import is_linalg_error
 from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.em import em_step
@@ -91,22 +92,22 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     if type(X) is not np.ndarray and is_dask_array(X):
         n_steps = _check_n_steps(n_steps)
         return _dask.em_gaussian_mixture(X, weights0, means0, precisions0, n_steps)
-    xp = array_namespace(X=X, weights0=weights0, means0=means0, precisions0=precisions0)
-    X = as_float_array(X, "X", min_ndim=2)
+    xp, like = namespace_and_reference(X=X, weights0=weights0, means0=means0, precisions0=precisions0)
+    X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
     N, D = X.shape[-2:]
     if N == 0 or D == 0:
         raise ValueError(f"X must hold at least one observation of at least one dimension, got shape {tuple(X.shape)}")
-    w = as_float_array(weights0, "weights0", min_ndim=1)
+    w = on_device(xp, as_float_array(weights0, "weights0", min_ndim=1), like)
     K = w.shape[-1]
     if K == 0:
         raise ValueError("weights0 must hold at least one component (last axis), got K = 0")
     if K > N:
         raise ValueError(f"the number of components K = {K} (weights0) exceeds the number of observations N = {N} (X)")
     check_simplex(w, "weights0")
-    m = as_float_array(means0, "means0", min_ndim=2)
+    m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
     if tuple(m.shape[-2:]) != (K, D):
         raise ValueError(f"means0 must be (..., K, D) = (..., {K}, {D}) to match weights0 and X, got {tuple(m.shape)}")
-    P = as_float_array(precisions0, "precisions0", min_ndim=3)
+    P = on_device(xp, as_float_array(precisions0, "precisions0", min_ndim=3), like)
     if tuple(P.shape[-3:]) != (K, D, D):
         raise ValueError(f"precisions0 must be (..., K, D, D) = (..., {K}, {D}, {D}), got {tuple(P.shape)}")
     try:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_namespace, device, to_numpy
+from blrkit._array_api import array_library, array_namespace, device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_simplex, cholesky_succeeds
+from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._common import check_rho, check_rng
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
@@ -80,8 +81,8 @@ def mixture_newton(loss, grad, hess, means0, *, rho, n_steps: int, precisions0=N
     >>> np.round(res.means[:, 0], 4), np.round(res.weights, 3)
     (array([-2.0598,  1.9343]), array([0.87, 0.13]))
     """
-    xp = array_namespace(means0=means0, rho=rho, precisions0=precisions0, weights0=weights0)
-    m = as_float_array(means0, "means0", min_ndim=2)
+    xp, like = namespace_and_reference(means0=means0, rho=rho, precisions0=precisions0, weights0=weights0)
+    m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
     batch, K, D = _mixture_shape(m)
     r = _per_problem(xp, check_rho(rho, batch), m)  # one ρ per problem, shared by its K components
     n_steps = _check_n_steps(n_steps)
@@ -163,15 +164,15 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
     >>> np.round(res.weights, 3), np.round(res.means[:, 0], 3), np.round(1 / res.precisions[:, 0, 0], 3)
     (array([0.3, 0.7]), array([-2.,  2.]), array([0.25, 1.  ]))
     """
-    xp = array_namespace(means0=means0, rho=rho, precisions0=precisions0, rho_weights=rho_weights, weights0=weights0)
-    m = as_float_array(means0, "means0", min_ndim=2)
+    xp, like = namespace_and_reference(means0=means0, rho=rho, precisions0=precisions0, rho_weights=rho_weights,
+                                       weights0=weights0)
+    m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
     batch, K, D = _mixture_shape(m)
     r = _per_problem(xp, check_rho(rho, batch), m)
     if rho_weights is None:
         r_pi = r / 10
     else:
-        r_pi = as_float_array(rho_weights, "rho_weights")  # NumPy for a Python float
-        r_pi = r_pi if xp is np else xp.asarray(r_pi, dtype=xp.float64, device=device(m))
+        r_pi = on_device(xp, as_float_array(rho_weights, "rho_weights"), m)  # NumPy for a Python float
         if not bool(xp.all(r_pi > 0)):
             raise ValueError(f"rho_weights must be positive and finite, got {rho_weights!r}")
     n_steps = _check_n_steps(n_steps)
@@ -226,7 +227,7 @@ def _precisions(xp, precisions0, m):
         if xp is np:
             return np.broadcast_to(np.eye(shape[-1]), shape).copy()
         return xp.broadcast_to(xp.eye(shape[-1], dtype=xp.float64, device=device(m)), shape)
-    S = as_float_array(precisions0, "precisions0", min_ndim=2)
+    S = on_device(xp, as_float_array(precisions0, "precisions0", min_ndim=2), m)
     try:
         S = xp.broadcast_to(S, shape)
     except (ValueError, RuntimeError):  # RuntimeError: PyTorch's
@@ -242,7 +243,7 @@ def _log_weights(xp, weights0, m):
     shape = tuple(m.shape[:-1])
     if weights0 is None:
         return np.zeros(shape) if xp is np else xp.zeros(shape, dtype=xp.float64, device=device(m))
-    w = as_float_array(weights0, "weights0", min_ndim=1)
+    w = on_device(xp, as_float_array(weights0, "weights0", min_ndim=1), m)
     try:
         w = xp.broadcast_to(w, shape)
     except (ValueError, RuntimeError):
@@ -262,8 +263,12 @@ def _finite(fn, name, t, samples=False):
 
     def call(theta):
         out = fn(theta)
-        xp = array_namespace(theta=theta, **{f"the output of {name}": out})
-        out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64)
+        lib, lib_out = array_library(theta), array_library(out)
+        if lib_out not in (None, lib):
+            raise TypeError(f"{name} returned a {lib_out} array ({type(out).__name__}) for θ of {lib}: return arrays of "
+                            f"the library of means0")
+        xp = array_namespace(theta=theta)
+        out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64, device=device(theta))
         if not bool(xp.all(xp.isfinite(out))):
             bad = np.argwhere(~np.isfinite(to_numpy(out).reshape(tuple(theta.shape[:-1]) + (-1,)).sum(-1)))[0]
             raise ValueError(f"{name} is not finite at {where} component {int(bad[-1])} at step {t}")

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_namespace, device
+from blrkit._array_api import device
+from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit._validation import as_float_array, check_positive, cholesky_succeeds
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -60,9 +61,9 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     >>> bool(np.allclose(res.means[-1], res.means[-2], atol=1e-12))   # a fixed point: exact Gaussian VI
     True
     """
-    xp = array_namespace(X=X, y=y, alpha=alpha, m0=m0, precision0=precision0)
-    X = as_float_array(X, "X", min_ndim=2)
-    y = as_float_array(y, "y", min_ndim=1)
+    xp, like = namespace_and_reference(X=X, y=y, alpha=alpha, m0=m0, precision0=precision0)
+    X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if tuple(y.shape) != tuple(X.shape[:-1]):
         raise ValueError(f"y must have shape {tuple(X.shape[:-1])} (one label per row of X), got {tuple(y.shape)}")
     if not bool(xp.all((y == 1) | (y == -1))):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_library, array_namespace, device, on_device, to_numpy
+from blrkit._array_api import array_library, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_positive
+from blrkit.algorithms._beside import namespace_and_reference
 from blrkit.algorithms._common import check_minibatch, check_rng
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
@@ -69,9 +70,9 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     >>> bool(abs(m[-1] - y.sum() / 101) < 0.05), float(S[-1])    # the exact posterior: mean Σy/(N+1), S = N+1
     (True, 101.0)
     """
-    xp = array_namespace(y=y, prior_mean=prior_mean, prior_precision=prior_precision, noise_variance=noise_variance,
-                         m0=m0, precision0=precision0)
-    y = as_float_array(y, "y", min_ndim=1)
+    xp, like = namespace_and_reference(y=y, prior_mean=prior_mean, prior_precision=prior_precision,
+                                       noise_variance=noise_variance, m0=m0, precision0=precision0)
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     N, batch = y.shape[-1], tuple(y.shape[:-1])
     check_minibatch(N, batch_size)
     # the scalars as arrays beside y (check_positive gives NumPy for a Python number)
@@ -166,9 +167,10 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
                         "list for a single minibatch")
     counts_batches = list(counts_batches)
     inits_given = None if doc_topic_init is None else list(doc_topic_init)
-    xp = array_namespace(lambda0=lambda0, **{f"counts_batches[{b}]": c for b, c in enumerate(counts_batches)},
-                         **{f"doc_topic_init[{b}]": g for b, g in enumerate(inits_given or ())})
-    lam = check_positive(as_float_array(lambda0, "lambda0"), "lambda0")
+    xp, like = namespace_and_reference(lambda0=lambda0,
+                                       **{f"counts_batches[{b}]": c for b, c in enumerate(counts_batches)},
+                                       **{f"doc_topic_init[{b}]": g for b, g in enumerate(inits_given or ())})
+    lam = on_device(xp, check_positive(as_float_array(lambda0, "lambda0"), "lambda0"), like)
     if lam.ndim != 2:
         raise ValueError(f"lambda0 must be (K, V), got shape {tuple(lam.shape)}")
     K, V = lam.shape
@@ -180,7 +182,7 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
         raise ValueError(f"max_doc_update_iter must be a positive integer, got {max_doc_update_iter!r}")
     batches = []
     for b, counts in enumerate(counts_batches):
-        c = as_float_array(counts, f"counts_batches[{b}]")
+        c = on_device(xp, as_float_array(counts, f"counts_batches[{b}]"), lam)
         if c.ndim != 2 or c.shape[1] != V or c.shape[0] == 0:
             raise ValueError(f"counts_batches[{b}] must be (n_b, V) = (n_b >= 1, {V}) to match lambda0, got "
                              f"{tuple(c.shape)}")
@@ -199,7 +201,7 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     if inits_given is None:
         inits = [xp.ones((c.shape[0], K), dtype=xp.float64, device=device(lam)) for c in batches]
     else:
-        inits = [check_positive(as_float_array(g, f"doc_topic_init[{b}]"), f"doc_topic_init[{b}]")
+        inits = [on_device(xp, check_positive(as_float_array(g, f"doc_topic_init[{b}]"), f"doc_topic_init[{b}]"), lam)
                  for b, g in enumerate(inits_given)]
         if len(inits) != len(batches) or any(tuple(g.shape) != (c.shape[0], K) for g, c in zip(inits, batches)):
             raise ValueError(f"doc_topic_init must hold one (n_b, K = {K}) array per minibatch")

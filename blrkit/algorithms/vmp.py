@@ -15,6 +15,7 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, device, digamma, to_numpy
 from blrkit._validation import as_float_array
+from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._generated.vmp import vmp_sweep
 from blrkit.algorithms._generated.vmp_regression import vmp_regression_sweep
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -66,9 +67,9 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     >>> bool(np.all(np.diff(res.elbo[1:]) >= -1e-9))    # coordinate ascent never lowers the bound
     True
     """
-    xp = array_namespace(y=y, **_pair_entries(mean_prior=mean_prior, precision_prior=precision_prior,
-                                               precision_init=precision_init, mean_init=mean_init))
-    y = as_float_array(y, "y", min_ndim=1)
+    xp, like = namespace_and_reference(y=y, **_pair_entries(mean_prior=mean_prior, precision_prior=precision_prior,
+                                                             precision_init=precision_init, mean_init=mean_init))
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if y.shape[-1] == 0:
         raise ValueError("y must hold at least one observation (last axis)")
     m0, S0 = _pair(xp, mean_prior, "mean_prior", y, 1, positive=(False, True))
@@ -107,9 +108,7 @@ def _pair(xp, value, name, like, core: int, positive):
         raise ValueError(f"{name} must be a pair, got {value!r}") from None
     out = []
     for x, pos, which in zip((a, b), positive, ("first", "second")):
-        x = as_float_array(x, f"{name}[{0 if which == 'first' else 1}]")  # NumPy for a Python number
-        if xp is not np:
-            x = xp.asarray(x, dtype=xp.float64, device=device(like))
+        x = on_device(xp, as_float_array(x, f"{name}[{0 if which == 'first' else 1}]"), like)  # NumPy for a number
         if pos and bool(xp.any(x <= 0)):
             raise ValueError(f"the {which} entry of {name} must be positive, got {to_numpy(x)}")
         out.append(_broadcast(xp, x, name, batch))
@@ -222,18 +221,17 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     >>> np.round(res.means[-1], 2), round(float(res.alphas[-1] / res.betas[-1]), 2)   # E[w]; E[τ], the truth 4
     (array([ 0.96, -2.05,  0.53]), 3.82)
     """
-    xp = array_namespace(X=X, y=y, alpha=alpha, **_pair_entries(noise_prior=noise_prior, noise_init=noise_init))
-    X = as_float_array(X, "X", min_ndim=2)
-    y = as_float_array(y, "y", min_ndim=1)
+    xp, like = namespace_and_reference(X=X, y=y, alpha=alpha,
+                                       **_pair_entries(noise_prior=noise_prior, noise_init=noise_init))
+    X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if tuple(X.shape[:-1]) != tuple(y.shape):
         raise ValueError(f"X (..., N, D) and y (..., N) must agree in their batch and data axes, got "
                          f"{tuple(X.shape)} and {tuple(y.shape)}")
     if X.shape[-2] == 0 or X.shape[-1] == 0:
         raise ValueError(f"X must hold at least one observation of at least one input, got shape {tuple(X.shape)}")
     batch = tuple(X.shape[:-2])
-    alpha = as_float_array(alpha, "alpha")  # NumPy for a Python number
-    if xp is not np:
-        alpha = xp.asarray(alpha, dtype=xp.float64, device=device(X))
+    alpha = on_device(xp, as_float_array(alpha, "alpha"), X)  # NumPy for a Python number
     if bool(xp.any(alpha <= 0)):
         raise ValueError(f"alpha (the prior precision of w) must be positive, got {to_numpy(alpha)}")
     alpha = _broadcast(xp, alpha, "alpha", batch)
