@@ -32,9 +32,14 @@ def array_library(x) -> str | None:
     t = type(x)
     if isinstance(x, (np.ndarray, np.generic)):
         return "numpy"
-    if hasattr(t, "__array_namespace__") or hasattr(t, "__dask_graph__"):
-        return t.__module__.partition(".")[0]
+    top = t.__module__.partition(".")[0]
+    if hasattr(t, "__array_namespace__") or hasattr(t, "__dask_graph__") or top in _ARRAY_MODULES:
+        return _ARRAY_MODULES.get(top, top)
     return None
+
+
+#: libraries whose arrays array-api-compat wraps though their type may lack ``__array_namespace__``
+_ARRAY_MODULES = {"torch": "torch", "cupy": "cupy", "jax": "jax", "jaxlib": "jax", "sparse": "sparse"}
 
 
 def check_one_array_library(named: dict, *, allowed: dict[str, set[str]] | None = None) -> str:

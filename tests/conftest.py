@@ -9,7 +9,7 @@ def rng():
     return np.random.default_rng(20231)
 
 
-# -- another Array API library: array-api-strict always (a test extra), PyTorch when installed ----------
+# -- another Array API library: array-api-strict always (a test extra), PyTorch and JAX when installed ----
 
 class ArrayLibrary:
     """Converters between NumPy and one other array library, for tests that run a driver on both.
@@ -26,6 +26,12 @@ class ArrayLibrary:
             self.xp, self.array_type = xp, type(xp.asarray(0.0))
             self._to = lambda a: xp.asarray(a, dtype=xp.float64 if a.dtype.kind == "f" else None)
             self.back = lambda a: np.from_dlpack(a)
+        elif name == "jax":
+            jax = pytest.importorskip("jax")
+            jax.config.update("jax_enable_x64", True)  # blrkit computes in float64 (docs/array_api.md)
+            self.xp, self.array_type = jax.numpy, jax.Array
+            self._to = lambda a: jax.numpy.asarray(a, dtype=jax.numpy.float64 if a.dtype.kind == "f" else None)
+            self.back = lambda a: np.asarray(a)
         else:
             torch = pytest.importorskip("torch")
             self.xp, self.array_type = torch, torch.Tensor
@@ -33,7 +39,7 @@ class ArrayLibrary:
             self.back = lambda a: a.numpy()
 
     def to(self, a):
-        return self._to(np.asarray(a))
+        return self._to(np.array(a))  # a copy: the library may share (and then write) the buffer
 
     def convert(self, value):
         """NumPy arrays → the library's; callables → wrapped; anything else (numbers, rngs) unchanged."""
@@ -50,7 +56,7 @@ class ArrayLibrary:
         return wrapped
 
 
-@pytest.fixture(params=["array_api_strict", "torch"])
+@pytest.fixture(params=["array_api_strict", "torch", "jax"])
 def other_library(request):
-    """array-api-strict (an Array API namespace and nothing more), and PyTorch (float64, CPU) when installed."""
+    """array-api-strict (an Array API namespace and nothing more); PyTorch and JAX (float64, CPU) when installed."""
     return ArrayLibrary(request.param)

@@ -11,13 +11,16 @@ Each function here validates the prior and the data, calls the emitted one-step 
 :mod:`blrkit.algorithms._generated` (``beta_bernoulli``, ``gamma_poisson``,
 ``dirichlet_categorical``, ``gaussian_mean``, ``normal_gamma``) and returns a small frozen
 result. All are batched: leading axes of the prior parameters and of the data broadcast and are
-independent problems; the data axis is the last axis of ``y``.
+independent problems; the data axis is the last axis of ``y``. Arrays of any Array API library
+(PyTorch, JAX, CuPy, …) give results holding that library's arrays; arguments from two libraries
+raise ``TypeError`` naming one of them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import as_float_array, check_positive
 from blrkit.algorithms._generated.beta_bernoulli import beta_bernoulli_posterior
 from blrkit.algorithms._generated.dirichlet_categorical import (
@@ -77,12 +80,13 @@ def beta_bernoulli(y, *, alpha0=1.0, beta0=1.0) -> BetaPosterior:
     >>> post.alpha, post.beta, round(float(post.mean), 4)
     (array(4.), array(2.), 0.6667)
     """
+    xp = array_namespace(y=y, alpha0=alpha0, beta0=beta0)
     y = _data(y, "y")
-    if np.any((y != 0) & (y != 1)):
+    if bool(xp.any((y != 0) & (y != 1))):
         raise ValueError("y must contain only 0 and 1 (Bernoulli observations)")
-    a0, b0 = check_positive(alpha0, "alpha0"), check_positive(beta0, "beta0")
-    batch = _broadcast(y.shape[:-1], alpha0=a0, beta0=b0)
-    return BetaPosterior(*_shaped(_finite(beta_bernoulli_posterior, a0, b0, y), batch))
+    a0, b0 = (on_device(xp, check_positive(v, n), y) for v, n in ((alpha0, "alpha0"), (beta0, "beta0")))
+    batch = _broadcast(tuple(y.shape[:-1]), alpha0=a0, beta0=b0)
+    return BetaPosterior(*_shaped(xp, _finite(xp, beta_bernoulli_posterior, a0, b0, y), batch))
 
 
 def gamma_poisson(y, *, alpha0, beta0) -> GammaPosterior:
@@ -125,12 +129,13 @@ def gamma_poisson(y, *, alpha0, beta0) -> GammaPosterior:
     >>> post.alpha, post.beta, float(post.mean)
     (array(6.), array(4.), 1.5)
     """
+    xp = array_namespace(y=y, alpha0=alpha0, beta0=beta0)
     y = _data(y, "y")
-    if np.any((y < 0) | (y != np.round(y))):
+    if bool(xp.any((y < 0) | (y != xp.round(y)))):
         raise ValueError("y must contain non-negative integers (Poisson counts)")
-    a0, b0 = check_positive(alpha0, "alpha0"), check_positive(beta0, "beta0")
-    batch = _broadcast(y.shape[:-1], alpha0=a0, beta0=b0)
-    return GammaPosterior(*_shaped(_finite(gamma_poisson_posterior, a0, b0, y), batch))
+    a0, b0 = (on_device(xp, check_positive(v, n), y) for v, n in ((alpha0, "alpha0"), (beta0, "beta0")))
+    batch = _broadcast(tuple(y.shape[:-1]), alpha0=a0, beta0=b0)
+    return GammaPosterior(*_shaped(xp, _finite(xp, gamma_poisson_posterior, a0, b0, y), batch))
 
 
 def dirichlet_categorical(y, *, alpha0) -> DirichletPosterior:
@@ -173,17 +178,19 @@ def dirichlet_categorical(y, *, alpha0) -> DirichletPosterior:
     >>> dirichlet_categorical([0, 2, 2], alpha0=[1.0, 1.0, 1.0]).alpha
     array([2., 1., 3.])
     """
+    xp = array_namespace(y=y, alpha0=alpha0)
     y = _data(y, "y")
-    a0 = check_positive(alpha0, "alpha0")
+    a0 = on_device(xp, check_positive(alpha0, "alpha0"), y)
     if a0.ndim < 1 or a0.shape[-1] < 2:
-        raise ValueError(f"alpha0 must have shape (*batch, K) with K ≥ 2 classes, got shape {a0.shape}")
+        raise ValueError(f"alpha0 must have shape (*batch, K) with K ≥ 2 classes, got shape {tuple(a0.shape)}")
     K = a0.shape[-1]
-    if np.any((y < 0) | (y >= K) | (y != np.round(y))):
+    if bool(xp.any((y < 0) | (y >= K) | (y != xp.round(y)))):
         raise ValueError(f"y must contain integer class labels in 0..{K - 1} (K = {K} from alpha0)")
-    batch = _broadcast(y.shape[:-1], alpha0=a0[..., 0])
-    # y_i → onehot(y_i), the sufficient statistic of the categorical likelihood
-    onehot = np.eye(K)[y.astype(np.intp)]
-    return DirichletPosterior(*_shaped(_finite(dirichlet_categorical_posterior, a0, onehot), batch + (K,)))
+    batch = _broadcast(tuple(y.shape[:-1]), alpha0=a0[..., 0])
+    # y_i → onehot(y_i), the sufficient statistic of the categorical likelihood: [y_i = k] for k = 0..K-1
+    # (a comparison, not np.eye(K)[y]: integer-array indexing is not in every Array API library)
+    onehot = xp.astype(y[..., None] == xp.arange(K, dtype=xp.float64, device=device(y)), xp.float64)
+    return DirichletPosterior(*_shaped(xp, _finite(xp, dirichlet_categorical_posterior, a0, onehot), batch + (K,)))
 
 
 def gaussian_mean(y, *, m0, precision0, noise_variance) -> NormalPosterior:
@@ -230,12 +237,13 @@ def gaussian_mean(y, *, m0, precision0, noise_variance) -> NormalPosterior:
     >>> post.mean, post.precision
     (array(2.), array(3.))
     """
+    xp = array_namespace(y=y, m0=m0, precision0=precision0, noise_variance=noise_variance)
     y = _data(y, "y")
-    m_0 = as_float_array(m0, "m0")
-    S_0 = check_positive(precision0, "precision0")
-    s2 = check_positive(noise_variance, "noise_variance")
-    batch = _broadcast(y.shape[:-1], m0=m_0, precision0=S_0, noise_variance=s2)
-    return NormalPosterior(*_shaped(_finite(gaussian_mean_posterior, m_0, S_0, y, s2), batch))
+    m_0 = on_device(xp, as_float_array(m0, "m0"), y)
+    S_0 = on_device(xp, check_positive(precision0, "precision0"), y)
+    s2 = on_device(xp, check_positive(noise_variance, "noise_variance"), y)
+    batch = _broadcast(tuple(y.shape[:-1]), m0=m_0, precision0=S_0, noise_variance=s2)
+    return NormalPosterior(*_shaped(xp, _finite(xp, gaussian_mean_posterior, m_0, S_0, y, s2), batch))
 
 
 def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
@@ -291,22 +299,24 @@ def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
     >>> post.m, post.kappa, post.alpha, post.beta
     (array(1.33333333), array(3.), array(2.), array(3.33333333))
     """
+    xp = array_namespace(y=y, m0=m0, kappa0=kappa0, alpha0=alpha0, beta0=beta0)
     y = _data(y, "y")
-    m_0 = as_float_array(m0, "m0")
-    k0, a0, b0 = (check_positive(v, n) for v, n in ((kappa0, "kappa0"), (alpha0, "alpha0"), (beta0, "beta0")))
-    batch = _broadcast(y.shape[:-1], m0=m_0, kappa0=k0, alpha0=a0, beta0=b0)
+    m_0 = on_device(xp, as_float_array(m0, "m0"), y)
+    k0, a0, b0 = (on_device(xp, check_positive(v, n), y)
+                  for v, n in ((kappa0, "kappa0"), (alpha0, "alpha0"), (beta0, "beta0")))
+    batch = _broadcast(tuple(y.shape[:-1]), m0=m_0, kappa0=k0, alpha0=a0, beta0=b0)
     # shift-equivariance: NG(m, κ, α, β) for data y and prior mean m₀ is NG(m + c, κ, α, β) of the data
     # y − c and prior mean m₀ − c. With c the centre of the data, the raw sums Σy, Σy² of the emitted
     # step are of y − c, small, so β keeps the data's spread (no cancellation of ~N·c² terms)
-    c = _centre(y)
-    m, kappa, alpha, beta = _finite(normal_gamma_posterior, m_0 - c, k0, a0, b0, y - c[..., None])
-    return NormalGammaPosterior(*_shaped((m + c, kappa, alpha, beta), batch))
+    c = _centre(xp, y)
+    m, kappa, alpha, beta = _finite(xp, normal_gamma_posterior, m_0 - c, k0, a0, b0, y - c[..., None])
+    return NormalGammaPosterior(*_shaped(xp, (m + c, kappa, alpha, beta), batch))
 
 
-def _finite(step, *args) -> tuple[np.ndarray, ...]:
+def _finite(xp, step, *args) -> tuple[np.ndarray, ...]:
     """Call an emitted posterior step; raise ``ValueError`` if a posterior parameter overflowed.
 
-    >>> _finite(lambda y: np.sum(y, axis=-1), np.array([1e308, 1e308]))
+    >>> _finite(np, lambda y: np.sum(y, axis=-1), np.array([1e308, 1e308]))
     Traceback (most recent call last):
     ...
     ValueError: the posterior overflowed (a parameter is not finite): the data or the prior parameters are too large in magnitude; rescale them
@@ -314,35 +324,37 @@ def _finite(step, *args) -> tuple[np.ndarray, ...]:
     with np.errstate(over="ignore", invalid="ignore"):
         out = step(*args)
     out = out if isinstance(out, tuple) else (out,)
-    if not all(np.isfinite(o).all() for o in out):
+    if not all(bool(xp.all(xp.isfinite(o))) for o in out):
         raise ValueError("the posterior overflowed (a parameter is not finite): the data or the prior "
                          "parameters are too large in magnitude; rescale them")
     return out
 
 
-def _centre(y: np.ndarray) -> np.ndarray:
+def _centre(xp, y: np.ndarray) -> np.ndarray:
     """A centre of each series ``(*batch, N)``: the midpoint of its range (it cannot overflow)."""
-    return 0.5 * np.min(y, axis=-1) + 0.5 * np.max(y, axis=-1)
+    return 0.5 * xp.min(y, axis=-1) + 0.5 * xp.max(y, axis=-1)
 
 
 def _data(y, name: str) -> np.ndarray:
     """Finite observations ``(*batch, N)`` with N ≥ 1 (a copy, as float)."""
     a = as_float_array(y, name, min_ndim=1)
     if a.shape[-1] == 0:
-        raise ValueError(f"{name} must hold at least one observation (last axis), got shape {a.shape}")
+        raise ValueError(f"{name} must hold at least one observation (last axis), got shape {tuple(a.shape)}")
     return a
 
 
 def _broadcast(data_batch: tuple[int, ...], **params: np.ndarray) -> tuple[int, ...]:
     """The batch shape: the prior parameters' shapes broadcast with the data's batch shape."""
     try:
-        return np.broadcast_shapes(data_batch, *(p.shape for p in params.values()))
+        return np.broadcast_shapes(data_batch, *(tuple(p.shape) for p in params.values()))
     except ValueError:
-        shapes = ", ".join(f"{k} {v.shape}" for k, v in params.items())
+        shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in params.items())
         raise ValueError(f"the batch shapes do not broadcast: y {data_batch + ('N',)}, {shapes}") from None
 
 
-def _shaped(outputs, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """Every output as a float array of the full batch shape (a prior term alone, like β₀ + N, has
+def _shaped(xp, outputs, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Every output as a new float array of the full batch shape (a prior term alone, like β₀ + N, has
     only the prior's shape)."""
-    return tuple(np.array(np.broadcast_to(o, shape), dtype=float) for o in outputs)
+    if xp is np:
+        return tuple(np.array(np.broadcast_to(o, shape), dtype=float) for o in outputs)
+    return tuple(xp.asarray(xp.broadcast_to(o, shape), dtype=xp.float64, copy=True) for o in outputs)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_positive
 from blrkit.algorithms._common import broadcast_to_batch, check_rho, check_start, check_step, checked
 from blrkit.algorithms._generated.diagonal_newton import diagonal_newton_step
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
 from blrkit.algorithms.results import DiagonalNewtonResult
 
 __all__ = ["diagonal_newton"]
@@ -43,7 +44,9 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
     hess_diag : callable
         ``hess_diag(m)``: ``(*batch, D)`` → ``(*batch, D)``, the Hessian's diagonal.
     m0 : array_like, shape (*batch, D)
-        Starting mean.
+        Starting mean. An array of any Array API library (PyTorch, JAX, CuPy, …) makes the run
+        compute with that library: ``grad`` and ``hess_diag`` then take and return its arrays, and
+        so does the result.
     n_steps : int
         Number of steps, ≥ 0.
     rho : float or array_like of shape (*batch,), default 1.0
@@ -59,6 +62,8 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
 
     Raises
     ------
+    TypeError
+        Array arguments from different libraries (the message names the argument).
     ValueError
         Bad ρ, ``n_steps``, ``m0`` or ``precision0``; a precision entry that is not positive
         (naming ``hess_diag``).
@@ -78,28 +83,30 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
     >>> res.means[-1], res.precisions[-1]
     (array([1., 1.]), array([2., 8.]))
     """
+    xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
-    r = check_rho(rho, m.shape[:-1])
-    full_step = np.all(np.asarray(r) == 1.0)
+    r = check_rho(rho, tuple(m.shape[:-1]))
+    full_step = r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))
     if precision0 is not None:
-        s = broadcast_to_batch(check_positive(precision0, "precision0"), "precision0", m.shape)
+        # on_device: a number or list for precision0 beside another library's m0 becomes that library's array
+        s = broadcast_to_batch(on_device(xp, check_positive(precision0, "precision0"), m), "precision0",
+                               tuple(m.shape))
     elif full_step:
-        s = np.ones(m.shape)  # ρ = 1 overwrites s₀
+        s = xp.ones(m.shape, dtype=xp.float64, device=device(m))  # ρ = 1 overwrites s₀
     else:
         raise ValueError("precision0 is required when rho < 1")
-    means = np.empty((n_steps + 1,) + m.shape)
-    precisions = np.empty((n_steps + 1,) + m.shape)
-    means[0], precisions[0] = m, s
+    means, precisions = [m], [s]
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess_diag) if t else (checked(grad, "grad", matrix=False),
                                                   checked(hess_diag, "hess_diag", matrix=False))
         with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
             m, s = diagonal_newton_step(m, s, r, g_fn, h_fn)
-        check_step(t, np.where(s > 0, m, 0.0), s, hess="hess_diag")
-        if not (s > 0).all():
+        check_step(t, xp.where(s > 0, m, xp.zeros_like(m)), s, hess="hess_diag")
+        if not bool(xp.all(s > 0)):
             raise ValueError(f"hess_diag made the precision non-positive at step {t}")
-        means[t + 1], precisions[t + 1] = m, s
+        means.append(m)
+        precisions.append(s)
     if precision0 is None:
         precisions[0] = precisions[1] if n_steps else checked(hess_diag, "hess_diag", matrix=False)(means[0])
-    return DiagonalNewtonResult(means=means, precisions=precisions)
+    return DiagonalNewtonResult(means=_stack_iterates(xp, means), precisions=_stack_iterates(xp, precisions))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_rho, check_start, check_step, checked
 from blrkit.algorithms._generated.gradient_descent import gradient_descent_step
 from blrkit.algorithms.results import GradientDescentResult
@@ -39,7 +40,9 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
     grad : callable
         ``grad(m)`` maps ``(*batch, D)`` to the gradient of the loss, ``(*batch, D)``.
     m0 : array_like, shape (*batch, D)
-        Starting mean; leading axes are independent problems.
+        Starting mean; leading axes are independent problems. An array of any Array API library
+        (PyTorch, JAX, CuPy, …) makes the whole run compute with that library: ``grad`` then takes
+        and returns its arrays, and so does the result.
     rho : float or array_like of shape (*batch,)
         Learning rate in (0, 1] (one per problem if an array).
     n_steps : int
@@ -52,6 +55,8 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
 
     Raises
     ------
+    TypeError
+        ``m0`` and ``rho`` from different array libraries (the message names the argument).
     ValueError
         If ρ is outside (0, 1], ``m0`` is not finite, ``grad`` returns the wrong shape,
         or the iterates become non-finite.
@@ -70,17 +75,26 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
            [ 2. , -1. ],
            [ 1. , -0.5]])
     """
+    xp = array_namespace(m0=m0, rho=rho)
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
-    r = check_rho(rho, m.shape[:-1])
-    means = np.empty((n_steps + 1,) + m.shape)
-    means[0] = m
+    r = check_rho(rho, tuple(m.shape[:-1]))
+    means = [m]
     for t in range(n_steps):
         # the first step checks what grad returns; later steps call it directly
         m = gradient_descent_step(m, r, grad if t else checked(grad, "grad", matrix=False))
         check_step(t, m)
-        means[t + 1] = m
-    return GradientDescentResult(means=means)
+        means.append(m)
+    return GradientDescentResult(means=_stack_iterates(xp, means))
+
+
+def _stack_iterates(xp, iterates: list):
+    """The iterates of a run, ``(n_steps + 1, *shape)`` in float64, as one new array of the namespace ``xp``.
+
+    Collected in a list and stacked once, not written into a preallocated array: JAX arrays have no item
+    assignment. (A user's integer Hessian stays exact in float64, as the preallocated arrays had it.)
+    """
+    return xp.stack([xp.astype(a, xp.float64, copy=False) for a in iterates])
 
 
 def _check_n_steps(n_steps) -> int:

@@ -42,6 +42,13 @@ vectorised over the batch. The smoother likewise runs with a constant gain where
 covariances are steady (a backward prefix scan for a small batch). Buffers are
 time-major; the returned arrays are views with the documented axis order, and covariances shared
 by all series are returned as a read-only broadcast view of one ``(T, D, D)`` array.
+
+Other array libraries. Given the arrays of another Array API library (PyTorch, JAX, CuPy,
+array-api-strict; :mod:`blrkit._array_api`), :func:`kalman_filter` and :func:`rts_smoother` compute
+in its namespace, on its device, and return its arrays: the plain loop over time of the prediction
+and the emitted update, vectorised over the series, the log-likelihood by Cholesky, and missing
+components (NaN) dropped as above; none of the shortcuts of the NumPy path (the two agree to
+rounding). :func:`kalman_em` runs on NumPy arrays only.
 """
 
 from __future__ import annotations
@@ -50,7 +57,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_one_array_library, reject_complex
+from blrkit._array_api import array_library, array_namespace, device, to_numpy
+from blrkit._validation import as_float_array, cholesky_succeeds, reject_complex
 from blrkit.algorithms import _dask
 from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.kalman_update import kalman_update
@@ -64,7 +72,7 @@ STEADY_RTOL = 1e-15
 #: The arguments that may carry a time axis, in the order of the signature.
 TIME_VARYING_ARGUMENTS = ("F", "Q", "H", "R", "transition_offsets", "observation_offsets")
 
-_LOG_2PI = np.log(2 * np.pi)
+_LOG_2PI = float(np.log(2 * np.pi))
 
 #: Temporaries of the vectorised passes are bounded by this many floats (chunks over time).
 _CHUNK_ELEMENTS = 1 << 14
@@ -112,7 +120,8 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
     y : array_like or numpy.ma.MaskedArray or dask.array.Array, shape (*batch, T, O)
         Observations; NaN or masked entries are missing. A Dask array chunked along its batch axes
         only (one model, every series): each chunk of series is filtered in parallel and the
-        results are Dask arrays chunked alike (``docs/scale.md``).
+        results are Dask arrays chunked alike (``docs/scale.md``). The arrays of another Array API
+        library (PyTorch, JAX, …; every array argument from it): the results are its arrays.
     F : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         Transition matrix; ``F[..., t, :, :]`` maps step t to step t+1.
     Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
@@ -154,7 +163,8 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
         (except NaN in ``y``); a Dask ``y`` chunked along its time or value axis, or with a model
         that has batch axes.
     TypeError
-        Arguments from different array libraries (NumPy with JAX, …), or a Dask model parameter.
+        Arguments from different array libraries (NumPy with JAX, …; naming one), or a Dask model
+        parameter.
 
     Notes
     -----
@@ -201,10 +211,16 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
     if is_dask_array(y):
         return _dask.kalman_filter(y, F, Q, H, R, m0, P0, transition_offsets=transition_offsets,
                                    observation_offsets=observation_offsets, time_varying=time_varying)
-    check_one_array_library(dict(y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
-                                 observation_offsets=observation_offsets))
+    xp = array_namespace(y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
+                         observation_offsets=observation_offsets)
+    if xp is not np:
+        y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets = _in_namespace(
+            xp, y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
+            observation_offsets=observation_offsets).values()
     mod = _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets, time_varying)
-    means, covs, loglik = _filter(mod)
+    # NumPy: the optimised recursion (steady state, scans, time-major buffers); any other library:
+    # the plain loop over time in its own namespace
+    means, covs, loglik = _filter(mod) if xp is np else _filter_plain(mod, xp)
     return KalmanFilterResult(means=_batch_major(means, mod.batch, 1), covariances=_batch_major(covs, mod.batch, 2),
                               log_likelihood=loglik)
 
@@ -236,7 +252,8 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     ----------
     filter_result : KalmanFilterResult
         The output of :func:`kalman_filter` (of Dask arrays for a Dask ``y``: then smoothed chunk by
-        chunk, with Dask results).
+        chunk, with Dask results; of another Array API library's arrays: then smoothed in it, with
+        its arrays, ``F, Q`` and the offsets from the same library).
     F, Q : array_like, shape (*batch, D, D), or (*batch, T-1, D, D) if time-varying
         The transition matrix and process-noise covariance used for filtering.
     transition_offsets : array_like, shape (*batch, D), or (*batch, T-1, D) if time-varying, optional
@@ -274,10 +291,19 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     if is_dask_array(means) or is_dask_array(covs):
         return _dask.rts_smoother(filter_result, F, Q, transition_offsets=transition_offsets,
                                   time_varying=time_varying, cross_covariances=cross_covariances)
-    check_one_array_library(dict(F=F, Q=Q, transition_offsets=transition_offsets, means=means, covariances=covs))
+    xp = array_namespace(F=F, Q=Q, transition_offsets=transition_offsets, means=means, covariances=covs)
+    if xp is not np:
+        F, Q, transition_offsets, means, covs = _in_namespace(xp, F=F, Q=Q, transition_offsets=transition_offsets,
+                                                              means=means, covariances=covs).values()
     T, D = means.shape[-2:]
-    batch = means.shape[:-2]
+    batch = tuple(means.shape[:-2])
     F, Q, b, tv = _check_smoother_model(T, D, batch, F, Q, transition_offsets, time_varying)
+    if xp is not np:
+        # any other library: the plain backward loop in its own namespace
+        ms, Ps, cross = _smooth_plain(xp, xp.moveaxis(means, -2, 0), xp.moveaxis(covs, -3, 0), F, Q, b, tv,
+                                      cross_covariances)
+        return KalmanSmootherResult(means=_batch_major(ms, batch, 1), covariances=_batch_major(Ps, batch, 2),
+                                    cross_covariances=None if cross is None else _batch_major(cross, batch, 2))
     # time-major views; covariances shared by every series (a broadcast view) stay shared
     m_f = np.moveaxis(means, -2, 0)
     P_f = np.moveaxis(_unbroadcast(covs, len(batch)), -3, 0)
@@ -346,7 +372,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     Parameters
     ----------
     y : array_like or numpy.ma.MaskedArray, shape (*batch, T, O)
-        Observations; NaN or masked entries are missing. Rows entirely missing are left out of the
+        Observations (NumPy: the arrays of another library raise ``TypeError``, convert them with
+        ``np.asarray``); NaN or masked entries are missing. Rows entirely missing are left out of the
         ``H`` and ``R`` sums (as pykalman does); a row with some components observed enters them
         completed in expectation: its missing residual given the observed one has mean
         :math:`R_{mo}R_{oo}^{-1} r_o` and variance :math:`R_{mm} - R_{mo}R_{oo}^{-1}R_{om}` under the
@@ -396,6 +423,11 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     if is_dask_array(y):
         raise TypeError("kalman_em runs on NumPy arrays, and y is a Dask array: pass y.compute(), or fit each chunk "
                         "of series on its own")
+    named = dict(y=y, F0=F0, Q0=Q0, H0=H0, R0=R0, m00=m00, P00=P00, transition_offsets=transition_offsets,
+                 observation_offsets=observation_offsets)
+    if array_namespace(**named) is not np:
+        name, lib = next((n, array_library(v)) for n, v in named.items() if array_library(v) not in (None, "numpy"))
+        raise TypeError(f"kalman_em runs on NumPy arrays; {name} is a {lib} array: convert it with np.asarray({name})")
     if isinstance(fit, str):
         fit = (fit,)
     fit = tuple(fit)
@@ -630,7 +662,22 @@ class _Model:
     def at(self, name, t):
         """The argument ``name`` at time ``t`` (itself when not time-varying)."""
         a = getattr(self, name)
-        return a[t] if _TV_NAME.get(name, name) in self.tv else a
+        return a[t, ...] if _TV_NAME.get(name, name) in self.tv else a
+
+
+def _in_namespace(xp, **named):
+    """The arguments ``named``, with lists and Python numbers given beside another library's arrays
+    turned into that library's float64 arrays (on their device); arrays and None unchanged."""
+    like = next(v for v in named.values() if array_library(v) not in (None, "numpy"))
+    out = {}
+    for name, v in named.items():
+        if v is not None and array_library(v) is None:
+            try:
+                v = xp.asarray(v, dtype=xp.float64, device=device(like))
+            except (TypeError, ValueError):
+                raise TypeError(f"{name} must be an array of real numbers, got {type(v).__name__}") from None
+        out[name] = v
+    return out
 
 
 def _check_time_varying(time_varying, allowed=TIME_VARYING_ARGUMENTS):
@@ -653,6 +700,14 @@ def _widens(shape, batch):
 
 def _check_spd_steps(a, name, tv, rtol=1e-10):
     """Symmetric positive definite in the last two axes; name the time step (axis 0 if ``tv``)."""
+    if not isinstance(a, np.ndarray):
+        # another library: checked in its namespace; a failure is located on a host copy, for the message
+        xp = array_namespace(**{name: a})
+        scale = max(float(xp.max(xp.abs(a))) if 0 not in a.shape else 0.0, 1.0)
+        if not bool(xp.any(xp.abs(a - a.mT) > rtol * scale)) and cholesky_succeeds(a):
+            return
+        _check_spd_steps(to_numpy(a), name, tv, rtol)
+        raise ValueError(f"{name} must be symmetric positive definite")  # NumPy accepted what the library refused
     scale = max(float(np.max(np.abs(a), initial=0.0)), 1.0)
     asym = (np.abs(a - np.swapaxes(a, -1, -2)) > rtol * scale).any(axis=(-1, -2))
     bad_what = "symmetric"
@@ -688,21 +743,22 @@ def _check_array(x, name, trailing, T_len, tv, ybatch, what, *, spd=False, publi
     k = len(trailing)
     timed = key in tv
     a = as_float_array(x, name, min_ndim=k + timed)
+    shape = tuple(a.shape)
     dims = ", ".join(map(str, trailing))
-    if a.shape[a.ndim - k:] != trailing:
+    if shape[a.ndim - k:] != trailing:
         form = f"(*batch, {T_len}, {dims})" if timed else f"(*batch, {dims})"
-        raise ValueError(f"{name} must have shape {form}, got {a.shape}")
+        raise ValueError(f"{name} must have shape {form}, got {shape}")
     if timed:
-        if a.shape[-k - 1] != T_len:
+        if shape[-k - 1] != T_len:
             raise ValueError(f"{name} is declared time-varying: its axis {-k - 1} must have length {what} = {T_len} "
-                             f"(from y), got {a.shape[-k - 1]} (shape {a.shape})")
-        a = np.moveaxis(a, -k - 1, 0)
-        batch_shape = a.shape[1:a.ndim - k]
+                             f"(from y), got {shape[-k - 1]} (shape {shape})")
+        a = array_namespace(**{name: a}).moveaxis(a, -k - 1, 0)
+        batch_shape = tuple(a.shape[1:a.ndim - k])
     else:
-        batch_shape = a.shape[:a.ndim - k]
+        batch_shape = shape[:a.ndim - k]
         if batch_shape and batch_shape[-1] == T_len and T_len > 1 and _widens(batch_shape, ybatch):
             raise ValueError(
-                f"{name} has shape {a.shape}: its axis {-k - 1} has the length of a time axis ({what} = {T_len}) but {key!r} is not in "
+                f"{name} has shape {shape}: its axis {-k - 1} has the length of a time axis ({what} = {T_len}) but {key!r} is not in "
                 f"time_varying, and as a batch axis it does not match y's batch shape {tuple(ybatch)}; declare a time "
                 f"axis with time_varying=(..., {key!r}), or give y the batch axis for a batch of models")
     if spd:
@@ -710,10 +766,10 @@ def _check_array(x, name, trailing, T_len, tv, ybatch, what, *, spd=False, publi
     return a, batch_shape
 
 
-def _check_diverged(t: int, m_pred: np.ndarray, P_pred: np.ndarray) -> None:
+def _check_diverged(t: int, m_pred: np.ndarray, P_pred: np.ndarray, xp=np) -> None:
     """Raise ``ValueError`` if the prediction for step ``t`` overflowed: the model diverged."""
-    if not (np.isfinite(P_pred).all() and np.isfinite(m_pred).all()):
-        what = "covariance" if not np.isfinite(P_pred).all() else "mean"
+    if not (bool(xp.all(xp.isfinite(P_pred))) and bool(xp.all(xp.isfinite(m_pred)))):
+        what = "covariance" if not bool(xp.all(xp.isfinite(P_pred))) else "mean"
         raise ValueError(f"the model diverged at step {t}: the predicted {what} overflowed (not finite); "
                          "F amplifies a direction of the state faster than H and R observe it")
 
@@ -729,6 +785,15 @@ def _observations(y):
             y = np.ma.filled(np.ma.asarray(y, dtype=float), np.nan)
         except (TypeError, ValueError):
             raise TypeError(f"y must be an array of real numbers, got {type(y).__name__}") from None
+    xp = array_namespace(y=y)
+    if xp is not np:
+        # another library: a float64 copy in its namespace (inf refused there), NaN marking the missing entries
+        a = xp.moveaxis(as_float_array(y, "y", allow_nan=True), -2, 0) if getattr(y, "ndim", 0) >= 2 else None
+        if a is None:
+            raise ValueError(f"y must have shape (*batch, T, O) (at least 2 dimensions), got shape "
+                             f"{tuple(getattr(y, 'shape', ()))}")
+        observed = ~xp.isnan(a)
+        return a, (None if bool(xp.all(observed)) else observed)
     try:
         a = np.asarray(y, dtype=float)
     except (TypeError, ValueError):
@@ -746,15 +811,21 @@ def _observations(y):
 def _cov_batch(observed, F, Q, H, R, P0, tv=frozenset()):
     """Batch shape of the covariances: the model's, and the series' own when their missing
     components differ."""
-    shapes = [a.shape[(1 if n in tv else 0):a.ndim - 2] for n, a in zip("FQHR", (F, Q, H, R))] + [P0.shape[:-2]]
-    cb = np.broadcast_shapes(*shapes)
+    shapes = [tuple(a.shape[(1 if n in tv else 0):a.ndim - 2]) for n, a in zip("FQHR", (F, Q, H, R))]
+    cb = np.broadcast_shapes(*shapes, tuple(P0.shape[:-2]))
     if observed is None:
         return cb
-    T, O = observed.shape[0], observed.shape[-1]
-    flat = observed.reshape(T, -1, O)
-    if flat.shape[1] > 1 and not (flat == flat[:, :1]).all():
-        cb = np.broadcast_shapes(cb, observed.shape[1:-1])
+    xp = array_namespace(observed=observed)
+    flat = _series_flat(observed)
+    if flat.shape[1] > 1 and not bool(xp.all(flat == flat[:, :1, :])):
+        cb = np.broadcast_shapes(cb, tuple(observed.shape[1:-1]))
     return cb
+
+
+def _series_flat(observed):
+    """The observed mask ``(T, *batch, O)`` as ``(T, series, O)``."""
+    T, O = observed.shape[0], observed.shape[-1]
+    return array_namespace(observed=observed).reshape(observed, (T, -1, O))
 
 
 def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets, time_varying,
@@ -765,20 +836,20 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
     D = m0.shape[-1]
     y, observed = _observations(y)
     T, O = y.shape[0], y.shape[-1]
-    ybatch = y.shape[1:-1]
+    ybatch = tuple(y.shape[1:-1])
     if T == 0 or O == 0 or D == 0:
         raise ValueError(f"need T ≥ 1 observations of O ≥ 1 values and D ≥ 1 states; got y with T = {T}, O = {O}, "
-                         f"and {nm0} {m0.shape}")
+                         f"and {nm0} {tuple(m0.shape)}")
     trans, obs = "T − 1", "T"
     F, Fb = _check_array(F, nF, (D, D), T - 1, tv, ybatch, trans, public_name="F")
     H, Hb = _check_array(H, nH, (O, D), T, tv, ybatch, obs, public_name="H")
     Q, Qb = _check_array(Q, nQ, (D, D), T - 1, tv, ybatch, trans, spd=True, public_name="Q")
     R, Rb = _check_array(R, nR, (O, O), T, tv, ybatch, obs, spd=True, public_name="R")
     P0 = as_float_array(P0, nP0, min_ndim=2)
-    if P0.shape[-2:] != (D, D):
-        raise ValueError(f"{nP0} must have shape (*batch, {D}, {D}) like {nm0}, got {P0.shape}")
+    if tuple(P0.shape[-2:]) != (D, D):
+        raise ValueError(f"{nP0} must have shape (*batch, {D}, {D}) like {nm0}, got {tuple(P0.shape)}")
     _check_spd_steps(P0, nP0, False)
-    shapes = {"y": ybatch, nF: Fb, nQ: Qb, nH: Hb, nR: Rb, nm0: m0.shape[:-1], nP0: P0.shape[:-2]}
+    shapes = {"y": ybatch, nF: Fb, nQ: Qb, nH: Hb, nR: Rb, nm0: tuple(m0.shape[:-1]), nP0: tuple(P0.shape[:-2])}
     b = d = None
     if transition_offsets is not None:
         b, shapes["transition_offsets"] = _check_array(transition_offsets, "transition_offsets", (D,), T - 1, tv,
@@ -805,9 +876,10 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
 def _batch_major(a, batch, core):
     """A time-major ``(T, *b, *core)`` buffer as the ``(*batch, T, *core)`` view the results promise
     (a read-only broadcast view where ``b`` is narrower than ``batch``)."""
-    v = np.moveaxis(a, 0, -core - 1)
-    if v.shape[:-core - 1] != tuple(batch):
-        v = np.broadcast_to(v, tuple(batch) + v.shape[-core - 1:])
+    xp = array_namespace(a=a)
+    v = xp.moveaxis(a, 0, -core - 1)
+    if tuple(v.shape[:-core - 1]) != tuple(batch):
+        v = xp.broadcast_to(v, tuple(batch) + tuple(v.shape[-core - 1:]))
     return v
 
 
@@ -822,7 +894,9 @@ def _pad_time_major(a, n_batch, core):
     """Give a time-major ``(T, *b, *core)`` array ``n_batch`` batch axes (length-1 axes after time),
     so that it right-aligns with the other arguments when broadcast."""
     own = a.ndim - 1 - core
-    return a.reshape(a.shape[:1] + (1,) * (n_batch - own) + a.shape[1:]) if own < n_batch else a
+    if own >= n_batch:
+        return a
+    return array_namespace(a=a).reshape(a, tuple(a.shape[:1]) + (1,) * (n_batch - own) + tuple(a.shape[1:]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -837,7 +911,7 @@ def _matvec(M, x):
 
 
 def _sym(a):
-    return 0.5 * (a + np.swapaxes(a, -1, -2))
+    return 0.5 * (a + a.mT)
 
 
 class _AffineUpdate:
@@ -876,22 +950,22 @@ class _AffineUpdate:
         return out[..., :self.D], self.const - 0.5 * np.einsum("...i,...i->...", z, z)
 
 
-def _gaussian_logpdf(v, C):
+def _gaussian_logpdf(v, C, xp=np):
     """log N(v; 0, C) over leading axes, by Cholesky: −½ (vᵀC⁻¹v + log det C + O log 2π).
 
     One shared C (O, O) is factorised once and its triangular factor inverted (O × O), so that one
-    matrix product serves every v.
+    matrix product serves every v. ``xp``: the namespace of ``v`` and ``C``.
     """
-    L = np.linalg.cholesky(C)
+    L = xp.linalg.cholesky(C)
     O = v.shape[-1]
+    # log det C = 2 Σ log L_ii
+    logdet = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(L)), axis=-1)
     if C.ndim == 2:
         # z = L⁻¹v for every v at once
-        z = v @ np.linalg.inv(L).T
-        logdet = 2.0 * np.sum(np.log(np.diagonal(L)))
+        z = v @ xp.linalg.inv(L).T
     else:
-        z = np.linalg.solve(L, v[..., None])[..., 0]
-        logdet = 2.0 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
-    return -0.5 * (np.sum(z * z, axis=-1) + logdet + O * _LOG_2PI)
+        z = xp.linalg.solve(L, v[..., None])[..., 0]
+    return -0.5 * (xp.sum(z * z, axis=-1) + logdet + O * _LOG_2PI)
 
 
 def _batched_update(m_pred, P_pred, y_t, H, R, d, observed_t, mode):
@@ -906,17 +980,73 @@ def _batched_update(m_pred, P_pred, y_t, H, R, d, observed_t, mode):
         m, P, _, v, C = kalman_update(m_pred, P_pred, y_t[..., idx], H[..., idx, :], R[..., idx[:, None], idx],
                                       0.0 if d is None else d[..., idx])
         return m, P, _gaussian_logpdf(v, C)
+    return _padded_update(m_pred, P_pred, y_t, H, R, d, observed_t)
+
+
+def _padded_update(m_pred, P_pred, y_t, H, R, d, o, xp=np):
+    """The emitted update on the observed components ``o`` (a mask ``(..., O)``, per series or shared)
+    of ``y_t``: filtered mean, covariance and log-likelihood term; ``xp`` the arrays' namespace."""
     # Dropping the missing components of each series, vectorised: zero rows of y, d and H, and R
     # with an identity block there, uncoupled. The residual and the gain columns of those
     # components are then exactly 0 and C is block diagonal, so m, P equal the update on the
     # observed rows alone; the log-density of the unit block, −½ n_missing log 2π, is added back.
-    o = observed_t
-    y0 = np.where(o, y_t, 0.0)
-    d0 = 0.0 if d is None else np.where(o, d, 0.0)
-    Hp = np.where(o[..., None], H, 0.0)
-    Rp = np.where(o[..., :, None] & o[..., None, :], R, 0.0) + (~o)[..., :, None] * np.eye(o.shape[-1])
+    missing = xp.astype(~o, xp.float64)
+    y0 = xp.where(o, y_t, 0.0)
+    d0 = 0.0 if d is None else xp.where(o, d, 0.0)
+    Hp = xp.where(o[..., None], H, 0.0)
+    Rp = xp.where(o[..., :, None] & o[..., None, :], R, 0.0) + missing[..., :, None] * xp.eye(
+        o.shape[-1], dtype=xp.float64, device=device(R))
     m, P, _, v, C = kalman_update(m_pred, P_pred, y0, Hp, Rp, d0)
-    return m, P, _gaussian_logpdf(v, C) + 0.5 * np.count_nonzero(~o, axis=-1) * _LOG_2PI
+    return m, P, _gaussian_logpdf(v, C, xp) + 0.5 * xp.sum(missing, axis=-1) * _LOG_2PI
+
+
+def _filter_plain(mod, xp):
+    r"""The filter for arrays of another library than NumPy, in its namespace ``xp``: the plain loop
+    over time of the prediction and the emitted update, vectorised over the series.
+
+    Same outputs as :func:`_filter` (time-major), with none of its shortcuts (no steady state, no
+    scans, no buffers written in place: the steps are stacked at the end). Which steps have missing
+    components is read once, on the host, from the observed mask.
+    """
+    T, D, batch, cb = mod.T, mod.D, mod.batch, mod.cov_batch
+    if mod.observed is None:
+        complete, empty, o_shared = np.ones(T, dtype=bool), np.zeros(T, dtype=bool), None
+    else:
+        flat = _series_flat(mod.observed)
+        host = to_numpy(flat)
+        complete, empty = host.all(axis=(1, 2)), ~host.any(axis=(1, 2))
+        # the same missing components in every series: one mask per step, one covariance for all
+        o_shared = flat[:, 0, :] if bool((host == host[:, :1]).all()) else None
+    loglik = xp.zeros(batch, dtype=xp.float64, device=device(mod.y))
+    means, covs = [], []
+    m_pred, P_pred = mod.m0, mod.P0
+    m = P = None
+    for t in range(T):
+        if t > 0:
+            F_t = mod.at("F", t - 1)
+            # predict: m̂_t = F_{t−1} m_{t−1} + b_{t−1}, P̂_t = F_{t−1} P_{t−1} F_{t−1}ᵀ + Q_{t−1} (symmetrised)
+            m_pred = (F_t @ m[..., None])[..., 0]
+            if mod.b is not None:
+                m_pred = m_pred + mod.at("b", t - 1)
+            with np.errstate(over="ignore", invalid="ignore"):  # (array-api-strict computes with NumPy) reported below
+                P_pred = _sym(F_t @ P @ F_t.mT + mod.at("Q", t - 1))
+            _check_diverged(t, m_pred, P_pred, xp)
+        d_t = None if mod.d is None else mod.at("d", t)
+        if empty[t]:
+            # nothing observed: the prediction
+            m, P = m_pred, P_pred
+        elif complete[t]:
+            # the emitted BLR step (ρ = 1)
+            m, P, _, v, C = kalman_update(m_pred, P_pred, mod.y[t, ...], mod.at("H", t), mod.at("R", t),
+                                          0.0 if d_t is None else d_t)
+            loglik = loglik + _gaussian_logpdf(v, C, xp)
+        else:
+            o = mod.observed[t, ...] if o_shared is None else o_shared[t, ...]
+            m, P, ll = _padded_update(m_pred, P_pred, mod.y[t, ...], mod.at("H", t), mod.at("R", t), d_t, o, xp)
+            loglik = loglik + ll
+        means.append(xp.broadcast_to(m, batch + (D,)))
+        covs.append(xp.broadcast_to(P, cb + (D, D)))
+    return xp.stack(means), xp.stack(covs), loglik
 
 
 def _filter(mod):
@@ -1160,6 +1290,43 @@ def _smooth(m_f, P_f, F, Q, b, tv, want_cross):
             cross[t] = Ps[t + 1] @ Gt
         t -= 1
     return ms, Ps, cross
+
+
+def _smooth_plain(xp, m_f, P_f, F, Q, b, tv, want_cross):
+    """The RTS pass of :func:`_smooth` for arrays of another library than NumPy, in its namespace
+    ``xp``: the plain backward loop (no steady runs), the steps stacked at the end; time-major."""
+    T = m_f.shape[0]
+
+    def at(a, name, t):
+        return a[t, ...] if name in tv else a
+
+    ms, Ps, cross = [m_f[T - 1, ...]], [P_f[T - 1, ...]], []
+    for t in range(T - 2, -1, -1):
+        F_t, m, P = at(F, "F", t), m_f[t, ...], P_f[t, ...]
+        FP = F_t @ P
+        # P̂_{t+1} = F_t P_t F_tᵀ + Q_t
+        P_pred = FP @ F_t.mT + at(Q, "Q", t)
+        # G_t = P_t F_tᵀ P̂_{t+1}⁻¹  (solve, using the symmetry of P_t and P̂_{t+1})
+        G = xp.linalg.solve(P_pred, FP).mT
+        # m̂_{t+1} = F_t m_t + b_t
+        m_pred = (F_t @ m[..., None])[..., 0]
+        if b is not None:
+            m_pred = m_pred + at(b, "transition_offsets", t)
+        if want_cross:
+            # Cov(x_{t+1}, x_t | y) = P^s_{t+1} G_tᵀ
+            cross.append(Ps[-1] @ G.mT)
+        # m^s_t = m_t + G_t (m^s_{t+1} − m̂_{t+1})
+        ms.append(m + (G @ (ms[-1] - m_pred)[..., None])[..., 0])
+        # P^s_t = P_t + G_t (P^s_{t+1} − P̂_{t+1}) G_tᵀ, symmetrised
+        Ps.append(_sym(P + G @ (Ps[-1] - P_pred) @ G.mT))
+    return (_stack_reversed(xp, ms), _stack_reversed(xp, Ps),
+            _stack_reversed(xp, cross) if want_cross else None)
+
+
+def _stack_reversed(xp, steps):
+    """Steps collected backwards in time, stacked forwards along a new axis 0 (broadcast to one shape)."""
+    shape = np.broadcast_shapes(*(tuple(a.shape) for a in steps))
+    return xp.stack([xp.broadcast_to(a, shape) for a in reversed(steps)])
 
 
 def _smooth_steady_run(m_f, P, F, Q, b, tv, r, t, ms, Ps, cross):

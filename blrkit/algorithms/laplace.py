@@ -13,8 +13,11 @@ this driver iterates it until the gradient vanishes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_spd
 from blrkit.algorithms._common import (
     broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, checked, singular_is_error,
@@ -45,7 +48,9 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
         ``grad(m)``: ``(*batch, D)`` → ``(*batch, D)``; ``hess(m)``: → ``(*batch, D, D)``,
         positive definite at every iterate.
     m0 : array_like, shape (*batch, D)
-        Starting mean.
+        Starting mean. An array of any Array API library (PyTorch, JAX, CuPy, …) makes the run
+        compute with that library: ``grad`` and ``hess`` then take and return its arrays, and so
+        does the result.
     rho : float or array_like of shape (*batch,), default 1.0
         Learning rate in (0, 1].
     tol : float, default 1e-10
@@ -62,6 +67,8 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
 
     Raises
     ------
+    TypeError
+        Array arguments from different libraries (the message names the argument).
     ValueError
         Bad ρ, ``tol``, ``max_steps``, ``m0`` or ``precision0``; a precision that is not positive
         definite (naming ``hess``).
@@ -83,22 +90,24 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
     >>> post.mean.round(6), post.covariance.round(6), post.n_steps
     (array([0.79206]), array([[0.311727]]), 6)
     """
+    xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
-    batch, D = m.shape[:-1], m.shape[-1]
+    batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
     if not (np.isscalar(tol) and np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive number, got {tol!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     h_first = checked(hess, "hess", matrix=True)
-    if precision0 is None and np.all(np.asarray(r) == 1.0):
+    if precision0 is None and (r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))):
         # ρ = 1 overwrites S₀: any SPD start gives the same iterates; skip a Hessian evaluation
-        S = np.broadcast_to(np.eye(D), batch + (D, D))
+        S = xp.broadcast_to(xp.eye(D, dtype=xp.float64, device=device(m)), batch + (D, D))
     elif precision0 is None:
         S = h_first(m)
         check_positive_definite(S, "hess", "at m0")
     else:
-        S = broadcast_to_batch(check_spd(precision0, "precision0", D), "precision0", batch + (D, D))
+        # on_device: a list for precision0 beside another library's m0 becomes that library's array
+        S = broadcast_to_batch(on_device(xp, check_spd(precision0, "precision0", D), m), "precision0", batch + (D, D))
 
     last = {}
 
@@ -113,10 +122,16 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
             m, S = laplace_step(m, S, r, grad_recorded if t else g_first, hess if t else h_first)
         check_step(t, m, S)
         check_positive_definite(S, "hess", f"(the precision at step {t})")
-        gnorm = np.sqrt(np.max(np.sum(last["g"] ** 2, axis=-1), initial=0.0))
-        if not np.isfinite(gnorm) or not np.isfinite(m).all():
+        gnorm = _largest_norm(xp, last["g"])
+        if not math.isfinite(gnorm) or not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the iterates became non-finite at step {t}; check grad, hess and rho")
         if gnorm <= tol:
             return LaplacePosterior(mean=m, precision=S, n_steps=t + 1)
     raise RuntimeError(f"laplace did not converge in max_steps={max_steps} steps: "
                        f"the last gradient norm was {gnorm:.3g} > tol={tol:g}")
+
+
+def _largest_norm(xp, g) -> float:
+    """The largest Euclidean norm over the batch of gradients ``g`` ``(*batch, D)`` (0 for an empty batch)."""
+    squares = xp.sum(g ** 2, axis=-1)
+    return math.sqrt(float(xp.max(squares))) if math.prod(squares.shape) else 0.0

@@ -14,15 +14,14 @@ The numeric updates are the emitted steps :func:`~blrkit.algorithms._generated.n
 
 from __future__ import annotations
 
-import numpy as np
-
+from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import check_spd
 from blrkit.algorithms._common import (
     broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, checked, singular_is_error,
 )
 from blrkit.algorithms._generated.damped_newton import damped_newton_step
 from blrkit.algorithms._generated.newton import newton_step
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["newton"]
@@ -57,7 +56,9 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
         ``hess(m)``: ``(*batch, D)`` → ``(*batch, D, D)``, its Hessian; must be positive
         definite at every iterate (for ρ < 1, the averaged precision must be).
     m0 : array_like, shape (*batch, D)
-        Starting mean.
+        Starting mean. An array of any Array API library (PyTorch, JAX, CuPy, …) makes the run
+        compute with that library: ``grad`` and ``hess`` then take and return its arrays, and so
+        does the result.
     n_steps : int
         Number of steps, ≥ 0.
     rho : float or array_like of shape (*batch,), default 1.0
@@ -76,6 +77,8 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
 
     Raises
     ------
+    TypeError
+        Array arguments from different libraries (the message names the argument).
     ValueError
         For ρ outside (0, 1], a missing or non-SPD ``precision0`` when ρ < 1, shape mismatches,
         non-finite inputs, or a precision that is not positive definite (naming ``hess``).
@@ -96,22 +99,20 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
     >>> np.allclose(A @ res.means[-1], b), np.allclose(res.precisions[-1], A)
     (True, True)
     """
+    xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
-    batch, D = m.shape[:-1], m.shape[-1]
+    batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
-    full_step = np.all(np.asarray(r) == 1.0)
+    full_step = r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))
     S = None
     if precision0 is not None:
-        S = broadcast_to_batch(check_spd(precision0, "precision0", D), "precision0", batch + (D, D))
+        # on_device: a list for precision0 beside another library's m0 becomes that library's array
+        S = broadcast_to_batch(on_device(xp, check_spd(precision0, "precision0", D), m), "precision0", batch + (D, D))
     elif not full_step:
         raise ValueError("precision0 is required when rho < 1 (the BLR's damped form averages it with the Hessians)")
 
-    means = np.empty((n_steps + 1,) + m.shape)
-    precisions = np.empty((n_steps + 1,) + m.shape + (D,))
-    means[0] = m
-    if S is not None:
-        precisions[0] = S
+    means, precisions = [m], [S]
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
         with singular_is_error("hess", t):
@@ -121,11 +122,11 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
                 m, S = damped_newton_step(m, S, r, g_fn, h_fn)
         check_step(t, m, S)
         check_positive_definite(S, "hess", f"at step {t}" if full_step else f"(the averaged precision at step {t})")
-        means[t + 1] = m
-        precisions[t + 1] = S
+        means.append(m)
+        precisions.append(S)
     if precision0 is None and n_steps > 0:
         # ρ = 1 overwrites S_0: report the Hessian at m_0, which the first step computed
         precisions[0] = precisions[1]
     elif precision0 is None:
         precisions[0] = checked(hess, "hess", matrix=True)(means[0])
-    return NewtonResult(means=means, precisions=precisions)
+    return NewtonResult(means=_stack_iterates(xp, means), precisions=_stack_iterates(xp, precisions))

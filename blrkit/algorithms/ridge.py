@@ -17,7 +17,8 @@ import math
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_one_array_library, check_positive, reject_complex
+from blrkit._array_api import array_namespace, on_device
+from blrkit._validation import as_float_array, check_positive, reject_complex
 from blrkit.algorithms import _dask
 from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.ridge import ridge_posterior
@@ -41,9 +42,10 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     Parameters
     ----------
     X : array_like or dask.array.Array, shape (*batch, N, D)
-        Design matrices. A Dask array (chunked along N, whole along D) is never loaded whole:
-        :math:`X^\top X` and :math:`X^\top y` are chunked reductions and the posterior comes back
-        as NumPy arrays (``docs/scale.md``).
+        Design matrices. An array of another Array API library (PyTorch, JAX, CuPy, …) makes the
+        computation use that library, and the posterior holds its arrays. A Dask array (chunked
+        along N, whole along D) is never loaded whole: :math:`X^\top X` and :math:`X^\top y` are
+        chunked reductions and the posterior comes back as NumPy arrays (``docs/scale.md``).
     y : array_like or dask.array.Array, shape (*batch, N)
         Targets; a Dask array exactly when ``X`` is one.
     alpha : float or array_like of shape (*batch,)
@@ -81,25 +83,38 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     True
     """
     if type(X) is np.ndarray and type(y) is np.ndarray:          # the common case: two type checks
+        # α and σ² Python floats (the commonest case) cannot come from another library
+        xp = np if type(alpha) is float and type(noise_variance) is float else \
+            array_namespace(X=X, y=y, alpha=alpha, noise_variance=noise_variance)
         complex_data = X.dtype.kind == "c" or y.dtype.kind == "c"
     else:
         if is_dask_array(X) or is_dask_array(y):
             return _dask.ridge(X, y, alpha, noise_variance)
-        check_one_array_library(dict(X=X, y=y, alpha=alpha, noise_variance=noise_variance))
+        # one library for all four (TypeError naming the odd one otherwise); NumPy for lists and numbers
+        xp = array_namespace(X=X, y=y, alpha=alpha, noise_variance=noise_variance)
         complex_data = True                                      # not known yet: let reject_complex look
     if complex_data:
         reject_complex(X, "X")
         reject_complex(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
+    if xp is np:
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float)
+    else:
+        X = xp.asarray(X, dtype=xp.float64)
+        y = xp.asarray(y, dtype=xp.float64)
     batch = _check_shapes(X, y)
     a = _positive_parameter(alpha, "alpha", batch)
     s2 = _positive_parameter(noise_variance, "noise_variance", batch)
+    if xp is not np:
+        # a list of α or σ² beside another library's X becomes that library's array, on X's device
+        a, s2 = (v if type(v) is float else on_device(xp, v, X) for v in (a, s2))
     m, S = ridge_posterior(X, y, a, s2)
     # Non-finite data always shows up in XᵀX (its diagonal holds Σ x²) or in Xᵀy, so checking the
     # small outputs is a complete test; only then pay for a pass over the data to name the culprit.
-    if not (np.isfinite(S).all() and np.isfinite(m).all()):
+    finite = (np.isfinite(S).all() and np.isfinite(m).all()) if xp is np else \
+        bool(xp.all(xp.isfinite(S))) and bool(xp.all(xp.isfinite(m)))
+    if not finite:
         as_float_array(X, "X")
         as_float_array(y, "y")
         raise ValueError("X and y are finite but XᵀX/σ² or Xᵀy/σ² overflowed; rescale the data")
@@ -115,25 +130,26 @@ def _positive_parameter(x, name: str, batch: tuple[int, ...]):
     if not v.ndim:
         return float(v)
     try:
-        ok = np.broadcast_shapes(v.shape, batch) == batch
+        ok = np.broadcast_shapes(tuple(v.shape), batch) == batch
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {v.shape}")
+        raise ValueError(f"{name} must be a scalar or have the batch shape {batch}, got shape {tuple(v.shape)}")
     return v
 
 
 def _check_shapes(X, y) -> tuple[int, ...]:
-    """The batch shape of ``X (*batch, N, D)`` and ``y (*batch, N)`` (NumPy or Dask arrays), or ``ValueError``."""
+    """The batch shape of ``X (*batch, N, D)`` and ``y (*batch, N)`` (arrays of any library, Dask's too), or
+    ``ValueError``."""
     if X.ndim < 2:
-        raise ValueError(f"X must be a (*batch, N, D) array, got shape {X.shape}")
+        raise ValueError(f"X must be a (*batch, N, D) array, got shape {tuple(X.shape)}")
     if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
-        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
+        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {tuple(y.shape)}")
     if X.shape[-1] == 0:
-        raise ValueError(f"X must have at least one column, got shape {X.shape}")
+        raise ValueError(f"X must have at least one column, got shape {tuple(X.shape)}")
     if X.ndim == 2 and y.ndim == 1:     # one problem: no batch shapes to reconcile
         return ()
     try:
-        return np.broadcast_shapes(X.shape[:-2], y.shape[:-1])
+        return np.broadcast_shapes(tuple(X.shape[:-2]), tuple(y.shape[:-1]))
     except ValueError:
-        raise ValueError(f"X {X.shape} and y {y.shape} have incompatible batch shapes") from None
+        raise ValueError(f"X {tuple(X.shape)} and y {tuple(y.shape)} have incompatible batch shapes") from None

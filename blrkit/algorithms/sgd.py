@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace, device
 from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start, check_step, checked
 from blrkit.algorithms._generated.sgd import sgd_step
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
 from blrkit.algorithms.results import GradientDescentResult
 
 __all__ = ["stochastic_gradient_descent"]
@@ -37,9 +38,11 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
     Parameters
     ----------
     grad_terms : callable
-        ``grad_terms(m, idx)``: ``(*batch, D)``, an index array → ``(*batch, D)``.
+        ``grad_terms(m, idx)``: ``(*batch, D)``, an integer index array → ``(*batch, D)``.
     m0 : array_like, shape (*batch, D)
-        Starting mean.
+        Starting mean. An array of any Array API library (PyTorch, JAX, CuPy, …) makes the run
+        compute with that library: ``grad_terms`` then gets its arrays (``idx`` too, drawn on the host
+        and moved to ``m0``'s device) and returns them, and so does the result.
     rho : float or array_like of shape (*batch,)
         Learning rate in (0, 1].
     n_steps : int
@@ -56,6 +59,8 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
 
     Raises
     ------
+    TypeError
+        ``m0`` and ``rho`` from different array libraries (the message names the argument).
     ValueError
         Bad ρ, ``n_steps``, ``n_data``, ``batch_size`` or ``m0``; ``grad_terms`` returning a wrong shape.
 
@@ -75,17 +80,19 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
     >>> bool(abs(res.means[-1, 0] - 2.5) < 0.5)
     True
     """
+    xp = array_namespace(m0=m0, rho=rho)
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
-    r = check_rho(rho, m.shape[:-1])
+    r = check_rho(rho, tuple(m.shape[:-1]))
     check_minibatch(n_data, batch_size)
     if not callable(grad_terms):
         raise TypeError(f"grad_terms must be callable, got {type(grad_terms).__name__}")
     rng = check_rng(rng)
-    means = np.empty((n_steps + 1,) + m.shape)
-    means[0] = m
+    means = [m]
     for t in range(n_steps):
         idx = np.sort(rng.choice(n_data, batch_size, replace=False))
+        if xp is not np:
+            idx = xp.asarray(idx, dtype=xp.int64, device=device(m))
 
         def grad_batch(x, idx=idx):
             return grad_terms(x, idx)
@@ -93,5 +100,5 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
         m = sgd_step(m, r, grad_batch if t else checked(grad_batch, "grad_terms", matrix=False), int(n_data),
                      int(batch_size))
         check_step(t, m, grad="grad_terms")
-        means[t + 1] = m
-    return GradientDescentResult(means=means)
+        means.append(m)
+    return GradientDescentResult(means=_stack_iterates(xp, means))

@@ -12,8 +12,7 @@ The numeric update is the emitted
 
 from __future__ import annotations
 
-import numpy as np
-
+from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import check_count, check_spd
 from blrkit.algorithms._common import (
     broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, check_step, checked,
@@ -21,7 +20,7 @@ from blrkit.algorithms._common import (
 )
 from blrkit.algorithms._generated.variational_newton import variational_newton_step
 from blrkit.algorithms._generated.variational_newton_improved import improved_variational_newton_step
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["variational_newton"]
@@ -47,7 +46,9 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     grad, hess : callable
         ``grad(θ)``: ``(K, *batch, D)`` → ``(K, *batch, D)``; ``hess(θ)`` → ``(K, *batch, D, D)``.
     m0 : array_like, shape (*batch, D)
-        Starting mean.
+        Starting mean. An array of any Array API library (PyTorch, JAX, CuPy, …) makes the run
+        compute with that library: ``grad`` and ``hess`` then take and return its arrays, and so does
+        the result; the draws ε come from ``rng`` on the host and are moved to ``m0``'s device.
     n_steps : int
         Number of steps, ≥ 0.
     rho : float or array_like of shape (*batch,)
@@ -71,6 +72,8 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
 
     Raises
     ------
+    TypeError
+        Array arguments from different libraries (the message names the argument).
     ValueError
         Bad ρ, ``n_steps``, ``n_samples``, ``m0`` or ``precision0``; a precision that is not
         positive definite (naming ``hess``).
@@ -91,19 +94,19 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     >>> np.allclose(res.precisions[-1], A)
     True
     """
+    xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
-    batch, D = m.shape[:-1], m.shape[-1]
+    batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
-    S = broadcast_to_batch(check_spd(precision0, "precision0", D), "precision0", batch + (D, D))
+    # on_device: a list for precision0 beside another library's m0 becomes that library's array
+    S = broadcast_to_batch(on_device(xp, check_spd(precision0, "precision0", D), m), "precision0", batch + (D, D))
     check_count(n_samples, "n_samples")
     rng = check_rng(rng)
     if rule not in ("blr", "improved"):
         raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
     step = improved_variational_newton_step if rule == "improved" else variational_newton_step
-    means = np.empty((n_steps + 1,) + m.shape)
-    precisions = np.empty((n_steps + 1,) + S.shape)
-    means[0], precisions[0] = m, S
+    means, precisions = [m], [S]
     for t in range(n_steps):
         g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
         with singular_is_error("hess", t):
@@ -111,5 +114,6 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
         check_step(t, m, S)
         check_positive_definite(S, "hess", f"(the precision at step {t}): a Monte-Carlo Hessian of a non-convex "
                                            "loss can be indefinite; use more n_samples or a smaller rho")
-        means[t + 1], precisions[t + 1] = m, S
-    return NewtonResult(means=means, precisions=precisions)
+        means.append(m)
+        precisions.append(S)
+    return NewtonResult(means=_stack_iterates(xp, means), precisions=_stack_iterates(xp, precisions))

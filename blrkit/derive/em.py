@@ -142,24 +142,7 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
          "log-likelihood of the current parameters")
     update = (Equation(pi_new, Nk / N), Equation(m_new, m_star), Equation(Sigma_new, Sigma_star),
               Equation(S_new, Inverse(Sigma_new) * Identity(D)), Equation(ll, ll_expr))
-    oracles = (
-        "# T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every iteration),",
-        "# shared by the E-step and the M-step",
-        "N, D = X.shape[-2], X.shape[-1]",
-        "# the E-step: λ_ik = log π_k + ⟨η_k, T(x_i)⟩ − A(η_k), η_k = (S_k m_k, −½ S_k),",
-        "# A(η_k) = ½ m_kᵀ S_k m_k − ½ log det S_k + (D/2) log 2π; log det S_k from S_k = L_k L_kᵀ",
-        "Sm = (precisions @ means[..., None])[..., 0]",
-        "half_logdet = xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky(precisions))), axis=-1)",
-        "A = xp.sum(means * Sm, axis=-1) / 2 - half_logdet + D / 2 * math.log(2 * math.pi)",
-        "lam = (X @ Sm.mT - XX @ xp.reshape(precisions, (*precisions.shape[:-2], D * D)).mT / 2",
-        "       + (xp.log(weights) - A)[..., None, :])",
-        "log_norm = logsumexp(lam, xp)",
-        "r = xp.exp(lam - log_norm[..., None])  # responsibilities r_ik, (..., N, K)",
-        "# the statistics of the M-step: N_k = Σ_i r_ik, s_k = Σ_i r_ik x_i, C_k = Σ_i r_ik x_i x_iᵀ",
-        "N_k = xp.sum(r, axis=-2)",
-        "s_k = r.mT @ X",
-        "C_k = xp.reshape(r.mT @ XX, (*N_k.shape, D, D))",
-    )
+    oracles = _e_step_code(nat, x, m, S, pi_k, eta2)
     args = (Argument("X", "data", "observations x_i, (..., N, D)"),
             Argument("XX", "data", "their statistics x_i x_iᵀ, flattened, (..., N, D*D): the same at every "
                                    "iteration, computed once by the caller (blrkit.algorithms.em.second_moments)"),
@@ -176,6 +159,43 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
         summary=f"One BLR step: {name}, the E-step and the M-step.", arguments=args, oracles=oracles,
         assignments=assignments, outputs=(pi_new, m_new, S_new, ll), dims=((D, "X.shape[-1]"),), elementwise=False,
         extra={"in_order": True, "sum_axis": -1},
+    )
+
+
+def _e_step_code(nat, x, m, S, pi_k, eta2) -> tuple[str, ...]:
+    r"""The E-step's lines, printed from the derived :math:`\lambda_{ik}`: its coefficient of :math:`x_i`
+    (:math:`\partial\lambda_{ik}/\partial x_i` at :math:`x_i = 0`, i.e. :math:`\eta_{k,1}`), the family's
+    :math:`\eta_{k,2} = -\tfrac12 S_k` as the coefficient of :math:`x_i x_i^\top` (checked: the three parts add up
+    to :math:`\lambda_{ik}` for D = 2) and the rest, :math:`\lambda_{ik}` at :math:`x_i = 0`. The pairing
+    :math:`\langle\eta_k, T(x_i)\rangle` of every observation with every component is two matrix products with
+    the statistics :math:`T = (x, x x^\top)`, and the M-step's statistics are their transposes with the
+    responsibilities."""
+    from .printing import MatrixCodePrinter
+
+    zero = sp.ZeroMatrix(D, 1)
+    eta1 = _expand(_grad(nat, x).subs(x, zero).doit())
+    rest = nat.subs(x, zero).doit()
+    if not _zero_in_2d(nat - rest - Trace(eta1.T * x) - Trace(eta2 * x * x.T)):
+        raise AssertionError("λ_ik is not ⟨η_k, T(x_i)⟩ plus a term free of x_i")
+    names = {m: MatrixSymbol("means", D, 1), S: MatrixSymbol("precisions", D, D),
+             pi_k: sp.Symbol("weights", positive=True)}
+    printer = MatrixCodePrinter({D: "X.shape[-1]"})
+    code = lambda e: printer.print(e.xreplace(names))  # noqa: E731 (the components k are a batch axis)
+    return (
+        "# T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every iteration),",
+        "# shared by the E-step and the M-step",
+        "N, D = X.shape[-2], X.shape[-1]",
+        "# the E-step: λ_ik = ⟨η_k, T(x_i)⟩ + c_k, each part read off the derived λ_ik (components k on a batch axis)",
+        f"eta_1 = {code(eta1)}",
+        f"eta_2 = {code(eta2)}",
+        f"c = {code(rest)}",
+        "lam = X @ eta_1.mT + XX @ xp.reshape(eta_2, (*eta_2.shape[:-2], D * D)).mT + c[..., None, :]",
+        "log_norm = logsumexp(lam, xp)",
+        "r = xp.exp(lam - log_norm[..., None])  # responsibilities r_ik, (..., N, K)",
+        "# the statistics of the M-step: N_k = Σ_i r_ik, s_k = Σ_i r_ik x_i, C_k = Σ_i r_ik x_i x_iᵀ",
+        "N_k = xp.sum(r, axis=-2)",
+        "s_k = r.mT @ X",
+        "C_k = xp.reshape(r.mT @ XX, (*N_k.shape, D, D))",
     )
 
 

@@ -23,6 +23,7 @@ import unicodedata
 
 import sympy as sp
 from sympy.matrices.expressions import (
+    Determinant,
     Identity,
     Inverse,
     MatAdd,
@@ -33,6 +34,7 @@ from sympy.matrices.expressions import (
 )
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import PythonCodePrinter
 
 #: code name -> LaTeX; names not listed print as SymPy would print them.
 LATEX_NAMES: dict[str, str] = {
@@ -793,6 +795,7 @@ class _ScalarPrinter(NumPyPrinter):
 
 
 _SCALAR_PRINTER = _ScalarPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
+_MATH_PRINTER = PythonCodePrinter({"fully_qualified_modules": True})
 
 
 def _np_scalar(expr, sum_axis: int = -1, scale_first: bool = False) -> str:
@@ -800,7 +803,12 @@ def _np_scalar(expr, sum_axis: int = -1, scale_first: bool = False) -> str:
                if isinstance(x, sp.Symbol) and x.name in CODE_NAMES}
     expr = expr.xreplace(renamed) if renamed else expr
     _SCALAR_PRINTER.sum_axis, _SCALAR_PRINTER.scale_first = sum_axis, scale_first
-    code = _SCALAR_PRINTER.doprint(expr).replace("numpy.", "xp.")
+    # a function of numbers alone (log 2π) is a Python float, from math: xp.log needs an array
+    numeric = {f: sp.Symbol(f"_numeric_{i}") for i, f in enumerate(sorted(getattr(expr, "atoms", lambda *_: ())(
+        sp.Function), key=str)) if not f.free_symbols}
+    code = _SCALAR_PRINTER.doprint(expr.xreplace(numeric) if numeric else expr).replace("numpy.", "xp.")
+    for f, placeholder in numeric.items():
+        code = code.replace(placeholder.name, _MATH_PRINTER.doprint(f))
     code = re.sub(r"\bscipy\.special\.(expit|digamma)\(", r"\1(", code)  # Array-API versions: blrkit._array_api
     return re.sub(r"\b(\w+)\*\*\(-1\.0\)", r"(1/\1)", code)
 
@@ -846,7 +854,7 @@ class MatrixCodePrinter:
 
     def _p(self, e) -> _Printed:
         if not isinstance(e, MatrixExpr):
-            if e.has(sp.Trace):
+            if e.has(sp.Trace) or e.has(Determinant):
                 return _Printed(self._with_traces(e), "s", sum=True)
             return _Printed(_np_scalar(e, self.sum_axis, self.scale_first), "s")
         if isinstance(e, MatrixSymbol):
@@ -877,15 +885,21 @@ class MatrixCodePrinter:
         """A scalar sum of (coefficient × trace of a matrix product) terms."""
         code = ""
         e = e.replace(lambda x: isinstance(x, sp.Trace), lambda x: sp.Trace(sp.expand(x.arg)).doit())
-        for t in sp.Add.make_args(sp.expand(e)):
-            traces = [f for f in sp.Mul.make_args(t) if isinstance(f, sp.Trace)]
+        for t in sp.Add.make_args(sp.expand(e, log=False)):
+            traces = [f for f in sp.Mul.make_args(t) if isinstance(f, sp.Trace)
+                      or isinstance(f, sp.log) and isinstance(f.args[0], Determinant)]
             if len(traces) > 1:
                 raise NotImplementedError(f"a product of traces: {t}")
             c = t / traces[0] if traces else t
             negative = _negative(c.as_coeff_Mul()[0])
             c = -c if negative else c
-            text = _np_scalar(c, self.sum_axis) if not traces else self._trace(traces[0].arg) if c == 1 else \
-                f"{_paren(_np_scalar(c, self.sum_axis))} * {self._trace(traces[0].arg)}"
+            if traces and isinstance(traces[0], sp.log):  # log det M = 2 Σ log diag(L), M = L Lᵀ (M is SPD)
+                c, matrix = 2 * c, traces[0].args[0].arg
+                traced = f"xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky({self._p(matrix).code}))), axis=-1)"
+            elif traces:
+                traced = self._trace(traces[0].arg)
+            text = _np_scalar(c, self.sum_axis) if not traces else traced if c == 1 else \
+                f"{_paren(_np_scalar(c, self.sum_axis))} * {traced}"
             code = (f"{code} - {text}" if code else f"-{text}") if negative else (f"{code} + {text}" if code else text)
         return code
 

@@ -9,6 +9,7 @@ whose Hessian is not diagonal, and separable quadratics, whose Hessian is. Mappi
 import numpy as np
 import pytest
 
+from algorithms.other_library import assert_same_result, convert_all
 from algorithms.tolerances import ITERATIVE, SAME_ARITHMETIC, assert_close
 from algorithms.tolerances_recipes import REORDERED
 from blrkit.algorithms import diagonal_newton, laplace, newton
@@ -108,3 +109,26 @@ def test_bad_arguments_raise_naming_them(change, match):
     args = dict(grad=lambda m: m, hess_diag=lambda m: np.ones_like(m), m0=np.ones(2), n_steps=2) | change
     with pytest.raises(ValueError, match=match):
         diagonal_newton(args.pop("grad"), args.pop("hess_diag"), args.pop("m0"), **args)
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX) ----------------------------------------
+
+@pytest.mark.parametrize("rho", [1.0, 0.4])
+def test_on_another_array_library_equals_numpy(other_library, rng, rho):
+    """m0, ρ, precision0 (ρ < 1) and the callables in another library: the run computes in it and equals
+    NumPy's. ρ < 1 with a scalar precision0 (a Python number beside another library's m0)."""
+    p = logistic_problem(rng, 40, 3, batch=(2,))
+    args = dict(grad=p.grad, hess_diag=hess_diag_of(p), m0=rng.standard_normal((2, 3)), n_steps=3,
+                rho=np.array([rho, rho]))
+    if rho < 1:
+        args["precision0"] = 30.0
+    want = diagonal_newton(**args)
+    got = diagonal_newton(**convert_all(other_library, args))
+    assert_same_result(got, want, other_library, ["means", "precisions"])
+
+
+def test_mixing_array_libraries_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^precision0 comes from array_api_strict .* but m0 from NumPy"):
+        diagonal_newton(lambda m: m, np.ones_like, np.ones(2), n_steps=1, rho=0.5,
+                        precision0=xp.ones(2, dtype=xp.float64))

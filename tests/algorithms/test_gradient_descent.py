@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from algorithms.other_library import assert_same_result, convert_all
 from algorithms.tolerances import SAME_ARITHMETIC, assert_close
 from blrkit.algorithms import gradient_descent
 from blrkit.classical.gradient_descent import gradient_descent as textbook_gd
@@ -71,3 +72,20 @@ def test_bad_arguments_raise_naming_them(kwargs, match):
     args = dict(grad=lambda m: m, m0=np.ones(2), rho=0.5, n_steps=2) | kwargs
     with pytest.raises(ValueError, match=match):
         gradient_descent(args.pop("grad"), args.pop("m0"), **args)
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX) ----------------------------------------
+
+def test_on_another_array_library_equals_numpy(other_library, rng):
+    """m0, ρ (one per problem) and grad in another library: the run computes in it and equals NumPy's."""
+    p = logistic_problem(rng, 40, 3, batch=(2,))
+    args = dict(grad=p.grad, m0=rng.standard_normal((2, 3)), rho=np.array([0.01, 0.02]), n_steps=4)
+    want = gradient_descent(**args)
+    got = gradient_descent(**convert_all(other_library, args))
+    assert_same_result(got, want, other_library, ["means"])
+
+
+def test_mixing_array_libraries_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^rho comes from array_api_strict .* but m0 from NumPy"):
+        gradient_descent(lambda m: m, np.ones(2), rho=xp.asarray(0.5, dtype=xp.float64), n_steps=1)

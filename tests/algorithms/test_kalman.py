@@ -22,7 +22,7 @@ from filterpy.kalman import KalmanFilter as FilterpyKF
 from filterpy.kalman import rts_smoother as filterpy_rts
 from pykalman import KalmanFilter as PykalmanKF
 
-from algorithms.tolerances import KALMAN, KALMAN_EM, assert_close
+from algorithms.tolerances import KALMAN, KALMAN_EM, SAME_ARITHMETIC, assert_close
 from blrkit.algorithms import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.classical import kalman as textbook
 from blrkit.classical.problems import constant_velocity_model, random_spd, random_state_space_model
@@ -819,3 +819,110 @@ def test_em_does_not_modify_its_inputs(rng):
     kalman_em(y, *_args(mod), n_steps=2, transition_offsets=b)
     for now, before in zip([*args, y.data, y.mask], keep):
         np.testing.assert_array_equal(now, before)
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX): the plain loop in that library ------------
+
+def _other_library_tolerance(lib):
+    # array-api-strict runs NumPy underneath: the same operations give the same floats, but its plain
+    # loop is not the NumPy path's (no shared-covariance affine map, a padded rather than an indexed
+    # update for missing components), so the sums differ in the last bits: SAME_ARITHMETIC (1e-12).
+    # PyTorch and JAX call their own BLAS/LAPACK, which may sum in another order, over T steps: 1e-10
+    # relative to the result's scale.
+    return SAME_ARITHMETIC if lib.name == "array_api_strict" else 1e-10
+
+
+def _assert_fields_equal(got, want, lib, fields):
+    for name in fields:
+        value = getattr(got, name)
+        assert isinstance(value, lib.array_type), (name, type(value))
+        assert_close(lib.back(value), getattr(want, name), _other_library_tolerance(lib))
+
+
+@pytest.mark.parametrize("case", ["one model, series missing different components", "time-varying, batch of models"])
+def test_filter_and_smoother_on_another_library_equal_numpy(other_library, rng, case):
+    """The filter and the RTS smoother given arrays of another library compute in it and return its
+    arrays, equal to the NumPy path (already checked against pykalman, filterpy and the joint
+    Gaussian above): means, covariances, log-likelihood, lag-one cross-covariances. Missing data
+    of every kind: a row missing in every series, a component missing in every series, components
+    missing in some series only (per-series covariances)."""
+    lib = other_library
+    T = 9
+    if case.startswith("one model"):
+        mod = random_state_space_model(rng, 3, 2)
+        y = mod.sample(rng, T, batch=(4,))
+        kwargs = dict(transition_offsets=rng.standard_normal(3), observation_offsets=rng.standard_normal(2))
+        args, tv, smooth_kw = (y, *_args(mod)), (), dict(transition_offsets=kwargs["transition_offsets"])
+        F, Q = mod.F, mod.Q
+        y[:, 2] = np.nan               # a row missing in every series
+        y[:, 4, 1] = np.nan            # one component missing in every series
+        y[1, 6, 0] = np.nan            # ... and in one series only
+    else:
+        a, y = _varying_model(rng, 3, 2, T)
+        y = np.stack([y, y + 0.1 * rng.standard_normal(y.shape)])     # two series ...
+        a["R"] = np.stack([a["R"], 2.0 * a["R"]])                      # ... with a model each
+        y[:, 3] = np.nan
+        y[:, 5, 0] = np.nan
+        args, kwargs, tv = (y, *_positional(a)), _offsets(a), ALL_TIME_VARYING
+        F, Q = a["F"], a["Q"]
+        smooth_kw = dict(transition_offsets=a["transition_offsets"])
+    stv = tuple(n for n in ("F", "Q", "transition_offsets") if n in tv)
+    want = kalman_filter(*args, **kwargs, time_varying=tv)
+    want_s = rts_smoother(want, F, Q, **smooth_kw, time_varying=stv, cross_covariances=True)
+    got = kalman_filter(*map(lib.convert, args), **{k: lib.convert(v) for k, v in kwargs.items()}, time_varying=tv)
+    got_s = kalman_smoother(got, lib.convert(F), lib.convert(Q),
+                            **{k: lib.convert(v) for k, v in smooth_kw.items()}, time_varying=stv,
+                            cross_covariances=True)
+    _assert_fields_equal(got, want, lib, ("means", "covariances", "log_likelihood"))
+    _assert_fields_equal(got_s, want_s, lib, ("means", "covariances", "cross_covariances"))
+
+
+def test_mixing_numpy_with_another_library_names_the_argument(rng):
+    """One argument from array-api-strict, the rest NumPy: TypeError naming it, for every driver;
+    kalman_em runs on NumPy only and says so."""
+    xp = pytest.importorskip("array_api_strict")
+    good = _good()
+    with pytest.raises(TypeError, match=r"^H comes from array_api_strict \(Array\) but .* from NumPy"):
+        kalman_filter(**good | dict(H=xp.asarray(good["H"])))
+    filt = kalman_filter(**good)
+    with pytest.raises(TypeError, match=r"^Q comes from array_api_strict \(Array\) but .* from NumPy"):
+        rts_smoother(filt, np.eye(3), xp.asarray(np.eye(3)))
+    with pytest.raises(TypeError, match=r"^R0 comes from array_api_strict \(Array\) but .* from NumPy"):
+        kalman_em(*(xp.asarray(v) if k == "R" else v for k, v in good.items()), n_steps=1)
+
+
+def test_em_on_another_library_is_refused(other_library):
+    """kalman_em runs on NumPy arrays only: another library's arrays raise TypeError saying how to convert."""
+    args = [other_library.convert(v) for v in _good().values()]
+    with pytest.raises(TypeError, match=rf"^kalman_em runs on NumPy arrays; y is a {other_library.name} array: "
+                                        r"convert it with np.asarray\(y\)"):
+        kalman_em(*args, n_steps=1)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(Q=-np.eye(3)), "Q must be symmetric positive definite"), (dict(R=np.array([[1.0, 0.5], [0.0, 1.0]])), "R must be symmetric"),
+    (dict(y=np.r_[np.ones((4, 2)), [[np.inf, 1.0]]]), "y must not contain inf"), (dict(H=np.ones((3, 3))), "H"),
+    # the third state is never observed and F multiplies it by 1e10 (as in test_bad_input)
+    (dict(F=np.diag([1.0, 1.0, 1e10]), H=np.array([[1.0, 0, 0], [0, 1.0, 0]]), y=np.ones((40, 2))),
+     r"the model diverged at step \d+: the predicted covariance overflowed"),
+])
+def test_bad_arguments_on_another_library_raise_naming_them(change, match):
+    """The checks of the NumPy path, on array-api-strict arrays: the same messages."""
+    xp = pytest.importorskip("array_api_strict")
+    args = {k: xp.asarray(v) for k, v in (_good() | change).items()}
+    with pytest.raises(ValueError, match=match):
+        kalman_filter(**args)
+
+
+def test_lists_beside_another_library_become_its_arrays(other_library):
+    """Python lists given with another library's arrays (the docstring's offsets) are taken as that
+    library's arrays: the filter and smoother run and equal the NumPy path (tolerances as above)."""
+    lib, one = other_library, np.eye(1)
+    y = np.array([[1.5], [np.nan], [3.5]])
+    kw = dict(transition_offsets=[1.0], observation_offsets=[0.5])
+    want = kalman_filter(y, one, one, one, one, np.zeros(1), one, **kw)
+    got = kalman_filter(lib.to(y), lib.to(one), [[1.0]], lib.to(one), lib.to(one), lib.to(np.zeros(1)), lib.to(one),
+                        **kw)
+    _assert_fields_equal(got, want, lib, ("means", "covariances", "log_likelihood"))
+    _assert_fields_equal(rts_smoother(got, [[1.0]], lib.to(one), transition_offsets=[1.0]),
+                         rts_smoother(want, one, one, transition_offsets=[1.0]), lib, ("means", "covariances"))

@@ -8,6 +8,7 @@ oracle minimises the same ℓ̄ with ``scipy.optimize.minimize(method="trust-exa
 import numpy as np
 import pytest
 
+from algorithms.other_library import assert_same_result, convert_all
 from algorithms.tolerances import CLOSED_FORM, ITERATIVE, SAME_ARITHMETIC, assert_close
 from blrkit.algorithms import laplace, ridge
 from blrkit.classical.laplace import laplace as textbook_laplace
@@ -81,3 +82,25 @@ def test_bad_arguments_raise_naming_them(change, match):
     args = dict(grad=lambda m: m, hess=lambda m: np.broadcast_to(np.eye(2), m.shape + (2,)), m0=np.ones(2)) | change
     with pytest.raises(ValueError, match=match):
         laplace(args.pop("grad"), args.pop("hess"), args.pop("m0"), **args)
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX) ----------------------------------------
+
+@pytest.mark.parametrize("rho", [1.0, 0.7])
+def test_on_another_array_library_equals_numpy(other_library, rng, rho):
+    """m0, precision0 and the callables in another library: the run computes in it, stops at the same
+    step and equals NumPy's (mean, precision and the covariance derived from it)."""
+    p = logistic_problem(rng, 40, 3, batch=(2,))
+    args = dict(grad=p.grad, hess=p.hess, m0=np.zeros((2, 3)), rho=rho, tol=1e-8)
+    if rho < 1:
+        args["precision0"] = np.broadcast_to(5 * np.eye(3), (2, 3, 3))
+    want = laplace(**args)
+    got = laplace(**convert_all(other_library, args))
+    assert got.n_steps == want.n_steps
+    assert_same_result(got, want, other_library, ["mean", "precision", "covariance"])
+
+
+def test_mixing_array_libraries_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^m0 comes from array_api_strict .* but rho from NumPy"):
+        laplace(lambda m: m, lambda m: np.ones(m.shape + (1,)), xp.ones(1, dtype=xp.float64), rho=np.array(0.5))

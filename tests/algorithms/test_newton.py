@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
+from algorithms.other_library import assert_same_result, convert_all
 from algorithms.tolerances import ITERATIVE, SAME_ARITHMETIC, assert_close
 from blrkit.algorithms import newton
 from blrkit.classical.laplace import laplace as textbook_laplace
@@ -115,3 +116,37 @@ def test_bad_arguments_raise_naming_them(change, match):
                 n_steps=2) | change
     with pytest.raises(ValueError, match=match):
         newton(args.pop("grad"), args.pop("hess"), args.pop("m0"), **args)
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX) ----------------------------------------
+
+@pytest.mark.parametrize("rho", [1.0, 0.5])
+def test_on_another_array_library_equals_numpy(other_library, rng, rho):
+    """m0, precision0 (ρ < 1) and the callables in another library: the run computes in it and equals NumPy's."""
+    p = logistic_problem(rng, 40, 3, batch=(2,))
+    args = dict(grad=p.grad, hess=p.hess, m0=rng.standard_normal((2, 3)), n_steps=3, rho=rho)
+    if rho < 1:
+        args["precision0"] = random_spd(rng, 3, batch=(2,)) + 10 * np.eye(3)
+    want = newton(**args)
+    got = newton(**convert_all(other_library, args))
+    assert_same_result(got, want, other_library, ["means", "precisions"])
+
+
+def test_mixing_array_libraries_names_the_argument(rng):
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^precision0 comes from array_api_strict .* but m0 from NumPy"):
+        newton(lambda m: m, lambda m: np.broadcast_to(np.eye(2), (2, 2)), np.ones(2), n_steps=1, rho=0.5,
+               precision0=xp.eye(2, dtype=xp.float64))
+
+
+@pytest.mark.parametrize("H", [np.zeros((2, 2)), np.diag([1.0, -1.0])], ids=["singular", "indefinite"])
+def test_bad_hessian_on_another_array_library_names_hess(other_library, H, request):
+    """A singular or indefinite Hessian off NumPy is the ValueError naming hess that NumPy gives: the
+    library's LinAlgError is recognised, and the positive-definiteness check runs in the library."""
+    if other_library.name == "jax" and not H.any():
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "JAX's solve returns NaN for a singular matrix instead of raising; check_step "
+            "(algorithms/_common.py) then blames grad for the non-finite mean before the precision is checked")))
+    hess = other_library.wrap(lambda m: np.broadcast_to(H, m.shape + (2,)))
+    with pytest.raises(ValueError, match="^hess"):
+        newton(other_library.wrap(lambda m: m), hess, other_library.to(np.ones(2)), n_steps=1)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
+from algorithms.other_library import assert_same_result, convert_all
 from algorithms.tolerances import CLOSED_FORM, SAME_ARITHMETIC, assert_close
 from blrkit.algorithms import newton, ridge
 from blrkit.algorithms._generated.damped_newton import damped_newton_step
@@ -89,3 +90,24 @@ def test_bad_arguments_raise_naming_them(change, match):
     args = dict(X=np.ones((10, 2)) + np.eye(10, 2), y=np.ones(10), alpha=1.0, noise_variance=1.0) | change
     with pytest.raises(ValueError, match=match):
         ridge(args.pop("X"), args.pop("y"), args.pop("alpha"), **args)
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX) ----------------------------------------
+
+def test_on_another_array_library_equals_numpy(other_library, rng):
+    """X, y and α (one per problem) in another library, σ² a Python number: the posterior is computed in
+    it (mean, precision and the covariance derived from it) and equals NumPy's."""
+    args = dict(X=rng.standard_normal((2, 20, 3)), y=rng.standard_normal((2, 20)), alpha=np.array([0.5, 2.0]),
+                noise_variance=0.3)
+    want = ridge(**args)
+    got = ridge(**convert_all(other_library, args))
+    assert_same_result(got, want, other_library, ["mean", "precision", "covariance"])
+
+
+@pytest.mark.parametrize("odd", ["X", "y", "alpha"])
+def test_mixing_array_libraries_names_the_argument(odd):
+    xp = pytest.importorskip("array_api_strict")
+    args = dict(X=np.ones((4, 2)) + np.eye(4, 2), y=np.ones(4), alpha=np.array(1.0))
+    args[odd] = xp.asarray(args[odd], dtype=xp.float64)
+    with pytest.raises(TypeError, match=rf"^{odd} comes from array_api_strict .* from NumPy"):
+        ridge(**args)

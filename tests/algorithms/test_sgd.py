@@ -7,6 +7,7 @@ Mapping: ρ is the textbook step size; minibatches are
 import numpy as np
 import pytest
 
+from algorithms.other_library import assert_same_result, convert_all
 from algorithms.tolerances import SAME_ARITHMETIC, assert_close
 from blrkit.algorithms import gradient_descent, stochastic_gradient_descent
 from blrkit.classical.problems import logistic_problem
@@ -49,3 +50,30 @@ def test_bad_arguments_raise_naming_them(change, match):
     args = dict(grad_terms=lambda m, idx: m, m0=np.ones(2), rho=0.1, n_steps=2, n_data=10, batch_size=2) | change
     with pytest.raises(ValueError, match=match):
         stochastic_gradient_descent(args.pop("grad_terms"), args.pop("m0"), **args)
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX) ----------------------------------------
+
+def test_on_another_array_library_equals_numpy(other_library, rng):
+    """m0, ρ and grad_terms in another library (the minibatch indices reach it as that library's
+    integer arrays): the run computes in it, draws the same minibatches and equals NumPy's."""
+    p = logistic_problem(rng, 30, 3, batch=(2,))
+    args = dict(grad_terms=_terms(p), m0=rng.standard_normal((2, 3)), rho=np.array([1e-2, 2e-2]), n_steps=4,
+                n_data=30, batch_size=5)
+    seen = []
+
+    def grad_terms(m, idx):
+        seen.append(type(idx))
+        return other_library.wrap(_terms(p))(m, idx)
+
+    want = stochastic_gradient_descent(**args, rng=3)
+    got = stochastic_gradient_descent(**convert_all(other_library, args) | dict(grad_terms=grad_terms), rng=3)
+    assert seen and all(issubclass(t, other_library.array_type) for t in seen), seen
+    assert_same_result(got, want, other_library, ["means"])
+
+
+def test_mixing_array_libraries_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^m0 comes from array_api_strict .* but rho from NumPy"):
+        stochastic_gradient_descent(lambda m, i: m, xp.ones(2, dtype=xp.float64), rho=np.array(0.5), n_steps=1,
+                                    n_data=4, batch_size=2)

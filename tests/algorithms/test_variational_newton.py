@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from algorithms.other_library import assert_same_result, convert_all
 from algorithms.tolerances import assert_close
 from algorithms.tolerances_recipes import MONTE_CARLO_SES, REORDERED
 from blrkit.algorithms import newton, variational_newton
@@ -187,3 +188,24 @@ def test_improved_rule_stays_positive_definite_and_equals_the_oracle():
     assert res.precisions.min() > 0
     with pytest.raises(ValueError, match="rule must be"):
         variational_newton(grad, hess, [0.0], n_steps=1, rho=0.5, precision0=[[1.0]], rule="ibLR")
+
+
+# -- arrays of another library (array-api-strict, PyTorch, JAX) ----------------------------------------
+
+@pytest.mark.parametrize("rule", ["blr", "improved"])
+def test_on_another_array_library_equals_numpy(other_library, rng, rule):
+    """m0, ρ, precision0 and the callables in another library, the draws from the same seed (NumPy's
+    Generator on the host, moved to the library): the run computes in it and equals NumPy's."""
+    p = FastLogistic(rng.standard_normal((30, 2)), rng.integers(0, 2, 30).astype(float), 1.0)
+    args = dict(grad=p.grad, hess=p.hess, m0=rng.standard_normal(2), n_steps=3, rho=0.5,
+                precision0=random_spd(rng, 2) + 10 * np.eye(2), n_samples=3, rule=rule)
+    want = variational_newton(**args, rng=SEED)
+    got = variational_newton(**convert_all(other_library, args), rng=SEED)
+    assert_same_result(got, want, other_library, ["means", "precisions"])
+
+
+def test_mixing_array_libraries_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^m0 comes from array_api_strict .* but precision0 from NumPy"):
+        variational_newton(lambda m: m, lambda m: np.ones(m.shape + (1,)), xp.ones(1, dtype=xp.float64), n_steps=1,
+                           rho=0.5, precision0=np.eye(1), rng=0)

@@ -54,13 +54,11 @@ def em_step(X, XX, weights, means, precisions):
     # T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every iteration),
     # shared by the E-step and the M-step
     N, D = X.shape[-2], X.shape[-1]
-    # the E-step: λ_ik = log π_k + ⟨η_k, T(x_i)⟩ − A(η_k), η_k = (S_k m_k, −½ S_k),
-    # A(η_k) = ½ m_kᵀ S_k m_k − ½ log det S_k + (D/2) log 2π; log det S_k from S_k = L_k L_kᵀ
-    Sm = (precisions @ means[..., None])[..., 0]
-    half_logdet = xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky(precisions))), axis=-1)
-    A = xp.sum(means * Sm, axis=-1) / 2 - half_logdet + D / 2 * math.log(2 * math.pi)
-    lam = (X @ Sm.mT - XX @ xp.reshape(precisions, (*precisions.shape[:-2], D * D)).mT / 2
-           + (xp.log(weights) - A)[..., None, :])
+    # the E-step: λ_ik = ⟨η_k, T(x_i)⟩ + c_k, each part read off the derived λ_ik (components k on a batch axis)
+    eta_1 = (precisions @ means[..., None])[..., 0]
+    eta_2 = -1/2 * precisions
+    c = xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky(precisions))), axis=-1) - (1/2) * xp.sum(means * (precisions @ means[..., None])[..., 0], axis=-1) - (1/2)*D*math.log(2*math.pi) + xp.log(weights)
+    lam = X @ eta_1.mT + XX @ xp.reshape(eta_2, (*eta_2.shape[:-2], D * D)).mT + c[..., None, :]
     log_norm = logsumexp(lam, xp)
     r = xp.exp(lam - log_norm[..., None])  # responsibilities r_ik, (..., N, K)
     # the statistics of the M-step: N_k = Σ_i r_ik, s_k = Σ_i r_ik x_i, C_k = Σ_i r_ik x_i x_iᵀ
