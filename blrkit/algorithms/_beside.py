@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from blrkit._array_api import array_library, array_namespace, on_device
 
 
@@ -16,8 +18,9 @@ def namespace_and_reference(**named):
     (True, True)
     """
     xp = array_namespace(**named)
-    like = next((v for v in named.values() if array_library(v) not in (None, "numpy")), None)
-    return xp, like
+    if xp is np:  # NumPy: no reference needed (and no scan of the arguments on the hot path)
+        return xp, None
+    return xp, next(v for v in named.values() if array_library(v) not in (None, "numpy"))
 
 
 __all__ = ["namespace_and_reference", "on_device"]
