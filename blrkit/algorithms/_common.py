@@ -110,6 +110,10 @@ def check_step(t: int, m: np.ndarray, S: np.ndarray | None = None, *, grad: str 
         raise ValueError(f"the precision became non-finite at step {t}: {hess} returned NaN or inf "
                          "(or its values overflowed)")
     if not bool(xp.all(xp.isfinite(m))):
+        if S is not None and S.ndim >= 2 and S.shape[-1] == S.shape[-2] and not cholesky_succeeds(S):
+            # JAX's solve returns NaN for a singular precision where NumPy and PyTorch raise: the same message
+            raise ValueError(f"{hess} returned a singular matrix at step {t}: the precision must be "
+                             "positive definite")
         raise ValueError(f"the mean became non-finite at step {t}: {grad} returned NaN or inf, or the "
                          "iterates diverged (try a smaller rho)")
 

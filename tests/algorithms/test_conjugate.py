@@ -204,14 +204,10 @@ _Y = _r.standard_normal((2, 7))
     (normal_gamma, dict(y=100 + _Y, m0=100.0, kappa0=np.array([1.0, 2.0]), alpha0=2.0, beta0=1.0),
      ["m", "kappa", "alpha", "beta", "mean", "precision_mean"]),
 ], ids=["beta_bernoulli", "gamma_poisson", "dirichlet_categorical", "gaussian_mean", "normal_gamma"])
-def test_on_another_array_library_equals_numpy(other_library, posterior, kwargs, fields, request):
+def test_on_another_array_library_equals_numpy(other_library, posterior, kwargs, fields):
     """Data (integer labels and counts as integer arrays) and array prior parameters in another library,
     scalar ones Python numbers (then moved to the data's library and device): the posterior is computed
     in it and equals NumPy's, derived quantities too."""
-    if posterior is dirichlet_categorical and other_library.name == "array_api_strict":
-        request.applymarker(pytest.mark.xfail(raises=AttributeError, strict=True, reason=(
-            "DirichletPosterior.mean (blrkit/algorithms/results.py) calls the .sum method, which the Array API "
-            "standard lacks; fixed by xp.sum(self.alpha, axis=-1, keepdims=True)")))
     want = posterior(**kwargs)
     got = posterior(**convert_all(other_library, kwargs))
     assert_same_result(got, want, other_library, fields)
