@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from blrkit._array_api import array_namespace, device, digamma, gammaln, to_numpy
+from blrkit._array_api import device, digamma, gammaln, to_numpy
 from blrkit._validation import as_float_array
 from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._generated.vmp import vmp_sweep
