@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array, check_simplex, check_spd
 from blrkit.algorithms import _dask
+from blrkit.algorithms._beside import namespace_and_reference, on_device
+from blrkit.algorithms._common import is_linalg_error
 from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.em import em_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -23,9 +26,10 @@ __all__ = ["em_gaussian_mixture", "second_moments"]
 
 def second_moments(X) -> np.ndarray:
     r"""The statistics :math:`x_i x_i^\top` of every observation, flattened: ``(..., N, D*D)`` for ``X (..., N, D)``
-    (the argument ``XX`` of the emitted :func:`~blrkit.algorithms._generated.em.em_step`)."""
-    X = np.asarray(X, dtype=float)
-    return (X[..., :, :, None] * X[..., :, None, :]).reshape(X.shape[:-1] + (X.shape[-1] ** 2,))
+    (the argument ``XX`` of the emitted :func:`~blrkit.algorithms._generated.em.em_step`), in the library of ``X``."""
+    xp = array_namespace(X=X)
+    X = np.asarray(X, dtype=float) if xp is np else xp.astype(X, xp.float64)
+    return xp.reshape(X[..., :, :, None] * X[..., :, None, :], (*X.shape[:-1], X.shape[-1] ** 2))
 
 
 def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EMResult:
@@ -47,7 +51,8 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     X : array_like, shape (*batch, N, D)
         Observations, finite; independent problems along the leading axes.  A Dask array chunked along its
         batch axes only runs each chunk of problems where Dask runs it (``pip install -e ".[dask]"``) and
-        returns Dask arrays.
+        returns Dask arrays.  Arrays of another Array API library (PyTorch, CuPy, JAX, …; every argument
+        from the same one) compute with it and give its arrays, on their device.
     weights0 : array_like, shape (*batch, K)
         Starting weights on the simplex (positive, summing to one); K ≤ N.
     means0 : array_like, shape (*batch, K, D)
@@ -87,54 +92,57 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     if type(X) is not np.ndarray and is_dask_array(X):
         n_steps = _check_n_steps(n_steps)
         return _dask.em_gaussian_mixture(X, weights0, means0, precisions0, n_steps)
-    X = as_float_array(X, "X", min_ndim=2)
+    xp, like = namespace_and_reference(X=X, weights0=weights0, means0=means0, precisions0=precisions0)
+    X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
     N, D = X.shape[-2:]
     if N == 0 or D == 0:
-        raise ValueError(f"X must hold at least one observation of at least one dimension, got shape {X.shape}")
-    w = as_float_array(weights0, "weights0", min_ndim=1)
+        raise ValueError(f"X must hold at least one observation of at least one dimension, got shape {tuple(X.shape)}")
+    w = on_device(xp, as_float_array(weights0, "weights0", min_ndim=1), like)
     K = w.shape[-1]
     if K == 0:
         raise ValueError("weights0 must hold at least one component (last axis), got K = 0")
     if K > N:
         raise ValueError(f"the number of components K = {K} (weights0) exceeds the number of observations N = {N} (X)")
     check_simplex(w, "weights0")
-    m = as_float_array(means0, "means0", min_ndim=2)
-    if m.shape[-2:] != (K, D):
-        raise ValueError(f"means0 must be (..., K, D) = (..., {K}, {D}) to match weights0 and X, got {m.shape}")
-    P = as_float_array(precisions0, "precisions0", min_ndim=3)
-    if P.shape[-3:] != (K, D, D):
-        raise ValueError(f"precisions0 must be (..., K, D, D) = (..., {K}, {D}, {D}), got {P.shape}")
+    m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
+    if tuple(m.shape[-2:]) != (K, D):
+        raise ValueError(f"means0 must be (..., K, D) = (..., {K}, {D}) to match weights0 and X, got {tuple(m.shape)}")
+    P = on_device(xp, as_float_array(precisions0, "precisions0", min_ndim=3), like)
+    if tuple(P.shape[-3:]) != (K, D, D):
+        raise ValueError(f"precisions0 must be (..., K, D, D) = (..., {K}, {D}, {D}), got {tuple(P.shape)}")
     try:
         check_spd(P, "precisions0")
     except ValueError as e:
         raise ValueError(f"{e} (a singular or indefinite initial precision)") from None
     n_steps = _check_n_steps(n_steps)
     try:
-        batch = np.broadcast_shapes(X.shape[:-2], w.shape[:-1], m.shape[:-2], P.shape[:-3])
+        batch = np.broadcast_shapes(*(tuple(a.shape[:a.ndim - k]) for a, k in ((X, 2), (w, 1), (m, 2), (P, 3))))
     except ValueError:
-        raise ValueError(f"the batch axes of X {X.shape[:-2]}, weights0 {w.shape[:-1]}, means0 {m.shape[:-2]} and "
-                         f"precisions0 {P.shape[:-3]} do not broadcast") from None
-    shift = np.mean(X, axis=-2, keepdims=True)  # (*batch, 1, D): EM commutes with the shift x -> x - shift
+        raise ValueError(f"the batch axes of X {tuple(X.shape[:-2])}, weights0 {tuple(w.shape[:-1])}, means0 "
+                         f"{tuple(m.shape[:-2])} and precisions0 {tuple(P.shape[:-3])} do not broadcast") from None
+    shift = xp.mean(X, axis=-2, keepdims=True)  # (*batch, 1, D): EM commutes with the shift x -> x - shift
     Xc = X - shift
-    w, m, P = (np.broadcast_to(a, batch + a.shape[a.ndim - k:]) for a, k in ((w, 1), (m - shift, 2), (P, 3)))
+    w, m, P = (xp.broadcast_to(a, batch + tuple(a.shape[a.ndim - k:])) for a, k in ((w, 1), (m - shift, 2), (P, 3)))
     XX = second_moments(Xc)  # T(x) = x xᵀ of every observation: the same at every iteration
     weights, means, precisions, loglik = [w], [m], [P], []
     for t in range(n_steps + 1):
         try:
             w_new, m_new, P_new, ll = em_step(Xc, XX, w, m, P)
-        except np.linalg.LinAlgError:
+        except Exception as error:
+            if not is_linalg_error(error):
+                raise
             raise ValueError(f"EM step {t}: a component's covariance is not positive definite (a component collapsed "
                              "onto too few points: the likelihood is unbounded there); use fewer components or "
                              "other starting values") from None
         loglik.append(ll)
         if t == n_steps:  # the last call only evaluates the log-likelihood of the final iterate
             break
-        if not (np.all(np.isfinite(m_new)) and np.all(np.isfinite(P_new)) and np.all(w_new > 0)):
+        if not (bool(xp.all(xp.isfinite(m_new))) and bool(xp.all(xp.isfinite(P_new))) and bool(xp.all(w_new > 0))):
             raise ValueError(f"EM step {t + 1}: a component lost all its responsibility (N_k = 0) or collapsed; use "
                              "fewer components or other starting values")
         w, m, P = w_new, m_new, P_new
         weights.append(w)
         means.append(m)
         precisions.append(P)
-    return EMResult(weights=np.stack(weights), means=np.stack(means) + shift,
-                    precisions=np.stack(precisions), log_likelihood=np.stack(loglik))
+    return EMResult(weights=xp.stack(weights), means=xp.stack(means) + shift,
+                    precisions=xp.stack(precisions), log_likelihood=xp.stack(loglik))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count, check_simplex
+from blrkit._array_api import array_library, array_namespace, device, to_numpy
+from blrkit._validation import as_float_array, check_count, check_simplex, cholesky_succeeds
+from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._common import check_rho, check_rng
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
@@ -42,9 +44,10 @@ def mixture_newton(loss, grad, hess, means0, *, rho, n_steps: int, precisions0=N
     ----------
     loss, grad, hess : callable
         ℓ̄(θ) ``(..., D)`` → ``(...)``, ∇ℓ̄ → ``(..., D)``, ∇²ℓ̄ → ``(..., D, D)``; called once per step
-        on all components at once, θ ``(*batch, K, D)``.
+        on all components at once, θ ``(*batch, K, D)``, an array of the library of ``means0``.
     means0 : array_like, shape (*batch, K, D)
-        Starting means, K ≥ 1 components.
+        Starting means, K ≥ 1 components.  Arrays of another Array API library (PyTorch, CuPy, JAX, …;
+        every array argument from the same one) compute with it and give its arrays, on their device.
     rho : float or array_like of shape (*batch,)
         Learning rate in (0, 1].
     n_steps : int
@@ -78,19 +81,17 @@ def mixture_newton(loss, grad, hess, means0, *, rho, n_steps: int, precisions0=N
     >>> np.round(res.means[:, 0], 4), np.round(res.weights, 3)
     (array([-2.0598,  1.9343]), array([0.87, 0.13]))
     """
-    m = as_float_array(means0, "means0", min_ndim=2)
-    if m.shape[-2] == 0 or m.shape[-1] == 0:
-        raise ValueError(f"means0 must have shape (*batch, K, D) with K, D ≥ 1, got {m.shape}")
-    batch, (K, D) = m.shape[:-2], m.shape[-2:]
-    r = check_rho(rho, batch)
-    r = np.asarray(r, dtype=float)[..., None]  # one ρ per problem, shared by its K components
+    xp, like = namespace_and_reference(means0=means0, rho=rho, precisions0=precisions0, weights0=weights0)
+    m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
+    batch, K, D = _mixture_shape(m)
+    r = _per_problem(xp, check_rho(rho, batch), m)  # one ρ per problem, shared by its K components
     n_steps = _check_n_steps(n_steps)
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
         if not callable(fn):
             raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-    S = _precisions(precisions0, m.shape + (D,))
-    v = _log_weights(weights0, batch + (K,))
-    return _run(lambda m, S, v, t: mixture_newton_step(m, S, v, r, _finite(grad, "grad", t), _finite(hess, "hess", t),
+    S = _precisions(xp, precisions0, m)
+    v = _log_weights(xp, weights0, m)
+    return _run(xp, lambda m, S, v, t: mixture_newton_step(m, S, v, r, _finite(grad, "grad", t), _finite(hess, "hess", t),
                                                        _finite(loss, "loss", t)), m, S, v, n_steps)
 
 
@@ -120,6 +121,8 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
     loss, grad, hess : callable
         ℓ̄, ∇ℓ̄, ∇²ℓ̄ at the samples θ ``(n_samples, *batch, K, D)``.
     means0 : array_like, shape (*batch, K, D)
+        Arrays of another Array API library (every array argument from the same one) compute with it and
+        give its arrays; the draws come from ``rng`` on the host and move to their device.
     rho : float or array_like of shape (*batch,)
         Step of the components, in (0, 1].
     n_steps : int
@@ -161,14 +164,17 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
     >>> np.round(res.weights, 3), np.round(res.means[:, 0], 3), np.round(1 / res.precisions[:, 0, 0], 3)
     (array([0.3, 0.7]), array([-2.,  2.]), array([0.25, 1.  ]))
     """
-    m = as_float_array(means0, "means0", min_ndim=2)
-    if m.shape[-2] == 0 or m.shape[-1] == 0:
-        raise ValueError(f"means0 must have shape (*batch, K, D) with K, D ≥ 1, got {m.shape}")
-    batch, (K, D) = m.shape[:-2], m.shape[-2:]
-    r = np.asarray(check_rho(rho, batch), dtype=float)[..., None]
-    r_pi = r / 10 if rho_weights is None else as_float_array(rho_weights, "rho_weights")
-    if np.any(~(r_pi > 0)) or not np.all(np.isfinite(r_pi)):
-        raise ValueError(f"rho_weights must be positive and finite, got {rho_weights!r}")
+    xp, like = namespace_and_reference(means0=means0, rho=rho, precisions0=precisions0, rho_weights=rho_weights,
+                                       weights0=weights0)
+    m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
+    batch, K, D = _mixture_shape(m)
+    r = _per_problem(xp, check_rho(rho, batch), m)
+    if rho_weights is None:
+        r_pi = r / 10
+    else:
+        r_pi = on_device(xp, as_float_array(rho_weights, "rho_weights"), m)  # NumPy for a Python float
+        if not bool(xp.all(r_pi > 0)):
+            raise ValueError(f"rho_weights must be positive and finite, got {rho_weights!r}")
     n_steps = _check_n_steps(n_steps)
     check_count(n_samples, "n_samples")
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
@@ -176,85 +182,110 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
             raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
     if precisions0 is None:
         raise ValueError("precisions0 is required (the spread of each component at the start)")
-    S = _precisions(precisions0, m.shape + (D,))
-    v = _log_weights(weights0, batch + (K,))
+    S = _precisions(xp, precisions0, m)
+    v = _log_weights(xp, weights0, m)
     rng = check_rng(rng)
-    return _run(lambda m, S, v, t: mixture_vi_step(
+    return _run(xp, lambda m, S, v, t: mixture_vi_step(
         m, S, v, r, r_pi, _finite(grad, "grad", t, samples=True), _finite(hess, "hess", t, samples=True),
         _finite(loss, "loss", t, samples=True), int(n_samples), rng), m, S, v, n_steps)
 
 
-def _run(step, m, S, v, n_steps) -> MixtureResult:
+def _mixture_shape(m):
+    """``(batch, K, D)`` of the means ``(*batch, K, D)``, K and D at least one."""
+    if m.shape[-2] == 0 or m.shape[-1] == 0:
+        raise ValueError(f"means0 must have shape (*batch, K, D) with K, D ≥ 1, got {tuple(m.shape)}")
+    return tuple(m.shape[:-2]), m.shape[-2], m.shape[-1]
+
+
+def _per_problem(xp, r, like):
+    """ρ (a float or ``(*batch,)``) as ``(*batch, 1)``, broadcasting over the components, beside ``like``."""
+    if xp is np:
+        return np.asarray(r, dtype=float)[..., None]
+    r = xp.asarray(r, dtype=xp.float64, device=device(like))
+    return xp.reshape(r, (*r.shape, 1))
+
+
+def _run(xp, step, m, S, v, n_steps) -> MixtureResult:
     """Loop ``step(m, S, v, t)`` for t = 1..n_steps, checking every precision; every iterate."""
     means, precs, logw = [m], [S], [v]
     for t in range(1, n_steps + 1):
         m, S, v = step(m, S, v, t)
-        _check_components(S, m, t)
+        _check_components(xp, S, m, t)
         means.append(m)
         precs.append(S)
         logw.append(v)
-    weights = _softmax(np.stack(logw))
-    mean_path, precision_path = np.stack(means), np.stack(precs)
-    return MixtureResult(means=mean_path[-1], precisions=precision_path[-1], weights=weights[-1],
+    weights = _softmax(xp, xp.stack(logw))
+    mean_path, precision_path = xp.stack(means), xp.stack(precs)
+    return MixtureResult(means=mean_path[-1, ...], precisions=precision_path[-1, ...], weights=weights[-1, ...],
                          mean_path=mean_path, precision_path=precision_path, weight_path=weights)
 
 
-def _precisions(precisions0, shape):
+def _precisions(xp, precisions0, m):
+    """The starting precisions ``(*batch, K, D, D)`` beside the means ``m``: the identity by default."""
+    shape = tuple(m.shape) + tuple(m.shape[-1:])
     if precisions0 is None:
-        return np.broadcast_to(np.eye(shape[-1]), shape).copy()
-    S = as_float_array(precisions0, "precisions0", min_ndim=2)
+        if xp is np:
+            return np.broadcast_to(np.eye(shape[-1]), shape).copy()
+        return xp.broadcast_to(xp.eye(shape[-1], dtype=xp.float64, device=device(m)), shape)
+    S = on_device(xp, as_float_array(precisions0, "precisions0", min_ndim=2), m)
     try:
-        S = np.broadcast_to(S, shape).copy()
-    except ValueError:
-        raise ValueError(f"precisions0 must broadcast to {shape}, got shape {S.shape}") from None
-    if not np.allclose(S, np.swapaxes(S, -1, -2), rtol=1e-12, atol=0):
+        S = xp.broadcast_to(S, shape)
+    except (ValueError, RuntimeError):  # RuntimeError: PyTorch's
+        raise ValueError(f"precisions0 must broadcast to {shape}, got shape {tuple(S.shape)}") from None
+    if not bool(xp.all(xp.abs(S - S.mT) <= 1e-12 * xp.abs(S.mT))):
         raise ValueError("precisions0 must be symmetric")
-    _check_components(S, None, 0)
+    _check_components(xp, S, None, 0)
     return S
 
 
-def _log_weights(weights0, shape):
+def _log_weights(xp, weights0, m):
+    """The starting log-weights v_k = log(π_k/π_K) ``(*batch, K)`` beside the means ``m``: 0 by default."""
+    shape = tuple(m.shape[:-1])
     if weights0 is None:
-        return np.zeros(shape)
-    w = as_float_array(weights0, "weights0", min_ndim=1)
+        return np.zeros(shape) if xp is np else xp.zeros(shape, dtype=xp.float64, device=device(m))
+    w = on_device(xp, as_float_array(weights0, "weights0", min_ndim=1), m)
     try:
-        w = np.broadcast_to(w, shape)
-    except ValueError:
-        raise ValueError(f"weights0 must broadcast to {shape} (one weight per component), got shape {w.shape}") \
-            from None
+        w = xp.broadcast_to(w, shape)
+    except (ValueError, RuntimeError):
+        raise ValueError(f"weights0 must broadcast to {shape} (one weight per component), got shape "
+                         f"{tuple(w.shape)}") from None
     check_simplex(w, "weights0")
-    return np.log(w) - np.log(w[..., -1:])
+    return xp.log(w) - xp.log(w[..., -1:])
 
 
-def _softmax(v):
-    e = np.exp(v - v.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def _softmax(xp, v):
+    e = xp.exp(v - xp.max(v, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
 
 
 def _finite(fn, name, t, samples=False):
     where = "a sample of" if samples else "the mean of"
 
     def call(theta):
-        out = np.asarray(fn(theta), dtype=float)
-        if not np.isfinite(out).all():
-            bad = np.argwhere(~np.isfinite(out.reshape(theta.shape[:-1] + (-1,)).sum(-1)))[0]
+        out = fn(theta)
+        lib, lib_out = array_library(theta), array_library(out)
+        if lib_out not in (None, lib):
+            raise TypeError(f"{name} returned a {lib_out} array ({type(out).__name__}) for θ of {lib}: return arrays of "
+                            f"the library of means0")
+        xp = array_namespace(theta=theta)
+        out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64, device=device(theta))
+        if not bool(xp.all(xp.isfinite(out))):
+            bad = np.argwhere(~np.isfinite(to_numpy(out).reshape(tuple(theta.shape[:-1]) + (-1,)).sum(-1)))[0]
             raise ValueError(f"{name} is not finite at {where} component {int(bad[-1])} at step {t}")
         return out
     return call
 
 
-def _check_components(S, m, t):
+def _check_components(xp, S, m, t):
     """Every precision positive definite (a Cholesky factor exists) and every mean finite."""
-    try:
-        np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
+    if not cholesky_succeeds(S):
+        S = to_numpy(S)  # find the component to name, one matrix at a time
         ok = np.array([[_is_pd(x) for x in row] for row in S.reshape((-1,) + S.shape[-3:])])
         k = int(np.argwhere(~ok)[0][-1])
         where = "precisions0" if t == 0 else f"the precision after step {t}"
         raise ValueError(f"{where} of component {k} is not positive definite"
-                         + ("" if t == 0 else ": lower rho, or start where the Hessian is positive definite")) \
-            from None
-    if m is not None and not np.isfinite(m).all():
+                         + ("" if t == 0 else ": lower rho, or start where the Hessian is positive definite"))
+    if m is not None and not bool(xp.all(xp.isfinite(m))):
         raise ValueError(f"a component's mean became non-finite at step {t}")
 
 

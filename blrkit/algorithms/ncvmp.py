@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_positive
+from blrkit._array_api import device
+from blrkit._validation import as_float_array, check_positive, cholesky_succeeds
+from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
@@ -34,7 +36,8 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     Parameters
     ----------
     X : array_like, shape (*batch, N, D)
-        Inputs.
+        Inputs.  Arrays of another Array API library (PyTorch, CuPy, JAX, …; every array argument from the
+        same one) compute with it and give its arrays, on their device.
     y : array_like, shape (*batch, N)
         Labels in {−1, +1}.
     alpha : float or array_like of shape (*batch,)
@@ -58,27 +61,32 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     >>> bool(np.allclose(res.means[-1], res.means[-2], atol=1e-12))   # a fixed point: exact Gaussian VI
     True
     """
-    X = as_float_array(X, "X", min_ndim=2)
-    y = as_float_array(y, "y", min_ndim=1)
-    if y.shape != X.shape[:-1]:
-        raise ValueError(f"y must have shape {X.shape[:-1]} (one label per row of X), got {y.shape}")
-    if not np.all((y == 1) | (y == -1)):
+    xp, like = namespace_and_reference(X=X, y=y, alpha=alpha, m0=m0, precision0=precision0)
+    X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
+    if tuple(y.shape) != tuple(X.shape[:-1]):
+        raise ValueError(f"y must have shape {tuple(X.shape[:-1])} (one label per row of X), got {tuple(y.shape)}")
+    if not bool(xp.all((y == 1) | (y == -1))):
         raise ValueError("y must hold labels -1 or +1 (the logistic loss log(1 + exp(-y xᵀθ)))")
-    batch, D = X.shape[:-2], X.shape[-1]
-    a = np.broadcast_to(check_positive(alpha, "alpha"), batch).copy()
-    m = np.zeros(batch + (D,)) if m0 is None else np.broadcast_to(as_float_array(m0, "m0"), batch + (D,)).copy()
-    S = (a[..., None, None] * np.eye(D) if precision0 is None
-         else np.broadcast_to(as_float_array(precision0, "precision0"), batch + (D, D)).copy())
-    try:
-        np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        raise ValueError("precision0 must be symmetric positive definite") from None
+    batch, D = tuple(X.shape[:-2]), X.shape[-1]
+
+    def beside_X(a, shape):  # α or a start (NumPy for a Python number), broadcast to ``shape`` on X's device
+        if xp is np:
+            return np.broadcast_to(a, shape).copy()
+        return xp.broadcast_to(xp.asarray(a, dtype=xp.float64, device=device(X)), shape)
+
+    a = beside_X(check_positive(alpha, "alpha"), batch)
+    m = beside_X(0.0 if m0 is None else as_float_array(m0, "m0"), batch + (D,))
+    S = (a[..., None, None] * xp.eye(D, dtype=xp.float64, device=device(X)) if precision0 is None
+         else beside_X(as_float_array(precision0, "precision0"), batch + (D, D)))
+    if not cholesky_succeeds(S):
+        raise ValueError("precision0 must be symmetric positive definite")
     n_steps = _check_n_steps(n_steps)
     means, precisions = [m], [S]
     for t in range(1, n_steps + 1):
         m, S = ncvmp_step(m, S, a, X, y)
-        if not np.isfinite(m).all():
+        if not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the mean became non-finite at step {t}: NC-VMP (rho = 1) diverged on this problem")
         means.append(m)
         precisions.append(S)
-    return NewtonResult(means=np.stack(means), precisions=np.stack(precisions))
+    return NewtonResult(means=xp.stack(means), precisions=xp.stack(precisions))

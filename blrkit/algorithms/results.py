@@ -110,7 +110,7 @@ class IVONResult:
     def sample(self, n_samples: int, rng=None) -> np.ndarray:
         """``n_samples`` draws θ ~ q of the last iterate, ``(n_samples, *batch, D)`` (for a Bayesian model
         average of predictions)."""
-        m, s = self.means[-1], self.precisions[-1]
+        m, s = self.means[-1, ...], self.precisions[-1, ...]  # the Array API indexes every axis
         xp = array_namespace(m=m)
         eps = on_device(xp, np.random.default_rng(rng).standard_normal((int(n_samples), *m.shape)), m)
         return m + eps / xp.sqrt(s)

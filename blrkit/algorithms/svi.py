@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._array_api import array_library, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_positive
+from blrkit.algorithms._beside import namespace_and_reference
 from blrkit.algorithms._common import check_minibatch, check_rng
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
@@ -49,7 +51,9 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     ``batches[t − 1]``) and moves the natural parameters with :math:`\rho_t = (\tau_0 + t)^{-\kappa}`,
     scikit-learn's ``learning_offset`` τ₀ ≥ 0 and ``learning_decay`` κ ∈ [0, 1] (:func:`learning_rates`;
     κ ∈ (0.5, 1] for the Robbins–Monro conditions; κ = 1 and τ₀ = 0 give ρ_t = 1/t, which over one epoch of
-    single data without replacement reaches the exact posterior).
+    single data without replacement reaches the exact posterior).  Arrays of another Array API library
+    (PyTorch, CuPy, JAX, …; every array argument from the same one) compute with it and give its arrays; the
+    minibatches are drawn by ``rng`` on the host.
 
     Returns
     -------
@@ -66,24 +70,35 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     >>> bool(abs(m[-1] - y.sum() / 101) < 0.05), float(S[-1])    # the exact posterior: mean Σy/(N+1), S = N+1
     (True, 101.0)
     """
-    y = as_float_array(y, "y", min_ndim=1)
-    N = y.shape[-1]
+    xp, like = namespace_and_reference(y=y, prior_mean=prior_mean, prior_precision=prior_precision,
+                                       noise_variance=noise_variance, m0=m0, precision0=precision0)
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
+    N, batch = y.shape[-1], tuple(y.shape[:-1])
     check_minibatch(N, batch_size)
-    m0_, S0 = as_float_array(prior_mean, "prior_mean"), check_positive(prior_precision, "prior_precision")
-    s2 = check_positive(noise_variance, "noise_variance")
+    # the scalars as arrays beside y (check_positive gives NumPy for a Python number)
+    m0_ = on_device(xp, as_float_array(prior_mean, "prior_mean"), y)
+    S0 = on_device(xp, check_positive(prior_precision, "prior_precision"), y)
+    s2 = on_device(xp, check_positive(noise_variance, "noise_variance"), y)
     n_steps = _check_n_steps(n_steps)
     rhos = learning_rates(learning_offset, learning_decay, n_steps)
-    m = np.broadcast_to(m0_ if m0 is None else as_float_array(m0, "m0"), y.shape[:-1]).astype(float)
-    S = np.broadcast_to(S0 if precision0 is None else check_positive(precision0, "precision0"),
-                        y.shape[:-1]).astype(float)
+    m = m0_ if m0 is None else on_device(xp, as_float_array(m0, "m0"), y)
+    S = S0 if precision0 is None else on_device(xp, check_positive(precision0, "precision0"), y)
+    m, S = (xp.astype(xp.broadcast_to(a, batch), xp.float64, copy=True) for a in (m, S))
     rng = check_rng(rng)
     means, precisions = [m], [S]
     for t in range(1, n_steps + 1):
-        idx = np.sort(rng.choice(N, batch_size, replace=False)) if batches is None else np.asarray(batches[t - 1])
-        m, S = svi_step(m, S, rhos[t - 1], m0_, S0, y[..., idx], s2, N)
+        idx = np.sort(rng.choice(N, batch_size, replace=False)) if batches is None else _on_host(batches[t - 1])
+        y_t = y[..., idx] if xp is np else xp.take(y, xp.asarray(idx, device=device(y)), axis=-1)
+        # ρ_t a Python float: a NumPy scalar would be a second array library beside y's
+        m, S = svi_step(m, S, float(rhos[t - 1]), m0_, S0, y_t, s2, N)
         means.append(m)
         precisions.append(S)
-    return np.stack(means), np.stack(precisions)
+    return xp.stack(means), xp.stack(precisions)
+
+
+def _on_host(a) -> np.ndarray:
+    """An index array (a list, a NumPy array or another library's array) as a NumPy array."""
+    return np.asarray(a) if array_library(a) in (None, "numpy") else to_numpy(a)
 
 
 def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total_docs, learning_offset=10.0,
@@ -114,7 +129,9 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     Parameters
     ----------
     counts_batches : sequence of array_like, each (n_b, V)
-        The minibatches in order: word counts, finite and non-negative, every document with a word.
+        The minibatches in order: word counts, finite and non-negative, every document with a word.  Arrays of
+        another Array API library (PyTorch, CuPy, JAX, …; every array argument from the same one) compute with
+        it and give its arrays, on their device.
     lambda0 : array_like, shape (K, V)
         Initial topic parameters λ, positive.
     doc_topic_prior, topic_word_prior : float
@@ -145,9 +162,17 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     >>> res.topic_word.shape, np.round(res.learning_rates, 3)
     ((3, 2, 3), array([0.187, 0.176]))
     """
-    lam = check_positive(as_float_array(lambda0, "lambda0"), "lambda0")
+    if array_library(counts_batches) is not None and counts_batches.ndim == 2:
+        raise TypeError("counts_batches must be a sequence of (n_b, V) minibatches, got one 2-D array; wrap it in a "
+                        "list for a single minibatch")
+    counts_batches = list(counts_batches)
+    inits_given = None if doc_topic_init is None else list(doc_topic_init)
+    xp, like = namespace_and_reference(lambda0=lambda0,
+                                       **{f"counts_batches[{b}]": c for b, c in enumerate(counts_batches)},
+                                       **{f"doc_topic_init[{b}]": g for b, g in enumerate(inits_given or ())})
+    lam = on_device(xp, check_positive(as_float_array(lambda0, "lambda0"), "lambda0"), like)
     if lam.ndim != 2:
-        raise ValueError(f"lambda0 must be (K, V), got shape {lam.shape}")
+        raise ValueError(f"lambda0 must be (K, V), got shape {tuple(lam.shape)}")
     K, V = lam.shape
     alpha = float(check_positive(doc_topic_prior, "doc_topic_prior"))
     eta = float(check_positive(topic_word_prior, "topic_word_prior"))
@@ -155,36 +180,36 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     if isinstance(max_doc_update_iter, bool) or not isinstance(max_doc_update_iter, (int, np.integer)) \
             or max_doc_update_iter < 1:
         raise ValueError(f"max_doc_update_iter must be a positive integer, got {max_doc_update_iter!r}")
-    if isinstance(counts_batches, np.ndarray) and counts_batches.ndim == 2:
-        raise TypeError("counts_batches must be a sequence of (n_b, V) minibatches, got one 2-D array; wrap it in a "
-                        "list for a single minibatch")
     batches = []
     for b, counts in enumerate(counts_batches):
-        c = as_float_array(counts, f"counts_batches[{b}]")
+        c = on_device(xp, as_float_array(counts, f"counts_batches[{b}]"), lam)
         if c.ndim != 2 or c.shape[1] != V or c.shape[0] == 0:
-            raise ValueError(f"counts_batches[{b}] must be (n_b, V) = (n_b >= 1, {V}) to match lambda0, got {c.shape}")
-        if np.any(c < 0):
+            raise ValueError(f"counts_batches[{b}] must be (n_b, V) = (n_b >= 1, {V}) to match lambda0, got "
+                             f"{tuple(c.shape)}")
+        if bool(xp.any(c < 0)):
             raise ValueError(f"counts_batches[{b}] holds a negative count (word counts are non-negative)")
-        empty = np.flatnonzero(c.sum(axis=1) == 0)
-        if empty.size:
+        if bool(xp.any(xp.sum(c, axis=1) == 0)):
+            empty = np.flatnonzero(np.sum(to_numpy(c), axis=1) == 0)
             raise ValueError(f"counts_batches[{b}] holds empty documents (no words) at rows {empty.tolist()}")
         batches.append(c)
     if not batches:
         raise ValueError("counts_batches must hold at least one minibatch")
     D = check_count(total_docs, "total_docs")
-    if D < max(len(c) for c in batches):
-        raise ValueError(f"total_docs (D = {D}) must be at least the largest minibatch ({max(len(c) for c in batches)})")
-    if doc_topic_init is None:
-        inits = [np.ones((len(c), K)) for c in batches]
+    largest = max(c.shape[0] for c in batches)
+    if D < largest:
+        raise ValueError(f"total_docs (D = {D}) must be at least the largest minibatch ({largest})")
+    if inits_given is None:
+        inits = [xp.ones((c.shape[0], K), dtype=xp.float64, device=device(lam)) for c in batches]
     else:
-        inits = [check_positive(as_float_array(g, f"doc_topic_init[{b}]"), f"doc_topic_init[{b}]")
-                 for b, g in enumerate(doc_topic_init)]
-        if len(inits) != len(batches) or any(g.shape != (len(c), K) for g, c in zip(inits, batches)):
+        inits = [on_device(xp, check_positive(as_float_array(g, f"doc_topic_init[{b}]"), f"doc_topic_init[{b}]"), lam)
+                 for b, g in enumerate(inits_given)]
+        if len(inits) != len(batches) or any(tuple(g.shape) != (c.shape[0], K) for g, c in zip(inits, batches)):
             raise ValueError(f"doc_topic_init must hold one (n_b, K = {K}) array per minibatch")
     rhos = learning_rates(learning_offset, learning_decay, len(batches))
     path, gammas = [lam], []
     for c, g, rho in zip(batches, inits, rhos):
-        lam, g = svi_lda_step(lam, g, c, rho, alpha, eta, D, int(max_doc_update_iter), tol)
+        # ρ_t a Python float: a NumPy scalar would be a second array library beside λ's
+        lam, g = svi_lda_step(lam, g, c, float(rho), alpha, eta, D, int(max_doc_update_iter), tol)
         path.append(lam)
         gammas.append(g)
-    return LDAResult(topic_word=np.stack(path), doc_topic=tuple(gammas), learning_rates=rhos)
+    return LDAResult(topic_word=xp.stack(path), doc_topic=tuple(gammas), learning_rates=on_device(xp, rhos, lam))

@@ -9,10 +9,13 @@ derives the sweep (:mod:`blrkit.derive.meanfield`), emitted as
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.special import digamma, gammaln
+import math
 
+import numpy as np
+
+from blrkit._array_api import device, digamma, gammaln, to_numpy
 from blrkit._validation import as_float_array
+from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._generated.vmp import vmp_sweep
 from blrkit.algorithms._generated.vmp_regression import vmp_regression_sweep
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -36,7 +39,8 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     Parameters
     ----------
     y : array_like, shape (*batch, N)
-        Observations, finite; N ≥ 1.
+        Observations, finite; N ≥ 1.  Arrays of another Array API library (PyTorch, CuPy, JAX, …; every
+        array argument from the same one) compute with it and give its arrays, on their device.
     mean_prior : (m0, S0)
         Prior mean and precision of μ (S0 > 0).
     precision_prior : (alpha0, beta0)
@@ -63,50 +67,75 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     >>> bool(np.all(np.diff(res.elbo[1:]) >= -1e-9))    # coordinate ascent never lowers the bound
     True
     """
-    y = as_float_array(y, "y", min_ndim=1)
+    xp, like = namespace_and_reference(y=y, **_pair_entries(mean_prior=mean_prior, precision_prior=precision_prior,
+                                                             precision_init=precision_init, mean_init=mean_init))
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if y.shape[-1] == 0:
         raise ValueError("y must hold at least one observation (last axis)")
-    batch = y.shape[:-1]
-    m0, S0 = _pair(mean_prior, "mean_prior", batch, positive=(False, True))
-    a0, b0 = _pair(precision_prior, "precision_prior", batch, positive=(True, True))
-    alpha, beta = _pair(precision_init, "precision_init", batch, positive=(True, True))
-    m, S = (m0, S0) if mean_init is None else _pair(mean_init, "mean_init", batch, positive=(False, True))
+    m0, S0 = _pair(xp, mean_prior, "mean_prior", y, 1, positive=(False, True))
+    a0, b0 = _pair(xp, precision_prior, "precision_prior", y, 1, positive=(True, True))
+    alpha, beta = _pair(xp, precision_init, "precision_init", y, 1, positive=(True, True))
+    m, S = (m0, S0) if mean_init is None else _pair(xp, mean_init, "mean_init", y, 1, positive=(False, True))
     n_steps = _check_n_steps(n_steps)
     path = [(m, S, alpha, beta)]
     for _ in range(n_steps):
         m, S, alpha, beta = vmp_sweep(m, S, alpha, beta, m0, S0, y, a0, b0)
         path.append((m, S, alpha, beta))
-    means, precisions, alphas, betas = (np.stack(c) for c in zip(*path))
-    elbo = _elbo(y, m0, S0, a0, b0, means, precisions, alphas, betas)
+    means, precisions, alphas, betas = (xp.stack(c) for c in zip(*path))
+    elbo = _elbo(xp, y, m0, S0, a0, b0, means, precisions, alphas, betas)
     return VMPResult(means=means, precisions=precisions, alphas=alphas, betas=betas, elbo=elbo)
 
 
-def _pair(value, name, batch, positive):
+def _pair_entries(**pairs) -> dict:
+    """The entries of the pair arguments, named ``name[0]``, ``name[1]``, for :func:`array_namespace` (a value
+    that is not a pair is passed whole: :func:`_pair` names it)."""
+    out = {}
+    for name, value in pairs.items():
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            out[f"{name}[0]"], out[f"{name}[1]"] = value
+        else:
+            out[name] = value
+    return out
+
+
+def _pair(xp, value, name, like, core: int, positive):
+    """The two entries of ``value``, each broadcast to the batch shape of ``like`` (its shape less the last
+    ``core`` axes) as an array of ``xp`` on ``like``'s device."""
+    batch = tuple(like.shape[:like.ndim - core])
     try:
         a, b = value
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair, got {value!r}") from None
     out = []
     for x, pos, which in zip((a, b), positive, ("first", "second")):
-        x = as_float_array(x, f"{name}[{0 if which == 'first' else 1}]")
-        if pos and np.any(x <= 0):
-            raise ValueError(f"the {which} entry of {name} must be positive, got {x}")
-        try:
-            out.append(np.broadcast_to(x, batch).copy())
-        except ValueError:
-            raise ValueError(f"{name} must broadcast to the batch shape {batch}, got shape {x.shape}") from None
+        x = on_device(xp, as_float_array(x, f"{name}[{0 if which == 'first' else 1}]"), like)  # NumPy for a number
+        if pos and bool(xp.any(x <= 0)):
+            raise ValueError(f"the {which} entry of {name} must be positive, got {to_numpy(x)}")
+        out.append(_broadcast(xp, x, name, batch))
     return tuple(out)
 
 
-def _elbo(y, m0, S0, a0, b0, m, S, alpha, beta):
+def _broadcast(xp, x, name, batch):
+    """``x`` broadcast to ``batch`` (a copy for NumPy), or ``ValueError`` naming ``name``."""
+    try:
+        return np.broadcast_to(x, batch).copy() if xp is np else xp.broadcast_to(x, batch)
+    except (ValueError, RuntimeError):  # RuntimeError: PyTorch's
+        raise ValueError(f"{name} must broadcast to the batch shape {batch}, got shape {tuple(x.shape)}") from None
+
+
+#: log 2π
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _elbo(xp, y, m0, S0, a0, b0, m, S, alpha, beta):
     r"""The evidence lower bound :math:`\mathbb E_q[\log p(y, \mu, \tau)] + \mathcal H(q)` of every iterate."""
     N = y.shape[-1]
-    e_tau, e_logtau = alpha / beta, digamma(alpha) - np.log(beta)
-    e_sq = np.sum((y - m[..., None]) ** 2, axis=-1) + N / S
-    loglik = N / 2 * (e_logtau - np.log(2 * np.pi)) - e_tau / 2 * e_sq
-    logp_mu = 0.5 * (np.log(S0) - np.log(2 * np.pi)) - S0 / 2 * ((m - m0) ** 2 + 1 / S)
-    logp_tau = a0 * np.log(b0) - gammaln(a0) + (a0 - 1) * e_logtau - b0 * e_tau
-    entropy = 0.5 * (1 + np.log(2 * np.pi) - np.log(S)) + alpha - np.log(beta) + gammaln(alpha) \
+    e_tau, e_logtau = alpha / beta, digamma(alpha) - xp.log(beta)
+    e_sq = xp.sum((y - m[..., None]) ** 2, axis=-1) + N / S
+    loglik = N / 2 * (e_logtau - _LOG_2PI) - e_tau / 2 * e_sq
+    logp_mu = 0.5 * (xp.log(S0) - _LOG_2PI) - S0 / 2 * ((m - m0) ** 2 + 1 / S)
+    logp_tau = a0 * xp.log(b0) - gammaln(a0) + (a0 - 1) * e_logtau - b0 * e_tau
+    entropy = 0.5 * (1 + _LOG_2PI - xp.log(S)) + alpha - xp.log(beta) + gammaln(alpha) \
         + (1 - alpha) * digamma(alpha)
     return loglik + logp_mu + logp_tau + entropy
 
@@ -130,7 +159,8 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     Parameters
     ----------
     X : array_like, shape (*batch, N, D)
-        Inputs, finite.
+        Inputs, finite.  Arrays of another Array API library (PyTorch, CuPy, JAX, …; every array argument
+        from the same one) compute with it and give its arrays, on their device.
     y : array_like, shape (*batch, N)
         Targets, finite.
     alpha : float or array_like, shape (*batch,)
@@ -160,47 +190,52 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     >>> np.round(res.means[-1], 2), round(float(res.alphas[-1] / res.betas[-1]), 2)   # E[w]; E[τ], the truth 4
     (array([ 0.96, -2.05,  0.53]), 3.82)
     """
-    X = as_float_array(X, "X", min_ndim=2)
-    y = as_float_array(y, "y", min_ndim=1)
-    if X.shape[:-1] != y.shape:
-        raise ValueError(f"X (..., N, D) and y (..., N) must agree in their batch and data axes, got {X.shape} and "
-                         f"{y.shape}")
+    xp, like = namespace_and_reference(X=X, y=y, alpha=alpha,
+                                       **_pair_entries(noise_prior=noise_prior, noise_init=noise_init))
+    X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
+    y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
+    if tuple(X.shape[:-1]) != tuple(y.shape):
+        raise ValueError(f"X (..., N, D) and y (..., N) must agree in their batch and data axes, got "
+                         f"{tuple(X.shape)} and {tuple(y.shape)}")
     if X.shape[-2] == 0 or X.shape[-1] == 0:
-        raise ValueError(f"X must hold at least one observation of at least one input, got shape {X.shape}")
-    batch = X.shape[:-2]
-    alpha = as_float_array(alpha, "alpha")
-    if np.any(alpha <= 0):
-        raise ValueError(f"alpha (the prior precision of w) must be positive, got {alpha}")
-    try:
-        alpha = np.broadcast_to(alpha, batch).copy()
-    except ValueError:
-        raise ValueError(f"alpha must broadcast to the batch shape {batch}, got shape {alpha.shape}") from None
-    a0, b0 = _pair(noise_prior, "noise_prior", batch, positive=(True, True))
-    a, b = (a0, b0) if noise_init is None else _pair(noise_init, "noise_init", batch, positive=(True, True))
+        raise ValueError(f"X must hold at least one observation of at least one input, got shape {tuple(X.shape)}")
+    batch = tuple(X.shape[:-2])
+    alpha = on_device(xp, as_float_array(alpha, "alpha"), X)  # NumPy for a Python number
+    if bool(xp.any(alpha <= 0)):
+        raise ValueError(f"alpha (the prior precision of w) must be positive, got {to_numpy(alpha)}")
+    alpha = _broadcast(xp, alpha, "alpha", batch)
+    a0, b0 = _pair(xp, noise_prior, "noise_prior", X, 2, positive=(True, True))
+    a, b = (a0, b0) if noise_init is None else _pair(xp, noise_init, "noise_init", X, 2, positive=(True, True))
     n_steps = _check_n_steps(n_steps)
     D = X.shape[-1]
-    m, S = np.zeros(batch + (D,)), alpha[..., None, None] * np.eye(D)
+    m = xp.zeros(batch + (D,), dtype=xp.float64, device=device(X))
+    S = alpha[..., None, None] * xp.eye(D, dtype=xp.float64, device=device(X))
     path = [(m, S, a, b)]
     for _ in range(n_steps):
         m, S, a, b = vmp_regression_sweep(a, b, X, y, alpha, a0, b0)
         path.append((m, S, a, b))
-    means, precisions, alphas, betas = (np.stack(c) for c in zip(*path))
-    elbo = _regression_elbo(X, y, alpha, a0, b0, means, precisions, alphas, betas)
+    means, precisions, alphas, betas = (xp.stack(c) for c in zip(*path))
+    elbo = _regression_elbo(xp, X, y, alpha, a0, b0, means, precisions, alphas, betas)
     return VMPResult(means=means, precisions=precisions, alphas=alphas, betas=betas, elbo=elbo)
 
 
-def _regression_elbo(X, y, alpha, a0, b0, m, S, a, b):
+def _regression_elbo(xp, X, y, alpha, a0, b0, m, S, a, b):
     r"""The lower bound :math:`\mathbb E_q[\log p(y\mid w,\tau)] - \mathrm{KL}(q(w)\Vert p(w)) -
     \mathrm{KL}(q(\tau)\Vert p(\tau))` of every iterate (leading axis of ``m`` … ``b``)."""
     N, D = X.shape[-2:]
-    L = np.linalg.cholesky(S)
-    logdet_S = 2 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
-    resid = y - np.einsum("...nd,t...d->t...n", X, m)
-    XtX = np.swapaxes(X, -1, -2) @ X
-    e_sq = np.sum(resid**2, axis=-1) + np.trace(np.linalg.solve(S, np.broadcast_to(XtX, S.shape)), axis1=-2, axis2=-1)
-    e_tau, e_logtau = a / b, digamma(a) - np.log(b)
-    loglik = N / 2 * (e_logtau - np.log(2 * np.pi)) - e_tau / 2 * e_sq
-    tr_cov = np.trace(np.linalg.solve(S, np.broadcast_to(np.eye(D), S.shape)), axis1=-2, axis2=-1)
-    kl_w = 0.5 * (alpha * tr_cov + alpha * np.sum(m**2, axis=-1) - D - D * np.log(alpha) + logdet_S)
-    kl_tau = (a - a0) * digamma(a) - gammaln(a) + gammaln(a0) + a0 * (np.log(b) - np.log(b0)) + a * (b0 - b) / b
+    L = xp.linalg.cholesky(S)
+    logdet_S = 2 * xp.sum(xp.log(xp.linalg.diagonal(L)), axis=-1)
+    if xp is np:  # NumPy: one einsum, ~9x faster than NumPy's broadcast matmul below (N = 100,000, D = 10, T = 4)
+        Xm = np.einsum("...nd,t...d->t...n", X, m)
+    else:  # X (*batch, N, D) @ m (T, *batch, D, 1): the same products, the iterates broadcast
+        Xm = (X @ m[..., None])[..., 0]
+    resid = y - Xm
+    XtX = X.mT @ X
+    e_sq = xp.sum(resid**2, axis=-1) + xp.linalg.trace(xp.linalg.solve(S, xp.broadcast_to(XtX, S.shape)))
+    e_tau, e_logtau = a / b, digamma(a) - xp.log(b)
+    loglik = N / 2 * (e_logtau - _LOG_2PI) - e_tau / 2 * e_sq
+    eye = xp.eye(D, dtype=xp.float64, device=device(X))
+    tr_cov = xp.linalg.trace(xp.linalg.solve(S, xp.broadcast_to(eye, S.shape)))
+    kl_w = 0.5 * (alpha * tr_cov + alpha * xp.sum(m**2, axis=-1) - D - D * xp.log(alpha) + logdet_S)
+    kl_tau = (a - a0) * digamma(a) - gammaln(a) + gammaln(a0) + a0 * (xp.log(b) - xp.log(b0)) + a * (b0 - b) / b
     return loglik - kl_w - kl_tau

@@ -135,3 +135,25 @@ def test_a_collapsing_component_is_named():
     with pytest.raises(ValueError, match="EM step .*collapsed"):
         em_gaussian_mixture(X, weights0=[0.5, 0.5], means0=[[0.0, 0.0], [5.5, 5.0]],
                             precisions0=[np.eye(2) * 100, np.eye(2)], n_steps=5)
+
+
+# -- another array library (issue #15) ------------------------------------------------------------------------
+
+def test_on_another_array_library_equals_numpy(other_library):
+    """Two problems in a batch, five iterations: the same result as on NumPy, in the other library's arrays
+    (tolerances in algorithms.other_library)."""
+    from algorithms.other_library import assert_same_result
+
+    problems = [_problem(seed=s, n=60) for s in range(2)]
+    X, w0, m0, P0 = (np.stack(a) for a in zip(*problems))
+    args = dict(X=X, weights0=w0, means0=m0, precisions0=P0)
+    want = em_gaussian_mixture(**args, n_steps=5)
+    got = em_gaussian_mixture(**{k: other_library.convert(v) for k, v in args.items()}, n_steps=5)
+    assert_same_result(got, want, other_library, ("weights", "means", "precisions", "log_likelihood"))
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    X, w0, m0, P0 = _problem()
+    with pytest.raises(TypeError, match=r"^means0 comes from array_api_strict \(Array\) but X from NumPy"):
+        em_gaussian_mixture(X, weights0=w0, means0=xp.asarray(m0), precisions0=P0, n_steps=1)

@@ -167,3 +167,58 @@ def test_mixture_vi_names_a_nan_at_a_sample():
     with pytest.raises(ValueError, match="grad is not finite at a sample of component 1 at step 1"):
         mixture_vi(loss, lambda th: np.where(th > 0, np.nan, grad(th)), hess, [[-3.0], [3.0]], rho=0.2,
                    n_steps=2, precisions0=np.eye(1), rng=0)
+
+
+# -- another array library (issue #15) ------------------------------------------------------------------------
+
+MIXTURE_FIELDS = ("means", "precisions", "weights", "mean_path", "precision_path", "weight_path")
+
+def test_on_another_array_library_equals_numpy(other_library):
+    """Both drivers, ten steps, from starts given as arrays (and from the defaults): the same result as on NumPy,
+    in the other library's arrays; the user's callables are NumPy functions behind the library's converter, and
+    mixture_vi's draws come from the same seed on the host (tolerances in algorithms.other_library)."""
+    from algorithms.other_library import assert_same_result
+
+    lib = other_library
+    starts = np.array([[[-1.5], [1.5]], [[-1.0], [2.5]]])
+    args = dict(rho=np.array([0.5, 0.3]), precisions0=8.0 * np.eye(1), weights0=np.array([0.4, 0.6]))
+    fns = (quartic, quartic_grad, quartic_hess)
+    want = mixture_newton(*fns, starts, **args, n_steps=10)
+    got = mixture_newton(*map(lib.wrap, fns), lib.to(starts), **{k: lib.to(v) for k, v in args.items()}, n_steps=10)
+    assert_same_result(got, want, lib, MIXTURE_FIELDS)
+    # a list of starts with the other library's precisions: computed with that library
+    want = mixture_newton(*fns, starts[1], rho=0.5, precisions0=8.0 * np.eye(1), n_steps=10)
+    got = mixture_newton(*map(lib.wrap, fns), starts[1].tolist(), rho=0.5, precisions0=lib.to(8.0 * np.eye(1)),
+                         n_steps=10)
+    assert_same_result(got, want, lib, MIXTURE_FIELDS)
+    want = mixture_newton(*fns, starts[0], rho=0.5, n_steps=10)
+    assert_same_result(mixture_newton(*map(lib.wrap, fns), lib.to(starts[0]), rho=0.5, n_steps=10), want, lib,
+                       MIXTURE_FIELDS)
+
+    (w, mu, var), fns = _bimodal()
+    args = dict(rho=0.2, rho_weights=0.1, n_samples=5)
+    want = mixture_vi(*fns, np.array([[-3.0], [3.0]]), precisions0=np.eye(1), **args, n_steps=10, rng=4)
+    got = mixture_vi(*map(lib.wrap, fns), lib.to(np.array([[-3.0], [3.0]])), precisions0=lib.to(np.eye(1)), **args,
+                     n_steps=10, rng=4)
+    assert_same_result(got, want, lib, MIXTURE_FIELDS)
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^precisions0 comes from array_api_strict \(Array\) but means0 from NumPy"):
+        mixture_newton(quartic, quartic_grad, quartic_hess, np.array([[-1.5], [1.5]]), rho=0.5, n_steps=1,
+                       precisions0=xp.asarray([[8.0]]))
+    with pytest.raises(TypeError, match=r"^rho_weights comes from array_api_strict \(Array\) but means0 from NumPy"):
+        (_, _, _), fns = _bimodal()
+        mixture_vi(*fns, np.array([[-3.0], [3.0]]), rho=0.2, rho_weights=xp.asarray(0.1), precisions0=np.eye(1),
+                   n_steps=1)
+
+
+def test_a_callable_returning_another_library_is_named():
+    """grad gives NumPy arrays for the other library's means: a TypeError naming its output."""
+    xp = pytest.importorskip("array_api_strict")
+    lib_hess = lambda th: xp.asarray(quartic_hess(np.from_dlpack(th)))  # noqa: E731
+    lib_loss = lambda th: xp.asarray(quartic(np.from_dlpack(th)))  # noqa: E731
+    with pytest.raises(TypeError, match=r"^grad returned a numpy array \(ndarray\) for θ of array_api_strict"):
+        mixture_newton(lib_loss, lambda th: quartic_grad(np.from_dlpack(th)), lib_hess, xp.asarray([[-1.5], [1.5]]),
+                       rho=0.5, n_steps=1)

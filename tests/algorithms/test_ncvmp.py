@@ -58,3 +58,26 @@ def test_bad_input_is_named(kwargs, match):
     args = dict(X=np.ones((3, 2)), y=np.array([1.0, -1.0, 1.0]), alpha=1.0, n_steps=2) | kwargs
     with pytest.raises(ValueError, match=match):
         ncvmp_logistic(args.pop("X"), args.pop("y"), **args)
+
+
+def test_on_another_array_library_equals_numpy(other_library):
+    """A batch of two problems with their own α and start, five steps: the same result as on NumPy, in the
+    other library's arrays (tolerances in algorithms.other_library)."""
+    from algorithms.other_library import assert_same_result
+
+    rng = np.random.default_rng(0)
+    args = dict(X=rng.normal(size=(2, 20, 2)), y=np.where(rng.uniform(size=(2, 20)) < 0.5, 1.0, -1.0),
+                alpha=np.array([1.0, 2.0]), m0=np.array([0.5, -0.5]), precision0=3.0 * np.eye(2))
+    want = ncvmp_logistic(**args, n_steps=5)
+    got = ncvmp_logistic(**{k: other_library.convert(v) for k, v in args.items()}, n_steps=5)
+    assert_same_result(got, want, other_library, ("means", "precisions"))
+    # the defaults (m0 = 0, precision0 = αI) made beside X, α a Python number
+    want = ncvmp_logistic(args["X"], args["y"], alpha=0.5, n_steps=3)
+    got = ncvmp_logistic(other_library.to(args["X"]), other_library.to(args["y"]), alpha=0.5, n_steps=3)
+    assert_same_result(got, want, other_library, ("means", "precisions"))
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match=r"^y comes from array_api_strict \(Array\) but X from NumPy"):
+        ncvmp_logistic(np.ones((3, 2)), xp.asarray([1.0, -1.0, 1.0]), alpha=1.0, n_steps=1)

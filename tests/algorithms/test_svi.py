@@ -118,3 +118,47 @@ def test_lda_bad_lambda_and_a_single_array_is_refused():
         svi_lda(batches, lambda0=-lam0, **LDA)
     with pytest.raises(TypeError, match="sequence of"):
         svi_lda(batches[0], lambda0=lam0, **LDA)
+
+
+# -- another array library (issue #15) ------------------------------------------------------------------------
+
+def test_on_another_array_library_equals_numpy(other_library):
+    """Both drivers on the other library's arrays (the minibatches of svi_gaussian_mean drawn by the same seed on
+    the host): the same result as on NumPy, in that library's arrays (tolerances in algorithms.other_library)."""
+    from types import SimpleNamespace
+
+    from algorithms.other_library import assert_same_result
+
+    from blrkit.algorithms import svi_lda
+
+    lib = other_library
+    y = np.random.default_rng(0).normal(size=(2, 12))
+    kwargs = dict(batch_size=4, n_steps=6, rng=1, **PRIOR)
+    def mean_and_precision(res):
+        return SimpleNamespace(means=res[0], precisions=res[1])
+    fields = ("means", "precisions")
+    assert_same_result(mean_and_precision(svi_gaussian_mean(lib.to(y), **kwargs)),
+                       mean_and_precision(svi_gaussian_mean(y, **kwargs)), lib, fields)
+    kwargs |= dict(prior_mean=np.array([0.5, -0.5]), m0=np.array([1.0, 2.0]), precision0=np.array([3.0, 4.0]))
+    want = svi_gaussian_mean(y, **kwargs)
+    got = svi_gaussian_mean(lib.to(y), **{k: lib.convert(v) for k, v in kwargs.items()})
+    assert_same_result(mean_and_precision(got), mean_and_precision(want), lib, fields)
+
+    counts, lam0 = _corpus(batches=2, size=4)
+    want = svi_lda(counts, lambda0=lam0, **LDA)
+    got = svi_lda([lib.to(c) for c in counts], lambda0=lib.to(lam0), **LDA)
+    def arrays(res):  # the doc_topic tuple's arrays as fields of their own
+        return SimpleNamespace(topic_word=res.topic_word, learning_rates=res.learning_rates,
+                               **{f"doc_topic_{b}": g for b, g in enumerate(res.doc_topic)})
+    assert_same_result(arrays(got), arrays(want), lib, ("topic_word", "learning_rates", "doc_topic_0", "doc_topic_1"))
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    from blrkit.algorithms import svi_lda
+
+    with pytest.raises(TypeError, match=r"^prior_mean comes from array_api_strict \(Array\) but y from NumPy"):
+        svi_gaussian_mean(np.zeros(10), batch_size=2, n_steps=1, **(PRIOR | dict(prior_mean=xp.asarray(0.0))))
+    counts, lam0 = _corpus(batches=2, size=4)
+    with pytest.raises(TypeError, match=r"^counts_batches\[1\] comes from array_api_strict \(Array\) but lambda0 from "):
+        svi_lda([counts[0], xp.asarray(counts[1])], lambda0=lam0, **LDA)

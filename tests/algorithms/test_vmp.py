@@ -132,3 +132,38 @@ def test_regression_bad_data():
     y[0] = np.inf
     with pytest.raises(ValueError, match="y must be finite"):
         vmp_linear_regression(X, y, alpha=1.0, n_steps=1)
+
+
+# -- another array library (issue #15) ------------------------------------------------------------------------
+
+VMP_FIELDS = ("means", "precisions", "alphas", "betas", "elbo")
+
+def test_on_another_array_library_equals_numpy(other_library):
+    """Both drivers, a batch of two problems, a prior entry as an array and one as a number: the same result as on
+    NumPy, in the other library's arrays, the lower bounds included (tolerances in algorithms.other_library)."""
+    from algorithms.other_library import assert_same_result
+
+    from blrkit.algorithms import vmp_linear_regression
+
+    lib = other_library
+    y = np.random.default_rng(2).normal(1.0, 1.5, size=(2, 15))
+    kwargs = dict(mean_prior=(0.5, np.array([0.1, 0.2])), precision_prior=(2.0, 3.0), n_steps=4)
+    got = vmp_normal_gamma(lib.to(y), **(kwargs | dict(mean_prior=(0.5, lib.to(np.array([0.1, 0.2]))))))
+    assert_same_result(got, vmp_normal_gamma(y, **kwargs), lib, VMP_FIELDS)
+
+    X, y = _regression(batch=(2,), n=20)
+    want = vmp_linear_regression(X, y, alpha=np.array([0.5, 1.0]), noise_prior=(2.0, 3.0), n_steps=4)
+    got = vmp_linear_regression(lib.to(X), lib.to(y), alpha=lib.to(np.array([0.5, 1.0])), noise_prior=(2.0, 3.0),
+                                n_steps=4)
+    assert_same_result(got, want, lib, VMP_FIELDS)
+
+
+def test_mixing_numpy_with_another_library_names_the_argument():
+    xp = pytest.importorskip("array_api_strict")
+    from blrkit.algorithms import vmp_linear_regression
+
+    with pytest.raises(TypeError, match=r"^precision_prior\[1\] comes from array_api_strict \(Array\) but y from NumPy"):
+        vmp_normal_gamma(np.ones(5), precision_prior=(1.0, xp.asarray(2.0)), n_steps=1)
+    X, y = _regression()
+    with pytest.raises(TypeError, match=r"^alpha comes from array_api_strict \(Array\) but X from NumPy"):
+        vmp_linear_regression(X, y, alpha=xp.asarray(1.0), n_steps=1)
