@@ -221,14 +221,9 @@ def test_another_array_library_computes_with_its_arrays(other_library):
     assert_same_result(got, want, lib, ["means", "hessians", "precisions"])
 
 
-def test_sample_on_another_array_library(other_library, request):
-    """Draws from the last iterate come as the library's arrays and equal NumPy's (the same host draws).
-    IVONResult.sample indexes ``means[-1]``, which the Array API allows only as ``means[-1, ...]``: an
-    expected failure under array-api-strict until results.py writes it so."""
+def test_sample_on_another_array_library(other_library):
+    """Draws from the last iterate come as the library's arrays and equal NumPy's (the same host draws)."""
     lib = other_library
-    if lib.name == "array_api_strict":
-        request.applymarker(pytest.mark.xfail(raises=IndexError, strict=True,
-                                              reason="results.IVONResult.sample: means[-1] needs a trailing ..."))
     grad = logistic(np.random.default_rng(0), (2,))
     m0 = np.random.default_rng(1).normal(size=(2, 3))
     hyper = HYPER | dict(n_steps=5)
