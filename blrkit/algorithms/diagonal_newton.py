@@ -17,7 +17,8 @@ from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_positive
 from blrkit.algorithms._common import broadcast_to_batch, check_rho, check_start, check_step, checked
 from blrkit.algorithms._generated.diagonal_newton import diagonal_newton_step
-from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
+from blrkit.algorithms._namespace import stack
+from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import DiagonalNewtonResult
 
 __all__ = ["diagonal_newton"]
@@ -109,4 +110,4 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
         precisions.append(s)
     if precision0 is None:
         precisions[0] = precisions[1] if n_steps else checked(hess_diag, "hess_diag", matrix=False)(means[0])
-    return DiagonalNewtonResult(means=_stack_iterates(xp, means), precisions=_stack_iterates(xp, precisions))
+    return DiagonalNewtonResult(means=stack(xp, means), precisions=stack(xp, precisions))

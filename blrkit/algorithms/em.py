@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_namespace
+from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_simplex, check_spd
 from blrkit.algorithms import _dask
-from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._common import is_linalg_error
 from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.em import em_step
+from blrkit.algorithms._namespace import namespace_and_reference
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import EMResult
 

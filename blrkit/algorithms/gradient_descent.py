@@ -18,6 +18,7 @@ import numpy as np
 from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_rho, check_start, check_step, checked
 from blrkit.algorithms._generated.gradient_descent import gradient_descent_step
+from blrkit.algorithms._namespace import stack
 from blrkit.algorithms.results import GradientDescentResult
 
 __all__ = ["gradient_descent"]
@@ -85,16 +86,7 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
         m = gradient_descent_step(m, r, grad if t else checked(grad, "grad", matrix=False))
         check_step(t, m)
         means.append(m)
-    return GradientDescentResult(means=_stack_iterates(xp, means))
-
-
-def _stack_iterates(xp, iterates: list):
-    """The iterates of a run, ``(n_steps + 1, *shape)`` in float64, as one new array of the namespace ``xp``.
-
-    Collected in a list and stacked once, not written into a preallocated array: JAX arrays have no item
-    assignment. (A user's integer Hessian stays exact in float64, as the preallocated arrays had it.)
-    """
-    return xp.stack([xp.astype(a, xp.float64, copy=False) for a in iterates])
+    return GradientDescentResult(means=stack(xp, means))
 
 
 def _check_n_steps(n_steps) -> int:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_library, array_namespace, device, to_numpy
+from blrkit._array_api import array_library, array_namespace, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_simplex, cholesky_succeeds
-from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._common import check_rho, check_rng
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
+from blrkit.algorithms._namespace import namespace_and_reference
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import MixtureResult
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import device
+from blrkit._array_api import device, on_device
 from blrkit._validation import as_float_array, check_positive, cholesky_succeeds
-from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
+from blrkit.algorithms._namespace import namespace_and_reference
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
 

@@ -17,11 +17,18 @@ from __future__ import annotations
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import check_spd
 from blrkit.algorithms._common import (
-    broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, checked, singular_is_error,
+    broadcast_to_batch,
+    check_positive_definite,
+    check_rho,
+    check_start,
+    check_step,
+    checked,
+    singular_is_error,
 )
 from blrkit.algorithms._generated.damped_newton import damped_newton_step
 from blrkit.algorithms._generated.newton import newton_step
-from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
+from blrkit.algorithms._namespace import stack
+from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["newton"]
@@ -129,4 +136,4 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
         precisions[0] = precisions[1]
     elif precision0 is None:
         precisions[0] = checked(hess, "hess", matrix=True)(means[0])
-    return NewtonResult(means=_stack_iterates(xp, means), precisions=_stack_iterates(xp, precisions))
+    return NewtonResult(means=stack(xp, means), precisions=stack(xp, precisions))

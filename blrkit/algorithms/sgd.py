@@ -15,7 +15,8 @@ import numpy as np
 from blrkit._array_api import array_namespace, device
 from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start, check_step, checked
 from blrkit.algorithms._generated.sgd import sgd_step
-from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
+from blrkit.algorithms._namespace import stack
+from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
 
 __all__ = ["stochastic_gradient_descent"]
@@ -101,4 +102,4 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
                      int(batch_size))
         check_step(t, m, grad="grad_terms")
         means.append(m)
-    return GradientDescentResult(means=_stack_iterates(xp, means))
+    return GradientDescentResult(means=stack(xp, means))

@@ -13,10 +13,10 @@ import numpy as np
 
 from blrkit._array_api import array_library, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_positive
-from blrkit.algorithms._beside import namespace_and_reference
 from blrkit.algorithms._common import check_minibatch, check_rng
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
+from blrkit.algorithms._namespace import namespace_and_reference
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import LDAResult
 

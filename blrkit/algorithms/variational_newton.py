@@ -15,12 +15,19 @@ from __future__ import annotations
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import check_count, check_spd
 from blrkit.algorithms._common import (
-    broadcast_to_batch, check_positive_definite, check_rho, check_rng, check_start, check_step, checked,
+    broadcast_to_batch,
+    check_positive_definite,
+    check_rho,
+    check_rng,
+    check_start,
+    check_step,
+    checked,
     singular_is_error,
 )
 from blrkit.algorithms._generated.variational_newton import variational_newton_step
 from blrkit.algorithms._generated.variational_newton_improved import improved_variational_newton_step
-from blrkit.algorithms.gradient_descent import _check_n_steps, _stack_iterates
+from blrkit.algorithms._namespace import stack
+from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["variational_newton"]
@@ -116,4 +123,4 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
                                            "loss can be indefinite; use more n_samples or a smaller rho")
         means.append(m)
         precisions.append(S)
-    return NewtonResult(means=_stack_iterates(xp, means), precisions=_stack_iterates(xp, precisions))
+    return NewtonResult(means=stack(xp, means), precisions=stack(xp, precisions))

@@ -13,11 +13,11 @@ import math
 
 import numpy as np
 
-from blrkit._array_api import device, digamma, gammaln, to_numpy
+from blrkit._array_api import device, digamma, gammaln, on_device, to_numpy
 from blrkit._validation import as_float_array
-from blrkit.algorithms._beside import namespace_and_reference, on_device
 from blrkit.algorithms._generated.vmp import vmp_sweep
 from blrkit.algorithms._generated.vmp_regression import vmp_regression_sweep
+from blrkit.algorithms._namespace import namespace_and_reference
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import VMPResult
 
