@@ -8,6 +8,7 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, to_numpy
 from blrkit._validation import as_float_array, check_learning_rate, cholesky_succeeds, reject_complex
+from blrkit.algorithms._namespace import check_returned
 
 
 def check_start(m0, name: str = "m0") -> np.ndarray:
@@ -49,7 +50,8 @@ def checked(fn, name: str, *, matrix: bool):
     def wrapped(m):
         out = fn(m)
         reject_complex(out, f"the output of {name}")
-        xp = array_namespace(m=m, **{f"the output of {name}": out})
+        xp = array_namespace(m=m)
+        check_returned(out if xp is np or hasattr(out, "shape") else np.asarray(out), name, m, "m")
         out = np.asarray(out) if xp is np else out
         shape = tuple(m.shape) + tuple(m.shape[-1:]) if matrix else tuple(m.shape)
         if tuple(out.shape) != shape:

@@ -89,3 +89,12 @@ def test_mixing_array_libraries_names_the_argument():
     xp = pytest.importorskip("array_api_strict")
     with pytest.raises(TypeError, match=r"^rho comes from array_api_strict .* but m0 from NumPy"):
         gradient_descent(lambda m: m, np.ones(2), rho=xp.asarray(0.5, dtype=xp.float64), n_steps=1)
+
+
+def test_a_gradient_answering_in_another_library_is_named():
+    """grad must answer in the library of its argument: a NumPy array (or a list) for an array-api-strict m
+    is refused naming grad, not m."""
+    xp = pytest.importorskip("array_api_strict")
+    for answer in (np.ones(2), [1.0, 1.0]):
+        with pytest.raises(TypeError, match=r"^grad returned a NumPy array \(ndarray\) for m from array_api_strict"):
+            gradient_descent(lambda m, a=answer: a, xp.asarray([1.0, 2.0]), rho=0.5, n_steps=1)
