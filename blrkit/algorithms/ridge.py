@@ -112,7 +112,9 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     m, S = ridge_posterior(X, y, a, s2)
     # Non-finite data always shows up in XᵀX (its diagonal holds Σ x²) or in Xᵀy, so checking the
     # small outputs is a complete test; only then pay for a pass over the data to name the culprit.
-    finite = (np.isfinite(S).all() and np.isfinite(m).all()) if xp is np else \
+    # NumPy: one sum of each (a NaN or inf makes the total non-finite; only if it is, the exact test, as a
+    # sum of large finite entries may overflow): 0.5 µs of the 2.4 µs two isfinite passes cost at D = 10
+    finite = (math.isfinite(S.sum() + m.sum()) or bool(np.isfinite(S).all() and np.isfinite(m).all())) if xp is np else \
         bool(xp.all(xp.isfinite(S))) and bool(xp.all(xp.isfinite(m)))
     if not finite:
         as_float_array(X, "X")
