@@ -771,6 +771,16 @@ class _ScalarPrinter(NumPyPrinter):
             text += f" {sign} {code}"
         return text
 
+    #: names of the step's scalar arguments, which may arrive as Python floats: a square root of them alone
+    #: prints as ``(…)**0.5``, since ``xp.sqrt`` takes arrays only (Adam's bias correction √(1 − (1 − ρ)ᵗ))
+    scalars: frozenset = frozenset()
+
+    def _print_Pow(self, expr, rational=False):
+        names = {s.name for s in expr.base.free_symbols}
+        if expr.exp == sp.S.Half and names and names <= self.scalars:
+            return f"({self._print(expr.base)})**0.5"
+        return super()._print_Pow(expr, rational=rational)
+
     def _print_Sum(self, expr):
         (body, (_, _, _)) = expr.function, expr.limits[0]
         return f"numpy.sum({self._print(body)}, axis={self.sum_axis})"
@@ -1068,6 +1078,7 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
         lines.append("    # -- oracle terms ------------------------------------------------------")
         lines.extend(f"    {o}" if not o.startswith("#") else f"    {o}" for o in d.oracles)
     printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1), scale_first=d.elementwise)
+    _SCALAR_PRINTER.scalars = frozenset(a.name for a in d.arguments if a.kind in ("scalar", "int"))
     body = [a for a in d.assignments if a.target not in d.outputs]
     outs = [a for a in d.assignments if a.target in d.outputs]
     groups = ((("assignments, in order", list(d.assignments)),) if d.extra.get("in_order") else
@@ -1080,6 +1091,7 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
             if a.comment:
                 lines.append(_comment(a.comment))
             lines.append(f"    {_name(a.target)} = {printer.print(a.expr)}")
+    _SCALAR_PRINTER.scalars = frozenset()
     lines.append(f"    return {', '.join(_name(o) for o in d.outputs)}")
     return "\n".join(lines).replace("IMPORTS", _imports(lines)) + "\n"
 

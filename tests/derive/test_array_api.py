@@ -35,3 +35,19 @@ def test_mixing_numpy_with_another_library_names_the_argument(rng):
     m, P = np.zeros(2), np.eye(2)
     with pytest.raises(TypeError, match=r"^H comes from array_api_strict \(Array\) but m_pred from NumPy"):
         step(m, P, np.zeros(1), xp.asarray([[1.0, 0.0]]), np.eye(1), np.zeros(1))
+
+
+@pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.derive().elementwise
+                                  and any(a.name == "rho" for a in r.derive().arguments)])
+def test_python_float_rho_beside_another_library(name, other_library, rng):
+    """An elementwise step keeps a Python-float ρ a float (its arithmetic is a scalar's): the step must not
+    hand it to an xp function (``xp.sqrt(1 - (1 - rho)**t)`` failed on array-api-strict and PyTorch). With
+    every problem at the same ρ, the result equals the NumPy step's with that ρ."""
+    lib = other_library
+    make_kwargs, _ = CASES[name](rng)
+    recipe = RECIPES[name]
+    want = run(generated(recipe), recipe, lambda: dict(make_kwargs(), rho=0.3))  # fresh draws for each run
+    got = run(generated(recipe), recipe, lambda: {k: lib.convert(v) for k, v in dict(make_kwargs(), rho=0.3).items()})
+    for key, value in want.items():
+        assert isinstance(got[key], lib.array_type), (name, key)
+        assert_close(lib.back(got[key]), value, ONE_STEP, err_msg=f"{name} {lib.name} {key}")

@@ -106,7 +106,7 @@ MUTATIONS = {
         ("sign of the gradient average", r"^\s*m_new =", r"\bg_avg_new\b", "(-g_avg_new)"),
         ("raw gradient for its average", r"^\s*m_new =", r"\bg_avg_new\b", "g_mean"),
         ("no bias correction of the average", r"^\s*m_new =", r"\(1 - beta1\*\*t\)\*", ""),
-        ("no bias correction of v", r"^\s*m_new =", r"/xp\.sqrt\(1 - \(1 - rho\)\*\*t\)", ""),
+        ("no bias correction of v", r"^\s*m_new =", r"/\(1 - \(1 - rho\)\*\*t\)\*\*0\.5", ""),
         ("no decay of the average", r"^\s*g_avg_new =", r"\bbeta1\*g_avg\b", "g_avg"),
         ("old v in the mean step", r"^\s*m_new =", r"\bv_new\b", "v"),
     ]),

@@ -64,5 +64,5 @@ def adam_step(m, v, g_avg, rho, lr, eps, beta1, t, grad_mean):
     # v_{t+1} = (1 - \rho) v + \rho \bar{g}(m_t)^{2}
     v_new = rho*g_mean**2 + v - rho*v
     # m_{t+1} = m_t - \frac{\tilde{g}_{t+1} \alpha}{\left(1 - \beta_1^{t}\right) \left(\epsilon + \frac{\sqrt{v_{t+1}}}{\sqrt{1 - \left(1 - \rho\right)^{t}}}\right)}
-    m_new = m - g_avg_new*lr/((1 - beta1**t)*(eps + xp.sqrt(v_new)/xp.sqrt(1 - (1 - rho)**t)))
+    m_new = m - g_avg_new*lr/((1 - beta1**t)*(eps + xp.sqrt(v_new)/(1 - (1 - rho)**t)**0.5))
     return m_new, v_new, g_avg_new
