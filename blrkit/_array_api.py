@@ -95,10 +95,9 @@ def array_namespace(**named):
 
 def _other_namespace(named: dict):
     lib = check_one_array_library(named)
-    arrays = [v for v in named.values() if not isinstance(v, _PLAIN) and hasattr(type(v), "__array_namespace__")
-              or type(v).__module__.partition(".")[0] in ("torch", "dask")]
-    if lib == "numpy" or not arrays:
+    if lib == "numpy":  # NumPy arrays beside numbers and lists, or values that are no arrays at all
         return np
+    arrays = [v for v in named.values() if array_library(v) == lib]
     try:
         import array_api_compat
     except ImportError:

@@ -29,14 +29,15 @@ def namespace_and_reference(**named):
 
 
 def scalar_or_array(x, xp, like):
-    """A checked hyperparameter (a number, a list or an array) to hand to an emitted step: for NumPy, a Python
-    float when it is one number (the step's scalar arithmetic stays scalar, the fastest), else the array; for
-    another library, its float64 array on ``like``'s device, 0-d for one number (an emitted step may apply
-    ``xp.sqrt`` to an expression of scalars alone, as Adam's bias correction does, which needs an array there)."""
+    """A checked hyperparameter (a number, a list or an array) to hand to an emitted step: a Python float when it
+    is one number, in any library (the step's scalar arithmetic stays a float's, the fastest), else the array,
+    for another library as its float64 array on ``like``'s device."""
     if not hasattr(x, "ndim"):
         x = np.asarray(x, dtype=float)  # a number or a list
+    if x.ndim == 0:
+        return float(x)
     if xp is np:
-        return float(x) if x.ndim == 0 else x
+        return x
     return on_device(xp, x, like) if array_namespace(x=x) is np else xp.asarray(x, dtype=xp.float64)
 
 

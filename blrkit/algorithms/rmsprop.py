@@ -54,7 +54,8 @@ def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, *, counts_steps:
     """Loop ``step`` in the namespace ``xp`` of the array arguments: the first call checks ``grad``'s output;
     every iterate is checked finite. ``hyper`` are the checked hyperparameters, passed to every step (with
     ``t``, from 1, when ``counts_steps``): as they are for NumPy (bit for bit the values the step always got),
-    as the library's arrays for another (:func:`~blrkit.algorithms._namespace.scalar_or_array`)."""
+    for another library a number as a Python float and an array as the library's
+    (:func:`~blrkit.algorithms._namespace.scalar_or_array`)."""
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
     if xp is not np:
