@@ -1,7 +1,22 @@
-"""Shared fixtures: one seeded random generator."""
+"""Shared fixtures: one seeded random generator; the other array library; the xdist group of the notebooks."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+#: tests that read the executed notebooks (tests/notebooks/conftest.py's session fixture ``executed_notebook``):
+#: one xdist worker runs them all, so each notebook is executed once per session, not once per worker
+NOTEBOOK_DIRS = (TESTS / "docs", TESTS / "notebooks")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks (--dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/docs and tests/notebooks goes into the xdist group "notebooks"."""
+    for item in items:
+        if any(item.path.is_relative_to(d) for d in NOTEBOOK_DIRS):
+            item.add_marker(pytest.mark.xdist_group("notebooks"))
 
 
 @pytest.fixture
