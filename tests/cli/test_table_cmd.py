@@ -15,7 +15,8 @@ FIELDS = {"name", "title", "section", "family", "approximations", "implemented",
 @pytest.fixture(scope="module")
 def full_json():
     """The whole table once, as JSON (the slowest call of these tests)."""
-    return run_blrkit("table", "--format", "json")
+    # a guard against a hang, not a speed target: the whole table takes ~1 min on a quiet core, over 2 under load
+    return run_blrkit("table", "--format", "json", timeout=900)
 
 
 def test_json_has_every_recipe_and_the_whole_map(full_json):
@@ -30,18 +31,21 @@ def test_json_has_every_recipe_and_the_whole_map(full_json):
         assert {"counterpart", "error", "tolerance", "independent", "status", "note"} == set(r["counterparts"][0])
     not_yet = [r for r in rows if not r["implemented"]]
     assert not_yet == []  # every row of Table 1 is implemented
-    # the exit status is the verdict of the implemented rows
-    assert rc == (1 if any(r["status"] == "fail" for r in rows) else 0)
+    # at the default size every row passes, so the exit status (the verdict of the implemented rows) is 0
+    assert [r["name"] for r in rows if r["status"] != "pass"] == [] and rc == 0, err
     assert "rows checked in" in err and f"[1/{len(RECIPES)}]" in err
 
 
 def test_every_row_is_a_real_check(full_json):
-    """Each passing row ran at least one independent counterpart, every check within tolerance."""
-    for r in json.loads(full_json[1]):
-        if r["status"] == "pass":
-            ran = [c for c in r["counterparts"] if c["status"] != "skipped"]
-            assert any(c["independent"] for c in ran) and r["verified"], r["name"]
-            assert all(c["error"] <= c["tolerance"] for c in ran)
+    """Every row, the Duality section's included, passes at the default size by at least one independent
+    counterpart, every check that ran within its tolerance."""
+    rows = json.loads(full_json[1])
+    assert {r["name"] for r in rows if r["group"] == "Duality"} == set(table.SECTION_ROWS)
+    for r in rows:
+        assert r["status"] == "pass", (r["name"], r["message"])
+        ran = [c for c in r["counterparts"] if c["status"] != "skipped"]
+        assert any(c["independent"] for c in ran) and r["verified"], r["name"]
+        assert all(c["error"] <= c["tolerance"] for c in ran), r["name"]
 
 
 def test_terminal_is_aligned_within_100_columns():
