@@ -18,10 +18,11 @@ expectations to its fixed point. Nothing here depends on the symbolic engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import cho_factor, cho_solve
 from scipy.special import logsumexp
 
 from blrkit.diagnostics.problem import Problem
@@ -44,6 +45,25 @@ def _hermite_order(D: int) -> int:
     return {1: 40, 2: 24, 3: 12}[D]
 
 
+@lru_cache(maxsize=None)
+def _hermite_product(K: int, D: int):
+    """The probabilists' Gauss–Hermite product rule: points z ``(K^D, D)``, weights summing to 1 (computed once)."""
+    t, w = np.polynomial.hermite_e.hermegauss(K)
+    w = w / np.sqrt(2.0 * np.pi)
+    z = np.stack(np.meshgrid(*([t] * D), indexing="ij"), -1).reshape(-1, D)
+    weights = np.prod(np.stack(np.meshgrid(*([w] * D), indexing="ij"), -1).reshape(-1, D), -1)
+    z.flags.writeable = weights.flags.writeable = False
+    return z, weights
+
+
+@lru_cache(maxsize=None)
+def _legendre(K: int):
+    """K-point Gauss–Legendre rule on [−1, 1] (computed once)."""
+    t, w = np.polynomial.legendre.leggauss(K)
+    t.flags.writeable = w.flags.writeable = False
+    return t, w
+
+
 def gaussian_rule(m, S, *, order: int | None = None):
     r"""Nodes θ ``(K, D)`` and weights ``(K,)`` with :math:`\sum_k w_k f(\theta_k) \approx \mathbb E_{\mathcal N(m, S^{-1})}[f]`.
 
@@ -60,10 +80,7 @@ def gaussian_rule(m, S, *, order: int | None = None):
     D = m.shape[-1]
     if D <= MAX_HERMITE_DIM:
         K = order or _hermite_order(D)
-        t, w = np.polynomial.hermite_e.hermegauss(K)
-        w = w / np.sqrt(2.0 * np.pi)
-        z = np.stack(np.meshgrid(*([t] * D), indexing="ij"), -1).reshape(-1, D)
-        weights = np.prod(np.stack(np.meshgrid(*([w] * D), indexing="ij"), -1).reshape(-1, D), -1)
+        z, weights = _hermite_product(K, D)
         method = f"Gauss–Hermite, {K}^{D} nodes"
     else:
         z = np.random.default_rng(0).standard_normal((N_MONTE_CARLO, D))
@@ -71,7 +88,7 @@ def gaussian_rule(m, S, *, order: int | None = None):
         method = f"Monte Carlo, {N_MONTE_CARLO} samples"
     L = np.linalg.cholesky(S)
     # θ = m + L^{-T} z, so Cov θ = L^{-T} L^{-1} = S^{-1}
-    nodes = m + solve_triangular(L, z.T, trans="T", lower=True).T
+    nodes = m + np.linalg.solve(L.T, z.T).T  # (scipy's solve_triangular costs ~15 ms a call here, NumPy's solve 20 µs)
     return nodes, weights, method
 
 
@@ -255,7 +272,7 @@ def _grid(problem: Problem, bounds, K: int):
     """Nodes, log weights and −ℓ̄ of the K^D Gauss–Legendre grid on ``bounds``, and which sides ``(D, 2)`` of the
     box hold density above EDGE_DENSITY of the maximum."""
     D = problem.dim
-    t, w = np.polynomial.legendre.leggauss(K)
+    t, w = _legendre(K)
     axes = [0.5 * (lo + hi) + 0.5 * (hi - lo) * t for lo, hi in bounds]
     ws = [0.5 * (hi - lo) * w for lo, hi in bounds]
     nodes = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, D)
