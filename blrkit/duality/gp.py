@@ -35,6 +35,9 @@ from blrkit.models.mlp import MLP, _derivative_from_output, _softmax
 
 __all__ = ["GPPredictive", "ggn_precision", "gp_predictive", "network_jacobian", "network_kernel"]
 
+#: the paper anchor of this module (:data:`blrkit.paper.ANCHORS`)
+ANCHOR = "dnn2gp"
+
 
 def _check_net(net, theta):
     if not isinstance(net, MLP):
@@ -118,8 +121,8 @@ def network_kernel(net: MLP, theta, X1, X2=None, *, precision) -> np.ndarray:
 
     References
     ----------
-    Khan, Immer, Abedi & Korzepa 2019 (NeurIPS), "Approximate inference turns deep networks into Gaussian
-    processes", Sec. 3.
+    ``cite("dnn2gp")``: Khan, Immer, Abedi & Korzepa 2019 (NeurIPS), "Approximate inference turns deep networks
+    into Gaussian processes".
     """
     theta = _check_net(net, theta)
     solve = _covariance_solver(precision, net.n_params)
