@@ -321,8 +321,9 @@ class FixedPoint:
     :math:`\mathrm{sd}_q(\theta_j)/\mathrm{sd}_p(\theta_j)` per coordinate; ``kl_qp`` :math:`\mathrm{KL}(q\|p)`,
     ``kl_pq`` :math:`\mathrm{KL}(p\|q)`; ``predictive_error``: :math:`\max_k |\mathbb E_q[f_k] - \mathbb E_p[f_k]|`
     of the problem's ``predict`` (``None`` without one); ``status``: converged after how many steps, or
-    the spread of the last Monte-Carlo iterates; ``None`` metrics and the reason in ``status`` if the
-    step failed.
+    the spread of the last Monte-Carlo iterates; ``mc_spread``: that spread, the largest sd of the averaged
+    iterates' means in sd of q (``None`` for a deterministic step); ``None`` metrics and the reason in
+    ``status`` if the step failed.
     """
 
     title: str
@@ -334,6 +335,7 @@ class FixedPoint:
     kl_qp: float | None = None
     kl_pq: float | None = None
     predictive_error: float | None = None
+    mc_spread: float | None = None
 
     @property
     def covariance(self) -> np.ndarray:
@@ -448,12 +450,13 @@ def _run(step: _Step, problem, m, S, rho, n_steps, tol, n_samples, rng) -> Fixed
     S_bar = np.mean(precs[half:], axis=0)
     m_bar = np.linalg.solve(S_bar, np.mean([P @ mm for P, mm in zip(precs[half:], means[half:])], axis=0))
     spread = np.max(np.std(tail, axis=0) * np.sqrt(np.diag(S_bar)))
-    return m_bar, S_bar, f"Monte Carlo ({n_samples} samples): mean of the last {len(tail)} iterates, their spread {spread:.2g} sd_q"
+    return m_bar, S_bar, f"Monte Carlo ({n_samples} samples): mean of the last {len(tail)} iterates, their spread " \
+        f"{spread:.2g} sd_q", float(spread)
 
 
 def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n_steps: int = 500, tol: float = 1e-10,
                         n_samples: int = 16, rng=0, include_vi: bool = True, bounds=None,
-                        titles=None) -> ApproximationCosts:
+                        titles=None, start=None) -> ApproximationCosts:
     r"""Run each derived step to its fixed point and set it beside the exact posterior (D ≤ 2).
 
     Parameters
@@ -477,8 +480,9 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
         The box of the exact posterior (default ± 10 sd of the Gaussian VI).
     titles : sequence of str, optional
         Row titles in place of the derivations' titles.
-
-    Every step starts from the exact Gaussian VI's mean and precision.
+    start : (m0, S0), optional
+        Where every step starts (S0 a ``(D, D)`` precision; its diagonal for a diagonal candidate). Default:
+        the exact Gaussian VI's mean and precision.
 
     Examples
     --------
@@ -512,11 +516,11 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
         fits.append(("mean-field Gaussian VI (exact expectations)",
                      (mf.mean, mf.precision, f"{'converged' if mf.converged else 'not converged'} in {mf.n_steps} steps")))
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    m0, P0 = (vi.mean, vi.precision) if start is None else _check_state(problem, *start)
     for k, step in enumerate(steps):
-        S0 = np.eye(problem.dim) if step.kind == "fixed" else \
-            (np.diag(np.diag(vi.precision)) if step.kind == "diagonal" else vi.precision)
+        S0 = np.eye(problem.dim) if step.kind == "fixed" else (np.diag(np.diag(P0)) if step.kind == "diagonal" else P0)
         title = step.title if titles is None else titles[k]
-        fits.append((title, _run(step, problem, vi.mean, S0, float(rhos[k]), n_steps, tol, n_samples, generator)))
+        fits.append((title, _run(step, problem, m0, S0, float(rhos[k]), n_steps, tol, n_samples, generator)))
     rows = tuple(_measure(title, fit, problem, post) for title, fit in fits)
     return ApproximationCosts(problem.name, post, rows)
 
@@ -524,7 +528,7 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
 def _measure(title, fit, problem: Problem, post: ExactPosterior) -> FixedPoint:
     if len(fit) == 2:                                   # (title, reason): the step failed
         return FixedPoint(title, None, None, fit[1])
-    m, S, status = fit
+    m, S, status, spread = fit if len(fit) == 4 else (*fit, None)
     sd_p = np.sqrt(np.diag(post.covariance))
     sd_q = np.sqrt(np.diag(np.linalg.solve(S, np.eye(len(S)))))
     pred = None
@@ -533,5 +537,5 @@ def _measure(title, fit, problem: Problem, post: ExactPosterior) -> FixedPoint:
         pred = float(np.max(np.abs(w @ problem.evaluate("predict", nodes)
                                    - post.expect(problem.evaluate("predict", post.nodes)))))
     return FixedPoint(title, m, S, status, float(np.max(np.abs(m - post.mean) / sd_p)), sd_q / sd_p,
-                      post.kl_from(problem, m, S), post.kl_to(m, S), pred)
+                      post.kl_from(problem, m, S), post.kl_to(m, S), pred, spread)
 

@@ -155,7 +155,9 @@ def ggn_precision(net: MLP, theta, X, y, *, prior_precision) -> np.ndarray:
     X, Lam, _ = _softmax_curvature(net, theta, X, y)
     J = network_jacobian(net, theta, X)
     P0 = _prior_matrix(prior_precision, net.n_params, ())
-    return P0 + np.einsum("nkp,nkl,nlq->pq", J, Lam, J)
+    P = net.n_params
+    # Σ_i J_iᵀ Λ_i J_i as one (NK × P)ᵀ (NK × P) product
+    return P0 + J.reshape(-1, P).T @ (Lam @ J).reshape(-1, P)
 
 
 class GPPredictive(NamedTuple):
