@@ -227,6 +227,8 @@ class NaturalGradients:
     def __str__(self) -> str:
         return (f"Natural gradients of {self.problem} at m = {_vec(self.mean)}\n" + self.markdown())
 
+    __repr__ = __str__
+
     def _repr_html_(self) -> str:
         return f"<p>Natural gradients of {self.problem} at m = {_vec(self.mean)}</p>" + _html(self.HEADER, self._rows())
 
@@ -372,6 +374,8 @@ class ApproximationCosts:
     def __str__(self) -> str:
         return f"What each approximation costs on {self.problem}\n" + self.markdown()
 
+    __repr__ = __str__
+
     def _repr_html_(self) -> str:
         return f"<p>What each approximation costs on {self.problem}</p>" + _html(self.HEADER, self._rows())
 
@@ -398,20 +402,23 @@ class ApproximationCosts:
             K = post.n_nodes
             X, Y = (post.nodes[:, j].reshape(K, K) for j in (0, 1))
             Z = np.exp(post.log_density.reshape(K, K))
-            cs = ax.contour(X, Y, Z, levels=np.exp(-0.5 * np.array([4.0, 1.0])) * Z.max(), colors="k")
-            handles = [plt.Line2D([], [], color="k", label="exact posterior (1, 2 sd levels)")]
+            handles = []
             t = np.linspace(0, 2 * np.pi, 200)
             for r in chosen:
                 L = np.linalg.cholesky(r.covariance)
                 e = r.mean + 2.0 * (L @ np.stack([np.cos(t), np.sin(t)])).T
-                handles += ax.plot(e[:, 0], e[:, 1], label=f"{r.title} (2 sd)")
-            del cs
+                handles += ax.plot(e[:, 0], e[:, 1], lw=1.8, label=f"{r.title} (2 sd)")
+            # on top: a Gaussian's 1- and 2-sd contours are at e^{-1/2} and e^{-2} of its maximum density
+            ax.contour(X, Y, Z, levels=np.exp(-0.5 * np.array([4.0, 1.0])) * Z.max(), colors="k",
+                       linestyles="--", linewidths=2.0, zorder=3)
+            handles.insert(0, plt.Line2D([], [], color="k", ls="--", lw=2.0,
+                                         label=r"exact posterior (density $e^{-1/2}$, $e^{-2}$ of its peak)"))
             lo, hi = _window(post)
             ax.set_xlim(lo[0], hi[0])
             ax.set_ylim(lo[1], hi[1])
             ax.set_xlabel(r"$\theta_1$")
             ax.set_ylabel(r"$\theta_2$")
-            ax.legend(handles=handles)
+            ax.legend(handles=handles, fontsize=11, framealpha=0.85)
             return ax
         ax.legend()
         return ax
@@ -475,14 +482,16 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
     n_samples, rng
         Monte-Carlo samples per step and the seed.
     include_vi : bool
-        Add the exact Gaussian VI (full and diagonal) as the first rows (:func:`~.quadrature.gaussian_vi`).
+        Add the exact Gaussian VI (full, and for D = 2 mean-field) as the first rows
+        (:func:`~.quadrature.gaussian_vi`).
     bounds : (D, 2), optional
         The box of the exact posterior (default ± 10 sd of the Gaussian VI).
     titles : sequence of str, optional
         Row titles in place of the derivations' titles.
     start : (m0, S0), optional
-        Where every step starts (S0 a ``(D, D)`` precision; its diagonal for a diagonal candidate). Default:
-        the exact Gaussian VI's mean and precision.
+        Where the Gaussian VI and every step start (S0 a ``(D, D)`` precision; its diagonal for a diagonal
+        candidate). Default: the Gaussian VI from zero (:func:`~.quadrature.gaussian_vi`), the steps from its
+        mean and precision.
 
     Examples
     --------
@@ -490,7 +499,7 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
     >>> p = glm_problem([[1.0], [1.0], [1.0]], [0, 1, 0], likelihood="poisson", alpha=1.0, X_test=[[1.0]])
     >>> costs = approximation_costs(p, ["laplace"])
     >>> [r.title for r in costs.rows]
-    ['Gaussian VI (exact expectations)', 'mean-field Gaussian VI (exact expectations)', "Laplace's method"]
+    ['Gaussian VI (exact expectations)', "Laplace's method"]
     >>> costs.row("Gaussian VI (exact expectations)").kl_qp < costs.row("Laplace's method").kl_qp
     True
     """
@@ -505,18 +514,21 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
         raise ValueError(f"rho must be one number in (0, 1] or one per derivation ({len(steps)}), got {rho!r}")
     if titles is not None and len(titles) != len(steps):
         raise ValueError(f"titles must name each of the {len(steps)} derivations, got {len(titles)}")
-    vi = gaussian_vi(problem)
+    m0, P0 = (None, None) if start is None else _check_state(problem, *start)
+    vi = gaussian_vi(problem, m0, P0)
     if not vi.converged:
         raise ValueError(f"the exact Gaussian VI of {problem.name!r} did not converge in {vi.n_steps} steps")
     post = exact_posterior(problem, bounds=bounds, guess=vi)
     fits = []
     if include_vi:
         fits.append(("Gaussian VI (exact expectations)", (vi.mean, vi.precision, f"converged in {vi.n_steps} steps")))
-        mf = gaussian_vi(problem, vi.mean, vi.precision, diagonal=True)
-        fits.append(("mean-field Gaussian VI (exact expectations)",
-                     (mf.mean, mf.precision, f"{'converged' if mf.converged else 'not converged'} in {mf.n_steps} steps")))
+        if problem.dim > 1:                             # in 1-D mean field is the full Gaussian
+            mf = gaussian_vi(problem, vi.mean, vi.precision, diagonal=True)
+            fits.append(("mean-field Gaussian VI (exact expectations)",
+                         (mf.mean, mf.precision, f"{'converged' if mf.converged else 'not converged'} in {mf.n_steps} steps")))
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    m0, P0 = (vi.mean, vi.precision) if start is None else _check_state(problem, *start)
+    if start is None:
+        m0, P0 = vi.mean, vi.precision
     for k, step in enumerate(steps):
         S0 = np.eye(problem.dim) if step.kind == "fixed" else (np.diag(np.diag(P0)) if step.kind == "diagonal" else P0)
         title = step.title if titles is None else titles[k]
