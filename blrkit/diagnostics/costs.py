@@ -233,20 +233,25 @@ class NaturalGradients:
         return f"<p>Natural gradients of {self.problem} at m = {_vec(self.mean)}</p>" + _html(self.HEADER, self._rows())
 
     def plot(self, ax=None):
-        """Bars of the relative errors of ĝ and Ĥ per step (log scale); returns the axes."""
+        """Bars of each step's errors (a log axis when they span more than two decades); returns the axes."""
         import matplotlib.pyplot as plt
 
-        ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+        ax = ax or plt.subplots(figsize=(7, 4))[1]
         x = np.arange(len(self.rows))
-        tiny = 1e-17  # an exact step has error 0: drawn at the floor of the log axis
-        ax.bar(x - 0.2, [max(r.grad_error, tiny) for r in self.rows], 0.4, label=r"mean step $S^{-1}\hat g$ (sd of $q$)")
-        ax.bar(x + 0.2, [max(r.hess_error or 0.0, tiny) for r in self.rows], 0.4,
-               label=r"$\hat H$ vs $E_q[\nabla^2\bar\ell]$ (relative)")
-        ax.set_yscale("log")
+        g = np.array([r.grad_error for r in self.rows])
+        h = np.array([np.nan if r.hess_error is None else r.hess_error for r in self.rows])
+        ax.bar(x - 0.2, g, 0.4, label=r"mean-step error (sd of $q$)")
+        ax.bar(x + 0.2, np.nan_to_num(h), 0.4, label=r"relative error of $\hat H$")
+        top = np.nanmax(np.r_[g, h])
+        small = np.r_[g, h][np.r_[g, h] > 0]
+        if small.size and top / small.min() > 100:      # errors over decades: a log axis
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0, 1.35 * top if top > 0 else 1.0)
         ax.set_xticks(x, [r.title for r in self.rows], rotation=20, ha="right")
-        ax.set_ylabel("error")
+        ax.set_ylabel("error against the exact expectations")
         ax.set_xlabel("derived step")
-        ax.legend()
+        ax.legend(loc="upper left")
         return ax
 
 
@@ -295,7 +300,11 @@ def natural_gradients(problem: Problem, derivations, m, S=None, *, n_samples: in
     for step in steps:
         Sq = np.eye(problem.dim) if step.kind == "fixed" else (np.diag(np.diag(S)) if step.kind == "diagonal" else S)
         rho = RHO_PROBE if step.rho is None else step.rho
-        m_new, S_new = step(problem, m, Sq, rho, n_samples=n_samples, rng=np.random.default_rng(rng))
+        try:
+            m_new, S_new = step(problem, m, Sq, rho, n_samples=n_samples, rng=np.random.default_rng(rng))
+        except (np.linalg.LinAlgError, FloatingPointError) as e:
+            raise ValueError(f"the step of {step.title!r} is undefined at this state ({e}): its precision "
+                             "update is singular or not finite there") from None
         # λ_{t+1} = λ_t − ρ∇̃: Ĥ = (S_{t+1} − (1−ρ)S_t)/ρ and ĝ = S_{t+1}(m_t − m_{t+1})/ρ
         g_hat = S_new @ (m - m_new) / rho
         if step.kind == "fixed":
@@ -514,6 +523,8 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
         raise ValueError(f"rho must be one number in (0, 1] or one per derivation ({len(steps)}), got {rho!r}")
     if titles is not None and len(titles) != len(steps):
         raise ValueError(f"titles must name each of the {len(steps)} derivations, got {len(titles)}")
+    if start is not None and (not isinstance(start, (tuple, list)) or len(start) != 2):
+        raise TypeError(f"start must be a pair (m0, S0), got {type(start).__name__}")
     m0, P0 = (None, None) if start is None else _check_state(problem, *start)
     vi = gaussian_vi(problem, m0, P0)
     if not vi.converged:

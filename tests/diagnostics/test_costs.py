@@ -193,6 +193,11 @@ def test_bad_input():
         natural_gradients(nan_hess, "newton", [0.0, 0.0])
     with pytest.raises(TypeError, match="loss must be a callable"):
         Problem(None, p.grad, p.hess, 2)
+    singular = Problem(p.loss, p.grad, lambda t: np.zeros(t.shape[:-1] + (2, 2)), 2, name="flat")
+    with pytest.raises(ValueError, match="the step of \"Newton's method\" is undefined at this state"):
+        natural_gradients(singular, "newton", [0.0, 0.0])
+    with pytest.raises(TypeError, match="start must be a pair"):
+        approximation_costs(p, ["laplace"], start=[0.0, 0.0, 1.0])
     m, S = np.array([0.1, 0.2]), np.array([[2.0, 0.1], [0.1, 1.0]])
     m0, S0 = m.copy(), S.copy()
     natural_gradients(p, ["newton", "variational_newton"], m, S)
