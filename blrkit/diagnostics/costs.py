@@ -84,6 +84,9 @@ class _Step:
             raise ValueError(f"the step of {d.title!r} takes {', '.join(unknown)}, which the problem {problem.name!r} "
                              f"does not give (diagnostics supply {', '.join(sorted(_SUPPLIED))} and the problem's data "
                              f"{', '.join(problem.data) or '(none)'})")
+        if "grad_sums" in args and problem.grad_terms is None:
+            raise ValueError(f"the step of {d.title!r} squares per-example gradients (Gauss–Newton): give the problem "
+                             f"{problem.name!r} its grad_terms")
         fixed = [float(a.value) for a in d.approximations if isinstance(a, StepSize)]
         rho = None if "rho" in args else (fixed[-1] if fixed else 1.0)
         return cls(d.title, kind, d.compile(), args, tuple(str(o) for o in d.outputs), rho)
@@ -96,7 +99,8 @@ class _Step:
             values[what] = _batched(problem, what)
         values["hess_diag"] = lambda t: np.diagonal(values["hess"](t), axis1=-2, axis2=-1)
         if "grad_sums" in self.arguments or "n_data" in self.arguments:
-            n_data = problem.evaluate("grad_terms", m[None]).shape[1]
+            # the full batch: M = N terms (one term, the whole ℓ̄, for a problem without per-example gradients)
+            n_data = 1 if problem.grad_terms is None else problem.evaluate("grad_terms", m[None]).shape[1]
             values.update(n_data=n_data, n_batch=n_data, grad_batch=values["grad"])
 
             def grad_sums(t):

@@ -196,6 +196,10 @@ def test_bad_input():
     singular = Problem(p.loss, p.grad, lambda t: np.zeros(t.shape[:-1] + (2, 2)), 2, name="flat")
     with pytest.raises(ValueError, match="the step of \"Newton's method\" is undefined at this state"):
         natural_gradients(singular, "newton", [0.0, 0.0])
+    with pytest.raises(ValueError, match="squares per-example gradients .* give the problem 'no terms' its grad_terms"):
+        natural_gradients(Problem(p.loss, p.grad, p.hess, 2, name="no terms"), "ogn", [0.0, 0.0])
+    ng = natural_gradients(Problem(p.loss, p.grad, p.hess, 2), ["sgd", "gradient_descent"], [0.1, 0.2])
+    assert_close(ng.rows[0].grad, ng.rows[1].grad, QUADRATURE)      # full-batch SGD is gradient descent
     with pytest.raises(TypeError, match="start must be a pair"):
         approximation_costs(p, ["laplace"], start=[0.0, 0.0, 1.0])
     m, S = np.array([0.1, 0.2]), np.array([[2.0, 0.1], [0.1, 1.0]])
