@@ -157,7 +157,7 @@ def _rel(a, b) -> float:
 def _step_error(g_hat, g, S) -> float:
     r"""How far the mean step :math:`S^{-1}\hat g` lies from :math:`S^{-1}\mathbb E_q[
 ablaar\ell]`, in standard
-    deviations of q: :math:`\sqrt{(\hat g - g)^	op S^{-1}(\hat g - g)}` (meaningful where the exact gradient
+    deviations of q: :math:`\sqrt{(\hat g - g)^\top S^{-1}(\hat g - g)}` (meaningful where the exact gradient
     vanishes, at the variational fixed point)."""
     r = g_hat - g
     return float(np.sqrt(r @ np.linalg.solve(S, r)))
