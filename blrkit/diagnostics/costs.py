@@ -155,8 +155,7 @@ def _rel(a, b) -> float:
 
 
 def _step_error(g_hat, g, S) -> float:
-    r"""How far the mean step :math:`S^{-1}\hat g` lies from :math:`S^{-1}\mathbb E_q[
-ablaar\ell]`, in standard
+    r"""How far the mean step :math:`S^{-1}\hat g` lies from :math:`S^{-1}\mathbb E_q[\nabla\bar\ell]`, in standard
     deviations of q: :math:`\sqrt{(\hat g - g)^\top S^{-1}(\hat g - g)}` (meaningful where the exact gradient
     vanishes, at the variational fixed point)."""
     r = g_hat - g

@@ -220,3 +220,15 @@ def test_a_step_that_fails_is_reported_not_raised():
     assert newton.mean is None and newton.kl_qp is None and newton.mc_spread is None
     assert "failed at step 1" in str(costs) and "| – |" in str(costs)
     assert costs.row("Gaussian VI (exact expectations)").status.startswith("converged")
+
+
+def test_a_glm_derivation_takes_the_problems_data():
+    """derive(Gaussian, glm_loss("poisson"), isotropic prior, delta) emits a step on (X, y, α): fed from the problem's
+    data it reaches the fixed point of the oracle recipe "laplace" fed from its callables (FIXED_POINT)."""
+    from blrkit.derive import derive, glm_loss
+
+    d = derive("multivariate-gaussian", glm_loss("poisson"), "isotropic", ["delta"])
+    assert {"X", "y", "alpha"} <= {a.name for a in d.arguments}
+    costs = approximation_costs(poisson(POISSON_X2, POISSON_Y2), [d, "laplace"], titles=["GLM step", "oracle step"])
+    assert_close(costs.row("GLM step").mean, costs.row("oracle step").mean, FIXED_POINT)
+    assert_close(costs.row("GLM step").precision, costs.row("oracle step").precision, FIXED_POINT)
