@@ -435,8 +435,9 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "checked live against its classical counterparts, plus the rows not yet "
                                    "implemented.")
     p.add_argument("--format", choices=FORMATS, default="terminal",
-                   help="terminal (default; aligned, 100 columns), markdown, latex (a booktabs tabular) or "
-                        "json (one object per row)")
+                   help="terminal (default; aligned, 100 columns), markdown (each row linked to its notebook), "
+                        "latex (a document for pdflatex: the map grouped as the paper's Table 1, then the checks, "
+                        "split across A4 pages) or json (one object per row)")
     p.add_argument("--implemented", action="store_true", help="leave out the Table 1 rows not yet implemented")
     p.add_argument("--rows", metavar="NAME,...", help="run only these rows (recipe names; see blrkit verify --help)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the check problems (default 0)")
