@@ -21,7 +21,7 @@ figure prints a warning the tests see:
 >>> _ = ax.plot([0, 1], [0, 1], label="a"); _ = ax.plot([0, 1], [1, 0], label="b")
 >>> _ = ax.set_xlabel("x", fontsize=8)
 >>> for problem in figure_problems(fig): print(problem)
-text 'x' at 8.0 pt (< 11 pt)
+1 text at 8.0 pt (< 11 pt): 'x'
 axes 1 has no y label
 axes 1 has 2 labelled artists but no legend
 >>> plt.close(fig)
@@ -68,11 +68,13 @@ def _labelled(ax, axis: str) -> bool:
 
 def figure_problems(fig) -> list[str]:
     """What makes ``fig`` unfit for a projector: small texts, unlabelled axes, missing legends."""
-    problems = []
+    problems, small = [], {}
     for t in _texts(fig):
-        size = t.get_fontsize()
-        if size < MIN_FONT_SIZE - 1e-9:
-            problems.append(f"text {t.get_text()[:40]!r} at {size:.1f} pt (< {MIN_FONT_SIZE} pt)")
+        if t.get_fontsize() < MIN_FONT_SIZE - 1e-9:
+            small.setdefault(round(t.get_fontsize(), 1), []).append(t.get_text()[:30])
+    for size, texts in sorted(small.items()):
+        problems.append(f"{len(texts)} text{'s' if len(texts) > 1 else ''} at {size} pt (< {MIN_FONT_SIZE} pt): "
+                        + ", ".join(repr(t) for t in texts[:4]) + (", …" if len(texts) > 4 else ""))
     legends = bool(fig.legends)
     for k, ax in enumerate(fig.axes, start=1):
         if not ax.get_visible() or not ax.axison or hasattr(ax, "_colorbar") or not _draws_data(ax):
@@ -133,6 +135,9 @@ def _register_with_ipython() -> None:
     ip = _inline.get_ipython()
     if ip is None:
         return
+    import matplotlib
+
+    matplotlib.interactive(True)  # as IPython's activate_matplotlib does: new figures queue for display
     _inline.configure_inline_support(ip, "module://matplotlib_inline.backend_inline")
     # configure_inline_support registered the inline flush: keep one
     try:
