@@ -12,7 +12,8 @@ figure prints a warning the tests see:
   size a projector shows the saved figure at, whatever its dpi);
 - an axes that draws data without an x or a y label (a label shared through ``sharex``/``sharey``
   or ``fig.supxlabel``/``supylabel`` counts; a colour bar is exempt);
-- an axes with two or more labelled artists and no legend.
+- an axes with two or more labelled artists and no legend that shows them (its own, another
+  axes' or the figure's).
 
 >>> import matplotlib
 >>> matplotlib.use("Agg")
@@ -75,7 +76,8 @@ def figure_problems(fig) -> list[str]:
     for size, texts in sorted(small.items()):
         problems.append(f"{len(texts)} text{'s' if len(texts) > 1 else ''} at {size} pt (< {MIN_FONT_SIZE} pt): "
                         + ", ".join(repr(t) for t in texts[:4]) + (", …" if len(texts) > 4 else ""))
-    legends = bool(fig.legends)
+    legends = [lg for lg in fig.legends] + [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    legend_texts = {t.get_text() for lg in legends for t in lg.get_texts()}
     for k, ax in enumerate(fig.axes, start=1):
         if not ax.get_visible() or not ax.axison or hasattr(ax, "_colorbar") or not _draws_data(ax):
             continue
@@ -83,7 +85,7 @@ def figure_problems(fig) -> list[str]:
             if getattr(ax, f"{axis}axis").get_visible() and not _labelled(ax, axis):
                 problems.append(f"axes {k} has no {axis} label")
         labelled = ax.get_legend_handles_labels()[1]
-        if len(labelled) >= 2 and ax.get_legend() is None and not legends:
+        if len(labelled) >= 2 and ax.get_legend() is None and not set(labelled) <= legend_texts:
             problems.append(f"axes {k} has {len(labelled)} labelled artists but no legend")
     return problems
 
