@@ -11,7 +11,8 @@ figure prints a warning the tests see:
   :data:`blrkit.plotting.MIN_FONT_SIZE` points at the figure's size (points are absolute: the
   size a projector shows the saved figure at, whatever its dpi);
 - an axes that draws data without an x or a y label (a label shared through ``sharex``/``sharey``
-  or ``fig.supxlabel``/``supylabel`` counts; a colour bar is exempt);
+  or ``fig.supxlabel``/``supylabel`` counts; a colour bar, and an axis without ticks such as an
+  image tile's, are exempt);
 - an axes with two or more labelled artists and no legend that shows them (its own, another
   axes' or the figure's).
 
@@ -82,7 +83,8 @@ def figure_problems(fig) -> list[str]:
         if not ax.get_visible() or not ax.axison or hasattr(ax, "_colorbar") or not _draws_data(ax):
             continue
         for axis in ("x", "y"):
-            if getattr(ax, f"{axis}axis").get_visible() and not _labelled(ax, axis):
+            ticks = ax.get_xticks() if axis == "x" else ax.get_yticks()
+            if getattr(ax, f"{axis}axis").get_visible() and len(ticks) and not _labelled(ax, axis):
                 problems.append(f"axes {k} has no {axis} label")
         labelled = ax.get_legend_handles_labels()[1]
         if len(labelled) >= 2 and ax.get_legend() is None and not set(labelled) <= legend_texts:
