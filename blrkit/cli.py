@@ -321,7 +321,8 @@ failing row with its message), 2 bad arguments.
 examples:
   blrkit table
   blrkit table --implemented --format markdown > table.md
-  blrkit table --format latex > table1.tex
+  blrkit table --format latex > table1.tex && pdflatex table1.tex
+  blrkit table --format beamer > slides.tex && pdflatex slides.tex
   blrkit table --rows newton,ridge --format json
 """
 
@@ -437,7 +438,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="terminal",
                    help="terminal (default; aligned, 100 columns), markdown (each row linked to its notebook), "
                         "latex (a document for pdflatex: the map grouped as the paper's Table 1, then the checks, "
-                        "split across A4 pages) or json (one object per row)")
+                        "split across A4 pages), beamer (16:9 slides for pdflatex, a few rows a slide; beamer needs pgf) or "
+                        "json (one object per row)")
     p.add_argument("--implemented", action="store_true", help="leave out the Table 1 rows not yet implemented")
     p.add_argument("--rows", metavar="NAME,...", help="run only these rows (recipe names; see blrkit verify --help)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the check problems (default 0)")

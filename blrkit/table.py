@@ -29,7 +29,7 @@ __all__ = [
 
 # -- rendering ----------------------------------------------------------------------------------
 
-FORMATS = ("terminal", "markdown", "latex", "json")
+FORMATS = ("terminal", "markdown", "latex", "beamer", "json")
 
 #: The legend printed under the terminal and Markdown tables.
 LEGEND = ("Kind: indep = an independent counterpart, sharing no code with the emitted step "
@@ -353,6 +353,66 @@ def render_latex(rows, standalone: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
+_BEAMER_PREAMBLE = r"""\documentclass[aspectratio=169]{beamer}
+\usepackage{booktabs,array}
+\newcolumntype{P}[1]{>{\raggedright\arraybackslash}p{#1}}
+\setbeamertemplate{navigation symbols}{}
+\begin{document}
+"""
+
+#: lines of text a slide's table holds (scriptsize rows under a frame title), and the characters a
+#: line holds in the approximations and title columns: how many rows go on one slide
+_SLIDE_LINES, _APPROX_CHARS, _TITLE_CHARS = 15, 26, 20
+
+
+def _row_lines(r: Row) -> int:
+    return max(1, -(-len(_approx(r)) // _APPROX_CHARS), -(-len(r.title) // _TITLE_CHARS))
+
+
+def _slides(block):
+    """The rows of one block, cut into slides of at most :data:`_SLIDE_LINES` lines of text."""
+    slide, used = [], 0
+    for r in block:
+        n = _row_lines(r)
+        if slide and used + n > _SLIDE_LINES:
+            yield slide
+            slide, used = [], 0
+        slide.append(r)
+        used += n
+    if slide:
+        yield slide
+
+
+def render_beamer(rows) -> str:
+    r"""Slides (LaTeX ``beamer``, 16:9, pdflatex): a title slide with the summary, then the map grouped
+    as the paper groups Table 1, a few rows a slide (blrkit's extra rows marked :math:`^+`), each row
+    with its largest error and that error's unit, and its status."""
+    out = [r"% blrkit table --format beamer: Khan & Rue (2023), Table 1, checked live; compile with pdflatex",
+           _BEAMER_PREAMBLE.rstrip(),
+           r"\begin{frame}{Table 1 of Khan \& Rue (2023), derived and checked by blrkit}",
+           _tex(summary(rows)), "",
+           r"\medskip\footnotesize $^{+}$ a row blrkit adds to Table 1. Error: the largest over the row's "
+           r"checks, relative ($\max|a-b|/\max|b|$) unless marked s.e. (standard errors of a Monte-Carlo "
+           r"estimate).", r"\end{frame}"]
+    for heading, block in _grouped(rows):
+        slides = list(_slides(block))
+        for k, slide in enumerate(slides, start=1):
+            part = f" ({k}/{len(slides)})" if len(slides) > 1 else ""
+            out += [r"\begin{frame}{" + _tex(heading) + part + "}", r"\scriptsize",
+                    r"\begin{tabular}{@{}P{2.8cm}lP{2.4cm}P{3.7cm}ll@{}}", r"\toprule",
+                    r"Algorithm & Sec. & Family & Approximations & Error & Status \\", r"\midrule"]
+            for r in slide:
+                worst = max((c for c in r.checks if not c.skipped), default=None,
+                            key=lambda c: c.error / c.tolerance if c.tolerance else c.error)
+                err = "" if worst is None else f"{worst.error:.0e} {worst.unit}"
+                out.append(" & ".join([_tex(r.title) + (r"$^{+}$" if _is_extra(r) else ""), _tex(r.section),
+                                       _tex(r.family.replace("-", "-\1"), breakable=True),
+                                       _tex(_approx(r), breakable=True), _tex(err), r.status]) + r" \\")
+            out += [r"\bottomrule", r"\end{tabular}", r"\end{frame}"]
+    out.append(r"\end{document}")
+    return "\n".join(out) + "\n"
+
+
 def render_json(rows) -> str:
     """One JSON object per row with every field (a JSON list); each counterpart has ``independent``."""
     import json
@@ -363,7 +423,7 @@ def render_json(rows) -> str:
 def render(rows, fmt: str = "terminal") -> str:
     """Render rows in one of :data:`FORMATS`."""
     return {"terminal": render_terminal, "markdown": render_markdown, "latex": render_latex,
-            "json": render_json}[fmt](rows)
+            "beamer": render_beamer, "json": render_json}[fmt](rows)
 
 
 # -- in the lecture notebooks: checks a class can see, numbers the text can cite ------------------

@@ -136,3 +136,23 @@ def test_cli_rows_summary():
     assert rc == 0, err
     implemented = sum(any(n in RECIPES for n in names) for *_, names in TABLE_1)
     assert f"Table 1: {implemented} of {len(TABLE_1)} rows implemented, 2 of them checked here" in out
+
+
+def _has_beamer() -> bool:
+    if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
+        return False
+    found = subprocess.run(["kpsewhich", "beamer.cls", "pgfmath.sty"], capture_output=True, text=True).stdout
+    return len(found.split()) == 2
+
+
+@pytest.mark.skipif(not _has_beamer(), reason="beamer (and pgf, Debian's texlive-pictures) is not installed")
+def test_beamer_slides_compile_without_overfull_boxes(tmp_path, ivon_row):
+    rows = _every_row() + [ivon_row]
+    tex = render(rows, "beamer")
+    assert tex.isascii() and r"\documentclass[aspectratio=169]{beamer}" in tex
+    log = _compile(tex.replace("table.tex", ""), tmp_path)
+    overfull = [float(pt) for pt in re.findall(r"Overfull \\[hv]box \(([\d.]+)pt too (?:wide|high)\)", log)]
+    assert max(overfull, default=0.0) <= MAX_OVERFULL_PT, [ln for ln in log.splitlines() if "Overfull" in ln]
+    pages = int(re.search(r"Output written on table.pdf \((\d+) pages?", log).group(1))
+    assert pages >= 1 + len(TABLE_1_GROUPS) + 1  # a title slide, Table 1's blocks and the Duality section
+    assert re.search(r"IVON\$\^\{\+\}\$ & 4\.2 & .* & [\d.e+-]+ s\.e\. & pass", tex)
