@@ -28,7 +28,7 @@ def test_json_has_every_recipe_and_the_whole_map(full_json):
     for name in RECIPES:
         r = by_name[name]
         assert r["implemented"] and r["counterparts"] and r["derive_seconds"] >= 0
-        assert {"counterpart", "error", "tolerance", "independent", "status", "note"} == set(r["counterparts"][0])
+        assert {"counterpart", "error", "unit", "tolerance", "independent", "status", "note"} == set(r["counterparts"][0])
     not_yet = [r for r in rows if not r["implemented"]]
     assert not_yet == []  # every row of Table 1 is implemented
     # at the default size every row passes, so the exit status (the verdict of the implemented rows) is 0
@@ -70,8 +70,9 @@ def test_markdown_latex_and_implemented():
     rc, out, err = run_blrkit("table", "--rows", "sgd", "--format", "latex", "--quiet")
     assert rc == 0 and err == ""
     body = "\n".join(line for line in out.splitlines() if not line.startswith("%"))
-    assert body.lstrip().startswith(r"\begin{tabular}") and out.rstrip().endswith(r"\end{tabular}")
-    assert r"\usepackage{booktabs}" in out  # the rules need it: say so
+    # a whole pdflatex document (issue #25; tests/cli/test_table_formats.py compiles it)
+    assert body.lstrip().startswith(r"\documentclass") and out.rstrip().endswith(r"\end{document}")
+    assert r"\usepackage{booktabs,longtable,array}" in out  # the rules and page breaks need them
     assert r"$^\dagger$" in out  # the independent counterparts are marked
     assert r"\texttt{gaussian-fixed-covariance}" in out and "Stochastic gradient descent" in out
 
