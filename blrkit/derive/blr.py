@@ -207,7 +207,8 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
         if rule == "improved" and kind == "fixed":
             raise DerivationError("the improved BLR changes the precision update: a fixed covariance has none")
         fields = derive_gaussian(kind, loss, prior, approx, rule)
-        return _assemble_gaussian(key, fields, approx, function_name, title, anchor)
+        return _with_request(_assemble_gaussian(key, fields, approx, function_name, title, anchor),
+                             None, loss, prior, approx, rule)
     if rule != "blr":
         raise DerivationError(f"the improved BLR is implemented for Gaussian candidates, not {key}")
     if key == "bernoulli" and isinstance(loss, OracleLoss):
@@ -219,8 +220,14 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
                               f"or a likelihood over data; {type(loss).__name__} needs a Gaussian candidate")
     from .conjugate import derive_conjugate
 
-    return derive_conjugate(fam, loss, prior, approx, function_name=function_name, title=title,
-                            anchor=anchor)
+    return _with_request(derive_conjugate(fam, loss, prior, approx, function_name=function_name, title=title,
+                                          anchor=anchor), fam, loss, prior, approx, rule)
+
+
+def _with_request(d: Derivation, family, loss, prior, approx, rule) -> Derivation:
+    """``d`` with the request it was derived from (what :mod:`.certify` reads: it shares nothing else)."""
+    d.extra["request"] = {"family": family, "loss": loss, "prior": prior, "approximations": approx, "rule": rule}
+    return d
 
 
 def _family_object(family, key):
