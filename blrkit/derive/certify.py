@@ -138,13 +138,10 @@ def natural_gradient(T: np.ndarray, f: np.ndarray, w: np.ndarray) -> np.ndarray:
     """
     Tc = T - w @ T
     fc = f - w @ f
-    K = T.shape[1]
-    grad, F = np.empty(K), np.empty((K, K))
-    for k in range(K):
-        shift = w * np.exp(1j * COMPLEX_STEP * Tc[:, k])
-        norm = shift.sum()
-        grad[k] = (shift @ fc / norm).imag / COMPLEX_STEP
-        F[:, k] = (shift @ Tc / norm).imag / COMPLEX_STEP
+    shift = w[:, None] * np.exp(1j * COMPLEX_STEP * Tc)  # column k: the weights of q_{λ + ihe_k}
+    norm = shift.sum(0)
+    grad = (fc @ shift / norm).imag / COMPLEX_STEP
+    F = (Tc.T @ shift / norm).imag / COMPLEX_STEP  # F[j, k] = ∂μ_j/∂λ_k
     return np.linalg.solve((F + F.T) / 2, grad)
 
 
@@ -164,6 +161,7 @@ _AXES = {
     "real": (lambda u: u, lambda u: np.zeros_like(u), "θ"),
     "positive": (np.exp, lambda u: u, "log θ"),
     "unit-interval": (lambda u: 1 / (1 + np.exp(-u)), lambda u: -np.logaddexp(0, u) - np.logaddexp(0, -u), "logit θ"),
+    "circle": (lambda u: u, lambda u: np.zeros_like(u), "θ on [−π, π), periodic"),
 }
 
 
@@ -179,6 +177,7 @@ class _Family:
         self._T = [sp.lambdify(th, t, mods) for t in family.statistics]
         self._log_h = sp.lambdify(th, family.log_base_measure, mods)
         self.support = family.support
+        self._boxes: dict = {}
         self._params = [(p.name, p.unique_symbols, p.positions()) for p in family.standard]
         syms = [s for _, u, _ in self._params for s in u]
         self._to_natural = sp.lambdify(syms, list(family.standard_to_natural), mods)
@@ -216,10 +215,14 @@ class _Family:
         if len(blocks) > 2:
             raise CertificateError(f"{len(blocks)} continuous dimensions: the certificate integrates 1 or 2")
         names = ", ".join(_AXES[b][2] for b in blocks)
-        u, logw = self._box(lam, blocks, n)
+        key = (tuple(lam), n)
+        if key not in self._boxes:
+            self._boxes = {key: self._box(lam, blocks, n)}
+        u, logw = self._boxes[key]
         theta, logjac = self._theta(u, blocks)
         logq = self.stats(theta) @ lam + self.log_h(theta) + logjac + logw
         keep = np.isfinite(logq)
+        keep[keep] = logq[keep] > logq[keep].max() - 700  # weights below e^-700 are zero in float64
         w = np.exp(logq[keep] - logq[keep].max())
         return theta[keep], w / w.sum(), f"trapezoid rule on {names} ({len(blocks)} dim{'s' if len(blocks) > 1 else ''})"
 
@@ -238,20 +241,22 @@ class _Family:
         return np.stack(cols, -1), logjac
 
     def _box(self, lam, blocks, n):
-        """A uniform grid on the box of u where q_λ's density is within e^-60 of its largest value."""
-        d = len(blocks)
-        lo, hi = np.full(d, -60.0), np.full(d, 60.0)
-        for _ in range(4):  # zoom in: each pass keeps the cells where the density is not negligible
-            u = _grid(lo, hi, 201)
+        """A uniform grid on the box of u where q_λ's density is within e^-60 of its largest value (the
+        whole period of a circle: the trapezoid rule of a periodic integrand)."""
+        periodic = np.array([b == "circle" for b in blocks])
+        lo, hi = np.where(periodic, -np.pi, -60.0), np.where(periodic, np.pi, 60.0)
+        for _ in range(3):  # zoom in: each pass keeps the cells where the density is not negligible
+            u = _grid(lo, hi, 151, periodic)
             theta, logjac = self._theta(u, blocks)
             with np.errstate(all="ignore"):
                 logq = self.stats(theta) @ lam + self.log_h(theta) + logjac
             logq = np.where(np.isfinite(logq), logq, -np.inf)
             live = u[logq > logq.max() - 60]
-            step = (hi - lo) / 200
-            lo, hi = np.maximum(lo, live.min(0) - step), np.minimum(hi, live.max(0) + step)
-        u = _grid(lo, hi, n)
-        cell = np.prod((hi - lo) / (n - 1))
+            step = (hi - lo) / 150
+            lo = np.where(periodic, lo, np.maximum(lo, live.min(0) - step))
+            hi = np.where(periodic, hi, np.minimum(hi, live.max(0) + step))
+        u = _grid(lo, hi, n, periodic)
+        cell = np.prod((hi - lo) / np.where(periodic, n, n - 1))
         return u, np.full(len(u), np.log(cell))
 
     def _enumerate(self, lam):
@@ -285,8 +290,8 @@ def _numeric_family(family) -> _Family:
     return _NUMERIC[id(family)][1]
 
 
-def _grid(lo, hi, n):
-    axes = [np.linspace(a, b, n) for a, b in zip(lo, hi)]
+def _grid(lo, hi, n, periodic):
+    axes = [np.linspace(a, b, n, endpoint=not p) for a, b, p in zip(lo, hi, periodic)]
     return np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], -1)
 
 
@@ -505,6 +510,7 @@ def _gaussian_problem(derivation, request, rng):
         rows = slice(0, M_BATCH) if stochastic else slice(None)
         scale = N_DATA / M_BATCH if stochastic else 1.0
         terms = lambda t: scale * model.terms(t, rows)  # noqa: E731
+        full_terms = model.terms  # the Hessian oracle is the whole loss's: the minibatch rewrites gradients
         grads = lambda t: model.per_example_grads(t, rows)  # noqa: E731
         kwargs.update({k: v for k, v in model.oracles().items() if k in names})
         if "n_data" in names:
@@ -518,6 +524,7 @@ def _gaussian_problem(derivation, request, rng):
         X, y = rng.standard_normal((n_rows, D)), rng.choice([-1.0, 1.0], n_rows)
         scale = N_DATA / M_BATCH if stochastic else 1.0
         terms = lambda t: scale * f(np.einsum("...d,nd->...n", t, X), y)  # noqa: E731
+        full_terms = None  # a GLM's Hessian under a minibatch is refused by the engine
         grads = lambda t: f1(np.einsum("...d,nd->...n", t, X), y)[..., None] * X  # noqa: E731
         kwargs.update(X=X, y=y)
         if "n_data" in names:
@@ -528,7 +535,7 @@ def _gaussian_problem(derivation, request, rng):
         D = loss.dim
         fn = sp.lambdify(list(loss.theta), loss.expr, ["scipy", "numpy"])
         terms = lambda t: np.broadcast_to(np.asarray(fn(*np.moveaxis(t, -1, 0)), float), t.shape[:-1])[..., None]  # noqa: E731
-        grads = None
+        grads = full_terms = None
         if stochastic:
             raise CertificateError("a loss in θ has no data to take a minibatch of")
     else:
@@ -578,7 +585,7 @@ def _gaussian_problem(derivation, request, rng):
 
     if delta:  # the second-order Taylor polynomial of ℓ at m_t
         if isinstance(loss, OracleLoss):
-            g0, H0, err = scale * model.grad(m, rows), scale * model.hess(m, rows), 0.0
+            g0, H0, err = scale * model.grad(m, rows), model.hess(m), 0.0
         else:
             g0, H0, err = _taylor(loss_value, m)
         if gn:
@@ -605,7 +612,11 @@ def _gaussian_problem(derivation, request, rng):
             T = fam.stats(theta)
             ng = natural_gradient(T, base(theta), w)
             if gn and not delta:  # E[H] of the loss → E[Σ_i ∇ℓ_i ∇ℓ_iᵀ] (diagonal: its diagonal)
-                ng = _gauss_newton(ng, theta, w, grads, scale, m, fam)
+                ng = _join(_split(ng, m, fam)[0], _gauss_newton(theta, w, grads, scale, fam), m, fam)
+            elif stochastic and not delta and kind != "fixed" and full_terms is not None:
+                # the minibatch estimates the gradient; the Hessian stays the whole loss's
+                full = natural_gradient(T, full_terms(theta).sum(-1), w)
+                ng = _join(_split(ng, m, fam)[0], _split(full, m, fam)[1], m, fam)
             ng = ng + natural_gradient(T, rest(theta), w)
             out.append((1 - rho) * lam - rho * ng)
         return out[0], out[1], fd_error[0]
@@ -614,22 +625,26 @@ def _gaussian_problem(derivation, request, rng):
     return _Problem(kwargs, lam, rho, value), numeric_step, method
 
 
-def _gauss_newton(ng, theta, w, grads, scale, m, fam):
-    r"""The loss's Gaussian natural gradient with its expected Hessian replaced by the expected Gauss–Newton sum.
-
-    In the coordinates (θᵢ; θᵢθⱼ, i ≤ j) the natural gradient of E_q[ℓ] is (E[g] − E[H]m; ½E[H]ᵢᵢ, E[H]ᵢⱼ):
-    read E[g] and E[H] off it, put E[Σ_i ∇ℓ_i∇ℓ_iᵀ] (its diagonal, for a diagonal candidate) for E[H]."""
+def _split(ng, m, fam):
+    r"""(E[g], E[H]) from a Gaussian natural gradient of E_q[ℓ]: in the coordinates (θᵢ; θᵢθⱼ, i ≤ j) it is
+    (E[g] − E[H]m; ½E[H]ᵢᵢ, E[H]ᵢⱼ) (a diagonal candidate: its diagonal)."""
     D = fam.D
     E_H = np.zeros((D, D))
     for k, (i, j) in enumerate(fam.pairs):
         E_H[i, j] = E_H[j, i] = ng[D + k] * (2 if i == j else 1)
-    E_g = ng[:D] + E_H @ m
+    return ng[:D] + E_H @ m, E_H
+
+
+def _join(E_g, E_H, m, fam):
+    """The inverse of :func:`_split`."""
+    return np.concatenate([E_g - E_H @ m, [E_H[i, j] * (0.5 if i == j else 1) for i, j in fam.pairs]])
+
+
+def _gauss_newton(theta, w, grads, scale, fam):
+    r"""E_q[Σ_i ∇ℓ_i∇ℓ_iᵀ] (its diagonal for a diagonal candidate), times N/M under a minibatch."""
     G = grads(theta)  # (n, N, D)
-    E_gn = scale * np.einsum("n,nid,nie->de", w, G, G)  # (N/M) Σ_{i∈B} under a minibatch
-    if fam.kind == "diagonal":
-        E_gn = np.diag(np.diag(E_gn))
-    quad = [E_gn[i, j] * (0.5 if i == j else 1) for i, j in fam.pairs]
-    return np.concatenate([E_g - E_gn @ m, quad])
+    E_gn = scale * np.einsum("n,nid,nie->de", w, G, G)
+    return np.diag(np.diag(E_gn)) if fam.kind == "diagonal" else E_gn
 
 
 def _taylor(fn, m, h=1e-3):
@@ -713,12 +728,15 @@ def _family_problem(derivation, request, rng):
     for s, v in zip(data_syms, data_vals):
         kwargs[s.name] = v
     expr = lik.expr
-    if lik.one_hot:
+    if lik.data_free:
+        ys = []
+    elif lik.one_hot:
         ys = [sp.Symbol(f"y_{k}") for k in range(len(theta_syms))]
         expr = expr.replace(lambda x: isinstance(x, sp.Indexed) and x.base == Y,
                             lambda x: ys[int(x.indices[1])])
     else:
         ys = [sp.Symbol("y_datum")]
+    if not lik.data_free and not lik.one_hot:
         expr = expr.replace(lambda x: isinstance(x, sp.Indexed) and x.base == Y, lambda x: ys[0])
     fn = sp.lambdify(theta_syms + ys + data_syms, expr, ["scipy", "numpy"])
     n_rows = M_BATCH if stochastic else N_DATA
