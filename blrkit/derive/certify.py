@@ -368,8 +368,9 @@ def certify(derivation, *, seed: int = 0, states: int = 3, step=None) -> Certifi
     """
     request = derivation.extra.get("request")
     if request is None:
-        raise CertificateError(f"{derivation.title}: a derivation without its request (derived by a path of its own, "
-                               "such as EM, SVI for LDA or a mixture): certified by its row's textbook counterpart")
+        raise CertificateError("derived by a path of its own (EM, SVI for LDA, VMP, mixtures, the Bernoulli "
+                               "candidate), with no request to compute numerically: certified by its row's textbook "
+                               "counterparts (blrkit verify)")
     from .approximations import DeltaMethod, FixedCovariance, GaussNewton, StepSize, StochasticGradient
 
     numeric_kinds = (DeltaMethod, FixedCovariance, GaussNewton, StepSize, StochasticGradient)
@@ -539,8 +540,8 @@ def _gaussian_problem(derivation, request, rng):
         if stochastic:
             raise CertificateError("a loss in θ has no data to take a minibatch of")
     else:
-        raise CertificateError(f"a {type(loss).__name__} has no numeric form here (a matrix-expression loss "
-                               "is certified by its row's counterpart)")
+        raise CertificateError("a loss in matrix symbols (ridge, Kalman) has no numeric form here: certified by "
+                               "its row's textbook counterparts (blrkit verify)")
     prior = request["prior"]
     alpha = float(rng.uniform(0.5, 2.0)) if prior is not None and getattr(prior, "isotropic", None) is not None else 0.0
     if prior is not None and getattr(prior, "isotropic", None) is None:

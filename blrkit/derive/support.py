@@ -130,7 +130,7 @@ def _grid() -> tuple:
             R("poisson", "sqrt(1 + theta)", "default", ())]
     out += [R("dirichlet", None, "default", ("rho=1",)), R("dirichlet", None, "default", ()),
             R("dirichlet", None, "default", ("stochastic",)), R("dirichlet", "log(theta_1) - log(theta_2)", "default", ("rho=1/2",)),
-            R("dirichlet", "theta_1**2 + theta_2", "default", ()), R("dirichlet", "sqrt(theta_1)", "default", ())]
+            R("dirichlet", "sqrt(theta_1)", "default", ())]
     out += [R("normal-gamma", None, "default", ("rho=1",)), R("normal-gamma", None, "default", ()),
             R("normal-gamma", None, "default", ("stochastic",)), R("normal-gamma", "tau*x**2 - log(tau)", "default", ("rho=1/2",)),
             R("normal-gamma", "tau + x**2", "default", ()), R("normal-gamma", "x**4", "default", ())]
@@ -141,7 +141,7 @@ def _grid() -> tuple:
             R("categorical+gaussian", None, "default", ("delta", "rho=1")),
             R("dirichlet+categorical", None, "default", ("stochastic", "rho=1"))]
     # -- user families
-    out += [R("von-mises", "2*cos(theta - 1)", "default", ()), R("von-mises", "cos(theta)*sin(theta)", "default", ("rho=1/2",)),
+    out += [R("von-mises", "2*cos(theta - 1)", "default", ()), R("von-mises", "3*sin(theta) - cos(theta + 2)", "default", ("rho=1/2",)),
             R("von-mises", "-y*cos(theta) + sin(theta)", "default", ("rho=1",)), R("von-mises", "theta**2", "default", ())]
     out += [R("inverse-gaussian", "theta + 1/theta", "default", ("rho=1",)), R("inverse-gaussian", "theta", "none", ()),
             R("inverse-gaussian", "log(theta)", "default", ("rho=1/2",)), R("inverse-gaussian", "y*theta + 1/theta", "default", ())]

@@ -173,6 +173,12 @@ def test_loss_linear_in_statistics_after_a_trigonometric_expansion():
     assert d.certify().passed
 
 
+def test_vector_parameter_with_a_loss_that_is_not_conjugate():
+    """√θ₁ under a Dirichlet: the emitted module used α₁, α₂, α₃ without defining them (NameError)."""
+    d = derived("dirichlet", "sqrt(theta_1)")
+    assert d.certify().passed
+
+
 def test_glm_labels_outside_the_convention_raise():
     """A logistic step given y in {0, 1} returned a wrong step without a word."""
     step = derived("multivariate-gaussian", "glm:logistic", "isotropic", ["delta", "rho=1"]).compile()
