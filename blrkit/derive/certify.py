@@ -45,7 +45,7 @@ so, and those requests are certified by their row's textbook counterpart (``blrk
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -98,7 +98,6 @@ class Certificate:
     numeric: tuple = ()
     counterpart: tuple = ()
     states: int = 0
-    details: tuple = field(default=(), compare=False)
 
     @property
     def passed(self) -> bool:
@@ -215,10 +214,9 @@ class _Family:
         if len(blocks) > 2:
             raise CertificateError(f"{len(blocks)} continuous dimensions: the certificate integrates 1 or 2")
         names = ", ".join(_AXES[b][2] for b in blocks)
-        key = (tuple(lam), n)
-        if key not in self._boxes:
-            self._boxes = {key: self._box(lam, blocks, n)}
-        u, logw = self._boxes[key]
+        if len(blocks) == 2:  # n per axis in one dimension, about 2n/8 per axis in two
+            n = (n - 1) // 4 + 1
+        u, logw = self._box(lam, blocks, n)
         theta, logjac = self._theta(u, blocks)
         logq = self.stats(theta) @ lam + self.log_h(theta) + logjac + logw
         keep = np.isfinite(logq)
@@ -241,9 +239,18 @@ class _Family:
         return np.stack(cols, -1), logjac
 
     def _box(self, lam, blocks, n):
-        """A uniform grid on the box of u where q_λ's density is within e^-60 of its largest value (the
-        whole period of a circle: the trapezoid rule of a periodic integrand)."""
+        """A uniform grid of n nodes per axis on the box of u where q_λ's density is within e^-60 of its
+        largest value (the whole period of a circle: the trapezoid rule of a periodic integrand)."""
         periodic = np.array([b == "circle" for b in blocks])
+        key = tuple(lam)
+        if key not in self._boxes:
+            self._boxes = {key: self._bounds(lam, blocks, periodic)}
+        lo, hi = self._boxes[key]
+        u = _grid(lo, hi, n, periodic)
+        cell = np.prod((hi - lo) / np.where(periodic, n, n - 1))
+        return u, np.full(len(u), np.log(cell))
+
+    def _bounds(self, lam, blocks, periodic):
         lo, hi = np.where(periodic, -np.pi, -60.0), np.where(periodic, np.pi, 60.0)
         for _ in range(3):  # zoom in: each pass keeps the cells where the density is not negligible
             u = _grid(lo, hi, 151, periodic)
@@ -255,9 +262,7 @@ class _Family:
             step = (hi - lo) / 150
             lo = np.where(periodic, lo, np.maximum(lo, live.min(0) - step))
             hi = np.where(periodic, hi, np.minimum(hi, live.max(0) + step))
-        u = _grid(lo, hi, n, periodic)
-        cell = np.prod((hi - lo) / np.where(periodic, n, n - 1))
-        return u, np.full(len(u), np.log(cell))
+        return lo, hi
 
     def _enumerate(self, lam):
         axes = []
@@ -333,12 +338,10 @@ class _Gaussian:
 
 @dataclass
 class _Problem:
-    """One random state: the emitted step's keyword arguments, and the numbers the numeric step needs."""
+    """One random state: the emitted step's keyword arguments, and the map from its outputs to λ."""
 
     kwargs: dict
-    lam: np.ndarray
-    rho: float
-    loss: object  # θ (n, dim) -> (n,)
+    to_natural: object  # the step's outputs -> λ_{t+1}
 
 
 def certify(derivation, *, seed: int = 0, states: int = 3, step=None) -> Certificate:
@@ -413,16 +416,13 @@ MC_RUNS, MC_SAMPLES = 8, 4000
 def _run(step, derivation, problem, monte_carlo, rng):
     """The emitted step's new natural parameters (averaged over seeded runs if it samples) and their
     standard errors."""
-    to_natural = problem.kwargs.pop("__to_natural__")
+    to_natural = problem.to_natural
     if not monte_carlo:
-        out = step(**problem.kwargs)
-        problem.kwargs["__to_natural__"] = to_natural
-        return to_natural(out), 0.0
+        return to_natural(step(**problem.kwargs)), 0.0
     runs = []
     for _ in range(MC_RUNS):
         kw = dict(problem.kwargs, n_samples=MC_SAMPLES, rng=np.random.default_rng(rng.integers(2**32)))
         runs.append(to_natural(step(**kw)))
-    problem.kwargs["__to_natural__"] = to_natural
     runs = np.array(runs)
     return runs.mean(0), runs.std(0, ddof=1) / math.sqrt(MC_RUNS)
 
@@ -444,6 +444,8 @@ def _rho(request, rng):
 
 #: problem sizes: parameters D, data N, a minibatch of M of them (stochastic), Gauss–Hermite nodes per dim
 D_GAUSS, N_DATA, M_BATCH, N_HERMITE = 2, 6, 3, 40
+#: trapezoid nodes on a one-dimensional axis (201 per axis in two dimensions)
+N_TRAPEZOID = 801
 
 
 class _Logistic:
@@ -577,7 +579,6 @@ def _gaussian_problem(derivation, request, rng):
         P_new = o["S_new"] if kind == "full" else o["s_new"]
         return fam.natural(m_new, P_new)
 
-    kwargs["__to_natural__"] = to_natural
     delta, gn = has(DeltaMethod), has(GaussNewton)
     fd_error = [0.0]
 
@@ -603,9 +604,6 @@ def _gaussian_problem(derivation, request, rng):
     def rest(t):  # −log p₀ + log h at the nodes (up to a constant)
         return 0.5 * alpha * np.sum(t**2, -1) + fam.log_h(t)
 
-    def value(t):
-        return base(t) + rest(t)
-
     def numeric_step(problem):
         out = []
         for n in (N_HERMITE, N_HERMITE // 2):
@@ -623,7 +621,7 @@ def _gaussian_problem(derivation, request, rng):
         return out[0], out[1], fd_error[0]
 
     method = f"Gauss–Hermite quadrature, {N_HERMITE}^{D} nodes"
-    return _Problem(kwargs, lam, rho, value), numeric_step, method
+    return _Problem(kwargs, to_natural), numeric_step, method
 
 
 def _split(ng, m, fam):
@@ -772,14 +770,10 @@ def _family_problem(derivation, request, rng):
         o = _outputs(derivation, out)
         return num.natural({p.name: o[f"{p.name}_new"] for p in family.standard})
 
-    kwargs["__to_natural__"] = to_natural
-    method = [None]
-
     def numeric_step(problem):
         out = []
-        for n in (801, 401):
-            theta, w, method[0] = num.rule(lam, n if len(family.theta) == 1 or family.support[0][0] == "simplex"
-                                           and len(family.theta) == 2 else (n - 1) // 4 + 1)
+        for n in (N_TRAPEZOID, N_TRAPEZOID // 2 + 1):
+            theta, w, _ = num.rule(lam, n)
             f = value(theta)
             ok = np.isfinite(f) & (w > 0)
             ng = natural_gradient(num.stats(theta[ok]), f[ok], w[ok] / w[ok].sum())
@@ -787,7 +781,7 @@ def _family_problem(derivation, request, rng):
         return out[0], out[1], 0.0
 
     name = num.rule(lam, 5)[2]
-    return _Problem(kwargs, lam, rho, value), numeric_step, name
+    return _Problem(kwargs, to_natural), numeric_step, name
 
 
 def _data_for(fn, one_hot, K, n, num, lam, data_vals, rng):
