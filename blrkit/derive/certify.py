@@ -385,6 +385,11 @@ def certify(derivation, *, seed: int = 0, states: int = 3, step=None) -> Certifi
         return Certificate(derivation.title, "none (left to the counterpart)", math.nan, math.nan,
                            "no generic numeric meaning", numeric, counterpart, 0)
     step = step or derivation.compile()
+    with np.errstate(all="ignore"):  # rules reach the edges of a support (log 0): judged by the numbers, not warnings
+        return _certify(derivation, request, step, seed, states, numeric)
+
+
+def _certify(derivation, request, step, seed, states, numeric) -> Certificate:
     rng = np.random.default_rng(seed)
     monte_carlo = any(a.name == "rng" for a in derivation.arguments)
     errs, tols, methods, reasons = [], [], set(), set()
@@ -395,7 +400,11 @@ def certify(derivation, *, seed: int = 0, states: int = 3, step=None) -> Certifi
             problem, numeric_step, method = _family_problem(derivation, request, rng)
         methods.add(method)
         fine, coarse, fd = numeric_step(problem)
-        emitted, se = _run(step, derivation, problem, monte_carlo, rng)
+        try:
+            emitted, se = _run(step, derivation, problem, monte_carlo, rng)
+        except Exception as e:  # noqa: BLE001 -- any error of the emitted step is a failed certificate
+            return Certificate(derivation.title, method, math.inf, ROUNDING,
+                               f"the emitted step raised {type(e).__name__}: {e}", numeric, (), states)
         scale = max(np.max(np.abs(fine)), 1e-300)
         err = np.max(np.abs(emitted - fine)) / scale
         tol = ROUNDING + (RULE_SAFETY * np.max(np.abs(fine - coarse)) + fd + Z_MC * np.max(se)) / scale

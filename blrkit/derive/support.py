@@ -264,7 +264,7 @@ def page(rows) -> str:
     for r in rows:
         q = r.request
         approx = ", ".join(q.approximations) + (f"; rule {q.rule}" if q.rule != "blr" else "")
-        detail = r.detail.replace("|", "\\|").replace("\n", " ")
+        detail = r.detail.replace("|", "\\|").replace("*", "\\*").replace("\n", " ")
         loss = (q.loss or "default").replace("|", "\\|").replace("*", "\\*")
         lines.append(f"| `{q.family}` | {loss} | {q.prior} | {approx or 'none'} | {mark[r.status]} {detail} |")
     return "\n".join(lines) + "\n"

@@ -142,6 +142,16 @@ def test_wrong_variants_fail_their_certificate(request_, mutations):
         assert not c.passed, f"{mutation.__name__}: error {c.error:.1e} within {c.tolerance:.1e}"
 
 
+def test_a_step_that_raises_fails_its_certificate():
+    d = derived("beta", None)
+
+    def broken(**kwargs):
+        raise NameError("name 'alpha_1' is not defined")
+
+    c = certify(d, step=broken)
+    assert not c.passed and "NameError" in c.reason
+
+
 # -- the defects the support matrix found (each failed before its fix) -----------------------------------
 
 def test_fixed_covariance_without_the_delta_method_runs():
