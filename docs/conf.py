@@ -202,9 +202,9 @@ def fill_galleries(app, doctree, docname) -> None:
                 image = nodes.image(uri=figure, candidates={"*": figure}, alt=title)
                 card += nodes.paragraph("", "", nodes.reference("", "", image, refuri=uri, internal=True))
             else:
-                why = ", ".join(NOT_EXECUTED.get(stem, [])) or "no figure"
-                card += nodes.paragraph("", f"(not executed here: needs {why})" if stem in NOT_EXECUTED
-                                        else "(no figure)", classes=["blrkit-card-missing"])
+                text = (f"(not executed here: needs {', '.join(NOT_EXECUTED[stem])})" if stem in NOT_EXECUTED
+                        else "(no figure)")
+                card += nodes.paragraph("", text, classes=["blrkit-card-missing"])
             card += nodes.paragraph("", "", nodes.reference("", title, refuri=uri, internal=True),
                                     classes=["blrkit-card-title"])
             cards += card

@@ -12,4 +12,4 @@ TESTS = str(pathlib.Path(__file__).resolve().parents[1])
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-from notebooks.conftest import NOTEBOOKS, executed_notebook, notebook_cache  # noqa: E402,F401
+from notebooks.conftest import executed_notebook, notebook_cache  # noqa: E402,F401

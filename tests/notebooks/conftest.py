@@ -51,7 +51,9 @@ def execute(path: pathlib.Path):
     saved = {k: os.environ.get(k) for k in KERNEL_ENV}
     os.environ.update(KERNEL_ENV)
     try:
-        client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL,
+        # record_timing=False: no timestamps in the cells' metadata, which jupyter-cache hashes (as
+        # myst-nb's own executions, through jupyter-cache, leave none)
+        client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL, record_timing=False,
                                          resources={"metadata": {"path": str(path.parent)}})
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
@@ -86,6 +88,7 @@ def notebook_cache(tmp_path_factory) -> pathlib.Path:
 def executed_notebook(notebook_cache):
     """``executed_notebook(path)`` -> the executed ``nbformat`` notebook, executed once a session."""
     jupyter_cache = pytest.importorskip("jupyter_cache")
+    nbformat = pytest.importorskip("nbformat")
     from jupyter_cache.base import CacheBundleIn
 
     cache = jupyter_cache.get_cache(str(notebook_cache))
@@ -101,8 +104,16 @@ def executed_notebook(notebook_cache):
             else:
                 EXECUTION_SECONDS[path] = time.perf_counter() - start
                 # stored as myst-nb stores what it executes: matched later by the hash of the code cells
-                cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={
+                # (their sources and metadata), which must be those of the notebook as committed
+                record = cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={
                     "execution_seconds": EXECUTION_SECONDS[path]}), check_validity=False, overwrite=True)
+                try:
+                    found = cache.match_cache_notebook(nbformat.read(path, as_version=4)).pk
+                except KeyError:
+                    found = None
+                if found != record.pk:
+                    raise RuntimeError(f"{path.name}: the executed notebook is cached under another hash than "
+                                       "the committed one; the docs build would execute it again")
                 _RESULTS[path] = nb
         result = _RESULTS[path]
         if isinstance(result, NotebookFailed):
