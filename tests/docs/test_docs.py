@@ -100,7 +100,7 @@ def _assert_notebooks_read_from_the_cache(status: str, executed: list[str]) -> N
 def _assert_gallery(html_dir: Path, executed: list[str]) -> None:
     """A page per notebook with its figures; a card per notebook in the gallery, with a figure of it."""
     gallery = (html_dir / "gallery.html").read_text(encoding="utf-8")
-    cards = dict(re.findall(r'id="gallery-([\w-]+)">(.*?)</div>', gallery, flags=re.S))
+    cards = dict(re.findall(r'<div class="blrkit-card[^"]*" id="gallery-([\w-]+)">(.*?)</div>', gallery, flags=re.S))
     assert len(cards) == len(NOTEBOOKS), sorted(cards)
     for path in NOTEBOOKS:
         page = (html_dir / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
