@@ -309,10 +309,13 @@ independent of the emitted step ("indep": the textbook version in blrkit.classic
 rule, scikit-learn / filterpy / pykalman when installed, "skipped (not installed)" otherwise) or a
 freshness check ("fresh": the step compiled from the derivation, the same code). A row passes only
 if an independent check ran and every check that ran is within its tolerance. "Error" is
-max|a - b| / max|b|; "Derive" is the seconds SymPy took to derive the update. The summary counts
-the 17 rows of Table 1 and blrkit's extra rows apart; a "Duality" section follows (the sites of a
-solution sum to it, exact leave-one-out for ridge, K-prior gradient reconstruction: rows that derive
-nothing, checked the same way). --format latex needs \\usepackage{booktabs}.
+max|a - b| / max|b| unless marked s.e. (standard errors of a Monte-Carlo estimate: IVON); "Derive"
+is the seconds SymPy took to derive the update. Rows are grouped as the paper groups Table 1
+(optimisation, deep learning, approximate Bayesian inference), blrkit's extra rows marked +. The
+summary counts the 17 rows of Table 1 (all of them, also with --rows) and blrkit's extra rows
+apart; a "Duality" section follows (the sites of a solution sum to it, exact leave-one-out for
+ridge, K-prior gradient reconstruction: rows that derive nothing, checked the same way).
+--format latex writes a whole document (article, A4, booktabs and longtable).
 Progress and the total time go to stderr (no control codes with TERM=dumb or NO_COLOR).
 
 exit status: 0 every implemented row passes, 1 a row fails (a derivation or driver error is a
@@ -321,7 +324,8 @@ failing row with its message), 2 bad arguments.
 examples:
   blrkit table
   blrkit table --implemented --format markdown > table.md
-  blrkit table --format latex > table1.tex
+  blrkit table --format latex > table1.tex && pdflatex table1.tex
+  blrkit table --format beamer > slides.tex && pdflatex slides.tex
   blrkit table --rows newton,ridge --format json
 """
 
@@ -435,7 +439,9 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "checked live against its classical counterparts, plus the rows not yet "
                                    "implemented.")
     p.add_argument("--format", choices=FORMATS, default="terminal",
-                   help="terminal (default; aligned, 100 columns), markdown, latex (a booktabs tabular) or "
+                   help="terminal (default; aligned, 100 columns), markdown (each row linked to its notebook), "
+                        "latex (a document for pdflatex: the map grouped as the paper's Table 1, then the checks, "
+                        "split across A4 pages), beamer (16:9 slides for pdflatex, a few rows a slide; beamer needs pgf) or "
                         "json (one object per row)")
     p.add_argument("--implemented", action="store_true", help="leave out the Table 1 rows not yet implemented")
     p.add_argument("--rows", metavar="NAME,...", help="run only these rows (recipe names; see blrkit verify --help)")

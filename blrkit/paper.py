@@ -47,6 +47,9 @@ ANCHORS: dict[str, tuple[str, str]] = {
                             "removing an example subtracts its site: leave-one-out from one fit"),
     "kprior": ("Khan & Swaroop 2021 (NeurIPS), Sec. 3",
                "knowledge-adaptation priors: faithful gradient reconstruction from a memory"),
+    "dnn2gp": ("Khan, Immer, Abedi & Korzepa 2019 (NeurIPS), Sec. 3",
+               "approximate inference turns deep networks into Gaussian processes: the kernel J(x) Σ J(x')ᵀ of the "
+               "network linearised at a BLR solution (the section is unconfirmed)"),
     "ivon": ("Khan & Rue 2023, Sec. 4.2; Shen et al. 2024 (ICML), Sec. 3, Alg. 1",
              "IVON: the improved BLR for the diagonal Gaussian with a reparameterisation Hessian"),
 }

@@ -7,7 +7,9 @@ parameter is the prior's plus one *site* per example, :math:`\lambda_* = \lambda
 leave-one-out posterior (:func:`leave_one_out`), their sizes sort the data into easy, outlying and
 uncertain examples (:func:`memorable_examples`), and a few of them, kept as a memory, rebuild the
 past gradient for a new task (:func:`kprior`; Khan & Swaroop 2021). The K-output softmax model
-has K-dimensional sites (:func:`softmax_local_parameters`).
+has K-dimensional sites (:func:`softmax_local_parameters`). A network linearised at a BLR solution is a
+Gaussian process with kernel :math:`J(x)\Sigma J(x')^\top` (:func:`network_kernel`, :func:`gp_predictive`;
+Khan et al. 2019).
 
 >>> import numpy as np
 >>> from blrkit.duality import fit_glm, local_parameters
@@ -20,6 +22,7 @@ True
 """
 
 from blrkit.duality.fit import fit_glm, glm_objective
+from blrkit.duality.gp import GPPredictive, ggn_precision, gp_predictive, network_jacobian, network_kernel
 from blrkit.duality.kpriors import KPrior, QuadraticPenalty, kprior, quadratic_penalty
 from blrkit.duality.likelihoods import LIKELIHOODS, Likelihood, gauss_hermite_expectation, glm_likelihood
 from blrkit.duality.loo import LeaveOneOut, leave_one_out
@@ -28,9 +31,9 @@ from blrkit.duality.sites import LocalParameters, local_parameters, predictive_v
 from blrkit.duality.softmax import SoftmaxSites, fit_softmax, softmax_local_parameters
 
 __all__ = [
-    "KPrior", "LIKELIHOODS", "LeaveOneOut", "Likelihood", "LocalParameters", "MemorableExamples",
+    "GPPredictive", "KPrior", "LIKELIHOODS", "LeaveOneOut", "Likelihood", "LocalParameters", "MemorableExamples",
     "QuadraticPenalty", "SoftmaxSites", "fit_glm", "fit_softmax", "gauss_hermite_expectation", "glm_likelihood",
-    "glm_objective",
+    "ggn_precision", "glm_objective", "gp_predictive", "network_jacobian", "network_kernel",
     "kprior", "leave_one_out", "local_parameters", "memorable_examples", "predictive_variance",
     "quadratic_penalty", "select_memory", "softmax_local_parameters",
 ]

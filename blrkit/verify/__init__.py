@@ -35,14 +35,14 @@ import numpy as np
 from blrkit.verify.registry import (
     CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, Check, Problem, Row,
     compare, extra_recipes, memory_bytes, not_yet_rows, optional, register, register_section_row, relative_error,
-    section, table_1_recipes,
+    TABLE_1_GROUPS, section, table_1_group, table_1_recipes,
 )
 
 __all__ = [
-    "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE", "TABLE_1", "Check",
-    "Problem", "Row", "build_table", "compare", "exit_status", "extra_recipes", "memory_bytes", "not_yet_rows",
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE", "TABLE_1", "TABLE_1_GROUPS",
+    "Check", "Problem", "Row", "build_table", "compare", "exit_status", "extra_recipes", "memory_bytes", "not_yet_rows",
     "optional", "register", "register_section_row",
-    "relative_error", "table_1_recipes", "verify_row",
+    "relative_error", "table_1_group", "table_1_recipes", "verify_row",
 ]
 
 
@@ -75,7 +75,8 @@ def verify_section_row(name: str, *, seed: int = 0, dim: int = 4, n: int = 100, 
     t0 = time.perf_counter()
     checks, message = _run_check(r.check, Problem(seed, dim, n, batch))
     return Row(name=name, title=r.title, section=r.section, family=r.family, approximations=r.approximations,
-               checks=checks, check_seconds=time.perf_counter() - t0, message=message, group=r.group)
+               checks=checks, check_seconds=time.perf_counter() - t0, message=message, group=r.group,
+               notebook=r.notebook)
 
 
 def verify_row(name: str, *, seed: int = 0, dim: int = 4, n: int = 100, batch: int = 2) -> Row:
@@ -91,7 +92,7 @@ def verify_row(name: str, *, seed: int = 0, dim: int = 4, n: int = 100, batch: i
         return verify_section_row(name, seed=seed, dim=dim, n=n, batch=batch)
     recipe = RECIPES[name]
     base = dict(name=name, title=recipe.title, section=section(recipe.anchor), family=recipe.family,
-                approximations=tuple(recipe.approximations))
+                approximations=tuple(recipe.approximations), notebook=recipe.notebook)
     t0 = time.perf_counter()
     try:
         recipe.derive()

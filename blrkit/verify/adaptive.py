@@ -141,7 +141,7 @@ def _ivon_fixed_point(p: Problem, driver) -> Check:
         se = per_replica.std(axis=0, ddof=1) / np.sqrt(_REPLICAS)
         z = max(z, float(np.max(np.abs(per_replica.mean(axis=0) - exact) / se)))
     return Check(f"mean-field posterior of linear regression (closed form, {_REPLICAS} replicas)", z, N_SE, True,
-                 "error in standard errors")
+                 unit="s.e.")
 
 
 #: Independent replicas of the run (the samples differ, the problem does not), and steps: the second

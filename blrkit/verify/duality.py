@@ -25,6 +25,8 @@ from blrkit.verify.registry import CLOSED_FORM, ITERATIVE, Check, Problem, compa
 #: λ* − λ₀ − Σλ̃_i is then the gradient at its MAP, ≤ 1e-6 absolute, far below ITERATIVE relative to
 #: the scale of Sm; the precision half is exact to rounding.
 _GTOL = 1e-6
+#: the lecture notebook that shows these rows
+NOTEBOOK = "notebooks/12_duality_and_memory.ipynb"
 
 
 def _logistic(p: Problem, rng, *, n=None):
@@ -38,7 +40,7 @@ def _logistic(p: Problem, rng, *, n=None):
     return LogisticRegression(X, y, 0.7)
 
 
-@register_section_row("duality_identity", group="Duality", anchor="duality", family="multivariate-gaussian",
+@register_section_row("duality_identity", group="Duality", notebook=NOTEBOOK, anchor="duality", family="multivariate-gaussian",
                       title="Sites sum to the posterior", approximations=("delta method",))
 def identity(p: Problem) -> list[Check]:
     from blrkit.algorithms.results import GaussianPosterior
@@ -69,7 +71,7 @@ def identity(p: Problem) -> list[Check]:
             compare("scipy MAP + Hessian, logistic (Sm, −S/2)", ITERATIVE, True, *pairs_logistic)]
 
 
-@register_section_row("duality_loo", group="Duality", anchor="memory-perturbation", family="multivariate-gaussian",
+@register_section_row("duality_loo", group="Duality", notebook=NOTEBOOK, anchor="memory-perturbation", family="multivariate-gaussian",
                       title="Exact leave-one-out (ridge)", label="5", approximations=("rho = 1",),
                       elements=lambda p: 20.0 * p.batch * p.n * p.dim + 10.0 * p.n * p.dim ** 2)
 def loo(p: Problem) -> list[Check]:
@@ -97,7 +99,7 @@ def loo(p: Problem) -> list[Check]:
     return [compare(f"{p.n} refits, classical.ridge_svd", CLOSED_FORM, True, *pairs)]
 
 
-@register_section_row("duality_kprior", group="Duality", anchor="kprior", family="multivariate-gaussian",
+@register_section_row("duality_kprior", group="Duality", notebook=NOTEBOOK, anchor="kprior", family="multivariate-gaussian",
                       title="K-prior gradient reconstruction", label="KS21", approximations=("delta method",))
 def kprior_row(p: Problem) -> list[Check]:
     from blrkit.classical.laplace import laplace as scipy_map

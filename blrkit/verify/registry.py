@@ -26,8 +26,8 @@ from blrkit.paper import cite
 
 __all__ = [
     "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE",
-    "TABLE_1", "Check", "Problem", "Row", "SectionRow", "compare", "driver_raised", "extra_recipes", "memory_bytes", "not_yet_rows",
-    "optional", "register", "register_section_row", "relative_error", "section", "table_1_recipes",
+    "TABLE_1", "TABLE_1_GROUPS", "Check", "Problem", "Row", "SectionRow", "compare", "driver_raised", "extra_recipes", "memory_bytes", "not_yet_rows",
+    "optional", "register", "register_section_row", "relative_error", "section", "table_1_group", "table_1_recipes",
 ]
 
 # -- tolerances: every one used by the row checks, with its reason ------------------------------
@@ -62,7 +62,9 @@ class Check:
     """One counterpart's verdict: its ``error`` (None when skipped) against ``tolerance``.
 
     ``independent`` is True when the counterpart shares no code with the emitted step (an
-    oracle that verifies it), False for a freshness check (the same code run twice).
+    oracle that verifies it), False for a freshness check (the same code run twice). ``unit`` is
+    the error's unit, shown beside it in every format: ``"rel."`` (:func:`relative_error`, the
+    default) or ``"s.e."`` (standard errors of a Monte-Carlo estimate).
     """
 
     counterpart: str
@@ -70,6 +72,7 @@ class Check:
     tolerance: float
     independent: bool
     note: str = ""
+    unit: str = "rel."
 
     @property
     def skipped(self) -> bool:
@@ -87,7 +90,7 @@ class Check:
 
     def to_dict(self) -> dict:
         return {"counterpart": self.counterpart, "error": self.error, "tolerance": self.tolerance,
-                "independent": self.independent,
+                "independent": self.independent, "unit": self.unit,
                 "status": "skipped" if self.skipped else ("pass" if self.passed else "fail"),
                 "note": self.note}
 
@@ -107,6 +110,7 @@ class Row:
     check_seconds: float | None = None
     message: str = ""
     group: str = ""
+    notebook: str = ""  # the lecture notebook that shows the row (recipe.notebook), relative to the repository
 
     @property
     def verified(self) -> bool:
@@ -233,6 +237,7 @@ class SectionRow:
     family: str
     approximations: tuple[str, ...]
     check: Callable
+    notebook: str = ""
 
 
 #: row name -> SectionRow, in the order the rows are shown
@@ -241,13 +246,14 @@ SECTION_ROWS: dict[str, SectionRow] = {}
 
 def register_section_row(name: str, *, group: str, title: str, anchor: str, family: str,
                          approximations: tuple[str, ...] = (), label: str | None = None,
-                         elements: Callable[[Problem], float] = _default_elements):
+                         elements: Callable[[Problem], float] = _default_elements, notebook: str = ""):
     """Decorator: register ``check(problem) -> list[Check]`` as the row ``name`` of section ``group``
     (shown after Table 1 and the extra rows); ``anchor`` is a key of :mod:`blrkit.paper`, whose section
-    number fills the "Sec." column unless ``label`` (≤ 4 characters) is given for another paper."""
+    number fills the "Sec." column unless ``label`` (≤ 4 characters) is given for another paper;
+    ``notebook`` is the lecture notebook that shows the result."""
     def add(fn):
         SECTION_ROWS[name] = SectionRow(name, group, title, label or section(anchor), family, tuple(approximations),
-                                        fn)
+                                        fn, notebook)
         MEMORY[name] = elements
         return fn
     return add
@@ -290,6 +296,28 @@ TABLE_1: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("Non-conjugate VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("ncvmp",)),
     ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi", ("ncvi",)),
 )
+
+
+#: The three blocks of Table 1 as the paper heads them, each with its number of :data:`TABLE_1` rows
+#: (in order): optimisation, deep learning, approximate Bayesian inference.
+TABLE_1_GROUPS: tuple[tuple[str, int], ...] = (
+    ("Optimisation", 3), ("Deep learning", 7), ("Approximate Bayesian inference", 7))
+
+
+def table_1_group(anchor: str) -> str:
+    """The block of Table 1 a recipe with paper anchor ``anchor`` belongs to: that of the Table 1 row
+    with the same anchor, else by the paper's section (1-3 optimisation, 4 deep learning, 5 inference).
+
+    >>> table_1_group("laplace"), table_1_group("ivon"), table_1_group("ridge")
+    ('Approximate Bayesian inference', 'Deep learning', 'Approximate Bayesian inference')
+    """
+    start = 0
+    for group, count in TABLE_1_GROUPS:
+        if any(a == anchor for _, _, _, a, _ in TABLE_1[start:start + count]):
+            return group
+        start += count
+    chapter = section(anchor).split(".")[0]
+    return {"4": TABLE_1_GROUPS[1][0], "5": TABLE_1_GROUPS[2][0]}.get(chapter, TABLE_1_GROUPS[0][0])
 
 
 def table_1_recipes() -> set[str]:

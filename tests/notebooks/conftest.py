@@ -25,10 +25,9 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 #: Per-cell limit: every notebook is meant to finish in well under a minute in total.
 CELL_TIMEOUT = 120
 KERNEL = "python3"
-#: the kernel inherits this process's environment plus these variables.  Figures are drawn by
-#: Jupyter's inline backend, as in a notebook server, so the outputs hold them as images (the
-#: gallery shows them), whatever backend the test process itself was given.
-KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+#: the kernel inherits this process's environment plus these variables; figures show inline, and
+#: blrkit.lecture_backend reports each one a projector cannot show (test_notebooks.py reads it)
+KERNEL_ENV = {"MPLBACKEND": "module://blrkit.lecture_backend"}
 
 
 class NotebookFailed(Exception):
