@@ -149,11 +149,11 @@ def verify(args: argparse.Namespace) -> int:
     print(f"problem: seed {args.seed}, dim {args.dim}, n {args.n}, batch {args.batch}; "
           f"{derived}, checked in {row.check_seconds or 0:.2f} s")
     width = max([len(c.counterpart) for c in row.checks] + [11])
-    print(f"  {'counterpart':<{width}}  {'kind':<11}  {'error':>9}  {'tolerance':>9}  status")
-    for c in row.checks:
+    print(f"  {'counterpart':<{width}}  {'kind':<11}  {'error':>9}  {'unit':<4}  {'tolerance':>9}  status")
+    for c in row.checks:  # the error's unit beside it, as in every format of the table (IVON's: s.e.)
         err = "skipped" if c.skipped else f"{c.error:.2e}"
         status = c.note or ("pass" if c.passed else "FAIL")
-        print(f"  {c.counterpart:<{width}}  {c.kind:<11}  {err:>9}  {c.tolerance:>9.0e}  {status}")
+        print(f"  {c.counterpart:<{width}}  {c.kind:<11}  {err:>9}  {c.unit:<4}  {c.tolerance:>9.0e}  {status}")
     if row.message:
         print(f"  ! {row.message}")
     elif row.checks and not row.verified:

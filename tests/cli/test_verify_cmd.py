@@ -10,6 +10,7 @@ def test_verify_prints_each_counterpart():
     for name in ("derived step (compiled)", "classical.conjugate (every parameter)", "scipy.stats Bayes' rule"):
         assert name in out
     assert "independent" in out and "freshness" in out
+    assert " rel. " in out  # every error with its unit (issue #25)
     assert "dim 3, n 30, batch 1" in out and out.rstrip().endswith("pass")
 
 
@@ -17,6 +18,14 @@ def test_verify_kalman_at_another_size():
     rc, out, err = run_blrkit("verify", "kalman_update", "--dim", "2", "--n", "10", "--batch", "1")
     assert rc == 0, out + err
     assert "classical.kalman_filter" in out
+
+
+def test_verify_ivon_prints_standard_errors():
+    # IVON's Monte-Carlo check is in standard errors, not a relative error: the unit is printed (issue #25)
+    rc, out, err = run_blrkit("verify", "ivon", "--dim", "2", "--n", "20", "--batch", "1")
+    assert rc == 0, out + err
+    line = next(line for line in out.splitlines() if "closed form" in line)
+    assert " s.e. " in line
 
 
 def test_unknown_algorithm():
