@@ -129,6 +129,7 @@ def _section(recipe: Recipe) -> str:
         f"- approximations, in order: {_approximations(recipe)}",
         f"- paper: {cite(recipe.anchor)}",
         f"- driver: {_function_ref(recipe.algorithm)}; classical oracle: {_function_ref(recipe.classical)}",
+        f"- numerical certificate: {certificate_line(d)}",
         f"- notebook: [`{recipe.notebook}`](../{recipe.notebook})",
         "",
         "### Derivation",
@@ -144,6 +145,36 @@ def _section(recipe: Recipe) -> str:
         "```",
         "",
     ])
+
+
+def certificate_line(d) -> str:
+    """The derivation's numerical certificate in one line (:mod:`blrkit.derive.certify`): passed with its rule
+    and error, or why the textbook counterpart checks it instead.
+
+    >>> certificate_line(RECIPES["gradient_descent"].derive()).startswith("✓ Gauss–Hermite quadrature")
+    True
+    """
+    from .derive import derive
+    from .derive.certify import CertificateError
+
+    def passed(c):
+        mark = "✓" if c.passed else "✗ FAILED:"
+        return f"{mark} {c.method}; largest relative error {c.error:.0e} ≤ tolerance {c.tolerance:.0e}"
+
+    try:
+        c = d.certify()
+    except CertificateError as e:
+        return f"◇ {e}"
+    if not c.counterpart:
+        return passed(c)
+    req = d.extra["request"]
+    left = ", ".join(c.counterpart)
+    try:  # the derivation without the named rewrites, by numbers; the rewrites by the counterpart
+        plain = derive(req["family"] or d.family, req["loss"], req["prior"], list(c.numeric)).certify()
+    except Exception:  # noqa: BLE001 -- the engine may refuse the chain without its rewrites
+        return f"◇ {left} have no generic numeric meaning: certified by the counterparts (`blrkit verify`)"
+    return (f"{passed(plain)} without {left}; those, having no generic numeric meaning, are certified by the "
+            "counterparts (`blrkit verify`)")
 
 
 def _examples() -> str:

@@ -279,9 +279,26 @@ def derive(args: argparse.Namespace) -> int:
             e = f"SymPy could not carry this derivation through ({type(e).__name__}: {e})"
         raise UsageError(f"cannot derive {args.family} with approximations "
                          f"{', '.join(approx) or 'none'} and {what}: {e}") from None
+    if args.certify:
+        return _certify(d)
     out = {"latex": d.latex, "markdown": d.markdown, "text": d.text}
     print(d.emit() if args.format == "python" else out[args.format](steps=args.steps))
     return 0
+
+
+def _certify(d) -> int:
+    """Print ``d``'s numerical certificate: exit 0 if it passes, 1 if it fails (a failure is a bug in the
+    engine, never a warning), 2 if no certificate can be computed for this request."""
+    from blrkit.derive.certify import CertificateError
+
+    try:
+        c = d.certify()
+    except CertificateError as e:
+        raise UsageError(f"no numerical certificate: {e}") from None
+    print(c.text())
+    if c.counterpart:
+        return 0
+    return 0 if c.passed else 1
 
 
 def _derivable() -> dict:
@@ -353,8 +370,8 @@ For the other families the default 'conjugate' is the conjugate likelihood; or g
 the family's θ (and one datum y). Expressions are read without running Python: arithmetic,
 numbers, θ, y and the functions exp, log, sqrt, ... only.
 
-exit status: 0 success; 2 an unknown family or approximation, an expression SymPy cannot parse
-or a combination that makes no sense (one line on stderr).
+exit status: 0 success; 1 a failed certificate (--certify); 2 an unknown family or approximation, an
+expression SymPy cannot parse or a combination that makes no sense (one line on stderr).
 
 examples:
   blrkit derive --list
@@ -365,6 +382,7 @@ examples:
   blrkit derive multivariate-gaussian --glm logistic --prior isotropic --approx delta --approx rho=1
   blrkit derive multivariate-gaussian --loss "(1 - theta_1)**2 + 100*(theta_2 - theta_1**2)**2" --approx delta
   blrkit derive gamma --loss "theta**2 - 3*log(theta)" --approx rho=0.5
+  blrkit derive gamma --loss "theta**2 - 3*log(theta)" --approx rho=0.5 --certify
   blrkit derive diagonal-gaussian --prior isotropic --rule improved --approx reparam-hessian --approx stochastic \
       --approx hessian-scale --approx effective-sample-size --approx decoupled-step \
       --approx gradient-average --approx gradient-bias-correction                    # IVON
@@ -482,6 +500,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="default: the loss's own prior (ridge, Kalman; a non-Gaussian family's prior in the "
                         "family); none: ℓ̄ = ℓ; isotropic: N(0, α⁻¹I) (Gaussians)")
     p.add_argument("--steps", action="store_true", help="print the whole derivation, not only the update")
+    p.add_argument("--certify", action="store_true",
+                   help="run the emitted step at random states against a BLR step computed numerically (quadrature, "
+                        "complex steps) and print the certificate; exit 1 if it fails")
     p.add_argument("--format", choices=("latex", "markdown", "text", "python"), default="text",
                    help="latex (align*), markdown ($$ blocks), text (default) or python (the emitted module)")
     p.set_defaults(func=derive)

@@ -1,4 +1,5 @@
-"""README and CI agree: .ci/run runs exactly the README's two set-up commands."""
+"""README and CI agree: .ci/run's first stage runs exactly the README's two set-up commands, and its second
+stage the tests that skip without the optional extras."""
 
 import re
 from pathlib import Path
@@ -17,10 +18,30 @@ def test_readme_has_two_setup_commands():
     assert cmds == ['pip install -e . && blrkit table', 'pip install -e ".[test]" && pytest']
 
 
-def test_ci_runs_the_readme_commands():
-    lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
-    for cmd in _readme_commands():
-        assert cmd in lines, f".ci/run does not run the README's command {cmd!r}"
+SECOND_STAGE = "# Second stage:"
+
+
+def _ci_stages():
+    """.ci/run's command lines (comments and blanks dropped), before and after its second-stage heading."""
+    text = (ROOT / ".ci" / "run").read_text()
+    assert text.count(SECOND_STAGE) == 1, f".ci/run has no single {SECOND_STAGE!r} heading"
+    first, second = text.split(SECOND_STAGE)
+    return [[ln.strip() for ln in part.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+            for part in (first, second)]
+
+
+def test_ci_first_stage_ends_with_the_readme_commands():
+    first, _ = _ci_stages()
+    cmds = _readme_commands()
+    assert first[-len(cmds):] == cmds, f".ci/run's first stage does not end with the README's commands {cmds!r}"
+
+
+def test_ci_second_stage_runs_the_optional_extras_tests_without_skips():
+    _, second = _ci_stages()
+    installs = [ln for ln in second if ln.startswith("pip install")]
+    assert installs and all(x in installs[-1] for x in ("test", "torch", "jax")), installs
+    runs = [ln for ln in second if ln.startswith("pytest")]
+    assert runs == ["pytest -m optional_extras --skips-fail"], runs
 
 
 def test_readme_examples_run(capsys):

@@ -207,7 +207,8 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
         if rule == "improved" and kind == "fixed":
             raise DerivationError("the improved BLR changes the precision update: a fixed covariance has none")
         fields = derive_gaussian(kind, loss, prior, approx, rule)
-        return _assemble_gaussian(key, fields, approx, function_name, title, anchor)
+        return _with_request(_assemble_gaussian(key, fields, approx, function_name, title, anchor),
+                             None, loss, prior, approx, rule)
     if rule != "blr":
         raise DerivationError(f"the improved BLR is implemented for Gaussian candidates, not {key}")
     if key == "bernoulli" and isinstance(loss, OracleLoss):
@@ -219,8 +220,14 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
                               f"or a likelihood over data; {type(loss).__name__} needs a Gaussian candidate")
     from .conjugate import derive_conjugate
 
-    return derive_conjugate(fam, loss, prior, approx, function_name=function_name, title=title,
-                            anchor=anchor)
+    return _with_request(derive_conjugate(fam, loss, prior, approx, function_name=function_name, title=title,
+                                          anchor=anchor), fam, loss, prior, approx, rule)
+
+
+def _with_request(d: Derivation, family, loss, prior, approx, rule) -> Derivation:
+    """``d`` with the request it was derived from (what :mod:`.certify` reads: it shares nothing else)."""
+    d.extra["request"] = {"family": family, "loss": loss, "prior": prior, "approximations": approx, "rule": rule}
+    return d
 
 
 def _family_object(family, key):
@@ -320,6 +327,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     from .approximations import StepSize
 
     update = [Equation(lhs, rhs) for lhs, rhs in f["update"]]
+    fixed = key == "gaussian-fixed-covariance"
     unit = any(isinstance(a, StepSize) for a in approx)
     free = set().union(*(_names(eq.rhs) for eq in update))
     elementwise, loss = f["elementwise"], f["loss"]
@@ -340,9 +348,9 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         kind = "scalar" if not isinstance(sym, MatrixSymbol) else "data"
         args.append(Argument(_code_name(sym), kind, doc))
     if hasattr(loss, "code"):
-        oracles = _derived_oracles(loss, free, elementwise, mc, exact, f.get("expectations") == "quadrature")
+        oracles = _derived_oracles(loss, free, elementwise, mc, exact, f.get("expectations") == "quadrature", fixed)
     else:
-        oracles = _oracle_calls(free, elementwise, mc)
+        oracles = _oracle_calls(free, elementwise, mc, fixed)
     if mc and precision is not None:
         from .printing import latex
 
@@ -369,7 +377,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     )
 
 
-def _oracle_calls(free: set, elementwise: bool, mc: bool) -> list[str]:
+def _oracle_calls(free: set, elementwise: bool, mc: bool, fixed: bool = False) -> list[str]:
     """Oracle lines of an :class:`OracleLoss`: calls of the user's ``grad``, ``hess``, … callables."""
     oracles = []
     h_name = "h" if elementwise else "H"
@@ -384,15 +392,23 @@ def _oracle_calls(free: set, elementwise: bool, mc: bool) -> list[str]:
     if h_name in free:
         oracles.append(f"{h_name} = {'hess_diag' if elementwise else 'hess'}(m)")
     if mc:
-        oracles += _monte_carlo(elementwise, "E_g" in free, ({"E_H", "E_h"} & free), free)
+        oracles += _monte_carlo(elementwise, "E_g" in free, ({"E_H", "E_h"} & free), free, fixed)
     return oracles
 
 
-def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, quadrature: bool = False) -> list[str]:
+def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, quadrature: bool = False,
+                     fixed: bool = False) -> list[str]:
     """Oracle lines of a loss whose derivatives SymPy derived (GLM or component loss): the derived
     ∇ℓ, ∇²ℓ (or its diagonal, or the Gauss–Newton sum) at m, their exact Gaussian expectations, or
     Monte-Carlo averages over θ_k ~ q_t.  A minibatch is the data passed in: M = ``X.shape[-2]``."""
     lines = []
+    labels = getattr(loss, "labels", ())
+    if labels:  # a label outside the loss's convention gives a wrong step without a word: refuse it
+        allowed = ", ".join(f"{v:+d}" for v in labels)
+        cond = " & ".join(f"(y != {v})" for v in labels)
+        lines.append(f"if bool(xp.any({cond})):")
+        lines.append(f"    raise ValueError(\"y must hold only the labels {allowed} of this loss, {loss.name} \"")
+        lines.append(f"                     \"(labels in {{0, 1}}: pass 2*y - 1)\")")
     if "n_batch" in free:
         lines.append("n_batch = X.shape[-2]  # M, the minibatch size")
     at_mean = {q: (n, lambda e: e) for n in sorted(free) for q in ("g", "H", "h", "h_gn")
@@ -402,17 +418,21 @@ def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, 
     expected = {q: (n, lambda e: f"xp.mean({e}, axis=0)") for n in sorted(free & _EXPECTED)
                 for q in ("g", "H", "h", "h_gn") if n in ("E_" + q, "E_" + q + "_batch")}
     if expected and exact and not quadrature:
-        code, _ = loss.exact_code({q: (n, lambda e: e) for q, (n, _) in expected.items()}, elementwise)
+        code, _ = loss.exact_code({q: (n, lambda e: e) for q, (n, _) in expected.items()}, elementwise, fixed=fixed)
         lines += code
     elif expected and hasattr(loss, "quadrature_code") and quadrature:
         lines += loss.quadrature_code(expected, elementwise)
     elif expected:
-        lines += _draws(elementwise) + loss.code("theta", expected, elementwise)
+        lines += _draws(elementwise, fixed) + loss.code("theta", expected, elementwise)
     return lines
 
 
-def _draws(elementwise: bool) -> list[str]:
-    """Lines drawing θ_k ~ q_t by reparameterisation, k = 1..n_samples."""
+def _draws(elementwise: bool, fixed: bool = False) -> list[str]:
+    """Lines drawing θ_k ~ q_t by reparameterisation, k = 1..n_samples (q_t = N(m_t, I) for a fixed covariance)."""
+    if fixed:
+        return ["# θ_k = m + ε_k, ε_k ~ N(0, I), k = 1..n_samples (the covariance is held at I)",
+                "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
+                "theta = m + eps"]
     if elementwise:
         return ["# θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples",
                 "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
@@ -449,10 +469,10 @@ def _plain(eq: Equation) -> str:
 
 
 
-def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = frozenset()) -> list[str]:
+def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = frozenset(), fixed: bool = False) -> list[str]:
     """Oracle lines estimating E_q[∇ℓ], E_q[∇²ℓ] (and minibatch or Gauss-Newton terms) from
     ``n_samples`` draws θ ~ q_t."""
-    lines = _draws(elementwise)
+    lines = _draws(elementwise, fixed)
     gn_lines, from_terms = _gauss_newton(free, "E_")
     if need_g and "E_g" not in from_terms:
         lines.append("E_g = xp.mean(grad(theta), axis=0)")

@@ -287,8 +287,13 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     update_eqs = tuple(Equation(a, b) for a, b in gradient + update)
     assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):])
     in_code = {x: sp.IndexedBase("dmu_mc")[I, k] for k, x in enumerate(mc)} if sampled != 0 else {}
-    assignments = tuple(Assignment(a, b.xreplace(in_code), f"{_tex(a)} = {_tex(b)}") for a, b in gradient) \
-        + assignments
+    unpack = []  # the gradient is written in the components of a vector parameter (Dirichlet's α_k): name them
+    for p in (family.standard if gradient else ()):
+        if isinstance(p.symbols, sp.MatrixBase):
+            unpack += [Assignment(c, sp.IndexedBase(p.name)[I, k], f"{_tex(c)} = {p.latex}_{{{k + 1}}}")
+                       for k, c in enumerate(p.unique_symbols) if any(b.has(c) for _, b in gradient)]
+    assignments = tuple(unpack) + tuple(Assignment(a, b.xreplace(in_code), f"{_tex(a)} = {_tex(b)}")
+                                        for a, b in gradient) + assignments
     has_rho = any(a.expr.has(RHO) for a in assignments)
     args = []
     for p in (family.standard if needs_state else ()):

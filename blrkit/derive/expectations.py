@@ -10,8 +10,15 @@ code:
 2. **Shifted partition.** A term :math:`e^{c^\top T(\theta)}` (for instance :math:`\theta^2 = e^{2\log\theta}`
    under a Gamma, whose :math:`T` holds :math:`\log\theta`) has
    :math:`\mathbb{E}_q[e^{c^\top T}] = e^{A(\lambda + c) - A(\lambda)}`, where it exists.
-3. **Enumeration.** On a binary support every :math:`f(\theta) = f(0) + (f(1) - f(0))\,\theta`
+3. **Moments.** A polynomial in the statistics (θ⁴ = (θ²)² under a Gaussian, cos θ sin θ under a
+   von Mises) has :math:`\mathbb{E}_q[\prod_k T_k^{a_k}] = \partial_c^a e^{A(\lambda + c) - A(\lambda)}|_{c=0}`,
+   the derivatives of the moment-generating function of :math:`T(\theta)`.
+4. **Enumeration.** On a binary support every :math:`f(\theta) = f(0) + (f(1) - f(0))\,\theta`
    (and likewise on one-hot codes).
+
+Before the rules, logarithms and trigonometric functions of sums are expanded
+(:math:`\cos(\theta - a) = \cos a\cos\theta + \sin a\sin\theta`), so a loss linear in T(θ) after the
+expansion is found linear.
 
 A term that none of them reaches raises :class:`~blrkit.derive.gaussian.DerivationError` naming it.
 """
@@ -98,7 +105,7 @@ def expectation(expr, family, *, monte_carlo: bool = False) -> ExpectedLoss:
     ((-3, 0), (lambda_1 + 1)*(lambda_1 + 2)/lambda_2**2)
     """
     theta = set(family.theta)
-    expr = _enumerate_binary(sp.expand(sp.expand_log(expr, force=True)), family)
+    expr = _enumerate_binary(sp.expand(sp.expand_log(expr, force=True), trig=True), family)
     linear = [sp.S.Zero] * len(family.statistics)
     remainder, constant, shifted, sampled = sp.S.Zero, sp.S.Zero, [], sp.S.Zero
     for term in sp.Add.make_args(sp.expand(expr)):
@@ -116,6 +123,8 @@ def expectation(expr, family, *, monte_carlo: bool = False) -> ExpectedLoss:
             constant += coeff * c0
             continue
         value = _shifted_partition(part, family)
+        if value is None and lin is not None:
+            value = _moments(lin, ts, family)
         if value is None and monte_carlo:
             sampled += coeff * part
             continue
@@ -138,9 +147,38 @@ def _shifted_partition(part, family):
     c, c0 = affine
     shift = dict(zip(family.natural, [l + ck for l, ck in zip(family.natural, c)]))
     delta = c0 + family.log_partition.xreplace(shift) - family.log_partition
-    delta = sp.expand_log(delta.replace(sp.loggamma, lambda z: sp.log(sp.gamma(z))), force=True)
+    # logs are expanded only where SymPy can prove it valid: forcing log(−λ) = log λ + iπ would leave the reals
+    delta = sp.expand_log(delta.replace(sp.loggamma, lambda z: sp.log(sp.gamma(z))))
     value = sp.Mul(*[sp.exp(t) for t in sp.Add.make_args(sp.expand(delta))])
     return sp.factor(sp.gammasimp(value))
+
+
+#: the largest total degree of a product of statistics whose expectation is taken from the partition
+MOMENT_DEGREE = 6
+
+
+def _moments(poly, ts, family):
+    r""":math:`\mathbb{E}_q[\prod_k T_k^{a_k}] = \partial^a_c e^{A(\lambda + c) - A(\lambda)}\big|_{c=0}` (the
+    moment-generating function of :math:`T(\theta)`), for a polynomial in the statistics (θ⁴ under a
+    Gaussian, cos θ sin θ under a von Mises), or None."""
+    try:
+        p = sp.Poly(poly, *ts)
+    except sp.PolynomialError:
+        return None
+    if p.total_degree() > MOMENT_DEGREE or any(c.has(*ts) for c in p.coeffs()):
+        return None
+    c = [sp.Dummy(f"c{k}") for k in range(len(ts))]
+    shift = dict(zip(family.natural, [l + ck for l, ck in zip(family.natural, c)]))
+    mgf = sp.exp(family.log_partition.xreplace(shift) - family.log_partition)
+    at_zero = {ck: 0 for ck in c}
+    out = sp.S.Zero
+    for powers, coeff in p.terms():
+        d = mgf
+        for ck, a in zip(c, powers):
+            if a:
+                d = sp.diff(d, ck, a)
+        out += coeff * sp.simplify(d.xreplace(at_zero))
+    return sp.factor(sp.expand(out))
 
 
 def _affine(expr, ts):

@@ -87,8 +87,9 @@ def _symmetric(e, names: set[str]):
 class _Builder:
     """Collects steps while rewriting the update λ ← …; one builder per derivation."""
 
-    def __init__(self, elementwise: bool):
+    def __init__(self, elementwise: bool, fixed: bool = False):
         self.elementwise = elementwise
+        self.fixed = fixed  # q = N(m, I): the covariance is held at the identity
         self.steps: list[Step] = []
         self.terms: dict[str, sp.Basic] = {"rho": RHO, "n_data": sp.Symbol("n_data", integer=True, positive=True),
                                            "n_batch": sp.Symbol("n_batch", integer=True, positive=True)}
@@ -196,7 +197,7 @@ def _expectations(b, loss, free: set, approximations):
                 f"E_q[{term}] does not exist under a Gaussian candidate ({term} is not integrable where it is "
                 "singular); the delta method ('delta') removes the expectation")
         if loss.is_polynomial:
-            _, eqs = loss.exact_code({}, b.elementwise)
+            _, eqs = loss.exact_code({}, b.elementwise, fixed=b.fixed)
             b.step("Expectations", eqs,
                    "exact Gaussian moments of a polynomial: "
                    "$\\mathbb{E}_{q_t}[p(\\theta)] = (e^{\\frac12\\nabla^\\top\\Sigma_t\\nabla} p)(m_t)$",
@@ -449,7 +450,7 @@ def _derive_fixed(loss, prior, approximations) -> dict:
         raise DerivationError("the fixed-covariance Gaussian takes an oracle, GLM or component loss")
     if prior is not None and prior.isotropic is None:
         raise DerivationError("the fixed-covariance Gaussian takes an isotropic prior N(0, α⁻¹I) only")
-    b = _Builder(elementwise=False)
+    b = _Builder(elementwise=False, fixed=True)
     m, lam, lamn, dmu = b.vec("m"), b.vec("lam_1"), b.vec("lam_1_new"), b.vec("dmu_1_loss")
     E_g, m_new = b.vec("E_g"), b.vec("m_new")
     b.terms.update(E_g=E_g, g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"))

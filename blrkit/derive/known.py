@@ -71,15 +71,15 @@ def known_algorithm(family: str, loss_kind: str, keys: tuple, step=None) -> tupl
 #: ``blrkit derive --list`` prints it and a test derives every example
 DERIVABLE = {
     "gaussian-fixed-covariance": ("oracle", "delta: gradient descent; any oracle, GLM or loss in θ"),
-    "gaussian": ("conjugate", "conjugate Gaussian mean; any loss in θ (exact for (θ, θ²), exp(cθ); else Monte Carlo)"),
+    "gaussian": ("conjugate", "conjugate Gaussian mean; any loss in θ (exact for polynomials, exp(cθ); else Monte Carlo)"),
     "multivariate-gaussian": ("oracle", "Newton, ridge, Kalman, variational Newton; GLM losses, losses in θ"),
     "diagonal-gaussian": ("oracle", "diagonal Newton, OGN, VOGN, RMSprop, Adam, IVON; GLM losses, losses in θ"),
     "bernoulli": ("3*theta - 1", "any loss in θ ∈ {0, 1} (exact, by enumeration)"),
     "categorical": ("theta_1 - 2*theta_2", "any loss of the one-hot θ (exact, by enumeration)"),
     "beta": ("conjugate", "conjugate Bernoulli; any loss in θ (exact for θ^a (1 − θ)^b, logs; else Monte Carlo)"),
     "gamma": ("conjugate", "conjugate Poisson; any loss in θ (exact for θ^k, log θ, by F⁻¹; else Monte Carlo)"),
-    "exponential": ("2*theta + exp(theta/2)", "any loss in θ (exact for θ, exp(cθ); else Monte Carlo)"),
-    "poisson": ("theta + exp(-theta)", "any loss in θ (exact for θ, exp(cθ); else Monte Carlo)"),
+    "exponential": ("2*theta + exp(theta/2)", "any loss in θ (exact for polynomials, exp(cθ); else Monte Carlo)"),
+    "poisson": ("theta + exp(-theta)", "any loss in θ (exact for polynomials, exp(cθ); else Monte Carlo)"),
     "dirichlet": ("conjugate", "conjugate categorical (one-hot data); losses in T(θ) = log θ_k"),
     "normal-gamma": ("conjugate", "conjugate Gaussian with unknown mean and precision; losses in T(θ)"),
     "gaussian-mixture": ("oracle", "multimodal optimisation (responsibility, delta: K damped Newton runs and "

@@ -180,6 +180,8 @@ class GLMLoss:
 
     f: sp.Basic
     name: str = "GLM loss"
+    #: the only values y may take (logistic and probit: -1 and +1); empty: any real y
+    labels: tuple = ()
 
     def __post_init__(self):
         from .functions import stable
@@ -284,7 +286,7 @@ def _glm(text, name):
 
 #: named per-example losses f(η, y) (``--glm NAME`` on the command line, or any expression)
 GLM_LOSSES = {
-    "logistic": (lambda: GLMLoss(sp.log(1 + sp.exp(-Y_OBS * ETA)), "logistic (y in {-1, +1})")),
+    "logistic": (lambda: GLMLoss(sp.log(1 + sp.exp(-Y_OBS * ETA)), "logistic (y in {-1, +1})", (-1, 1))),
     "poisson": (lambda: GLMLoss(sp.exp(ETA) - Y_OBS * ETA, "Poisson, log link")),
     "probit": None,  # filled below: needs log Φ
     "squared": (lambda: GLMLoss((Y_OBS - ETA) ** 2 / 2, "squared error")),
@@ -294,7 +296,7 @@ GLM_LOSSES = {
 def _probit():
     from .functions import log_ndtr
 
-    return GLMLoss(-log_ndtr(Y_OBS * ETA), "probit (y in {-1, +1})")
+    return GLMLoss(-log_ndtr(Y_OBS * ETA), "probit (y in {-1, +1})", (-1, 1))
 
 
 GLM_LOSSES["probit"] = _probit
@@ -399,14 +401,17 @@ class ComponentLoss:
                 lines.append(f"{name} = {wrap(forms[q])}")
         return lines
 
-    def exact_code(self, targets: dict, elementwise: bool) -> tuple[list[str], list]:
+    def exact_code(self, targets: dict, elementwise: bool, fixed: bool = False) -> tuple[list[str], list]:
         r"""Lines computing :math:`\mathbb{E}_q[\nabla\ell]` and :math:`\mathbb{E}_q[\nabla^2\ell]` (or its
-        diagonal) in closed form for a polynomial loss, with the equations shown in the derivation."""
+        diagonal) in closed form for a polynomial loss, with the equations shown in the derivation
+        (``fixed``: the covariance is held at I)."""
         from .printing import _np_scalar
 
         D_ = self.dim
         ms = [sp.Symbol(f"m_{i + 1}", real=True) for i in range(D_)]
-        if elementwise:
+        if fixed:
+            cov = {(i, j): sp.S.One if i == j else sp.S.Zero for i in range(D_) for j in range(D_)}
+        elif elementwise:
             cov = {(i, j): (1 / sp.Symbol(f"s_{i + 1}", positive=True) if i == j else sp.S.Zero)
                    for i in range(D_) for j in range(D_)}
         else:
@@ -418,7 +423,9 @@ class ComponentLoss:
         lines = ["# exact Gaussian moments: m_i, and " + ("1/s_i" if elementwise else "Σ = S⁻¹ (by a solve)"),
                  ", ".join(m.name for m in ms) + " = " + ", ".join(f"m[..., {i}]" for i in range(D_)),
                  "zero = xp.zeros(m.shape[:-1], dtype=xp.float64, device=device(m))"]
-        if elementwise:
+        if fixed:
+            lines[0] = "# exact Gaussian moments: m_i, and Σ = I (the covariance is held)"
+        elif elementwise:
             lines.append(", ".join(f"s_{i + 1}" for i in range(D_)) + " = "
                          + ", ".join(f"s[..., {i}]" for i in range(D_)))
         else:

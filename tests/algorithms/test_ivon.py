@@ -158,6 +158,7 @@ def _ivon_opt_run(torch, ivon_opt, X, y, *, replicas, n_steps, lr, seed, **hyper
     return np.array(means), np.array(hessians)
 
 
+@pytest.mark.optional_extras  # torch and ivon-opt: .ci/run's second stage
 def test_against_ivon_opt_when_installed():
     """The authors' PyTorch optimiser (ivon-opt) on the same logistic regression with the same
     hyperparameters. The noise streams differ, so the check is statistical: 256 independent replicas of

@@ -82,20 +82,41 @@ def test_least_squares_one_full_step_gives_the_gauss_newton_sum(rng):
     assert_close(res.means[1], m0 - (X * r[:, None]).sum(0) / res.precisions[1], SAME_ARITHMETIC)
 
 
+class _OneProblemOfTheBatch:
+    """A generator for the textbook loop of problem ``i`` of a batch: it draws exactly what the batched driver
+    draws (the shared minibatch, then the normal vectors of the whole batch, ``(K, *batch, D)``) and hands on
+    problem i's slice of the normals."""
+
+    def __init__(self, seed, batch, i):
+        self.rng, self.batch, self.i = np.random.default_rng(seed), batch, i
+
+    def choice(self, *args, **kwargs):
+        return self.rng.choice(*args, **kwargs)
+
+    def standard_normal(self, shape):
+        K, D = shape
+        return self.rng.standard_normal((K, *self.batch, D))[:, self.i]
+
+
 @pytest.mark.parametrize("driver", [online_gauss_newton, vogn])
 def test_batch_equals_single_calls(driver, rng):
     """B problems (ρ per problem) in one call equal single calls: OGN exactly (the minibatches are shared);
-    VOGN draws its samples for the whole batch at once, so only the shapes and the first minibatch agree."""
+    VOGN draws its samples for the whole batch at once, so each problem's run equals the textbook loop fed
+    that problem's slice of the same draws, at every step."""
     batch = (3,)
     p = logistic_problem(rng, 30, 2, batch=batch)
     m0, s0 = rng.standard_normal(batch + (2,)), rng.uniform(10.0, 30.0, batch + (2,))
     rho = rng.uniform(0.2, 1.0, batch)
     res = driver(per_example(p), m0, rho=rho, n_steps=6, n_data=30, batch_size=5, precision0=s0, rng=SEED)
     assert res.means.shape == res.precisions.shape == (7,) + batch + (2,)
-    if driver is vogn:
-        return
     for i in range(3):
         single = LogisticRegression(p.X[i], p.y[i], p.alpha)
+        if driver is vogn:
+            xs, ss = textbook_vogn(per_example(single), m0[i], s0[i], rho[i], 6, 30, 5, 1,
+                                   _OneProblemOfTheBatch(SEED, batch, i))
+            assert_close(res.means[:, i], xs, REORDERED)
+            assert_close(res.precisions[:, i], ss, REORDERED)
+            continue
         one = driver(per_example(single), m0[i], rho=rho[i], n_steps=6, n_data=30, batch_size=5,
                      precision0=s0[i], rng=SEED)
         assert_close(res.means[:, i], one.means, SAME_ARITHMETIC)

@@ -76,6 +76,7 @@ def test_defaults_are_pytorchs(rng):
                                rtol=ITERATES, atol=ITERATES)
 
 
+@pytest.mark.optional_extras  # torch: .ci/run's second stage
 @pytest.mark.parametrize("name", ["RMSprop", "Adam"])
 def test_against_pytorch(rng, name):
     """``torch.optim.RMSprop``/``Adam`` in float64 fed the same gradient sequence: the same iterates to
@@ -97,6 +98,7 @@ def test_against_pytorch(rng, name):
     np.testing.assert_allclose(ours, np.array(path), rtol=ITERATES, atol=ITERATES)
 
 
+@pytest.mark.optional_extras  # torch: .ci/run's second stage
 def test_defaults_are_the_installed_pytorchs():
     """The drivers' keyword defaults are read off torch's own optimisers (not typed from its docs)."""
     import inspect

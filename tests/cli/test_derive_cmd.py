@@ -87,3 +87,17 @@ def test_errors(args, says):
 def test_argparse_errors_exit_2():
     rc, _, err = run_blrkit("derive", "beta", "--format", "html")
     assert rc == 2 and "Traceback" not in err
+
+
+def test_certify_prints_the_certificate():
+    """--certify: the emitted step against the numeric BLR step; exit 0 when it passes."""
+    rc, out, err = run_blrkit("derive", "gamma", "--loss", "theta**2 - 3*log(theta)", "--approx", "rho=1/2",
+                              "--certify")
+    assert rc == 0, err
+    assert "method: trapezoid rule on log θ" in out and "largest relative error" in out and out.rstrip().endswith("PASS")
+
+
+def test_certify_a_path_it_cannot_compute_is_a_usage_error():
+    rc, out, err = run_blrkit("derive", "categorical+gaussian", "--approx", "delta", "--approx", "rho=1", "--certify")
+    assert_usage_error(rc, out, err)
+    assert "no numerical certificate" in err

@@ -659,8 +659,13 @@ def test_conjugate_closed_form_moments(name, rng):
     elif name == "gaussian_mean":
         s2 = kwargs["noise_variance"]
         got, want = out[0], (kwargs["S_0"] * kwargs["m_0"] + sy / s2) / (kwargs["S_0"] + N / s2)
-    else:  # normal-gamma: E[x] = m_N, E[τ] = α_N/β_N against scipy's Gamma mean
-        got = np.stack([out[0], out[2] / out[3]])
-        want = np.stack([(kwargs["kappa_0"] * kwargs["m_0"] + sy) / (kwargs["kappa_0"] + N),
-                         scipy.stats.gamma(out[2], scale=1 / out[3]).mean()])
+    else:  # normal-gamma: E[x] = m_N; E[τ] = α_N/β_N with α_N = α₀ + N/2 and
+        # β_N = β₀ + ½Σ(yᵢ − ȳ)² + κ₀N(ȳ − m₀)²/(2(κ₀ + N)) (Murphy 2007, Eqs. 86–89), from the data alone
+        k0, m0 = kwargs["kappa_0"], kwargs["m_0"]
+        y_bar = sy / N
+        alpha_N = kwargs["alpha_0"] + N / 2
+        beta_N = (kwargs["beta_0"] + ((y - y_bar[..., None]) ** 2).sum(axis=-1) / 2
+                  + k0 * N * (y_bar - m0) ** 2 / (2 * (k0 + N)))
+        got = np.stack([out[0], scipy.stats.gamma(out[2], scale=1 / out[3]).mean()])
+        want = np.stack([(k0 * m0 + sy) / (k0 + N), alpha_N / beta_N])
     assert_close(got, want, ONE_STEP)

@@ -3,11 +3,15 @@
 The catalogue ``docs/catalogue.md`` is generated from ``RECIPES`` by ``python -m blrkit.catalogue``
 and compared byte for byte with a fresh rendering, like the emitted modules.  The Sphinx build
 is the documented command, ``sphinx-build -W --keep-going -b html docs docs/_build/html``, run
-in-process into a temporary folder.
+in-process into a temporary folder.  It renders the lecture notebooks (issue #24) from the
+jupyter-cache that the session's notebook fixture filled (``executed_notebook``, shared with
+tests/notebooks): each notebook is executed once per session, and the build executes none.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import pkgutil
 import re
 from pathlib import Path
@@ -20,6 +24,7 @@ from blrkit.derive import RECIPES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_catalogue_is_fresh():
@@ -34,22 +39,33 @@ def test_catalogue_has_every_recipe():
         assert f"../blrkit/algorithms/_generated/{r.module}.py" in text
 
 
-# Sphinx 9 and myst-parser use APIs that Sphinx 11 removes; not blrkit's warnings to fix.
+# Sphinx 9, myst-parser and myst-nb use APIs that Sphinx 11 removes; not blrkit's warnings to fix.
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::DeprecationWarning")
-def test_sphinx_build_has_no_warnings(tmp_path):
+def test_sphinx_build_has_no_warnings(tmp_path, executed_notebook, notebook_cache):
     pytest.importorskip("sphinx", reason="the docs build needs Sphinx (in the test extra)")
-    pytest.importorskip("myst_parser", reason="the docs build needs myst-parser (in the test extra)")
+    pytest.importorskip("myst_nb", reason="the docs build needs myst-nb (in the test extra)")
     pytest.importorskip("sphinx-mathjax-offline", reason="the docs build ships MathJax (in the test extra)")
     from sphinx.cmd.build import build_main
 
-    warnings = tmp_path / "warnings.txt"
-    status = build_main(["-W", "--keep-going", "-q", "-b", "html", "-w", str(warnings),
-                         "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")])
-    assert status == 0, "sphinx-build -W failed:\n" + warnings.read_text(encoding="utf-8")
+    executed = []
+    for path in NOTEBOOKS:  # each notebook once per session, kept in notebook_cache
+        try:
+            executed_notebook(path)
+        except pytest.skip.Exception:  # an optional peer is missing: the build renders it unexecuted
+            continue
+        executed.append(path.stem)
+
+    warnings, status = tmp_path / "warnings.txt", io.StringIO()
+    argv = ["-W", "--keep-going", "-b", "html", "-w", str(warnings), "-D", f"nb_execution_cache_path={notebook_cache}",
+            "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")]
+    with contextlib.redirect_stdout(status):
+        code = build_main(argv)
+    assert code == 0, "sphinx-build -W failed:\n" + warnings.read_text(encoding="utf-8")
+    _assert_notebooks_read_from_the_cache(status.getvalue(), executed)
     html = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "html" / "api").glob("*.html"))
     missing = [m for m in _public_modules() if f'id="module-{m}"' not in html]
     assert not missing, f"modules missing from the API reference: {missing}"
-    for page in ("index", "guide", "catalogue"):  # every {py:…} role of the pages written here links
+    for page in ("index", "guide", "catalogue", "gallery"):  # every {py:…} role of the pages written here links
         text = (tmp_path / "html" / f"{page}.html").read_text(encoding="utf-8")
         roles, links = text.count('<code class="xref py'), len(re.findall(r'<a [^>]*><code class="xref py', text))
         assert roles == links, f"{page}: {roles - links} Python cross-reference(s) did not resolve"
@@ -60,6 +76,44 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     for section in sections:  # emitted step, driver and oracle link to their API entries
         for page in ("generated", "algorithms", "classical"):
             assert re.search(rf'href="api/{page}\.html#blrkit\.', section), (page, section[:80])
+        for stem in re.findall(r"notebooks/(\w+)\.ipynb", section):  # and the notebook to its page
+            assert f'href="notebooks/{stem}.html"' in section, (stem, section[:80])
+    _assert_gallery(tmp_path / "html", executed)
+
+    # a rebuild without changes reads nothing again, hence executes nothing
+    status = io.StringIO()
+    with contextlib.redirect_stdout(status):
+        assert build_main(argv) == 0
+    assert "0 added, 0 changed, 0 removed" in status.getvalue(), status.getvalue()[-2000:]
+    assert "Executing notebook" not in status.getvalue()
+
+
+def _assert_notebooks_read_from_the_cache(status: str, executed: list[str]) -> None:
+    """myst-nb says, for each notebook, whether it took the outputs from the cache or executed it."""
+    status = re.sub(r"\x1b\[[0-9;]*m", "", status)
+    ran = re.findall(r"notebooks/(\w+)\.ipynb: Executing notebook", status)
+    assert not ran, f"the docs build executed {ran} again (the fixture's cache was not used)"
+    cached = re.findall(r"notebooks/(\w+)\.ipynb: Using cached notebook", status)
+    assert sorted(cached) == sorted(executed), (cached, executed)
+
+
+def _assert_gallery(html_dir: Path, executed: list[str]) -> None:
+    """A page per notebook with its figures; a card per notebook in the gallery, with a figure of it."""
+    gallery = (html_dir / "gallery.html").read_text(encoding="utf-8")
+    cards = dict(re.findall(r'<div class="blrkit-card[^"]*" id="gallery-([\w-]+)">(.*?)</div>', gallery, flags=re.S))
+    assert len(cards) == len(NOTEBOOKS), sorted(cards)
+    for path in NOTEBOOKS:
+        page = (html_dir / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
+        card = cards[path.stem.replace("_", "-")]
+        assert f'href="notebooks/{path.stem}.html"' in card
+        if path.stem not in executed:
+            assert "not executed here" in card
+            continue
+        figures = re.findall(r'<img [^>]*src="([^"]+\.png)"', page)
+        assert figures, f"{path.name}: no figure rendered"
+        thumbnail = re.search(r'<img [^>]*src="([^"]+)"', card).group(1)
+        assert (html_dir / thumbnail).is_file()
+        assert any(Path(f).name == Path(thumbnail).name for f in figures), f"{path.name}: the card shows another figure"
 
 
 def _public_modules() -> list[str]:

@@ -18,19 +18,29 @@ def separable(seed, N=80):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_largest_dual_weights_are_the_support_vectors(seed):
     """Logistic regression with a weak prior (δ = 1e-3) approaches the max-margin direction, and its dual
-    weights |α_i| = |y_i − σ(x_iᵀm)| decay with the margin. The SVC's support vectors (C = 1e4: hard margin;
-    3 here) are all among the 2·n_SV largest |α_i| (measured overlap of the top n_SV: 2/3, 3/3, 3/3), while
-    the ranking reversed (smallest |α_i|) shares none with them."""
+    weights |α_i| = |y_i − σ(x_iᵀm)| = σ(−s_i x_iᵀm) (s_i = 2y_i − 1, every example on its side) decrease with
+    the margin s_i x_iᵀm̂ along m̂ = m/‖m‖ (x_i with a 1 appended for the bias).  The SVC's support vectors
+    (C = 1e4: hard margin) have the smallest margin along the SVM's (w, b)/‖(w, b)‖ = v̂, and the two margins of
+    an example differ by at most ε_i = ‖x_i‖‖v̂ − m̂‖.  So a support vector s outranks every other example j
+    whose SVM margin exceeds s's by more than ε_j + ε_s: |α_s| > |α_j| for each such pair (no measured bound)."""
     svm = pytest.importorskip("sklearn.svm")
     X, y = separable(seed)
-    sv = set(svm.SVC(kernel="linear", C=1e4).fit(X, y).support_)
+    fit = svm.SVC(kernel="linear", C=1e4).fit(X, y)
+    sv = set(fit.support_)
     Xb = np.c_[X, np.ones(len(X))]
     post = fit_glm(Xb, y, likelihood="logistic", prior_precision=1e-3, tol=1e-9, max_steps=500)
     sites = local_parameters(Xb, y, post, likelihood="logistic", prior_precision=1e-3)
-    order = np.argsort(-np.abs(sites.alpha))
-    assert sv <= set(order[:2 * len(sv)])
-    assert len(sv & set(order[:len(sv)])) >= len(sv) - 1
-    assert not sv & set(order[-len(sv):])
+    np.testing.assert_allclose(sites.alpha, y - 1 / (1 + np.exp(-Xb @ post.mean)), rtol=1e-12, atol=1e-15)
+    v = np.r_[fit.coef_[0], fit.intercept_[0]]
+    v_hat, m_hat = v / np.linalg.norm(v), post.mean / np.linalg.norm(post.mean)
+    svm_margin = (2 * y - 1) * (Xb @ v_hat)
+    eps = np.linalg.norm(Xb, axis=1) * np.linalg.norm(v_hat - m_hat)
+    weight = np.abs(sites.alpha)
+    pairs = [(s, j) for s in sv for j in set(range(len(y))) - sv if svm_margin[j] - svm_margin[s] > eps[j] + eps[s]]
+    assert pairs  # the bound decides some pairs (measured: 150 of 156, 156 of 165, 171 of 174)
+    assert all(weight[s] > weight[j] for s, j in pairs), [(s, j) for s, j in pairs if weight[s] <= weight[j]]
+    order = np.argsort(-weight)
+    assert not sv & set(order[-len(sv):])  # and the ranking reversed starts far from them
 
 
 def test_split_finds_the_planted_outlier(rng):

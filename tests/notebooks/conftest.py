@@ -1,14 +1,21 @@
 """One execution of each lecture notebook per test session, shared by every check that reads it.
 
-``executed_notebook(path)`` returns the notebook executed top to bottom (outputs included) and
-caches it for the session, so the notebook checks (tests/notebooks) and the documentation build
-(tests/docs) need not execute a notebook twice.  The kernel's environment is ``KERNEL_ENV``.
+``executed_notebook(path)`` returns the notebook executed top to bottom (outputs included).  The
+executed notebook is kept in a jupyter-cache made for the session (``notebook_cache``), the
+same kind of cache the documentation build reads (myst-nb, ``nb_execution_mode = "cache"``):
+the docs-build test (tests/docs) asks this fixture for every notebook and builds with
+``-D nb_execution_cache_path=<notebook_cache>``, so the build finds every notebook executed
+and executes none, and the notebook checks (tests/notebooks) read the same executions.  A
+cache made for the session, not one kept between runs: the notebooks run blrkit, so a change
+of blrkit must be executed again even when the notebook is unchanged.  The kernel's
+environment is ``KERNEL_ENV``.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import time
 
 import pytest
 
@@ -27,18 +34,25 @@ class NotebookFailed(Exception):
     """A cell raised; the message holds the cell and its traceback."""
 
 
+def requirements(path: pathlib.Path) -> list[str]:
+    """The modules a notebook on an optional peer (Dask, ...) lists in ``metadata.blrkit.requires``."""
+    nbformat = pytest.importorskip("nbformat")
+    return list(nbformat.read(path, as_version=4).metadata.get("blrkit", {}).get("requires", []))
+
+
 def execute(path: pathlib.Path):
     """Execute one notebook (skipping, with a reason, one whose optional peers are missing)."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(path, as_version=4)
-    # a notebook on an optional peer (Dask, …) lists the modules it needs in its metadata
-    for module in nb.metadata.get("blrkit", {}).get("requires", []):
+    for module in requirements(path):
         pytest.importorskip(module, reason=f"{path.name} needs {module} (an optional extra)")
     saved = {k: os.environ.get(k) for k in KERNEL_ENV}
     os.environ.update(KERNEL_ENV)
     try:
-        client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL,
+        # record_timing=False: no timestamps in the cells' metadata, which jupyter-cache hashes (as
+        # myst-nb's own executions, through jupyter-cache, leave none)
+        client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL, record_timing=False,
                                          resources={"metadata": {"path": str(path.parent)}})
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
@@ -52,21 +66,55 @@ def execute(path: pathlib.Path):
     return nb
 
 
-_CACHE: dict = {}
+# The state lives in this module, not in a fixture's value: tests/docs/conftest.py re-exports
+# these fixtures, and pytest keeps one value per conftest that defines a fixture.
+
+#: what the session did with each notebook: path -> executed notebook or NotebookFailed
+_RESULTS: dict = {}
+#: path -> seconds its one execution took
+EXECUTION_SECONDS: dict = {}
 
 
 @pytest.fixture(scope="session")
-def executed_notebook():
+def notebook_cache(tmp_path_factory) -> pathlib.Path:
+    """The session's jupyter-cache folder, holding every notebook ``executed_notebook`` ran."""
+    folder = tmp_path_factory.getbasetemp() / "jupyter_cache"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(notebook_cache):
     """``executed_notebook(path)`` -> the executed ``nbformat`` notebook, executed once a session."""
+    jupyter_cache = pytest.importorskip("jupyter_cache")
+    nbformat = pytest.importorskip("nbformat")
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = jupyter_cache.get_cache(str(notebook_cache))
 
     def run(path):
-        path = pathlib.Path(path)
-        if path not in _CACHE:
+        path = pathlib.Path(path).resolve()
+        if path not in _RESULTS:
+            start = time.perf_counter()
             try:
-                _CACHE[path] = execute(path)
+                nb = execute(path)
             except NotebookFailed as err:
-                _CACHE[path] = err
-        result = _CACHE[path]
+                _RESULTS[path] = err
+            else:
+                EXECUTION_SECONDS[path] = time.perf_counter() - start
+                # stored as myst-nb stores what it executes: matched later by the hash of the code cells
+                # (their sources and metadata), which must be those of the notebook as committed
+                record = cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={
+                    "execution_seconds": EXECUTION_SECONDS[path]}), check_validity=False, overwrite=True)
+                try:
+                    found = cache.match_cache_notebook(nbformat.read(path, as_version=4)).pk
+                except KeyError:
+                    found = None
+                if found != record.pk:
+                    raise RuntimeError(f"{path.name}: the executed notebook is cached under another hash than "
+                                       "the committed one; the docs build would execute it again")
+                _RESULTS[path] = nb
+        result = _RESULTS[path]
         if isinstance(result, NotebookFailed):
             pytest.fail(str(result), pytrace=False)
         return result

@@ -50,6 +50,9 @@ def ncvmp_step(m, S, alpha, X, y):
     X = xp.asarray(X, dtype=xp.float64)
     y = xp.asarray(y, dtype=xp.float64)
     # -- oracle terms ------------------------------------------------------
+    if bool(xp.any((y != -1) & (y != 1))):
+        raise ValueError("y must hold only the labels -1, +1 of this loss, logistic (y in {-1, +1}) "
+                         "(labels in {0, 1}: pass 2*y - 1)")
     # η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) under q_t: 100-node Gauss–Hermite quadrature on each
     eta_mean = (X @ m[..., None])[..., 0]
     eta_var = xp.sum(X * xp.linalg.solve(S, X.mT).mT, axis=-1)
