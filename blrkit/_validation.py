@@ -126,7 +126,7 @@ def check_scalar(x, name: str, *, low: float = -np.inf, high: float = np.inf, cl
     >>> check_scalar(0.0, "temperature", low=0.0)
     Traceback (most recent call last):
     ...
-    ValueError: temperature must lie in (0.0, inf), got 0.0
+    ValueError: temperature must be > 0, got 0.0
     """
     if type(x) is not float:  # the common case, a Python float, skips the conversions
         if isinstance(x, (bool, np.bool_)) or x is None:
@@ -143,8 +143,11 @@ def check_scalar(x, name: str, *, low: float = -np.inf, high: float = np.inf, cl
     if not np.isfinite(x):
         raise ValueError(f"{name} must be finite, got {x!r}")
     if not ((x >= low if closed_low else x > low) and (x <= high if closed_high else x < high)):
-        raise ValueError(f"{name} must lie in {'[' if closed_low else '('}{low}, {high}{']' if closed_high else ')'}, "
-                         f"got {x!r}")
+        if high == np.inf:
+            where = f"{'>=' if closed_low else '>'} {low:g}"
+        else:
+            where = f"in {'[' if closed_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
+        raise ValueError(f"{name} must be {where}, got {x!r}")
     return x
 
 
