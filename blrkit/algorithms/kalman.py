@@ -490,11 +490,23 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
             break
         ms, Ps, cross = _smooth(m_f, P_f, step.F, step.Q, step.b, tv, True)
         params = _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv, partial_rows)
+        _check_fitted_covariances(params, fit, k + 1)
     params.update(fixed_tv)
     return KalmanEMResult(F=params["F"], Q=params["Q"], H=params["H"], R=params["R"], m0=params["m0"],
                           P0=params["P0"], F_history=history["F"], Q_history=history["Q"], H_history=history["H"],
                           R_history=history["R"], m0_history=history["m0"], P0_history=history["P0"],
                           log_likelihood=loglik)
+
+
+def _check_fitted_covariances(params, fit, k: int) -> None:
+    """Each fitted covariance (Q, R, P0) still positive definite after EM iteration ``k``, or ``ValueError``
+    naming it and the iteration: a covariance the data determine exactly (two identical sensors: R has a zero
+    eigenvalue) is a legitimate end of EM, not a failure of the filter that would next solve with it."""
+    for name in ("Q", "R", "P0"):
+        if name in fit and not cholesky_succeeds(params[name]):
+            raise ValueError(f"kalman_em: the fitted {name} became singular (not positive definite) at iteration "
+                             f"{k}: the data determine it exactly (for example two identical sensors leave R a zero "
+                             f"eigenvalue); keep {name} fixed (leave it out of fit) or add noise to the data")
 
 
 def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv, partial_rows=None):
@@ -834,6 +846,11 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
     tv = _check_time_varying(time_varying)
     m0 = as_float_array(m0, nm0, min_ndim=1)
     D = m0.shape[-1]
+    # D is the length of m0; when F, Q and P0 all agree on another D, m0 is the odd one out: name it
+    others = {_square_size(a) for a in (F, Q, P0)}
+    if len(others) == 1 and None not in others and others != {D}:
+        raise ValueError(f"{nm0} must have D = {others.pop()} states on its last axis, the size of {nF}, {nQ} and "
+                         f"{nP0}, got shape {tuple(m0.shape)}")
     y, observed = _observations(y)
     T, O = y.shape[0], y.shape[-1]
     ybatch = tuple(y.shape[1:-1])
@@ -871,6 +888,15 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
         d = _pad_time_major(d, nb, 1)
     return _Model(y=y, observed=observed, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, b=b, d=d, tv=tv, T=T, D=D, O=O,
                   batch=batch, cov_batch=_cov_batch(observed, F, Q, H, R, P0, tv))
+
+
+def _square_size(a):
+    """The size D of ``a``'s trailing (D, D) matrices read from its shape alone (no conversion), or None."""
+    try:
+        shape = np.shape(a)
+    except (TypeError, ValueError):  # ragged: its own check names it
+        return None
+    return shape[-1] if len(shape) >= 2 and shape[-1] == shape[-2] else None
 
 
 def _batch_major(a, batch, core):
