@@ -25,7 +25,7 @@ from blrkit.algorithms._common import check_rng
 from blrkit.algorithms._namespace import check_returned
 
 __all__ = ["SQUARE_BOUND", "check_count", "check_output", "check_rng", "check_scalar", "check_spd",
-           "require_callable"]
+           "check_square_sums", "require_callable"]
 
 #: The largest |g| whose square is finite in float64 (√ of the largest float, ~1.34e154).
 SQUARE_BOUND = math.sqrt(np.finfo(np.float64).max)
@@ -131,3 +131,22 @@ def check_output(out, name: str, arg, *, shape, what: str = "an array", arg_name
     elif finite and not bool(xp.all(xp.isfinite(out))):
         raise ValueError(f"{name} returned non-finite values (NaN or inf){at}")
     return out
+
+
+def check_square_sums(x, name: str, n: int, *, what: str = "") -> None:
+    """Refuse data whose sums of ``n`` squares (a Gram matrix, Σ y²) overflow float64, naming ``name`` and its
+    scale: every |x| must stay below :data:`SQUARE_BOUND`/√n. One pass (the largest |x|).
+
+    >>> check_square_sums(np.array([1e200, 1.0]), "y", 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: y holds values up to |y| = 1e+200: sums of N = 2 squares overflow float64 (|y| must stay below 9.48e+153 here); rescale y
+    """
+    if not getattr(x, "size", 1):
+        return
+    xp = array_namespace(x=x)
+    top = float(xp.max(xp.abs(x)))
+    bound = SQUARE_BOUND / math.sqrt(max(n, 1))
+    if top >= bound:
+        raise ValueError(f"{name} holds values up to |{name}| = {top:.3g}{what}: sums of N = {n} squares overflow "
+                         f"float64 (|{name}| must stay below {bound:.3g} here); rescale {name}")
