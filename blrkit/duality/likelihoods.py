@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import erfcx, expit, gammaln, log_ndtr
 
-from blrkit._validation import check_count
+from blrkit._validation import as_float_array, check_count
 
 __all__ = ["LIKELIHOODS", "Likelihood", "check_nodes", "gauss_hermite_expectation", "get_likelihood", "glm_likelihood"]
 
@@ -223,7 +223,13 @@ def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
     """
     t, w = np.polynomial.hermite.hermgauss(check_nodes(n_nodes))
     w = w / np.sqrt(np.pi)
-    a, v, yy = np.broadcast_arrays(np.asarray(mean, float), np.asarray(variance, float), np.asarray(y, float))
+    a, v, yy = (as_float_array(x, name) for x, name in ((mean, "mean"), (variance, "variance"), (y, "y")))
+    if np.any(v < 0):
+        raise ValueError("variance must be >= 0")
+    try:
+        a, v, yy = np.broadcast_arrays(a, v, yy)
+    except ValueError:
+        raise ValueError(f"mean {a.shape}, variance {v.shape} and y {yy.shape} do not broadcast") from None
     shape = a.shape
     a, v, yy = a.reshape(-1), v.reshape(-1), yy.reshape(-1)
     outs = [np.empty(a.shape) for _ in fns]

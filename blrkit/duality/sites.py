@@ -112,9 +112,15 @@ def predictive_variance(X, precision) -> np.ndarray:
     >>> predictive_variance(np.array([[1.0, 0.0], [1.0, 1.0]]), np.diag([2.0, 4.0]))
     array([0.5 , 0.75])
     """
-    X = np.asarray(X, float)
-    L = np.linalg.cholesky(precision)
-    batch = np.broadcast_shapes(X.shape[:-2], L.shape[:-2])
+    X = _float_view(X, "X")
+    if X.ndim < 2 or not np.isfinite(X).all():
+        raise ValueError(f"X must be a finite (*batch, N, D) array, got shape {X.shape}")
+    P = check_spd(precision, "precision", X.shape[-1])  # symmetric first, then a Cholesky factor
+    L = np.linalg.cholesky(P)
+    try:
+        batch = np.broadcast_shapes(X.shape[:-2], L.shape[:-2])
+    except ValueError:
+        raise ValueError(f"the batch shapes of X {X.shape[:-2]} and precision {L.shape[:-2]} do not broadcast") from None
     N = X.shape[-2]
     out = np.empty(batch + (N,))
     Xb = np.broadcast_to(X, batch + X.shape[-2:])
@@ -124,6 +130,9 @@ def predictive_variance(X, precision) -> np.ndarray:
             rows = Xb[idx][start:start + CHUNK]
             Z = solve_triangular(Lb[idx], rows.T, lower=True, check_finite=False)
             out[idx + (slice(start, start + CHUNK),)] = np.einsum("dn,dn->n", Z, Z)
+    if not np.isfinite(out).all():
+        raise ValueError(f"the predictive variances overflowed: |X| up to {np.max(np.abs(X)):.3g} against a precision "
+                         f"whose smallest diagonal entry is {np.min(np.diagonal(P, axis1=-2, axis2=-1)):.3g}; rescale X")
     return out
 
 
