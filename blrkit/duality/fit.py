@@ -87,7 +87,7 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
         m_{t+1} = m_t - S_{t+1}^{-1}\Big(\sum_i \mathbb E_{q_t}[f'(\eta_i)]\, x_i + P_0(m_t - m_0)\Big),
 
     with :math:`\eta_i \sim \mathcal N(x_i^\top m_t, x_i^\top S_t^{-1} x_i)` (Gauss–Hermite, ``n_quadrature``
-    nodes; the first step uses the Laplace precision), until the expected gradient's norm is at
+    nodes, an integer in [1, 256]; the first step uses the Laplace precision), until the expected gradient's norm is at
     most ``tol``. Its fixed point is the Gaussian variational posterior (Khan & Rue 2023, Sec. 4.4);
     ``penalty`` is only supported with the delta method. With a penalty that carries the old prior
     (a K-prior), pass ``prior_precision=None``; ``X`` may then have no rows (removal, a new regulariser).

@@ -214,8 +214,8 @@ def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
         \mathbb E[g(\eta)] \approx \frac{1}{\sqrt\pi}\sum_{k=1}^{K} w_k\, g\big(a + \sqrt{2v}\, t_k\big),
 
     with :math:`(t_k, w_k)` the K-point Gauss–Hermite rule (exact for polynomials of degree
-    < 2K). ``mean`` a, ``variance`` v and ``y`` broadcast to one shape; each ``g(η, y)`` is
-    elementwise. Rows are processed in chunks, so the memory is O(size · K / chunks).
+    < 2K), K = ``n_nodes`` in [1, 256] (:data:`MAX_NODES`). ``mean`` a, ``variance`` v ≥ 0 and ``y``, finite,
+    broadcast to one shape; each ``g(η, y)`` is elementwise. Rows are processed in chunks, so the memory is O(size · K / chunks).
 
     >>> e, = gauss_hermite_expectation([lambda eta, y: eta ** 2], np.array([1.0]), np.array([4.0]), 0.0)
     >>> float(e[0])  # E[η²] = a² + v

@@ -287,7 +287,7 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     tol : float, default 1e-6
         Largest accepted gradient norm at the mean.
     n_quadrature : int, default 64
-        Gauss–Hermite nodes for ``method="variational"``.
+        Gauss–Hermite nodes for ``method="variational"``, in [1, 256].
 
     Returns
     -------
