@@ -11,7 +11,8 @@ import numpy as np
 from blrkit._array_api import array_library, array_namespace, check_one_array_library, to_numpy
 
 __all__ = ["array_library", "as_float_array", "check_count", "check_learning_rate", "check_one_array_library",
-           "check_positive", "check_probability", "check_simplex", "check_spd", "cholesky_succeeds", "check_square", "reject_complex"]
+           "check_positive", "check_probability", "check_scalar", "check_simplex", "check_spd", "cholesky_succeeds",
+           "check_square", "reject_complex", "reject_text"]
 
 
 def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) -> np.ndarray:
@@ -30,6 +31,7 @@ def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) 
     if x is None:
         raise TypeError(f"{name} is required: got None, expected an array of real numbers")
     reject_complex(x, name)
+    reject_text(x, name)
     xp = array_namespace(**{name: x})
     try:
         a = np.array(x, dtype=float, copy=True) if xp is np else xp.asarray(x, dtype=xp.float64, copy=True)
@@ -62,17 +64,91 @@ def reject_complex(x, name: str) -> None:
         raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {dtype})")
 
 
-def check_count(value, name: str, minimum: int = 1) -> int:
-    """An integer size (a dimension, a number of classes) of at least ``minimum``.
+def reject_text(x, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` if ``x`` is text (a string, bytes, or a list or array of them):
+    NumPy would parse ``"0.1"`` as a number, hiding a caller's mistake. Reads the type (and, for a list, the
+    dtype NumPy infers).
+
+    >>> reject_text("0.1", "lr")
+    Traceback (most recent call last):
+    ...
+    TypeError: lr must be a number or an array of real numbers, got str '0.1'
+    """
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a number or an array of real numbers, got {type(x).__name__} {x!r}")
+    dtype = getattr(x, "dtype", None)
+    if dtype is None and isinstance(x, (list, tuple)):
+        try:
+            dtype = np.asarray(x).dtype
+        except (TypeError, ValueError):  # ragged: the conversion to float names it
+            return
+    if getattr(dtype, "kind", "") in ("U", "S"):
+        raise TypeError(f"{name} must be a number or an array of real numbers, got text (dtype {dtype})")
+
+
+#: The largest count a driver accepts: NumPy's random generators and index arrays are int64.
+MAX_COUNT = int(np.iinfo(np.int64).max)
+
+
+def check_count(value, name: str, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """An integer size (a dimension, a number of classes, a number of nodes) in [``minimum``, ``maximum``].
 
     >>> check_count(-1, "D")
     Traceback (most recent call last):
     ...
     ValueError: D must be an integer >= 1, got -1
+    >>> check_count(2**70, "n_data")
+    Traceback (most recent call last):
+    ...
+    ValueError: n_data must be an integer <= 9223372036854775807 (int64), got 1180591620717411303424
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value > maximum:
+        what = " (int64)" if maximum == MAX_COUNT else ""
+        raise ValueError(f"{name} must be an integer <= {maximum}{what}, got {value!r}")
     return int(value)
+
+
+def check_scalar(x, name: str, *, low: float = -np.inf, high: float = np.inf, closed_low: bool = False,
+                 closed_high: bool = False) -> float:
+    """One real number in the interval from ``low`` to ``high`` (open ends unless ``closed_low``/``closed_high``),
+    as a Python float: the validator of every hyperparameter documented as a scalar (a positive step, a
+    probability, a temperature). Text, booleans, complex numbers and arrays of more than one value raise
+    ``TypeError``; NaN, inf and values outside the interval raise ``ValueError``; each names ``name``.
+
+    >>> check_scalar(0.5, "keep_prob", low=0.0, high=1.0, closed_high=True)
+    0.5
+    >>> check_scalar([0.5, 0.4], "keep_prob", low=0.0, high=1.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: keep_prob must be a single number, got an array of shape (2,)
+    >>> check_scalar(0.0, "temperature", low=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: temperature must be > 0, got 0.0
+    """
+    if type(x) is not float:  # the common case, a Python float, skips the conversions
+        if isinstance(x, (bool, np.bool_)) or x is None:
+            raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}")
+        reject_text(x, name)
+        reject_complex(x, name)
+        try:
+            a = np.asarray(to_numpy(x) if array_library(x) not in (None, "numpy") else x, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(f"{name} must be a real number, got {type(x).__name__}") from None
+        if a.ndim:
+            raise TypeError(f"{name} must be a single number, got an array of shape {a.shape}")
+        x = float(a)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    if not ((x >= low if closed_low else x > low) and (x <= high if closed_high else x < high)):
+        if high == np.inf:
+            where = f"{'>=' if closed_low else '>'} {low:g}"
+        else:
+            where = f"in {'[' if closed_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
+        raise ValueError(f"{name} must be {where}, got {x!r}")
+    return x
 
 
 def check_learning_rate(rho, name: str = "rho") -> np.ndarray:

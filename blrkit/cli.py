@@ -571,6 +571,11 @@ def _use_ascii_if_needed() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``blrkit`` console script: the exit status (0, 1 or 2)."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with the descriptor closed (`blrkit … >&-`): the output goes
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # nowhere, quietly; the status still tells
     _use_ascii_if_needed()
     args = _build_parser().parse_args(argv)
     args.prior_given = any(a == "--prior" or a.startswith("--prior=") for a in (argv if argv is not None else sys.argv[1:]))
@@ -585,8 +590,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except OSError as e:  # e.g. stdout on a full disk: say so, without a traceback
-        import os
-
         print(f"blrkit: error: cannot write the output: {e.strerror or e}", file=sys.stderr)
         try:  # nothing more can be written; let the exit's flush go nowhere
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

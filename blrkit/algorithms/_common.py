@@ -7,8 +7,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from blrkit._array_api import array_namespace, to_numpy
-from blrkit._validation import as_float_array, check_learning_rate, cholesky_succeeds, reject_complex
-from blrkit.algorithms._namespace import check_returned
+from blrkit._validation import as_float_array, check_count, check_learning_rate, cholesky_succeeds
 
 
 def check_start(m0, name: str = "m0") -> np.ndarray:
@@ -30,37 +29,49 @@ def check_rho(rho, batch_shape: tuple[int, ...], name: str = "rho"):
     return r
 
 
+def per_problem(a, name: str, batch_shape: tuple[int, ...]):
+    """A checked hyperparameter that is one number or one value per problem: ``a`` itself, or ``ValueError``
+    naming ``name`` if its shape is neither ``()`` nor ``batch_shape``.
+
+    >>> per_problem(np.ones(3), "lr", (2,))
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a scalar or have the batch shape (2,) (one value per problem), got shape (3,)
+    """
+    if getattr(a, "ndim", 0) and tuple(a.shape) != tuple(batch_shape):
+        raise ValueError(f"{name} must be a scalar or have the batch shape {tuple(batch_shape)} (one value per "
+                         f"problem), got shape {tuple(a.shape)}")
+    return a
+
+
 def check_minibatch(n_data, batch_size) -> None:
-    """N ≥ 1 terms in the loss and a minibatch of 1 ≤ M ≤ N of them, both integers."""
+    """N ≥ 1 terms in the loss and a minibatch of 1 ≤ M ≤ N of them, both integers (N within int64: the
+    indices are NumPy's)."""
     for name, v in (("n_data", n_data), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_count(v, name)
     if batch_size > n_data:
         raise ValueError(f"batch_size must be at most n_data = {n_data}, got {batch_size}")
 
 
-def checked(fn, name: str, *, matrix: bool):
-    """Wrap a user callable so that its output is checked: use it for the first step only.
+def checked(fn, name: str, *, matrix: bool, squared: bool = False):
+    """Wrap a user callable so that its output is checked (:func:`blrkit.algorithms._checks.check_output`);
+    a message names the call (step 1 is the first).
 
-    ``grad(m)`` must return ``m.shape``; ``hess(m)`` must return ``m.shape + (D,)``; both finite.
+    ``grad(m)`` must return ``m.shape``; ``hess(m)`` must return ``m.shape + (D,)``; both real and finite
+    (``squared``: each |g| below √(largest float), for a step that squares it).
     """
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+    from blrkit.algorithms._checks import check_output, require_callable  # _checks imports this module
+
+    require_callable(fn, name)
+    what = "a Hessian" if matrix else "a gradient"
+    calls = [0]
 
     def wrapped(m):
-        out = fn(m)
-        reject_complex(out, f"the output of {name}")
-        xp = array_namespace(m=m)
-        check_returned(out if xp is np or hasattr(out, "shape") else np.asarray(out), name, m, "m")
-        out = np.asarray(out) if xp is np else out
+        calls[0] += 1
         shape = tuple(m.shape) + tuple(m.shape[-1:]) if matrix else tuple(m.shape)
-        if tuple(out.shape) != shape:
-            what = "a Hessian" if matrix else "a gradient"
-            raise ValueError(f"{name} must return {what} of shape {shape} for an input of shape {tuple(m.shape)}, "
-                             f"got shape {tuple(out.shape)}")
-        if not bool(xp.all(xp.isfinite(out))):
-            raise ValueError(f"{name} returned non-finite values (NaN or inf)")
-        return out
+        return check_output(fn(m), name, m, shape=shape, what=what, arg_name="m", squared=squared, step=calls[0])
 
     return wrapped
 
@@ -164,6 +175,9 @@ def check_rng(rng, name: str = "rng") -> np.random.Generator:
     """
     if isinstance(rng, np.random.Generator):
         return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng < 0:
+        raise ValueError(f"{name} must be a numpy.random.Generator, a non-negative int seed or None: an int seed "
+                         f"must be non-negative, got {rng}")
     try:
         return np.random.default_rng(rng)
     except (TypeError, ValueError):

@@ -66,10 +66,11 @@ def adam(grad, m0, *, lr=0.001, betas=(0.9, 0.999), eps=1e-8, n_steps: int) -> G
     """
     b1, b2 = _pair(betas)
     xp = array_namespace(m0=m0, lr=lr, eps=eps, **{"betas[0]": b1, "betas[1]": b2})
-    _check_hyper(lr, eps)
+    lr, eps = _check_hyper(lr, eps)
     b1 = check_interval(b1, "betas[0]", 0.0, 1.0, closed_low=True)
     b2 = check_interval(b2, "betas[1]", 0.0, 1.0, closed_low=True)
-    return _run(xp, adam_step, grad, m0, n_steps, 2, dict(rho=1 - b2, lr=lr, eps=eps, beta1=b1), counts_steps=True)
+    return _run(xp, adam_step, grad, m0, n_steps, 2, dict(rho=1 - b2, lr=lr, eps=eps, beta1=b1),
+                {"rho": "betas[1]", "beta1": "betas[0]"}, counts_steps=True)
 
 
 def _pair(betas):

@@ -19,11 +19,12 @@ import numpy as np
 
 from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array, check_count, check_learning_rate
-from blrkit.algorithms._common import check_interval, check_minibatch, check_rho, check_rng, check_start
+from blrkit.algorithms._checks import check_output, check_scalar, require_callable
+from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_minibatch, check_rho, check_rng, check_start, per_problem
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
 from blrkit.algorithms._generated.bernoulli_exact import bernoulli_blr_step
 from blrkit.algorithms._generated.ste import ste_step
-from blrkit.algorithms._namespace import check_returned, indices_on, on_namespace, scalar_or_array, stack
+from blrkit.algorithms._namespace import indices_on, on_namespace, scalar_or_array, stack
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import BinaryResult
 
@@ -95,15 +96,12 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     xp = array_namespace(lam0=lam0, lr=lr, temperature=temperature, prior=prior, momentum=momentum)
     lam = check_start(lam0, "lam0")
     r = scalar_or_array(check_rho(lr, lam.shape[:-1], "lr"), xp, lam)
-    tau = float(as_float_array(temperature, "temperature"))
-    if not tau > 0 or not np.isfinite(tau):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-    lam_prior = xp.broadcast_to(on_namespace(xp, as_float_array(prior, "prior"), lam), tuple(lam.shape))
+    tau = check_scalar(temperature, "temperature", low=0.0)
+    lam_prior = on_namespace(xp, broadcast_to_batch(as_float_array(prior, "prior"), "prior", tuple(lam.shape)), lam)
     check_minibatch(n_data, batch_size)
     check_count(n_samples, "n_samples")
-    if not callable(grad_batch):
-        raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
-    beta = float(check_interval(momentum, "momentum", 0.0, 1.0, closed_low=True))
+    require_callable(grad_batch, "grad_batch")
+    beta = check_scalar(momentum, "momentum", low=0.0, high=1.0, closed_low=True)
     rng = check_rng(rng)
 
     def blr_step(lam, grad, rho=r):
@@ -149,13 +147,10 @@ def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, 
     """
     xp = array_namespace(latent0=latent0, lr=lr)
     lam = check_start(latent0, "latent0")
-    a = as_float_array(lr, "lr")
-    if not bool(array_namespace(a=a).all(a > 0)):  # as_float_array has rejected NaN and inf
-        raise ValueError(f"lr must be positive and finite, got {lr!r}")
+    a = per_problem(check_interval(lr, "lr", 0.0, np.inf), "lr", tuple(lam.shape[:-1]))
     a = scalar_or_array(a, xp, lam)
     check_minibatch(n_data, batch_size)
-    if not callable(grad_batch):
-        raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
+    require_callable(grad_batch, "grad_batch")
     return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, _check_n_steps(n_steps), n_data,
                 batch_size, check_rng(rng), xp)
 
@@ -212,15 +207,9 @@ def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
     path = [lam]
     for t in range(1, n_steps + 1):
         def checked_loss(W, t=t):
-            out = loss(W)
-            check_returned(out, "loss", W, "W")
-            out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64)
-            if tuple(out.shape) != (W.shape[0],):
-                raise ValueError(f"loss must return one value per weight vector, shape ({W.shape[0]},), "
-                                 f"got {tuple(out.shape)}")
-            if not bool(xp.all(xp.isfinite(out))):
-                raise ValueError(f"loss returned non-finite values (NaN or inf) at step {t}")
-            return out
+            out = check_output(loss(W), "loss", W, shape=(W.shape[0],), what="one value per weight vector",
+                               arg_name="W", step=t, xp=xp)
+            return np.asarray(out, dtype=float) if xp is np else xp.astype(out, xp.float64, copy=False)
         lam = bernoulli_blr_step(lam, rho, prior, checked_loss)
         path.append(lam)
     return BinaryResult(natural=stack(xp, path))
@@ -228,21 +217,14 @@ def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
 
 def _run(step, grad_batch, lam, n_steps, n_data, batch_size, rng, xp) -> BinaryResult:
     path = [lam]
-    full = indices_on(xp, np.arange(n_data), lam)
+    full = indices_on(xp, np.arange(n_data), lam) if batch_size == n_data else None  # never N indices otherwise
     for t in range(1, n_steps + 1):
         idx = full if batch_size == n_data else indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)),
                                                            lam)
 
         def grad(w, idx=idx, t=t):
-            out = grad_batch(w, idx)
-            check_returned(out, "grad_batch", w, "w")
-            out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64)
-            if tuple(out.shape) != tuple(w.shape):
-                raise ValueError(f"grad_batch must return the mean minibatch gradient of shape {tuple(w.shape)}, "
-                                 f"got shape {tuple(out.shape)} (step {t})")
-            if not bool(xp.all(xp.isfinite(out))):
-                raise ValueError(f"grad_batch returned non-finite values (NaN or inf) at step {t}")
-            return out
+            return check_output(grad_batch(w, idx), "grad_batch", w, shape=tuple(w.shape),
+                                what="the mean minibatch gradient", arg_name="w", step=t, xp=xp)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             lam = step(lam, grad)
         if not bool(xp.all(xp.isfinite(lam))):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
-from blrkit._validation import as_float_array
+from blrkit.algorithms._checks import check_output, check_scalar, require_callable
 from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.dropout import dropout_step
 from blrkit.algorithms._generated.dropout_noise import dropout_noise_step
@@ -55,16 +55,11 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     xp = array_namespace(m0=m0, rho=rho, keep_prob=keep_prob, slab_sd=slab_sd)
     m = check_start(m0)
     r = scalar_or_array(check_rho(rho, m.shape[:-1]), xp, m)
-    p = float(as_float_array(keep_prob, "keep_prob"))
-    if not 0 < p <= 1:
-        raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
+    p = check_scalar(keep_prob, "keep_prob", low=0.0, high=1.0, closed_high=True)
     check_minibatch(n_data, batch_size)
-    if not callable(grad_batch):
-        raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
+    require_callable(grad_batch, "grad_batch")
     rng = check_rng(rng)
-    sd = float(as_float_array(slab_sd, "slab_sd"))
-    if sd < 0:
-        raise ValueError(f"slab_sd (the slab's standard deviation σ) must be ≥ 0, got {slab_sd!r}")
+    sd = check_scalar(slab_sd, "slab_sd", low=0.0, closed_low=True)  # the slab's standard deviation σ
     if sd > 0:
         def step(m, r, p, grad, n, M, rng):
             return dropout_noise_step(m, r, p, sd, grad, n, M, rng)
@@ -73,7 +68,9 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     path = [m]
     for t in range(1, _check_n_steps(n_steps) + 1):
         idx = indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)), m)
-        m = step(m, r, p, lambda theta, idx=idx: grad_batch(theta, idx), int(n_data), int(batch_size), rng)
+        m = step(m, r, p, lambda theta, idx=idx, t=t: check_output(
+            grad_batch(theta, idx), "grad_batch", theta, shape=tuple(theta.shape), what="the summed minibatch gradient",
+            step=t, xp=xp), int(n_data), int(batch_size), rng)
         if not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the means became non-finite at step {t}: grad_batch returned NaN or inf, or rho is "
                              "too large")

@@ -122,6 +122,11 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
                          f"{tuple(m.shape[:-2])} and precisions0 {tuple(P.shape[:-3])} do not broadcast") from None
     shift = xp.mean(X, axis=-2, keepdims=True)  # (*batch, 1, D): EM commutes with the shift x -> x - shift
     Xc = X - shift
+    scale = _scale(xp, Xc)
+    if scale is not None:  # ... and with the scale x -> x / s, S -> s² S: x xᵀ and S then neither overflow nor underflow
+        s4 = scale[..., None, None, None]  # S s² as (S s) s: s² alone may overflow where S s² does not
+        Xc, m, P = Xc / scale[..., None, None], m / scale[..., None, None], P * s4 * s4
+        shift = shift / scale[..., None, None]
     w, m, P = (xp.broadcast_to(a, batch + tuple(a.shape[a.ndim - k:])) for a, k in ((w, 1), (m - shift, 2), (P, 3)))
     XX = second_moments(Xc)  # T(x) = x xᵀ of every observation: the same at every iteration
     weights, means, precisions, loglik = [w], [m], [P], []
@@ -144,5 +149,23 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
         weights.append(w)
         means.append(m)
         precisions.append(P)
-    return EMResult(weights=xp.stack(weights), means=xp.stack(means) + shift,
-                    precisions=xp.stack(precisions), log_likelihood=xp.stack(loglik))
+    means, precisions, loglik = xp.stack(means) + shift, xp.stack(precisions), xp.stack(loglik)
+    if scale is not None:
+        # back to the data's units; log p(x) = log p(x / s) − D log s per observation
+        means, precisions = means * scale[..., None, None], precisions / scale[..., None, None, None] / scale[..., None, None, None]
+        loglik = loglik - N * D * xp.log(scale)
+    return EMResult(weights=xp.stack(weights), means=means, precisions=precisions, log_likelihood=loglik)
+
+
+#: Centred data beyond 2^±200 are rescaled by a power of two (exact): x xᵀ overflows float64 from |x| ≈ 2^511 and
+#: the precisions, ~1/x², underflow there.
+_SCALE_LIMIT = 2.0 ** 200
+
+
+def _scale(xp, Xc):
+    """A power of two ``(*batch,)`` near the largest |x| of each problem's centred data, or None when every problem is
+    within 2^±200 (the iteration then runs on the data as given, bit for bit as before)."""
+    top = xp.max(xp.abs(xp.reshape(Xc, tuple(Xc.shape[:-2]) + (-1,))), axis=-1)
+    if not (bool(xp.any(top > _SCALE_LIMIT)) or bool(xp.any((top < 1 / _SCALE_LIMIT) & (top > 0)))):
+        return None
+    return 2.0 ** xp.round(xp.log2(xp.where(top > 0, top, xp.ones_like(top))))

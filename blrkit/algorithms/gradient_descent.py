@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
+from blrkit._validation import check_count
 from blrkit.algorithms._common import check_rho, check_start, check_step, checked
 from blrkit.algorithms._generated.gradient_descent import gradient_descent_step
 from blrkit.algorithms._namespace import stack
@@ -92,4 +93,4 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
 def _check_n_steps(n_steps) -> int:
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
         raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
-    return int(n_steps)
+    return check_count(n_steps, "n_steps", 0)  # and within int64, as every count

@@ -22,10 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import check_count
+from blrkit.algorithms._checks import check_output, check_scalar, require_callable
 from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_minibatch, check_rng, check_start
 from blrkit.algorithms._generated.ivon import ivon_step
-from blrkit.algorithms._namespace import check_returned, indices_on, on_namespace, recorder
+from blrkit.algorithms._namespace import indices_on, on_namespace, recorder
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import IVONResult
 
@@ -120,18 +121,15 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
     check_minibatch(n_data, batch_size)
-    if not callable(grad_batch):
-        raise TypeError(f"grad_batch must be callable, got {type(grad_batch).__name__}")
-    check_interval(lr, "lr", 0.0, np.inf)
-    check_interval(ess, "ess", 0.0, np.inf)
-    b1 = float(check_interval(beta1, "beta1", 0.0, 1.0, closed_low=True))
-    rho = 1.0 - float(check_interval(beta2, "beta2", 0.0, 1.0, closed_low=True))
-    delta = float(check_interval(weight_decay, "weight_decay", 0.0, np.inf, closed_low=True))
+    require_callable(grad_batch, "grad_batch")
+    lr, ess = check_scalar(lr, "lr", low=0.0), check_scalar(ess, "ess", low=0.0)
+    b1 = check_scalar(beta1, "beta1", low=0.0, high=1.0, closed_low=True)
+    rho = 1.0 - check_scalar(beta2, "beta2", low=0.0, high=1.0, closed_low=True)
+    delta = check_scalar(weight_decay, "weight_decay", low=0.0, closed_low=True)
     h = broadcast_to_batch(check_interval(hess_init, "hess_init", 0.0, np.inf), "hess_init", tuple(m.shape))
     h = h.copy() if xp is np else on_namespace(xp, h, m)
     check_count(n_samples, "n_samples")
     rng = check_rng(rng)
-    lr, ess = float(as_float_array(lr, "lr")), float(as_float_array(ess, "ess"))
     store_mean, means = recorder(xp, m, n_steps)
     store_hessian, hessians = recorder(xp, h, n_steps)
     g_avg = xp.zeros_like(m)
@@ -148,21 +146,8 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
 
 
 def _checked(grad_batch, idx, t: int, xp):
-    """θ ↦ ``grad_batch(θ, idx)``, its shape, library and finiteness checked (the step is named)."""
+    """θ ↦ ``grad_batch(θ, idx)``, checked (:func:`~blrkit.algorithms._checks.check_output`; the step is named)."""
     def grad(theta):
-        out = grad_batch(theta, idx)
-        check_returned(out, "grad_batch", theta)
-        if xp is np:
-            out = np.asarray(out)
-        if tuple(out.shape) != tuple(theta.shape):
-            raise ValueError(f"grad_batch must return the mean minibatch gradient, of shape {tuple(theta.shape)} "
-                             f"for θ of shape {tuple(theta.shape)}, got shape {tuple(out.shape)} (step {t})")
-        if _is_complex(out, xp) or not bool(xp.all(xp.isfinite(out))):
-            raise ValueError(f"grad_batch returned non-finite values (NaN or inf) at step {t}")
-        return out
+        return check_output(grad_batch(theta, idx), "grad_batch", theta, shape=tuple(theta.shape),
+                            what="the mean minibatch gradient", step=t, xp=xp)
     return grad
-
-
-def _is_complex(a, xp) -> bool:
-    # NumPy: np.iscomplexobj, a few µs a step cheaper than np.isdtype on a network's gradient
-    return np.iscomplexobj(a) if xp is np else xp.isdtype(a.dtype, "complex floating")

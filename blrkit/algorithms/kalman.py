@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blrkit._array_api import array_library, array_namespace, device, to_numpy
-from blrkit._validation import as_float_array, cholesky_succeeds, reject_complex
+from blrkit._validation import as_float_array, check_count, cholesky_succeeds, reject_complex
 from blrkit.algorithms import _dask
 from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.kalman_update import kalman_update
@@ -221,6 +221,7 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
     # NumPy: the optimised recursion (steady state, scans, time-major buffers); any other library:
     # the plain loop over time in its own namespace
     means, covs, loglik = _filter(mod) if xp is np else _filter_plain(mod, xp)
+    _check_overflow(xp, "filter", means, covs, loglik)
     return KalmanFilterResult(means=_batch_major(means, mod.batch, 1), covariances=_batch_major(covs, mod.batch, 2),
                               log_likelihood=loglik)
 
@@ -302,6 +303,7 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
         # any other library: the plain backward loop in its own namespace
         ms, Ps, cross = _smooth_plain(xp, xp.moveaxis(means, -2, 0), xp.moveaxis(covs, -3, 0), F, Q, b, tv,
                                       cross_covariances)
+        _check_overflow(xp, "smoother", ms, Ps, *(() if cross is None else (cross,)))
         return KalmanSmootherResult(means=_batch_major(ms, batch, 1), covariances=_batch_major(Ps, batch, 2),
                                     cross_covariances=None if cross is None else _batch_major(cross, batch, 2))
     # time-major views; covariances shared by every series (a broadcast view) stay shared
@@ -310,8 +312,18 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     if all(n == 1 for n in P_f.shape[1:-2]):
         P_f = P_f.reshape(P_f.shape[:1] + P_f.shape[-2:])       # one covariance sequence for all series
     ms, Ps, cross = _smooth(m_f, P_f, F, Q, b, tv, cross_covariances)
+    _check_overflow(np, "smoother", ms, Ps, *(() if cross is None else (cross,)))
     return KalmanSmootherResult(means=_batch_major(ms, batch, 1), covariances=_batch_major(Ps, batch, 2),
                                 cross_covariances=None if cross is None else _batch_major(cross, batch, 2))
+
+
+def _check_overflow(xp, what: str, *arrays) -> None:
+    """Every output of the filter or smoother finite (the inputs were): else the model's scale overflowed float64
+    (F P Fᵀ, H P Hᵀ of entries beyond ~1e154): ``ValueError`` saying so, not NaN. One pass over the outputs."""
+    if not all(bool(xp.all(xp.isfinite(a))) for a in arrays):
+        raise ValueError(f"the Kalman {what} overflowed (a mean, covariance or log-likelihood is not finite): the "
+                         "model's scale (F, Q, H, R, P0 or y, beyond ~1e154 where their products overflow float64) "
+                         "is too large; rescale the model")
 
 
 def _check_smoother_model(T, D, batch, F, Q, transition_offsets, time_varying):
@@ -436,6 +448,7 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
         raise ValueError(f"fit names parameters among {_EM_PARAMETERS}; got {sorted(unknown)}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
         raise ValueError(f"n_steps must be an integer ≥ 0, got {n_steps!r}")
+    check_count(n_steps, "n_steps", 0)  # within int64, as every count
     tv = _check_time_varying(time_varying)
     fitted_tv = tv & set(fit)
     if fitted_tv:
@@ -490,11 +503,23 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
             break
         ms, Ps, cross = _smooth(m_f, P_f, step.F, step.Q, step.b, tv, True)
         params = _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv, partial_rows)
+        _check_fitted_covariances(params, fit, k + 1)
     params.update(fixed_tv)
     return KalmanEMResult(F=params["F"], Q=params["Q"], H=params["H"], R=params["R"], m0=params["m0"],
                           P0=params["P0"], F_history=history["F"], Q_history=history["Q"], H_history=history["H"],
                           R_history=history["R"], m0_history=history["m0"], P0_history=history["P0"],
                           log_likelihood=loglik)
+
+
+def _check_fitted_covariances(params, fit, k: int) -> None:
+    """Each fitted covariance (Q, R, P0) still positive definite after EM iteration ``k``, or ``ValueError``
+    naming it and the iteration: a covariance the data determine exactly (two identical sensors: R has a zero
+    eigenvalue) is a legitimate end of EM, not a failure of the filter that would next solve with it."""
+    for name in ("Q", "R", "P0"):
+        if name in fit and not cholesky_succeeds(params[name]):
+            raise ValueError(f"kalman_em: the fitted {name} became singular (not positive definite) at iteration "
+                             f"{k}: the data determine it exactly (for example two identical sensors leave R a zero "
+                             f"eigenvalue); keep {name} fixed (leave it out of fit) or add noise to the data")
 
 
 def _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv, partial_rows=None):
@@ -834,6 +859,11 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
     tv = _check_time_varying(time_varying)
     m0 = as_float_array(m0, nm0, min_ndim=1)
     D = m0.shape[-1]
+    # D is the length of m0; when F, Q and P0 all agree on another D, m0 is the odd one out: name it
+    others = {_square_size(a) for a in (F, Q, P0)}
+    if len(others) == 1 and None not in others and others != {D}:
+        raise ValueError(f"{nm0} must have D = {others.pop()} states on its last axis, the size of {nF}, {nQ} and "
+                         f"{nP0}, got shape {tuple(m0.shape)}")
     y, observed = _observations(y)
     T, O = y.shape[0], y.shape[-1]
     ybatch = tuple(y.shape[1:-1])
@@ -871,6 +901,15 @@ def _check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets,
         d = _pad_time_major(d, nb, 1)
     return _Model(y=y, observed=observed, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, b=b, d=d, tv=tv, T=T, D=D, O=O,
                   batch=batch, cov_batch=_cov_batch(observed, F, Q, H, R, P0, tv))
+
+
+def _square_size(a):
+    """The size D of ``a``'s trailing (D, D) matrices read from its shape alone (no conversion), or None."""
+    try:
+        shape = np.shape(a)
+    except (TypeError, ValueError):  # ragged: its own check names it
+        return None
+    return shape[-1] if len(shape) >= 2 and shape[-1] == shape[-2] else None
 
 
 def _batch_major(a, batch, core):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_library, array_namespace, device, on_device, to_numpy
+from blrkit._array_api import array_namespace, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_simplex, cholesky_succeeds
+from blrkit.algorithms._checks import check_output, check_scalar, require_callable
 from blrkit.algorithms._common import check_rho, check_rng
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
@@ -87,8 +88,7 @@ def mixture_newton(loss, grad, hess, means0, *, rho, n_steps: int, precisions0=N
     r = _per_problem(xp, check_rho(rho, batch), m)  # one ρ per problem, shared by its K components
     n_steps = _check_n_steps(n_steps)
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
-        if not callable(fn):
-            raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        require_callable(fn, name)
     S = _precisions(xp, precisions0, m)
     v = _log_weights(xp, weights0, m)
     return _run(xp, lambda m, S, v, t: mixture_newton_step(m, S, v, r, _finite(grad, "grad", t), _finite(hess, "hess", t),
@@ -172,14 +172,11 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
     if rho_weights is None:
         r_pi = r / 10
     else:
-        r_pi = on_device(xp, as_float_array(rho_weights, "rho_weights"), m)  # NumPy for a Python float
-        if not bool(xp.all(r_pi > 0)):
-            raise ValueError(f"rho_weights must be positive and finite, got {rho_weights!r}")
+        r_pi = check_scalar(rho_weights, "rho_weights", low=0.0)
     n_steps = _check_n_steps(n_steps)
     check_count(n_samples, "n_samples")
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
-        if not callable(fn):
-            raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        require_callable(fn, name)
     if precisions0 is None:
         raise ValueError("precisions0 is required (the spread of each component at the start)")
     S = _precisions(xp, precisions0, m)
@@ -259,16 +256,18 @@ def _softmax(xp, v):
 
 
 def _finite(fn, name, t, samples=False):
+    """θ ↦ ``fn(θ)`` checked (:func:`~blrkit.algorithms._checks.check_output`): θ's library, real, the shape of a
+    loss ``(..., K)``, a gradient ``(..., K, D)`` or a Hessian ``(..., K, D, D)``, finite (else the component is
+    named)."""
     where = "a sample of" if samples else "the mean of"
+    what = {"loss": "one loss per component", "grad": "a gradient", "hess": "a Hessian"}[name]
 
     def call(theta):
-        out = fn(theta)
-        lib, lib_out = array_library(theta), array_library(out)
-        if lib_out not in (None, lib):
-            raise TypeError(f"{name} returned a {lib_out} array ({type(out).__name__}) for θ of {lib}: return arrays of "
-                            f"the library of means0")
         xp = array_namespace(theta=theta)
-        out = np.asarray(out, dtype=float) if xp is np else xp.asarray(out, dtype=xp.float64, device=device(theta))
+        shape = {"loss": tuple(theta.shape[:-1]), "grad": tuple(theta.shape),
+                 "hess": tuple(theta.shape) + tuple(theta.shape[-1:])}[name]
+        out = check_output(fn(theta), name, theta, shape=shape, what=what, step=t, finite=False, xp=xp)
+        out = xp.astype(out, xp.float64, copy=False) if xp is not np else out
         if not bool(xp.all(xp.isfinite(out))):
             bad = np.argwhere(~np.isfinite(to_numpy(out).reshape(tuple(theta.shape[:-1]) + (-1,)).sum(-1)))[0]
             raise ValueError(f"{name} is not finite at {where} component {int(bad[-1])} at step {t}")

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import device, on_device
-from blrkit._validation import as_float_array, check_positive, cholesky_succeeds
+from blrkit._validation import as_float_array, check_positive, check_spd
+from blrkit.algorithms._common import broadcast_to_batch
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
 from blrkit.algorithms._namespace import namespace_and_reference
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -70,17 +71,15 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
         raise ValueError("y must hold labels -1 or +1 (the logistic loss log(1 + exp(-y xᵀθ)))")
     batch, D = tuple(X.shape[:-2]), X.shape[-1]
 
-    def beside_X(a, shape):  # α or a start (NumPy for a Python number), broadcast to ``shape`` on X's device
-        if xp is np:
-            return np.broadcast_to(a, shape).copy()
-        return xp.broadcast_to(xp.asarray(a, dtype=xp.float64, device=device(X)), shape)
+    def beside_X(a, name, shape):  # α or a start (NumPy for a Python number), broadcast to ``shape`` on X's device
+        a = broadcast_to_batch(a, name, shape)
+        return a.copy() if xp is np else xp.asarray(a, dtype=xp.float64, device=device(X))
 
-    a = beside_X(check_positive(alpha, "alpha"), batch)
-    m = beside_X(0.0 if m0 is None else as_float_array(m0, "m0"), batch + (D,))
+    a = beside_X(check_positive(alpha, "alpha"), "alpha", batch)
+    m = beside_X(np.zeros(()) if m0 is None else as_float_array(m0, "m0"), "m0", batch + (D,))
+    # symmetry before definiteness: a Cholesky factorisation reads one triangle only
     S = (a[..., None, None] * xp.eye(D, dtype=xp.float64, device=device(X)) if precision0 is None
-         else beside_X(as_float_array(precision0, "precision0"), batch + (D, D)))
-    if not cholesky_succeeds(S):
-        raise ValueError("precision0 must be symmetric positive definite")
+         else beside_X(check_spd(precision0, "precision0", D), "precision0", batch + (D, D)))
     n_steps = _check_n_steps(n_steps)
     means, precisions = [m], [S]
     for t in range(1, n_steps + 1):

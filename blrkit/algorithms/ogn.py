@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace, to_numpy
-from blrkit._validation import check_count, check_positive, reject_complex
+from blrkit._validation import check_count, check_positive
 from blrkit.algorithms._common import (
     broadcast_to_batch,
     check_minibatch,
@@ -43,7 +43,8 @@ from blrkit.algorithms._common import (
 from blrkit.algorithms._generated.ogn import ogn_step
 from blrkit.algorithms._generated.vogn import vogn_step
 from blrkit.algorithms._generated.vogn_improved import improved_vogn_step
-from blrkit.algorithms._namespace import check_returned, indices_on, on_namespace, scalar_or_array
+from blrkit.algorithms._checks import check_output
+from blrkit.algorithms._namespace import indices_on, on_namespace, scalar_or_array
 from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import DiagonalNewtonResult
 
@@ -307,30 +308,23 @@ def _checked_sums(grad_sums, idx, xp):
     batch_size = idx.shape[0]
     terms = getattr(grad_sums, "terms", None)
 
-    def own(out, name, theta):
-        reject_complex(out, f"the output of {name}")
-        check_returned(out, name, theta)
-        return np.asarray(out) if xp is np else out
-
     def checked(theta):
         if terms is not None:
-            out = own(terms(theta, idx), "grad_terms", theta)
             shape = tuple(theta.shape[:-1]) + (batch_size, theta.shape[-1])
-            if tuple(out.shape) != shape:
-                raise ValueError(f"grad_terms must return per-example gradients of shape {shape} for an input of "
-                                 f"shape {tuple(theta.shape)} and {batch_size} indices, got shape {tuple(out.shape)}")
-            if not bool(xp.all(xp.isfinite(out))):
-                raise ValueError("grad_terms returned non-finite values (NaN or inf)")
+            out = check_output(terms(theta, idx), "grad_terms", theta, shape=shape, what="per-example gradients",
+                               xp=xp)
             return xp.sum(out, axis=-2), xp.sum(out**2, axis=-2)
         out = grad_sums(theta, idx)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ValueError("grad_sums must return a pair (Σ_i ∇ℓ_i, Σ_i ∇ℓ_i²)")
-        g, g2 = (own(x, "grad_sums", theta) for x in out)
-        if tuple(g.shape) != tuple(theta.shape) or tuple(g2.shape) != tuple(theta.shape):
-            raise ValueError(f"grad_sums must return two arrays of shape {tuple(theta.shape)}, got "
-                             f"{tuple(g.shape)} and {tuple(g2.shape)}")
-        if not (bool(xp.all(xp.isfinite(g))) and bool(xp.all(xp.isfinite(g2)))):
-            raise ValueError("grad_sums returned non-finite values (NaN or inf)")
+        shapes = [tuple(getattr(x, "shape", np.shape(x))) for x in out]
+        if shapes != [tuple(theta.shape)] * 2:
+            raise ValueError(f"grad_sums must return two arrays of shape {tuple(theta.shape)}, got {shapes[0]} and "
+                             f"{shapes[1]}")
+        g = check_output(out[0], "grad_sums", theta, shape=tuple(theta.shape), what="the summed gradient Σ_i ∇ℓ_i "
+                         "(first of the pair)", xp=xp)
+        g2 = check_output(out[1], "grad_sums", theta, shape=tuple(theta.shape), what="the sum of squares Σ_i ∇ℓ_i² "
+                          "(second of the pair)", nonnegative=True, xp=xp)
         return g, g2
 
     return checked

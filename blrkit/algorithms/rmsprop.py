@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
-from blrkit.algorithms._common import check_interval, check_start, checked
+from blrkit.algorithms._common import check_interval, check_start, checked, per_problem
 from blrkit.algorithms._generated.rmsprop import rmsprop_step
 from blrkit.algorithms._namespace import recorder, scalar_or_array
 from blrkit.algorithms.gradient_descent import _check_n_steps
@@ -46,25 +46,29 @@ __all__ = ["blr_from_rmsprop", "rmsprop", "rmsprop_from_blr"]
 
 
 def _check_hyper(lr, eps):
-    check_interval(lr, "lr", 0.0, np.inf)
-    check_interval(eps, "eps", 0.0, np.inf, closed_low=True)
+    """``lr`` > 0 and ``eps`` ≥ 0, each a number or one per problem, as arrays (text refused)."""
+    return check_interval(lr, "lr", 0.0, np.inf), check_interval(eps, "eps", 0.0, np.inf, closed_low=True)
 
 
-def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, *, counts_steps: bool = False):
-    """Loop ``step`` in the namespace ``xp`` of the array arguments: the first call checks ``grad``'s output;
-    every iterate is checked finite. ``hyper`` are the checked hyperparameters, passed to every step (with
+def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, names: dict, *, counts_steps: bool = False):
+    """Loop ``step`` in the namespace ``xp`` of the array arguments: every call of ``grad`` is checked (shape,
+    real, finite, and |g| below √(largest float): v holds g²); every iterate is checked finite. ``hyper`` are
+    the checked hyperparameters, each a scalar or one value per problem (``names``: the user's name of each,
+    for the message), passed to every step (with
     ``t``, from 1, when ``counts_steps``): as they are for NumPy (bit for bit the values the step always got),
     for another library a number as a Python float and an array as the library's
     (:func:`~blrkit.algorithms._namespace.scalar_or_array`)."""
     m = check_start(m0)
     n_steps = _check_n_steps(n_steps)
+    for key, v in hyper.items():
+        per_problem(v, names.get(key, key), tuple(m.shape[:-1]))
     if xp is not np:
         hyper = {name: scalar_or_array(v, xp, m) for name, v in hyper.items()}
     store, means = recorder(xp, m, n_steps)
     state = [xp.zeros_like(m) for _ in range(state0)]
-    first = checked(grad, "grad", matrix=False)
+    grad = checked(grad, "grad", matrix=False, squared=True)
     for t in range(n_steps):
-        m, *state = step(m, *state, grad_mean=grad if t else first, **hyper, **({"t": t + 1} if counts_steps else {}))
+        m, *state = step(m, *state, grad_mean=grad, **hyper, **({"t": t + 1} if counts_steps else {}))
         if not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the iterates became non-finite at step {t + 1}: grad returned NaN or inf, "
                              "or lr is too large")
@@ -111,9 +115,9 @@ def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> Gradien
            [0.]])
     """
     xp = array_namespace(m0=m0, lr=lr, alpha=alpha, eps=eps)
-    _check_hyper(lr, eps)
+    lr, eps = _check_hyper(lr, eps)
     rho = 1 - check_interval(alpha, "alpha", 0.0, 1.0, closed_low=True)
-    return _run(xp, rmsprop_step, grad, m0, n_steps, 1, dict(rho=rho, lr=lr, eps=eps))
+    return _run(xp, rmsprop_step, grad, m0, n_steps, 1, dict(rho=rho, lr=lr, eps=eps), {"rho": "alpha"})
 
 
 def blr_from_rmsprop(*, lr, alpha, eps) -> dict:

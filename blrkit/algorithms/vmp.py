@@ -15,6 +15,7 @@ import numpy as np
 
 from blrkit._array_api import device, digamma, gammaln, on_device, to_numpy
 from blrkit._validation import as_float_array
+from blrkit.algorithms._checks import check_square_sums
 from blrkit.algorithms._generated.vmp import vmp_sweep
 from blrkit.algorithms._generated.vmp_regression import vmp_regression_sweep
 from blrkit.algorithms._namespace import namespace_and_reference
@@ -77,13 +78,30 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     alpha, beta = _pair(xp, precision_init, "precision_init", y, 1, positive=(True, True))
     m, S = (m0, S0) if mean_init is None else _pair(xp, mean_init, "mean_init", y, 1, positive=(False, True))
     n_steps = _check_n_steps(n_steps)
+    # shift-equivariance (as conjugate.normal_gamma): the sweep for y and m₀ is the sweep for y − c and m₀ − c
+    # with E[μ] moved by c and q(τ) unchanged, and so is the bound; with c the midpoint of each series' range
+    # the sums Σ(y − c), Σ(y − c)² stay as small as the data's spread, whatever their offset
+    c = 0.5 * xp.min(y, axis=-1) + 0.5 * xp.max(y, axis=-1)
+    y, m0, m = y - c[..., None], m0 - c, m - c
+    check_square_sums(y, "y", y.shape[-1], what=" about its centre")
     path = [(m, S, alpha, beta)]
-    for _ in range(n_steps):
+    for t in range(1, n_steps + 1):
         m, S, alpha, beta = vmp_sweep(m, S, alpha, beta, m0, S0, y, a0, b0)
+        _check_sweep(xp, t, "mean_prior, precision_prior", m, S, alpha, beta)
         path.append((m, S, alpha, beta))
     means, precisions, alphas, betas = (xp.stack(c) for c in zip(*path))
     elbo = _elbo(xp, y, m0, S0, a0, b0, means, precisions, alphas, betas)
-    return VMPResult(means=means, precisions=precisions, alphas=alphas, betas=betas, elbo=elbo)
+    _check_sweep(xp, "bound", "mean_prior, precision_prior", elbo)
+    return VMPResult(means=means + c, precisions=precisions, alphas=alphas, betas=betas, elbo=elbo)
+
+
+def _check_sweep(xp, t: int, priors: str, *parts) -> None:
+    """Every part of q after sweep ``t`` (or the bound, ``t = "bound"``) finite, or ``ValueError`` naming it (the
+    data's scale is checked up front, so what overflows here is the prior's)."""
+    if not all(bool(xp.all(xp.isfinite(p))) for p in parts):
+        where = "the evidence lower bound" if t == "bound" else f"VMP sweep {t}"
+        raise ValueError(f"{where} overflowed (a value is not finite): the prior parameters "
+                         f"({priors}) are too large in magnitude for these data; rescale them")
 
 
 def _pair_entries(**pairs) -> dict:
@@ -208,14 +226,19 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     a, b = (a0, b0) if noise_init is None else _pair(xp, noise_init, "noise_init", X, 2, positive=(True, True))
     n_steps = _check_n_steps(n_steps)
     D = X.shape[-1]
+    N = X.shape[-2]
+    check_square_sums(X, "X", N)  # XᵀX
+    check_square_sums(y, "y", N)  # yᵀy
     m = xp.zeros(batch + (D,), dtype=xp.float64, device=device(X))
     S = alpha[..., None, None] * xp.eye(D, dtype=xp.float64, device=device(X))
     path = [(m, S, a, b)]
-    for _ in range(n_steps):
+    for t in range(1, n_steps + 1):
         m, S, a, b = vmp_regression_sweep(a, b, X, y, alpha, a0, b0)
+        _check_sweep(xp, t, "alpha, noise_prior", m, S, a, b)
         path.append((m, S, a, b))
     means, precisions, alphas, betas = (xp.stack(c) for c in zip(*path))
     elbo = _regression_elbo(xp, X, y, alpha, a0, b0, means, precisions, alphas, betas)
+    _check_sweep(xp, "bound", "alpha, noise_prior", elbo)
     return VMPResult(means=means, precisions=precisions, alphas=alphas, betas=betas, elbo=elbo)
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._validation import check_scalar
 from blrkit.algorithms import laplace
 from blrkit.algorithms._generated.newton import newton_step
 from blrkit.algorithms.results import LaplacePosterior
-from blrkit.duality.likelihoods import gauss_hermite_expectation, get_likelihood
-from blrkit.duality.sites import _float_view, _matvec, _prior_matrix, _rmatvec, predictive_variance
+from blrkit.duality.likelihoods import check_nodes, gauss_hermite_expectation, get_likelihood
+from blrkit.duality.sites import _float_view, _matvec, _prior_matrix, _prior_mean, _rmatvec, predictive_variance
 
 __all__ = ["fit_glm", "glm_objective"]
 
@@ -30,7 +31,7 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
     :math:`X^\top f'(X\theta) + P_0(\theta - m_0) + \nabla\mathcal R` and
     :math:`X^\top \mathrm{diag}(f''(X\theta)) X + P_0 + \nabla^2\mathcal R`."""
     lik = get_likelihood(likelihood)
-    X, y = _float_view(X, "X"), _float_view(y, "y")
+    X, y, s2 = _glm_data(X, y, lik, noise_variance)
     D = X.shape[-1]
     if prior_precision is None:
         if penalty is None:
@@ -38,8 +39,7 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
         P0 = np.zeros(X.shape[:-2] + (D, D))
     else:
         P0 = _prior_matrix(prior_precision, D, X.shape[:-2])
-    m0 = np.zeros(D) if prior_mean is None else _float_view(prior_mean, "prior_mean")
-    s2 = float(noise_variance)
+    m0 = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
 
     def grad(theta):
         eta = _matvec(X, theta)
@@ -53,6 +53,23 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
         return H if penalty is None else H + penalty.hess(theta)
 
     return grad, hess
+
+
+def _glm_data(X, y, lik, noise_variance):
+    """``(X, y, σ²)`` of a GLM checked before any step, so that an error names the user's argument (not the
+    objective's ``grad`` or ``hess``): X ``(*batch, N, D)`` with D ≥ 1 (N = 0 allowed: a K-prior alone), y
+    ``(*batch, N)``, both finite, y in the likelihood's support, σ² > 0."""
+    s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
+    X, y = _float_view(X, "X"), _float_view(y, "y")
+    if X.ndim < 2 or X.shape[-1] == 0:
+        raise ValueError(f"X must be a (*batch, N, D) array with D >= 1, got shape {X.shape}")
+    if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
+        raise ValueError(f"y must have shape (*batch, N) with N = {X.shape[-2]} rows of X, got shape {y.shape}")
+    for a, name in ((X, "X"), (y, "y")):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite (no NaN or inf)")
+    lik.check_y(y, lik.name)
+    return X, y, s2
 
 
 def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_variance=1.0, penalty=None,
@@ -70,7 +87,7 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
         m_{t+1} = m_t - S_{t+1}^{-1}\Big(\sum_i \mathbb E_{q_t}[f'(\eta_i)]\, x_i + P_0(m_t - m_0)\Big),
 
     with :math:`\eta_i \sim \mathcal N(x_i^\top m_t, x_i^\top S_t^{-1} x_i)` (Gauss–Hermite, ``n_quadrature``
-    nodes; the first step uses the Laplace precision), until the expected gradient's norm is at
+    nodes, an integer in [1, 256]; the first step uses the Laplace precision), until the expected gradient's norm is at
     most ``tol``. Its fixed point is the Gaussian variational posterior (Khan & Rue 2023, Sec. 4.4);
     ``penalty`` is only supported with the delta method. With a penalty that carries the old prior
     (a K-prior), pass ``prior_precision=None``; ``X`` may then have no rows (removal, a new regulariser).
@@ -83,24 +100,24 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
     True
     """
     lik = get_likelihood(likelihood)
-    X, y = _float_view(X, "X"), _float_view(y, "y")
-    lik.check_y(y, lik.name)
+    if method not in ("delta", "variational"):
+        raise ValueError(f"method must be 'delta' or 'variational', got {method!r}")
+    if method == "variational":
+        if penalty is not None:
+            raise ValueError("penalty is only supported with method='delta'")
+        if prior_precision is None:
+            raise ValueError("prior_precision is required with method='variational'")
+        n_quadrature = check_nodes(n_quadrature, "n_quadrature")
+    X, y, s2 = _glm_data(X, y, lik, noise_variance)
     D = X.shape[-1]
     start = np.zeros(X.shape[:-2] + (D,)) if m0 is None else _float_view(m0, "m0")
     grad, hess = glm_objective(X, y, likelihood=lik, prior_precision=prior_precision, prior_mean=prior_mean,
-                               noise_variance=noise_variance, penalty=penalty)
+                               noise_variance=s2, penalty=penalty)
     post = laplace(grad, hess, start, rho=rho, tol=tol, max_steps=max_steps)
     if method == "delta":
         return post
-    if method != "variational":
-        raise ValueError(f"method must be 'delta' or 'variational', got {method!r}")
-    if penalty is not None:
-        raise ValueError("penalty is only supported with method='delta'")
-    if prior_precision is None:
-        raise ValueError("prior_precision is required with method='variational'")
     P0 = _prior_matrix(prior_precision, D, X.shape[:-2])
-    mp = np.zeros(D) if prior_mean is None else _float_view(prior_mean, "prior_mean")
-    s2 = float(noise_variance)
+    mp = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
     m, S = post.mean, post.precision
     for t in range(max_steps):
         eta, v = _matvec(X, m), predictive_variance(X, S)

@@ -79,7 +79,7 @@ def network_jacobian(net: MLP, theta, X) -> np.ndarray:
         # ∂z_k/∂W_l = a_{l-1} ⊗ δ_{l,k},  ∂z_k/∂b_l = δ_{l,k}
         J[:, :, w:b] = (a[:, None, :, None] * d[:, :, None, :]).reshape(n, K, p * q)
         J[:, :, b:b + q] = d
-    return J
+    return net._finite(J, theta, X, "Jacobian")  # X's fast path skips its scan: a NaN is named here
 
 
 def _covariance_solver(precision, P: int):

@@ -31,8 +31,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from blrkit._validation import check_scalar, check_spd
 from blrkit.duality.likelihoods import Likelihood, get_likelihood
-from blrkit.duality.sites import _float_view, _prior_matrix
+from blrkit.duality.sites import _float_view, _posterior_parts, _prior_matrix
 
 __all__ = ["KPrior", "QuadraticPenalty", "kprior", "quadratic_penalty"]
 
@@ -51,6 +52,16 @@ class _Adaptable:
     removed_X: np.ndarray = None
     removed_y: np.ndarray = None
     prior_change: np.ndarray = None
+
+    def _theta(self, theta) -> np.ndarray:
+        """θ ``(*batch, D)`` as floats, finite, or an error naming ``theta`` (never a NaN penalty)."""
+        theta = _float_view(theta, "theta")
+        D = self.prior_precision.shape[-1]
+        if theta.ndim < 1 or theta.shape[-1] != D:
+            raise ValueError(f"theta must have shape (*batch, {D}), got {theta.shape}")
+        if not np.isfinite(theta).all():
+            raise ValueError("theta must be finite (no NaN or inf)")
+        return theta
 
     def _extra(self, theta, order):
         X, y, dP = self.removed_X, self.removed_y, self.prior_change
@@ -71,6 +82,8 @@ class _Adaptable:
         D = self.prior_precision.shape[-1]
         if Xr.ndim != 2 or Xr.shape[1] != D or yr.shape != Xr.shape[:1]:
             raise ValueError(f"X_removed must be (R, {D}) and y_removed (R,), got {Xr.shape} and {yr.shape}")
+        if not (np.isfinite(Xr).all() and np.isfinite(yr).all()):
+            raise ValueError("X_removed and y_removed must be finite (no NaN or inf)")
         self.likelihood.check_y(yr, self.likelihood.name)
         return replace(self, removed_X=np.concatenate([self.removed_X, Xr]),
                        removed_y=np.concatenate([self.removed_y, yr]))
@@ -101,7 +114,7 @@ class KPrior(_Adaptable):
 
     def loss(self, theta) -> np.ndarray:
         r""":math:`\mathcal K(\theta)` (zero at θ*), plus the adaptation terms."""
-        theta = np.asarray(theta, float)
+        theta = self._theta(theta)
         lik, s2 = self.likelihood, self.noise_variance
         eta, eta0 = self._eta(theta), self.memory @ self.old_mean
         # f(η, ŷ) − f(η*, ŷ) = −log p(ŷ|η) + log p(ŷ|η*): the y-only constants cancel
@@ -111,13 +124,13 @@ class KPrior(_Adaptable):
 
     def grad(self, theta) -> np.ndarray:
         r""":math:`\sum_{\mathcal M} x_i(A'(\eta_i) - \hat y_i) + P_0(\theta - \theta_*)`, plus the adaptation terms."""
-        theta = np.asarray(theta, float)
+        theta = self._theta(theta)
         r = self.likelihood.d1(self._eta(theta), self.soft_labels, self.noise_variance)
         return r @ self.memory + (theta - self.old_mean) @ self.prior_precision.T + self._extra(theta, 1)
 
     def hess(self, theta) -> np.ndarray:
         r""":math:`\sum_{\mathcal M} A''(\eta_i) x_i x_i^\top + P_0`, plus the adaptation terms."""
-        theta = np.asarray(theta, float)
+        theta = self._theta(theta)
         eta = self._eta(theta)
         w = np.broadcast_to(self.likelihood.d2(eta, self.soft_labels, self.noise_variance), eta.shape)
         return (w[..., None, :] * self.memory.T) @ self.memory + self.prior_precision + self._extra(theta, 2)
@@ -132,15 +145,16 @@ class QuadraticPenalty(_Adaptable):
     precision: np.ndarray
 
     def loss(self, theta):
-        d = np.asarray(theta, float) - self.center
-        return 0.5 * np.einsum("...i,ij,...j->...", d, self.precision, d) + self._extra(np.asarray(theta, float), 0)
+        theta = self._theta(theta)
+        d = theta - self.center
+        return 0.5 * np.einsum("...i,ij,...j->...", d, self.precision, d) + self._extra(theta, 0)
 
     def grad(self, theta):
-        theta = np.asarray(theta, float)
+        theta = self._theta(theta)
         return (theta - self.center) @ self.precision.T + self._extra(theta, 1)
 
     def hess(self, theta):
-        theta = np.asarray(theta, float)
+        theta = self._theta(theta)
         return np.broadcast_to(self.precision, theta.shape[:-1] + self.precision.shape) + self._extra(theta, 2)
 
 
@@ -150,13 +164,17 @@ def quadratic_penalty(old_posterior, *, prior_precision, likelihood, diagonal: b
     :math:`\tfrac12(\theta-\theta_*)^\top F(\theta-\theta_*)` with :math:`F = \mathrm{diag}(S_*)` (EWC-like,
     ``diagonal=True``) or :math:`F = S_*` (online Laplace)."""
     lik = get_likelihood(likelihood)
-    m = _float_view(old_posterior.mean, "old_posterior.mean").copy()
-    S = np.array(old_posterior.precision, dtype=float)
+    s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
+    m, S = _posterior_parts(old_posterior)
+    if m.ndim != 1 or not np.isfinite(m).all():
+        raise ValueError(f"old_posterior must have a finite (D,) mean, got shape {m.shape}")
+    S = check_spd(S, "old_posterior.precision", m.shape[0])
+    m = m.copy()
     F = np.diag(np.diag(S)) if diagonal else S
     P0 = np.array(_prior_matrix(prior_precision, m.shape[-1], ()))
     Xr, yr = _empty(m.shape[-1])
     return QuadraticPenalty(center=m, precision=F, prior_precision=P0, likelihood=lik,
-                            noise_variance=float(noise_variance), removed_X=Xr, removed_y=yr,
+                            noise_variance=s2, removed_X=Xr, removed_y=yr,
                             prior_change=np.zeros_like(P0))
 
 
@@ -192,7 +210,7 @@ def kprior(memory, old_mean, *, likelihood, prior_precision, noise_variance=1.0)
         raise ValueError(f"memory must be (M, D) and old_mean (D,) with the same D, got {M.shape} and {th.shape}")
     if not (np.isfinite(M).all() and np.isfinite(th).all()):
         raise ValueError("memory and old_mean must be finite")
-    s2 = float(noise_variance)
+    s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
     P0 = np.array(_prior_matrix(prior_precision, th.shape[0], ()))
     M = M.copy()
     soft = lik.mean(M @ th, s2)

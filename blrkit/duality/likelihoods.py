@@ -22,7 +22,9 @@ from typing import Callable
 import numpy as np
 from scipy.special import erfcx, expit, gammaln, log_ndtr
 
-__all__ = ["LIKELIHOODS", "Likelihood", "gauss_hermite_expectation", "get_likelihood", "glm_likelihood"]
+from blrkit._validation import as_float_array, check_count
+
+__all__ = ["LIKELIHOODS", "Likelihood", "check_nodes", "gauss_hermite_expectation", "get_likelihood", "glm_likelihood"]
 
 _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 
@@ -107,18 +109,37 @@ LIKELIHOODS: dict[str, Likelihood] = {
 }
 
 
-def glm_likelihood(f, name: str | None = None) -> Likelihood:
+#: The label supports a custom likelihood may declare, with the check of each.
+SUPPORTS = {"binary": _binary, "counts": _counts, "real": _any}
+
+
+def glm_likelihood(f, name: str | None = None, *, labels="real") -> Likelihood:
     r"""A :class:`Likelihood` from a per-example loss :math:`f(\eta, y) = -\log p(y\mid\eta)` given as text or
     a SymPy expression in ``eta`` and ``y``: the derive engine differentiates it
     (:func:`blrkit.derive.derive_local_parameters`, stable forms of log(1 + e^u), log Φ) and its emitted
     step gives :math:`f'` and :math:`f''`; the log-density is :math:`-f` (normalised by you: it enters
     leave-one-out predictive densities).  Needs SymPy (only here, when called).
 
-    >>> lik = glm_likelihood("log(1 + exp(-(2*y - 1)*eta))", "logistic (0/1)")
+    ``labels`` is the support of y, checked by every entry point (:func:`~blrkit.duality.fit_glm`,
+    :func:`~blrkit.duality.local_parameters`, K-priors): ``"binary"`` (0 or 1), ``"counts"`` (non-negative
+    integers), ``"real"`` (any), or a callable ``check(y, name)`` raising ``ValueError``.  Whatever the
+    support, a label at which :math:`f(0, y)` is not finite is refused: it is outside the loss's domain.
+
+    >>> lik = glm_likelihood("log(1 + exp(-(2*y - 1)*eta))", "logistic (0/1)", labels="binary")
     >>> eta, y = np.array([-1.0, 0.5]), np.array([0.0, 1.0])
     >>> bool(np.allclose(lik.d1(eta, y, 1.0), get_likelihood("logistic").d1(eta, y, 1.0)))
     True
+    >>> lik.check_y(np.array([0.0, 2.0]), lik.name)
+    Traceback (most recent call last):
+    ...
+    ValueError: y must hold labels 0 or 1 for the logistic (0/1) likelihood
     """
+    if callable(labels):
+        in_support = labels
+    elif isinstance(labels, str) and labels in SUPPORTS:
+        in_support = SUPPORTS[labels]
+    else:
+        raise ValueError(f"labels must be one of {sorted(SUPPORTS)} or a callable check(y, name), got {labels!r}")
     import sympy as sp
 
     from blrkit.derive import derive_local_parameters, glm_loss
@@ -134,9 +155,19 @@ def glm_likelihood(f, name: str | None = None) -> Likelihood:
         a, beta = step(np.ones(1), eta[..., None], y)  # x_i = η_i, m = 1: the sites at η
         return beta * eta - a, beta
 
+    def check_y(y, name):
+        in_support(y, name)
+        y = np.asarray(y, dtype=float)
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(log_density(np.zeros_like(y), y) + 0.0 * y)
+        if not np.all(finite):
+            bad = float(y.reshape(-1)[np.argmin(finite.reshape(-1))]) if y.size else float("nan")
+            raise ValueError(f"y holds a label outside the domain of the {name} loss: f(0, y) is not finite at "
+                             f"y = {bad:g}")
+
     return Likelihood(name or loss.name, log_density=lambda eta, y, s2: log_density(eta, y) + 0.0 * eta,
                       d1=lambda eta, y, s2: parts(eta, y)[0], d2=lambda eta, y, s2: parts(eta, y)[1],
-                      check_y=_any, support="any y where f is finite")
+                      check_y=check_y, support=labels if isinstance(labels, str) else "checked by labels")
 
 
 def get_likelihood(name) -> Likelihood:
@@ -159,6 +190,21 @@ def get_likelihood(name) -> Likelihood:
 #: Rows of η processed at once by the quadrature: bounds its temporary (rows × nodes) arrays.
 CHUNK = 1 << 15
 
+#: The most Gauss–Hermite nodes accepted: NumPy's ``hermgauss`` returns NaN weights from about 380 nodes on
+#: (its recurrence overflows); every rule up to 256 nodes is finite.
+MAX_NODES = 256
+
+
+def check_nodes(n, name: str = "n_nodes") -> int:
+    """A number of Gauss–Hermite nodes, an integer in [1, :data:`MAX_NODES`], or ``ValueError`` naming ``name``.
+
+    >>> check_nodes(2.5, "n_quadrature")
+    Traceback (most recent call last):
+    ...
+    ValueError: n_quadrature must be an integer >= 1, got 2.5
+    """
+    return check_count(n, name, 1, MAX_NODES)
+
 
 def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
     r""":math:`\mathbb E[g(\eta, y)]` for each ``g`` in ``fns``, with :math:`\eta \sim \mathcal N(a, v)`.
@@ -168,16 +214,22 @@ def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
         \mathbb E[g(\eta)] \approx \frac{1}{\sqrt\pi}\sum_{k=1}^{K} w_k\, g\big(a + \sqrt{2v}\, t_k\big),
 
     with :math:`(t_k, w_k)` the K-point Gauss–Hermite rule (exact for polynomials of degree
-    < 2K). ``mean`` a, ``variance`` v and ``y`` broadcast to one shape; each ``g(η, y)`` is
-    elementwise. Rows are processed in chunks, so the memory is O(size · K / chunks).
+    < 2K), K = ``n_nodes`` in [1, 256] (:data:`MAX_NODES`). ``mean`` a, ``variance`` v ≥ 0 and ``y``, finite,
+    broadcast to one shape; each ``g(η, y)`` is elementwise. Rows are processed in chunks, so the memory is O(size · K / chunks).
 
     >>> e, = gauss_hermite_expectation([lambda eta, y: eta ** 2], np.array([1.0]), np.array([4.0]), 0.0)
     >>> float(e[0])  # E[η²] = a² + v
     5.0
     """
-    t, w = np.polynomial.hermite.hermgauss(n_nodes)
+    t, w = np.polynomial.hermite.hermgauss(check_nodes(n_nodes))
     w = w / np.sqrt(np.pi)
-    a, v, yy = np.broadcast_arrays(np.asarray(mean, float), np.asarray(variance, float), np.asarray(y, float))
+    a, v, yy = (as_float_array(x, name) for x, name in ((mean, "mean"), (variance, "variance"), (y, "y")))
+    if np.any(v < 0):
+        raise ValueError("variance must be >= 0")
+    try:
+        a, v, yy = np.broadcast_arrays(a, v, yy)
+    except ValueError:
+        raise ValueError(f"mean {a.shape}, variance {v.shape} and y {yy.shape} do not broadcast") from None
     shape = a.shape
     a, v, yy = a.reshape(-1), v.reshape(-1), yy.reshape(-1)
     outs = [np.empty(a.shape) for _ in fns]

@@ -35,9 +35,9 @@ from functools import cached_property
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from blrkit._validation import reject_complex
+from blrkit._validation import check_scalar, check_spd, reject_complex
 from blrkit.algorithms.results import GaussianPosterior, NewtonResult
-from blrkit.duality.likelihoods import Likelihood, gauss_hermite_expectation, get_likelihood
+from blrkit.duality.likelihoods import Likelihood, check_nodes, gauss_hermite_expectation, get_likelihood
 
 __all__ = ["LocalParameters", "local_parameters", "predictive_variance"]
 
@@ -79,14 +79,19 @@ def _prior_matrix(prior_precision, D: int, batch) -> np.ndarray:
     if P.shape[-2:] != (D, D):
         raise ValueError(f"prior_precision must be a scalar, a ({D},) diagonal or a ({D}, {D}) matrix, "
                          f"got shape {P.shape}")
-    try:
-        np.linalg.cholesky(P)
-    except np.linalg.LinAlgError:
-        raise ValueError("prior_precision must be symmetric positive definite") from None
+    check_spd(P, "prior_precision")  # symmetry first: a Cholesky factorisation reads one triangle only
     try:
         return np.broadcast_to(P, tuple(batch) + (D, D))
     except ValueError:
         raise ValueError(f"prior_precision {P.shape} does not match the batch shape {tuple(batch)}") from None
+
+
+def _prior_mean(prior_mean, D: int) -> np.ndarray:
+    """m₀ ``(*batch, D)``, finite, or ``ValueError`` naming ``prior_mean``."""
+    m0 = _float_view(prior_mean, "prior_mean")
+    if m0.shape[-1:] != (D,) or not np.isfinite(m0).all():
+        raise ValueError(f"prior_mean must be a finite (*batch, {D}) array, got shape {m0.shape}")
+    return m0
 
 
 def _matvec(A, v):
@@ -107,9 +112,15 @@ def predictive_variance(X, precision) -> np.ndarray:
     >>> predictive_variance(np.array([[1.0, 0.0], [1.0, 1.0]]), np.diag([2.0, 4.0]))
     array([0.5 , 0.75])
     """
-    X = np.asarray(X, float)
-    L = np.linalg.cholesky(precision)
-    batch = np.broadcast_shapes(X.shape[:-2], L.shape[:-2])
+    X = _float_view(X, "X")
+    if X.ndim < 2 or not np.isfinite(X).all():
+        raise ValueError(f"X must be a finite (*batch, N, D) array, got shape {X.shape}")
+    P = check_spd(precision, "precision", X.shape[-1])  # symmetric first, then a Cholesky factor
+    L = np.linalg.cholesky(P)
+    try:
+        batch = np.broadcast_shapes(X.shape[:-2], L.shape[:-2])
+    except ValueError:
+        raise ValueError(f"the batch shapes of X {X.shape[:-2]} and precision {L.shape[:-2]} do not broadcast") from None
     N = X.shape[-2]
     out = np.empty(batch + (N,))
     Xb = np.broadcast_to(X, batch + X.shape[-2:])
@@ -119,6 +130,9 @@ def predictive_variance(X, precision) -> np.ndarray:
             rows = Xb[idx][start:start + CHUNK]
             Z = solve_triangular(Lb[idx], rows.T, lower=True, check_finite=False)
             out[idx + (slice(start, start + CHUNK),)] = np.einsum("dn,dn->n", Z, Z)
+    if not np.isfinite(out).all():
+        raise ValueError(f"the predictive variances overflowed: |X| up to {np.max(np.abs(X)):.3g} against a precision "
+                         f"whose smallest diagonal entry is {np.min(np.diagonal(P, axis1=-2, axis2=-1)):.3g}; rescale X")
     return out
 
 
@@ -273,7 +287,7 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     tol : float, default 1e-6
         Largest accepted gradient norm at the mean.
     n_quadrature : int, default 64
-        Gauss–Hermite nodes for ``method="variational"``.
+        Gauss–Hermite nodes for ``method="variational"``, in [1, 256].
 
     Returns
     -------
@@ -302,14 +316,9 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     lik = get_likelihood(likelihood)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not (isinstance(tol, (int, float, np.floating)) and np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
-    if isinstance(n_quadrature, bool) or not isinstance(n_quadrature, (int, np.integer)) or n_quadrature < 1:
-        raise ValueError(f"n_quadrature must be a positive integer, got {n_quadrature!r}")
-    s2 = _float_view(noise_variance, "noise_variance")
-    if s2.ndim or not np.isfinite(s2) or s2 <= 0:
-        raise ValueError(f"noise_variance must be a positive number, got {noise_variance!r}")
-    s2 = float(s2)
+    tol = check_scalar(tol, "tol", low=0.0)
+    n_quadrature = check_nodes(n_quadrature, "n_quadrature")
+    s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
     X = _float_view(X, "X")
     y = _float_view(y, "y")
     if X.ndim < 2 or X.shape[-1] == 0 or X.shape[-2] == 0:
@@ -333,9 +342,7 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     except np.linalg.LinAlgError:
         raise ValueError("posterior must have a symmetric positive definite precision") from None
     P0 = _prior_matrix(prior_precision, D, batch)
-    m0 = np.zeros(D) if prior_mean is None else _float_view(prior_mean, "prior_mean")
-    if m0.shape[-1:] != (D,) or not np.isfinite(m0).all():
-        raise ValueError(f"prior_mean must be a finite (*batch, {D}) array, got shape {m0.shape}")
+    m0 = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
     if not np.isfinite(y).all():
         raise ValueError("y must be finite (no NaN or inf)")
     lik.check_y(y, lik.name)

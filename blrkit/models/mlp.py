@@ -128,7 +128,8 @@ class MLP:
 
     def logits(self, theta, X) -> np.ndarray:
         """z ``(*lead, n, K)`` for inputs X ``(n, d_0)``."""
-        return self._forward(self._theta(theta), self._inputs(X))[1]
+        theta, X = self._theta(theta), self._inputs(X)
+        return self._finite(self._forward(theta, X)[1], theta, X, "logits")
 
     def predict_proba(self, theta, X) -> np.ndarray:
         """softmax(z), ``(*lead, n, K)``."""
@@ -136,9 +137,10 @@ class MLP:
 
     def loss(self, theta, X, y) -> np.ndarray:
         r"""The mean cross-entropy :math:`\frac1n\sum_i \ell_i(\theta)`, ``(*lead,)``."""
+        theta = self._theta(theta)
         X, y = self._data(X, y)
-        z = self.logits(theta, X)
-        return (_logsumexp(z) - z[..., np.arange(len(y)), y]).mean(-1)
+        z = self._forward(theta, X)[1]
+        return self._finite((_logsumexp(z) - z[..., np.arange(len(y)), y]).mean(-1), theta, X, "loss")
 
     # -- gradients ---------------------------------------------------------------------------------
 
@@ -165,7 +167,7 @@ class MLP:
             # ∂/∂W_l = Σ_i a_{l-1,i}ᵀ δ_{l,i},  ∂/∂b_l = Σ_i δ_{l,i}
             out[..., w:b] = (np.swapaxes(a, -1, -2) @ d).reshape(theta.shape[:-1] + (p * q,)) / n
             out[..., b:b + q] = d.sum(-2) / n
-        return out
+        return self._finite(out, theta, X, "gradient")
 
     def gradient_square_sums(self, theta, X, y):
         r""":math:`\sum_i \nabla\ell_i(\theta)` and :math:`\sum_i \nabla\ell_i(\theta)^2` (elementwise square), each
@@ -186,7 +188,7 @@ class MLP:
             g2[..., w:b] = ((at * at) @ (d * d)).reshape(theta.shape[:-1] + (p * q,))
             g[..., b:b + q] = d.sum(-2)
             g2[..., b:b + q] = (d * d).sum(-2)
-        return g, g2
+        return self._finite(g, theta, X, "gradient"), self._finite(g2, theta, X, "sum of squared gradients")
 
     def per_example_gradients(self, theta, X, y) -> np.ndarray:
         r""":math:`\nabla\ell_i(\theta)` for each example, stacked on axis −2: ``(*lead, n, D)``."""
@@ -200,7 +202,7 @@ class MLP:
             # ∂ℓ_i/∂W_l = a_{l-1,i} ⊗ δ_{l,i} (outer product per example), written straight into θ's layout
             np.multiply(a[..., :, None], d[..., None, :], out=out[..., w:b].reshape(lead + (n, p, q)))
             out[..., b:b + q] = d
-        return out
+        return self._finite(out, theta, X, "per-example gradients")
 
     # -- checks ------------------------------------------------------------------------------------
 
@@ -214,11 +216,23 @@ class MLP:
                              f"{self.sizes}, got shape {t.shape}")
         return t
 
+    @staticmethod
+    def _finite(out, theta, X, what):
+        """``out`` if finite, else ``ValueError`` naming the input that is not (θ or X, whose fast paths skip
+        their own scan) or the overflow: one pass over the output, none over the inputs unless it fails."""
+        if np.isfinite(out).all():
+            return out
+        for a, name in ((theta, "theta"), (X, "X")):
+            if not np.isfinite(a).all():
+                raise ValueError(f"{name} must be finite (no NaN or inf)")
+        raise ValueError(f"the {what} overflowed (largest |theta| = {np.max(np.abs(theta)):.3g}, |X| = "
+                         f"{np.max(np.abs(X)):.3g}): rescale the inputs or the parameters")
+
     def _inputs(self, X):
         if not (isinstance(X, np.ndarray) and X.dtype == float):
             X = as_float_array(X, "X")
-        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
-            raise ValueError(f"X must have shape (n, {self.sizes[0]}), got {X.shape}")
+        if X.ndim != 2 or X.shape[1] != self.sizes[0] or X.shape[0] == 0:
+            raise ValueError(f"X must have shape (n, {self.sizes[0]}) with n >= 1 examples, got {X.shape}")
         return X
 
     def _data(self, X, y):

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blrkit._validation import check_scalar
+from blrkit.algorithms._common import check_rng
 from blrkit.models.mlp import MLP
 
 __all__ = ["Objective"]
@@ -60,9 +62,7 @@ class Objective:
         if not isinstance(self.net, MLP):
             raise TypeError(f"net must be an MLP, got {type(self.net).__name__}")
         X, y = self.net._data(self.X, self.y)
-        a = float(self.prior_precision)
-        if not (np.isfinite(a) and a >= 0):
-            raise ValueError(f"prior_precision must be finite and >= 0, got {self.prior_precision!r}")
+        a = check_scalar(self.prior_precision, "prior_precision", low=0.0, closed_low=True)
         # own copies, read-only: the caller's arrays are never touched
         X, y = np.array(X), np.array(y)
         X.flags.writeable = y.flags.writeable = False
@@ -121,7 +121,7 @@ class Objective:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or not 1 <= batch_size <= self.n_data:
             raise ValueError(f"batch_size must be an integer in 1..{self.n_data}, got {batch_size!r}")
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = check_rng(rng)
         n, wd = self.n_data, self.prior_precision / self.n_data
 
         def grad(theta):
@@ -131,9 +131,14 @@ class Objective:
         return grad
 
     def _idx(self, idx):
-        if isinstance(idx, np.ndarray) and idx.dtype.kind == "i" and idx.ndim == 1:
-            return idx
-        idx = np.asarray(idx)
-        if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
-            raise ValueError(f"idx must be a 1-D array of integer indices, got dtype {idx.dtype} and shape {idx.shape}")
+        if not (isinstance(idx, np.ndarray) and idx.dtype.kind == "i" and idx.ndim == 1):
+            idx = np.asarray(idx)
+            if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+                raise ValueError(f"idx must be a 1-D array of integer indices, got dtype {idx.dtype} and shape "
+                                 f"{idx.shape}")
+        # O(M), beside the O(M D) gradients: an empty or out-of-range minibatch names idx, not X
+        n = self.n_data
+        if idx.size == 0 or idx.min() < -n or idx.max() >= n:
+            raise ValueError(f"idx must hold at least one index in [-{n}, {n}) (N = {n} examples), got "
+                             f"{idx.size} indices" + (f" in {idx.min()}..{idx.max()}" if idx.size else ""))
         return idx

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._validation import as_float_array, check_count, check_positive
+from blrkit.models.mlp import MLP
 
 __all__ = ["bayesian_model_average", "binary_model_average", "sample_binary_weights", "sample_diagonal_gaussian"]
 
@@ -57,6 +58,8 @@ def bayesian_model_average(net, thetas, X) -> np.ndarray:
     >>> np.allclose(bayesian_model_average(net, th, [[0.5]]), net.predict_proba(th, [[0.5]]).mean(0))
     True
     """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a blrkit.models.MLP, got {type(net).__name__}")
     thetas = net._theta(thetas)
     if thetas.ndim < 2:
         raise ValueError(f"thetas must have a leading samples axis, (S, *lead, D), got shape {thetas.shape}")

@@ -219,6 +219,6 @@ def test_a_callable_returning_another_library_is_named():
     xp = pytest.importorskip("array_api_strict")
     lib_hess = lambda th: xp.asarray(quartic_hess(np.from_dlpack(th)))  # noqa: E731
     lib_loss = lambda th: xp.asarray(quartic(np.from_dlpack(th)))  # noqa: E731
-    with pytest.raises(TypeError, match=r"^grad returned a numpy array \(ndarray\) for θ of array_api_strict"):
+    with pytest.raises(TypeError, match=r"^grad returned a NumPy array \(ndarray\) for θ from array_api_strict"):
         mixture_newton(lib_loss, lambda th: quartic_grad(np.from_dlpack(th)), lib_hess, xp.asarray([[-1.5], [1.5]]),
                        rho=0.5, n_steps=1)
