@@ -1,15 +1,7 @@
-"""Shared fixtures: one seeded random generator; the other array library; the xdist group of the notebooks."""
-
-from pathlib import Path
+"""Shared fixtures: one seeded random generator; the other array library; the optional-extras mark."""
 
 import numpy as np
 import pytest
-
-TESTS = Path(__file__).resolve().parent
-#: tests that read the executed notebooks (tests/notebooks/conftest.py's session fixture ``executed_notebook``):
-#: one xdist worker runs them all, so each notebook is executed once per session, not once per worker
-NOTEBOOK_DIRS = (TESTS / "docs", TESTS / "notebooks")
-
 
 #: the ``other_library`` parameters that need an optional extra (torch, jax); array-api-strict is in the test extra
 EXTRA_LIBRARIES = ("torch", "jax")
@@ -21,13 +13,11 @@ def pytest_addoption(parser):
                           "installed, none of the tests marked optional_extras may skip)")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
-    """Every test under tests/docs and tests/notebooks goes into the xdist group "notebooks"; every test on a
-    PyTorch or JAX ``other_library`` is marked ``optional_extras`` (the tests that skip without the extras)."""
+    """Every test on a PyTorch or JAX ``other_library`` is marked ``optional_extras`` (the tests that skip
+    without the extras). The notebooks need no xdist group: the workers share one execution of each
+    (tests/notebooks/conftest.py)."""
     for item in items:
-        if any(item.path.is_relative_to(d) for d in NOTEBOOK_DIRS):
-            item.add_marker(pytest.mark.xdist_group("notebooks"))
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("other_library") in EXTRA_LIBRARIES:
             item.add_marker(pytest.mark.optional_extras)

@@ -79,7 +79,7 @@ class Certificate:
     method : str
         How the numeric BLR step computed its expectations.
     error : float
-        The largest relative error, max |emitted − numeric| / max |numeric|, over the outputs'
+        The largest relative error, :math:`\max|e - n| / \max|n|` (e emitted, n numeric), over the outputs'
         natural parameters and the states tried.
     tolerance : float
         The bound ``error`` must meet, and ``reason``: where it comes from.

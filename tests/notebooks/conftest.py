@@ -1,7 +1,8 @@
 """One execution of each lecture notebook per test session, shared by every check that reads it.
 
 ``executed_notebook(path)`` returns the notebook executed top to bottom (outputs included).  The
-executed notebook is kept in a jupyter-cache made for the session (``notebook_cache``), the
+executed notebook is kept in a jupyter-cache made for the run (``notebook_cache``, shared by the
+xdist workers, so the notebooks execute in parallel and each once), the
 same kind of cache the documentation build reads (myst-nb, ``nb_execution_mode = "cache"``):
 the docs-build test (tests/docs) asks this fixture for every notebook and builds with
 ``-D nb_execution_cache_path=<notebook_cache>``, so the build finds every notebook executed
@@ -13,6 +14,8 @@ environment is ``KERNEL_ENV``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pathlib
 import time
@@ -69,54 +72,99 @@ def execute(path: pathlib.Path):
 # The state lives in this module, not in a fixture's value: tests/docs/conftest.py re-exports
 # these fixtures, and pytest keeps one value per conftest that defines a fixture.
 
-#: what the session did with each notebook: path -> executed notebook or NotebookFailed
+#: what this process did with or read of each notebook: path -> executed notebook or NotebookFailed
 _RESULTS: dict = {}
-#: path -> seconds its one execution took
+#: path -> seconds its one execution took (in whichever process executed it)
 EXECUTION_SECONDS: dict = {}
+
+
+@contextlib.contextmanager
+def _locked(path: pathlib.Path):
+    """An exclusive lock on ``path`` between the processes of the run (the xdist workers)."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
 def notebook_cache(tmp_path_factory) -> pathlib.Path:
-    """The session's jupyter-cache folder, holding every notebook ``executed_notebook`` ran."""
-    folder = tmp_path_factory.getbasetemp() / "jupyter_cache"
+    """The run's jupyter-cache folder, holding every notebook ``executed_notebook`` ran.
+
+    One folder for the whole run: under pytest-xdist each worker's base temporary folder sits in the
+    run's own (``…/pytest-N/popen-gwK``), so the workers share the parent's; alone, the base folder.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / "jupyter_cache"
     folder.mkdir(exist_ok=True)
     return folder
 
 
 @pytest.fixture(scope="session")
 def executed_notebook(notebook_cache):
-    """``executed_notebook(path)`` -> the executed ``nbformat`` notebook, executed once a session."""
+    """``executed_notebook(path)`` -> the executed ``nbformat`` notebook, executed once a run.
+
+    The xdist workers share the run's cache: a notebook is executed by the first worker that asks for
+    it, under a lock of its own, and read from the cache by every other (a failure is shared as a file
+    beside the cache, so a failing notebook is not executed twice either).
+    """
     jupyter_cache = pytest.importorskip("jupyter_cache")
     nbformat = pytest.importorskip("nbformat")
     from jupyter_cache.base import CacheBundleIn
 
     cache = jupyter_cache.get_cache(str(notebook_cache))
+    database = notebook_cache / "database.lock"  # jupyter-cache's SQLite file, one writer at a time
+
+    def stored(committed):
+        with _locked(database):
+            try:
+                return cache.get_cache_bundle(cache.match_cache_notebook(committed).pk)
+            except KeyError:
+                return None
 
     def run(path):
         path = pathlib.Path(path).resolve()
         if path not in _RESULTS:
-            start = time.perf_counter()
-            try:
-                nb = execute(path)
-            except NotebookFailed as err:
-                _RESULTS[path] = err
-            else:
-                EXECUTION_SECONDS[path] = time.perf_counter() - start
-                # stored as myst-nb stores what it executes: matched later by the hash of the code cells
-                # (their sources and metadata), which must be those of the notebook as committed
-                record = cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={
-                    "execution_seconds": EXECUTION_SECONDS[path]}), check_validity=False, overwrite=True)
-                try:
-                    found = cache.match_cache_notebook(nbformat.read(path, as_version=4)).pk
-                except KeyError:
-                    found = None
-                if found != record.pk:
-                    raise RuntimeError(f"{path.name}: the executed notebook is cached under another hash than "
-                                       "the committed one; the docs build would execute it again")
-                _RESULTS[path] = nb
+            failed = notebook_cache / f"{path.stem}.failed"
+            with _locked(notebook_cache / f"{path.stem}.lock"):
+                committed = nbformat.read(path, as_version=4)
+                bundle = stored(committed)
+                if bundle is not None:  # another worker executed it
+                    _RESULTS[path] = bundle.nb
+                    EXECUTION_SECONDS[path] = (bundle.record.data or {}).get("execution_seconds", float("nan"))
+                elif failed.exists():
+                    _RESULTS[path] = NotebookFailed(failed.read_text(encoding="utf-8"))
+                else:
+                    _RESULTS[path] = _execute_and_store(path, committed)
         result = _RESULTS[path]
         if isinstance(result, NotebookFailed):
             pytest.fail(str(result), pytrace=False)
         return result
+
+    def _execute_and_store(path, committed):
+        start = time.perf_counter()
+        try:
+            nb = execute(path)
+        except NotebookFailed as err:
+            (notebook_cache / f"{path.stem}.failed").write_text(str(err), encoding="utf-8")
+            return err
+        EXECUTION_SECONDS[path] = time.perf_counter() - start
+        # stored as myst-nb stores what it executes: matched later by the hash of the code cells
+        # (their sources and metadata), which must be those of the notebook as committed
+        with _locked(database):
+            record = cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={
+                "execution_seconds": EXECUTION_SECONDS[path]}), check_validity=False, overwrite=True)
+            try:
+                found = cache.match_cache_notebook(committed).pk
+            except KeyError:
+                found = None
+        if found != record.pk:
+            raise RuntimeError(f"{path.name}: the executed notebook is cached under another hash than "
+                               "the committed one; the docs build would execute it again")
+        return nb
 
     return run
