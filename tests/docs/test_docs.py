@@ -47,13 +47,18 @@ def test_sphinx_build_has_no_warnings(tmp_path, executed_notebook, notebook_cach
     pytest.importorskip("sphinx-mathjax-offline", reason="the docs build ships MathJax (in the test extra)")
     from sphinx.cmd.build import build_main
 
-    executed = []
-    for path in NOTEBOOKS:  # each notebook once per session, kept in notebook_cache
-        try:
-            executed_notebook(path)
-        except pytest.skip.Exception:  # an optional peer is missing: the build renders it unexecuted
-            continue
-        executed.append(path.stem)
+    # each notebook once per run, kept in notebook_cache: first those no other worker is executing (from the
+    # last: the notebook tests start from the first), then the rest, waiting for the worker executing each
+    executed, waiting = [], []
+    for wait, paths in ((False, NOTEBOOKS[::-1]), (True, waiting)):
+        for path in list(paths):
+            try:
+                if executed_notebook(path, wait=wait) is None:
+                    waiting.append(path)
+                    continue
+            except pytest.skip.Exception:  # an optional peer is missing: the build renders it unexecuted
+                continue
+            executed.append(path.stem)
 
     warnings, status = tmp_path / "warnings.txt", io.StringIO()
     argv = ["-W", "--keep-going", "-b", "html", "-w", str(warnings), "-D", f"nb_execution_cache_path={notebook_cache}",

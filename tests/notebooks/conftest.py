@@ -79,12 +79,17 @@ EXECUTION_SECONDS: dict = {}
 
 
 @contextlib.contextmanager
-def _locked(path: pathlib.Path):
-    """An exclusive lock on ``path`` between the processes of the run (the xdist workers)."""
+def _locked(path: pathlib.Path, wait: bool = True):
+    """An exclusive lock on ``path`` between the processes of the run (the xdist workers); yields whether
+    it was taken (always, when ``wait``)."""
     with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -120,22 +125,27 @@ def executed_notebook(notebook_cache):
     database = notebook_cache / "database.lock"  # jupyter-cache's SQLite file, one writer at a time
 
     def stored(committed):
+        """The committed notebook with the outputs of its cached execution (the cache keeps code cells only)."""
         with _locked(database):
             try:
-                return cache.get_cache_bundle(cache.match_cache_notebook(committed).pk)
+                pk, merged = cache.merge_match_into_notebook(committed)
             except KeyError:
                 return None
+            return merged, cache.get_cache_record(pk).data or {}
 
-    def run(path):
+    def run(path, wait=True):
+        """The executed notebook; with ``wait=False``, None while another worker is executing it."""
         path = pathlib.Path(path).resolve()
         if path not in _RESULTS:
             failed = notebook_cache / f"{path.stem}.failed"
-            with _locked(notebook_cache / f"{path.stem}.lock"):
+            with _locked(notebook_cache / f"{path.stem}.lock", wait=wait) as locked:
+                if not locked:
+                    return None
                 committed = nbformat.read(path, as_version=4)
-                bundle = stored(committed)
-                if bundle is not None:  # another worker executed it
-                    _RESULTS[path] = bundle.nb
-                    EXECUTION_SECONDS[path] = (bundle.record.data or {}).get("execution_seconds", float("nan"))
+                found = stored(committed)
+                if found is not None:  # another worker executed it
+                    _RESULTS[path], data = found
+                    EXECUTION_SECONDS[path] = data.get("execution_seconds", float("nan"))
                 elif failed.exists():
                     _RESULTS[path] = NotebookFailed(failed.read_text(encoding="utf-8"))
                 else:
