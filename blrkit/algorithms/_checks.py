@@ -9,8 +9,9 @@ given and the step. The checks are one pass over the output each (the finiteness
 test share it when both apply): no extra pass on the hot path.
 
 The hyperparameter validators live one layer down (:mod:`blrkit._validation`: :func:`check_scalar` for a
-documented scalar, :func:`check_count` for an integer with its range) with :func:`check_rng` for a seed; they
-are re-exported here so that a runner imports one module. Nothing here knows about a particular driver.
+documented scalar, :func:`check_count` for an integer with its range); they are re-exported here so that a
+runner imports one module (the seed's check, ``check_rng``, stays in :mod:`blrkit.algorithms._common`, which
+imports this module). Nothing here knows about a particular driver.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ import numpy as np
 
 from blrkit._array_api import array_namespace
 from blrkit._validation import check_count, check_scalar, check_spd
-from blrkit.algorithms._common import check_rng
 from blrkit.algorithms._namespace import check_returned
 
-__all__ = ["SQUARE_BOUND", "check_count", "check_output", "check_rng", "check_scalar", "check_spd",
+__all__ = ["SQUARE_BOUND", "check_count", "check_output", "check_scalar", "check_spd",
            "check_square_sums", "require_callable"]
 
 #: The largest |g| whose square is finite in float64 (√ of the largest float, ~1.34e154).

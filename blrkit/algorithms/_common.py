@@ -8,6 +8,7 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, to_numpy
 from blrkit._validation import as_float_array, check_count, check_learning_rate, cholesky_succeeds
+from blrkit.algorithms._checks import check_output, require_callable
 
 
 def check_start(m0, name: str = "m0") -> np.ndarray:
@@ -62,8 +63,6 @@ def checked(fn, name: str, *, matrix: bool, squared: bool = False):
     ``grad(m)`` must return ``m.shape``; ``hess(m)`` must return ``m.shape + (D,)``; both real and finite
     (``squared``: each |g| below √(largest float), for a step that squares it).
     """
-    from blrkit.algorithms._checks import check_output, require_callable  # _checks imports this module
-
     require_callable(fn, name)
     what = "a Hessian" if matrix else "a gradient"
     calls = [0]
