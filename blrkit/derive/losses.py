@@ -133,12 +133,25 @@ ETA, Y_OBS = sp.Symbol("eta", real=True), sp.Symbol("y", real=True)
 
 
 class Display(sp.Symbol):
-    """A symbol shown with its own LaTeX (derivation display only; never printed as code)."""
+    r"""A symbol shown with its own LaTeX (derivation display only; never printed as code).
+
+    Its LaTeX and text are part of its identity: SymPy caches symbols by name, so a cached
+    ``Display("dl_0", …)`` given a new LaTeX would change how every earlier derivation prints.
+
+    >>> Display("dl_0", r"\partial\ell/\partial\theta") == Display("dl_0", r"\partial\ell/\partial\theta_1")
+    False
+    """
 
     def __new__(cls, name, tex, text=None):
-        obj = super().__new__(cls, name)
+        obj = sp.Symbol.__xnew__(cls, name)  # uncached: the cache would hand back another derivation's symbol
         obj._tex, obj._text = tex, text or name
         return obj
+
+    def __getnewargs__(self):
+        return (self.name, self._tex, self._text)
+
+    def _hashable_content(self):
+        return super()._hashable_content() + (self._tex, self._text)
 
     def _latex(self, printer):
         return self._tex
