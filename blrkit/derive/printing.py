@@ -947,7 +947,7 @@ class MatrixCodePrinter:
         size = self.dims[n]
         if ".shape" not in size:
             raise NotImplementedError(f"an identity of size {size}: its size must be read from an array (x.shape[-1])")
-        return f"xp.eye({size}, dtype=xp.float64, device=device({size.partition('.')[0]}))"
+        return f"xp.eye({size}, dtype=dtype, device=device({size.partition('.')[0]}))"
 
     def _with_traces(self, e) -> str:
         """A scalar sum of (coefficient × trace of a matrix product) terms."""
@@ -1124,15 +1124,18 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
         "    # -- inputs ------------------------------------------------------------",
     ]
     arrays = [a.name for a in d.arguments if a.kind in ("vector", "matrix", "data", "scalar")]
-    lines.append(f"    xp = array_namespace({', '.join(f'{n}={n}' for n in arrays)})")
+    named = ', '.join(f'{n}={n}' for n in arrays)
+    lines.append(f"    xp = array_namespace({named})")
+    # the floating dtype of the array arguments: float32 stays float32 (blrkit._array_api.float_dtype)
+    lines.append(f"    dtype = float_dtype(xp, {named})")
     for a in d.arguments:
         if a.kind in ("vector", "matrix", "data"):
-            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=xp.float64)")
+            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=dtype)")
         elif a.kind == "scalar" and d.elementwise:  # a Python float stays one: its arithmetic is not an array's
             lines.append(f"    {a.name} = {a.name} if type({a.name}) is float else "
-                         f"xp.asarray({a.name}, dtype=xp.float64)[..., None]")
+                         f"xp.asarray({a.name}, dtype=dtype)[..., None]")
         elif a.kind == "scalar":
-            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=xp.float64)")
+            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=dtype)")
     if d.oracles:
         lines.append("    # -- oracle terms ------------------------------------------------------")
         lines.extend(f"    {o}" if not o.startswith("#") else f"    {o}" for o in d.oracles)
@@ -1158,7 +1161,7 @@ def _imports(lines: list[str]) -> str:
     """``numpy`` if host-side NumPy is used, and the helpers of :mod:`blrkit._array_api` the code calls."""
     body = lines[lines.index("    # -- inputs ------------------------------------------------------------"):]
     code = "\n".join(line for line in body if not line.lstrip().startswith("#"))
-    helpers = ["array_namespace"] + [f for f in ("device", "digamma", "expit", "logsumexp", "on_device")
+    helpers = ["array_namespace"] + [f for f in ("device", "digamma", "expit", "float_dtype", "logsumexp", "on_device")
                                      if re.search(rf"(?<![.\w]){f}\(", code)]
     out = ["import math", ""] if re.search(r"(?<![.\w])math\.", code) else []
     out += ["import numpy as np", ""] if re.search(r"(?<![.\w])np\.", code) else []
