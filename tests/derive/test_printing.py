@@ -169,8 +169,8 @@ def test_long_fraction_breaks_inside_bigl():
     ("kalman_update", "v = y - d - (H @ m_pred[..., None])[..., 0]"),
     ("kalman_update", "C = H @ P_pred @ H.mT + R"),
     ("kalman_update", "m_new = m_pred + (K @ v[..., None])[..., 0]"),
-    ("kalman_update", "P_new = (xp.eye(m_pred.shape[-1], dtype=xp.float64, device=device(m_pred)) - K @ H) @ P_pred @ "
-                      "(xp.eye(m_pred.shape[-1], dtype=xp.float64, device=device(m_pred)) - K @ H).mT "
+    ("kalman_update", "P_new = (xp.eye(m_pred.shape[-1], dtype=dtype, device=device(m_pred)) - K @ H) @ P_pred @ "
+                      "(xp.eye(m_pred.shape[-1], dtype=dtype, device=device(m_pred)) - K @ H).mT "
                       "+ K @ R @ K.mT"),
     ("damped_newton", "S_new = (1 - rho)[..., None, None] * S + rho[..., None, None] * H"),
     ("damped_newton", "m_new = m - rho[..., None] * xp.linalg.solve(S_new, g[..., None])[..., 0]"),
