@@ -155,14 +155,14 @@ def certificate_line(d) -> str:
     True
     """
     from .derive import derive
-    from .derive.certify import CertificateError
+    from .derive.certify import CertificateError, certify
 
     def passed(c):
         mark = "✓" if c.passed else "✗ FAILED:"
         return f"{mark} {c.method}; largest relative error {c.error:.0e} ≤ tolerance {c.tolerance:.0e}"
 
     try:
-        c = d.certify()
+        c = certify(d)
     except CertificateError as e:
         return f"◇ {e}"
     if not c.counterpart:
@@ -170,7 +170,7 @@ def certificate_line(d) -> str:
     req = d.extra["request"]
     left = ", ".join(c.counterpart)
     try:  # the derivation without the named rewrites, by numbers; the rewrites by the counterpart
-        plain = derive(req["family"] or d.family, req["loss"], req["prior"], list(c.numeric)).certify()
+        plain = certify(derive(req["family"] or d.family, req["loss"], req["prior"], list(c.numeric)))
     except Exception:  # noqa: BLE001 -- the engine may refuse the chain without its rewrites
         return f"◇ {left} have no generic numeric meaning: certified by the counterparts (`blrkit verify`)"
     return (f"{passed(plain)} without {left}; those, having no generic numeric meaning, are certified by the "

@@ -289,10 +289,10 @@ def derive(args: argparse.Namespace) -> int:
 def _certify(d) -> int:
     """Print ``d``'s numerical certificate: exit 0 if it passes, 1 if it fails (a failure is a bug in the
     engine, never a warning), 2 if no certificate can be computed for this request."""
-    from blrkit.derive.certify import CertificateError
+    from blrkit.derive.certify import CertificateError, certify
 
     try:
-        c = d.certify()
+        c = certify(d)
     except CertificateError as e:
         raise UsageError(f"no numerical certificate: {e}") from None
     print(c.text())

@@ -22,7 +22,8 @@ from .blr import component_loss, derive
 from .conjugate import ConjugatePrior, Likelihood
 from .derivation import Derivation, Equation, Step
 from .duality import derive_local_parameters
-from .gaussian import RHO, DerivationError
+from .errors import DerivationError
+from .symbols import RHO
 from .losses import (
     GLM_LOSSES,
     ComponentLoss,

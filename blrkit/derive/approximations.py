@@ -269,7 +269,7 @@ class Responsibility(Approximation):
     def substitutions(self, terms):
         if "E_glogq" not in terms:
             return {}
-        from .losses import D
+        from .symbols import D
 
         c = sp.Symbol("c_q", real=True)
         return {terms["E_glogq"]: sp.ZeroMatrix(D, 1), terms["E_Hlogq"]: -terms["S"],
@@ -584,7 +584,8 @@ class HessianScale(TextbookRewrite):
     exact = True
 
     def rewrite(self, update, terms):
-        from .gaussian import DerivationError, _is_zero
+        from .algebra import is_zero as _is_zero
+        from .errors import DerivationError
 
         N, M, rho = terms["n_data"], terms["n_batch"], terms["rho"]
         s, s_new, m, m_new = terms["s"], terms["s_new"], terms["m"], terms["m_new"]

@@ -16,8 +16,10 @@ import sympy as sp
 
 from .approximations import StepSize
 from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import RHO, DerivationError
-from .losses import Display, OracleLoss
+from .errors import DerivationError
+from .losses import OracleLoss
+from .printing import equation_line
+from .symbols import RHO, Display
 
 __all__ = ["derive_binary"]
 
@@ -30,7 +32,6 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     ``"constant-scale"``, ``"small-step"`` (:mod:`blrkit.derive.approximations`).
     """
     from ..families import FAMILIES
-    from .blr import _plain
 
     keys = [a.key for a in approximations]
     if not isinstance(loss, OracleLoss):
@@ -149,7 +150,7 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
         title=name, family="bernoulli", approximations=tuple(approximations), steps=tuple(steps),
         natural_update=(Equation(lam_new, nat),), update=upd, anchor=anchor or ("ste" if ste else "bayesbinn"),
         function_name=function_name, summary=f"One BLR step: {name}, every weight at once.",
-        arguments=tuple(args), oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, _plain(e)) for e in upd),
+        arguments=tuple(args), oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, equation_line(e)) for e in upd),
         outputs=(lam_new,), dims=(), elementwise=True, extra={},
     )
 
@@ -158,7 +159,6 @@ def _exact(steps, v_, approximations, function_name, title, anchor) -> Derivatio
     r"""The exact natural gradient by enumerating :math:`\{-1, +1\}^P`: :math:`q(w) = \prod_j (1 + \mu_j w_j)/2` is
     linear in each :math:`\mu_j`, so :math:`\partial\mathbb E_q[\ell]/\partial\mu_j = \tfrac12\sum_w w_j\,\ell(w)
     \prod_{k\ne j}(1 + \mu_k w_k)/2` (SymPy checks the pairing form for P = 2)."""
-    from .blr import _plain
 
     lam, lam_new, lam0, nat, dmu = (v_[k] for k in ("lam", "lam_new", "lam0", "nat", "dmu"))
     m1, m2 = sp.symbols("mu_1 mu_2", real=True)
@@ -202,6 +202,6 @@ def _exact(steps, v_, approximations, function_name, title, anchor) -> Derivatio
         title=name, family="bernoulli", approximations=tuple(approximations), steps=tuple(steps),
         natural_update=(Equation(lam_new, nat),), update=upd, anchor=anchor or "bayesbinn",
         function_name=function_name, summary=f"One BLR step: {name}, every weight at once.",
-        arguments=tuple(args), oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, _plain(e)) for e in upd),
+        arguments=tuple(args), oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, equation_line(e)) for e in upd),
         outputs=(lam_new,), dims=(), elementwise=True, extra={},
     )

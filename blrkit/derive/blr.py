@@ -16,10 +16,12 @@ from sympy import MatrixSymbol
 
 from .approximations import Approximation, FixedCovariance, ordered
 from .derivation import Argument, Assignment, Derivation, Equation
+from .errors import DerivationError
 from .gaussian import EXPECTATIONS as _EXPECTED
-from .gaussian import DerivationError, derive_gaussian
+from .gaussian import derive_gaussian
 from .known import known_algorithm
 from .losses import ExpressionLoss, OracleLoss
+from .printing import equation_line
 
 GAUSSIAN_KINDS = {
     "gaussian-fixed-covariance": "fixed",
@@ -365,7 +367,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     if mc:
         args += [Argument("n_samples", "int", _STATE_DOCS["n_samples"]), Argument("rng", "rng", _STATE_DOCS["rng"])]
     outputs = f.get("outputs") or tuple(eq.lhs for eq in reversed(update))
-    assignments = tuple(Assignment(eq.lhs, eq.rhs, _plain(eq)) for eq in update)
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq)) for eq in update)
     return Derivation(
         title=title or "Gaussian BLR step", family=key, approximations=approx, steps=tuple(f["steps"]),
         natural_update=tuple(Equation(l, r) for l, r in f["natural"]), update=tuple(update),
@@ -461,10 +463,6 @@ def _code_name(sym) -> str:
     return CODE_NAMES.get(sym.name, sym.name)
 
 
-def _plain(eq: Equation) -> str:
-    from .printing import latex
-
-    return f"{latex(eq.lhs)} = {latex(eq.rhs)}"
 
 
 

@@ -37,7 +37,7 @@ correction, a mixture's responsibility, a relaxation) is not certified here: the
 so, and those requests are certified by their row's textbook counterpart (``blrkit verify``).
 
 >>> from blrkit.derive import derive
->>> c = derive("gamma", approximations=["rho=1/2"]).certify()
+>>> c = certify(derive("gamma", approximations=["rho=1/2"]))
 >>> c.passed, c.method
 (True, 'trapezoid rule on log θ (1 dim)')
 """

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import RHO, DerivationError
+from .errors import DerivationError
 from .printing import ExpectedValue, Notation
+from .symbols import RHO
 
 #: data y_1..y_N, and the observation index
 Y = sp.IndexedBase("y")
@@ -240,7 +241,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         extra = sp.Matrix(family.fisher).LUsolve(grad_lam)
         grads = [g + sp.factor(sp.cancel(x)) for g, x in zip(grads, extra)]
     if sampled != 0:  # no closed form: the emitted step estimates this part (score function)
-        from .losses import Display
+        from .symbols import Display
 
         mc = [Display(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
                                      rf"\right]_{{{k + 1}}}", f"dmu_mc[{k}]") for k in range(K)]

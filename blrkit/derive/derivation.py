@@ -279,9 +279,3 @@ class Derivation:
     def compile(self):
         """The emitted step as a Python callable (the same code :meth:`emit` prints)."""
         return self._compiled
-
-    def certify(self, *, seed: int = 0, states: int = 3):
-        """The numerical certificate of the emitted step (:func:`blrkit.derive.certify.certify`)."""
-        from .certify import certify
-
-        return certify(self, seed=seed, states=states)

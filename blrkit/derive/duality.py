@@ -23,8 +23,10 @@ import sympy as sp
 from sympy import MatrixSymbol
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import DerivationError, _expand, _is_zero
-from .losses import D, ETA, N, Y_OBS, Display, GLMLoss, glm_loss
+from .algebra import expand_terms, is_zero
+from .errors import DerivationError
+from .losses import GLMLoss, glm_loss
+from .symbols import D, ETA, N, Y_OBS, Display
 
 __all__ = ["derive_local_parameters"]
 
@@ -106,9 +108,9 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
     site_sum_1 = X.T * (B * X * m - r)
     S_star = S0 + X.T * B * X
     stationary = {X.T * r: -S0 * (m - m0)}  # ∇ℓ̄(m_*) = Xᵀr + S₀(m_* − m₀) = 0
-    first = _expand(_expand(S0 * m0 + site_sum_1).subs(stationary) - S_star * m)
-    second = _expand((-S0 / 2 - X.T * B * X / 2) + S_star / 2)
-    if not (_is_zero(first) and _is_zero(second)):
+    first = expand_terms(expand_terms(S0 * m0 + site_sum_1).subs(stationary) - S_star * m)
+    second = expand_terms((-S0 / 2 - X.T * B * X / 2) + S_star / 2)
+    if not (is_zero(first) and is_zero(second)):
         raise DerivationError(f"the sites do not sum to the solution: residuals {first}, {second}")
     shown = {n: Display(n, t, u) for n, t, u in (("Xa", r"X^\top a", "Xᵀa"), ("XBX", r"X^\top B X", "XᵀBX"),
                                                   ("Sm", r"S_* m_*", "S_* m_*"), ("S_star", "S_*", "S_*"))}
@@ -118,11 +120,11 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
                       "$X^\\top r = -S_0(m_* - m_0)$ and $S_* = S_0 + X^\\top B X$, so "
                       "$\\lambda_0 + \\sum_i\\tilde\\lambda_i = (S_* m_*, -\\tfrac12 S_*)$ (checked)", "duality"))
     # the emitted code: the sites at the mean m, batched over leading axes
-    from .printing import _np_scalar
+    from .printing import scalar_code
 
     y = sp.Symbol("y")
     eta = sp.Symbol("eta")
-    code_f1, code_f2 = (_np_scalar(e.subs({eta_i: eta, y_i: y})) for e in (f1, f2))
+    code_f1, code_f2 = (scalar_code(e.subs({eta_i: eta, y_i: y})) for e in (f1, f2))
 
     def full(code, e):
         return code if e.has(eta_i) else f"xp.full_like(eta, {code})"

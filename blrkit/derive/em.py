@@ -23,9 +23,10 @@ import sympy as sp
 from sympy import Determinant, Identity, Inverse, MatrixSymbol, Trace, Transpose
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import DerivationError, _expand, _is_zero
-from .losses import D, Display
-from .meanfield_gaussian import _grad
+from .algebra import expand_terms, is_zero, matrix_gradient
+from .errors import DerivationError
+from .printing import equation_line
+from .symbols import D, Display
 
 __all__ = ["derive_em"]
 
@@ -102,23 +103,23 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
          "$Q(\\theta) = \\mathbb{E}_{q(z)}[\\bar\\ell(\\theta, z)]$, linear in the statistics ($" + stats._tex + "$)")
     # ∇_m Q: SymPy's matrix calculus; Q is quadratic in m_k, so the Newton step lands on the stationary point
     sym = {Transpose(S): S, Transpose(C): C}
-    g_m = _expand(_grad(Q, m).subs(sym))
+    g_m = expand_terms(matrix_gradient(Q, m).subs(sym))
     H_m = Nk * S
     m_new = MatrixSymbol("means_new", D, 1)
     m_star = s / Nk
-    if not _is_zero(g_m - (H_m * m - S * s)) or not _is_zero(g_m.subs(m, m_star)):
+    if not is_zero(g_m - (H_m * m - S * s)) or not is_zero(g_m.subs(m, m_star)):
         raise AssertionError("the mean's Newton step does not land on s_k / N_k")
     step("Means", [(MatrixSymbol("grad_m_Q", D, 1), g_m), (m_new, m_star)],
          "$\\nabla_{m_k}Q$ is affine in $m_k$ with Hessian $N_k S_k$: one Newton step reaches $\\nabla_{m_k}Q = 0$ "
          "(checked)")
     # ∇_S Q: SymPy for the traces, ∂ log det S / ∂S = S⁻ᵀ for the log-partition's log det
     logdet_part = -Nk * sp.log(Determinant(S)) / 2  # the log det term of N_k A(η_k)
-    g_S = _expand((_grad(Q - logdet_part, S) - Nk / 2 * Inverse(S).T).subs(sym).subs(Transpose(Inverse(S)),
+    g_S = expand_terms((matrix_gradient(Q - logdet_part, S) - Nk / 2 * Inverse(S).T).subs(sym).subs(Transpose(Inverse(S)),
                                                                                      Inverse(S)))
     Sigma_new = MatrixSymbol("covariances_new", D, D)
     Sigma_star = C / Nk - m_new * m_new.T
     at = g_S.subs(m, m_star).subs(S, Inverse(Sigma_star.subs(m_new, m_star))).doit()
-    if not _is_zero(at):
+    if not is_zero(at):
         raise AssertionError(f"Σ_k = C_k/N_k − m_k m_kᵀ is not where ∇_S Q = 0: residual {at}")
     _check_stationary_2d()
     step("Covariances", [(MatrixSymbol("grad_S_Q", D, D), g_S), (Sigma_new, Sigma_star)],
@@ -149,9 +150,8 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
             Argument("weights", "data", "mixture weights π_k, (..., K), on the simplex"),
             Argument("means", "data", "component means m_k, (..., K, D)"),
             Argument("precisions", "data", "component precisions S_k, (..., K, D, D), symmetric positive definite"))
-    from .blr import _plain
 
-    assignments = tuple(Assignment(eq.lhs, eq.rhs, _plain(eq)) for eq in update)
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq)) for eq in update)
     name = title or "Expectation–maximisation (Gaussian mixture)"
     return Derivation(
         title=name, family="categorical+gaussian", approximations=tuple(approximations), steps=tuple(steps),
@@ -173,7 +173,7 @@ def _e_step_code(nat, x, m, S, pi_k, eta2) -> tuple[str, ...]:
     from .printing import MatrixCodePrinter
 
     zero = sp.ZeroMatrix(D, 1)
-    eta1 = _expand(_grad(nat, x).subs(x, zero).doit())
+    eta1 = expand_terms(matrix_gradient(nat, x).subs(x, zero).doit())
     rest = nat.subs(x, zero).doit()
     if not _zero_in_2d(nat - rest - Trace(eta1.T * x) - Trace(eta2 * x * x.T)):
         raise AssertionError("λ_ik is not ⟨η_k, T(x_i)⟩ plus a term free of x_i")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .gaussian import DerivationError
+from .errors import DerivationError
 
 
 @dataclass(frozen=True)

@@ -33,42 +33,15 @@ from sympy import Identity, Inverse, MatrixExpr, MatrixSymbol, Transpose
 
 from sympy.utilities.exceptions import SymPyDeprecationWarning
 
+from .algebra import expand_terms as _expand
+from .algebra import is_zero as _is_zero
 from .approximations import Approximation, DeltaMethod, FixedCovariance, StochasticGradient
 from .derivation import Equation, Step
-from .losses import D, ExpressionLoss, GaussianPrior, OracleLoss
+from .errors import DerivationError
+from .losses import ExpressionLoss, GaussianPrior, OracleLoss
+from .symbols import RHO, D
 
-RHO = sp.Symbol("rho", positive=True)
-#: names of the scalar symbols of elementwise updates (all others are arrays)
-_SCALARS = {"rho", "n_data", "n_batch"}
-
-
-class DerivationError(ValueError):
-    """A family, loss and approximations that do not make sense together."""
-
-
-def _expand(e):
-    """Expand, then collect each matrix term's scalar coefficient and factor it (elementwise
-    updates: the coefficient of each array symbol, ρ and the counts N, M being scalars)."""
-    if not isinstance(e, MatrixExpr):
-        e = sp.expand(e)
-        arrays = sorted((x for x in e.free_symbols if x.name not in _SCALARS), key=lambda x: x.name)
-        return sp.collect(e, arrays, func=sp.factor) if arrays else e
-    e = sp.expand(e).doit()
-    if not isinstance(e, sp.MatAdd):
-        return e
-    coeffs: dict = {}
-    for term in e.args:
-        c, mats = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (sp.S.One, [term])
-        coeffs[tuple(mats)] = coeffs.get(tuple(mats), sp.S.Zero) + c
-    terms = [sp.MatMul(sp.factor(c), *k) if c != 1 else sp.MatMul(*k) for k, c in coeffs.items() if c != 0]
-    return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]
-
-
-def _is_zero(e) -> bool:
-    e = _expand(e)
-    if isinstance(e, MatrixExpr):
-        return e.is_ZeroMatrix or e == sp.ZeroMatrix(*e.shape) or sp.simplify(e) == sp.ZeroMatrix(*e.shape)
-    return sp.simplify(e) == 0
+__all__ = ["DerivationError", "RHO", "StepBuilder", "derive_gaussian", "improved_rule", "laplace_fixed_point"]
 
 
 def _symmetric(e, names: set[str]):
@@ -84,7 +57,7 @@ def _symmetric(e, names: set[str]):
     return e.replace(lambda x: isinstance(x, Transpose), fix)
 
 
-class _Builder:
+class StepBuilder:
     """Collects steps while rewriting the update λ ← …; one builder per derivation."""
 
     def __init__(self, elementwise: bool, fixed: bool = False):
@@ -118,7 +91,7 @@ def _derived(loss) -> bool:
     return isinstance(loss, (ComponentLoss, GLMLoss))
 
 
-def _prior_natural(b: "_Builder", prior: GaussianPrior):
+def _prior_natural(b: "StepBuilder", prior: GaussianPrior):
     """λ₀ of the prior, as matrices, or as scalars for a mean-field candidate (isotropic priors only)."""
     if not b.elementwise:
         return prior.natural
@@ -127,7 +100,7 @@ def _prior_natural(b: "_Builder", prior: GaussianPrior):
     return sp.S.Zero, -prior.isotropic / 2
 
 
-def _oracle_terms(b: "_Builder"):
+def _oracle_terms(b: "StepBuilder"):
     """The symbols of a loss known through its gradient and Hessian (oracles, or derived by SymPy)."""
     b.terms.update(g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"),
                    **({"h": b.mat("h")} if b.elementwise else {"H": b.mat("H")}))
@@ -138,7 +111,7 @@ def _oracle_terms(b: "_Builder"):
         b.terms.update(E_g_dev=b.vec("E_g_dev"), E_g_dev_batch=b.vec("E_g_dev_batch"))
 
 
-def _loss_steps(b: "_Builder", loss):
+def _loss_steps(b: "StepBuilder", loss):
     """Show the derivatives SymPy derived for a GLM or component loss."""
     if _derived(loss):
         why = ("per-example loss $f(\\eta, y)$ with $\\eta_i = x_i^\\top\\theta$, differentiated by SymPy"
@@ -260,7 +233,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     """Derive the Gaussian BLR update; returns the fields of a :class:`Derivation`.
 
     ``kind`` is ``"full"``, ``"diagonal"`` or ``"fixed"`` (fixed covariance :math:`I`); ``rule`` is
-    ``"blr"`` or ``"improved"`` (:func:`_improved`).
+    ``"blr"`` or ``"improved"`` (:func:`improved_rule`).
     """
     from .approximations import StepSize
 
@@ -269,7 +242,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         kind = "fixed"
     if kind == "fixed":
         return _derive_fixed(loss, prior, approximations)
-    b = _Builder(elementwise=(kind == "diagonal"))
+    b = StepBuilder(elementwise=(kind == "diagonal"))
     m, S = b.vec("m"), b.mat("s" if b.elementwise else "S")
     lam1, lam2 = b.vec("lam_1"), b.mat("lam_2")
     lam1n, lam2n = b.vec("lam_1_new"), b.mat("lam_2_new")
@@ -382,7 +355,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         v, C, K, m_out, P_out = (lhs for lhs, _ in update)
         outputs = (m_out, P_out, K, v, C)
     if rule == "improved":
-        update = _improved(b, S, m, S_rhs, grad_bar, step, S_new, m_new)
+        update = improved_rule(b, S, m, S_rhs, grad_bar, step, S_new, m_new)
         outputs = (m_new, S_new)
     rewrites = [a for a in approximations if getattr(a, "stage", "") == "textbook"]
     if rewrites:
@@ -395,7 +368,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
                 prior_data=prior_data, expectations=expectations)
 
 
-def _rewrite_textbook(b: _Builder, rewrites, update: dict, m, s, m_new, s_new):
+def _rewrite_textbook(b: StepBuilder, rewrites, update: dict, m, s, m_new, s_new):
     """Apply the rewrites of the finished update in order, one printed step each (Khan & Rue 2023,
     Sec. 4.2: how RMSprop and Adam leave the BLR)."""
     b.terms.update(m=m, s=s, m_new=m_new, s_new=s_new)
@@ -413,7 +386,7 @@ def _rewrite_textbook(b: _Builder, rewrites, update: dict, m, s, m_new, s_new):
     return tuple(ordered), outputs
 
 
-def _improved(b: _Builder, S, m, S_rhs, grad_bar, step, S_new, m_new):
+def improved_rule(b: StepBuilder, S, m, S_rhs, grad_bar, step, S_new, m_new):
     r"""The improved BLR (Lin, Schmidt & Khan 2020): a second-order retraction keeps S positive definite.
 
     With :math:`\hat G = \mathbb{E}_q[\nabla^2\bar\ell] - S_t`, the plain rule is
@@ -450,7 +423,7 @@ def _derive_fixed(loss, prior, approximations) -> dict:
         raise DerivationError("the fixed-covariance Gaussian takes an oracle, GLM or component loss")
     if prior is not None and prior.isotropic is None:
         raise DerivationError("the fixed-covariance Gaussian takes an isotropic prior N(0, α⁻¹I) only")
-    b = _Builder(elementwise=False, fixed=True)
+    b = StepBuilder(elementwise=False, fixed=True)
     m, lam, lamn, dmu = b.vec("m"), b.vec("lam_1"), b.vec("lam_1_new"), b.vec("dmu_1_loss")
     E_g, m_new = b.vec("E_g"), b.vec("m_new")
     b.terms.update(E_g=E_g, g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"))
@@ -479,7 +452,7 @@ def _names(expr) -> set[str]:
     return out
 
 
-def _gain_form(b: _Builder, loss: ExpressionLoss, prior: GaussianPrior, S_rhs, lam1):
+def _gain_form(b: StepBuilder, loss: ExpressionLoss, prior: GaussianPrior, S_rhs, lam1):
     r"""Information form → gain form of the Kalman measurement update (Woodbury identity).
 
     With :math:`C = H\bar P H^\top + R` and :math:`K = \bar P H^\top C^{-1}`,

@@ -16,8 +16,8 @@ from __future__ import annotations
 import sympy as sp
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import DerivationError
-from .losses import Display
+from .errors import DerivationError
+from .symbols import Display
 from .printing import latex
 
 __all__ = ["derive_lda"]

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import Identity, Inverse, MatrixSymbol, ZeroMatrix
 
-#: the symbolic dimension of θ, and of an observation
-D = sp.Symbol("D", integer=True, positive=True)
-O = sp.Symbol("O", integer=True, positive=True)  # noqa: E741
-N = sp.Symbol("N", integer=True, positive=True)
+from .errors import DerivationError
+from .symbols import D, ETA, N, O, Y_OBS, Display  # noqa: F401 (D, N, O, Display: imported from here too)
+
 
 
 @dataclass(frozen=True)
@@ -128,41 +127,8 @@ def linear_gaussian_loss() -> tuple[ExpressionLoss, GaussianPrior]:
 
 # -- derived losses: the derivatives come out of SymPy, the emitted code evaluates them ------------
 
-#: the symbols a per-example GLM loss f(η, y) is written in
-ETA, Y_OBS = sp.Symbol("eta", real=True), sp.Symbol("y", real=True)
-
-
-class Display(sp.Symbol):
-    r"""A symbol shown with its own LaTeX (derivation display only; never printed as code).
-
-    Its LaTeX and text are part of its identity: SymPy caches symbols by name, so a cached
-    ``Display("dl_0", …)`` given a new LaTeX would change how every earlier derivation prints.
-
-    >>> Display("dl_0", r"\partial\ell/\partial\theta") == Display("dl_0", r"\partial\ell/\partial\theta_1")
-    False
-    """
-
-    def __new__(cls, name, tex, text=None):
-        obj = sp.Symbol.__xnew__(cls, name)  # uncached: the cache would hand back another derivation's symbol
-        obj._tex, obj._text = tex, text or name
-        return obj
-
-    def __getnewargs__(self):
-        return (self.name, self._tex, self._text)
-
-    def _hashable_content(self):
-        return super()._hashable_content() + (self._tex, self._text)
-
-    def _latex(self, printer):
-        return self._tex
-
-    def _sympystr(self, printer):
-        return self._text
-
-
 def _not_differentiable(expr, what: str):
     """Raise if ``expr`` holds a term that is not differentiable (|θ|, sign, max, a step)."""
-    from .gaussian import DerivationError
 
     bad = expr.atoms(sp.DiracDelta, sp.Heaviside, sp.sign, sp.Abs, sp.Max, sp.Min, sp.Derivative, sp.Subs)
     if bad:
@@ -198,8 +164,7 @@ class GLMLoss:
 
     def __post_init__(self):
         from .functions import stable
-        from .gaussian import DerivationError
-
+    
         f = stable(sp.sympify(self.f))
         stray = f.free_symbols - {ETA, Y_OBS}
         if stray:
@@ -239,10 +204,10 @@ class GLMLoss:
     def code(self, at: str, targets: dict, elementwise: bool) -> list[str]:
         """Lines that evaluate the quantities ``targets`` (``g``, ``H``, ``h``, ``h_gn`` → a
         ``(name, wrap)`` pair) at the point ``at`` (``m``, or Monte-Carlo samples ``theta``)."""
-        from .printing import _np_scalar
+        from .printing import scalar_code
 
         def scalar(e):
-            code = _np_scalar(e)
+            code = scalar_code(e)
             return code if e.has(ETA) else f"xp.full_like(eta, {code})"
 
         lines = [f"# η_i = x_iᵀ{'θ_k' if at == 'theta' else 'm'}, and f', f'' of the loss at each η_i",
@@ -261,10 +226,10 @@ class GLMLoss:
     def quadrature_code(self, targets: dict, elementwise: bool) -> list[str]:
         """Lines that evaluate ``targets`` under q_t by 100-node Gauss–Hermite quadrature on each predictive
         η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) (:class:`~blrkit.derive.approximations.GaussHermite`)."""
-        from .printing import _np_scalar
+        from .printing import scalar_code
 
         def scalar(e):
-            code = _np_scalar(e.subs(Y_OBS, sp.Symbol("y_nodes")))
+            code = scalar_code(e.subs(Y_OBS, sp.Symbol("y_nodes")))
             return code if e.has(ETA) else f"xp.full_like(eta, {code})"
 
         var = ("xp.sum(X**2 / s[..., None, :], axis=-1)" if elementwise else
@@ -387,11 +352,10 @@ class ComponentLoss:
 
     def code(self, at: str, targets: dict, elementwise: bool) -> list[str]:
         """Lines evaluating ``g`` (gradient), ``H`` or ``h`` (Hessian, its diagonal) at ``at``."""
-        from .printing import _np_scalar
+        from .printing import scalar_code
 
         if "h_gn" in targets:
-            from .gaussian import DerivationError
-
+        
             raise DerivationError("the Gauss-Newton approximation needs a loss that is a sum of per-example "
                                   "terms (a GLM loss or an oracle), not a loss in the components of θ")
         names = self._names()
@@ -399,7 +363,7 @@ class ComponentLoss:
         lines = [f"# θ = ({', '.join(n.name for n in names)}) at {'each sample θ_k' if at == 'theta' else 'm'}",
                  ", ".join(n.name for n in names) + " = " + ", ".join(f"{at}[..., {i}]" for i in range(self.dim)),
                  f"zero = xp.zeros({at}.shape[:-1], dtype=dtype, device=device({at}))"]
-        entry = lambda e: _entry(_np_scalar(e.xreplace(rename)))  # noqa: E731
+        entry = lambda e: _entry(scalar_code(e.xreplace(rename)))  # noqa: E731
         D_ = self.dim
         forms = {
             "g": "xp.stack([" + ", ".join(entry(e) for e in self.gradient) + "], axis=-1)",
@@ -418,7 +382,7 @@ class ComponentLoss:
         r"""Lines computing :math:`\mathbb{E}_q[\nabla\ell]` and :math:`\mathbb{E}_q[\nabla^2\ell]` (or its
         diagonal) in closed form for a polynomial loss, with the equations shown in the derivation
         (``fixed``: the covariance is held at I)."""
-        from .printing import _np_scalar
+        from .printing import scalar_code
 
         D_ = self.dim
         ms = [sp.Symbol(f"m_{i + 1}", real=True) for i in range(D_)]
@@ -445,7 +409,7 @@ class ComponentLoss:
             lines.append("Sigma = xp.linalg.solve(S, xp.broadcast_to(xp.eye(S.shape[-1], dtype=dtype, "
                          "device=device(S)), S.shape))")
             lines += [f"Sigma_{i + 1}_{j + 1} = Sigma[..., {i}, {j}]" for i in range(D_) for j in range(i, D_)]
-        entry = lambda e: _entry(_np_scalar(e))  # noqa: E731
+        entry = lambda e: _entry(scalar_code(e))  # noqa: E731
         forms = {
             "g": "xp.stack([" + ", ".join(entry(e) for e in Eg) + "], axis=-1)",
             "h": "xp.stack([" + ", ".join(entry(EH[i, i]) for i in range(D_)) + "], axis=-1)",

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import DerivationError
+from .derivation import Argument, Derivation, Equation, Step
+from .errors import DerivationError
+from .meanfield_blocks import adopt, expectation_assignments, expected_loss_name, live
 
 __all__ = ["Block", "derive_mean_field"]
 
@@ -98,7 +99,7 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
             shown = latex(t.xreplace({theta[b.name]: sp.Symbol(b.name)}))
             names.setdefault(sym.name, rf"\mathbb{{E}}[{shown}]")
     for b in blocks:  # every block's expectations at its current parameters, before the sweep
-        assignments += _expectations(b.name, fams[b.name], mu_now[b.name], "", "the current")
+        assignments += expectation_assignments(b.name, fams[b.name], mu_now[b.name], "", "the current")
     for j, b in enumerate(blocks):
         fam = fams[b.name]
         mine = sp.Symbol(b.name, **theta[b.name].assumptions0)
@@ -125,15 +126,15 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
                                                       expr.xreplace({theta[b.name]: sp.Symbol(b.name)})),),
                           "$\\mathbb{E}$ over the other blocks: their statistics become their $\\mu$", anchor))
         steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
-        _adopt(d, b.name, fam, b.prior != "none", ("E_",), assignments, outputs, arguments, indices)
+        adopt(d, b.name, fam, b.prior != "none", ("E_",), assignments, outputs, arguments, indices)
         # this block's expectations at its new parameters, for the blocks after it
         if j < len(blocks) - 1:
-            assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
+            assignments += expectation_assignments(b.name, fam, mu_now[b.name], "_new", "the new")
     for b in blocks:  # the initial expectations use every block's current standard parameters
         for p in fams[b.name].standard:
             arguments.setdefault(f"{b.name}_{p.name}", Argument(f"{b.name}_{p.name}", "scalar",
                                                                 f"current {p.name} of q_{b.name}"))
-    assignments = _live(assignments, outputs)
+    assignments = live(assignments, outputs)
     order = [f"{b.name}_{p.name}" for b in blocks for p in fams[b.name].standard]
     arguments = {k: arguments[k] for k in order if k in arguments} | {k: a for k, a in arguments.items()
                                                                        if k not in order}
@@ -147,42 +148,6 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         outputs=tuple(outputs), notation=Notation(tuple(names.items()), tuple(indices.items())),
         extra={"sum_axis": -1, "in_order": True},
     )
-
-
-def _adopt(d, block: str, family, with_prior: bool, computed: tuple, assignments: list, outputs: list,
-           arguments: dict, indices: dict) -> None:
-    """Append the assignments, outputs and arguments of block ``block``'s own derivation ``d`` under the block's
-    parameter names (``alpha`` → ``tau_alpha``, ``alpha_new``, ``alpha_0``); arguments whose names start with
-    one of ``computed`` are computed in the sweep, not passed. ``indices`` (the sweep's notation) gains how
-    the renamed parameters print."""
-    params = [p.name for p in family.standard]
-    prefix = {n: f"{block}_{n}" for n in params} | {f"{n}_new": f"{block}_{n}_new" for n in params}
-    if with_prior:
-        prefix |= {f"{n}_0": f"{block}_{n}_0" for n in params}
-    for k, v in block_indices(block, params):
-        indices.setdefault(k, v)
-    for a in d.assignments:
-        target = _renamed(a.target, prefix)
-        assignments.append(Assignment(target, _renamed(a.expr, prefix), a.comment))
-        if a.target in d.outputs:
-            outputs.append(target)
-    for arg in d.arguments:
-        name = prefix.get(arg.name, arg.name)
-        if not name.startswith(computed):
-            arguments.setdefault(name, Argument(name, arg.kind, arg.doc.replace("prior", f"prior of q_{block}:")))
-
-
-def expected_loss_name(block: str) -> tuple[str, str]:
-    r"""The symbol name and LaTeX of the expected loss over every block but ``block``:
-    :math:`\mathbb{E}_{q_{\setminus \tau}}[\ell]`."""
-    return f"E_loss_{block}", rf"\mathbb{{E}}_{{q_{{\setminus {sp.latex(sp.Symbol(block))}}}}}[\ell]"
-
-
-def block_indices(block: str, params) -> list:
-    r"""``(name, (base, index))`` pairs of a :class:`~blrkit.derive.printing.Notation`: block ``mu``'s parameter
-    ``m`` prints as :math:`m_{\mu,t}` (and ``_new``, ``_0``)."""
-    b = sp.latex(sp.Symbol(block))
-    return [(f"{block}_{n}", (sp.latex(sp.Symbol(n)), b)) for n in params]
 
 
 def _expect(expr, th, stats: dict, block: str, shown):
@@ -205,25 +170,3 @@ def _expect(expr, th, stats: dict, block: str, shown):
     return sp.Add(*[t if isinstance(t, sp.Sum) else one(t) for t in sp.Add.make_args(sp.expand(expr))])
 
 
-def _expectations(block: str, family, symbols: dict, suffix: str, which: str) -> list:
-    """Assignments ``E_<block>_k = E[T_k(θ)]`` from the block's parameters ``<block>_<param><suffix>``."""
-    names = {p.name: f"{block}_{p.name}{suffix}" for p in family.standard}
-    return [Assignment(sym, _renamed(e, names), f"{sym.name} = E[{t}] under {which} q_{block}")
-            for (t, sym), e in zip(symbols.items(), family.closed_forms["expectation_standard"])]
-
-
-def _live(assignments, outputs):
-    """Drop the expectations no later update reads (E[log τ] when only E[τ] enters), last to first."""
-    kept, needed = [], set(outputs)
-    for a in reversed(assignments):
-        if a.target in needed or a.target in outputs:
-            kept.append(a)
-            needed.discard(a.target)
-            needed |= {x for x in a.expr.free_symbols}
-    return list(reversed(kept))
-
-
-def _renamed(e, names: dict):
-    """``e`` with its symbols renamed by name (assumptions kept)."""
-    return e.xreplace({x: sp.Symbol(names[x.name], **x.assumptions0) for x in e.free_symbols
-                       if isinstance(x, sp.Symbol) and x.name in names})

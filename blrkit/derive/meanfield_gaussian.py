@@ -22,7 +22,9 @@ import sympy as sp
 from sympy import Identity, Inverse, MatrixSymbol, Trace, Transpose
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import DerivationError, _expand
+from .algebra import expand_terms, matrix_gradient
+from .errors import DerivationError
+from .meanfield_blocks import adopt, block_indices, expectation_assignments, expected_loss_name, live
 
 __all__ = ["derive_gaussian_mean_field"]
 
@@ -34,7 +36,6 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
     from ..families import FAMILIES
     from .approximations import ordered
     from .conjugate import Likelihood, derive_conjugate
-    from .meanfield import _adopt, _expectations, _live, block_indices, expected_loss_name
     from .printing import Notation
 
     gauss = [b for b in blocks if b.family == "multivariate-gaussian"]
@@ -73,16 +74,16 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
         f"$\\mu = ({g.name}, {g.name}{g.name}^\\top)$ in expectation: $(m, S^{{-1}} + m m^\\top)$", anchor)]
     assignments, arguments, outputs = [], {}, []
     for n, f in scalars.items():
-        assignments += _expectations(n, f, mu_now[n], "", "the current")
+        assignments += expectation_assignments(n, f, mu_now[n], "", "the current")
     gauss_now = {E1: m, E2: Inverse(S) + m * m.T}
     for j, b in enumerate(blocks):
         if b is g:
             expr = _expect_scalars(loss, scalars, theta, mu_now, syms)
             lin = _linearise(expr, w, E1, E2)
-            grad1, grad2 = _grad(lin, E1), _grad(lin, E2)
+            grad1, grad2 = matrix_gradient(lin, E1), matrix_gradient(lin, E2)
             grad2 = (grad2 + grad2.T) / 2 if not _symmetric(grad2) else grad2
-            S_rhs = _expand(alpha * Identity(D) + 2 * grad2)
-            lam1 = _expand(-grad1)
+            S_rhs = expand_terms(alpha * Identity(D) + 2 * grad2)
+            lam1 = expand_terms(-grad1)
             m_rhs = Inverse(S_new) * lam1
             steps += [
                 Step(f"Block {g.name}", (Equation(sp.Symbol(f"E_loss_{g.name}"), lin),),
@@ -130,10 +131,10 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
                                               *(Equation(k, v) for k, v in coeffs.items())),
                           "$\\mathbb{E}$ over the other blocks; the coefficients of its statistics as symbols", anchor))
         steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
-        _adopt(d, b.name, fam, True, ("E_", "C_"), assignments, outputs, arguments, indices)
+        adopt(d, b.name, fam, True, ("E_", "C_"), assignments, outputs, arguments, indices)
         if j < len(blocks) - 1:
-            assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
-    assignments = _live(_hoist_data_products(assignments, {g.name}, names), outputs)
+            assignments += expectation_assignments(b.name, fam, mu_now[b.name], "_new", "the new")
+    assignments = live(_hoist_data_products(assignments, {g.name}, names), outputs)
     data_args = {s.name: Argument(s.name, "data", _DATA_DOCS.get(s.name, f"data {s.name}"))
                  for s in sorted(loss.atoms(MatrixSymbol), key=lambda s: s.name) if s.name != g.name}
     first = [Argument(f"{g.name}_m", "data", f"current mean m of q_{g.name}, (..., D)"),
@@ -257,11 +258,11 @@ def _linearise(expr, w, E1, E2):
     return sp.expand(expr.replace(lambda e: isinstance(e, Trace), one))
 
 
-def _grad(expr, X):
+def matrix_gradient(expr, X):
     """∂expr/∂X, term by term."""
     parts = [sp.diff(t, X) for t in sp.Add.make_args(sp.expand(expr)) if t.has(X)]
     parts = [p for p in parts if p != 0]
-    return _expand(sp.MatAdd(*parts).doit()) if parts else sp.ZeroMatrix(*X.shape)
+    return expand_terms(sp.MatAdd(*parts).doit()) if parts else sp.ZeroMatrix(*X.shape)
 
 
 def _symmetric(A) -> bool:

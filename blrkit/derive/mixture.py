@@ -28,8 +28,11 @@ from sympy import MatrixSymbol
 
 from .approximations import StepSize
 from .derivation import Argument, Assignment, Derivation, Equation, Step
-from .gaussian import RHO, DerivationError, _expand, _is_zero
-from .losses import D, OracleLoss
+from .algebra import expand_terms, is_zero
+from .errors import DerivationError
+from .losses import OracleLoss
+from .printing import equation_line
+from .symbols import RHO, D, Display
 
 __all__ = ["derive_mixture"]
 
@@ -78,7 +81,6 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
     def step(label, eqs, why, anchor_, approximate=False):
         steps.append(Step(label, tuple(Equation(a, b, approximate) for a, b in eqs), why, anchor_))
 
-    from .losses import Display
 
     step("Candidate posterior", [(lam1, S * m), (v, Display("log_ratio", r"\log(\pi_k/\pi_K)", "log(πₖ/π_K)"))],
          "$q(\\theta) = \\sum_k \\pi_k\\mathcal{N}(m_k, S_k^{-1})$ as the joint $q(\\theta, z)$: "
@@ -97,7 +99,7 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
     split = {Egf: terms["E_g_k"] + terms["E_glogq"], EHf: terms["E_H_k"] + terms["E_Hlogq"],
              Ef: terms["E_loss"] + terms["E_logq"], Ef_K: terms["E_loss_K"] + terms["E_logq_K"]}
     step("Split f", list(split.items()), "$f = \\bar\\ell + \\log q$", "multimodal")
-    exprs = {S_new: _expand(S_rhs.subs(split)), lam1_new: _expand(lam1_rhs.subs(split)),
+    exprs = {S_new: expand_terms(S_rhs.subs(split)), lam1_new: expand_terms(lam1_rhs.subs(split)),
              v_new: sp.expand(v_rhs.subs(split))}
     step("Substitute", list(exprs.items()), "the split inside the rule", "multimodal")
     if exact:
@@ -109,7 +111,7 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
             subs = {k: w for k, w in a.substitutions(terms).items() if any(e.has(k) for e in exprs.values())}
         if not subs:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
-        exprs = {k: (_expand(e.subs(subs)) if k != v_new else sp.expand(e.subs(subs))) for k, e in exprs.items()}
+        exprs = {k: (expand_terms(e.subs(subs)) if k != v_new else sp.expand(e.subs(subs))) for k, e in exprs.items()}
         step(a.label, [*subs.items(), *exprs.items()], f"${a.statement}$", a.anchor,
              approximate=not (isinstance(a, StepSize) or a.exact))
     for left in ("E_g_k", "E_H_k", "E_loss", "E_glogq", "E_Hlogq", "E_logq"):
@@ -119,8 +121,8 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
     step_size = next((a.value for a in approximations if isinstance(a, StepSize)), RHO)
     grad_bar = terms["g_k"]
     textbook = m - step_size * sp.Inverse(S_new) * grad_bar
-    residual = _expand(_expand(S_new * textbook).subs(S_new, S_out) - lam1_out)
-    if not _is_zero(residual):
+    residual = expand_terms(expand_terms(S_new * textbook).subs(S_new, S_out) - lam1_out)
+    if not is_zero(residual):
         raise AssertionError(f"the mixture's textbook form does not follow: residual {residual}")
     v_tidy = sp.collect(v_out.subs(v_K, 0), [v], func=sp.factor)
     step("Textbook form", [(S_new, S_out), (m_new, textbook), (v_new, v_tidy)],
@@ -136,7 +138,6 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
                       "$v_{k,t+1} = v_{k,t}$ where $\\pi_k$ is the Laplace evidence of mode $k$, $Z$ their sum "
                       "(checked)", "multimodal"))
     update = (Equation(S_new, S_out), Equation(m_new, textbook), Equation(v_new, v_tidy))
-    from .blr import _plain
 
     oracles = ("# every component's mean m_k: m (..., K, D), S (..., K, D, D), v (..., K)",
                "g = grad(m)", "H = hess(m)", "loss_m = loss(m)", "loss_m_K = loss_m[..., -1:]",
@@ -150,7 +151,7 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
     args += [Argument("grad", "callable", "callable, m (..., K, D) -> ∇ℓ̄(m_k) (..., K, D)"),
              Argument("hess", "callable", "callable, m (..., K, D) -> ∇²ℓ̄(m_k) (..., K, D, D)"),
              Argument("loss", "callable", "callable, m (..., K, D) -> ℓ̄(m_k) (..., K)")]
-    assignments = tuple(Assignment(eq.lhs, eq.rhs, _plain(eq)) for eq in update)
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq)) for eq in update)
     return Derivation(
         title=title or "Multimodal optimisation (mixture of Gaussians)", family="gaussian-mixture",
         approximations=tuple(approximations), steps=tuple(steps),
@@ -182,9 +183,7 @@ def _log_mixture_identities():
 
 def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
     """The non-conjugate VI branch of :func:`derive_mixture` (``v_``: its local variables)."""
-    from .blr import _plain
-    from .gaussian import _Builder, _improved
-    from .losses import Display
+    from .gaussian import StepBuilder, improved_rule
 
     steps, terms, exprs = v_["steps"], v_["terms"], v_["exprs"]
     S, m, S_new, m_new, lam1_new, v, v_new = (v_[k] for k in ("S", "m", "S_new", "m_new", "lam1_new", "v", "v_new"))
@@ -204,16 +203,16 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
                        ("E_Hlogq", r"\nabla^2\log q"), ("E_loss", r"\bar\ell"), ("E_logq", r"\log q"))),
         "no approximation removes the expectations: $K$ draws $\\theta_{k,s} = m_k + L_k^{-\\top}\\epsilon_s$, "
         "$S_k = L_k L_k^\\top$, from each component", "monte-carlo", ))
-    grad_bar = _expand(terms["E_g_k"] + terms["E_glogq"])
+    grad_bar = expand_terms(terms["E_g_k"] + terms["E_glogq"])
     S_rhs = exprs[S_new]
-    b = _Builder(elementwise=False)
+    b = StepBuilder(elementwise=False)
     if rule == "improved":
-        update = list(_improved(b, S, m, S_rhs, grad_bar, RHO, S_new, m_new))
+        update = list(improved_rule(b, S, m, S_rhs, grad_bar, RHO, S_new, m_new))
         steps.extend(b.steps)
     else:
         textbook = m - RHO * sp.Inverse(S_new) * grad_bar
-        residual = _expand(_expand(S_new * textbook).subs(S_new, S_rhs) - exprs[lam1_new])
-        if not _is_zero(residual):
+        residual = expand_terms(expand_terms(S_new * textbook).subs(S_new, S_rhs) - exprs[lam1_new])
+        if not is_zero(residual):
             raise AssertionError(f"the mixture's textbook form does not follow: residual {residual}")
         update = [(S_new, S_rhs), (m_new, textbook)]
     v_out = sp.collect(exprs[v_new].subs(terms["v_K"], 0), [v], func=sp.factor)
@@ -259,7 +258,7 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
             Argument("loss", "callable", "callable, θ (n_samples, ..., K, D) -> ℓ̄(θ) (n_samples, ..., K)"),
             Argument("n_samples", "int", "number of Monte-Carlo samples per component"),
             Argument("rng", "rng", "numpy.random.Generator for the Monte-Carlo samples")]
-    assignments = tuple(Assignment(eq.lhs, eq.rhs, _plain(eq)) for eq in update)
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq)) for eq in update)
     name = title or "Non-conjugate VI (mixture of Gaussians)"
     return Derivation(
         title=name, family="gaussian-mixture", approximations=tuple(v_["approximations"]), steps=tuple(steps),
@@ -284,7 +283,6 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
     minibatch estimate the rest: the step of DropConnect SGD, :math:`m \leftarrow m - \rho\,(z/p)\odot\hat g(z\odot m)`,
     and with :math:`\tilde m = p\,m` inverted dropout (a change of variables, checked).
     """
-    from .blr import _plain
 
     keys = [a.key for a in approximations]
     for needed in ("fixed-covariance", "responsibility", "stochastic"):
@@ -294,7 +292,6 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
     delta = "delta" in keys  # without it the slab keeps its variance σ²: Gaussian noise on the kept weights
     if not isinstance(loss, OracleLoss):
         raise DerivationError("dropout takes an oracle loss (the minibatch gradient at the masked weights)")
-    from .losses import Display
 
     m, m_new = sp.Symbol("m", real=True), sp.Symbol("m_new", real=True)
     p, z = sp.Symbol("keep_prob", positive=True), sp.Symbol("z_mask", nonnegative=True)
@@ -374,6 +371,6 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
         title=name, family="gaussian-mixture", approximations=tuple(approximations), steps=tuple(steps),
         natural_update=(Equation(m_new, m - RHO * E_slab),), update=upd, anchor=anchor or "dropout",
         function_name=function_name, summary=f"One BLR step: {name}, every weight at once.", arguments=args,
-        oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, _plain(e)) for e in upd), outputs=(m_new,),
+        oracles=oracles, assignments=tuple(Assignment(e.lhs, e.rhs, equation_line(e)) for e in upd), outputs=(m_new,),
         dims=(), elementwise=True, extra={},
     )

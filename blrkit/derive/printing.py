@@ -866,7 +866,19 @@ class _ScalarPrinter(NumPyPrinter):
 _MATH_PRINTER = PythonCodePrinter({"fully_qualified_modules": True})
 
 
-def _np_scalar(expr, sum_axis: int = -1, scale_first: bool = False, scalars: frozenset = frozenset()) -> str:
+def equation_line(eq) -> str:
+    """``lhs = rhs`` of an equation in LaTeX, in the default notation: a comment above a line of emitted code.
+
+    >>> import sympy as sp
+    >>> from blrkit.derive.derivation import Equation
+    >>> equation_line(Equation(sp.Symbol("S_new"), sp.Symbol("S") + sp.Symbol("H")))
+    'S_{t+1} = S_t + \\nabla^2\\ell(m_t)'
+    """
+    return f"{latex(eq.lhs)} = {latex(eq.rhs)}"
+
+
+def scalar_code(expr, sum_axis: int = -1, scale_first: bool = False, scalars: frozenset = frozenset()) -> str:
+    """The array code of a scalar SymPy expression (``xp.`` functions, Python floats for numbers alone)."""
     renamed = {x: sp.Symbol(CODE_NAMES[x.name], **x.assumptions0) for x in getattr(expr, "free_symbols", ())
                if isinstance(x, sp.Symbol) and x.name in CODE_NAMES}
     expr = expr.xreplace(renamed) if renamed else expr
@@ -924,7 +936,7 @@ class MatrixCodePrinter:
         if not isinstance(e, MatrixExpr):
             if e.has(sp.Trace) or e.has(Determinant):
                 return _Printed(self._with_traces(e), "s", sum=True)
-            return _Printed(_np_scalar(e, self.sum_axis, self.scale_first, self.scalars), "s")
+            return _Printed(scalar_code(e, self.sum_axis, self.scale_first, self.scalars), "s")
         if isinstance(e, MatrixSymbol):
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
         if isinstance(e, Identity):
@@ -966,8 +978,8 @@ class MatrixCodePrinter:
                 traced = f"xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky({self._p(matrix).code}))), axis=-1)"
             elif traces:
                 traced = self._trace(traces[0].arg)
-            text = _np_scalar(c, self.sum_axis, scalars=self.scalars) if not traces else traced if c == 1 else \
-                f"{_paren(_np_scalar(c, self.sum_axis, scalars=self.scalars))} * {traced}"
+            text = scalar_code(c, self.sum_axis, scalars=self.scalars) if not traces else traced if c == 1 else \
+                f"{_paren(scalar_code(c, self.sum_axis, scalars=self.scalars))} * {traced}"
             code = (f"{code} - {text}" if code else f"-{text}") if negative else (f"{code} + {text}" if code else text)
         return code
 
@@ -986,7 +998,7 @@ class MatrixCodePrinter:
         else:  # tr(A S⁻¹) = tr(S⁻¹ A): the solve first
             k = next((i for i, f in enumerate(mats) if isinstance(f, Inverse)), 0)
             text = f"xp.linalg.trace({self._product(list(mats[k:]) + list(mats[:k])).code})"
-        return text if c == 1 else f"{_np_scalar(c, scalars=self.scalars)} * {text}"
+        return text if c == 1 else f"{scalar_code(c, scalars=self.scalars)} * {text}"
 
     def _matadd(self, e: MatAdd) -> _Printed:
         """Positive terms first (``xp.eye(D) - K @ H``, ``m_pred + K @ v``), then ``- term``."""
@@ -1011,8 +1023,8 @@ class MatrixCodePrinter:
             return prod
         if coeff == -1:
             return _Printed(f"-{_paren(prod.code)}", prod.kind)
-        scalar = _np_scalar(coeff, scalars=self.scalars) if coeff.is_Number else \
-            _broadcast(_np_scalar(coeff, scalars=self.scalars), prod.kind)
+        scalar = scalar_code(coeff, scalars=self.scalars) if coeff.is_Number else \
+            _broadcast(scalar_code(coeff, scalars=self.scalars), prod.kind)
         return _Printed(f"{scalar} * {_paren(prod.code)}", prod.kind, product=True)
 
     def _product(self, factors: list) -> _Printed:

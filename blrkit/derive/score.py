@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .gaussian import DerivationError
+from .errors import DerivationError
 
 #: family key -> code drawing ``n_samples`` θ ~ q from the standard parameters: NumPy's generator on the
 #: host (so these steps take NumPy arrays, or arrays NumPy can read), moved to the parameters' device
@@ -33,7 +33,7 @@ def score_function_lines(family, f, to_state) -> list[str]:
     """Emitted lines setting ``dmu_mc`` (…, K), the estimate of :math:`\\nabla_\\mu\\mathbb{E}_q[f]`.
 
     ``to_state`` maps λ to the standard parameters (the step's arguments)."""
-    from .printing import _np_scalar
+    from .printing import scalar_code
 
     if family.key not in SAMPLERS or len(family.theta) != 1:
         raise DerivationError(
@@ -49,11 +49,11 @@ def score_function_lines(family, f, to_state) -> list[str]:
     lines = [
         "# score function: ∇_λ E_q[f] = E_q[f(θ)(T(θ) − μ)] from θ_k ~ q_t, then ∇_μ = F(λ)⁻¹ ∇_λ",
         f"theta = {SAMPLERS[family.key]}",
-        f"f = {_np_scalar(f.xreplace(at))} + xp.zeros(theta.shape, dtype=dtype, device=device(theta))",
-        f"T = {stack([_np_scalar(t.xreplace(at)) + ' + 0 * theta' for t in family.statistics])}",
-        f"mu = {stack([_np_scalar(x) for x in mean])}",
+        f"f = {scalar_code(f.xreplace(at))} + xp.zeros(theta.shape, dtype=dtype, device=device(theta))",
+        f"T = {stack([scalar_code(t.xreplace(at)) + ' + 0 * theta' for t in family.statistics])}",
+        f"mu = {stack([scalar_code(x) for x in mean])}",
         "grad_lam = xp.mean(f[..., None] * (T - mu), axis=0)",
-        "F = xp.stack([" + ", ".join(stack([_np_scalar(fisher[i, j]) for j in range(K)]) for i in range(K))
+        "F = xp.stack([" + ", ".join(stack([scalar_code(fisher[i, j]) for j in range(K)]) for i in range(K))
         + "], axis=-2)",
         "dmu_mc = xp.linalg.solve(F, grad_lam[..., None])[..., 0]",
     ]

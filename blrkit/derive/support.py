@@ -212,8 +212,8 @@ class Row:
 
 def run(request: Request, *, seed: int = 0) -> Row:
     """Derive, emit, execute and certify ``request``; a refusal is a row too, with its reason."""
-    from .certify import CertificateError
-    from .gaussian import DerivationError
+    from .certify import CertificateError, certify
+    from .errors import DerivationError
 
     t0 = time.perf_counter()
     try:
@@ -226,7 +226,7 @@ def run(request: Request, *, seed: int = 0) -> Row:
         return Row(request, "refused", str(e), derive_seconds=time.perf_counter() - t0)
     t1 = time.perf_counter()
     try:
-        c = d.certify(seed=seed)
+        c = certify(d, seed=seed)
     except CertificateError as e:
         return Row(request, "counterpart", str(e), None, t1 - t0, time.perf_counter() - t1)
     t2 = time.perf_counter()
@@ -245,7 +245,7 @@ _HEADER = """\
 # Support matrix
 
 Every request of `blrkit.derive.support.REQUESTS`: derived, emitted, executed and certified
-(`Derivation.certify()`, `blrkit derive … --certify`) against a BLR step computed by numbers that shares
+(`blrkit.derive.certify.certify(d)`, `blrkit derive … --certify`) against a BLR step computed by numbers that shares
 no code with the symbolic derivation (quadrature or enumeration over q, complex-step natural gradients;
 see `blrkit.derive.certify`). ✓: certified, with the rule and the largest relative error ≤ its tolerance
 (rounding, the rule's own error, finite differences, Monte-Carlo standard errors). ◇: derived, and

@@ -1,0 +1,47 @@
+"""Algebra the derivations share: expansion with collected coefficients, zero tests, matrix gradients.
+
+At the bottom of the derive layer's imports (SymPy only).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy import MatrixExpr
+
+#: names of the scalar symbols of elementwise updates (all others are arrays)
+SCALARS = {"rho", "n_data", "n_batch"}
+
+
+def expand_terms(e):
+    """Expand, then collect each matrix term's scalar coefficient and factor it (elementwise
+    updates: the coefficient of each array symbol, ρ and the counts N, M being scalars)."""
+    if not isinstance(e, MatrixExpr):
+        e = sp.expand(e)
+        arrays = sorted((x for x in e.free_symbols if x.name not in SCALARS), key=lambda x: x.name)
+        return sp.collect(e, arrays, func=sp.factor) if arrays else e
+    e = sp.expand(e).doit()
+    if not isinstance(e, sp.MatAdd):
+        return e
+    coeffs: dict = {}
+    for term in e.args:
+        c, mats = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (sp.S.One, [term])
+        coeffs[tuple(mats)] = coeffs.get(tuple(mats), sp.S.Zero) + c
+    terms = [sp.MatMul(sp.factor(c), *k) if c != 1 else sp.MatMul(*k) for k, c in coeffs.items() if c != 0]
+    return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]
+
+
+def is_zero(e) -> bool:
+    e = expand_terms(e)
+    if isinstance(e, MatrixExpr):
+        return e.is_ZeroMatrix or e == sp.ZeroMatrix(*e.shape) or sp.simplify(e) == sp.ZeroMatrix(*e.shape)
+    return sp.simplify(e) == 0
+
+
+def matrix_gradient(expr, X):
+    """∂expr/∂X, term by term."""
+    parts = [sp.diff(t, X) for t in sp.Add.make_args(sp.expand(expr)) if t.has(X)]
+    parts = [p for p in parts if p != 0]
+    return expand_terms(sp.MatAdd(*parts).doit()) if parts else sp.ZeroMatrix(*X.shape)
+
+
+__all__ = ["SCALARS", "expand_terms", "is_zero", "matrix_gradient"]
