@@ -105,6 +105,8 @@ class StepSize(Approximation):
     def __post_init__(self):
         try:
             v = sp.Rational(str(self.value).strip())
+        except ZeroDivisionError:
+            raise ValueError(f"rho must be a number in (0, 1], got {self.value!r} (a division by zero)") from None
         except (TypeError, ValueError, SyntaxError):
             raise ValueError(f"rho must be a number in (0, 1] such as 0.5 or 1/4, got {self.value!r}") from None
         if not 0 < v <= 1:

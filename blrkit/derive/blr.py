@@ -21,6 +21,7 @@ from .gaussian import EXPECTATIONS as _EXPECTED
 from .gaussian import derive_gaussian
 from .known import known_algorithm
 from .losses import ExpressionLoss, OracleLoss
+from .parsing import check_numbers
 from .printing import equation_line
 
 GAUSSIAN_KINDS = {
@@ -259,6 +260,10 @@ def _as_loss(key, fam, loss):
                 return lik
         raise DerivationError(f"the {key} family has no default likelihood: give a loss in θ "
                               f"({', '.join(map(str, fam.theta))}) or a Likelihood")
+    if isinstance(loss, Likelihood) and fam is not None:
+        _no_stray_symbols(key, fam, loss.expr, {s for s, _ in loss.data})
+    for expr in (getattr(loss, "expr", None), getattr(loss, "f", None)):  # every number a finite float64
+        check_numbers(expr)
     if isinstance(loss, (OracleLoss, ExpressionLoss, GLMLoss, ComponentLoss, Likelihood)):
         return loss
     if isinstance(loss, str):
@@ -266,16 +271,27 @@ def _as_loss(key, fam, loss):
                               "reads text safely), a GLMLoss, a Likelihood or an OracleLoss")
     if not isinstance(loss, sp.Basic):
         raise TypeError(f"loss must be a SymPy expression or a loss object, got {type(loss).__name__}")
+    check_numbers(loss)
     if key in GAUSSIAN_KINDS:
         return component_loss(loss)
     from .conjugate import Y
 
-    stray = {s for s in loss.free_symbols if s not in fam.theta and not isinstance(s, sp.Idx)}
-    stray -= {i for i in loss.atoms(sp.Indexed)} | {Y}
+    _no_stray_symbols(key, fam, loss)
+    return Likelihood("loss in θ", loss) if loss.has(Y) else Likelihood("loss in θ", loss, data_free=True)
+
+
+def _no_stray_symbols(key, fam, expr, known=frozenset()) -> None:
+    """Refuse a loss in a symbol that is neither the family's θ, data ``y[i]`` nor a declared constant."""
+    import sympy as sp
+
+    from .conjugate import Y
+
+    stray = {s for s in expr.free_symbols if s not in fam.theta and s not in known and not isinstance(s, sp.Idx)}
+    indexed = expr.atoms(sp.Indexed)  # data: y[i] (its label y is a free symbol too)
+    stray -= indexed | {x.base.label for x in indexed} | {Y}
     if stray:
         raise DerivationError(f"the loss uses {', '.join(sorted(map(str, stray)))}, which is not the {key} "
                               f"family's θ ({', '.join(map(str, fam.theta))}) nor data y[i]")
-    return Likelihood("loss in θ", loss) if loss.has(Y) else Likelihood("loss in θ", loss, data_free=True)
 
 
 def component_loss(expr):

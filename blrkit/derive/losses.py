@@ -10,6 +10,7 @@ Priors :math:`p_0` are given in the candidate's family, by their natural paramet
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy as sp
 from sympy import Identity, Inverse, MatrixSymbol, ZeroMatrix
@@ -319,13 +320,17 @@ class ComponentLoss:
     def dim(self) -> int:
         return len(self.theta)
 
-    @property
+    @cached_property
     def gradient(self):
-        return sp.Matrix([sp.diff(self.expr, t) for t in self.theta])
+        """∇ℓ, computed once (each entry and the Hessian are read many times while deriving)."""
+        return sp.ImmutableMatrix([sp.diff(self.expr, t) for t in self.theta])
 
-    @property
+    @cached_property
     def hessian(self):
-        return sp.hessian(self.expr, self.theta)
+        """∇²ℓ, computed once from the gradient: D² derivatives, not D² Hessians (which cost D⁴)."""
+        g = self.gradient
+        return sp.ImmutableMatrix(len(self.theta), len(self.theta),
+                                  lambda i, j: sp.diff(g[i], self.theta[j]) if j >= i else sp.diff(g[j], self.theta[i]))
 
     data = ()
     dims = ()

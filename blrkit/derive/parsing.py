@@ -4,15 +4,32 @@ SymPy's ``sympify`` and ``parse_expr`` evaluate the text with Python's ``eval``,
 as ``__import__('os').system(...)`` would run.  :func:`parse_expression` first reads the text with
 :mod:`ast` and accepts only arithmetic on numbers, the names it is given, and a fixed list of
 mathematical functions; only then does SymPy build the expression.
+
+The work a typed loss may ask for is bounded before any of it is done: at most :data:`MAX_LENGTH`
+characters, nesting at most :data:`MAX_DEPTH` deep, integer powers of θ at most :data:`MAX_POWER`, and
+powers of numbers of at most :data:`MAX_DIGITS` digits. Every number of the loss must be a finite float64
+(:func:`check_numbers`, which :func:`blrkit.derive.derive` applies to a SymPy loss given in Python too).
 """
 
 from __future__ import annotations
 
 import ast
+import math
 
 import sympy as sp
 
+from .errors import DerivationError
 from .functions import STABLE
+
+#: the longest loss text read (a 3,000-term loss is refused here, not by a RecursionError)
+MAX_LENGTH = 10_000
+#: the deepest nesting of operations and calls
+MAX_DEPTH = 100
+#: the largest integer power (of an expression in θ, or a negative one) a loss may take
+MAX_POWER = 100
+#: the most digits a power of numbers may have (10**400 has 401)
+MAX_DIGITS = 400
+_FLOAT_MAX, _FLOAT_TINY = sp.Float(1.7976931348623157e308), sp.Float(2.2250738585072014e-308)
 
 #: the functions a typed loss may call
 FUNCTIONS = {
@@ -42,10 +59,17 @@ def parse_expression(text: str, symbols: dict, *, what: str = "--loss"):
     """
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise DerivationError(f"{what}: the loss is longer than {MAX_LENGTH} characters ({len(text)}); write it "
+                              "with fewer terms (a sum over data is a Likelihood, not a typed sum)")
+    source = text.replace("^", "**")
     try:
-        tree = ast.parse(text.replace("^", "**"), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as e:
         raise ValueError(f"{what}: cannot parse {text!r} ({e.msg})") from None
+    except (RecursionError, MemoryError):
+        raise DerivationError(f"{what}: the loss is nested more than {MAX_DEPTH} deep") from None
+    _check_depth(tree.body, what)
     allowed = {**FUNCTIONS, **_CONSTANTS, **symbols}
     hint = ", ".join(sorted(symbols)) + " and exp, log, ..."
     for node in ast.walk(tree):
@@ -61,20 +85,107 @@ def parse_expression(text: str, symbols: dict, *, what: str = "--loss"):
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
             raise ValueError(f"{what}: {name!r} is not a known function; the functions are "
                              f"{', '.join(sorted(FUNCTIONS))}")
-    return _build(tree.body, allowed)
+    return check_numbers(_build(tree.body, allowed, source, what), what)
 
 
-def _build(node, names):
+def _check_depth(root, what: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` (walked without recursion)."""
+    todo = [(root, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise DerivationError(f"{what}: the loss is nested more than {MAX_DEPTH} deep")
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                    if isinstance(child, (ast.expr, ast.Expression)))
+
+
+def _build(node, names, source: str, what: str):
     if isinstance(node, ast.Constant):
-        return sp.nsimplify(node.value) if isinstance(node.value, float) else sp.Integer(node.value)
+        if isinstance(node.value, float):
+            literal = ast.get_source_segment(source, node) or repr(node.value)
+            if math.isinf(node.value):
+                raise DerivationError(f"{what}: the number {literal} overflows a float64 (largest about 1.8e308)")
+            if node.value == 0 and sp.Rational(literal) != 0:
+                raise DerivationError(f"{what}: the number {literal} underflows to 0 in a float64 (smallest "
+                                      "normal about 2.2e-308)")
+            return sp.nsimplify(node.value)
+        return sp.Integer(node.value)
     if isinstance(node, ast.Name):
         return names[node.id]
     if isinstance(node, ast.UnaryOp):
-        v = _build(node.operand, names)
+        v = _build(node.operand, names, source, what)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.Call):
-        return names[node.func.id](*(_build(a, names) for a in node.args))
-    a, b = _build(node.left, names), _build(node.right, names)
+        return names[node.func.id](*(_build(a, names, source, what) for a in node.args))
+    a, b = _build(node.left, names, source, what), _build(node.right, names, source, what)
     op = type(node.op)
+    if op is ast.Pow:
+        _check_power(a, b, what)
     return {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
             ast.Div: lambda: a / b, ast.Pow: lambda: a ** b}[op]()
+
+
+def _check_power(base, exponent, what: str) -> None:
+    """Refuse a power whose derivation or value would not end: θ to an integer power above :data:`MAX_POWER`,
+    or a power of numbers with more than :data:`MAX_DIGITS` digits, before SymPy computes it."""
+    if not exponent.is_Number or exponent.is_Float and not exponent.is_finite:
+        return
+    if base.is_Number:
+        if base == 0 or abs(base) == 1 or not exponent.is_Integer:
+            return
+        digits = math.floor(abs(int(exponent)) * math.log10(abs(float(base)))) + 1 if abs(base) > 1 else 0
+        if digits > MAX_DIGITS:
+            raise DerivationError(f"{what}: {base}**{exponent} would have {digits} digits (a float64 holds "
+                                  f"about 308); blrkit refuses powers of numbers above {MAX_DIGITS} digits")
+        return
+    if exponent.is_Integer and abs(exponent) > MAX_POWER:
+        raise DerivationError(f"{what}: the power {exponent} of {base} is above {MAX_POWER}: blrkit refuses "
+                              f"integer powers above {MAX_POWER} (their derivatives and moments would not end)")
+
+
+def check_numbers(expr, what: str = "the loss"):
+    """``expr`` itself if every number in it is a finite float64; else a :class:`DerivationError` saying why.
+
+    Refused: NaN, ±∞, complex infinity (a division by zero, ``log(0)``), complex numbers, and numbers
+    that overflow a float64 or underflow to 0 in one (``exp(1000)``, ``exp(-1000)``, ``10**-400``): the
+    emitted step would compute with ``inf``, ``nan`` or a 0 that is not zero.
+
+    >>> check_numbers(sp.Symbol("theta") / 0)
+    Traceback (most recent call last):
+    ...
+    blrkit.derive.errors.DerivationError: the loss is complex infinity (zoo: a division by zero or log(0)): zoo*theta
+    """
+    if not isinstance(expr, sp.Basic):
+        return expr
+    shown = str(expr) if len(str(expr)) <= 80 else str(expr)[:77] + "..."
+    for atom, says in ((sp.nan, "NaN (not a number)"), (sp.zoo, "complex infinity (zoo: a division by zero or "
+                                                          "log(0))"), (sp.oo, "infinite"), (-sp.oo, "infinite")):
+        if expr.has(atom):
+            raise DerivationError(f"{what} is {says}: {shown}")
+    todo = [expr]
+    while todo:
+        node = todo.pop()
+        if node is sp.I:
+            raise DerivationError(f"{what} is complex (it holds I = √−1): {shown}")
+        if isinstance(node, sp.Integer):
+            if abs(node) > 10**308:  # a float64 cannot hold it; smaller integers are exact or round
+                _check_value(node, what)
+            continue
+        if getattr(node, "is_number", False):  # numbers alone: a float, a fraction, exp(1000), log(2π)
+            _check_value(node, what)
+            continue
+        todo.extend(node.args)
+    return expr
+
+
+def _check_value(node, what: str) -> None:
+    """A number-only subexpression: real and within float64's range (evaluated by mpmath: no overflow here)."""
+    value = sp.N(node, 20)
+    if value.has(sp.I) or not value.is_real:
+        raise DerivationError(f"{what} is complex: {node} = {value}")
+    size = abs(value)
+    if size > _FLOAT_MAX:
+        raise DerivationError(f"{what}: {node} = {sp.N(node, 3)} overflows a float64 (largest about 1.8e308)")
+    if 0 < size < _FLOAT_TINY:
+        raise DerivationError(f"{what}: {node} = {sp.N(node, 3)} underflows to 0 in a float64 (smallest normal "
+                              "about 2.2e-308)")
