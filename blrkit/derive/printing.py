@@ -867,12 +867,12 @@ _MATH_PRINTER = PythonCodePrinter({"fully_qualified_modules": True})
 
 
 def equation_line(eq) -> str:
-    """``lhs = rhs`` of an equation in LaTeX, in the default notation: a comment above a line of emitted code.
+    r"""``lhs = rhs`` of an equation in LaTeX, in the default notation: a comment above a line of emitted code.
 
     >>> import sympy as sp
     >>> from blrkit.derive.derivation import Equation
-    >>> equation_line(Equation(sp.Symbol("S_new"), sp.Symbol("S") + sp.Symbol("H")))
-    'S_{t+1} = S_t + \\nabla^2\\ell(m_t)'
+    >>> print(equation_line(Equation(sp.Symbol("S_new"), sp.Symbol("S") + sp.Symbol("H"))))
+    S_{t+1} = S_t + \nabla^2\ell(m_t)
     """
     return f"{latex(eq.lhs)} = {latex(eq.rhs)}"
 
