@@ -13,12 +13,9 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_simplex, check_spd
-from blrkit.algorithms import _dask
-from blrkit.algorithms._common import is_linalg_error
-from blrkit.algorithms._dask import is_dask_array
+from blrkit.algorithms._common import check_n_steps, is_linalg_error
 from blrkit.algorithms._generated.em import em_step
 from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import EMResult
 
 __all__ = ["em_gaussian_mixture", "second_moments"]
@@ -89,9 +86,6 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     >>> bool(np.all(np.diff(res.log_likelihood) >= -1e-9))
     True
     """
-    if type(X) is not np.ndarray and is_dask_array(X):
-        n_steps = _check_n_steps(n_steps)
-        return _dask.em_gaussian_mixture(X, weights0, means0, precisions0, n_steps)
     xp, like = namespace_and_reference(X=X, weights0=weights0, means0=means0, precisions0=precisions0)
     X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
     N, D = X.shape[-2:]
@@ -114,7 +108,7 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
         check_spd(P, "precisions0")
     except ValueError as e:
         raise ValueError(f"{e} (a singular or indefinite initial precision)") from None
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     try:
         batch = np.broadcast_shapes(*(tuple(a.shape[:a.ndim - k]) for a, k in ((X, 2), (w, 1), (m, 2), (P, 3))))
     except ValueError:

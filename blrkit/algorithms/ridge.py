@@ -19,8 +19,6 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_positive, reject_complex
-from blrkit.algorithms import _dask
-from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.ridge import ridge_posterior
 from blrkit.algorithms.results import GaussianPosterior
 
@@ -88,8 +86,6 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
             array_namespace(X=X, y=y, alpha=alpha, noise_variance=noise_variance)
         complex_data = X.dtype.kind == "c" or y.dtype.kind == "c"
     else:
-        if is_dask_array(X) or is_dask_array(y):
-            return _dask.ridge(X, y, alpha, noise_variance)
         # one library for all four (TypeError naming the odd one otherwise); NumPy for lists and numbers
         xp = array_namespace(X=X, y=y, alpha=alpha, noise_variance=noise_variance)
         complex_data = True                                      # not known yet: let reject_complex look
@@ -103,7 +99,7 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     else:
         X = xp.asarray(X, dtype=xp.float64)
         y = xp.asarray(y, dtype=xp.float64)
-    batch = _check_shapes(X, y)
+    batch = check_shapes(X, y)
     a = _positive_parameter(alpha, "alpha", batch)
     s2 = _positive_parameter(noise_variance, "noise_variance", batch)
     if xp is not np:
@@ -140,7 +136,7 @@ def _positive_parameter(x, name: str, batch: tuple[int, ...]):
     return v
 
 
-def _check_shapes(X, y) -> tuple[int, ...]:
+def check_shapes(X, y) -> tuple[int, ...]:
     """The batch shape of ``X (*batch, N, D)`` and ``y (*batch, N)`` (arrays of any library, Dask's too), or
     ``ValueError``."""
     if X.ndim < 2:

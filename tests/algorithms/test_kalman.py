@@ -258,10 +258,10 @@ def test_steady_state_scan_equals_stepping(rng, monkeypatch, chunk):
     """One model, T = 3,000: the steady-state prefix scan (shared covariances) equals stepping through
     every time step (forced by giving F a batch axis) to KALMAN; ``chunk`` shrinks the temporaries'
     budget so that the chunked scan and the chunked update cross many chunk boundaries."""
-    import blrkit.algorithms.kalman as kalman_module
+    import blrkit.algorithms.kalman.model as kalman_module
 
     if chunk is not None:
-        monkeypatch.setattr(kalman_module, "_CHUNK_ELEMENTS", chunk)
+        monkeypatch.setattr(kalman_module, "CHUNK_ELEMENTS", chunk)
     mod = random_state_space_model(rng, 3, 2)
     ys = mod.sample(rng, 3_000, batch=(2,))
     scan = kalman_filter(ys, *_args(mod))
@@ -485,11 +485,11 @@ def test_steady_state_with_offsets_and_gaps_equals_stepping(rng, monkeypatch, pa
     """One model with time-varying offsets, T = 3,000, missing rows (a gap is followed by a new
     steady segment): the steady-state paths (the prefix scan, with small chunks; or the fixed gain
     used for large batches) equal stepping through every step (forced by a batch axis on F)."""
-    import blrkit.algorithms.kalman as kalman_module
+    import blrkit.algorithms.kalman.model as kalman_module
 
-    monkeypatch.setattr(kalman_module, "_CHUNK_ELEMENTS", 7)
+    monkeypatch.setattr(kalman_module, "CHUNK_ELEMENTS", 7)
     if path == "fixed gain":
-        monkeypatch.setattr(kalman_module, "_SCAN_MAX_BATCH_ELEMENTS", 0)
+        monkeypatch.setattr(kalman_module, "SCAN_MAX_BATCH_ELEMENTS", 0)
     mod = random_state_space_model(rng, 3, 2)
     T = 3_000
     ys = _with_missing(mod.sample(rng, T, batch=(2,)), gaps)
@@ -708,10 +708,10 @@ def test_periodic_missing_pattern_equals_stepping(rng, monkeypatch, batch, large
     equal stepping through every step (forced by a batch axis on F), with offsets (KALMAN).
     ``large``: the path of large batches (the emitted step's affine map applied to the batch at
     every step) instead of the emitted step on the means themselves."""
-    import blrkit.algorithms.kalman as kalman_module
+    import blrkit.algorithms.kalman.model as kalman_module
 
     if large:
-        monkeypatch.setattr(kalman_module, "_SCAN_MAX_BATCH_ELEMENTS", 0)
+        monkeypatch.setattr(kalman_module, "SCAN_MAX_BATCH_ELEMENTS", 0)
     mod = random_state_space_model(rng, 4, 2)
     T = 2_400
     ys = mod.sample(rng, T, batch=batch)
@@ -731,11 +731,11 @@ def test_smoother_steady_runs_equal_stepping(rng, monkeypatch, path):
     """Where the filtered covariances are steady (one model), the smoother's constant-gain runs
     (prefix scan backwards, or one product per step for large batches) equal the step-by-step pass
     (forced by a batch axis on F), means, covariances and cross-covariances, with offsets and gaps."""
-    import blrkit.algorithms.kalman as kalman_module
+    import blrkit.algorithms.kalman.model as kalman_module
 
     if path == "stepping":
-        monkeypatch.setattr(kalman_module, "_SCAN_MAX_BATCH_ELEMENTS", 0)
-    monkeypatch.setattr(kalman_module, "_CHUNK_ELEMENTS", 11)
+        monkeypatch.setattr(kalman_module, "SCAN_MAX_BATCH_ELEMENTS", 0)
+    monkeypatch.setattr(kalman_module, "CHUNK_ELEMENTS", 11)
     mod = random_state_space_model(rng, 3, 2)
     T = 1_500
     ys = _with_missing(mod.sample(rng, T, batch=(2,)), [400, 401])
