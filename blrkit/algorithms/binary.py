@@ -20,12 +20,20 @@ import numpy as np
 from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array, check_count, check_learning_rate
 from blrkit.algorithms._checks import check_output, check_scalar, require_callable
-from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_minibatch, check_rho, check_rng, check_start, per_problem
+from blrkit.algorithms._common import (
+    broadcast_to_batch,
+    check_interval,
+    check_minibatch,
+    check_n_steps,
+    check_rho,
+    check_rng,
+    check_start,
+    per_problem,
+)
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
 from blrkit.algorithms._generated.bernoulli_exact import bernoulli_blr_step
 from blrkit.algorithms._generated.ste import ste_step
 from blrkit.algorithms._namespace import indices_on, on_namespace, scalar_or_array, stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import BinaryResult
 
 __all__ = ["bayesbinn", "bernoulli_blr", "ste"]
@@ -108,7 +116,7 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
         return bayesbinn_step(lam, rho, lam_prior, tau, grad, int(n_data), int(n_samples), rng)
 
     return _run(blr_step if beta == 0 else _with_momentum(blr_step, beta, r), grad_batch, lam,
-                _check_n_steps(n_steps), n_data, batch_size, rng, xp)
+                check_n_steps(n_steps), n_data, batch_size, rng, xp)
 
 
 def _with_momentum(blr_step, beta, rho):
@@ -151,7 +159,7 @@ def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, 
     a = scalar_or_array(a, xp, lam)
     check_minibatch(n_data, batch_size)
     require_callable(grad_batch, "grad_batch")
-    return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, _check_n_steps(n_steps), n_data,
+    return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, check_n_steps(n_steps), n_data,
                 batch_size, check_rng(rng), xp)
 
 
@@ -203,7 +211,7 @@ def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
     if xp is not np:
         rho = scalar_or_array(rho, xp, lam)
     prior = on_namespace(xp, as_float_array(prior, "prior"), lam)
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     path = [lam]
     for t in range(1, n_steps + 1):
         def checked_loss(W, t=t):

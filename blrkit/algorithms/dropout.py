@@ -18,11 +18,10 @@ import numpy as np
 
 from blrkit._array_api import array_namespace
 from blrkit.algorithms._checks import check_output, check_scalar, require_callable
-from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
+from blrkit.algorithms._common import check_minibatch, check_n_steps, check_rho, check_rng, check_start
 from blrkit.algorithms._generated.dropout import dropout_step
 from blrkit.algorithms._generated.dropout_noise import dropout_noise_step
 from blrkit.algorithms._namespace import indices_on, scalar_or_array, stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import GradientDescentResult
 
 __all__ = ["dropout_sgd"]
@@ -66,7 +65,7 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     else:
         step = dropout_step
     path = [m]
-    for t in range(1, _check_n_steps(n_steps) + 1):
+    for t in range(1, check_n_steps(n_steps) + 1):
         idx = indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)), m)
         m = step(m, r, p, lambda theta, idx=idx, t=t: check_output(
             grad_batch(theta, idx), "grad_batch", theta, shape=tuple(theta.shape), what="the summed minibatch gradient",

@@ -15,11 +15,10 @@ import numpy as np
 from blrkit._array_api import array_namespace, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_simplex, cholesky_succeeds
 from blrkit.algorithms._checks import check_output, check_scalar, require_callable
-from blrkit.algorithms._common import check_rho, check_rng
+from blrkit.algorithms._common import check_n_steps, check_rho, check_rng
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
 from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import MixtureResult
 
 __all__ = ["mixture_newton", "mixture_vi"]
@@ -86,7 +85,7 @@ def mixture_newton(loss, grad, hess, means0, *, rho, n_steps: int, precisions0=N
     m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
     batch, K, D = _mixture_shape(m)
     r = _per_problem(xp, check_rho(rho, batch), m)  # one ρ per problem, shared by its K components
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
         require_callable(fn, name)
     S = _precisions(xp, precisions0, m)
@@ -173,7 +172,7 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
         r_pi = r / 10
     else:
         r_pi = check_scalar(rho_weights, "rho_weights", low=0.0)
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     check_count(n_samples, "n_samples")
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
         require_callable(fn, name)

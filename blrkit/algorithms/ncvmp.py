@@ -22,10 +22,9 @@ import numpy as np
 
 from blrkit._array_api import device, on_device
 from blrkit._validation import as_float_array, check_positive, check_spd
-from blrkit.algorithms._common import broadcast_to_batch
+from blrkit.algorithms._common import broadcast_to_batch, check_n_steps
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
 from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["ncvmp_logistic"]
@@ -80,7 +79,7 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     # symmetry before definiteness: a Cholesky factorisation reads one triangle only
     S = (a[..., None, None] * xp.eye(D, dtype=xp.float64, device=device(X)) if precision0 is None
          else beside_X(check_spd(precision0, "precision0", D), "precision0", batch + (D, D)))
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     means, precisions = [m], [S]
     for t in range(1, n_steps + 1):
         m, S = ncvmp_step(m, S, a, X, y)

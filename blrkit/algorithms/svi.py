@@ -13,11 +13,10 @@ import numpy as np
 
 from blrkit._array_api import array_library, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_positive
-from blrkit.algorithms._common import check_minibatch, check_rng
+from blrkit.algorithms._common import check_minibatch, check_n_steps, check_rng
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
 from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
 from blrkit.algorithms.results import LDAResult
 
 __all__ = ["learning_rates", "svi_gaussian_mean", "svi_lda"]
@@ -79,7 +78,7 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     m0_ = on_device(xp, as_float_array(prior_mean, "prior_mean"), y)
     S0 = on_device(xp, check_positive(prior_precision, "prior_precision"), y)
     s2 = on_device(xp, check_positive(noise_variance, "noise_variance"), y)
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     rhos = learning_rates(learning_offset, learning_decay, n_steps)
     m = m0_ if m0 is None else on_device(xp, as_float_array(m0, "m0"), y)
     S = S0 if precision0 is None else on_device(xp, check_positive(precision0, "precision0"), y)

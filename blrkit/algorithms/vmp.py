@@ -19,7 +19,7 @@ from blrkit.algorithms._checks import check_square_sums
 from blrkit.algorithms._generated.vmp import vmp_sweep
 from blrkit.algorithms._generated.vmp_regression import vmp_regression_sweep
 from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._common import check_n_steps
 from blrkit.algorithms.results import VMPResult
 
 __all__ = ["vmp_linear_regression", "vmp_normal_gamma"]
@@ -77,7 +77,7 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     a0, b0 = _pair(xp, precision_prior, "precision_prior", y, 1, positive=(True, True))
     alpha, beta = _pair(xp, precision_init, "precision_init", y, 1, positive=(True, True))
     m, S = (m0, S0) if mean_init is None else _pair(xp, mean_init, "mean_init", y, 1, positive=(False, True))
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     # shift-equivariance (as conjugate.normal_gamma): the sweep for y and m₀ is the sweep for y − c and m₀ − c
     # with E[μ] moved by c and q(τ) unchanged, and so is the bound; with c the midpoint of each series' range
     # the sums Σ(y − c), Σ(y − c)² stay as small as the data's spread, whatever their offset
@@ -224,7 +224,7 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     alpha = _broadcast(xp, alpha, "alpha", batch)
     a0, b0 = _pair(xp, noise_prior, "noise_prior", X, 2, positive=(True, True))
     a, b = (a0, b0) if noise_init is None else _pair(xp, noise_init, "noise_init", X, 2, positive=(True, True))
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     D = X.shape[-1]
     N = X.shape[-2]
     check_square_sums(X, "X", N)  # XᵀX
