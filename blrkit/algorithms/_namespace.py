@@ -62,26 +62,17 @@ def check_returned(out, name: str, arg, arg_name: str = "θ") -> None:
                         f"{kind.get(expected, expected)}: return arrays of the library of its argument")
 
 
-def stack(xp, arrays: list):
-    """``xp.stack(arrays)`` in float64, the iterates of a run along a new first axis (a user's integer Hessian
-    stays exact in float64). NumPy: ``np.array(arrays, dtype=float)``, the same array, four times faster than
-    ``np.stack`` for hundreds of small arrays (about 0.15 against 0.6 µs each)."""
-    if xp is np:
-        return np.array(arrays, dtype=float)
-    return xp.stack([xp.astype(a, xp.float64, copy=False) for a in arrays])
-
-
 def recorder(xp, first, n_steps: int):
     """``(store, stacked)`` for the iterates of a run: ``store(t, a)`` keeps iterate ``t`` (1 .. n_steps, in order),
     ``stacked()`` returns all of them with ``first`` at index 0, ``(n_steps + 1, *first.shape)``.
 
-    NumPy's are written into one preallocated float64 array, as the drivers always did: a list stacked at the
+    NumPy's are written into one preallocated array of ``first``'s floating dtype (float64 for integers), as the drivers always did: a list stacked at the
     end copies every iterate once more into fresh memory (on benchmarks/bench_deep_learning.py's Adam step, a
     10,000-parameter network, the list version measured 1.2-1.45x the hand-written step, against 1.0-1.3x).
     Another library's are kept in a list and stacked once (JAX arrays have no item assignment).
     """
     if xp is np:
-        rows = np.empty((n_steps + 1,) + tuple(first.shape))
+        rows = np.empty((n_steps + 1,) + tuple(first.shape), dtype=first.dtype if first.dtype.kind == "f" else float)
         rows[0] = first
 
         def store(t, a):
@@ -104,5 +95,44 @@ def on_namespace(xp, a, like):
     return xp.asarray(a, dtype=xp.float64, copy=True)
 
 
-__all__ = ["check_returned", "indices_on", "namespace_and_reference", "on_namespace", "recorder",
-           "scalar_or_array", "stack"]
+__all__ = ["check_returned", "floating_dtype", "indices_on", "namespace_and_reference", "on_namespace", "recorder",
+           "scalar_or_array"]
+
+
+def floating_dtype(xp, **named):
+    """The floating dtype a driver computes in, read from its array arguments ``named`` (issue #29's policy).
+
+    float32 when every floating-point array among them is float32 (a float32 start and a float32 prior: the
+    run stays float32), float64 when one is float64 (the wider wins, as in NumPy's promotion). Integers,
+    booleans, lists, Python numbers and None do not take part (a list of numbers beside a float32 array is
+    taken in float32); a run with no floating-point array is float64. float16 and bfloat16 are refused
+    (``TypeError`` naming the argument): the steps accumulate sums and solve systems whose rounding in 11 or 8
+    bits of mantissa would swamp the update; give float32.
+
+    >>> import numpy as np
+    >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float32), rho=0.1).__name__
+    'float32'
+    >>> floating_dtype(np, m0=[0, 1], precision0=np.eye(2, dtype=np.float32)).__name__
+    'float32'
+    >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float32), precision0=np.eye(2)).__name__
+    'float64'
+    >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float16))
+    Traceback (most recent call last):
+    ...
+    TypeError: m0 is a float16 array: blrkit computes in float32 or float64 (half precision would swamp the sums of a step); pass m0 as float32
+    """
+    found = False
+    for name, v in named.items():
+        dtype = getattr(v, "dtype", None)
+        if dtype is None or not hasattr(v, "shape"):
+            continue
+        # by name: a NumPy array beside another library's is compared without mixing the libraries' dtypes
+        text = getattr(dtype, "name", None) or str(dtype).rpartition(".")[2]   # torch.float32 → float32
+        if text == "float64":
+            return xp.float64
+        if text == "float32":
+            found = True
+        elif "float16" in text:  # float16, bfloat16 (PyTorch's torch.bfloat16, JAX's bfloat16)
+            raise TypeError(f"{name} is a {text} array: blrkit computes in float32 or float64 (half precision "
+                            f"would swamp the sums of a step); pass {name} as float32")
+    return xp.float32 if found else xp.float64

@@ -51,6 +51,10 @@ class Run:
         The number N of terms of the loss and the minibatch size M ≤ N, checked, for :meth:`minibatch`.
     rng : numpy.random.Generator, int or None
         The generator (or its seed) of the minibatches and of any sampling the step does, checked.
+    dtype : dtype, optional
+        The floating dtype of the run (:func:`~blrkit.algorithms._namespace.floating_dtype`): the start is
+        cast to it by :meth:`cast` and every new state after each step, so the iterates keep it (float32
+        stays float32). None: the state's own dtype.
 
     Examples
     --------
@@ -69,8 +73,9 @@ class Run:
     ValueError: grad must return a gradient of shape (2,) for m of shape (2,), got shape (1,) at step 0
     """
 
-    def __init__(self, xp, *, n_steps, n_data=None, batch_size=None, rng=None, sampling=False):
+    def __init__(self, xp, *, n_steps, n_data=None, batch_size=None, rng=None, sampling=False, dtype=None):
         self.xp = xp
+        self.dtype = dtype
         self.n_steps = check_n_steps(n_steps)
         #: the step being taken: 0 before the loop, then 1, 2, …, n_steps
         self.t = 0
@@ -96,6 +101,16 @@ class Run:
 
         return call
 
+    def cast(self, a):
+        """``a`` in the run's floating dtype (itself when it has it already, or when the run has none; a complex
+        ``a`` too: casting would drop its imaginary part, which the checks refuse)."""
+        if self.dtype is None or a.dtype == self.dtype:
+            return a
+        if self.xp is np:
+            with np.errstate(over="ignore"):  # beyond float32's range: inf, which the driver's check reports
+                return a if a.dtype.kind == "c" else a.astype(self.dtype)
+        return a if self.xp.isdtype(a.dtype, "complex floating") else self.xp.astype(a, self.dtype)
+
     def minibatch(self, like):
         """The indices of this step's minibatch: M of the N terms, sorted, drawn without replacement from
         :attr:`rng` on the host, as the library's integers on ``like``'s device."""
@@ -104,15 +119,17 @@ class Run:
 
     def loop(self, step: Callable, state: Sequence, *, keep: Sequence[int] | None = None,
              check: Callable | None = None) -> tuple:
-        """Take :attr:`n_steps` steps ``state ← step(state)`` from ``state`` (a tuple of arrays), calling
-        ``check(t, state)`` after step t; return the iterates of the state entries ``keep`` (all by default),
-        each ``(n_steps + 1, *shape)`` with the start at index 0."""
-        state = tuple(state)
+        """Take :attr:`n_steps` steps ``state ← step(state)`` from ``state`` (a tuple of arrays), each new
+        state in the run's dtype (:meth:`cast`), calling ``check(t, state)`` after step t; return the iterates
+        of the state entries ``keep`` (all by default), each ``(n_steps + 1, *shape)`` with the start at
+        index 0."""
+        state = tuple(self.cast(s) for s in state)
+        cast = self.cast if self.dtype is not None else None
         keep = range(len(state)) if keep is None else keep
         records = [recorder(self.xp, state[k], self.n_steps) for k in keep]
         for t in range(1, self.n_steps + 1):
             self.t = t
-            state = tuple(step(state))
+            state = tuple(step(state)) if cast is None else tuple(cast(s) for s in step(state))
             if check is not None:
                 check(t, state)
             for (store, _), k in zip(records, keep):

@@ -31,7 +31,7 @@ from blrkit.algorithms._common import (
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
 from blrkit.algorithms._generated.bernoulli_exact import bernoulli_blr_step
 from blrkit.algorithms._generated.ste import ste_step
-from blrkit.algorithms._namespace import indices_on, on_namespace, scalar_or_array
+from blrkit.algorithms._namespace import floating_dtype, indices_on, on_namespace, scalar_or_array
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import BinaryResult
 
@@ -109,7 +109,8 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     check_count(n_samples, "n_samples")
     require_callable(grad_batch, "grad_batch")
     beta = check_scalar(momentum, "momentum", low=0.0, high=1.0, closed_low=True)
-    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, lam0=lam0, prior=prior))
 
     def blr_step(lam, grad, rho=r):
         return bayesbinn_step(lam, rho, lam_prior, tau, grad, run.n_data, int(n_samples), run.rng)
@@ -157,7 +158,8 @@ def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, 
     a = scalar_or_array(a, xp, lam)
     check_minibatch(n_data, batch_size)
     require_callable(grad_batch, "grad_batch")
-    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, latent0=latent0))
     return _run(run, lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam)
 
 
@@ -209,7 +211,7 @@ def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
     if xp is not np:
         rho = scalar_or_array(rho, xp, lam)
     prior = on_namespace(xp, as_float_array(prior, "prior"), lam)
-    run = Run(xp, n_steps=n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, lam0=lam0, prior=prior))
     checked = run.oracle(loss, "loss", shape=lambda W: (W.shape[0],), what="one value per weight vector", arg_name="W")
 
     def checked_loss(W):

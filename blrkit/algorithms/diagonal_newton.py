@@ -17,6 +17,7 @@ from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_positive
 from blrkit.algorithms._common import broadcast_to_batch, check_rho, check_start, check_step
 from blrkit.algorithms._generated.diagonal_newton import diagonal_newton_step
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import DiagonalNewtonResult
 
@@ -85,7 +86,7 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
     """
     xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
-    run = Run(xp, n_steps=n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     r = check_rho(rho, tuple(m.shape[:-1]))
     full_step = r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))
     if precision0 is not None:

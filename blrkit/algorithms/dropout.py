@@ -19,7 +19,7 @@ from blrkit.algorithms._checks import check_scalar, require_callable
 from blrkit.algorithms._common import check_rho, check_start
 from blrkit.algorithms._generated.dropout import dropout_step
 from blrkit.algorithms._generated.dropout_noise import dropout_noise_step
-from blrkit.algorithms._namespace import scalar_or_array
+from blrkit.algorithms._namespace import floating_dtype, scalar_or_array
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -54,7 +54,7 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     m = check_start(m0)
     r = scalar_or_array(check_rho(rho, m.shape[:-1]), xp, m)
     p = check_scalar(keep_prob, "keep_prob", low=0.0, high=1.0, closed_high=True)
-    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng, dtype=floating_dtype(xp, m0=m0))
     require_callable(grad_batch, "grad_batch")
     sd = check_scalar(slab_sd, "slab_sd", low=0.0, closed_low=True)  # the slab's standard deviation σ
     if sd > 0:

@@ -15,7 +15,7 @@ from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_simplex, check_spd
 from blrkit.algorithms._common import check_n_steps, is_linalg_error
 from blrkit.algorithms._generated.em import em_step
-from blrkit.algorithms._namespace import namespace_and_reference
+from blrkit.algorithms._namespace import floating_dtype, namespace_and_reference
 from blrkit.algorithms.results import EMResult
 
 __all__ = ["em_gaussian_mixture", "second_moments"]
@@ -87,6 +87,8 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     True
     """
     xp, like = namespace_and_reference(X=X, weights0=weights0, means0=means0, precisions0=precisions0)
+    # float32 data: float32 results (the iteration itself runs in float64: its sums of x xᵀ need the range)
+    dtype = floating_dtype(xp, X=X, weights0=weights0, means0=means0, precisions0=precisions0)
     X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
     N, D = X.shape[-2:]
     if N == 0 or D == 0:
@@ -148,7 +150,10 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
         # back to the data's units; log p(x) = log p(x / s) − D log s per observation
         means, precisions = means * scale[..., None, None], precisions / scale[..., None, None, None] / scale[..., None, None, None]
         loglik = loglik - N * D * xp.log(scale)
-    return EMResult(weights=xp.stack(weights), means=means, precisions=precisions, log_likelihood=loglik)
+    weights = xp.stack(weights)
+    if dtype != xp.float64:
+        weights, means, precisions, loglik = (xp.astype(a, dtype) for a in (weights, means, precisions, loglik))
+    return EMResult(weights=weights, means=means, precisions=precisions, log_likelihood=loglik)
 
 
 #: Centred data beyond 2^±200 are rescaled by a power of two (exact): x xᵀ overflows float64 from |x| ≈ 2^511 and

@@ -16,6 +16,7 @@ from __future__ import annotations
 from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_rho, check_start, check_step
 from blrkit.algorithms._generated.gradient_descent import gradient_descent_step
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -76,7 +77,7 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
     """
     xp = array_namespace(m0=m0, rho=rho)
     m = check_start(m0)
-    run = Run(xp, n_steps=n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0))
     r = check_rho(rho, tuple(m.shape[:-1]))
     grad = run.oracle(grad, "grad")  # every call checked
     (means,) = run.loop(lambda state: (gradient_descent_step(state[0], r, grad),), (m,),

@@ -26,7 +26,7 @@ from blrkit._validation import check_count
 from blrkit.algorithms._checks import check_scalar, require_callable
 from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_start
 from blrkit.algorithms._generated.ivon import ivon_step
-from blrkit.algorithms._namespace import on_namespace
+from blrkit.algorithms._namespace import floating_dtype, on_namespace
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import IVONResult
 
@@ -119,7 +119,8 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     xp = array_namespace(m0=m0, lr=lr, ess=ess, beta1=beta1, beta2=beta2, hess_init=hess_init,
                          weight_decay=weight_decay)
     m = check_start(m0)
-    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, m0=m0, hess_init=hess_init))
     require_callable(grad_batch, "grad_batch")
     lr, ess = check_scalar(lr, "lr", low=0.0), check_scalar(ess, "ess", low=0.0)
     b1 = check_scalar(beta1, "beta1", low=0.0, high=1.0, closed_low=True)

@@ -23,6 +23,7 @@ from blrkit.algorithms._common import (
     broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, singular_is_error,
 )
 from blrkit.algorithms._generated.laplace import laplace_step
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms._runner import Run, hessian_shape
 from blrkit.algorithms.results import LaplacePosterior
 
@@ -99,7 +100,8 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
         raise ValueError(f"tol must be a positive number, got {tol!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    run = Run(xp, n_steps=0)  # the step counter and the oracles; the loop ends on convergence
+    # the step counter and the oracles (the loop ends on convergence)
+    run = Run(xp, n_steps=0, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     hess = run.oracle(hess, "hess", shape=hessian_shape, what="a Hessian")
     if precision0 is None and (r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))):
         # ρ = 1 overwrites S₀: any SPD start gives the same iterates; skip a Hessian evaluation
@@ -129,7 +131,7 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
         if not math.isfinite(gnorm) or not bool(xp.all(xp.isfinite(m))):
             raise ValueError(f"the iterates became non-finite at step {run.t}; check grad, hess and rho")
         if gnorm <= tol:
-            return LaplacePosterior(mean=m, precision=S, n_steps=t + 1)
+            return LaplacePosterior(mean=run.cast(m), precision=run.cast(S), n_steps=t + 1)
     raise RuntimeError(f"laplace did not converge in max_steps={max_steps} steps: "
                        f"the last gradient norm was {gnorm:.3g} > tol={tol:g}")
 

@@ -26,6 +26,7 @@ from blrkit.algorithms._common import (
 )
 from blrkit.algorithms._generated.damped_newton import damped_newton_step
 from blrkit.algorithms._generated.newton import newton_step
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms._runner import Run, hessian_shape
 from blrkit.algorithms.results import NewtonResult
 
@@ -106,7 +107,7 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
     """
     xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
-    run = Run(xp, n_steps=n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
     full_step = r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))

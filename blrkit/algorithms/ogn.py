@@ -45,7 +45,7 @@ from blrkit.algorithms._generated.ogn import ogn_step
 from blrkit.algorithms._generated.vogn import vogn_step
 from blrkit.algorithms._generated.vogn_improved import improved_vogn_step
 from blrkit.algorithms._checks import check_output
-from blrkit.algorithms._namespace import on_namespace, scalar_or_array
+from blrkit.algorithms._namespace import floating_dtype, on_namespace, scalar_or_array
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import DiagonalNewtonResult
 
@@ -125,7 +125,8 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
     xp, m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
     n_steps = check_n_steps(n_steps)
     # s ← (1 − ρ)s + ρ(N/M)Σ_B ∇ℓ_i(m)²,  m ← m − ρ(N/M)Σ_B ∇ℓ_i(m) / s
-    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     return _iterate(run, lambda m, s, terms: ogn_step(m, s, r, terms, n_data, batch_size),
                     _sums(run, grad_terms, grad_sums, xp), m, s)
 
@@ -218,7 +219,8 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     check_count(n_samples, "n_samples")
     K = int(n_samples)
     # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
-    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     return _iterate(run, lambda m, s, terms: step(m, s, r, terms, n_data, batch_size, K, run.rng),
                     _sums(run, grad_terms, grad_sums, xp), m, s)
 
@@ -294,9 +296,10 @@ def _iterate(run, step, grad_sums, m, s) -> DiagonalNewtonResult:
     The iterates of another library than NumPy are collected in lists and stacked.
     """
     xp, n_steps = run.xp, run.n_steps
+    m, s = run.cast(m), run.cast(s)
     on_host = xp is np
     if on_host:  # NumPy: rows of preallocated arrays (lists stacked at the end cost ~5 % more on small problems)
-        means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
+        means, precisions = np.empty((n_steps + 1,) + m.shape, m.dtype), np.empty((n_steps + 1,) + m.shape, m.dtype)
         means[0], precisions[0] = m, s
     else:        # other libraries: lists, stacked (JAX arrays have no item assignment)
         means, precisions = [m], [s]
@@ -311,9 +314,10 @@ def _iterate(run, step, grad_sums, m, s) -> DiagonalNewtonResult:
                 # a bad answer at iterates not yet checked: an earlier step's failure comes first
                 _check_block(means, precisions, checked_to, t, xp)
                 raise
+            if on_host and (m.dtype.kind == "c" or s.dtype.kind == "c"):  # a float row would drop the imaginary part
+                check_step(t, m, s, grad="grad_terms", hess="grad_terms")
+            m, s = run.cast(m), run.cast(s)
             if on_host:
-                if m.dtype.kind == "c" or s.dtype.kind == "c":  # a float row would drop the imaginary part
-                    check_step(t, m, s, grad="grad_terms", hess="grad_terms")
                 means[t + 1], precisions[t + 1] = m, s
             else:
                 means.append(m)

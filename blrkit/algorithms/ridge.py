@@ -20,6 +20,7 @@ import numpy as np
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_positive, reject_complex
 from blrkit.algorithms._generated.ridge import ridge_posterior
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms.results import GaussianPosterior
 
 __all__ = ["ridge"]
@@ -93,12 +94,10 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         reject_complex(X, "X")
         reject_complex(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
-    if xp is np:
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y, dtype=float)
-    else:
-        X = xp.asarray(X, dtype=xp.float64)
-        y = xp.asarray(y, dtype=xp.float64)
+    # float32 data stays float32 (integers, lists: float64), the posterior in that dtype
+    dtype = floating_dtype(xp, X=X, y=y)
+    X = xp.asarray(X, dtype=dtype)
+    y = xp.asarray(y, dtype=dtype)
     batch = check_shapes(X, y)
     a = _positive_parameter(alpha, "alpha", batch)
     s2 = _positive_parameter(noise_variance, "noise_variance", batch)
@@ -116,6 +115,8 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         as_float_array(X, "X")
         as_float_array(y, "y")
         raise ValueError("X and y are finite but XᵀX/σ² or Xᵀy/σ² overflowed; rescale the data")
+    if m.dtype != dtype:
+        m, S = xp.astype(m, dtype), xp.astype(S, dtype)
     return GaussianPosterior(mean=m, precision=S)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_interval, check_start, per_problem
 from blrkit.algorithms._generated.rmsprop import rmsprop_step
-from blrkit.algorithms._namespace import scalar_or_array
+from blrkit.algorithms._namespace import floating_dtype, scalar_or_array
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -57,7 +57,7 @@ def run_moment_step(xp, step, grad, m0, n_steps, state0: int, hyper: dict, names
     for another library a number as a Python float and an array as the library's
     (:func:`~blrkit.algorithms._namespace.scalar_or_array`)."""
     m = check_start(m0)
-    run = Run(xp, n_steps=n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0))
     for key, v in hyper.items():
         per_problem(v, names.get(key, key), tuple(m.shape[:-1]))
     if xp is not np:

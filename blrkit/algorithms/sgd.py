@@ -13,6 +13,7 @@ from __future__ import annotations
 from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_rho, check_start, check_step
 from blrkit.algorithms._generated.sgd import sgd_step
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
@@ -81,7 +82,7 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
     xp = array_namespace(m0=m0, rho=rho)
     m = check_start(m0)
     r = check_rho(rho, tuple(m.shape[:-1]))
-    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng, dtype=floating_dtype(xp, m0=m0))
     grad_terms = run.oracle(grad_terms, "grad_terms")  # every call checked
 
     def step(state):

@@ -24,6 +24,7 @@ from blrkit.algorithms._common import (
 )
 from blrkit.algorithms._generated.variational_newton import variational_newton_step
 from blrkit.algorithms._generated.variational_newton_improved import improved_variational_newton_step
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms._runner import Run, hessian_shape
 from blrkit.algorithms.results import NewtonResult
 
@@ -100,7 +101,7 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     """
     xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
-    run = Run(xp, n_steps=n_steps, rng=rng, sampling=True)
+    run = Run(xp, n_steps=n_steps, rng=rng, sampling=True, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
     # on_device: a list for precision0 beside another library's m0 becomes that library's array

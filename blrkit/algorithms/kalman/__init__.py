@@ -25,7 +25,8 @@ prediction only.
 Speed without approximation. With one model for every series (no batch axes on
 :math:`F, Q, H, R, P_0`) and the same missing components in every series, the covariance
 recursion does not depend on the data and is shared by all series. A small batch (at most
-:data:`~blrkit.algorithms.kalman.model.SCAN_MAX_BATCH_ELEMENTS` series × D) calls the emitted update on its means; for a larger one the
+``SCAN_MAX_BATCH_ELEMENTS`` series × D, :mod:`~blrkit.algorithms.kalman.model`) calls the emitted update on
+its means; for a larger one the
 emitted update is evaluated once per step on the shared covariance and on unit inputs, which gives
 the affine map :math:`(\hat m_t, y_t, d_t) \mapsto (m_t, v_t)` it computes, and that map is applied to
 the whole batch as matrix products. Where the matrices are also constant in time and the predicted

@@ -10,7 +10,15 @@ import numpy as np
 from blrkit._array_api import array_library, array_namespace
 from blrkit._validation import check_count, cholesky_succeeds
 from blrkit.algorithms.kalman.filter import filter_time_major
-from blrkit.algorithms.kalman.model import Model, check_model, check_time_varying, cov_batch, pad_time_major
+from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms.kalman.model import (
+    Model,
+    as_dtype,
+    check_model,
+    check_time_varying,
+    cov_batch,
+    pad_time_major,
+)
 from blrkit.algorithms.kalman.smoother import smooth_time_major
 from blrkit.algorithms.results import KalmanEMResult
 
@@ -101,6 +109,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     """
     named = dict(y=y, F0=F0, Q0=Q0, H0=H0, R0=R0, m00=m00, P00=P00, transition_offsets=transition_offsets,
                  observation_offsets=observation_offsets)
+    # float32 arrays: float32 results (the iterations run in float64: the M-step's sums need the range)
+    dtype = floating_dtype(np, **named)
     if array_namespace(**named) is not np:
         name, lib = next((n, array_library(v)) for n, v in named.items() if array_library(v) not in (None, "numpy"))
         raise TypeError(f"kalman_em runs on NumPy arrays; {name} is a {lib} array: convert it with np.asarray({name})")
@@ -169,6 +179,8 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
         params = _m_step(params, fit, ms, Ps, cross, resid, w, n_obs, b, batch, T, tv, partial_rows)
         _check_fitted_covariances(params, fit, k + 1)
     params.update(fixed_tv)
+    params, history, loglik = ({k: as_dtype(np, dtype, v) for k, v in params.items()},
+                               {k: as_dtype(np, dtype, v) for k, v in history.items()}, as_dtype(np, dtype, loglik))
     return KalmanEMResult(F=params["F"], Q=params["Q"], H=params["H"], R=params["R"], m0=params["m0"],
                           P0=params["P0"], F_history=history["F"], Q_history=history["Q"], H_history=history["H"],
                           R_history=history["R"], m0_history=history["m0"], P0_history=history["P0"],

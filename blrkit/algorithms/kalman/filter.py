@@ -17,6 +17,7 @@ from blrkit.algorithms.kalman.model import (
     LOG_2PI,
     RING,
     STEADY_RTOL,
+    as_dtype,
     batch_major,
     check_diverged,
     check_model,
@@ -27,6 +28,7 @@ from blrkit.algorithms.kalman.model import (
     series_flat,
     sym,
 )
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms.kalman.steady import steady_scan
 from blrkit.algorithms.results import KalmanFilterResult
 
@@ -158,11 +160,17 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
         y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets = in_namespace(
             xp, y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
             observation_offsets=observation_offsets).values()
+    # float32 arrays: a float32 model, buffers and results (the log-likelihood is summed in float64, then cast)
+    dtype = floating_dtype(xp, y=y, F=F, Q=Q, H=H, R=R, m0=m0, P0=P0, transition_offsets=transition_offsets,
+                           observation_offsets=observation_offsets)
     mod = check_model(y, F, Q, H, R, m0, P0, transition_offsets, observation_offsets, time_varying)
+    if dtype != xp.float64:
+        mod = mod.astype(xp, dtype)
     # NumPy: the optimised recursion (steady state, scans, time-major buffers); any other library:
     # the plain loop over time in its own namespace
     means, covs, loglik = filter_time_major(mod) if xp is np else _filter_plain(mod, xp)
     check_overflow(xp, "filter", means, covs, loglik)
+    means, covs, loglik = (as_dtype(xp, dtype, a) for a in (means, covs, loglik))
     return KalmanFilterResult(means=batch_major(means, mod.batch, 1), covariances=batch_major(covs, mod.batch, 2),
                               log_likelihood=loglik)
 
@@ -289,8 +297,8 @@ def filter_time_major(mod):
     log-likelihood ``(*batch,)``."""
     T, D, O = mod.T, mod.D, mod.O
     batch, cb = mod.batch, mod.cov_batch
-    means = np.empty((T,) + batch + (D,))
-    covs = np.empty((T,) + cb + (D, D))
+    means = np.empty((T,) + batch + (D,), dtype=mod.P0.dtype)
+    covs = np.empty((T,) + cb + (D, D), dtype=mod.P0.dtype)
     loglik = np.zeros(batch)
     if mod.observed is None:
         flat = None

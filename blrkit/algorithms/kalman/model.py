@@ -7,7 +7,7 @@ call time by the filter, the smoother and the steady-state passes (so one assign
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +57,11 @@ class Model:
     O: int
     batch: tuple
     cov_batch: tuple
+
+    def astype(self, xp, dtype) -> Model:
+        """The same model with its floating arrays in ``dtype`` (float32 data: a float32 run)."""
+        cast = {k: as_dtype(xp, dtype, getattr(self, k)) for k in ("y", "F", "Q", "H", "R", "m0", "P0", "b", "d")}
+        return replace(self, **cast)
 
     def at(self, name, t):
         """The argument ``name`` at time ``t`` (itself when not time-varying)."""
@@ -348,3 +353,10 @@ def gaussian_logpdf(v, C, xp=np):
     else:
         z = xp.linalg.solve(L, v[..., None])[..., 0]
     return -0.5 * (xp.sum(z * z, axis=-1) + logdet + O * LOG_2PI)
+
+
+def as_dtype(xp, dtype, a):
+    """``a`` in ``dtype`` (None and arrays of that dtype unchanged): the outputs of a run keep its inputs' dtype."""
+    if a is None or a.dtype == dtype:
+        return a
+    return a.astype(dtype) if xp is np else xp.astype(a, dtype)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms.kalman.model import (
+    as_dtype,
     batch_major,
     check_array,
     check_overflow,
@@ -94,6 +96,7 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     if xp is not np:
         F, Q, transition_offsets, means, covs = in_namespace(xp, F=F, Q=Q, transition_offsets=transition_offsets,
                                                               means=means, covariances=covs).values()
+    dtype = floating_dtype(xp, means=means, covariances=covs, F=F, Q=Q, transition_offsets=transition_offsets)
     T, D = means.shape[-2:]
     batch = tuple(means.shape[:-2])
     F, Q, b, tv = check_smoother_model(T, D, batch, F, Q, transition_offsets, time_varying)
@@ -102,6 +105,7 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
         ms, Ps, cross = _smooth_plain(xp, xp.moveaxis(means, -2, 0), xp.moveaxis(covs, -3, 0), F, Q, b, tv,
                                       cross_covariances)
         check_overflow(xp, "smoother", ms, Ps, *(() if cross is None else (cross,)))
+        ms, Ps, cross = (as_dtype(xp, dtype, a) for a in (ms, Ps, cross))
         return KalmanSmootherResult(means=batch_major(ms, batch, 1), covariances=batch_major(Ps, batch, 2),
                                     cross_covariances=None if cross is None else batch_major(cross, batch, 2))
     # time-major views; covariances shared by every series (a broadcast view) stay shared
@@ -111,6 +115,7 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
         P_f = P_f.reshape(P_f.shape[:1] + P_f.shape[-2:])       # one covariance sequence for all series
     ms, Ps, cross = smooth_time_major(m_f, P_f, F, Q, b, tv, cross_covariances)
     check_overflow(np, "smoother", ms, Ps, *(() if cross is None else (cross,)))
+    ms, Ps, cross = (as_dtype(np, dtype, a) for a in (ms, Ps, cross))
     return KalmanSmootherResult(means=batch_major(ms, batch, 1), covariances=batch_major(Ps, batch, 2),
                                 cross_covariances=None if cross is None else batch_major(cross, batch, 2))
 
@@ -150,9 +155,9 @@ def smooth_time_major(m_f, P_f, F, Q, b, tv, want_cross):
         return a.shape[1:-2] if name in tv else a.shape[:-2]
 
     cb = np.broadcast_shapes(P_f.shape[1:-2], batch_of(F, "F"), batch_of(Q, "Q"))
-    ms = np.empty(m_f.shape)
-    Ps = np.empty((T,) + cb + (D, D))
-    cross = np.empty((max(T - 1, 0),) + cb + (D, D)) if want_cross else None
+    ms = np.empty(m_f.shape, dtype=m_f.dtype)
+    Ps = np.empty((T,) + cb + (D, D), dtype=P_f.dtype)
+    cross = np.empty((max(T - 1, 0),) + cb + (D, D), dtype=P_f.dtype) if want_cross else None
     ms[-1], Ps[-1] = m_f[-1], P_f[-1]
     # steady runs: with one constant F, Q and filtered covariances equal from step r to t+1 (the
     # filter's steady state stores them so), G and P̂ are constant over r..t
