@@ -198,3 +198,53 @@ def test_the_improved_rule_keeps_float32_precisions_positive_definite_over_1e4_s
     assert np.min(np.linalg.eigvalsh(res.precisions.astype(np.float64))) > 0
     with pytest.raises(ValueError, match="not positive definite"):
         variational_newton(grad_well, hess_well, np.array([0.05, -0.05], np.float32), rule="blr", **kw)
+
+
+# -- another array library: float32 arrays stay float32 there too ------------------------------------------
+
+def _kalman_args(c):
+    rng = np.random.default_rng(3)
+    mod = random_state_space_model(rng, 3, 2)
+    y = mod.sample(rng, 40, batch=(2,))
+    y[0, 5, 1] = np.nan                                   # a missing component: the padded update
+    return c(y), [c(a) for a in (mod.F, mod.Q, mod.H, mod.R, mod.m0, mod.P0)]
+
+
+def _ridge_args(c):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 3))
+    return c(X), c(X @ B + 0.1 * rng.standard_normal(40))
+
+
+#: name -> run given ``c`` (a NumPy array to the library's array at the run's dtype) and ``w`` (a NumPy callable
+#: to one taking and returning the library's arrays)
+ON_LIBRARY = {
+    "gradient_descent": lambda c, w: gradient_descent(w(grad), c(M0), rho=0.3, n_steps=8),
+    "adam": lambda c, w: adam(w(grad), c(M0), lr=0.05, n_steps=8),
+    "newton": lambda c, w: newton(w(grad), w(hess), c(M0), rho=0.5, precision0=c(np.eye(3)), n_steps=8),
+    "vogn": lambda c, w: vogn(w(per_example), c(M0), rho=0.3, precision0=c(np.ones(3)), **MINI),
+    "ivon": lambda c, w: ivon(w(grad), c(M0), lr=0.05, ess=100.0, hess_init=c(np.ones(3)), **MINI),
+    "dropout_sgd": lambda c, w: dropout_sgd(w(grad), c(M0), rho=0.05, keep_prob=0.8, **MINI),
+    "ridge": lambda c, w: ridge(*_ridge_args(c), 0.5),
+    "kalman_filter": lambda c, w: kalman_filter(*(lambda y, a: (y, *a))(*_kalman_args(c))),
+    "rts_smoother": lambda c, w: (lambda y, a: rts_smoother(kalman_filter(y, *a), a[0], a[1],
+                                                            cross_covariances=True))(*_kalman_args(c)),
+}
+
+
+def _single(lib, a):
+    x = lib.to(np.asarray(a, dtype=float))
+    return x.to(lib.xp.float32) if lib.name == "torch" else lib.xp.astype(x, lib.xp.float32)
+
+
+@pytest.mark.parametrize("driver", list(ON_LIBRARY))
+def test_float32_on_another_library_stays_float32_and_agrees_with_float64(other_library, driver):
+    lib = other_library
+    double = _arrays(ON_LIBRARY[driver](lambda a: np.asarray(a, dtype=float), lambda f: f))
+    result = ON_LIBRARY[driver](lambda a: _single(lib, a), lib.wrap)
+    single = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+              if isinstance(getattr(result, f.name), lib.array_type)}
+    assert single.keys() == double.keys()
+    for name, value in single.items():
+        assert str(value.dtype).rpartition(".")[2] == "float32", (name, value.dtype)
+        assert_close(lib.back(value), double[name], FLOAT32)
