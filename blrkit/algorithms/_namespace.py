@@ -95,7 +95,7 @@ def on_namespace(xp, a, like):
     return xp.asarray(a, dtype=xp.float64, copy=True)
 
 
-__all__ = ["check_returned", "floating_dtype", "indices_on", "namespace_and_reference", "on_namespace", "recorder",
+__all__ = ["as_dtype", "check_returned", "floating_dtype", "indices_on", "namespace_and_reference", "on_namespace", "recorder",
            "scalar_or_array"]
 
 
@@ -136,3 +136,14 @@ def floating_dtype(xp, **named):
             raise TypeError(f"{name} is a {text} array: blrkit computes in float32 or float64 (half precision "
                             f"would swamp the sums of a step); pass {name} as float32")
     return xp.float32 if found else xp.float64
+
+
+def as_dtype(xp, dtype, a):
+    """``a`` in ``dtype`` (None and arrays of that dtype unchanged): the outputs of a run keep its inputs' dtype.
+
+    >>> as_dtype(np, np.float32, np.ones(2)).dtype
+    dtype('float32')
+    """
+    if a is None or a.dtype == dtype:
+        return a
+    return a.astype(dtype) if xp is np else xp.astype(a, dtype)

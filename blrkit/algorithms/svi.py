@@ -16,7 +16,7 @@ from blrkit._validation import as_float_array, check_count, check_positive
 from blrkit.algorithms._common import check_minibatch, check_n_steps, check_rng
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
-from blrkit.algorithms._namespace import namespace_and_reference
+from blrkit.algorithms._namespace import as_dtype, floating_dtype, namespace_and_reference
 from blrkit.algorithms.results import LDAResult
 
 __all__ = ["learning_rates", "svi_gaussian_mean", "svi_lda"]
@@ -71,6 +71,7 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     """
     xp, like = namespace_and_reference(y=y, prior_mean=prior_mean, prior_precision=prior_precision,
                                        noise_variance=noise_variance, m0=m0, precision0=precision0)
+    dtype = floating_dtype(xp, y=y, m0=m0, precision0=precision0)  # float32 in, float32 out (steps in float64)
     y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     N, batch = y.shape[-1], tuple(y.shape[:-1])
     check_minibatch(N, batch_size)
@@ -92,7 +93,7 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
         m, S = svi_step(m, S, float(rhos[t - 1]), m0_, S0, y_t, s2, N)
         means.append(m)
         precisions.append(S)
-    return xp.stack(means), xp.stack(precisions)
+    return as_dtype(xp, dtype, xp.stack(means)), as_dtype(xp, dtype, xp.stack(precisions))
 
 
 def _on_host(a) -> np.ndarray:

@@ -22,6 +22,7 @@ from blrkit.algorithms import (
     laplace,
     mixture_newton,
     mixture_vi,
+    ncvmp_logistic,
     newton,
     online_gauss_newton,
     ridge,
@@ -29,7 +30,10 @@ from blrkit.algorithms import (
     rts_smoother,
     ste,
     stochastic_gradient_descent,
+    svi_gaussian_mean,
     variational_newton,
+    vmp_linear_regression,
+    vmp_normal_gamma,
     vogn,
 )
 from blrkit.classical.problems import random_state_space_model
@@ -121,6 +125,12 @@ DRIVERS = {
                                         _f(dt, [M0, [-1.0, 0.5, 0.0]]), rho=0.3, n_steps=8,
                                         precisions0=_f(dt, np.eye(3)), n_samples=2, rng=0),
     "ridge": _ridge,
+    "vmp_normal_gamma": lambda dt: vmp_normal_gamma(_f(dt, [1.2, 0.7, 2.1, 1.6, 0.9]), n_steps=6),
+    "vmp_linear_regression": lambda dt: vmp_linear_regression(*(lambda X, y: (X.astype(dt), y.astype(dt)))(
+        *(lambda X: (X, X @ B))(np.random.default_rng(4).standard_normal((20, 3)))), alpha=1.0, n_steps=6),
+    "ncvmp_logistic": lambda dt: ncvmp_logistic(
+        *(lambda X: (X.astype(dt), np.sign(X @ B)))(np.random.default_rng(6).standard_normal((30, 3))),
+        alpha=1.0, n_steps=6),
     "kalman_filter": _kalman_filter,
     "rts_smoother": _rts_smoother,
     "kalman_em": _kalman_em,
@@ -142,6 +152,14 @@ def test_float32_inputs_give_float32_results_that_agree_with_float64(driver):
         assert value.dtype == np.float32, (name, value.dtype)
         assert double[name].dtype == np.float64, name
         assert_close(value, double[name], FLOAT32)
+
+
+def test_svi_gaussian_mean_keeps_float32():
+    run = {dt: svi_gaussian_mean(_f(dt, [0.3, 1.1, 0.8, 1.4, 0.2, 0.9]), prior_mean=0.0, prior_precision=1.0,
+                                 noise_variance=1.0, batch_size=2, n_steps=6, rng=0) for dt in (np.float32, np.float64)}
+    for single, double in zip(run[np.float32], run[np.float64]):
+        assert single.dtype == np.float32 and double.dtype == np.float64
+        assert_close(single, double, FLOAT32)
 
 
 @pytest.mark.parametrize("m0", [[1, 0, 0], [1.0, 0.0, 0.0], np.array([1, 0, 0])], ids=["list of ints", "list", "ints"])

@@ -10,10 +10,9 @@ import numpy as np
 from blrkit._array_api import array_library, array_namespace
 from blrkit._validation import check_count, cholesky_succeeds
 from blrkit.algorithms.kalman.filter import filter_time_major
-from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._namespace import as_dtype, floating_dtype
 from blrkit.algorithms.kalman.model import (
     Model,
-    as_dtype,
     check_model,
     check_time_varying,
     cov_batch,

@@ -17,7 +17,6 @@ from blrkit.algorithms.kalman.model import (
     LOG_2PI,
     RING,
     STEADY_RTOL,
-    as_dtype,
     batch_major,
     check_diverged,
     check_model,
@@ -28,7 +27,7 @@ from blrkit.algorithms.kalman.model import (
     series_flat,
     sym,
 )
-from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._namespace import as_dtype, floating_dtype
 from blrkit.algorithms.kalman.steady import steady_scan
 from blrkit.algorithms.results import KalmanFilterResult
 

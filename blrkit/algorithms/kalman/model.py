@@ -13,6 +13,7 @@ import numpy as np
 
 from blrkit._array_api import array_library, array_namespace, device, to_numpy
 from blrkit._validation import as_float_array, cholesky_succeeds, reject_complex
+from blrkit.algorithms._namespace import as_dtype
 
 #: The predicted covariance is steady when max|P̂_t − P̂_{t−1}| ≤ STEADY_RTOL · max|P̂_t|: a few ulps.
 STEADY_RTOL = 1e-15
@@ -353,10 +354,3 @@ def gaussian_logpdf(v, C, xp=np):
     else:
         z = xp.linalg.solve(L, v[..., None])[..., 0]
     return -0.5 * (xp.sum(z * z, axis=-1) + logdet + O * LOG_2PI)
-
-
-def as_dtype(xp, dtype, a):
-    """``a`` in ``dtype`` (None and arrays of that dtype unchanged): the outputs of a run keep its inputs' dtype."""
-    if a is None or a.dtype == dtype:
-        return a
-    return a.astype(dtype) if xp is np else xp.astype(a, dtype)

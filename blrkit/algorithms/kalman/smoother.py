@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
-from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._namespace import as_dtype, floating_dtype
 from blrkit.algorithms.kalman.model import (
-    as_dtype,
     batch_major,
     check_array,
     check_overflow,
