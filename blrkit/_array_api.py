@@ -8,7 +8,10 @@ compute with :mod:`numpy` itself, with no wrapper in the hot path. Arrays of ano
 for them and come back as that library's arrays, on their device. Nothing here imports an
 optional library: ``array_api_compat`` is imported when such an array arrives.
 
-Everything computes in float64 (JAX needs ``jax.config.update("jax_enable_x64", True)``).
+An emitted step computes in the floating dtype of its array arguments (:func:`float_dtype`): float32
+arrays give float32 results, float64 (or no floating array: integers, booleans, lists, Python numbers)
+gives float64; float16 and bfloat16 are refused. (JAX computes in float64 only after
+``jax.config.update("jax_enable_x64", True)``.)
 
 Four functions of SciPy that the standard lacks have a definition here for the other
 namespaces (NumPy keeps SciPy's): :func:`expit`, :func:`digamma`, :func:`gammaln` and
@@ -109,6 +112,68 @@ def _other_namespace(named: dict):
     return array_api_compat.array_namespace(*arrays)
 
 
+_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
+
+
+def float_dtype(xp, **named):
+    """The floating dtype a step computes in: the widest of its floating array arguments (argument name → value).
+
+    float32 arrays give float32, unless an argument is float64 (a float64 array or NumPy scalar, as in NumPy's
+    own promotion); integer and boolean arrays, lists, Python numbers and None do not choose, and alone they
+    give float64. float16, bfloat16 and complex arrays are refused: a step's accumulations (sums of squared
+    gradients, log-likelihoods) lose their meaning in 16 bits, and a BLR step is real.
+
+    Raises
+    ------
+    ValueError
+        An argument of a dtype other than float32, float64, integer or boolean; the message names it.
+
+    Examples
+    --------
+    >>> float_dtype(np, m=np.ones(2, dtype=np.float32), rho=0.5, y=np.array([0, 1])) is np.float32
+    True
+    >>> float_dtype(np, m=[1.0, 2.0], rho=0.5) is np.float64
+    True
+    >>> float_dtype(np, m=np.ones(2, dtype=np.float16))
+    Traceback (most recent call last):
+    ...
+    ValueError: m has dtype float16: blrkit computes in float32 or float64; convert m (e.g. m.astype(numpy.float32))
+    """
+    found = None
+    for name, v in named.items():
+        dtype = getattr(v, "dtype", None)
+        if dtype is None or isinstance(v, (list, tuple)):
+            continue
+        if isinstance(v, (np.ndarray, np.generic)):
+            kind = dtype.kind
+            if kind == "f" and dtype in (_FLOAT64, _FLOAT32):
+                wide = dtype == _FLOAT64
+            elif kind in "biuO":
+                continue
+            else:
+                raise ValueError(_unsupported(name, dtype, "numpy"))
+        else:
+            try:
+                if xp.isdtype(dtype, ("bool", "integral")):
+                    continue
+                bits = xp.finfo(dtype).bits if xp.isdtype(dtype, "real floating") else 0
+            except (TypeError, ValueError, AttributeError):
+                bits = 0
+            if bits not in (32, 64):
+                raise ValueError(_unsupported(name, dtype, array_library(v) or "numpy"))
+            wide = bits == 64
+        if wide:
+            return xp.float64
+        found = xp.float32
+    return found if found is not None else xp.float64
+
+
+def _unsupported(name: str, dtype, lib: str) -> str:
+    shown = str(dtype).rpartition(".")[2]
+    return (f"{name} has dtype {shown}: blrkit computes in float32 or float64; convert {name} "
+            f"(e.g. {name}.astype({lib}.float32))")
+
+
 def device(x):
     """The device ``x`` lives on (``"cpu"`` for NumPy), to create new arrays beside it."""
     if isinstance(x, np.ndarray):
@@ -131,10 +196,20 @@ def to_numpy(x) -> np.ndarray:
 
 
 def on_device(xp, a, like):
-    """The NumPy array ``a`` (random draws, quadrature nodes) as an ``xp`` array on ``like``'s device."""
+    """The NumPy array ``a`` (random draws, quadrature nodes) as an ``xp`` array on ``like``'s device, in
+    ``like``'s floating dtype (float64 when ``like`` is a Python number); a boolean mask stays boolean on NumPy.
+
+    >>> on_device(np, np.arange(3), np.zeros(2, dtype=np.float32)).dtype
+    dtype('float32')
+    """
+    dtype = getattr(like, "dtype", None)
     if xp is np:
-        return a
-    return xp.asarray(a, dtype=xp.float64, device=device(like))
+        if dtype is None or dtype.kind != "f":
+            dtype = _FLOAT64
+        return a if a.dtype == dtype or a.dtype.kind == "b" else a.astype(dtype)
+    if dtype is None or not xp.isdtype(dtype, "real floating"):
+        dtype = xp.float64
+    return xp.asarray(a, dtype=dtype, device=device(like))
 
 
 def expit(x):
@@ -215,5 +290,5 @@ def logsumexp(x, xp, axis: int = -1, keepdims: bool = False):
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
-__all__ = ["array_library", "array_namespace", "check_one_array_library", "device", "digamma", "expit", "gammaln",
-           "logsumexp", "on_device", "to_numpy"]
+__all__ = ["array_library", "array_namespace", "check_one_array_library", "device", "digamma", "expit",
+           "float_dtype", "gammaln", "logsumexp", "on_device", "to_numpy"]

@@ -117,7 +117,7 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     ste = "g_sign" in {s.name for s in update.free_symbols}
     if ste:
         oracles = ("# the binary weights w = sign(λ) (+1 at 0), and the mean minibatch gradient there",
-                   "w = 2.0 * xp.astype(lam >= 0, xp.float64) - 1.0", "g_sign = grad_mean(w)")
+                   "w = 2.0 * xp.astype(lam >= 0, dtype) - 1.0", "g_sign = grad_mean(w)")
     else:
         oracles = ("# u_k ~ U(0, 1), ε_k = ½ log(u_k / (1 − u_k)), w_k = tanh((λ + ε_k)/τ): (n_samples, ..., P)",
                    "u = on_device(xp, rng.uniform(size=(n_samples, *lam.shape)), lam)",
@@ -183,8 +183,8 @@ def _exact(steps, v_, approximations, function_name, title, anchor) -> Derivatio
     oracles = ("# every w in {−1, +1}^P, the loss there, and Π_{k≠j}(1 + μ_k w_k)/2 by prefix and suffix products",
                "P = lam.shape[-1]",
                "bits = (xp.arange(2**P, device=device(lam))[:, None] >> xp.arange(P, device=device(lam))) & 1",
-               "W = 2.0 * xp.astype(bits, xp.float64) - 1.0",
-               "ell = xp.asarray(loss(W), dtype=xp.float64)  # (2**P,)",
+               "W = 2.0 * xp.astype(bits, dtype) - 1.0",
+               "ell = xp.asarray(loss(W), dtype=dtype)  # (2**P,)",
                "f = (1 + xp.tanh(lam)[..., None, :] * W) / 2",
                "before = xp.cumulative_prod(f[..., :-1], axis=-1, include_initial=True)",
                "after = xp.flip(xp.cumulative_prod(xp.flip(f[..., 1:], axis=-1), axis=-1, include_initial=True), axis=-1)",

@@ -21,7 +21,7 @@ import sympy as sp
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .gaussian import RHO, DerivationError
-from .printing import ExpectedValue
+from .printing import ExpectedValue, Notation
 
 #: data y_1..y_N, and the observation index
 Y = sp.IndexedBase("y")
@@ -147,7 +147,8 @@ def expected_loss(family, likelihood: Likelihood):
     return expr
 
 
-def derive_conjugate(family, loss, prior, approx, *, function_name, title, anchor) -> Derivation:
+def derive_conjugate(family, loss, prior, approx, *, function_name, title, anchor,
+                     notation: Notation = Notation()) -> Derivation:
     r"""Derive the BLR step of any exponential family that is not a Gaussian (see the module docstring).
 
     .. math::
@@ -200,7 +201,8 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     step("Candidate posterior",
          list(zip(lam, s2n)) + [(m, ExpectedValue(t)) for m, t in zip(mu, family.statistics)],
          f"$q$ is {family.name}: $\\mu = \\mathbb{{E}}_q[T(\\theta)]$, "
-         + ("constant base measure" if constant_h else f"base measure $\\log h = {_tex(family.log_base_measure)}$"),
+         + ("constant base measure" if constant_h else
+            f"base measure $\\log h = {_tex(family.log_base_measure, notation)}$"),
          "blr")
     if prior is not None:
         nat = [(1 - RHO) * l + RHO * (l0 - d) for l, l0, d in zip(lam, lam0, dmu)]
@@ -285,14 +287,14 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         update = [(a, min((b, sp.factor(b)), key=sp.count_ops)) for a, b in update]
     step("Standard parameters", update, "the family's map from natural to standard parameters", "conjugate")
     update_eqs = tuple(Equation(a, b) for a, b in gradient + update)
-    assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):])
+    assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):], notation)
     in_code = {x: sp.IndexedBase("dmu_mc")[I, k] for k, x in enumerate(mc)} if sampled != 0 else {}
     unpack = []  # the gradient is written in the components of a vector parameter (Dirichlet's α_k): name them
     for p in (family.standard if gradient else ()):
         if isinstance(p.symbols, sp.MatrixBase):
-            unpack += [Assignment(c, sp.IndexedBase(p.name)[I, k], f"{_tex(c)} = {p.latex}_{{{k + 1}}}")
+            unpack += [Assignment(c, sp.IndexedBase(p.name)[I, k], f"{_tex(c, notation)} = {p.latex}_{{{k + 1}}}")
                        for k, c in enumerate(p.unique_symbols) if any(b.has(c) for _, b in gradient)]
-    assignments = tuple(unpack) + tuple(Assignment(a, b.xreplace(in_code), f"{_tex(a)} = {_tex(b)}")
+    assignments = tuple(unpack) + tuple(Assignment(a, b.xreplace(in_code), f"{_tex(a, notation)} = {_tex(b, notation)}")
                                         for a, b in gradient) + assignments
     has_rho = any(a.expr.has(RHO) for a in assignments)
     args = []
@@ -327,7 +329,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         anchor=anchor or ("conjugate" if conjugate else "blr"), function_name=function_name,
         summary=f"One BLR step: {title}.",
         arguments=tuple(args), oracles=tuple(oracles), assignments=assignments, outputs=outputs,
-        extra={"family": family, "likelihood": loss, "sum_axis": -2 if loss.one_hot else -1},
+        notation=notation, extra={"family": family, "likelihood": loss, "sum_axis": -2 if loss.one_hot else -1},
     )
 
 
@@ -341,7 +343,7 @@ class _Stack(sp.Function):
         return r"\left(" + ", ".join(printer._print(a) for a in self.args) + r"\right)"
 
 
-def _vectorise(family, prior, update_eqs):
+def _vectorise(family, prior, update_eqs, notation):
     r"""Assignments for the emitted code: a vector parameter (Dirichlet's :math:`\alpha`) is
     updated in one line over its last axis, after checking that every component's update
     has the same form as the first."""
@@ -350,7 +352,7 @@ def _vectorise(family, prior, update_eqs):
     for p in family.standard:
         if not isinstance(p.symbols, sp.MatrixBase):
             e = eqs[f"{p.name}_new"]
-            assignments.append(Assignment(e.lhs, e.rhs, f"{_tex(e.lhs)} = {_tex(e.rhs)}"))
+            assignments.append(Assignment(e.lhs, e.rhs, f"{_tex(e.lhs, notation)} = {_tex(e.rhs, notation)}"))
             outputs.append(e.lhs)
             if prior is not None:
                 args.append(Argument(f"{p.name}_0", "scalar", f"prior {p.name}, scalar or (...)"))
@@ -371,10 +373,11 @@ def _vectorise(family, prior, update_eqs):
             at.update({prior.symbols[c]: sp.IndexedBase(f"{p.name}_0")[I, k] for k, c in enumerate(comps)})
             parts = [eqs[f"{c.name}_new"].rhs.xreplace(at) for c in comps]
             assignments.append(Assignment(vec_new, _Stack(*parts),
-                                          f"{_tex(vec_new)} = ({', '.join(_tex(x) for x in parts)})"))
+                                          f"{_tex(vec_new, notation)} = ({', '.join(_tex(x, notation) for x in parts)})"))
         else:
             assignments.append(Assignment(vec_new, forms[0],
-                                          f"{_tex(vec_new)} = {_tex(forms[0])}, componentwise over k = 1..K"))
+                                          f"{_tex(vec_new, notation)} = {_tex(forms[0], notation)}, "
+                                          "componentwise over k = 1..K"))
         outputs.append(vec_new)
         args.append(Argument(f"{p.name}_0", "data", f"prior {p.name}, (..., K)"))
     return tuple(assignments), tuple(outputs), args
@@ -417,7 +420,7 @@ def _split_sum(s: sp.Sum):
     return out
 
 
-def _tex(e):
+def _tex(e, notation):
     from .printing import latex
 
-    return latex(e)
+    return latex(e, notation=notation)

@@ -16,7 +16,7 @@ from functools import cached_property
 import sympy as sp
 
 from ..paper import cite
-from .printing import latex, latex_rows, unicode_text
+from .printing import Notation, latex, latex_rows, unicode_text
 
 #: the longest line of an equation in a LaTeX ``align*``, in printed characters (``lhs = rhs``):
 #: a plain ``article`` at 10 pt fits about 60 characters of maths in its 345 pt text width
@@ -31,30 +31,32 @@ class Equation:
     rhs: sp.Basic
     approximate: bool = False
 
-    def latex(self, *, states=(), width: int | None = None) -> str:
+    def latex(self, *, states=(), notation: Notation = Notation(), width: int | None = None) -> str:
         r"""``lhs &= rhs`` for an ``align*`` row.
 
         Parameters
         ----------
         states : iterable of str, optional
             Names of the update's state symbols (see :func:`~blrkit.derive.printing.latex`).
+        notation : Notation, optional
+            The derivation's names for its own symbols (see :class:`~blrkit.derive.printing.Notation`).
         width : int, optional
             Break the right-hand side between terms into rows ``&\quad + …`` so that no row
             prints more than ``width`` characters; ``None`` (default) keeps one row.
         """
         rel = r"\approx" if self.approximate else "="
-        lhs = latex(self.lhs, states=states)
+        lhs = latex(self.lhs, states=states, notation=notation)
         if width is None:
-            return f"{lhs} &{rel} {latex(self.rhs, states=states)}"
-        rows = latex_rows(self.rhs, max(width - _visible(lhs) - 3, 20), indent=2, states=states)
+            return f"{lhs} &{rel} {latex(self.rhs, states=states, notation=notation)}"
+        rows = latex_rows(self.rhs, max(width - _visible(lhs) - 3, 20), indent=2, states=states, notation=notation)
         return f"{lhs} &{rel} " + " \\\\\n&\\quad ".join(rows)
 
-    def text(self, *, states=()) -> str:
+    def text(self, *, states=(), notation: Notation = Notation()) -> str:
         """``lhs = rhs`` in Unicode, as :meth:`latex` prints it."""
         rel = "≈" if self.approximate else "="
-        rhs = unicode_text(latex(self.rhs, states=states))
+        rhs = unicode_text(latex(self.rhs, states=states, notation=notation))
         rhs = re.sub(r"(^|\()- ", r"\1-", rhs)  # -β₀, (-x): a leading minus sign is unary
-        return f"{unicode_text(latex(self.lhs, states=states))} {rel} {rhs}"
+        return f"{unicode_text(latex(self.lhs, states=states, notation=notation))} {rel} {rhs}"
 
 
 def _visible(tex: str) -> int:
@@ -82,7 +84,8 @@ class Step:
             return self.label
         return f"{self.label}: {_plain(self.justification)}"
 
-    def latex(self, *, states=(), number: int | None = None, width: int | None = LINE_WIDTH) -> str:
+    def latex(self, *, states=(), notation: Notation = Notation(), number: int | None = None,
+              width: int | None = LINE_WIDTH) -> str:
         r"""The step as ``align*`` rows: ``\intertext{label: justification}``, then its equations.
 
         Equations longer than ``width`` characters are broken between terms (see
@@ -94,7 +97,7 @@ class Step:
         head = f"{number}.~{label}" if number is not None else label
         text = rf"\textbf{{{head}}}" if _plain(self.justification) == self.label \
             else rf"\textbf{{{head}}}: {note}"
-        lines = [eq.latex(states=states, width=width) for eq in self.equations]
+        lines = [eq.latex(states=states, notation=notation, width=width) for eq in self.equations]
         return rf"\intertext{{{text}}}" "\n" + " \\\\\n".join(lines)
 
 
@@ -175,6 +178,8 @@ class Derivation:
         evaluated, the intermediate and output assignments, and the returned names.
     anchor : str
         Key of the paper section (see :mod:`blrkit.paper`).
+    notation : Notation
+        How the symbols this derivation introduced print (its printers read it; nothing global).
     """
 
     title: str
@@ -192,6 +197,7 @@ class Derivation:
     outputs: tuple[sp.Basic, ...] = ()
     dims: tuple[tuple[sp.Basic, str], ...] = ()
     elementwise: bool = False
+    notation: Notation = Notation()
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     # -- printing ---------------------------------------------------------------------
@@ -201,6 +207,11 @@ class Derivation:
         ``\\alpha_t``."""
         lhs = [eq.lhs for eq in self.update] + list(self.outputs)
         return frozenset(getattr(x, "name", "")[:-4] for x in lhs if getattr(x, "name", "").endswith("_new"))
+
+    @property
+    def _shown(self) -> dict:
+        """How its equations print: its states and its notation (the printers' keyword arguments)."""
+        return {"states": self.states, "notation": self.notation}
 
     def _chosen(self, steps: bool) -> tuple:
         return self.steps if steps else (Step("Update", self.update, "textbook form", self.anchor),)
@@ -214,9 +225,9 @@ class Derivation:
         """
         if steps:
             body = " \\displaybreak[0] \\\\\n".join(
-                s.latex(states=self.states, number=i, width=width) for i, s in enumerate(self.steps, 1))
+                s.latex(**self._shown, number=i, width=width) for i, s in enumerate(self.steps, 1))
         else:
-            body = " \\\\\n".join(eq.latex(states=self.states, width=width) for eq in self.update)
+            body = " \\\\\n".join(eq.latex(**self._shown, width=width) for eq in self.update)
         return "\\begin{align*}\n" + body + "\n\\end{align*}"
 
     def _repr_latex_(self) -> str:
@@ -224,7 +235,7 @@ class Derivation:
         rows = []
         for i, s in enumerate(self.steps, 1):
             rows.append(rf"&\text{{{i}. {_tex_text(_mathjax_text(s))}}}")
-            rows += [eq.latex(states=self.states, width=LINE_WIDTH) for eq in s.equations]
+            rows += [eq.latex(**self._shown, width=LINE_WIDTH) for eq in s.equations]
         return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
 
     def markdown(self, *, steps: bool = True) -> str:
@@ -235,7 +246,7 @@ class Derivation:
             head = s.justification if _plain(s.justification) == s.label else f"*{s.label}*: {s.justification}"
             out.append(f"{i}. {head} ({s.citation})")
             out.append("")
-            eqs = " \\\\\n".join(eq.latex(states=self.states, width=LINE_WIDTH) for eq in s.equations)
+            eqs = " \\\\\n".join(eq.latex(**self._shown, width=LINE_WIDTH) for eq in s.equations)
             out.append("$$\n\\begin{aligned}\n" + eqs + "\n\\end{aligned}\n$$")
             out.append("")
         return "\n".join(out)
@@ -245,12 +256,12 @@ class Derivation:
         out = [f"{self.title} ({cite(self.anchor)})"]
         for i, s in enumerate(self._chosen(steps), 1):
             out.append(f"{i}. {s.heading}")
-            out.extend(f"     {eq.text(states=self.states)}" for eq in s.equations)
+            out.extend(f"     {eq.text(**self._shown)}" for eq in s.equations)
         return "\n".join(out)
 
     def equations_latex(self) -> list[str]:
         """Every equation of every step as a standalone LaTeX string (for rendering checks)."""
-        return [eq.latex(states=self.states).replace("&", "") for s in self.steps for eq in s.equations]
+        return [eq.latex(**self._shown).replace("&", "") for s in self.steps for eq in s.equations]
 
     # -- code ---------------------------------------------------------------------------
     def emit(self, *, recipe: str | None = None) -> str:

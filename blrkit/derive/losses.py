@@ -133,12 +133,25 @@ ETA, Y_OBS = sp.Symbol("eta", real=True), sp.Symbol("y", real=True)
 
 
 class Display(sp.Symbol):
-    """A symbol shown with its own LaTeX (derivation display only; never printed as code)."""
+    r"""A symbol shown with its own LaTeX (derivation display only; never printed as code).
+
+    Its LaTeX and text are part of its identity: SymPy caches symbols by name, so a cached
+    ``Display("dl_0", …)`` given a new LaTeX would change how every earlier derivation prints.
+
+    >>> Display("dl_0", r"\partial\ell/\partial\theta") == Display("dl_0", r"\partial\ell/\partial\theta_1")
+    False
+    """
 
     def __new__(cls, name, tex, text=None):
-        obj = super().__new__(cls, name)
+        obj = sp.Symbol.__xnew__(cls, name)  # uncached: the cache would hand back another derivation's symbol
         obj._tex, obj._text = tex, text or name
         return obj
+
+    def __getnewargs__(self):
+        return (self.name, self._tex, self._text)
+
+    def _hashable_content(self):
+        return super()._hashable_content() + (self._tex, self._text)
 
     def _latex(self, printer):
         return self._tex
@@ -385,7 +398,7 @@ class ComponentLoss:
         rename = dict(zip(self.theta, names))
         lines = [f"# θ = ({', '.join(n.name for n in names)}) at {'each sample θ_k' if at == 'theta' else 'm'}",
                  ", ".join(n.name for n in names) + " = " + ", ".join(f"{at}[..., {i}]" for i in range(self.dim)),
-                 f"zero = xp.zeros({at}.shape[:-1], dtype=xp.float64, device=device({at}))"]
+                 f"zero = xp.zeros({at}.shape[:-1], dtype=dtype, device=device({at}))"]
         entry = lambda e: _entry(_np_scalar(e.xreplace(rename)))  # noqa: E731
         D_ = self.dim
         forms = {
@@ -422,14 +435,14 @@ class ComponentLoss:
         EH = {(i, j): E(self.hessian[i, j]) for i in range(D_) for j in range(D_)}
         lines = ["# exact Gaussian moments: m_i, and " + ("1/s_i" if elementwise else "Σ = S⁻¹ (by a solve)"),
                  ", ".join(m.name for m in ms) + " = " + ", ".join(f"m[..., {i}]" for i in range(D_)),
-                 "zero = xp.zeros(m.shape[:-1], dtype=xp.float64, device=device(m))"]
+                 "zero = xp.zeros(m.shape[:-1], dtype=dtype, device=device(m))"]
         if fixed:
             lines[0] = "# exact Gaussian moments: m_i, and Σ = I (the covariance is held)"
         elif elementwise:
             lines.append(", ".join(f"s_{i + 1}" for i in range(D_)) + " = "
                          + ", ".join(f"s[..., {i}]" for i in range(D_)))
         else:
-            lines.append("Sigma = xp.linalg.solve(S, xp.broadcast_to(xp.eye(S.shape[-1], dtype=xp.float64, "
+            lines.append("Sigma = xp.linalg.solve(S, xp.broadcast_to(xp.eye(S.shape[-1], dtype=dtype, "
                          "device=device(S)), S.shape))")
             lines += [f"Sigma_{i + 1}_{j + 1} = Sigma[..., {i}, {j}]" for i in range(D_) for j in range(i, D_)]
         entry = lambda e: _entry(_np_scalar(e))  # noqa: E731

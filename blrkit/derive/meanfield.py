@@ -87,14 +87,16 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         "$\\mu$", anchor)]
     assignments, arguments, outputs = [], {}, []
     mu_now: dict = {}  # block name -> {statistic: symbol of its current expectation}
-    from .printing import LATEX_NAMES, latex
+    from .printing import Notation, latex
 
+    names: dict = {}  # this derivation's own notation: symbol name -> LaTeX
+    indices: dict = {}  # a block's parameter -> (base, index): m_{\mu,t}
     for b in blocks:
         fam = fams[b.name]
         mu_now[b.name] = {t: sp.Symbol(f"E_{b.name}_{k + 1}", real=True) for k, t in enumerate(fam.statistics)}
         for t, sym in mu_now[b.name].items():  # E[T_k(θ_b)], printed with θ_b's name
             shown = latex(t.xreplace({theta[b.name]: sp.Symbol(b.name)}))
-            LATEX_NAMES.setdefault(sym.name, rf"\mathbb{{E}}[{shown}]")
+            names.setdefault(sym.name, rf"\mathbb{{E}}[{shown}]")
     for b in blocks:  # every block's expectations at its current parameters, before the sweep
         assignments += _expectations(b.name, fams[b.name], mu_now[b.name], "", "the current")
     for j, b in enumerate(blocks):
@@ -114,15 +116,16 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         lik = Likelihood(f"expected loss of block {b.name}", expr, data_free=True,
                          data=tuple((s, f"E_q[{s.name}] of another block" if s.name.startswith("E_") else
                                      f"known constant {s.name}") for s in used))
+        notation = Notation(tuple(names.items()), tuple(indices.items()))
         d = derive_conjugate(fam, lik, "none" if b.prior == "none" else None, ordered(b.approximations),
-                             function_name=f"{b.name}_step", title=f"block {b.name}", anchor=anchor)
-        shown = sp.latex(sp.Symbol(b.name))
-        LATEX_NAMES.setdefault(f"E_loss_{b.name}", rf"\mathbb{{E}}_{{q_{{\setminus {shown}}}}}[\ell]")
+                             function_name=f"{b.name}_step", title=f"block {b.name}", anchor=anchor,
+                             notation=notation)
+        names.setdefault(*expected_loss_name(b.name))
         steps.append(Step(f"Block {b.name}", (Equation(sp.Symbol(f"E_loss_{b.name}"),
                                                       expr.xreplace({theta[b.name]: sp.Symbol(b.name)})),),
                           "$\\mathbb{E}$ over the other blocks: their statistics become their $\\mu$", anchor))
         steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
-        _adopt(d, b.name, fam, b.prior != "none", ("E_",), assignments, outputs, arguments)
+        _adopt(d, b.name, fam, b.prior != "none", ("E_",), assignments, outputs, arguments, indices)
         # this block's expectations at its new parameters, for the blocks after it
         if j < len(blocks) - 1:
             assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
@@ -141,20 +144,23 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         update=tuple(Equation(a.target, a.expr) for a in assignments if a.target in outputs), anchor=anchor,
         function_name=function_name, summary=f"One sweep of {title}.", arguments=tuple(arguments.values()),
         oracles=("N = y.shape[-1]  # number of observations",), assignments=tuple(assignments),
-        outputs=tuple(outputs), extra={"sum_axis": -1, "in_order": True},
+        outputs=tuple(outputs), notation=Notation(tuple(names.items()), tuple(indices.items())),
+        extra={"sum_axis": -1, "in_order": True},
     )
 
 
 def _adopt(d, block: str, family, with_prior: bool, computed: tuple, assignments: list, outputs: list,
-           arguments: dict) -> None:
+           arguments: dict, indices: dict) -> None:
     """Append the assignments, outputs and arguments of block ``block``'s own derivation ``d`` under the block's
     parameter names (``alpha`` → ``tau_alpha``, ``alpha_new``, ``alpha_0``); arguments whose names start with
-    one of ``computed`` are computed in the sweep, not passed."""
+    one of ``computed`` are computed in the sweep, not passed. ``indices`` (the sweep's notation) gains how
+    the renamed parameters print."""
     params = [p.name for p in family.standard]
     prefix = {n: f"{block}_{n}" for n in params} | {f"{n}_new": f"{block}_{n}_new" for n in params}
     if with_prior:
         prefix |= {f"{n}_0": f"{block}_{n}_0" for n in params}
-    _name_in_latex(block, params)
+    for k, v in block_indices(block, params):
+        indices.setdefault(k, v)
     for a in d.assignments:
         target = _renamed(a.target, prefix)
         assignments.append(Assignment(target, _renamed(a.expr, prefix), a.comment))
@@ -166,13 +172,17 @@ def _adopt(d, block: str, family, with_prior: bool, computed: tuple, assignments
             arguments.setdefault(name, Argument(name, arg.kind, arg.doc.replace("prior", f"prior of q_{block}:")))
 
 
-def _name_in_latex(block: str, params) -> None:
-    r"""Print block ``mu``'s parameter ``m`` as :math:`m_{\mu,t}` (and ``_new``, ``_0``)."""
-    from .printing import STATE_INDICES
+def expected_loss_name(block: str) -> tuple[str, str]:
+    r"""The symbol name and LaTeX of the expected loss over every block but ``block``:
+    :math:`\mathbb{E}_{q_{\setminus \tau}}[\ell]`."""
+    return f"E_loss_{block}", rf"\mathbb{{E}}_{{q_{{\setminus {sp.latex(sp.Symbol(block))}}}}}[\ell]"
 
+
+def block_indices(block: str, params) -> list:
+    r"""``(name, (base, index))`` pairs of a :class:`~blrkit.derive.printing.Notation`: block ``mu``'s parameter
+    ``m`` prints as :math:`m_{\mu,t}` (and ``_new``, ``_0``)."""
     b = sp.latex(sp.Symbol(block))
-    for n in params:
-        STATE_INDICES.setdefault(f"{block}_{n}", (sp.latex(sp.Symbol(n)), b))
+    return [(f"{block}_{n}", (sp.latex(sp.Symbol(n)), b)) for n in params]
 
 
 def _expect(expr, th, stats: dict, block: str, shown):

@@ -34,8 +34,8 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
     from ..families import FAMILIES
     from .approximations import ordered
     from .conjugate import Likelihood, derive_conjugate
-    from .meanfield import _adopt, _expectations, _live, _name_in_latex
-    from .printing import LATEX_NAMES
+    from .meanfield import _adopt, _expectations, _live, block_indices, expected_loss_name
+    from .printing import Notation
 
     gauss = [b for b in blocks if b.family == "multivariate-gaussian"]
     if len(gauss) != 1 or len(blocks) < 2:
@@ -55,9 +55,9 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
     E1, E2 = MatrixSymbol(f"E_{g.name}_1", D, 1), MatrixSymbol(f"E_{g.name}_2", D, D)
     m, S = MatrixSymbol(f"{g.name}_m", D, 1), MatrixSymbol(f"{g.name}_S", D, D)
     m_new, S_new = MatrixSymbol(f"{g.name}_m_new", D, 1), MatrixSymbol(f"{g.name}_S_new", D, D)
-    LATEX_NAMES.setdefault(E1.name, rf"\mathbb{{E}}[{g.name}]")
-    LATEX_NAMES.setdefault(E2.name, rf"\mathbb{{E}}[{g.name}{g.name}^\top]")
-    _name_in_latex(g.name, ("m", "S"))
+    names = {E1.name: rf"\mathbb{{E}}[{g.name}]", E2.name: rf"\mathbb{{E}}[{g.name}{g.name}^\top]"}
+    names.update(expected_loss_name(b.name) for b in blocks)
+    indices = dict(block_indices(g.name, ("m", "S")))
     scalars = {b.name: FAMILIES[b.family]() for b in blocks if b is not g}
     theta = {n: f.theta[0] for n, f in scalars.items()}
     syms = {s.name: s for s in loss.free_symbols if isinstance(s, sp.Symbol)}
@@ -65,7 +65,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
               for n, f in scalars.items()}
     for n, f in scalars.items():
         for t, sym in mu_now[n].items():
-            LATEX_NAMES.setdefault(sym.name, rf"\mathbb{{E}}[{sp.latex(t.xreplace({theta[n]: sp.Symbol(n)}))}]")
+            names.setdefault(sym.name, rf"\mathbb{{E}}[{sp.latex(t.xreplace({theta[n]: sp.Symbol(n)}))}]")
     loss = _traces(loss)
     steps = [Step("Mean field", tuple(Equation(sp.Symbol(f"q_{b.name}"), sp.Symbol(
         "multivariate_Gaussian" if b is g else scalars[b.name].name.replace(" ", "_"))) for b in blocks),
@@ -111,7 +111,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
             if c.atoms(Trace):
                 sym = sp.Symbol(f"C_{b.name}_{len(coeffs) + 1}", real=True)
                 coeffs[sym] = c
-                LATEX_NAMES.setdefault(sym.name, rf"c_{{{len(coeffs)}}}")
+                names.setdefault(sym.name, rf"c_{{{len(coeffs)}}}")
                 expr = sp.expand(expr - c * t + sym * t)
         if expr.atoms(Trace):
             raise DerivationError(f"block {b.name}: the expected loss is not linear in its statistics")
@@ -123,16 +123,17 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
                                                   sorted(expr.free_symbols, key=lambda s: s.name)
                                                   if s.name.startswith("E_")))
         d = derive_conjugate(fam, lik, None, ordered(b.approximations), function_name=f"{b.name}_step",
-                             title=f"block {b.name}", anchor=anchor)
+                             title=f"block {b.name}", anchor=anchor,
+                             notation=Notation(tuple(names.items()), tuple(indices.items())))
         shown = expr.xreplace({th: sp.Symbol(b.name)})
         steps.append(Step(f"Block {b.name}", (Equation(sp.Symbol(f"E_loss_{b.name}"), shown),
                                               *(Equation(k, v) for k, v in coeffs.items())),
                           "$\\mathbb{E}$ over the other blocks; the coefficients of its statistics as symbols", anchor))
         steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
-        _adopt(d, b.name, fam, True, ("E_", "C_"), assignments, outputs, arguments)
+        _adopt(d, b.name, fam, True, ("E_", "C_"), assignments, outputs, arguments, indices)
         if j < len(blocks) - 1:
             assignments += _expectations(b.name, fam, mu_now[b.name], "_new", "the new")
-    assignments = _live(_hoist_data_products(assignments, {g.name}), outputs)
+    assignments = _live(_hoist_data_products(assignments, {g.name}, names), outputs)
     data_args = {s.name: Argument(s.name, "data", _DATA_DOCS.get(s.name, f"data {s.name}"))
                  for s in sorted(loss.atoms(MatrixSymbol), key=lambda s: s.name) if s.name != g.name}
     first = [Argument(f"{g.name}_m", "data", f"current mean m of q_{g.name}, (..., D)"),
@@ -150,19 +151,20 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
         update=tuple(Equation(a.target, a.expr) for a in assignments if a.target in outputs), anchor=anchor,
         function_name=function_name, summary=f"One sweep of {title}.", arguments=tuple(args),
         oracles=("N = y.shape[-1]  # number of observations",), assignments=tuple(assignments), outputs=tuple(outputs),
-        dims=((D, "X.shape[-1]"),), elementwise=False, extra={"in_order": True, "sum_axis": -1},
+        dims=((D, "X.shape[-1]"),), elementwise=False, notation=Notation(tuple(names.items()), tuple(indices.items())),
+        extra={"in_order": True, "sum_axis": -1},
     )
 
 
 _DATA_DOCS = {"X": "inputs, (..., N, D)", "y": "targets, (..., N)"}
 
 
-def _hoist_data_products(assignments, blocks: set) -> list:
+def _hoist_data_products(assignments, blocks: set, notation: dict) -> list:
     """Products of data alone (``Xᵀ X``, ``Xᵀ y``) that the sweep uses more than once, computed once, first.
 
     A run of consecutive factors of a matrix product whose symbols are all data (not a block's parameters or
-    expectations) becomes a symbol named after its factors (``XtX``)."""
-    from .printing import LATEX_NAMES
+    expectations) becomes a symbol named after its factors (``XtX``); ``notation`` (the sweep's names) gains
+    its LaTeX."""
 
     def data(f):
         names = {a.name for a in f.atoms(MatrixSymbol)}
@@ -191,7 +193,7 @@ def _hoist_data_products(assignments, blocks: set) -> list:
     for r in shared:
         name = "".join(f.arg.name + "t" if isinstance(f, Transpose) else f.name for f in r)
         names[r] = MatrixSymbol(name, r[0].shape[0], r[-1].shape[1])
-        LATEX_NAMES.setdefault(name, " ".join(sp.latex(f) for f in r))
+        notation.setdefault(name, " ".join(sp.latex(f) for f in r))
 
     def replace(e):
         def one(mm):

@@ -3,7 +3,10 @@ r"""Printers: SymPy expressions of a derivation → LaTeX, and → a NumPy modul
 LaTeX
     Symbols carry Python-identifier names (``E_g``, ``S_new``); :data:`LATEX_NAMES`
     maps them to the paper's notation (``\mathbb{E}_{q_t}[\nabla\ell(\theta)]``,
-    ``S_{t+1}``).
+    ``S_{t+1}``). A derivation that names further symbols (a mean-field block's
+    expectations, its parameters) carries them in its own :class:`Notation`, which every
+    printer takes as an argument: printers are pure functions, with no module state that
+    one derivation could leave behind for the next.
 
 NumPy
     :func:`emit_module` prints a :class:`~blrkit.derive.derivation.Derivation` as a
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from types import MappingProxyType
 
 import sympy as sp
 from sympy.matrices.expressions import (
@@ -36,8 +41,9 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-#: code name -> LaTeX; names not listed print as SymPy would print them.
-LATEX_NAMES: dict[str, str] = {
+#: code name -> LaTeX, read-only; names not listed (nor in a derivation's :class:`Notation`) print as
+#: SymPy would print them.
+LATEX_NAMES = MappingProxyType({
     "m": "m_t",
     "S": "S_t",
     "s": "s_t",
@@ -136,17 +142,64 @@ LATEX_NAMES: dict[str, str] = {
     "S_star": "S_*",
     "g_star": r"\nabla\bar{\ell}(m_*)",
     "H_star": r"\nabla^2\bar{\ell}(m_*)",
-}
+})
 
 #: state symbols whose LaTeX is not their name: the time subscript goes on this base
 _STATE_BASES = {"g_avg": r"\tilde{g}", "h_avg": "h", "lam": r"\lambda"}
 
-#: state name -> (base, index): printed ``base_{index,t}`` (a parameter of a mean-field block)
-STATE_INDICES: dict[str, tuple[str, str]] = {}
+#: SymPy name -> name in emitted code, where the two differ (read-only)
+CODE_NAMES = MappingProxyType({"obs_matrix": "H", "m_k": "m", "S_k": "S", "m_k_new": "m_new", "S_k_new": "S_new",
+                               "v_k": "v", "v_k_new": "v_new", "g_k": "g", "H_k": "H"})
 
-#: SymPy name -> name in emitted code, where the two differ
-CODE_NAMES: dict[str, str] = {"obs_matrix": "H", "m_k": "m", "S_k": "S", "m_k_new": "m_new", "S_k_new": "S_new",
-                              "v_k": "v", "v_k_new": "v_new", "g_k": "g", "H_k": "H"}
+
+@dataclass(frozen=True)
+class Notation:
+    r"""How one derivation's symbols print: the notation travels with the derivation, not in module state.
+
+    Parameters
+    ----------
+    names : tuple of (str, str)
+        Symbol name → LaTeX for symbols the derivation introduces (a mean-field block's
+        ``E_tau_1`` → :math:`\mathbb{E}[\tau]`); they take precedence over :data:`LATEX_NAMES`.
+    indices : tuple of (str, (str, str))
+        State name → ``(base, index)``: a mean-field block's parameter ``mu_m`` prints as
+        :math:`m_{\mu,t}` (``_new`` as :math:`m_{\mu,t+1}`, ``_0`` as :math:`m_{\mu,0}`).
+    states : frozenset of str
+        Names of further state symbols, printed with a time subscript (``alpha`` → :math:`\alpha_t`).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> n = Notation(names=(("E_tau_1", r"\mathbb{E}[\tau]"),))
+    >>> print(latex(sp.Symbol("E_tau_1"), notation=n), latex(sp.Symbol("E_tau_1")))
+    \mathbb{E}[\tau] E_{\tau 1}
+    """
+
+    names: tuple = ()
+    indices: tuple = ()
+    states: frozenset = frozenset()
+
+    def latex_name(self, name: str) -> str | None:
+        """The LaTeX of symbol ``name``, or None when neither this notation nor :data:`LATEX_NAMES` names it."""
+        return dict(self.names).get(name, LATEX_NAMES.get(name))
+
+    def index(self, name: str) -> tuple[str, str] | None:
+        """``(base, index)`` of a mean-field block's parameter ``name``, or None."""
+        return dict(self.indices).get(name)
+
+    def with_states(self, states) -> "Notation":
+        """This notation with ``states`` added to its state symbols."""
+        states = frozenset(states)
+        return self if states <= self.states else Notation(self.names, self.indices, self.states | states)
+
+    def merged(self, names=(), indices=()) -> "Notation":
+        """This notation with further ``names`` and ``indices`` (pairs); a name given before keeps its first meaning."""
+        own, idx = dict(self.names), dict(self.indices)
+        for k, v in names:
+            own.setdefault(k, v)
+        for k, v in indices:
+            idx.setdefault(k, v)
+        return Notation(tuple(own.items()), tuple(idx.items()), self.states)
 
 #: symbols that print as a state or prior (``m_t``, ``\bar m``, ``\lambda_{1,0}``): in a sum they come
 #: first (``m_t - \rho\nabla\ell``, ``\bar m + K v``, ``\beta_0 + N``), as a paper writes an update
@@ -374,9 +427,10 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
     def _print_digamma(self, expr):
         return rf"\psi\left({self._print(expr.args[0])}\right)"
 
-    def __init__(self, settings=None, states=()):
+    def __init__(self, settings=None, notation: Notation = Notation()):
         super().__init__(settings)
-        self.states = frozenset(states)
+        self.notation = notation
+        self.states = notation.states
 
     def _group(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -389,8 +443,9 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
         name = expr.name
         if name in self.states:  # alpha -> \alpha_t, alpha_1 -> \alpha_{1,t}
             return self._subscripted(name, "t", style)
-        if name in LATEX_NAMES:
-            return LATEX_NAMES[name]
+        known = self.notation.latex_name(name)
+        if known is not None:
+            return known
         match = re.fullmatch(r"(dmu|lam0|lambda|mu)_(\d+)", name)
         if match:  # conjugate derivations: one symbol per natural parameter
             kind, k = match.groups()
@@ -402,13 +457,14 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
         match = re.fullmatch(r"(.+)_(\d+)_0", name)
         if match:  # alpha_1_0 -> \alpha_{1,0}
             return self._subscripted(match.group(1) + "_" + match.group(2), "0", style)
-        if name.endswith("_0") and name[:-2] in STATE_INDICES:  # a mean-field block's prior: \alpha_{\tau,0}
+        if name.endswith("_0") and self.notation.index(name[:-2]) is not None:  # a mean-field block's prior: \alpha_{\tau,0}
             return self._subscripted(name[:-2], "0", style)
         return super()._print_Symbol(expr, style=style)
 
     def _subscripted(self, name: str, sub: str, style) -> str:
-        if name in STATE_INDICES:  # a mean-field block's parameter: m_{\mu,t}
-            base, index = STATE_INDICES[name]
+        indexed = self.notation.index(name)
+        if indexed is not None:  # a mean-field block's parameter: m_{\mu,t}
+            base, index = indexed
             return f"{base}_{{{index},{sub}}}"
         if name in _STATE_BASES:
             return f"{_STATE_BASES[name]}_{{{sub}}}"
@@ -470,8 +526,9 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
         return "I"
 
     def _print_MatrixSymbol(self, expr):
-        if expr.name in LATEX_NAMES:
-            return LATEX_NAMES[expr.name]
+        known = self.notation.latex_name(expr.name)
+        if known is not None:
+            return known
         return super()._print_MatrixSymbol(expr)
 
 
@@ -485,7 +542,7 @@ class ExpectedValue(sp.Function):
 _SETTINGS = {"mat_symbol_style": "plain", "inv_trig_style": "abbreviated"}
 
 
-def latex(expr, *, states=()) -> str:
+def latex(expr, *, states=(), notation: Notation = Notation()) -> str:
     r"""LaTeX of ``expr`` in blrkit's notation, its terms in the order a paper writes them.
 
     Parameters
@@ -495,6 +552,8 @@ def latex(expr, *, states=()) -> str:
     states : iterable of str, optional
         Names of further state symbols (a conjugate family's standard parameters), printed
         with a time subscript (``alpha`` → ``\alpha_t``) and first in a sum.
+    notation : Notation, optional
+        The derivation's own names for its symbols (see :class:`Notation`).
 
     Examples
     --------
@@ -507,17 +566,17 @@ def latex(expr, *, states=()) -> str:
     >>> print(latex(sp.Symbol("alpha") + 1, states=["alpha"]))
     \alpha_t + 1
     """
-    return _LatexPrinter(_SETTINGS, states=states).doprint(expr)
+    return _LatexPrinter(_SETTINGS, notation.with_states(states)).doprint(expr)
 
 
-def latex_terms(expr, *, states=()) -> list[str]:
+def latex_terms(expr, *, states=(), notation: Notation = Notation()) -> list[str]:
     """The terms of ``expr`` as printed by :func:`latex`, each with its sign (``"- x"``, ``"+ y"``).
 
     Parameters
     ----------
     expr : sympy.Basic
         A scalar or matrix expression; anything but a sum is one term.
-    states : iterable of str, optional
+    states, notation : optional
         As for :func:`latex`.
 
     Returns
@@ -531,14 +590,14 @@ def latex_terms(expr, *, states=()) -> list[str]:
     >>> latex_terms(sp.Symbol("y") - sp.Symbol("d"))
     ['y', '- d']
     """
-    printer = _LatexPrinter(_SETTINGS, states=states)
+    printer = _LatexPrinter(_SETTINGS, notation.with_states(states))
     if not isinstance(expr, (sp.Add, MatAdd)):
         return [printer.doprint(expr)]
     terms = printer.add_terms(expr)
     return [("- " if t.negative else ("+ " if i else "")) + t.text for i, t in enumerate(terms)]
 
 
-def latex_rows(expr, width: int, *, indent: int = 0, states=()) -> list[str]:
+def latex_rows(expr, width: int, *, indent: int = 0, states=(), notation: Notation = Notation()) -> list[str]:
     r"""``expr`` broken between terms into rows of at most ``width`` printed characters.
 
     Rows after the first get ``indent`` characters less.  A term too long for a row whose
@@ -555,7 +614,7 @@ def latex_rows(expr, width: int, *, indent: int = 0, states=()) -> list[str]:
         Printed characters a row may hold.
     indent : int, optional
         How much narrower the continuation rows are (they start with ``\quad``).
-    states : iterable of str, optional
+    states, notation : optional
         As for :func:`latex`.
 
     Returns
@@ -571,7 +630,7 @@ def latex_rows(expr, width: int, *, indent: int = 0, states=()) -> list[str]:
     >>> latex_rows(a + b + c, 6)
     ['a + b', '+ c']
     """
-    printer = _LatexPrinter(_SETTINGS, states=states)
+    printer = _LatexPrinter(_SETTINGS, notation.with_states(states))
     if not isinstance(expr, (sp.Add, MatAdd)):
         return [printer.doprint(expr)]
     pieces = []
@@ -739,10 +798,14 @@ def _wrap(text: str) -> str:
 class _ScalarPrinter(NumPyPrinter):
     """NumPy's printer, plus sums over data: ``Σ_i f(y_i)`` → ``xp.sum(f(y), axis=sum_axis)``."""
 
-    sum_axis = -1
-    #: print a product's numbers and step-size/count symbols (ρ, N, M) first, grouped: ``(n_data*rho/n_batch)*g``
-    #: costs one array operation where ``g*n_data*rho/n_batch`` costs three (elementwise steps on small arrays)
-    scale_first = False
+    #: ``sum_axis``: the data axis of ``Σ_i``. ``scale_first``: print a product's numbers and step-size/count
+    #: symbols (ρ, N, M) first, grouped: ``(n_data*rho/n_batch)*g`` costs one array operation where
+    #: ``g*n_data*rho/n_batch`` costs three (elementwise steps on small arrays). ``scalars``: names of the step's
+    #: scalar arguments, which may arrive as Python floats: a square root of them alone prints as ``(…)**0.5``,
+    #: since ``xp.sqrt`` takes arrays only (Adam's bias correction √(1 − (1 − ρ)ᵗ)).
+    def __init__(self, sum_axis: int = -1, scale_first: bool = False, scalars: frozenset = frozenset()):
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.sum_axis, self.scale_first, self.scalars = sum_axis, scale_first, scalars
 
     def _print_Mul(self, expr):
         if self.scale_first:
@@ -770,10 +833,6 @@ class _ScalarPrinter(NumPyPrinter):
         for sign, code in out[1:]:
             text += f" {sign} {code}"
         return text
-
-    #: names of the step's scalar arguments, which may arrive as Python floats: a square root of them alone
-    #: prints as ``(…)**0.5``, since ``xp.sqrt`` takes arrays only (Adam's bias correction √(1 − (1 − ρ)ᵗ))
-    scalars: frozenset = frozenset()
 
     def _print_Pow(self, expr, rational=False):
         names = {s.name for s in expr.base.free_symbols}
@@ -804,19 +863,18 @@ class _ScalarPrinter(NumPyPrinter):
         return f"{expr.base.name}[..., {self._print(expr.indices[1])}]"
 
 
-_SCALAR_PRINTER = _ScalarPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
 _MATH_PRINTER = PythonCodePrinter({"fully_qualified_modules": True})
 
 
-def _np_scalar(expr, sum_axis: int = -1, scale_first: bool = False) -> str:
+def _np_scalar(expr, sum_axis: int = -1, scale_first: bool = False, scalars: frozenset = frozenset()) -> str:
     renamed = {x: sp.Symbol(CODE_NAMES[x.name], **x.assumptions0) for x in getattr(expr, "free_symbols", ())
                if isinstance(x, sp.Symbol) and x.name in CODE_NAMES}
     expr = expr.xreplace(renamed) if renamed else expr
-    _SCALAR_PRINTER.sum_axis, _SCALAR_PRINTER.scale_first = sum_axis, scale_first
     # a function of numbers alone (log 2π) is a Python float, from math: xp.log needs an array
     numeric = {f: sp.Symbol(f"_numeric_{i}") for i, f in enumerate(sorted(getattr(expr, "atoms", lambda *_: ())(
         sp.Function), key=str)) if not f.free_symbols}
-    code = _SCALAR_PRINTER.doprint(expr.xreplace(numeric) if numeric else expr).replace("numpy.", "xp.")
+    printer = _ScalarPrinter(sum_axis, scale_first, scalars)
+    code = printer.doprint(expr.xreplace(numeric) if numeric else expr).replace("numpy.", "xp.")
     for f, placeholder in numeric.items():
         code = code.replace(placeholder.name, _MATH_PRINTER.doprint(f))
     code = re.sub(r"\bscipy\.special\.(expit|digamma)\(", r"\1(", code)  # Array-API versions: blrkit._array_api
@@ -856,8 +914,8 @@ class MatrixCodePrinter:
     e.g. ``{D: "m.shape[-1]"}``; it is needed to print identity matrices.
     """
 
-    def __init__(self, dims: dict, sum_axis: int = -1, scale_first: bool = False):
-        self.dims, self.sum_axis, self.scale_first = dims, sum_axis, scale_first
+    def __init__(self, dims: dict, sum_axis: int = -1, scale_first: bool = False, scalars: frozenset = frozenset()):
+        self.dims, self.sum_axis, self.scale_first, self.scalars = dims, sum_axis, scale_first, scalars
 
     def print(self, expr) -> str:
         return self._p(expr).code
@@ -866,7 +924,7 @@ class MatrixCodePrinter:
         if not isinstance(e, MatrixExpr):
             if e.has(sp.Trace) or e.has(Determinant):
                 return _Printed(self._with_traces(e), "s", sum=True)
-            return _Printed(_np_scalar(e, self.sum_axis, self.scale_first), "s")
+            return _Printed(_np_scalar(e, self.sum_axis, self.scale_first, self.scalars), "s")
         if isinstance(e, MatrixSymbol):
             return _Printed(CODE_NAMES.get(e.name, e.name), "v" if e.shape[1] == 1 else "M")
         if isinstance(e, Identity):
@@ -889,7 +947,7 @@ class MatrixCodePrinter:
         size = self.dims[n]
         if ".shape" not in size:
             raise NotImplementedError(f"an identity of size {size}: its size must be read from an array (x.shape[-1])")
-        return f"xp.eye({size}, dtype=xp.float64, device=device({size.partition('.')[0]}))"
+        return f"xp.eye({size}, dtype=dtype, device=device({size.partition('.')[0]}))"
 
     def _with_traces(self, e) -> str:
         """A scalar sum of (coefficient × trace of a matrix product) terms."""
@@ -908,8 +966,8 @@ class MatrixCodePrinter:
                 traced = f"xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky({self._p(matrix).code}))), axis=-1)"
             elif traces:
                 traced = self._trace(traces[0].arg)
-            text = _np_scalar(c, self.sum_axis) if not traces else traced if c == 1 else \
-                f"{_paren(_np_scalar(c, self.sum_axis))} * {traced}"
+            text = _np_scalar(c, self.sum_axis, scalars=self.scalars) if not traces else traced if c == 1 else \
+                f"{_paren(_np_scalar(c, self.sum_axis, scalars=self.scalars))} * {traced}"
             code = (f"{code} - {text}" if code else f"-{text}") if negative else (f"{code} + {text}" if code else text)
         return code
 
@@ -928,7 +986,7 @@ class MatrixCodePrinter:
         else:  # tr(A S⁻¹) = tr(S⁻¹ A): the solve first
             k = next((i for i, f in enumerate(mats) if isinstance(f, Inverse)), 0)
             text = f"xp.linalg.trace({self._product(list(mats[k:]) + list(mats[:k])).code})"
-        return text if c == 1 else f"{_np_scalar(c)} * {text}"
+        return text if c == 1 else f"{_np_scalar(c, scalars=self.scalars)} * {text}"
 
     def _matadd(self, e: MatAdd) -> _Printed:
         """Positive terms first (``xp.eye(D) - K @ H``, ``m_pred + K @ v``), then ``- term``."""
@@ -953,7 +1011,8 @@ class MatrixCodePrinter:
             return prod
         if coeff == -1:
             return _Printed(f"-{_paren(prod.code)}", prod.kind)
-        scalar = _np_scalar(coeff) if coeff.is_Number else _broadcast(_np_scalar(coeff), prod.kind)
+        scalar = _np_scalar(coeff, scalars=self.scalars) if coeff.is_Number else \
+            _broadcast(_np_scalar(coeff, scalars=self.scalars), prod.kind)
         return _Printed(f"{scalar} * {_paren(prod.code)}", prod.kind, product=True)
 
     def _product(self, factors: list) -> _Printed:
@@ -1065,20 +1124,23 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
         "    # -- inputs ------------------------------------------------------------",
     ]
     arrays = [a.name for a in d.arguments if a.kind in ("vector", "matrix", "data", "scalar")]
-    lines.append(f"    xp = array_namespace({', '.join(f'{n}={n}' for n in arrays)})")
+    named = ', '.join(f'{n}={n}' for n in arrays)
+    lines.append(f"    xp = array_namespace({named})")
+    # the floating dtype of the array arguments: float32 stays float32 (blrkit._array_api.float_dtype)
+    lines.append(f"    dtype = float_dtype(xp, {named})")
     for a in d.arguments:
         if a.kind in ("vector", "matrix", "data"):
-            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=xp.float64)")
+            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=dtype)")
         elif a.kind == "scalar" and d.elementwise:  # a Python float stays one: its arithmetic is not an array's
             lines.append(f"    {a.name} = {a.name} if type({a.name}) is float else "
-                         f"xp.asarray({a.name}, dtype=xp.float64)[..., None]")
+                         f"xp.asarray({a.name}, dtype=dtype)[..., None]")
         elif a.kind == "scalar":
-            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=xp.float64)")
+            lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=dtype)")
     if d.oracles:
         lines.append("    # -- oracle terms ------------------------------------------------------")
         lines.extend(f"    {o}" if not o.startswith("#") else f"    {o}" for o in d.oracles)
-    printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1), scale_first=d.elementwise)
-    _SCALAR_PRINTER.scalars = frozenset(a.name for a in d.arguments if a.kind in ("scalar", "int"))
+    printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1), scale_first=d.elementwise,
+                                scalars=frozenset(a.name for a in d.arguments if a.kind in ("scalar", "int")))
     body = [a for a in d.assignments if a.target not in d.outputs]
     outs = [a for a in d.assignments if a.target in d.outputs]
     groups = ((("assignments, in order", list(d.assignments)),) if d.extra.get("in_order") else
@@ -1091,7 +1153,6 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
             if a.comment:
                 lines.append(_comment(a.comment))
             lines.append(f"    {_name(a.target)} = {printer.print(a.expr)}")
-    _SCALAR_PRINTER.scalars = frozenset()
     lines.append(f"    return {', '.join(_name(o) for o in d.outputs)}")
     return "\n".join(lines).replace("IMPORTS", _imports(lines)) + "\n"
 
@@ -1100,7 +1161,7 @@ def _imports(lines: list[str]) -> str:
     """``numpy`` if host-side NumPy is used, and the helpers of :mod:`blrkit._array_api` the code calls."""
     body = lines[lines.index("    # -- inputs ------------------------------------------------------------"):]
     code = "\n".join(line for line in body if not line.lstrip().startswith("#"))
-    helpers = ["array_namespace"] + [f for f in ("device", "digamma", "expit", "logsumexp", "on_device")
+    helpers = ["array_namespace"] + [f for f in ("device", "digamma", "expit", "float_dtype", "logsumexp", "on_device")
                                      if re.search(rf"(?<![.\w]){f}\(", code)]
     out = ["import math", ""] if re.search(r"(?<![.\w])math\.", code) else []
     out += ["import numpy as np", ""] if re.search(r"(?<![.\w])np\.", code) else []
@@ -1119,7 +1180,8 @@ def _docstring(d) -> str:
     out = ['    r"""' + d.summary.splitlines()[0]]
     out += [f"    {line}" if line else "" for line in d.summary.splitlines()[1:]]
     out += ["", "    .. math::", ""]
-    out += [f"        {eq.latex(states=d.states).replace('&', '')}" + (r" \\" if i + 1 < len(d.update) else "")
+    out += [f"        {eq.latex(states=d.states, notation=d.notation).replace('&', '')}"
+            + (r" \\" if i + 1 < len(d.update) else "")
             for i, eq in enumerate(d.update)]
     out += ["", "    Parameters", "    ----------"]
     for a in d.arguments:

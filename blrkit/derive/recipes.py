@@ -69,6 +69,10 @@ class Recipe:
         """The derivation (computed once per process and cached)."""
         return _derive(self.name)
 
+    def derive_afresh(self) -> Derivation:
+        """The derivation computed now, not read from the cache of :meth:`derive` (the print-order test)."""
+        return _build(self)
+
 
 def _build(recipe: Recipe) -> Derivation:
     from .blr import derive

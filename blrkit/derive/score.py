@@ -49,7 +49,7 @@ def score_function_lines(family, f, to_state) -> list[str]:
     lines = [
         "# score function: ∇_λ E_q[f] = E_q[f(θ)(T(θ) − μ)] from θ_k ~ q_t, then ∇_μ = F(λ)⁻¹ ∇_λ",
         f"theta = {SAMPLERS[family.key]}",
-        f"f = {_np_scalar(f.xreplace(at))} + xp.zeros(theta.shape, dtype=xp.float64, device=device(theta))",
+        f"f = {_np_scalar(f.xreplace(at))} + xp.zeros(theta.shape, dtype=dtype, device=device(theta))",
         f"T = {stack([_np_scalar(t.xreplace(at)) + ' + 0 * theta' for t in family.statistics])}",
         f"mu = {stack([_np_scalar(x) for x in mean])}",
         "grad_lam = xp.mean(f[..., None] * (T - mu), axis=0)",

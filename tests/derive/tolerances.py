@@ -28,3 +28,9 @@ def assert_close(actual, desired, rtol, err_msg=""):
     desired = np.asarray(desired, dtype=float)
     scale = max(1.0, float(np.max(np.abs(desired), initial=0.0)))
     np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale, err_msg=err_msg)
+
+#: One BLR step computed in float32 against the same step in float64 on the same inputs (rounded to float32),
+#: entry by entry. Rounding the inputs and each operation costs ~eps32 = 1.2e-7 relative, amplified by the
+#: condition number of the solved matrices (the random SPD matrices of the cases: κ ≲ 1e3) and by a short
+#: chain of operations (≲ 8 roundings on the path to each output): 8 · eps32 · 1e3 ≈ 1e-3.
+FLOAT32 = 8 * float(np.finfo(np.float32).eps) * 1e3

@@ -8,7 +8,7 @@
 
 import math
 
-from blrkit._array_api import array_namespace, device, logsumexp
+from blrkit._array_api import array_namespace, device, float_dtype, logsumexp
 
 
 def em_step(X, XX, weights, means, precisions):
@@ -45,11 +45,12 @@ def em_step(X, XX, weights, means, precisions):
     """
     # -- inputs ------------------------------------------------------------
     xp = array_namespace(X=X, XX=XX, weights=weights, means=means, precisions=precisions)
-    X = xp.asarray(X, dtype=xp.float64)
-    XX = xp.asarray(XX, dtype=xp.float64)
-    weights = xp.asarray(weights, dtype=xp.float64)
-    means = xp.asarray(means, dtype=xp.float64)
-    precisions = xp.asarray(precisions, dtype=xp.float64)
+    dtype = float_dtype(xp, X=X, XX=XX, weights=weights, means=means, precisions=precisions)
+    X = xp.asarray(X, dtype=dtype)
+    XX = xp.asarray(XX, dtype=dtype)
+    weights = xp.asarray(weights, dtype=dtype)
+    means = xp.asarray(means, dtype=dtype)
+    precisions = xp.asarray(precisions, dtype=dtype)
     # -- oracle terms ------------------------------------------------------
     # T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every iteration),
     # shared by the E-step and the M-step
@@ -73,7 +74,7 @@ def em_step(X, XX, weights, means, precisions):
     # \Sigma_{k,t+1} = \frac{1}{N_k} C_k - m_{k,t+1} m_{k,t+1}^\top
     covariances_new = (1/N_k)[..., None, None] * C_k - means_new[..., :, None] * means_new[..., None, :]
     # S_{k,t+1} = \Sigma_{k,t+1}^{-1}
-    precisions_new = xp.linalg.solve(covariances_new, xp.eye(X.shape[-1], dtype=xp.float64, device=device(X)))
+    precisions_new = xp.linalg.solve(covariances_new, xp.eye(X.shape[-1], dtype=dtype, device=device(X)))
     # \log p(X\mid\theta_t) = \sum_{i=1}^{N} \log Z_{i}
     log_likelihood = xp.sum(log_norm, axis=-1)
     return weights_new, means_new, precisions_new, log_likelihood

@@ -8,7 +8,7 @@
 
 import math
 
-from blrkit._array_api import array_namespace, logsumexp, on_device
+from blrkit._array_api import array_namespace, float_dtype, logsumexp, on_device
 
 
 def mixture_vi_step(m, S, v, rho, rho_pi, grad, hess, loss, n_samples, rng):
@@ -54,11 +54,12 @@ def mixture_vi_step(m, S, v, rho, rho_pi, grad, hess, loss, n_samples, rng):
     """
     # -- inputs ------------------------------------------------------------
     xp = array_namespace(m=m, S=S, v=v, rho=rho, rho_pi=rho_pi)
-    m = xp.asarray(m, dtype=xp.float64)
-    S = xp.asarray(S, dtype=xp.float64)
-    v = xp.asarray(v, dtype=xp.float64)
-    rho = xp.asarray(rho, dtype=xp.float64)
-    rho_pi = xp.asarray(rho_pi, dtype=xp.float64)
+    dtype = float_dtype(xp, m=m, S=S, v=v, rho=rho, rho_pi=rho_pi)
+    m = xp.asarray(m, dtype=dtype)
+    S = xp.asarray(S, dtype=dtype)
+    v = xp.asarray(v, dtype=dtype)
+    rho = xp.asarray(rho, dtype=dtype)
+    rho_pi = xp.asarray(rho_pi, dtype=dtype)
     # -- oracle terms ------------------------------------------------------
     # θ_{k,s} = m_k + L_k^{-T} ε_s with S_k = L_k L_kᵀ: (n_samples, ..., K, D)
     L = xp.linalg.cholesky(S)

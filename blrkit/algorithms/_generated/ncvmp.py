@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from blrkit._array_api import array_namespace, device, expit, on_device
+from blrkit._array_api import array_namespace, device, expit, float_dtype, on_device
 
 
 def ncvmp_step(m, S, alpha, X, y):
@@ -44,11 +44,12 @@ def ncvmp_step(m, S, alpha, X, y):
     """
     # -- inputs ------------------------------------------------------------
     xp = array_namespace(m=m, S=S, alpha=alpha, X=X, y=y)
-    m = xp.asarray(m, dtype=xp.float64)
-    S = xp.asarray(S, dtype=xp.float64)
-    alpha = xp.asarray(alpha, dtype=xp.float64)
-    X = xp.asarray(X, dtype=xp.float64)
-    y = xp.asarray(y, dtype=xp.float64)
+    dtype = float_dtype(xp, m=m, S=S, alpha=alpha, X=X, y=y)
+    m = xp.asarray(m, dtype=dtype)
+    S = xp.asarray(S, dtype=dtype)
+    alpha = xp.asarray(alpha, dtype=dtype)
+    X = xp.asarray(X, dtype=dtype)
+    y = xp.asarray(y, dtype=dtype)
     # -- oracle terms ------------------------------------------------------
     if bool(xp.any((y != -1) & (y != 1))):
         raise ValueError("y must hold only the labels -1, +1 of this loss, logistic (y in {-1, +1}) "
@@ -65,7 +66,7 @@ def ncvmp_step(m, S, alpha, X, y):
     E_H = X.mT @ (d2[..., None] * X)
     # -- outputs -----------------------------------------------------------
     # S_{t+1} = \alpha I + \mathbb{E}_{q_t}[\nabla^2\ell(\theta)]
-    S_new = alpha[..., None, None] * xp.eye(X.shape[-1], dtype=xp.float64, device=device(X)) + E_H
+    S_new = alpha[..., None, None] * xp.eye(X.shape[-1], dtype=dtype, device=device(X)) + E_H
     # m_{t+1} = m_t - S_{t+1}^{-1} \left(\alpha m_t + \mathbb{E}_{q_t}[\nabla\ell(\theta)]\right)
     m_new = m - xp.linalg.solve(S_new, (alpha[..., None] * m + E_g)[..., None])[..., 0]
     return m_new, S_new
