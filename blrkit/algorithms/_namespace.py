@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_library, array_namespace, device, on_device
+from blrkit._array_api import array_library, array_namespace, device, float_dtype, on_device
 
 
 def namespace_and_reference(**named):
@@ -100,14 +100,14 @@ __all__ = ["as_dtype", "check_returned", "floating_dtype", "indices_on", "namesp
 
 
 def floating_dtype(xp, **named):
-    """The floating dtype a driver computes in, read from its array arguments ``named`` (issue #29's policy).
+    """The floating dtype a driver computes in, read from its array arguments ``named`` (issue #29's policy): the
+    emitted steps' own rule, :func:`blrkit._array_api.float_dtype`, over the arguments of a real floating dtype.
 
-    float32 when every floating-point array among them is float32 (a float32 start and a float32 prior: the
-    run stays float32), float64 when one is float64 (the wider wins, as in NumPy's promotion). Integers,
-    booleans, lists, Python numbers and None do not take part (a list of numbers beside a float32 array is
-    taken in float32); a run with no floating-point array is float64. float16 and bfloat16 are refused
-    (``TypeError`` naming the argument): the steps accumulate sums and solve systems whose rounding in 11 or 8
-    bits of mantissa would swamp the update; give float32.
+    float32 when every floating-point array among them is float32, float64 when one is float64 (the wider
+    wins); integers, booleans, lists, Python numbers and None do not choose, and alone they give float64.
+    float16 and bfloat16 are refused (``ValueError`` naming the argument): a step's sums and solves lose their
+    meaning in 11 or 8 bits of mantissa. Complex and non-numeric arguments are left to the driver's own checks,
+    which refuse them with a ``TypeError`` naming them.
 
     >>> import numpy as np
     >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float32), rho=0.1).__name__
@@ -119,23 +119,21 @@ def floating_dtype(xp, **named):
     >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float16))
     Traceback (most recent call last):
     ...
-    TypeError: m0 is a float16 array: blrkit computes in float32 or float64 (half precision would swamp the sums of a step); pass m0 as float32
+    ValueError: m0 has dtype float16: blrkit computes in float32 or float64; convert m0 (e.g. m0.astype(numpy.float32))
     """
-    found = False
-    for name, v in named.items():
-        dtype = getattr(v, "dtype", None)
-        if dtype is None or not hasattr(v, "shape"):
-            continue
-        # by name: a NumPy array beside another library's is compared without mixing the libraries' dtypes
-        text = getattr(dtype, "name", None) or str(dtype).rpartition(".")[2]   # torch.float32 → float32
-        if text == "float64":
-            return xp.float64
-        if text == "float32":
-            found = True
-        elif "float16" in text:  # float16, bfloat16 (PyTorch's torch.bfloat16, JAX's bfloat16)
-            raise TypeError(f"{name} is a {text} array: blrkit computes in float32 or float64 (half precision "
-                            f"would swamp the sums of a step); pass {name} as float32")
-    return xp.float32 if found else xp.float64
+    return float_dtype(xp, **{name: v for name, v in named.items() if _real_floating(xp, v)})
+
+
+def _real_floating(xp, v) -> bool:
+    dtype = getattr(v, "dtype", None)
+    if dtype is None or not hasattr(v, "shape"):
+        return False
+    if isinstance(v, (np.ndarray, np.generic)):
+        return dtype.kind == "f"
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except (TypeError, ValueError, AttributeError):
+        return "float" in str(dtype) and "complex" not in str(dtype)
 
 
 def as_dtype(xp, dtype, a):

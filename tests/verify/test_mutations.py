@@ -224,7 +224,7 @@ MUTATIONS = {
         ("prior dropped", r"^\s*S_new =", r"\balpha\b", "(0 * alpha)"),
         ("precision output off by I", r"^\s*return m_new, S_new", r"S_new$", "S_new + xp.eye(X.shape[-1], dtype=xp.float64, device=device(X))"),
     ]),
-    "kalman_update": ("kalman_update", ("blrkit.algorithms.kalman.filter", "blrkit.algorithms.kalman.steady"), ("kalman_update",), [
+    "kalman_update": ("kalman_update", ("blrkit.algorithms.kalman.model",), ("kalman_update",), [
         ("dropped K R K^T", r"^\s*P_new =", r"\s*\+\s*\(*K @ R\)? @ K\.mT\)?$", ""),
         ("sign of the observation", r"^\s*v =", r"\by\b", "(-y)"),
         ("2R in the innovation covariance", r"^\s*C =", r"\bR$", "(2 * R)"),

@@ -108,11 +108,11 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
     """
     named = dict(y=y, F0=F0, Q0=Q0, H0=H0, R0=R0, m00=m00, P00=P00, transition_offsets=transition_offsets,
                  observation_offsets=observation_offsets)
-    # float32 arrays: float32 results (the iterations run in float64: the M-step's sums need the range)
-    dtype = floating_dtype(np, **named)
     if array_namespace(**named) is not np:
         name, lib = next((n, array_library(v)) for n, v in named.items() if array_library(v) not in (None, "numpy"))
         raise TypeError(f"kalman_em runs on NumPy arrays; {name} is a {lib} array: convert it with np.asarray({name})")
+    # float32 arrays: float32 results (the iterations run in float64: the M-step's sums need the range)
+    dtype = floating_dtype(np, **named)
     if isinstance(fit, str):
         fit = (fit,)
     fit = tuple(fit)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace, device, to_numpy
-from blrkit.algorithms._generated.kalman_update import kalman_update
 from blrkit.algorithms.kalman import model
 from blrkit.algorithms.kalman.model import (
     LOG_2PI,
@@ -26,6 +25,7 @@ from blrkit.algorithms.kalman.model import (
     matvec,
     series_flat,
     sym,
+    update,
 )
 from blrkit.algorithms._namespace import as_dtype, floating_dtype
 from blrkit.algorithms.kalman.steady import steady_scan
@@ -188,7 +188,7 @@ class _AffineUpdate:
         D, O = P_pred.shape[-1], H.shape[-2]
         E = np.eye(D + 2 * O)
         # rows 0..D−1: m̂ = e_i; rows D..D+O−1: y = e_j; rows D+O..: d = e_k (the emitted BLR step)
-        m, self.P, self.K, v, C = kalman_update(E[:, :D], P_pred, E[:, D:D + O], H, R, E[:, D + O:])
+        m, self.P, self.K, v, C = update(E[:, :D], P_pred, E[:, D:D + O], H, R, E[:, D + O:])
         L = np.linalg.cholesky(C)
         # log N(v; 0, C) = const − ½|z|², z = L⁻¹v, const = −½(log det C + O log 2π)
         LinvT = np.linalg.solve(L, np.eye(O)).T
@@ -214,12 +214,12 @@ def _batched_update(m_pred, P_pred, y_t, H, R, d, observed_t, mode):
     """The emitted update with per-series covariances; ``mode`` "all", an index array of the
     observed components (the same in every series), or "pad" (they differ between series)."""
     if mode is None:
-        m, P, _, v, C = kalman_update(m_pred, P_pred, y_t, H, R, 0.0 if d is None else d)
+        m, P, _, v, C = update(m_pred, P_pred, y_t, H, R, 0.0 if d is None else d)
         return m, P, gaussian_logpdf(v, C)
     if mode != "pad":
         # the observed rows of y, d, H and the observed block of R
         idx = mode
-        m, P, _, v, C = kalman_update(m_pred, P_pred, y_t[..., idx], H[..., idx, :], R[..., idx[:, None], idx],
+        m, P, _, v, C = update(m_pred, P_pred, y_t[..., idx], H[..., idx, :], R[..., idx[:, None], idx],
                                       0.0 if d is None else d[..., idx])
         return m, P, gaussian_logpdf(v, C)
     return _padded_update(m_pred, P_pred, y_t, H, R, d, observed_t)
@@ -238,7 +238,7 @@ def _padded_update(m_pred, P_pred, y_t, H, R, d, o, xp=np):
     Hp = xp.where(o[..., None], H, 0.0)
     Rp = xp.where(o[..., :, None] & o[..., None, :], R, 0.0) + missing[..., :, None] * xp.eye(
         o.shape[-1], dtype=xp.float64, device=device(R))
-    m, P, _, v, C = kalman_update(m_pred, P_pred, y0, Hp, Rp, d0)
+    m, P, _, v, C = update(m_pred, P_pred, y0, Hp, Rp, d0)
     return m, P, gaussian_logpdf(v, C, xp) + 0.5 * xp.sum(missing, axis=-1) * LOG_2PI
 
 
@@ -279,7 +279,7 @@ def _filter_plain(mod, xp):
             m, P = m_pred, P_pred
         elif complete[t]:
             # the emitted BLR step (ρ = 1)
-            m, P, _, v, C = kalman_update(m_pred, P_pred, mod.y[t, ...], mod.at("H", t), mod.at("R", t),
+            m, P, _, v, C = update(m_pred, P_pred, mod.y[t, ...], mod.at("H", t), mod.at("R", t),
                                           0.0 if d_t is None else d_t)
             loglik = loglik + gaussian_logpdf(v, C, xp)
         else:
@@ -365,7 +365,7 @@ def filter_time_major(mod):
                 P, K = upd.P, upd.K
             else:
                 # a small batch: the emitted step on the means themselves
-                m, P, K, v, C = kalman_update(m_pred, P_pred, y_t, H_t, R_t, 0.0 if d_t is None else d_t)
+                m, P, K, v, C = update(m_pred, P_pred, y_t, H_t, R_t, 0.0 if d_t is None else d_t)
                 ll = gaussian_logpdf(v, C)
             loglik += ll
         else:

@@ -13,6 +13,7 @@ import numpy as np
 
 from blrkit._array_api import array_library, array_namespace, device, to_numpy
 from blrkit._validation import as_float_array, cholesky_succeeds, reject_complex
+from blrkit.algorithms._generated.kalman_update import kalman_update
 from blrkit.algorithms._namespace import as_dtype
 
 #: The predicted covariance is steady when max|P̂_t − P̂_{t−1}| ≤ STEADY_RTOL · max|P̂_t|: a few ulps.
@@ -327,6 +328,15 @@ def matvec(M, x):
 
 def sym(a):
     return 0.5 * (a + a.mT)
+
+
+def update(m_pred, P_pred, y, H, R, d):
+    """The emitted BLR step :func:`~blrkit.algorithms._generated.kalman_update.kalman_update` (Joseph's form),
+    its covariance symmetrised: ``(m, P, K, v, C)``. Joseph's form keeps P positive definite, but its two
+    triangles differ by rounding (a few ulps: ~1e-7 relative in float32); ½(P + Pᵀ) makes P exactly symmetric, so
+    that the next prediction and every later factorisation read the same matrix whatever triangle they use."""
+    m, P, K, v, C = kalman_update(m_pred, P_pred, y, H, R, d)
+    return m, sym(P), K, v, C
 
 
 def check_overflow(xp, what: str, *arrays) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit.algorithms._generated.kalman_update import kalman_update
 from blrkit.algorithms.kalman import model
-from blrkit.algorithms.kalman.model import STEADY_RTOL, TV_NAME, gaussian_logpdf, sym
+from blrkit.algorithms.kalman.model import STEADY_RTOL, TV_NAME, gaussian_logpdf, sym, update
 
 __all__ = ["affine_scan", "smooth_steady_run", "steady_scan"]
 
@@ -57,7 +56,7 @@ def steady_scan(mod, t, t_end, K, A, m_t, P_pred, means, covs, loglik):
         s0, s1 = t + 1 + j, t + 1 + min(n, j + step)
         d = offsets("d", s0, s1)
         # the emitted BLR update on a chunk of steps at once
-        m, P, _, v, C = kalman_update(tail[j:j + (s1 - s0)], P_pred, mod.y[s0:s1], H, R, 0.0 if d is None else d)
+        m, P, _, v, C = update(tail[j:j + (s1 - s0)], P_pred, mod.y[s0:s1], H, R, 0.0 if d is None else d)
         tail[j:j + (s1 - s0)] = m
         loglik += gaussian_logpdf(v, C).sum(axis=0)
     covs[t + 1:t_end] = P
