@@ -15,7 +15,7 @@ from blrkit.algorithms.kalman import model
 from blrkit.algorithms.kalman.model import (
     LOG_2PI,
     RING,
-    STEADY_RTOL,
+    steady_rtol,
     batch_major,
     check_diverged,
     check_model,
@@ -186,12 +186,12 @@ class _AffineUpdate:
 
     def __init__(self, P_pred, H, R):
         D, O = P_pred.shape[-1], H.shape[-2]
-        E = np.eye(D + 2 * O)
+        E = np.eye(D + 2 * O, dtype=P_pred.dtype)   # float32 model: a float32 map
         # rows 0..D−1: m̂ = e_i; rows D..D+O−1: y = e_j; rows D+O..: d = e_k (the emitted BLR step)
         m, self.P, self.K, v, C = update(E[:, :D], P_pred, E[:, D:D + O], H, R, E[:, D + O:])
         L = np.linalg.cholesky(C)
         # log N(v; 0, C) = const − ½|z|², z = L⁻¹v, const = −½(log det C + O log 2π)
-        LinvT = np.linalg.solve(L, np.eye(O)).T
+        LinvT = np.linalg.solve(L, np.eye(O, dtype=L.dtype)).T
         self.const = -0.5 * (2.0 * np.sum(np.log(np.diag(L))) + O * LOG_2PI)
         # [m | z] = m̂ W_m + y W_y + d W_d, with W = [M | V L⁻ᵀ] from the rows of the unit inputs
         W = np.concatenate([m, v @ LinvT], axis=1)
@@ -297,6 +297,7 @@ def filter_time_major(mod):
     T, D, O = mod.T, mod.D, mod.O
     batch, cb = mod.batch, mod.cov_batch
     means = np.empty((T,) + batch + (D,), dtype=mod.P0.dtype)
+    rtol = steady_rtol(mod.P0.dtype)   # "steady" in ulps of the model's dtype
     covs = np.empty((T,) + cb + (D, D), dtype=mod.P0.dtype)
     loglik = np.zeros(batch)
     if mod.observed is None:
@@ -383,11 +384,11 @@ def filter_time_major(mod):
             if period:
                 run = run + 1 if t >= period and codes[t] == codes[t - period] else 0
             if (not cycling and fixed is None and 0 < period < RING and run >= period
-                    and np.max(np.abs(P_pred - ring_P[(t - period) % RING])) <= STEADY_RTOL * np.max(np.abs(P_pred))):
+                    and np.max(np.abs(P_pred - ring_P[(t - period) % RING])) <= rtol * np.max(np.abs(P_pred))):
                 cycling = True
         # steady: the predicted covariance repeats (to STEADY_RTOL) with complete steps ahead
         if (steady_ok and not cycling and fixed is None and complete[t] and P_prev is not None and t < T - 2
-                and np.max(np.abs(P_pred - P_prev)) <= STEADY_RTOL * np.max(np.abs(P_pred))):
+                and np.max(np.abs(P_pred - P_prev)) <= rtol * np.max(np.abs(P_pred))):
             after = incomplete[np.searchsorted(incomplete, t + 1):]
             t_end = int(after[0]) if len(after) else T
             A = mod.F - mod.F @ K @ mod.H           # A = F(I − KH)

@@ -16,8 +16,15 @@ from blrkit._validation import as_float_array, cholesky_succeeds, reject_complex
 from blrkit.algorithms._generated.kalman_update import kalman_update
 from blrkit.algorithms._namespace import as_dtype
 
-#: The predicted covariance is steady when max|P̂_t − P̂_{t−1}| ≤ STEADY_RTOL · max|P̂_t|: a few ulps.
+#: The predicted covariance is steady when max|P̂_t − P̂_{t−1}| ≤ STEADY_RTOL · max|P̂_t|: a few ulps (of float64;
+#: :func:`steady_rtol` gives the same number of ulps of float32).
 STEADY_RTOL = 1e-15
+
+
+def steady_rtol(dtype) -> float:
+    """:data:`STEADY_RTOL` in ulps of ``dtype``: 1e-15 for float64, ~5.4e-7 for float32 (whose recursion settles
+    to its own rounding, never to float64's)."""
+    return STEADY_RTOL * float(np.finfo(dtype).eps / np.finfo(np.float64).eps)
 
 #: The arguments that may carry a time axis, in the order of the signature.
 TIME_VARYING_ARGUMENTS = ("F", "Q", "H", "R", "transition_offsets", "observation_offsets")

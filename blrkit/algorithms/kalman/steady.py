@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit.algorithms.kalman import model
-from blrkit.algorithms.kalman.model import STEADY_RTOL, TV_NAME, gaussian_logpdf, sym, update
+from blrkit.algorithms.kalman.model import TV_NAME, gaussian_logpdf, steady_rtol, sym, update
 
 __all__ = ["affine_scan", "smooth_steady_run", "steady_scan"]
 
@@ -103,7 +103,7 @@ def smooth_steady_run(m_f, P, F, Q, b, tv, r, t, ms, Ps, cross):
     for s in range(t, r - 1, -1):
         # P^s_s = P + G (P^s_{s+1} − P̂) Gᵀ, symmetrised
         Ps[s] = sym(P + G @ (Ps[s + 1] - P_pred) @ Gt)
-        if np.max(np.abs(Ps[s] - Ps[s + 1])) <= STEADY_RTOL * np.max(np.abs(Ps[s])):
+        if np.max(np.abs(Ps[s] - Ps[s + 1])) <= steady_rtol(Ps.dtype) * np.max(np.abs(Ps[s])):
             Ps[r:s] = Ps[s]
             break
     if cross is not None:
