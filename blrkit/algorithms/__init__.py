@@ -3,7 +3,14 @@
 Each driver validates its inputs once, loops the emitted step (vectorised over leading batch
 axes) and returns an immutable result. Importing this package never imports SymPy. The drivers that
 also take Dask arrays (ridge, the Kalman filter and smoother, EM) are exported as wrapped by the
-adapter :mod:`blrkit.algorithms._dask`.
+adapter :mod:`blrkit.algorithms._dask`. The loop-over-a-step drivers run on one runner
+(:mod:`blrkit.algorithms._runner`), which checks every call of a user's callable.
+
+dtype: a driver computes in the floating dtype of its array arguments (float32 arrays give float32 means,
+precisions, iterates and log-likelihoods; integers, lists and Python numbers give float64; a float64 array
+beside float32 ones gives float64; float16 and bfloat16 are refused naming the argument). Where an
+accumulation needs float64's range, it is done in float64 and its result returned in the inputs' dtype: the
+Kalman log-likelihood, and the iterations of EM (mixtures and state-space models), VMP, NC-VMP and SVI.
 """
 
 from blrkit.algorithms._dask import (
