@@ -1,8 +1,8 @@
 """Speed of blrkit.algorithms against the libraries people use, side by side in one run.
 
 Run: ``python benchmarks/bench_algorithms.py`` (two to three minutes on 2 cores; the Dask lines need the
-``dask`` extra and are skipped without it). Each line prints both times, the ratio and the target from
-its issue (#4, #15, #16), and whether it is met. Times are the best of
+``dask`` extra and are skipped without it; ``--float32`` runs only the float32 comparison). Each line prints
+both times, the ratio and the target from its issue (#4, #15, #16), and whether it is met. Times are the best of
 several repeats (the slow peers: fewer repeats), after a warm-up call, all in one process.
 """
 
@@ -496,6 +496,47 @@ def bench_dask(rng):
               f"{peak / (N * D * 8):.3f} of X   (target ≤ 8: 4 per thread) {'ok' if ok else 'MISSED'}")
 
 
+def bench_float32(rng):
+    """float32 against float64, side by side (issue #29): the same driver on the same values, each result
+    checked against the float64 run to float32 rounding. For information (no target): the ratio is what a
+    user gains by passing float32 arrays on this machine's CPU."""
+    print("float32 vs float64 (issue 29), the same values, float64 time / float32 time")
+    mod = random_state_space_model(rng, 4, 2)
+    args64 = (mod.F, mod.Q, mod.H, mod.R, mod.m0, mod.P0)
+    args32 = tuple(a.astype(np.float32) for a in args64)
+    ys64 = mod.sample(rng, 200, batch=(10_000,))
+    ys32 = ys64.astype(np.float32)
+    X64 = rng.standard_normal((200_000, 50))
+    y64 = X64 @ rng.standard_normal(50) + rng.standard_normal(200_000)
+    X32, y32 = X64.astype(np.float32), y64.astype(np.float32)
+    D = 100_000
+    w = rng.standard_normal(D)
+
+    def terms(dtype):
+        def grad_terms(theta, idx):  # per-example gradients of ½ Σ_i (θ − w)², (*θ's leading axes, M, D)
+            return np.broadcast_to((theta - w.astype(dtype))[..., None, :], theta.shape[:-1] + (len(idx), D))
+        return grad_terms
+
+    cases = [
+        ("Kalman filter, 10,000 series x T = 200", lambda: kalman_filter(ys64, *args64).means,
+         lambda: kalman_filter(ys32, *args32).means),
+        ("ridge, N = 200,000, D = 50", lambda: ridge(X64, y64, 1.0).mean, lambda: ridge(X32, y32, 1.0).mean),
+        ("VOGN, D = 100,000, 20 steps, M = 8",
+         lambda: vogn(terms(np.float64), np.zeros(D), rho=0.1, precision0=np.ones(D), n_steps=20, n_data=64,
+                      batch_size=8, rng=0).means,
+         lambda: vogn(terms(np.float32), np.zeros(D, np.float32), rho=0.1, precision0=np.ones(D, np.float32),
+                      n_steps=20, n_data=64, batch_size=8, rng=0).means),
+    ]
+    for label, run64, run32 in cases:
+        out64, out32 = run64(), run32()
+        assert out32.dtype == np.float32, (label, out32.dtype)
+        scale = float(np.max(np.abs(out64)))
+        err = float(np.max(np.abs(out32 - out64))) / scale
+        t64, t32 = best_times(run64, run32, repeats=5)
+        print(f"  {label:<38} float64 {t64 * 1e3:9.2f} ms | float32 {t32 * 1e3:9.2f} ms | "
+              f"float64/float32 = {t64 / t32:5.2f}x   (relative difference {err:.1e}; for information)")
+
+
 def main():
     t0 = time.perf_counter()
     global BUSY
@@ -513,10 +554,16 @@ def main():
     bench_newton(rng)
     bench_gradient_descent(rng)
     bench_dask(rng)
+    bench_float32(rng)
     missed = [name for name, ok in RESULTS if not ok]
     print(f"\n{len(RESULTS) - len(missed)}/{len(RESULTS)} targets met in {time.perf_counter() - t0:.0f} s"
           + (f"; missed: {', '.join(missed)}" if missed else ""))
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--float32" in sys.argv[1:]:
+        bench_float32(np.random.default_rng(20231))
+    else:
+        main()

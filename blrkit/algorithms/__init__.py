@@ -1,17 +1,32 @@
 """Public BLR algorithms: NumPy drivers around the emitted update steps in ``_generated``.
 
 Each driver validates its inputs once, loops the emitted step (vectorised over leading batch
-axes) and returns an immutable result. Importing this package never imports SymPy.
+axes) and returns an immutable result. Importing this package never imports SymPy. The drivers that
+also take Dask arrays (ridge, the Kalman filter and smoother, EM) are exported as wrapped by the
+adapter :mod:`blrkit.algorithms._dask`. The loop-over-a-step drivers run on one runner
+(:mod:`blrkit.algorithms._runner`), which checks every call of a user's callable.
+
+dtype: a driver computes in the floating dtype of its array arguments (float32 arrays give float32 means,
+precisions, iterates and log-likelihoods; integers, lists and Python numbers give float64; a float64 array
+beside float32 ones gives float64; float16 and bfloat16 are refused naming the argument). Where an
+accumulation needs float64's range, it is done in float64 and its result returned in the inputs' dtype: the
+Kalman log-likelihood, and the iterations of EM (mixtures and state-space models), VMP, NC-VMP and SVI.
 """
 
+from blrkit.algorithms._dask import (
+    em_gaussian_mixture,
+    kalman_em,
+    kalman_filter,
+    kalman_smoother,
+    ridge,
+    rts_smoother,
+)
 from blrkit.algorithms.adam import adam, adam_from_blr, blr_from_adam
 from blrkit.algorithms.binary import bayesbinn, bernoulli_blr, ste
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.dropout import dropout_sgd
-from blrkit.algorithms.em import em_gaussian_mixture
 from blrkit.algorithms.gradient_descent import gradient_descent
 from blrkit.algorithms.ivon import ivon
-from blrkit.algorithms.kalman import kalman_em, kalman_filter, kalman_smoother, rts_smoother
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.mixture import mixture_newton, mixture_vi
 from blrkit.algorithms.ncvmp import ncvmp_logistic
@@ -33,7 +48,6 @@ from blrkit.algorithms.results import (
     NewtonResult,
     VMPResult,
 )
-from blrkit.algorithms.ridge import ridge
 from blrkit.algorithms.rmsprop import blr_from_rmsprop, rmsprop, rmsprop_from_blr
 from blrkit.algorithms.sgd import stochastic_gradient_descent
 from blrkit.algorithms.svi import svi_gaussian_mean, svi_lda

@@ -128,7 +128,7 @@ def check_output(out, name: str, arg, *, shape, what: str = "an array", arg_name
             if not bool(xp.all(xp.isfinite(out))):
                 raise ValueError(f"{name} returned non-finite values (NaN or inf){at}")
             raise ValueError(f"{name} returned negative values for {what}, which must be >= 0{at}")
-    elif finite and not bool(xp.all(xp.isfinite(out))):
+    elif finite and not (bool(np.isfinite(out).all()) if xp is np else bool(xp.all(xp.isfinite(out)))):
         raise ValueError(f"{name} returned non-finite values (NaN or inf){at}")
     return out
 

@@ -196,3 +196,16 @@ def check_interval(value, name: str, low: float, high: float, *, closed_low: boo
         shown = float(x) if x.ndim == 0 else to_numpy(x)
         raise ValueError(f"{name} must lie in {'[' if closed_low else '('}{low}, {high}), got {shown}")
     return x
+
+
+def check_n_steps(n_steps) -> int:
+    """The number of steps of a driver: an integer ≥ 0 (within int64, as every count), or ``ValueError``.
+
+    >>> check_n_steps(2.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_steps must be a non-negative integer, got 2.5
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+    return check_count(n_steps, "n_steps", 0)

@@ -11,15 +11,33 @@ smoothed) by the NumPy driver, wherever Dask runs it.
 
 Dask is an optional dependency (``pip install "blrkit[dask]"``): nothing here imports it until a
 Dask array is passed. With a ``dask.distributed.Client`` active the work runs on its cluster.
+
+This module is an adapter above the NumPy drivers: the drivers know nothing of Dask; :func:`on_dask` wraps
+each one so that a Dask array goes to its plan here and anything else to the driver unchanged, and
+:mod:`blrkit.algorithms` exports the wrapped drivers.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
 
 from blrkit._validation import check_one_array_library
+from blrkit.algorithms._common import check_n_steps
+from blrkit.algorithms.em import em_gaussian_mixture as em_gaussian_mixture_numpy
+from blrkit.algorithms.kalman.em import kalman_em as kalman_em_numpy
+from blrkit.algorithms.kalman.filter import kalman_filter as kalman_filter_numpy
+from blrkit.algorithms.kalman.model import check_model
+from blrkit.algorithms.kalman.smoother import check_smoother_model
+from blrkit.algorithms.kalman.smoother import rts_smoother as rts_smoother_numpy
+from blrkit.algorithms.results import EMResult, KalmanFilterResult, KalmanSmootherResult
+from blrkit.algorithms.ridge import check_shapes
+from blrkit.algorithms.ridge import ridge as ridge_numpy
+
+__all__ = ["em_gaussian_mixture", "is_dask_array", "kalman_em", "kalman_filter", "kalman_smoother", "on_dask",
+           "ridge", "rts_smoother"]
 
 
 def is_dask_array(x) -> bool:
@@ -46,12 +64,9 @@ def _check_real(a, name: str) -> None:
 
 # -- ridge: Gram matrix and Xᵀy as chunked reductions -------------------------------------------
 
-def ridge(X, y, alpha, noise_variance):
+def ridge_on_dask(X, y, alpha, *, noise_variance=1.0):
     """:func:`blrkit.algorithms.ridge` on Dask arrays ``X (*batch, N, D)``, ``y (*batch, N)``: a NumPy posterior."""
     import dask
-
-    from blrkit.algorithms.ridge import _check_shapes
-    from blrkit.algorithms.ridge import ridge as ridge_numpy
 
     for name, a in (("X", X), ("y", y)):
         if not is_dask_array(a):
@@ -63,7 +78,7 @@ def ridge(X, y, alpha, noise_variance):
     for name, a in (("X", X), ("y", y)):
         if any(n != n for n in a.shape):         # NaN: chunk sizes unknown (after boolean indexing, say)
             raise ValueError(f"{name} has unknown chunk sizes (shape {a.shape}); call {name}.compute_chunk_sizes() first")
-    _check_shapes(X, y)
+    check_shapes(X, y)
     check_whole(X, "X", (-1,), "each chunk of rows contributes its whole D x D block of XᵀX")
     # α and σ² are checked before the (possibly long) pass over the data: a stand-in of one row each
     stand_in = np.ones(X.shape[:-2] + (1, X.shape[-1])), np.zeros(y.shape[:-1] + (1,))
@@ -121,17 +136,12 @@ def _assemble(parts, chunks, core_shape):
 
 
 def _filter_block(y, args, kwargs):
-    from blrkit.algorithms.kalman import kalman_filter
-
-    return kalman_filter(y, *args, **kwargs)
+    return kalman_filter_numpy(y, *args, **kwargs)
 
 
-def kalman_filter(y, F, Q, H, R, m0, P0, **kwargs):
+def kalman_filter_on_dask(y, F, Q, H, R, m0, P0, **kwargs):
     """:func:`blrkit.algorithms.kalman_filter` on a Dask ``y (*batch, T, O)`` chunked along its batch axes only."""
     import dask
-
-    from blrkit.algorithms.kalman import _check_model
-    from blrkit.algorithms.results import KalmanFilterResult
 
     params = dict(F=F, Q=Q, H=H, R=R, m0=m0, P0=P0,
                   **{k: kwargs[k] for k in ("transition_offsets", "observation_offsets") if kwargs.get(k) is not None})
@@ -141,7 +151,7 @@ def kalman_filter(y, F, Q, H, R, m0, P0, **kwargs):
         raise ValueError(f"y must have shape (*batch, T, O) (at least 2 dimensions), got shape {y.shape}")
     check_whole(y, "y", (-2, -1), "the filter runs along the whole of each series (time axis -2, values axis -1)")
     # the model is validated once, here, on a stand-in series (the data are checked chunk by chunk)
-    mod = _check_model(np.zeros(y.shape[-2:]), F, Q, H, R, m0, P0, kwargs.get("transition_offsets"),
+    mod = check_model(np.zeros(y.shape[-2:]), F, Q, H, R, m0, P0, kwargs.get("transition_offsets"),
                        kwargs.get("observation_offsets"), kwargs.get("time_varying", ()))
     if mod.batch:
         raise ValueError(f"with a Dask y, the model must be one for every series (no batch axes on F, Q, H, R, m0, "
@@ -168,20 +178,14 @@ def _fields(parts, name):
 
 
 def _smooth_block(means, covariances, args, kwargs):
-    from blrkit.algorithms.kalman import rts_smoother
-    from blrkit.algorithms.results import KalmanFilterResult
-
     filt = KalmanFilterResult(means=means, covariances=covariances, log_likelihood=np.zeros(means.shape[:-2]))
-    res = rts_smoother(filt, *args, **kwargs)
+    res = rts_smoother_numpy(filt, *args, **kwargs)
     return res.means, res.covariances, res.cross_covariances
 
 
-def rts_smoother(filter_result, F, Q, **kwargs):
+def rts_smoother_on_dask(filter_result, F, Q, **kwargs):
     """:func:`blrkit.algorithms.rts_smoother` on a filter result of Dask arrays (from a Dask ``y``)."""
     import dask
-
-    from blrkit.algorithms.kalman import _check_smoother_model
-    from blrkit.algorithms.results import KalmanSmootherResult
 
     means, covs = filter_result.means, filter_result.covariances
     if not (is_dask_array(means) and is_dask_array(covs)):
@@ -199,7 +203,7 @@ def rts_smoother(filter_result, F, Q, **kwargs):
         raise ValueError(f"filter_result.covariances is chunked along the series as {covs.chunks[:nb]}, its means as "
                          f"{means.chunks[:nb]}: chunk both alike (covariances.rechunk(means.chunks[:-2] + (-1, -1, -1)))")
     # the model is validated once, here (the same checks the NumPy smoother makes on every chunk)
-    _check_smoother_model(T, D, (), F, Q, kwargs.get("transition_offsets"), kwargs.get("time_varying", ()))
+    check_smoother_model(T, D, (), F, Q, kwargs.get("transition_offsets"), kwargs.get("time_varying", ()))
     run = dask.delayed(_smooth_block, pure=True, nout=3)
     model_args, rest = dask.delayed((F, Q), pure=True), dask.delayed(kwargs, pure=True)
     m_blocks, P_blocks = _series_blocks(means, nb), _series_blocks(covs, nb)
@@ -219,21 +223,18 @@ def rts_smoother(filter_result, F, Q, **kwargs):
 
 def _em_block(X, w0, m0, P0, n_steps):
     """The NumPy EM on one chunk of problems; every history with the iterate axis moved behind the batch axes."""
-    from blrkit.algorithms.em import em_gaussian_mixture
-
-    res = em_gaussian_mixture(X, weights0=w0, means0=m0, precisions0=P0, n_steps=n_steps)
+    res = em_gaussian_mixture_numpy(X, weights0=w0, means0=m0, precisions0=P0, n_steps=n_steps)
     nb = X.ndim - 2
     return tuple(np.moveaxis(getattr(res, k), 0, nb) for k in ("weights", "means", "precisions", "log_likelihood"))
 
 
-def em_gaussian_mixture(X, weights0, means0, precisions0, n_steps):
+def em_gaussian_mixture_on_dask(X, weights0, means0, precisions0, n_steps):
     """:func:`blrkit.algorithms.em_gaussian_mixture` on a Dask ``X (*batch, N, D)`` chunked along its batch axes
     only: each chunk of problems runs the NumPy driver where Dask runs it; the histories are Dask arrays."""
     import dask
     import dask.array as da
 
-    from blrkit.algorithms.results import EMResult
-
+    n_steps = check_n_steps(n_steps)
     params = dict(weights0=weights0, means0=means0, precisions0=precisions0)
     for name, v in params.items():
         if is_dask_array(v):
@@ -266,3 +267,56 @@ def em_gaussian_mixture(X, weights0, means0, precisions0, n_steps):
     chunks, T = X.chunks[:nb], n_steps + 1
     fields = [_assemble(o, chunks, core) for o, core in zip(outs, ((T, K), (T, K, D), (T, K, D, D), (T,)))]
     return EMResult(*(da.moveaxis(f, nb, 0) for f in fields))
+
+
+def kalman_em_on_dask(y, *args, **kwargs):
+    """:func:`blrkit.algorithms.kalman_em` refuses a Dask ``y`` (EM needs every series at every iteration)."""
+    raise TypeError("kalman_em runs on NumPy arrays, and y is a Dask array: pass y.compute(), or fit each chunk "
+                    "of series on its own")
+
+
+# -- the adapter ----------------------------------------------------------------------------------
+
+def _argument(args, kwargs, position: int, name: str):
+    return args[position] if len(args) > position else kwargs.get(name)
+
+
+def _any_dask(*arrays) -> bool:
+    # NumPy arrays (the common case) are told apart by one type check
+    return any(type(a) is not np.ndarray and is_dask_array(a) for a in arrays)
+
+
+def on_dask(driver, plan, arrays):
+    """``driver`` wrapped so that a call whose ``arrays(args, kwargs)`` holds a Dask array runs ``plan`` instead
+    (with the same arguments); any other call is the driver's, unchanged. The wrapper carries the driver's
+    name, docstring and signature.
+
+    >>> import numpy as np
+    >>> double = on_dask(lambda x: 2 * x, lambda x: "a Dask plan", lambda args, kwargs: args[:1])
+    >>> double(np.ones(2))
+    array([2., 2.])
+    """
+    @functools.wraps(driver)
+    def adapted(*args, **kwargs):
+        if _any_dask(*arrays(args, kwargs)):
+            return plan(*args, **kwargs)
+        return driver(*args, **kwargs)
+
+    return adapted
+
+
+def _filter_result_arrays(args, kwargs):
+    result = _argument(args, kwargs, 0, "filter_result")
+    return getattr(result, "means", None), getattr(result, "covariances", None)
+
+
+kalman_filter = on_dask(kalman_filter_numpy, kalman_filter_on_dask,
+                        lambda args, kwargs: (_argument(args, kwargs, 0, "y"),))
+rts_smoother = on_dask(rts_smoother_numpy, rts_smoother_on_dask, _filter_result_arrays)
+#: The same function under the name used by pykalman's ``KalmanFilter.smooth``'s users.
+kalman_smoother = rts_smoother
+kalman_em = on_dask(kalman_em_numpy, kalman_em_on_dask, lambda args, kwargs: (_argument(args, kwargs, 0, "y"),))
+ridge = on_dask(ridge_numpy, ridge_on_dask,
+                lambda args, kwargs: (_argument(args, kwargs, 0, "X"), _argument(args, kwargs, 1, "y")))
+em_gaussian_mixture = on_dask(em_gaussian_mixture_numpy, em_gaussian_mixture_on_dask,
+                              lambda args, kwargs: (_argument(args, kwargs, 0, "X"),))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._array_api import array_library, array_namespace, device, on_device
+from blrkit._array_api import array_library, array_namespace, device, float_dtype, on_device
 
 
 def namespace_and_reference(**named):
@@ -62,26 +62,17 @@ def check_returned(out, name: str, arg, arg_name: str = "θ") -> None:
                         f"{kind.get(expected, expected)}: return arrays of the library of its argument")
 
 
-def stack(xp, arrays: list):
-    """``xp.stack(arrays)`` in float64, the iterates of a run along a new first axis (a user's integer Hessian
-    stays exact in float64). NumPy: ``np.array(arrays, dtype=float)``, the same array, four times faster than
-    ``np.stack`` for hundreds of small arrays (about 0.15 against 0.6 µs each)."""
-    if xp is np:
-        return np.array(arrays, dtype=float)
-    return xp.stack([xp.astype(a, xp.float64, copy=False) for a in arrays])
-
-
 def recorder(xp, first, n_steps: int):
     """``(store, stacked)`` for the iterates of a run: ``store(t, a)`` keeps iterate ``t`` (1 .. n_steps, in order),
     ``stacked()`` returns all of them with ``first`` at index 0, ``(n_steps + 1, *first.shape)``.
 
-    NumPy's are written into one preallocated float64 array, as the drivers always did: a list stacked at the
+    NumPy's are written into one preallocated array of ``first``'s floating dtype (float64 for integers), as the drivers always did: a list stacked at the
     end copies every iterate once more into fresh memory (on benchmarks/bench_deep_learning.py's Adam step, a
     10,000-parameter network, the list version measured 1.2-1.45x the hand-written step, against 1.0-1.3x).
     Another library's are kept in a list and stacked once (JAX arrays have no item assignment).
     """
     if xp is np:
-        rows = np.empty((n_steps + 1,) + tuple(first.shape))
+        rows = np.empty((n_steps + 1,) + tuple(first.shape), dtype=first.dtype if first.dtype.kind == "f" else float)
         rows[0] = first
 
         def store(t, a):
@@ -104,5 +95,53 @@ def on_namespace(xp, a, like):
     return xp.asarray(a, dtype=xp.float64, copy=True)
 
 
-__all__ = ["check_returned", "indices_on", "namespace_and_reference", "on_namespace", "recorder",
-           "scalar_or_array", "stack"]
+__all__ = ["as_dtype", "check_returned", "floating_dtype", "indices_on", "namespace_and_reference", "on_namespace", "recorder",
+           "scalar_or_array"]
+
+
+def floating_dtype(xp, **named):
+    """The floating dtype a driver computes in, read from its array arguments ``named`` (issue #29's policy): the
+    emitted steps' own rule, :func:`blrkit._array_api.float_dtype`, over the arguments of a real floating dtype.
+
+    float32 when every floating-point array among them is float32, float64 when one is float64 (the wider
+    wins); integers, booleans, lists, Python numbers and None do not choose, and alone they give float64.
+    float16 and bfloat16 are refused (``ValueError`` naming the argument): a step's sums and solves lose their
+    meaning in 11 or 8 bits of mantissa. Complex and non-numeric arguments are left to the driver's own checks,
+    which refuse them with a ``TypeError`` naming them.
+
+    >>> import numpy as np
+    >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float32), rho=0.1).__name__
+    'float32'
+    >>> floating_dtype(np, m0=[0, 1], precision0=np.eye(2, dtype=np.float32)).__name__
+    'float32'
+    >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float32), precision0=np.eye(2)).__name__
+    'float64'
+    >>> floating_dtype(np, m0=np.zeros(2, dtype=np.float16))
+    Traceback (most recent call last):
+    ...
+    ValueError: m0 has dtype float16: blrkit computes in float32 or float64; convert m0 (e.g. m0.astype(numpy.float32))
+    """
+    return float_dtype(xp, **{name: v for name, v in named.items() if _real_floating(xp, v)})
+
+
+def _real_floating(xp, v) -> bool:
+    dtype = getattr(v, "dtype", None)
+    if dtype is None or not hasattr(v, "shape"):
+        return False
+    if isinstance(v, (np.ndarray, np.generic)):
+        return dtype.kind == "f"
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except (TypeError, ValueError, AttributeError):
+        return "float" in str(dtype) and "complex" not in str(dtype)
+
+
+def as_dtype(xp, dtype, a):
+    """``a`` in ``dtype`` (None and arrays of that dtype unchanged): the outputs of a run keep its inputs' dtype.
+
+    >>> as_dtype(np, np.float32, np.ones(2)).dtype
+    dtype('float32')
+    """
+    if a is None or a.dtype == dtype:
+        return a
+    return a.astype(dtype) if xp is np else xp.astype(a, dtype)

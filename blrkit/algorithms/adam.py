@@ -17,7 +17,7 @@ from blrkit._array_api import array_namespace
 from blrkit.algorithms._common import check_interval
 from blrkit.algorithms._generated.adam import adam_step
 from blrkit.algorithms.results import GradientDescentResult
-from blrkit.algorithms.rmsprop import _check_hyper, _run
+from blrkit.algorithms.rmsprop import check_lr_eps, run_moment_step
 
 __all__ = ["adam", "adam_from_blr", "blr_from_adam"]
 
@@ -66,10 +66,10 @@ def adam(grad, m0, *, lr=0.001, betas=(0.9, 0.999), eps=1e-8, n_steps: int) -> G
     """
     b1, b2 = _pair(betas)
     xp = array_namespace(m0=m0, lr=lr, eps=eps, **{"betas[0]": b1, "betas[1]": b2})
-    lr, eps = _check_hyper(lr, eps)
+    lr, eps = check_lr_eps(lr, eps)
     b1 = check_interval(b1, "betas[0]", 0.0, 1.0, closed_low=True)
     b2 = check_interval(b2, "betas[1]", 0.0, 1.0, closed_low=True)
-    return _run(xp, adam_step, grad, m0, n_steps, 2, dict(rho=1 - b2, lr=lr, eps=eps, beta1=b1),
+    return run_moment_step(xp, adam_step, grad, m0, n_steps, 2, dict(rho=1 - b2, lr=lr, eps=eps, beta1=b1),
                 {"rho": "betas[1]", "beta1": "betas[0]"}, counts_steps=True)
 
 

@@ -19,13 +19,20 @@ import numpy as np
 
 from blrkit._array_api import array_namespace
 from blrkit._validation import as_float_array, check_count, check_learning_rate
-from blrkit.algorithms._checks import check_output, check_scalar, require_callable
-from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_minibatch, check_rho, check_rng, check_start, per_problem
+from blrkit.algorithms._checks import check_scalar, require_callable
+from blrkit.algorithms._common import (
+    broadcast_to_batch,
+    check_interval,
+    check_minibatch,
+    check_rho,
+    check_start,
+    per_problem,
+)
 from blrkit.algorithms._generated.bayesbinn import bayesbinn_step
 from blrkit.algorithms._generated.bernoulli_exact import bernoulli_blr_step
 from blrkit.algorithms._generated.ste import ste_step
-from blrkit.algorithms._namespace import indices_on, on_namespace, scalar_or_array, stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, indices_on, on_namespace, scalar_or_array
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import BinaryResult
 
 __all__ = ["bayesbinn", "bernoulli_blr", "ste"]
@@ -102,13 +109,13 @@ def bayesbinn(grad_batch, lam0, *, lr, temperature, n_steps: int, n_data: int, b
     check_count(n_samples, "n_samples")
     require_callable(grad_batch, "grad_batch")
     beta = check_scalar(momentum, "momentum", low=0.0, high=1.0, closed_low=True)
-    rng = check_rng(rng)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, lam0=lam0, prior=prior))
 
     def blr_step(lam, grad, rho=r):
-        return bayesbinn_step(lam, rho, lam_prior, tau, grad, int(n_data), int(n_samples), rng)
+        return bayesbinn_step(lam, rho, lam_prior, tau, grad, run.n_data, int(n_samples), run.rng)
 
-    return _run(blr_step if beta == 0 else _with_momentum(blr_step, beta, r), grad_batch, lam,
-                _check_n_steps(n_steps), n_data, batch_size, rng, xp)
+    return _run(run, blr_step if beta == 0 else _with_momentum(blr_step, beta, r), grad_batch, lam)
 
 
 def _with_momentum(blr_step, beta, rho):
@@ -151,8 +158,9 @@ def ste(grad_batch, latent0, *, lr, n_steps: int, n_data: int, batch_size: int, 
     a = scalar_or_array(a, xp, lam)
     check_minibatch(n_data, batch_size)
     require_callable(grad_batch, "grad_batch")
-    return _run(lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam, _check_n_steps(n_steps), n_data,
-                batch_size, check_rng(rng), xp)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, latent0=latent0))
+    return _run(run, lambda lam, grad: ste_step(lam, a, grad), grad_batch, lam)
 
 
 def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
@@ -203,32 +211,33 @@ def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
     if xp is not np:
         rho = scalar_or_array(rho, xp, lam)
     prior = on_namespace(xp, as_float_array(prior, "prior"), lam)
-    n_steps = _check_n_steps(n_steps)
-    path = [lam]
-    for t in range(1, n_steps + 1):
-        def checked_loss(W, t=t):
-            out = check_output(loss(W), "loss", W, shape=(W.shape[0],), what="one value per weight vector",
-                               arg_name="W", step=t, xp=xp)
-            return np.asarray(out, dtype=float) if xp is np else xp.astype(out, xp.float64, copy=False)
-        lam = bernoulli_blr_step(lam, rho, prior, checked_loss)
-        path.append(lam)
-    return BinaryResult(natural=stack(xp, path))
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, lam0=lam0, prior=prior))
+    checked = run.oracle(loss, "loss", shape=lambda W: (W.shape[0],), what="one value per weight vector", arg_name="W")
+
+    def checked_loss(W):
+        out = checked(W)
+        return np.asarray(out, dtype=float) if xp is np else xp.astype(out, xp.float64, copy=False)
+
+    (natural,) = run.loop(lambda state: (bernoulli_blr_step(state[0], rho, prior, checked_loss),), (lam,))
+    return BinaryResult(natural=natural)
 
 
-def _run(step, grad_batch, lam, n_steps, n_data, batch_size, rng, xp) -> BinaryResult:
-    path = [lam]
-    full = indices_on(xp, np.arange(n_data), lam) if batch_size == n_data else None  # never N indices otherwise
-    for t in range(1, n_steps + 1):
-        idx = full if batch_size == n_data else indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)),
-                                                           lam)
+def _run(run, step, grad_batch, lam) -> BinaryResult:
+    """The loop of BayesBiNN and the STE: each step draws its minibatch (all N indices, without a draw, when
+    M = N) and calls ``step(λ, w ↦ grad_batch(w, idx))``, every answer checked by the runner."""
+    xp = run.xp
+    grad_batch = run.oracle(grad_batch, "grad_batch", what="the mean minibatch gradient", arg_name="w")
+    full = indices_on(xp, np.arange(run.n_data), lam) if run.batch_size == run.n_data else None
 
-        def grad(w, idx=idx, t=t):
-            return check_output(grad_batch(w, idx), "grad_batch", w, shape=tuple(w.shape),
-                                what="the mean minibatch gradient", arg_name="w", step=t, xp=xp)
+    def blr_step(state):
+        idx = full if full is not None else run.minibatch(state[0])
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            lam = step(lam, grad)
-        if not bool(xp.all(xp.isfinite(lam))):
+            return (step(state[0], lambda w: grad_batch(w, idx)),)
+
+    def check(t, state):
+        if not bool(xp.all(xp.isfinite(state[0]))):
             raise ValueError(f"the natural parameters became non-finite at step {t}: the relaxed scale "
                              "(1 − w²)/(τ(1 − tanh²λ)) overflowed (|λ| too large for this temperature; lower lr)")
-        path.append(lam)
-    return BinaryResult(natural=stack(xp, path))
+
+    (natural,) = run.loop(blr_step, (lam,), check=check)
+    return BinaryResult(natural=natural)

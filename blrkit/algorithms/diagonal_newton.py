@@ -15,10 +15,10 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_positive
-from blrkit.algorithms._common import broadcast_to_batch, check_rho, check_start, check_step, checked
+from blrkit.algorithms._common import broadcast_to_batch, check_rho, check_start, check_step
 from blrkit.algorithms._generated.diagonal_newton import diagonal_newton_step
-from blrkit.algorithms._namespace import stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import DiagonalNewtonResult
 
 __all__ = ["diagonal_newton"]
@@ -86,7 +86,7 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
     """
     xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
-    n_steps = _check_n_steps(n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     r = check_rho(rho, tuple(m.shape[:-1]))
     full_step = r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))
     if precision0 is not None:
@@ -97,17 +97,22 @@ def diagonal_newton(grad, hess_diag, m0, *, n_steps: int, rho=1.0, precision0=No
         s = xp.ones(m.shape, dtype=xp.float64, device=device(m))  # ρ = 1 overwrites s₀
     else:
         raise ValueError("precision0 is required when rho < 1")
-    means, precisions = [m], [s]
-    for t in range(n_steps):
-        g_fn, h_fn = (grad, hess_diag) if t else (checked(grad, "grad", matrix=False),
-                                                  checked(hess_diag, "hess_diag", matrix=False))
-        with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported below
-            m, s = diagonal_newton_step(m, s, r, g_fn, h_fn)
+    grad = run.oracle(grad, "grad")
+    hess_diag = run.oracle(hess_diag, "hess_diag", what="a diagonal Hessian")
+
+    def step(state):
+        with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported by the check
+            return diagonal_newton_step(*state, r, grad, hess_diag)
+
+    def check(t, state):
+        m, s = state
         check_step(t, xp.where(s > 0, m, xp.zeros_like(m)), s, hess="hess_diag")
         if not bool(xp.all(s > 0)):
             raise ValueError(f"hess_diag made the precision non-positive at step {t}")
-        means.append(m)
-        precisions.append(s)
+
+    means, precisions = run.loop(step, (m, s), check=check)
     if precision0 is None:
-        precisions[0] = precisions[1] if n_steps else checked(hess_diag, "hess_diag", matrix=False)(means[0])
-    return DiagonalNewtonResult(means=stack(xp, means), precisions=stack(xp, precisions))
+        # ρ = 1 overwrites s₀: report the diagonal Hessian at m₀
+        first = precisions[1, ...] if run.n_steps else hess_diag(m)
+        precisions = xp.concat([first[None, ...], precisions[1:, ...]])
+    return DiagonalNewtonResult(means=means, precisions=precisions)

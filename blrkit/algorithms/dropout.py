@@ -14,15 +14,13 @@ its arrays (θ and the minibatch indices) and the result holds its arrays; rando
 
 from __future__ import annotations
 
-import numpy as np
-
 from blrkit._array_api import array_namespace
-from blrkit.algorithms._checks import check_output, check_scalar, require_callable
-from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start
+from blrkit.algorithms._checks import check_scalar, require_callable
+from blrkit.algorithms._common import check_rho, check_start
 from blrkit.algorithms._generated.dropout import dropout_step
 from blrkit.algorithms._generated.dropout_noise import dropout_noise_step
-from blrkit.algorithms._namespace import indices_on, scalar_or_array, stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, scalar_or_array
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
 __all__ = ["dropout_sgd"]
@@ -56,23 +54,24 @@ def dropout_sgd(grad_batch, m0, *, rho, keep_prob, n_steps: int, n_data: int, ba
     m = check_start(m0)
     r = scalar_or_array(check_rho(rho, m.shape[:-1]), xp, m)
     p = check_scalar(keep_prob, "keep_prob", low=0.0, high=1.0, closed_high=True)
-    check_minibatch(n_data, batch_size)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng, dtype=floating_dtype(xp, m0=m0))
     require_callable(grad_batch, "grad_batch")
-    rng = check_rng(rng)
     sd = check_scalar(slab_sd, "slab_sd", low=0.0, closed_low=True)  # the slab's standard deviation σ
     if sd > 0:
         def step(m, r, p, grad, n, M, rng):
             return dropout_noise_step(m, r, p, sd, grad, n, M, rng)
     else:
         step = dropout_step
-    path = [m]
-    for t in range(1, _check_n_steps(n_steps) + 1):
-        idx = indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)), m)
-        m = step(m, r, p, lambda theta, idx=idx, t=t: check_output(
-            grad_batch(theta, idx), "grad_batch", theta, shape=tuple(theta.shape), what="the summed minibatch gradient",
-            step=t, xp=xp), int(n_data), int(batch_size), rng)
-        if not bool(xp.all(xp.isfinite(m))):
+    grad_batch = run.oracle(grad_batch, "grad_batch", what="the summed minibatch gradient", arg_name="θ")
+
+    def blr_step(state):
+        idx = run.minibatch(state[0])
+        return (step(state[0], r, p, lambda theta: grad_batch(theta, idx), run.n_data, run.batch_size, run.rng),)
+
+    def check(t, state):
+        if not bool(xp.all(xp.isfinite(state[0]))):
             raise ValueError(f"the means became non-finite at step {t}: grad_batch returned NaN or inf, or rho is "
                              "too large")
-        path.append(m)
-    return GradientDescentResult(means=stack(xp, path))
+
+    (means,) = run.loop(blr_step, (m,), check=check)
+    return GradientDescentResult(means=means)

@@ -13,12 +13,9 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_simplex, check_spd
-from blrkit.algorithms import _dask
-from blrkit.algorithms._common import is_linalg_error
-from blrkit.algorithms._dask import is_dask_array
+from blrkit.algorithms._common import check_n_steps, is_linalg_error
 from blrkit.algorithms._generated.em import em_step
-from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, namespace_and_reference
 from blrkit.algorithms.results import EMResult
 
 __all__ = ["em_gaussian_mixture", "second_moments"]
@@ -89,10 +86,9 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
     >>> bool(np.all(np.diff(res.log_likelihood) >= -1e-9))
     True
     """
-    if type(X) is not np.ndarray and is_dask_array(X):
-        n_steps = _check_n_steps(n_steps)
-        return _dask.em_gaussian_mixture(X, weights0, means0, precisions0, n_steps)
     xp, like = namespace_and_reference(X=X, weights0=weights0, means0=means0, precisions0=precisions0)
+    # float32 data: float32 results (the iteration itself runs in float64: its sums of x xᵀ need the range)
+    dtype = floating_dtype(xp, X=X, weights0=weights0, means0=means0, precisions0=precisions0)
     X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
     N, D = X.shape[-2:]
     if N == 0 or D == 0:
@@ -114,7 +110,7 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
         check_spd(P, "precisions0")
     except ValueError as e:
         raise ValueError(f"{e} (a singular or indefinite initial precision)") from None
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     try:
         batch = np.broadcast_shapes(*(tuple(a.shape[:a.ndim - k]) for a, k in ((X, 2), (w, 1), (m, 2), (P, 3))))
     except ValueError:
@@ -154,7 +150,10 @@ def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EM
         # back to the data's units; log p(x) = log p(x / s) − D log s per observation
         means, precisions = means * scale[..., None, None], precisions / scale[..., None, None, None] / scale[..., None, None, None]
         loglik = loglik - N * D * xp.log(scale)
-    return EMResult(weights=xp.stack(weights), means=means, precisions=precisions, log_likelihood=loglik)
+    weights = xp.stack(weights)
+    if dtype != xp.float64:
+        weights, means, precisions, loglik = (xp.astype(a, dtype) for a in (weights, means, precisions, loglik))
+    return EMResult(weights=weights, means=means, precisions=precisions, log_likelihood=loglik)
 
 
 #: Centred data beyond 2^±200 are rescaled by a power of two (exact): x xᵀ overflows float64 from |x| ≈ 2^511 and

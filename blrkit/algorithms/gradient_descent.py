@@ -13,13 +13,11 @@ the driver around it (checks, the loop, the result).
 
 from __future__ import annotations
 
-import numpy as np
-
 from blrkit._array_api import array_namespace
-from blrkit._validation import check_count
-from blrkit.algorithms._common import check_rho, check_start, check_step, checked
+from blrkit.algorithms._common import check_rho, check_start, check_step
 from blrkit.algorithms._generated.gradient_descent import gradient_descent_step
-from blrkit.algorithms._namespace import stack
+from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
 __all__ = ["gradient_descent"]
@@ -79,18 +77,9 @@ def gradient_descent(grad, m0, *, rho, n_steps: int) -> GradientDescentResult:
     """
     xp = array_namespace(m0=m0, rho=rho)
     m = check_start(m0)
-    n_steps = _check_n_steps(n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0))
     r = check_rho(rho, tuple(m.shape[:-1]))
-    means = [m]
-    for t in range(n_steps):
-        # the first step checks what grad returns; later steps call it directly
-        m = gradient_descent_step(m, r, grad if t else checked(grad, "grad", matrix=False))
-        check_step(t, m)
-        means.append(m)
-    return GradientDescentResult(means=stack(xp, means))
-
-
-def _check_n_steps(n_steps) -> int:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
-    return check_count(n_steps, "n_steps", 0)  # and within int64, as every count
+    grad = run.oracle(grad, "grad")  # every call checked
+    (means,) = run.loop(lambda state: (gradient_descent_step(state[0], r, grad),), (m,),
+                        check=lambda t, state: check_step(t, state[0]))
+    return GradientDescentResult(means=means)

@@ -23,11 +23,11 @@ import numpy as np
 
 from blrkit._array_api import array_namespace
 from blrkit._validation import check_count
-from blrkit.algorithms._checks import check_output, check_scalar, require_callable
-from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_minibatch, check_rng, check_start
+from blrkit.algorithms._checks import check_scalar, require_callable
+from blrkit.algorithms._common import broadcast_to_batch, check_interval, check_start
 from blrkit.algorithms._generated.ivon import ivon_step
-from blrkit.algorithms._namespace import indices_on, on_namespace, recorder
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, on_namespace
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import IVONResult
 
 __all__ = ["ivon"]
@@ -119,8 +119,8 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     xp = array_namespace(m0=m0, lr=lr, ess=ess, beta1=beta1, beta2=beta2, hess_init=hess_init,
                          weight_decay=weight_decay)
     m = check_start(m0)
-    n_steps = _check_n_steps(n_steps)
-    check_minibatch(n_data, batch_size)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, m0=m0, hess_init=hess_init))
     require_callable(grad_batch, "grad_batch")
     lr, ess = check_scalar(lr, "lr", low=0.0), check_scalar(ess, "ess", low=0.0)
     b1 = check_scalar(beta1, "beta1", low=0.0, high=1.0, closed_low=True)
@@ -129,25 +129,18 @@ def ivon(grad_batch, m0, *, lr, ess, beta1=0.9, beta2=0.99999, hess_init, weight
     h = broadcast_to_batch(check_interval(hess_init, "hess_init", 0.0, np.inf), "hess_init", tuple(m.shape))
     h = h.copy() if xp is np else on_namespace(xp, h, m)
     check_count(n_samples, "n_samples")
-    rng = check_rng(rng)
-    store_mean, means = recorder(xp, m, n_steps)
-    store_hessian, hessians = recorder(xp, h, n_steps)
-    g_avg = xp.zeros_like(m)
-    for t in range(n_steps):
-        idx = indices_on(xp, np.sort(rng.choice(n_data, batch_size, replace=False)), m)
-        grad = _checked(grad_batch, idx, t + 1, xp)
-        m, h, g_avg = ivon_step(m, h, g_avg, rho, lr, b1, delta, ess, t + 1, grad, int(n_samples), rng)
+    grad_batch = run.oracle(grad_batch, "grad_batch", what="the mean minibatch gradient", arg_name="θ")
+
+    def step(state):
+        idx = run.minibatch(state[0])
+        return ivon_step(*state, rho, lr, b1, delta, ess, run.t, lambda theta: grad_batch(theta, idx),
+                         int(n_samples), run.rng)
+
+    def check(t, state):
+        m, h, _ = state
         if not (bool(xp.all(xp.isfinite(m))) and bool(xp.all(xp.isfinite(h)))):
-            raise ValueError(f"the iterates became non-finite at step {t + 1}: lr is too large or the loss "
+            raise ValueError(f"the iterates became non-finite at step {t}: lr is too large or the loss "
                              "overflowed")
-        store_mean(t + 1, m)
-        store_hessian(t + 1, h)
-    return IVONResult(means=means(), hessians=hessians(), ess=ess, weight_decay=delta)
 
-
-def _checked(grad_batch, idx, t: int, xp):
-    """θ ↦ ``grad_batch(θ, idx)``, checked (:func:`~blrkit.algorithms._checks.check_output`; the step is named)."""
-    def grad(theta):
-        return check_output(grad_batch(theta, idx), "grad_batch", theta, shape=tuple(theta.shape),
-                            what="the mean minibatch gradient", step=t, xp=xp)
-    return grad
+    means, hessians = run.loop(step, (m, h, xp.zeros_like(m)), keep=(0, 1), check=check)
+    return IVONResult(means=means, hessians=hessians, ess=ess, weight_decay=delta)

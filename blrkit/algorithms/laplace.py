@@ -20,9 +20,11 @@ import numpy as np
 from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_spd
 from blrkit.algorithms._common import (
-    broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, checked, singular_is_error,
+    broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, singular_is_error,
 )
 from blrkit.algorithms._generated.laplace import laplace_step
+from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._runner import Run, hessian_shape
 from blrkit.algorithms.results import LaplacePosterior
 
 __all__ = ["laplace"]
@@ -98,35 +100,38 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
         raise ValueError(f"tol must be a positive number, got {tol!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    h_first = checked(hess, "hess", matrix=True)
+    # the step counter and the oracles (the loop ends on convergence)
+    run = Run(xp, n_steps=0, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
+    hess = run.oracle(hess, "hess", shape=hessian_shape, what="a Hessian")
     if precision0 is None and (r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))):
         # ρ = 1 overwrites S₀: any SPD start gives the same iterates; skip a Hessian evaluation
         S = xp.broadcast_to(xp.eye(D, dtype=xp.float64, device=device(m)), batch + (D, D))
     elif precision0 is None:
-        S = h_first(m)
+        S = hess(m)
         check_positive_definite(S, "hess", "at m0")
     else:
         # on_device: a list for precision0 beside another library's m0 becomes that library's array
         S = broadcast_to_batch(on_device(xp, check_spd(precision0, "precision0", D), m), "precision0", batch + (D, D))
 
     last = {}
+    grad = run.oracle(grad, "grad")
 
     def grad_recorded(x):
         # remember ∇ℓ̄(m_t): the step computes it, the convergence test reads it
         last["g"] = g = grad(x)
         return g
 
-    g_first = checked(grad_recorded, "grad", matrix=False)
     for t in range(max_steps):
-        with singular_is_error("hess", t):
-            m, S = laplace_step(m, S, r, grad_recorded if t else g_first, hess if t else h_first)
-        check_step(t, m, S)
-        check_positive_definite(S, "hess", f"(the precision at step {t})")
+        run.t = t + 1
+        with singular_is_error("hess", run.t):
+            m, S = laplace_step(m, S, r, grad_recorded, hess)
+        check_step(run.t, m, S)
+        check_positive_definite(S, "hess", f"(the precision at step {run.t})")
         gnorm = _largest_norm(xp, last["g"])
         if not math.isfinite(gnorm) or not bool(xp.all(xp.isfinite(m))):
-            raise ValueError(f"the iterates became non-finite at step {t}; check grad, hess and rho")
+            raise ValueError(f"the iterates became non-finite at step {run.t}; check grad, hess and rho")
         if gnorm <= tol:
-            return LaplacePosterior(mean=m, precision=S, n_steps=t + 1)
+            return LaplacePosterior(mean=run.cast(m), precision=run.cast(S), n_steps=t + 1)
     raise RuntimeError(f"laplace did not converge in max_steps={max_steps} steps: "
                        f"the last gradient norm was {gnorm:.3g} > tol={tol:g}")
 

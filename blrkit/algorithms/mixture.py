@@ -15,11 +15,11 @@ import numpy as np
 from blrkit._array_api import array_namespace, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_simplex, cholesky_succeeds
 from blrkit.algorithms._checks import check_output, check_scalar, require_callable
-from blrkit.algorithms._common import check_rho, check_rng
+from blrkit.algorithms._common import check_rho
 from blrkit.algorithms._generated.multimodal import mixture_newton_step
 from blrkit.algorithms._generated.ncvi import mixture_vi_step
-from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, namespace_and_reference
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import MixtureResult
 
 __all__ = ["mixture_newton", "mixture_vi"]
@@ -86,13 +86,14 @@ def mixture_newton(loss, grad, hess, means0, *, rho, n_steps: int, precisions0=N
     m = on_device(xp, as_float_array(means0, "means0", min_ndim=2), like)
     batch, K, D = _mixture_shape(m)
     r = _per_problem(xp, check_rho(rho, batch), m)  # one ρ per problem, shared by its K components
-    n_steps = _check_n_steps(n_steps)
+    run = Run(xp, n_steps=n_steps,
+              dtype=floating_dtype(xp, means0=means0, precisions0=precisions0, weights0=weights0))
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
         require_callable(fn, name)
     S = _precisions(xp, precisions0, m)
     v = _log_weights(xp, weights0, m)
-    return _run(xp, lambda m, S, v, t: mixture_newton_step(m, S, v, r, _finite(grad, "grad", t), _finite(hess, "hess", t),
-                                                       _finite(loss, "loss", t)), m, S, v, n_steps)
+    grad, hess, loss = (_finite(run, fn, name) for fn, name in ((grad, "grad"), (hess, "hess"), (loss, "loss")))
+    return _run(run, lambda state: mixture_newton_step(*state, r, grad, hess, loss), m, S, v)
 
 
 def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_samples: int = 10, rng=None,
@@ -173,7 +174,8 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
         r_pi = r / 10
     else:
         r_pi = check_scalar(rho_weights, "rho_weights", low=0.0)
-    n_steps = _check_n_steps(n_steps)
+    run = Run(xp, n_steps=n_steps, rng=rng, sampling=True,
+              dtype=floating_dtype(xp, means0=means0, precisions0=precisions0, weights0=weights0))
     check_count(n_samples, "n_samples")
     for name, fn in (("loss", loss), ("grad", grad), ("hess", hess)):
         require_callable(fn, name)
@@ -181,10 +183,10 @@ def mixture_vi(loss, grad, hess, means0, *, rho, n_steps: int, precisions0, n_sa
         raise ValueError("precisions0 is required (the spread of each component at the start)")
     S = _precisions(xp, precisions0, m)
     v = _log_weights(xp, weights0, m)
-    rng = check_rng(rng)
-    return _run(xp, lambda m, S, v, t: mixture_vi_step(
-        m, S, v, r, r_pi, _finite(grad, "grad", t, samples=True), _finite(hess, "hess", t, samples=True),
-        _finite(loss, "loss", t, samples=True), int(n_samples), rng), m, S, v, n_steps)
+    grad, hess, loss = (_finite(run, fn, name, samples=True)
+                        for fn, name in ((grad, "grad"), (hess, "hess"), (loss, "loss")))
+    return _run(run, lambda state: mixture_vi_step(*state, r, r_pi, grad, hess, loss, int(n_samples), run.rng),
+                m, S, v)
 
 
 def _mixture_shape(m):
@@ -202,19 +204,14 @@ def _per_problem(xp, r, like):
     return xp.reshape(r, (*r.shape, 1))
 
 
-def _run(xp, step, m, S, v, n_steps) -> MixtureResult:
-    """Loop ``step(m, S, v, t)`` for t = 1..n_steps, checking every precision; every iterate."""
-    means, precs, logw = [m], [S], [v]
-    for t in range(1, n_steps + 1):
-        m, S, v = step(m, S, v, t)
-        _check_components(xp, S, m, t)
-        means.append(m)
-        precs.append(S)
-        logw.append(v)
-    weights = _softmax(xp, xp.stack(logw))
-    mean_path, precision_path = xp.stack(means), xp.stack(precs)
-    return MixtureResult(means=mean_path[-1, ...], precisions=precision_path[-1, ...], weights=weights[-1, ...],
-                         mean_path=mean_path, precision_path=precision_path, weight_path=weights)
+def _run(run, step, m, S, v) -> MixtureResult:
+    """The loop of both drivers on the runner: the state (means, precisions, log-weights), each step's
+    components checked positive definite, the weights from the log-weights."""
+    xp = run.xp
+    means, precs, logw = run.loop(step, (m, S, v), check=lambda t, state: _check_components(xp, state[1], state[0], t))
+    weights = _softmax(xp, logw)
+    return MixtureResult(means=means[-1, ...], precisions=precs[-1, ...], weights=weights[-1, ...],
+                         mean_path=means, precision_path=precs, weight_path=weights)
 
 
 def _precisions(xp, precisions0, m):
@@ -255,10 +252,10 @@ def _softmax(xp, v):
     return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def _finite(fn, name, t, samples=False):
-    """θ ↦ ``fn(θ)`` checked (:func:`~blrkit.algorithms._checks.check_output`): θ's library, real, the shape of a
-    loss ``(..., K)``, a gradient ``(..., K, D)`` or a Hessian ``(..., K, D, D)``, finite (else the component is
-    named)."""
+def _finite(run, fn, name, samples=False):
+    """θ ↦ ``fn(θ)`` checked at every call (:func:`~blrkit.algorithms._checks.check_output`, the step read from
+    the ``run``): θ's library, real, the shape of a loss ``(..., K)``, a gradient ``(..., K, D)`` or a Hessian
+    ``(..., K, D, D)``, finite (else the component is named)."""
     where = "a sample of" if samples else "the mean of"
     what = {"loss": "one loss per component", "grad": "a gradient", "hess": "a Hessian"}[name]
 
@@ -266,6 +263,7 @@ def _finite(fn, name, t, samples=False):
         xp = array_namespace(theta=theta)
         shape = {"loss": tuple(theta.shape[:-1]), "grad": tuple(theta.shape),
                  "hess": tuple(theta.shape) + tuple(theta.shape[-1:])}[name]
+        t = run.t
         out = check_output(fn(theta), name, theta, shape=shape, what=what, step=t, finite=False, xp=xp)
         out = xp.astype(out, xp.float64, copy=False) if xp is not np else out
         if not bool(xp.all(xp.isfinite(out))):

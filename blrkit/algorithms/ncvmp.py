@@ -22,10 +22,9 @@ import numpy as np
 
 from blrkit._array_api import device, on_device
 from blrkit._validation import as_float_array, check_positive, check_spd
-from blrkit.algorithms._common import broadcast_to_batch
+from blrkit.algorithms._common import broadcast_to_batch, check_n_steps
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
-from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import as_dtype, floating_dtype, namespace_and_reference
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["ncvmp_logistic"]
@@ -63,6 +62,7 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     True
     """
     xp, like = namespace_and_reference(X=X, y=y, alpha=alpha, m0=m0, precision0=precision0)
+    dtype = floating_dtype(xp, X=X, m0=m0, precision0=precision0)  # float32 in, float32 out (steps in float64)
     X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
     y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if tuple(y.shape) != tuple(X.shape[:-1]):
@@ -80,7 +80,7 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     # symmetry before definiteness: a Cholesky factorisation reads one triangle only
     S = (a[..., None, None] * xp.eye(D, dtype=xp.float64, device=device(X)) if precision0 is None
          else beside_X(check_spd(precision0, "precision0", D), "precision0", batch + (D, D)))
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     means, precisions = [m], [S]
     for t in range(1, n_steps + 1):
         m, S = ncvmp_step(m, S, a, X, y)
@@ -88,4 +88,5 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
             raise ValueError(f"the mean became non-finite at step {t}: NC-VMP (rho = 1) diverged on this problem")
         means.append(m)
         precisions.append(S)
-    return NewtonResult(means=xp.stack(means), precisions=xp.stack(precisions))
+    means, precisions = (as_dtype(xp, dtype, xp.stack(a)) for a in (means, precisions))
+    return NewtonResult(means=means, precisions=precisions)

@@ -14,7 +14,7 @@ The numeric updates are the emitted steps :func:`~blrkit.algorithms._generated.n
 
 from __future__ import annotations
 
-from blrkit._array_api import array_namespace, on_device
+from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_spd
 from blrkit.algorithms._common import (
     broadcast_to_batch,
@@ -22,13 +22,12 @@ from blrkit.algorithms._common import (
     check_rho,
     check_start,
     check_step,
-    checked,
     singular_is_error,
 )
 from blrkit.algorithms._generated.damped_newton import damped_newton_step
 from blrkit.algorithms._generated.newton import newton_step
-from blrkit.algorithms._namespace import stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._runner import Run, hessian_shape
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["newton"]
@@ -108,7 +107,7 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
     """
     xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
-    n_steps = _check_n_steps(n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
     full_step = r == 1.0 if isinstance(r, float) else bool(xp.all(r == 1.0))
@@ -119,21 +118,22 @@ def newton(grad, hess, m0, *, n_steps: int, rho=1.0, precision0=None) -> NewtonR
     elif not full_step:
         raise ValueError("precision0 is required when rho < 1 (the BLR's damped form averages it with the Hessians)")
 
-    means, precisions = [m], [S]
-    for t in range(n_steps):
-        g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
-        with singular_is_error("hess", t):
-            if full_step:
-                m, S = newton_step(m, g_fn, h_fn)
-            else:
-                m, S = damped_newton_step(m, S, r, g_fn, h_fn)
+    grad, hess = run.oracle(grad, "grad"), run.oracle(hess, "hess", shape=hessian_shape, what="a Hessian")
+
+    def step(state):
+        m, S = state
+        with singular_is_error("hess", run.t):
+            return newton_step(m, grad, hess) if full_step else damped_newton_step(m, S, r, grad, hess)
+
+    def check(t, state):
+        m, S = state
         check_step(t, m, S)
         check_positive_definite(S, "hess", f"at step {t}" if full_step else f"(the averaged precision at step {t})")
-        means.append(m)
-        precisions.append(S)
-    if precision0 is None and n_steps > 0:
-        # ρ = 1 overwrites S_0: report the Hessian at m_0, which the first step computed
-        precisions[0] = precisions[1]
-    elif precision0 is None:
-        precisions[0] = checked(hess, "hess", matrix=True)(means[0])
-    return NewtonResult(means=stack(xp, means), precisions=stack(xp, precisions))
+
+    # ρ = 1 overwrites S_0 (unused by the step until then): without precision0, report the Hessian at m_0
+    S0 = xp.zeros(batch + (D, D), dtype=m.dtype, device=device(m)) if S is None else S
+    means, precisions = run.loop(step, (m, S0), check=check)
+    if precision0 is None:
+        first = precisions[1, ...] if run.n_steps else hess(m)
+        precisions = xp.concat([first[None, ...], precisions[1:, ...]])
+    return NewtonResult(means=means, precisions=precisions)

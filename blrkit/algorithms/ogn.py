@@ -33,6 +33,7 @@ import numpy as np
 from blrkit._array_api import array_namespace, to_numpy
 from blrkit._validation import check_count, check_positive
 from blrkit.algorithms._common import (
+    check_n_steps,
     broadcast_to_batch,
     check_minibatch,
     check_rho,
@@ -44,8 +45,8 @@ from blrkit.algorithms._generated.ogn import ogn_step
 from blrkit.algorithms._generated.vogn import vogn_step
 from blrkit.algorithms._generated.vogn_improved import improved_vogn_step
 from blrkit.algorithms._checks import check_output
-from blrkit.algorithms._namespace import indices_on, on_namespace, scalar_or_array
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, on_namespace, scalar_or_array
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import DiagonalNewtonResult
 
 __all__ = ["online_gauss_newton", "vogn"]
@@ -122,10 +123,12 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
     array([1., 1.])
     """
     xp, m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     # s ← (1 − ρ)s + ρ(N/M)Σ_B ∇ℓ_i(m)²,  m ← m − ρ(N/M)Σ_B ∇ℓ_i(m) / s
-    return _iterate(lambda m, s, terms: ogn_step(m, s, r, terms, n_data, batch_size),
-                    _sums(grad_terms, grad_sums, xp), m, s, rng, n_steps, n_data, batch_size, xp)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, m0=m0, precision0=precision0))
+    return _iterate(run, lambda m, s, terms: ogn_step(m, s, r, terms, n_data, batch_size),
+                    _sums(run, grad_terms, grad_sums, xp), m, s)
 
 
 def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0, n_samples: int = 1,
@@ -209,15 +212,17 @@ def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, pre
     ((501, 2), True)
     """
     xp, m, r, s, rng = _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng)
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     if rule not in ("blr", "improved"):
         raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
     step = improved_vogn_step if rule == "improved" else vogn_step
     check_count(n_samples, "n_samples")
     K = int(n_samples)
     # θ_k = m + ε_k/√s;  s ← (1 − ρ)s + ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k)²;  m ← m − ρ(N/M) mean_k Σ_B ∇ℓ_i(θ_k) / s
-    return _iterate(lambda m, s, terms: step(m, s, r, terms, n_data, batch_size, K, rng),
-                    _sums(grad_terms, grad_sums, xp), m, s, rng, n_steps, n_data, batch_size, xp)
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng,
+              dtype=floating_dtype(xp, m0=m0, precision0=precision0))
+    return _iterate(run, lambda m, s, terms: step(m, s, r, terms, n_data, batch_size, K, run.rng),
+                    _sums(run, grad_terms, grad_sums, xp), m, s)
 
 
 def _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng):
@@ -247,48 +252,72 @@ def _setup(grad_terms, grad_sums, m0, rho, n_data, batch_size, precision0, rng):
 CHECK_EVERY = 32
 
 
-def _sums(grad_terms, grad_sums, xp):
-    """``(θ, idx) ↦ (Σ_i ∇ℓ_i(θ), Σ_i ∇ℓ_i(θ)²)`` over the minibatch: the user's ``grad_sums``, or the sums of
-    ``grad_terms``' per-example gradients (axis −2)."""
-    if grad_sums is not None:
-        return grad_sums
+def _sums(run, grad_terms, grad_sums, xp):
+    """``(θ, idx) ↦ (Σ_i ∇ℓ_i(θ), Σ_i ∇ℓ_i(θ)²)`` over the minibatch, every call checked (the runner's oracles):
+    the user's ``grad_sums`` (a pair of θ's shape, the second ≥ 0), or the sums of ``grad_terms``' per-example
+    gradients ``(*batch, M, D)`` (axis −2)."""
+    if grad_sums is None:
+        terms = run.oracle(grad_terms, "grad_terms", what="per-example gradients", arg_name="θ",
+                           shape=lambda theta: tuple(theta.shape[:-1]) + (run.batch_size, theta.shape[-1]))
+        if xp is np:
+            def from_terms(theta, idx):  # array methods, not np.sum: a few µs a step on small problems
+                g = terms(theta, idx)
+                return g.sum(axis=-2), (g * g).sum(axis=-2)
+        else:
+            def from_terms(theta, idx):
+                g = terms(theta, idx)
+                return xp.sum(g, axis=-2), xp.sum(g * g, axis=-2)
+        return from_terms
 
-    if xp is np:
-        def from_terms(theta, idx):  # array methods, not np.sum: a few µs a step on small problems
-            terms = np.asarray(grad_terms(theta, idx))
-            return terms.sum(axis=-2), (terms * terms).sum(axis=-2)
-    else:
-        def from_terms(theta, idx):
-            terms = grad_terms(theta, idx)
-            return xp.sum(terms, axis=-2), xp.sum(terms * terms, axis=-2)
-    from_terms.terms = grad_terms
-    return from_terms
+    def from_sums(theta, idx):
+        out = grad_sums(theta, idx)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ValueError(f"grad_sums must return a pair (Σ_i ∇ℓ_i, Σ_i ∇ℓ_i²), got {type(out).__name__} at step "
+                             f"{run.t}")
+        shape = tuple(theta.shape)
+        shapes = [tuple(getattr(x, "shape", np.shape(x))) for x in out]
+        if shapes != [shape] * 2:
+            raise ValueError(f"grad_sums must return two arrays of shape {shape}, got {shapes[0]} and {shapes[1]} "
+                             f"at step {run.t}")
+        g = check_output(out[0], "grad_sums", theta, shape=shape, arg_name="θ", step=run.t, xp=xp,
+                         what="the summed gradient Σ_i ∇ℓ_i (first of the pair)")
+        g2 = check_output(out[1], "grad_sums", theta, shape=shape, arg_name="θ", step=run.t, xp=xp, nonnegative=True,
+                          what="the sum of squares Σ_i ∇ℓ_i² (second of the pair)")
+        return g, g2
+
+    return from_sums
 
 
-def _iterate(step, grad_sums, m, s, rng, n_steps, n_data, batch_size, xp) -> DiagonalNewtonResult:
+def _iterate(run, step, grad_sums, m, s) -> DiagonalNewtonResult:
     """The loop of both drivers: each step draws its minibatch B and calls ``step(m, s, θ ↦ grad_sums(θ, B))``.
 
-    The first step's oracle output is shape- and finiteness-checked; after that the loop only stores
-    the iterates and checks them (complex, non-finite, non-positive) in blocks of :data:`CHECK_EVERY` steps.
+    Every call of the user's callable is checked (``grad_sums`` is the runner's oracle); the iterates are
+    stored and checked (complex, non-finite, non-positive) in blocks of :data:`CHECK_EVERY` steps.
     The iterates of another library than NumPy are collected in lists and stacked.
     """
-    n_data, batch_size = int(n_data), int(batch_size)
+    xp, n_steps = run.xp, run.n_steps
+    m, s = run.cast(m), run.cast(s)
     on_host = xp is np
     if on_host:  # NumPy: rows of preallocated arrays (lists stacked at the end cost ~5 % more on small problems)
-        means, precisions = np.empty((n_steps + 1,) + m.shape), np.empty((n_steps + 1,) + m.shape)
+        means, precisions = np.empty((n_steps + 1,) + m.shape, m.dtype), np.empty((n_steps + 1,) + m.shape, m.dtype)
         means[0], precisions[0] = m, s
     else:        # other libraries: lists, stacked (JAX arrays have no item assignment)
         means, precisions = [m], [s]
     checked_to = 0
     with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported by the block check
         for t in range(n_steps):
-            idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-            if not on_host:
-                idx = indices_on(xp, idx, m)
-            m, s = step(m, s, _checked_sums(grad_sums, idx, xp) if t == 0 else lambda theta: grad_sums(theta, idx))
+            run.t = t + 1
+            idx = run.minibatch(m)
+            try:
+                m, s = step(m, s, lambda theta: grad_sums(theta, idx))
+            except ValueError:
+                # a bad answer at iterates not yet checked: an earlier step's failure comes first
+                _check_block(means, precisions, checked_to, t, xp)
+                raise
+            if on_host and (m.dtype.kind == "c" or s.dtype.kind == "c"):  # a float row would drop the imaginary part
+                check_step(t, m, s, grad="grad_terms", hess="grad_terms")
+            m, s = run.cast(m), run.cast(s)
             if on_host:
-                if m.dtype.kind == "c" or s.dtype.kind == "c":  # a float row would drop the imaginary part
-                    check_step(t, m, s, grad="grad_terms", hess="grad_terms")
                 means[t + 1], precisions[t + 1] = m, s
             else:
                 means.append(m)
@@ -300,34 +329,6 @@ def _iterate(step, grad_sums, m, s, rng, n_steps, n_data, batch_size, xp) -> Dia
     if not on_host:
         means, precisions = xp.stack(means), xp.stack(precisions)
     return DiagonalNewtonResult(means=means, precisions=precisions)
-
-
-def _checked_sums(grad_sums, idx, xp):
-    """θ ↦ grad_sums(θ, idx), its output checked: per-example gradients of shape ``θ.shape[:-1] + (M, D)``
-    when built from ``grad_terms``, else two arrays of θ's shape; finite, from θ's library."""
-    batch_size = idx.shape[0]
-    terms = getattr(grad_sums, "terms", None)
-
-    def checked(theta):
-        if terms is not None:
-            shape = tuple(theta.shape[:-1]) + (batch_size, theta.shape[-1])
-            out = check_output(terms(theta, idx), "grad_terms", theta, shape=shape, what="per-example gradients",
-                               xp=xp)
-            return xp.sum(out, axis=-2), xp.sum(out**2, axis=-2)
-        out = grad_sums(theta, idx)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise ValueError("grad_sums must return a pair (Σ_i ∇ℓ_i, Σ_i ∇ℓ_i²)")
-        shapes = [tuple(getattr(x, "shape", np.shape(x))) for x in out]
-        if shapes != [tuple(theta.shape)] * 2:
-            raise ValueError(f"grad_sums must return two arrays of shape {tuple(theta.shape)}, got {shapes[0]} and "
-                             f"{shapes[1]}")
-        g = check_output(out[0], "grad_sums", theta, shape=tuple(theta.shape), what="the summed gradient Σ_i ∇ℓ_i "
-                         "(first of the pair)", xp=xp)
-        g2 = check_output(out[1], "grad_sums", theta, shape=tuple(theta.shape), what="the sum of squares Σ_i ∇ℓ_i² "
-                          "(second of the pair)", nonnegative=True, xp=xp)
-        return g, g2
-
-    return checked
 
 
 def _check_block(means, precisions, t0, t1, xp):

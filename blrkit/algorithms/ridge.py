@@ -19,9 +19,8 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_positive, reject_complex
-from blrkit.algorithms import _dask
-from blrkit.algorithms._dask import is_dask_array
 from blrkit.algorithms._generated.ridge import ridge_posterior
+from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms.results import GaussianPosterior
 
 __all__ = ["ridge"]
@@ -88,8 +87,6 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
             array_namespace(X=X, y=y, alpha=alpha, noise_variance=noise_variance)
         complex_data = X.dtype.kind == "c" or y.dtype.kind == "c"
     else:
-        if is_dask_array(X) or is_dask_array(y):
-            return _dask.ridge(X, y, alpha, noise_variance)
         # one library for all four (TypeError naming the odd one otherwise); NumPy for lists and numbers
         xp = array_namespace(X=X, y=y, alpha=alpha, noise_variance=noise_variance)
         complex_data = True                                      # not known yet: let reject_complex look
@@ -97,13 +94,11 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         reject_complex(X, "X")
         reject_complex(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
-    if xp is np:
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y, dtype=float)
-    else:
-        X = xp.asarray(X, dtype=xp.float64)
-        y = xp.asarray(y, dtype=xp.float64)
-    batch = _check_shapes(X, y)
+    # float32 data stays float32 (integers, lists: float64), the posterior in that dtype
+    dtype = floating_dtype(xp, X=X, y=y)
+    X = xp.asarray(X, dtype=dtype)
+    y = xp.asarray(y, dtype=dtype)
+    batch = check_shapes(X, y)
     a = _positive_parameter(alpha, "alpha", batch)
     s2 = _positive_parameter(noise_variance, "noise_variance", batch)
     if xp is not np:
@@ -120,6 +115,8 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         as_float_array(X, "X")
         as_float_array(y, "y")
         raise ValueError("X and y are finite but XᵀX/σ² or Xᵀy/σ² overflowed; rescale the data")
+    if m.dtype != dtype:
+        m, S = xp.astype(m, dtype), xp.astype(S, dtype)
     return GaussianPosterior(mean=m, precision=S)
 
 
@@ -140,7 +137,7 @@ def _positive_parameter(x, name: str, batch: tuple[int, ...]):
     return v
 
 
-def _check_shapes(X, y) -> tuple[int, ...]:
+def check_shapes(X, y) -> tuple[int, ...]:
     """The batch shape of ``X (*batch, N, D)`` and ``y (*batch, N)`` (arrays of any library, Dask's too), or
     ``ValueError``."""
     if X.ndim < 2:

@@ -34,23 +34,21 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
-from blrkit.algorithms._common import check_interval, check_start, checked, per_problem
+from blrkit.algorithms._common import check_interval, check_start, per_problem
 from blrkit.algorithms._generated.rmsprop import rmsprop_step
-from blrkit.algorithms._namespace import recorder, scalar_or_array
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, scalar_or_array
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
-__all__ = ["blr_from_rmsprop", "rmsprop", "rmsprop_from_blr"]
+__all__ = ["blr_from_rmsprop", "check_lr_eps", "rmsprop", "rmsprop_from_blr", "run_moment_step"]
 
 
-
-
-def _check_hyper(lr, eps):
+def check_lr_eps(lr, eps):
     """``lr`` > 0 and ``eps`` ≥ 0, each a number or one per problem, as arrays (text refused)."""
     return check_interval(lr, "lr", 0.0, np.inf), check_interval(eps, "eps", 0.0, np.inf, closed_low=True)
 
 
-def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, names: dict, *, counts_steps: bool = False):
+def run_moment_step(xp, step, grad, m0, n_steps, state0: int, hyper: dict, names: dict, *, counts_steps: bool = False):
     """Loop ``step`` in the namespace ``xp`` of the array arguments: every call of ``grad`` is checked (shape,
     real, finite, and |g| below √(largest float): v holds g²); every iterate is checked finite. ``hyper`` are
     the checked hyperparameters, each a scalar or one value per problem (``names``: the user's name of each,
@@ -59,21 +57,23 @@ def _run(xp, step, grad, m0, n_steps, state0: int, hyper: dict, names: dict, *, 
     for another library a number as a Python float and an array as the library's
     (:func:`~blrkit.algorithms._namespace.scalar_or_array`)."""
     m = check_start(m0)
-    n_steps = _check_n_steps(n_steps)
+    run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, m0=m0))
     for key, v in hyper.items():
         per_problem(v, names.get(key, key), tuple(m.shape[:-1]))
     if xp is not np:
         hyper = {name: scalar_or_array(v, xp, m) for name, v in hyper.items()}
-    store, means = recorder(xp, m, n_steps)
-    state = [xp.zeros_like(m) for _ in range(state0)]
-    grad = checked(grad, "grad", matrix=False, squared=True)
-    for t in range(n_steps):
-        m, *state = step(m, *state, grad_mean=grad, **hyper, **({"t": t + 1} if counts_steps else {}))
-        if not bool(xp.all(xp.isfinite(m))):
-            raise ValueError(f"the iterates became non-finite at step {t + 1}: grad returned NaN or inf, "
+    grad = run.oracle(grad, "grad", squared=True)  # every call checked, |g| below √(largest float)
+
+    def moment_step(state):
+        return step(*state, grad_mean=grad, **hyper, **({"t": run.t} if counts_steps else {}))
+
+    def check(t, state):
+        if not bool(xp.all(xp.isfinite(state[0]))):
+            raise ValueError(f"the iterates became non-finite at step {t}: grad returned NaN or inf, "
                              "or lr is too large")
-        store(t + 1, m)
-    return GradientDescentResult(means=means())
+
+    (means,) = run.loop(moment_step, (m,) + tuple(xp.zeros_like(m) for _ in range(state0)), keep=(0,), check=check)
+    return GradientDescentResult(means=means)
 
 
 def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> GradientDescentResult:
@@ -115,9 +115,9 @@ def rmsprop(grad, m0, *, lr=0.01, alpha=0.99, eps=1e-8, n_steps: int) -> Gradien
            [0.]])
     """
     xp = array_namespace(m0=m0, lr=lr, alpha=alpha, eps=eps)
-    lr, eps = _check_hyper(lr, eps)
+    lr, eps = check_lr_eps(lr, eps)
     rho = 1 - check_interval(alpha, "alpha", 0.0, 1.0, closed_low=True)
-    return _run(xp, rmsprop_step, grad, m0, n_steps, 1, dict(rho=rho, lr=lr, eps=eps), {"rho": "alpha"})
+    return run_moment_step(xp, rmsprop_step, grad, m0, n_steps, 1, dict(rho=rho, lr=lr, eps=eps), {"rho": "alpha"})
 
 
 def blr_from_rmsprop(*, lr, alpha, eps) -> dict:

@@ -10,13 +10,11 @@ The numeric update is the emitted :func:`~blrkit.algorithms._generated.sgd.sgd_s
 
 from __future__ import annotations
 
-import numpy as np
-
-from blrkit._array_api import array_namespace, device
-from blrkit.algorithms._common import check_minibatch, check_rho, check_rng, check_start, check_step, checked
+from blrkit._array_api import array_namespace
+from blrkit.algorithms._common import check_rho, check_start, check_step
 from blrkit.algorithms._generated.sgd import sgd_step
-from blrkit.algorithms._namespace import stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import GradientDescentResult
 
 __all__ = ["stochastic_gradient_descent"]
@@ -83,23 +81,13 @@ def stochastic_gradient_descent(grad_terms, m0, *, rho, n_steps: int, n_data: in
     """
     xp = array_namespace(m0=m0, rho=rho)
     m = check_start(m0)
-    n_steps = _check_n_steps(n_steps)
     r = check_rho(rho, tuple(m.shape[:-1]))
-    check_minibatch(n_data, batch_size)
-    if not callable(grad_terms):
-        raise TypeError(f"grad_terms must be callable, got {type(grad_terms).__name__}")
-    rng = check_rng(rng)
-    means = [m]
-    for t in range(n_steps):
-        idx = np.sort(rng.choice(n_data, batch_size, replace=False))
-        if xp is not np:
-            idx = xp.asarray(idx, dtype=xp.int64, device=device(m))
+    run = Run(xp, n_steps=n_steps, n_data=n_data, batch_size=batch_size, rng=rng, dtype=floating_dtype(xp, m0=m0))
+    grad_terms = run.oracle(grad_terms, "grad_terms")  # every call checked
 
-        def grad_batch(x, idx=idx):
-            return grad_terms(x, idx)
+    def step(state):
+        idx = run.minibatch(state[0])
+        return (sgd_step(state[0], r, lambda x: grad_terms(x, idx), run.n_data, run.batch_size),)
 
-        m = sgd_step(m, r, grad_batch if t else checked(grad_batch, "grad_terms", matrix=False), int(n_data),
-                     int(batch_size))
-        check_step(t, m, grad="grad_terms")
-        means.append(m)
-    return GradientDescentResult(means=stack(xp, means))
+    (means,) = run.loop(step, (m,), check=lambda t, state: check_step(t, state[0], grad="grad_terms"))
+    return GradientDescentResult(means=means)

@@ -13,11 +13,11 @@ import numpy as np
 
 from blrkit._array_api import array_library, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_positive
-from blrkit.algorithms._common import check_minibatch, check_rng
+from blrkit.algorithms._common import check_minibatch
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
-from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype, indices_on, namespace_and_reference
+from blrkit.algorithms._runner import Run
 from blrkit.algorithms.results import LDAResult
 
 __all__ = ["learning_rates", "svi_gaussian_mean", "svi_lda"]
@@ -72,6 +72,7 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     """
     xp, like = namespace_and_reference(y=y, prior_mean=prior_mean, prior_precision=prior_precision,
                                        noise_variance=noise_variance, m0=m0, precision0=precision0)
+    dtype = floating_dtype(xp, y=y, m0=m0, precision0=precision0)  # float32 data: a float32 run
     y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     N, batch = y.shape[-1], tuple(y.shape[:-1])
     check_minibatch(N, batch_size)
@@ -79,21 +80,20 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     m0_ = on_device(xp, as_float_array(prior_mean, "prior_mean"), y)
     S0 = on_device(xp, check_positive(prior_precision, "prior_precision"), y)
     s2 = on_device(xp, check_positive(noise_variance, "noise_variance"), y)
-    n_steps = _check_n_steps(n_steps)
-    rhos = learning_rates(learning_offset, learning_decay, n_steps)
+    run = Run(xp, n_steps=n_steps, n_data=N, batch_size=batch_size, rng=rng, dtype=dtype)
+    rhos = learning_rates(learning_offset, learning_decay, run.n_steps)
     m = m0_ if m0 is None else on_device(xp, as_float_array(m0, "m0"), y)
     S = S0 if precision0 is None else on_device(xp, check_positive(precision0, "precision0"), y)
     m, S = (xp.astype(xp.broadcast_to(a, batch), xp.float64, copy=True) for a in (m, S))
-    rng = check_rng(rng)
-    means, precisions = [m], [S]
-    for t in range(1, n_steps + 1):
-        idx = np.sort(rng.choice(N, batch_size, replace=False)) if batches is None else _on_host(batches[t - 1])
-        y_t = y[..., idx] if xp is np else xp.take(y, xp.asarray(idx, device=device(y)), axis=-1)
+
+    def step(state):
+        t = run.t
+        idx = run.minibatch(y) if batches is None else indices_on(xp, _on_host(batches[t - 1]), y)
+        y_t = y[..., idx] if xp is np else xp.take(y, idx, axis=-1)
         # ρ_t a Python float: a NumPy scalar would be a second array library beside y's
-        m, S = svi_step(m, S, float(rhos[t - 1]), m0_, S0, y_t, s2, N)
-        means.append(m)
-        precisions.append(S)
-    return xp.stack(means), xp.stack(precisions)
+        return svi_step(*state, float(rhos[t - 1]), m0_, S0, y_t, s2, N)
+
+    return run.loop(step, (m, S))
 
 
 def _on_host(a) -> np.ndarray:

@@ -18,16 +18,14 @@ from blrkit.algorithms._common import (
     broadcast_to_batch,
     check_positive_definite,
     check_rho,
-    check_rng,
     check_start,
     check_step,
-    checked,
     singular_is_error,
 )
 from blrkit.algorithms._generated.variational_newton import variational_newton_step
 from blrkit.algorithms._generated.variational_newton_improved import improved_variational_newton_step
-from blrkit.algorithms._namespace import stack
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import floating_dtype
+from blrkit.algorithms._runner import Run, hessian_shape
 from blrkit.algorithms.results import NewtonResult
 
 __all__ = ["variational_newton"]
@@ -103,24 +101,25 @@ def variational_newton(grad, hess, m0, *, n_steps: int, rho, precision0, n_sampl
     """
     xp = array_namespace(m0=m0, rho=rho, precision0=precision0)
     m = check_start(m0)
-    n_steps = _check_n_steps(n_steps)
+    run = Run(xp, n_steps=n_steps, rng=rng, sampling=True, dtype=floating_dtype(xp, m0=m0, precision0=precision0))
     batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
     # on_device: a list for precision0 beside another library's m0 becomes that library's array
     S = broadcast_to_batch(on_device(xp, check_spd(precision0, "precision0", D), m), "precision0", batch + (D, D))
     check_count(n_samples, "n_samples")
-    rng = check_rng(rng)
     if rule not in ("blr", "improved"):
         raise ValueError(f"rule must be 'blr' or 'improved', got {rule!r}")
     step = improved_variational_newton_step if rule == "improved" else variational_newton_step
-    means, precisions = [m], [S]
-    for t in range(n_steps):
-        g_fn, h_fn = (grad, hess) if t else (checked(grad, "grad", matrix=False), checked(hess, "hess", matrix=True))
-        with singular_is_error("hess", t):
-            m, S = step(m, S, r, g_fn, h_fn, int(n_samples), rng)
-        check_step(t, m, S)
-        check_positive_definite(S, "hess", f"(the precision at step {t}): a Monte-Carlo Hessian of a non-convex "
-                                           "loss can be indefinite; use more n_samples or a smaller rho")
-        means.append(m)
-        precisions.append(S)
-    return NewtonResult(means=stack(xp, means), precisions=stack(xp, precisions))
+    grad, hess = run.oracle(grad, "grad"), run.oracle(hess, "hess", shape=hessian_shape, what="a Hessian")
+
+    def blr_step(state):
+        with singular_is_error("hess", run.t):
+            return step(*state, r, grad, hess, int(n_samples), run.rng)
+
+    def check(t, state):
+        check_step(t, *state)
+        check_positive_definite(state[1], "hess", f"(the precision at step {t}): a Monte-Carlo Hessian of a "
+                                                  "non-convex loss can be indefinite; use more n_samples or a smaller rho")
+
+    means, precisions = run.loop(blr_step, (m, S), check=check)
+    return NewtonResult(means=means, precisions=precisions)

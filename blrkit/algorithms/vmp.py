@@ -18,8 +18,8 @@ from blrkit._validation import as_float_array
 from blrkit.algorithms._checks import check_square_sums
 from blrkit.algorithms._generated.vmp import vmp_sweep
 from blrkit.algorithms._generated.vmp_regression import vmp_regression_sweep
-from blrkit.algorithms._namespace import namespace_and_reference
-from blrkit.algorithms.gradient_descent import _check_n_steps
+from blrkit.algorithms._namespace import as_dtype, floating_dtype, namespace_and_reference
+from blrkit.algorithms._common import check_n_steps
 from blrkit.algorithms.results import VMPResult
 
 __all__ = ["vmp_linear_regression", "vmp_normal_gamma"]
@@ -70,6 +70,7 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     """
     xp, like = namespace_and_reference(y=y, **_pair_entries(mean_prior=mean_prior, precision_prior=precision_prior,
                                                              precision_init=precision_init, mean_init=mean_init))
+    dtype = floating_dtype(xp, y=y)  # float32 data: float32 results (the sweeps run in float64)
     y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if y.shape[-1] == 0:
         raise ValueError("y must hold at least one observation (last axis)")
@@ -77,7 +78,7 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     a0, b0 = _pair(xp, precision_prior, "precision_prior", y, 1, positive=(True, True))
     alpha, beta = _pair(xp, precision_init, "precision_init", y, 1, positive=(True, True))
     m, S = (m0, S0) if mean_init is None else _pair(xp, mean_init, "mean_init", y, 1, positive=(False, True))
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     # shift-equivariance (as conjugate.normal_gamma): the sweep for y and m₀ is the sweep for y − c and m₀ − c
     # with E[μ] moved by c and q(τ) unchanged, and so is the bound; with c the midpoint of each series' range
     # the sums Σ(y − c), Σ(y − c)² stay as small as the data's spread, whatever their offset
@@ -92,7 +93,7 @@ def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n
     means, precisions, alphas, betas = (xp.stack(c) for c in zip(*path))
     elbo = _elbo(xp, y, m0, S0, a0, b0, means, precisions, alphas, betas)
     _check_sweep(xp, "bound", "mean_prior, precision_prior", elbo)
-    return VMPResult(means=means + c, precisions=precisions, alphas=alphas, betas=betas, elbo=elbo)
+    return VMPResult(*(as_dtype(xp, dtype, a) for a in (means + c, precisions, alphas, betas, elbo)))
 
 
 def _check_sweep(xp, t: int, priors: str, *parts) -> None:
@@ -210,6 +211,7 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     """
     xp, like = namespace_and_reference(X=X, y=y, alpha=alpha,
                                        **_pair_entries(noise_prior=noise_prior, noise_init=noise_init))
+    dtype = floating_dtype(xp, X=X, y=y)  # float32 data: float32 results (the sweeps run in float64)
     X = on_device(xp, as_float_array(X, "X", min_ndim=2), like)
     y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if tuple(X.shape[:-1]) != tuple(y.shape):
@@ -224,7 +226,7 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     alpha = _broadcast(xp, alpha, "alpha", batch)
     a0, b0 = _pair(xp, noise_prior, "noise_prior", X, 2, positive=(True, True))
     a, b = (a0, b0) if noise_init is None else _pair(xp, noise_init, "noise_init", X, 2, positive=(True, True))
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     D = X.shape[-1]
     N = X.shape[-2]
     check_square_sums(X, "X", N)  # XᵀX
@@ -239,7 +241,7 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     means, precisions, alphas, betas = (xp.stack(c) for c in zip(*path))
     elbo = _regression_elbo(xp, X, y, alpha, a0, b0, means, precisions, alphas, betas)
     _check_sweep(xp, "bound", "alpha, noise_prior", elbo)
-    return VMPResult(means=means, precisions=precisions, alphas=alphas, betas=betas, elbo=elbo)
+    return VMPResult(*(as_dtype(xp, dtype, a) for a in (means, precisions, alphas, betas, elbo)))
 
 
 def _regression_elbo(xp, X, y, alpha, a0, b0, m, S, a, b):

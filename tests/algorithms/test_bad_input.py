@@ -67,7 +67,7 @@ def test_a_complex_gradient_at_a_later_step_is_rejected_at_its_step():
         calls["n"] += 1
         return m + (1j if calls["n"] == 3 else 0)
 
-    with pytest.raises(TypeError, match="the mean became complex at step 2: grad returned complex values"):
+    with pytest.raises(TypeError, match=r"^the output of grad must be an array of real numbers, got complex values .* at step 3$"):
         gradient_descent(grad, np.ones(2), rho=0.5, n_steps=5)
 
 
@@ -75,14 +75,14 @@ def test_newton_rejects_a_non_symmetric_hessian():
     # symmetric part [[1, 0], [0, 1]] + antisymmetric [[0, 3], [-3, 0]]: Cholesky of the lower
     # triangle would succeed, the symmetric part is fine, the matrix is not a Hessian
     H = np.array([[1.0, 3.0], [-3.0, 1.0]])
-    with pytest.raises(ValueError, match="hess is not symmetric at step 0"):
+    with pytest.raises(ValueError, match="hess is not symmetric at step 1"):
         newton(lambda m: m, lambda m: np.broadcast_to(H, m.shape + (2,)), np.ones(2), n_steps=2)
     with pytest.raises(ValueError, match="hess is not symmetric"):
         laplace(lambda m: m, lambda m: np.broadcast_to(H, m.shape + (2,)), np.ones(2))
 
 
 def test_newton_singular_hessian_is_a_value_error():
-    with pytest.raises(ValueError, match="hess returned a singular matrix at step 0"):
+    with pytest.raises(ValueError, match="hess returned a singular matrix at step 1"):
         newton(lambda m: m, lambda m: np.zeros(m.shape + (2,)), np.ones(2), n_steps=1)
 
 
@@ -93,7 +93,7 @@ def test_a_nan_hessian_at_the_second_step_is_reported_there_and_blames_hess():
         calls["n"] += 1
         return np.broadcast_to(EYE * (np.nan if calls["n"] == 2 else 1.0), m.shape + (2,))
 
-    with pytest.raises(ValueError, match="non-finite at step 1: hess returned") as info:
+    with pytest.raises(ValueError, match=r"^hess returned non-finite values \(NaN or inf\) at step 2$") as info:
         newton(_quadratic_grad, hess, Z, n_steps=10)
     assert "grad" not in str(info.value)
 
@@ -105,7 +105,7 @@ def test_a_nan_gradient_blames_grad_at_its_step():
         calls["n"] += 1
         return m * (np.nan if calls["n"] == 3 else 1.0)
 
-    with pytest.raises(ValueError, match="mean became non-finite at step 2: grad returned"):
+    with pytest.raises(ValueError, match=r"^grad returned non-finite values \(NaN or inf\) at step 3$"):
         gradient_descent(grad, np.ones(2), rho=0.5, n_steps=10)
 
 

@@ -228,6 +228,24 @@ def test_em_over_chunks_of_problems_equals_numpy(client, rng):
         np.testing.assert_allclose(getattr(ours, k).compute(), getattr(ref, k), rtol=1e-10, atol=0)
 
 
+def test_em_over_chunks_on_data_scaled_by_1e154_equals_the_unscaled_run(client, rng):
+    """EM is scale-equivariant: on X·s with s = 1e154 (x xᵀ would overflow float64) and the start scaled alike, the
+    chunked run gives the unscaled NumPy run's weights, means·s, precisions/s² and log-likelihoods − N·D·log s
+    (to DASK: the same arithmetic on the data rescaled by a power of two, after the rounding of X·s)."""
+    from blrkit.algorithms import em_gaussian_mixture
+
+    s = 1e154
+    X = np.concatenate([rng.normal(-2, 1, (4, 30, 1)), rng.normal(2, 0.5, (4, 20, 1))], axis=1)
+    ref = em_gaussian_mixture(X, weights0=[0.5, 0.5], means0=[[-1.0], [1.0]], precisions0=np.ones((2, 1, 1)),
+                              n_steps=6)
+    big = em_gaussian_mixture(da.from_array(X * s, chunks=(2, 50, 1)), weights0=[0.5, 0.5], means0=[[-s], [s]],
+                              precisions0=np.full((2, 1, 1), 1 / s**2), n_steps=6)
+    assert_close(big.weights.compute(), ref.weights, DASK)
+    assert_close(big.means.compute() / s, ref.means, DASK)
+    assert_close(big.precisions.compute() * s * s, ref.precisions, DASK)
+    assert_close(big.log_likelihood.compute(), ref.log_likelihood - 50 * np.log(s), DASK)
+
+
 def test_em_with_X_chunked_along_its_observations_names_X(rng):
     from blrkit.algorithms import em_gaussian_mixture
 

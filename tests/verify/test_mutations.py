@@ -147,11 +147,11 @@ MUTATIONS = {
         ("variance of the predictive dropped (delta method)", r"^\s*eta = ", r"xp\.sqrt\(2 \* eta_var\)",
          "(0 * eta_var)"),
         ("sd for variance in the nodes", r"^\s*eta = ", r"xp\.sqrt\(2 \* eta_var\)", "2 * eta_var"),
-        ("prior dropped from the precision", r"^\s*S_new =", r"alpha\[\.\.\., None, None\] \* xp\.eye\(X\.shape\[-1\], dtype=xp\.float64, device=device\(X\)\) \+ ", ""),
+        ("prior dropped from the precision", r"^\s*S_new =", r"alpha\[\.\.\., None, None\] \* xp\.eye\(X\.shape\[-1\], dtype=dtype, device=device\(X\)\) \+ ", ""),
         ("weights not normalised", r"^\s*d1 =", r" / math\.sqrt\(math\.pi\)", ""),
     ]),
     "vmp_regression": ("vmp_regression_sweep", ("blrkit.algorithms.vmp",), ("vmp_regression",), [
-        ("prior precision dropped", r"^\s*w_S_new =", r"alpha\[\.\.\., None, None\] \* xp\.eye\(X\.shape\[-1\], dtype=xp\.float64, device=device\(X\)\) \+ ", ""),
+        ("prior precision dropped", r"^\s*w_S_new =", r"alpha\[\.\.\., None, None\] \* xp\.eye\(X\.shape\[-1\], dtype=dtype, device=device\(X\)\) \+ ", ""),
         ("E[tau] dropped from the mean", r"^\s*w_m_new =", r"E_tau_2\[\.\.\., None\] \* ", ""),
         ("posterior covariance dropped from the rate (E[w]E[w]^T for E[ww^T])", r"^\s*C_tau_1 =",
          r"\(1/2\) \* xp\.linalg\.trace\(xp\.linalg\.solve\(w_S_new, XtX\)\) \+ ", ""),
@@ -190,7 +190,7 @@ MUTATIONS = {
         ("log-determinant dropped from A", r"^\s*c = ", r"xp\.sum\(xp\.log\(xp\.linalg\.diagonal\(xp\.linalg\.cholesky\(precisions\)\)\), axis=-1\) - ", "-"),
         ("sign of the linear term of <eta, T(x)>", r"^\s*lam = ", r"= X @ ", "= -X @ "),
         ("sign of the quadratic term of <eta, T(x)>", r"^\s*eta_2 = ", r"-1/2 \* ", "1/2 * "),
-        ("covariance for precision (no inverse)", r"^\s*precisions_new =", r"xp\.linalg\.solve\(covariances_new, xp\.eye\(X\.shape\[-1\], dtype=xp\.float64, device=device\(X\)\)\)",
+        ("covariance for precision (no inverse)", r"^\s*precisions_new =", r"xp\.linalg\.solve\(covariances_new, xp\.eye\(X\.shape\[-1\], dtype=dtype, device=device\(X\)\)\)",
          "covariances_new"),
     ]),
     "svi": ("svi_step", ("blrkit.algorithms.svi",), ("svi",), [
@@ -209,7 +209,7 @@ MUTATIONS = {
     ]),
     "ste": ("ste_step", ("blrkit.algorithms.binary",), ("ste",), [
         ("sign of the gradient", r"^\s*lam_new =", r"lam - g_sign", "lam + g_sign"),
-        ("gradient at the latent weights (no binarisation)", r"^\s*w = ", r"2\.0 \* xp\.astype\(lam >= 0, xp\.float64\) - 1\.0",
+        ("gradient at the latent weights (no binarisation)", r"^\s*w = ", r"2\.0 \* xp\.astype\(lam >= 0, dtype\) - 1\.0",
          "lam"),
     ]),
     "dropout": ("dropout_step", ("blrkit.algorithms.dropout",), ("dropout",), [
@@ -222,9 +222,9 @@ MUTATIONS = {
         ("no 1/sigma^2 in the precision", r"^\s*S_new =", r"1/noise_variance", "xp.ones_like(noise_variance)"),
         ("no 1/sigma^2 in the mean", r"^\s*m_new =", r"1/noise_variance", "xp.ones_like(noise_variance)"),
         ("prior dropped", r"^\s*S_new =", r"\balpha\b", "(0 * alpha)"),
-        ("precision output off by I", r"^\s*return m_new, S_new", r"S_new$", "S_new + xp.eye(X.shape[-1], dtype=xp.float64, device=device(X))"),
+        ("precision output off by I", r"^\s*return m_new, S_new", r"S_new$", "S_new + xp.eye(X.shape[-1], dtype=dtype, device=device(X))"),
     ]),
-    "kalman_update": ("kalman_update", ("blrkit.algorithms.kalman",), ("kalman_update",), [
+    "kalman_update": ("kalman_update", ("blrkit.algorithms.kalman.model",), ("kalman_update",), [
         ("dropped K R K^T", r"^\s*P_new =", r"\s*\+\s*\(*K @ R\)? @ K\.mT\)?$", ""),
         ("sign of the observation", r"^\s*v =", r"\by\b", "(-y)"),
         ("2R in the innovation covariance", r"^\s*C =", r"\bR$", "(2 * R)"),
