@@ -9,17 +9,7 @@ from blrkit.table import render, summary
 from blrkit.verify import (
     CHECKS, TABLE_1, Check, Row, build_table, exit_status, extra_recipes, not_yet_rows, verify_row,
 )
-
-
-#: a small problem for every row; the default size (seed 0, D = 4, N = 100, batch 2) is the command's, and
-#: tests/cli/test_table_cmd.py runs the whole table at it and requires every row to pass by an independent
-#: check (run here too, it would compute each row a second time)
-SMALL = dict(seed=3, dim=3, n=24, batch=1)
-
-
-def cached_row(run_cache, name, **size):
-    """``verify_row(name, **size)``, computed once per run whichever worker asks (tests/run_cache.py)."""
-    return run_cache.get(f"verify_row {name} {sorted(size.items())}", lambda: verify_row(name, **size))
+from verify.rows import SMALL, cached_row
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
