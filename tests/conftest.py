@@ -1,7 +1,9 @@
-"""Shared fixtures: one seeded random generator; the other array library; the optional-extras mark."""
+"""Shared fixtures: one seeded random generator; the run's cache shared by the xdist workers; the other array
+library; the optional-extras mark."""
 
 import numpy as np
 import pytest
+from run_cache import RunCache, run_folder
 
 #: the ``other_library`` parameters that need an optional extra (torch, jax); array-api-strict is in the test extra
 EXTRA_LIBRARIES = ("torch", "jax")
@@ -31,6 +33,13 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome, report.longrepr = "failed", f"skipped under --skips-fail: {reason}"
     return report
+
+
+@pytest.fixture(scope="session")
+def run_cache(tmp_path_factory) -> RunCache:
+    """Values computed once per run and shared by the xdist workers (``run_cache.get(key, compute)``):
+    derivations and tables that several tests, on either worker, read."""
+    return RunCache(run_folder(tmp_path_factory, "run_cache"))
 
 
 @pytest.fixture

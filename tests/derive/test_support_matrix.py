@@ -1,8 +1,9 @@
 """The support matrix (blrkit.derive.support): every request derives, emits, runs and is certified, or is
 refused with a one-line reason; the documentation page is what the grid gives now.
 
-Each request is run once per session (a module cache): the parametrised test checks its row, and the
-page test renders all rows and compares them with ``docs/support_matrix.md`` byte for byte.
+Each request is run once per test run (``run_cache``, shared by the xdist workers): the parametrised test
+checks its row, and the page test renders all rows, whichever worker ran them, and compares them with
+``docs/support_matrix.md`` byte for byte.
 """
 
 import pytest
@@ -10,13 +11,9 @@ import pytest
 from blrkit.derive.known import DERIVABLE
 from blrkit.derive.support import PAGE, REQUESTS, page, run, user_families
 
-_ROWS: dict = {}
 
-
-def row(request):
-    if request not in _ROWS:
-        _ROWS[request] = run(request)
-    return _ROWS[request]
+def _key(request):
+    return f"support-matrix {request!r}"
 
 
 def test_the_grid_covers_every_family_and_two_user_families():
@@ -34,14 +31,15 @@ def test_the_grid_covers_every_family_and_two_user_families():
 
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=[r.label for r in REQUESTS])
-def test_request_is_certified_or_refused_clearly(request_):
-    r = row(request_)
+def test_request_is_certified_or_refused_clearly(request_, run_cache):
+    r = run_cache.get(_key(request_), lambda: run(request_))
     assert r.status in ("certified", "counterpart", "refused"), r.detail
     assert r.detail and "\n" not in r.detail and "Traceback" not in r.detail
     if r.status == "certified":
         assert r.certificate.passed and r.certificate.error <= r.certificate.tolerance
 
 
-def test_page_is_fresh():
-    text = page([row(r) for r in REQUESTS])
+def test_page_is_fresh(run_cache):
+    rows = run_cache.get_all({_key(r): (lambda r=r: run(r)) for r in REQUESTS})
+    text = page(list(rows.values()))
     assert PAGE.read_text(encoding="utf-8") == text, "regenerate: python -m blrkit.derive.support"

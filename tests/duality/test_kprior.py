@@ -80,7 +80,10 @@ def test_adaptation_tasks_with_full_memory_equal_retraining(rng):
 
 def test_memorable_memory_beats_random(rng):
     """With M = 20 of 300 examples, the memory of the largest site precisions β_i reconstructs the
-    retrained model better than random memories (mean over 10 draws); measured ~0.10 vs ~0.18 relative."""
+    retrained model better than a random memory does on average: its error is below the mean over 10 random
+    memories by more than 3 standard errors of that mean (computed from the 10 draws), so the ordering is not
+    a chance of the draws (measured: 0.057 against 0.076 ± 0.003; the memory of the 20 smallest β_i, 0.114,
+    fails).  The errors themselves have no closed form, and no bound is set on them."""
     X, y, Xn, yn = _old_and_new(rng)
     old = fit_glm(X, y, likelihood="logistic", prior_precision=1.0, tol=1e-12)
     sites = local_parameters(X, y, old, likelihood="logistic", prior_precision=1.0)
@@ -92,8 +95,9 @@ def test_memorable_memory_beats_random(rng):
         return np.linalg.norm(new - target) / np.linalg.norm(target)
 
     memorable = error(select_memory(sites, 20))
-    random = np.mean([error(select_memory(sites, 20, by="random", rng=r)) for r in range(10)])
-    assert memorable < random
+    random = np.array([error(select_memory(sites, 20, by="random", rng=r)) for r in range(10)])
+    standard_error = random.std(ddof=1) / np.sqrt(len(random))
+    assert memorable < random.mean() - 3 * standard_error, (memorable, random.mean(), standard_error)
 
 
 def test_empty_memory_is_the_weight_regulariser(rng):

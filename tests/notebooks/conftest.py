@@ -14,13 +14,12 @@ environment is ``KERNEL_ENV``.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import pathlib
 import time
 
 import pytest
+from run_cache import locked, run_folder
 
 NOTEBOOKS_DIR = pathlib.Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -78,35 +77,11 @@ _RESULTS: dict = {}
 EXECUTION_SECONDS: dict = {}
 
 
-@contextlib.contextmanager
-def _locked(path: pathlib.Path, wait: bool = True):
-    """An exclusive lock on ``path`` between the processes of the run (the xdist workers); yields whether
-    it was taken (always, when ``wait``)."""
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def notebook_cache(tmp_path_factory) -> pathlib.Path:
-    """The run's jupyter-cache folder, holding every notebook ``executed_notebook`` ran.
-
-    One folder for the whole run: under pytest-xdist each worker's base temporary folder sits in the
-    run's own (``…/pytest-N/popen-gwK``), so the workers share the parent's; alone, the base folder.
-    """
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    folder = base / "jupyter_cache"
-    folder.mkdir(exist_ok=True)
-    return folder
+    """The run's jupyter-cache folder, holding every notebook ``executed_notebook`` ran (one folder for the
+    whole run, shared by the xdist workers: ``run_cache.run_folder``)."""
+    return run_folder(tmp_path_factory, "jupyter_cache")
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +101,7 @@ def executed_notebook(notebook_cache):
 
     def stored(committed):
         """The committed notebook with the outputs of its cached execution (the cache keeps code cells only)."""
-        with _locked(database):
+        with locked(database):
             try:
                 pk, merged = cache.merge_match_into_notebook(committed)
             except KeyError:
@@ -138,8 +113,8 @@ def executed_notebook(notebook_cache):
         path = pathlib.Path(path).resolve()
         if path not in _RESULTS:
             failed = notebook_cache / f"{path.stem}.failed"
-            with _locked(notebook_cache / f"{path.stem}.lock", wait=wait) as locked:
-                if not locked:
+            with locked(notebook_cache / f"{path.stem}.lock", wait=wait) as taken:
+                if not taken:
                     return None
                 committed = nbformat.read(path, as_version=4)
                 found = stored(committed)
@@ -165,7 +140,7 @@ def executed_notebook(notebook_cache):
         EXECUTION_SECONDS[path] = time.perf_counter() - start
         # stored as myst-nb stores what it executes: matched later by the hash of the code cells
         # (their sources and metadata), which must be those of the notebook as committed
-        with _locked(database):
+        with locked(database):
             record = cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={
                 "execution_seconds": EXECUTION_SECONDS[path]}), check_validity=False, overwrite=True)
             try:

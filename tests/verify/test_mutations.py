@@ -19,9 +19,8 @@ import re
 import pytest
 
 from blrkit.verify import verify_row
-
-#: A small problem: each mutated row runs in well under a second.
-SIZE = dict(seed=0, dim=3, n=24, batch=1)
+from verify.rows import SMALL as SIZE
+from verify.rows import cached_row
 
 #: module -> (function, (driver module, ...), (rows, ...), [(mutation name, line selector, pattern, replacement)])
 MUTATIONS = {
@@ -323,7 +322,8 @@ def test_each_mutation_fails_an_independent_check(case, monkeypatch):
     assert all(r.status == "fail" for r in rows)
 
 
-def test_the_unmutated_rows_pass():
+def test_the_unmutated_rows_pass(run_cache):
+    """The rows the mutations break pass unmutated at the same size (the rows of tests/verify/test_rows.py)."""
     for module, (_, _, rows, _) in MUTATIONS.items():
         for name in rows:
-            assert verify_row(name, **SIZE).status == "pass", name
+            assert cached_row(run_cache, name, **SIZE).status == "pass", name

@@ -9,12 +9,12 @@ from blrkit.table import render, summary
 from blrkit.verify import (
     CHECKS, TABLE_1, Check, Row, build_table, exit_status, extra_recipes, not_yet_rows, verify_row,
 )
+from verify.rows import SMALL, cached_row
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
-@pytest.mark.parametrize("size", [dict(seed=0), dict(seed=3, dim=3, n=24, batch=1)])
-def test_every_row_passes_by_an_independent_check(name, size):
-    row = verify_row(name, **size)
+def test_every_row_passes_by_an_independent_check(name, run_cache):
+    row = cached_row(run_cache, name, **SMALL)
     assert row.status == "pass", (row.message, row.checks)
     ran = [c for c in row.checks if c.independent and not c.skipped]
     assert ran and all(c.passed for c in ran)
@@ -72,8 +72,12 @@ def test_a_driver_error_is_a_failing_row(monkeypatch):
     assert exit_status([row]) == 1
 
 
-def test_summary_counts_table_1_and_extra_rows_apart():
-    rows = build_table(seed=0, dim=2, n=12, batch=1)
+def test_summary_counts_table_1_and_extra_rows_apart(run_cache, monkeypatch):
+    """``build_table`` at the small size, its rows those the test above computed (the same verify_row calls)."""
+    import blrkit.verify
+
+    monkeypatch.setattr(blrkit.verify, "verify_row", lambda name, **size: cached_row(run_cache, name, **size))
+    rows = build_table(**SMALL)
     covered = [names for *_, names in TABLE_1 if any(n in RECIPES for n in names)]
     extra = [n for n in RECIPES if all(n not in names for *_, names in TABLE_1)]
     text = summary(rows)

@@ -1,0 +1,16 @@
+"""The small problem on which the tests of tests/verify run every row, and its rows computed once per run.
+
+The default size (seed 0, D = 4, N = 100, batch 2) is the command's: tests/cli/test_table_cmd.py runs the
+whole table at it and requires every row to pass by an independent check.
+"""
+
+from blrkit.verify import verify_row
+
+#: A small problem: each row (a mutated one too) runs in well under a second.
+SMALL = dict(seed=0, dim=3, n=24, batch=1)
+
+
+def cached_row(run_cache, name, **size):
+    """``verify_row(name, **size)`` of the unchanged code, computed once per run whichever xdist worker asks
+    (``run_cache``, tests/run_cache.py).  Never for a mutated or monkeypatched row."""
+    return run_cache.get(f"verify_row {name} {sorted(size.items())}", lambda: verify_row(name, **size))
