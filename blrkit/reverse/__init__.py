@@ -23,7 +23,7 @@ import sympy as sp
 
 from .candidates import recipe_candidates, variant_candidates
 from .numeric import NumericCheck, check
-from .search import Attempt, UserUpdate, attempt, renamings
+from .search import Attempt, UserUpdate, attempt, by_name, renamings
 from .syntax import as_assignments, parse_update
 
 #: how many near misses an unmatched update reports
@@ -150,18 +150,14 @@ def read_update(update, *, state, gradient=(), hyperparameters=None) -> UserUpda
             raise ValueError(f"state {s!r} does not appear: the update has no '{s}_new = ...' "
                              f"(it assigns {', '.join(assignments)})")
     targets = {sp.Symbol(n): e for n, e in assignments.items()}
-    resolved = dict(targets)
-    for _ in range(len(targets) + 1):
-        nxt = {k: v.xreplace(resolved) for k, v in resolved.items()}
-        if nxt == resolved:
-            break
-        resolved = nxt
-    else:
-        raise ValueError("update: the assignments refer to each other in a circle")
+    news = {sp.Symbol(s + "_new") for s in states}
+    local = _substitute({k: v for k, v in targets.items()}, {k: v for k, v in targets.items() if k not in news})
+    resolved = _substitute(local, {k: local[k] for k in news})
     for k, v in resolved.items():
-        if k in v.free_symbols or set(targets) & v.free_symbols:
+        if set(targets) & v.free_symbols:
             raise ValueError(f"update: {k.name!r} is defined through itself")
     new = {s: resolved[sp.Symbol(s + "_new")] for s in states}
+    local = {s: local[sp.Symbol(s + "_new")] for s in states}
     used = {x.name for e in new.values() for x in e.free_symbols}
     for g in gradients:
         if g not in used:
@@ -175,7 +171,19 @@ def read_update(update, *, state, gradient=(), hyperparameters=None) -> UserUpda
         unknown = sorted(used - set(states) - set(gradients) - set(hyper))
         if unknown:
             raise ValueError(f"update: {unknown[0]!r} is neither a state, a gradient nor a hyperparameter")
-    return UserUpdate(states, gradients, hyper, new)
+    return UserUpdate(states, gradients, hyper, new, local)
+
+
+def _substitute(exprs: dict, definitions: dict) -> dict:
+    """``exprs`` with ``definitions`` substituted until nothing changes (a circle is an error)."""
+    out = dict(exprs)
+    for _ in range(len(definitions) + 1):
+        nxt = {k: v.xreplace(definitions) for k, v in out.items()}
+        if nxt == out:
+            return out
+        out = nxt
+        definitions = {k: v.xreplace(definitions) for k, v in definitions.items()}
+    raise ValueError("update: the assignments refer to each other in a circle")
 
 
 def _explain(a: Attempt, user: UserUpdate) -> str:
@@ -251,11 +259,13 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
             if best is None or a.size < best.size:
                 best = a
         else:
+            if best is None and (fallback := by_name(user, cand)) is not None:
+                best = attempt(user, cand, *fallback, seed=seed)
             if best is not None:
                 near.append(best)
     matches.sort(key=lambda a: a.constants)
     numeric = check(matches[0], user, seed=seed) if matches else None
-    closest = () if matches else tuple(sorted(near, key=lambda a: a.size)[:CLOSEST])
+    closest = () if matches else tuple(a.simplified() for a in sorted(near, key=lambda a: a.size)[:CLOSEST])
     explanation = {a.candidate.key: e for a in closest if (e := _explain(a, user))}
     return Identification(bool(matches), tuple(matches), closest, numeric, user, explanation)
 

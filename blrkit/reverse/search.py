@@ -22,7 +22,9 @@ import itertools
 import random
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 #: a residual whose absolute value exceeds this at a random point (all symbols in (0.2, 0.9)) is not zero:
 #: float64 evaluation of an expression of a few hundred operations errs by far less
@@ -41,6 +43,7 @@ class UserUpdate:
     gradients: tuple
     hyperparameters: tuple
     new: dict
+    local: dict
 
     @property
     def variables(self) -> tuple:
@@ -62,6 +65,11 @@ class Attempt:
     def exact(self) -> bool:
         return all(r == 0 for r in self.residuals.values())
 
+    def simplified(self) -> "Attempt":
+        """The same attempt with its residuals simplified for printing."""
+        return Attempt(self.candidate, self.states, self.gradients, self.parameters,
+                       {s: _residual(r) for s, r in self.residuals.items()})
+
     @property
     def constants(self) -> int:
         """How many parameters are fixed to numbers (a degenerate reading, as α = 0): fewer is a better match."""
@@ -73,20 +81,80 @@ class Attempt:
         return sum(int(sp.count_ops(r)) + (r != 0) for r in self.residuals.values())
 
 
+def _solutions(eqs, unknowns) -> list[dict]:
+    """Solutions of polynomial ``eqs``: linear in the unknowns (any number), or in one unknown of degree ≤ 4.
+
+    Anything else is not attempted (a general polynomial system can take SymPy minutes).
+    """
+    try:
+        polys = [sp.Poly(sp.expand(e), *unknowns) for e in eqs]
+    except (sp.PolynomialError, sp.GeneratorsNeeded, TypeError, ValueError):
+        return []
+    polys = [p for p in polys if not p.is_zero]
+    if not polys:
+        return []
+    try:
+        if all(p.total_degree() <= 1 for p in polys):
+            return _linear(polys, unknowns)
+        if len(unknowns) == 1 and polys[0].degree() <= 4:
+            u = unknowns[0]
+            roots = sp.solve(polys[0].as_expr(), u)
+            return [{u: r} for r in roots
+                    if all(_is_zero(p.as_expr().subs(u, r), random.Random(1)) for p in polys[1:3])]
+    except (NotImplementedError, ValueError, TypeError, ZeroDivisionError):
+        return []
+    return []
+
+
+def _linear(polys, unknowns) -> list[dict]:
+    """The solution of a linear system, when it is consistent and determined; the system is first solved in
+    floats at a random point of its other symbols (a symbolic elimination over sqrt(...) coefficients is slow)."""
+    rows = [[p.coeff_monomial(u) for u in unknowns] for p in polys]
+    rhs = [-p.coeff_monomial(1) for p in polys]
+    point = _point(rows + [rhs], random.Random(2))
+    try:
+        A = np.array([[complex(c.xreplace(point).evalf()) for c in row] for row in rows])
+        b = np.array([complex(c.xreplace(point).evalf()) for c in rhs])
+    except (TypeError, ValueError):
+        return []
+    x, *_ = np.linalg.lstsq(A, b, rcond=None)
+    if np.linalg.matrix_rank(A) < len(unknowns) or np.abs(A @ x - b).max() > 1e-8 * max(1.0, np.abs(b).max()):
+        return []
+    keep: list[int] = []
+    for k in range(len(rows)):
+        if np.linalg.matrix_rank(A[keep + [k]]) > len(keep):
+            keep.append(k)
+        if len(keep) == len(unknowns):
+            break
+    values = sp.Matrix([rows[k] for k in keep]).LUsolve(sp.Matrix([rhs[k] for k in keep]))
+    return [{u: sp.cancel(v) for u, v in zip(unknowns, values)}]
+
+
+def _point(exprs, rng) -> dict:
+    """Random values in (0.2, 0.9) for every symbol and every undefined function application (``sum(y)``)."""
+    atoms: set = set()
+    for row in exprs:
+        for e in (row if isinstance(row, (list, tuple)) else [row]):
+            e = sp.sympify(e)
+            atoms |= e.free_symbols | e.atoms(AppliedUndef)
+    return {a: sp.Float(rng.uniform(0.2, 0.9)) for a in atoms}
+
+
 def _degenerate(derived: dict, solution: dict) -> bool:
     """Whether ``solution`` turns a derived update into 0/0 or a division by zero (``n_batch = 0``)."""
     for e in derived.values():
         for part in sp.preorder_traversal(e):
-            if isinstance(part, sp.Pow) and part.exp.is_negative and sp.simplify(part.base.xreplace(solution)) == 0:
+            if isinstance(part, sp.Pow) and part.exp.is_negative and _is_zero(part.base.xreplace(solution), random.Random(3)):
                 return True
     return False
 
 
-def _is_zero(expr, symbols, rng) -> bool:
+def _is_zero(expr, rng) -> bool:
+    """Whether ``expr`` is identically zero: two random points first (a nonzero value settles it), then SymPy."""
     if expr == 0:
         return True
     for _ in range(2):
-        point = {s: sp.Float(rng.uniform(0.2, 0.9)) for s in symbols}
+        point = _point([expr], rng)
         try:
             value = complex(expr.xreplace(point).evalf())
         except (TypeError, ValueError, ZeroDivisionError):
@@ -94,7 +162,11 @@ def _is_zero(expr, symbols, rng) -> bool:
         if abs(value) > NONZERO:
             return False
     try:
-        return sp.simplify(sp.cancel(sp.together(expr))) == 0 or sp.simplify(sp.expand(expr)) == 0
+        if sp.simplify(sp.cancel(sp.together(expr))) == 0:
+            return True
+        # sqrt(v/c) = sqrt(v)/sqrt(c) and the like hold for positive symbols: the update's domain
+        positive = {s: sp.Symbol(s.name, positive=True) for s in expr.free_symbols}
+        return sp.simplify(expr.xreplace(positive)) == 0
     except (TypeError, ValueError, RecursionError):
         return False
 
@@ -115,23 +187,43 @@ def _dependencies(expr, names) -> frozenset:
 
 
 def renamings(user: UserUpdate, cand):
-    """State bijections and gradient injections whose dependencies agree (each state's new value reads the
-    same old states and gradients in both updates)."""
+    """State bijections and gradient injections whose dependencies agree: each state's new value reads the
+    same old states and gradients in both updates, and each gradient enters the same states' updates."""
     if len(user.states) != len(cand.states) or len(user.gradients) > len(cand.oracles):
         return
-    udeps = {s: _dependencies(user.new[s], set(user.states + user.gradients)) for s in user.states}
+    names = set(user.states + user.gradients)
+    udeps = {s: _dependencies(user.new[s], names) for s in user.states}
+    used_by = {u: frozenset(s for s in user.states if u in udeps[s]) for u in user.gradients}
+    cdeps = {c: _dependencies(cand.new[c], set(cand.states) | set(cand.oracles)) for c in cand.states}
     count = 0
     for perm in itertools.permutations(cand.states):
         sigma = dict(zip(user.states, perm))
-        for image in itertools.permutations(cand.oracles, len(user.gradients)):
-            gamma = dict(zip(user.gradients, image))
-            back = {v: k for k, v in {**sigma, **gamma}.items()}
-            if all(frozenset(back[n] for n in _dependencies(cand.new[sigma[s]], set(back))) == udeps[s]
-                   for s in user.states):
-                count += 1
-                yield sigma, gamma
-                if count >= MAX_RENAMINGS:
-                    return
+        if any(frozenset(u for u, c in sigma.items() if c in cdeps[sigma[s]]) != udeps[s] & set(user.states)
+               for s in user.states):
+            continue
+        enters = {o: frozenset(s for s in user.states if o in cdeps[sigma[s]]) for o in cand.oracles}
+        options = [[o for o in cand.oracles if enters[o] == used_by[u]] for u in user.gradients]
+        for image in itertools.product(*options):
+            if len(set(image)) < len(image):
+                continue
+            count += 1
+            yield sigma, dict(zip(user.gradients, image))
+            if count >= MAX_RENAMINGS:
+                return
+
+
+def by_name(user: UserUpdate, cand) -> tuple[dict, dict] | None:
+    """A renaming for the residual when no renaming has the same dependencies: equal names first, then in order."""
+    if len(user.states) != len(cand.states) or len(user.gradients) > len(cand.oracles):
+        return None
+    def assign(mine, theirs):
+        out = {n: n for n in mine if n in theirs}
+        rest = [t for t in theirs if t not in out.values()]
+        for n in mine:
+            if n not in out:
+                out[n] = rest.pop(0)
+        return out
+    return assign(user.states, cand.states), assign(user.gradients, cand.oracles)
 
 
 def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) -> Attempt:
@@ -148,9 +240,11 @@ def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) 
     pending = [u for u in unknown.values() if u not in solution]
     solution.update(_solve(user, derived, solution, pending, rng))
     derived = {s: e.xreplace(solution) for s, e in derived.items()}
-    symbols = set(user.variables) | hyper | set(unknown.values())
-    residuals = {s: (sp.Integer(0) if _is_zero(user.new[s] - derived[s], symbols, rng)
-                     else _residual(user.new[s] - derived[s])) for s in user.states}
+    # each state's residual with the other new states taken from the derivation: an error in one state's
+    # update shows in that state only ("VOGN minus the (1 - rho) factor on the precision")
+    news = {sp.Symbol(s + "_new"): derived[s] for s in user.states}
+    local = {s: user.local[s].xreplace(news) - derived[s] for s in user.states}
+    residuals = {s: sp.Integer(0) if _is_zero(r, rng) else r for s, r in local.items()}
     parameters = {s.name: solution.get(u, sp.Symbol(s.name)) for s, u in unknown.items()}
     parameters = {k: v.xreplace({u: sp.Symbol(s.name) for s, u in unknown.items()}) for k, v in parameters.items()}
     residuals = {k: v.xreplace({u: sp.Symbol(s.name) for s, u in unknown.items()}) for k, v in residuals.items()}
@@ -167,15 +261,10 @@ def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng) -> 
         if not present:
             continue
         points = [{v: sp.Integer(rng.randint(2, 13)) for v in variables} for _ in range(len(present) + 1)]
-        eqs = [sp.together(diff.xreplace(p)) for p in points]
-        eqs = [sp.numer(e) for e in eqs]
+        eqs = [sp.numer(sp.together(diff.xreplace(p))) for p in points]
         if sum(sp.count_ops(e) for e in eqs) > MAX_SOLVE_OPS:
             continue
-        try:
-            found = sp.solve(eqs, present, dict=True)
-        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError):
-            continue
-        for f in found:
+        for f in _solutions(eqs, present):
             if any(set(variables) & v.free_symbols for v in f.values()):
                 continue
             if not _degenerate(derived, {**known, **solution, **f}):
