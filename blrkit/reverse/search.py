@@ -30,9 +30,9 @@ from sympy.core.function import AppliedUndef
 #: float64 evaluation of an expression of a few hundred operations errs by far less
 NONZERO = 1e-8
 #: the largest sampled system handed to ``sympy.solve`` (operations): larger ones are not attempted
-MAX_SOLVE_OPS = 600
+MAX_SOLVE_OPS = 250
 #: the most renamings tried per candidate
-MAX_RENAMINGS = 48
+MAX_RENAMINGS = 12
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _degenerate(derived: dict, solution: dict) -> bool:
     return False
 
 
-def _is_zero(expr, rng) -> bool:
+def _is_zero(expr, rng, *, symbolic: bool = True) -> bool:
     """Whether ``expr`` is identically zero: two random points first (a nonzero value settles it), then SymPy."""
     if expr == 0:
         return True
@@ -161,6 +161,8 @@ def _is_zero(expr, rng) -> bool:
             continue
         if abs(value) > NONZERO:
             return False
+    if not symbolic:
+        return True
     try:
         if sp.simplify(sp.cancel(sp.together(expr))) == 0:
             return True
@@ -173,8 +175,8 @@ def _is_zero(expr, rng) -> bool:
 
 def _residual(expr):
     """``expr`` simplified, for printing (a size guard keeps simplification short)."""
-    if expr == 0:
-        return sp.Integer(0)
+    if expr == 0 or sp.count_ops(expr) > 150:
+        return expr
     try:
         r = sp.cancel(sp.together(expr))
         return sp.factor(r) if sp.count_ops(r) < 200 else r
@@ -184,6 +186,11 @@ def _residual(expr):
 
 def _dependencies(expr, names) -> frozenset:
     return frozenset(s.name for s in expr.free_symbols if s.name in names)
+
+
+def _similar(a: str, b: str) -> int:
+    """How alike two names are: equal (3), same first letter ignoring case (1), else 0."""
+    return 3 if a == b else int(a[:1].lower() == b[:1].lower())
 
 
 def renamings(user: UserUpdate, cand):
@@ -196,14 +203,18 @@ def renamings(user: UserUpdate, cand):
     used_by = {u: frozenset(s for s in user.states if u in udeps[s]) for u in user.gradients}
     cdeps = {c: _dependencies(cand.new[c], set(cand.states) | set(cand.oracles)) for c in cand.states}
     count = 0
-    for perm in itertools.permutations(cand.states):
+    perms = sorted(itertools.permutations(cand.states),
+                   key=lambda p: -sum(_similar(u, c) for u, c in zip(user.states, p)))
+    for perm in perms:
         sigma = dict(zip(user.states, perm))
         if any(frozenset(u for u, c in sigma.items() if c in cdeps[sigma[s]]) != udeps[s] & set(user.states)
                for s in user.states):
             continue
         enters = {o: frozenset(s for s in user.states if o in cdeps[sigma[s]]) for o in cand.oracles}
         options = [[o for o in cand.oracles if enters[o] == used_by[u]] for u in user.gradients]
-        for image in itertools.product(*options):
+        images = sorted(itertools.product(*options),
+                        key=lambda im: -sum(_similar(u, c) for u, c in zip(user.gradients, im)))
+        for image in images:
             if len(set(image)) < len(image):
                 continue
             count += 1
@@ -237,7 +248,7 @@ def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) 
     derived = {s: e.xreplace({**rename, **unknown}) for s, e in derived.items()}
     hyper = {sp.Symbol(h) for h in user.hyperparameters}
     solution = {u: sp.Symbol(s.name) for s, u in unknown.items() if sp.Symbol(s.name) in hyper}
-    pending = [u for u in unknown.values() if u not in solution]
+    pending = sorted((u for u in unknown.values() if u not in solution), key=lambda u: u.name)
     solution.update(_solve(user, derived, solution, pending, rng))
     derived = {s: e.xreplace(solution) for s, e in derived.items()}
     # each state's residual with the other new states taken from the derivation: an error in one state's
@@ -251,23 +262,100 @@ def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) 
     return Attempt(cand, sigma, gamma, dict(sorted(parameters.items())), residuals)
 
 
-def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng) -> dict:
-    """Unknown parameters solved state by state (smallest first) at random rational points of the variables."""
-    solution: dict = {}
+def _equations(user: UserUpdate, diffs: list, rng) -> list:
+    """Scalar equations in the unknown parameters: the coefficients of the numerator of each residual as a
+    polynomial in the states and gradients (it vanishes for all their values), or, where they sit inside a
+    function (``sqrt(v_new)``), its values at random rational points."""
     variables = user.variables
-    for s in sorted(user.states, key=lambda s: sp.count_ops(derived[s])):
-        diff = user.new[s] - derived[s].xreplace(known).xreplace(solution)
-        present = [u for u in pending if u in diff.free_symbols and u not in solution]
-        if not present:
-            continue
-        points = [{v: sp.Integer(rng.randint(2, 13)) for v in variables} for _ in range(len(present) + 1)]
-        eqs = [sp.numer(sp.together(diff.xreplace(p))) for p in points]
-        if sum(sp.count_ops(e) for e in eqs) > MAX_SOLVE_OPS:
-            continue
-        for f in _solutions(eqs, present):
-            if any(set(variables) & v.free_symbols for v in f.values()):
+    eqs = []
+    for diff in diffs:
+        numer = sp.numer(sp.together(diff))
+        present = [v for v in variables if v in numer.free_symbols]
+        try:
+            eqs += sp.Poly(numer, *present).coeffs() if present else [numer]
+        except (sp.PolynomialError, sp.GeneratorsNeeded):
+            points = [{v: sp.Integer(rng.randint(2, 13)) for v in variables} for _ in range(3)]
+            eqs += [sp.numer(sp.together(diff.xreplace(p))) for p in points]
+    return [e for e in eqs if sp.count_ops(e) <= MAX_SOLVE_OPS]
+
+
+def _linear_in(e, u) -> bool:
+    try:
+        return sp.Poly(e, u).degree() == 1
+    except (sp.PolynomialError, sp.GeneratorsNeeded):
+        return False
+
+
+def _essential(e, unknowns):
+    """``e`` without its factors free of the unknowns or equal to one of them (a parameter is not zero)."""
+    try:
+        _, factors = sp.factor_list(e)
+    except (sp.PolynomialError, NotImplementedError, ValueError, TypeError):
+        return e
+    keep = [f for f, _ in factors if set(unknowns) & f.free_symbols and f not in unknowns]
+    return sp.Mul(*keep) if keep else sp.Integer(0)
+
+
+def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng) -> dict:
+    """Unknown parameters solved one at a time from equations with a single unknown, then the rest jointly
+    if they enter linearly."""
+    variables = set(user.variables)
+    order = sorted(user.states, key=lambda s: sp.count_ops(derived[s]))
+    eqs = _equations(user, [user.new[s] - derived[s].xreplace(known) for s in order], rng)
+    solution: dict = {}
+
+    def holds(trial) -> bool:
+        for e in eqs:
+            e = e.xreplace(trial)
+            if not (set(pending) & e.free_symbols) and not _is_zero(e, rng, symbolic=False):
+                return False
+        return True
+
+    def accept(found) -> bool:
+        for f in found:
+            if any(variables & v.free_symbols for v in f.values()):
                 continue
-            if not _degenerate(derived, {**known, **solution, **f}):
-                solution.update({k: sp.simplify(v) for k, v in f.items()})
+            if not _degenerate(derived, {**known, **solution, **f}) and holds({**solution, **f}):
+                solution.update(f)
+                for k in list(solution):
+                    solution[k] = sp.cancel(solution[k].xreplace(f))
+                return True
+        return False
+
+    progress = True
+    while progress:
+        progress = False
+        for e in eqs:
+            e = _essential(e.xreplace(solution), pending)
+            present = [u for u in pending if u in e.free_symbols and u not in solution]
+            if len(present) == 1 and accept(_solutions([e], present)):
+                progress = True
                 break
+        if progress:
+            continue
+        # parameters fixed only in combination (rho * n_data / n_batch = r * N / B): the user's unused
+        # hyperparameters, most alike by name first
+        rest = [u for u in pending if u not in solution]
+        taken = {v for v in known.values()} | {x for v in solution.values() for x in v.free_symbols}
+        unused = [sp.Symbol(h) for h in user.hyperparameters if sp.Symbol(h) not in taken]
+        if rest and len(rest) <= 4 and len(unused) >= len(rest):
+            trials = sorted(itertools.permutations(unused, len(rest)),
+                            key=lambda p: -sum(_similar(u.name[3:], h.name) for u, h in zip(rest, p)))
+            if any(accept([dict(zip(rest, p))]) for p in trials[:24]):
+                continue
+        # an equation that fixes only a combination (n_data / noise_variance = N / s2): solve it for its
+        # first unknown, the others left free
+        for e in eqs:
+            e = _essential(e.xreplace(solution), pending)
+            present = [u for u in pending if u in e.free_symbols and u not in solution]
+            if len(present) > 1 and _linear_in(e, present[0]) \
+                    and accept([{present[0]: sp.solve(e, present[0])[0]}]):
+                progress = True
+                break
+    rest = [u for u in pending if u not in solution]
+    if rest:
+        current = [e.xreplace(solution) for e in eqs]
+        current = [e for e in current if set(rest) & e.free_symbols]
+        if current:
+            accept(_solutions(current, rest))
     return solution
