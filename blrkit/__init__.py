@@ -15,4 +15,12 @@ Reference: Khan & Rue, "The Bayesian Learning Rule", JMLR 24 (2023).
 """
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["__version__", "identify"]
+
+
+def __getattr__(name):  # blrkit.identify on first use: importing blrkit never imports SymPy
+    if name == "identify":
+        from .reverse import identify
+
+        return identify
+    raise AttributeError(f"module 'blrkit' has no attribute {name!r}")

@@ -73,6 +73,56 @@ def families(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def identify(args: argparse.Namespace) -> int:
+    """Identify an update rule among the BLR derivations; 0 when it is an instance, 1 when not."""
+    from blrkit.reverse import identify as lookup
+
+    try:
+        r = lookup(args.update, state=args.state, gradient=args.gradient or (),
+                   hyperparameters=args.hyperparameters, space=args.space, seed=args.seed)
+    except (ValueError, TypeError) as e:
+        raise UsageError(str(e)) from None
+    print(r.text())
+    if r.matched and args.certificate:
+        _certify_to(r.matches[0].candidate.recipe, args.certificate, args.seed, update=args.update,
+                    roles={"state": list(r.user.states), "gradient": list(r.user.gradients),
+                           "hyperparameters": list(r.user.hyperparameters)})
+    return 0 if r.matched else 1
+
+
+def _certify_to(recipe: str, path: str, seed: int, **kw) -> bool:
+    from blrkit.reverse.certificate import certificate, write
+
+    try:
+        cert = certificate(recipe, seed=seed, **kw)
+    except (ValueError, TypeError) as e:
+        raise UsageError(str(e)) from None
+    for f in write(cert, path):
+        print(f"wrote {f}")
+    print("the certificate holds" if cert["holds"] else "the certificate does NOT hold")
+    return cert["holds"]
+
+
+def certify(args: argparse.Namespace) -> int:
+    """Write a recipe's certificate, or re-check one (--check FILE); 0 when it holds."""
+    if args.check:
+        from blrkit.reverse.certificate import check
+
+        try:
+            verdict = check(args.check)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        print(verdict.text())
+        return 0 if verdict.holds else 1
+    if not args.recipe:
+        raise UsageError("certify: give a RECIPE (or --check FILE)")
+    roles = None
+    if args.update:
+        roles = {"state": args.state or [], "gradient": args.gradient or [], "hyperparameters": args.hyperparameters}
+    return 0 if _certify_to(args.recipe, args.output or f"{args.recipe}.certificate.json", args.seed,
+                            update=args.update, roles=roles) else 1
+
+
 class UsageError(Exception):
     """A user error: reported as one line on stderr, exit status 2."""
 
@@ -514,6 +564,44 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", help="family keys (default: all)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the random parameter points (default 0)")
     p.set_defaults(func=families)
+
+    p = sub.add_parser("identify", formatter_class=_Formatter,
+                       help="is this update a BLR instance? find the derivation and the parameter mapping",
+                       description="Search the BLR derivations for one whose update equals UPDATE up to a renaming "
+                                   "of the states and gradients and a reparameterisation of the hyperparameters; "
+                                   "else print the closest with their residuals. Exit 0 if an instance, 1 if not.",
+                       epilog="example:\n  blrkit identify \"m_new = m - lr*g/(sqrt(v_new) + eps); "
+                              "v_new = b2*v + (1 - b2)*g**2\" --state m v --gradient g\n"
+                              "syntax: assignments 'x_new = expression' separated by ';', arithmetic, sqrt, exp, log, "
+                              "abs, inv, sum (over the data); see docs/identify.md")
+    p.add_argument("update", metavar="UPDATE", help="the update, e.g. 'm_new = m - lr*g'")
+    p.add_argument("--state", nargs="+", required=True, metavar="NAME", help="the states (each assigned as NAME_new)")
+    p.add_argument("--gradient", nargs="+", metavar="NAME", help="symbols standing for gradients, Hessians, ...")
+    p.add_argument("--hyperparameters", nargs="+", metavar="NAME",
+                   help="the other symbols (default: every symbol that is not a state or gradient)")
+    p.add_argument("--space", choices=("recipes", "engine"), default="recipes",
+                   help="recipes (default) or engine: also each recipe's other rule, rho symbolic, one "
+                        "approximation fewer")
+    p.add_argument("--certificate", metavar="FILE", help="when identified, write its certificate to FILE (JSON, "
+                                                         "and .tex/.pdf beside it)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the random points and checks (default 0)")
+    p.set_defaults(func=identify)
+
+    p = sub.add_parser("certify", formatter_class=_Formatter,
+                       help="write a citable certificate of a recipe (or re-check one with --check)",
+                       description="Write RECIPE's certificate: the derivation, the identity with a user's form "
+                                   "(--update), the numeric checks with their counterparts, tolerances, seeds, "
+                                   "versions and the emitted code's hash, as JSON plus LaTeX (and PDF with "
+                                   "pdflatex). --check FILE re-runs a certificate here. Exit 0 if it holds.")
+    p.add_argument("recipe", metavar="RECIPE", nargs="?", help="a recipe name")
+    p.add_argument("--check", metavar="FILE", help="re-run the certificate FILE and say whether it still holds")
+    p.add_argument("--output", "-o", metavar="FILE", help="the JSON file (default RECIPE.certificate.json)")
+    p.add_argument("--update", metavar="UPDATE", help="a user's update to certify as RECIPE (see blrkit identify)")
+    p.add_argument("--state", nargs="+", metavar="NAME", help="the update's states")
+    p.add_argument("--gradient", nargs="+", metavar="NAME", help="the update's gradient symbols")
+    p.add_argument("--hyperparameters", nargs="+", metavar="NAME", help="the update's hyperparameters")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of every check (default 0)")
+    p.set_defaults(func=certify)
     return parser
 
 

@@ -1,0 +1,161 @@
+r"""The numeric side of an identification: the user's update against the emitted step at random states.
+
+The emitted step (:meth:`blrkit.derive.Derivation.compile`) is called with the states mapped from
+the user's, its parameters computed from the user's hyperparameters by the solved mapping, and
+oracles (``grad``, ``hess``, ``grad_mean``, …) that return fixed random arrays, so that each oracle
+term of the step (``g``, ``E_g``, …) is the value the user's gradient symbol was given.  The user's
+update is evaluated at the same values by :func:`sympy.lambdify` of the parsed expressions.
+
+A step that reads data arrays (``X``, ``y``) or an oracle term that is not an oracle's value (a
+sample average such as :math:`\mathbb{E}[g\,(\theta - m)]`) cannot be set this way; the check then
+says it was not run and why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+#: the agreement demanded: both sides evaluate the same rational function in float64, a few dozen
+#: operations on values of order one, each erring by about 2.2e-16
+ROUNDING = 1e-9
+#: how many random states are tried; the elementwise steps run D = 3 coordinates at once
+STATES = 3
+D_ELEMENTWISE = 3
+
+_ORACLE = re.compile(r"^\s*([A-Za-z_][\w, ]*?)\s*=\s*(?:xp\.mean\()?([A-Za-z_]\w*)\(")
+_ALIAS = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*$")
+
+
+@dataclass(frozen=True)
+class NumericCheck:
+    """The user's update against the emitted step: largest relative error, tolerance, how many states, seed."""
+
+    ran: bool
+    error: float = float("nan")
+    tolerance: float = ROUNDING
+    states: int = 0
+    seed: int = 0
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.ran and np.isfinite(self.error) and self.error <= self.tolerance)
+
+    def text(self) -> str:
+        if not self.ran:
+            return f"numeric check not run: {self.reason}"
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"numeric check against the emitted step: largest relative error {self.error:.1e} "
+                f"(tolerance {self.tolerance:.0e}, float64 rounding) over {self.states} random states, "
+                f"seed {self.seed}: {verdict}")
+
+
+def _oracle_targets(derivation) -> dict:
+    """Callable argument -> the oracle terms it sets directly (``g_sum, g_sq = grad_sums(m)``), and aliases."""
+    callables = {a.name for a in derivation.arguments if a.kind == "callable"}
+    targets, aliases = {}, {}
+    for line in derivation.oracles:
+        m = _ORACLE.match(line)
+        if m and m.group(2) in callables:
+            targets.setdefault(m.group(2), []).append(tuple(t.strip() for t in m.group(1).split(",")))
+            continue
+        a = _ALIAS.match(line)
+        if a:
+            aliases[a.group(1)] = a.group(2)
+    return targets, aliases
+
+
+def check(attempt, user, *, seed: int = 0) -> NumericCheck:
+    """Run the emitted step of ``attempt.candidate`` and the user's update at :data:`STATES` random states."""
+    cand, d = attempt.candidate, attempt.candidate.derivation
+    kinds = {a.name: a.kind for a in d.arguments}
+    data = [n for n, k in kinds.items() if k == "data"]
+    if data:
+        return NumericCheck(False, seed=seed, reason=f"the step reads data arrays ({', '.join(data)})")
+    targets, aliases = _oracle_targets(d)
+    set_by = {t: (fn, i, len(group)) for fn, groups in targets.items() for group in groups
+              for i, t in enumerate(group)}
+    needed = set(cand.oracles)
+    for name, source in aliases.items():
+        if name in needed and source in set_by:
+            set_by[name] = set_by[source]
+    missing = sorted(n for n in needed if n not in set_by)
+    if missing:
+        return NumericCheck(False, seed=seed, reason=f"the oracle terms {', '.join(missing)} are not an oracle's value")
+    rng = np.random.default_rng(seed)
+    D = D_ELEMENTWISE if d.elementwise else 1
+    back_state = {c: u for u, c in attempt.states.items()}
+    back_grad = {c: u for u, c in attempt.gradients.items()}
+    hyper = [sp.Symbol(h) for h in user.hyperparameters]
+    errors = []
+    try:
+        for _ in range(STATES):
+            uval = {s: rng.uniform(0.5, 2.0, D) for s in user.states}
+            uval.update({g: rng.uniform(-1.0, 1.0, D) for g in user.gradients})
+            hval = {h: float(rng.uniform(0.2, 0.9)) for h in user.hyperparameters}
+            values = {}   # candidate name -> array
+            for c, u in back_state.items():
+                values[c] = uval[u]
+            for o in needed:
+                values[o] = uval[back_grad[o]] if o in back_grad else _parameter(attempt, o, hval, hyper)
+            kwargs = {}
+            for a in d.arguments:
+                if a.kind == "callable":
+                    kwargs[a.name] = _constant(a.name, targets.get(a.name, []), values, cand.shapes, D)
+                elif a.kind == "rng":
+                    kwargs[a.name] = np.random.default_rng(seed)
+                elif a.name in values:
+                    kwargs[a.name] = _shaped(values[a.name], cand.shapes.get(a.name, "vector"), a.kind, D)
+                elif a.name in attempt.parameters:
+                    kwargs[a.name] = _parameter(attempt, a.name, hval, hyper)
+                elif a.kind == "int":
+                    kwargs[a.name] = 2
+                else:
+                    kwargs[a.name] = 0.5
+            out = d.compile()(**kwargs)
+            out = out if isinstance(out, tuple) else (out,)
+            produced = {getattr(o, "name", str(o)): v for o, v in zip(d.outputs, out)}
+            for u, c in attempt.states.items():
+                got = np.ravel(np.asarray(produced[c + "_new"], dtype=float))
+                expr = user.new[u]
+                args = [sp.Symbol(n) for n in user.states + user.gradients] + hyper
+                f = sp.lambdify(args, expr, modules="numpy")
+                want = np.ravel(np.broadcast_to(
+                    np.asarray(f(*[uval[n] for n in user.states + user.gradients],
+                                 *[hval[h.name] for h in hyper]), dtype=float), got.shape))
+                errors.append(float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-300)))
+    except Exception as e:  # noqa: BLE001 -- the emitted step raising is the check's outcome, reported
+        return NumericCheck(True, float("inf"), seed=seed, reason=f"{type(e).__name__}: {e}")
+    return NumericCheck(True, max(errors), states=STATES, seed=seed)
+
+
+def _parameter(attempt, name, hval, hyper):
+    expr = attempt.parameters.get(name, sp.Symbol(name))
+    return float(sp.lambdify(hyper, expr, modules="numpy")(*[hval[h.name] for h in hyper]))
+
+
+def _shaped(value, shape, kind, D):
+    value = np.asarray(value, dtype=float)
+    if kind == "matrix" or shape == "matrix":
+        return np.diag(np.broadcast_to(value, (D,)).copy()) if D > 1 else value.reshape(1, 1)
+    if kind == "scalar":
+        return float(np.ravel(value)[0])
+    return np.broadcast_to(value, (D,)).copy()
+
+
+def _constant(name, groups, values, shapes, D):
+    """An oracle returning, for every call, the values its targets were given (broadcast over samples)."""
+    group = groups[0] if groups else ()
+    parts = [_shaped(values.get(t, np.zeros(D)), shapes.get(t, "vector"), "", D) for t in group]
+
+    def oracle(x, *rest):
+        lead = np.shape(x)[:-1]
+        shaped = [np.broadcast_to(p, lead + p.shape) for p in parts]
+        return tuple(shaped) if len(shaped) > 1 else shaped[0]
+
+    oracle.__name__ = name
+    return oracle
