@@ -238,4 +238,10 @@ def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
         eta = a[sl, None] + np.sqrt(2.0 * v[sl])[:, None] * t
         for out, g in zip(outs, fns):
             out[sl] = g(eta, yy[sl, None]) @ w
+    for k, o in enumerate(outs):
+        if not np.isfinite(o).all():
+            # finite mean, variance and y, so the nodes a ± √(2v)·t or fns[k] at them overflowed: name both scales
+            raise ValueError(f"the expectation of fns[{k}] is not finite: the nodes a ± sqrt(2 v) t overflowed or "
+                             f"fns[{k}] is not finite at them (|mean| up to {np.max(np.abs(a)):.3g}, variance up to "
+                             f"{np.max(v):.3g}); rescale mean and variance")
     return [o.reshape(shape) for o in outs]
