@@ -110,6 +110,10 @@ class BinaryMLP:
         out = np.empty(lead + (self.net.n_params,))
         out[..., w_at] = w * scale
         out[..., b_at] = b
+        if not np.isfinite(out).all():  # w's and b's fast paths skip the scan: one pass over θ names them
+            for a, name in ((w, "w"), (b, "b")):
+                if not np.isfinite(a).all():
+                    raise ValueError(f"{name} must be finite (no NaN or inf)")
         return out
 
     def logits(self, w, b, X) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from blrkit._validation import check_count
+from blrkit._validation import check_count, check_scalar
 
 __all__ = ["Dataset", "digits", "moons"]
 
@@ -26,9 +26,13 @@ class Dataset(NamedTuple):
     n_classes: int
 
 
+#: The largest seed scikit-learn's ``random_state`` takes.
+MAX_SEED = 2**32 - 1
+
+
 def _split(X, y, test_fraction, seed):
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    test_fraction = check_scalar(test_fraction, "test_fraction", low=0.0, high=1.0)
+    seed = check_count(seed, "seed", 0, MAX_SEED)
     from sklearn.model_selection import train_test_split
 
     Xa, Xb, ya, yb = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
@@ -57,9 +61,12 @@ def moons(n_samples=400, *, noise=0.2, test_fraction=0.5, seed=0) -> Dataset:
     ((50, 2), 2)
     """
     n_samples = check_count(n_samples, "n_samples", 4)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
+    noise = check_scalar(noise, "noise", low=0.0, closed_low=True)
+    test_fraction = check_scalar(test_fraction, "test_fraction", low=0.0, high=1.0)
+    seed = check_count(seed, "seed", 0, MAX_SEED)
     from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    if not np.isfinite(X).all():
+        raise ValueError(f"noise = {noise:g} overflows the inputs (Gaussian noise of that scale is not finite)")
     return _split(X, y, test_fraction, seed)
