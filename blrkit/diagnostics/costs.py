@@ -23,9 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blrkit.diagnostics.problem import Problem
+from blrkit._validation import check_count, check_flag, check_scalar
+from blrkit.algorithms._common import check_rng
+from blrkit.diagnostics.problem import Problem, check_problem, check_state
 from blrkit.diagnostics.quadrature import (
     ExactPosterior,
+    check_order,
     exact_posterior,
     gaussian_expectation,
     gaussian_rule,
@@ -135,18 +138,6 @@ def _batched(problem: Problem, what: str):
         out = problem.evaluate(what, theta.reshape(-1, problem.dim))
         return out.reshape(lead + out.shape[1:])
     return fn
-
-
-def _check_state(problem: Problem, m, S):
-    from blrkit._validation import as_float_array, check_spd
-
-    m = as_float_array(m, "m")
-    if m.shape != (problem.dim,):
-        raise ValueError(f"m must have shape ({problem.dim},) for the problem {problem.name!r}, got {m.shape}")
-    S = np.eye(problem.dim) if S is None else check_spd(S, "S", problem.dim)
-    if S.ndim != 2:
-        raise ValueError(f"S must be one ({problem.dim}, {problem.dim}) precision matrix, got shape {S.shape}")
-    return m, S
 
 
 def _rel(a, b) -> float:
@@ -292,7 +283,10 @@ def natural_gradients(problem: Problem, derivations, m, S=None, *, n_samples: in
     >>> ng.rows[0].grad_error > 0.1, ng.rows[1].hess is not None
     (True, True)
     """
-    m, S = _check_state(problem, m, S)
+    check_problem(problem)
+    m, S = check_state(problem, m, S)
+    n_samples, order = check_count(n_samples, "n_samples"), check_order(order)
+    check_rng(rng)
     if isinstance(derivations, (str,)) or not isinstance(derivations, (list, tuple)):
         derivations = [derivations]
     steps = [_Step.of(d, problem) for d in derivations]
@@ -369,10 +363,12 @@ class ApproximationCosts:
 
     def row(self, title: str) -> FixedPoint:
         """The row called ``title``."""
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a row's title (a str), got {type(title).__name__}")
         for r in self.rows:
             if r.title == title:
                 return r
-        raise KeyError(f"no row {title!r}; rows: {[r.title for r in self.rows]}")
+        raise ValueError(f"title must name a row, got {title!r}; rows: {[r.title for r in self.rows]}")
 
     def _rows(self):
         def f(x):
@@ -515,20 +511,27 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
     >>> costs.row("Gaussian VI (exact expectations)").kl_qp < costs.row("Laplace's method").kl_qp
     True
     """
+    check_problem(problem)
+    n_steps, n_samples = check_count(n_steps, "n_steps"), check_count(n_samples, "n_samples")
+    tol = check_scalar(tol, "tol", low=0.0)
+    include_vi = check_flag(include_vi, "include_vi")
+    rng = check_rng(rng)
     if problem.dim > 2:
         raise ValueError(f"approximation_costs integrates the exact posterior on a grid for D ≤ 2; the problem "
                          f"{problem.name!r} has D = {problem.dim} (use natural_gradients for larger D)")
     if isinstance(derivations, str) or not isinstance(derivations, (list, tuple)):
         derivations = [derivations]
     steps = [_Step.of(d, problem) for d in derivations]
-    rhos = [rho] * len(steps) if np.ndim(rho) == 0 else list(rho)
-    if len(rhos) != len(steps) or not all(0 < float(r) <= 1 for r in rhos):
+    rhos = list(rho) if isinstance(rho, (list, tuple, np.ndarray)) and np.ndim(rho) == 1 else [rho] * len(steps)
+    if len(rhos) != len(steps):
         raise ValueError(f"rho must be one number in (0, 1] or one per derivation ({len(steps)}), got {rho!r}")
-    if titles is not None and len(titles) != len(steps):
-        raise ValueError(f"titles must name each of the {len(steps)} derivations, got {len(titles)}")
+    rhos = [check_scalar(r, "rho", low=0.0, high=1.0, closed_high=True) for r in rhos]
+    if titles is not None and (not isinstance(titles, (list, tuple)) or len(titles) != len(steps)
+                               or not all(isinstance(t, str) for t in titles)):
+        raise TypeError(f"titles must be a list of {len(steps)} strings, one per derivation, got {titles!r}")
     if start is not None and (not isinstance(start, (tuple, list)) or len(start) != 2):
         raise TypeError(f"start must be a pair (m0, S0), got {type(start).__name__}")
-    m0, P0 = (None, None) if start is None else _check_state(problem, *start)
+    m0, P0 = (None, None) if start is None else check_state(problem, *start)
     vi = gaussian_vi(problem, m0, P0)
     if not vi.converged:
         raise ValueError(f"the exact Gaussian VI of {problem.name!r} did not converge in {vi.n_steps} steps")
@@ -540,7 +543,7 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
             mf = gaussian_vi(problem, vi.mean, vi.precision, diagonal=True)
             fits.append(("mean-field Gaussian VI (exact expectations)",
                          (mf.mean, mf.precision, f"{'converged' if mf.converged else 'not converged'} in {mf.n_steps} steps")))
-    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    generator = rng
     if start is None:
         m0, P0 = vi.mean, vi.precision
     for k, step in enumerate(steps):

@@ -14,9 +14,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import as_float_array, check_choice, check_count, check_instance, check_spd
 
-__all__ = ["Problem", "glm_problem"]
+__all__ = ["Problem", "check_problem", "check_state", "glm_problem"]
+
+#: What a problem can evaluate (:meth:`Problem.evaluate`).
+EVALUATES = ("loss", "grad", "hess", "grad_terms", "predict")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class Problem:
     def evaluate(self, what: str, theta) -> np.ndarray:
         """``what`` (``"loss"``, ``"grad"``, ``"hess"``, ``"grad_terms"``, ``"predict"``) at θ ``(n, D)``, its
         shape and finiteness checked: ``ValueError`` naming the callable otherwise."""
-        fn = getattr(self, what)
+        fn = getattr(self, check_choice(what, "what", EVALUATES))
         if fn is None:
             raise ValueError(f"the problem {self.name!r} has no {what}: give Problem({what}=...)")
         theta = np.asarray(theta, dtype=float)
@@ -98,6 +101,23 @@ class Problem:
                              f"{np.array2string(at, precision=4)}: a Gaussian candidate and the quadrature need "
                              f"ℓ̄ finite on all of R^{D}")
         return out
+
+
+def check_problem(problem, name: str = "problem") -> "Problem":
+    """``problem`` if it is a :class:`Problem`, else ``TypeError`` naming ``name``."""
+    return check_instance(problem, name, Problem, "a blrkit.diagnostics.Problem (see glm_problem)")
+
+
+def check_state(problem: Problem, m, S, names=("m", "S")):
+    """A Gaussian state of the problem: the mean ``(D,)`` finite, the precision ``(D, D)`` symmetric positive
+    definite (I if ``None``); ``ValueError``/``TypeError`` naming ``names``."""
+    m = as_float_array(m, names[0])
+    if m.shape != (problem.dim,):
+        raise ValueError(f"{names[0]} must have shape ({problem.dim},) for the problem {problem.name!r}, got {m.shape}")
+    S = np.eye(problem.dim) if S is None else check_spd(S, names[1], problem.dim)
+    if S.ndim != 2:
+        raise ValueError(f"{names[1]} must be one ({problem.dim}, {problem.dim}) precision matrix, got shape {S.shape}")
+    return m, S
 
 
 def glm_problem(X, y, *, likelihood: str, alpha: float, X_test=None, name: str | None = None) -> Problem:

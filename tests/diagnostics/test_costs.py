@@ -183,7 +183,7 @@ def test_bad_input():
         natural_gradients(p, "newton", [0.0])
     with pytest.raises(ValueError, match="S must be symmetric positive definite"):
         natural_gradients(p, "newton", [0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]])
-    with pytest.raises(ValueError, match="rho must be one number in"):
+    with pytest.raises(ValueError, match=r"rho must be in \(0, 1\], got 1.5"):
         approximation_costs(p, ["laplace"], rho=1.5)
     bad_shape = Problem(p.loss, lambda t: p.grad(t)[..., 0], p.hess, 2, name="bad")
     with pytest.raises(ValueError, match=r"grad must map θ of shape \(\d+, 2\) to shape"):
