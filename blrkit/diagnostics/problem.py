@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_choice, check_count, check_instance, check_spd
+from blrkit._validation import as_float_array, check_choice, check_count, check_instance, check_scalar, check_spd
 
 __all__ = ["Problem", "check_problem", "check_state", "glm_problem"]
 
@@ -81,7 +81,9 @@ class Problem:
         fn = getattr(self, check_choice(what, "what", EVALUATES))
         if fn is None:
             raise ValueError(f"the problem {self.name!r} has no {what}: give Problem({what}=...)")
-        theta = np.asarray(theta, dtype=float)
+        theta = as_float_array(theta, "theta")
+        if theta.ndim != 2 or theta.shape[1] != self.dim:
+            raise ValueError(f"theta must have shape (n, {self.dim}) for the problem {self.name!r}, got {theta.shape}")
         n, D = theta.shape
         try:
             out = np.asarray(fn(theta.copy()), dtype=float)
@@ -140,9 +142,9 @@ def glm_problem(X, y, *, likelihood: str, alpha: float, X_test=None, name: str |
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (N, D) and y (N,), got shapes {X.shape} and {y.shape}")
     lik.check_y(y, lik.name)
-    alpha = float(as_float_array(alpha, "alpha"))
-    if alpha <= 0:
-        raise ValueError(f"alpha (the prior precision) must be positive, got {alpha}")
+    alpha = check_scalar(alpha, "alpha", low=0.0)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None, got {type(name).__name__}")
     N, D = X.shape
 
     def loss(theta):

@@ -68,7 +68,7 @@ def network_jacobian(net: MLP, theta, X) -> np.ndarray:
     X = net._inputs(X)
     acts, _ = net._forward(theta, X)
     n, K = X.shape[0], net.n_classes
-    layers = net.unflatten(theta)
+    layers = net._layers(theta)
     delta = np.broadcast_to(np.eye(K), (n, K, K))     # δ_L = e_k for each logit k, (n, K, K)
     deltas = [delta]
     for (W, _), a in zip(layers[:0:-1], acts[:0:-1]):

@@ -221,6 +221,8 @@ def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
     >>> float(e[0])  # E[η²] = a² + v
     5.0
     """
+    if isinstance(fns, str) or not isinstance(fns, (list, tuple)) or not all(callable(g) for g in fns):
+        raise TypeError(f"fns must be a list of callables g(eta, y), got {fns!r:.60}")
     t, w = np.polynomial.hermite.hermgauss(check_nodes(n_nodes))
     w = w / np.sqrt(np.pi)
     a, v, yy = (as_float_array(x, name) for x, name in ((mean, "mean"), (variance, "variance"), (y, "y")))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import softmax
 
-from blrkit._validation import check_count, check_spd
+from blrkit._validation import check_count, check_scalar, check_spd
 from blrkit.algorithms import laplace
 from blrkit.algorithms.results import LaplacePosterior
 from blrkit.duality.memory import MemorableExamples, _check_k
@@ -37,7 +37,7 @@ MAX_PARAMETERS = 1 << 14
 
 
 def _check(X, y, K):
-    X, y = _float_view(X, "X"), np.asarray(y)
+    X, y = _float_view(X, "X"), _float_view(y, "y")
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must be an (N, D) array with N, D >= 1, got shape {X.shape}")
     if y.shape != X.shape[:1]:
@@ -159,6 +159,7 @@ def softmax_local_parameters(X, y, posterior, *, n_classes: int, prior_precision
     True
     """
     X, y = _check(X, y, n_classes)
+    tol = check_scalar(tol, "tol", low=0.0)
     D, K = X.shape[1], n_classes
     m, S = _posterior_parts(posterior)
     if m.shape != (D * K,) or S.shape != (D * K, D * K):

@@ -28,6 +28,7 @@ import numpy as np
 
 from blrkit._validation import check_choice, check_instance
 from blrkit.algorithms import bayesbinn, ste
+from blrkit.algorithms._common import check_rng
 from blrkit.algorithms._generated.adam import adam_step
 from blrkit.models.binary_mlp import BinaryMLP
 from blrkit.models.comparison import score
@@ -162,6 +163,7 @@ def _sign(lam):
 
 
 def _seeds(rng) -> np.random.SeedSequence:
+    check_rng(rng)  # a Generator, a non-negative int seed or None: named, not NumPy's SeedSequence error
     if isinstance(rng, np.random.Generator):
         return np.random.SeedSequence(rng.integers(2**63))
     return np.random.SeedSequence(rng)

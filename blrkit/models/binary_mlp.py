@@ -65,10 +65,11 @@ class BinaryMLP:
         if self.scales is None:
             scales = tuple(1 / np.sqrt(d) for d in net.sizes[:-1])
         else:
-            scales = tuple(float(c) for c in as_float_array(self.scales, "scales", min_ndim=1))
-            if len(scales) != len(net.sizes) - 1 or not all(c > 0 for c in scales):
+            scales = as_float_array(self.scales, "scales", min_ndim=1)
+            if scales.ndim != 1 or len(scales) != len(net.sizes) - 1 or not all(c > 0 for c in scales):
                 raise ValueError(f"scales must hold one positive number per layer ({len(net.sizes) - 1}), "
                                  f"got {self.scales!r}")
+            scales = tuple(float(c) for c in scales)
         object.__setattr__(self, "scales", scales)
 
     @cached_property

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from blrkit._validation import check_choice, check_instance
+from blrkit.algorithms._common import check_rng
 from blrkit.models.metrics import accuracy, expected_calibration_error, negative_log_likelihood
 from blrkit.models.objective import Objective
 from blrkit.models.predictive import bayesian_model_average, sample_diagonal_gaussian
@@ -78,7 +79,7 @@ def train(name: str, objective: Objective, theta0, settings: Settings = Settings
     check_choice(name, "name", OPTIMISERS)
     _check_protocol(objective, settings)
     st, N, a = settings, objective.n_data, objective.prior_precision
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = check_rng(rng)
     M = min(st.batch_size, N)
     if name == "sgd":
         res = algorithms.stochastic_gradient_descent(objective.grad_sum, theta0, rho=st.sgd_lr / N, n_steps=st.n_steps,
@@ -129,6 +130,7 @@ def compare_optimisers(objective: Objective, theta0, X_test, y_test, *, settings
         raise TypeError(f"optimisers must be a tuple of names from {OPTIMISERS}, got {type(optimisers).__name__}")
     for k, name in enumerate(optimisers):
         check_choice(name, f"optimisers[{k}]", OPTIMISERS)
+    check_rng(rng)  # a Generator, a non-negative int seed or None
     K = len(OPTIMISERS)
     seeds = np.random.SeedSequence(rng if isinstance(rng, (int, np.integer)) else None).spawn(2 * K)
     net, out = objective.net, {}

@@ -28,7 +28,7 @@ from functools import cached_property
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import as_float_array, check_choice, check_count
 from blrkit.algorithms._common import check_rng
 
 __all__ = ["MLP"]
@@ -78,8 +78,7 @@ class MLP:
             check_count(d, f"sizes[{k}]")
         if sizes[-1] < 2:
             raise ValueError(f"sizes[-1] (the number of classes) must be at least 2, got {sizes[-1]}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}")
+        check_choice(self.activation, "activation", _ACTIVATIONS)
         object.__setattr__(self, "sizes", tuple(int(d) for d in sizes))
 
     @cached_property

@@ -30,6 +30,12 @@ def sample_diagonal_gaussian(mean, precision, n_samples, rng) -> np.ndarray:
     """
     m = as_float_array(mean, "mean", min_ndim=1)
     s = check_positive(precision, "precision")
+    try:
+        fits = np.broadcast_shapes(s.shape, m.shape) == m.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"precision must broadcast to the shape {m.shape} of mean, got shape {s.shape}")
     n_samples = check_count(n_samples, "n_samples")
     rng = check_rng(rng)
     return m + rng.standard_normal((n_samples,) + m.shape) / np.sqrt(s)
