@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blrkit._validation import check_count, check_flag, check_scalar
+from blrkit._validation import check_count, check_flag, check_instance, check_scalar
 from blrkit.algorithms._common import check_rng
 from blrkit.diagnostics.problem import Problem, check_problem, check_state
 from blrkit.diagnostics.quadrature import (
@@ -230,7 +230,7 @@ class NaturalGradients:
         """Bars of each step's errors (a log axis when they span more than two decades); returns the axes."""
         import matplotlib.pyplot as plt
 
-        ax = ax or plt.subplots(figsize=(7, 4))[1]
+        ax = _axes(ax) or plt.subplots(figsize=(7, 4))[1]
         x = np.arange(len(self.rows))
         g = np.array([r.grad_error for r in self.rows])
         h = np.array([np.nan if r.hess_error is None else r.hess_error for r in self.rows])
@@ -392,7 +392,10 @@ class ApproximationCosts:
         its 2-sd ellipse); ``rows`` picks titles. Returns the axes."""
         import matplotlib.pyplot as plt
 
-        ax = ax or plt.subplots(figsize=(6, 4.5))[1]
+        ax = _axes(ax) or plt.subplots(figsize=(6, 4.5))[1]
+        if rows is not None and (isinstance(rows, str) or not isinstance(rows, (list, tuple))
+                                 or not all(isinstance(t, str) for t in rows)):
+            raise TypeError(f"rows must be None or a list of row titles, got {rows!r:.60}")
         post = self.posterior
         chosen = [r for r in self.rows if r.mean is not None and (rows is None or r.title in rows)]
         if post.nodes.shape[1] == 1:
@@ -430,6 +433,13 @@ class ApproximationCosts:
             return ax
         ax.legend()
         return ax
+
+
+def _axes(ax):
+    """``None`` or a Matplotlib ``Axes`` to draw on, else ``TypeError`` naming ``ax``."""
+    from matplotlib.axes import Axes
+
+    return None if ax is None else check_instance(ax, "ax", Axes, "a matplotlib Axes or None")
 
 
 def _window(post: ExactPosterior):

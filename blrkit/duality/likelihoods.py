@@ -134,6 +134,8 @@ def glm_likelihood(f, name: str | None = None, *, labels="real") -> Likelihood:
     ...
     ValueError: y must hold labels 0 or 1 for the logistic (0/1) likelihood
     """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None, got {type(name).__name__}")
     if callable(labels):
         in_support = labels
     elif isinstance(labels, str) and labels in SUPPORTS:
