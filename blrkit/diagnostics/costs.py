@@ -52,12 +52,23 @@ def _derivation(d):
     if isinstance(d, str):
         if d not in RECIPES:
             raise ValueError(f"unknown recipe {d!r}; known: {', '.join(RECIPES)}")
-        return RECIPES[d].derive()
+        d = RECIPES[d]
     if isinstance(d, Recipe):
+        _check_family(d.title, d.family)    # declared by the recipe: refused before a derivation of seconds
         return d.derive()
     if isinstance(d, Derivation):
         return d
     raise TypeError(f"derivation must be a Derivation, a Recipe or a recipe name, got {type(d).__name__}")
+
+
+def _check_family(title: str, family: str) -> str:
+    """The kind of a Gaussian candidate family, or ``ValueError`` saying which family and why it is not read."""
+    kind = GAUSSIAN_KINDS.get(family)
+    if kind is None:
+        raise ValueError(f"{title!r} has a {family} candidate: the diagnostics integrate only the candidate families "
+                         f"{', '.join(GAUSSIAN_KINDS)} (a Gaussian q = N(m, S⁻¹) over θ, whose natural gradient is "
+                         "E_q[∇ℓ̄] and E_q[∇²ℓ̄]), not a candidate of other parameters or sufficient statistics")
+    return kind
 
 
 @dataclass(frozen=True)
@@ -76,11 +87,7 @@ class _Step:
         from blrkit.derive import StepSize
 
         d = _derivation(derivation)
-        kind = GAUSSIAN_KINDS.get(d.family)
-        if kind is None:
-            raise ValueError(f"{d.title!r} has a {d.family} candidate: the diagnostics integrate Gaussian candidates "
-                             f"only ({', '.join(GAUSSIAN_KINDS)}), whose natural gradient is E_q[∇ℓ̄] and E_q[∇²ℓ̄] "
-                             "under a Gaussian q")
+        kind = _check_family(d.title, d.family)
         args = tuple(a.name for a in d.arguments)
         unknown = [a for a in args if a not in _SUPPLIED and a not in problem.data]
         if unknown:
@@ -111,7 +118,14 @@ class _Step:
                 return g.sum(-2), (g * g).sum(-2)
             values["grad_sums"] = grad_sums
         values.update(problem.data)
-        result = self.fn(**{a: values[a] for a in self.arguments})
+        try:
+            result = self.fn(**{a: values[a] for a in self.arguments})
+        except np.linalg.LinAlgError:
+            raise                                   # a singular precision: the callers say where
+        except (ValueError, TypeError) as e:
+            # the step's own checks refused the problem's data (a loss of other labels, another likelihood), or the
+            # problem's callables failed: say which step on which problem, and why
+            raise ValueError(f"the step of {self.title!r} on the problem {problem.name!r} failed: {e}") from None
         out = dict(zip(self.outputs, (result,) if len(self.outputs) == 1 else result))
         m_new = np.asarray(out["m_new"], dtype=float)
         if self.kind == "fixed":
