@@ -10,9 +10,10 @@ import numpy as np
 
 from blrkit._array_api import array_library, array_namespace, check_one_array_library, to_numpy
 
-__all__ = ["array_library", "as_float_array", "check_count", "check_learning_rate", "check_one_array_library",
-           "check_positive", "check_probability", "check_scalar", "check_simplex", "check_spd", "cholesky_succeeds",
-           "check_square", "reject_complex", "reject_text"]
+__all__ = ["array_library", "as_float_array", "check_choice", "check_count", "check_finite_result", "check_flag",
+           "check_instance", "check_learning_rate", "check_one_array_library", "check_positive", "check_probability",
+           "check_scalar", "check_simplex", "check_spd", "cholesky_succeeds", "check_square", "reject_complex",
+           "reject_text"]
 
 
 def as_float_array(x, name: str, *, min_ndim: int = 0, allow_nan: bool = False) -> np.ndarray:
@@ -149,6 +150,69 @@ def check_scalar(x, name: str, *, low: float = -np.inf, high: float = np.inf, cl
             where = f"in {'[' if closed_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
         raise ValueError(f"{name} must be {where}, got {x!r}")
     return x
+
+
+def check_instance(value, name: str, types, what: str):
+    """``value`` if it is an instance of ``types``, else ``TypeError`` naming ``name`` and ``what`` it must be: the
+    check of every argument that must be one of blrkit's objects (a network, a problem, a result, settings), so that a
+    wrong object is named instead of failing on a missing attribute deep inside.
+
+    >>> check_instance(2.0, "net", dict, "a blrkit.models.MLP")
+    Traceback (most recent call last):
+    ...
+    TypeError: net must be a blrkit.models.MLP, got float
+    """
+    if not isinstance(value, types):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return value
+
+
+def check_flag(value, name: str) -> bool:
+    """A boolean switch: ``True``/``False`` (NumPy's too), else ``TypeError`` naming ``name`` (an array's truth
+    value would be NumPy's error, a number's silently anything).
+
+    >>> check_flag(np.ones(2), "diagonal")
+    Traceback (most recent call last):
+    ...
+    TypeError: diagonal must be True or False, got ndarray
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_choice(value, name: str, choices):
+    """One of the strings ``choices``, else ``ValueError`` (an unknown string) or ``TypeError`` (not a string)
+    naming ``name`` and listing them (an array compared with ``in`` would be NumPy's error).
+
+    >>> check_choice("exact", "method", ("delta", "variational"))
+    Traceback (most recent call last):
+    ...
+    ValueError: method must be one of ('delta', 'variational'), got 'exact'
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {tuple(choices)}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_finite_result(out, what: str, **scales):
+    """``out`` if every entry is finite; else ``ValueError`` saying that ``what`` overflowed and the largest
+    magnitude of each input named in ``scales`` (name → array), so that an overflow of finite inputs names the
+    arguments and their scale instead of returning inf or NaN. One pass over ``out``; the inputs are read only on
+    failure.
+
+    >>> check_finite_result(np.array([np.inf]), "the K-prior's loss", memory=np.array([1e200]))
+    Traceback (most recent call last):
+    ...
+    ValueError: the K-prior's loss overflowed: |memory| up to 1e+200; rescale it
+    """
+    if bool(np.all(np.isfinite(out))):
+        return out
+    sizes = ", ".join(f"|{k}| up to {np.max(np.abs(np.asarray(v, dtype=float)), initial=0.0):.3g}"
+                      for k, v in scales.items())
+    raise ValueError(f"{what} overflowed: {sizes}; rescale {'it' if len(scales) == 1 else 'them'}")
 
 
 def check_learning_rate(rho, name: str = "rho") -> np.ndarray:

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from blrkit._array_api import array_namespace, device, on_device
-from blrkit._validation import check_spd
+from blrkit._validation import check_scalar, check_spd
 from blrkit.algorithms._common import (
     broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, singular_is_error,
 )
@@ -96,8 +96,7 @@ def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=Non
     m = check_start(m0)
     batch, D = tuple(m.shape[:-1]), m.shape[-1]
     r = check_rho(rho, batch)
-    if not (np.isscalar(tol) and np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    tol = check_scalar(tol, "tol", low=0.0)
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     # the step counter and the oracles (the loop ends on convergence)

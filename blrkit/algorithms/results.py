@@ -110,9 +110,13 @@ class IVONResult:
     def sample(self, n_samples: int, rng=None) -> np.ndarray:
         """``n_samples`` draws θ ~ q of the last iterate, ``(n_samples, *batch, D)`` (for a Bayesian model
         average of predictions)."""
+        from blrkit._validation import check_count
+        from blrkit.algorithms._common import check_rng
+
         m, s = self.means[-1, ...], self.precisions[-1, ...]  # the Array API indexes every axis
         xp = array_namespace(m=m)
-        eps = on_device(xp, np.random.default_rng(rng).standard_normal((int(n_samples), *m.shape)), m)
+        n_samples, rng = check_count(n_samples, "n_samples"), check_rng(rng)
+        eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)
         return m + eps / xp.sqrt(s)
 
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
-from blrkit._validation import as_float_array, check_positive, reject_complex
+from blrkit._validation import as_float_array, check_positive, reject_complex, reject_text
 from blrkit.algorithms._generated.ridge import ridge_posterior
 from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms.results import GaussianPosterior
@@ -93,6 +93,8 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     if complex_data:
         reject_complex(X, "X")
         reject_complex(y, "y")
+        reject_text(X, "X")   # (a list of strings takes this path too: named, not NumPy's conversion error)
+        reject_text(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
     # float32 data stays float32 (integers, lists: float64), the posterior in that dtype
     dtype = floating_dtype(xp, X=X, y=y)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
+from blrkit._validation import check_learning_rate
 from blrkit.algorithms._common import check_interval, check_start, per_problem
 from blrkit.algorithms._generated.rmsprop import rmsprop_step
 from blrkit.algorithms._namespace import floating_dtype, scalar_or_array
@@ -126,10 +127,14 @@ def blr_from_rmsprop(*, lr, alpha, eps) -> dict:
     >>> blr_from_rmsprop(lr=0.01, alpha=0.99, eps=1e-8)["rho"] == 1 - 0.99
     True
     """
+    _check_hyper(lr, eps)
+    check_interval(alpha, "alpha", 0.0, 1.0, closed_low=True)
     return {"rho": 1 - alpha, "lr": lr, "eps": eps}
 
 
 def rmsprop_from_blr(*, rho, lr, eps) -> dict:
     """PyTorch's RMSprop hyperparameters of the BLR's: ``alpha = 1 − rho`` (exact back and forth for
-    alpha in [0.5, 1), where 1 − alpha is exact by Sterbenz's lemma)."""
+    alpha in [0.5, 1), where 1 − alpha is exact by Sterbenz's lemma); ρ in (0, 1], checked."""
+    _check_hyper(lr, eps)
+    check_learning_rate(rho, "rho")
     return {"lr": lr, "alpha": 1 - rho, "eps": eps}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_library, device, on_device, to_numpy
-from blrkit._validation import as_float_array, check_count, check_positive
+from blrkit._validation import as_float_array, check_count, check_positive, check_scalar
 from blrkit.algorithms._common import check_minibatch
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
@@ -33,13 +33,8 @@ def learning_rates(learning_offset, learning_decay, n_steps: int) -> np.ndarray:
     >>> learning_rates(0.0, 1.0, 3)
     array([1.        , 0.5       , 0.33333333])
     """
-    tau0 = float(as_float_array(learning_offset, "learning_offset"))
-    kappa = float(as_float_array(learning_decay, "learning_decay"))
-    if tau0 < 0:
-        raise ValueError(f"learning_offset (τ₀) must be ≥ 0, got {learning_offset!r}")
-    if not 0 <= kappa <= 1:
-        raise ValueError(f"learning_decay (κ) must lie in [0, 1] (in (0.5, 1] for the Robbins–Monro conditions), "
-                         f"got {learning_decay!r}")
+    tau0 = check_scalar(learning_offset, "learning_offset", low=0.0, closed_low=True)
+    kappa = check_scalar(learning_decay, "learning_decay", low=0.0, high=1.0, closed_low=True, closed_high=True)
     return (tau0 + np.arange(1, n_steps + 1)) ** -kappa
 
 
@@ -165,7 +160,11 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     if array_library(counts_batches) is not None and counts_batches.ndim == 2:
         raise TypeError("counts_batches must be a sequence of (n_b, V) minibatches, got one 2-D array; wrap it in a "
                         "list for a single minibatch")
-    counts_batches = list(counts_batches)
+    try:
+        counts_batches = list(counts_batches)
+    except TypeError:
+        raise TypeError(f"counts_batches must be a sequence of (n_b, V) minibatches, got "
+                        f"{type(counts_batches).__name__}") from None
     inits_given = None if doc_topic_init is None else list(doc_topic_init)
     xp, like = namespace_and_reference(lambda0=lambda0,
                                        **{f"counts_batches[{b}]": c for b, c in enumerate(counts_batches)},
@@ -174,9 +173,9 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     if lam.ndim != 2:
         raise ValueError(f"lambda0 must be (K, V), got shape {tuple(lam.shape)}")
     K, V = lam.shape
-    alpha = float(check_positive(doc_topic_prior, "doc_topic_prior"))
-    eta = float(check_positive(topic_word_prior, "topic_word_prior"))
-    tol = float(check_positive(mean_change_tol, "mean_change_tol"))
+    alpha = check_scalar(doc_topic_prior, "doc_topic_prior", low=0.0)
+    eta = check_scalar(topic_word_prior, "topic_word_prior", low=0.0)
+    tol = check_scalar(mean_change_tol, "mean_change_tol", low=0.0)
     if isinstance(max_doc_update_iter, bool) or not isinstance(max_doc_update_iter, (int, np.integer)) \
             or max_doc_update_iter < 1:
         raise ValueError(f"max_doc_update_iter must be a positive integer, got {max_doc_update_iter!r}")

@@ -23,9 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blrkit.diagnostics.problem import Problem
+from blrkit._validation import check_count, check_flag, check_instance, check_scalar
+from blrkit.algorithms._common import check_rng
+from blrkit.diagnostics.problem import Problem, check_problem, check_state
 from blrkit.diagnostics.quadrature import (
     ExactPosterior,
+    check_order,
     exact_posterior,
     gaussian_expectation,
     gaussian_rule,
@@ -49,12 +52,23 @@ def _derivation(d):
     if isinstance(d, str):
         if d not in RECIPES:
             raise ValueError(f"unknown recipe {d!r}; known: {', '.join(RECIPES)}")
-        return RECIPES[d].derive()
+        d = RECIPES[d]
     if isinstance(d, Recipe):
+        _check_family(d.title, d.family)    # declared by the recipe: refused before a derivation of seconds
         return d.derive()
     if isinstance(d, Derivation):
         return d
     raise TypeError(f"derivation must be a Derivation, a Recipe or a recipe name, got {type(d).__name__}")
+
+
+def _check_family(title: str, family: str) -> str:
+    """The kind of a Gaussian candidate family, or ``ValueError`` saying which family and why it is not read."""
+    kind = GAUSSIAN_KINDS.get(family)
+    if kind is None:
+        raise ValueError(f"{title!r} has a {family} candidate: the diagnostics integrate only the candidate families "
+                         f"{', '.join(GAUSSIAN_KINDS)} (a Gaussian q = N(m, S⁻¹) over θ, whose natural gradient is "
+                         "E_q[∇ℓ̄] and E_q[∇²ℓ̄]), not a candidate of other parameters or sufficient statistics")
+    return kind
 
 
 @dataclass(frozen=True)
@@ -73,11 +87,7 @@ class _Step:
         from blrkit.derive import StepSize
 
         d = _derivation(derivation)
-        kind = GAUSSIAN_KINDS.get(d.family)
-        if kind is None:
-            raise ValueError(f"{d.title!r} has a {d.family} candidate: the diagnostics integrate Gaussian candidates "
-                             f"only ({', '.join(GAUSSIAN_KINDS)}), whose natural gradient is E_q[∇ℓ̄] and E_q[∇²ℓ̄] "
-                             "under a Gaussian q")
+        kind = _check_family(d.title, d.family)
         args = tuple(a.name for a in d.arguments)
         unknown = [a for a in args if a not in _SUPPLIED and a not in problem.data]
         if unknown:
@@ -108,7 +118,14 @@ class _Step:
                 return g.sum(-2), (g * g).sum(-2)
             values["grad_sums"] = grad_sums
         values.update(problem.data)
-        result = self.fn(**{a: values[a] for a in self.arguments})
+        try:
+            result = self.fn(**{a: values[a] for a in self.arguments})
+        except np.linalg.LinAlgError:
+            raise                                   # a singular precision: the callers say where
+        except (ValueError, TypeError) as e:
+            # the step's own checks refused the problem's data (a loss of other labels, another likelihood), or the
+            # problem's callables failed: say which step on which problem, and why
+            raise ValueError(f"the step of {self.title!r} on the problem {problem.name!r} failed: {e}") from None
         out = dict(zip(self.outputs, (result,) if len(self.outputs) == 1 else result))
         m_new = np.asarray(out["m_new"], dtype=float)
         if self.kind == "fixed":
@@ -135,18 +152,6 @@ def _batched(problem: Problem, what: str):
         out = problem.evaluate(what, theta.reshape(-1, problem.dim))
         return out.reshape(lead + out.shape[1:])
     return fn
-
-
-def _check_state(problem: Problem, m, S):
-    from blrkit._validation import as_float_array, check_spd
-
-    m = as_float_array(m, "m")
-    if m.shape != (problem.dim,):
-        raise ValueError(f"m must have shape ({problem.dim},) for the problem {problem.name!r}, got {m.shape}")
-    S = np.eye(problem.dim) if S is None else check_spd(S, "S", problem.dim)
-    if S.ndim != 2:
-        raise ValueError(f"S must be one ({problem.dim}, {problem.dim}) precision matrix, got shape {S.shape}")
-    return m, S
 
 
 def _rel(a, b) -> float:
@@ -239,7 +244,7 @@ class NaturalGradients:
         """Bars of each step's errors (a log axis when they span more than two decades); returns the axes."""
         import matplotlib.pyplot as plt
 
-        ax = ax or plt.subplots(figsize=(7, 4))[1]
+        ax = _axes(ax) or plt.subplots(figsize=(7, 4))[1]
         x = np.arange(len(self.rows))
         g = np.array([r.grad_error for r in self.rows])
         h = np.array([np.nan if r.hess_error is None else r.hess_error for r in self.rows])
@@ -292,7 +297,10 @@ def natural_gradients(problem: Problem, derivations, m, S=None, *, n_samples: in
     >>> ng.rows[0].grad_error > 0.1, ng.rows[1].hess is not None
     (True, True)
     """
-    m, S = _check_state(problem, m, S)
+    check_problem(problem)
+    m, S = check_state(problem, m, S)
+    n_samples, order = check_count(n_samples, "n_samples"), check_order(order)
+    check_rng(rng)
     if isinstance(derivations, (str,)) or not isinstance(derivations, (list, tuple)):
         derivations = [derivations]
     steps = [_Step.of(d, problem) for d in derivations]
@@ -369,10 +377,12 @@ class ApproximationCosts:
 
     def row(self, title: str) -> FixedPoint:
         """The row called ``title``."""
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a row's title (a str), got {type(title).__name__}")
         for r in self.rows:
             if r.title == title:
                 return r
-        raise KeyError(f"no row {title!r}; rows: {[r.title for r in self.rows]}")
+        raise ValueError(f"title must name a row, got {title!r}; rows: {[r.title for r in self.rows]}")
 
     def _rows(self):
         def f(x):
@@ -396,7 +406,10 @@ class ApproximationCosts:
         its 2-sd ellipse); ``rows`` picks titles. Returns the axes."""
         import matplotlib.pyplot as plt
 
-        ax = ax or plt.subplots(figsize=(6, 4.5))[1]
+        ax = _axes(ax) or plt.subplots(figsize=(6, 4.5))[1]
+        if rows is not None and (isinstance(rows, str) or not isinstance(rows, (list, tuple))
+                                 or not all(isinstance(t, str) for t in rows)):
+            raise TypeError(f"rows must be None or a list of row titles, got {rows!r:.60}")
         post = self.posterior
         chosen = [r for r in self.rows if r.mean is not None and (rows is None or r.title in rows)]
         if post.nodes.shape[1] == 1:
@@ -434,6 +447,13 @@ class ApproximationCosts:
             return ax
         ax.legend()
         return ax
+
+
+def _axes(ax):
+    """``None`` or a Matplotlib ``Axes`` to draw on, else ``TypeError`` naming ``ax``."""
+    from matplotlib.axes import Axes
+
+    return None if ax is None else check_instance(ax, "ax", Axes, "a matplotlib Axes or None")
 
 
 def _window(post: ExactPosterior):
@@ -515,20 +535,27 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
     >>> costs.row("Gaussian VI (exact expectations)").kl_qp < costs.row("Laplace's method").kl_qp
     True
     """
+    check_problem(problem)
+    n_steps, n_samples = check_count(n_steps, "n_steps"), check_count(n_samples, "n_samples")
+    tol = check_scalar(tol, "tol", low=0.0)
+    include_vi = check_flag(include_vi, "include_vi")
+    rng = check_rng(rng)
     if problem.dim > 2:
         raise ValueError(f"approximation_costs integrates the exact posterior on a grid for D ≤ 2; the problem "
                          f"{problem.name!r} has D = {problem.dim} (use natural_gradients for larger D)")
     if isinstance(derivations, str) or not isinstance(derivations, (list, tuple)):
         derivations = [derivations]
     steps = [_Step.of(d, problem) for d in derivations]
-    rhos = [rho] * len(steps) if np.ndim(rho) == 0 else list(rho)
-    if len(rhos) != len(steps) or not all(0 < float(r) <= 1 for r in rhos):
+    rhos = list(rho) if isinstance(rho, (list, tuple, np.ndarray)) and np.ndim(rho) == 1 else [rho] * len(steps)
+    if len(rhos) != len(steps):
         raise ValueError(f"rho must be one number in (0, 1] or one per derivation ({len(steps)}), got {rho!r}")
-    if titles is not None and len(titles) != len(steps):
-        raise ValueError(f"titles must name each of the {len(steps)} derivations, got {len(titles)}")
+    rhos = [check_scalar(r, "rho", low=0.0, high=1.0, closed_high=True) for r in rhos]
+    if titles is not None and (not isinstance(titles, (list, tuple)) or len(titles) != len(steps)
+                               or not all(isinstance(t, str) for t in titles)):
+        raise TypeError(f"titles must be a list of {len(steps)} strings, one per derivation, got {titles!r}")
     if start is not None and (not isinstance(start, (tuple, list)) or len(start) != 2):
         raise TypeError(f"start must be a pair (m0, S0), got {type(start).__name__}")
-    m0, P0 = (None, None) if start is None else _check_state(problem, *start)
+    m0, P0 = (None, None) if start is None else check_state(problem, *start)
     vi = gaussian_vi(problem, m0, P0)
     if not vi.converged:
         raise ValueError(f"the exact Gaussian VI of {problem.name!r} did not converge in {vi.n_steps} steps")
@@ -540,7 +567,7 @@ def approximation_costs(problem: Problem, derivations=(), *, rho: float = 0.5, n
             mf = gaussian_vi(problem, vi.mean, vi.precision, diagonal=True)
             fits.append(("mean-field Gaussian VI (exact expectations)",
                          (mf.mean, mf.precision, f"{'converged' if mf.converged else 'not converged'} in {mf.n_steps} steps")))
-    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    generator = rng
     if start is None:
         m0, P0 = vi.mean, vi.precision
     for k, step in enumerate(steps):

@@ -14,9 +14,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import as_float_array, check_choice, check_count, check_instance, check_scalar, check_spd
 
-__all__ = ["Problem", "glm_problem"]
+__all__ = ["Problem", "check_problem", "check_state", "glm_problem"]
+
+#: What a problem can evaluate (:meth:`Problem.evaluate`).
+EVALUATES = ("loss", "grad", "hess", "grad_terms", "predict")
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,12 @@ class Problem:
     def evaluate(self, what: str, theta) -> np.ndarray:
         """``what`` (``"loss"``, ``"grad"``, ``"hess"``, ``"grad_terms"``, ``"predict"``) at θ ``(n, D)``, its
         shape and finiteness checked: ``ValueError`` naming the callable otherwise."""
-        fn = getattr(self, what)
+        fn = getattr(self, check_choice(what, "what", EVALUATES))
         if fn is None:
             raise ValueError(f"the problem {self.name!r} has no {what}: give Problem({what}=...)")
-        theta = np.asarray(theta, dtype=float)
+        theta = as_float_array(theta, "theta")
+        if theta.ndim != 2 or theta.shape[1] != self.dim:
+            raise ValueError(f"theta must have shape (n, {self.dim}) for the problem {self.name!r}, got {theta.shape}")
         n, D = theta.shape
         try:
             out = np.asarray(fn(theta.copy()), dtype=float)
@@ -98,6 +103,23 @@ class Problem:
                              f"{np.array2string(at, precision=4)}: a Gaussian candidate and the quadrature need "
                              f"ℓ̄ finite on all of R^{D}")
         return out
+
+
+def check_problem(problem, name: str = "problem") -> "Problem":
+    """``problem`` if it is a :class:`Problem`, else ``TypeError`` naming ``name``."""
+    return check_instance(problem, name, Problem, "a blrkit.diagnostics.Problem (see glm_problem)")
+
+
+def check_state(problem: Problem, m, S, names=("m", "S")):
+    """A Gaussian state of the problem: the mean ``(D,)`` finite, the precision ``(D, D)`` symmetric positive
+    definite (I if ``None``); ``ValueError``/``TypeError`` naming ``names``."""
+    m = as_float_array(m, names[0])
+    if m.shape != (problem.dim,):
+        raise ValueError(f"{names[0]} must have shape ({problem.dim},) for the problem {problem.name!r}, got {m.shape}")
+    S = np.eye(problem.dim) if S is None else check_spd(S, names[1], problem.dim)
+    if S.ndim != 2:
+        raise ValueError(f"{names[1]} must be one ({problem.dim}, {problem.dim}) precision matrix, got shape {S.shape}")
+    return m, S
 
 
 def glm_problem(X, y, *, likelihood: str, alpha: float, X_test=None, name: str | None = None) -> Problem:
@@ -120,9 +142,9 @@ def glm_problem(X, y, *, likelihood: str, alpha: float, X_test=None, name: str |
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (N, D) and y (N,), got shapes {X.shape} and {y.shape}")
     lik.check_y(y, lik.name)
-    alpha = float(as_float_array(alpha, "alpha"))
-    if alpha <= 0:
-        raise ValueError(f"alpha (the prior precision) must be positive, got {alpha}")
+    alpha = check_scalar(alpha, "alpha", low=0.0)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None, got {type(name).__name__}")
     N, D = X.shape
 
     def loss(theta):

@@ -25,7 +25,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import logsumexp, roots_hermitenorm, roots_legendre
 
-from blrkit.diagnostics.problem import Problem
+from blrkit._validation import as_float_array, check_count, check_flag, check_instance, check_scalar
+from blrkit.diagnostics.problem import Problem, check_problem, check_state
 
 __all__ = ["ExactPosterior", "GaussianFit", "exact_posterior", "gaussian_entropy", "gaussian_expectation",
            "gaussian_rule", "gaussian_vi"]
@@ -39,6 +40,17 @@ N_MONTE_CARLO = 1 << 14
 #: the unnormalised posterior density at the box's outermost nodes, relative to its maximum, above which
 #: the box is said to cut off mass
 EDGE_DENSITY = 1e-12
+
+
+#: most Gauss–Hermite points per axis accepted (K^D nodes, D ≤ 3: 10⁶ at most)
+MAX_ORDER = 100
+#: most Gauss–Legendre points per axis of the exact posterior's grid (K^D nodes, D ≤ 2: 10⁶ at most)
+MAX_GRID_NODES = 1000
+
+
+def check_order(order):
+    """``None`` (each D's default) or an integer number of Gauss–Hermite points per axis in [1, MAX_ORDER]."""
+    return None if order is None else check_count(order, "order", 1, MAX_ORDER)
 
 
 def _hermite_order(D: int) -> int:
@@ -148,13 +160,15 @@ def gaussian_vi(problem: Problem, m0=None, S0=None, *, diagonal: bool = False, r
     >>> bool(np.allclose(fit.mean, 1.0) and np.allclose(fit.precision, A))
     True
     """
+    check_problem(problem)
     D = problem.dim
-    m = np.zeros(D) if m0 is None else np.array(m0, dtype=float)
+    m, S = check_state(problem, np.zeros(D) if m0 is None else m0, S0, ("m0", "S0"))
+    diagonal, order = check_flag(diagonal, "diagonal"), check_order(order)
+    rho = check_scalar(rho, "rho", low=0.0, high=1.0, closed_high=True)
+    tol, max_steps = check_scalar(tol, "tol", low=0.0), check_count(max_steps, "max_steps")
     if S0 is None:
         H = problem.evaluate("hess", m[None])[0]
         S = H if np.all(np.linalg.eigvalsh(0.5 * (H + H.T)) > 0) else np.eye(D)
-    else:
-        S = np.array(S0, dtype=float)
     if diagonal:
         S = np.diag(np.diag(S))
     for t in range(1, max_steps + 1):
@@ -212,16 +226,29 @@ class ExactPosterior:
 
     def expect(self, values) -> np.ndarray:
         """:math:`\\mathbb E_p[f]` from f at the nodes, ``(n, ...)``."""
+        values = as_float_array(values, "values", min_ndim=1)
+        if values.shape[0] != len(self.weights):
+            raise ValueError(f"values must hold f at the {len(self.weights)} nodes on axis 0, got shape {values.shape}")
         return np.tensordot(self.weights, values, axes=1)
 
     def kl_to(self, m, S) -> float:
         r""":math:`\mathrm{KL}(p\,\|\,q) = \mathbb E_p[\log p - \log q]`, q = N(m, S⁻¹)."""
+        m, S = check_state(_Dim(self.nodes.shape[1]), m, S)
         return float(self.weights @ (self.log_density - gaussian_log_density(self.nodes, m, S)))
 
     def kl_from(self, problem: Problem, m, S) -> float:
         r""":math:`\mathrm{KL}(q\,\|\,p) = \mathbb E_q[\bar\ell] - \mathcal H[q] + \log Z`, q = N(m, S⁻¹): the
         quantity Gaussian VI minimises."""
+        check_problem(problem)
+        m, S = check_state(problem, m, S)
         return float(gaussian_expectation(problem, "loss", m, S) - gaussian_entropy(S) + self.log_normaliser)
+
+
+class _Dim(NamedTuple):
+    """The dimension of an exact posterior's nodes, for :func:`check_state` (which reads ``dim`` and ``name``)."""
+
+    dim: int
+    name: str = "exact posterior"
 
 
 def exact_posterior(problem: Problem, *, bounds=None, n_nodes: int | None = None, width: float = 10.0,
@@ -238,7 +265,12 @@ def exact_posterior(problem: Problem, *, bounds=None, n_nodes: int | None = None
     >>> bool(abs(post.log_normaliser - 0.5 * np.log(2 * np.pi)) < 1e-12), round(float(post.covariance[0, 0]), 12)
     (True, 1.0)
     """
+    check_problem(problem)
     D = problem.dim
+    n_nodes = None if n_nodes is None else check_count(n_nodes, "n_nodes", 1, MAX_GRID_NODES)
+    width = check_scalar(width, "width", low=0.0)
+    if guess is not None:
+        check_instance(guess, "guess", GaussianFit, "a GaussianFit of gaussian_vi (or None)")
     if D > MAX_GRID_DIM:
         raise ValueError(f"the exact posterior is integrated on a tensor grid for D ≤ {MAX_GRID_DIM}; the problem "
                          f"{problem.name!r} has D = {D} (compare the natural gradients instead, or reduce D)")
@@ -248,7 +280,7 @@ def exact_posterior(problem: Problem, *, bounds=None, n_nodes: int | None = None
         fit = guess if guess is not None else gaussian_vi(problem)
         sd = np.sqrt(np.diag(np.linalg.solve(fit.precision, np.eye(D))))
         bounds = np.stack([fit.mean - width * sd, fit.mean + width * sd], -1)
-    bounds = np.asarray(bounds, dtype=float)
+    bounds = as_float_array(bounds, "bounds")
     if bounds.shape != (D, 2) or not np.all(np.isfinite(bounds)) or np.any(bounds[:, 1] <= bounds[:, 0]):
         raise ValueError(f"bounds must be ({D}, 2) finite [low, high] rows with low < high, got {bounds.tolist()}")
     for _ in range(8):

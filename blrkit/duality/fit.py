@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import check_scalar
+from blrkit._validation import check_choice, check_finite_result, check_scalar
 from blrkit.algorithms import laplace
 from blrkit.algorithms._generated.newton import newton_step
 from blrkit.algorithms.results import LaplacePosterior
@@ -32,6 +32,7 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
     :math:`X^\top \mathrm{diag}(f''(X\theta)) X + P_0 + \nabla^2\mathcal R`."""
     lik = get_likelihood(likelihood)
     X, y, s2 = _glm_data(X, y, lik, noise_variance)
+    _check_penalty(penalty)
     D = X.shape[-1]
     if prior_precision is None:
         if penalty is None:
@@ -42,17 +43,35 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
     m0 = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
 
     def grad(theta):
-        eta = _matvec(X, theta)
+        eta = _matvec(X, _theta(theta, D))
         g = _rmatvec(X, lik.d1(eta, y, s2)) + _matvec(P0, theta - m0)
+        # an overflow of finite data names the data and its scale, not the optimiser's `grad`
+        g = check_finite_result(g, "the GLM objective's gradient", X=X, theta=theta)
         return g if penalty is None else g + penalty.grad(theta)
 
     def hess(theta):
-        eta = _matvec(X, theta)
+        eta = _matvec(X, _theta(theta, D))
         w = np.broadcast_to(lik.d2(eta, y, s2), eta.shape)
-        H = np.swapaxes(X, -1, -2) @ (w[..., None] * X) + P0
+        H = check_finite_result(np.swapaxes(X, -1, -2) @ (w[..., None] * X) + P0, "the GLM objective's Hessian",
+                                X=X, theta=theta)
         return H if penalty is None else H + penalty.hess(theta)
 
     return grad, hess
+
+
+def _theta(theta, D):
+    """θ ``(*batch, D)`` as floats, or ``ValueError`` naming ``theta`` (not NumPy's matmul)."""
+    theta = _float_view(theta, "theta")
+    if theta.ndim < 1 or theta.shape[-1] != D:
+        raise ValueError(f"theta must have shape (*batch, {D}) for X with D = {D} columns, got {theta.shape}")
+    return theta
+
+
+def _check_penalty(penalty):
+    """``None`` or an object with callable ``grad`` and ``hess`` (a K-prior, a quadratic penalty)."""
+    if penalty is not None and not (callable(getattr(penalty, "grad", None)) and callable(getattr(penalty, "hess", None))):
+        raise TypeError(f"penalty must be None or have callable grad and hess (a KPrior, a QuadraticPenalty), got "
+                        f"{type(penalty).__name__}")
 
 
 def _glm_data(X, y, lik, noise_variance):
@@ -100,8 +119,7 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
     True
     """
     lik = get_likelihood(likelihood)
-    if method not in ("delta", "variational"):
-        raise ValueError(f"method must be 'delta' or 'variational', got {method!r}")
+    check_choice(method, "method", ("delta", "variational"))
     if method == "variational":
         if penalty is not None:
             raise ValueError("penalty is only supported with method='delta'")
@@ -111,6 +129,8 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
     X, y, s2 = _glm_data(X, y, lik, noise_variance)
     D = X.shape[-1]
     start = np.zeros(X.shape[:-2] + (D,)) if m0 is None else _float_view(m0, "m0")
+    if start.ndim < 1 or start.shape[-1] != D:
+        raise ValueError(f"m0 must have shape (*batch, {D}) for X with D = {D} columns, got {start.shape}")
     grad, hess = glm_objective(X, y, likelihood=lik, prior_precision=prior_precision, prior_mean=prior_mean,
                                noise_variance=s2, penalty=penalty)
     post = laplace(grad, hess, start, rho=rho, tol=tol, max_steps=max_steps)

@@ -29,7 +29,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from blrkit._validation import as_float_array
+from blrkit._validation import as_float_array, check_count, check_spd
+from blrkit.algorithms._common import check_rng
 from blrkit.duality.sites import _prior_matrix
 from blrkit.models.mlp import MLP, _derivative_from_output, _softmax
 
@@ -67,7 +68,7 @@ def network_jacobian(net: MLP, theta, X) -> np.ndarray:
     X = net._inputs(X)
     acts, _ = net._forward(theta, X)
     n, K = X.shape[0], net.n_classes
-    layers = net.unflatten(theta)
+    layers = net._layers(theta)
     delta = np.broadcast_to(np.eye(K), (n, K, K))     # δ_L = e_k for each logit k, (n, K, K)
     deltas = [delta]
     for (W, _), a in zip(layers[:0:-1], acts[:0:-1]):
@@ -93,10 +94,7 @@ def _covariance_solver(precision, P: int):
     if S.shape != (P, P):
         raise ValueError(f"precision must be a scalar, a ({P},) diagonal or a ({P}, {P}) matrix for a network "
                          f"with P = {P} parameters, got shape {S.shape}")
-    try:
-        c = cho_factor(0.5 * (S + S.T))
-    except np.linalg.LinAlgError:
-        raise ValueError("precision must be symmetric positive definite") from None
+    c = cho_factor(check_spd(S, "precision"))  # symmetric first (no silent symmetrisation), then definite
     return lambda v: cho_solve(c, v)
 
 
@@ -168,7 +166,7 @@ class GPPredictive(NamedTuple):
 
     def probabilities(self, n_samples: int = 256, rng=0) -> np.ndarray:
         r""":math:`\mathbb E[\mathrm{softmax}(z)]` under the Gaussian logits, by ``n_samples`` Monte-Carlo draws, ``(n, K)``."""
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        n_samples, rng = check_count(n_samples, "n_samples"), check_rng(rng)
         n, K = self.mean.shape
         L = np.linalg.cholesky(self.covariance + 1e-12 * np.eye(K))  # Λ's null direction: κ may be singular
         z = self.mean[None] + (L[None] @ rng.standard_normal((n_samples, n, K, 1)))[..., 0]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from blrkit._validation import check_scalar, check_spd
+from blrkit._validation import check_finite_result, check_scalar, check_spd
 from blrkit.duality.likelihoods import Likelihood, get_likelihood
 from blrkit.duality.sites import _float_view, _posterior_parts, _prior_matrix
 
@@ -62,6 +62,12 @@ class _Adaptable:
         if not np.isfinite(theta).all():
             raise ValueError("theta must be finite (no NaN or inf)")
         return theta
+
+    def _finite(self, out, theta, what):
+        """``out``, or ``ValueError`` naming the overflow and the scale of θ and of the penalty's own data (its
+        memory or centre, the old prior and noise), never an inf or NaN penalty from finite inputs."""
+        return check_finite_result(out, f"the {type(self).__name__}'s {what}", theta=theta, **self._scales(),
+                                   prior_precision=self.prior_precision, noise_variance=self.noise_variance)
 
     def _extra(self, theta, order):
         X, y, dP = self.removed_X, self.removed_y, self.prior_change
@@ -120,20 +126,26 @@ class KPrior(_Adaptable):
         # f(η, ŷ) − f(η*, ŷ) = −log p(ŷ|η) + log p(ŷ|η*): the y-only constants cancel
         fn = np.sum(lik.log_density(eta0, self.soft_labels, s2) - lik.log_density(eta, self.soft_labels, s2), axis=-1)
         d = theta - self.old_mean
-        return fn + 0.5 * np.einsum("...i,ij,...j->...", d, self.prior_precision, d) + self._extra(theta, 0)
+        out = fn + 0.5 * np.einsum("...i,ij,...j->...", d, self.prior_precision, d) + self._extra(theta, 0)
+        return self._finite(out, theta, "loss")
 
     def grad(self, theta) -> np.ndarray:
         r""":math:`\sum_{\mathcal M} x_i(A'(\eta_i) - \hat y_i) + P_0(\theta - \theta_*)`, plus the adaptation terms."""
         theta = self._theta(theta)
         r = self.likelihood.d1(self._eta(theta), self.soft_labels, self.noise_variance)
-        return r @ self.memory + (theta - self.old_mean) @ self.prior_precision.T + self._extra(theta, 1)
+        out = r @ self.memory + (theta - self.old_mean) @ self.prior_precision.T + self._extra(theta, 1)
+        return self._finite(out, theta, "gradient")
 
     def hess(self, theta) -> np.ndarray:
         r""":math:`\sum_{\mathcal M} A''(\eta_i) x_i x_i^\top + P_0`, plus the adaptation terms."""
         theta = self._theta(theta)
         eta = self._eta(theta)
         w = np.broadcast_to(self.likelihood.d2(eta, self.soft_labels, self.noise_variance), eta.shape)
-        return (w[..., None, :] * self.memory.T) @ self.memory + self.prior_precision + self._extra(theta, 2)
+        out = (w[..., None, :] * self.memory.T) @ self.memory + self.prior_precision + self._extra(theta, 2)
+        return self._finite(out, theta, "Hessian")
+
+    def _scales(self):
+        return {"memory": self.memory, "old_mean": self.old_mean}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,15 +159,20 @@ class QuadraticPenalty(_Adaptable):
     def loss(self, theta):
         theta = self._theta(theta)
         d = theta - self.center
-        return 0.5 * np.einsum("...i,ij,...j->...", d, self.precision, d) + self._extra(theta, 0)
+        return self._finite(0.5 * np.einsum("...i,ij,...j->...", d, self.precision, d) + self._extra(theta, 0),
+                            theta, "loss")
 
     def grad(self, theta):
         theta = self._theta(theta)
-        return (theta - self.center) @ self.precision.T + self._extra(theta, 1)
+        return self._finite((theta - self.center) @ self.precision.T + self._extra(theta, 1), theta, "gradient")
 
     def hess(self, theta):
         theta = self._theta(theta)
-        return np.broadcast_to(self.precision, theta.shape[:-1] + self.precision.shape) + self._extra(theta, 2)
+        return self._finite(np.broadcast_to(self.precision, theta.shape[:-1] + self.precision.shape)
+                            + self._extra(theta, 2), theta, "Hessian")
+
+    def _scales(self):
+        return {"center": self.center, "precision": self.precision}
 
 
 def quadratic_penalty(old_posterior, *, prior_precision, likelihood, diagonal: bool = True,

@@ -134,6 +134,8 @@ def glm_likelihood(f, name: str | None = None, *, labels="real") -> Likelihood:
     ...
     ValueError: y must hold labels 0 or 1 for the logistic (0/1) likelihood
     """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None, got {type(name).__name__}")
     if callable(labels):
         in_support = labels
     elif isinstance(labels, str) and labels in SUPPORTS:
@@ -221,6 +223,8 @@ def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
     >>> float(e[0])  # E[η²] = a² + v
     5.0
     """
+    if isinstance(fns, str) or not isinstance(fns, (list, tuple)) or not all(callable(g) for g in fns):
+        raise TypeError(f"fns must be a list of callables g(eta, y), got {fns!r:.60}")
     t, w = np.polynomial.hermite.hermgauss(check_nodes(n_nodes))
     w = w / np.sqrt(np.pi)
     a, v, yy = (as_float_array(x, name) for x, name in ((mean, "mean"), (variance, "variance"), (y, "y")))
@@ -238,4 +242,10 @@ def gauss_hermite_expectation(fns, mean, variance, y, *, n_nodes: int = 32):
         eta = a[sl, None] + np.sqrt(2.0 * v[sl])[:, None] * t
         for out, g in zip(outs, fns):
             out[sl] = g(eta, yy[sl, None]) @ w
+    for k, o in enumerate(outs):
+        if not np.isfinite(o).all():
+            # finite mean, variance and y, so the nodes a ± √(2v)·t or fns[k] at them overflowed: name both scales
+            raise ValueError(f"the expectation of fns[{k}] is not finite: the nodes a ± sqrt(2 v) t overflowed or "
+                             f"fns[{k}] is not finite at them (|mean| up to {np.max(np.abs(a)):.3g}, variance up to "
+                             f"{np.max(v):.3g}); rescale mean and variance")
     return [o.reshape(shape) for o in outs]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr, logsumexp
 
+from blrkit.duality.likelihoods import check_nodes
 from blrkit.duality.sites import LocalParameters
 
 __all__ = ["LeaveOneOut", "leave_one_out"]
@@ -70,7 +71,8 @@ def _log_predictive(lik, y, eta, v, s2, n_nodes):
 
 
 def leave_one_out(sites: LocalParameters, *, n_quadrature: int = 64) -> LeaveOneOut:
-    r"""The leave-one-out predictive of all N examples from one posterior and its sites.
+    r"""The leave-one-out predictive of all N examples from one posterior and its sites (``n_quadrature``
+    Gauss–Hermite nodes, an integer in [1, 256], where the predictive is not closed form).
 
     .. math::
 
@@ -95,6 +97,7 @@ def leave_one_out(sites: LocalParameters, *, n_quadrature: int = 64) -> LeaveOne
     """
     if not isinstance(sites, LocalParameters):
         raise TypeError(f"sites must be the LocalParameters of local_parameters(...), got {type(sites).__name__}")
+    n_quadrature = check_nodes(n_quadrature, "n_quadrature")
     v = sites.variance
     denom = 1.0 - sites.beta * v
     if np.any(denom <= 0):

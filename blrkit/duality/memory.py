@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blrkit._validation import check_choice
 from blrkit.duality.sites import LocalParameters
 
 __all__ = ["MemorableExamples", "memorable_examples", "select_memory"]
@@ -89,10 +90,10 @@ def select_memory(sites: LocalParameters, size: int, *, by: str = "memorable", r
     or a uniform draw without replacement (``by="random"``, from ``rng``)."""
     _check_sites(sites)
     size = _check_k(size, sites.n, "size")
+    check_choice(by, "by", ("memorable", "random"))
     if by == "memorable":
         return np.sort(np.argsort(-sites.beta, kind="stable")[:size])
     if by == "random":
         from blrkit.algorithms._common import check_rng
 
         return np.sort(check_rng(rng).choice(sites.n, size=size, replace=False))
-    raise ValueError(f"by must be 'memorable' or 'random', got {by!r}")

@@ -35,7 +35,7 @@ from functools import cached_property
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from blrkit._validation import check_scalar, check_spd, reject_complex
+from blrkit._validation import check_choice, check_scalar, check_spd, reject_complex
 from blrkit.algorithms.results import GaussianPosterior, NewtonResult
 from blrkit.duality.likelihoods import Likelihood, check_nodes, gauss_hermite_expectation, get_likelihood
 
@@ -314,8 +314,7 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     (True, True)
     """
     lik = get_likelihood(likelihood)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_choice(method, "method", METHODS)
     tol = check_scalar(tol, "tol", low=0.0)
     n_quadrature = check_nodes(n_quadrature, "n_quadrature")
     s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
@@ -337,10 +336,7 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
                          "batch shapes") from None
     if not (np.isfinite(m).all() and np.isfinite(S).all()):
         raise ValueError("posterior must have a finite mean and precision")
-    try:
-        np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        raise ValueError("posterior must have a symmetric positive definite precision") from None
+    check_spd(S, "posterior.precision")  # symmetric first: a Cholesky factorisation reads one triangle only
     P0 = _prior_matrix(prior_precision, D, batch)
     m0 = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
     if not np.isfinite(y).all():

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import softmax
 
+from blrkit._validation import check_count, check_scalar, check_spd
 from blrkit.algorithms import laplace
 from blrkit.algorithms.results import LaplacePosterior
 from blrkit.duality.memory import MemorableExamples, _check_k
@@ -31,15 +32,18 @@ from blrkit.duality.sites import _float_view, _posterior_parts, _prior_matrix
 
 __all__ = ["SoftmaxSites", "fit_softmax", "softmax_local_parameters"]
 
+#: The most parameters D·K accepted: the (D·K)² precision of 2¹⁴ parameters takes 2 GB.
+MAX_PARAMETERS = 1 << 14
+
 
 def _check(X, y, K):
-    X, y = _float_view(X, "X"), np.asarray(y)
+    X, y = _float_view(X, "X"), _float_view(y, "y")
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must be an (N, D) array with N, D >= 1, got shape {X.shape}")
     if y.shape != X.shape[:1]:
         raise ValueError(f"y must have shape (N,) with N = {X.shape[0]} rows of X, got shape {y.shape}")
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {K!r}")
+    # θ has D·K entries and its precision (D·K)²: bounded so that a huge K is named, not a MemoryError
+    K = check_count(K, "n_classes", 2, max(2, MAX_PARAMETERS // X.shape[1]))
     if not np.all((y == np.floor(y)) & (y >= 0) & (y < K)):
         raise ValueError(f"y must hold class labels 0, ..., {K - 1}")
     if not np.isfinite(X).all():
@@ -155,11 +159,15 @@ def softmax_local_parameters(X, y, posterior, *, n_classes: int, prior_precision
     True
     """
     X, y = _check(X, y, n_classes)
+    tol = check_scalar(tol, "tol", low=0.0)
     D, K = X.shape[1], n_classes
     m, S = _posterior_parts(posterior)
     if m.shape != (D * K,) or S.shape != (D * K, D * K):
         raise ValueError(f"posterior must have mean ({D * K},) and precision ({D * K}, {D * K}) for D = {D} "
                          f"features and K = {K} classes, got {m.shape} and {S.shape}")
+    if not np.isfinite(m).all():
+        raise ValueError("posterior must have a finite mean")
+    check_spd(S, "posterior.precision")
     P0 = np.array(_prior_matrix(prior_precision, D * K, ()))
     eta, p, alpha = _parts(X, y, m, K)
     gnorm = float(np.linalg.norm(-(X.T @ alpha).reshape(-1) + P0 @ m))

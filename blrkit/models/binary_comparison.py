@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blrkit._validation import check_choice, check_instance
 from blrkit.algorithms import bayesbinn, ste
+from blrkit.algorithms._common import check_rng
 from blrkit.algorithms._generated.adam import adam_step
 from blrkit.models.binary_mlp import BinaryMLP
 from blrkit.models.comparison import score
@@ -95,12 +97,15 @@ def train_binary(name: str, bnet: BinaryMLP, X, y, signs0, settings: BinarySetti
     ``(B,)``. ``rng`` (a seed or a Generator) gives one generator for the minibatches and one for BayesBiNN's
     relaxation, so that both methods see the same minibatches from the same seed.
     """
-    if name not in METHODS:
-        raise ValueError(f"name must be one of {METHODS}, got {name!r}")
+    check_choice(name, "name", METHODS)
+    _check_protocol(bnet, settings)
+    X, y = bnet.net._data(X, y)
+    signs0 = bnet._weights(signs0)
+    if signs0.shape != (bnet.n_weights,) or not np.all(np.abs(signs0) == 1):
+        raise ValueError(f"signs0 must be one sign vector of {bnet.n_weights} entries ±1, got shape {signs0.shape}")
     st, N = settings, len(y)
     batches, relax = (np.random.default_rng(s) for s in _seeds(rng).spawn(2))
     grad = _MinibatchGradient(bnet, X, y, min(st.batch_size, N), st.bias_lr, batches)
-    signs0 = np.asarray(signs0, dtype=float)
     if name == "ste":
         res = ste(grad, st.ste_init * signs0, lr=st.ste_lr, n_steps=st.n_steps, n_data=N, batch_size=N)
     else:
@@ -115,6 +120,7 @@ def binary_predictives(bnet: BinaryMLP, X_train, y_train, X_test, *, settings: B
     """Train STE and BayesBiNN from one random sign vector and return their predictive probabilities on
     ``X_test``, ``{name: (n, K)}``: ``"ste"``, ``"bayesbinn"`` (the model average over ``settings.n_bma``
     samples of q), ``"bayesbinn@sign"`` and ``"bayesbinn@mean"``."""
+    _check_protocol(bnet, settings)
     X_train, y_train = bnet.net._data(X_train, y_train)
     X_test = bnet.net._inputs(X_test)
     init, train, bma = (np.random.default_rng(s) for s in _seeds(rng).spawn(3))
@@ -146,12 +152,18 @@ def compare_binary(bnet: BinaryMLP, X_train, y_train, X_test, y_test, *,
     return {name: score(p, y_test) for name, p in probs.items()}
 
 
+def _check_protocol(bnet, settings):
+    check_instance(bnet, "bnet", BinaryMLP, "a blrkit.models.BinaryMLP")
+    check_instance(settings, "settings", BinarySettings, "a blrkit.models.binary_comparison.BinarySettings")
+
+
 def _sign(lam):
     """sign(λ) with +1 at 0, as the STE step binarises."""
     return np.where(lam >= 0, 1.0, -1.0)
 
 
 def _seeds(rng) -> np.random.SeedSequence:
+    check_rng(rng)  # a Generator, a non-negative int seed or None: named, not NumPy's SeedSequence error
     if isinstance(rng, np.random.Generator):
         return np.random.SeedSequence(rng.integers(2**63))
     return np.random.SeedSequence(rng)

@@ -65,10 +65,11 @@ class BinaryMLP:
         if self.scales is None:
             scales = tuple(1 / np.sqrt(d) for d in net.sizes[:-1])
         else:
-            scales = tuple(float(c) for c in as_float_array(self.scales, "scales", min_ndim=1))
-            if len(scales) != len(net.sizes) - 1 or not all(c > 0 for c in scales):
+            scales = as_float_array(self.scales, "scales", min_ndim=1)
+            if scales.ndim != 1 or len(scales) != len(net.sizes) - 1 or not all(c > 0 for c in scales):
                 raise ValueError(f"scales must hold one positive number per layer ({len(net.sizes) - 1}), "
                                  f"got {self.scales!r}")
+            scales = tuple(float(c) for c in scales)
         object.__setattr__(self, "scales", scales)
 
     @cached_property
@@ -110,6 +111,10 @@ class BinaryMLP:
         out = np.empty(lead + (self.net.n_params,))
         out[..., w_at] = w * scale
         out[..., b_at] = b
+        if not np.isfinite(out).all():  # w's and b's fast paths skip the scan: one pass over θ names them
+            for a, name in ((w, "w"), (b, "b")):
+                if not np.isfinite(a).all():
+                    raise ValueError(f"{name} must be finite (no NaN or inf)")
         return out
 
     def logits(self, w, b, X) -> np.ndarray:

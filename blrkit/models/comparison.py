@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from blrkit._validation import check_choice, check_instance
+from blrkit.algorithms._common import check_rng
 from blrkit.models.metrics import accuracy, expected_calibration_error, negative_log_likelihood
 from blrkit.models.objective import Objective
 from blrkit.models.predictive import bayesian_model_average, sample_diagonal_gaussian
@@ -74,8 +76,10 @@ def train(name: str, objective: Objective, theta0, settings: Settings = Settings
     iterate ((n_steps + 1) × D, 600 MB for 8,000 steps of the digits MLP) are not kept alive."""
     from blrkit import algorithms
 
+    check_choice(name, "name", OPTIMISERS)
+    _check_protocol(objective, settings)
     st, N, a = settings, objective.n_data, objective.prior_precision
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = check_rng(rng)
     M = min(st.batch_size, N)
     if name == "sgd":
         res = algorithms.stochastic_gradient_descent(objective.grad_sum, theta0, rho=st.sgd_lr / N, n_steps=st.n_steps,
@@ -95,7 +99,11 @@ def train(name: str, objective: Objective, theta0, settings: Settings = Settings
                               beta2=st.ivon_beta2, hess_init=st.ivon_hess_init, weight_decay=a / N,
                               n_steps=st.n_steps, n_data=N, batch_size=M, rng=rng)
         return res.means[-1].copy(), N * (res.hessians[-1] + a / N)
-    raise ValueError(f"name must be one of {OPTIMISERS}, got {name!r}")
+
+
+def _check_protocol(objective, settings):
+    check_instance(objective, "objective", Objective, "a blrkit.models.Objective")
+    check_instance(settings, "settings", Settings, "a blrkit.models.comparison.Settings")
 
 
 def compare_optimisers(objective: Objective, theta0, X_test, y_test, *, settings: Settings = Settings(),
@@ -117,6 +125,12 @@ def compare_optimisers(objective: Objective, theta0, X_test, y_test, *, settings
     """
     # optimiser i trains with child i and draws its model average's samples from child K + i: neither
     # stream depends on which other optimisers run
+    _check_protocol(objective, settings)
+    if isinstance(optimisers, str) or not isinstance(optimisers, (tuple, list)):
+        raise TypeError(f"optimisers must be a tuple of names from {OPTIMISERS}, got {type(optimisers).__name__}")
+    for k, name in enumerate(optimisers):
+        check_choice(name, f"optimisers[{k}]", OPTIMISERS)
+    check_rng(rng)  # a Generator, a non-negative int seed or None
     K = len(OPTIMISERS)
     seeds = np.random.SeedSequence(rng if isinstance(rng, (int, np.integer)) else None).spawn(2 * K)
     net, out = objective.net, {}

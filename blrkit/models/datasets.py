@@ -7,11 +7,12 @@ train/test split, inputs as float arrays and labels as integers 0..K−1.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
-from blrkit._validation import check_count
+from blrkit._validation import check_count, check_scalar
 
 __all__ = ["Dataset", "digits", "moons"]
 
@@ -26,9 +27,13 @@ class Dataset(NamedTuple):
     n_classes: int
 
 
+#: The largest seed scikit-learn's ``random_state`` takes.
+MAX_SEED = 2**32 - 1
+
+
 def _split(X, y, test_fraction, seed):
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    test_fraction = check_scalar(test_fraction, "test_fraction", low=0.0, high=1.0)
+    seed = check_count(seed, "seed", 0, MAX_SEED)
     from sklearn.model_selection import train_test_split
 
     Xa, Xb, ya, yb = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
@@ -43,10 +48,18 @@ def digits(*, test_fraction=0.3, seed=0) -> Dataset:
     >>> d.X_train.shape, d.X_test.shape, d.n_classes
     ((1257, 64), (540, 64), 10)
     """
+    X, y = _load_digits()
+    return _split(X / 16.0, y, test_fraction, seed)
+
+
+@lru_cache(maxsize=1)
+def _load_digits():
+    """scikit-learn's digits, read once (its CSV takes ~0.3 s), as read-only arrays."""
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
-    return _split(X / 16.0, y, test_fraction, seed)
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
 
 
 def moons(n_samples=400, *, noise=0.2, test_fraction=0.5, seed=0) -> Dataset:
@@ -57,9 +70,12 @@ def moons(n_samples=400, *, noise=0.2, test_fraction=0.5, seed=0) -> Dataset:
     ((50, 2), 2)
     """
     n_samples = check_count(n_samples, "n_samples", 4)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
+    noise = check_scalar(noise, "noise", low=0.0, closed_low=True)
+    test_fraction = check_scalar(test_fraction, "test_fraction", low=0.0, high=1.0)
+    seed = check_count(seed, "seed", 0, MAX_SEED)
     from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    if not np.isfinite(X).all():
+        raise ValueError(f"noise = {noise:g} overflows the inputs (Gaussian noise of that scale is not finite)")
     return _split(X, y, test_fraction, seed)

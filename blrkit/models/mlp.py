@@ -28,7 +28,8 @@ from functools import cached_property
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import as_float_array, check_choice, check_count
+from blrkit.algorithms._common import check_rng
 
 __all__ = ["MLP"]
 
@@ -77,8 +78,7 @@ class MLP:
             check_count(d, f"sizes[{k}]")
         if sizes[-1] < 2:
             raise ValueError(f"sizes[-1] (the number of classes) must be at least 2, got {sizes[-1]}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}")
+        check_choice(self.activation, "activation", _ACTIVATIONS)
         object.__setattr__(self, "sizes", tuple(int(d) for d in sizes))
 
     @cached_property
@@ -102,15 +102,23 @@ class MLP:
         return self.sizes[-1]
 
     def unflatten(self, theta):
-        """The layers' ``(W_l, b_l)``, views of θ: ``(*lead, d_{l-1}, d_l)`` and ``(*lead, d_l)``."""
+        """The layers' ``(W_l, b_l)``, views of θ: ``(*lead, d_{l-1}, d_l)`` and ``(*lead, d_l)``; θ finite."""
         theta = self._theta(theta)
+        if not np.isfinite(theta).all():  # the fast path of _theta skips the scan the forward pass does on its output
+            raise ValueError("theta must be finite (no NaN or inf)")
+        return self._layers(theta)
+
+    def _layers(self, theta):
         lead = theta.shape[:-1]
         return [(theta[..., w:b].reshape(lead + (p, q)), theta[..., b:b + q]) for w, b, p, q in self._slices]
 
     def init(self, rng, *, batch=()) -> np.ndarray:
         r"""A random θ ``(*batch, D)``: :math:`W_l \sim \mathcal N(0, 1/d_{l-1})` (LeCun's scale), b = 0."""
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        theta = np.zeros(tuple(batch) + (self.n_params,))
+        rng = check_rng(rng)
+        if not isinstance(batch, tuple):
+            raise TypeError(f"batch must be a tuple of sizes, got {type(batch).__name__}")
+        batch = tuple(check_count(b, f"batch[{k}]", 0) for k, b in enumerate(batch))
+        theta = np.zeros(batch + (self.n_params,))
         for w, b, p, q in self._slices:
             theta[..., w:b] = rng.standard_normal(tuple(batch) + (p * q,)) / np.sqrt(p)
         return theta
@@ -120,7 +128,7 @@ class MLP:
     def _forward(self, theta, X):
         """Activations a_0 = X, a_1, …, a_{L-1} and the logits z, each ``(*lead, n, ·)``."""
         acts = [X]
-        layers = self.unflatten(theta)
+        layers = self._layers(theta)
         for W, b in layers[:-1]:
             acts.append(_activate(acts[-1] @ W + b[..., None, :], self.activation))
         W, b = layers[-1]
@@ -150,7 +158,7 @@ class MLP:
         delta = _softmax(z)
         delta[..., np.arange(len(y)), y] -= 1.0         # δ_L = p − e_y
         deltas = [delta]
-        for (W, _), a in zip(self.unflatten(theta)[:0:-1], acts[:0:-1]):
+        for (W, _), a in zip(self._layers(theta)[:0:-1], acts[:0:-1]):
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ φ'(a_{l-1})
             delta = (delta @ np.swapaxes(W, -1, -2)) * _derivative_from_output(a, self.activation)
             deltas.append(delta)

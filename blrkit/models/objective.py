@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blrkit._validation import check_scalar
+from blrkit._validation import check_finite_result, check_scalar
 from blrkit.algorithms._common import check_rng
 from blrkit.models.mlp import MLP
 
@@ -78,7 +78,8 @@ class Objective:
     def value(self, theta) -> np.ndarray:
         r""":math:`\bar\ell(\theta)/N`: the mean cross-entropy plus :math:`\frac{\alpha}{2N}\|\theta\|^2`, ``(*lead,)``."""
         theta = self.net._theta(theta)
-        return self.net.loss(theta, self.X, self.y) + 0.5 * self.prior_precision / self.n_data * (theta**2).sum(-1)
+        return self._finite(self.net.loss(theta, self.X, self.y)
+                            + 0.5 * self.prior_precision / self.n_data * (theta**2).sum(-1), theta, "value")
 
     def grad_terms(self, theta, idx) -> np.ndarray:
         """Per-example gradients of ℓ_i + α‖θ‖²/(2N) for i in ``idx``, stacked on axis −2."""
@@ -87,7 +88,7 @@ class Objective:
         g = self.net.per_example_gradients(theta, self.X[idx], self.y[idx])
         if self.prior_precision:
             g += (self.prior_precision / self.n_data) * theta[..., None, :]  # in place: g is (*lead, M, D)
-        return g
+        return self._finite(g, theta, "per-example gradients")
 
     def grad_sums(self, theta, idx) -> tuple[np.ndarray, np.ndarray]:
         r"""(Σ_{i∈idx} g_i, Σ_{i∈idx} g_i²) for g_i = ∇ℓ_i + αθ/N, each ``(*lead, D)``, without per-example
@@ -100,14 +101,20 @@ class Objective:
             c = (self.prior_precision / self.n_data) * theta
             g2 = g2 + 2 * c * g + len(idx) * c * c
             g = g + len(idx) * c
-        return g, g2
+        return self._finite(g, theta, "gradient sum"), self._finite(g2, theta, "sum of squared gradients")
 
     def grad_sum(self, theta, idx) -> np.ndarray:
         """Σ_{i∈idx} of ∇ℓ_i + αθ/N: SGD's ``grad_terms``."""
         theta = self.net._theta(theta)
         idx = self._idx(idx)
-        return len(idx) * (self.net.gradient(theta, self.X[idx], self.y[idx])
-                           + (self.prior_precision / self.n_data) * theta)
+        return self._finite(len(idx) * (self.net.gradient(theta, self.X[idx], self.y[idx])
+                                        + (self.prior_precision / self.n_data) * theta), theta, "gradient sum")
+
+    def _finite(self, out, theta, what):
+        """``out``, or ``ValueError`` naming the overflow of the prior's term αθ/N (θ finite: the network checked
+        it) with the scales of θ and α."""
+        return check_finite_result(out, f"the objective's {what}", theta=theta,
+                                   prior_precision=self.prior_precision)
 
     def grad_batch(self, theta, idx) -> np.ndarray:
         """The mean over ``idx`` of ∇ℓ_i, the data term only (IVON's ``grad_batch``)."""

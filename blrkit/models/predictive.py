@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blrkit._validation import as_float_array, check_count, check_positive
+from blrkit._validation import as_float_array, check_count, check_instance, check_positive
+from blrkit.algorithms._common import check_rng
+from blrkit.models.binary_mlp import BinaryMLP
 from blrkit.models.mlp import MLP
 
 __all__ = ["bayesian_model_average", "binary_model_average", "sample_binary_weights", "sample_diagonal_gaussian"]
@@ -28,8 +30,14 @@ def sample_diagonal_gaussian(mean, precision, n_samples, rng) -> np.ndarray:
     """
     m = as_float_array(mean, "mean", min_ndim=1)
     s = check_positive(precision, "precision")
+    try:
+        fits = np.broadcast_shapes(s.shape, m.shape) == m.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"precision must broadcast to the shape {m.shape} of mean, got shape {s.shape}")
     n_samples = check_count(n_samples, "n_samples")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = check_rng(rng)
     return m + rng.standard_normal((n_samples,) + m.shape) / np.sqrt(s)
 
 
@@ -44,7 +52,7 @@ def sample_binary_weights(lam, n_samples, rng) -> np.ndarray:
     """
     lam = as_float_array(lam, "lam", min_ndim=1)
     n_samples = check_count(n_samples, "n_samples")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = check_rng(rng)
     p_plus = 0.5 * (1 + np.tanh(lam))
     return np.where(rng.uniform(size=(n_samples,) + lam.shape) < p_plus, 1.0, -1.0)
 
@@ -58,8 +66,7 @@ def bayesian_model_average(net, thetas, X) -> np.ndarray:
     >>> np.allclose(bayesian_model_average(net, th, [[0.5]]), net.predict_proba(th, [[0.5]]).mean(0))
     True
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a blrkit.models.MLP, got {type(net).__name__}")
+    check_instance(net, "net", MLP, "a blrkit.models.MLP")
     thetas = net._theta(thetas)
     if thetas.ndim < 2:
         raise ValueError(f"thetas must have a leading samples axis, (S, *lead, D), got shape {thetas.shape}")
@@ -91,5 +98,6 @@ def binary_model_average(bnet, lam, b, X, n_samples, rng) -> np.ndarray:
     ...             bnet.predict_proba(np.ones(bnet.n_weights), np.zeros(bnet.n_biases), [[1.0, 2.0]]))
     True
     """
+    check_instance(bnet, "bnet", BinaryMLP, "a blrkit.models.BinaryMLP")
     ws = sample_binary_weights(lam, n_samples, rng)
     return bayesian_model_average(bnet.net, bnet.theta(ws, b), X)

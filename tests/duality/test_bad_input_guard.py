@@ -5,14 +5,23 @@ symmetry before definiteness, K-priors validated, and a custom likelihood's labe
 import numpy as np
 import pytest
 
+from blrkit.algorithms import GaussianPosterior
 from blrkit.duality import (
     fit_glm,
+    fit_softmax,
     gauss_hermite_expectation,
     glm_likelihood,
+    glm_objective,
+    gp_predictive,
     kprior,
+    leave_one_out,
     local_parameters,
+    network_kernel,
     quadratic_penalty,
+    select_memory,
+    softmax_local_parameters,
 )
+from blrkit.models import MLP
 
 #: Lower triangle [[1, 0], [0, 1]] (a Cholesky factor exists), upper entry 3: not symmetric.
 NOT_SYMMETRIC = np.array([[1.0, 3.0], [0.0, 1.0]])
@@ -98,3 +107,88 @@ def test_a_custom_likelihood_checks_its_labels():
         fit_glm(X, np.array([1.0, 0.0, -3.0]), likelihood=poisson, prior_precision=1.0)
     with pytest.raises(ValueError, match=r"^labels must be one of"):
         glm_likelihood("(y - eta)**2", labels="ordinal")
+
+
+# -- the classes closed in the second pass (each test failed before its fix) -------------------------------------
+
+
+def test_a_penalty_is_checked_for_what_it_must_have(logistic):
+    """Before: AttributeError ('float' object has no attribute 'grad') from inside the objective."""
+    X, y, _ = logistic
+    with pytest.raises(TypeError, match="^penalty must be None or have callable grad and hess"):
+        fit_glm(X, y, likelihood="logistic", prior_precision=1.0, penalty=2.0)
+
+
+@pytest.mark.parametrize("n", [2**70, 0, 2.5, np.inf])
+def test_leave_one_out_checks_n_quadrature(logistic, n):
+    """Before: NumPy's polynomial module (0, 2.5), an OverflowError (2**70, inf)."""
+    X, y, post = logistic
+    sites = local_parameters(X, y, post, likelihood="logistic", prior_precision=1.0)
+    with pytest.raises(ValueError, match="^n_quadrature must be an integer"):
+        leave_one_out(sites, n_quadrature=n)
+
+
+def _not_symmetric(P):
+    """P with 3 added above the diagonal: its lower triangle (all a Cholesky factorisation reads) is P's."""
+    return P + np.triu(np.full(P.shape, 3.0), 1)
+
+
+def test_posterior_and_kernel_precisions_are_checked_symmetric_first(logistic):
+    """Before: the network kernel symmetrised a non-symmetric precision silently; local_parameters read the lower
+    triangle only; softmax_local_parameters did not check the precision at all. All three returned answers."""
+    X, y, post = logistic
+    bad = GaussianPosterior(mean=post.mean, precision=_not_symmetric(post.precision))
+    with pytest.raises(ValueError, match=r"^posterior.precision must be symmetric$"):
+        local_parameters(X, y, bad, likelihood="logistic", prior_precision=1.0)
+    labels = (X[:, 0] > 0).astype(int)
+    spost = fit_softmax(X, labels, n_classes=2, prior_precision=1.0)
+    sbad = GaussianPosterior(mean=spost.mean, precision=_not_symmetric(spost.precision))
+    with pytest.raises(ValueError, match=r"^posterior.precision must be symmetric$"):
+        softmax_local_parameters(X, labels, sbad, n_classes=2, prior_precision=1.0)
+    net = MLP((2, 3, 2))
+    with pytest.raises(ValueError, match=r"^precision must be symmetric$"):
+        network_kernel(net, net.init(0), X[:3], precision=_not_symmetric(np.eye(net.n_params)))
+
+
+def test_an_overflow_names_the_argument_and_its_scale(logistic):
+    """Data scaled by 1e200: before, the objective's gradient was inf, fit_glm blamed 'hess' (a name the user never
+    gave), the K-prior's loss and the Gauss–Hermite expectation were inf or NaN."""
+    X, y, post = logistic
+    yg = X[:, 0]
+    grad, hess = glm_objective(X * 1e200, yg, likelihood="gaussian", prior_precision=1.0)
+    with np.errstate(all="ignore"):
+        with pytest.raises(ValueError, match=r"^the GLM objective's Hessian overflowed: \|X\| up to \d\.\d+e\+200"):
+            hess(np.ones(2))       # XᵀX ~ 1e400
+        with pytest.raises(ValueError, match=r"^the GLM objective's Hessian overflowed: \|X\| up to \d\.\d+e\+200"):
+            fit_glm(X * 1e200, yg, likelihood="gaussian", prior_precision=1.0)   # was: 'hess returned non-finite
+        K = kprior(X * 1e200, post.mean, likelihood="gaussian", prior_precision=1.0)
+        with pytest.raises(ValueError, match=r"^the KPrior's loss overflowed: .*\|memory\| up to \d\.\d+e\+200"):
+            K.loss(np.ones(2))
+        with pytest.raises(ValueError, match=r"^the expectation of fns\[0\] is not finite.*\|mean\| up to 1e\+308"):
+            gauss_hermite_expectation([lambda e, yy: e**2], np.array([1e308]), np.ones(1), 0.0)
+
+
+def test_switches_counts_and_shapes_are_named(logistic):
+    """Before: NumPy's 'truth value of an array is ambiguous' (method, by, name), Python's comparison error (tol),
+    NumPy's matmul error (m0, θ of the wrong length), NumPy's 'maximum allowed dimension' (n_classes), a TypeError
+    from NumPy's random module (n_samples)."""
+    X, y, post = logistic
+    sites = local_parameters(X, y, post, likelihood="logistic", prior_precision=1.0)
+    labels = (X[:, 0] > 0).astype(int)
+    spost = fit_softmax(X, labels, n_classes=2, prior_precision=1.0)
+    net = MLP((2, 3, 2))
+    gp = gp_predictive(net, net.init(0), X, labels, X[:2], prior_precision=1.0)
+    grad, _ = glm_objective(X, y, likelihood="logistic", prior_precision=1.0)
+    cases = {
+        "method": lambda: fit_glm(X, y, likelihood="logistic", prior_precision=1.0, method=np.ones(2)),
+        "by": lambda: select_memory(sites, 2, by=np.ones(2)),
+        "name": lambda: glm_likelihood("(y - eta)**2", np.ones(2)),
+        "tol": lambda: softmax_local_parameters(X, labels, spost, n_classes=2, prior_precision=1.0, tol=None),
+        "m0": lambda: fit_glm(X, y, likelihood="logistic", prior_precision=1.0, m0=np.zeros(3)),
+        "theta": lambda: grad(np.zeros(3)),
+        "n_classes": lambda: fit_softmax(X, labels, n_classes=2**40, prior_precision=1.0),
+        "n_samples": lambda: gp.probabilities(n_samples=np.inf),
+    }
+    for name, call in cases.items():
+        with pytest.raises((ValueError, TypeError), match=f"^{name} must"):
+            call()

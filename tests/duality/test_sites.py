@@ -256,7 +256,7 @@ class TestBadInput:
         bad[0, 0] = np.nan
         with pytest.raises(ValueError, match="X must be finite"):
             self.call(bad, y, post)
-        with pytest.raises(ValueError, match="positive definite precision"):
+        with pytest.raises(ValueError, match=r"posterior.precision must be symmetric positive definite"):
             self.call(X, y, GaussianPosterior(post.mean, -post.precision), method="variational")
         with pytest.raises(TypeError, match="posterior must be"):
             self.call(X, y, (post.mean, post.precision))
