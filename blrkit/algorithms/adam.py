@@ -86,7 +86,7 @@ def blr_from_adam(*, lr, betas, eps) -> dict:
     """The BLR's parameters of PyTorch's Adam: ``rho = 1 − β₂``, ``lr``, ``eps``, ``beta1 = β₁`` (each checked as
     :func:`adam` checks it; the values are passed through)."""
     b1, b2 = _pair(betas)
-    _check_hyper(lr, eps)
+    check_lr_eps(lr, eps)
     check_interval(b1, "betas[0]", 0.0, 1.0, closed_low=True)
     check_interval(b2, "betas[1]", 0.0, 1.0, closed_low=True)
     return {"rho": 1 - b2, "lr": lr, "eps": eps, "beta1": b1}
@@ -95,7 +95,7 @@ def blr_from_adam(*, lr, betas, eps) -> dict:
 def adam_from_blr(*, rho, lr, eps, beta1) -> dict:
     """PyTorch's Adam hyperparameters of the BLR's: ``betas = (beta1, 1 − rho)``, with ρ in (0, 1] and β₁ in [0, 1)
     (checked; the values are passed through)."""
-    _check_hyper(lr, eps)
+    check_lr_eps(lr, eps)
     check_learning_rate(rho, "rho")
     check_interval(beta1, "beta1", 0.0, 1.0, closed_low=True)
     return {"lr": lr, "betas": (beta1, 1 - rho), "eps": eps}

@@ -127,7 +127,7 @@ def blr_from_rmsprop(*, lr, alpha, eps) -> dict:
     >>> blr_from_rmsprop(lr=0.01, alpha=0.99, eps=1e-8)["rho"] == 1 - 0.99
     True
     """
-    _check_hyper(lr, eps)
+    check_lr_eps(lr, eps)
     check_interval(alpha, "alpha", 0.0, 1.0, closed_low=True)
     return {"rho": 1 - alpha, "lr": lr, "eps": eps}
 
@@ -135,6 +135,6 @@ def blr_from_rmsprop(*, lr, alpha, eps) -> dict:
 def rmsprop_from_blr(*, rho, lr, eps) -> dict:
     """PyTorch's RMSprop hyperparameters of the BLR's: ``alpha = 1 − rho`` (exact back and forth for
     alpha in [0.5, 1), where 1 − alpha is exact by Sterbenz's lemma); ρ in (0, 1], checked."""
-    _check_hyper(lr, eps)
+    check_lr_eps(lr, eps)
     check_learning_rate(rho, "rho")
     return {"lr": lr, "alpha": 1 - rho, "eps": eps}
