@@ -22,9 +22,11 @@ This module is made for sharing: the drivers import it, it imports no driver.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import numpy as np
 
+from blrkit._array_api import to_numpy
 from blrkit.algorithms._checks import check_output, require_callable
 from blrkit.algorithms._common import check_minibatch, check_n_steps, check_rng
 from blrkit.algorithms._namespace import indices_on, recorder
@@ -118,20 +120,38 @@ class Run:
         return indices_on(self.xp, idx, like)
 
     def loop(self, step: Callable, state: Sequence, *, keep: Sequence[int] | None = None,
-             check: Callable | None = None) -> tuple:
+             check: Callable | None = None, inputs: dict | None = None) -> tuple:
         """Take :attr:`n_steps` steps ``state ← step(state)`` from ``state`` (a tuple of arrays), each new
         state in the run's dtype (:meth:`cast`), calling ``check(t, state)`` after step t; return the iterates
         of the state entries ``keep`` (all by default), each ``(n_steps + 1, *shape)`` with the start at
-        index 0."""
+        index 0.  Without ``check``, the iterates are checked finite once at the end (no per-step cost), and a
+        non-finite one is a ``ValueError`` naming its first step and the largest of the named ``inputs``."""
         state = tuple(self.cast(s) for s in state)
         cast = self.cast if self.dtype is not None else None
         keep = range(len(state)) if keep is None else keep
         records = [recorder(self.xp, state[k], self.n_steps) for k in keep]
+        quiet = (lambda: np.errstate(over="ignore", invalid="ignore", divide="ignore")) if check is None else nullcontext
         for t in range(1, self.n_steps + 1):
             self.t = t
-            state = tuple(step(state)) if cast is None else tuple(cast(s) for s in step(state))
+            with quiet():  # without a check, an overflow is reported by the final one, not as a warning
+                state = tuple(step(state)) if cast is None else tuple(cast(s) for s in step(state))
             if check is not None:
                 check(t, state)
             for (store, _), k in zip(records, keep):
                 store(t, state[k])
-        return tuple(stacked() for _, stacked in records)
+        iterates = tuple(stacked() for _, stacked in records)
+        if check is None:
+            self._check_finite(iterates, inputs or {})
+        return iterates
+
+    def _check_finite(self, iterates, inputs: dict) -> None:
+        """``ValueError`` at the first step whose state is not finite (an overflow), naming the inputs' scales."""
+        xp = self.xp
+        bad = [xp.reshape(~xp.isfinite(a), (a.shape[0], -1)) for a in iterates]
+        if not any(bool(xp.any(b)) for b in bad):
+            return
+        t = next(t for t in range(bad[0].shape[0]) if any(bool(xp.any(b[t, ...])) for b in bad))
+        host = {name: np.asarray(v, dtype=float) if isinstance(v, (int, float, list, np.ndarray)) else to_numpy(v)
+                for name, v in inputs.items() if v is not None}
+        scales = "".join(f"; |{name}| up to {float(np.max(np.abs(v))):.3g}" for name, v in host.items() if v.size)
+        raise ValueError(f"the iterates became non-finite at step {t}: an overflow{scales}; rescale the inputs")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
-from blrkit._validation import as_float_array, check_count, check_learning_rate
+from blrkit._validation import as_float_array, check_count
 from blrkit.algorithms._checks import check_scalar, require_callable
 from blrkit.algorithms._common import (
     broadcast_to_batch,
@@ -207,10 +207,10 @@ def bernoulli_blr(loss, lam0, *, rho, n_steps: int, prior=0.0) -> BinaryResult:
     if not 1 <= P <= 20:
         raise ValueError(f"the exact natural gradient enumerates 2^P weight vectors: P (the last axis of lam0) must be "
                          f"in [1, 20], got {P}")
-    rho = check_learning_rate(rho)
+    rho = check_rho(rho, tuple(lam.shape[:-1]))
     if xp is not np:
         rho = scalar_or_array(rho, xp, lam)
-    prior = on_namespace(xp, as_float_array(prior, "prior"), lam)
+    prior = broadcast_to_batch(on_namespace(xp, as_float_array(prior, "prior"), lam), "prior", tuple(lam.shape))
     run = Run(xp, n_steps=n_steps, dtype=floating_dtype(xp, lam0=lam0, prior=prior))
     checked = run.oracle(loss, "loss", shape=lambda W: (W.shape[0],), what="one value per weight vector", arg_name="W")
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from blrkit._array_api import array_library, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_positive, check_scalar
-from blrkit.algorithms._common import check_minibatch
+from blrkit.algorithms._common import broadcast_to_batch, check_minibatch
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
 from blrkit.algorithms._namespace import floating_dtype, indices_on, namespace_and_reference
@@ -75,6 +75,14 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
     m0_ = on_device(xp, as_float_array(prior_mean, "prior_mean"), y)
     S0 = on_device(xp, check_positive(prior_precision, "prior_precision"), y)
     s2 = on_device(xp, check_positive(noise_variance, "noise_variance"), y)
+    # one value, or one per problem (the batch shape of y)
+    m0_, S0, s2 = (broadcast_to_batch(a, name, batch) for a, name in
+                   ((m0_, "prior_mean"), (S0, "prior_precision"), (s2, "noise_variance")))
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = bool(xp.all(xp.isfinite(S0 * m0_)))
+    if not finite:
+        raise ValueError("prior_precision * prior_mean (the prior's natural parameter) overflows float64: "
+                         "rescale y and prior_mean (the posterior mean is scale-equivariant)")
     run = Run(xp, n_steps=n_steps, n_data=N, batch_size=batch_size, rng=rng, dtype=dtype)
     rhos = learning_rates(learning_offset, learning_decay, run.n_steps)
     m = m0_ if m0 is None else on_device(xp, as_float_array(m0, "m0"), y)
@@ -88,7 +96,7 @@ def svi_gaussian_mean(y, *, prior_mean, prior_precision, noise_variance, batch_s
         # ρ_t a Python float: a NumPy scalar would be a second array library beside y's
         return svi_step(*state, float(rhos[t - 1]), m0_, S0, y_t, s2, N)
 
-    return run.loop(step, (m, S))
+    return run.loop(step, (m, S), inputs={"y": y, "prior_mean": m0_, "prior_precision": S0})
 
 
 def _on_host(a) -> np.ndarray:

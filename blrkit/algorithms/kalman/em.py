@@ -170,7 +170,10 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
                       m0=params["m0"], P0=params["P0"], b=mod.b, d=mod.d, tv=tv, T=T, D=D, O=O,
                       batch=batch, cov_batch=cov_batch(mod.observed, params["F"], params["Q"], params["H"],
                                                         params["R"], params["P0"], tv))
-        m_f, P_f, ll = filter_time_major(step)
+        with np.errstate(over="ignore", invalid="ignore"):
+            m_f, P_f, ll = filter_time_major(step)
+        if not (np.all(np.isfinite(ll)) and np.all(np.isfinite(m_f)) and np.all(np.isfinite(P_f))):
+            raise _overflow(params, mod.y, k)
         loglik[k] = ll
         if k == n_steps:
             break
@@ -184,6 +187,15 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
                           P0=params["P0"], F_history=history["F"], Q_history=history["Q"], H_history=history["H"],
                           R_history=history["R"], m0_history=history["m0"], P0_history=history["P0"],
                           log_likelihood=loglik)
+
+
+def _overflow(params, y, k: int) -> ValueError:
+    """The error for a filter pass of EM iteration ``k`` that overflowed float64, naming the largest scales."""
+    scales = {("y" if n == "y" else f"{n}0" if k == 0 else n): float(np.max(np.abs(np.nan_to_num(v, nan=0.0))))
+              for n, v in (("y", y), *params.items()) if np.size(v)}
+    worst = ", ".join(f"|{n}| up to {v:.3g}" for n, v in sorted(scales.items(), key=lambda kv: -kv[1])[:3])
+    return ValueError(f"kalman_em: the filter overflowed float64 at iteration {k} ({worst}): rescale y and the "
+                      "model so that the covariances H P Hᵀ + R stay below about 1e150")
 
 
 def _check_fitted_covariances(params, fit, k: int) -> None:

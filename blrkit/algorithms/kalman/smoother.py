@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import array_namespace
+from blrkit._validation import check_flag
 from blrkit.algorithms._namespace import as_dtype, floating_dtype
 from blrkit.algorithms.kalman.model import (
     batch_major,
@@ -90,6 +91,7 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     """
     if not isinstance(filter_result, KalmanFilterResult):
         raise TypeError("filter_result must be the KalmanFilterResult returned by kalman_filter")
+    cross_covariances = check_flag(cross_covariances, "cross_covariances")
     means, covs = filter_result.means, filter_result.covariances
     xp = array_namespace(F=F, Q=Q, transition_offsets=transition_offsets, means=means, covariances=covs)
     if xp is not np:
