@@ -420,13 +420,8 @@ def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, 
     ∇ℓ, ∇²ℓ (or its diagonal, or the Gauss–Newton sum) at m, their exact Gaussian expectations, or
     Monte-Carlo averages over θ_k ~ q_t.  A minibatch is the data passed in: M = ``X.shape[-2]``."""
     lines = []
-    labels = getattr(loss, "labels", ())
-    if labels:  # a label outside the loss's convention gives a wrong step without a word: refuse it
-        allowed = ", ".join(f"{v:+d}" for v in labels)
-        cond = " & ".join(f"(y != {v})" for v in labels)
-        lines.append(f"if bool(xp.any({cond})):")
-        lines.append(f"    raise ValueError(\"y must hold only the labels {allowed} of this loss, {loss.name} \"")
-        lines.append(f"                     \"(labels in {{0, 1}}: pass 2*y - 1)\")")
+    if hasattr(loss, "label_check"):  # a label outside the loss's convention gives a wrong step: refuse it
+        lines += loss.label_check()
     if "n_batch" in free:
         lines.append("n_batch = X.shape[-2]  # M, the minibatch size")
     at_mean = {q: (n, lambda e: e) for n in sorted(free) for q in ("g", "H", "h", "h_gn")

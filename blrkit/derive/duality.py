@@ -129,7 +129,7 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
     def full(code, e):
         return code if e.has(eta_i) else f"xp.full_like(eta, {code})"
 
-    oracles = ("# η_i = x_iᵀm for every example", "eta = (X @ m[..., None])[..., 0]",
+    oracles = (*glm.label_check(), "# η_i = x_iᵀm for every example", "eta = (X @ m[..., None])[..., 0]",
                f"r = {full(code_f1, f1)}", f"beta = {full(code_f2, f2)}")
     a_sym, b_sym = sp.Symbol("a"), sp.Symbol("beta")
     assignments = (Assignment(a_sym, b_sym * eta - sp.Symbol("r"), "a_i = beta_i eta_i - r_i"),)

@@ -184,6 +184,21 @@ class GLMLoss:
     def f2(self):
         return sp.diff(self.f, ETA, 2)
 
+    def label_check(self) -> list[str]:
+        """Lines of emitted code that refuse a label ``y`` outside the loss's convention (none when any
+        real ``y`` is allowed): a label outside it gives a wrong step without a word.
+
+        >>> glm_loss("logistic").label_check()[0]
+        'if bool(xp.any((y != -1) & (y != 1))):'
+        """
+        if not self.labels:
+            return []
+        allowed = ", ".join(f"{v:+d}" for v in self.labels)
+        cond = " & ".join(f"(y != {v})" for v in self.labels)
+        return [f"if bool(xp.any({cond})):",
+                f"    raise ValueError(\"y must hold only the labels {allowed} of this loss, {self.name} \"",
+                "                     \"(labels in {0, 1}: pass 2*y - 1)\")"]
+
     @property
     def data(self):
         X, y = MatrixSymbol("X", N, D), MatrixSymbol("y", N, 1)

@@ -139,8 +139,9 @@ def _check_power(base, exponent, what: str) -> None:
                                   f"about 308); blrkit refuses powers of numbers above {MAX_DIGITS} digits")
         return
     if exponent.is_Integer and abs(exponent) > MAX_POWER:
-        raise DerivationError(f"{what}: the power {exponent} of {base} is above {MAX_POWER}: blrkit refuses "
-                              f"integer powers above {MAX_POWER} (their derivatives and moments would not end)")
+        raise DerivationError(f"{what}: the power {exponent} of {base} is larger than {MAX_POWER} in size: blrkit "
+                              f"refuses integer powers beyond ±{MAX_POWER} (their derivatives and moments would not "
+                              "end)")
 
 
 def check_numbers(expr, what: str = "the loss"):
@@ -182,10 +183,10 @@ def _check_value(node, what: str) -> None:
     """A number-only subexpression: real and within float64's range (evaluated by mpmath: no overflow here)."""
     value = sp.N(node, 20)
     if value.has(sp.I) or not value.is_real:
-        raise DerivationError(f"{what} is complex: {node} = {value}")
+        raise DerivationError(f"{what} is complex: {node} = {sp.N(node, 3)}")
     size = abs(value)
+    shown = f"{node} = {sp.N(node, 3)}" if len(str(node)) <= 40 else f"the number {sp.N(node, 3)}"
     if size > _FLOAT_MAX:
-        raise DerivationError(f"{what}: {node} = {sp.N(node, 3)} overflows a float64 (largest about 1.8e308)")
+        raise DerivationError(f"{what}: {shown} overflows a float64 (largest about 1.8e308)")
     if 0 < size < _FLOAT_TINY:
-        raise DerivationError(f"{what}: {node} = {sp.N(node, 3)} underflows to 0 in a float64 (smallest normal "
-                              "about 2.2e-308)")
+        raise DerivationError(f"{what}: {shown} underflows to 0 in a float64 (smallest normal about 2.2e-308)")

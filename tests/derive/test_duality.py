@@ -44,3 +44,14 @@ def test_not_a_glm_loss_is_refused():
 
     with pytest.raises(DerivationError, match="only eta and y"):
         derive_local_parameters(sp.Symbol("eta") * sp.Symbol("z"))
+
+
+def test_a_label_outside_the_losses_convention_is_refused_naming_y():
+    """The logistic loss's labels are −1, +1: y = 0 gave a zero site precision without a word before."""
+    from blrkit.derive import derive_local_parameters
+
+    step = derive_local_parameters("logistic").compile()
+    X, m = np.random.default_rng(0).standard_normal((5, 2)), np.zeros(2)
+    step(m, X, np.array([1.0, -1.0, 1.0, 1.0, -1.0]))
+    with pytest.raises(ValueError, match=r"^y must hold only the labels -1, \+1 .*pass 2\*y - 1"):
+        step(m, X, np.array([1.0, 0.0, 1.0, 1.0, 0.0]))
