@@ -159,7 +159,7 @@ def certificate_line(d) -> str:
 
     def passed(c):
         mark = "✓" if c.passed else "✗ FAILED:"
-        return f"{mark} {c.method}; largest relative error {c.error:.0e} ≤ tolerance {c.tolerance:.0e}"
+        return f"{mark} {c.method}; largest relative error {c.error_text()} ≤ tolerance {c.tolerance:.0e}"
 
     try:
         c = certify(d)

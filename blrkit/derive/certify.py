@@ -64,6 +64,11 @@ COMPLEX_STEP = 1e-30
 GAUSSIAN_KEYS = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
 
 
+#: Errors below this are float64 rounding through a step's linear algebra (their digits change with the order of
+#: BLAS's sums, so with its thread count); the generated pages print them as a bound.
+ROUNDING_LEVEL = 1e-12
+
+
 class CertificateError(Exception):
     """A request the certificate cannot compute numerically (not a failed certificate)."""
 
@@ -105,6 +110,16 @@ class Certificate:
 
     def __bool__(self) -> bool:
         return self.passed
+
+    def error_text(self) -> str:
+        """The error as the generated pages print it: one significant digit, or ``< 1e-12`` at rounding level
+        (below :data:`ROUNDING_LEVEL` the digits depend on the BLAS's thread count, not on the derivation, and a
+        page printed on another machine must not differ).
+
+        >>> Certificate("t", "m", 3.2e-15, 1e-9, "r").error_text(), Certificate("t", "m", 2.4e-8, 1e-7, "r").error_text()
+        ('< 1e-12', '2e-08')
+        """
+        return f"< {ROUNDING_LEVEL:.0e}" if self.error < ROUNDING_LEVEL else f"{self.error:.0e}"
 
     def text(self) -> str:
         """The certificate as a few lines for a terminal."""

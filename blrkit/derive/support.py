@@ -233,7 +233,7 @@ def run(request: Request, *, seed: int = 0) -> Row:
     if c.counterpart:
         return Row(request, "counterpart", f"{', '.join(c.counterpart)}: no generic numeric meaning", c, t1 - t0, t2 - t1)
     status = "certified" if c.passed else "failed"
-    return Row(request, status, f"{c.method}; error {c.error:.0e} ≤ {c.tolerance:.0e}" if c.passed else
+    return Row(request, status, f"{c.method}; error {c.error_text()} ≤ {c.tolerance:.0e}" if c.passed else
                f"{c.method}; error {c.error:.1e} > tolerance {c.tolerance:.1e}", c, t1 - t0, t2 - t1)
 
 
