@@ -245,8 +245,9 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
     >>> identify("m_new = m - lr*g", state="m", gradient="g").mapping
     {'rho': lr}
     >>> r = identify("s_new = s + rho*h; m_new = m - rho*g/s_new", state="s m", gradient="g h")
-    >>> r.matched, r.closest[0].candidate.key
-    (False, 'diagonal_newton')
+    >>> near = {a.candidate.key: a for a in r.closest}["diagonal_newton"]
+    >>> r.matched, near.residuals["s"], near.residuals["m"]
+    (False, rho*s, 0)
     """
     if space not in SPACES:
         raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
