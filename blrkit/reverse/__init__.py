@@ -91,7 +91,11 @@ class Identification:
             if a.gradients:
                 lines.append("  gradients: " + ", ".join(f"{u} -> {c}" for u, c in a.gradients.items()))
             lines.append("  parameters: " + (", ".join(f"{k} = {v}" for k, v in a.parameters.items()) or "none"))
-            lines.append("  residual: 0 for every state")
+            how = sorted(set((a.proofs or {}).values()))
+            lines.append("  residual: 0 for every state (" + ", ".join(
+                {"symbolic": "simplified by SymPy",
+                 "radicals": "square roots SymPy cannot simplify: zero to 50 digits at 6 random points"}[h]
+                for h in how) + ")")
             if self.numeric is not None:
                 lines.append("  " + self.numeric.text())
             return "\n".join(lines)
@@ -241,8 +245,9 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
     >>> identify("m_new = m - lr*g", state="m", gradient="g").mapping
     {'rho': lr}
     >>> r = identify("s_new = s + rho*h; m_new = m - rho*g/s_new", state="s m", gradient="g h")
-    >>> r.matched, r.closest[0].candidate.key
-    (False, 'diagonal_newton')
+    >>> near = {a.candidate.key: a for a in r.closest}["diagonal_newton"]
+    >>> r.matched, near.residuals["s"], near.residuals["m"]
+    (False, rho*s, 0)
     """
     if space not in SPACES:
         raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
@@ -259,10 +264,13 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
             if best is None or a.size < best.size:
                 best = a
         else:
-            if best is None and (fallback := by_name(user, cand)) is not None:
-                best = attempt(user, cand, *fallback, seed=seed)
             if best is not None:
                 near.append(best)
+    if not matches:  # residuals of the candidates whose dependencies differ, renamed by name
+        tried = {a.candidate.key for a in near}
+        for cand in candidates:
+            if cand.key not in tried and (fallback := by_name(user, cand)) is not None:
+                near.append(attempt(user, cand, *fallback, seed=seed))
     matches.sort(key=lambda a: a.constants)
     numeric = check(matches[0], user, seed=seed) if matches else None
     closest = () if matches else tuple(a.simplified() for a in sorted(near, key=lambda a: a.size)[:CLOSEST])

@@ -19,6 +19,7 @@ symbolically: the residual of every state must simplify to zero.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 from dataclasses import dataclass
 
@@ -29,8 +30,14 @@ from sympy.core.function import AppliedUndef
 #: a residual whose absolute value exceeds this at a random point (all symbols in (0.2, 0.9)) is not zero:
 #: float64 evaluation of an expression of a few hundred operations errs by far less
 NONZERO = 1e-8
+#: a residual with square roots SymPy cannot simplify counts as zero if it is at this many random points ...
+POINTS = 6
+#: ... evaluated with this many digits (it must be below 10^(-DIGITS/2) at each)
+DIGITS = 50
 #: the largest sampled system handed to ``sympy.solve`` (operations): larger ones are not attempted
-MAX_SOLVE_OPS = 250
+MAX_SOLVE_OPS = 150
+#: the largest equation factored to drop nonzero factors (operations)
+MAX_FACTOR_OPS = 60
 #: the most renamings tried per candidate
 MAX_RENAMINGS = 12
 
@@ -60,6 +67,7 @@ class Attempt:
     gradients: dict       # user gradient -> candidate oracle term
     parameters: dict      # candidate symbol name -> SymPy expression of the user's hyperparameters
     residuals: dict       # user state -> user − derived (simplified)
+    proofs: dict = None   # user state -> how its zero residual was shown ("symbolic" or "radicals")
 
     @property
     def exact(self) -> bool:
@@ -68,7 +76,7 @@ class Attempt:
     def simplified(self) -> "Attempt":
         """The same attempt with its residuals simplified for printing."""
         return Attempt(self.candidate, self.states, self.gradients, self.parameters,
-                       {s: _residual(r) for s, r in self.residuals.items()})
+                       {s: _residual(r) for s, r in self.residuals.items()}, self.proofs)
 
     @property
     def constants(self) -> int:
@@ -76,9 +84,10 @@ class Attempt:
         return sum(1 for v in self.parameters.values() if not v.free_symbols)
 
     @property
-    def size(self) -> int:
-        """How large the residual is (SymPy operations), to rank near misses."""
-        return sum(int(sp.count_ops(r)) + (r != 0) for r in self.residuals.values())
+    def size(self) -> tuple:
+        """How far off it is, to rank near misses: the states with a residual, then its SymPy operations."""
+        return (sum(r != 0 for r in self.residuals.values()),
+                sum(int(sp.count_ops(r)) for r in self.residuals.values()))
 
 
 def _solutions(eqs, unknowns) -> list[dict]:
@@ -144,15 +153,23 @@ def _degenerate(derived: dict, solution: dict) -> bool:
     """Whether ``solution`` turns a derived update into 0/0 or a division by zero (``n_batch = 0``)."""
     for e in derived.values():
         for part in sp.preorder_traversal(e):
-            if isinstance(part, sp.Pow) and part.exp.is_negative and _is_zero(part.base.xreplace(solution), random.Random(3)):
+            if isinstance(part, sp.Pow) and part.exp.is_negative \
+                    and _is_zero(part.base.xreplace(solution).xreplace(solution), random.Random(3), symbolic=False):
                 return True
     return False
 
 
 def _is_zero(expr, rng, *, symbolic: bool = True) -> bool:
-    """Whether ``expr`` is identically zero: two random points first (a nonzero value settles it), then SymPy."""
+    """Whether ``expr`` is identically zero (see :func:`zero_proof`); ``symbolic=False``: two float points only."""
+    return zero_proof(expr, rng, symbolic=symbolic) is not None
+
+
+def zero_proof(expr, rng, *, symbolic: bool = True) -> str | None:
+    """How ``expr`` was shown to be zero: ``"symbolic"`` (SymPy simplifies it to 0), ``"radicals"`` (SymPy
+    cannot simplify its square roots, and it is zero to :data:`DIGITS` digits at :data:`POINTS` random points
+    of the domain), or ``None`` (it is not zero: a point where it is not)."""
     if expr == 0:
-        return True
+        return "symbolic"
     for _ in range(2):
         point = _point([expr], rng)
         try:
@@ -160,17 +177,29 @@ def _is_zero(expr, rng, *, symbolic: bool = True) -> bool:
         except (TypeError, ValueError, ZeroDivisionError):
             continue
         if abs(value) > NONZERO:
-            return False
+            return None
     if not symbolic:
-        return True
+        return "numeric"
     try:
         if sp.simplify(sp.cancel(sp.together(expr))) == 0:
-            return True
+            return "symbolic"
         # sqrt(v/c) = sqrt(v)/sqrt(c) and the like hold for positive symbols: the update's domain
         positive = {s: sp.Symbol(s.name, positive=True) for s in expr.free_symbols}
-        return sp.simplify(expr.xreplace(positive)) == 0
+        if sp.simplify(expr.xreplace(positive)) == 0:
+            return "symbolic"
     except (TypeError, ValueError, RecursionError):
-        return False
+        pass
+    if not expr.has(sp.Pow) or not any(p.exp.is_Rational and not p.exp.is_Integer for p in expr.atoms(sp.Pow)):
+        return None
+    for _ in range(POINTS):
+        point = {a: sp.Float(rng.uniform(0.2, 0.9), DIGITS) for a in _point([expr], rng)}
+        try:
+            value = complex(expr.xreplace(point).evalf(DIGITS))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        if abs(value) > 10.0 ** (-DIGITS // 2):
+            return None
+    return "radicals"
 
 
 def _residual(expr):
@@ -185,12 +214,22 @@ def _residual(expr):
 
 
 def _dependencies(expr, names) -> frozenset:
-    return frozenset(s.name for s in expr.free_symbols if s.name in names)
+    """The names of ``names`` that ``expr`` reads, and its data sums (``sum(y)``), which must match as written."""
+    return frozenset(s.name for s in expr.free_symbols if s.name in names) | _sums(expr)
+
+
+def _sums(expr) -> frozenset:
+    return frozenset(str(a) for a in expr.atoms(AppliedUndef))
 
 
 def _similar(a: str, b: str) -> int:
-    """How alike two names are: equal (3), same first letter ignoring case (1), else 0."""
-    return 3 if a == b else int(a[:1].lower() == b[:1].lower())
+    """How alike two names are: equal (100), else the length of their common prefix and suffix, ignoring case."""
+    if a == b:
+        return 100
+    a, b = a.lower(), b.lower()
+    prefix = len(os.path.commonprefix([a, b]))
+    suffix = len(os.path.commonprefix([a[::-1], b[::-1]])) if prefix < min(len(a), len(b)) else 0
+    return prefix + suffix
 
 
 def renamings(user: UserUpdate, cand):
@@ -208,7 +247,7 @@ def renamings(user: UserUpdate, cand):
     for perm in perms:
         sigma = dict(zip(user.states, perm))
         if any(frozenset(u for u, c in sigma.items() if c in cdeps[sigma[s]]) != udeps[s] & set(user.states)
-               for s in user.states):
+               or _sums(cand.new[sigma[s]]) != _sums(user.new[s]) for s in user.states):
             continue
         enters = {o: frozenset(s for s in user.states if o in cdeps[sigma[s]]) for o in cand.oracles}
         options = [[o for o in cand.oracles if enters[o] == used_by[u]] for u in user.gradients]
@@ -249,17 +288,23 @@ def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) 
     hyper = {sp.Symbol(h) for h in user.hyperparameters}
     solution = {u: sp.Symbol(s.name) for s, u in unknown.items() if sp.Symbol(s.name) in hyper}
     pending = sorted((u for u in unknown.values() if u not in solution), key=lambda u: u.name)
-    solution.update(_solve(user, derived, solution, pending, rng))
+    solved = _solve(user, derived, solution, pending, rng)
+    trial = {s: e.xreplace({**solution, **solved}) for s, e in derived.items()}
+    if any(e.has(sp.nan, sp.zoo, sp.oo) for e in trial.values()) or _degenerate(derived, {**solution, **solved}):
+        solved = {}  # a solution that divides by zero is no reading of the update
+    solution.update(solved)
     derived = {s: e.xreplace(solution) for s, e in derived.items()}
     # each state's residual with the other new states taken from the derivation: an error in one state's
     # update shows in that state only ("VOGN minus the (1 - rho) factor on the precision")
     news = {sp.Symbol(s + "_new"): derived[s] for s in user.states}
     local = {s: user.local[s].xreplace(news) - derived[s] for s in user.states}
-    residuals = {s: sp.Integer(0) if _is_zero(r, rng) else r for s, r in local.items()}
+    proofs = {s: zero_proof(r, rng) for s, r in local.items()}
+    residuals = {s: sp.Integer(0) if proofs[s] else r for s, r in local.items()}
     parameters = {s.name: solution.get(u, sp.Symbol(s.name)) for s, u in unknown.items()}
     parameters = {k: v.xreplace({u: sp.Symbol(s.name) for s, u in unknown.items()}) for k, v in parameters.items()}
     residuals = {k: v.xreplace({u: sp.Symbol(s.name) for s, u in unknown.items()}) for k, v in residuals.items()}
-    return Attempt(cand, sigma, gamma, dict(sorted(parameters.items())), residuals)
+    return Attempt(cand, sigma, gamma, dict(sorted(parameters.items())), residuals,
+                   {s: p for s, p in proofs.items() if p})
 
 
 def _equations(user: UserUpdate, diffs: list, rng) -> list:
@@ -288,6 +333,8 @@ def _linear_in(e, u) -> bool:
 
 def _essential(e, unknowns):
     """``e`` without its factors free of the unknowns or equal to one of them (a parameter is not zero)."""
+    if sp.count_ops(e) > MAX_FACTOR_OPS:
+        return e
     try:
         _, factors = sp.factor_list(e)
     except (sp.PolynomialError, NotImplementedError, ValueError, TypeError):
@@ -301,11 +348,16 @@ def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng) -> 
     if they enter linearly."""
     variables = set(user.variables)
     order = sorted(user.states, key=lambda s: sp.count_ops(derived[s]))
-    eqs = _equations(user, [user.new[s] - derived[s].xreplace(known) for s in order], rng)
+    # each state's equations; a value solved from one is checked against its own state's equations only,
+    # so that a wrong state (the user's error) leaves the other states' parameters solved
+    per_state = [_equations(user, [user.new[s] - derived[s].xreplace(known)], rng) for s in order]
+    eqs = [e for part in per_state for e in part]
+    groups = [part for part in per_state for _ in part]
+    group = None
     solution: dict = {}
 
     def holds(trial) -> bool:
-        for e in eqs:
+        for e in (group if group is not None else eqs):
             e = e.xreplace(trial)
             if not (set(pending) & e.free_symbols) and not _is_zero(e, rng, symbolic=False):
                 return False
@@ -322,15 +374,23 @@ def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng) -> 
                 return True
         return False
 
+    memo: dict = {}
+
+    def essential(e):
+        if e not in memo:
+            memo[e] = _essential(e, pending)
+        return memo[e]
+
     progress = True
     while progress:
         progress = False
-        for e in eqs:
-            e = _essential(e.xreplace(solution), pending)
+        for e, group in zip(eqs, groups):
+            e = essential(e.xreplace(solution))
             present = [u for u in pending if u in e.free_symbols and u not in solution]
             if len(present) == 1 and accept(_solutions([e], present)):
                 progress = True
                 break
+        group = None
         if progress:
             continue
         # parameters fixed only in combination (rho * n_data / n_batch = r * N / B): the user's unused
@@ -343,15 +403,23 @@ def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng) -> 
                             key=lambda p: -sum(_similar(u.name[3:], h.name) for u, h in zip(rest, p)))
             if any(accept([dict(zip(rest, p))]) for p in trials[:24]):
                 continue
+            # none satisfies every equation: keep the one that satisfies most, for the residual
+            violated = [sum(1 for e in eqs if not (set(pending) & e.xreplace({**solution, **dict(zip(rest, p))})
+                                                   .free_symbols)
+                            and not _is_zero(e.xreplace({**solution, **dict(zip(rest, p))}), rng, symbolic=False))
+                        for p in trials[:24]]
+            solution.update(dict(zip(rest, trials[violated.index(min(violated))])))
+            break
         # an equation that fixes only a combination (n_data / noise_variance = N / s2): solve it for its
         # first unknown, the others left free
         for e in eqs:
-            e = _essential(e.xreplace(solution), pending)
+            e = essential(e.xreplace(solution))
             present = [u for u in pending if u in e.free_symbols and u not in solution]
-            if len(present) > 1 and _linear_in(e, present[0]) \
-                    and accept([{present[0]: sp.solve(e, present[0])[0]}]):
-                progress = True
-                break
+            if len(present) > 1 and _linear_in(e, present[0]):
+                roots = sp.solve(e, present[0])
+                if roots and accept([{present[0]: roots[0]}]):
+                    progress = True
+                    break
     rest = [u for u in pending if u not in solution]
     if rest:
         current = [e.xreplace(solution) for e in eqs]

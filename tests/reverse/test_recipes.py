@@ -60,8 +60,9 @@ FORMS = {
     "bayesbinn": ("lam_new = (1 - r)*lam - r*(N*g - lam0)", "lam", "g", "r N lam0",
                   {"rho": "r", "n_data": "N", "lam_0": "lam0"}),
     "ste": ("w_new = w - lr*g", "w", "g", "lr", {"lr": "lr"}),
-    "dropout": ("m_new = m - r*N/M*z*g/p", "m", "g z", "r N M p", {"keep_prob": "p"}),
-    "dropout_noise": ("m_new = m - r*N/M*z*g/p", "m", "g z", "r N M p", {"keep_prob": "p"}),
+    # ρ N z g / (p M) fixes only the product of its parameters: names tell them apart (kp ~ keep_prob)
+    "dropout": ("m_new = m - r*N/M*z*g/kp", "m", "g z", "r N M kp", {"keep_prob": "kp"}),
+    "dropout_noise": ("m_new = m - r*N/M*z*g/kp", "m", "g z", "r N M kp", {"keep_prob": "kp"}),
     "sgd": ("m_new = m - r*N/B*g", "m", "g", "r N B", {}),
     "ogn": ("s_new = (1 - r)*s + r*N/M*gg; m_new = m - r*N/M*g/s_new", "m s", "g gg", "r N M", {"rho": "r"}),
     "vogn": ("s_new = (1 - r)*s + r*N/M*gg; m_new = m - r*N/M*g/s_new", "m s", "g gg", "r N M", {"rho": "r"}),
