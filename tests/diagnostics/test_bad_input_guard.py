@@ -45,7 +45,8 @@ def test_objects_are_named(poisson, costs):
     (lambda p: natural_gradients(p, "newton", [0.0], n_samples=np.nan), "n_samples"),  # before: NumPy's error
     (lambda p: natural_gradients(p, "newton", [0.0], rng=-1.0), "rng"),    # before: NumPy's SeedSequence error
     (lambda p: exact_posterior(p, width=None), "width"),                   # before: NumPy's operand error
-])
+], ids=["n_nodes=inf", "n_nodes=1e6", "order=inf", "rho=1e308", "max_steps=nan", "tol=array", "n_steps=-1",
+        "n_samples=nan", "rng=-1.0", "width=None"])
 def test_counts_scalars_and_seeds_are_named(poisson, call, name):
     with pytest.raises((ValueError, TypeError), match=f"^{name} must be"):
         call(poisson)
