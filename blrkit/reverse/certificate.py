@@ -6,7 +6,7 @@ r"""Certificates a paper can cite: the evidence that an update is a BLR instance
 - the symbolic identity with the user's form: the renaming, the solved parameters and the
   residual of each state (zero), when an update is given;
 - the numeric checks with their counterparts: the numerical BLR certificate of the emitted step
-  (:meth:`blrkit.derive.Derivation.certify`), the row's live checks against independent
+  (:func:`blrkit.derive.certify.certify`), the row's live checks against independent
   counterparts (``blrkit verify``: :mod:`blrkit.classical`, SciPy, scikit-learn, …), and for a
   user's update the check against the emitted step; each with its error, tolerance and seed;
 - the library versions and a SHA-256 hash of the emitted code;
@@ -133,12 +133,12 @@ def certificate(recipe: str, *, update=None, roles: dict | None = None, seed: in
 
 
 def _checks(recipe: str, d, seed: int) -> list[dict]:
-    from blrkit.derive.certify import CertificateError
+    from blrkit.derive.certify import CertificateError, certify
     from blrkit.verify import verify_row
 
     out = []
     try:
-        c = d.certify(seed=seed)
+        c = certify(d, seed=seed)
         # a chain of named rewrites only (Adam's) has no numeric BLR step: it is left to the row's counterparts
         left = bool(c.counterpart) and not math.isfinite(c.error)
         out.append({"counterpart": f"numerical BLR step ({c.method})", "error": _number(c.error),
