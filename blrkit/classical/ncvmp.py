@@ -16,7 +16,7 @@ import numpy as np
 from scipy import integrate, special, stats
 
 
-def _dF(mu, v, y):
+def dF(mu, v, y):
     """(∂F/∂μ, ∂F/∂v) for F(μ, v) = E[log σ(yη)], η ~ N(μ, v), for every example at once: ``(N, 2)``.
 
     One adaptive integral over the standard normal z (η = μ + √v z, |z| ≤ 12) of the 2N integrands
@@ -40,7 +40,7 @@ def knowles_minka(X, y, alpha, m0, V0, n_steps):
     for _ in range(n_steps):
         P, h = alpha * np.eye(len(m)), np.zeros(len(m))
         mus, vs = X @ m, np.einsum("nd,de,ne->n", X, V, X)
-        for x, mu_i, (dmu, dv) in zip(X, mus, _dF(mus, vs, y)):  # one message per factor
+        for x, mu_i, (dmu, dv) in zip(X, mus, dF(mus, vs, y)):  # one message per factor
             P += -2 * dv * np.outer(x, x)
             h += (dmu - 2 * mu_i * dv) * x
         V = np.linalg.inv(P)

@@ -20,7 +20,7 @@ from blrkit.algorithms import laplace
 from blrkit.algorithms._generated.newton import newton_step
 from blrkit.algorithms.results import LaplacePosterior
 from blrkit.duality.likelihoods import check_nodes, gauss_hermite_expectation, get_likelihood
-from blrkit.duality.sites import _float_view, _matvec, _prior_matrix, _prior_mean, _rmatvec, predictive_variance
+from blrkit.duality.sites import float_view, matvec, prior_matrix, check_prior_mean, rmatvec, predictive_variance
 
 __all__ = ["fit_glm", "glm_objective"]
 
@@ -39,18 +39,18 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
             raise ValueError("prior_precision is required unless a penalty (a K-prior) stands for the prior")
         P0 = np.zeros(X.shape[:-2] + (D, D))
     else:
-        P0 = _prior_matrix(prior_precision, D, X.shape[:-2])
-    m0 = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
+        P0 = prior_matrix(prior_precision, D, X.shape[:-2])
+    m0 = np.zeros(D) if prior_mean is None else check_prior_mean(prior_mean, D)
 
     def grad(theta):
-        eta = _matvec(X, _theta(theta, D))
-        g = _rmatvec(X, lik.d1(eta, y, s2)) + _matvec(P0, theta - m0)
+        eta = matvec(X, _theta(theta, D))
+        g = rmatvec(X, lik.d1(eta, y, s2)) + matvec(P0, theta - m0)
         # an overflow of finite data names the data and its scale, not the optimiser's `grad`
         g = check_finite_result(g, "the GLM objective's gradient", X=X, theta=theta)
         return g if penalty is None else g + penalty.grad(theta)
 
     def hess(theta):
-        eta = _matvec(X, _theta(theta, D))
+        eta = matvec(X, _theta(theta, D))
         w = np.broadcast_to(lik.d2(eta, y, s2), eta.shape)
         H = check_finite_result(np.swapaxes(X, -1, -2) @ (w[..., None] * X) + P0, "the GLM objective's Hessian",
                                 X=X, theta=theta)
@@ -61,7 +61,7 @@ def glm_objective(X, y, *, likelihood, prior_precision, prior_mean=None, noise_v
 
 def _theta(theta, D):
     """θ ``(*batch, D)`` as floats, or ``ValueError`` naming ``theta`` (not NumPy's matmul)."""
-    theta = _float_view(theta, "theta")
+    theta = float_view(theta, "theta")
     if theta.ndim < 1 or theta.shape[-1] != D:
         raise ValueError(f"theta must have shape (*batch, {D}) for X with D = {D} columns, got {theta.shape}")
     return theta
@@ -79,7 +79,7 @@ def _glm_data(X, y, lik, noise_variance):
     objective's ``grad`` or ``hess``): X ``(*batch, N, D)`` with D ≥ 1 (N = 0 allowed: a K-prior alone), y
     ``(*batch, N)``, both finite, y in the likelihood's support, σ² > 0."""
     s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
-    X, y = _float_view(X, "X"), _float_view(y, "y")
+    X, y = float_view(X, "X"), float_view(y, "y")
     if X.ndim < 2 or X.shape[-1] == 0:
         raise ValueError(f"X must be a (*batch, N, D) array with D >= 1, got shape {X.shape}")
     if y.ndim < 1 or y.shape[-1] != X.shape[-2]:
@@ -128,7 +128,7 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
         n_quadrature = check_nodes(n_quadrature, "n_quadrature")
     X, y, s2 = _glm_data(X, y, lik, noise_variance)
     D = X.shape[-1]
-    start = np.zeros(X.shape[:-2] + (D,)) if m0 is None else _float_view(m0, "m0")
+    start = np.zeros(X.shape[:-2] + (D,)) if m0 is None else float_view(m0, "m0")
     if start.ndim < 1 or start.shape[-1] != D:
         raise ValueError(f"m0 must have shape (*batch, {D}) for X with D = {D} columns, got {start.shape}")
     grad, hess = glm_objective(X, y, likelihood=lik, prior_precision=prior_precision, prior_mean=prior_mean,
@@ -136,14 +136,14 @@ def fit_glm(X, y, *, likelihood, prior_precision, prior_mean=None, noise_varianc
     post = laplace(grad, hess, start, rho=rho, tol=tol, max_steps=max_steps)
     if method == "delta":
         return post
-    P0 = _prior_matrix(prior_precision, D, X.shape[:-2])
-    mp = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
+    P0 = prior_matrix(prior_precision, D, X.shape[:-2])
+    mp = np.zeros(D) if prior_mean is None else check_prior_mean(prior_mean, D)
     m, S = post.mean, post.precision
     for t in range(max_steps):
-        eta, v = _matvec(X, m), predictive_variance(X, S)
+        eta, v = matvec(X, m), predictive_variance(X, S)
         e1, e2 = gauss_hermite_expectation([lambda e, yy: lik.d1(e, yy, s2), lambda e, yy: lik.d2(e, yy, s2)],
                                            eta, v, y, n_nodes=n_quadrature)
-        g = _rmatvec(X, e1) + _matvec(P0, m - mp)
+        g = rmatvec(X, e1) + matvec(P0, m - mp)
         H = np.swapaxes(X, -1, -2) @ (e2[..., None] * X) + P0
         # a fixed point of both halves: the expected gradient vanishes and S reproduces itself
         if np.sqrt(np.max(np.sum(g ** 2, axis=-1))) <= tol and np.max(np.abs(H - S)) <= tol * np.max(np.abs(S)):

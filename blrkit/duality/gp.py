@@ -31,8 +31,8 @@ from scipy.linalg import cho_factor, cho_solve
 
 from blrkit._validation import as_float_array, check_count, check_spd
 from blrkit.algorithms._common import check_rng
-from blrkit.duality.sites import _prior_matrix
-from blrkit.models.mlp import MLP, _derivative_from_output, _softmax
+from blrkit.duality.sites import prior_matrix
+from blrkit.models.mlp import MLP, derivative_from_output, softmax_probabilities
 
 __all__ = ["GPPredictive", "ggn_precision", "gp_predictive", "network_jacobian", "network_kernel"]
 
@@ -73,7 +73,7 @@ def network_jacobian(net: MLP, theta, X) -> np.ndarray:
     deltas = [delta]
     for (W, _), a in zip(layers[:0:-1], acts[:0:-1]):
         # δ_{l-1} = (δ_l W_lᵀ) ⊙ φ'(a_{l-1})
-        delta = (delta @ W.T) * _derivative_from_output(a, net.activation)[:, None, :]
+        delta = (delta @ W.T) * derivative_from_output(a, net.activation)[:, None, :]
         deltas.append(delta)
     J = np.empty((n, K, net.n_params))
     for (w, b, p, q), a, d in zip(net._slices, acts, deltas[::-1]):
@@ -135,7 +135,7 @@ def network_kernel(net: MLP, theta, X1, X2=None, *, precision) -> np.ndarray:
 def _softmax_curvature(net, theta, X, y):
     """Per example p_i, Λ_i = diag(p_i) − p_i p_iᵀ ``(N, K, K)`` and r_i = p_i − e_{y_i}."""
     X, y = net._data(X, y)
-    p = _softmax(net.logits(theta, X))
+    p = softmax_probabilities(net.logits(theta, X))
     Lam = p[:, :, None] * np.eye(net.n_classes) - p[:, :, None] * p[:, None, :]
     r = p.copy()
     r[np.arange(len(y)), y] -= 1.0
@@ -152,7 +152,7 @@ def ggn_precision(net: MLP, theta, X, y, *, prior_precision) -> np.ndarray:
     theta = _check_net(net, theta)
     X, Lam, _ = _softmax_curvature(net, theta, X, y)
     J = network_jacobian(net, theta, X)
-    P0 = _prior_matrix(prior_precision, net.n_params, ())
+    P0 = prior_matrix(prior_precision, net.n_params, ())
     P = net.n_params
     # Σ_i J_iᵀ Λ_i J_i as one (NK × P)ᵀ (NK × P) product
     return P0 + J.reshape(-1, P).T @ (Lam @ J).reshape(-1, P)
@@ -170,7 +170,7 @@ class GPPredictive(NamedTuple):
         n, K = self.mean.shape
         L = np.linalg.cholesky(self.covariance + 1e-12 * np.eye(K))  # Λ's null direction: κ may be singular
         z = self.mean[None] + (L[None] @ rng.standard_normal((n_samples, n, K, 1)))[..., 0]
-        return _softmax(z).mean(0)
+        return softmax_probabilities(z).mean(0)
 
 
 def gp_predictive(net: MLP, theta, X_train, y_train, X_test, *, prior_precision) -> GPPredictive:
@@ -199,7 +199,7 @@ def gp_predictive(net: MLP, theta, X_train, y_train, X_test, *, prior_precision)
     theta = _check_net(net, theta)
     X, Lam, r = _softmax_curvature(net, theta, X_train, y_train)
     P = net.n_params
-    P0 = _prior_matrix(prior_precision, P, ())
+    P0 = prior_matrix(prior_precision, P, ())
     c0 = cho_factor(P0)
     J = network_jacobian(net, theta, X)
     Js = network_jacobian(net, theta, X_test)

@@ -33,7 +33,7 @@ import numpy as np
 
 from blrkit._validation import check_finite_result, check_scalar, check_spd
 from blrkit.duality.likelihoods import Likelihood, get_likelihood
-from blrkit.duality.sites import _float_view, _posterior_parts, _prior_matrix
+from blrkit.duality.sites import float_view, posterior_parts, prior_matrix
 
 __all__ = ["KPrior", "QuadraticPenalty", "kprior", "quadratic_penalty"]
 
@@ -55,7 +55,7 @@ class _Adaptable:
 
     def _theta(self, theta) -> np.ndarray:
         """θ ``(*batch, D)`` as floats, finite, or an error naming ``theta`` (never a NaN penalty)."""
-        theta = _float_view(theta, "theta")
+        theta = float_view(theta, "theta")
         D = self.prior_precision.shape[-1]
         if theta.ndim < 1 or theta.shape[-1] != D:
             raise ValueError(f"theta must have shape (*batch, {D}), got {theta.shape}")
@@ -83,8 +83,8 @@ class _Adaptable:
     def without(self, X_removed, y_removed):
         """The penalty for the old data minus the examples ``(X_removed, y_removed)``: subtract their own losses
         (they should be in the memory, or the objective may lose convexity)."""
-        Xr = _float_view(X_removed, "X_removed")
-        yr = _float_view(y_removed, "y_removed")
+        Xr = float_view(X_removed, "X_removed")
+        yr = float_view(y_removed, "y_removed")
         D = self.prior_precision.shape[-1]
         if Xr.ndim != 2 or Xr.shape[1] != D or yr.shape != Xr.shape[:1]:
             raise ValueError(f"X_removed must be (R, {D}) and y_removed (R,), got {Xr.shape} and {yr.shape}")
@@ -97,7 +97,7 @@ class _Adaptable:
     def with_prior(self, prior_precision):
         """The penalty for the old data under a new Gaussian prior N(0, P_new⁻¹) instead of N(0, P₀⁻¹)."""
         D = self.prior_precision.shape[-1]
-        P = np.array(_prior_matrix(prior_precision, D, ()))
+        P = np.array(prior_matrix(prior_precision, D, ()))
         return replace(self, prior_change=P - self.prior_precision)
 
 
@@ -182,13 +182,13 @@ def quadratic_penalty(old_posterior, *, prior_precision, likelihood, diagonal: b
     ``diagonal=True``) or :math:`F = S_*` (online Laplace)."""
     lik = get_likelihood(likelihood)
     s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
-    m, S = _posterior_parts(old_posterior)
+    m, S = posterior_parts(old_posterior)
     if m.ndim != 1 or not np.isfinite(m).all():
         raise ValueError(f"old_posterior must have a finite (D,) mean, got shape {m.shape}")
     S = check_spd(S, "old_posterior.precision", m.shape[0])
     m = m.copy()
     F = np.diag(np.diag(S)) if diagonal else S
-    P0 = np.array(_prior_matrix(prior_precision, m.shape[-1], ()))
+    P0 = np.array(prior_matrix(prior_precision, m.shape[-1], ()))
     Xr, yr = _empty(m.shape[-1])
     return QuadraticPenalty(center=m, precision=F, prior_precision=P0, likelihood=lik,
                             noise_variance=s2, removed_X=Xr, removed_y=yr,
@@ -221,14 +221,14 @@ def kprior(memory, old_mean, *, likelihood, prior_precision, noise_variance=1.0)
     if lik.mean is None:
         raise ValueError(f"likelihood must have a canonical link for a K-prior (gaussian, logistic, poisson), "
                          f"got {lik.name!r}")
-    M = _float_view(memory, "memory")
-    th = _float_view(old_mean, "old_mean")
+    M = float_view(memory, "memory")
+    th = float_view(old_mean, "old_mean")
     if M.ndim != 2 or th.ndim != 1 or M.shape[1] != th.shape[0]:
         raise ValueError(f"memory must be (M, D) and old_mean (D,) with the same D, got {M.shape} and {th.shape}")
     if not (np.isfinite(M).all() and np.isfinite(th).all()):
         raise ValueError("memory and old_mean must be finite")
     s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
-    P0 = np.array(_prior_matrix(prior_precision, th.shape[0], ()))
+    P0 = np.array(prior_matrix(prior_precision, th.shape[0], ()))
     M = M.copy()
     soft = lik.mean(M @ th, s2)
     for a in (M, th, soft, P0):

@@ -50,7 +50,7 @@ def _check_sites(sites):
         raise ValueError(f"sites must be of one problem (X of shape (N, D)), got X of shape {sites.X.shape}")
 
 
-def _check_k(k, n, name="k"):
+def check_k(k, n, name="k"):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise ValueError(f"{name} must be an integer in [1, N = {n}], got {k!r}")
     return int(k)
@@ -72,7 +72,7 @@ def memorable_examples(sites: LocalParameters, k: int = 10) -> MemorableExamples
     (12, 8, 0)
     """
     _check_sites(sites)
-    k = _check_k(k, sites.n)
+    k = check_k(k, sites.n)
     h = sites.beta * sites.variance
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(sites.beta > 0, sites.alpha / np.sqrt(sites.beta), np.sign(sites.alpha) * np.inf)
@@ -89,7 +89,7 @@ def select_memory(sites: LocalParameters, size: int, *, by: str = "memorable", r
     (``by="memorable"``: the points whose loss curvature a K-prior must keep, derivations §4),
     or a uniform draw without replacement (``by="random"``, from ``rng``)."""
     _check_sites(sites)
-    size = _check_k(size, sites.n, "size")
+    size = check_k(size, sites.n, "size")
     check_choice(by, "by", ("memorable", "random"))
     if by == "memorable":
         return np.sort(np.argsort(-sites.beta, kind="stable")[:size])

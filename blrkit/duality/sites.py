@@ -47,7 +47,7 @@ METHODS = ("delta", "variational")
 CHUNK = 1 << 14
 
 
-def _float_view(a, name: str) -> np.ndarray:
+def float_view(a, name: str) -> np.ndarray:
     """``a`` as a float array without copying a float64 input (large data is only read)."""
     if a is None:
         raise TypeError(f"{name} is required: got None, expected an array of real numbers")
@@ -58,7 +58,7 @@ def _float_view(a, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be an array of real numbers, got {type(a).__name__}") from None
 
 
-def _posterior_parts(posterior):
+def posterior_parts(posterior):
     if isinstance(posterior, NewtonResult):
         return np.asarray(posterior.means[-1], float), np.asarray(posterior.precisions[-1], float)
     if isinstance(posterior, GaussianPosterior):
@@ -67,9 +67,9 @@ def _posterior_parts(posterior):
                     f"(newton, variational_newton: its last iterate), got {type(posterior).__name__}")
 
 
-def _prior_matrix(prior_precision, D: int, batch) -> np.ndarray:
+def prior_matrix(prior_precision, D: int, batch) -> np.ndarray:
     """P₀ as ``(*batch, D, D)`` (broadcast view) from a scalar δ, a diagonal ``(D,)`` or a matrix."""
-    P = _float_view(prior_precision, "prior_precision")
+    P = float_view(prior_precision, "prior_precision")
     if not np.isfinite(P).all():
         raise ValueError("prior_precision must be finite")
     if P.ndim == 0 or (P.ndim >= 1 and P.shape[-1:] == (D,) and (P.ndim == 1 or P.shape[-2:] != (D, D))):
@@ -86,19 +86,19 @@ def _prior_matrix(prior_precision, D: int, batch) -> np.ndarray:
         raise ValueError(f"prior_precision {P.shape} does not match the batch shape {tuple(batch)}") from None
 
 
-def _prior_mean(prior_mean, D: int) -> np.ndarray:
+def check_prior_mean(prior_mean, D: int) -> np.ndarray:
     """m₀ ``(*batch, D)``, finite, or ``ValueError`` naming ``prior_mean``."""
-    m0 = _float_view(prior_mean, "prior_mean")
+    m0 = float_view(prior_mean, "prior_mean")
     if m0.shape[-1:] != (D,) or not np.isfinite(m0).all():
         raise ValueError(f"prior_mean must be a finite (*batch, {D}) array, got shape {m0.shape}")
     return m0
 
 
-def _matvec(A, v):
+def matvec(A, v):
     return (A @ v[..., None])[..., 0]
 
 
-def _rmatvec(X, r):
+def rmatvec(X, r):
     """Xᵀ r for X ``(*batch, N, D)`` and r ``(*batch, N)``."""
     return (r[..., None, :] @ X)[..., 0, :]
 
@@ -112,7 +112,7 @@ def predictive_variance(X, precision) -> np.ndarray:
     >>> predictive_variance(np.array([[1.0, 0.0], [1.0, 1.0]]), np.diag([2.0, 4.0]))
     array([0.5 , 0.75])
     """
-    X = _float_view(X, "X")
+    X = float_view(X, "X")
     if X.ndim < 2 or not np.isfinite(X).all():
         raise ValueError(f"X must be a finite (*batch, N, D) array, got shape {X.shape}")
     P = check_spd(precision, "precision", X.shape[-1])  # symmetric first, then a Cholesky factor
@@ -189,17 +189,17 @@ class LocalParameters:
     def site_sums(self):
         r""":math:`(\sum_i \tilde\lambda_i^{(1)}, \sum_i \tilde\lambda_i^{(2)})` in O(N D²) time and O(N·D)
         memory: :math:`X^\top(\alpha + \beta\odot\eta)` and :math:`-\tfrac12 X^\top \mathrm{diag}(\beta) X`."""
-        lam1 = _rmatvec(self.X, self.alpha + self.beta * self.eta)
+        lam1 = rmatvec(self.X, self.alpha + self.beta * self.eta)
         lam2 = -0.5 * (np.swapaxes(self.X, -1, -2) @ (self.beta[..., None] * self.X))
         return lam1, lam2
 
     def prior_natural(self):
         r""":math:`\lambda_0 = (P_0 m_0, -\tfrac12 P_0)`."""
-        return _matvec(self.prior_precision, self.prior_mean), -0.5 * self.prior_precision
+        return matvec(self.prior_precision, self.prior_mean), -0.5 * self.prior_precision
 
     def posterior_natural(self):
         r""":math:`\lambda_* = (S m, -\tfrac12 S)`."""
-        return _matvec(self.precision, self.mean), -0.5 * self.precision
+        return matvec(self.precision, self.mean), -0.5 * self.precision
 
     def _indices(self, i) -> np.ndarray:
         idx = np.asarray(i)
@@ -229,7 +229,7 @@ class LocalParameters:
         Xi = self.X[..., idx, :]
         a, b, e = self.alpha[..., idx], self.beta[..., idx], self.eta[..., idx]
         S = self.precision - np.swapaxes(Xi, -1, -2) @ (b[..., None] * Xi)
-        rhs = _matvec(self.precision, self.mean) - _rmatvec(Xi, a + b * e)
+        rhs = matvec(self.precision, self.mean) - rmatvec(Xi, a + b * e)
         try:
             L = np.linalg.cholesky(S)
         except np.linalg.LinAlgError:
@@ -318,14 +318,14 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     tol = check_scalar(tol, "tol", low=0.0)
     n_quadrature = check_nodes(n_quadrature, "n_quadrature")
     s2 = check_scalar(noise_variance, "noise_variance", low=0.0)
-    X = _float_view(X, "X")
-    y = _float_view(y, "y")
+    X = float_view(X, "X")
+    y = float_view(y, "y")
     if X.ndim < 2 or X.shape[-1] == 0 or X.shape[-2] == 0:
         raise ValueError(f"X must be a (*batch, N, D) array with N, D >= 1, got shape {X.shape}")
     N, D = X.shape[-2:]
     if y.ndim < 1 or y.shape[-1] != N:
         raise ValueError(f"y must have shape (*batch, N) with N = {N} rows of X, got shape {y.shape}")
-    m, S = _posterior_parts(posterior)
+    m, S = posterior_parts(posterior)
     if m.ndim < 1 or m.shape[-1] != D or S.shape != m.shape + (D,):
         raise ValueError(f"posterior must have mean (*batch, {D}) and precision (*batch, {D}, {D}) for X with "
                          f"D = {D} columns, got {m.shape} and {S.shape}")
@@ -337,13 +337,13 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     if not (np.isfinite(m).all() and np.isfinite(S).all()):
         raise ValueError("posterior must have a finite mean and precision")
     check_spd(S, "posterior.precision")  # symmetric first: a Cholesky factorisation reads one triangle only
-    P0 = _prior_matrix(prior_precision, D, batch)
-    m0 = np.zeros(D) if prior_mean is None else _prior_mean(prior_mean, D)
+    P0 = prior_matrix(prior_precision, D, batch)
+    m0 = np.zeros(D) if prior_mean is None else check_prior_mean(prior_mean, D)
     if not np.isfinite(y).all():
         raise ValueError("y must be finite (no NaN or inf)")
     lik.check_y(y, lik.name)
 
-    eta = _matvec(X, m)
+    eta = matvec(X, m)
     if not np.isfinite(eta).all():
         if not np.isfinite(X).all():
             raise ValueError("X must be finite (no NaN or inf)")
@@ -360,7 +360,7 @@ def local_parameters(X, y, posterior, *, likelihood, prior_precision, prior_mean
     if not (np.isfinite(alpha).all() and np.isfinite(beta).all()):
         raise ValueError(f"the {lik.name} loss derivatives overflowed at the posterior mean (|Xm| too large)")
     # ∇ℓ̄(m) = Σ_i x_i E[f'(η_i)] + P₀(m − m₀): zero at a fixed point
-    grad = -_rmatvec(X, alpha) + _matvec(P0, m - m0)
+    grad = -rmatvec(X, alpha) + matvec(P0, m - m0)
     gnorm = np.sqrt(np.sum(grad ** 2, axis=-1))
     if np.max(gnorm, initial=0.0) > tol:
         raise ValueError(f"posterior is not a fixed point of the BLR for this data, likelihood and prior: the "

@@ -27,8 +27,8 @@ from scipy.special import softmax
 from blrkit._validation import check_count, check_scalar, check_spd
 from blrkit.algorithms import laplace
 from blrkit.algorithms.results import LaplacePosterior
-from blrkit.duality.memory import MemorableExamples, _check_k
-from blrkit.duality.sites import _float_view, _posterior_parts, _prior_matrix
+from blrkit.duality.memory import MemorableExamples, check_k
+from blrkit.duality.sites import float_view, posterior_parts, prior_matrix
 
 __all__ = ["SoftmaxSites", "fit_softmax", "softmax_local_parameters"]
 
@@ -37,7 +37,7 @@ MAX_PARAMETERS = 1 << 14
 
 
 def _check(X, y, K):
-    X, y = _float_view(X, "X"), _float_view(y, "y")
+    X, y = float_view(X, "X"), float_view(y, "y")
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must be an (N, D) array with N, D >= 1, got shape {X.shape}")
     if y.shape != X.shape[:1]:
@@ -78,7 +78,7 @@ def fit_softmax(X, y, *, n_classes: int, prior_precision, tol: float = 1e-10, ma
     θ ``(D·K,)``, by :func:`blrkit.algorithms.laplace` (the delta-method BLR; ρ = 1: Newton)."""
     X, y = _check(X, y, n_classes)
     D, K = X.shape[1], n_classes
-    P0 = _prior_matrix(prior_precision, D * K, ())
+    P0 = prior_matrix(prior_precision, D * K, ())
 
     def grad(theta):
         _, _, alpha = _parts(X, y, theta, K)
@@ -127,7 +127,7 @@ class SoftmaxSites:
         largest :math:`-\log p_{i, y_i}` (confidently wrong), uncertain examples the largest
         :math:`\mathrm{tr} B_i = 1 - \|p_i\|^2` among the rest, easy ones the smallest. ``memorability`` is
         :math:`\mathrm{tr} B_i`, ``residual`` :math:`-\log p_{i,y_i}`."""
-        k = _check_k(k, len(self.y))
+        k = check_k(k, len(self.y))
         nll = -np.log(np.clip(self.probabilities[np.arange(len(self.y)), self.y], 1e-300, None))
         tr = 1.0 - np.sum(self.probabilities ** 2, axis=1)
         outlier = np.argsort(-nll, kind="stable")[:k]
@@ -161,14 +161,14 @@ def softmax_local_parameters(X, y, posterior, *, n_classes: int, prior_precision
     X, y = _check(X, y, n_classes)
     tol = check_scalar(tol, "tol", low=0.0)
     D, K = X.shape[1], n_classes
-    m, S = _posterior_parts(posterior)
+    m, S = posterior_parts(posterior)
     if m.shape != (D * K,) or S.shape != (D * K, D * K):
         raise ValueError(f"posterior must have mean ({D * K},) and precision ({D * K}, {D * K}) for D = {D} "
                          f"features and K = {K} classes, got {m.shape} and {S.shape}")
     if not np.isfinite(m).all():
         raise ValueError("posterior must have a finite mean")
     check_spd(S, "posterior.precision")
-    P0 = np.array(_prior_matrix(prior_precision, D * K, ()))
+    P0 = np.array(prior_matrix(prior_precision, D * K, ()))
     eta, p, alpha = _parts(X, y, m, K)
     gnorm = float(np.linalg.norm(-(X.T @ alpha).reshape(-1) + P0 @ m))
     if gnorm > tol:

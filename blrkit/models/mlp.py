@@ -40,7 +40,7 @@ def _activate(z, name):
     return np.tanh(z) if name == "tanh" else np.maximum(z, 0.0)
 
 
-def _derivative_from_output(a, name):
+def derivative_from_output(a, name):
     """φ'(z) written in terms of a = φ(z): 1 − a² for tanh, [a > 0] for ReLU."""
     return 1.0 - a * a if name == "tanh" else (a > 0).astype(a.dtype)
 
@@ -141,7 +141,7 @@ class MLP:
 
     def predict_proba(self, theta, X) -> np.ndarray:
         """softmax(z), ``(*lead, n, K)``."""
-        return _softmax(self.logits(theta, X))
+        return softmax_probabilities(self.logits(theta, X))
 
     def loss(self, theta, X, y) -> np.ndarray:
         r"""The mean cross-entropy :math:`\frac1n\sum_i \ell_i(\theta)`, ``(*lead,)``."""
@@ -155,12 +155,12 @@ class MLP:
     def _deltas(self, theta, X, y):
         """Activations and the back-propagated δ_l of every layer, per example, ``(*lead, n, d_l)``."""
         acts, z = self._forward(theta, X)
-        delta = _softmax(z)
+        delta = softmax_probabilities(z)
         delta[..., np.arange(len(y)), y] -= 1.0         # δ_L = p − e_y
         deltas = [delta]
         for (W, _), a in zip(self._layers(theta)[:0:-1], acts[:0:-1]):
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ φ'(a_{l-1})
-            delta = (delta @ np.swapaxes(W, -1, -2)) * _derivative_from_output(a, self.activation)
+            delta = (delta @ np.swapaxes(W, -1, -2)) * derivative_from_output(a, self.activation)
             deltas.append(delta)
         return acts, deltas[::-1]
 
@@ -259,6 +259,6 @@ def _logsumexp(z):
     return np.log(np.exp(z - zmax).sum(-1)) + zmax[..., 0]
 
 
-def _softmax(z):
+def softmax_probabilities(z):
     e = np.exp(z - z.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)

@@ -245,7 +245,7 @@ def ncvmp(p: Problem, recipe) -> list:
     evidence lower bound over Gaussians, :math:`S = \\alpha I + X^\\top\\mathbb E[f'']X` and
     :math:`\\alpha m + X^\\top\\mathbb E[f'] = 0`, evaluated by adaptive quadrature (exact Gaussian VI)."""
     from blrkit.algorithms import ncvmp_logistic as driver
-    from blrkit.classical.ncvmp import _dF, knowles_minka
+    from blrkit.classical.ncvmp import dF, knowles_minka
 
     rng = p.rng()
     X = rng.standard_normal((p.batch, p.n, p.dim)) / np.sqrt(p.dim)
@@ -264,7 +264,7 @@ def ncvmp(p: Problem, recipe) -> list:
     residuals, scale = [], []
     for b in range(p.batch):  # the ELBO's stationarity at the last iterate, by adaptive quadrature
         mb, V = res.means[-1, b], np.linalg.inv(res.precisions[-1, b])
-        d = _dF(X[b] @ mb, np.einsum("nd,de,ne->n", X[b], V, X[b]), y[b])  # (∂F/∂μ, ∂F/∂v) per example
+        d = dF(X[b] @ mb, np.einsum("nd,de,ne->n", X[b], V, X[b]), y[b])  # (∂F/∂μ, ∂F/∂v) per example
         residuals += [alpha * mb - X[b].T @ d[:, 0], res.precisions[-1, b] - (alpha * np.eye(p.dim)
                                                                                - 2 * X[b].T @ (d[:, 1:] * X[b]))]
         scale += [np.abs(X[b].T @ d[:, 0]).max(), np.abs(res.precisions[-1, b]).max()]

@@ -29,7 +29,7 @@ def test_gradient_matches_finite_differences(rng, sizes, activation, monkeypatch
     fd = (net.loss(theta + E, X, y) - net.loss(theta - E, X, y)) / (2 * FD_STEP)  # all D directions at once
     np.testing.assert_allclose(g, fd, rtol=0, atol=FD_ATOL)
     # the check sees a wrong variant: φ' taken as 1 everywhere (a dropped factor in δ_{l-1})
-    monkeypatch.setattr("blrkit.models.mlp._derivative_from_output", lambda a, name: np.ones_like(a))
+    monkeypatch.setattr("blrkit.models.mlp.derivative_from_output", lambda a, name: np.ones_like(a))
     assert np.max(np.abs(net.gradient(theta, X, y) - fd)) > 1e3 * FD_ATOL
 
 
