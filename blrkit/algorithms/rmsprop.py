@@ -51,7 +51,7 @@ def check_lr_eps(lr, eps):
 
 def run_moment_step(xp, step, grad, m0, n_steps, state0: int, hyper: dict, names: dict, *, counts_steps: bool = False):
     """Loop ``step`` in the namespace ``xp`` of the array arguments: every call of ``grad`` is checked (shape,
-    real, finite, and |g| below √(largest float): v holds g²); every iterate is checked finite. ``hyper`` are
+    real, finite, and every gᵢ below √(largest float) in magnitude: v holds g²); every iterate is checked finite. ``hyper`` are
     the checked hyperparameters, each a scalar or one value per problem (``names``: the user's name of each,
     for the message), passed to every step (with
     ``t``, from 1, when ``counts_steps``): as they are for NumPy (bit for bit the values the step always got),

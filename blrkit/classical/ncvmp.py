@@ -19,7 +19,7 @@ from scipy import integrate, special, stats
 def dF(mu, v, y):
     """(∂F/∂μ, ∂F/∂v) for F(μ, v) = E[log σ(yη)], η ~ N(μ, v), for every example at once: ``(N, 2)``.
 
-    One adaptive integral over the standard normal z (η = μ + √v z, |z| ≤ 12) of the 2N integrands
+    One adaptive integral over the standard normal z (η = μ + √v z, z within ±12) of the 2N integrands
     (``scipy.integrate.quad_vec``, absolute tolerance 1e-14)."""
     mu, sd, y = np.asarray(mu, float), np.sqrt(np.asarray(v, float)), np.asarray(y, float)
 

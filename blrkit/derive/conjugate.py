@@ -10,7 +10,7 @@ linear in :math:`\mu` and its gradient is a constant, so with the prior in the f
 
 and :math:`\rho = 1` gives the exact posterior in one step, from any start.  The derivation
 finds :math:`\tilde\lambda_i` by rewriting the loss in :math:`T(\theta)`; a loss that cannot be so
-written is not conjugate and raises :class:`~blrkit.derive.gaussian.DerivationError`.
+written is not conjugate and raises :class:`~blrkit.derive.errors.DerivationError`.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ Before the rules, logarithms and trigonometric functions of sums are expanded
 (:math:`\cos(\theta - a) = \cos a\cos\theta + \sin a\sin\theta`), so a loss linear in T(θ) after the
 expansion is found linear.
 
-A term that none of them reaches raises :class:`~blrkit.derive.gaussian.DerivationError` naming it.
+A term that none of them reaches raises :class:`~blrkit.derive.errors.DerivationError` naming it.
 """
 
 from __future__ import annotations

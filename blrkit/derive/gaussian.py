@@ -41,7 +41,7 @@ from .errors import DerivationError
 from .losses import ExpressionLoss, GaussianPrior, OracleLoss
 from .symbols import RHO, D
 
-__all__ = ["DerivationError", "RHO", "StepBuilder", "derive_gaussian", "improved_rule", "laplace_fixed_point"]
+__all__ = ["RHO", "StepBuilder", "derive_gaussian", "improved_rule", "laplace_fixed_point"]
 
 
 def _symmetric(e, names: set[str]):
