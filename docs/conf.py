@@ -214,22 +214,27 @@ def fill_galleries(app, doctree, docname) -> None:
 class Submodules(SphinxDirective):
     """``.. blrkit-submodules:: blrkit.algorithms`` with an optional ``:first: newton ridge``.
 
-    Expands to one section with an ``automodule`` (``:members:``) for every public module
-    (not a package, no leading underscore) of the package: those named in ``:first:`` in that
-    order, the others alphabetically.  A module added to the package is documented, and its
-    docstrings checked by the -W build, without editing these pages.
+    Expands to one section with an ``automodule`` (``:members:``) for every public module (no
+    leading underscore in its name) of the package; with ``:recursive:``, also of its public
+    subpackages at any depth (a subpackage just before its modules).  Those whose first component
+    is named in ``:first:`` come in that order, the others alphabetically.  A module added to the
+    package is documented, and its docstrings checked by the -W build, without editing these pages.
     """
 
     required_arguments = 1
-    option_spec = {"first": directives.unchanged}
+    option_spec = {"first": directives.unchanged, "recursive": directives.flag}
 
     def run(self):
         package = importlib.import_module(self.arguments[0])
-        found = sorted(m.name for m in pkgutil.iter_modules(package.__path__)
-                       if not m.ispkg and not m.name.startswith("_"))
-        first = [n for n in self.options.get("first", "").split() if n in found]
+        walk = pkgutil.walk_packages if "recursive" in self.options else pkgutil.iter_modules
+        found = sorted(m.name[len(package.__name__) + 1:]
+                       for m in walk(package.__path__, prefix=package.__name__ + ".")
+                       if ("recursive" in self.options or not m.ispkg)
+                       and not any(part.startswith("_") for part in m.name.split(".")))
+        order = self.options.get("first", "").split()
+        rank = {name: i for i, name in enumerate(order)}
         blocks = []
-        for name in first + [n for n in found if n not in first]:
+        for name in sorted(found, key=lambda n: (rank.get(n.split(".")[0], len(order)), n.split("."))):
             module = f"{package.__name__}.{name}"
             self.env.note_dependency(importlib.import_module(module).__file__)
             title = f"``{module}``"

@@ -128,7 +128,7 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
 
     Raises
     ------
-    DerivationError
+    blrkit.derive.errors.DerivationError
         An unknown family, a loss in symbols that are not θ or declared data, an expectation that
         does not exist, or a family/approximation pair that makes no sense; the message names the
         term and the approximation that would remove it.

@@ -50,7 +50,7 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
 
     Raises
     ------
-    DerivationError
+    blrkit.derive.errors.DerivationError
         A loss that is not a GLM loss, or an identity that does not follow (a bug, not an input error).
 
     Examples
