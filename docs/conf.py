@@ -227,10 +227,10 @@ class Submodules(SphinxDirective):
     def run(self):
         package = importlib.import_module(self.arguments[0])
         walk = pkgutil.walk_packages if "recursive" in self.options else pkgutil.iter_modules
-        found = sorted(m.name[len(package.__name__) + 1:]
-                       for m in walk(package.__path__, prefix=package.__name__ + ".")
-                       if ("recursive" in self.options or not m.ispkg)
-                       and not any(part.startswith("_") for part in m.name.split(".")))
+        found = sorted(name for name, ispkg in ((m.name[len(package.__name__) + 1:], m.ispkg)
+                                                for m in walk(package.__path__, prefix=package.__name__ + "."))
+                       if ("recursive" in self.options or not ispkg)
+                       and not any(part.startswith("_") for part in name.split(".")))
         order = self.options.get("first", "").split()
         rank = {name: i for i, name in enumerate(order)}
         blocks = []
@@ -254,9 +254,11 @@ def _defining_names(target: str) -> list[str]:
         if package is None or not hasattr(package, parts[i]):
             continue
         obj = getattr(package, parts[i])
+        # a driver the Dask adapter wraps (functools.wraps) is documented where the driver is defined
+        same = {id(obj), id(getattr(obj, "__wrapped__", obj))}
         rest = ".".join(parts[i:])
         return [f"{name}.{rest}" for name, module in sorted(sys.modules.items())
-                if name.startswith(package.__name__ + ".") and getattr(module, parts[i], None) is obj]
+                if name.startswith(package.__name__ + ".") and id(getattr(module, parts[i], None)) in same]
     return []
 
 
