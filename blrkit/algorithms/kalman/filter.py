@@ -232,12 +232,12 @@ def _padded_update(m_pred, P_pred, y_t, H, R, d, o, xp=np):
     # with an identity block there, uncoupled. The residual and the gain columns of those
     # components are then exactly 0 and C is block diagonal, so m, P equal the update on the
     # observed rows alone; the log-density of the unit block, −½ n_missing log 2π, is added back.
-    missing = xp.astype(~o, xp.float64)
+    missing = xp.astype(~o, R.dtype)  # in the model's dtype: float32 data stays float32
     y0 = xp.where(o, y_t, 0.0)
     d0 = 0.0 if d is None else xp.where(o, d, 0.0)
     Hp = xp.where(o[..., None], H, 0.0)
     Rp = xp.where(o[..., :, None] & o[..., None, :], R, 0.0) + missing[..., :, None] * xp.eye(
-        o.shape[-1], dtype=xp.float64, device=device(R))
+        o.shape[-1], dtype=R.dtype, device=device(R))
     m, P, _, v, C = update(m_pred, P_pred, y0, Hp, Rp, d0)
     return m, P, gaussian_logpdf(v, C, xp) + 0.5 * xp.sum(missing, axis=-1) * LOG_2PI
 

@@ -102,7 +102,9 @@ def rts_smoother(filter_result: KalmanFilterResult, F, Q, *, transition_offsets=
     batch = tuple(means.shape[:-2])
     F, Q, b, tv = check_smoother_model(T, D, batch, F, Q, transition_offsets, time_varying)
     if xp is not np:
-        # any other library: the plain backward loop in its own namespace
+        # any other library: the plain backward loop in its own namespace, in the run's dtype (its matmul does
+        # not promote: float32 filter results meet F and Q in float32)
+        F, Q, b, means, covs = (None if a is None else as_dtype(xp, dtype, a) for a in (F, Q, b, means, covs))
         ms, Ps, cross = _smooth_plain(xp, xp.moveaxis(means, -2, 0), xp.moveaxis(covs, -3, 0), F, Q, b, tv,
                                       cross_covariances)
         check_overflow(xp, "smoother", ms, Ps, *(() if cross is None else (cross,)))
