@@ -121,34 +121,14 @@ def floating_dtype(xp, **named):
     ...
     ValueError: m0 has dtype float16: blrkit computes in float32 or float64; convert m0 (e.g. m0.astype(numpy.float32))
     """
-    single = False
-    for name, v in named.items():
-        dtype = getattr(v, "dtype", None)
-        if dtype is None:                       # numbers, lists, None: they do not choose
-            continue
-        if type(v) is np.ndarray:               # the common case, without a call
-            if dtype.kind != "f":
-                continue
-            if dtype == _FLOAT64:
-                return xp.float64
-            if dtype != _FLOAT32:
-                float_dtype(xp, **{name: v})    # float16: refused, named
-            single = True
-        elif _real_floating(xp, v):
-            if float_dtype(xp, **{name: v}) == xp.float64:
-                return xp.float64
-            single = True
-    return xp.float32 if single else xp.float64
-
-
-_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
+    return float_dtype(xp, **{name: v for name, v in named.items() if _real_floating(xp, v)})
 
 
 def _real_floating(xp, v) -> bool:
+    if isinstance(v, (np.ndarray, np.generic)):
+        return v.dtype.kind == "f"
     if not hasattr(v, "shape"):
         return False
-    if isinstance(v, np.generic):
-        return v.dtype.kind == "f"
     try:
         return bool(array_namespace(v=v).isdtype(v.dtype, "real floating"))
     except (TypeError, ValueError, AttributeError):

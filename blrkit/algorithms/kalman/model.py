@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from blrkit._array_api import array_library, array_namespace, device, to_numpy
 from blrkit._validation import as_float_array, cholesky_succeeds, reject_complex
@@ -358,16 +359,21 @@ def check_overflow(xp, what: str, *arrays) -> None:
 def gaussian_logpdf(v, C, xp=np):
     """log N(v; 0, C) over leading axes, by Cholesky: −½ (vᵀC⁻¹v + log det C + O log 2π).
 
-    One shared C (O, O) is factorised once and its triangular factor inverted (O × O), so that one
-    matrix product serves every v. ``xp``: the namespace of ``v`` and ``C``.
+    One shared C (O, O) is factorised once and one triangular solve serves every v (the v's as the
+    columns of its right-hand side). ``xp``: the namespace of ``v`` and ``C``.
     """
     L = xp.linalg.cholesky(C)
     O = v.shape[-1]
     # log det C = 2 Σ log L_ii
     logdet = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(L)), axis=-1)
     if C.ndim == 2:
-        # z = L⁻¹v for every v at once
-        z = v @ xp.linalg.inv(L).T
+        # z = L⁻¹v for every v at once: L z = v, the v's as columns
+        flat = xp.reshape(v, (-1, O))
+        if xp is np:
+            z = solve_triangular(L, flat.T, lower=True, check_finite=False).T
+        else:
+            z = xp.linalg.solve(L, flat.T).T
+        z = xp.reshape(z, v.shape)
     else:
         z = xp.linalg.solve(L, v[..., None])[..., 0]
     return -0.5 * (xp.sum(z * z, axis=-1) + logdet + O * LOG_2PI)
