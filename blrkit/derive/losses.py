@@ -47,6 +47,10 @@ class ExpressionLoss:
     dims: tuple = ()
     #: "linear-gaussian" adds the Woodbury step to the Kalman gain form
     kind: str = ""
+    #: the model the loss comes from, a sentence with LaTeX in ``$…$`` defining its symbols (printed first)
+    model: str = ""
+    #: ``expr`` in LaTeX as a paper writes it (SymPy expands the transposes of a quadratic form)
+    formula: str = ""
 
     def gradient(self):
         return sp.diff(self.expr, self.theta)
@@ -97,6 +101,9 @@ def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
               (alpha, "prior precision α (ridge penalty), scalar or (...)"),
               (s2, "noise variance σ², scalar or (...)")),
         dims=((D, "X.shape[-1]"),),
+        model=r"targets $y = X\theta + \varepsilon$ with noise $\varepsilon \sim \mathcal{N}(0, \sigma^2 I)$ and "
+              r"design matrix $X$: $\ell(\theta) = -\log p(y \mid \theta)$ up to a constant",
+        formula=r"\frac{1}{2 \sigma^2}\left(y - X\theta\right)^\top\left(y - X\theta\right)",
     )
     return loss, GaussianPrior(ZeroMatrix(D, 1), alpha * Identity(D), r"\mathcal{N}(0, \alpha^{-1} I)")
 
@@ -119,6 +126,10 @@ def linear_gaussian_loss() -> tuple[ExpressionLoss, GaussianPrior]:
               (R, "observation-noise covariance, (..., O, O)"),
               (d, "observation offset, (..., O); 0 for none")),
         dims=((D, "m_pred.shape[-1]"), (O, "y.shape[-1]")), kind="linear-gaussian",
+        model=r"measurement model $y = H\theta + d + \varepsilon$: observation $y$, observation matrix $H$, "
+              r"offset $d$, noise $\varepsilon \sim \mathcal{N}(0, R)$; $\ell(\theta) = -\log p(y \mid \theta)$ "
+              r"up to a constant",
+        formula=r"\frac{1}{2}\left(y - d - H\theta\right)^\top R^{-1}\left(y - d - H\theta\right)",
     )
     prior = GaussianPrior(m_pred, Inverse(P_pred), r"\mathcal{N}(\bar m, \bar P)",
                           data=((m_pred, "predicted mean, (..., D)"),
