@@ -116,6 +116,9 @@ def _loss_steps(b: "StepBuilder", loss):
     if _derived(loss):
         why = ("per-example loss $f(\\eta, y)$ with $\\eta_i = x_i^\\top\\theta$, differentiated by SymPy"
                if loss.data else "differentiated by SymPy, entry by entry")
+        labels = getattr(loss, "labels", ())
+        if labels and all(abs(v) == 1 for v in labels):
+            why += "; the labels are $y = \\pm 1$, so $y^2 = 1$"
         b.step("Loss derivatives", loss.steps(None), why, "blr")
 
 

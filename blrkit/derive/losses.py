@@ -210,6 +210,16 @@ class GLMLoss:
                 f"    raise ValueError(\"y must hold only the labels {allowed} of this loss, {self.name} \"",
                 "                     \"(labels in {0, 1}: pass 2*y - 1)\")"]
 
+    def on_labels(self, expr):
+        """``expr`` on the loss's labels: with y ∈ {-1, +1}, an even power of y is 1 (the logistic f'' without y²).
+
+        >>> glm_loss("logistic").on_labels(glm_loss("logistic").f2)
+        expit(-eta*y)*expit(eta*y)
+        """
+        if not self.labels or any(abs(v) != 1 for v in self.labels):
+            return expr
+        return expr.replace(lambda e: e.is_Pow and e.base == Y_OBS and e.exp.is_even, lambda e: sp.S.One)
+
     @property
     def data(self):
         X, y = MatrixSymbol("X", N, D), MatrixSymbol("y", N, 1)
@@ -221,7 +231,8 @@ class GLMLoss:
         """The derivative equations shown in a derivation."""
         fp, fpp = Display("f_1", r"f'(\eta, y)", "f'(η, y)"), Display("f_2", r"f''(\eta, y)", "f''(η, y)")
         return [
-            (Display("f_0", r"f(\eta, y)", "f(η, y)"), self.f), (fp, self.f1), (fpp, self.f2),
+            (Display("f_0", r"f(\eta, y)", "f(η, y)"), self.f), (fp, self.on_labels(self.f1)),
+            (fpp, self.on_labels(self.f2)),
             (Display("grad_glm", r"\nabla\ell(\theta)", "∇ℓ(θ)"),
              Display("Xf1", r"X^\top f'(X\theta, y)", "Xᵀ f'(Xθ, y)")),
             (Display("hess_glm", r"\nabla^2\ell(\theta)", "∇²ℓ(θ)"),

@@ -97,7 +97,8 @@ SCRIPT = re.compile(r"[_^][^\s()\[\]]*[_^,]\S|[_^]-")
 def leaks(text: str, commands: set) -> list:
     """What of LaTeX is left in ``text``: backslashes, braces, unbracketed compound scripts, command names as words
     (``varphi``) or glued to what follows (``sqrts``, ``logPhi``, ``logdet``)."""
-    found = [c for c in "\\{}" if c in text] + [q for q in QUOTED if q in text] + SCRIPT.findall(text)
+    found = ["\\"] * ("\\" in text) + re.findall(r"[_^A-Za-z]\{|\}\{", text)  # a TeX group; a set {-1, +1} is text
+    found += [q for q in QUOTED if q in text] + SCRIPT.findall(text)
     names = commands - WORDS
     operators = commands | {"log", "exp", "sqrt", "det"}
     for run_ in re.findall(r"[A-Za-z]+", text):
@@ -139,3 +140,44 @@ def test_markdown_prose_has_no_latex_outside_maths(printed):
         if found:
             bad[label] = found[:3]
     assert not bad, bad
+
+
+# -- 3. names ----------------------------------------------------------------------------------------------------
+
+def test_logistic_second_derivative_uses_labels_of_one_squared(printed):
+    """y ∈ {-1, +1}: f''(η, y) prints without y² (it was y² σ(-ηy) σ(ηy)), and equals SymPy's f'' on both labels."""
+
+    import sympy as sp
+
+    from blrkit.derive.functions import expit
+    from blrkit.derive.losses import glm_loss
+    from blrkit.derive.symbols import ETA, Y_OBS
+
+    loss = glm_loss("logistic")
+    shown = loss.on_labels(loss.f2)
+    assert not shown.has(Y_OBS**2)
+    def textbook(e):  # σ(u) = 1/(1 + e^(-u)), written out here
+        return sp.lambdify((ETA, Y_OBS), e.replace(expit, lambda u: 1 / (1 + sp.exp(-u))), "numpy")
+
+    on_labels, full = textbook(shown), textbook(loss.f2)
+    eta = np.array([-2.3, 0.4, 3.1])
+    for y in (-1.0, 1.0):
+        assert np.allclose(on_labels(eta, y), full(eta, y))
+    assert not np.allclose(on_labels(eta, 2.0), full(eta, 2.0))  # off the labels, y² is not 1
+    texts = [v["text"] for label, (_, v) in printed.items() if "glm:logistic" in label and "f''(η, y) =" in v["text"]]
+    assert texts and not any("f''(η, y) = y²" in t for t in texts)
+
+
+def test_kalman_states_its_measurement_model_before_its_symbols(printed):
+    """H, R and d appear first in the line that says what they are (before, the derivation never said)."""
+    lines = printed["recipe kalman_update"][1]["text"].splitlines()
+    first = next(i for i, line in enumerate(lines) if re.search(r"\bH\b|\bR\b", line))
+    assert "measurement model y = Hθ + d + ε" in lines[first] and "N(0, R)" in lines[first]
+
+
+def test_a_diagonal_gaussian_derivation_writes_its_precision_s(printed):
+    """VOGN and IVON advance the vector s; their justifications wrote S_t, the full matrix of other derivations."""
+    for name in ("vogn", "ivon"):
+        text = printed[f"recipe {name}"][1]["text"]
+        assert "λₜ = (sₜ ⊙ mₜ, -1/2 sₜ)" in text and "s = -2λ₂ and m = λ₁ / s" in text, name
+        assert "(Sₜ mₜ, -1/2 Sₜ)" not in text and "S = -2λ₂" not in text, name
