@@ -372,6 +372,9 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     if rewrites:
         if not b.elementwise:
             raise DerivationError("rewrites of the textbook form (RMSprop, Adam, IVON) need the diagonal Gaussian")
+        # α is the prior precision N(0, α⁻¹I) here: a decoupled step size takes another letter, η
+        if prior is not None and prior.isotropic is not None:
+            b.terms["lr_latex"] = r"\eta"
         update, outputs = _rewrite_textbook(b, rewrites, dict(update), m, S, m_new, S_new)
     prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
@@ -388,7 +391,8 @@ def _rewrite_textbook(b: StepBuilder, rewrites, update: dict, m, s, m_new, s_new
         update = a.rewrite(update, b.terms)
         if update == before:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
-        b.step(a.label, list(update.items()), f"${a.statement}$" + (f", {a.note}" if a.note else ""), a.anchor,
+        statement = a.statement_in(b.terms) if hasattr(a, "statement_in") else a.statement
+        b.step(a.label, list(update.items()), f"${statement}$" + (f", {a.note}" if a.note else ""), a.anchor,
                approximate=not a.exact)
     scale = next((b.terms[n] for n in ("v_new", "h_avg_new") if n in b.terms), s_new)
     order = [m_new, scale, b.terms.get("g_avg_new")]

@@ -895,15 +895,15 @@ class _ScalarPrinter(NumPyPrinter):
 _MATH_PRINTER = PythonCodePrinter({"fully_qualified_modules": True})
 
 
-def equation_line(eq) -> str:
-    r"""``lhs = rhs`` of an equation in LaTeX, in the default notation: a comment above a line of emitted code.
+def equation_line(eq, notation: Notation = Notation()) -> str:
+    r"""``lhs = rhs`` of an equation in LaTeX (in a derivation's ``notation``): a comment above a line of emitted code.
 
     >>> import sympy as sp
     >>> from blrkit.derive.derivation import Equation
     >>> print(equation_line(Equation(sp.Symbol("S_new"), sp.Symbol("S") + sp.Symbol("H"))))
     S_{t+1} = S_t + \nabla^2\ell(m_t)
     """
-    return f"{latex(eq.lhs)} = {latex(eq.rhs)}"
+    return f"{latex(eq.lhs, notation=notation)} = {latex(eq.rhs, notation=notation)}"
 
 
 def scalar_code(expr, sum_axis: int = -1, scale_first: bool = False, scalars: frozenset = frozenset()) -> str:

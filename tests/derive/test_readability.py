@@ -181,3 +181,11 @@ def test_a_diagonal_gaussian_derivation_writes_its_precision_s(printed):
         text = printed[f"recipe {name}"][1]["text"]
         assert "λₜ = (sₜ ⊙ mₜ, -1/2 sₜ)" in text and "s = -2λ₂ and m = λ₁ / s" in text, name
         assert "(Sₜ mₜ, -1/2 Sₜ)" not in text and "S = -2λ₂" not in text, name
+
+
+def test_alpha_keeps_one_meaning(printed):
+    """Where α is the prior precision (p₀ = N(0, α⁻¹I)), the decoupled step size is another letter: IVON printed
+    α for the prior, then for the learning rate of the mean step (ρ → α)."""
+    both = [label for label, (_, v) in printed.items() if "N(0, α⁻¹ I)" in v["text"] and "ρ → α" in v["text"]]
+    assert not both
+    assert "ρ → η" in printed["recipe ivon"][1]["text"] and "ρ → α" in printed["recipe adam"][1]["text"]
