@@ -494,6 +494,11 @@ class DecoupledStep(TextbookRewrite):
     note = "in the mean step; the fixed points stay"
     families = ("diagonal-gaussian",)
 
+    def statement_in(self, terms) -> str:
+        r"""The statement with the step size's letter in this derivation (:math:`\eta` where :math:`\alpha` is the
+        prior precision, IVON)."""
+        return r"\rho \to " + terms.get("lr_latex", r"\alpha")
+
     def rewrite(self, update, terms):
         import sympy as sp
 

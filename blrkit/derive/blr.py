@@ -22,7 +22,7 @@ from .gaussian import derive_gaussian
 from .known import known_algorithm
 from .losses import ExpressionLoss, OracleLoss
 from .parsing import check_numbers
-from .printing import equation_line
+from .printing import Notation, equation_line
 
 GAUSSIAN_KINDS = {
     "gaussian-fixed-covariance": "fixed",
@@ -358,7 +358,9 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     args = [Argument(n, "matrix" if n == "S" else "vector", _STATE_DOCS[n]) for n in state]
     if not unit and "rho" in free:
         args.append(Argument("rho", "scalar", _STATE_DOCS["rho"]))
-    args += [Argument(n, "int" if n == "t" else "scalar", _STATE_DOCS[n])
+    lr_latex = f["terms"].get("lr_latex")  # IVON: α is the prior precision, the decoupled step size is η
+    docs = dict(_STATE_DOCS, lr=_STATE_DOCS["lr"].replace("α", "η")) if lr_latex else _STATE_DOCS
+    args += [Argument(n, "int" if n == "t" else "scalar", docs[n])
              for n in ("lr", "eps", "beta1", "weight_decay", "ess", "t") if n in free]
     for sym, doc in _data_docs(f):
         if sym.name not in free and any(sym is p for p, _ in f.get("prior_data", ())):
@@ -383,7 +385,8 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
     if mc:
         args += [Argument("n_samples", "int", _STATE_DOCS["n_samples"]), Argument("rng", "rng", _STATE_DOCS["rng"])]
     outputs = f.get("outputs") or tuple(eq.lhs for eq in reversed(update))
-    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq)) for eq in update)
+    notation = Notation(names=(("lr", lr_latex),)) if lr_latex else Notation()
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq, notation)) for eq in update)
     return Derivation(
         title=title or "Gaussian BLR step", family=key, approximations=approx, steps=tuple(f["steps"]),
         natural_update=tuple(Equation(l, r) for l, r in f["natural"]), update=tuple(update),
@@ -391,6 +394,7 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         summary=f"One BLR step: {title or 'Gaussian BLR'}.",
         arguments=tuple(args), oracles=tuple(oracles), assignments=assignments, outputs=outputs,
         dims=tuple(f["dims"].items()), elementwise=elementwise,
+        notation=notation,
         extra={"terms": f["terms"], "loss": f["loss"]},
     )
 

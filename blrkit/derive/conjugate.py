@@ -231,6 +231,10 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     sampled = e.sampled
     conjugate = e.remainder == 0 and sampled == 0
     e_loss = _data_sums(e.expression(family))
+    if sampled != 0:  # the part no rule reaches stays an expectation, estimated below: never a value
+        from .symbols import Display
+
+        e_loss = e_loss + Display("E_f_mc", r"\mathbb{E}_{q_t}[f(\theta)]")
     step("Expected loss", [(sp.Symbol("E_loss"), e_loss)],
          "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$" if conjugate else
          "terms linear in $T(\\theta)$ give $\\mu$; a term $e^{c^\\top T(\\theta)}$ gives "
@@ -246,10 +250,15 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         mc = [Display(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
                                      rf"\right]_{{{k + 1}}}", f"dmu_mc[{k}]") for k in range(K)]
         grads = [g + x for g, x in zip(grads, mc)]
-        step("Monte Carlo", [(sp.Symbol("f_mc"), sampled)],
-             "no exact rule reaches this part $f$ of the loss: the emitted step estimates "
-             "$\\nabla_\\mu\\mathbb{E}_q[f] = F(\\lambda)^{-1}\\mathbb{E}_q[f(\\theta)(T(\\theta) - \\mu)]$ "
-             "from draws $\\theta_k \\sim q_t$ (score function)", "monte-carlo", approximate=True)
+        f_of = Display("f_mc", r"f(\theta)")
+        estimate = (Display("dmu_f_mc", r"\nabla_\mu\mathbb{E}_{q_t}[f(\theta)]"),
+                    Display("dmu_f_mc_hat", r"F(\lambda_t)^{-1} \frac{1}{K}\sum_{k=1}^{K} f(\theta_k)"
+                                            r"\left(T(\theta_k) - \mu_t\right)"))
+        steps.append(Step("Monte Carlo", (Equation(f_of, sampled), Equation(*estimate, approximate=True)),
+                          "no exact rule reaches this part $f$ of the loss: the emitted step estimates the natural "
+                          "gradient of $\\mathbb{E}_{q_t}[f]$ from $K$ draws $\\theta_k \\sim q_t$ ($K$ is its "
+                          "number of samples; score function, "
+                          "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$)", "monte-carlo"))
     step("Natural gradient", list(zip(dmu, grads)),
          "constant in $\\mu$: each datum adds its own natural parameters" if conjugate else
          "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$ (chain rule through $\\mu = \\nabla A(\\lambda)$, "
@@ -260,7 +269,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     nat = [sp.expand(x.subs(inner).subs(dict(zip(lam0, prior_nat)))) for x in nat]
     for a in approx:
         nat = [_data_sums(sp.expand(x.subs(RHO, a.value))) for x in nat]
-        drops = not any(x.has(*lam) for x in nat)
+        # λ_t drops out only if the update, its natural gradient written out, no longer depends on λ_t: a
+        # non-conjugate gradient depends on it (and a Monte-Carlo estimate draws from q_t)
+        drops = sampled == 0 and not any(x.subs(dict(zip(dmu, grads))).has(*lam) for x in nat)
         step(a.label, list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior" if drops
              else f"${a.statement}$", a.anchor)
     needs_state = any(x.has(*lam) for x in nat) or not approx or not conjugate

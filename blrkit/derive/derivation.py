@@ -112,7 +112,9 @@ def _plain(s: str) -> str:
 
 #: Unicode in step labels -> LaTeX
 _TEX_LABEL = {"ρ": r"$\rho$", "λ": r"$\lambda$", "μ": r"$\mu$", "θ": r"$\theta$", "ℓ": r"$\ell$",
-              "∇": r"$\nabla$", "–": "--", "≈": r"$\approx$"}
+              "∇": r"$\nabla$", "–": "--", "≈": r"$\approx$",
+              **{c: rf"$\{n}$" for c, n in zip("αβγδεηκνξπστφψω", ("alpha beta gamma delta epsilon eta kappa nu xi pi "
+                                                               "sigma tau phi psi omega").split())}}
 
 
 def _tex_label(s: str) -> str:

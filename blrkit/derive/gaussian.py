@@ -116,6 +116,9 @@ def _loss_steps(b: "StepBuilder", loss):
     if _derived(loss):
         why = ("per-example loss $f(\\eta, y)$ with $\\eta_i = x_i^\\top\\theta$, differentiated by SymPy"
                if loss.data else "differentiated by SymPy, entry by entry")
+        labels = getattr(loss, "labels", ())
+        if labels and all(abs(v) == 1 for v in labels):
+            why += "; the labels are $y = \\pm 1$, so $y^2 = 1$"
         b.step("Loss derivatives", loss.steps(None), why, "blr")
 
 
@@ -153,7 +156,7 @@ def _expectations(b, loss, free: set, approximations):
         a = quadrature[0]
         b.step(a.label, [(Display("E_" + n, rf"\mathbb{{E}}_{{q_t}}[{_MC_TEX[n]}]"),
                           Display("gh_" + n, _GH_TEX[n])) for n in left],
-               f"${a.statement}$ with $\\bar\\eta_i = x_i^\\top m_t$, $\\sigma_i^2 = x_i^\\top S_t^{-1} x_i$ and "
+               f"${a.statement}$ with $\\bar\\eta_i = x_i^\\top m_t$, $\\sigma_i^2 = x_i^\\top S_t^{{-1}} x_i$ and "
                "$(z_k, w_k)$ the 100 nodes and weights of $e^{-z^2}$", a.anchor, approximate=True)
         return "quadrature"
     if isinstance(loss, GLMLoss) and any(isinstance(a, StochasticGradient) for a in approximations) \
@@ -258,6 +261,12 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
            f"$q_t = \\mathcal{{N}}(m_t, {cov})$, $T(\\theta) = (\\theta, {stat})$"
            + (" elementwise" if b.elementwise else "") + ", constant base measure", "blr")
 
+    if isinstance(loss, ExpressionLoss) and loss.model:  # its symbols (H, R, d; X, σ²) defined before they appear
+        from .symbols import Display
+
+        b.step("Model", [(Display("ell_theta", r"\ell(\theta)"), Display("ell_formula", loss.formula))], loss.model,
+               "blr")
+
     # -- the BLR in natural parameters --------------------------------------------------
     if prior is None:
         nat1 = (1 - RHO) * lam1 - RHO * d1
@@ -285,6 +294,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     nat1 = _expand(nat1.subs({d1: grad1, lam1: S * m, lam2: -S / 2}))
     nat2 = _expand(nat2.subs({d2: grad2, lam2: -S / 2}))
     b.step("Substitute", [(lam1n, nat1), (lam2n, nat2)],
+           "the natural gradient and $\\lambda_t = (s_t \\odot m_t, -\\tfrac12 s_t)$ inside the BLR" if b.elementwise else
            "the natural gradient and $\\lambda_t = (S_t m_t, -\\tfrac12 S_t)$ inside the BLR", "bonnet-price")
     # the natural gradient of E_q[ℓ̄] in its first coordinate, carried through every rewrite below:
     # the textbook form is checked against it, not against a gradient read back from λ
@@ -336,6 +346,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     # -- back to the standard parameters ----------------------------------------------
     S_rhs = _expand(-2 * nat2)
     b.step("Standard parameters", [(S_new, S_rhs), (m_new, b.inv(S_new) * lam1n)],
+           "$s = -2\\lambda_2$ and $m = \\lambda_1 / s$" if b.elementwise else
            "$S = -2\\lambda_2$ and $m = S^{-1}\\lambda_1$", "blr")
     step = next((a.value for a in approximations if isinstance(a, StepSize)), RHO)
     if m not in nat1.free_symbols and not (isinstance(nat1, MatrixExpr) and nat1.has(m)):
@@ -343,7 +354,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         why = "the start $m_t, S_t$ has dropped out: one step gives the exact posterior"
     else:
         textbook = m - step * b.inv(S_new) * grad_bar
-        why = "multiply by $S_{t+1}$: both sides equal $\\lambda_{1,t+1}$"
+        why = f"multiply by ${'s' if b.elementwise else 'S'}_{{t+1}}$: both sides equal $\\lambda_{{1,t+1}}$"
     # the claim S_{t+1} m_{t+1} = λ_{1,t+1}, with the natural gradient that was derived
     residual = _expand(S_new * textbook).subs(S_new, S_rhs) - nat1
     if not _is_zero(residual):
@@ -361,6 +372,9 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     if rewrites:
         if not b.elementwise:
             raise DerivationError("rewrites of the textbook form (RMSprop, Adam, IVON) need the diagonal Gaussian")
+        # α is the prior precision N(0, α⁻¹I) here: a decoupled step size takes another letter, η
+        if prior is not None and prior.isotropic is not None:
+            b.terms["lr_latex"] = r"\eta"
         update, outputs = _rewrite_textbook(b, rewrites, dict(update), m, S, m_new, S_new)
     prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
@@ -377,7 +391,8 @@ def _rewrite_textbook(b: StepBuilder, rewrites, update: dict, m, s, m_new, s_new
         update = a.rewrite(update, b.terms)
         if update == before:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
-        b.step(a.label, list(update.items()), f"${a.statement}$" + (f", {a.note}" if a.note else ""), a.anchor,
+        statement = a.statement_in(b.terms) if hasattr(a, "statement_in") else a.statement
+        b.step(a.label, list(update.items()), f"${statement}$" + (f", {a.note}" if a.note else ""), a.anchor,
                approximate=not a.exact)
     scale = next((b.terms[n] for n in ("v_new", "h_avg_new") if n in b.terms), s_new)
     order = [m_new, scale, b.terms.get("g_avg_new")]

@@ -47,6 +47,10 @@ class ExpressionLoss:
     dims: tuple = ()
     #: "linear-gaussian" adds the Woodbury step to the Kalman gain form
     kind: str = ""
+    #: the model the loss comes from, a sentence with LaTeX in ``$…$`` defining its symbols (printed first)
+    model: str = ""
+    #: ``expr`` in LaTeX as a paper writes it (SymPy expands the transposes of a quadratic form)
+    formula: str = ""
 
     def gradient(self):
         return sp.diff(self.expr, self.theta)
@@ -97,6 +101,9 @@ def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
               (alpha, "prior precision α (ridge penalty), scalar or (...)"),
               (s2, "noise variance σ², scalar or (...)")),
         dims=((D, "X.shape[-1]"),),
+        model=r"targets $y = X\theta + \varepsilon$ with noise $\varepsilon \sim \mathcal{N}(0, \sigma^2 I)$ and "
+              r"design matrix $X$: $\ell(\theta) = -\log p(y \mid \theta)$ up to a constant",
+        formula=r"\frac{1}{2 \sigma^2}\left(y - X\theta\right)^\top\left(y - X\theta\right)",
     )
     return loss, GaussianPrior(ZeroMatrix(D, 1), alpha * Identity(D), r"\mathcal{N}(0, \alpha^{-1} I)")
 
@@ -119,6 +126,10 @@ def linear_gaussian_loss() -> tuple[ExpressionLoss, GaussianPrior]:
               (R, "observation-noise covariance, (..., O, O)"),
               (d, "observation offset, (..., O); 0 for none")),
         dims=((D, "m_pred.shape[-1]"), (O, "y.shape[-1]")), kind="linear-gaussian",
+        model=r"measurement model $y = H\theta + d + \varepsilon$: observation $y$, observation matrix $H$, "
+              r"offset $d$, noise $\varepsilon \sim \mathcal{N}(0, R)$; $\ell(\theta) = -\log p(y \mid \theta)$ "
+              r"up to a constant",
+        formula=r"\frac{1}{2}\left(y - d - H\theta\right)^\top R^{-1}\left(y - d - H\theta\right)",
     )
     prior = GaussianPrior(m_pred, Inverse(P_pred), r"\mathcal{N}(\bar m, \bar P)",
                           data=((m_pred, "predicted mean, (..., D)"),
@@ -199,6 +210,16 @@ class GLMLoss:
                 f"    raise ValueError(\"y must hold only the labels {allowed} of this loss, {self.name} \"",
                 "                     \"(labels in {0, 1}: pass 2*y - 1)\")"]
 
+    def on_labels(self, expr):
+        """``expr`` on the loss's labels: with y ∈ {-1, +1}, an even power of y is 1 (the logistic f'' without y²).
+
+        >>> glm_loss("logistic").on_labels(glm_loss("logistic").f2)
+        expit(-eta*y)*expit(eta*y)
+        """
+        if not self.labels or any(abs(v) != 1 for v in self.labels):
+            return expr
+        return expr.replace(lambda e: e.is_Pow and e.base == Y_OBS and e.exp.is_even, lambda e: sp.S.One)
+
     @property
     def data(self):
         X, y = MatrixSymbol("X", N, D), MatrixSymbol("y", N, 1)
@@ -210,7 +231,8 @@ class GLMLoss:
         """The derivative equations shown in a derivation."""
         fp, fpp = Display("f_1", r"f'(\eta, y)", "f'(η, y)"), Display("f_2", r"f''(\eta, y)", "f''(η, y)")
         return [
-            (Display("f_0", r"f(\eta, y)", "f(η, y)"), self.f), (fp, self.f1), (fpp, self.f2),
+            (Display("f_0", r"f(\eta, y)", "f(η, y)"), self.f), (fp, self.on_labels(self.f1)),
+            (fpp, self.on_labels(self.f2)),
             (Display("grad_glm", r"\nabla\ell(\theta)", "∇ℓ(θ)"),
              Display("Xf1", r"X^\top f'(X\theta, y)", "Xᵀ f'(Xθ, y)")),
             (Display("hess_glm", r"\nabla^2\ell(\theta)", "∇²ℓ(θ)"),

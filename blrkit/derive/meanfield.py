@@ -22,7 +22,7 @@ import sympy as sp
 
 from .derivation import Argument, Derivation, Equation, Step
 from .errors import DerivationError
-from .meanfield_blocks import adopt, expectation_assignments, expected_loss_name, live
+from .meanfield_blocks import adopt, block_label, expectation_assignments, expected_loss_name, live
 
 __all__ = ["Block", "derive_mean_field"]
 
@@ -122,10 +122,10 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
                              function_name=f"{b.name}_step", title=f"block {b.name}", anchor=anchor,
                              notation=notation)
         names.setdefault(*expected_loss_name(b.name))
-        steps.append(Step(f"Block {b.name}", (Equation(sp.Symbol(f"E_loss_{b.name}"),
+        steps.append(Step(f"Block {block_label(b.name)}", (Equation(sp.Symbol(f"E_loss_{b.name}"),
                                                       expr.xreplace({theta[b.name]: sp.Symbol(b.name)})),),
                           "$\\mathbb{E}$ over the other blocks: their statistics become their $\\mu$", anchor))
-        steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
+        steps.extend(Step(f"{block_label(b.name)}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
         adopt(d, b.name, fam, b.prior != "none", ("E_",), assignments, outputs, arguments, indices)
         # this block's expectations at its new parameters, for the blocks after it
         if j < len(blocks) - 1:

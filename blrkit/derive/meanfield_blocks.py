@@ -70,3 +70,10 @@ def renamed(e, names: dict):
 
 
 __all__ = ["adopt", "block_indices", "expectation_assignments", "expected_loss_name", "live", "renamed"]
+
+
+def block_label(name: str) -> str:
+    """A block's name as step labels print it: its symbol in Unicode (``tau`` → τ), not its code name."""
+    from .printing import latex, unicode_text
+
+    return unicode_text(latex(sp.Symbol(name)))

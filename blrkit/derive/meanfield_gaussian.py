@@ -24,7 +24,7 @@ from sympy import Identity, Inverse, MatrixSymbol, Trace, Transpose
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .algebra import expand_terms, matrix_gradient
 from .errors import DerivationError
-from .meanfield_blocks import adopt, block_indices, expectation_assignments, expected_loss_name, live
+from .meanfield_blocks import adopt, block_label, block_indices, expectation_assignments, expected_loss_name, live
 
 __all__ = ["derive_gaussian_mean_field"]
 
@@ -86,13 +86,13 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
             lam1 = expand_terms(-grad1)
             m_rhs = Inverse(S_new) * lam1
             steps += [
-                Step(f"Block {g.name}", (Equation(sp.Symbol(f"E_loss_{g.name}"), lin),),
+                Step(f"Block {block_label(g.name)}", (Equation(sp.Symbol(f"E_loss_{g.name}"), lin),),
                      "$\\mathbb{E}$ over the other blocks; every term is linear in "
                      f"${g.name}$ or in ${g.name}{g.name}^\\top$ (a cyclic rotation of the trace)", anchor),
-                Step(f"{g.name}: natural gradient", (Equation(MatrixSymbol("grad_mu_1", D, 1), grad1),
+                Step(f"{block_label(g.name)}: natural gradient", (Equation(MatrixSymbol("grad_mu_1", D, 1), grad1),
                                                      Equation(MatrixSymbol("grad_mu_2", D, D), grad2)),
                      "$\\nabla_{\\mu}\\mathbb{E}_q[\\ell]$ by SymPy's matrix calculus", anchor),
-                Step(f"{g.name}: ρ = 1", (Equation(S_new, S_rhs), Equation(m_new, m_rhs)),
+                Step(f"{block_label(g.name)}: ρ = 1", (Equation(S_new, S_rhs), Equation(m_new, m_rhs)),
                      "$\\lambda = \\lambda_0 - \\nabla_\\mu\\mathbb{E}_q[\\ell]$, "
                      "$\\lambda_0 = (0, -\\tfrac12\\alpha I)$; $S = -2\\lambda_2$, $m = S^{-1}\\lambda_1$", anchor)]
             assignments += [Assignment(S_new, S_rhs, f"{g.name}: S = αI + 2∇_μ₂ E[ℓ]"),
@@ -127,10 +127,10 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
                              title=f"block {b.name}", anchor=anchor,
                              notation=Notation(tuple(names.items()), tuple(indices.items())))
         shown = expr.xreplace({th: sp.Symbol(b.name)})
-        steps.append(Step(f"Block {b.name}", (Equation(sp.Symbol(f"E_loss_{b.name}"), shown),
+        steps.append(Step(f"Block {block_label(b.name)}", (Equation(sp.Symbol(f"E_loss_{b.name}"), shown),
                                               *(Equation(k, v) for k, v in coeffs.items())),
                           "$\\mathbb{E}$ over the other blocks; the coefficients of its statistics as symbols", anchor))
-        steps.extend(Step(f"{b.name}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
+        steps.extend(Step(f"{block_label(b.name)}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
         adopt(d, b.name, fam, True, ("E_", "C_"), assignments, outputs, arguments, indices)
         if j < len(blocks) - 1:
             assignments += expectation_assignments(b.name, fam, mu_now[b.name], "_new", "the new")

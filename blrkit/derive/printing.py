@@ -88,7 +88,7 @@ LATEX_NAMES = MappingProxyType({
     "keep_prob": "p", "z_mask": "z", "g_masked": r"\hat{g}_{\mathcal{B}}(z \odot m_t)",
     "g_noise": r"\hat{g}_{\mathcal{B}}(z \odot (m_t + \sigma\varepsilon))", "m_tilde": r"\tilde{m}_t",
     "m_tilde_new": r"\tilde{m}_{t+1}",
-    "lam_0": r"\lambda_0", "mu_w": r"\mu", "w_tau": r"w_\tau", "g_tanh": r"\bar{g}(\tanh(\lambda_t/\tau))",
+    "lam": r"\lambda_t", "lam_0": r"\lambda_0", "mu_w": r"\mu", "w_tau": r"w_\tau", "g_tanh": r"\bar{g}(\tanh(\lambda_t/\tau))",
     "g_sign": r"\bar{g}(\mathrm{sign}\,\lambda_t)", "c_s": "c", "s_nonoise": r"\hat{s}_0",
     "E_sg": r"\mathbb{E}_\varepsilon[\hat s\,\nabla_w\ell(w_\tau)]",
     "E_sg_mean": r"\mathbb{E}_\varepsilon[\hat s\,\bar g(w_\tau)]",
@@ -418,7 +418,20 @@ class _SumOrder:
 _ORDER = _SumOrder()
 
 
+def _upright(tex: str) -> str:
+    r"""A symbol's name of several letters set upright, as a word (``\mathrm{rate}_{t}``), not as the italic product
+    r·a·t·e; a one-letter or Greek name (``m_{t}``, ``\kappa``) is left as it is.
+
+    >>> _upright("rate_{0}"), _upright("m_{t}"), _upright(r"\kappa")
+    ('\\mathrm{rate}_{0}', 'm_{t}', '\\kappa')
+    """
+    return re.sub(r"^([A-Za-z]{2,})(?=$|_|\^)", r"\\mathrm{\1}", tex)
+
+
 class _LatexPrinter(_SumOrder, LatexPrinter):
+    def _print_loggamma(self, expr):  # log Γ(x), not the function name loggamma
+        return rf"\log\Gamma\left({self._print(expr.args[0])}\right)"
+
     def _print_polygamma(self, expr):  # ψ, ψ′, ψ⁽ⁿ⁾ as papers write them
         n, x = expr.args
         mark = {0: "", 1: "'", 2: "''"}.get(int(n), f"^{{({n})}}") if n.is_Integer else f"^{{({self._print(n)})}}"
@@ -459,7 +472,7 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
             return self._subscripted(match.group(1) + "_" + match.group(2), "0", style)
         if name.endswith("_0") and self.notation.index(name[:-2]) is not None:  # a mean-field block's prior: \alpha_{\tau,0}
             return self._subscripted(name[:-2], "0", style)
-        return super()._print_Symbol(expr, style=style)
+        return _upright(super()._print_Symbol(expr, style=style))
 
     def _subscripted(self, name: str, sub: str, style) -> str:
         indexed = self.notation.index(name)
@@ -468,7 +481,7 @@ class _LatexPrinter(_SumOrder, LatexPrinter):
             return f"{base}_{{{index},{sub}}}"
         if name in _STATE_BASES:
             return f"{_STATE_BASES[name]}_{{{sub}}}"
-        base = super()._print_Symbol(sp.Symbol(name), style=style)
+        base = _upright(super()._print_Symbol(sp.Symbol(name), style=style))
         if base.endswith("}") and "_{" in base:
             return base[:-1] + f",{sub}}}"
         return base + (f"_{sub}" if len(sub) == 1 else f"_{{{sub}}}")
@@ -662,7 +675,7 @@ def _width(tex: str) -> int:
 # ----------------------------------------------------------------------------- text --
 
 _SUB = dict(zip("0123456789+-=()aeijklmnoprstuvx,", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ,"))
-_SUP = dict(zip("0123456789+-=()inNTD", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿᴺᵀᴰ"))
+_SUP = dict(zip("0123456789+-=()inNTDKMᵀ", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿᴺᵀᴰᴷᴹᵀ"))
 _SYMBOLS = {
     "theta": "θ", "lambda": "λ", "mu": "μ", "rho": "ρ", "nabla": "∇", "ell": "ℓ", "alpha": "α",
     "beta": "β", "kappa": "κ", "sigma": "σ", "tau": "τ", "pi": "π", "eta": "η", "gamma": "γ",
@@ -670,12 +683,20 @@ _SYMBOLS = {
     "sum": "Σ", "approx": "≈", "in": "∈", "top": "ᵀ", "infty": "∞", "cdot": "·", "times": "×",
     "odot": "⊙", "oslash": "⊘", "sim": "~", "varepsilon": "ε", "pm": "±", "operatorname": "", "le": "≤", "ge": "≥", "leq": "≤", "geq": "≥", "propto": "∝", "partial": "∂", "to": "→",
     "mid": "|", "quad": " ", "qquad": "  ", ",": " ", ";": " ", ":": " ", "!": "", " ": " ",
-    "{": "{", "}": "}", "|": "‖", "%": "%", "&": "&", "#": "#", "_": "_", "log": "log", "exp": "exp",
+    "{": "{", "}": "}", "|": "‖", "%": "%", "&": "&", "#": "#", "_": "_",
     "left": "", "right": "", "bigl": "", "bigr": "", "Bigl": "", "Bigr": "", "big": "", "Big": "",
+    "varphi": "φ", "vartheta": "ϑ", "varrho": "ϱ", "varsigma": "ς", "nu": "ν", "xi": "ξ", "zeta": "ζ", "chi": "χ",
+    "iota": "ι", "upsilon": "υ", "Phi": "Φ", "Psi": "Ψ", "Delta": "Δ", "Lambda": "Λ", "Omega": "Ω", "Pi": "Π",
+    "Theta": "Θ", "Xi": "Ξ", "prod": "∏", "setminus": "∖", "langle": "⟨", "rangle": "⟩", "gets": "←",
+    "leftarrow": "←", "rightarrow": "→", "mapsto": "↦", "neq": "≠", "ne": "≠", "forall": "∀", "cdots": "⋯",
+    "ldots": "…", "dots": "…", "star": "⋆", "ast": "∗", "circ": "∘", "otimes": "⊗", "lVert": "‖", "rVert": "‖",
+    "lvert": "|", "rvert": "|", "colon": ":", "qquad": "  ", "displaystyle": "", "textstyle": "",
 }
+#: sizing commands before a delimiter: an operator before them needs no space (``\log\left(x\right)``)
+_DELIMITERS = frozenset({"left", "bigl", "Bigl", "big", "Big", ""})
 _ACCENTS = {"bar": "\u0304", "hat": "\u0302", "tilde": "\u0303", "dot": "\u0307", "vec": "\u20d7"}
 _FONTS = {"mathbb", "mathcal", "mathrm", "mathbf", "mathit", "text", "textrm", "textit", "textbf",
-          "operatorname", "boldsymbol", "mbox"}
+          "operatorname", "boldsymbol", "mbox", "texttt", "mathsf", "mathtt", "mathscr", "mathfrak"}
 
 
 def unicode_text(tex: str) -> str:
@@ -768,10 +789,17 @@ class _Unicode:
             return self.group()
         if name == "overline":  # a sample mean: mean(…)
             return f"mean({self.group()})"
+        if name == "sqrt":  # √x, √(a + b)
+            arg = self.group().strip()
+            return "√" + (arg if re.fullmatch(r"\w[\w\u0300-\u036f\u2080-\u209c\u1d62-\u1d6a\u2c7c]*", arg)
+                          else f"({arg})")
         if name in ("intertext", "displaybreak"):
             return ""
         if name in _SYMBOLS:
             return _SYMBOLS[name]
+        following = re.match(r"\\?[A-Za-z]*", self.s[self.i:]).group(0)
+        if name.isalpha() and following and following.lstrip("\\") not in _DELIMITERS:
+            return name + " "  # \log\det S: log det S, not logdet S
         return name
 
     @staticmethod
@@ -782,9 +810,10 @@ class _Unicode:
             return "ᵀ"
         if arg and all(ch in table for ch in arg.replace(" ", "")):
             return "".join(table[ch] for ch in arg.replace(" ", ""))
-        if len(arg) == 1 or (" " not in arg and len(arg) <= 3):
-            return kind + arg
-        return f"{kind}({arg})"
+        if re.fullmatch(r"\S[\u0300-\u036f\u2080-\u209c\u1d62-\u1d6a\u2c7c]*", arg) or (
+                " " not in arg and len(arg) <= 3 and not re.search(r"[,_^]", arg) and not arg.startswith("-")):
+            return kind + arg  # one symbol (μ₁, qₜ) or a short word: ∇_μ₁, E_qₜ
+        return f"{kind}({arg})"  # S_(K,t), E_(q_K): a script of several symbols in parentheses
 
 
 def _wrap(text: str) -> str:
@@ -866,15 +895,15 @@ class _ScalarPrinter(NumPyPrinter):
 _MATH_PRINTER = PythonCodePrinter({"fully_qualified_modules": True})
 
 
-def equation_line(eq) -> str:
-    r"""``lhs = rhs`` of an equation in LaTeX, in the default notation: a comment above a line of emitted code.
+def equation_line(eq, notation: Notation = Notation()) -> str:
+    r"""``lhs = rhs`` of an equation in LaTeX (in a derivation's ``notation``): a comment above a line of emitted code.
 
     >>> import sympy as sp
     >>> from blrkit.derive.derivation import Equation
     >>> print(equation_line(Equation(sp.Symbol("S_new"), sp.Symbol("S") + sp.Symbol("H"))))
     S_{t+1} = S_t + \nabla^2\ell(m_t)
     """
-    return f"{latex(eq.lhs)} = {latex(eq.rhs)}"
+    return f"{latex(eq.lhs, notation=notation)} = {latex(eq.rhs, notation=notation)}"
 
 
 def scalar_code(expr, sum_axis: int = -1, scale_first: bool = False, scalars: frozenset = frozenset()) -> str:

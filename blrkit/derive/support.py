@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -208,6 +208,15 @@ class Row:
     certificate: object = None
     derive_seconds: float = 0.0
     certify_seconds: float = 0.0
+    #: what the derivation prints, for the readability checks (tests/derive/test_readability.py): see :func:`views`
+    printed: dict = field(default_factory=dict, compare=False)
+
+
+def views(derivation) -> dict:
+    """What a derivation prints: its text and Markdown with the steps, its update alone as text and as LaTeX, and
+    the names of its emitted step's arguments."""
+    return {"text": derivation.text(), "text update": derivation.text(steps=False), "markdown": derivation.markdown(),
+            "latex update": derivation.latex(steps=False), "arguments": tuple(a.name for a in derivation.arguments)}
 
 
 def run(request: Request, *, seed: int = 0) -> Row:
@@ -228,13 +237,14 @@ def run(request: Request, *, seed: int = 0) -> Row:
     try:
         c = certify(d, seed=seed)
     except CertificateError as e:
-        return Row(request, "counterpart", str(e), None, t1 - t0, time.perf_counter() - t1)
+        return Row(request, "counterpart", str(e), None, t1 - t0, time.perf_counter() - t1, views(d))
     t2 = time.perf_counter()
     if c.counterpart:
-        return Row(request, "counterpart", f"{', '.join(c.counterpart)}: no generic numeric meaning", c, t1 - t0, t2 - t1)
+        return Row(request, "counterpart", f"{', '.join(c.counterpart)}: no generic numeric meaning", c, t1 - t0,
+                   t2 - t1, views(d))
     status = "certified" if c.passed else "failed"
     return Row(request, status, f"{c.method}; error {c.error_text()} ≤ {c.tolerance:.0e}" if c.passed else
-               f"{c.method}; error {c.error:.1e} > tolerance {c.tolerance:.1e}", c, t1 - t0, t2 - t1)
+               f"{c.method}; error {c.error:.1e} > tolerance {c.tolerance:.1e}", c, t1 - t0, t2 - t1, views(d))
 
 
 _HEADER = """\

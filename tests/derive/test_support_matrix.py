@@ -12,7 +12,7 @@ from blrkit.derive.known import DERIVABLE
 from blrkit.derive.support import PAGE, REQUESTS, page, run, user_families
 
 
-def _key(request):
+def cache_key(request):
     return f"support-matrix {request!r}"
 
 
@@ -32,7 +32,7 @@ def test_the_grid_covers_every_family_and_two_user_families():
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=[r.label for r in REQUESTS])
 def test_request_is_certified_or_refused_clearly(request_, run_cache):
-    r = run_cache.get(_key(request_), lambda: run(request_))
+    r = run_cache.get(cache_key(request_), lambda: run(request_))
     assert r.status in ("certified", "counterpart", "refused"), r.detail
     assert r.detail and "\n" not in r.detail and "Traceback" not in r.detail
     if r.status == "certified":
@@ -40,6 +40,6 @@ def test_request_is_certified_or_refused_clearly(request_, run_cache):
 
 
 def test_page_is_fresh(run_cache):
-    rows = run_cache.get_all({_key(r): (lambda r=r: run(r)) for r in REQUESTS})
+    rows = run_cache.get_all({cache_key(r): (lambda r=r: run(r)) for r in REQUESTS})
     text = page(list(rows.values()))
     assert PAGE.read_text(encoding="utf-8") == text, "regenerate: python -m blrkit.derive.support"

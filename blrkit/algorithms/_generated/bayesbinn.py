@@ -59,6 +59,6 @@ def bayesbinn_step(lam, rho, lam_0, tau, grad_mean, n_data, n_samples, rng):
     log_s = 2 * (xp.abs(lam) - xp.abs(z)) + 2 * (xp.log1p(xp.exp(-2 * xp.abs(lam))) - xp.log1p(xp.exp(-2 * xp.abs(z))))
     E_sg_mean = xp.mean(xp.exp(log_s) / tau * grad_mean(w), axis=0)
     # -- outputs -----------------------------------------------------------
-    # \lambda_{t+1} = (1 - \rho) lam + \rho \left(\lambda_0 - N \mathbb{E}_\varepsilon[\hat s\,\bar g(w_\tau)]\right)
+    # \lambda_{t+1} = (1 - \rho) \lambda_t + \rho \left(\lambda_0 - N \mathbb{E}_\varepsilon[\hat s\,\bar g(w_\tau)]\right)
     lam_new = rho*lam_0 + lam - (n_data*rho)*E_sg_mean - rho*lam
     return lam_new

@@ -52,6 +52,6 @@ def bernoulli_blr_step(lam, rho, lam_0, loss):
     after = xp.flip(xp.cumulative_prod(xp.flip(f[..., 1:], axis=-1), axis=-1, include_initial=True), axis=-1)
     dmu = 0.5 * xp.sum(W * ell[:, None] * before * after, axis=-2)  # ∂E_q[ℓ]/∂μ_j
     # -- outputs -----------------------------------------------------------
-    # \lambda_{t+1} = (1 - \rho) lam + \rho \left(\lambda_0 - \nabla_\mu\mathbb{E}_{q_t}[\ell]\right)
+    # \lambda_{t+1} = (1 - \rho) \lambda_t + \rho \left(\lambda_0 - \nabla_\mu\mathbb{E}_{q_t}[\ell]\right)
     lam_new = lam*(1 - rho) + rho*(lam_0 - dmu)
     return lam_new

@@ -17,7 +17,7 @@ def ivon_step(m, h_avg, g_avg, rho, lr, beta1, weight_decay, ess, t, grad_mean, 
         \hat{h} = N_{\mathrm{ess}} \overline{\hat{g}\odot(\theta - m_t)} \left(h_{t} + \delta\right) \\
         \tilde{g}_{t+1} = \beta_1 \tilde{g}_{t} + \hat{g} \left(1 - \beta_1\right) \\
         h_{t+1} = h_{t} \left(1 - \rho\right) + \rho \hat{h} + \frac{\rho^{2}}{2} \frac{\left(h_{t} - \hat{h}\right)^{2}}{h_{t} + \delta} \\
-        m_{t+1} = m_t - \frac{\alpha \left(\frac{\tilde{g}_{t+1}}{1 - \beta_1^{t}} + m_t \delta\right)}{h_{t+1} + \delta}
+        m_{t+1} = m_t - \frac{\eta \left(\frac{\tilde{g}_{t+1}}{1 - \beta_1^{t}} + m_t \delta\right)}{h_{t+1} + \delta}
 
     Parameters
     ----------
@@ -30,7 +30,7 @@ def ivon_step(m, h_avg, g_avg, rho, lr, beta1, weight_decay, ess, t, grad_mean, 
     rho : scalar
         learning rate ρ in (0, 1], scalar or (...)
     lr : scalar
-        learning rate α of the mean step (decoupled from ρ), scalar or (...)
+        learning rate η of the mean step (decoupled from ρ), scalar or (...)
     beta1 : scalar
         β₁, the decay of the gradient average, scalar or (...)
     weight_decay : scalar
@@ -83,6 +83,6 @@ def ivon_step(m, h_avg, g_avg, rho, lr, beta1, weight_decay, ess, t, grad_mean, 
     g_avg_new = beta1*g_avg + g_hat*(1 - beta1)
     # h_{t+1} = h_{avg} \left(1 - \rho\right) + \rho \hat{h} + \frac{\rho^{2}}{2} \frac{\left(h_{avg} - \hat{h}\right)^{2}}{h_{avg} + \delta}
     h_avg_new = h_avg*(1 - rho) + rho*h_hat + ((1/2)*rho**2)*(h_avg - h_hat)**2/(h_avg + weight_decay)
-    # m_{t+1} = m_t - \frac{\alpha \left(\frac{\tilde{g}_{t+1}}{1 - \beta_1^{t}} + m_t \delta\right)}{h_{t+1} + \delta}
+    # m_{t+1} = m_t - \frac{\eta \left(\frac{\tilde{g}_{t+1}}{1 - \beta_1^{t}} + m_t \delta\right)}{h_{t+1} + \delta}
     m_new = m - lr*(g_avg_new/(1 - beta1**t) + m*weight_decay)/(h_avg_new + weight_decay)
     return m_new, h_avg_new, g_avg_new

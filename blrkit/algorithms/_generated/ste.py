@@ -43,6 +43,6 @@ def ste_step(lam, lr, grad_mean):
     w = 2.0 * xp.astype(lam >= 0, dtype) - 1.0
     g_sign = grad_mean(w)
     # -- outputs -----------------------------------------------------------
-    # \lambda_{t+1} = lam - \bar{g}(\mathrm{sign}\,\lambda_t) \alpha
+    # \lambda_{t+1} = \lambda_t - \bar{g}(\mathrm{sign}\,\lambda_t) \alpha
     lam_new = lam - g_sign*lr
     return lam_new
