@@ -269,42 +269,44 @@ class Ladder:
     def title(self) -> str:
         return self.rungs[-1].title
 
-    def _blocks(self, rung: Rung) -> list:
-        return [("natural parameters", rung.natural), ("update", rung.update)] if rung.natural \
+    @staticmethod
+    def _blocks(rung: Rung, natural: bool) -> list:
+        return [("natural parameters", rung.natural), ("update", rung.update)] if rung.natural and natural \
             else [("update", rung.update)]
 
-    def text(self) -> str:
-        """Plain text: each rung's heading, its equations, the removed terms in ``[-…-]``."""
+    def text(self, *, natural: bool = True) -> str:
+        """Plain text: each rung's heading, its equations, the removed terms in ``[-…-]`` (``natural=False``:
+        the update in standard parameters only, as for each format)."""
         out = [f"Approximation ladder of {self.title}: "
                f"{' → '.join(['exact BLR'] + [a.label for a in self.approximations])}"]
         for k, rung in enumerate(self.rungs):
             out.append(_heading_text(rung, k))
-            for label, marked in self._blocks(rung):
+            for label, marked in self._blocks(rung, natural):
                 out.append(f"   {label}:")
                 out.extend(f"     {m.text(rung)}" for m in marked)
             if rung.removes:
                 out.append(f"   {_legend(rung, tex=False)}")
         return "\n".join(out)
 
-    def _align(self, rung: Rung) -> str:
+    def _align(self, rung: Rung, natural: bool) -> str:
         rows = []
-        for label, marked in self._blocks(rung):
+        for label, marked in self._blocks(rung, natural):
             rows.append(rf"\intertext{{{label}:}}")
             rows.append(" \\\\\n".join(m.latex(rung) for m in marked))
         return "\\begin{align*}\n" + "\n".join(rows) + "\n\\end{align*}"
 
-    def latex(self) -> str:
+    def latex(self, *, natural: bool = True) -> str:
         r"""LaTeX for an ``article`` (needs ``amsmath``, ``amssymb`` and ``xcolor``): one ``align*`` per rung."""
         out = [r"% the approximation ladder; needs \usepackage{amsmath,amssymb,xcolor}"]
         for k, rung in enumerate(self.rungs):
             out.append(rf"\paragraph{{{_heading_latex(rung, k)}}}")
-            out.append(self._align(rung))
+            out.append(self._align(rung, natural))
             if rung.removes:
                 out.append(_legend(rung, tex=True))
             out.append("")
         return "\n".join(out)
 
-    def markdown(self) -> str:
+    def markdown(self, *, natural: bool = True) -> str:
         """Markdown with ``$$`` blocks (MathJax colours the removed terms), one section per rung."""
         out = [f"**Approximation ladder of {self.title}**: "
                + " → ".join(["exact BLR"] + [f"+ {a.label}" for a in self.approximations]), ""]
@@ -314,7 +316,7 @@ class Ladder:
             head = f"{k}. Exact BLR: *{rung.title}*" if a is None else \
                 f"{k}. + {a.label}{said} ({a.citation}): *{rung.title}*"
             out += [head, ""]
-            for label, marked in self._blocks(rung):
+            for label, marked in self._blocks(rung, natural):
                 rows = " \\\\\n".join(m.latex(rung) for m in marked)
                 out += [f"{label}:", "", "$$\n\\begin{aligned}\n" + rows + "\n\\end{aligned}\n$$", ""]
             if rung.removes:
@@ -326,7 +328,7 @@ class Ladder:
     def _repr_markdown_(self) -> str:
         return self.markdown()
 
-    def beamer(self) -> str:
+    def beamer(self, *, natural: bool = True) -> str:
         """A Beamer document, one frame per rung (the exact BLR, then one per approximation), for pdflatex."""
         frames = []
         for k, rung in enumerate(self.rungs):
@@ -335,7 +337,7 @@ class Ladder:
                                                   else f"+ {_tex_text(a.name)}")
             sub = _tex_text(rung.title) + ("" if a is None or isinstance(a, StepSize)
                                            else f": ${a.statement}$")
-            body = [rf"\begin{{frame}}{{{k}. {head}}}{{{sub}}}", r"\small", self._align(rung)]
+            body = [rf"\begin{{frame}}{{{k}. {head}}}{{{sub}}}", r"\small", self._align(rung, natural)]
             if rung.removes:
                 body.append(r"\vfill\footnotesize " + _legend(rung, tex=True))
             body.append(r"\end{frame}")
