@@ -44,7 +44,7 @@ from .approximations import Approximation, FixedCovariance, StepSize, as_approxi
 from .printing import Notation, latex, unicode_text
 from .symbols import RHO
 
-__all__ = ["Ladder", "Marked", "Rung", "ladder", "ladder_of"]
+__all__ = ["Ladder", "Mark", "Marked", "Rung", "ladder", "ladder_of"]
 
 #: the colour of removed terms (a name both xcolor and MathJax know)
 COLOUR = "red"
@@ -93,6 +93,24 @@ def _negative(term) -> bool:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """One highlighted term: ``placeholder`` (or its negative) stands in the shown right-hand side for
+    ``value``; ``contribution`` is what it adds to the equation (``value`` times its coefficients, when the
+    term sits inside a product such as ``ρ S⁻¹(…)``)."""
+
+    placeholder: sp.Basic
+    value: sp.Basic
+    negative: bool
+    contribution: sp.Basic
+
+    @property
+    def shown(self):
+        """The term as printed inside the highlight: without its sign, factored (``(1 - ρ)α_t``)."""
+        body = -self.value if self.negative else self.value
+        return body if isinstance(body, MatrixExpr) else sp.factor_terms(body)
+
+
+@dataclass(frozen=True)
 class Marked:
     """An equation of a rung with the terms of its right-hand side that the next rung does not have.
 
@@ -100,60 +118,35 @@ class Marked:
     ----------
     equation : Equation
         The rung's equation, as its derivation states it.
-    removed : tuple of sympy.Basic
-        The highlighted terms, each as it enters the sum (with its sign); their sum is what the next
-        approximation removes from this equation.  Empty on the last rung.
+    shown : sympy.Basic
+        Its right-hand side with a placeholder for each highlighted term.
+    marks : tuple of Mark
+        The highlighted terms (none on the last rung).
     """
 
     equation: object
-    removed: tuple = ()
-    #: for each removed term, the terms of ``equation.rhs`` it stands for (terms of one monomial go as one sum)
-    parts: tuple = ()
+    shown: sp.Basic = None
+    marks: tuple = ()
 
-    def _placed(self, tag: str):
-        """``(rhs with one placeholder per removed term, {placeholder name: term})``, each placeholder where
-        the first of its parts stood."""
-        if not self.removed:
-            return self.equation.rhs, {}
-        rhs, names, parts = self.equation.rhs, {}, []
-        first = {group[0]: i for i, group in enumerate(self.parts)}
-        gone = [t for group in self.parts for t in group]
-        for t in _terms(rhs):
-            if t in first:
-                i = first.pop(t)
-                body = self.removed[i]
-                negative = _negative(body)
-                body = -body if negative else body
-                name = f"removed_{tag}{i}_term"
-                ph = MatrixSymbol(name, *body.shape) if isinstance(body, MatrixExpr) else sp.Symbol(name)
-                names[name] = body
-                parts.append(-ph if negative else ph)
-            elif t in gone:
-                gone.remove(t)
-            else:
-                parts.append(t)
-        if isinstance(rhs, MatrixExpr):
-            return (MatAdd(*parts) if len(parts) > 1 else parts[0]), names
-        return sp.Add(*parts), names
+    @property
+    def removed(self) -> tuple:
+        """What each highlighted term contributes to the right-hand side (with its sign and coefficients):
+        their sum is what the next approximation removes from this equation."""
+        return tuple(m.contribution for m in self.marks)
 
     def restored(self):
-        """The right-hand side rebuilt from its kept terms and the terms each placeholder stands for: the
-        equation the rung prints, whose highlighting changes nothing (equal to ``equation.rhs``)."""
-        placed, names = self._placed("r")
-        back = {}
-        for (name, body), shown, group in zip(names.items(), self.removed, self.parts):
-            whole = MatAdd(*group) if isinstance(body, MatrixExpr) and len(group) > 1 else sp.Add(*group)
-            ph = MatrixSymbol(name, *body.shape) if isinstance(body, MatrixExpr) else sp.Symbol(name)
-            back[ph] = -whole if _negative(shown) else whole  # the placeholder stands for the term without its sign
-        return placed.xreplace(back)
+        """The shown right-hand side with each placeholder replaced by the terms it stands for: the equation
+        the rung prints, whose highlighting changes nothing (equal to ``equation.rhs``)."""
+        if not self.marks:
+            return self.equation.rhs
+        return self.shown.xreplace({m.placeholder: (-m.value if m.negative else m.value) for m in self.marks})
 
     def _printed(self, rung: "Rung", wrap) -> tuple:
-        placed, names = self._placed("")
-        shown = {"states": rung.derivation.states, "notation": rung.derivation.notation}
-        marks = tuple((n, wrap(latex(b, **shown))) for n, b in names.items())
-        notation = Notation(rung.derivation.notation.names + marks, rung.derivation.notation.indices,
-                            rung.derivation.notation.states)
-        return dataclasses.replace(self.equation, rhs=placed), {"states": shown["states"], "notation": notation}
+        states, notation = rung.derivation.states, rung.derivation.notation
+        marks = tuple((m.placeholder.name, wrap(latex(m.shown, states=states, notation=notation))) for m in self.marks)
+        notation = Notation(notation.names + marks, notation.indices, notation.states)
+        rhs = self.shown if self.marks else self.equation.rhs
+        return dataclasses.replace(self.equation, rhs=rhs), {"states": states, "notation": notation}
 
     def latex(self, rung: "Rung", *, width: int | None = WIDTH) -> str:
         r"""``lhs &= rhs`` for an ``align*`` row, the removed terms in ``{\color{red}{…}}``."""
@@ -166,26 +159,70 @@ class Marked:
         return eq.text(**shown)
 
 
-def _mark(rhs, following) -> tuple:
-    """``(removed, parts)``: the terms of ``rhs`` that the equation ``following`` (of the next rung;
-    ``None``: it has none) does not have, and the terms of ``rhs`` they stand for.
+def _opened(term):
+    """``(rebuild, sum, inside)`` for a product with one sum among its factors (``ρ(a + b)``,
+    ``ρ S⁻¹(a + b)``): ``rebuild(x)`` puts ``x`` in the sum's place, ``inside(u)`` is the term ``u`` of
+    the sum with the product's other factors; ``None`` for any other term."""
+    if isinstance(term, MatMul):
+        c, mats = term.as_coeff_matrices()
+        at = [i for i, x in enumerate(mats) if isinstance(x, MatAdd)]
+        if len(at) != 1:
+            return None
+        i = at[0]
+        around = lambda x: MatMul(c, *mats[:i], x, *mats[i + 1:])  # noqa: E731
+        return around, mats[i], around
+    if isinstance(term, sp.Mul):
+        sums = [f for f in term.args if isinstance(f, sp.Add)]
+        if len(sums) != 1:
+            return None
+        rest = sp.Mul(*[f for f in term.args if f is not sums[0]])
+        return (lambda x: rest * x), sums[0], (lambda u: rest * u)
+    return None
 
-    A term goes when none of its monomials is left in ``following``; terms with the same monomials go
-    together, as their factored sum (``α_t - ρα_t`` as ``(1 - ρ)α_t``).  A term only part of which goes
-    is kept (an under-statement, never a false one)."""
-    if following is None:
-        return (rhs,), (_terms(rhs),)
-    keep = _keys(following)
-    groups: dict = {}
-    for t in _terms(rhs):
-        k = _keys(t)
+
+def _place(expr, keep: frozenset, inside, marks: list):
+    """``expr`` with each term none of whose monomials (as it enters the equation: ``inside(term)``) is in
+    ``keep`` replaced by a placeholder; terms of one monomial share one (``α_t - ρα_t`` is ``(1 - ρ)α_t``).
+    A term only part of which goes is opened when it is a product with a sum (``ρ S⁻¹(α m_t + X^T y)``),
+    else kept: an under-statement, never a false one."""
+    items, groups = [], {}
+    for t in _terms(expr):
+        k = _keys(inside(t))
         if k and k.isdisjoint(keep):
-            groups.setdefault(k, []).append(t)
-    removed = tuple(ts[0] if len(ts) == 1 else sp.factor_terms(sp.Add(*ts)) for ts in groups.values())
-    return removed, tuple(tuple(ts) for ts in groups.values())
+            if k not in groups:
+                groups[k] = (len(items), [])
+                items.append(None)
+            groups[k][1].append(t)
+            continue
+        opened = None if not k or k <= keep else _opened(t)
+        if opened is None:
+            items.append(t)
+            continue
+        rebuild, total, more = opened
+        items.append(rebuild(_place(total, keep, lambda u, more=more: inside(more(u)), marks)))
+    for i, ts in groups.values():
+        matrix = isinstance(ts[0], MatrixExpr)
+        value = (MatAdd(*ts) if len(ts) > 1 else ts[0]) if matrix else sp.Add(*ts)
+        negative = all(_negative(t) for t in ts)
+        name = f"removed_{len(marks)}_term"
+        ph = MatrixSymbol(name, *value.shape) if matrix else sp.Symbol(name)
+        contribution = (MatAdd(*[inside(t) for t in ts]) if len(ts) > 1 else inside(ts[0])) if matrix \
+            else sp.Add(*[inside(t) for t in ts])
+        marks.append(Mark(ph, value, negative, contribution))
+        items[i] = -ph if negative else ph
+    if isinstance(expr, MatrixExpr):
+        return MatAdd(*items) if len(items) > 1 else items[0]
+    return sp.Add(*items)
 
 
-# ------------------------------------------------------------------------------- ladder --
+def _mark(equation, following) -> Marked:
+    """``equation`` marked against the same equation of the next rung (``following``; ``None``: it has none,
+    and the whole right-hand side is highlighted)."""
+    rhs, marks = equation.rhs, []
+    keep = frozenset() if following is None else _keys(following)
+    shown = _place(rhs, keep, lambda t: t, marks)
+    return Marked(equation, shown, tuple(marks)) if marks else Marked(equation)
+
 
 @dataclass(frozen=True)
 class Rung:
@@ -359,8 +396,7 @@ class Ladder:
 def _rung(approximation, derivation, following, nxt) -> Rung:
     def marked(equations, others):
         later = {eq.lhs: eq.rhs for eq in others} if nxt is not None else None
-        return tuple(Marked(eq, *_mark(eq.rhs, later.get(eq.lhs))) if later is not None else Marked(eq)
-                     for eq in equations)
+        return tuple(_mark(eq, later.get(eq.lhs)) if later is not None else Marked(eq) for eq in equations)
 
     same = tuple(eq.rhs for eq in derivation.natural_update) == tuple(eq.rhs for eq in derivation.update)
     natural = () if same else marked(derivation.natural_update, nxt.natural_update if nxt is not None else ())

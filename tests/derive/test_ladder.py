@@ -134,9 +134,25 @@ def test_conjugate_unit_step_drops_the_start_worked_by_hand():
     upd = _removed(steps.rungs[0].update)
     assert _same(upd["alpha_new"], (1 - RHO) * alpha) and _same(upd["beta_new"], (1 - RHO) * beta)
     marked = steps.rungs[0].update[0]
-    assert len(marked.removed) == 1  # α - ρα is one term, (1 - ρ)α
-    assert _same(marked.removed[0], sum(marked.parts[0]))
+    assert len(marked.marks) == 1 and _same(marked.marks[0].shown, (1 - RHO) * alpha)  # α - ρα shown as one term
     assert "[-" in marked.text(steps.rungs[0]) and r"{\color{red}" in marked.latex(steps.rungs[0])
+
+
+def test_ridge_unit_step_opens_a_product_worked_by_hand():
+    """Ridge: m' = m - ρS'⁻¹(αm + XᵀXm/σ² - Xᵀy/σ²) with S' = (1-ρ)S + ρ(αI + XᵀX/σ²). At ρ = 1,
+    S' = αI + XᵀX/σ², so m - S'⁻¹(αI + XᵀX/σ²)m = 0: ρ = 1 removes m and -ρS'⁻¹(αm + XᵀXm/σ²) and keeps
+    ρS'⁻¹Xᵀy/σ² (whose ρ becomes 1); from S' it removes (1-ρ)S."""
+    recipe = RECIPES["ridge"]
+    family, loss, prior, approx, rule = _request(recipe)
+    exact = ladder(_engine(recipe), family, loss, prior, approx, rule=rule).rungs[0]
+    d = exact.derivation
+    S, S_new = (sp.MatrixSymbol(n, *d.extra["terms"]["S"].shape) for n in ("S", "S_new"))
+    m = sp.MatrixSymbol("m", S.shape[0], 1)
+    X, alpha, var = (next(s for s in d.update[1].rhs.free_symbols if getattr(s, "name", "") == n)
+                     for n in ("X", "alpha", "noise_variance"))
+    upd = _removed(exact.update)
+    assert _same(upd["m_new"], m - RHO * S_new.I * (alpha * m + X.T * X * m / var))
+    assert _same(upd["S_new"], (1 - RHO) * S)
 
 
 def test_requests_that_are_not_chains_are_refused():
