@@ -258,24 +258,23 @@ class Rung:
         return any(m.removed for m in self.natural + self.update)
 
 
-def _heading_text(rung: Rung, k: int) -> str:
-    a = rung.approximation
-    if a is None:
-        return f"{k}. Exact BLR: {rung.title}"
-    said = "" if isinstance(a, StepSize) else f"{unicode_text(a.statement)}; "
-    return f"{k}. + {a.label} ({said}{a.citation}): {rung.title}"
-
-
 def _tex_text(s: str) -> str:
     return s.replace("–", "--").replace("&", r"\&").replace("_", r"\_").replace("#", r"\#")
 
 
-def _heading_latex(rung: Rung, k: int) -> str:
-    a = rung.approximation
+def _heading(rung: Rung, k: int, style: str) -> str:
+    """``k. Exact BLR: title`` or ``k. + approximation, its statement (anchor): title``, in ``style``
+    ``"text"`` (Unicode), ``"markdown"`` or ``"latex"`` (the statement as maths, a step size by its value)."""
+    a, tex = rung.approximation, style == "latex"
+    title = _tex_text(rung.title) if tex else (f"*{rung.title}*" if style == "markdown" else rung.title)
     if a is None:
-        return f"{k}. Exact BLR: {_tex_text(rung.title)}"
-    name = "" if isinstance(a, StepSize) else f"{_tex_text(a.name)}, "
-    return f"{k}. + {name}${a.statement}$: {_tex_text(rung.title)}"
+        return f"{k}. Exact BLR: {title}"
+    statement = unicode_text(a.statement) if style == "text" else f"${a.statement}$"
+    if isinstance(a, StepSize):
+        said = statement if tex else a.label
+    else:
+        said = f"{_tex_text(a.name) if tex else a.label}, {statement}"
+    return f"{k}. + {said} ({_tex_text(a.citation) if tex else a.citation}): {title}"
 
 
 def _legend(rung: Rung, tex: bool) -> str:
@@ -317,7 +316,7 @@ class Ladder:
         out = [f"Approximation ladder of {self.title}: "
                f"{' → '.join(['exact BLR'] + [a.label for a in self.approximations])}"]
         for k, rung in enumerate(self.rungs):
-            out.append(_heading_text(rung, k))
+            out.append(_heading(rung, k, "text"))
             for label, marked in self._blocks(rung, natural):
                 out.append(f"   {label}:")
                 out.extend(f"     {m.text(rung)}" for m in marked)
@@ -336,7 +335,7 @@ class Ladder:
         r"""LaTeX for an ``article`` (needs ``amsmath``, ``amssymb`` and ``xcolor``): one ``align*`` per rung."""
         out = [r"% the approximation ladder; needs \usepackage{amsmath,amssymb,xcolor}"]
         for k, rung in enumerate(self.rungs):
-            out.append(rf"\paragraph{{{_heading_latex(rung, k)}}}")
+            out.append(rf"\paragraph{{{_heading(rung, k, 'latex')}}}")
             out.append(self._align(rung, natural))
             if rung.removes:
                 out.append(_legend(rung, tex=True))
@@ -348,11 +347,7 @@ class Ladder:
         out = [f"**Approximation ladder of {self.title}**: "
                + " → ".join(["exact BLR"] + [f"+ {a.label}" for a in self.approximations]), ""]
         for k, rung in enumerate(self.rungs):
-            a = rung.approximation
-            said = "" if a is None or isinstance(a, StepSize) else f", ${a.statement}$"
-            head = f"{k}. Exact BLR: *{rung.title}*" if a is None else \
-                f"{k}. + {a.label}{said} ({a.citation}): *{rung.title}*"
-            out += [head, ""]
+            out += [_heading(rung, k, "markdown"), ""]
             for label, marked in self._blocks(rung, natural):
                 rows = " \\\\\n".join(m.latex(rung) for m in marked)
                 out += [f"{label}:", "", "$$\n\\begin{aligned}\n" + rows + "\n\\end{aligned}\n$$", ""]
