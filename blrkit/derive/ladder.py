@@ -360,8 +360,11 @@ class Ladder:
     def _repr_markdown_(self) -> str:
         return self.markdown()
 
-    def beamer(self, *, natural: bool = True) -> str:
-        """A Beamer document, one frame per rung (the exact BLR, then one per approximation), for pdflatex."""
+    def beamer(self, *, natural: bool = False) -> str:
+        """A Beamer document, one frame per rung (the exact BLR, then one per approximation), for pdflatex.
+
+        A frame shows the rung's update in standard parameters; ``natural=True`` adds the natural-parameter
+        update above it (long updates, IVON's, then overflow the frame)."""
         frames = []
         for k, rung in enumerate(self.rungs):
             a = rung.approximation
@@ -369,7 +372,10 @@ class Ladder:
                                                   else f"+ {_tex_text(a.name)}")
             sub = _tex_text(rung.title) + ("" if a is None or isinstance(a, StepSize)
                                            else f": ${a.statement}$")
-            body = [rf"\begin{{frame}}{{{k}. {head}}}{{{sub}}}", r"\small", self._align(rung, natural)]
+            maths = self._align(rung, natural)
+            rows = maths.count("\\\\") + 2 * maths.count(r"\intertext")  # a 16:9 frame holds ~9 rows at \small
+            size = r"\small" if rows <= 9 else (r"\footnotesize" if rows <= 12 else r"\scriptsize")
+            body = [rf"\begin{{frame}}{{{k}. {head}}}{{{sub}}}", size, maths]
             if rung.removes:
                 body.append(r"\vfill\footnotesize " + _legend(rung, tex=True))
             body.append(r"\end{frame}")
