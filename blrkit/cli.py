@@ -321,6 +321,10 @@ def derive(args: argparse.Namespace) -> int:
         loss, prior = None, None
     else:
         loss, prior = _loss_and_prior(args, args.family)
+    if args.ladder:
+        return _ladder(args, derive_update, loss, prior, approx)
+    if args.format == "beamer":
+        raise UsageError("--format beamer prints the slides of the approximation ladder: add --ladder")
     try:
         d = derive_update(args.family, loss, prior, approx, rule=args.rule)
     except Exception as e:  # noqa: BLE001 -- SymPy raises many types: none may reach the user as a traceback
@@ -333,6 +337,21 @@ def derive(args: argparse.Namespace) -> int:
         return _certify(d)
     out = {"latex": d.latex, "markdown": d.markdown, "text": d.text}
     print(d.emit() if args.format == "python" else out[args.format](steps=args.steps))
+    return 0
+
+
+def _ladder(args, derive_update, loss, prior, approx) -> int:
+    """Print the approximation ladder of the request: the update after each approximation in turn."""
+    from blrkit.derive.ladder import ladder
+
+    if args.format == "python" or args.steps or args.certify:
+        used = "--format python" if args.format == "python" else ("--steps" if args.steps else "--certify")
+        raise UsageError(f"--ladder prints each rung's update as latex, markdown, text or beamer: drop {used}")
+    try:
+        steps = ladder(derive_update, args.family, loss, prior, approx, rule=args.rule)
+    except ValueError as e:
+        raise UsageError(f"--ladder: {e}") from None
+    print({"latex": steps.latex, "markdown": steps.markdown, "text": steps.text, "beamer": steps.beamer}[args.format]())
     return 0
 
 
@@ -433,6 +452,7 @@ examples:
   blrkit derive multivariate-gaussian --loss "(1 - theta_1)**2 + 100*(theta_2 - theta_1**2)**2" --approx delta
   blrkit derive gamma --loss "theta**2 - 3*log(theta)" --approx rho=0.5
   blrkit derive gamma --loss "theta**2 - 3*log(theta)" --approx rho=0.5 --certify
+  blrkit derive multivariate-gaussian --approx delta --approx rho=1 --ladder --format beamer > newton.tex
   blrkit derive diagonal-gaussian --prior isotropic --rule improved --approx reparam-hessian --approx stochastic \
       --approx hessian-scale --approx effective-sample-size --approx decoupled-step \
       --approx gradient-average --approx gradient-bias-correction                    # IVON
@@ -553,8 +573,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--certify", action="store_true",
                    help="run the emitted step at random states against a BLR step computed numerically (quadrature, "
                         "complex steps) and print the certificate; exit 1 if it fails")
-    p.add_argument("--format", choices=("latex", "markdown", "text", "python"), default="text",
-                   help="latex (align*), markdown ($$ blocks), text (default) or python (the emitted module)")
+    p.add_argument("--ladder", action="store_true",
+                   help="the approximation ladder: the update after each approximation in turn (exact BLR, + the "
+                        "first, + the second, ...), each rung derived again, the terms the next one removes "
+                        "highlighted (red in latex, markdown and beamer; [-...-] in text)")
+    p.add_argument("--format", choices=("latex", "markdown", "text", "python", "beamer"), default="text",
+                   help="latex (align*), markdown ($$ blocks), text (default), python (the emitted module) or, "
+                        "with --ladder, beamer (slides for pdflatex, one frame per approximation)")
     p.set_defaults(func=derive)
 
     p = sub.add_parser("families", formatter_class=_Formatter, epilog=_FAMILIES_EPILOG,

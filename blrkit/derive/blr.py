@@ -229,7 +229,8 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
 
 def _with_request(d: Derivation, family, loss, prior, approx, rule) -> Derivation:
     """``d`` with the request it was derived from (what :mod:`.certify` reads: it shares nothing else)."""
-    d.extra["request"] = {"family": family, "loss": loss, "prior": prior, "approximations": approx, "rule": rule}
+    d.extra["request"] = {"family": family, "loss": loss, "prior": prior, "approximations": approx, "rule": rule,
+                          "derive": derive}  # the engine, for Derivation.ladder (it cannot import this module)
     return d
 
 

@@ -281,3 +281,20 @@ class Derivation:
     def compile(self):
         """The emitted step as a Python callable (the same code :meth:`emit` prints)."""
         return self._compiled
+
+    # -- lectures -------------------------------------------------------------------------
+    def ladder(self):
+        """The approximation ladder: this update after each of its approximations in turn, every rung
+        derived again with that prefix, the terms each next approximation removes highlighted (see
+        :mod:`blrkit.derive.ladder`; :meth:`~blrkit.derive.ladder.Ladder.latex`, ``markdown``, ``text``,
+        ``beamer``).
+
+        Raises
+        ------
+        ValueError
+            No approximations, no recorded request (a path of its own: EM, VMP, mixtures, the Bernoulli
+            candidate; call :func:`blrkit.derive.ladder.ladder`), or approximations that are not a chain.
+        """
+        from .ladder import ladder_of
+
+        return ladder_of(self)
