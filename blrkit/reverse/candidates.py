@@ -14,8 +14,10 @@ neighbours of the engine space are derived when first asked for, once per proces
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
@@ -134,16 +136,35 @@ def record(c: Candidate) -> dict:
     return {"title": c.title, "states": c.states, "new": c.new, "oracles": c.oracles, "shapes": c.shapes}
 
 
+def emitted_hash(name: str) -> str | None:
+    """SHA-256 of the committed emitted module of recipe ``name`` (``blrkit/algorithms/_generated/<name>.py``,
+    which ``python -m blrkit.derive.emit`` writes from the derivation), or ``None`` if it cannot be read."""
+    import blrkit.algorithms
+
+    try:
+        return hashlib.sha256((Path(blrkit.algorithms.__file__).parent / "_generated" / f"{name}.py")
+                              .read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 @lru_cache(maxsize=None)
 def recipe_candidates() -> tuple[Candidate, ...]:
-    """Every recipe of :data:`blrkit.derive.RECIPES` as a :class:`Candidate`, read from the generated file
-    (a recipe missing from it, a stale file, is derived)."""
+    """Every recipe of :data:`blrkit.derive.RECIPES` as a :class:`Candidate`, read from the generated file.
+
+    A recipe missing from it, or whose emitted module no longer has the hash recorded beside its form (the
+    derive layer changed and the file was not regenerated), is derived instead.
+    """
     from blrkit.derive import RECIPES
 
     from ._generated.candidates import FORMS
 
-    return tuple(Candidate(name, name, "", **FORMS[name]) if name in FORMS else read(name, name, "", r.derive())
-                 for name, r in RECIPES.items())
+    def recorded(name):
+        form = dict(FORMS[name])
+        return Candidate(name, name, "", **{k: v for k, v in form.items() if k != "emitted"})
+
+    return tuple(recorded(name) if name in FORMS and FORMS[name]["emitted"] == emitted_hash(name)
+                 else read(name, name, "", r.derive()) for name, r in RECIPES.items())
 
 
 @lru_cache(maxsize=None)
