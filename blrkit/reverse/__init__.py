@@ -17,12 +17,12 @@ closest candidates with the symbolic residual of each state.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
 from .candidates import recipe_candidates, variant_candidates
-from .numeric import NumericCheck, check
+from .numeric import D, NumericCheck, check
 from .search import Attempt, UserUpdate, attempt, by_name, renamings
 from .syntax import as_assignments, parse_update
 
@@ -50,6 +50,9 @@ class Identification:
         Candidate key -> a sentence naming the approximation that would remove its residual, if one does.
     user : UserUpdate
         The update as read, with its roles.
+    refuted : tuple of Attempt
+        The candidates equal to the update in one dimension whose emitted step differs from it with
+        matrices (off the diagonal, or in a product's order): no match.
     """
 
     matched: bool
@@ -58,6 +61,7 @@ class Identification:
     numeric: NumericCheck | None
     user: UserUpdate
     explanation: dict = field(default_factory=dict)
+    refuted: tuple = ()
 
     @property
     def best(self) -> Attempt | None:
@@ -98,15 +102,21 @@ class Identification:
                 for h in how) + ")")
             if self.numeric is not None:
                 lines.append("  " + self.numeric.text())
+            if self.refuted:
+                lines.append("  not: " + ", ".join(a.candidate.key for a in self.refuted) + f" (equal in one dimension, "
+                             f"not with {D}×{D} matrices: off the diagonal or in a product's order)")
             return "\n".join(lines)
         if not self.closest:
             return (f"not an instance: no derivation advances {len(self.user.states)} state(s) reading "
                     "the same states and gradients")
         lines = ["not an instance of any derivation searched; the closest:"]
         for a in self.closest:
-            lines.append(f"  {a.candidate.key} ({a.candidate.derivation.title}); "
+            lines.append(f"  {a.candidate.key} ({a.candidate.title}); "
                          + ", ".join(f"{k} = {v}" for k, v in a.parameters.items()))
             lines += [f"    residual {s}_new: user − derived = {r}" for s, r in a.residuals.items() if r != 0]
+            if a.refuted:
+                lines.append(f"    residual 0 in one dimension, but not with {D}×{D} matrices: the updates differ off "
+                             f"the diagonal or in a product's order ({a.numeric.text()})")
             if a.candidate.key in self.explanation:
                 lines.append(f"    {self.explanation[a.candidate.key]}")
         return "\n".join(lines)
@@ -153,15 +163,11 @@ def read_update(update, *, state, gradient=(), hyperparameters=None) -> UserUpda
         if s + "_new" not in assignments:
             raise ValueError(f"state {s!r} does not appear: the update has no '{s}_new = ...' "
                              f"(it assigns {', '.join(assignments)})")
-    targets = {sp.Symbol(n): e for n, e in assignments.items()}
-    news = {sp.Symbol(s + "_new") for s in states}
-    local = _substitute({k: v for k, v in targets.items()}, {k: v for k, v in targets.items() if k not in news})
-    resolved = _substitute(local, {k: local[k] for k in news})
-    for k, v in resolved.items():
-        if set(targets) & v.free_symbols:
-            raise ValueError(f"update: {k.name!r} is defined through itself")
-    new = {s: resolved[sp.Symbol(s + "_new")] for s in states}
-    local = {s: local[sp.Symbol(s + "_new")] for s in states}
+    new, local = _resolve(assignments, states, sp.Symbol)
+    ordered = None
+    if isinstance(update, str):  # the same update with each product's order kept, for the check with matrices
+        ordered, _ = _resolve(parse_update(update, ordered=True), states,
+                              lambda n: sp.Symbol(n, commutative=False))
     used = {x.name for e in new.values() for x in e.free_symbols}
     for g in gradients:
         if g not in used:
@@ -175,7 +181,20 @@ def read_update(update, *, state, gradient=(), hyperparameters=None) -> UserUpda
         unknown = sorted(used - set(states) - set(gradients) - set(hyper))
         if unknown:
             raise ValueError(f"update: {unknown[0]!r} is neither a state, a gradient nor a hyperparameter")
-    return UserUpdate(states, gradients, hyper, new, local)
+    return UserUpdate(states, gradients, hyper, new, local, ordered)
+
+
+def _resolve(assignments: dict, states: tuple, symbol) -> tuple[dict, dict]:
+    """Each state's new value with the intermediate terms and the other new states substituted, and with the
+    intermediate terms only (``symbol(name)`` makes the symbols of the left-hand sides)."""
+    targets = {symbol(n): e for n, e in assignments.items()}
+    news = {symbol(s + "_new") for s in states}
+    local = _substitute(dict(targets), {k: v for k, v in targets.items() if k not in news})
+    resolved = _substitute(local, {k: local[k] for k in news})
+    for k, v in resolved.items():
+        if set(targets) & v.free_symbols:
+            raise ValueError(f"update: {k.name!r} is defined through itself")
+    return ({s: resolved[symbol(s + "_new")] for s in states}, {s: local[symbol(s + "_new")] for s in states})
 
 
 def _substitute(exprs: dict, definitions: dict) -> dict:
@@ -237,8 +256,12 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
 
     Notes
     -----
-    Matrix updates are compared in one dimension (:mod:`blrkit.reverse.candidates`): the order of
-    a matrix product and a transpose are not checked.
+    The search compares updates in one dimension (:mod:`blrkit.reverse.candidates`); each match is
+    then run against its emitted step with :data:`~blrkit.reverse.numeric.D`-dimensional states,
+    every matrix symmetric positive definite and far from diagonal (:mod:`blrkit.reverse.numeric`),
+    and one that differs there is no match (:attr:`Identification.refuted`): ``diag(H)`` for ``H``,
+    ``g/diag(S)`` for ``inv(S)*g``, ``B*B*inv(S)`` for ``B*inv(S)*B``.  A step that reads data arrays
+    is not run, so for it a transpose or a product's order is not checked.
 
     Examples
     --------
@@ -271,11 +294,17 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
         for cand in candidates:
             if cand.key not in tried and (fallback := by_name(user, cand)) is not None:
                 near.append(attempt(user, cand, *fallback, seed=seed))
+    # every match in one dimension is run against its emitted step in D dimensions: one that differs there (off
+    # the diagonal, or in a product's order) is no match
+    checked = [replace(a, numeric=check(a, user, seed=seed)) for a in matches]
+    matches = [a for a in checked if not a.refuted]
+    near += [a for a in checked if a.refuted]
     matches.sort(key=lambda a: a.constants)
-    numeric = check(matches[0], user, seed=seed) if matches else None
+    numeric = matches[0].numeric if matches else None
     closest = () if matches else tuple(a.simplified() for a in sorted(near, key=lambda a: a.size)[:CLOSEST])
     explanation = {a.candidate.key: e for a in closest if (e := _explain(a, user))}
-    return Identification(bool(matches), tuple(matches), closest, numeric, user, explanation)
+    refuted = tuple(a for a in checked if a.refuted)
+    return Identification(bool(matches), tuple(matches), closest, numeric, user, explanation, refuted)
 
 
 __all__ = ["identify", "Identification", "parse_update", "read_update", "SPACES"]

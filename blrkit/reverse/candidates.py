@@ -4,14 +4,20 @@ Each candidate is a derivation (a recipe of :data:`blrkit.derive.RECIPES`, or a 
 the other rule, ρ left symbolic, one approximation fewer) whose emitted assignments are inlined
 into one expression per state, :math:`x_{t+1} = f(x_t, \text{oracle terms}, \text{hyperparameters})`.
 Matrix expressions are read in one dimension (:math:`D = 1`): a product's order and a transpose
-are not seen, an inverse is a reciprocal, a trace is its argument.  Derivations are computed once
-per process.
+are not seen, an inverse is a reciprocal, a trace is its argument.
+
+The recipes' forms are read from :mod:`blrkit.reverse._generated.candidates`, written by
+``python -m blrkit.reverse.cache`` from the derivations and checked fresh by the tests, so that a
+lookup derives only the recipes it matches (for the numeric check), not every recipe; the
+neighbours of the engine space are derived when first asked for, once per process.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
@@ -31,8 +37,6 @@ class Candidate:
         The recipe it comes from.
     variant : str
         ``""`` for the recipe itself, else what differs (``"rule: improved"``, ``"without rho=1"``).
-    derivation : blrkit.derive.Derivation
-        The derivation (its :meth:`~blrkit.derive.Derivation.compile` is the emitted step).
     states : tuple of str
         The states the update advances (``x`` for ``x_new``), in the order of the assignments.
     new : dict
@@ -43,16 +47,32 @@ class Candidate:
         the candidates for the user's gradient symbols.
     shapes : dict
         Name → ``"matrix"``, ``"vector"`` or ``"scalar"``: the symbol's shape in the derivation.
+    title : str
+        The derivation's title.
+    built : blrkit.derive.Derivation or None
+        The derivation when it was derived to make the candidate; ``None`` for a recipe's form read
+        from the generated file (:attr:`derivation` derives it when asked).
     """
 
     key: str
     recipe: str
     variant: str
-    derivation: object
     states: tuple
     new: dict
     oracles: tuple
     shapes: dict
+    title: str = ""
+    built: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def derivation(self):
+        """The derivation (its :meth:`~blrkit.derive.Derivation.compile` is the emitted step): derived on first
+        use for a recipe's form read from the generated file."""
+        if self.built is not None:
+            return self.built
+        from blrkit.derive import RECIPES
+
+        return RECIPES[self.recipe].derive()
 
 
 def scalar(expr, shapes: dict | None = None):
@@ -108,15 +128,43 @@ def read(key: str, recipe: str, variant: str, derivation) -> Candidate:
     arguments = {a.name for a in derivation.arguments}
     used = set().union(*(e.free_symbols for e in new.values())) if new else set()
     oracles = tuple(sorted(s.name for s in used if s.name not in arguments and s.name not in states))
-    return Candidate(key, recipe, variant, derivation, states, new, oracles, shapes)
+    return Candidate(key, recipe, variant, states, new, oracles, shapes, derivation.title, derivation)
+
+
+def record(c: Candidate) -> dict:
+    """What the generated file keeps of a recipe's candidate (all but the derivation)."""
+    return {"title": c.title, "states": c.states, "new": c.new, "oracles": c.oracles, "shapes": c.shapes}
+
+
+def emitted_hash(name: str) -> str | None:
+    """SHA-256 of the committed emitted module of recipe ``name`` (``blrkit/algorithms/_generated/<name>.py``,
+    which ``python -m blrkit.derive.emit`` writes from the derivation), or ``None`` if it cannot be read."""
+    import blrkit.algorithms
+
+    try:
+        return hashlib.sha256((Path(blrkit.algorithms.__file__).parent / "_generated" / f"{name}.py")
+                              .read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 @lru_cache(maxsize=None)
 def recipe_candidates() -> tuple[Candidate, ...]:
-    """Every recipe of :data:`blrkit.derive.RECIPES` as a :class:`Candidate` (derived once per process)."""
+    """Every recipe of :data:`blrkit.derive.RECIPES` as a :class:`Candidate`, read from the generated file.
+
+    A recipe missing from it, or whose emitted module no longer has the hash recorded beside its form (the
+    derive layer changed and the file was not regenerated), is derived instead.
+    """
     from blrkit.derive import RECIPES
 
-    return tuple(read(name, name, "", r.derive()) for name, r in RECIPES.items())
+    from ._generated.candidates import FORMS
+
+    def recorded(name):
+        form = dict(FORMS[name])
+        return Candidate(name, name, "", **{k: v for k, v in form.items() if k != "emitted"})
+
+    return tuple(recorded(name) if name in FORMS and FORMS[name]["emitted"] == emitted_hash(name)
+                 else read(name, name, "", r.derive()) for name, r in RECIPES.items())
 
 
 @lru_cache(maxsize=None)

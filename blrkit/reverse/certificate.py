@@ -9,12 +9,15 @@ r"""Certificates a paper can cite: the evidence that an update is a BLR instance
   (:func:`blrkit.derive.certify.certify`), the row's live checks against independent
   counterparts (``blrkit verify``: :mod:`blrkit.classical`, SciPy, scikit-learn, …), and for a
   user's update the check against the emitted step; each with its error, tolerance and seed;
+- the mutation score of the row: how many wrong variants of the emitted step
+  (:data:`blrkit.verify.mutations.MUTATIONS`: a sign flip, a dropped factor, the old precision for
+  the new, …) the row's live checks reject, each run at the same size and seed;
 - the library versions and a SHA-256 hash of the emitted code;
 - a digest of all of the above, so an edited file is detected.
 
 :func:`check` re-runs a certificate on this installation and says whether it still holds: the
 digest matches, the emitted code hashes the same, every check passes again and reproduces the
-recorded error.  :func:`write` saves the JSON, a LaTeX page, and a PDF when ``pdflatex`` exists.
+recorded error, and the mutation score is reproduced.  :func:`write` saves the JSON, a LaTeX page, and a PDF when ``pdflatex`` exists.
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ def certificate(recipe: str, *, update=None, roles: dict | None = None, seed: in
         "code": {"module": f"blrkit/algorithms/_generated/{r.module}.py",
                  "sha256": hashlib.sha256(code.encode()).hexdigest()},
         "checks": _checks(recipe, d, seed),
-        "mutation_score": None,
+        "mutation_score": mutation_score(recipe, seed),
         "versions": _versions(),
     }
     if update is not None:
@@ -158,6 +161,23 @@ def _checks(recipe: str, d, seed: int) -> list[dict]:
                     "passed": None if c.skipped else bool(c.passed), "unit": c.unit, "seed": seed, "note": c.note,
                     "problem": SIZE})
     return out
+
+
+def mutant_rejected(module: str, i: int, seed: int) -> bool:
+    """Whether the live checks of ``module``'s rows (at :data:`SIZE`, ``seed``) reject its mutant ``i``."""
+    from blrkit.verify import verify_row
+    from blrkit.verify.mutations import killed
+
+    return killed(module, i, lambda name: verify_row(name, seed=seed, **SIZE))[0]
+
+
+def mutation_score(recipe: str, seed: int) -> dict:
+    """How many wrong variants of ``recipe``'s emitted step its row's live checks reject (killed of total),
+    with the names of those rejected and of the survivors, the problem size and the seed."""
+    from blrkit.verify.mutations import score
+
+    s = score(recipe, lambda module, i: mutant_rejected(module, i, seed))
+    return {**s.to_dict(), "problem": SIZE, "seed": seed}
 
 
 def _holds(body: dict) -> bool:
@@ -224,6 +244,11 @@ def check(cert) -> Verdict:
     missing = sorted(set(old) - {c["counterpart"] for c in now["checks"]})
     if missing:
         problems.append("checks no longer run: " + ", ".join(missing))
+    recorded, score = cert.get("mutation_score"), now["mutation_score"]
+    if not isinstance(recorded, dict) or any(recorded.get(k) != score[k] for k in ("killed", "total", "survivors")):
+        got = f"{recorded.get('killed')}/{recorded.get('total')}" if isinstance(recorded, dict) else recorded
+        problems.append(f"the mutation score {got} is not reproduced (here {score['killed']}/{score['total']}"
+                        + (f"; surviving: {', '.join(score['survivors'])}" if score["survivors"] else "") + ")")
     if identity and now.get("identity", {}).get("parameters") != identity.get("parameters"):
         problems.append("the identity's parameters differ: " + str(now.get("identity", {}).get("parameters")))
     if not now["holds"]:
@@ -265,6 +290,11 @@ def latex(cert: dict) -> str:
         else:
             ident_tex = r"\section*{Identity with the user's form}" "\nNot matched.\n"
     versions = ", ".join(f"{_tex(k)} {_tex(v)}" for k, v in cert["versions"].items())
+    ms = cert["mutation_score"]
+    mutation_tex = (f"The row's live checks reject {ms['killed']} of {ms['total']} wrong variants of the emitted step "
+                    f"(problem {_tex(str(ms['problem']))}, seed {ms['seed']})."
+                    + (f" Rejected: {_tex('; '.join(ms['rejected']))}." if ms["rejected"] else "")
+                    + (f" Not rejected: {_tex('; '.join(ms['survivors']))}." if ms["survivors"] else ""))
     return "\n".join([
         r"\documentclass[10pt]{article}",
         r"\usepackage[a4paper,margin=2cm]{geometry}",
@@ -284,6 +314,8 @@ def latex(cert: dict) -> str:
         r"counterpart & independent & error & tolerance & status \\ \hline",
         *rows,
         r"\end{tabular}",
+        r"\section*{Mutation score}",
+        mutation_tex + "\n",
         r"\section*{Provenance}",
         f"Emitted code \\texttt{{{_tex(cert['code']['module'])}}}, SHA-256 "
         f"\\texttt{{{cert['code']['sha256'][:32]}\\-{cert['code']['sha256'][32:]}}}.\n",

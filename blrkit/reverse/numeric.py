@@ -4,7 +4,15 @@ The emitted step (:meth:`blrkit.derive.Derivation.compile`) is called with the s
 the user's, its parameters computed from the user's hyperparameters by the solved mapping, and
 oracles (``grad``, ``hess``, ``grad_mean``, …) that return fixed random arrays, so that each oracle
 term of the step (``g``, ``E_g``, …) is the value the user's gradient symbol was given.  The user's
-update is evaluated at the same values by :func:`sympy.lambdify` of the parsed expressions.
+update is evaluated at the same values by :func:`evaluate`.
+
+The search compares updates in one dimension; this check runs in :data:`D` dimensions, each matrix
+a random symmetric positive-definite one that is far from diagonal, so that an update that agrees
+with a derivation only on the diagonal (:math:`\operatorname{diag}(H)` for :math:`H`,
+:math:`g / \operatorname{diag}(S)` for :math:`S^{-1} g`) fails it.  The user's symbols take the
+shapes of the derivation's symbols they were mapped to; a product is read in the order written
+(``inv(S)*g`` is :math:`S^{-1} g`), a number added to a matrix is a multiple of the identity, and a
+product of two vectors is elementwise (the diagonal families' squared gradient).
 
 A step that reads data arrays (``X``, ``y``) or an oracle term that is not an oracle's value (a
 sample average such as :math:`\mathbb{E}[g\,(\theta - m)]`) cannot be set this way; the check then
@@ -15,16 +23,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 import sympy as sp
 
+from .syntax import DATA_SUM, DIAG
+
 #: the agreement demanded: both sides evaluate the same rational function in float64, a few dozen
 #: operations on values of order one, each erring by about 2.2e-16
 ROUNDING = 1e-9
-#: how many random states are tried; the elementwise steps run D = 3 coordinates at once
+#: how many random states are tried, and in how many dimensions
 STATES = 3
-D_ELEMENTWISE = 3
+D = 3
 
 _ORACLE = re.compile(r"^\s*([A-Za-z_][\w, ]*?)\s*=\s*(?:xp\.mean\()?([A-Za-z_]\w*)\(")
 _ALIAS = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*$")
@@ -44,6 +55,11 @@ class NumericCheck:
     @property
     def passed(self) -> bool:
         return bool(self.ran and np.isfinite(self.error) and self.error <= self.tolerance)
+
+    @property
+    def differs(self) -> bool:
+        """Both sides were computed and they differ beyond the tolerance (not: the check could not run, or raised)."""
+        return bool(self.ran and not self.reason and np.isfinite(self.error) and self.error > self.tolerance)
 
     def text(self) -> str:
         if not self.ran:
@@ -87,15 +103,15 @@ def check(attempt, user, *, seed: int = 0) -> NumericCheck:
     if missing:
         return NumericCheck(False, seed=seed, reason=f"the oracle terms {', '.join(missing)} are not an oracle's value")
     rng = np.random.default_rng(seed)
-    D = D_ELEMENTWISE if d.elementwise else 1
+    shape_of = {u: cand.shapes.get(c, "vector") for u, c in {**attempt.states, **attempt.gradients}.items()}
     back_state = {c: u for u, c in attempt.states.items()}
     back_grad = {c: u for u, c in attempt.gradients.items()}
     hyper = [sp.Symbol(h) for h in user.hyperparameters]
     errors = []
     try:
         for _ in range(STATES):
-            uval = {s: rng.uniform(0.5, 2.0, D) for s in user.states}
-            uval.update({g: rng.uniform(-1.0, 1.0, D) for g in user.gradients})
+            uval = {s: _random(rng, shape_of[s], 0.5, 2.0) for s in user.states}
+            uval.update({g: _random(rng, shape_of[g], -1.0, 1.0) for g in user.gradients})
             hval = {h: float(rng.uniform(0.2, 0.9)) for h in user.hyperparameters}
             values = {}   # candidate name -> array
             for c, u in back_state.items():
@@ -122,18 +138,86 @@ def check(attempt, user, *, seed: int = 0) -> NumericCheck:
             out = d.compile()(**kwargs)
             out = out if isinstance(out, tuple) else (out,)
             produced = {getattr(o, "name", str(o)): v for o, v in zip(d.outputs, out)}
+            exprs = user.ordered or user.new
             for u, c in attempt.states.items():
-                got = np.ravel(np.asarray(produced[c + "_new"], dtype=float))
-                expr = user.new[u]
-                args = [sp.Symbol(n) for n in user.states + user.gradients] + hyper
-                f = sp.lambdify(args, expr, modules="numpy")
-                want = np.ravel(np.broadcast_to(
-                    np.asarray(f(*[uval[n] for n in user.states + user.gradients],
-                                 *[hval[h.name] for h in hyper]), dtype=float), got.shape))
+                got = np.asarray(produced[c + "_new"], dtype=float)
+                try:
+                    want = np.broadcast_to(evaluate(exprs[u], {**uval, **hval}), got.shape)
+                except ValueError as e:  # the user's update has no reading at these shapes: not a failure
+                    return NumericCheck(False, seed=seed, reason=f"the update of {u} cannot be evaluated "
+                                                                 f"with matrices of size {D}: {e}")
                 errors.append(float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-300)))
     except Exception as e:  # noqa: BLE001 -- the emitted step raising is the check's outcome, reported
         return NumericCheck(True, float("inf"), seed=seed, reason=f"{type(e).__name__}: {e}")
     return NumericCheck(True, max(errors), states=STATES, seed=seed)
+
+
+def _random(rng, shape: str, low: float, high: float):
+    """A random value of ``shape``: a matrix is symmetric positive definite with off-diagonal entries of the
+    diagonal's order (``A Aᵀ/D + I/2``, ``A`` standard normal); a vector or number is uniform in (low, high)."""
+    if shape == "matrix":
+        a = rng.standard_normal((D, D))
+        return a @ a.T / D + 0.5 * np.eye(D)
+    return rng.uniform(low, high, D)
+
+
+def _add(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim == 2 and b.ndim == 0:
+        return a + b * np.eye(a.shape[0])
+    if b.ndim == 2 and a.ndim == 0:
+        return b + a * np.eye(b.shape[0])
+    if (a.ndim == 2) != (b.ndim == 2):
+        raise ValueError("a matrix added to a vector")
+    return a + b
+
+
+def _mul(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim == 0 or b.ndim == 0 or (a.ndim == 1 and b.ndim == 1):
+        return a * b
+    if a.ndim == 1:  # gᵀ M, as a vector: Mᵀ g
+        return b.T @ a
+    return a @ b
+
+
+def evaluate(expr, values: dict):
+    r"""``expr`` (plain or non-commutative symbols) at ``values`` (name -> number, vector or matrix), with
+    matrix products in the order of the expression's factors, a matrix's ``-1`` power its inverse and
+    :data:`~blrkit.reverse.syntax.DIAG` its diagonal part.
+
+    >>> import numpy as np, sympy as sp
+    >>> S, g = sp.symbols("S g", commutative=False)
+    >>> evaluate(S**-1 * g, {"S": np.array([[2.0, 1.0], [1.0, 2.0]]), "g": np.array([3.0, 0.0])})
+    array([ 2., -1.])
+    >>> evaluate(g / DIAG(S), {"S": np.array([[2.0, 1.0], [1.0, 2.0]]), "g": np.array([3.0, 0.0])})
+    array([1.5, 0. ])
+    """
+    if isinstance(expr, sp.Symbol):
+        return values[expr.name]
+    if expr.is_number:
+        return float(expr)
+    args = [evaluate(a, values) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return reduce(_add, args)
+    if isinstance(expr, sp.Mul):
+        return reduce(_mul, args)
+    if isinstance(expr, sp.Pow):
+        base, exponent = np.asarray(args[0], dtype=float), np.asarray(args[1], dtype=float)
+        if base.ndim < 2:
+            return base ** exponent
+        if exponent.ndim or not float(exponent).is_integer():
+            raise ValueError(f"a matrix to the power {expr.exp}")
+        return np.linalg.matrix_power(base if exponent > 0 else np.linalg.inv(base), int(abs(float(exponent))))
+    if expr.func == DIAG:
+        x = np.asarray(args[0], dtype=float)
+        return np.diag(np.diag(x)) if x.ndim == 2 else x
+    if expr.func == DATA_SUM:
+        raise ValueError("a sum over the data")
+    functions = {sp.exp: np.exp, sp.log: np.log, sp.Abs: np.abs, sp.tanh: np.tanh}
+    if expr.func in functions and np.ndim(args[0]) < 2:
+        return functions[expr.func](args[0])
+    raise ValueError(f"cannot evaluate {expr.func.__name__} here")
 
 
 def _parameter(attempt, name, hval, hyper):
@@ -143,8 +227,10 @@ def _parameter(attempt, name, hval, hyper):
 
 def _shaped(value, shape, kind, D):
     value = np.asarray(value, dtype=float)
+    if value.ndim == 2:
+        return value
     if kind == "matrix" or shape == "matrix":
-        return np.diag(np.broadcast_to(value, (D,)).copy()) if D > 1 else value.reshape(1, 1)
+        return np.diag(np.broadcast_to(value, (D,)).copy())
     if kind == "scalar":
         return float(np.ravel(value)[0])
     return np.broadcast_to(value, (D,)).copy()

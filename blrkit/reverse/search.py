@@ -51,6 +51,7 @@ class UserUpdate:
     hyperparameters: tuple
     new: dict
     local: dict
+    ordered: dict | None = None   # state -> new value on non-commutative symbols (products in the written order)
 
     @property
     def variables(self) -> tuple:
@@ -68,15 +69,22 @@ class Attempt:
     parameters: dict      # candidate symbol name -> SymPy expression of the user's hyperparameters
     residuals: dict       # user state -> user − derived (simplified)
     proofs: dict = None   # user state -> how its zero residual was shown ("symbolic" or "radicals")
+    numeric: object = None  # the check against the emitted step (blrkit.reverse.numeric.NumericCheck), once run
 
     @property
     def exact(self) -> bool:
-        return all(r == 0 for r in self.residuals.values())
+        """Every residual is zero (in one dimension) and the numeric check, if it ran, did not fail."""
+        return all(r == 0 for r in self.residuals.values()) and not self.refuted
+
+    @property
+    def refuted(self) -> bool:
+        """The numeric check against the emitted step (with matrices) computed both sides and they differ."""
+        return self.numeric is not None and self.numeric.differs
 
     def simplified(self) -> "Attempt":
         """The same attempt with its residuals simplified for printing."""
         return Attempt(self.candidate, self.states, self.gradients, self.parameters,
-                       {s: _residual(r) for s, r in self.residuals.items()}, self.proofs)
+                       {s: _residual(r) for s, r in self.residuals.items()}, self.proofs, self.numeric)
 
     @property
     def constants(self) -> int:

@@ -7,9 +7,12 @@ An update is one or more assignments ``name = expression``, separated by ``;`` o
 The left-hand side of a state ``x``'s new value is ``x_new``; any other left-hand side is an
 intermediate term, substituted where it is used.  An expression is arithmetic (``+ - * / **``,
 ``^`` for ``**``) on numbers and names, and calls of :data:`FUNCTIONS`: ``sqrt``, ``exp``, ``log``,
-``abs``, ``inv`` (the reciprocal, or a matrix inverse read in one dimension) and ``sum`` (a sum
-over the data, ``sum(y**2)`` for :math:`\sum_i y_i^2`).  Matrices are read in one dimension: a
-product's order and a transpose are not seen (``X.T`` is not allowed; write ``X``).
+``abs``, ``inv`` (the reciprocal, or a matrix inverse), ``diag`` (a matrix's diagonal part,
+:math:`\operatorname{diag}(H)`; a vector or a number is its own) and ``sum`` (a sum over the data,
+``sum(y**2)`` for :math:`\sum_i y_i^2`).  The search reads the update in one dimension, where a
+product's order and ``diag`` are not seen (``X.T`` is not allowed; write ``X``); the numeric check
+then evaluates it with matrices (:func:`parse_update` with ``ordered=True`` keeps the order of
+each product), where they are.
 
 The text is read by :mod:`ast` and checked node by node before SymPy builds anything, so no text
 is ever evaluated; its size is bounded by :data:`MAX_CHARS` and :data:`MAX_NODES`.
@@ -24,10 +27,12 @@ import sympy as sp
 
 #: a data sum: ``sum(f(y))`` is :math:`\sum_i f(y_i)`
 DATA_SUM = sp.Function("sum")
+#: the diagonal part of a matrix, kept as a function in the ordered reading (in one dimension it is its argument)
+DIAG = sp.Function("diag")
 
 #: the functions an update may call
 FUNCTIONS = {"sqrt": sp.sqrt, "exp": sp.exp, "log": sp.log, "abs": sp.Abs, "inv": lambda x: 1 / x,
-             "sum": DATA_SUM, "tanh": sp.tanh}
+             "sum": DATA_SUM, "tanh": sp.tanh, "diag": lambda x: x}
 #: the longest text read, and the most syntax nodes in it: enough for any row of Table 1 written out
 MAX_CHARS = 4000
 MAX_NODES = 2000
@@ -39,10 +44,12 @@ _NODES = (ast.Module, ast.Assign, ast.Name, ast.Store, ast.Load, ast.BinOp, ast.
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def parse_update(text: str) -> dict[str, sp.Expr]:
+def parse_update(text: str, *, ordered: bool = False) -> dict[str, sp.Expr]:
     """The assignments of ``text`` as ``{left-hand side: SymPy expression}``, in their order.
 
-    Every name becomes a plain SymPy ``Symbol``; the caller gives the names their roles.
+    Every name becomes a plain SymPy ``Symbol``; the caller gives the names their roles.  With
+    ``ordered=True`` every name is a non-commutative symbol and ``diag`` is kept (:data:`DIAG`), so
+    that ``inv(S)*g`` stays :math:`S^{-1} g` for an evaluation with matrices.
 
     Raises
     ------
@@ -57,7 +64,9 @@ def parse_update(text: str) -> dict[str, sp.Expr]:
     >>> parse_update("m_new = m - open(g)")
     Traceback (most recent call last):
     ...
-    ValueError: update: 'open' is not a known function; the functions are abs, exp, inv, log, sqrt, sum, tanh
+    ValueError: update: 'open' is not a known function; the functions are abs, diag, exp, inv, log, sqrt, sum, tanh
+    >>> parse_update("S_new = (1 - r)*S + r*diag(H); m_new = m - r*inv(S_new)*g", ordered=True)["m_new"]
+    m - r*S_new**(-1)*g
     """
     if not isinstance(text, str):
         raise TypeError(f"update must be a str, a dict or a sequence of sympy.Eq, got {type(text).__name__}")
@@ -83,7 +92,7 @@ def parse_update(text: str) -> dict[str, sp.Expr]:
         if name in out:
             raise ValueError(f"update: {name!r} is assigned twice")
         _check(stmt.value, part)
-        out[name] = _build(stmt.value)
+        out[name] = _build(stmt.value, ordered)
     return out
 
 
@@ -111,17 +120,18 @@ def _called(tree, name_node) -> bool:
     return any(isinstance(n, ast.Call) and n.func is name_node for n in ast.walk(tree))
 
 
-def _build(node):
+def _build(node, ordered: bool = False):
     if isinstance(node, ast.Constant):
         return sp.nsimplify(node.value) if isinstance(node.value, float) else sp.Integer(node.value)
     if isinstance(node, ast.Name):
-        return sp.Symbol(node.id)
+        return sp.Symbol(node.id, commutative=False) if ordered else sp.Symbol(node.id)
     if isinstance(node, ast.UnaryOp):
-        v = _build(node.operand)
+        v = _build(node.operand, ordered)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.Call):
-        return FUNCTIONS[node.func.id](_build(node.args[0]))
-    a, b = _build(node.left), _build(node.right)
+        f = DIAG if ordered and node.func.id == "diag" else FUNCTIONS[node.func.id]
+        return f(_build(node.args[0], ordered))
+    a, b = _build(node.left, ordered), _build(node.right, ordered)
     return {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
             ast.Div: lambda: a / b, ast.Pow: lambda: a ** b}[type(node.op)]()
 

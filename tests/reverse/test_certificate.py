@@ -5,10 +5,26 @@ import json
 
 import pytest
 
-from blrkit.reverse.certificate import certificate, check, latex, write
-from blrkit.verify import table_1_recipes
+import blrkit.reverse.certificate as certificate_module
+from blrkit.reverse.certificate import SIZE, certificate, check, latex, write
+from blrkit.verify import CHECKS, Check, table_1_recipes
+from blrkit.verify.mutations import MUTATIONS, cases
+from verify.rows import SMALL, cached_mutant
 
 ROWS = sorted(table_1_recipes())
+_REJECTED = certificate_module.mutant_rejected
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_mutants(run_cache):
+    """The certificates' mutant verdicts read from the run's cache: the same ``killed`` calls at the same size and
+    seed as tests/verify/test_mutations.py (which asserts each is rejected), computed once per run."""
+    assert {**SIZE, "seed": 0} == SMALL
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(certificate_module, "mutant_rejected",
+                   lambda module, i, seed: cached_mutant(run_cache, module, i)[0] if seed == 0
+                   else _REJECTED(module, i, seed))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +38,38 @@ def test_every_table_1_row_is_certified_and_holds(certificates):
         assert cert["holds"], (name, [c for c in cert["checks"] if c["passed"] is False])
         assert any(c["independent"] and c["passed"] for c in cert["checks"]), name
         assert len(cert["code"]["sha256"]) == 64
+
+
+def test_every_table_1_certificate_has_its_mutation_score(certificates):
+    """Each Table 1 row's score counts its wrong variants (independently: the table of mutations) and every one is
+    rejected (tests/verify/test_mutations.py requires it of the live checks)."""
+    for name, cert in certificates.items():
+        score = cert["mutation_score"]
+        total = len(cases(name))
+        assert total >= 2 and score["total"] == total, name
+        assert score["killed"] == total and score["survivors"] == [], (name, score)
+        assert set(score["rejected"]) == {MUTATIONS[m][3][i][0] for m, i in cases(name)}
+
+
+def test_checks_that_check_nothing_score_zero(monkeypatch):
+    """A row whose live check is a no-op (an 'independent' counterpart that always passes) holds, but rejects no
+    wrong variant: its score is 0 of the total, and every variant is named a survivor."""
+    monkeypatch.setattr(certificate_module, "mutant_rejected", _REJECTED)  # computed now, not the run's cache
+    monkeypatch.setitem(CHECKS, "gradient_descent", lambda problem, recipe: [Check("nothing", 0.0, 1e-10, True)])
+    score = certificate_module.mutation_score("gradient_descent", 0)
+    assert (score["killed"], score["total"]) == (0, len(cases("gradient_descent")))
+    assert len(score["survivors"]) == score["total"]
+
+
+def test_an_edited_mutation_score_does_not_hold(certificates):
+    cert = copy.deepcopy(certificates["rmsprop"])
+    cert["mutation_score"]["killed"] -= 1
+    cert["mutation_score"]["survivors"].append(cert["mutation_score"]["rejected"].pop())
+    from blrkit.reverse.certificate import _digest
+
+    cert["digest"] = _digest({k: v for k, v in cert.items() if k != "digest"})  # a careful forger re-digests
+    verdict = check(cert)
+    assert not verdict.holds and any("mutation score" in p for p in verdict.problems), verdict.problems
 
 
 def test_every_table_1_certificate_rechecks(certificates):

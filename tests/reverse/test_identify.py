@@ -118,3 +118,56 @@ def test_bad_space_and_types():
         identify("m_new = m - g", state="m", space="everything")
     with pytest.raises(TypeError, match="update"):
         identify(42, state="m")
+
+
+#: name -> (update, states, gradients, hyperparameters, the recipes it equals in one dimension only, the recipes it
+#: is): each differs from the first off the diagonal or in a product's order, which the check with 3×3 matrices
+#: (random symmetric positive-definite, far from diagonal) must see; the right forms are those of
+#: tests/reverse/test_recipes.py.  Read with vector states (a diagonal Gaussian), diag(H) and g/diag(S) are
+#: diagonal Newton's update, and are identified as it, checked at D = 3.
+OFF_DIAGONAL = {
+    "diag(H) for H in the precision": (
+        "S_new = (1 - r)*S + r*diag(H); m_new = m - r*inv(S_new)*g", "m S", "g H", "r",
+        {"damped_newton", "laplace", "variational_newton"}, {"diagonal_newton"}),
+    "g/diag(S) for inv(S)*g in the mean step": (
+        "S_new = (1 - r)*S + r*H; m_new = m - r*g/diag(S_new)", "m S", "g H", "r",
+        {"damped_newton", "laplace", "variational_newton"}, {"diagonal_newton"}),
+    "Newton with g/diag(H)": ("S_new = H; m_new = m - g/diag(H)", "m S", "g H", "", {"newton"}, set()),
+    "improved BLR with B*B*inv(S) for B*inv(S)*B": (
+        "B = (1 - r)*S + r*EH; S_new = (S + B*B*inv(S))/2; m_new = m - r*inv(S_new)*Eg", "m S", "Eg EH", "r",
+        {"variational_newton_improved"}, set()),
+}
+
+
+@pytest.mark.parametrize("name", list(OFF_DIAGONAL))
+def test_an_update_equal_only_in_one_dimension_is_told_apart(name):
+    text, state, gradient, hyper, wrong, right = OFF_DIAGONAL[name]
+    r = identify(text, state=state, gradient=gradient, hyperparameters=hyper or None)
+    assert not wrong & set(r.recipes), r.text()
+    refuted = {a.candidate.key: a for a in r.refuted}
+    assert wrong <= set(refuted), r.text()
+    for key in wrong:  # the 1-D residuals are zero; the D = 3 outputs differ far beyond rounding
+        a = refuted[key]
+        assert all(v == 0 for v in a.residuals.values()) and a.numeric.differs and a.numeric.error > 1e-3
+    assert "not with 3×3 matrices" in r.text()
+    assert right <= set(r.recipes), r.text()
+    if right:
+        assert r.recipe in right and r.numeric.passed and r.numeric.states == 3
+
+
+def test_evaluate_reads_products_in_order_against_numpy():
+    """The matrix reading of an ordered update, against the same expression written in NumPy."""
+    import numpy as np
+
+    from blrkit.reverse.numeric import evaluate
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((3, 3))
+    S, B, H = A @ A.T + np.eye(3), rng.standard_normal((3, 3)), np.diag(rng.uniform(1, 2, 3))
+    g = rng.standard_normal(3)
+    e = parse_update("x = (S + B*inv(S)*B)/2 - 2*diag(S) + 1; y = inv(S + H)*g - g/diag(S) + g*g", ordered=True)
+    values = {"S": S, "B": B, "H": H, "g": g}
+    np.testing.assert_allclose(evaluate(e["x"], values),
+                               (S + B @ np.linalg.solve(S, B)) / 2 - 2 * np.diag(np.diag(S)) + np.eye(3), rtol=1e-12)
+    np.testing.assert_allclose(evaluate(e["y"], values), np.linalg.solve(S + H, g) - g / np.diag(S) + g ** 2,
+                               rtol=1e-12)

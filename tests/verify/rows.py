@@ -14,3 +14,13 @@ def cached_row(run_cache, name, **size):
     """``verify_row(name, **size)`` of the unchanged code, computed once per run whichever xdist worker asks
     (``run_cache``, tests/run_cache.py).  Never for a mutated or monkeypatched row."""
     return run_cache.get(f"verify_row {name} {sorted(size.items())}", lambda: verify_row(name, **size))
+
+
+def cached_mutant(run_cache, module, i):
+    """``killed(module, i, ...)`` of :mod:`blrkit.verify.mutations` with the rows at :data:`SMALL`, computed once
+    per run: the verdict of tests/verify/test_mutations.py and the mutation score of ``blrkit certify`` (whose
+    rows run at the same size and seed) read the same value."""
+    from blrkit.verify.mutations import killed
+
+    return run_cache.get(f"mutant {module} {i} {sorted(SMALL.items())}",
+                         lambda: killed(module, i, lambda name: verify_row(name, **SMALL)))
