@@ -2,16 +2,18 @@
 that is not a chain, and the options that make no sense with it, are usage errors (exit 2, one line)."""
 
 import pytest
-from cli._run import assert_usage_error, run_blrkit
+from cli._run import assert_usage_error
 
 from blrkit.cli import main
 
 NEWTON = ("derive", "multivariate-gaussian", "--approx", "delta", "--approx", "rho=1", "--ladder")
 
 
-def test_ladder_from_the_command_line():
-    """Three rungs (exact BLR, + delta, + ρ = 1); ρ = 1 removes (1 - ρ)S_t, marked in the text."""
-    rc, out, err = run_blrkit(*NEWTON)
+def test_ladder_from_the_command_line(capsys):
+    """Three rungs (exact BLR, + delta, + ρ = 1); ρ = 1 removes (1 - ρ)S_t, marked in the text. (In process:
+    the subprocess path of ``blrkit derive`` is tested in test_derive_cmd.py.)"""
+    rc = main(list(NEWTON))
+    out, err = capsys.readouterr()
     assert rc == 0 and err == "", err
     heads = [line for line in out.splitlines() if line[:2] in ("0.", "1.", "2.")]
     assert [h.split(":")[-1].strip() for h in heads] == ["Variational Newton", "Damped BLR-Newton", "Newton's method"]
