@@ -66,6 +66,7 @@ def _digest(body: dict) -> str:
 
 def _identity(recipe: str, update, roles: dict, seed: int) -> dict:
     from . import identify
+    from .numeric import D
 
     r = identify(update, seed=seed, **roles)
     own = next((a for a in r.matches if a.candidate.recipe == recipe), None)
@@ -80,7 +81,8 @@ def _identity(recipe: str, update, roles: dict, seed: int) -> dict:
     if r.numeric is not None:
         n = r.numeric
         out["numeric"] = {"ran": n.ran, "error": _number(n.error), "tolerance": n.tolerance, "states": n.states,
-                          "seed": n.seed, "reason": n.reason, "passed": n.passed}
+                          "seed": n.seed, "reason": n.reason, "passed": n.passed,
+                          "dimensions": 1 if n.one_datum else D, "one_datum": n.one_datum}
     return out
 
 
@@ -284,7 +286,8 @@ def latex(cert: dict) -> str:
                          f"Parameters: {params or 'none'}.\n\nResidual (user $-$ derived) of each state: {res}.\n")
             if "numeric" in ident:
                 n = ident["numeric"]
-                ident_tex += (f"\n\nAgainst the emitted step at {n['states']} random states (seed {n['seed']}): "
+                ident_tex += (f"\n\nAgainst the emitted step at {n['states']} random states in {n['dimensions']} "
+                              f"dimension(s){' with one datum' if n['one_datum'] else ''} (seed {n['seed']}): "
                               f"largest relative error {n['error']}, tolerance {n['tolerance']}."
                               if n["ran"] else f"\n\nNumeric check not run: {_tex(n['reason'])}.")
         else:

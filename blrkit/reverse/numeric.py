@@ -14,9 +14,14 @@ shapes of the derivation's symbols they were mapped to; a product is read in the
 (``inv(S)*g`` is :math:`S^{-1} g`), a number added to a matrix is a multiple of the identity, and a
 product of two vectors is elementwise (the diagonal families' squared gradient).
 
-A step that reads data arrays (``X``, ``y``) or an oracle term that is not an oracle's value (a
-sample average such as :math:`\mathbb{E}[g\,(\theta - m)]`) cannot be set this way; the check then
-says it was not run and why.
+A step that reads data arrays (``X``, ``y``) is run on one datum in one dimension, every array's
+axes of size 1, when the solved mapping gives each array a value; a parameter the step computes
+from its arrays' shapes (:math:`N`, :math:`M`) is then 1, and must be one of the user's
+hyperparameters, set to 1 too.  The layout of one datum is a guess, so a step that refuses it is
+reported as not checked, and a difference found this way is reported without refuting the match.
+A step whose array has no value from the mapping, or an oracle term that is not an oracle's value
+(a sample average such as :math:`\mathbb{E}[g\,(\theta - m)]`), cannot be set; the check then says
+it was not run and why.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class NumericCheck:
     states: int = 0
     seed: int = 0
     reason: str = ""
+    one_datum: bool = False  # a step reading data arrays, run on one datum in one dimension
 
     @property
     def passed(self) -> bool:
@@ -59,14 +65,16 @@ class NumericCheck:
     @property
     def differs(self) -> bool:
         """Both sides were computed and they differ beyond the tolerance (not: the check could not run, or raised)."""
-        return bool(self.ran and not self.reason and np.isfinite(self.error) and self.error > self.tolerance)
+        return bool(self.ran and not self.reason and not self.one_datum and np.isfinite(self.error)
+                    and self.error > self.tolerance)
 
     def text(self) -> str:
         if not self.ran:
             return f"numeric check not run: {self.reason}"
         verdict = "PASS" if self.passed else "FAIL"
+        where = " with one datum in one dimension" if self.one_datum else f" in {D} dimensions"
         return (f"numeric check against the emitted step: largest relative error {self.error:.1e} "
-                f"(tolerance {self.tolerance:.0e}, float64 rounding) over {self.states} random states, "
+                f"(tolerance {self.tolerance:.0e}, float64 rounding) over {self.states} random states{where}, "
                 f"seed {self.seed}: {verdict}")
 
 
@@ -90,12 +98,24 @@ def check(attempt, user, *, seed: int = 0) -> NumericCheck:
     cand, d = attempt.candidate, attempt.candidate.derivation
     kinds = {a.name: a.kind for a in d.arguments}
     data = [n for n, k in kinds.items() if k == "data"]
-    if data:
-        return NumericCheck(False, seed=seed, reason=f"the step reads data arrays ({', '.join(data)})")
+    dim, sizes, size_keys = D, {}, set()
+    if data:  # one datum in one dimension: every array of the step has its axes of size 1
+        dim = 1
+        unset = [n for n in data if n not in attempt.parameters and n not in attempt.states.values()]
+        if unset:
+            return NumericCheck(False, seed=seed, reason=f"the step reads data arrays ({', '.join(data)}); "
+                                                         f"{', '.join(unset)} has no value from the mapping")
+        for k, v in attempt.parameters.items():  # computed by the step from its arrays' shapes: 1 here
+            if k not in kinds:
+                if not (isinstance(v, sp.Symbol) and v.name in user.hyperparameters):
+                    return NumericCheck(False, seed=seed, reason=f"the step reads data arrays ({', '.join(data)}); "
+                                                                 f"{k} = {v} is not a size it can set")
+                sizes[v.name] = 1.0
+                size_keys.add(k)
     targets, aliases = _oracle_targets(d)
     set_by = {t: (fn, i, len(group)) for fn, groups in targets.items() for group in groups
               for i, t in enumerate(group)}
-    needed = set(cand.oracles)
+    needed = set(cand.oracles) - size_keys
     for name, source in aliases.items():
         if name in needed and source in set_by:
             set_by[name] = set_by[source]
@@ -110,9 +130,9 @@ def check(attempt, user, *, seed: int = 0) -> NumericCheck:
     errors = []
     try:
         for _ in range(STATES):
-            uval = {s: _random(rng, shape_of[s], 0.5, 2.0) for s in user.states}
-            uval.update({g: _random(rng, shape_of[g], -1.0, 1.0) for g in user.gradients})
-            hval = {h: float(rng.uniform(0.2, 0.9)) for h in user.hyperparameters}
+            uval = {s: _random(rng, shape_of[s], 0.5, 2.0, dim) for s in user.states}
+            uval.update({g: _random(rng, shape_of[g], -1.0, 1.0, dim) for g in user.gradients})
+            hval = {h: sizes.get(h, float(rng.uniform(0.2, 0.9))) for h in user.hyperparameters}
             values = {}   # candidate name -> array
             for c, u in back_state.items():
                 values[c] = uval[u]
@@ -124,11 +144,14 @@ def check(attempt, user, *, seed: int = 0) -> NumericCheck:
             kwargs = {}
             for a in d.arguments:
                 if a.kind == "callable":
-                    kwargs[a.name] = _constant(a.name, targets.get(a.name, []), values, cand.shapes, D)
+                    kwargs[a.name] = _constant(a.name, targets.get(a.name, []), values, cand.shapes, dim)
                 elif a.kind == "rng":
                     kwargs[a.name] = np.random.default_rng(seed)
                 elif a.name in values:
-                    kwargs[a.name] = _shaped(values[a.name], cand.shapes.get(a.name, "vector"), a.kind, D)
+                    kwargs[a.name] = _shaped(values[a.name], cand.shapes.get(a.name, "vector"), a.kind, dim)
+                elif a.name in attempt.parameters and a.kind == "data":
+                    kwargs[a.name] = _shaped(_parameter(attempt, a.name, hval, hyper),
+                                             cand.shapes.get(a.name, "vector"), a.kind, dim)
                 elif a.name in attempt.parameters:
                     kwargs[a.name] = _parameter(attempt, a.name, hval, hyper)
                 elif a.kind == "int":
@@ -142,23 +165,27 @@ def check(attempt, user, *, seed: int = 0) -> NumericCheck:
             for u, c in attempt.states.items():
                 got = np.asarray(produced[c + "_new"], dtype=float)
                 try:
-                    want = np.broadcast_to(evaluate(exprs[u], {**uval, **hval}), got.shape)
+                    want = np.asarray(evaluate(exprs[u], {**uval, **hval}), dtype=float)
+                    want = want.reshape(got.shape) if want.size == got.size else np.broadcast_to(want, got.shape)
                 except ValueError as e:  # the user's update has no reading at these shapes: not a failure
                     return NumericCheck(False, seed=seed, reason=f"the update of {u} cannot be evaluated "
-                                                                 f"with matrices of size {D}: {e}")
+                                                                 f"with matrices of size {dim}: {e}")
                 errors.append(float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-300)))
     except Exception as e:  # noqa: BLE001 -- the emitted step raising is the check's outcome, reported
+        if data:  # one datum is a guess at the arrays' layout: a step that refuses it was not checked
+            return NumericCheck(False, seed=seed, reason=f"the step reads data arrays ({', '.join(data)}) and "
+                                                         f"refused one datum: {type(e).__name__}: {e}")
         return NumericCheck(True, float("inf"), seed=seed, reason=f"{type(e).__name__}: {e}")
-    return NumericCheck(True, max(errors), states=STATES, seed=seed)
+    return NumericCheck(True, max(errors), states=STATES, seed=seed, one_datum=bool(data))
 
 
-def _random(rng, shape: str, low: float, high: float):
+def _random(rng, shape: str, low: float, high: float, dim: int = D):
     """A random value of ``shape``: a matrix is symmetric positive definite with off-diagonal entries of the
     diagonal's order (``A Aᵀ/D + I/2``, ``A`` standard normal); a vector or number is uniform in (low, high)."""
     if shape == "matrix":
-        a = rng.standard_normal((D, D))
-        return a @ a.T / D + 0.5 * np.eye(D)
-    return rng.uniform(low, high, D)
+        a = rng.standard_normal((dim, dim))
+        return a @ a.T / dim + 0.5 * np.eye(dim)
+    return rng.uniform(low, high, dim)
 
 
 def _add(a, b):
@@ -212,8 +239,8 @@ def evaluate(expr, values: dict):
     if expr.func == DIAG:
         x = np.asarray(args[0], dtype=float)
         return np.diag(np.diag(x)) if x.ndim == 2 else x
-    if expr.func == DATA_SUM:
-        raise ValueError("a sum over the data")
+    if expr.func == DATA_SUM:  # a step reading data is run on one datum: the sum is its one term
+        return args[0]
     functions = {sp.exp: np.exp, sp.log: np.log, sp.Abs: np.abs, sp.tanh: np.tanh}
     if expr.func in functions and np.ndim(args[0]) < 2:
         return functions[expr.func](args[0])

@@ -171,3 +171,17 @@ def test_evaluate_reads_products_in_order_against_numpy():
                                (S + B @ np.linalg.solve(S, B)) / 2 - 2 * np.diag(np.diag(S)) + np.eye(3), rtol=1e-12)
     np.testing.assert_allclose(evaluate(e["y"], values), np.linalg.solve(S + H, g) - g / np.diag(S) + g ** 2,
                                rtol=1e-12)
+
+
+def test_a_step_reading_data_is_checked_on_one_datum():
+    """Ridge reads X and y: its emitted step is run on one datum in one dimension against the user's update; the
+    same check of a wrong update (the 1/σ² dropped from the mean) against the same match fails it."""
+    from blrkit.reverse import read_update
+    from blrkit.reverse.numeric import check
+
+    roles = dict(state="m S", hyperparameters="alpha X y s2")
+    r = identify("S_new = alpha + X*X/s2; m_new = inv(S_new)*X*y/s2", **roles)
+    assert r.recipe == "ridge" and r.numeric.passed and r.numeric.one_datum and r.numeric.states == 3
+    wrong = check(r.matches[0], read_update("S_new = alpha + X*X/s2; m_new = inv(S_new)*X*y", **roles))
+    assert wrong.ran and not wrong.passed and wrong.error > 1e-3
+    assert not wrong.differs  # one datum is a guess at the arrays' layout: reported, it refutes no match
