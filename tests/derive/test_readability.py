@@ -220,3 +220,24 @@ def test_sums_precede_their_summand_and_a_sum_is_one_sum(printed):
     assert "ℓ̄ᵢ(θ, z) = Σₖ ℓ̄ᵢₖ" in em and "Q(θ) = Σₖ Qₖ(θ)" in em and "log(2 π)" in em
     vmp = printed["recipe vmp"][1]["text"]
     assert [line.count("Σᵢ₌₁ᴺ") for line in vmp.splitlines() if line.strip().startswith("E_(q_(∖")] == [1, 1]
+
+
+# -- 6. line length ------------------------------------------------------------------------------------------------
+
+#: the update rows still longer than 300 characters of LaTeX (measured 2026-12-07): non-conjugate expectations whose
+#: natural gradients are not yet named or collected (issue #26's readability standard); none may be added
+LONG_UPDATES = frozenset({
+    "beta | theta**2 - log(theta) | rho=1/2", "gamma | exp(-theta) + 1/theta | no approximation",
+    "dirichlet | sqrt(theta_1) | no approximation", "normal-gamma | default loss | stochastic",
+    "von-mises | 3*sin(theta) - cos(theta + 2) | rho=1/2", "von-mises | 2*cos(theta - 1) | no approximation",
+    "bernoulli | (theta - y)**2 | stochastic", "categorical | theta_1 - 2*theta_2 | no approximation",
+    "bernoulli | 3*theta - 1 | no approximation", "normal-gamma | default loss | no approximation"})
+
+
+def test_no_row_of_an_update_is_longer_than_300_characters_of_latex(printed):
+    """Every recipe and every request of the support matrix but those listed: each row of the update's ``align*``
+    (the equations broken between terms) holds at most 300 characters of LaTeX."""
+    long = {label for label, (_, v) in printed.items()
+            if max(len(row) for row in v["latex update"].split("\\\\\n")) > 300}
+    assert long <= LONG_UPDATES, sorted(long - LONG_UPDATES)
+    assert len(printed) - len(LONG_UPDATES) >= 120
