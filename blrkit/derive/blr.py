@@ -23,6 +23,7 @@ from .known import known_algorithm
 from .losses import ExpressionLoss, OracleLoss
 from .parsing import check_numbers
 from .printing import Notation, equation_line
+from .symbols import RHO
 
 GAUSSIAN_KINDS = {
     "gaussian-fixed-covariance": "fixed",
@@ -387,7 +388,10 @@ def _assemble_gaussian(key, f, approx, function_name, title, anchor) -> Derivati
         args += [Argument("n_samples", "int", _STATE_DOCS["n_samples"]), Argument("rng", "rng", _STATE_DOCS["rng"])]
     outputs = f.get("outputs") or tuple(eq.lhs for eq in reversed(update))
     notation = Notation(names=(("lr", lr_latex),)) if lr_latex else Notation()
-    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq, notation)) for eq in update)
+    assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq, notation)) for eq in update if eq.lhs != RHO)
+    # a numeric ρ the update states first (its textbook form keeps ρ): an array of the step's dtype
+    oracles += [line for eq in update if eq.lhs == RHO
+                for line in (f"# {equation_line(eq)}", f"rho = xp.asarray({eq.rhs}, dtype=dtype)")]
     return Derivation(
         title=title or "Gaussian BLR step", family=key, approximations=approx, steps=tuple(f["steps"]),
         natural_update=tuple(Equation(l, r) for l, r in f["natural"]), update=tuple(update),

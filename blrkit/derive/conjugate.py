@@ -267,7 +267,12 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     # it first (in the standard parameters) and the update refers to it
     inner = dict(zip(dmu, grads)) if conjugate else {}
     nat = [sp.expand(x.subs(inner).subs(dict(zip(lam0, prior_nat)))) for x in nat]
+    rho_value = next((a.value for a in approx if a.value != 1), None)
     for a in approx:
+        if a.value != 1:  # the update keeps ρ, (1 - ρ)λ_t + ρ(…); its value is stated once
+            step(a.label, [(RHO, a.value)], "the update keeps $\\rho$ in its textbook form, $\\rho$ set to this value",
+                 a.anchor)
+            continue
         nat = [_data_sums(sp.expand(x.subs(RHO, a.value))) for x in nat]
         # λ_t drops out only if the update, its natural gradient written out, no longer depends on λ_t: a
         # non-conjugate gradient depends on it (and a Monte-Carlo estimate draws from q_t)
@@ -308,7 +313,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
                        for k, c in enumerate(p.unique_symbols) if any(b.has(c) for _, b in gradient)]
     assignments = tuple(unpack) + tuple(Assignment(a, b.xreplace(in_code), f"{_tex(a, notation)} = {_tex(b, notation)}")
                                         for a, b in gradient) + assignments
-    has_rho = any(a.expr.has(RHO) for a in assignments)
+    has_rho = rho_value is None and any(a.expr.has(RHO) for a in assignments)
+    if rho_value is not None:  # stated first in the update; the emitted step assigns it
+        update_eqs = (Equation(RHO, rho_value), *update_eqs)
     args = []
     for p in (family.standard if needs_state else ()):
         if isinstance(p.symbols, sp.MatrixBase):
@@ -325,7 +332,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if sampled != 0:
         args += [Argument("n_samples", "int", "number of Monte-Carlo samples"),
                  Argument("rng", "rng", "numpy.random.Generator for the Monte-Carlo samples")]
-    oracles = []
+    oracles = [f"# \\rho = {rho_value}", f"rho = xp.asarray({rho_value}, dtype=dtype)"] if rho_value is not None else []
     if sampled != 0:
         oracles += mc_code
     if any(_outside_sums(a.expr).has(N_OBS) for a in assignments) or _outside_sums(sampled).has(N_OBS):

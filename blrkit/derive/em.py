@@ -65,7 +65,8 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
          "one categorical per observation and a Gaussian over $\\theta = (\\pi_k, m_k, S_k)_{k \\le K}$")
     lbar = Display("lbar_i", r"\bar\ell_i(\theta, z)", "ℓ̄ᵢ(θ, z)")
     lbar_k = Display("lbar_ik", r"\bar\ell_{ik}", "ℓ̄ᵢₖ")
-    step("Complete-data loss", [(lbar, Display("sum_k", r"\sum_k", "Σₖ") * lbar_k), (lbar_k, sp.expand(loss_ik))],
+    step("Complete-data loss", [(lbar, Display("sum_lbar_ik", r"\sum_k \bar\ell_{ik}", "Σₖ ℓ̄ᵢₖ")),
+                                (lbar_k, sp.expand(loss_ik, log=False))],
          "$-\\log \\pi_k\\mathcal{N}(x_i\\mid m_k, S_k^{-1})$ per assignment, the Gaussian as "
          "$\\langle\\eta_k, T(x_i)\\rangle - A(\\eta_k)$, $\\eta_k = (S_k m_k, -\\tfrac12 S_k)$; a flat prior")
 
@@ -98,7 +99,7 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
     step("Parameters: delta method, ρ = 1", [
         (Display("theta_new", r"\theta_{t+1}", "θₜ₊₁"),
          Display("newton_Q", r"\theta_t - [\nabla^2 Q(\theta_t)]^{-1}\nabla Q(\theta_t)", "θₜ − [∇²Q]⁻¹∇Q")),
-        (Qd, Display("sum_k", r"\sum_k", "Σₖ") * Q_k), (Q_k, sp.expand(Q))],
+        (Qd, Display("sum_Q_k", r"\sum_k Q_k(\theta)", "Σₖ Qₖ(θ)")), (Q_k, sp.expand(Q, log=False))],
          "the Gaussian BLR with the delta method at $\\rho = 1$ is Newton's method (Sec. 1.3) on "
          "$Q(\\theta) = \\mathbb{E}_{q(z)}[\\bar\\ell(\\theta, z)]$, linear in the statistics ($" + stats._tex + "$)")
     # ∇_m Q: SymPy's matrix calculus; Q is quadratic in m_k, so the Newton step lands on the stationary point

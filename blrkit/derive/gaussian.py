@@ -129,6 +129,11 @@ def _apply(b, approximations, loss, exprs: dict, skip=()) -> dict:
     for a in approximations:
         if isinstance(a, FixedCovariance) or isinstance(a, skip) or getattr(a, "stage", "") in ("textbook", "expectation"):
             continue
+        if isinstance(a, StepSize) and a.value != 1:  # the textbook form keeps ρ, (1 - ρ)S_t + ρ(…); its value once
+            b.terms["rho_value"] = a.value
+            b.step(a.label, [(b.terms["rho"], a.value)],
+                   "the update keeps $\\rho$ in its textbook form, $\\rho$ set to this value", a.anchor)
+            continue
         subs = {k: v for k, v in a.substitutions(b.terms).items() if any(e.has(k) for e in exprs.values())}
         if not subs:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
@@ -348,7 +353,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     b.step("Standard parameters", [(S_new, S_rhs), (m_new, b.inv(S_new) * lam1n)],
            "$s = -2\\lambda_2$ and $m = \\lambda_1 / s$" if b.elementwise else
            "$S = -2\\lambda_2$ and $m = S^{-1}\\lambda_1$", "blr")
-    step = next((a.value for a in approximations if isinstance(a, StepSize)), RHO)
+    step = next((a.value for a in approximations if isinstance(a, StepSize) and a.value == 1), RHO)
     if m not in nat1.free_symbols and not (isinstance(nat1, MatrixExpr) and nat1.has(m)):
         textbook = _expand(b.inv(S_new) * nat1) if b.elementwise else b.inv(S_new) * nat1
         why = "the start $m_t, S_t$ has dropped out: one step gives the exact posterior"
@@ -376,6 +381,9 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         if prior is not None and prior.isotropic is not None:
             b.terms["lr_latex"] = r"\eta"
         update, outputs = _rewrite_textbook(b, rewrites, dict(update), m, S, m_new, S_new)
+    if "rho_value" in b.terms:  # ρ's value stated once, first: the emitted step assigns it
+        outputs = outputs or tuple(lhs for lhs, _ in reversed(list(update)))
+        update = ((RHO, b.terms["rho_value"]), *update)
     prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
                 update=update, elementwise=b.elementwise, dims=dims, terms=b.terms, loss=loss,
@@ -456,7 +464,10 @@ def _derive_fixed(loss, prior, approximations) -> dict:
     nat = _apply(b, approximations, loss, {lamn: nat})[lamn]
     expectations = _expectations(b, loss, _names(nat), approximations)
     b.step("Textbook form", [(m_new, nat)], "$m = \\lambda$", "gradient-descent")
-    return dict(steps=b.steps, natural=((lamn, nat),), update=((m_new, nat),), elementwise=False,
+    update = ((m_new, nat),)
+    if "rho_value" in b.terms:  # ρ's value stated once, first
+        update = ((RHO, b.terms["rho_value"]), *update)
+    return dict(steps=b.steps, natural=((lamn, nat),), update=update, outputs=(m_new,), elementwise=False,
                 dims=dict(getattr(loss, "dims", ())) or {D: "m.shape[-1]"}, terms=b.terms, loss=loss,
                 prior_data=prior.data if prior is not None else (), expectations=expectations)
 

@@ -22,7 +22,7 @@ import sympy as sp
 
 from .derivation import Argument, Derivation, Equation, Step
 from .errors import DerivationError
-from .meanfield_blocks import adopt, block_label, expectation_assignments, expected_loss_name, live
+from .meanfield_blocks import adopt, block_label, one_sum, expectation_assignments, expected_loss_name, live
 
 __all__ = ["Block", "derive_mean_field"]
 
@@ -123,7 +123,7 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
                              notation=notation)
         names.setdefault(*expected_loss_name(b.name))
         steps.append(Step(f"Block {block_label(b.name)}", (Equation(sp.Symbol(f"E_loss_{b.name}"),
-                                                      expr.xreplace({theta[b.name]: sp.Symbol(b.name)})),),
+                                                      one_sum(expr.xreplace({theta[b.name]: sp.Symbol(b.name)}))),),
                           "$\\mathbb{E}$ over the other blocks: their statistics become their $\\mu$", anchor))
         steps.extend(Step(f"{block_label(b.name)}: {s.label}", s.equations, s.justification, s.anchor) for s in d.steps[1:])
         adopt(d, b.name, fam, b.prior != "none", ("E_",), assignments, outputs, arguments, indices)

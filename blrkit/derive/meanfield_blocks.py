@@ -77,3 +77,22 @@ def block_label(name: str) -> str:
     from .printing import latex, unicode_text
 
     return unicode_text(latex(sp.Symbol(name)))
+
+
+def one_sum(expr):
+    r"""``expr`` with its sums over the same range as one sum: :math:`\sum_i (a_i + b_i)`, not :math:`\sum_i a_i +
+    \sum_i b_i` (a coefficient goes inside). Display only: the sum is equal, term by term.
+
+    >>> i, n, y = sp.Idx("i"), sp.Symbol("N"), sp.IndexedBase("y")
+    >>> one_sum(sp.Sum(y[i], (i, 1, n)) - sp.Sum(y[i]**2, (i, 1, n)) / 2 + 3)
+    Sum(-y[i]**2/2 + y[i], (i, 1, N)) + 3
+    """
+    groups: dict = {}
+    rest = sp.S.Zero
+    for term in sp.Add.make_args(expr):
+        coeff, body = term.as_independent(sp.Sum, as_Add=False)
+        if isinstance(body, sp.Sum):
+            groups.setdefault(body.limits, []).append(coeff * body.function)
+        else:
+            rest += term
+    return rest + sp.Add(*(sp.Sum(sp.Add(*parts), *limits) for limits, parts in groups.items()))

@@ -24,7 +24,7 @@ from sympy import Identity, Inverse, MatrixSymbol, Trace, Transpose
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .algebra import expand_terms, matrix_gradient
 from .errors import DerivationError
-from .meanfield_blocks import adopt, block_label, block_indices, expectation_assignments, expected_loss_name, live
+from .meanfield_blocks import adopt, block_label, one_sum, block_indices, expectation_assignments, expected_loss_name, live
 
 __all__ = ["derive_gaussian_mean_field"]
 
@@ -126,7 +126,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
         d = derive_conjugate(fam, lik, None, ordered(b.approximations), function_name=f"{b.name}_step",
                              title=f"block {b.name}", anchor=anchor,
                              notation=Notation(tuple(names.items()), tuple(indices.items())))
-        shown = expr.xreplace({th: sp.Symbol(b.name)})
+        shown = one_sum(expr.xreplace({th: sp.Symbol(b.name)}))
         steps.append(Step(f"Block {block_label(b.name)}", (Equation(sp.Symbol(f"E_loss_{b.name}"), shown),
                                               *(Equation(k, v) for k, v in coeffs.items())),
                           "$\\mathbb{E}$ over the other blocks; the coefficients of its statistics as symbols", anchor))

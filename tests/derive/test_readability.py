@@ -189,3 +189,55 @@ def test_alpha_keeps_one_meaning(printed):
     both = [label for label, (_, v) in printed.items() if "N(0, α⁻¹ I)" in v["text"] and "ρ → α" in v["text"]]
     assert not both
     assert "ρ → η" in printed["recipe ivon"][1]["text"] and "ρ → α" in printed["recipe adam"][1]["text"]
+
+
+# -- 4. a numeric ρ keeps the textbook form ------------------------------------------------------------------------
+
+def test_a_numeric_step_size_is_stated_once_and_the_update_keeps_rho(printed):
+    """``rho=1/2``: the update reads ρ = 1/2, then S_{t+1} = (1 - ρ)S_t + ρ(…) (it was ½S_t + ½∇²ℓ(m_t) + ½αI)."""
+    numeric = {label: (q, v) for label, (q, v) in printed.items() if q is not None
+               and any(a.startswith("rho=") and a != "rho=1" for a in q.approximations)}
+    assert len(numeric) >= 10
+    for label, (q, v) in numeric.items():
+        value = next(a for a in q.approximations if a.startswith("rho="))[4:]
+        lines = [line.strip() for line in v["text update"].splitlines()[2:]]
+        assert lines.count(f"ρ = {value}") == 1, (label, lines)
+        new = [line for line in lines if "ₜ₊₁ =" in line]
+        assert new and all("ρ" in line.partition(" = ")[2] for line in new), (label, new)
+        if q.family in ("multivariate-gaussian", "diagonal-gaussian"):  # the precision, linear in λ₂
+            assert any(re.match(r"[Ss]ₜ₊₁ = \(1 - ρ\) [Ss]ₜ \+ ρ", line) for line in new), (label, new)
+
+
+# -- 5. sums before their summand, one sum for a sum ----------------------------------------------------------------
+
+def test_sums_precede_their_summand_and_a_sum_is_one_sum(printed):
+    """EM printed ``ℓ̄ᵢₖ Σₖ`` and ``Qₖ(θ) Σₖ``; mean field ``Σᵢ₌₁ᴺ - 1/2 E[log τ] + Σᵢ₌₁ᴺ 1/2 E[τ] μ² + …``."""
+    for label, (_, v) in printed.items():
+        for line in v["text"].splitlines():
+            assert not re.search(r"\S Σₖ$", line), (label, line)  # a summand, then its sum sign
+            assert line.count("Σᵢ₌₁ᴺ -") == 0, (label, line)
+    em = printed["recipe em"][1]["text"]
+    assert "ℓ̄ᵢ(θ, z) = Σₖ ℓ̄ᵢₖ" in em and "Q(θ) = Σₖ Qₖ(θ)" in em and "log(2 π)" in em
+    vmp = printed["recipe vmp"][1]["text"]
+    assert [line.count("Σᵢ₌₁ᴺ") for line in vmp.splitlines() if line.strip().startswith("E_(q_(∖")] == [1, 1]
+
+
+# -- 6. line length ------------------------------------------------------------------------------------------------
+
+#: the update rows still longer than 300 characters of LaTeX (measured 2026-12-07): non-conjugate expectations whose
+#: natural gradients are not yet named or collected (issue #26's readability standard); none may be added
+LONG_UPDATES = frozenset({
+    "beta | theta**2 - log(theta) | rho=1/2", "gamma | exp(-theta) + 1/theta | no approximation",
+    "dirichlet | sqrt(theta_1) | no approximation", "normal-gamma | default loss | stochastic",
+    "von-mises | 3*sin(theta) - cos(theta + 2) | rho=1/2", "von-mises | 2*cos(theta - 1) | no approximation",
+    "bernoulli | (theta - y)**2 | stochastic", "categorical | theta_1 - 2*theta_2 | no approximation",
+    "bernoulli | 3*theta - 1 | no approximation", "normal-gamma | default loss | no approximation"})
+
+
+def test_no_row_of_an_update_is_longer_than_300_characters_of_latex(printed):
+    """Every recipe and every request of the support matrix but those listed: each row of the update's ``align*``
+    (the equations broken between terms) holds at most 300 characters of LaTeX."""
+    long = {label for label, (_, v) in printed.items()
+            if max(len(row) for row in v["latex update"].split("\\\\\n")) > 300}
+    assert long <= LONG_UPDATES, sorted(long - LONG_UPDATES)
+    assert len(printed) - len(LONG_UPDATES) >= 120
