@@ -304,7 +304,7 @@ FORMS = {
         },
         oracles=('dmu',),
         shapes={'dmu': 'scalar', 'lam': 'scalar', 'lam_0': 'scalar', 'lam_new': 'scalar', 'rho': 'scalar'},
-        emitted='e1908872c2a7f500d79ea2802811ba237710bd69fba1635333fe061403a96016',
+        emitted='e71c64b34e1caf0542f7f9c2043771ee72ab585208914b20c7ab9ed007297327',
     ),
     'bayesbinn': dict(
         title='BayesBiNN',
@@ -315,7 +315,7 @@ FORMS = {
         },
         oracles=('E_sg_mean',),
         shapes={'E_sg_mean': 'scalar', 'lam': 'scalar', 'lam_0': 'scalar', 'lam_new': 'scalar', 'n_data': 'scalar', 'rho': 'scalar'},
-        emitted='1fee13834ef16eaa16f2587f9b0ed1a5111e2d98f108c651a3381b843c72519d',
+        emitted='ec210dada2621439eb7a8bd995d2adf5e0b4e880a7c891b9e36836e2da3c7510',
     ),
     'ste': dict(
         title='STE',
@@ -326,7 +326,7 @@ FORMS = {
         },
         oracles=('g_sign',),
         shapes={'g_sign': 'scalar', 'lam': 'scalar', 'lam_new': 'scalar', 'lr': 'scalar'},
-        emitted='ede4ed23e682af009db99a89b2c968c290126ff0fe202a538c08aa0bdbf358da',
+        emitted='2c725f4c2582999ad1391eef10e933713f56dc55ea0d28372847c3c54d47541e',
     ),
     'dropout': dict(
         title='Dropout',
@@ -454,6 +454,6 @@ FORMS = {
         },
         oracles=('g_dev', 'g_hat'),
         shapes={'beta1': 'scalar', 'ess': 'scalar', 'g_avg': 'scalar', 'g_avg_new': 'scalar', 'g_dev': 'scalar', 'g_hat': 'scalar', 'h_avg': 'scalar', 'h_avg_new': 'scalar', 'h_hat': 'scalar', 'lr': 'scalar', 'm': 'scalar', 'm_new': 'scalar', 'rho': 'scalar', 't': 'scalar', 'weight_decay': 'scalar'},
-        emitted='1e5783389c86ffc2c5e17471129142c295d0b1caffad32308ceeb2b17a5d8d4a',
+        emitted='088f1d3b1d0e28542a9c1d9df768f29a9b24dc210aa8d7d0a78df703ff0b028e',
     ),
 }
