@@ -191,6 +191,15 @@ def check_numbers(expr, what: str = "the loss"):
     return expr
 
 
+def _n3(x) -> str:
+    """``x`` to 3 digits as SymPy shows it (1.97E+434), or as its str where the exponent is beyond what
+    ``decimal`` formats (exp(1e308) = 1.05e+434294481903251827651)."""
+    try:
+        return f"{sp.N(x, 3)}"
+    except (ArithmeticError, ValueError):
+        return str(sp.N(x, 3))
+
+
 def _check_value(node, what: str) -> None:
     """A number-only subexpression: real and within float64's range (evaluated by mpmath: no overflow here).
 
@@ -201,16 +210,16 @@ def _check_value(node, what: str) -> None:
         power = sp.N(e.args[0], 20)
         if power.is_real and power > _EXP_MAX:
             shown = e if len(str(e)) <= 40 else "an exponential"
-            raise DerivationError(f"{what}: {shown} = e**{sp.N(e.args[0], 3)} overflows a float64 (largest about "
+            raise DerivationError(f"{what}: {shown} = e**{_n3(e.args[0])} overflows a float64 (largest about "
                                   f"e**{_EXP_MAX})")
         if power.is_real and power < _EXP_MIN:
-            raise DerivationError(f"{what}: {e} = {sp.N(e, 3)} underflows to 0 in a float64 (smallest about "
+            raise DerivationError(f"{what}: {e} = {_n3(e)} underflows to 0 in a float64 (smallest about "
                                   f"e**{_EXP_MIN})")
     value = sp.N(node, 20)
     if value.has(sp.I) or not value.is_real:
-        raise DerivationError(f"{what} is complex: {node} = {sp.N(node, 3)}")
+        raise DerivationError(f"{what} is complex: {node} = {_n3(node)}")
     size = abs(value)
-    shown = f"{node} = {sp.N(node, 3)}" if len(str(node)) <= 40 else f"the number {sp.N(node, 3)}"
+    shown = f"{node} = {_n3(node)}" if len(str(node)) <= 40 else f"the number {_n3(node)}"
     if size > _FLOAT_MAX:
         raise DerivationError(f"{what}: {shown} overflows a float64 (largest about 1.8e308)")
     if 0 < size < _FLOAT_TINY:

@@ -805,15 +805,15 @@ class ExponentialFamily:
     def entropy_value(self, lam) -> np.ndarray:
         r"""H(q) = A(λ) − λᵀμ − E_q[log h], shape ``(...)``; E_q[log h] numeric when it has no closed form."""
         a = self._lam(lam)
-        mu = self._call("mu", a)
-        if "elh" in self._num:
-            elh = self._call("elh", a)[..., 0]
-        else:
-            from blrkit.families._integrate import expectation
-
-            flat = a.reshape(-1, self.dim)
-            elh = np.array([expectation(self, row, self._num_log_h)[0] for row in flat]).reshape(a.shape[:-1])
         with np.errstate(all="ignore"):
+            mu = self._call("mu", a)
+            if "elh" in self._num:
+                elh = self._call("elh", a)[..., 0]
+            else:
+                from blrkit.families._integrate import expectation
+
+                flat = a.reshape(-1, self.dim)
+                elh = np.array([expectation(self, row, self._num_log_h)[0] for row in flat]).reshape(a.shape[:-1])
             h = self._call("A", a)[..., 0] - np.sum(a * mu, axis=-1) - elh
         return check_finite_result(h, f"the entropy of {self.name}", lam=a)
 
