@@ -91,7 +91,7 @@ def reject_text(x, name: str) -> None:
 MAX_COUNT = int(np.iinfo(np.int64).max)
 
 
-def check_count(value, name: str, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+def check_count(value, name: str, minimum: int = 1, maximum: int = MAX_COUNT, *, reason: str = "") -> int:
     """An integer size (a dimension, a number of classes, a number of nodes) in [``minimum``, ``maximum``].
 
     >>> check_count(-1, "D")
@@ -102,12 +102,14 @@ def check_count(value, name: str, minimum: int = 1, maximum: int = MAX_COUNT) ->
     Traceback (most recent call last):
     ...
     ValueError: n_data must be an integer <= 9223372036854775807 (int64), got 1180591620717411303424
+
+    ``reason`` says why a maximum below int64's is there.
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if value > maximum:
         what = " (int64)" if maximum == MAX_COUNT else ""
-        raise ValueError(f"{name} must be an integer <= {maximum}{what}, got {value!r}")
+        raise ValueError(f"{name} must be an integer <= {maximum}{what}, got {value!r}" + (f" ({reason})" if reason else ""))
     return int(value)
 
 

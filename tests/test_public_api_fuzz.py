@@ -7,10 +7,7 @@ or one of its callables by one that answers badly. The property: only ``ValueErr
 and whatever is returned holds no NaN or inf. Derandomised, few examples per function, no deadline: ~10 s.
 """
 
-import dataclasses
 import inspect
-import os
-import traceback
 import warnings
 
 import numpy as np
@@ -27,6 +24,7 @@ import blrkit.diagnostics as diag  # noqa: E402
 import blrkit.models as mod  # noqa: E402
 from blrkit.models import binary_comparison as binary_cmp  # noqa: E402
 from blrkit.models import comparison as cmp  # noqa: E402
+from fuzz_checks import float_arrays, given_arrays, raised_by_blrkit  # noqa: E402
 
 R = np.random.default_rng(0)
 X6 = R.normal(size=(6, 2))
@@ -329,54 +327,20 @@ def _bad_callable(answer):
     return f
 
 
-def _arrays(out):
-    """Every float array and float in a result (NamedTuples, dataclasses, dicts, tuples and lists of them)."""
-    if isinstance(out, np.ndarray):
-        if out.dtype.kind in "fc":
-            yield out
-    elif isinstance(out, float):
-        yield np.asarray(out)
-    elif isinstance(out, (tuple, list)):
-        for o in out:
-            yield from _arrays(o)
-    elif isinstance(out, dict):
-        for o in out.values():
-            yield from _arrays(o)
-    elif dataclasses.is_dataclass(out):
-        for f in dataclasses.fields(out):
-            yield from _arrays(getattr(out, f.name))
-
-
-def _given_arrays(value):
-    """The caller's arrays in an argument (itself, or inside a list or tuple)."""
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _given_arrays(v)
-
-
-def _raised_by_blrkit(error) -> bool:
-    """Whether ``error`` comes from a ``raise`` statement of blrkit's own (a named error), not from NumPy, SciPy,
-    SymPy or Python inside (a failed conversion, an operator on arrays of the wrong shape)."""
-    frame = traceback.extract_tb(error.__traceback__)[-1]
-    return f"{os.sep}blrkit{os.sep}" in frame.filename and (frame.line or "").lstrip().startswith("raise")
-
-
 def check_property(key, name, value):
     """The property for one call with ``name`` replaced by ``value``: only a ValueError or TypeError raised by blrkit
     escapes, a result holds no NaN or inf, and no array the caller passed is changed."""
     fn, kwargs = CALLS[key]
     args = {**kwargs, name: value}
-    before = [(a, a.copy()) for v in args.values() for a in _given_arrays(v)]
+    before = [(a, a.copy()) for v in args.values() for a in given_arrays(v)]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # NumPy's warnings on the way to an error are not the property
             out = fn(**args)
     except (ValueError, TypeError) as e:
-        assert _raised_by_blrkit(e), f"{key}({name}={value!r:.80}) let an internal error escape: {e!r:.200}"
+        assert raised_by_blrkit(e), f"{key}({name}={value!r:.80}) let an internal error escape: {e!r:.200}"
     else:
-        for a in _arrays(out):
+        for a in float_arrays(out):
             assert np.all(np.isfinite(a)), f"{key}({name}={value!r:.80}) returned NaN or inf"
     for a, copy in before:
         assert np.array_equal(a, copy, equal_nan=True), f"{key}({name}={value!r:.80}) changed the caller's array"

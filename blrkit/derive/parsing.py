@@ -29,7 +29,12 @@ MAX_DEPTH = 100
 MAX_POWER = 100
 #: the most digits a power of numbers may have (10**400 has 401)
 MAX_DIGITS = 400
+#: the largest number whose factorial or Γ a loss may take (171! and Γ(172) overflow a float64, and SymPy evaluates
+#: them, or Γ of a half-integer, digit by digit: factorial(10**10) never ends)
+MAX_FACTORIAL = 171
 _FLOAT_MAX, _FLOAT_TINY = sp.Float(1.7976931348623157e308), sp.Float(2.2250738585072014e-308)
+#: exp(x) overflows a float64 above this x and underflows to 0 below the other (log of the largest and smallest floats)
+_EXP_MAX, _EXP_MIN = 709.78, -745.13
 
 #: the functions a typed loss may call
 FUNCTIONS = {
@@ -39,6 +44,8 @@ FUNCTIONS = {
     "factorial": sp.factorial, **STABLE,
 }
 _CONSTANTS = {"pi": sp.pi, "E": sp.E}
+#: the functions SymPy evaluates exactly when given a number
+_EAGER = (sp.factorial, sp.gamma)
 _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
           ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
 
@@ -116,7 +123,12 @@ def _build(node, names, source: str, what: str):
         v = _build(node.operand, names, source, what)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.Call):
-        return names[node.func.id](*(_build(a, names, source, what) for a in node.args))
+        args = [_build(a, names, source, what) for a in node.args]
+        if names[node.func.id] in _EAGER and args and args[0].is_Number and abs(args[0]) > MAX_FACTORIAL:
+            raise DerivationError(f"{what}: {node.func.id}({args[0]}) is beyond float64's range (it holds "
+                                  f"{node.func.id} of numbers up to about {MAX_FACTORIAL}); SymPy would compute "
+                                  "its every digit")
+        return names[node.func.id](*args)
     a, b = _build(node.left, names, source, what), _build(node.right, names, source, what)
     op = type(node.op)
     if op is ast.Pow:
@@ -179,13 +191,35 @@ def check_numbers(expr, what: str = "the loss"):
     return expr
 
 
+def _n3(x) -> str:
+    """``x`` to 3 digits as SymPy shows it (1.97E+434), or as its str where the exponent is beyond what
+    ``decimal`` formats (exp(1e308) = 1.05e+434294481903251827651)."""
+    try:
+        return f"{sp.N(x, 3)}"
+    except (ArithmeticError, ValueError):
+        return str(sp.N(x, 3))
+
+
 def _check_value(node, what: str) -> None:
-    """A number-only subexpression: real and within float64's range (evaluated by mpmath: no overflow here)."""
+    """A number-only subexpression: real and within float64's range (evaluated by mpmath: no overflow here).
+
+    Each exponential inside is checked first, innermost first, by its exponent: ``exp(exp(exp(10)))`` is
+    refused at ``exp(exp(10))`` without evaluating a number of 10⁹⁵⁶⁶ digits' size (that took minutes), and an
+    ``exp`` that overflows is refused even where the whole would fit (the emitted step computes each one)."""
+    for e in sorted(node.atoms(sp.exp), key=sp.count_ops):
+        power = sp.N(e.args[0], 20)
+        if power.is_real and power > _EXP_MAX:
+            shown = e if len(str(e)) <= 40 else "an exponential"
+            raise DerivationError(f"{what}: {shown} = e**{_n3(e.args[0])} overflows a float64 (largest about "
+                                  f"e**{_EXP_MAX})")
+        if power.is_real and power < _EXP_MIN:
+            raise DerivationError(f"{what}: {e} = {_n3(e)} underflows to 0 in a float64 (smallest about "
+                                  f"e**{_EXP_MIN})")
     value = sp.N(node, 20)
     if value.has(sp.I) or not value.is_real:
-        raise DerivationError(f"{what} is complex: {node} = {sp.N(node, 3)}")
+        raise DerivationError(f"{what} is complex: {node} = {_n3(node)}")
     size = abs(value)
-    shown = f"{node} = {sp.N(node, 3)}" if len(str(node)) <= 40 else f"the number {sp.N(node, 3)}"
+    shown = f"{node} = {_n3(node)}" if len(str(node)) <= 40 else f"the number {_n3(node)}"
     if size > _FLOAT_MAX:
         raise DerivationError(f"{what}: {shown} overflows a float64 (largest about 1.8e308)")
     if 0 < size < _FLOAT_TINY:

@@ -68,7 +68,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy
 
-from blrkit._validation import as_float_array, check_positive, check_probability, check_spd
+from blrkit._validation import as_float_array, check_finite_result, check_positive, check_probability, check_spd
 from blrkit.paper import cite
 
 __all__ = [
@@ -165,6 +165,30 @@ class Parameter:
                 idx = (i, j) if len(self.shape) == 2 else (i,)
                 seen.setdefault(self.symbols[i, j], idx)
         return list(seen.values())
+
+
+#: the largest size of a family built entry by entry in SymPy whose work grows linearly with it (a diagonal Gaussian
+#: of D = 100 builds and evaluates in ~5 s)
+MAX_ELEMENTWISE_SIZE = 100
+#: why a family's size is bounded (the message of a refused size)
+SIZE_REASON = "the family is built entry by entry in SymPy, and its work grows with the size"
+
+
+def cached_family(factory):
+    """``functools.lru_cache`` for a family factory (one object, its quantities derived once, per argument), that
+    passes arguments it cannot hash (a list, an array) to the factory itself, whose checks name them."""
+    cached = functools.lru_cache(maxsize=None)(factory)
+
+    @functools.wraps(factory)
+    def call(*args, **kwargs):
+        try:
+            hash((args, tuple(kwargs.items())))
+        except TypeError:
+            return factory(*args, **kwargs)
+        return cached(*args, **kwargs)
+
+    call.cache_clear, call.cache_info = cached.cache_clear, cached.cache_info
+    return call
 
 
 def check_constraint(x, name: str, constraint: str, shape: tuple[int, ...] = ()) -> np.ndarray:
@@ -633,6 +657,13 @@ class ExponentialFamily:
     def _call(self, fname: str, a: np.ndarray) -> np.ndarray:
         return _stack(self._num[fname](*self._cols(a)), a.shape[:-1])
 
+    def _finite(self, fname: str, a: np.ndarray, what: str, name: str = "lam") -> np.ndarray:
+        """:meth:`_call`, refusing an overflow (λ too large or too near the domain's boundary, θ too large) with a
+        ``ValueError`` naming the argument and its scale, instead of returning inf or NaN."""
+        with np.errstate(all="ignore"):
+            out = self._call(fname, a)
+        return check_finite_result(out, f"{what} of {self.name}", **{name: a})
+
     def _standard_unchecked(self, lam: np.ndarray, validate: bool = False) -> dict[str, np.ndarray]:
         out = {}
         with np.errstate(all="ignore"):
@@ -681,7 +712,9 @@ class ExponentialFamily:
             shown = ", ".join(f"{p.name} {b}" for (p, _), b in zip(arrays, batch))
             raise ValueError(f"standard parameters must have broadcastable batch shapes, got {shown}") from None
         args = [np.broadcast_to(a[(Ellipsis,) + idx], shape) for p, a in arrays for idx in p.positions()]
-        return _stack(self._num["to_natural"](*args), shape)
+        with np.errstate(all="ignore"):
+            lam = _stack(self._num["to_natural"](*args), shape)
+        return check_finite_result(lam, f"λ of {self.name}", **{p.name: a for p, a in arrays})
 
     def to_standard(self, lam) -> dict[str, np.ndarray]:
         """λ ``(..., K)`` → dict of standard parameters, each ``(..., *shape)``."""
@@ -689,16 +722,16 @@ class ExponentialFamily:
 
     def to_expectation(self, lam) -> np.ndarray:
         r"""μ = ∇A(λ) = E_q[T(θ)], shape ``(..., K)``."""
-        return self._call("mu", self._lam(lam))
+        return self._finite("mu", self._lam(lam), "μ = ∇A(λ)")
 
     def log_partition_value(self, lam) -> np.ndarray:
         """A(λ), shape ``(...)``."""
-        return self._call("A", self._lam(lam))[..., 0]
+        return self._finite("A", self._lam(lam), "A(λ)")[..., 0]
 
     def fisher_information(self, lam) -> np.ndarray:
         r"""F(λ) = ∇²A(λ), shape ``(..., K, K)``."""
         a = self._lam(lam)
-        return self._call("fisher", a).reshape(a.shape[:-1] + (self.dim, self.dim))
+        return self._finite("fisher", a, "F(λ) = ∇²A(λ)").reshape(a.shape[:-1] + (self.dim, self.dim))
 
     def from_expectation(self, mu) -> np.ndarray:
         r"""μ → λ: the closed form when the family has one, else Newton's method on ∇A(λ) = μ.
@@ -772,15 +805,17 @@ class ExponentialFamily:
     def entropy_value(self, lam) -> np.ndarray:
         r"""H(q) = A(λ) − λᵀμ − E_q[log h], shape ``(...)``; E_q[log h] numeric when it has no closed form."""
         a = self._lam(lam)
-        mu = self._call("mu", a)
-        if "elh" in self._num:
-            elh = self._call("elh", a)[..., 0]
-        else:
-            from blrkit.families._integrate import expectation
+        with np.errstate(all="ignore"):
+            mu = self._call("mu", a)
+            if "elh" in self._num:
+                elh = self._call("elh", a)[..., 0]
+            else:
+                from blrkit.families._integrate import expectation
 
-            flat = a.reshape(-1, self.dim)
-            elh = np.array([expectation(self, row, self._num_log_h)[0] for row in flat]).reshape(a.shape[:-1])
-        return self._call("A", a)[..., 0] - np.sum(a * mu, axis=-1) - elh
+                flat = a.reshape(-1, self.dim)
+                elh = np.array([expectation(self, row, self._num_log_h)[0] for row in flat]).reshape(a.shape[:-1])
+            h = self._call("A", a)[..., 0] - np.sum(a * mu, axis=-1) - elh
+        return check_finite_result(h, f"the entropy of {self.name}", lam=a)
 
     def _num_log_h(self, theta: np.ndarray) -> np.ndarray:
         return self._call("log_h", theta)
@@ -790,13 +825,14 @@ class ExponentialFamily:
         q, p = self._lam(lam_q, "lam_q"), self._lam(lam_p, "lam_p")
         batch = _batch_shape(lam_q=q.shape[:-1], lam_p=p.shape[:-1])
         q, p = np.broadcast_to(q, batch + q.shape[-1:]), np.broadcast_to(p, batch + p.shape[-1:])
-        mu = self._call("mu", q)
-        return self._call("A", p)[..., 0] - self._call("A", q)[..., 0] - np.sum((p - q) * mu, axis=-1)
+        with np.errstate(all="ignore"):
+            mu = self._call("mu", q)
+            kl = self._call("A", p)[..., 0] - self._call("A", q)[..., 0] - np.sum((p - q) * mu, axis=-1)
+        return check_finite_result(kl, f"KL(q ‖ p) of {self.name}", lam_q=q, lam_p=p)
 
     def statistics_value(self, theta) -> np.ndarray:
         """T(θ) for θ of shape ``(..., len(theta))``, shape ``(..., K)``."""
-        th = self._theta(theta)
-        return self._call("T", th)
+        return self._finite("T", self._theta(theta), "T(θ)", "theta")
 
     def _theta(self, theta) -> np.ndarray:
         th = as_float_array(theta, "theta", min_ndim=1)
@@ -818,7 +854,9 @@ class ExponentialFamily:
         batch = _batch_shape(theta=th.shape[:-1], lam=a.shape[:-1])
         th = np.broadcast_to(th, batch + th.shape[-1:])
         a = np.broadcast_to(a, batch + a.shape[-1:])
-        return _stack(self._num["log_density"](*self._cols(th), *self._cols(a)), batch)[..., 0]
+        with np.errstate(all="ignore"):
+            out = _stack(self._num["log_density"](*self._cols(th), *self._cols(a)), batch)[..., 0]
+        return check_finite_result(out, f"log q(θ) of {self.name}", theta=th, lam=a)
 
     def random_natural(self, rng: np.random.Generator) -> np.ndarray:
         """λ at the family's random example point (for checks and demonstrations)."""

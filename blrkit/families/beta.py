@@ -11,17 +11,19 @@ array([0., 1., 2.])
 
 from __future__ import annotations
 
-import functools
 
 import sympy
 
 from blrkit._validation import check_count
-from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
+from blrkit.families.base import (
+    MAX_ELEMENTWISE_SIZE, SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols,
+    natural_symbols,
+)
 
 __all__ = ["Beta", "Dirichlet"]
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def Beta() -> ExponentialFamily:
     r"""Beta q(θ) ∝ θ^{α−1}(1 − θ)^{β−1} on (0, 1), standard parameters ``alpha``, ``beta``.
 
@@ -58,7 +60,7 @@ def Beta() -> ExponentialFamily:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def Dirichlet(K: int = 3) -> ExponentialFamily:
     r"""Dirichlet q(θ) ∝ ∏_k θ_k^{α_k − 1} on the simplex, ``alpha`` of shape ``(K,)``.
 
@@ -74,7 +76,7 @@ def Dirichlet(K: int = 3) -> ExponentialFamily:
     >>> Dirichlet(2).to_expectation([0.0, 0.0])      # Beta(1, 1)
     array([-1., -1.])
     """
-    K = check_count(K, "K", 2)
+    K = check_count(K, "K", 2, MAX_ELEMENTWISE_SIZE, reason=SIZE_REASON)
     th = tuple(sympy.Symbol(f"theta_{k}", positive=True) for k in range(1, K + 1))
     a = sympy.ImmutableMatrix([sympy.Symbol(f"alpha_{k}", positive=True) for k in range(1, K + 1)])
     lam = natural_symbols(K)

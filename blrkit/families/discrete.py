@@ -12,18 +12,20 @@ array([0.693147, 0.      ])
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import sympy
 
 from blrkit._validation import check_count
-from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
+from blrkit.families.base import (
+    MAX_ELEMENTWISE_SIZE, SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols,
+    natural_symbols,
+)
 
 __all__ = ["Bernoulli", "Categorical", "Poisson"]
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def Bernoulli() -> ExponentialFamily:
     r"""Bernoulli q(θ) = p^θ (1 − p)^{1−θ} on θ ∈ {0, 1}, standard parameter ``p`` ∈ (0, 1).
 
@@ -54,7 +56,7 @@ def Bernoulli() -> ExponentialFamily:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def Categorical(K: int = 3) -> ExponentialFamily:
     r"""Categorical over K classes, θ = the first K − 1 entries of the one-hot code; ``p`` on the simplex.
 
@@ -68,7 +70,7 @@ def Categorical(K: int = 3) -> ExponentialFamily:
     >>> Categorical(2).to_standard([0.0])["p"]
     array([0.5, 0.5])
     """
-    K = check_count(K, "K", 2)
+    K = check_count(K, "K", 2, MAX_ELEMENTWISE_SIZE, reason=SIZE_REASON)
     th = tuple(sympy.Symbol(f"theta_{k}", nonnegative=True, integer=True) for k in range(1, K))
     p = sympy.ImmutableMatrix([sympy.Symbol(f"p_{k}", positive=True) for k in range(1, K + 1)])
     lam, mu = natural_symbols(K - 1), expectation_symbols(K - 1)
@@ -87,7 +89,7 @@ def Categorical(K: int = 3) -> ExponentialFamily:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def Poisson() -> ExponentialFamily:
     r"""Poisson q(θ) = rate^θ e^{−rate}/θ! on θ ∈ {0, 1, …}, standard parameter ``rate`` > 0.
 

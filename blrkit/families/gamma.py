@@ -12,16 +12,17 @@ array([ 2., -2.])
 
 from __future__ import annotations
 
-import functools
 
 import sympy
 
-from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
+from blrkit.families.base import (
+    ExponentialFamily, Parameter, cached_family, expectation_symbols, natural_symbols,
+)
 
 __all__ = ["Exponential", "Gamma"]
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def Gamma() -> ExponentialFamily:
     r"""Gamma q(θ) ∝ θ^{α−1} e^{−βθ} with shape ``alpha`` and rate ``beta``.
 
@@ -60,7 +61,7 @@ def Gamma() -> ExponentialFamily:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def Exponential() -> ExponentialFamily:
     r"""Exponential q(θ) = rate · e^{−rate·θ} on θ > 0, standard parameter ``rate``.
 

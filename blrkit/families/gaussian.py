@@ -21,14 +21,16 @@ array([ 2. ,  0.5, -1. , -0.5, -0.5])
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
-from blrkit._validation import check_count
-from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
+from blrkit._validation import check_count, check_scalar
+from blrkit.families.base import (
+    MAX_ELEMENTWISE_SIZE, SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols,
+    natural_symbols,
+)
 
 __all__ = [
     "DiagonalGaussian",
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 _LOG_2PI = sympy.log(2 * sympy.pi)
+#: the largest D of the explicit full-covariance Gaussian (its inverse and determinant are built entry by entry)
+MAX_EXPLICIT_D = 3
 
 
 def _thetas(d: int) -> tuple[sympy.Symbol, ...]:
@@ -58,7 +62,7 @@ def _normal_example(rng: np.random.Generator, d: int):
     return m, (s + s.T) / 2
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def UnivariateGaussian() -> ExponentialFamily:
     r"""The univariate Gaussian q(θ) = N(θ | m, S⁻¹), standard parameters mean ``m`` and precision ``S``.
 
@@ -97,7 +101,7 @@ def UnivariateGaussian() -> ExponentialFamily:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def FixedCovarianceGaussian(D: int = 1, sigma2=1) -> ExponentialFamily:
     r"""q(θ) = N(θ | m, σ²I) with σ² fixed: only the mean ``m`` (shape ``(D,)``) is free.
 
@@ -114,10 +118,11 @@ def FixedCovarianceGaussian(D: int = 1, sigma2=1) -> ExponentialFamily:
     >>> q.to_natural(m=[1.0, -2.0])
     array([ 0.5, -1. ])
     """
-    s2 = sympy.nsimplify(sigma2)
+    s2 = sympy.nsimplify(sigma2) if isinstance(sigma2, sympy.Basic) else sympy.nsimplify(
+        check_scalar(sigma2, "sigma2", low=0.0))
     if not s2.is_positive:
         raise ValueError(f"sigma2 must be > 0, got {sigma2}")
-    D = check_count(D, "D")
+    D = check_count(D, "D", 1, MAX_ELEMENTWISE_SIZE, reason=SIZE_REASON)
     th = _thetas(D)
     m = _vector("m", D, real=True)
     lam, mu = natural_symbols(D), expectation_symbols(D)
@@ -145,7 +150,7 @@ def FixedCovarianceGaussian(D: int = 1, sigma2=1) -> ExponentialFamily:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def DiagonalGaussian(D: int = 2) -> ExponentialFamily:
     r"""Mean-field Gaussian q(θ) = N(θ | m, diag(s)⁻¹): mean ``m`` and precisions ``s``, both ``(D,)``.
 
@@ -159,7 +164,7 @@ def DiagonalGaussian(D: int = 2) -> ExponentialFamily:
     >>> DiagonalGaussian(2).to_natural(m=[1.0, 2.0], s=[2.0, 4.0])
     array([ 2.,  8., -1., -2.])
     """
-    D = check_count(D, "D")
+    D = check_count(D, "D", 1, MAX_ELEMENTWISE_SIZE, reason=SIZE_REASON)
     th = _thetas(D)
     m, s = _vector("m", D, real=True), _vector("s", D, positive=True)
     lam, mu = natural_symbols(2 * D), expectation_symbols(2 * D)
@@ -197,7 +202,7 @@ def _inverse(p: sympy.MatrixBase) -> sympy.ImmutableMatrix:
     return sympy.ImmutableMatrix(p.adjugate().applyfunc(lambda e: sympy.cancel(e / det)))
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def MultivariateGaussian(D: int | None = 2):
     r"""Full-covariance Gaussian q(θ) = N(θ | m, S⁻¹): mean ``m`` ``(D,)`` and precision ``S`` ``(D, D)``, SPD.
 
@@ -217,7 +222,8 @@ def MultivariateGaussian(D: int | None = 2):
     """
     if D is None:
         return GaussianMatrixForm()
-    D = check_count(D, "D")
+    D = check_count(D, "D", 1, MAX_EXPLICIT_D, reason=f"{SIZE_REASON}; D = 4 takes 30 s, D = 5 minutes: "
+                    "MultivariateGaussian(None) is the general-D form")
     th = _thetas(D)
     m = _vector("m", D, real=True)
     s = sympy.ImmutableMatrix(D, D, lambda i, j: sympy.Symbol(

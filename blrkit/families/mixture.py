@@ -28,15 +28,19 @@ array([ 0.25  , -0.25  ,  0.5   ,  0.75  ,  0.9375])
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import sympy
 
 from blrkit._validation import check_count
-from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
+from blrkit.families.base import (
+    SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols, natural_symbols,
+)
 
 __all__ = ["GaussianMixture"]
+
+#: the most components (K = 20 builds and evaluates in ~5 s; its work grows with K)
+MAX_MIXTURE_SIZE = 20
 
 
 def _gauss_log_partition(a, b):
@@ -51,7 +55,7 @@ def _sample(std, rng, n):
     return np.column_stack([x, np.eye(k)[z][:, : k - 1]])
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def GaussianMixture(K: int = 2) -> ExponentialFamily:
     r"""Mixture of K univariate Gaussians as the joint q(θ, z): ``pi`` (simplex), ``m`` and ``S`` (``(K,)``).
 
@@ -65,7 +69,7 @@ def GaussianMixture(K: int = 2) -> ExponentialFamily:
     >>> round(float(v.subs(dict(zip(q.natural, lam)))), 12) == round(float(np.log(1 / 3)), 12)
     True
     """
-    K = check_count(K, "K", 2)
+    K = check_count(K, "K", 2, MAX_MIXTURE_SIZE, reason=SIZE_REASON)
     x = sympy.Symbol("x", real=True)
     z = tuple(sympy.Symbol(f"z_{k}", nonnegative=True, integer=True) for k in range(1, K))
     zs = z + (1 - sum(z),)

@@ -21,12 +21,13 @@ array([ 2. , -1. , -5. ,  2.5])
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import sympy
 
-from blrkit.families.base import ExponentialFamily, Parameter, expectation_symbols, natural_symbols
+from blrkit.families.base import (
+    ExponentialFamily, Parameter, cached_family, expectation_symbols, natural_symbols,
+)
 
 __all__ = ["NormalGamma"]
 
@@ -37,7 +38,7 @@ def _sample(std, rng, n):
     return np.stack([x, tau], axis=1)
 
 
-@functools.lru_cache(maxsize=None)
+@cached_family
 def NormalGamma() -> ExponentialFamily:
     r"""Normal-Gamma q(x, τ) = N(x | m, (κτ)⁻¹) Gamma(τ | α, β): ``m``, ``kappa``, ``alpha``, ``beta``.
 

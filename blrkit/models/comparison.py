@@ -132,7 +132,8 @@ def compare_optimisers(objective: Objective, theta0, X_test, y_test, *, settings
         check_choice(name, f"optimisers[{k}]", OPTIMISERS)
     check_rng(rng)  # a Generator, a non-negative int seed or None
     K = len(OPTIMISERS)
-    seeds = np.random.SeedSequence(rng if isinstance(rng, (int, np.integer)) else None).spawn(2 * K)
+    # a Generator seeds them from its own stream (it was ignored: fresh entropy each call); None is fresh entropy
+    seeds = np.random.SeedSequence(rng.integers(2**63) if isinstance(rng, np.random.Generator) else rng).spawn(2 * K)
     net, out = objective.net, {}
     for name in optimisers:
         m, s = train(name, objective, theta0, settings, np.random.default_rng(seeds[OPTIMISERS.index(name)]))
