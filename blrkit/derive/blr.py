@@ -10,6 +10,7 @@ r"""``derive``: the Bayesian learning rule for a family, a loss and approximatio
 
 from __future__ import annotations
 
+import keyword
 import re
 
 from sympy import MatrixSymbol
@@ -149,12 +150,18 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
     >>> derive("multivariate-gaussian", glm_loss("logistic"), "isotropic", ["delta", "rho=1"]).title
     "Newton's method (IRLS for a GLM)"
     """
-    from .losses import GLMLoss, isotropic_prior
+    from .losses import GaussianPrior, GLMLoss, isotropic_prior
 
     if rule not in ("blr", "improved"):
         raise DerivationError(f"rule must be 'blr' or 'improved', got {rule!r}")
-    if isinstance(approximations, (str, Approximation)):
+    _check_names(function_name, title, anchor)
+    if approximations is None:
+        approximations = ()
+    elif isinstance(approximations, (str, Approximation)):
         approximations = (approximations,)
+    elif not isinstance(approximations, (list, tuple)):
+        raise TypeError("approximations must be an approximation's key (a str), an Approximation or a list or "
+                        f"tuple of them, got {type(approximations).__name__}")
     try:
         approx = ordered(approximations)
     except ValueError as e:
@@ -205,6 +212,9 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
         kind = GAUSSIAN_KINDS[key]
         if any(isinstance(a, FixedCovariance) for a in approx):
             key, kind = "gaussian-fixed-covariance", "fixed"
+        if prior is not None and not isinstance(prior, GaussianPrior):
+            raise TypeError(f"prior of a Gaussian candidate must be 'isotropic', 'none', None or a GaussianPrior, got "
+                            f"{type(prior).__name__}")
         if isinstance(loss, OracleLoss) and prior is not None and prior.isotropic is None:
             raise DerivationError("with an OracleLoss, put the prior into the loss (ℓ̄ = ℓ − log p₀), or give "
                                   "the isotropic prior N(0, α⁻¹I)")
@@ -226,6 +236,23 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
 
     return _with_request(derive_conjugate(fam, loss, prior, approx, function_name=function_name, title=title,
                                           anchor=anchor), fam, loss, prior, approx, rule)
+
+
+def _check_names(function_name, title, anchor) -> None:
+    """The names a derivation is given: ``function_name`` a Python identifier (the emitted step's name), ``title``
+    a str, ``anchor`` one of :data:`blrkit.paper.ANCHORS` (the section it cites)."""
+    from ..paper import ANCHORS
+
+    if not isinstance(function_name, str):
+        raise TypeError(f"function_name must be a str, got {type(function_name).__name__}")
+    if not function_name.isidentifier() or keyword.iskeyword(function_name):
+        raise DerivationError(f"function_name must be a Python identifier (the emitted step's name), got "
+                              f"{function_name!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+    if anchor is not None and (not isinstance(anchor, str) or anchor not in ANCHORS):
+        raise DerivationError(f"anchor must be None or one of blrkit.paper.ANCHORS ({', '.join(sorted(ANCHORS))}), "
+                              f"got {anchor!r}")
 
 
 def _with_request(d: Derivation, family, loss, prior, approx, rule) -> Derivation:

@@ -354,7 +354,8 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
            "$s = -2\\lambda_2$ and $m = \\lambda_1 / s$" if b.elementwise else
            "$S = -2\\lambda_2$ and $m = S^{-1}\\lambda_1$", "blr")
     step = next((a.value for a in approximations if isinstance(a, StepSize) and a.value == 1), RHO)
-    if m not in nat1.free_symbols and not (isinstance(nat1, MatrixExpr) and nat1.has(m)):
+    state_free = m not in nat1.free_symbols and not (isinstance(nat1, MatrixExpr) and nat1.has(m))
+    if state_free:
         textbook = _expand(b.inv(S_new) * nat1) if b.elementwise else b.inv(S_new) * nat1
         why = "the start $m_t, S_t$ has dropped out: one step gives the exact posterior"
     else:
@@ -366,7 +367,8 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
         raise AssertionError(f"textbook form does not follow: residual {residual}")
     b.step("Textbook form", [(S_new, S_rhs), (m_new, textbook)], why, "blr")
     update, outputs = ((S_new, S_rhs), (m_new, textbook)), ()
-    if isinstance(loss, ExpressionLoss) and loss.kind == "linear-gaussian":
+    # the gain form rewrites the exact posterior (ρ = 1): with ρ < 1 the start stays, the information form too
+    if isinstance(loss, ExpressionLoss) and loss.kind == "linear-gaussian" and state_free and not S_rhs.has(S):
         update = _gain_form(b, loss, prior, S_rhs, nat1)
         v, C, K, m_out, P_out = (lhs for lhs, _ in update)
         outputs = (m_out, P_out, K, v, C)

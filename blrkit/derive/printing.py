@@ -1065,6 +1065,9 @@ class MatrixCodePrinter:
                     rest = self._product(factors[i + 1:])
                     solved = self._solve(a.code, rest)
                     return self._times(factors[:i], solved)
+                if i == 0:  # a bare A⁻¹ (a prior precision P̄⁻¹ in a sum): solved against the identity
+                    A = _paren(a.code)
+                    return _Printed(f"xp.linalg.solve({A}, xp.eye({A}.shape[-1], dtype={A}.dtype))", "M")
                 left = self._product(factors[:i])
                 return _Printed(_T(f"xp.linalg.solve({_T(a.code)}, {_T(left.code)})"), "M")
         out = self._p(factors[0])

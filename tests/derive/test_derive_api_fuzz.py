@@ -9,13 +9,11 @@ its message names the argument, nothing returned holds NaN or inf, no caller arr
 under :data:`TIME_LIMIT` seconds (SymPy must not hang).
 
 Left out, because their fix belongs to files of the derive engine and printer (reported on issue #27):
-a prior that is neither None, a string nor a prior object (an AttributeError in ``blr.py``); ``approximations``
-None or a number (a TypeError from iterating it); ``function_name`` that is not an identifier (a SyntaxError at
-``compile()``), ``title`` not a string, an unknown ``anchor`` (KeyError); ``rho=1e-400`` (accepted: ρ underflows
-in the emitted step); for a Gamma, ``1e308*theta**2`` (the conjugate engine factors a 308-digit integer for
-minutes) and ``exp(theta)*exp(theta/pi)`` (the printer emits ``xp.(1/pi)``, a SyntaxError); and the compiled step
-itself, which checks none of its arrays (only its not changing them
-is checked here).
+``rho=1e-400`` (accepted: ρ underflows in the emitted step); for a Gamma, ``1e308*theta**2`` (the conjugate engine
+factors a 308-digit integer for minutes) and ``exp(theta)*exp(theta/pi)`` (the printer emits ``xp.(1/pi)``, a
+SyntaxError); and the compiled step itself, which checks none of its arrays (only its not changing them is checked
+here). The prior, ``approximations``, ``function_name``, ``title`` and ``anchor`` cases this fuzz found are fixed at
+derive()'s entry; tests/derive/test_errors.py keeps them.
 """
 
 import ast

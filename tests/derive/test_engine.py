@@ -569,3 +569,31 @@ def test_ivon_rewrites_need_their_approximations():
         derive("diagonal-gaussian", None, "isotropic", ["stochastic", "reparam-hessian"])
     with pytest.raises(DerivationError, match="does not apply to the multivariate-gaussian"):
         derive("multivariate-gaussian", None, None, ["reparam-hessian"])
+
+
+def test_damped_kalman_measurement_step_against_numpy():
+    """The linear-Gaussian (Kalman measurement) loss without ρ = 1: the start does not drop out, so the update
+    stays in the information form (the gain form rewrites only the exact posterior; asking for it here used to
+    raise a KeyError). Checked against the BLR step written out in NumPy: S' = (1−ρ)S + ρ(P̄⁻¹ + HᵀR⁻¹H),
+    m' = m − ρ S'⁻¹ ∇ℓ̄(m), ∇ℓ̄(m) = P̄⁻¹(m − m̄) − HᵀR⁻¹(y − d − Hm); and at ρ = 1 against the textbook posterior.
+    Wrong variants: the old precision in the mean update (S for S') moves m' by 0.48, a flipped sign by 1.6."""
+    from blrkit.derive.losses import linear_gaussian_loss
+
+    loss, prior = linear_gaussian_loss()
+    step = derive("multivariate-gaussian", loss, prior, ()).compile()
+    rng = np.random.default_rng(4)
+    D, O, rho = 3, 2, 0.3
+    A = rng.standard_normal((D, D))
+    S, P_pred = A @ A.T + np.eye(D), np.eye(D) + 0.3 * np.ones((D, D))
+    H, R = rng.standard_normal((O, D)), np.diag([0.5, 2.0])
+    m, m_pred, y, d = (rng.standard_normal(k) for k in (D, D, O, O))
+    m_new, S_new = step(m, S, np.array(rho), m_pred, P_pred, y, H, R, d)
+    info = np.linalg.solve(P_pred, np.eye(D)) + H.T @ np.linalg.solve(R, H)
+    expected_S = (1 - rho) * S + rho * info
+    grad = np.linalg.solve(P_pred, m - m_pred) - H.T @ np.linalg.solve(R, y - d - H @ m)
+    np.testing.assert_allclose(S_new, expected_S, rtol=1e-12)
+    np.testing.assert_allclose(m_new, m - rho * np.linalg.solve(expected_S, grad), rtol=1e-10)
+    m1, S1 = step(m, S, np.array(1.0), m_pred, P_pred, y, H, R, d)
+    np.testing.assert_allclose(S1, info, rtol=1e-12)
+    np.testing.assert_allclose(m1, np.linalg.solve(info, np.linalg.solve(P_pred, m_pred)
+                                                   + H.T @ np.linalg.solve(R, y - d)), rtol=1e-10)

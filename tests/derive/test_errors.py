@@ -61,3 +61,27 @@ def test_order_is_kept_when_reversed():
     assert [a.key for a in backward.approximations] == ["stochastic", "delta"]
     assert sp.simplify(forward.update[-1].rhs - backward.update[-1].rhs) == sp.ZeroMatrix(D, 1) or \
         sp.expand(forward.update[-1].rhs - backward.update[-1].rhs).doit() == sp.ZeroMatrix(D, 1)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(function_name="1abc"), ValueError, "Python identifier"),
+    (dict(function_name=3), TypeError, "function_name must be a str"),
+    (dict(title=3), TypeError, "title must be a str"),
+    (dict(anchor="nope"), ValueError, "one of blrkit.paper.ANCHORS"),
+    (dict(approximations=1), TypeError, "approximations must be"),
+    (dict(approximations=b"delta"), TypeError, "approximations must be"),
+    (dict(prior=1), TypeError, "prior of a Gaussian candidate"),
+    (dict(prior=[]), TypeError, "prior of a Gaussian candidate"),
+])
+def test_derive_names_the_argument_it_cannot_use(kwargs, error, match):
+    """Found by tests/derive/test_derive_api_fuzz.py: each used to end in a SyntaxError at compile(), a raw
+    TypeError/KeyError/AttributeError from inside the engine, or an iteration error."""
+    args = dict(family="multivariate-gaussian", approximations=["delta"])
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        derive(args.pop("family"), None, args.pop("prior", None), args.pop("approximations"), **args)
+
+
+def test_no_approximations_may_be_given_as_none():
+    assert derive("multivariate-gaussian", None, None, None).update == \
+        derive("multivariate-gaussian", None, None, ()).update
