@@ -99,6 +99,9 @@ def _certify_to(recipe: str, path: str, seed: int, **kw) -> bool:
         raise UsageError(str(e)) from None
     for f in write(cert, path):
         print(f"wrote {f}")
+    ms = cert["mutation_score"]
+    print(f"mutation score: the row's live checks reject {ms['killed']} of {ms['total']} wrong variants of the "
+          f"emitted step" + (f" (not rejected: {'; '.join(ms['survivors'])})" if ms["survivors"] else ""))
     print("the certificate holds" if cert["holds"] else "the certificate does NOT hold")
     return cert["holds"]
 

@@ -23,8 +23,10 @@ def test_certify_writes_and_checks(tmp_path, capsys):
     assert main(["certify", "gradient_descent", "-o", str(out), "--update", "m_new = m - lr*g",
                  "--state", "m", "--gradient", "g"]) == 0
     assert out.exists() and out.with_suffix(".tex").exists()
-    assert main(["certify", "--check", str(out)]) == 0
     cert = json.loads(out.read_text())
+    ms = cert["mutation_score"]  # the printed score is the one the certificate records
+    assert ms["total"] > 0 and f"reject {ms['killed']} of {ms['total']} wrong variants" in capsys.readouterr().out
+    assert main(["certify", "--check", str(out)]) == 0
     cert["identity"]["parameters"]["rho"] = "2*lr"
     out.write_text(json.dumps(cert))
     assert main(["certify", "--check", str(out)]) == 1
