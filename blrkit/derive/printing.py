@@ -919,7 +919,7 @@ def scalar_code(expr, sum_axis: int = -1, scale_first: bool = False, scalars: fr
     for f, placeholder in numeric.items():
         code = code.replace(placeholder.name, _MATH_PRINTER.doprint(f))
     code = re.sub(r"\bscipy\.special\.(expit|digamma)\(", r"\1(", code)  # Array-API versions: blrkit._array_api
-    return re.sub(r"\b(\w+)\*\*\(-1\.0\)", r"(1/\1)", code)
+    return re.sub(r"(?<![\w.])([\w.]+)\*\*\(-1\.0\)", r"(1/\1)", code)  # x**(-1.0), xp.pi**(-1.0): (1/x)
 
 
 class _Printed:

@@ -597,3 +597,19 @@ def test_damped_kalman_measurement_step_against_numpy():
     np.testing.assert_allclose(S1, info, rtol=1e-12)
     np.testing.assert_allclose(m1, np.linalg.solve(info, np.linalg.solve(P_pred, m_pred)
                                                    + H.T @ np.linalg.solve(R, y - d)), rtol=1e-10)
+
+
+def test_a_loss_in_pi_emits_code_that_runs_and_agrees_with_the_closed_form():
+    """ℓ = e^θ e^{θ/π} under a Gamma candidate, ρ = 1/2 (found by the derive fuzz: the emitted code read
+    ``xp.(1/pi)``, a SyntaxError). Checked against the BLR step computed here from the closed form
+    E_q[e^{cθ}] = (β/(β − c))^α (c = 1 + 1/π, β > c): ∇_μ by the chain rule through μ = (ψ(α) − log β, α/β),
+    then λ ← (1 − ρ)λ + ρ(λ₀ − ∇_μ E_q[ℓ]) with λ = (α − 1, −β). A sign flipped on the gradient misses by > 1."""
+    theta = sp.Symbol("theta", positive=True)
+    step = derive("gamma", sp.exp(theta) * sp.exp(theta / sp.pi), None, ["rho=1/2"]).compile()
+    c, rho, (a, b, a0, b0) = 1 + 1 / np.pi, 0.5, (3.0, 4.0, 2.0, 1.5)
+    dE = np.array([np.log(b / (b - c)), -a * c / (b * (b - c))]) * (b / (b - c)) ** a   # ∂E/∂(α, β)
+    dmu = np.array([[scipy.special.polygamma(1, a), -1 / b], [1 / b, -a / b**2]])       # ∂μ/∂(α, β), rows μ
+    grad_mu = np.linalg.solve(dmu.T, dE)
+    lam = (1 - rho) * np.array([a - 1, -b]) + rho * (np.array([a0 - 1, -b0]) - grad_mu)
+    np.testing.assert_allclose(step(np.array(a), np.array(b), np.array(a0), np.array(b0)), (lam[0] + 1, -lam[1]),
+                               rtol=1e-10)
