@@ -4,7 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-from cli._run import run_blrkit
+from cli._run import run_blrkit, run_blrkit_process
 
 
 @pytest.mark.parametrize("command", ["table", "derive", "verify", "families"])
@@ -18,7 +18,7 @@ def test_top_level_help_names_every_command():
     rc, out, _ = run_blrkit("--help")
     assert rc == 0
     assert all(c in out for c in ("table", "derive", "verify", "families"))
-    rc, _, err = run_blrkit()
+    rc, _, err = run_blrkit_process()  # `python -m blrkit.cli` in a process of its own
     assert rc == 2 and "Traceback" not in err
 
 
