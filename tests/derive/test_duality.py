@@ -50,5 +50,6 @@ def test_a_label_outside_the_losses_convention_is_refused_naming_y():
     step = derive_local_parameters("logistic").compile()
     X, m = np.random.default_rng(0).standard_normal((5, 2)), np.zeros(2)
     step(m, X, np.array([1.0, 0.0, 1.0, 1.0, 0.0]))
-    with pytest.raises(ValueError, match=r"^y must hold labels 0 or 1 .*for ±1 labels pass \(y \+ 1\) / 2"):
-        step(m, X, np.array([1.0, -1.0, 1.0, 1.0, -1.0]))
+    for bad in (-1.0, 2.0, 0.5):  # the ±1 convention, a count, a probability
+        with pytest.raises(ValueError, match=r"^y must hold labels 0 or 1 .*for ±1 labels pass \(y \+ 1\) / 2"):
+            step(m, X, np.array([1.0, bad, 1.0, 1.0, 0.0]))
