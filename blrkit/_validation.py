@@ -10,7 +10,8 @@ import numpy as np
 
 from blrkit._array_api import array_library, array_namespace, check_one_array_library, to_numpy
 
-__all__ = ["BINARY_LABELS", "array_library", "as_float_array", "check_binary_labels", "check_choice", "check_count", "check_finite_result", "check_flag",
+__all__ = ["BINARY_LABELS", "array_library", "as_float_array", "check_binary_labels",
+           "check_choice", "check_count", "check_finite_result", "check_flag",
            "check_instance", "check_learning_rate", "check_one_array_library", "check_positive", "check_probability",
            "check_scalar", "check_simplex", "check_spd", "cholesky_succeeds", "check_square", "reject_complex",
            "reject_text"]

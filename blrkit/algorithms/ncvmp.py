@@ -1,8 +1,8 @@
 r"""Non-conjugate VMP for Bayesian logistic regression: the Gaussian BLR with ρ = 1 and exact expectations.
 
 The recipe ``ncvmp`` derives the step (Khan & Rue 2023, Sec. 5.3; Knowles & Minka 2011): the BLR for
-:math:`q = \mathcal N(m, S^{-1})`, the loss :math:`\sum_i[\log(1 + e^{x_i^\top\theta}) - y_i x_i^\top\theta]` with labels
-:math:`y_i \in \{0, 1\}` and the prior
+:math:`q = \mathcal N(m, S^{-1})`, the loss
+:math:`\sum_i[\log(1 + e^{x_i^\top\theta}) - y_i x_i^\top\theta]` with labels :math:`y_i \in \{0, 1\}`, the prior
 :math:`\mathcal N(0, \alpha^{-1}I)`, with ρ = 1 and the expectations of :math:`f'` and :math:`f''` on each
 one-dimensional predictive by Gauss–Hermite quadrature,
 

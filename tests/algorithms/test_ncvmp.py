@@ -20,8 +20,8 @@ def test_it_is_variational_newton_at_rho_one_with_quadrature_for_monte_carlo():
 
 
 def test_fixed_point_is_exact_gaussian_vi_in_one_dimension():
-    """ELBO(m, s) = −Σ E[log(1 + e^{xθ}) − y xθ] − α(m² + 1/s)/2 − ½ log s (labels y in {0, 1}), each expectation by adaptive
-    quadrature, maximised by SciPy (Nelder–Mead on (m, log s), xatol 1e-10): the same (m, s)."""
+    """ELBO(m, s) = −Σ E[log(1 + e^{xθ}) − y xθ] − α(m² + 1/s)/2 − ½ log s (labels y in {0, 1}), each
+    expectation by adaptive quadrature, maximised by SciPy (Nelder–Mead on (m, log s), xatol 1e-10): the same (m, s)."""
     rng = np.random.default_rng(5)
     x = rng.normal(size=12)
     y = np.where(rng.uniform(size=12) < 1 / (1 + np.exp(-0.8 * x)), 1.0, 0.0)
