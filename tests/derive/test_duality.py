@@ -53,3 +53,16 @@ def test_a_label_outside_the_losses_convention_is_refused_naming_y():
     for bad in (-1.0, 2.0, 0.5):  # the ±1 convention, a count, a probability
         with pytest.raises(ValueError, match=r"^y must hold labels 0 or 1 .*for ±1 labels pass \(y \+ 1\) / 2"):
             step(m, X, np.array([1.0, bad, 1.0, 1.0, 0.0]))
+
+
+def test_a_glm_loss_declares_binary_labels_as_0_and_1_only():
+    """One convention: a GLMLoss may declare the labels (0, 1) or none (any real y); (−1, 1) is refused, naming
+    labels and how to convert, so that no emitted step checks for ±1 labels."""
+    import sympy as sp
+
+    from blrkit.derive import GLMLoss
+    from blrkit.derive.symbols import ETA as eta, Y_OBS as y
+
+    assert GLMLoss(sp.log(1 + sp.exp(eta)) - y * eta, "mine", [0, 1]).labels == (0, 1)
+    with pytest.raises(ValueError, match=r"^labels must be \(\) .* or \(0, 1\).*for ±1 labels pass \(y \+ 1\) / 2"):
+        GLMLoss(sp.log(1 + sp.exp(-y * eta)), "mine", (-1, 1))
