@@ -10,7 +10,8 @@ import numpy as np
 
 from blrkit._array_api import array_library, array_namespace, check_one_array_library, to_numpy
 
-__all__ = ["array_library", "as_float_array", "check_choice", "check_count", "check_finite_result", "check_flag",
+__all__ = ["BINARY_LABELS", "array_library", "as_float_array", "check_binary_labels",
+           "check_choice", "check_count", "check_finite_result", "check_flag",
            "check_instance", "check_learning_rate", "check_one_array_library", "check_positive", "check_probability",
            "check_scalar", "check_simplex", "check_spd", "cholesky_succeeds", "check_square", "reject_complex",
            "reject_text"]
@@ -324,3 +325,24 @@ def cholesky_succeeds(a) -> bool:
     except (np.linalg.LinAlgError, RuntimeError):
         return False
     return xp is np or bool(xp.all(xp.isfinite(L)))
+
+
+#: What every entry point taking binary labels says when given another value: the one convention of blrkit
+#: (scikit-learn's), and the conversion from the other common one.
+BINARY_LABELS = "labels are {0, 1}; for ±1 labels pass (y + 1) / 2"
+
+
+def check_binary_labels(y, name: str = "y", what: str = ""):
+    """``y`` if every entry is 0 or 1, else ``ValueError`` naming ``name`` (and ``what`` the labels are for):
+    blrkit's binary labels are {0, 1} everywhere (derive, algorithms, duality). Any Array API array; NaN is refused.
+
+    >>> check_binary_labels(np.array([1.0, -1.0]), what="the logistic loss")
+    Traceback (most recent call last):
+    ...
+    ValueError: y must hold labels 0 or 1 for the logistic loss (labels are {0, 1}; for ±1 labels pass (y + 1) / 2)
+    """
+    xp = array_namespace(y=y)
+    a = np.asarray(y) if xp is np else y
+    if not bool(xp.all((a == 0) | (a == 1))):
+        raise ValueError(f"{name} must hold labels 0 or 1{' for ' + what if what else ''} ({BINARY_LABELS})")
+    return y

@@ -1,7 +1,8 @@
 r"""Non-conjugate VMP for Bayesian logistic regression: the Gaussian BLR with ρ = 1 and exact expectations.
 
 The recipe ``ncvmp`` derives the step (Khan & Rue 2023, Sec. 5.3; Knowles & Minka 2011): the BLR for
-:math:`q = \mathcal N(m, S^{-1})`, the loss :math:`\sum_i\log(1 + e^{-y_i x_i^\top\theta})` and the prior
+:math:`q = \mathcal N(m, S^{-1})`, the loss
+:math:`\sum_i[\log(1 + e^{x_i^\top\theta}) - y_i x_i^\top\theta]` with labels :math:`y_i \in \{0, 1\}`, the prior
 :math:`\mathcal N(0, \alpha^{-1}I)`, with ρ = 1 and the expectations of :math:`f'` and :math:`f''` on each
 one-dimensional predictive by Gauss–Hermite quadrature,
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from blrkit._array_api import device, on_device
-from blrkit._validation import as_float_array, check_positive, check_spd
+from blrkit._validation import as_float_array, check_binary_labels, check_positive, check_spd
 from blrkit.algorithms._common import broadcast_to_batch, check_n_steps
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
 from blrkit.algorithms._namespace import as_dtype, floating_dtype, namespace_and_reference
@@ -39,7 +40,7 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
         Inputs.  Arrays of another Array API library (PyTorch, CuPy, JAX, …; every array argument from the
         same one) compute with it and give its arrays, on their device.
     y : array_like, shape (*batch, N)
-        Labels in {−1, +1}.
+        Labels in {0, 1} (for ±1 labels pass ``(y + 1) / 2``).
     alpha : float or array_like of shape (*batch,)
         Prior precision, > 0.
     n_steps : int
@@ -56,7 +57,7 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     --------
     >>> import numpy as np
     >>> from blrkit.algorithms import ncvmp_logistic
-    >>> X = np.array([[1.0, 0.5], [0.3, -1.0], [-1.2, 0.2], [0.8, 0.9]]); y = np.array([1.0, -1.0, -1.0, 1.0])
+    >>> X = np.array([[1.0, 0.5], [0.3, -1.0], [-1.2, 0.2], [0.8, 0.9]]); y = np.array([1.0, 0.0, 0.0, 1.0])
     >>> res = ncvmp_logistic(X, y, alpha=1.0, n_steps=20)
     >>> bool(np.allclose(res.means[-1], res.means[-2], atol=1e-12))   # a fixed point: exact Gaussian VI
     True
@@ -67,8 +68,7 @@ def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> Ne
     y = on_device(xp, as_float_array(y, "y", min_ndim=1), like)
     if tuple(y.shape) != tuple(X.shape[:-1]):
         raise ValueError(f"y must have shape {tuple(X.shape[:-1])} (one label per row of X), got {tuple(y.shape)}")
-    if not bool(xp.all((y == 1) | (y == -1))):
-        raise ValueError("y must hold labels -1 or +1 (the logistic loss log(1 + exp(-y xᵀθ)))")
+    check_binary_labels(y, "y", "the logistic loss log(1 + exp(xᵀθ)) - y xᵀθ")
     batch, D = tuple(X.shape[:-2]), X.shape[-1]
 
     def beside_X(a, name, shape):  # α or a start (NumPy for a Python number), broadcast to ``shape`` on X's device

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from blrkit._validation import check_binary_labels
+
 
 def _mean_and_weight(kind: str, eta: np.ndarray):
     if kind == "logistic":
@@ -40,6 +42,8 @@ def irls(X, t, alpha, kind: str, n_steps: int, theta0=None) -> np.ndarray:
     array([ 0.692488, -0.112817])
     """
     X, t = np.asarray(X, dtype=float), np.asarray(t, dtype=float)
+    if kind == "logistic":
+        check_binary_labels(t, "t", "logistic regression")
     theta = np.zeros(X.shape[1]) if theta0 is None else np.array(theta0, dtype=float)
     path = [theta.copy()]
     for _ in range(n_steps):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, log_expit
 
+from blrkit._validation import check_binary_labels
+
 
 @dataclass(frozen=True)
 class LogisticRegression:
@@ -28,6 +30,9 @@ class LogisticRegression:
     X: np.ndarray
     y: np.ndarray
     alpha: float
+
+    def __post_init__(self):
+        check_binary_labels(self.y, "y", "logistic regression")
 
     def loss(self, theta):
         f = (self.X @ theta[..., None])[..., 0]

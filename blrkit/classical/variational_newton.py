@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from blrkit._validation import check_binary_labels
+
 
 def variational_newton(grad, hess, x0, S0, rho, eps, rule="blr"):
     r"""Monte-Carlo natural-gradient Gaussian VI with given draws ``eps`` ``(n_steps, K, D)``.
@@ -75,7 +77,7 @@ def gaussian_vi_glm_fixed_point(X, y, delta, *, rho=0.5, n_nodes=64, tol=1e-12, 
     (True, True)
     """
     X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
+    y = check_binary_labels(np.asarray(y, dtype=float))
     z, w = np.polynomial.hermite.hermgauss(n_nodes)
     w = w / np.sqrt(np.pi)
     D = X.shape[1]

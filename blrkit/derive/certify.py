@@ -548,7 +548,8 @@ def _gaussian_problem(derivation, request, rng):
         D = D_GAUSS
         f, f1 = _glm_numeric(loss)
         n_rows = M_BATCH if stochastic else N_DATA
-        X, y = rng.standard_normal((n_rows, D)), rng.choice([-1.0, 1.0], n_rows)
+        # labels in the loss's convention ({0, 1} for a binary loss, which its step checks); ±1 for any other
+        X, y = rng.standard_normal((n_rows, D)), rng.choice(np.array(loss.labels or (-1, 1), dtype=float), n_rows)
         scale = N_DATA / M_BATCH if stochastic else 1.0
         terms = lambda t: scale * f(np.einsum("...d,nd->...n", t, X), y)  # noqa: E731
         full_terms = None  # a GLM's Hessian under a minibatch is refused by the engine

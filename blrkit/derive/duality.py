@@ -141,7 +141,7 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
         summary="The sites of a Gaussian BLR solution of a GLM: λ̃_i = (a_i x_i, -β_i x_i x_iᵀ / 2).",
         arguments=(Argument("m", "vector", "mean m_* of the solution, (..., D)"),
                    Argument("X", "data", "design matrix, rows x_i, (..., N, D)"),
-                   Argument("y", "data", "targets y_i, (..., N)")),
+                   Argument("y", "data", glm.data[1][1])),
         oracles=oracles, assignments=assignments, outputs=(a_sym, b_sym),
         dims=((D, "X.shape[-1]"),), elementwise=True, extra={},
     )

@@ -15,8 +15,13 @@ from functools import cached_property
 import sympy as sp
 from sympy import Identity, Inverse, MatrixSymbol, ZeroMatrix
 
+from blrkit._validation import BINARY_LABELS
+
 from .errors import DerivationError
 from .symbols import D, ETA, N, O, Y_OBS, Display  # noqa: F401 (D, N, O, Display: imported from here too)
+
+#: the labels of a binary GLM loss (logistic, probit): {0, 1}, the same in derive, algorithms and duality
+BINARY = (0, 1)
 
 
 
@@ -164,19 +169,28 @@ class GLMLoss:
     and the emitted step evaluates them on the data ``X`` (..., N, D), ``y`` (..., N).
     :math:`\log(1 + e^u)` is rewritten in a stable form (:mod:`blrkit.derive.functions`).
 
+    Binary labels are :math:`y \in \{0, 1\}` (scikit-learn's, and :mod:`blrkit.duality`'s): the logistic
+    loss is :math:`f = \log(1 + e^\eta) - y\eta`, whose :math:`f'' = \sigma(\eta)\sigma(-\eta)` has no y at all,
+    and the probit :math:`f = -\log\Phi((2y - 1)\eta)`.
+
     >>> loss = glm_loss("logistic")
     >>> loss.f1, loss.f2
-    (-y*expit(-eta*y), y**2*expit(-eta*y)*expit(eta*y))
+    (-y + expit(eta), expit(-eta)*expit(eta))
     """
 
     f: sp.Basic
     name: str = "GLM loss"
-    #: the only values y may take (logistic and probit: -1 and +1); empty: any real y
+    #: the values y may take: ``(0, 1)`` for a binary loss (logistic, probit: the one convention of blrkit,
+    #: checked by the emitted step), empty for any real y
     labels: tuple = ()
 
     def __post_init__(self):
         from .functions import stable
-    
+
+        if tuple(self.labels) not in ((), BINARY):
+            raise ValueError(f"labels must be () (any real y) or {BINARY} (binary labels), got {self.labels!r}: "
+                             f"{BINARY_LABELS}")
+        object.__setattr__(self, "labels", tuple(self.labels))
         f = stable(sp.sympify(self.f))
         stray = f.free_symbols - {ETA, Y_OBS}
         if stray:
@@ -200,30 +214,19 @@ class GLMLoss:
         real ``y`` is allowed): a label outside it gives a wrong step without a word.
 
         >>> glm_loss("logistic").label_check()[0]
-        'if bool(xp.any((y != -1) & (y != 1))):'
+        'if bool(xp.any((y != 0) & (y != 1))):'
         """
         if not self.labels:
             return []
-        allowed = ", ".join(f"{v:+d}" for v in self.labels)
-        cond = " & ".join(f"(y != {v})" for v in self.labels)
-        return [f"if bool(xp.any({cond})):",
-                f"    raise ValueError(\"y must hold only the labels {allowed} of this loss, {self.name} \"",
-                "                     \"(labels in {0, 1}: pass 2*y - 1)\")"]
-
-    def on_labels(self, expr):
-        """``expr`` on the loss's labels: with y ∈ {-1, +1}, an even power of y is 1 (the logistic f'' without y²).
-
-        >>> glm_loss("logistic").on_labels(glm_loss("logistic").f2)
-        expit(-eta*y)*expit(eta*y)
-        """
-        if not self.labels or any(abs(v) != 1 for v in self.labels):
-            return expr
-        return expr.replace(lambda e: e.is_Pow and e.base == Y_OBS and e.exp.is_even, lambda e: sp.S.One)
+        return ["if bool(xp.any((y != 0) & (y != 1))):",
+                f"    raise ValueError(\"y must hold labels 0 or 1 for the {self.name.split(' (')[0]} loss \"",
+                f"                     \"({BINARY_LABELS})\")"]
 
     @property
     def data(self):
         X, y = MatrixSymbol("X", N, D), MatrixSymbol("y", N, 1)
-        return ((X, "design matrix, rows x_i, (..., N, D)"), (y, "targets y_i, (..., N)"))
+        targets = "labels y_i in {0, 1}, (..., N)" if self.labels else "targets y_i, (..., N)"
+        return ((X, "design matrix, rows x_i, (..., N, D)"), (y, targets))
 
     dims = ((D, "X.shape[-1]"),)
 
@@ -231,8 +234,7 @@ class GLMLoss:
         """The derivative equations shown in a derivation."""
         fp, fpp = Display("f_1", r"f'(\eta, y)", "f'(η, y)"), Display("f_2", r"f''(\eta, y)", "f''(η, y)")
         return [
-            (Display("f_0", r"f(\eta, y)", "f(η, y)"), self.f), (fp, self.on_labels(self.f1)),
-            (fpp, self.on_labels(self.f2)),
+            (Display("f_0", r"f(\eta, y)", "f(η, y)"), self.f), (fp, self.f1), (fpp, self.f2),
             (Display("grad_glm", r"\nabla\ell(\theta)", "∇ℓ(θ)"),
              Display("Xf1", r"X^\top f'(X\theta, y)", "Xᵀ f'(Xθ, y)")),
             (Display("hess_glm", r"\nabla^2\ell(\theta)", "∇²ℓ(θ)"),
@@ -300,9 +302,10 @@ def _glm(text, name):
     return lambda: GLMLoss(sp.sympify(text, locals={"eta": ETA, "y": Y_OBS}), name)
 
 
-#: named per-example losses f(η, y) (``--glm NAME`` on the command line, or any expression)
+#: named per-example losses f(η, y) (``--glm NAME`` on the command line, or any expression); the binary ones
+#: take labels y ∈ {0, 1}
 GLM_LOSSES = {
-    "logistic": (lambda: GLMLoss(sp.log(1 + sp.exp(-Y_OBS * ETA)), "logistic (y in {-1, +1})", (-1, 1))),
+    "logistic": (lambda: GLMLoss(sp.log(1 + sp.exp(ETA)) - Y_OBS * ETA, "logistic (y in {0, 1})", BINARY)),
     "poisson": (lambda: GLMLoss(sp.exp(ETA) - Y_OBS * ETA, "Poisson, log link")),
     "probit": None,  # filled below: needs log Φ
     "squared": (lambda: GLMLoss((Y_OBS - ETA) ** 2 / 2, "squared error")),
@@ -312,7 +315,7 @@ GLM_LOSSES = {
 def _probit():
     from .functions import log_ndtr
 
-    return GLMLoss(-log_ndtr(Y_OBS * ETA), "probit (y in {-1, +1})", (-1, 1))
+    return GLMLoss(-log_ndtr((2 * Y_OBS - 1) * ETA), "probit (y in {0, 1})", BINARY)
 
 
 GLM_LOSSES["probit"] = _probit

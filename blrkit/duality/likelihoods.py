@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import erfcx, expit, gammaln, log_ndtr
 
-from blrkit._validation import as_float_array, check_count
+from blrkit._validation import as_float_array, check_binary_labels, check_count
 
 __all__ = ["LIKELIHOODS", "Likelihood", "check_nodes", "gauss_hermite_expectation", "get_likelihood", "glm_likelihood"]
 
@@ -48,9 +48,7 @@ class Likelihood:
 
 
 def _binary(y, name):
-    y = np.asarray(y)
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError(f"y must hold labels 0 or 1 for the {name} likelihood")
+    check_binary_labels(np.asarray(y), "y", f"the {name} likelihood")
 
 
 def _counts(y, name):
@@ -132,7 +130,7 @@ def glm_likelihood(f, name: str | None = None, *, labels="real") -> Likelihood:
     >>> lik.check_y(np.array([0.0, 2.0]), lik.name)
     Traceback (most recent call last):
     ...
-    ValueError: y must hold labels 0 or 1 for the logistic (0/1) likelihood
+    ValueError: y must hold labels 0 or 1 for the logistic (0/1) likelihood (labels are {0, 1}; for ±1 labels pass (y + 1) / 2)
     """
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str or None, got {type(name).__name__}")

@@ -16,14 +16,14 @@ _P = 6  # binary weights: small enough to enumerate 2^P in the tests
 
 
 def _classifier(p: Problem):
-    """X (N, P), labels y in {−1, +1}, and the mean logistic-loss gradient in w at minibatch idx."""
+    """X (N, P), labels y in {0, 1}, and the mean logistic-loss gradient in w at minibatch idx."""
     rng = p.rng()
     X = rng.standard_normal((p.n, _P)) / np.sqrt(_P)
-    y = np.where(X @ np.sign(rng.standard_normal(_P)) + 0.3 * rng.standard_normal(p.n) > 0, 1.0, -1.0)
+    y = np.where(X @ np.sign(rng.standard_normal(_P)) + 0.3 * rng.standard_normal(p.n) > 0, 1.0, 0.0)
 
     def grad_batch(w, idx):
         Xb, yb = X[idx], y[idx]
-        r = -yb / (1 + np.exp(yb * (w @ Xb.T)))  # d/dη log(1 + e^{−yη})
+        r = 1 / (1 + np.exp(-(w @ Xb.T))) - yb  # d/dη [log(1 + e^η) − yη] = σ(η) − y
         return r @ Xb / len(idx)
     return X, y, grad_batch
 

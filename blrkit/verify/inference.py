@@ -249,7 +249,7 @@ def ncvmp(p: Problem, recipe) -> list:
 
     rng = p.rng()
     X = rng.standard_normal((p.batch, p.n, p.dim)) / np.sqrt(p.dim)
-    y = np.where(rng.uniform(size=(p.batch, p.n)) < 1 / (1 + np.exp(-X @ np.ones(p.dim))), 1.0, -1.0)
+    y = np.where(rng.uniform(size=(p.batch, p.n)) < 1 / (1 + np.exp(-X @ np.ones(p.dim))), 1.0, 0.0)  # in {0, 1}
     alpha, short, T = 1.0, 4, 25
     book = [knowles_minka(X[b], y[b], alpha, np.zeros(p.dim), np.eye(p.dim) / alpha, short) for b in range(p.batch)]
     name = f"classical.ncvmp (Knowles & Minka, quad, {short} steps)"

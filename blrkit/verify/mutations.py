@@ -158,6 +158,8 @@ MUTATIONS = {
         ("sd for variance in the nodes", r"^\s*eta = ", r"xp\.sqrt\(2 \* eta_var\)", "2 * eta_var"),
         ("prior dropped from the precision", r"^\s*S_new =", r"alpha\[\.\.\., None, None\] \* xp\.eye\(X\.shape\[-1\], dtype=dtype, device=device\(X\)\) \+ ", ""),
         ("weights not normalised", r"^\s*d1 =", r" / math\.sqrt\(math\.pi\)", ""),
+        ("the ±1 logistic loss fed labels in {0, 1}", r"^\s*d1 =", r"expit\(eta\) - y_nodes",
+         "-y_nodes*expit(-eta*y_nodes)"),
     ]),
     "vmp_regression": ("vmp_regression_sweep", ("blrkit.algorithms.vmp",), ("vmp_regression",), [
         ("prior precision dropped", r"^\s*w_S_new =", r"alpha\[\.\.\., None, None\] \* xp\.eye\(X\.shape\[-1\], dtype=dtype, device=device\(X\)\) \+ ", ""),

@@ -187,7 +187,7 @@ def test_ncvmp_refuses_a_non_symmetric_precision0():
     """Lower triangle [[1, 0], [0, 1]] (a Cholesky factor exists), upper entry 3: before, accepted and the run
     diverged (the error blamed NC-VMP)."""
     X = np.array([[1.0, 0.5], [0.3, -1.0], [-1.2, 0.2], [0.8, 0.9]])
-    y = np.array([1.0, -1.0, -1.0, 1.0])
+    y = np.array([1.0, 0.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="^precision0 must be symmetric$"):
         ncvmp_logistic(X, y, alpha=1.0, n_steps=2, precision0=np.array([[1.0, 3.0], [0.0, 1.0]]))
 

@@ -129,7 +129,7 @@ DRIVERS = {
     "vmp_linear_regression": lambda dt: vmp_linear_regression(*(lambda X, y: (X.astype(dt), y.astype(dt)))(
         *(lambda X: (X, X @ B))(np.random.default_rng(4).standard_normal((20, 3)))), alpha=1.0, n_steps=6),
     "ncvmp_logistic": lambda dt: ncvmp_logistic(
-        *(lambda X: (X.astype(dt), np.sign(X @ B)))(np.random.default_rng(6).standard_normal((30, 3))),
+        *(lambda X: (X.astype(dt), (X @ B > 0).astype(float)))(np.random.default_rng(6).standard_normal((30, 3))),
         alpha=1.0, n_steps=6),
     "kalman_filter": _kalman_filter,
     "rts_smoother": _rts_smoother,

@@ -20,18 +20,18 @@ def test_it_is_variational_newton_at_rho_one_with_quadrature_for_monte_carlo():
 
 
 def test_fixed_point_is_exact_gaussian_vi_in_one_dimension():
-    """ELBO(m, s) = −Σ E[log(1 + e^{−y x θ})] − α(m² + 1/s)/2 − ½ log s, each expectation by adaptive
-    quadrature, maximised by SciPy (Nelder–Mead on (m, log s), xatol 1e-10): the same (m, s)."""
+    """ELBO(m, s) = −Σ E[log(1 + e^{xθ}) − y xθ] − α(m² + 1/s)/2 − ½ log s (labels y in {0, 1}), each
+    expectation by adaptive quadrature, maximised by SciPy (Nelder–Mead on (m, log s), xatol 1e-10): the same (m, s)."""
     rng = np.random.default_rng(5)
     x = rng.normal(size=12)
-    y = np.where(rng.uniform(size=12) < 1 / (1 + np.exp(-0.8 * x)), 1.0, -1.0)
+    y = np.where(rng.uniform(size=12) < 1 / (1 + np.exp(-0.8 * x)), 1.0, 0.0)
     alpha = 0.7
     res = ncvmp_logistic(x[:, None], y, alpha=alpha, n_steps=40)
 
     def neg_elbo(p):
         m, s = p[0], np.exp(p[1])
         sd = 1 / np.sqrt(s)
-        e = sum(scipy.integrate.quad(lambda t, xi=xi, yi=yi: np.logaddexp(0, -yi * xi * t)
+        e = sum(scipy.integrate.quad(lambda t, xi=xi, yi=yi: (np.logaddexp(0, xi * t) - yi * xi * t)
                                      * np.exp(-(t - m) ** 2 / (2 * sd**2)) / (sd * np.sqrt(2 * np.pi)),
                                      m - 12 * sd, m + 12 * sd, epsabs=1e-13)[0] for xi, yi in zip(x, y))
         return e + alpha * (m**2 + 1 / s) / 2 + 0.5 * np.log(s)
@@ -43,7 +43,7 @@ def test_fixed_point_is_exact_gaussian_vi_in_one_dimension():
 
 def test_batches_are_independent_problems():
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(2, 20, 2)), np.where(rng.uniform(size=(2, 20)) < 0.5, 1.0, -1.0)
+    X, y = rng.normal(size=(2, 20, 2)), np.where(rng.uniform(size=(2, 20)) < 0.5, 1.0, 0.0)
     both = ncvmp_logistic(X, y, alpha=np.array([1.0, 2.0]), n_steps=5)
     for b, a in enumerate((1.0, 2.0)):
         one = ncvmp_logistic(X[b], y[b], alpha=a, n_steps=5)
@@ -51,11 +51,11 @@ def test_batches_are_independent_problems():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(y=np.array([0.0, 1.0, 1.0])), "labels -1 or \\+1"), (dict(alpha=0.0), "alpha"),
+    (dict(y=np.array([-1.0, 1.0, 1.0])), "^y must hold labels 0 or 1"), (dict(alpha=0.0), "alpha"),
     (dict(y=np.ones(2)), "one label per row"), (dict(precision0=-np.eye(2)), "precision0"),
 ])
 def test_bad_input_is_named(kwargs, match):
-    args = dict(X=np.ones((3, 2)), y=np.array([1.0, -1.0, 1.0]), alpha=1.0, n_steps=2) | kwargs
+    args = dict(X=np.ones((3, 2)), y=np.array([1.0, 0.0, 1.0]), alpha=1.0, n_steps=2) | kwargs
     with pytest.raises(ValueError, match=match):
         ncvmp_logistic(args.pop("X"), args.pop("y"), **args)
 
@@ -66,7 +66,7 @@ def test_on_another_array_library_equals_numpy(other_library):
     from algorithms.other_library import assert_same_result
 
     rng = np.random.default_rng(0)
-    args = dict(X=rng.normal(size=(2, 20, 2)), y=np.where(rng.uniform(size=(2, 20)) < 0.5, 1.0, -1.0),
+    args = dict(X=rng.normal(size=(2, 20, 2)), y=np.where(rng.uniform(size=(2, 20)) < 0.5, 1.0, 0.0),
                 alpha=np.array([1.0, 2.0]), m0=np.array([0.5, -0.5]), precision0=3.0 * np.eye(2))
     want = ncvmp_logistic(**args, n_steps=5)
     got = ncvmp_logistic(**{k: other_library.convert(v) for k, v in args.items()}, n_steps=5)
@@ -80,4 +80,4 @@ def test_on_another_array_library_equals_numpy(other_library):
 def test_mixing_numpy_with_another_library_names_the_argument():
     xp = pytest.importorskip("array_api_strict")
     with pytest.raises(TypeError, match=r"^y comes from array_api_strict \(Array\) but X from NumPy"):
-        ncvmp_logistic(np.ones((3, 2)), xp.asarray([1.0, -1.0, 1.0]), alpha=1.0, n_steps=1)
+        ncvmp_logistic(np.ones((3, 2)), xp.asarray([1.0, 0.0, 1.0]), alpha=1.0, n_steps=1)

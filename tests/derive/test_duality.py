@@ -19,8 +19,7 @@ def test_sites_sum_to_the_map_solution(kind):
     t = (rng.uniform(size=60) < 0.4).astype(float) if kind == "logistic" else rng.poisson(1.5, 60).astype(float)
     alpha = 2.0
     m = irls(X, t, alpha, kind, 40)[-1]
-    y = 2 * t - 1 if kind == "logistic" else t  # the engine's logistic loss takes y in {-1, +1}
-    a, beta = derive_local_parameters(kind).compile()(m, X, y)
+    a, beta = derive_local_parameters(kind).compile()(m, X, t)  # labels t in {0, 1}, as IRLS's
     # the Hessian of the penalised loss at the MAP, by hand: αI + Xᵀ diag(w) X
     eta = X @ m
     w = np.exp(eta) if kind == "poisson" else 1 / (1 + np.exp(-eta)) / (1 + np.exp(eta))
@@ -47,11 +46,23 @@ def test_not_a_glm_loss_is_refused():
 
 
 def test_a_label_outside_the_losses_convention_is_refused_naming_y():
-    """The logistic loss's labels are −1, +1: y = 0 gave a zero site precision without a word before."""
-    from blrkit.derive import derive_local_parameters
-
+    """The logistic loss's labels are 0, 1 (as blrkit.duality's): y = −1 is refused, saying how to convert."""
     step = derive_local_parameters("logistic").compile()
     X, m = np.random.default_rng(0).standard_normal((5, 2)), np.zeros(2)
-    step(m, X, np.array([1.0, -1.0, 1.0, 1.0, -1.0]))
-    with pytest.raises(ValueError, match=r"^y must hold only the labels -1, \+1 .*pass 2\*y - 1"):
-        step(m, X, np.array([1.0, 0.0, 1.0, 1.0, 0.0]))
+    step(m, X, np.array([1.0, 0.0, 1.0, 1.0, 0.0]))
+    for bad in (-1.0, 2.0, 0.5):  # the ±1 convention, a count, a probability
+        with pytest.raises(ValueError, match=r"^y must hold labels 0 or 1 .*for ±1 labels pass \(y \+ 1\) / 2"):
+            step(m, X, np.array([1.0, bad, 1.0, 1.0, 0.0]))
+
+
+def test_a_glm_loss_declares_binary_labels_as_0_and_1_only():
+    """One convention: a GLMLoss may declare the labels (0, 1) or none (any real y); (−1, 1) is refused, naming
+    labels and how to convert, so that no emitted step checks for ±1 labels."""
+    import sympy as sp
+
+    from blrkit.derive import GLMLoss
+    from blrkit.derive.symbols import ETA as eta, Y_OBS as y
+
+    assert GLMLoss(sp.log(1 + sp.exp(eta)) - y * eta, "mine", [0, 1]).labels == (0, 1)
+    with pytest.raises(ValueError, match=r"^labels must be \(\) .* or \(0, 1\).*for ±1 labels pass \(y \+ 1\) / 2"):
+        GLMLoss(sp.log(1 + sp.exp(-y * eta)), "mine", (-1, 1))

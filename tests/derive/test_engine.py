@@ -38,7 +38,7 @@ def glm_data(rng, kind, n=60, d=3, batch=()):
     theta = rng.normal(size=batch + (d,))
     eta = (X @ theta[..., None])[..., 0]
     if kind == "logistic":
-        y = np.where(rng.uniform(size=eta.shape) < scipy.special.expit(eta), 1.0, -1.0)
+        y = np.where(rng.uniform(size=eta.shape) < scipy.special.expit(eta), 1.0, 0.0)  # labels in {0, 1}
     else:
         y = rng.poisson(np.exp(eta)).astype(float)
     return X, y
@@ -65,17 +65,16 @@ def test_glm_newton_equals_irls_and_sklearn(rng, kind):
     step = d.compile()
     X, y = glm_data(rng, kind)
     alpha = 0.7
-    t = (y + 1) / 2 if kind == "logistic" else y
-    oracle = irls(X, t, alpha, kind, 12)
+    oracle = irls(X, y, alpha, kind, 12)  # the same labels y in {0, 1} as scikit-learn's
     m = np.zeros(3)
     for k in range(1, 13):
         m, S = step(m=m, alpha=alpha, X=X, y=y)
         assert_close(m, oracle[k], GLM_ITERATES, err_msg=f"iterate {k}")
     if kind == "logistic":  # sklearn: C Σ log-loss + ½|w|² = C (ℓ + α/2 |w|²) with C = 1/α
-        ref = LogisticRegression(C=1 / alpha, fit_intercept=False, tol=1e-12, max_iter=10_000).fit(X, t).coef_[0]
+        ref = LogisticRegression(C=1 / alpha, fit_intercept=False, tol=1e-12, max_iter=10_000).fit(X, y).coef_[0]
     else:  # sklearn: (1/2N) Σ deviance + a/2 |w|² = (ℓ + const)/N + a/2 |w|², so a = α/N
         ref = PoissonRegressor(alpha=alpha / len(y), fit_intercept=False, tol=1e-12, max_iter=10_000,
-                               solver="newton-cholesky").fit(X, t).coef_
+                               solver="newton-cholesky").fit(X, y).coef_
     assert_close(m, ref, SKLEARN)
     # the precision at the fixed point is the Hessian of ℓ̄ there, written out by hand
     eta = X @ m
@@ -95,9 +94,9 @@ def test_damped_glm_newton_iterates_equal_a_hand_loop(rng):
     for k in range(8):
         m1, S1 = numeric(m=m, S=S, alpha=alpha, X=X, y=y)
         m2, S2 = generic(m=m, S=S, rho=rho, alpha=alpha, X=X, y=y)
-        # by hand: g = Σ −y σ(−yη) x + α m, H = Σ σ(η)σ(−η) x xᵀ + αI
+        # by hand: g = Σ (σ(η) − y) x + α m, H = Σ σ(η)σ(−η) x xᵀ + αI
         eta = np.einsum("bnd,bd->bn", X, mh)
-        g = np.einsum("bnd,bn->bd", X, -y * scipy.special.expit(-y * eta)) + alpha[:, None] * mh
+        g = np.einsum("bnd,bn->bd", X, scipy.special.expit(eta) - y) + alpha[:, None] * mh
         H = np.einsum("bnd,bn,bne->bde", X, scipy.special.expit(eta) * scipy.special.expit(-eta), X) \
             + alpha[:, None, None] * np.eye(3)
         S_old = Sh
@@ -114,10 +113,10 @@ def test_damped_glm_newton_iterates_equal_a_hand_loop(rng):
 def test_glm_derivatives_are_stable_where_the_sympy_text_overflows():
     """η = 800: exp(800) overflows, the emitted σ-form does not (and stays equal to the exact limit)."""
     step = derive("gaussian-fixed-covariance", glm_loss("logistic"), None, ["delta"]).compile()
-    X, y = np.array([[800.0], [-800.0]]), np.array([-1.0, 1.0])
+    X, y = np.array([[800.0], [-800.0]]), np.array([0.0, 1.0])
     with np.errstate(all="raise"):
         m_new = step(m=np.array([1.0]), rho=0.5, X=X, y=y)
-    # ∇ℓ = Σ −yσ(−yη)x = (1)(1)(800) + (−1)(1)(−800)·(−1)... each term → |x| as σ → 1: 800 + 800
+    # ∇ℓ = Σ (σ(η) − y)x = (1 − 0)(800) + (0 − 1)(−800): each term → |x| as σ(η) → 0 or 1: 800 + 800
     assert_close(m_new, [1.0 - 0.5 * 1600.0], 1e-12)
 
 
@@ -127,9 +126,10 @@ def test_probit_and_squared_glm_losses(rng):
     step = derive("multivariate-gaussian", glm_loss("probit"), None, ["delta", "rho=1"]).compile()
     m = rng.normal(size=3) * 0.1
     m_new, S_new = step(m=m, X=X, y=y)
-    z = y * (X @ m)
+    s = 2 * y - 1  # f = −log Φ(sη) with labels y in {0, 1}
+    z = s * (X @ m)
     r = scipy.stats.norm.pdf(z) / scipy.stats.norm.cdf(z)
-    g = X.T @ (-y * r)
+    g = X.T @ (-s * r)
     H = X.T @ ((r * (z + r))[:, None] * X)
     assert_close(S_new, H, GLM_ITERATES)
     assert_close(m_new, m - np.linalg.solve(H, g), GLM_ITERATES)
@@ -146,7 +146,7 @@ def test_glm_gauss_newton_minibatch_is_ogn(rng):
     X, y = glm_data(rng, "logistic", n=7)
     m, s, rho, N = rng.normal(size=3), rng.uniform(1, 2, size=3), 0.3, 100
     m_new, s_new = d.compile()(m=m, s=s, rho=rho, X=X, y=y, n_data=N)
-    grads = (-y * scipy.special.expit(-y * (X @ m)))[:, None] * X  # (M, D) per-example gradients
+    grads = (scipy.special.expit(X @ m) - y)[:, None] * X  # (M, D) per-example gradients
     s_hand = (1 - rho) * s + rho * (N / 7) * np.sum(grads**2, axis=0)
     assert_close(s_new, s_hand, GLM_ITERATES)
     assert_close(m_new, m - rho * (N / 7) * grads.sum(0) / s_hand, GLM_ITERATES)

@@ -364,7 +364,7 @@ def case_ncvmp(rng):
     from blrkit.classical.ncvmp import knowles_minka
 
     X = rng.normal(size=BATCH + (N, D)) / np.sqrt(D)
-    y = np.where(rng.uniform(size=BATCH + (N,)) < 0.5, 1.0, -1.0)
+    y = np.where(rng.uniform(size=BATCH + (N,)) < 0.5, 1.0, 0.0)  # labels in {0, 1}
     m = 0.3 * rng.normal(size=BATCH + (D,))
     L = rng.normal(size=BATCH + (D, D)) / D
     S = L @ np.swapaxes(L, -1, -2) + np.eye(D)

@@ -144,8 +144,9 @@ def test_markdown_prose_has_no_latex_outside_maths(printed):
 
 # -- 3. names ----------------------------------------------------------------------------------------------------
 
-def test_logistic_second_derivative_uses_labels_of_one_squared(printed):
-    """y ∈ {-1, +1}: f''(η, y) prints without y² (it was y² σ(-ηy) σ(ηy)), and equals SymPy's f'' on both labels."""
+def test_logistic_second_derivative_has_no_label(printed):
+    """Labels y ∈ {0, 1}, f = log(1 + e^η) − yη: f''(η, y) is σ(−η)σ(η), with no y (the ±1 loss printed
+    y² σ(−ηy) σ(ηy)), equal to the textbook p(1 − p); every printed logistic derivation shows it without y."""
 
     import sympy as sp
 
@@ -154,18 +155,14 @@ def test_logistic_second_derivative_uses_labels_of_one_squared(printed):
     from blrkit.derive.symbols import ETA, Y_OBS
 
     loss = glm_loss("logistic")
-    shown = loss.on_labels(loss.f2)
-    assert not shown.has(Y_OBS**2)
-    def textbook(e):  # σ(u) = 1/(1 + e^(-u)), written out here
-        return sp.lambdify((ETA, Y_OBS), e.replace(expit, lambda u: 1 / (1 + sp.exp(-u))), "numpy")
-
-    on_labels, full = textbook(shown), textbook(loss.f2)
+    assert Y_OBS not in loss.f2.free_symbols
+    f2 = sp.lambdify(ETA, loss.f2.replace(expit, lambda u: 1 / (1 + sp.exp(-u))), "numpy")
     eta = np.array([-2.3, 0.4, 3.1])
-    for y in (-1.0, 1.0):
-        assert np.allclose(on_labels(eta, y), full(eta, y))
-    assert not np.allclose(on_labels(eta, 2.0), full(eta, 2.0))  # off the labels, y² is not 1
+    p = 1 / (1 + np.exp(-eta))  # the textbook Bernoulli variance p(1 − p)
+    assert np.allclose(f2(eta), p * (1 - p))
     texts = [v["text"] for label, (_, v) in printed.items() if "glm:logistic" in label and "f''(η, y) =" in v["text"]]
-    assert texts and not any("f''(η, y) = y²" in t for t in texts)
+    shown = [line.split("f''(η, y) =", 1)[1] for t in texts for line in t.splitlines() if "f''(η, y) =" in line]
+    assert shown and not any("y" in rhs for rhs in shown), shown
 
 
 def test_kalman_states_its_measurement_model_before_its_symbols(printed):

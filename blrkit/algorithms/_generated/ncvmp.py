@@ -32,7 +32,7 @@ def ncvmp_step(m, S, alpha, X, y):
     X : data
         design matrix, rows x_i, (..., N, D)
     y : data
-        targets y_i, (..., N)
+        labels y_i in {0, 1}, (..., N)
 
     Returns
     -------
@@ -51,17 +51,17 @@ def ncvmp_step(m, S, alpha, X, y):
     X = xp.asarray(X, dtype=dtype)
     y = xp.asarray(y, dtype=dtype)
     # -- oracle terms ------------------------------------------------------
-    if bool(xp.any((y != -1) & (y != 1))):
-        raise ValueError("y must hold only the labels -1, +1 of this loss, logistic (y in {-1, +1}) "
-                         "(labels in {0, 1}: pass 2*y - 1)")
+    if bool(xp.any((y != 0) & (y != 1))):
+        raise ValueError("y must hold labels 0 or 1 for the logistic loss "
+                         "(labels are {0, 1}; for ±1 labels pass (y + 1) / 2)")
     # η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) under q_t: 100-node Gauss–Hermite quadrature on each
     eta_mean = (X @ m[..., None])[..., 0]
     eta_var = xp.sum(X * xp.linalg.solve(S, X.mT).mT, axis=-1)
     z, w = (on_device(xp, a, X) for a in np.polynomial.hermite.hermgauss(100))
     eta = eta_mean[..., None] + xp.sqrt(2 * eta_var)[..., None] * z
     y_nodes = y[..., None]
-    d1 = xp.sum(w * (-y_nodes*expit(-eta*y_nodes)), axis=-1) / math.sqrt(math.pi)
-    d2 = xp.sum(w * (y_nodes**2*expit(-eta*y_nodes)*expit(eta*y_nodes)), axis=-1) / math.sqrt(math.pi)
+    d1 = xp.sum(w * (expit(eta) - y_nodes), axis=-1) / math.sqrt(math.pi)
+    d2 = xp.sum(w * (expit(-eta)*expit(eta)), axis=-1) / math.sqrt(math.pi)
     E_g = (X.mT @ d1[..., None])[..., 0]
     E_H = X.mT @ (d2[..., None] * X)
     # -- outputs -----------------------------------------------------------

@@ -252,7 +252,7 @@ FORMS = {
         },
         oracles=('E_H', 'E_g'),
         shapes={'E_H': 'matrix', 'E_g': 'vector', 'S_new': 'matrix', 'alpha': 'scalar', 'm': 'vector', 'm_new': 'vector'},
-        emitted='ade3194c400c47ff7bea3d48f4cd7ff4ff69f47cf48421237e9a57b65bbe3395',
+        emitted='378036c5a4ec72a910203c39bfc7720d338b1ae7ff37f369a952f8aed71aa15d',
     ),
     'em': dict(
         title='Expectation–maximisation (Gaussian mixture)',
