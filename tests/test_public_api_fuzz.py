@@ -29,7 +29,6 @@ from fuzz_checks import float_arrays, given_arrays, raised_by_blrkit  # noqa: E4
 R = np.random.default_rng(0)
 X6 = R.normal(size=(6, 2))
 Y01 = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
-YPM = 2 * Y01 - 1
 YREAL = R.normal(size=6)
 Y8 = R.normal(size=8)
 EYE2 = np.eye(2)
@@ -111,7 +110,7 @@ CALLS = {
                                         n_steps=2, precisions0=np.eye(1), n_samples=2, rng=0, rho_weights=0.1)),
     "em": (alg.em_gaussian_mixture, dict(X=X6, weights0=[0.5, 0.5], means0=[[-1.0, 0.0], [1.0, 0.0]],
                                          precisions0=np.stack([EYE2, EYE2]), n_steps=2)),
-    "ncvmp": (alg.ncvmp_logistic, dict(X=X6, y=YPM, alpha=1.0, n_steps=2, m0=np.zeros(2), precision0=EYE2)),
+    "ncvmp": (alg.ncvmp_logistic, dict(X=X6, y=Y01, alpha=1.0, n_steps=2, m0=np.zeros(2), precision0=EYE2)),
     "ridge": (alg.ridge, dict(X=X6, y=YREAL, alpha=1.0, noise_variance=1.0)),
     "vmp_normal_gamma": (alg.vmp_normal_gamma, dict(y=Y8, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0),
                                                     n_steps=2)),
