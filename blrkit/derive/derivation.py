@@ -16,6 +16,8 @@ from functools import cached_property
 import sympy as sp
 
 from ..paper import cite
+from .approximations import StepSize
+from .parsing import check_step_size
 from .printing import Notation, latex, latex_rows, unicode_text
 
 #: the longest line of an equation in a LaTeX ``align*``, in printed characters (``lhs = rhs``):
@@ -201,6 +203,13 @@ class Derivation:
     elementwise: bool = False
     notation: Notation = Notation()
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self):
+        # a step size the emitted code cannot hold (rho=1e-400 is 0 in float64) would print one update and run
+        # another: refused, whatever path derived it
+        for a in self.approximations:
+            if isinstance(a, StepSize):
+                check_step_size(a.value)
 
     # -- printing ---------------------------------------------------------------------
     @property
