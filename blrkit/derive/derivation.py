@@ -283,12 +283,21 @@ class Derivation:
 
     @cached_property
     def _compiled(self):
+        from .arguments import CheckedStep
+
         namespace: dict = {}
         exec(compile(self.emit(), f"<blrkit {self.function_name}>", "exec"), namespace)
-        return namespace[self.function_name]
+        return CheckedStep(self, namespace[self.function_name])
 
     def compile(self):
-        """The emitted step as a Python callable (the same code :meth:`emit` prints)."""
+        """The emitted step as a Python callable (the same code :meth:`emit` prints), its arguments checked.
+
+        Each argument is checked by the role the derivation declares for it before the step runs (real, finite
+        numbers; shapes that agree, with the loss's D when it fixes one; a precision symmetric, then positive
+        definite; ρ in (0, 1]; counts, callables, a Generator), and each output is checked finite after it runs:
+        bad input is a ``ValueError`` or ``TypeError`` naming the argument (see :mod:`blrkit.derive.arguments`).
+        The caller's arrays are read, never changed. The unchecked function is the result's ``__wrapped__``.
+        """
         return self._compiled
 
     # -- lectures -------------------------------------------------------------------------
