@@ -15,6 +15,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from .._validation import check_count, check_flag
 from ..paper import cite
 from .approximations import StepSize
 from .parsing import check_step_size
@@ -225,7 +226,7 @@ class Derivation:
         return {"states": self.states, "notation": self.notation}
 
     def _chosen(self, steps: bool) -> tuple:
-        return self.steps if steps else (Step("Update", self.update, "textbook form", self.anchor),)
+        return self.steps if check_flag(steps, "steps") else (Step("Update", self.update, "textbook form", self.anchor),)
 
     def latex(self, *, steps: bool = True, width: int | None = LINE_WIDTH) -> str:
         r"""The derivation as one LaTeX ``align*`` block (steps, or only the update).
@@ -234,7 +235,9 @@ class Derivation:
         allowed between steps (``\displaybreak[0]``) and equations longer than ``width``
         printed characters are broken between terms, so the block fits a plain ``article``.
         """
-        if steps:
+        if width is not None:
+            check_count(width, "width", 1)
+        if check_flag(steps, "steps"):
             body = " \\displaybreak[0] \\\\\n".join(
                 s.latex(**self._shown, number=i, width=width) for i, s in enumerate(self.steps, 1))
         else:
@@ -279,6 +282,9 @@ class Derivation:
         """The source of a NumPy module holding one update step (see :mod:`.printing`)."""
         from .printing import emit_module
 
+        if recipe is not None and not isinstance(recipe, str):
+            raise TypeError(f"recipe must be a str (the name the module's header gives) or None, got "
+                            f"{type(recipe).__name__}")
         return emit_module(self, recipe=recipe)
 
     @cached_property

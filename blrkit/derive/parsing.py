@@ -76,6 +76,10 @@ def parse_expression(text: str, symbols: dict, *, what: str = "--loss"):
     """
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+    if not isinstance(symbols, dict) or not all(isinstance(k, str) and isinstance(v, sp.Basic)
+                                                for k, v in symbols.items()):
+        raise TypeError(f"symbols must be a dict of names to SymPy symbols (e.g. {{'theta': sp.Symbol('theta')}}), "
+                        f"got {type(symbols).__name__}")
     if len(text) > MAX_LENGTH:
         raise DerivationError(f"{what}: the loss is longer than {MAX_LENGTH} characters ({len(text)}); write it "
                               "with fewer terms (a sum over data is a Likelihood, not a typed sum)")

@@ -181,3 +181,20 @@ def test_the_emitted_steps_own_refusal_passes_unchanged():
     step = derive_local_parameters("logistic").compile()
     with pytest.raises(ValueError, match=r"^y must hold only the labels -1, \+1"):
         step(np.zeros(2), np.ones((3, 2)), np.array([1.0, 0.0, 1.0]))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda d: d.latex(steps=np.ones(2)), TypeError, "steps must be True or False"),  # NumPy's truth-value error
+    (lambda d: d.text(steps=np.ones(2)), TypeError, "steps must be True or False"),
+    (lambda d: d.markdown(steps="no"), TypeError, "steps must be True or False"),  # any text meant True
+    (lambda d: d.latex(width="56"), ValueError, "width must be an integer >= 1"),  # 'str' - 'int'
+    (lambda d: d.latex(width=sp.Symbol("x")), ValueError, "width must be an integer >= 1"),  # a Relational's truth
+    (lambda d: d.emit(recipe=np.ones(2)), TypeError, "recipe must be a str"),
+    (lambda d: __import__("blrkit.derive").derive.parse_expression("theta", ["theta"]), TypeError,
+     "symbols must be a dict of names to SymPy symbols"),  # 'list' object is not a mapping
+])
+def test_the_printers_and_the_parser_name_a_bad_argument(call, error, match):
+    """Found by probing blrkit.derive's public API (issue #27): each ended in NumPy's, SymPy's or Python's error."""
+    d = derive("gaussian-fixed-covariance", None, None, ["delta"])
+    with pytest.raises(error, match=match):
+        call(d)
