@@ -228,7 +228,7 @@ class CheckedStep:
         except Exception as e:
             if failed or _raised_by_blrkit(e):
                 raise  # the user's callable's own error, or a check of blrkit's: it names what is wrong
-            sizes = ", ".join(f"{k} {v}" for k, v in {**shapes, **returned}.items())
+            sizes = ", ".join(f"{k} {v}" for k, v in {**shapes, **{k: a.shape for k, a in returned.items()}}.items())
             if isinstance(e, np.linalg.LinAlgError):
                 raise SingularStepError(f"{self._name}: a matrix it solves with is singular at these arguments "
                                         f"(shapes: {sizes}): {e}") from e
@@ -238,9 +238,9 @@ class CheckedStep:
         for name, value in zip(self._outputs, results):
             a = _as_numpy(value)
             if a is not None and a.dtype.kind in "f" and not _finite(a):
-                largest = ", ".join(f"|{k}| up to {m:.3g}" for k, m in _largest(values).items())
+                largest = ", ".join(f"|{k}| up to {m:.3g}" for k, m in _largest({**values, **returned}).items())
                 raise StepInputError(f"{self._name}: its output {name} holds NaN or inf although every argument is "
-                                     f"finite (the step overflowed or divided by zero; {largest})")
+                                     f"finite (the step overflowed or divided by zero; {largest}: rescale)")
         return out
 
 
@@ -361,7 +361,7 @@ def _checked_callable(f, name: str, returned: dict, failed: list):
             except (TypeError, ValueError):
                 failed.append(name)
                 raise
-            returned[f"{name}(…)"] = a.shape
+            returned[f"{name}(…)"] = a
         return out
     return call
 
