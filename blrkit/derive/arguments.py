@@ -63,18 +63,23 @@ class Role:
     sign: str = ""  # "positive" (> 0), "nonnegative" (≥ 0) or "" (any real), from the symbol's assumptions
 
 
-def roles(derivation) -> tuple[Role, ...]:
-    """The role of each argument of ``derivation``'s step, in the order of its signature."""
+def _code_name(x) -> str:
+    """The name a symbol has in the emitted code (``m`` for the mixture's ``m_k``)."""
     from .printing import CODE_NAMES
 
+    name = getattr(x, "name", None)
+    name = name if isinstance(name, str) else str(x)
+    return CODE_NAMES.get(name, name)
+
+
+def roles(derivation) -> tuple[Role, ...]:
+    """The role of each argument of ``derivation``'s step, in the order of its signature."""
     exprs = [x for eq in derivation.update for x in (eq.lhs, eq.rhs)] + [a.expr for a in derivation.assignments]
     symbols = {}
     for x in exprs:
         for s in getattr(x, "free_symbols", ()):
-            name = getattr(s, "name", None)
-            if isinstance(name, str):
-                symbols.setdefault(CODE_NAMES.get(name, name), s)
-    outputs = {CODE_NAMES.get(getattr(o, "name", ""), getattr(o, "name", "")) for o in derivation.outputs}
+            symbols.setdefault(_code_name(s), s)
+    outputs = {_code_name(o) for o in derivation.outputs}
     out = []
     for a in derivation.arguments:
         sym = symbols.get(a.name)
@@ -124,10 +129,7 @@ class CheckedStep:
         self._roles = roles(derivation)
         self._names = tuple(r.name for r in self._roles)
         self._dim = _fixed_dimension(derivation)
-        from .printing import CODE_NAMES
-
-        self._outputs = tuple(CODE_NAMES.get(getattr(o, "name", str(o)), getattr(o, "name", str(o)))
-                              for o in derivation.outputs)
+        self._outputs = tuple(_code_name(o) for o in derivation.outputs)
         self.__name__ = self.__qualname__ = derivation.function_name
         self.__doc__ = step.__doc__
         self.__wrapped__ = step
