@@ -291,7 +291,8 @@ def derive(args: argparse.Namespace) -> int:
     """Print a derived BLR update (or the whole derivation, or the emitted NumPy code)."""
     from blrkit.derive import APPROXIMATIONS, DerivationError, GLM_LOSSES
     from blrkit.derive import derive as derive_update
-    from blrkit.derive.approximations import as_approximation
+    from blrkit.derive.approximations import StepSize, as_approximation
+    from blrkit.derive.parsing import check_step_size
     from blrkit.families import FAMILIES
 
     if args.list:
@@ -315,9 +316,14 @@ def derive(args: argparse.Namespace) -> int:
     approx = args.approx or []
     for a in approx:
         try:
-            as_approximation(a)
+            step = as_approximation(a)
         except ValueError as e:
             raise UsageError(str(e)) from None
+        if isinstance(step, StepSize):
+            try:
+                check_step_size(step.value)
+            except ValueError as e:
+                raise UsageError(f"--approx {a}: {e}") from None
     if args.family in COMPOSITE:  # the model is the candidate's own: no loss, no prior
         if args.loss is not None or args.glm is not None or args.prior_given:
             raise UsageError(f"{args.family} derives its own model: give no --loss, --glm or --prior")

@@ -3,6 +3,7 @@
 result, and every array the caller passed (to check that none was changed)."""
 
 import dataclasses
+import dis
 import os
 import traceback
 
@@ -11,8 +12,15 @@ import numpy as np
 
 def raised_by_blrkit(error) -> bool:
     """Whether ``error`` comes from a ``raise`` statement of blrkit's own (a named error), not from NumPy, SciPy,
-    SymPy or Python inside (a failed conversion, an operator on arrays of the wrong shape)."""
+    SymPy or Python inside (a failed conversion, an operator on arrays of the wrong shape). An emitted step compiled
+    by ``Derivation.compile()`` has no source file (``<blrkit NAME>``): there the instruction that raised must be a
+    ``raise`` (NumPy's errors in its operations have no frame of their own, so they show as its lines)."""
     frame = traceback.extract_tb(error.__traceback__)[-1]
+    if frame.filename.startswith("<blrkit "):
+        tb = error.__traceback__
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        return tb.tb_frame.f_code.co_code[tb.tb_lasti] == dis.opmap["RAISE_VARARGS"]
     return f"{os.sep}blrkit{os.sep}" in frame.filename and (frame.line or "").lstrip().startswith("raise")
 
 

@@ -15,7 +15,10 @@ from functools import cached_property
 
 import sympy as sp
 
+from .._validation import check_count, check_flag
 from ..paper import cite
+from .approximations import StepSize
+from .parsing import check_step_size
 from .printing import Notation, latex, latex_rows, unicode_text
 
 #: the longest line of an equation in a LaTeX ``align*``, in printed characters (``lhs = rhs``):
@@ -202,6 +205,13 @@ class Derivation:
     notation: Notation = Notation()
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
+    def __post_init__(self):
+        # a step size the emitted code cannot hold (rho=1e-400 is 0 in float64) would print one update and run
+        # another: refused, whatever path derived it
+        for a in self.approximations:
+            if isinstance(a, StepSize):
+                check_step_size(a.value)
+
     # -- printing ---------------------------------------------------------------------
     @property
     def states(self) -> frozenset:
@@ -216,7 +226,7 @@ class Derivation:
         return {"states": self.states, "notation": self.notation}
 
     def _chosen(self, steps: bool) -> tuple:
-        return self.steps if steps else (Step("Update", self.update, "textbook form", self.anchor),)
+        return self.steps if check_flag(steps, "steps") else (Step("Update", self.update, "textbook form", self.anchor),)
 
     def latex(self, *, steps: bool = True, width: int | None = LINE_WIDTH) -> str:
         r"""The derivation as one LaTeX ``align*`` block (steps, or only the update).
@@ -225,7 +235,9 @@ class Derivation:
         allowed between steps (``\displaybreak[0]``) and equations longer than ``width``
         printed characters are broken between terms, so the block fits a plain ``article``.
         """
-        if steps:
+        if width is not None:
+            check_count(width, "width", 1)
+        if check_flag(steps, "steps"):
             body = " \\displaybreak[0] \\\\\n".join(
                 s.latex(**self._shown, number=i, width=width) for i, s in enumerate(self.steps, 1))
         else:
@@ -270,16 +282,28 @@ class Derivation:
         """The source of a NumPy module holding one update step (see :mod:`.printing`)."""
         from .printing import emit_module
 
+        if recipe is not None and not isinstance(recipe, str):
+            raise TypeError(f"recipe must be a str (the name the module's header gives) or None, got "
+                            f"{type(recipe).__name__}")
         return emit_module(self, recipe=recipe)
 
     @cached_property
     def _compiled(self):
+        from .arguments import CheckedStep
+
         namespace: dict = {}
         exec(compile(self.emit(), f"<blrkit {self.function_name}>", "exec"), namespace)
-        return namespace[self.function_name]
+        return CheckedStep(self, namespace[self.function_name])
 
     def compile(self):
-        """The emitted step as a Python callable (the same code :meth:`emit` prints)."""
+        """The emitted step as a Python callable (the same code :meth:`emit` prints), its arguments checked.
+
+        Each argument is checked by the role the derivation declares for it before the step runs (real, finite
+        numbers; shapes that agree, with the loss's D when it fixes one; a precision symmetric, then positive
+        definite; ρ in (0, 1]; counts, callables, a Generator), and each output is checked finite after it runs:
+        bad input is a ``ValueError`` or ``TypeError`` naming the argument (see :mod:`blrkit.derive.arguments`).
+        The caller's arrays are read, never changed. The unchecked function is the result's ``__wrapped__``.
+        """
         return self._compiled
 
     # -- lectures -------------------------------------------------------------------------

@@ -8,7 +8,10 @@ mathematical functions; only then does SymPy build the expression.
 The work a typed loss may ask for is bounded before any of it is done: at most :data:`MAX_LENGTH`
 characters, nesting at most :data:`MAX_DEPTH` deep, integer powers of θ at most :data:`MAX_POWER`, and
 powers of numbers of at most :data:`MAX_DIGITS` digits. Every number of the loss must be a finite float64
-(:func:`check_numbers`, which :func:`blrkit.derive.derive` applies to a SymPy loss given in Python too).
+(:func:`check_numbers`, which :func:`blrkit.derive.derive` applies to a SymPy loss given in Python too), and
+no larger than :data:`MAX_NUMBER` (nor, but for 0, smaller than its inverse) in size, as a float of at most
+:data:`MAX_FLOAT_BITS` bits or a fraction of integers of that size: SymPy computes with a loss's numbers exactly,
+and its polynomial factorisation ran for minutes on ``1e308*theta**2`` for a Gamma.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ MAX_DIGITS = 400
 #: the largest number whose factorial or Γ a loss may take (171! and Γ(172) overflow a float64, and SymPy evaluates
 #: them, or Γ of a half-integer, digit by digit: factorial(10**10) never ends)
 MAX_FACTORIAL = 171
+#: the largest number (and numerator or denominator of a fraction) a loss may hold, and the inverse the smallest:
+#: SymPy's factorisation (the conjugate engine simplifies with it) ran for minutes on the float 1e308 times θ² (and on
+#: 1e250, 2.5e190 θ² + θ, 2.2e-179 θ + θ²), and took 5 s on the integer 10**308 θ² + θ; under 1e100 each derives in
+#: under 2 s. Larger numbers overflow the emitted step's float64 at once anyway (1e308 θ² past θ = 1.4).
+MAX_NUMBER = 10**100
+#: the most bits of precision a float in a loss may carry (Float("0.1", 400) ran for minutes; float64 has 53)
+MAX_FLOAT_BITS = 64
 _FLOAT_MAX, _FLOAT_TINY = sp.Float(1.7976931348623157e308), sp.Float(2.2250738585072014e-308)
 #: exp(x) overflows a float64 above this x and underflows to 0 below the other (log of the largest and smallest floats)
 _EXP_MAX, _EXP_MIN = 709.78, -745.13
@@ -66,6 +76,10 @@ def parse_expression(text: str, symbols: dict, *, what: str = "--loss"):
     """
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+    if not isinstance(symbols, dict) or not all(isinstance(k, str) and isinstance(v, sp.Basic)
+                                                for k, v in symbols.items()):
+        raise TypeError(f"symbols must be a dict of names to SymPy symbols (e.g. {{'theta': sp.Symbol('theta')}}), "
+                        f"got {type(symbols).__name__}")
     if len(text) > MAX_LENGTH:
         raise DerivationError(f"{what}: the loss is longer than {MAX_LENGTH} characters ({len(text)}); write it "
                               "with fewer terms (a sum over data is a Likelihood, not a typed sum)")
@@ -183,12 +197,54 @@ def check_numbers(expr, what: str = "the loss"):
         if isinstance(node, sp.Integer):
             if abs(node) > 10**308:  # a float64 cannot hold it; smaller integers are exact or round
                 _check_value(node, what)
+            _check_size(node, what)
+            continue
+        if isinstance(node, (sp.Rational, sp.Float)):
+            _check_value(node, what)
+            _check_size(node, what)
             continue
         if getattr(node, "is_number", False):  # numbers alone: a float, a fraction, exp(1000), log(2π)
             _check_value(node, what)
             continue
         todo.extend(node.args)
     return expr
+
+
+def _check_size(number, what: str) -> None:
+    """A number of at most :data:`MAX_NUMBER` in size (numerator and denominator of a fraction; a float's value and
+    its inverse), and a float of at most :data:`MAX_FLOAT_BITS` bits."""
+    if isinstance(number, sp.Float):
+        if number._prec > MAX_FLOAT_BITS:
+            raise DerivationError(f"{what}: the float {_n3(number)} carries {number._prec} bits of precision (a float64 "
+                                  f"53; blrkit takes up to {MAX_FLOAT_BITS}): SymPy's factorisation of it would not end; "
+                                  "give it as a float64 or exactly (sp.Rational)")
+        big = number != 0 and not 1 / sp.Float(MAX_NUMBER) <= abs(number) <= MAX_NUMBER
+    else:
+        big = max(abs(number.p), number.q) > MAX_NUMBER
+    if big:
+        raise DerivationError(f"{what}: the number {_n3(number)} is beyond 1e100 in size (or its inverse is): SymPy "
+                              "computes with a loss's numbers exactly, and its factorisation with 1e308 ran for "
+                              "minutes; blrkit takes numbers from 1e-100 to 1e100 (and fractions of such integers): "
+                              "rescale the loss")
+
+
+def check_step_size(value, what: str = "rho"):
+    """A numeric step size ρ (a SymPy number in (0, 1]) itself if a float64 holds it; else a
+    :class:`DerivationError` saying why: ``rho=1e-400`` is an exact rational to SymPy, but the emitted step
+    computes ``1/10**400`` in float64, which is 0, and would not move.
+
+    >>> check_step_size(sp.Rational(1, 4))
+    1/4
+    >>> check_step_size(sp.Rational(1, 10**400))
+    Traceback (most recent call last):
+    ...
+    blrkit.derive.errors.DerivationError: rho = 1.00E-400 underflows to 0 in a float64 (smallest normal about 2.2e-308): the emitted step would compute with rho = 0 and never move; give rho >= 2.3e-308
+    """
+    v = sp.sympify(value)
+    if v.is_Number and 0 < abs(v) < _FLOAT_TINY:
+        raise DerivationError(f"{what} = {_n3(v)} underflows to 0 in a float64 (smallest normal about 2.2e-308): the "
+                              f"emitted step would compute with {what} = 0 and never move; give {what} >= 2.3e-308")
+    return value
 
 
 def _n3(x) -> str:

@@ -216,7 +216,13 @@ def gp_predictive(net: MLP, theta, X_train, y_train, X_test, *, prior_precision)
     for i in range(N):
         Lh[i * K:(i + 1) * K, i * K:(i + 1) * K] = half[i]
     B = np.eye(N * K) + Lh @ K_xx @ Lh
-    cB = cho_factor(B)
+    try:
+        cB = cho_factor(B)
+    except np.linalg.LinAlgError:  # B ⪰ I in exact arithmetic: only rounding at a huge kernel breaks it
+        raise ValueError(f"the prior kernel J P₀⁻¹ Jᵀ reaches {np.max(np.abs(K_xx)):.3g}, beyond what float64 resolves "
+                         "beside the identity in B = I + Λ^½KΛ^½ (no longer positive definite in rounding): take a "
+                         f"larger prior_precision (or a smaller theta: |theta| up to {np.max(np.abs(theta)):.3g})") \
+            from None
     b = (np.einsum("nkl,nlp,p->nk", Lam, J, theta) - r).reshape(N * K)
     # (I + ΛK)⁻¹ b = b − Λ^{1/2} B⁻¹ Λ^{1/2} K b
     v = b - Lh @ cho_solve(cB, Lh @ (K_xx @ b))

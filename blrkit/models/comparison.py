@@ -137,10 +137,21 @@ def compare_optimisers(objective: Objective, theta0, X_test, y_test, *, settings
     net, out = objective.net, {}
     for name in optimisers:
         m, s = train(name, objective, theta0, settings, np.random.default_rng(seeds[OPTIMISERS.index(name)]))
-        out[name if s is None else name + "@mean"] = score(net.predict_proba(m, X_test), y_test)
+        out[name if s is None else name + "@mean"] = _finite_scores(score(net.predict_proba(m, X_test), y_test),
+                                                                    name, theta0)
         if s is not None:
             bma_rng = np.random.default_rng(seeds[K + OPTIMISERS.index(name)])
             thetas = sample_diagonal_gaussian(m, s, settings.n_bma, bma_rng)
-            out[name] = score(bayesian_model_average(net, thetas, X_test), y_test)
+            out[name] = _finite_scores(score(bayesian_model_average(net, thetas, X_test), y_test), name, theta0)
     return out
+
+
+def _finite_scores(scores: Scores, name: str, theta0) -> Scores:
+    """``scores`` if finite; else a ValueError: a test label predicted with probability 0 (a saturated network)
+    has an infinite log-loss, which is no score to compare."""
+    if all(np.isfinite(v) for v in scores):
+        return scores
+    size = float(np.max(np.abs(np.asarray(theta0, dtype=float)), initial=0.0))
+    raise ValueError(f"{name} predicts a test label with probability 0 (its log-loss is infinite): the network "
+                     f"saturated; |theta0| up to {size:.3g}: start nearer 0 (net.init)")
 

@@ -7,6 +7,7 @@ train/test split, inputs as float arrays and labels as integers 0..K−1.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -36,6 +37,13 @@ def _split(X, y, test_fraction, seed):
     seed = check_count(seed, "seed", 0, MAX_SEED)
     from sklearn.model_selection import train_test_split
 
+    # a stratified split puts at least one example of each class on either side (scikit-learn's test side holds
+    # ceil(fraction · n) examples): a fraction that leaves a side fewer examples than classes is refused here
+    n, classes = len(y), len(np.unique(y))
+    n_test = math.ceil(test_fraction * n)
+    if min(n_test, n - n_test) < classes:
+        raise ValueError(f"test_fraction = {test_fraction:g} leaves {n_test} test and {n - n_test} training examples "
+                         f"of {n}: a stratified split needs at least one of each of the {classes} classes on each side")
     Xa, Xb, ya, yb = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
     return Dataset(Xa.astype(float), ya.astype(np.int64), Xb.astype(float), yb.astype(np.int64), int(y.max()) + 1)
 

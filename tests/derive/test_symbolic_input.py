@@ -92,3 +92,68 @@ def test_a_30_dimensional_quadratic_with_the_delta_method_derives_fast():
     start = time.perf_counter()
     d = derive("multivariate-gaussian", loss, None, ["delta"])
     assert time.perf_counter() - start < 2.0 and d.emit()
+
+
+def test_a_step_size_that_underflows_to_zero_is_refused_in_python_and_on_the_command_line():
+    """``rho=1e-400`` was accepted: an exact 1/10**400 to SymPy, 0.0 in the emitted step, which never moved."""
+    import contextlib
+    import io
+
+    from blrkit.cli import main
+
+    with pytest.raises(DerivationError, match=r"rho = 1.00E-400 underflows to 0 in a float64"):
+        derive("gaussian-fixed-covariance", None, None, ["delta", "rho=1e-400"])
+    assert derive("gaussian-fixed-covariance", None, None, ["delta", "rho=1e-300"]).update  # a float64 holds it
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main(["derive", "gaussian-fixed-covariance", "--approx", "delta", "--approx", "rho=1e-400"])
+    assert status == 2 and err.getvalue().startswith("blrkit: error: --approx rho=1e-400: rho = 1.00E-400 underflows")
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _within(seconds, call):
+    """``call()`` stopped with :class:`_TooSlow` after ``seconds`` (SymPy's factorisation is Python: it stops)."""
+    import signal
+
+    def stop(signum, frame):
+        raise _TooSlow(f"did not end in {seconds} s")
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return call()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+_TH = sp.Symbol("theta", positive=True)
+
+
+@pytest.mark.parametrize("loss, reason", [
+    (sp.Float("1e308") * _TH**2, r"the float 1.00E\+308 carries 1030 bits of precision"),  # ran for minutes
+    (sp.Float(1e308) * _TH**2, r"the number 1.00E\+308 is beyond 1e100 in size"),  # a float64: the same
+    (sp.Float("0.1", 400) * _TH**2, r"carries 1332 bits of precision"),  # ran for minutes
+    (sp.Float(2.23e-179) * _TH + _TH**2, r"the number 2.23E-179 is beyond 1e100 in size \(or its inverse is\)"),
+    (sp.Integer(10)**308 * _TH**2 + _TH, r"the number 1.00E\+308 is beyond 1e100"),  # took 5 s
+])
+def test_numbers_whose_factorisation_would_not_end_are_refused_at_once(loss, reason):
+    """The Gamma (conjugate) engine factors its gradients with the loss's numbers exactly: SymPy's factorisation ran
+    for minutes on these. Refused within 2 s, before any of it; on the command line too."""
+    with pytest.raises(DerivationError, match=reason):
+        _within(2.0, lambda: derive("gamma", loss, None, ["rho=1/2"]))
+
+
+def test_the_size_bound_of_numbers_holds_on_the_command_line_and_admits_1e100():
+    import contextlib
+    import io
+
+    from blrkit.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = _within(2.0, lambda: main(["derive", "gamma", "--loss", "1e308*theta**2", "--approx", "rho=1/2"]))
+    assert status == 2 and "the number 1.00E+308 is beyond 1e100" in err.getvalue()
+    assert derive("gamma", sp.Integer(10)**100 * _TH**2, None, ["rho=1/2"]).update  # the bound itself is taken
