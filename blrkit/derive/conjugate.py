@@ -21,7 +21,7 @@ import sympy as sp
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .errors import DerivationError
-from .printing import ExpectedValue, Notation
+from .printing import Estimate, ExpectedValue, Notation
 from .symbols import RHO
 
 #: the longest row of an update, in characters of LaTeX, that a plain ``article`` page holds (issue #26's standard):
@@ -242,7 +242,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if sampled != 0:  # the part no rule reaches stays an expectation, estimated below: never a value
         from .symbols import Display
 
-        e_loss = e_loss + Display("E_f_mc", r"\mathbb{E}_{q_t}[f(\theta)]")
+        e_loss = e_loss + Estimate("E_f_mc", r"\mathbb{E}_{q_t}[f(\theta)]")
     step("Expected loss", (named.expectations if named else []) + [(sp.Symbol("E_loss"), e_loss)],
          "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$" if conjugate else
          "terms linear in $T(\\theta)$ give $\\mu$; a term $e^{c^\\top T(\\theta)}$ gives "
@@ -255,7 +255,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if sampled != 0:  # no closed form: the emitted step estimates this part (score function)
         from .symbols import Display
 
-        mc = [Display(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
+        mc = [Estimate(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
                                      rf"\right]_{{{k + 1}}}", f"dmu_mc[{k}]") for k in range(K)]
         grads = [g + x for g, x in zip(grads, mc)]
         f_of = Display("f_mc", r"f(\theta)")
@@ -325,10 +325,11 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         natural_form = ((list(zip(lam, s2n)) if needs_state else [])
                         + (list(zip(lam0, prior_nat)) if prior is not None else [])
                         + [(n, t.subs(inner).subs(fill)) for n, t in zip(new, template)] + back)
-    step("Standard parameters", back if natural_form else [(a, _one_root(b)) for a, b in update],
+    step("Standard parameters", back if natural_form else [(a, _powers(_one_root(b))) for a, b in update],
          "the family's map from natural to standard parameters", "conjugate")
     shown_gradient = [] if named is None else (named.expectations + named.definitions + list(zip(dmu, shown)))
-    printed = tuple(Equation(a, b) for a, b in shown_gradient + (natural_form or [(a, _one_root(b)) for a, b in update]))
+    printed = tuple(Equation(a, b) for a, b in
+                    shown_gradient + (natural_form or [(a, _powers(_one_root(b))) for a, b in update]))
     update_eqs = tuple(Equation(a, b) for a, b in gradient + update)
     assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):], notation)
     in_code = {x: sp.IndexedBase("dmu_mc")[I, k] for k, x in enumerate(mc)} if sampled != 0 else {}
@@ -387,6 +388,17 @@ def _one_root(e):
         return e
     rest = sp.Mul(*[f for f in sp.Mul.make_args(e) if f not in roots])
     return rest * sp.sqrt(sp.Mul(*[f.base for f in roots]))
+
+
+def _powers(e):
+    """``e^{c log x}`` printed as ``x^c`` for a positive ``x``, and the powers of one base collected: the Poisson
+    rate's update reads rateₜ^(1-ρ) rate₀^ρ e^(-ρ …), not rateₜ e^(-ρ …) e^(-ρ log rateₜ) e^(ρ log rate₀)."""
+    def power(x):
+        logs = [f for f in sp.Mul.make_args(x.args[0]) if isinstance(f, sp.log) and f.args[0].is_positive]
+        return logs[0].args[0] ** (x.args[0] / logs[0]) if logs else x
+
+    shown = e.replace(lambda x: isinstance(x, sp.exp), power)
+    return sp.powsimp(shown) if shown != e else e
 
 
 def _map_back(family, at: dict) -> list:
