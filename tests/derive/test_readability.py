@@ -237,6 +237,18 @@ def test_sums_precede_their_summand_and_a_sum_is_one_sum(printed):
     assert [line.count("Σᵢ₌₁ᴺ") for line in vmp.splitlines() if line.strip().startswith("E_(q_(∖")] == [1, 1]
 
 
+def test_the_em_update_alone_holds_its_e_step_and_statistics(printed):
+    """Printed alone, EM's update read πₖ,ₜ₊₁ = Nₖ/N, mₖ,ₜ₊₁ = sₖ/Nₖ, … with Nₖ, sₖ, Cₖ (and rᵢₖ, λᵢₖ) never
+    defined: now the E-step and the statistics come first, each defined in a row above its first use."""
+    rows = [line.strip().partition(" = ") for line in printed["recipe em"][1]["text update"].splitlines()[2:]]
+    lhs = [left for left, _, _ in rows]
+    assert lhs[:6] == ["λᵢₖ", "Zᵢ", "rᵢₖ", "Nₖ", "sₖ", "Cₖ"] and lhs[6] == "πₖ,ₜ₊₁", lhs
+    assert rows[3][2] == "Σᵢ₌₁ᴺ rᵢₖ" and rows[5][2] == "Σᵢ₌₁ᴺ rᵢₖ xᵢ xᵢᵀ"
+    for i, (_, _, rhs) in enumerate(rows):
+        used = set(re.findall(r"λᵢₖ|Zᵢ|rᵢₖ|Nₖ|sₖ|Cₖ", rhs))
+        assert used <= set(lhs[:i]), (lhs[i], used - set(lhs[:i]))
+
+
 # -- 6. line length, and what the long rows became -------------------------------------------------------------
 
 #: the longest row of an update a plain article holds, in characters of LaTeX (issue #26's readability standard)
