@@ -821,6 +821,7 @@ class _Unicode:
         if re.fullmatch(r"\S[\u0300-\u036f\u2080-\u209c\u1d62-\u1d6a\u2c7c]*", arg) or (
                 " " not in arg and len(arg) <= 3 and not re.search(r"[,_^]", arg) and not arg.startswith("-")):
             return kind + arg  # one symbol (μ₁, qₜ) or a short word: ∇_μ₁, E_qₜ
+        arg = re.sub(r"^- ", "-", arg)  # a leading minus is unary: e^(-θ), as in a right-hand side
         return f"{kind}({arg})"  # S_(K,t), E_(q_K): a script of several symbols in parentheses
 
 
