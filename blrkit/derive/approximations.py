@@ -295,7 +295,7 @@ class GaussHermite(Approximation):
     name = "Gauss-Hermite quadrature"
     key = "gauss-hermite"
     anchor = "vmp"
-    statement = r"\mathbb{E}_q[f(\eta_i)] \approx \pi^{-1/2}\sum_{k} w_k\, f(\bar\eta_i + (2\sigma_i^2)^{1/2} z_k)"
+    statement = r"\mathbb{E}_q[f(\eta_i)] \approx \frac{1}{\sqrt{\pi}}\sum_{k} w_k\, f(\bar\eta_i + \sqrt{2}\,\sigma_i z_k)"
     families = ("multivariate-gaussian", "diagonal-gaussian")
     stage = "expectation"
 

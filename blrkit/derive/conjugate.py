@@ -21,8 +21,12 @@ import sympy as sp
 
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .errors import DerivationError
-from .printing import ExpectedValue, Notation
+from .printing import Estimate, ExpectedValue, Notation
 from .symbols import RHO
+
+#: the longest row of an update, in characters of LaTeX, that a plain ``article`` page holds (issue #26's standard):
+#: a textbook form in standard parameters longer than this is printed in natural parameters, then mapped back
+LONGEST_ROW = 300
 
 #: data y_1..y_N, and the observation index
 Y = sp.IndexedBase("y")
@@ -219,6 +223,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         step("Bayesian learning rule", list(zip(new, nat)), why, "blr")
         prior_nat = []
         target = loss.total + (0 if constant_h else family.log_base_measure)
+    template = list(nat)  # the update in λ_t, λ₀ and ∇_μ, as the rule writes it (printed when shorter, below)
     if stochastic is not None:  # Σ_{i=1}^N ℓ_i ≈ (N/M) Σ_{i∈B} ℓ_i: y holds the minibatch, n_data counts all
         minibatch = target.replace(lambda x: isinstance(x, sp.Sum),
                                    lambda x: N_DATA / M_BATCH * sp.Sum(x.function, (I, 1, M_BATCH)))
@@ -230,12 +235,15 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     e = expectation(_data_sums(sp.expand(sp.expand_log(target, force=True))), family, monte_carlo=True)
     sampled = e.sampled
     conjugate = e.remainder == 0 and sampled == 0
-    e_loss = _data_sums(e.expression(family))
+    to_state = dict(zip(lam, s2n))
+    named = None if conjugate else _named_gradient(family, e, to_state, notation)
+    e_loss = _data_sums(e.expression(family) if named is None else
+                        sum(a * m for a, m in zip(e.linear, mu)) + named.loss + e.constant)
     if sampled != 0:  # the part no rule reaches stays an expectation, estimated below: never a value
         from .symbols import Display
 
-        e_loss = e_loss + Display("E_f_mc", r"\mathbb{E}_{q_t}[f(\theta)]")
-    step("Expected loss", [(sp.Symbol("E_loss"), e_loss)],
+        e_loss = e_loss + Estimate("E_f_mc", r"\mathbb{E}_{q_t}[f(\theta)]")
+    step("Expected loss", (named.expectations if named else []) + [(sp.Symbol("E_loss"), e_loss)],
          "$\\ell$ is linear in $T(\\theta)$, so $\\mathbb{E}_q[\\ell]$ is linear in $\\mu$" if conjugate else
          "terms linear in $T(\\theta)$ give $\\mu$; a term $e^{c^\\top T(\\theta)}$ gives "
          "$e^{A(\\lambda + c) - A(\\lambda)}$", "conjugate" if conjugate else "blr")
@@ -247,7 +255,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if sampled != 0:  # no closed form: the emitted step estimates this part (score function)
         from .symbols import Display
 
-        mc = [Display(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
+        mc = [Estimate(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
                                      rf"\right]_{{{k + 1}}}", f"dmu_mc[{k}]") for k in range(K)]
         grads = [g + x for g, x in zip(grads, mc)]
         f_of = Display("f_mc", r"f(\theta)")
@@ -259,10 +267,14 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
                           "gradient of $\\mathbb{E}_{q_t}[f]$ from $K$ draws $\\theta_k \\sim q_t$ ($K$ is its "
                           "number of samples; score function, "
                           "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$)", "monte-carlo"))
-    step("Natural gradient", list(zip(dmu, grads)),
+    shown = grads if named is None else [_data_sums(sp.expand(a)) + g for a, g in zip(e.linear, named.gradient)]
+    if sampled != 0:
+        shown = [g + x for g, x in zip(shown, mc)] if named is not None else shown
+    step("Natural gradient", (named.definitions if named else []) + list(zip(dmu, shown)),
          "constant in $\\mu$: each datum adds its own natural parameters" if conjugate else
          "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$ (chain rule through $\\mu = \\nabla A(\\lambda)$, "
-         "$F = \\nabla^2 A$) on the part not linear in $\\mu$", "conjugate" if conjugate else "blr")
+         "$F = \\nabla^2 A$, symmetric: $F_{ji} = F_{ij}$) on the part not linear in $\\mu$",
+         "conjugate" if conjugate else "blr")
     # conjugate: the gradient is constant and goes into the update; otherwise the emitted step computes
     # it first (in the standard parameters) and the update refers to it
     inner = dict(zip(dmu, grads)) if conjugate else {}
@@ -280,7 +292,6 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         step(a.label, list(zip(new, nat)), "the start $\\lambda_t$ drops out: the exact posterior" if drops
              else f"${a.statement}$", a.anchor)
     needs_state = any(x.has(*lam) for x in nat) or not approx or not conjugate
-    to_state = dict(zip(lam, s2n))
     if needs_state:
         nat = [sp.expand(x.subs(to_state)) for x in nat]
     gradient = [] if conjugate else [(d, sp.factor(sp.together(g.subs(to_state)))) for d, g in zip(dmu, grads)]
@@ -302,7 +313,23 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
             update.append((sp.Symbol(f"{p.name}_new"), _tidy(exprs.subs(dict(zip(lam, nat))), prior_syms)))
     if stochastic is not None:  # one fraction over the minibatch, not a sum of four
         update = [(a, min((b, sp.factor(b)), key=sp.count_ops)) for a, b in update]
-    step("Standard parameters", update, "the family's map from natural to standard parameters", "conjugate")
+    # the map back λ → standard parameters; where it is not affine (log-odds, softmax, atan2) and the textbook
+    # form in standard parameters does not fit a row, the update is printed in natural parameters first, then the
+    # map back (each λ defined before its use)
+    back = _map_back(family, dict(zip(lam, new)))
+    natural_form = None
+    if any(sp.diff(b, x).has(*new) for _, b in back for x in new) and \
+            max(len(Equation(a, b).latex(states={a.name[:-4] for a, _ in update}, notation=notation))
+                for a, b in update) > LONGEST_ROW:
+        fill = {RHO: 1} if any(a.value == 1 for a in approx) else {}
+        natural_form = ((list(zip(lam, s2n)) if needs_state else [])
+                        + (list(zip(lam0, prior_nat)) if prior is not None else [])
+                        + [(n, t.subs(inner).subs(fill)) for n, t in zip(new, template)] + back)
+    step("Standard parameters", back if natural_form else [(a, _powers(_one_root(b))) for a, b in update],
+         "the family's map from natural to standard parameters", "conjugate")
+    shown_gradient = [] if named is None else (named.expectations + named.definitions + list(zip(dmu, shown)))
+    printed = tuple(Equation(a, b) for a, b in
+                    shown_gradient + (natural_form or [(a, _powers(_one_root(b))) for a, b in update]))
     update_eqs = tuple(Equation(a, b) for a, b in gradient + update)
     assignments, outputs, prior_args = _vectorise(family, prior, update_eqs[len(gradient):], notation)
     in_code = {x: sp.IndexedBase("dmu_mc")[I, k] for k, x in enumerate(mc)} if sampled != 0 else {}
@@ -315,7 +342,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
                                         for a, b in gradient) + assignments
     has_rho = rho_value is None and any(a.expr.has(RHO) for a in assignments)
     if rho_value is not None:  # stated first in the update; the emitted step assigns it
-        update_eqs = (Equation(RHO, rho_value), *update_eqs)
+        printed = (Equation(RHO, rho_value), *printed)
     args = []
     for p in (family.standard if needs_state else ()):
         if isinstance(p.symbols, sp.MatrixBase):
@@ -344,12 +371,130 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     title = title or (f"Conjugate Bayes ({family.name})" if conjugate else f"Non-conjugate BLR ({family.name})")
     return Derivation(
         title=title, family=family.key, approximations=given, steps=tuple(steps),
-        natural_update=tuple(Equation(a, b) for a, b in zip(new, nat)), update=update_eqs,
+        natural_update=tuple(Equation(a, b) for a, b in zip(new, nat)), update=printed,
         anchor=anchor or ("conjugate" if conjugate else "blr"), function_name=function_name,
         summary=f"One BLR step: {title}.",
         arguments=tuple(args), oracles=tuple(oracles), assignments=assignments, outputs=outputs,
         notation=notation, extra={"family": family, "likelihood": loss, "sum_axis": -2 if loss.one_hot else -1},
     )
+
+
+def _one_root(e):
+    """``√a √(1/b)`` printed as one root ``√(a/b)`` (a fraction under one root stacks; two roots side by side run
+    off the page). Both are the standard parameters' map of positive natural-parameter ratios (the inverse Gaussian's
+    m = √(λ₂/λ₁)), so the roots' radicands are positive where the update is defined."""
+    roots = [f for f in sp.Mul.make_args(e) if isinstance(f, sp.Pow) and f.exp == sp.Rational(1, 2)]
+    if len(roots) < 2:
+        return e
+    rest = sp.Mul(*[f for f in sp.Mul.make_args(e) if f not in roots])
+    return rest * sp.sqrt(sp.Mul(*[f.base for f in roots]))
+
+
+def _powers(e):
+    """``e^{c log x}`` printed as ``x^c`` for a positive ``x``, and the powers of one base collected: the Poisson
+    rate's update reads rateₜ^(1-ρ) rate₀^ρ e^(-ρ …), not rateₜ e^(-ρ …) e^(-ρ log rateₜ) e^(ρ log rate₀)."""
+    def power(x):
+        logs = [f for f in sp.Mul.make_args(x.args[0]) if isinstance(f, sp.log) and f.args[0].is_positive]
+        return logs[0].args[0] ** (x.args[0] / logs[0]) if logs else x
+
+    shown = e.replace(lambda x: isinstance(x, sp.exp), power)
+    return sp.powsimp(shown) if shown != e else e
+
+
+def _map_back(family, at: dict) -> list:
+    """``(standard_new, its expression in λ_{t+1})`` for every standard parameter (components of a vector one)."""
+    out = []
+    for p in family.standard:
+        exprs = family.natural_to_standard[p.name]
+        if isinstance(exprs, sp.MatrixBase):
+            out += [(sp.Symbol(f"{s_.name}_new"), x.xreplace(at)) for s_, x in zip(p.symbols, exprs)]
+        else:
+            out.append((sp.Symbol(f"{p.name}_new"), exprs.xreplace(at)))
+    return out
+
+
+@dataclass(frozen=True)
+class _NamedGradient:
+    r"""A non-conjugate natural gradient as a paper writes it, each named object defined once before its use:
+    the closed-form expectations :math:`\mathbb{E}_{q_t}[f_j]` (``expectations``), then (``definitions``) their
+    λ-derivatives, the entries of :math:`F(\lambda_t)`, :math:`\det F` and the entries of :math:`F^{-1}`;
+    ``gradient[k]`` is :math:`[F^{-1}\nabla_\lambda R]_k` in those names and ``loss`` is :math:`R = \sum_j c_j
+    \mathbb{E}_{q_t}[f_j]`."""
+
+    expectations: list
+    definitions: list
+    gradient: list
+    loss: sp.Basic
+
+
+def _simplest(*forms):
+    return min(forms, key=lambda x: (sp.count_ops(x), len(str(x))))
+
+
+def _closed(x):
+    """``x`` (in the standard parameters) in its shortest of a few forms: e^{α log β} as β^α, one fraction."""
+    x = sp.powsimp(sp.powdenest(x, force=True), combine="exp")
+    forms = [x, sp.factor(x), sp.factor(sp.cancel(x))]
+    return _simplest(*forms)
+
+
+def _named_gradient(family, e, to_state: dict, notation) -> _NamedGradient:
+    """See :class:`_NamedGradient`: the expectations and derivatives in the standard parameters (``to_state``)."""
+    from .symbols import Display
+
+    lam = family.natural
+    K = len(lam)
+    expectations, definitions, loss, d_rest = [], [], sp.S.Zero, [sp.S.Zero] * K
+    for j, (coeff, part, value) in enumerate(e.shifted, 1):
+        of = _tex(part, notation)
+        E = Display(f"E_part_{j}", rf"\mathbb{{E}}_{{q_t}}[{of}]", f"E_qt[{part}]")
+        closed = _closed(value.subs(to_state))
+        expectations.append((E, closed))
+        loss += coeff * E
+        for k, l in enumerate(lam):
+            dv = sp.diff(value, l)
+            if dv == 0:
+                continue
+            direct = _closed(dv.subs(to_state))
+            # ∂_λ E = E ∂_λ log E: the logarithmic derivative of a ratio of Γ functions is a sum of ψ. Expanding the
+            # log by force may add 2πik (log(-λ₂) = log λ₂ + iπ): such a form is not the derivative, and is dropped
+            relative = sp.factor(sp.diff(sp.expand_log(sp.log(value), force=True), l).subs(to_state))
+            shown = direct if closed == 0 or relative.has(sp.I) else _simplest(direct, E * relative)
+            dE = Display(f"dE_part_{j}_{k + 1}", rf"\partial_{{\lambda_{k + 1}}}\mathbb{{E}}_{{q_t}}[{of}]",
+                         f"dE_qt[{part}]/dlambda_{k + 1}")
+            definitions.append((dE, shown))
+            d_rest[k] += coeff * dE
+    F = sp.Matrix(family.fisher)
+    named = sp.zeros(K, K)
+    for i in range(K):
+        for j in range(i, K):
+            entry = _closed(F[i, j].subs(to_state))
+            if entry == 0:
+                continue
+            named[i, j] = named[j, i] = Display(f"F_{i + 1}_{j + 1}", f"F_{{{i + 1}{j + 1}}}")
+            definitions.append((named[i, j], entry))
+    if K == 1:
+        inverse = sp.Matrix([[1 / named[0, 0]]])
+    else:
+        det = Display("F_det", r"\det F")
+        definitions.append((det, sp.expand(named.det(method="berkowitz"))))
+        inverse = named.adjugate() / det
+    inv = sp.zeros(K, K)
+    for i in range(K):
+        for j in range(i, K):
+            entry = sp.factor(inverse[i, j]) if K > 1 else inverse[i, j]
+            if entry == 0:
+                continue
+            inv[i, j] = inv[j, i] = Display(f"F_inv_{i + 1}_{j + 1}", f"[F^{{-1}}]_{{{i + 1}{j + 1}}}")
+            definitions.append((inv[i, j], entry))
+    gradient = [sum((inv[k, j] * d_rest[j] for j in range(K)), sp.S.Zero) for k in range(K)]
+    for p in family.standard:  # the sum of a vector parameter's components (Dirichlet's ᾱ = Σₖ αₖ), named once
+        if isinstance(p.symbols, sp.MatrixBase) and len(p.unique_symbols) > 2:
+            total, bar = sp.Add(*p.unique_symbols), Display(f"{p.name}_sum", rf"\bar{{{p.latex}}}_t")
+            shorter = [[(a, b.subs(total, bar)) for a, b in group] for group in (expectations, definitions)]
+            if shorter != [expectations, definitions]:
+                expectations, definitions = [(bar, total)] + shorter[0], shorter[1]
+    return _NamedGradient(expectations, definitions, gradient, loss)
 
 
 class _Stack(sp.Function):

@@ -144,6 +144,15 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
          "log-likelihood of the current parameters")
     update = (Equation(pi_new, Nk / N), Equation(m_new, m_star), Equation(Sigma_new, Sigma_star),
               Equation(S_new, Inverse(Sigma_new) * Identity(D)), Equation(ll, ll_expr))
+    # printed alone, the update is self-contained: the E-step and the statistics it reads come first (the emitted
+    # step computes them in its oracle lines, _e_step_code)
+    Z = Display("Z_i", "Z_i", "Zᵢ")
+    e_step = ((lam, tidy), (Z, Display("Z_sum", r"\sum_j e^{\lambda_{ij}}", "Σⱼ exp(λ_ij)")),
+              (r, Display("r_of_Z", r"\frac{e^{\lambda_{ik}}}{Z_i}", "exp(λ_ik)/Zᵢ")),
+              (Nk, Display("sum_r", r"\sum_{i=1}^{N} r_{ik}", "Σᵢ r_ik")),
+              (s, Display("sum_rx", r"\sum_{i=1}^{N} r_{ik} x_i", "Σᵢ r_ik xᵢ")),
+              (C, Display("sum_rxx", r"\sum_{i=1}^{N} r_{ik} x_i x_i^\top", "Σᵢ r_ik xᵢxᵢᵀ")))
+    printed = tuple(Equation(a, b) for a, b in e_step) + update
     oracles = _e_step_code(nat, x, m, S, pi_k, eta2)
     args = (Argument("X", "data", "observations x_i, (..., N, D)"),
             Argument("XX", "data", "their statistics x_i x_iᵀ, flattened, (..., N, D*D): the same at every "
@@ -156,7 +165,7 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
     name = title or "Expectation–maximisation (Gaussian mixture)"
     return Derivation(
         title=name, family="categorical+gaussian", approximations=tuple(approximations), steps=tuple(steps),
-        natural_update=(Equation(lam, tidy),), update=update, anchor=anchor, function_name=function_name,
+        natural_update=(Equation(lam, tidy),), update=printed, anchor=anchor, function_name=function_name,
         summary=f"One BLR step: {name}, the E-step and the M-step.", arguments=args, oracles=oracles,
         assignments=assignments, outputs=(pi_new, m_new, S_new, ll), dims=((D, "X.shape[-1]"),), elementwise=False,
         extra={"in_order": True, "sum_axis": -1},

@@ -40,7 +40,8 @@ class ExpectedLoss:
     linear: tuple
     remainder: sp.Basic
     constant: sp.Basic
-    shifted: tuple = ()  # (term, its expectation) pairs from rule 2
+    #: (coefficient, term, its expectation) of each term of the rest (rules 2 and 3): R = Σ coefficient × expectation
+    shifted: tuple = ()
     #: the terms no rule reaches (only with ``monte_carlo=True``): estimated in the emitted code
     sampled: sp.Basic = sp.S.Zero
 
@@ -134,7 +135,7 @@ def expectation(expr, family, *, monte_carlo: bool = False) -> ExpectedLoss:
                 f"T(θ) = {family.statistics} nor exp(cᵀT(θ))): write the loss in T(θ), or use a Gaussian "
                 "candidate with the delta method ('delta')")
         remainder += coeff * value
-        shifted.append((part, value))
+        shifted.append((coeff, part, value))
     return ExpectedLoss(tuple(linear), remainder, constant, tuple(shifted), sampled)
 
 

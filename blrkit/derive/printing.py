@@ -41,6 +41,8 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from .symbols import Display
+
 #: code name -> LaTeX, read-only; names not listed (nor in a derivation's :class:`Notation`) print as
 #: SymPy would print them.
 LATEX_NAMES = MappingProxyType({
@@ -243,6 +245,11 @@ def _join(terms: list) -> str:
     return out
 
 
+class Estimate(Display):
+    r"""A display symbol for a quantity the emitted step estimates (a Monte-Carlo expectation
+    :math:`\mathbb{E}_{q_t}[f(\theta)]`): in a sum it prints after the closed-form terms."""
+
+
 class _SumOrder:
     """How sums print, for the LaTeX printer and through it the plain-text printer.
 
@@ -281,11 +288,12 @@ class _SumOrder:
         return term.as_coeff_Mul()
 
     def _ordered(self, terms: list) -> list:
-        """Positive terms first, states first among them; otherwise SymPy's order."""
+        """Closed-form terms before estimated ones (:class:`Estimate`); positive terms first, states first among
+        them; otherwise SymPy's order."""
         def key(item):
             i, t = item
             c, rest = self._split(t)
-            return (_negative(c), not self._is_state_term(rest), i)
+            return (isinstance(rest, Estimate), _negative(c), not self._is_state_term(rest), i)
         return [t for _, t in sorted(enumerate(terms), key=key)]
 
     # -- (1 - ρ) x + ρ (…) ------------------------------------------------------------------
@@ -813,6 +821,7 @@ class _Unicode:
         if re.fullmatch(r"\S[\u0300-\u036f\u2080-\u209c\u1d62-\u1d6a\u2c7c]*", arg) or (
                 " " not in arg and len(arg) <= 3 and not re.search(r"[,_^]", arg) and not arg.startswith("-")):
             return kind + arg  # one symbol (μ₁, qₜ) or a short word: ∇_μ₁, E_qₜ
+        arg = re.sub(r"^- ", "-", arg)  # a leading minus is unary: e^(-θ), as in a right-hand side
         return f"{kind}({arg})"  # S_(K,t), E_(q_K): a script of several symbols in parentheses
 
 

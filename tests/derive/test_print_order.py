@@ -10,9 +10,9 @@ import random
 import sympy as sp
 
 from blrkit.derive.conjugate import I, N_OBS, Y
-from blrkit.derive.examples import EXAMPLES
 from blrkit.derive.meanfield import Block, derive_mean_field
-from blrkit.derive.recipes import RECIPES
+
+from .conftest import makers, printed, seeded_order
 
 mu, tau = sp.symbols("mu tau")
 #: y_i ~ N(μ, τ⁻¹): with q(τ) Gamma, T(τ) = (log τ, τ), so the first expectation is E[log τ]
@@ -40,28 +40,17 @@ def test_a_mean_field_model_prints_its_own_expectations_whatever_came_before():
     assert (after.latex(), after.text(), after.emit()) == (again.latex(), again.text(), again.emit())
 
 
-def _printed(d) -> tuple:
-    try:
-        code = d.emit()
-    except Exception as e:  # a derivation that cannot be emitted must say so the same way in every order
-        code = f"{type(e).__name__}: {e}"
-    return d.latex(), d.text(), d.markdown(), code
-
-
-def test_every_recipe_and_example_prints_the_same_bytes_in_any_order():
-    """Every recipe and catalogue example derived afresh in a seeded random order and in its reverse (so that
-    every pair comes in both orders: whatever one leaves behind, the other sees it once and once not), then
-    printed in a third order; the bytes of LaTeX, text, Markdown and code agree. Derived twice rather than
-    in more orders: a cold derivation of the lot takes ~15 s (the families' caches, pure functions of the
-    family, are shared)."""
-    makers = {f"recipe {n}": r.derive_afresh for n, r in RECIPES.items()}
-    makers |= {f"example {n}": f for n, f in EXAMPLES.items()}
-    order = sorted(makers)
-    random.Random(23).shuffle(order)
-    first = {name: _printed(makers[name]()) for name in order}
-    derived = {name: makers[name]() for name in reversed(order)}
+def test_every_recipe_and_example_prints_the_same_bytes_in_any_order(fresh_prints):
+    """Every recipe and catalogue example derived afresh in a seeded random order (``fresh_prints``, shared with
+    the readability test) and in its reverse (so that every pair comes in both orders: whatever one leaves
+    behind, the other sees it once and once not), the second lot printed in a third order; the bytes of LaTeX,
+    text, Markdown and code agree. Derived twice rather than in more orders: a cold derivation of the lot takes
+    ~15 s (the families' caches, pure functions of the family, are shared)."""
+    make, order = makers(), seeded_order()
+    assert sorted(fresh_prints) == sorted(order)
+    derived = {name: make[name]() for name in reversed(order)}
     printing = list(order)
     random.Random(4).shuffle(printing)
-    second = {name: _printed(derived[name]) for name in printing}
-    differ = [name for name in order if first[name] != second[name]]
+    second = {name: printed(derived[name]) for name in printing}
+    differ = [name for name in order if fresh_prints[name][0] != second[name]]
     assert not differ, f"printed differently in another order: {differ}"

@@ -16,6 +16,12 @@ def em_step(X, XX, weights, means, precisions):
 
     .. math::
 
+        \lambda_{ik} = \log{\left(\pi_{k,t} \right)} + \frac{1}{2} \log{\left(\left|{S_{k,t}}\right| \right)} - \frac{1}{2} D \log{\left(2 \pi \right)} - \frac{1}{2} \operatorname{tr}\left(\left(x_i^\top - m_{k,t}^\top\right) S_{k,t} \left(x_i^\top - m_{k,t}^\top\right)^\top \right) \\
+        Z_i = \sum_j e^{\lambda_{ij}} \\
+        r_{ik} = \frac{e^{\lambda_{ik}}}{Z_i} \\
+        N_k = \sum_{i=1}^{N} r_{ik} \\
+        s_k = \sum_{i=1}^{N} r_{ik} x_i \\
+        C_k = \sum_{i=1}^{N} r_{ik} x_i x_i^\top \\
         \pi_{k,t+1} = \frac{1}{N} N_k \\
         m_{k,t+1} = \frac{1}{N_k} s_k \\
         \Sigma_{k,t+1} = \frac{1}{N_k} C_k - m_{k,t+1} m_{k,t+1}^\top \\

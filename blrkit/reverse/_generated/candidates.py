@@ -269,7 +269,7 @@ FORMS = {
         },
         oracles=('C_k', 'N', 'N_k', 's_k'),
         shapes={'C_k': 'matrix', 'N': 'scalar', 'N_k': 'scalar', 'covariances_new': 'matrix', 'log_likelihood': 'scalar', 'log_norm': 'scalar', 'means_new': 'vector', 'precisions_new': 'matrix', 's_k': 'vector', 'weights_new': 'scalar'},
-        emitted='feab32c521c02005789932c3b836d9813d566db68cf2ff70b30c7946bcbc19b3',
+        emitted='08154f11dc3f35373ae2fdfe4fe35d328d989563d389e5e95aa54f23da407d3b',
     ),
     'svi': dict(
         title='Stochastic VI (Gaussian mean)',
