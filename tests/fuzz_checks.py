@@ -2,9 +2,11 @@
 ``tests/derive/test_derive_api_fuzz.py``: whether an error was raised by blrkit itself, every float array in a
 result, and every array the caller passed (to check that none was changed)."""
 
+import contextlib
 import dataclasses
 import dis
 import os
+import signal
 import traceback
 
 import numpy as np
@@ -52,3 +54,23 @@ def given_arrays(value):
     elif isinstance(value, dict):
         for v in value.values():
             yield from given_arrays(v)
+
+
+class TooSlow(Exception):
+    """Raised into a call that ran past the CPU time :func:`cpu_time_limit` allows it."""
+
+
+@contextlib.contextmanager
+def cpu_time_limit(seconds: float):
+    """Raise :class:`TooSlow` into the code in the block after ``seconds`` of this process's CPU time: a hang
+    guard (SymPy's work is Python, so it stops there) that a loaded machine, which only delays the call, does not
+    trip as a wall-clock alarm would."""
+    def stop(signum, frame):
+        raise TooSlow(f"did not end in {seconds} s of CPU time")
+    old = signal.signal(signal.SIGPROF, stop)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)

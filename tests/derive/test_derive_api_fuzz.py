@@ -23,7 +23,6 @@ import contextlib
 import io
 import os
 import re
-import signal
 import warnings
 
 import numpy as np
@@ -37,7 +36,7 @@ from hypothesis import strategies as st  # noqa: E402
 from blrkit.cli import main  # noqa: E402
 from blrkit.derive import Derivation, OracleLoss, StepSize, derive, glm_loss  # noqa: E402
 from blrkit.families import FAMILIES, FixedCovarianceGaussian, MultivariateGaussian  # noqa: E402
-from fuzz_checks import float_arrays, given_arrays, raised_by_blrkit  # noqa: E402
+from fuzz_checks import cpu_time_limit, float_arrays, given_arrays, raised_by_blrkit  # noqa: E402
 
 #: seconds one call may take: the slowest valid call here takes ~1.5 s (a Gamma with a non-conjugate loss)
 TIME_LIMIT = 10.0
@@ -46,21 +45,8 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database
                 suppress_health_check=list(HealthCheck))
 
 
-class TooSlow(Exception):
-    """Raised into a call that ran past :data:`TIME_LIMIT`."""
-
-
-@contextlib.contextmanager
 def time_limit(seconds=TIME_LIMIT):
-    def stop(signum, frame):
-        raise TooSlow(f"did not end in {seconds} s")
-    old = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    return cpu_time_limit(seconds)
 
 
 def check(call, label, names, arrays=()):
