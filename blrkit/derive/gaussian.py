@@ -460,7 +460,7 @@ def _derive_fixed(loss, prior, approximations) -> dict:
     grad = E_g if prior is None else E_g + prior.isotropic * m
     b.step("Natural gradient", [(dmu, grad)],
            "Bonnet's theorem: $\\nabla_m\\mathbb{E}_q[\\ell] = \\mathbb{E}_q[\\nabla\\ell]$"
-           + ("" if prior is None else ", and $\\nabla_m\\mathbb{E}_q[-\\log p_0] = \\alpha m_t$"), "bonnet-price")
+           + ("" if prior is None else "; the prior adds $\\nabla_m\\mathbb{E}_q[-\\log p_0] = \\alpha m_t$"), "bonnet-price")
     nat = _expand(nat.subs({dmu: grad, lam: m}))
     _loss_steps(b, loss)
     nat = _apply(b, approximations, loss, {lamn: nat})[lamn]

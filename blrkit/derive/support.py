@@ -213,10 +213,11 @@ class Row:
 
 
 def views(derivation) -> dict:
-    """What a derivation prints: its text and Markdown with the steps, its update alone as text and as LaTeX, and
-    the names of its emitted step's arguments."""
+    """What a derivation prints: its text, Markdown and LaTeX with the steps, its update alone as text and as LaTeX,
+    and the names of its emitted step's arguments."""
     return {"text": derivation.text(), "text update": derivation.text(steps=False), "markdown": derivation.markdown(),
-            "latex update": derivation.latex(steps=False), "arguments": tuple(a.name for a in derivation.arguments)}
+            "latex": derivation.latex(), "latex update": derivation.latex(steps=False),
+            "arguments": tuple(a.name for a in derivation.arguments)}
 
 
 def run(request: Request, *, seed: int = 0) -> Row:

@@ -12,7 +12,7 @@ import pytest
 
 from blrkit.derive.examples import EXAMPLES
 from blrkit.derive.recipes import RECIPES
-from blrkit.derive.support import views
+from blrkit.derive.support import REQUESTS, run, views
 
 #: the seed of the first order (the print-order test derives again in its reverse)
 ORDER_SEED = 23
@@ -30,7 +30,7 @@ def seeded_order() -> list:
     return order
 
 
-def printed(d, shown: dict | None = None) -> tuple:
+def bytes_printed(d, shown: dict | None = None) -> tuple:
     """The bytes a derivation prints: LaTeX, text, Markdown and code (or the error its emission raises); its text
     and Markdown read from ``shown`` (its :func:`~blrkit.derive.support.views`) when given."""
     try:
@@ -47,7 +47,7 @@ def _derive_in_seeded_order() -> dict:
     for name in seeded_order():
         d = make[name]()
         shown = views(d)
-        out[name] = (printed(d, shown), shown)
+        out[name] = (bytes_printed(d, shown), shown)
     return out
 
 
@@ -56,3 +56,15 @@ def fresh_prints(run_cache) -> dict:
     """label → (what it prints, :func:`blrkit.derive.support.views`) for every recipe and catalogue example,
     derived afresh in the seeded order."""
     return run_cache.get("derive: recipes and examples afresh in the seeded order", _derive_in_seeded_order)
+
+
+@pytest.fixture(scope="session")
+def printed(run_cache, fresh_prints) -> dict:
+    """label -> (request or None, views (:func:`blrkit.derive.support.views`)) of every derivation of the support
+    matrix and every recipe: the rows the support-matrix test runs (the run's cache: derived once per run), and the
+    recipes ``fresh_prints`` derived."""
+    from .test_support_matrix import cache_key
+
+    rows = run_cache.get_all({cache_key(r): (lambda r=r: run(r)) for r in REQUESTS})
+    out = {r.request.label: (r.request, r.printed) for r in rows.values() if r.printed}
+    return out | {f"recipe {n}": (None, fresh_prints[f"recipe {n}"][1]) for n in RECIPES}

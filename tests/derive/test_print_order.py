@@ -12,7 +12,7 @@ import sympy as sp
 from blrkit.derive.conjugate import I, N_OBS, Y
 from blrkit.derive.meanfield import Block, derive_mean_field
 
-from .conftest import makers, printed, seeded_order
+from .conftest import bytes_printed, makers, seeded_order
 
 mu, tau = sp.symbols("mu tau")
 #: y_i ~ N(μ, τ⁻¹): with q(τ) Gamma, T(τ) = (log τ, τ), so the first expectation is E[log τ]
@@ -51,6 +51,6 @@ def test_every_recipe_and_example_prints_the_same_bytes_in_any_order(fresh_print
     derived = {name: make[name]() for name in reversed(order)}
     printing = list(order)
     random.Random(4).shuffle(printing)
-    second = {name: printed(derived[name]) for name in printing}
+    second = {name: bytes_printed(derived[name]) for name in printing}
     differ = [name for name in order if fresh_prints[name][0] != second[name]]
     assert not differ, f"printed differently in another order: {differ}"

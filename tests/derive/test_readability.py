@@ -7,25 +7,13 @@ tests/derive/conftest.py): nothing here derives them again.
 """
 
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
-from blrkit.derive import RECIPES, derive
-from blrkit.derive.support import REQUESTS, Request, arguments, family_object, run
+from blrkit.derive import derive
+from blrkit.derive.support import Request, arguments, family_object
 
-from .test_support_matrix import cache_key
-
-
-@pytest.fixture(scope="module")
-def printed(run_cache, fresh_prints) -> dict:
-    """label -> the views (blrkit.derive.support.views) of every derivation of the support matrix and every recipe:
-    the rows the support-matrix test runs, and the recipes the print-order test derives (tests/derive/conftest.py)."""
-    rows = run_cache.get_all({cache_key(r): (lambda r=r: run(r)) for r in REQUESTS})
-    out = {r.request.label: (r.request, r.printed) for r in rows.values() if r.printed}
-    return out | {f"recipe {n}": (None, fresh_prints[f"recipe {n}"][1]) for n in RECIPES}
 
 
 # -- 1. every printed statement is true ------------------------------------------------------------------------
@@ -351,58 +339,3 @@ def test_the_printed_update_with_its_named_objects_substituted_is_the_emitted_st
             assert np.allclose(np.asarray(g, float), np.asarray(w, float), rtol=1e-9, atol=0), (request_.label, w, g)
 
 
-# -- 7. the whole support matrix and every recipe on a plain article page -------------------------------------------
-
-#: how far a line may stick out of the text width, in pt (as tests/derive/test_latex_pdf.py allows)
-MAX_OVERFULL_PT = 10.0
-
-
-def _article(printed: dict) -> str:
-    r"""One plain ``article`` holding every derivation: its steps (the Markdown's display blocks, the same rows
-    ``Derivation.latex`` prints, as ``align*``), then its update alone; a ``\typeout`` names each in the log."""
-    body = []
-    for i, (label, (_, v)) in enumerate(sorted(printed.items())):
-        steps = re.findall(r"\$\$\n\\begin\{aligned\}\n(.*?)\n\\end\{aligned\}\n\$\$", v["markdown"], re.S)
-        body.append(f"\\typeout{{DERIVATION {i}}}\n\\section*{{Derivation {i}}}")
-        body += [f"\\begin{{align*}}\n{rows}\n\\end{{align*}}" for rows in steps]
-        body.append(v["latex update"])
-    return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n\\allowdisplaybreaks\n"
-            "\\begin{document}\n" + "\n".join(body) + "\n\\end{document}\n")
-
-
-def overfull_by_derivation(log: str, labels: list) -> dict:
-    """label → the widths (pt) of its overfull lines wider than MAX_OVERFULL_PT, read from the log."""
-    out, current = {}, None
-    for line in log.splitlines():
-        marker = re.match(r"DERIVATION (\d+)", line)
-        if marker:
-            current = labels[int(marker.group(1))]
-        wide = re.search(r"Overfull \\hbox \(([\d.]+)pt too wide\)", line)
-        if wide and float(wide.group(1)) > MAX_OVERFULL_PT:
-            out.setdefault(current, []).append(float(wide.group(1)))
-    return out
-
-
-@pytest.mark.skipif(shutil.which("pdflatex") is None or shutil.which("pdftotext") is None,
-                    reason="pdflatex or pdftotext not found: install texlive-latex-base, texlive-latex-recommended "
-                           "and poppler-utils")
-def test_every_derivation_fits_a_plain_article_page(printed, fresh_prints, tmp_path):
-    """One pdflatex run over the derivations of the 111 requests, the 34 recipes and the catalogue's examples (steps,
-    then the update alone): no line wider than the text by more than 10 pt, named by the derivation it belongs to,
-    and no blank page. The check sees a line that is too wide: a row of 200 terms in the same document is reported
-    under its own name."""
-    wide = ("zz check", {"latex update": "\\begin{align*}\nx &= " + "x + " * 200 + "x\n\\end{align*}",
-                         "markdown": ""})
-    examples = {name: (None, v) for name, (_, v) in fresh_prints.items() if name.startswith("example ")}
-    shown = dict(printed) | examples | {wide[0]: (None, wide[1])}
-    (tmp_path / "all.tex").write_text(_article(shown), encoding="utf-8")
-    run_ = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "all.tex"], cwd=tmp_path,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-    log = (tmp_path / "all.log").read_text(encoding="latin-1")
-    assert run_.returncode == 0, "pdflatex failed:\n" + log[-3000:]
-    too_wide = overfull_by_derivation(log, sorted(shown))
-    assert set(too_wide) == {"zz check"}, {k: v for k, v in too_wide.items() if k != "zz check"}
-    pages = subprocess.run(["pdftotext", "-layout", "all.pdf", "-"], cwd=tmp_path, check=True, capture_output=True,
-                           text=True).stdout.split("\f")
-    pages = pages[:-1] if pages and not pages[-1].strip() else pages
-    assert len(examples) >= 8 and len(pages) > 50 and not [i for i, p in enumerate(pages, 1) if not re.sub(r"\s|\d", "", p)]
