@@ -15,8 +15,8 @@ role                   checked
 =====================  ===================================================================================
 every array            real numbers (no text, ``None``, complex, objects), every entry finite
 ``vector``             at least one axis; the last is D, the same for every vector and matrix
-``matrix`` (precision) ``(..., D, D)``; symmetric, then positive definite (symmetry first: a Cholesky reads one
-                       triangle and would accept a non-symmetric matrix)
+``matrix``             a precision ``(..., D, D)``: symmetric, then positive definite (symmetry first: a Cholesky
+                       reads one triangle and would accept a non-symmetric matrix)
 ρ                      in (0, 1]
 ``scalar``             a hyperparameter declared positive is > 0 (a state declared positive is ≥ 0: RMSprop
                        starts from v = 0); its shape is a batch shape

@@ -158,7 +158,9 @@ def check(attempt, user, *, seed: int = 0) -> NumericCheck:
                     kwargs[a.name] = 2
                 else:
                     kwargs[a.name] = 0.5
-            out = d.compile()(**kwargs)
+            # the emitted function itself, not its argument-checking wrapper: the values are the user's formula's
+            # at random points (a real N, an S that need not be a precision), compared formula with formula
+            out = d.compile().__wrapped__(**kwargs)
             out = out if isinstance(out, tuple) else (out,)
             produced = {getattr(o, "name", str(o)): v for o, v in zip(d.outputs, out)}
             exprs = user.ordered or user.new

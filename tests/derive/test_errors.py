@@ -182,8 +182,8 @@ def test_the_emitted_steps_own_refusal_passes_unchanged():
     from blrkit.derive import derive_local_parameters
 
     step = derive_local_parameters("logistic").compile()
-    with pytest.raises(ValueError, match=r"^y must hold only the labels -1, \+1"):
-        step(np.zeros(2), np.ones((3, 2)), np.array([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"^y must hold labels 0 or 1 for the logistic loss \(labels are \{0, 1\}"):
+        step(np.zeros(2), np.ones((3, 2)), np.array([1.0, -1.0, 1.0]))
 
 
 @pytest.mark.parametrize("call, error, match", [
