@@ -4,7 +4,7 @@ A match needs parameter values :math:`\phi` (expressions of the user's hyperpara
 free of the states and gradients) with :math:`f^{\text{user}}_s = f^{\text{derived}}_s(\phi)` for every
 state :math:`s`, identically in the states and gradients :math:`x`.  Solving for :math:`\phi` is the
 costly part of the search (:func:`blrkit.reverse.search.attempt`); each test below proves, without
-solving, that no :math:`\phi` exists, and is run on one state at a time:
+solving, that no :math:`\phi` exists, state by state:
 
 1. **Nothing to solve.**  When the derived value has no unknown parameter (those read by name are
    known), the two sides are evaluated at random points; a difference is a refusal.
@@ -14,8 +14,12 @@ solving, that no :math:`\phi` exists, and is run on one state at a time:
    :math:`\mathbb{Q}(\eta)` stay lowest over any field containing :math:`\phi(\eta)` (a gcd does not
    change with the field), so :math:`\deg_{x_i} p \le \deg_{x_i} P` and
    :math:`\deg_{x_i} q \le \deg_{x_i} Q` for each variable, or there is no match.
-3. **Coefficients.**  Then :math:`p\,Q(\phi) - P(\phi)\,q` is the zero polynomial in :math:`x`: a
-   coefficient free of the unknowns that is not zero (at random values of :math:`\eta`) is a refusal.
+3. **Coefficients.**  Then :math:`p\,Q(\phi) - P(\phi)\,q` is the zero polynomial in :math:`x`: at a
+   random rational value of :math:`\eta`, a coefficient free of the unknowns that is not zero is a refusal.
+4. **No common solution.**  At the same value, every coefficient is a polynomial equation over
+   :math:`\mathbb{Q}` in the unknowns; the equations of the rational states, taken together (with
+   :math:`z\,c(\phi) = 1` for the content :math:`c` of :math:`Q`, which is not zero), have no complex
+   solution when their Gröbner basis is :math:`\{1\}`: a refusal (:class:`_System`).
 
 A state whose value is not rational in :math:`x` (a square root of the states, as RMSprop's) is judged
 by test 1 only.  The tests are sound for the search: a candidate they refuse is one the solver
@@ -27,12 +31,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from .search import NONZERO, Binding, UserUpdate, bind
+from .search import NONZERO, UserUpdate, bind
 from .syntax import DATA_SUM
 
 #: random points at which a difference is looked for (each a chance to see a nonzero value)
@@ -222,36 +226,32 @@ class _System:
 
     def add(self, mine: _Rational, P, Q, present: list, variables) -> str:
         """Add one state's equations (``p Q - P q = 0`` coefficient by coefficient, ``z c(φ) = 1``); a reason if
-        the system has no solution (else ``""``, and the state's equations are kept)."""
-        try:
-            p, q, P, Q = (self._at(e, variables) for e in (mine.numer, mine.denom, P, Q))
-            if not present:
-                return ""
-            terms = sp.Poly(sp.expand(p * Q - P * q), *present).terms()
-        except (sp.PolynomialError, sp.GeneratorsNeeded, TypeError, ValueError):
+        a coefficient is a nonzero number (test 3) or the system has no solution (test 4), else ``""`` (and the
+        state's equations are kept)."""
+        if not present:
             return ""
-        for monomial, coeff in terms:  # test 3: a coefficient free of the unknowns is zero
-            if not _unknowns(coeff) and _nonzero(coeff, self.rng):
-                term = sp.Mul(*(x ** k for x, k in zip(present, monomial)))
-                return ("the difference of the two sides over a common denominator has a term "
-                        + ("free of the states and gradients" if term == 1 else f"in {term}")
-                        + " whose coefficient is not zero whatever the parameters")
+        p, q, P, Q = (self._at(e, variables) for e in (mine.numer, mine.denom, P, Q))
         unknowns = sorted(_unknowns(P) | _unknowns(Q), key=str)
+        k = len(present)
+        try:  # polynomials over Q in the variables and the unknowns: products of polynomials, not of expressions
+            p, q, P, Q = (sp.Poly(e, *present, *unknowns, domain="QQ") for e in (p, q, P, Q))
+        except (sp.PolynomialError, sp.GeneratorsNeeded, sp.CoercionFailed, TypeError, ValueError):
+            return _constant_term(p * Q - P * q, present, self.rng)  # radicals of numbers: test 3 only
+        coefficients = _by_monomial(p * Q - P * q, k)
+        for monomial, coeff in coefficients.items():  # test 3: a coefficient free of the unknowns is zero
+            if all(not any(u) for u in coeff):
+                return _nonzero_term(present, monomial)
         if not unknowns:
             return ""
-        try:
-            content = sp.gcd_list(sp.Poly(Q, *present).coeffs())
-            z = sp.Symbol(f"_z_{len(self.equations)}")
-            new = [sp.Poly(e, *unknowns, z, domain="QQ") for _, e in terms] + \
-                [sp.Poly(z * content - 1, *unknowns, z, domain="QQ")]
-        except (sp.PolynomialError, sp.GeneratorsNeeded, sp.CoercionFailed, TypeError, ValueError):
-            return ""
+        z = sp.Symbol(f"_z_{len(self.equations)}")
+        content = reduce(sp.gcd, (_expr(c, unknowns) for c in _by_monomial(Q, k).values()))
+        new = [_expr(c, unknowns) for c in coefficients.values()] + [sp.expand(z * content - 1)]
         gens = self.gens | set(unknowns) | {z}
-        if len(gens) - len([g for g in gens if g.name.startswith("_z_")]) > MAX_UNKNOWNS \
+        if len([g for g in gens if not g.name.startswith("_z_")]) > MAX_UNKNOWNS \
                 or len(self.equations) + len(new) > MAX_EQUATIONS \
-                or any(e.total_degree() > MAX_DEGREE for e in new):
+                or any(sp.Poly(e, *unknowns, z).total_degree() > MAX_DEGREE for e in new):
             return ""
-        equations = self.equations + [e.as_expr() for e in new]
+        equations = self.equations + new
         try:
             basis = sp.groebner(equations, *sorted(gens, key=str), order="grevlex", domain="QQ")
         except (sp.PolynomialError, sp.CoercionFailed, NotImplementedError, ValueError, TypeError):
@@ -262,3 +262,38 @@ class _System:
                                                                       else ""))
         self.equations, self.gens = equations, gens
         return ""
+
+
+def _by_monomial(poly, k: int) -> dict:
+    """The terms of ``poly`` (generators: ``k`` variables, then the unknowns) by their monomial in the variables:
+    ``{variables' exponents: {unknowns' exponents: coefficient}}``."""
+    out: dict = {}
+    for monomial, c in poly.terms():
+        if c:  # the zero polynomial has one term, 0
+            out.setdefault(monomial[:k], {})[monomial[k:]] = c
+    return out
+
+
+def _expr(coefficient: dict, unknowns: list):
+    """``{unknowns' exponents: number}`` as a polynomial expression in the unknowns."""
+    return sp.Add(*(c * sp.Mul(*(u ** e for u, e in zip(unknowns, m))) for m, c in coefficient.items()))
+
+
+def _nonzero_term(present: list, monomial) -> str:
+    term = sp.Mul(*(x ** e for x, e in zip(present, monomial)))
+    return ("the difference of the two sides over a common denominator has a term "
+            + ("free of the states and gradients" if term == 1 else f"in {term}")
+            + " whose coefficient is not zero whatever the parameters")
+
+
+def _constant_term(expr, present: list, rng) -> str:
+    """Test 3 on an expression (radicals of numbers in its coefficients): a coefficient free of the unknowns that
+    is not zero."""
+    try:
+        terms = sp.Poly(sp.expand(expr), *present).terms()
+    except (sp.PolynomialError, sp.GeneratorsNeeded, TypeError, ValueError):
+        return ""
+    for monomial, coeff in terms:
+        if not _unknowns(coeff) and _nonzero(coeff, rng):
+            return _nonzero_term(present, monomial)
+    return ""
