@@ -154,7 +154,8 @@ def _point(exprs, rng) -> dict:
         for e in (row if isinstance(row, (list, tuple)) else [row]):
             e = sp.sympify(e)
             atoms |= e.free_symbols | e.atoms(AppliedUndef)
-    return {a: sp.Float(rng.uniform(0.2, 0.9)) for a in atoms}
+    # in a fixed order (by name): a set's order changes with the process's string hashing
+    return {a: sp.Float(rng.uniform(0.2, 0.9)) for a in sorted(atoms, key=str)}
 
 
 def _degenerate(derived: dict, solution: dict) -> bool:
