@@ -259,6 +259,11 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
 
     Notes
     -----
+    Each candidate is first screened by cheap tests that prove no parameter values can match
+    (:mod:`blrkit.reverse.prune`: a random point, degrees, coefficients, a Gröbner basis at random
+    rational hyperparameters); only the others are solved for symbolically.  Without a match, a refused
+    candidate is still a near miss, solved from its rational states and reported with the reason.
+
     The search compares updates in one dimension (:mod:`blrkit.reverse.candidates`); each match is
     then run against its emitted step with :data:`~blrkit.reverse.numeric.D`-dimensional states,
     every matrix symmetric positive definite and far from diagonal (:mod:`blrkit.reverse.numeric`),
