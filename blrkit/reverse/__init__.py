@@ -23,6 +23,7 @@ import sympy as sp
 
 from .candidates import recipe_candidates, variant_candidates
 from .numeric import D, NumericCheck, check
+from .prune import screen
 from .search import Attempt, UserUpdate, attempt, by_name, renamings
 from .syntax import as_assignments, parse_update
 
@@ -117,6 +118,8 @@ class Identification:
             if a.refuted:
                 lines.append(f"    residual 0 in one dimension, but not with {D}×{D} matrices: the updates differ off "
                              f"the diagonal or in a product's order ({a.numeric.text()})")
+            if a.refusals:
+                lines.append("    no parameter values match: " + "; ".join(r.text() for r in a.refusals))
             if a.candidate.key in self.explanation:
                 lines.append(f"    {self.explanation[a.candidate.key]}")
         return "\n".join(lines)
@@ -256,6 +259,11 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
 
     Notes
     -----
+    Each candidate is first screened by cheap tests that prove no parameter values can match
+    (:mod:`blrkit.reverse.prune`: a random point, degrees, coefficients, a Gröbner basis at random
+    rational hyperparameters); only the others are solved for symbolically.  Without a match, a refused
+    candidate is still a near miss, solved from its rational states and reported with the reason.
+
     The search compares updates in one dimension (:mod:`blrkit.reverse.candidates`); each match is
     then run against its emitted step with :data:`~blrkit.reverse.numeric.D`-dimensional states,
     every matrix symmetric positive definite and far from diagonal (:mod:`blrkit.reverse.numeric`),
@@ -276,10 +284,14 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
         raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
     user = read_update(update, state=state, gradient=gradient, hyperparameters=hyperparameters)
     candidates = recipe_candidates() + (variant_candidates() if space == "engine" else ())
-    matches, near = [], []
+    matches, near, refused = [], [], {}
     for cand in candidates:
         best = None
         for sigma, gamma in renamings(user, cand):
+            screening = screen(user, cand, sigma, gamma, seed=seed)
+            if not screening.possible:  # no parameter values match: not solved, kept for the near misses
+                refused.setdefault(cand.key, (sigma, gamma, screening))
+                continue
             a = attempt(user, cand, sigma, gamma, seed=seed)
             if a.exact:
                 matches.append(a)
@@ -289,11 +301,22 @@ def identify(update, *, state, gradient=(), hyperparameters=None, space: str = "
         else:
             if best is not None:
                 near.append(best)
-    if not matches:  # residuals of the candidates whose dependencies differ, renamed by name
+    if not matches:  # residuals of the candidates refused, or whose dependencies differ (renamed by name)
         tried = {a.candidate.key for a in near}
         for cand in candidates:
-            if cand.key not in tried and (fallback := by_name(user, cand)) is not None:
-                near.append(attempt(user, cand, *fallback, seed=seed))
+            if cand.key in tried:
+                continue
+            if cand.key in refused:
+                sigma, gamma, screening = refused[cand.key]
+            elif (fallback := by_name(user, cand)) is not None:
+                sigma, gamma = fallback
+                screening = screen(user, cand, sigma, gamma, seed=seed)
+            else:
+                continue
+            # solved from the states that are rational on both sides only: cheap (no square roots), and these
+            # still fix the parameters of the states that are right
+            near.append(attempt(user, cand, sigma, gamma, seed=seed, solve_from=screening.rational,
+                                refusals=screening.refusals))
     # every match in one dimension is run against its emitted step in D dimensions: one that differs there (off
     # the diagonal, or in a product's order) is no match
     checked = [replace(a, numeric=check(a, user, seed=seed)) for a in matches]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import sympy as sp
@@ -70,6 +70,7 @@ class Attempt:
     residuals: dict       # user state -> user − derived (simplified)
     proofs: dict = None   # user state -> how its zero residual was shown ("symbolic" or "radicals")
     numeric: object = None  # the check against the emitted step (blrkit.reverse.numeric.NumericCheck), once run
+    refusals: tuple = ()    # why no parameter values can match (blrkit.reverse.prune.Refusal), if known
 
     @property
     def exact(self) -> bool:
@@ -83,8 +84,7 @@ class Attempt:
 
     def simplified(self) -> "Attempt":
         """The same attempt with its residuals simplified for printing."""
-        return Attempt(self.candidate, self.states, self.gradients, self.parameters,
-                       {s: _residual(r) for s, r in self.residuals.items()}, self.proofs, self.numeric)
+        return replace(self, residuals={s: _residual(r) for s, r in self.residuals.items()})
 
     @property
     def constants(self) -> int:
@@ -154,7 +154,8 @@ def _point(exprs, rng) -> dict:
         for e in (row if isinstance(row, (list, tuple)) else [row]):
             e = sp.sympify(e)
             atoms |= e.free_symbols | e.atoms(AppliedUndef)
-    return {a: sp.Float(rng.uniform(0.2, 0.9)) for a in atoms}
+    # in a fixed order (by name): a set's order changes with the process's string hashing
+    return {a: sp.Float(rng.uniform(0.2, 0.9)) for a in sorted(atoms, key=str)}
 
 
 def _degenerate(derived: dict, solution: dict) -> bool:
@@ -284,9 +285,23 @@ def by_name(user: UserUpdate, cand) -> tuple[dict, dict] | None:
     return assign(user.states, cand.states), assign(user.gradients, cand.oracles)
 
 
-def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) -> Attempt:
-    """Solve for the candidate's parameters under the renaming ``sigma``, ``gamma``; the residuals."""
-    rng = random.Random(seed)
+@dataclass(frozen=True)
+class Binding:
+    """A candidate's update under a renaming: each user state's derived value on the user's names, with the
+    candidate's parameters as unknowns (``_c_<name>``), and those read by name (``lr`` is ``lr``)."""
+
+    derived: dict   # user state -> the candidate's new value, on the user's names and the unknowns
+    unknown: dict   # candidate parameter symbol -> its unknown
+    by_name: dict   # unknown -> the user's hyperparameter of the same name
+
+    @property
+    def pending(self) -> list:
+        """The unknowns still to solve for, by name."""
+        return sorted((u for u in self.unknown.values() if u not in self.by_name), key=lambda u: u.name)
+
+
+def bind(user: UserUpdate, cand, sigma: dict, gamma: dict) -> Binding:
+    """The candidate's update under the renaming ``sigma`` (states), ``gamma`` (gradients)."""
     rename = {sp.Symbol(c): sp.Symbol(u) for u, c in {**sigma, **gamma}.items()}
     derived = {s: cand.new[sigma[s]] for s in user.states}
     free = set().union(*(e.free_symbols for e in derived.values())) - set(rename)
@@ -294,9 +309,21 @@ def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) 
     unknown = {s: sp.Symbol("_c_" + s.name) for s in free}
     derived = {s: e.xreplace({**rename, **unknown}) for s, e in derived.items()}
     hyper = {sp.Symbol(h) for h in user.hyperparameters}
-    solution = {u: sp.Symbol(s.name) for s, u in unknown.items() if sp.Symbol(s.name) in hyper}
-    pending = sorted((u for u in unknown.values() if u not in solution), key=lambda u: u.name)
-    solved = _solve(user, derived, solution, pending, rng)
+    return Binding(derived, unknown, {u: sp.Symbol(s.name) for s, u in unknown.items() if sp.Symbol(s.name) in hyper})
+
+
+def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0, solve_from=None,
+            refusals: tuple = ()) -> Attempt:
+    """Solve for the candidate's parameters under the renaming ``sigma``, ``gamma``; the residuals.
+
+    ``solve_from``: the user's states whose equations the parameters are solved from (all by default); a
+    near miss known not to match (``refusals``, from :func:`blrkit.reverse.prune.screen`) is solved from its
+    other, rational states only, which is cheap, and carries its refusals."""
+    rng = random.Random(seed)
+    b = bind(user, cand, sigma, gamma)
+    derived, unknown, solution, pending = b.derived, b.unknown, dict(b.by_name), b.pending
+    solved = _solve(user, derived, solution, pending, rng,
+                    user.states if solve_from is None else [s for s in user.states if s in solve_from])
     trial = {s: e.xreplace({**solution, **solved}) for s, e in derived.items()}
     if any(e.has(sp.nan, sp.zoo, sp.oo) for e in trial.values()) or _degenerate(derived, {**solution, **solved}):
         solved = {}  # a solution that divides by zero is no reading of the update
@@ -312,7 +339,7 @@ def attempt(user: UserUpdate, cand, sigma: dict, gamma: dict, *, seed: int = 0) 
     parameters = {k: v.xreplace({u: sp.Symbol(s.name) for s, u in unknown.items()}) for k, v in parameters.items()}
     residuals = {k: v.xreplace({u: sp.Symbol(s.name) for s, u in unknown.items()}) for k, v in residuals.items()}
     return Attempt(cand, sigma, gamma, dict(sorted(parameters.items())), residuals,
-                   {s: p for s, p in proofs.items() if p})
+                   {s: p for s, p in proofs.items() if p}, refusals=tuple(refusals))
 
 
 def _equations(user: UserUpdate, diffs: list, rng) -> list:
@@ -351,11 +378,11 @@ def _essential(e, unknowns):
     return sp.Mul(*keep) if keep else sp.Integer(0)
 
 
-def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng) -> dict:
+def _solve(user: UserUpdate, derived: dict, known: dict, pending: list, rng, states) -> dict:
     """Unknown parameters solved one at a time from equations with a single unknown, then the rest jointly
-    if they enter linearly."""
+    if they enter linearly; from the equations of ``states``."""
     variables = set(user.variables)
-    order = sorted(user.states, key=lambda s: sp.count_ops(derived[s]))
+    order = sorted(states, key=lambda s: sp.count_ops(derived[s]))
     # each state's equations; a value solved from one is checked against its own state's equations only,
     # so that a wrong state (the user's error) leaves the other states' parameters solved
     per_state = [_equations(user, [user.new[s] - derived[s].xreplace(known)], rng) for s in order]

@@ -82,6 +82,9 @@ def test_vogn_residual_names_the_dropped_factor():
     r_, s = sp.symbols("r s")
     assert sp.simplify(near.residuals["s"] - r_ * s) == 0
     assert near.residuals["m"] == 0
+    # refused before solving (blrkit.reverse.prune), it is still solved from its rational states for the report
+    assert [x.state for x in near.refusals] == ["s"] and near.parameters["rho"] == r_
+    assert "no parameter values match: s_new: its equations in the parameters" in r.text()
 
 
 def test_sympy_input_is_accepted():
