@@ -331,6 +331,8 @@ def component_loss(expr):
 
     from .losses import ComponentLoss
 
+    if not isinstance(expr, sp.Expr):
+        raise TypeError(f"expr must be a SymPy expression in theta or theta_1, …, theta_D, got {type(expr).__name__}")
     names = {s.name: s for s in expr.free_symbols}
     if set(names) == {"theta"}:
         theta = (names["theta"],)

@@ -331,6 +331,9 @@ def glm_loss(f) -> GLMLoss:
         from .parsing import parse_expression
 
         return GLMLoss(parse_expression(f, {"eta": ETA, "y": Y_OBS}, what="--glm"), f"f(eta, y) = {f}")
+    if not isinstance(f, sp.Expr):
+        raise TypeError(f"f must be a GLMLoss, a name in {sorted(GLM_LOSSES)}, or an expression in eta and y "
+                        f"(a str or a SymPy expression), got {type(f).__name__}")
     return GLMLoss(f, f"f(eta, y) = {f}")
 
 

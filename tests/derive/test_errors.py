@@ -195,6 +195,11 @@ def test_the_emitted_steps_own_refusal_passes_unchanged():
     (lambda d: d.emit(recipe=np.ones(2)), TypeError, "recipe must be a str"),
     (lambda d: __import__("blrkit.derive").derive.parse_expression("theta", ["theta"]), TypeError,
      "symbols must be a dict of names to SymPy symbols"),  # 'list' object is not a mapping
+    (lambda d: __import__("blrkit.derive").derive.glm_loss(None), TypeError, "f must be a GLMLoss"),  # AttributeError
+    (lambda d: __import__("blrkit.derive").derive.glm_loss(b"a"), TypeError, "f must be a GLMLoss"),  # bytes-like
+    (lambda d: __import__("blrkit.duality").duality.glm_likelihood(None), TypeError, "f must be a GLMLoss"),
+    (lambda d: __import__("blrkit.derive.blr").derive.blr.component_loss("x"), TypeError,
+     "expr must be a SymPy expression"),  # 'str' object has no attribute 'free_symbols'
 ])
 def test_the_printers_and_the_parser_name_a_bad_argument(call, error, match):
     """Found by probing blrkit.derive's public API (issue #27): each ended in NumPy's, SymPy's or Python's error."""
