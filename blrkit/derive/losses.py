@@ -298,10 +298,6 @@ _GLM_FORMS = {
 }
 
 
-def _glm(text, name):
-    return lambda: GLMLoss(sp.sympify(text, locals={"eta": ETA, "y": Y_OBS}), name)
-
-
 #: named per-example losses f(η, y) (``--glm NAME`` on the command line, or any expression); the binary ones
 #: take labels y ∈ {0, 1}
 GLM_LOSSES = {
