@@ -118,7 +118,7 @@ BAD_CALLS = [
     (None, (M, S, 0.0), ValueError, r"rho must lie in \(0, 1\]"),
     (None, (M, S, np.array([0.5, 1.5])), ValueError, r"rho must lie in \(0, 1\]"),
     (None, (M, np.array([[1.0, 3.0], [0.0, 1.0]]), 0.5), ValueError, r"S must be symmetric"),  # Cholesky reads one
-    (None, (M, np.array([[1.0, 2.0], [2.0, 1.0]]), 0.5), ValueError, r"S must be positive definite"),  # triangle
+    (None, (M, np.array([[1.0, 2.0], [2.0, 1.0]]), 0.5), ValueError, r"S must be symmetric positive definite"),  # triangle
     (None, (np.array([np.nan, 1.0]), S, 0.5), ValueError, r"m must be finite"),
     (None, (M + 1j, S, 0.5), TypeError, r"m must be real numbers, got complex"),
     (None, (["a", "b"], S, 0.5), TypeError, r"m must be real numbers, got text"),
