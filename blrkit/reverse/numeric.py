@@ -210,9 +210,42 @@ def _mul(a, b):
     return a @ b
 
 
+def _solve_power(base, power: int, x):
+    """:math:`B^{-n} x` by ``n`` solves (never an explicit inverse); a singular ``B`` is a ``ValueError``."""
+    try:
+        for _ in range(power):
+            x = np.linalg.solve(base, x)
+    except np.linalg.LinAlgError:
+        raise ValueError("a written inverse of a singular matrix") from None
+    return x
+
+
+def _product(factors, values: dict):
+    """The product of ``factors`` at ``values``, in order, with a matrix's negative power applied to the factor
+    right after it by solves, :math:`B^{-n} x`; where the product so far is a vector (its product with a
+    matrix is gᵀM), a factor after it is multiplied in order instead."""
+    out, i = None, 0
+    while i < len(factors):
+        f = factors[i]
+        if isinstance(f, sp.Pow) and f.exp.is_Integer and f.exp < 0 and i + 1 < len(factors) \
+                and (out is None or np.ndim(out) != 1):
+            base = np.asarray(evaluate(f.base, values), dtype=float)
+            if base.ndim == 2:
+                right = np.asarray(evaluate(factors[i + 1], values), dtype=float)
+                v, i = _solve_power(base, int(-f.exp), right), i + 1
+            else:
+                v = base ** float(f.exp)
+        else:
+            v = evaluate(f, values)
+        out = v if out is None else _mul(out, v)
+        i += 1
+    return out
+
+
 def evaluate(expr, values: dict):
     r"""``expr`` (plain or non-commutative symbols) at ``values`` (name -> number, vector or matrix), with
-    matrix products in the order of the expression's factors, a matrix's ``-1`` power its inverse and
+    matrix products in the order of the expression's factors, a matrix's negative power by solves (``S**-1*g``
+    is ``solve(S, g)``; ``S**-1`` alone is ``solve(S, I)``), and
     :data:`~blrkit.reverse.syntax.DIAG` its diagonal part.
 
     >>> import numpy as np, sympy as sp
@@ -226,18 +259,21 @@ def evaluate(expr, values: dict):
         return values[expr.name]
     if expr.is_number:
         return float(expr)
+    if isinstance(expr, sp.Mul):
+        return _product(expr.args, values)
     args = [evaluate(a, values) for a in expr.args]
     if isinstance(expr, sp.Add):
         return reduce(_add, args)
-    if isinstance(expr, sp.Mul):
-        return reduce(_mul, args)
     if isinstance(expr, sp.Pow):
         base, exponent = np.asarray(args[0], dtype=float), np.asarray(args[1], dtype=float)
         if base.ndim < 2:
             return base ** exponent
         if exponent.ndim or not float(exponent).is_integer():
             raise ValueError(f"a matrix to the power {expr.exp}")
-        return np.linalg.matrix_power(base if exponent > 0 else np.linalg.inv(base), int(abs(float(exponent))))
+        power = int(abs(float(exponent)))
+        if exponent > 0:
+            return np.linalg.matrix_power(base, power)
+        return _solve_power(base, power, np.eye(base.shape[0]))  # a written S⁻¹ on its own: Σ, by solves
     if expr.func == DIAG:
         x = np.asarray(args[0], dtype=float)
         return np.diag(np.diag(x)) if x.ndim == 2 else x

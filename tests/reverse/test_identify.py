@@ -176,6 +176,29 @@ def test_evaluate_reads_products_in_order_against_numpy():
                                rtol=1e-12)
 
 
+def test_evaluate_applies_written_inverses_by_solves(monkeypatch):
+    """``inv(S)*g``, ``inv(S)^2*g``, ``B*inv(S)*B`` and a lone ``inv(S)`` are read by solves (the guide: never an
+    explicit inverse), against NumPy's closed forms; np.linalg.inv is made to fail so that a path through it
+    shows."""
+    import numpy as np
+
+    from blrkit.reverse.numeric import evaluate
+
+    rng = np.random.default_rng(5)
+    A, B, g = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal(3)
+    S = A @ A.T + np.eye(3)
+    expected = {"a": np.linalg.solve(S, g), "b": np.linalg.solve(S, np.linalg.solve(S, g)),
+                "c": B @ np.linalg.solve(S, B), "d": np.linalg.solve(S, np.eye(3)), "e": g @ np.linalg.solve(S, B)}
+    e = parse_update("a = inv(S)*g; b = inv(S)*inv(S)*g; c = B*inv(S)*B; d = inv(S); e = g*inv(S)*B", ordered=True)
+
+    def refuse(*_):
+        raise AssertionError("np.linalg.inv called")
+
+    monkeypatch.setattr(np.linalg, "inv", refuse)
+    for name, want in expected.items():
+        np.testing.assert_allclose(evaluate(e[name], {"S": S, "B": B, "g": g}), want, rtol=1e-12, err_msg=name)
+
+
 def test_a_step_reading_data_is_checked_on_one_datum():
     """Ridge reads X and y: its emitted step is run on one datum in one dimension against the user's update; the
     same check of a wrong update (the 1/σ² dropped from the mean) against the same match fails it."""
