@@ -260,13 +260,14 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         grads = [g + x for g, x in zip(grads, mc)]
         f_of = Display("f_mc", r"f(\theta)")
         estimate = (Display("dmu_f_mc", r"\nabla_\mu\mathbb{E}_{q_t}[f(\theta)]"),
-                    Display("dmu_f_mc_hat", r"F(\lambda_t)^{-1} \frac{1}{K}\sum_{k=1}^{K} f(\theta_k)"
+                    Display("dmu_f_mc_hat", r"F(\lambda_t)^{-1} \frac{1}{K}\sum_{k=1}^{K} \left(f(\theta_k) - b_k\right)"
                                             r"\left(T(\theta_k) - \mu_t\right)"))
         steps.append(Step("Monte Carlo", (Equation(f_of, sampled), Equation(*estimate, approximate=True)),
                           "no exact rule reaches this part $f$ of the loss: the emitted step estimates the natural "
                           "gradient of $\\mathbb{E}_{q_t}[f]$ from $K$ draws $\\theta_k \\sim q_t$ ($K$ is its "
                           "number of samples; score function, "
-                          "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$)", "monte-carlo"))
+                          "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$, with the control variate $b_k$, the mean "
+                          "of $f$ over the other $K - 1$ draws, $0$ when $K = 1$)", "monte-carlo"))
     shown = grads if named is None else [_data_sums(sp.expand(a)) + g for a, g in zip(e.linear, named.gradient)]
     if sampled != 0:
         shown = [g + x for g, x in zip(shown, mc)] if named is not None else shown

@@ -440,9 +440,9 @@ def test_examples_render_and_compile(name):
 
 def test_score_function_monte_carlo_gamma():
     """ℓ = sin θ + θ² under a Gamma: the sin part has no closed form. (1) With the same draws, the emitted
-    step equals the score-function estimator written here (digamma/trigamma typed by hand); (2) with
-    200,000 draws it agrees with the quadrature + finite-difference natural gradient within 5 standard
-    errors of the estimate."""
+    step equals the score-function estimator with its leave-one-out control variate written here
+    (digamma/trigamma typed by hand); (2) with 200,000 draws it agrees with the quadrature +
+    finite-difference natural gradient within 5 standard errors of the estimate."""
     th = FAMILIES["gamma"]().theta[0]
     d = derive("gamma", sp.sin(th) + th**2, None, ["rho=1/2"])
     assert "Monte Carlo" in [s.label for s in d.steps]
@@ -453,7 +453,9 @@ def test_score_function_monte_carlo_gamma():
     T = np.stack([np.log(theta), theta], -1)
     mu = np.array([scipy.special.digamma(a) - np.log(b), a / b])
     F = np.array([[scipy.special.polygamma(1, a), 1 / b], [1 / b, a / b**2]])
-    contrib = np.linalg.solve(F, (np.sin(theta)[:, None] * (T - mu)).T).T  # per-draw ∇_μ estimates
+    f = np.sin(theta)
+    baseline = (f.sum() - f) / (n - 1)  # each draw's control variate: the mean of f over the others
+    contrib = np.linalg.solve(F, ((f - baseline)[:, None] * (T - mu)).T).T  # per-draw ∇_μ estimates
     dmu_sin = contrib.mean(0)
     # E[θ²] = α(α+1)/β² in λ = (α − 1, −β): its natural gradient F⁻¹∇_λ, differentiated here by hand
     grad_sq = np.array([(2 * a + 1) / b**2, 2 * a * (a + 1) / b**3])  # ∂/∂λ₁, ∂/∂λ₂ of (λ₁+1)(λ₁+2)/λ₂²
@@ -467,6 +469,37 @@ def test_score_function_monte_carlo_gamma():
     exact = numeric_natural_gradient(lambda t: np.sin(t) + t**2, pdf, mean_map, lam, 0, np.inf)
     se = contrib.std(0) / np.sqrt(n)
     assert np.all(np.abs(dmu - exact) < 5 * se + FINITE_DIFF), (dmu, exact, se)
+
+
+def test_score_function_control_variate_is_unbiased_and_cuts_the_variance():
+    """ℓ = log(1 + θ) under a Gamma (no closed form), K = 4 draws, a batch of 4,000 independent estimates in one
+    call. (1) Their mean is within 5 standard errors of the quadrature natural gradient: the leave-one-out
+    baseline keeps the estimate unbiased at small K (a baseline that includes the draw itself, f̄ over all K,
+    is off by (1 − 1/K) = 25% of the gradient here). (2) The update's variance is below 0.7 of the plain
+    score-function estimator's, written here from the same draws (measured: 0.48 for α and 0.30 for β, and
+    0.48–0.51, 0.30–0.33 at K = 16 and 64; 0.7 leaves room for the ±5% sampling error of a variance from 4,000
+    estimates; without the control variate the ratio is 1)."""
+    th = FAMILIES["gamma"]().theta[0]
+    d = derive("gamma", sp.log(1 + th), None, ["rho=1/2"])
+    step = d.compile()
+    a, b, a0, b0, K, R = 3.0, 2.0, 1.5, 1.0, 4, 4_000
+    alpha, beta = np.full(R, a), np.full(R, b)
+    got = np.stack(step(alpha=alpha, beta=beta, alpha_0=a0, beta_0=b0, n_samples=K, rng=np.random.default_rng(9)), -1)
+    theta = np.random.default_rng(9).gamma(alpha, 1 / beta, size=(K, R))  # the step's draws: (K, batch)
+    T = np.stack([np.log(theta), theta], -1)
+    mu = np.array([scipy.special.digamma(a) - np.log(b), a / b])
+    F = np.array([[scipy.special.polygamma(1, a), 1 / b], [1 / b, a / b**2]])
+    plain = np.linalg.solve(F, (np.log1p(theta)[..., None] * (T - mu)).mean(0).T).T  # (R, 2) plain ∇_μ estimates
+    lam, lam0 = np.array([a - 1, -b]), np.array([a0 - 1, -b0])
+    to_update = lambda dmu: np.stack([0.5 * lam[0] + 0.5 * (lam0[0] - dmu[:, 0]) + 1,  # noqa: E731
+                                      -(0.5 * lam[1] + 0.5 * (lam0[1] - dmu[:, 1]))], -1)
+    pdf = lambda t, l: scipy.stats.gamma.pdf(t, l[0] + 1, scale=-1 / l[1])  # noqa: E731
+    mean_map = lambda l: np.array([scipy.special.digamma(l[0] + 1) - np.log(-l[1]), (l[0] + 1) / -l[1]])  # noqa
+    exact = to_update(numeric_natural_gradient(np.log1p, pdf, mean_map, lam, 0, np.inf)[None])[0]
+    se = got.std(0) / np.sqrt(R)
+    assert np.all(np.abs(got.mean(0) - exact) < 5 * se + FINITE_DIFF), (got.mean(0), exact, se)
+    ratio = got.var(0) / to_update(plain).var(0)
+    assert np.all(ratio < 0.7), ratio
 
 
 def test_no_sampler_no_closed_form_is_refused():

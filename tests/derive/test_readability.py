@@ -69,7 +69,9 @@ def test_an_expectation_left_to_monte_carlo_is_an_estimator_with_its_sample_size
             if lhs == "E_qₜ[ℓ(θ)]":  # the closed-form part first, then the part left to Monte Carlo
                 assert rhs.endswith("E_qₜ[f(θ)]"), (label, line)
         assert re.search(r"^\s+f\(θ\) = ", text, re.M), label
-        assert re.search(r"≈ F\(λₜ\)⁻¹ 1/K Σₖ₌₁ᴷ f\(θₖ\)", text), label  # the estimator, K its sample size
+        # the estimator, K its sample size, with its control variate bₖ stated where it is used
+        assert re.search(r"≈ F\(λₜ\)⁻¹ 1/K Σₖ₌₁ᴷ \(f\(θₖ\) - bₖ\)", text), label
+        assert "the control variate bₖ, the mean of f over the other K - 1 draws" in text, label
         assert "f_mc" not in text, label
 
 
