@@ -18,7 +18,7 @@ import re
 
 from blrkit.verify import (
     CHECKS, CLOSED_FORM, ITERATIVE, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, TABLE_1_GROUPS, Check, Problem,
-    Row, build_table, exit_status, not_yet_rows, relative_error, table_1_group, table_1_recipes, verify_row,
+    Row, build_table, exit_status, not_yet_rows, record_group, relative_error, table_1_recipes, verify_row,
 )
 
 __all__ = [
@@ -132,7 +132,7 @@ def _heading(r: Row) -> str:
     from blrkit.derive import RECIPES
 
     if r.name in RECIPES:
-        return table_1_group(RECIPES[r.name].anchor)
+        return record_group(RECIPES[r.name])
     for (title, *_, names), group in zip(TABLE_1, _table_1_headings()):
         if r.name in names or r.title == title:
             return group

@@ -1,7 +1,7 @@
 r"""The registry of the verification table: checks, rows, tolerances and Table 1 itself.
 
-A *row check* is a function ``check(problem, recipe) -> list[Check]`` registered under a recipe
-name of :data:`blrkit.derive.RECIPES` with :func:`register`; it builds a seeded problem, runs
+A *row check* is a function ``check(problem, recipe) -> list[Check]`` that the record of a recipe
+(:data:`blrkit.derive.known.RECORDS`) names in its ``check`` field; it builds a seeded problem, runs
 the public driver that a user calls (``blrkit.algorithms.*``) and compares its every output
 with counterparts. A counterpart is *independent* when it shares no code with the emitted step:
 a hand-written oracle in :mod:`blrkit.classical`, SciPy, a quadrature, Bayes' rule, a
@@ -22,12 +22,14 @@ from typing import Callable
 
 import numpy as np
 
+from blrkit.derive.known import RECORDS
 from blrkit.paper import cite
 
 __all__ = [
-    "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE",
-    "TABLE_1", "TABLE_1_GROUPS", "Check", "Problem", "Row", "SectionRow", "compare", "driver_raised", "extra_recipes", "memory_bytes", "not_yet_rows",
-    "optional", "register", "register_section_row", "relative_error", "section", "table_1_group", "table_1_recipes",
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "PAPER_TABLE_1", "SAME_CODE", "SECTION_ROWS",
+    "SEQUENCE", "TABLE_1", "TABLE_1_GROUPS", "Check", "Problem", "Row", "SectionRow", "compare",
+    "driver_raised", "extra_recipes", "install_checks", "memory_bytes", "not_yet_rows", "optional", "record_group", "register",
+    "register_section_row", "relative_error", "resolve", "section", "table_1_group", "table_1_recipes",
 ]
 
 # -- tolerances: every one used by the row checks, with its reason ------------------------------
@@ -199,12 +201,13 @@ def skipped(name: str, tolerance: float) -> Check:
     return Check(name, None, tolerance, True, NOT_INSTALLED)
 
 
-# -- the row checks: one per recipe name ---------------------------------------------------------
+# -- the row checks: one per recipe, named by its record ----------------------------------------
 
-#: recipe name -> check(problem, recipe) -> list of Check
+#: recipe name -> check(problem, recipe) -> list of Check: the check each record of
+#: :data:`blrkit.derive.known.RECORDS` names (``record.check``), filled when :mod:`blrkit.verify` is imported
 CHECKS: dict[str, Callable] = {}
 
-#: recipe name -> elements(problem): about how many float64 values its check holds at its peak
+#: row name -> elements(problem): about how many float64 values its check holds at its peak
 MEMORY: dict[str, Callable[[Problem], float]] = {}
 
 
@@ -213,14 +216,32 @@ def _default_elements(p: Problem) -> float:
     return 8.0 * p.batch * p.n * p.dim + 100.0 * p.batch * p.dim ** 2
 
 
-def register(name: str, *, elements: Callable[[Problem], float] = _default_elements):
-    """Decorator: register a row check under recipe ``name``, with an estimate of the number of
-    float64 values its problem needs (``elements(problem)``; used to refuse sizes that do not fit)."""
+def register(*, elements: Callable[[Problem], float] = _default_elements):
+    """Decorator of a row check: its estimate of the number of float64 values its problem needs
+    (``elements(problem)``; used to refuse sizes that do not fit). Which recipe a check verifies is said
+    by the recipe's record (``record.check = "module:function"``), not here."""
     def add(fn):
-        CHECKS[name] = fn
-        MEMORY[name] = elements
+        fn.elements = elements
         return fn
     return add
+
+
+def resolve(ref: str):
+    """The object a ``"module:function"`` reference of a record names.
+
+    >>> resolve("blrkit.verify.registry:relative_error") is relative_error
+    True
+    """
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def install_checks(records) -> None:
+    """Fill :data:`CHECKS` (and :data:`MEMORY`) from the records: each recipe's check is the one its record
+    names (``record.check``), its memory estimate the one :func:`register` gave that check."""
+    for name, r in records.items():
+        CHECKS[name] = check = resolve(r.check)
+        MEMORY[name] = getattr(check, "elements", _default_elements)
 
 
 # -- rows of the sections after Table 1 (not recipes of the engine) -----------------------------
@@ -270,32 +291,36 @@ def memory_bytes(name: str, problem: Problem) -> float:
 
 # -- Table 1: the whole map ----------------------------------------------------------------------
 
-#: The rows of Khan & Rue (2023), Table 1, as (algorithm, candidate family, approximations,
-#: paper anchor, recipe names that implement it). A row none of whose recipes is registered is
-#: shown as "not yet"; a recipe in none of these rows is one of blrkit's extra rows.
-TABLE_1: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
-    ("Gradient descent", "Gaussian (fixed cov.)", "delta method", "gradient-descent", ("gradient_descent",)),
-    ("Newton's method", "Gaussian", "delta method", "newton", ("newton",)),
-    ("Multimodal optimisation", "mixture of Gaussians", "delta method", "multimodal", ("multimodal",)),
-    ("SGD", "Gaussian (fixed cov.)", "delta method, stochastic approx.", "sgd", ("sgd",)),
+#: The rows of Khan & Rue (2023), Table 1, as the paper gives them: (algorithm, candidate family,
+#: approximations, paper anchor).
+PAPER_TABLE_1: tuple[tuple[str, str, str, str], ...] = (
+    ("Gradient descent", "Gaussian (fixed cov.)", "delta method", "gradient-descent"),
+    ("Newton's method", "Gaussian", "delta method", "newton"),
+    ("Multimodal optimisation", "mixture of Gaussians", "delta method", "multimodal"),
+    ("SGD", "Gaussian (fixed cov.)", "delta method, stochastic approx.", "sgd"),
     ("RMSprop/Adam", "Gaussian (diagonal cov.)", "delta method, stochastic approx., Hessian approx., "
-     "square-root scaling, slow-moving scale vectors", "rmsprop", ("rmsprop", "adam")),
-    ("Dropout", "mixture of Gaussians", "delta method, stochastic approx., responsibility approx.",
-     "dropout", ("dropout",)),
-    ("STE", "Bernoulli", "delta method, stochastic approx.", "ste", ("ste",)),
-    ("Online Gauss-Newton (OGN)", "Gaussian (diagonal cov.)", "Gauss-Newton Hessian approx., no square root",
-     "ogn", ("ogn",)),
-    ("Variational OGN", "Gaussian (diagonal cov.)", "OGN without the delta method", "ogn", ("vogn",)),
-    ("BayesBiNN", "Bernoulli", "STE without the delta method", "bayesbinn", ("bayesbinn",)),
-    ("Conjugate Bayes", "exponential family", "rho = 1", "conjugate",
-     ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical", "gaussian_mean", "normal_gamma")),
-    ("Laplace's method", "Gaussian", "delta method", "laplace", ("laplace",)),
-    ("Expectation-Maximisation", "exp. family + Gaussian", "delta method for the parameters", "em", ("em",)),
-    ("Stochastic VI (SVI)", "exp. family (mean-field)", "stochastic approx., local rho = 1", "svi", ("svi", "svi_lda")),
-    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("vmp", "vmp_regression")),
-    ("Non-conjugate VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("ncvmp",)),
-    ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi", ("ncvi",)),
+     "square-root scaling, slow-moving scale vectors", "rmsprop"),
+    ("Dropout", "mixture of Gaussians", "delta method, stochastic approx., responsibility approx.", "dropout"),
+    ("STE", "Bernoulli", "delta method, stochastic approx.", "ste"),
+    ("Online Gauss-Newton (OGN)", "Gaussian (diagonal cov.)", "Gauss-Newton Hessian approx., no square root", "ogn"),
+    ("Variational OGN", "Gaussian (diagonal cov.)", "OGN without the delta method", "ogn"),
+    ("BayesBiNN", "Bernoulli", "STE without the delta method", "bayesbinn"),
+    ("Conjugate Bayes", "exponential family", "rho = 1", "conjugate"),
+    ("Laplace's method", "Gaussian", "delta method", "laplace"),
+    ("Expectation-Maximisation", "exp. family + Gaussian", "delta method for the parameters", "em"),
+    ("Stochastic VI (SVI)", "exp. family (mean-field)", "stochastic approx., local rho = 1", "svi"),
+    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp"),
+    ("Non-conjugate VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp"),
+    ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi"),
 )
+
+#: The rows of Table 1 with the recipes that implement them: (algorithm, candidate family, approximations,
+#: paper anchor, recipe names), the names read from the records (``record.table_1``, in the records'
+#: order). A row none of whose recipes is registered is shown as "not yet"; a recipe in none of these rows
+#: is one of blrkit's extra rows.
+TABLE_1: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = tuple(
+    (title, family, approx, anchor, tuple(name for name, r in RECORDS.items() if r.table_1 == title))
+    for title, family, approx, anchor in PAPER_TABLE_1)
 
 
 #: The three blocks of Table 1 as the paper heads them, each with its number of :data:`TABLE_1` rows
@@ -318,6 +343,15 @@ def table_1_group(anchor: str) -> str:
         start += count
     chapter = section(anchor).split(".")[0]
     return {"4": TABLE_1_GROUPS[1][0], "5": TABLE_1_GROUPS[2][0]}.get(chapter, TABLE_1_GROUPS[0][0])
+
+
+def record_group(record) -> str:
+    """The block of Table 1 a record's row is shown in: that of its Table 1 row (``record.table_1``), else
+    :func:`table_1_group` of its anchor (blrkit's extra rows)."""
+    for (title, *_), group in zip(PAPER_TABLE_1, (g for g, count in TABLE_1_GROUPS for _ in range(count))):
+        if record.table_1 and title == record.table_1:
+            return group
+    return table_1_group(record.anchor)
 
 
 def table_1_recipes() -> set[str]:
