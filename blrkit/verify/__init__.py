@@ -34,10 +34,9 @@ from typing import Callable
 
 import numpy as np
 
-from blrkit.derive.known import RECORDS
 from blrkit.verify.registry import (
-    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, Check, Problem,
-    Row, compare, extra_recipes, install_checks, memory_bytes, not_yet_rows, optional, record_group, register,
+    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, Check, Problem,
+    Row, compare, extra_recipes, memory_bytes, not_yet_rows, optional, record_group, register,
     register_section_row, relative_error, TABLE_1_GROUPS, section, table_1_group, table_1_recipes,
 )
 
@@ -49,14 +48,20 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str):
+    """``TABLE_1``: read from the records when first used (:func:`blrkit.verify.registry.table_1`)."""
+    if name == "TABLE_1":
+        from blrkit.verify.registry import table_1
+
+        return table_1()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # every module of this package but the registry holds checks; the section rows register themselves on
 # import (a new check module is found without being named here)
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "registry":
         importlib.import_module(f"{__name__}.{_module.name}")
-
-# each recipe's check, as its record names it (a table that tests may patch)
-install_checks(RECORDS)
 
 
 def _one_line(e: BaseException) -> str:

@@ -22,14 +22,15 @@ from typing import Callable
 
 import numpy as np
 
-from blrkit.derive.known import RECORDS
+from functools import lru_cache
+
 from blrkit.paper import cite
 
 __all__ = [
     "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "PAPER_TABLE_1", "SAME_CODE", "SECTION_ROWS",
     "SEQUENCE", "TABLE_1", "TABLE_1_GROUPS", "Check", "Problem", "Row", "SectionRow", "compare",
-    "driver_raised", "extra_recipes", "install_checks", "memory_bytes", "not_yet_rows", "optional", "record_group", "register",
-    "register_section_row", "relative_error", "resolve", "section", "table_1_group", "table_1_recipes",
+    "driver_raised", "extra_recipes", "memory_bytes", "not_yet_rows", "optional", "record_group", "register",
+    "register_section_row", "relative_error", "resolve", "section", "table_1", "table_1_group", "table_1_recipes",
 ]
 
 # -- tolerances: every one used by the row checks, with its reason ------------------------------
@@ -203,9 +204,38 @@ def skipped(name: str, tolerance: float) -> Check:
 
 # -- the row checks: one per recipe, named by its record ----------------------------------------
 
-#: recipe name -> check(problem, recipe) -> list of Check: the check each record of
-#: :data:`blrkit.derive.known.RECORDS` names (``record.check``), filled when :mod:`blrkit.verify` is imported
-CHECKS: dict[str, Callable] = {}
+class _RecordChecks(dict):
+    """recipe name -> row check, as each record of :data:`blrkit.derive.known.RECORDS` names it
+    (``record.check``): filled when first read, not when :mod:`blrkit.verify` is imported (the records import
+    SymPy; building the command line's parser must not). Otherwise a plain dict (tests may patch it)."""
+
+    def fill(self) -> None:
+        """Read the records (once): each recipe's check and the memory estimate :func:`register` gave it."""
+        if self.__dict__.get("filled"):
+            return
+        self.__dict__["filled"] = True
+        from blrkit.derive.known import RECORDS
+
+        for name, r in RECORDS.items():
+            check = resolve(r.check)
+            dict.setdefault(self, name, check)
+            MEMORY.setdefault(name, getattr(check, "elements", _default_elements))
+
+
+def _filled_first(method):
+    def call(self, *args, **kwargs):
+        self.fill()
+        return method(self, *args, **kwargs)
+    call.__name__, call.__doc__ = method.__name__, method.__doc__
+    return call
+
+
+for _method in ("__getitem__", "__contains__", "__iter__", "__len__", "__delitem__", "__setitem__", "__repr__",
+                "__eq__", "get", "keys", "values", "items", "pop", "setdefault", "update", "copy"):
+    setattr(_RecordChecks, _method, _filled_first(getattr(dict, _method)))
+
+#: recipe name -> check(problem, recipe) -> list of Check: the check each record names
+CHECKS: dict[str, Callable] = _RecordChecks()
 
 #: row name -> elements(problem): about how many float64 values its check holds at its peak
 MEMORY: dict[str, Callable[[Problem], float]] = {}
@@ -234,14 +264,6 @@ def resolve(ref: str):
     """
     module, _, name = ref.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def install_checks(records) -> None:
-    """Fill :data:`CHECKS` (and :data:`MEMORY`) from the records: each recipe's check is the one its record
-    names (``record.check``), its memory estimate the one :func:`register` gave that check."""
-    for name, r in records.items():
-        CHECKS[name] = check = resolve(r.check)
-        MEMORY[name] = getattr(check, "elements", _default_elements)
 
 
 # -- rows of the sections after Table 1 (not recipes of the engine) -----------------------------
@@ -286,6 +308,7 @@ def memory_bytes(name: str, problem: Problem) -> float:
     >>> memory_bytes("no such row", Problem(dim=2, n=10, batch=1)) == 8 * (8 * 10 * 2 + 100 * 4)
     True
     """
+    CHECKS.fill()
     return 8.0 * MEMORY.get(name, _default_elements)(problem)
 
 
@@ -314,13 +337,23 @@ PAPER_TABLE_1: tuple[tuple[str, str, str, str], ...] = (
     ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi"),
 )
 
-#: The rows of Table 1 with the recipes that implement them: (algorithm, candidate family, approximations,
-#: paper anchor, recipe names), the names read from the records (``record.table_1``, in the records'
-#: order). A row none of whose recipes is registered is shown as "not yet"; a recipe in none of these rows
-#: is one of blrkit's extra rows.
-TABLE_1: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = tuple(
-    (title, family, approx, anchor, tuple(name for name, r in RECORDS.items() if r.table_1 == title))
-    for title, family, approx, anchor in PAPER_TABLE_1)
+@lru_cache(maxsize=None)
+def table_1() -> tuple[tuple[str, str, str, str, tuple[str, ...]], ...]:
+    """The rows of Table 1 with the recipes that implement them: (algorithm, candidate family, approximations,
+    paper anchor, recipe names), the names read from the records (``record.table_1``, in the records' order).
+    A row none of whose recipes is registered is shown as "not yet"; a recipe in none of these rows is one
+    of blrkit's extra rows. Also the module attribute ``TABLE_1``, computed when first read (the records
+    import SymPy; building the command line's parser must not)."""
+    from blrkit.derive.known import RECORDS
+
+    return tuple((title, family, approx, anchor, tuple(name for name, r in RECORDS.items() if r.table_1 == title))
+                 for title, family, approx, anchor in PAPER_TABLE_1)
+
+
+def __getattr__(name: str):
+    if name == "TABLE_1":
+        return table_1()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The three blocks of Table 1 as the paper heads them, each with its number of :data:`TABLE_1` rows
@@ -338,7 +371,7 @@ def table_1_group(anchor: str) -> str:
     """
     start = 0
     for group, count in TABLE_1_GROUPS:
-        if any(a == anchor for _, _, _, a, _ in TABLE_1[start:start + count]):
+        if any(a == anchor for _, _, _, a in PAPER_TABLE_1[start:start + count]):
             return group
         start += count
     chapter = section(anchor).split(".")[0]
@@ -356,7 +389,7 @@ def record_group(record) -> str:
 
 def table_1_recipes() -> set[str]:
     """Every recipe name that implements (part of) a row of Table 1."""
-    return {name for *_, names in TABLE_1 for name in names}
+    return {name for *_, names in table_1() for name in names}
 
 
 def extra_recipes(recipes) -> list[str]:
@@ -387,5 +420,5 @@ def not_yet_rows(recipes) -> list[Row]:
     """The Table 1 rows that no registered recipe implements yet."""
     return [Row(name=recipe_names[0], title=title, section=section(anchor), family=family,
                 approximations=(approx,), implemented=False)
-            for title, family, approx, anchor, recipe_names in TABLE_1
+            for title, family, approx, anchor, recipe_names in table_1()
             if not any(r in recipes for r in recipe_names)]
