@@ -151,6 +151,26 @@ def _logistic_isotropic():
     return glm_loss("logistic"), "isotropic"
 
 
+def _poisson_isotropic():
+    """The Poisson GLM loss (log link) with the prior N(0, α⁻¹I)."""
+    from .losses import glm_loss
+
+    return glm_loss("poisson"), "isotropic"
+
+
+def _poisson_regression_problem(p):
+    """Counts yᵢ ~ Poisson(exp(xᵢᵀθ*)), N = ``p.n`` examples of D = ``p.dim`` features (scaled by 1/√D so the
+    rates stay near 1), α = 2; from m = 0, S = αI + XᵀX (the Hessian at 0), 12 steps of ρ = 0.3, 4 samples."""
+    import numpy as np
+
+    rng = p.rng()
+    X = rng.standard_normal((p.n, p.dim)) / np.sqrt(p.dim)
+    y = rng.poisson(np.exp(X @ (0.5 * rng.standard_normal(p.dim)))).astype(float)
+    alpha = 2.0
+    return {"state": {"m": np.zeros(p.dim), "S": alpha * np.eye(p.dim) + X.T @ X},
+            "arguments": {"rho": 0.3, "alpha": alpha, "X": X, "y": y, "n_samples": 4}, "n_steps": 12}
+
+
 def _laplace_fixed_point(d: Derivation) -> Derivation:
     from .gaussian import laplace_fixed_point
 
@@ -302,6 +322,12 @@ RECORDS: dict[str, Record] = {r.name: r for r in (
            "ivon_step", "ivon", "blrkit.classical.ivon:ivon", "blrkit.algorithms:ivon",
            _NB + "08_deep_learning.ipynb", problem=lambda: (None, "isotropic"), rule="improved",
            check="blrkit.verify.adaptive:ivon"),
+    # composed of existing pieces: the generic driver and check; tolerance: 12 steps against another
+    # formula of each step (triangular solves, per-example sums), the closed-form error accumulated
+    Record("ngvi_poisson", "Natural-gradient VI (Poisson regression)", "multivariate-gaussian", (),
+           "ngvi_poisson_step", "variational-newton", "blrkit.classical.ngvi_poisson:ngvi_poisson",
+           "blrkit.algorithms.iterate:iterate", _NB + "07_flat_minima.ipynb", problem=_poisson_isotropic,
+           check="blrkit.verify.iterates:iterates", check_problem=_poisson_regression_problem, tolerance=1e-8),
 )}
 
 
