@@ -16,10 +16,22 @@ from __future__ import annotations
 import math
 import re
 
-from blrkit.verify import (
-    CHECKS, CLOSED_FORM, ITERATIVE, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, TABLE_1_GROUPS, Check, Problem,
-    Row, build_table, exit_status, not_yet_rows, relative_error, table_1_group, table_1_recipes, verify_row,
+from blrkit.verify.registry import (
+    CLOSED_FORM, ITERATIVE, SAME_CODE, SEQUENCE, TABLE_1_GROUPS, Check, Problem, Row, record_group, relative_error,
+    table_1, table_1_recipes,
 )
+
+#: names read from :mod:`blrkit.verify` when first used: it imports every row check and the records (and so
+#: SymPy), which building the command line's parser (``FORMATS``) must not
+_FROM_VERIFY = ("CHECKS", "SECTION_ROWS", "TABLE_1", "build_table", "exit_status", "not_yet_rows", "verify_row")
+
+
+def __getattr__(name: str):
+    if name in _FROM_VERIFY:
+        import blrkit.verify
+
+        return getattr(blrkit.verify, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CHECKS", "CLOSED_FORM", "ITERATIVE", "SAME_CODE", "SECTION_ROWS", "SEQUENCE", "TABLE_1",
@@ -85,7 +97,7 @@ def _implemented_table_1() -> int:
     """How many rows of Table 1 a registered recipe implements (whatever rows a table shows)."""
     from blrkit.derive import RECIPES
 
-    return sum(any(n in RECIPES for n in names) for *_, names in TABLE_1)
+    return sum(any(n in RECIPES for n in names) for *_, names in table_1())
 
 
 def summary(rows) -> str:
@@ -102,11 +114,11 @@ def summary(rows) -> str:
     """
     implemented = {r.name: r for r in rows if r.implemented and not r.group}
     not_yet = sum(1 for r in rows if not r.implemented)
-    covered = [[implemented[n] for n in names if n in implemented] for *_, names in TABLE_1]
+    covered = [[implemented[n] for n in names if n in implemented] for *_, names in table_1()]
     covered = [c for c in covered if c]
     passed = sum(all(r.status == "pass" for r in c) for c in covered)
     total = max(_implemented_table_1(), len(covered))
-    text = f"Table 1: {total} of {len(TABLE_1)} rows implemented"
+    text = f"Table 1: {total} of {len(table_1())} rows implemented"
     if len(covered) < total:
         text += f", {len(covered)} of them checked here"
     if covered:
@@ -132,8 +144,8 @@ def _heading(r: Row) -> str:
     from blrkit.derive import RECIPES
 
     if r.name in RECIPES:
-        return table_1_group(RECIPES[r.name].anchor)
-    for (title, *_, names), group in zip(TABLE_1, _table_1_headings()):
+        return record_group(RECIPES[r.name])
+    for (title, *_, names), group in zip(table_1(), _table_1_headings()):
         if r.name in names or r.title == title:
             return group
     return TABLE_1_GROUPS[0][0]
@@ -146,7 +158,7 @@ def _table_1_headings() -> list[str]:
 def _grouped(rows) -> list[tuple[str, list[Row]]]:
     """The rows in blocks, as the paper groups Table 1: within a block Table 1's rows in its order
     (the recipes of one row in the order given), then blrkit's extra rows; the sections last."""
-    order = {n: i for i, (*_, names) in enumerate(TABLE_1) for n in names}
+    order = {n: i for i, (*_, names) in enumerate(table_1()) for n in names}
     headings = [g for g, _ in TABLE_1_GROUPS] + list(dict.fromkeys(r.group for r in rows if r.group))
     blocks = {h: [] for h in headings}
     for k, r in enumerate(rows):

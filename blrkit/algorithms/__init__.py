@@ -4,7 +4,10 @@ Each driver validates its inputs once, loops the emitted step (vectorised over l
 axes) and returns an immutable result. Importing this package never imports SymPy. The drivers that
 also take Dask arrays (ridge, the Kalman filter and smoother, EM) are exported as wrapped by the
 adapter :mod:`blrkit.algorithms._dask`. The loop-over-a-step drivers run on one runner
-(:mod:`blrkit.algorithms._runner`), which checks every call of a user's callable.
+(:mod:`blrkit.algorithms._runner`), which checks every call of a user's callable. A step that needs nothing
+but looping (no user callable, no minibatch schedule) runs with the generic driver
+:func:`blrkit.algorithms.iterate.iterate`, which calls it by keyword: a recipe that composes existing pieces
+needs no driver of its own.
 
 dtype: a driver computes in the floating dtype of its array arguments (float32 arrays give float32 means,
 precisions, iterates and log-likelihoods; integers, lists and Python numbers give float64; a float64 array

@@ -3,8 +3,9 @@ r"""Live verification of every algorithm blrkit derives: the checks behind ``blr
 Khan & Rue (2023), Table 1, lists the algorithms the Bayesian learning rule reaches: pick a
 candidate posterior family q, approximate the natural gradient, and a known algorithm appears.
 This package turns that map into running checks. For each recipe of
-:data:`blrkit.derive.RECIPES` one *row check* (registered in :mod:`blrkit.verify.registry`,
-written in the module of its group: :mod:`~blrkit.verify.gaussian`,
+:data:`blrkit.derive.RECIPES` one *row check* (named by the recipe's record, ``record.check``;
+written in the module of its group, or the generic :mod:`~blrkit.verify.iterates` that compares a
+driver's iterates with the record's oracle on the record's problem: :mod:`~blrkit.verify.gaussian`,
 :mod:`~blrkit.verify.adaptive`, :mod:`~blrkit.verify.regression`, :mod:`~blrkit.verify.kalman`,
 :mod:`~blrkit.verify.conjugate`, :mod:`~blrkit.verify.mixture`, :mod:`~blrkit.verify.inference`,
 :mod:`~blrkit.verify.binary`)
@@ -14,8 +15,9 @@ scikit-learn, filterpy, pykalman, Bayes' rule) and with the step compiled from t
 (*freshness*: the same code). A row passes only if at least one independent check ran and
 every check that ran is within its tolerance. Rendering is :mod:`blrkit.table`.
 
-Adding a row touches one recipe, one check module (a function under :func:`register`, in a
-module of this package, found on import) and one oracle in :mod:`blrkit.classical`.
+Adding a row that composes existing pieces touches one record (:mod:`blrkit.derive.known`) and one
+oracle in :mod:`blrkit.classical`: the generic check and driver run it; a row that needs more names its
+own check (a function of a module of this package) in its record.
 
 >>> row = verify_row("ridge", seed=0, dim=3, n=20, batch=1)
 >>> row.status, [(c.counterpart, c.independent) for c in row.checks][:2]
@@ -33,21 +35,30 @@ from typing import Callable
 import numpy as np
 
 from blrkit.verify.registry import (
-    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, TABLE_1, Check, Problem, Row,
-    compare, extra_recipes, memory_bytes, not_yet_rows, optional, register, register_section_row, relative_error,
-    TABLE_1_GROUPS, section, table_1_group, table_1_recipes,
+    CHECKS, CLOSED_FORM, ITERATIVE, NOT_INSTALLED, SAME_CODE, SECTION_ROWS, SEQUENCE, Check, Problem,
+    Row, compare, extra_recipes, memory_bytes, not_yet_rows, optional, record_group, register,
+    register_section_row, relative_error, TABLE_1_GROUPS, section, table_1_group, table_1_recipes,
 )
 
 __all__ = [
     "CHECKS", "CLOSED_FORM", "ITERATIVE", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE", "TABLE_1", "TABLE_1_GROUPS",
     "Check", "Problem", "Row", "build_table", "compare", "exit_status", "extra_recipes", "memory_bytes", "not_yet_rows",
-    "optional", "register", "register_section_row",
+    "optional", "record_group", "register", "register_section_row",
     "relative_error", "table_1_group", "table_1_recipes", "verify_row",
 ]
 
 
-# every module of this package but the registry holds row checks, registered on import: a new
-# check module is found without being named here
+def __getattr__(name: str):
+    """``TABLE_1``: read from the records when first used (:func:`blrkit.verify.registry.table_1`)."""
+    if name == "TABLE_1":
+        from blrkit.verify.registry import table_1
+
+        return table_1()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# every module of this package but the registry holds checks; the section rows register themselves on
+# import (a new check module is found without being named here)
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "registry":
         importlib.import_module(f"{__name__}.{_module.name}")

@@ -23,7 +23,7 @@ from blrkit.verify.registry import SAME_CODE, SEQUENCE, Check, Problem, compare,
 _K, _LR, _EPS = 40, 0.02, 1e-8
 
 
-@register("rmsprop")
+@register()
 def rmsprop(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import rmsprop as driver
     from blrkit.classical.rmsprop import rmsprop as classical
@@ -38,7 +38,7 @@ def rmsprop(p: Problem, recipe) -> list[Check]:
             compare("classical.rmsprop (rho = 0.01)", SEQUENCE, True, (means, textbook))]
 
 
-@register("adam")
+@register()
 def adam(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import adam as driver
     from blrkit.classical.adam import adam as classical
@@ -70,7 +70,7 @@ def _loop(step, m0, n_state, hyper, grad):
 N_SE = 5.0
 
 
-@register("ivon")
+@register()
 def ivon(p: Problem, recipe) -> list[Check]:
     r"""IVON (Shen et al. 2024) against two counterparts that share no code with the emitted step.
 

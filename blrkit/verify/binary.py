@@ -28,7 +28,7 @@ def _classifier(p: Problem):
     return X, y, grad_batch
 
 
-@register("bayesbinn")
+@register()
 def bayesbinn(p: Problem, recipe) -> list:
     from blrkit.algorithms import bayesbinn as driver
     from blrkit.classical.binary import bayesbinn as classical
@@ -53,7 +53,7 @@ def bayesbinn(p: Problem, recipe) -> list:
             compare(name, SEQUENCE, True, (res.natural, book))]
 
 
-@register("ste")
+@register()
 def ste(p: Problem, recipe) -> list:
     from blrkit.algorithms import ste as driver
     from blrkit.classical.binary import ste as classical
@@ -70,7 +70,7 @@ def ste(p: Problem, recipe) -> list:
             compare("classical.binary.ste (BinaryConnect by hand)", SAME_CODE, True, (res.natural, book))]
 
 
-@register("bernoulli_exact")
+@register()
 def bernoulli_exact(p: Problem, recipe) -> list:
     r"""The exact-gradient Bernoulli BLR (ρ = 0.3 < 1) on the logistic loss of P = 6 binary weights (a sum over the
     N examples, prior λ₀ = 0.2): every iterate against the BLR written by hand with the pairing formula

@@ -44,7 +44,7 @@ def _checks(p: Problem, recipe, outputs, step_args, classical_args, densities) -
             worst]
 
 
-@register("beta_bernoulli")
+@register()
 def beta_bernoulli(p: Problem, recipe) -> list[Check]:
     from scipy import stats
 
@@ -62,7 +62,7 @@ def beta_bernoulli(p: Problem, recipe) -> list[Check]:
     return _checks(p, recipe, (post.alpha, post.beta), (a0, b0, y), (a0, b0, y), densities)
 
 
-@register("gamma_poisson")
+@register()
 def gamma_poisson(p: Problem, recipe) -> list[Check]:
     from scipy import stats
 
@@ -80,7 +80,7 @@ def gamma_poisson(p: Problem, recipe) -> list[Check]:
     return _checks(p, recipe, (post.alpha, post.beta), (a0, b0, y), (a0, b0, y), densities)
 
 
-@register("dirichlet_categorical")
+@register()
 def dirichlet_categorical(p: Problem, recipe) -> list[Check]:
     from scipy import stats
 
@@ -101,7 +101,7 @@ def dirichlet_categorical(p: Problem, recipe) -> list[Check]:
     return _checks(p, recipe, (post.alpha,), (a0, onehot), (a0, onehot), densities)
 
 
-@register("gaussian_mean")
+@register()
 def gaussian_mean(p: Problem, recipe) -> list[Check]:
     from scipy import stats
 
@@ -119,7 +119,7 @@ def gaussian_mean(p: Problem, recipe) -> list[Check]:
     return _checks(p, recipe, (post.mean, post.precision), (m0, S0, y, s2), (m0, S0, y, s2), densities)
 
 
-@register("normal_gamma")
+@register()
 def normal_gamma(p: Problem, recipe) -> list[Check]:
     from scipy import stats
 

@@ -81,7 +81,7 @@ def stable_rho(singles) -> float:
 
 # -- gradient descent and SGD -----------------------------------------------------------------------
 
-@register("gradient_descent")
+@register()
 def gradient_descent(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import gradient_descent as driver
     from blrkit.classical.gradient_descent import gradient_descent as classical
@@ -106,7 +106,7 @@ def _terms(prob, N):
     return grad_terms
 
 
-@register("sgd")
+@register()
 def sgd(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import stochastic_gradient_descent as driver
     from blrkit.classical.sgd import sgd as classical
@@ -130,7 +130,7 @@ def sgd(p: Problem, recipe) -> list[Check]:
 
 # -- Newton: plain, damped, Laplace, diagonal, variational ------------------------------------------
 
-@register("newton")
+@register()
 def newton(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import newton as driver
     from blrkit.classical.newton import newton as classical
@@ -152,7 +152,7 @@ def newton(p: Problem, recipe) -> list[Check]:
                     (res.means, textbook), (res.precisions[1:], hessians))] + map_checks(res.means[-1], singles)
 
 
-@register("damped_newton")
+@register()
 def damped_newton(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import newton as driver
     from blrkit.classical.newton import blr_newton
@@ -169,7 +169,7 @@ def damped_newton(p: Problem, recipe) -> list[Check]:
             ] + map_checks(res.means[-1], singles)
 
 
-@register("laplace")
+@register()
 def laplace(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import laplace as driver
     from blrkit.classical.newton import blr_newton, newton_minimize
@@ -213,7 +213,7 @@ def _separable(p: Problem):
     return loss, (lambda m: c * expit(m) - b + m), (lambda m: c * expit(m) * expit(-m) + 1)
 
 
-@register("diagonal_newton")
+@register()
 def diagonal_newton(p: Problem, recipe) -> list[Check]:
     import scipy.optimize
 
@@ -264,7 +264,7 @@ def _vectorise(fn, data_ndim):
 
 
 # the Hessians at 2D sigma points: (2D, batch, n, D) intermediates and (2D, batch, D, D) results
-@register("variational_newton", elements=lambda p: 4.0 * 2 * p.dim * p.batch * (p.n * p.dim + p.dim ** 2))
+@register(elements=lambda p: 4.0 * 2 * p.dim * p.batch * (p.n * p.dim + p.dim ** 2))
 def variational_newton(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import variational_newton as driver
     from blrkit.classical.variational_newton import quartic_vi
@@ -288,8 +288,7 @@ def variational_newton(p: Problem, recipe) -> list[Check]:
                     (res.precisions, np.stack([e[1] for e in exact], axis=1)))]
 
 
-@register("variational_newton_improved",
-          elements=lambda p: 4.0 * 2 * p.dim * p.batch * (p.n * p.dim + p.dim ** 2))
+@register(elements=lambda p: 4.0 * 2 * p.dim * p.batch * (p.n * p.dim + p.dim ** 2))
 def variational_newton_improved(p: Problem, recipe) -> list[Check]:
     """The improved BLR (Lin, Schmidt & Khan 2020) on a non-convex loss, ρ = 0.9: the driver
     (``rule="improved"``) against :func:`blrkit.classical.variational_newton.variational_newton` with
@@ -382,7 +381,7 @@ def _vogn_derived(recipe, m, s, rho, K, N, M, n_samples, terms, draws):
     return np.stack(ms), np.stack(ss)
 
 
-@register("ogn")
+@register()
 def ogn(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import online_gauss_newton
     from blrkit.classical.ogn import online_gauss_newton as classical
@@ -390,7 +389,7 @@ def ogn(p: Problem, recipe) -> list[Check]:
     return _ogn_checks(p, recipe, online_gauss_newton, classical, "ogn")
 
 
-@register("vogn")
+@register()
 def vogn(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import vogn as driver
     from blrkit.classical.ogn import vogn as classical
@@ -398,7 +397,7 @@ def vogn(p: Problem, recipe) -> list[Check]:
     return _ogn_checks(p, recipe, driver, classical, "vogn", n_samples=3)
 
 
-@register("vogn_improved")
+@register()
 def vogn_improved(p: Problem, recipe) -> list[Check]:
     """VOGN with the improved BLR's precision step, against the hand-written loop in its retraction form."""
     from blrkit.algorithms import vogn as driver

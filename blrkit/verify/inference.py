@@ -19,7 +19,7 @@ from blrkit.verify.registry import (
 PRIOR, START, SWEEPS = dict(mean_prior=(0.5, 0.1), precision_prior=(2.0, 3.0)), (1.0, 1.0), 12
 
 
-@register("vmp")
+@register()
 def vmp(p: Problem, recipe) -> list:
     from blrkit.algorithms import vmp_normal_gamma as driver
     from blrkit.classical.vmp import normal_gamma_cavi
@@ -79,7 +79,7 @@ def _bayespy(y, res) -> list:
 REGRESSION = dict(alpha=0.5, noise_prior=(2.0, 3.0))
 
 
-@register("vmp_regression")
+@register()
 def vmp_regression(p: Problem, recipe) -> list:
     r"""VMP for Bayesian linear regression with an unknown noise precision, q(w) q(τ) (a full-covariance Gaussian
     × Gamma): the driver against the coordinate ascent written by hand (:mod:`blrkit.classical.vmp`) and against
@@ -125,7 +125,7 @@ def vmp_regression(p: Problem, recipe) -> list:
 SKLEARN_DIGAMMA = 1e-7
 
 
-@register("svi_lda")
+@register()
 def svi_lda(p: Problem, recipe) -> list:
     r"""SVI for latent Dirichlet allocation: every minibatch's topic parameters λ (ρ_t = (10 + t)^(−0.7) < 1) and
     local γ against online LDA written by hand from Hoffman, Blei & Bach (2010, Alg. 2) (:mod:`blrkit.classical.lda`),
@@ -170,7 +170,7 @@ def svi_lda(p: Problem, recipe) -> list:
 EM_K, EM_STEPS = 3, 15
 
 
-@register("em")
+@register()
 def em(p: Problem, recipe) -> list:
     r"""EM for a full-covariance Gaussian mixture (ρ = 1, the delta method for the parameters; Sec. 5.2): every
     iterate of the driver against a textbook EM written by hand (:mod:`blrkit.classical.em`) and against
@@ -237,7 +237,7 @@ def _sklearn_em(X, w0, m0, P0, res) -> Check:
     return compare(name, SEQUENCE, True, *pairs)
 
 
-@register("ncvmp")
+@register()
 def ncvmp(p: Problem, recipe) -> list:
     """Non-conjugate VMP (ρ = 1, Gauss–Hermite expectations) for Bayesian logistic regression: every iterate
     against Knowles & Minka's update in mean and variance written by hand with SciPy's adaptive quadrature
@@ -276,7 +276,7 @@ def ncvmp(p: Problem, recipe) -> list:
             Check("stationarity of the ELBO over Gaussians (adaptive quadrature)", float(error), SEQUENCE, True)]
 
 
-@register("svi")
+@register()
 def svi(p: Problem, recipe) -> list:
     r"""SVI for a Gaussian mean (known noise variance): the driver against Hoffman et al.'s update written by
     hand (:mod:`blrkit.classical.svi`) on the same minibatches, ρ_t = (1 + t)^(−0.7), M = N/4; and against the

@@ -19,7 +19,7 @@ from blrkit.verify.registry import SAME_CODE, SEQUENCE, Check, Problem, compare,
 
 # means and covariances of T steps, five times (driver, derived, textbook, filterpy, pykalman), and the
 # joint Gaussian of the first 40 steps (states and observations)
-@register("kalman_update", elements=lambda p: 5.0 * p.batch * p.n * (p.dim + 1) ** 2 + 4 * (80.0 * p.dim) ** 2)
+@register(elements=lambda p: 5.0 * p.batch * p.n * (p.dim + 1) ** 2 + 4 * (80.0 * p.dim) ** 2)
 def kalman_update(p: Problem, recipe) -> list[Check]:
     from blrkit.algorithms import kalman_filter
     from blrkit.classical.kalman import joint_posterior

@@ -37,7 +37,7 @@ def himmelblau_hess(th):
     return np.stack([np.stack([hxx, hxy], -1), np.stack([hxy, hyy], -1)], -2)
 
 
-@register("multimodal")
+@register()
 def multimodal(p: Problem, recipe) -> list:
     import scipy.optimize
 
@@ -101,7 +101,7 @@ def bimodal():
     return loss, grad, hess
 
 
-@register("ncvi")
+@register()
 def ncvi(p: Problem, recipe) -> list:
     """Non-conjugate VI with a mixture (Sec. 5.4) on the bimodal target, which is in the family: from the
     starts (−3, 3) (jittered per problem), ρ = 0.2, ρ_π = 0.1, 4 samples per component.  The driver
@@ -141,7 +141,7 @@ def ncvi(p: Problem, recipe) -> list:
                     (1 / res.precisions[..., 0, 0], np.broadcast_to(var, res.weights.shape)))]
 
 
-@register("dropout")
+@register()
 def dropout(p: Problem, recipe) -> list:
     """Dropout (Sec. 4.3) on least squares: the driver against DropConnect SGD written by hand on the same
     minibatches and masks (step ρN/(Mp)), and its ``keep_prob * means`` against inverted dropout by hand
@@ -171,7 +171,7 @@ def dropout(p: Problem, recipe) -> list:
             compare("classical.dropout.inverted_dropout (m~ = p m)", SEQUENCE, True, (keep * res.means, inverted))]
 
 
-@register("dropout_noise")
+@register()
 def dropout_noise(p: Problem, recipe) -> list:
     """Dropout with a slab of finite variance (σ = 0.3) on least squares: the driver against DropConnect with
     Gaussian noise on the kept weights written by hand on the same minibatches, masks and noise (step ρN/(Mp));

@@ -1,7 +1,7 @@
 r"""The registry of the verification table: checks, rows, tolerances and Table 1 itself.
 
-A *row check* is a function ``check(problem, recipe) -> list[Check]`` registered under a recipe
-name of :data:`blrkit.derive.RECIPES` with :func:`register`; it builds a seeded problem, runs
+A *row check* is a function ``check(problem, recipe) -> list[Check]`` that the record of a recipe
+(:data:`blrkit.derive.known.RECORDS`) names in its ``check`` field; it builds a seeded problem, runs
 the public driver that a user calls (``blrkit.algorithms.*``) and compares its every output
 with counterparts. A counterpart is *independent* when it shares no code with the emitted step:
 a hand-written oracle in :mod:`blrkit.classical`, SciPy, a quadrature, Bayes' rule, a
@@ -22,12 +22,15 @@ from typing import Callable
 
 import numpy as np
 
+from functools import lru_cache
+
 from blrkit.paper import cite
 
 __all__ = [
-    "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "SAME_CODE", "SECTION_ROWS", "SEQUENCE",
-    "TABLE_1", "TABLE_1_GROUPS", "Check", "Problem", "Row", "SectionRow", "compare", "driver_raised", "extra_recipes", "memory_bytes", "not_yet_rows",
-    "optional", "register", "register_section_row", "relative_error", "section", "table_1_group", "table_1_recipes",
+    "CHECKS", "CLOSED_FORM", "ITERATIVE", "MEMORY", "NOT_INSTALLED", "PAPER_TABLE_1", "SAME_CODE", "SECTION_ROWS",
+    "SEQUENCE", "TABLE_1", "TABLE_1_GROUPS", "Check", "Problem", "Row", "SectionRow", "compare",
+    "driver_raised", "extra_recipes", "memory_bytes", "not_yet_rows", "optional", "record_group", "register",
+    "register_section_row", "relative_error", "resolve", "section", "table_1", "table_1_group", "table_1_recipes",
 ]
 
 # -- tolerances: every one used by the row checks, with its reason ------------------------------
@@ -199,12 +202,42 @@ def skipped(name: str, tolerance: float) -> Check:
     return Check(name, None, tolerance, True, NOT_INSTALLED)
 
 
-# -- the row checks: one per recipe name ---------------------------------------------------------
+# -- the row checks: one per recipe, named by its record ----------------------------------------
 
-#: recipe name -> check(problem, recipe) -> list of Check
-CHECKS: dict[str, Callable] = {}
+class _RecordChecks(dict):
+    """recipe name -> row check, as each record of :data:`blrkit.derive.known.RECORDS` names it
+    (``record.check``): filled when first read, not when :mod:`blrkit.verify` is imported (the records import
+    SymPy; building the command line's parser must not). Otherwise a plain dict (tests may patch it)."""
 
-#: recipe name -> elements(problem): about how many float64 values its check holds at its peak
+    def fill(self) -> None:
+        """Read the records (once): each recipe's check and the memory estimate :func:`register` gave it."""
+        if self.__dict__.get("filled"):
+            return
+        self.__dict__["filled"] = True
+        from blrkit.derive.known import RECORDS
+
+        for name, r in RECORDS.items():
+            check = resolve(r.check)
+            dict.setdefault(self, name, check)
+            MEMORY.setdefault(name, getattr(check, "elements", _default_elements))
+
+
+def _filled_first(method):
+    def call(self, *args, **kwargs):
+        self.fill()
+        return method(self, *args, **kwargs)
+    call.__name__, call.__doc__ = method.__name__, method.__doc__
+    return call
+
+
+for _method in ("__getitem__", "__contains__", "__iter__", "__len__", "__delitem__", "__setitem__", "__repr__",
+                "__eq__", "get", "keys", "values", "items", "pop", "setdefault", "update", "copy"):
+    setattr(_RecordChecks, _method, _filled_first(getattr(dict, _method)))
+
+#: recipe name -> check(problem, recipe) -> list of Check: the check each record names
+CHECKS: dict[str, Callable] = _RecordChecks()
+
+#: row name -> elements(problem): about how many float64 values its check holds at its peak
 MEMORY: dict[str, Callable[[Problem], float]] = {}
 
 
@@ -213,14 +246,24 @@ def _default_elements(p: Problem) -> float:
     return 8.0 * p.batch * p.n * p.dim + 100.0 * p.batch * p.dim ** 2
 
 
-def register(name: str, *, elements: Callable[[Problem], float] = _default_elements):
-    """Decorator: register a row check under recipe ``name``, with an estimate of the number of
-    float64 values its problem needs (``elements(problem)``; used to refuse sizes that do not fit)."""
+def register(*, elements: Callable[[Problem], float] = _default_elements):
+    """Decorator of a row check: its estimate of the number of float64 values its problem needs
+    (``elements(problem)``; used to refuse sizes that do not fit). Which recipe a check verifies is said
+    by the recipe's record (``record.check = "module:function"``), not here."""
     def add(fn):
-        CHECKS[name] = fn
-        MEMORY[name] = elements
+        fn.elements = elements
         return fn
     return add
+
+
+def resolve(ref: str):
+    """The object a ``"module:function"`` reference of a record names.
+
+    >>> resolve("blrkit.verify.registry:relative_error") is relative_error
+    True
+    """
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 # -- rows of the sections after Table 1 (not recipes of the engine) -----------------------------
@@ -265,37 +308,52 @@ def memory_bytes(name: str, problem: Problem) -> float:
     >>> memory_bytes("no such row", Problem(dim=2, n=10, batch=1)) == 8 * (8 * 10 * 2 + 100 * 4)
     True
     """
+    CHECKS.fill()
     return 8.0 * MEMORY.get(name, _default_elements)(problem)
 
 
 # -- Table 1: the whole map ----------------------------------------------------------------------
 
-#: The rows of Khan & Rue (2023), Table 1, as (algorithm, candidate family, approximations,
-#: paper anchor, recipe names that implement it). A row none of whose recipes is registered is
-#: shown as "not yet"; a recipe in none of these rows is one of blrkit's extra rows.
-TABLE_1: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
-    ("Gradient descent", "Gaussian (fixed cov.)", "delta method", "gradient-descent", ("gradient_descent",)),
-    ("Newton's method", "Gaussian", "delta method", "newton", ("newton",)),
-    ("Multimodal optimisation", "mixture of Gaussians", "delta method", "multimodal", ("multimodal",)),
-    ("SGD", "Gaussian (fixed cov.)", "delta method, stochastic approx.", "sgd", ("sgd",)),
+#: The rows of Khan & Rue (2023), Table 1, as the paper gives them: (algorithm, candidate family,
+#: approximations, paper anchor).
+PAPER_TABLE_1: tuple[tuple[str, str, str, str], ...] = (
+    ("Gradient descent", "Gaussian (fixed cov.)", "delta method", "gradient-descent"),
+    ("Newton's method", "Gaussian", "delta method", "newton"),
+    ("Multimodal optimisation", "mixture of Gaussians", "delta method", "multimodal"),
+    ("SGD", "Gaussian (fixed cov.)", "delta method, stochastic approx.", "sgd"),
     ("RMSprop/Adam", "Gaussian (diagonal cov.)", "delta method, stochastic approx., Hessian approx., "
-     "square-root scaling, slow-moving scale vectors", "rmsprop", ("rmsprop", "adam")),
-    ("Dropout", "mixture of Gaussians", "delta method, stochastic approx., responsibility approx.",
-     "dropout", ("dropout",)),
-    ("STE", "Bernoulli", "delta method, stochastic approx.", "ste", ("ste",)),
-    ("Online Gauss-Newton (OGN)", "Gaussian (diagonal cov.)", "Gauss-Newton Hessian approx., no square root",
-     "ogn", ("ogn",)),
-    ("Variational OGN", "Gaussian (diagonal cov.)", "OGN without the delta method", "ogn", ("vogn",)),
-    ("BayesBiNN", "Bernoulli", "STE without the delta method", "bayesbinn", ("bayesbinn",)),
-    ("Conjugate Bayes", "exponential family", "rho = 1", "conjugate",
-     ("beta_bernoulli", "gamma_poisson", "dirichlet_categorical", "gaussian_mean", "normal_gamma")),
-    ("Laplace's method", "Gaussian", "delta method", "laplace", ("laplace",)),
-    ("Expectation-Maximisation", "exp. family + Gaussian", "delta method for the parameters", "em", ("em",)),
-    ("Stochastic VI (SVI)", "exp. family (mean-field)", "stochastic approx., local rho = 1", "svi", ("svi", "svi_lda")),
-    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("vmp", "vmp_regression")),
-    ("Non-conjugate VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp", ("ncvmp",)),
-    ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi", ("ncvi",)),
+     "square-root scaling, slow-moving scale vectors", "rmsprop"),
+    ("Dropout", "mixture of Gaussians", "delta method, stochastic approx., responsibility approx.", "dropout"),
+    ("STE", "Bernoulli", "delta method, stochastic approx.", "ste"),
+    ("Online Gauss-Newton (OGN)", "Gaussian (diagonal cov.)", "Gauss-Newton Hessian approx., no square root", "ogn"),
+    ("Variational OGN", "Gaussian (diagonal cov.)", "OGN without the delta method", "ogn"),
+    ("BayesBiNN", "Bernoulli", "STE without the delta method", "bayesbinn"),
+    ("Conjugate Bayes", "exponential family", "rho = 1", "conjugate"),
+    ("Laplace's method", "Gaussian", "delta method", "laplace"),
+    ("Expectation-Maximisation", "exp. family + Gaussian", "delta method for the parameters", "em"),
+    ("Stochastic VI (SVI)", "exp. family (mean-field)", "stochastic approx., local rho = 1", "svi"),
+    ("VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp"),
+    ("Non-conjugate VMP", "exp. family (mean-field)", "rho = 1 for all nodes", "vmp"),
+    ("Non-conjugate VI", "mixture of exp. families", "none", "ncvi"),
 )
+
+@lru_cache(maxsize=None)
+def table_1() -> tuple[tuple[str, str, str, str, tuple[str, ...]], ...]:
+    """The rows of Table 1 with the recipes that implement them: (algorithm, candidate family, approximations,
+    paper anchor, recipe names), the names read from the records (``record.table_1``, in the records' order).
+    A row none of whose recipes is registered is shown as "not yet"; a recipe in none of these rows is one
+    of blrkit's extra rows. Also the module attribute ``TABLE_1``, computed when first read (the records
+    import SymPy; building the command line's parser must not)."""
+    from blrkit.derive.known import RECORDS
+
+    return tuple((title, family, approx, anchor, tuple(name for name, r in RECORDS.items() if r.table_1 == title))
+                 for title, family, approx, anchor in PAPER_TABLE_1)
+
+
+def __getattr__(name: str):
+    if name == "TABLE_1":
+        return table_1()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The three blocks of Table 1 as the paper heads them, each with its number of :data:`TABLE_1` rows
@@ -313,16 +371,25 @@ def table_1_group(anchor: str) -> str:
     """
     start = 0
     for group, count in TABLE_1_GROUPS:
-        if any(a == anchor for _, _, _, a, _ in TABLE_1[start:start + count]):
+        if any(a == anchor for _, _, _, a in PAPER_TABLE_1[start:start + count]):
             return group
         start += count
     chapter = section(anchor).split(".")[0]
     return {"4": TABLE_1_GROUPS[1][0], "5": TABLE_1_GROUPS[2][0]}.get(chapter, TABLE_1_GROUPS[0][0])
 
 
+def record_group(record) -> str:
+    """The block of Table 1 a record's row is shown in: that of its Table 1 row (``record.table_1``), else
+    :func:`table_1_group` of its anchor (blrkit's extra rows)."""
+    for (title, *_), group in zip(PAPER_TABLE_1, (g for g, count in TABLE_1_GROUPS for _ in range(count))):
+        if record.table_1 and title == record.table_1:
+            return group
+    return table_1_group(record.anchor)
+
+
 def table_1_recipes() -> set[str]:
     """Every recipe name that implements (part of) a row of Table 1."""
-    return {name for *_, names in TABLE_1 for name in names}
+    return {name for *_, names in table_1() for name in names}
 
 
 def extra_recipes(recipes) -> list[str]:
@@ -353,5 +420,5 @@ def not_yet_rows(recipes) -> list[Row]:
     """The Table 1 rows that no registered recipe implements yet."""
     return [Row(name=recipe_names[0], title=title, section=section(anchor), family=family,
                 approximations=(approx,), implemented=False)
-            for title, family, approx, anchor, recipe_names in TABLE_1
+            for title, family, approx, anchor, recipe_names in table_1()
             if not any(r in recipes for r in recipe_names)]

@@ -13,7 +13,7 @@ import numpy as np
 from blrkit.verify.registry import CLOSED_FORM, SAME_CODE, Check, Problem, compare, optional, register, skipped
 
 
-@register("ridge")
+@register()
 def ridge(p: Problem, recipe) -> list[Check]:
     import scipy.linalg
 

@@ -456,4 +456,17 @@ FORMS = {
         shapes={'beta1': 'scalar', 'ess': 'scalar', 'g_avg': 'scalar', 'g_avg_new': 'scalar', 'g_dev': 'scalar', 'g_hat': 'scalar', 'h_avg': 'scalar', 'h_avg_new': 'scalar', 'h_hat': 'scalar', 'lr': 'scalar', 'm': 'scalar', 'm_new': 'scalar', 'rho': 'scalar', 't': 'scalar', 'weight_decay': 'scalar'},
         emitted='088f1d3b1d0e28542a9c1d9df768f29a9b24dc210aa8d7d0a78df703ff0b028e',
     ),
+    'ngvi_poisson': dict(
+        title='Natural-gradient VI (Poisson regression)',
+        states=('S', 'm'),
+        new={
+            # S_new = E_H*rho + S*(1 - rho) + alpha*rho
+            'S': Add(Mul(Symbol('E_H'), Symbol('rho')), Mul(Symbol('S'), Add(Integer(1), Mul(Integer(-1), Symbol('rho')))), Mul(Symbol('alpha'), Symbol('rho'))),
+            # m_new = m - rho*(E_g + alpha*m)/(E_H*rho + S*(1 - rho) + alpha*rho)
+            'm': Add(Symbol('m'), Mul(Integer(-1), Symbol('rho'), Add(Symbol('E_g'), Mul(Symbol('alpha'), Symbol('m'))), Pow(Add(Mul(Symbol('E_H'), Symbol('rho')), Mul(Symbol('S'), Add(Integer(1), Mul(Integer(-1), Symbol('rho')))), Mul(Symbol('alpha'), Symbol('rho'))), Integer(-1)))),
+        },
+        oracles=('E_H', 'E_g'),
+        shapes={'E_H': 'matrix', 'E_g': 'vector', 'S': 'matrix', 'S_new': 'matrix', 'alpha': 'scalar', 'm': 'vector', 'm_new': 'vector', 'rho': 'scalar'},
+        emitted='f4d771fd6dc918d6c5f8c2f87b81c49371335603aa602839748f591a6c7372bd',
+    ),
 }
