@@ -7,29 +7,37 @@ derivation: the step size ρ (:data:`~blrkit.derive.symbols.RHO`), a state and i
 lines compute: neither an argument nor an assignment), a count (an integer symbol or an ``int`` argument).
 No rule looks at a module's or a recipe's name.
 
-==========================  ==========================================================================
-rule                        rewrite of one right-hand side
-==========================  ==========================================================================
-``sign``                    an oracle term ``g`` → ``−g`` (the sign of the gradient, of E[H], …)
-``one minus rho``           a factor ``(1 − ρ)`` → 1 (the dropped decay of the old state)
-``rho``                     ρ → 1 outside ``(1 − ρ)`` (the step size dropped)
-``old state``               a new state → its old value (``S_new`` → ``S`` in the mean's update)
-``old state returned``      an output ``S_new`` → ``S`` (the step returns the state it was given)
-``count doubled``           a count ``N`` → ``2N`` (α₀ + N/2 → α₀ + N; N/M → 2N/M)
-``count dropped``           a count ``N`` → 1 (no N/M scale)
-``term dropped``            one term of a sum dropped (a prior, a retraction term, K R Kᵀ, …)
-``inverse dropped``         ``A⁻¹`` → ``A`` (a covariance for a precision, no Hessian in Newton's step)
-``fraction doubled``        a fraction ``p/q`` → ``2p/q`` (½ B S⁻¹ B → B S⁻¹ B; N/2 → N)
-``hyperparameter doubled``  an argument the step reads but does not advance ``x`` → ``2x`` (2R, 2β₀)
-``hyperparameter minus one`` such a scalar ``x`` → ``x − 1`` (α₀ − 1: the mode's offset for the mean's)
-==========================  ==========================================================================
+============================  ====================================================================================
+rule                          rewrite of one right-hand side (or of the outputs returned)
+============================  ====================================================================================
+``sign``                      an oracle term ``g`` → ``−g`` (the sign of the gradient, of E[H], …)
+``one minus rho``             a factor ``(1 − ρ)`` → 1 (the dropped decay of the old state)
+``rho``                       ρ → 1 outside ``(1 − ρ)`` (the step size dropped)
+``old state``                 a new state → its old value (``S_new`` → ``S`` in the mean's update)
+``old state returned``        an output ``S_new`` → ``S`` (the step returns the state it was given)
+``count doubled``             a count ``N`` → ``2N`` (α₀ + N/2 → α₀ + N; N/M → 2N/M)
+``count dropped``             a count ``N`` → 1 (no N/M scale)
+``term dropped``              one term of a sum dropped (a prior, a retraction term, K R Kᵀ, …)
+``inverse dropped``           ``A⁻¹`` → ``A`` (a covariance for a precision, no Hessian in Newton's step)
+``fraction doubled``          a fraction ``p/q`` → ``2p/q`` (½ B S⁻¹ B → B S⁻¹ B; N/2 → N)
+``hyperparameter doubled``    an argument the step reads but does not advance ``x`` → ``2x`` (2R, 2β₀)
+``hyperparameter minus one``  such a scalar ``x`` → ``x − 1`` (α₀ − 1: the mode's offset for the mean's)
+``hyperparameter plus one``   such a scalar ``x`` → ``x + 1`` (a prior mean off by one)
+``hyperparameter one``        such a scalar ``x`` → 1 (no 1/σ²)
+``hyperparameter sign``       such an argument ``x`` → ``−x`` (the sign of the observation, of its offset)
+``count plus one``            a count ``N`` → ``N + 1`` (κ₀ + N + 1)
+``count halved``              a count ``N`` → ``N/2`` (β₀ + N/2 for β₀ + N)
+``count for count``           one count for another, or two swapped (M for N: no N/M scale; M/N for N/M)
+``inverse to one``            ``A⁻¹`` → I, ``1/x`` → 1 (a gradient step for Newton's)
+============================  ====================================================================================
 
 The mutated derivation (``dataclasses.replace`` of its assignments or outputs) is printed by the same
 :meth:`~blrkit.derive.Derivation.emit` as the committed module; a variant that prints the same code as the
 original (or that the printer refuses) is dropped. :func:`recorded_calls` records the arguments the row's
-driver passes to the step on the row's seeded problem; :func:`changes_output` says whether a variant's step
-gives another output on them (a variant that does not is algebraically the original there: dropped and
-reported by :func:`survey`). :func:`installed` puts a variant where every driver imports the step;
+driver passes to the step on the row's seeded problem; :func:`difference` says whether a variant's step gives
+another output on them (``"wrong"``), the same (``"same"``: the original there) or raises (``"broken"``: the
+printed code is not the rewritten maths); :func:`survey` drops and reports all but the wrong
+ones. :func:`installed` puts a variant where every driver imports the step;
 :func:`killed` says whether the rows then fail by an independent check.
 
 What the rules cannot write (the oracle lines are code, not SymPy: the sampling, the quadrature, the EM
@@ -48,7 +56,6 @@ import contextlib
 import copy
 import importlib
 import pkgutil
-import random
 import sys
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -58,14 +65,15 @@ import numpy as np
 # SymPy and the derive layer are imported where used: blrkit.verify imports every module of its package, and
 # running a row needs neither
 
-__all__ = ["RULES", "Roles", "Survey", "Variant", "changes_output", "difference", "installed", "killed", "one_minus_rho",
-           "outputs", "recorded_calls", "recording", "roles", "rows_of", "same_outputs", "sample", "survey",
-           "usable", "variants"]
+__all__ = ["RULES", "Roles", "Survey", "Variant", "changes_output", "difference", "installed", "killed",
+           "names", "one_minus_rho", "outputs", "recorded_calls", "recording", "roles", "rows_of", "same_outputs",
+           "survey", "usable", "variant", "variants"]
 
 
 def _name(sym) -> str:
     """The name ``sym`` has in the emitted code (``m`` for the mixture's ``m_k``)."""
     from blrkit.derive.printing import CODE_NAMES
+
     name = getattr(sym, "name", None)
     name = name if isinstance(name, str) else str(sym)
     return CODE_NAMES.get(name, name)
@@ -90,6 +98,7 @@ class Roles:
     def hyperparameter(self, s) -> bool:
         """An argument the update reads but does not advance: a prior's parameter, a noise variance, data."""
         from blrkit.derive.symbols import RHO
+
         a = self.arguments.get(_name(s))
         return (a is not None and a.kind in ("scalar", "data") and s != RHO and s not in self.old.values()
                 and f"{a.name}_new" not in self.targets)
@@ -97,6 +106,7 @@ class Roles:
     def oracle(self, s) -> bool:
         """A term the oracle lines compute: not an argument, not an assignment, not ρ, not a count."""
         from blrkit.derive.symbols import RHO
+
         n = _name(s)
         return (n not in self.arguments and n not in self.targets and s != RHO and s not in self.dims
                 and not self.count(s))
@@ -106,6 +116,7 @@ def roles(d) -> Roles:
     """The roles of ``d``'s symbols: its arguments, its assignments' targets, each new state's old value, its
     dimensions."""
     import sympy as sp
+
     args = {a.name: a for a in d.arguments}
     symbols = {}
     for a in d.assignments:
@@ -136,6 +147,7 @@ def one_minus_rho(expr, r: Roles | None = None):
     """A factor ``(1 − ρ)`` → 1."""
     import sympy as sp
     from blrkit.derive.symbols import RHO
+
     factor = 1 - RHO
     return [("(1 - rho) dropped", expr.xreplace({factor: sp.S.One}))] if expr.has(factor) else []
 
@@ -144,6 +156,7 @@ def rho(expr, r: Roles):
     """ρ → 1 outside the factors ``(1 − ρ)``."""
     import sympy as sp
     from blrkit.derive.symbols import RHO
+
     if not expr.has(RHO):
         return []
     hold = sp.Dummy("one_minus_rho")
@@ -166,35 +179,39 @@ def count_doubled(expr, r: Roles):
 def count_dropped(expr, r: Roles):
     """A count ``N`` → 1, one variant per count."""
     import sympy as sp
+
     return [(f"{_name(s)} dropped", expr.xreplace({s: sp.S.One})) for s in _sorted(expr.free_symbols) if r.count(s)]
 
 
 def term_dropped(expr, r: Roles):
     """One term of a top-level sum dropped, one variant per term."""
     import sympy as sp
+
     if not isinstance(expr, (sp.Add, sp.MatAdd)) or len(expr.args) < 2:
         return []
     return [(f"term {_short(t)} dropped", expr.func(*[u for u in expr.args if u is not t]))
             for t in expr.args]
 
 
-def inverse_dropped(expr, r: Roles):
-    """An inverse ``A⁻¹`` (or ``1/x``) → ``A``, one variant per inverse."""
+def _inverses(expr) -> list:
+    """The inverses in ``expr`` (``A⁻¹``, ``1/x``), each once, in the order of a preorder traversal."""
     import sympy as sp
+
     nodes = [x for x in sp.preorder_traversal(expr)
              if isinstance(x, sp.Inverse) or (isinstance(x, sp.MatPow) and x.exp == -1)
              or (isinstance(x, sp.Pow) and x.exp == -1 and not x.base.is_number)]
-    out, seen = [], set()
-    for x in nodes:
-        if x not in seen:
-            seen.add(x)
-            out.append((f"{_short(x.args[0])} for its inverse", expr.xreplace({x: x.args[0]})))
-    return out
+    return list(dict.fromkeys(nodes))
+
+
+def inverse_dropped(expr, r: Roles):
+    """An inverse ``A⁻¹`` (or ``1/x``) → ``A``, one variant per inverse."""
+    return [(f"{_short(x.args[0])} for its inverse", expr.xreplace({x: x.args[0]})) for x in _inverses(expr)]
 
 
 def fraction_doubled(expr, r: Roles):
     """A fraction ``p/q`` → ``2p/q``, one variant per fraction."""
     import sympy as sp
+
     fracs = sorted({x for x in expr.atoms(sp.Rational) if not x.is_integer and x.q != 1}, key=str)
     return [(f"2 * {x} for {x}", expr.xreplace({x: 2 * x})) for x in fracs]
 
@@ -208,15 +225,70 @@ def hyperparameter_doubled(expr, r: Roles):
 def hyperparameter_minus_one(expr, r: Roles):
     """Such a scalar argument ``x`` → ``x − 1``."""
     import sympy as sp
+
     return [(f"{_name(s)} - 1 for {_name(s)}", expr.xreplace({s: s - 1})) for s in _sorted(expr.free_symbols)
             if r.hyperparameter(s) and not isinstance(s, sp.MatrixSymbol)]
+
+
+def hyperparameter_plus_one(expr, r: Roles):
+    """Such a scalar argument ``x`` → ``x + 1``."""
+    import sympy as sp
+
+    return [(f"{_name(s)} + 1 for {_name(s)}", expr.xreplace({s: s + 1})) for s in _sorted(expr.free_symbols)
+            if r.hyperparameter(s) and not isinstance(s, sp.MatrixSymbol)]
+
+
+def hyperparameter_one(expr, r: Roles):
+    """Such a scalar argument ``x`` → 1 (a noise variance, a prior's precision forgotten)."""
+    import sympy as sp
+
+    return [(f"1 for {_name(s)}", expr.xreplace({s: sp.S.One})) for s in _sorted(expr.free_symbols)
+            if r.hyperparameter(s) and not isinstance(s, sp.MatrixSymbol)]
+
+
+def hyperparameter_sign(expr, r: Roles):
+    """An argument the step reads but does not advance ``x`` → ``−x`` (the sign of an observation)."""
+    return [(f"-{_name(s)} for {_name(s)}", expr.xreplace({s: -s})) for s in _sorted(expr.free_symbols)
+            if r.hyperparameter(s)]
+
+
+def count_plus_one(expr, r: Roles):
+    """A count ``N`` → ``N + 1``."""
+    return [(f"{_name(s)} + 1 for {_name(s)}", expr.xreplace({s: s + 1})) for s in _sorted(expr.free_symbols)
+            if r.count(s)]
+
+
+def count_halved(expr, r: Roles):
+    """A count ``N`` → ``N/2``."""
+    return [(f"{_name(s)}/2 for {_name(s)}", expr.xreplace({s: s / 2})) for s in _sorted(expr.free_symbols)
+            if r.count(s)]
+
+
+def count_for_count(expr, r: Roles):
+    """One count for another (``N`` → ``M``: the minibatch's size for the data's), and the two swapped."""
+    counts = [s for s in _sorted(expr.free_symbols) if r.count(s)]
+    out = [(f"{_name(b)} for {_name(a)}", expr.xreplace({a: b})) for a in counts for b in counts if a != b]
+    out += [(f"{_name(a)} and {_name(b)} swapped", expr.xreplace({a: b, b: a}))
+            for i, a in enumerate(counts) for b in counts[i + 1:]]
+    return out
+
+
+def inverse_to_one(expr, r: Roles):
+    """An inverse ``A⁻¹`` (or ``1/x``) → the identity (or 1): Newton's step without its Hessian."""
+    import sympy as sp
+
+    return [(f"no {_short(x)}", expr.xreplace({x: sp.Identity(x.shape[0]) if getattr(x, "is_Matrix", False)
+                                                else sp.S.One})) for x in _inverses(expr)]
 
 
 #: rule key -> rule (a function of a right-hand side and the derivation's roles)
 RULES = {"sign": sign, "one minus rho": one_minus_rho, "rho": rho, "old state": old_state,
          "count doubled": count_doubled, "count dropped": count_dropped, "term dropped": term_dropped,
          "inverse dropped": inverse_dropped, "fraction doubled": fraction_doubled,
-         "hyperparameter doubled": hyperparameter_doubled, "hyperparameter minus one": hyperparameter_minus_one}
+         "hyperparameter doubled": hyperparameter_doubled, "hyperparameter minus one": hyperparameter_minus_one,
+         "hyperparameter plus one": hyperparameter_plus_one, "hyperparameter one": hyperparameter_one,
+         "hyperparameter sign": hyperparameter_sign, "count plus one": count_plus_one, "count halved": count_halved,
+         "count for count": count_for_count, "inverse to one": inverse_to_one}
 
 
 def _sorted(symbols):
@@ -262,6 +334,29 @@ def _candidates(d):
                    replace(d, outputs=outs, extra={**d.extra, "in_order": True}))
 
 
+def names(recipe: str) -> tuple[str, ...]:
+    """The name of every rewrite the rules make of ``recipe``'s derivation, before any is printed."""
+    from blrkit.derive import RECIPES
+
+    return tuple(name for name, _, _ in _candidates(RECIPES[recipe].derive()))
+
+
+def variant(recipe: str, name: str) -> Variant | None:
+    """The rewrite ``name`` of ``recipe``'s derivation, printed; None when it prints the original's code or the
+    printer refuses it (:func:`variants` says which). Raises ``KeyError`` when the rules make no such rewrite."""
+    from blrkit.derive import RECIPES
+
+    d = RECIPES[recipe].derive()
+    for what, rule, mutated in _candidates(d):
+        if what == name:
+            try:
+                source = mutated.emit(recipe=recipe)
+            except Exception:  # noqa: BLE001 -- a rewrite the printer cannot print is no variant
+                return None
+            return None if source == d.emit(recipe=recipe) else Variant(recipe, name, rule, mutated, source)
+    raise KeyError(f"the rules make no rewrite {name!r} of {recipe!r}")
+
+
 def variants(recipe: str) -> tuple[tuple[Variant, ...], tuple[tuple[str, str], ...]]:
     """Every variant the rules make of ``recipe``'s derivation that prints other code than the original, and
     ``(name, reason)`` of each rewrite dropped (printed the same code as the original or as an earlier variant,
@@ -283,14 +378,6 @@ def variants(recipe: str) -> tuple[tuple[Variant, ...], tuple[tuple[str, str], .
         seen[source] = name
         kept.append(Variant(recipe, name, rule, mutated, source))
     return tuple(kept), tuple(dropped)
-
-
-def sample(recipe: str, k: int, seed: int = 0) -> tuple[Variant, ...]:
-    """``k`` of ``recipe``'s variants, chosen by ``seed`` (all of them when it has ``k`` or fewer)."""
-    kept, _ = variants(recipe)
-    if len(kept) <= k:
-        return kept
-    return tuple(kept[i] for i in sorted(random.Random(f"{seed} {recipe}").sample(range(len(kept)), k)))
 
 
 # -- running a variant -----------------------------------------------------------------------------------
@@ -356,13 +443,20 @@ def killed(variant: Variant, run_row: Callable, calls: list | None = None) -> tu
     return all(rejected(r) for r in results), results
 
 
-def recording(fn: Callable, calls: list, limit: int = 50) -> Callable:
+class _Recorded(Exception):
+    """Raised by :func:`recording` after its last recorded call, to stop the row that made it."""
+
+
+def recording(fn: Callable, calls: list, limit: int = 50, stop: bool = False) -> Callable:
     """``fn``, appending the arguments ``(args, kwargs)`` of its first ``limit`` calls to ``calls`` (copied as
-    they arrive: the step's inputs, a random generator's state included)."""
+    they arrive: the step's inputs, a random generator's state included); with ``stop``, the call after the
+    last recorded one raises instead of running (the caller has what it needs)."""
 
     def recorded(*args, **kwargs):
         if len(calls) < limit:
             calls.append(copy.deepcopy((args, kwargs)))
+        elif stop:
+            raise _Recorded
         return fn(*args, **kwargs)
 
     recorded.__name__ = fn.__name__
@@ -371,11 +465,15 @@ def recording(fn: Callable, calls: list, limit: int = 50) -> Callable:
 
 def recorded_calls(recipe: str, run_row: Callable, limit: int = 50) -> list:
     """The arguments of the first ``limit`` calls the rows' drivers make to ``recipe``'s step on the rows'
-    seeded problems (see :func:`recording`)."""
+    seeded problems (see :func:`recording`); a row stops at the call after them, its checks unrun."""
     calls: list = []
-    with _in_place_of(recipe, recording(_original(recipe), calls, limit)):
+    with _in_place_of(recipe, recording(_original(recipe), calls, limit, stop=True)):
         for name in rows_of(recipe):
-            run_row(name)
+            if len(calls) < limit:
+                try:
+                    run_row(name)
+                except _Recorded:
+                    pass
     return calls
 
 
@@ -462,11 +560,10 @@ class Survey:
         return len(self.kept) - len(self.survivors)
 
 
-def survey(recipe: str, run_row: Callable, k: int | None = None, seed: int = 0) -> Survey:
-    """Make ``recipe``'s variants (``k`` of them chosen by ``seed``, or all), drop those that do not change the
-    step's output on the rows' recorded inputs, and run the rows on each of the rest."""
-    made, dropped = variants(recipe)
-    chosen = made if k is None else sample(recipe, k, seed)
+def survey(recipe: str, run_row: Callable) -> Survey:
+    """Make every variant of ``recipe``, drop those that do not change the step's output on the rows' recorded
+    inputs, and run the rows on each of the rest."""
+    chosen, dropped = variants(recipe)
     calls = recorded_calls(recipe, run_row)
     kept, survivors, guarded, dropped = [], [], [], list(dropped)
     for v in chosen:
@@ -509,7 +606,8 @@ def main(argv=None) -> int:
         if ns.verbose:
             print("".join(f"    + {v}\n" for v in s.kept if v not in s.survivors), end="")
             print("".join(f"    - {v}: {why}\n" for v, why in s.dropped), end="")
-            print("".join(f"    ! {v}: the row fails by an error, no check ran: {why}\n" for v, why in s.guarded), end="")
+            print("".join(f"    ! {v}: the row fails by an error, no check ran: {why}\n"
+                          for v, why in s.guarded), end="")
     print(f"total: {total[0]} variants, {total[1]} killed, {total[2]} dropped")
     return 0 if total[0] == total[1] else 1
 
