@@ -65,6 +65,11 @@ class Record:
         ``{"state": {...}, "arguments": {...}, "n_steps": int}``, the keyword arguments of the emitted step.
     tolerance : float or None
         For the generic check: the largest relative error of the driver's iterates against the oracle's.
+    textbook_form : tuple or None
+        The update as its literature writes it, typed by hand in :func:`blrkit.reverse.parse_update`'s syntax,
+        for the test that :func:`blrkit.reverse.identify` names it: ``(update, states, gradients,
+        hyperparameters, {derivation parameter: expected user expression})`` (the rows before this field keep
+        theirs in tests/reverse/test_recipes.py).
     """
 
     name: str
@@ -84,6 +89,7 @@ class Record:
     check: str = ""
     check_problem: Callable | None = None
     tolerance: float | None = None
+    textbook_form: tuple | None = None
 
     def __post_init__(self):
         if not self.module:
@@ -327,7 +333,9 @@ RECORDS: dict[str, Record] = {r.name: r for r in (
     Record("ngvi_poisson", "Natural-gradient VI (Poisson regression)", "multivariate-gaussian", (),
            "ngvi_poisson_step", "variational-newton", "blrkit.classical.ngvi_poisson:ngvi_poisson",
            "blrkit.algorithms.iterate:iterate", _NB + "07_flat_minima.ipynb", problem=_poisson_isotropic,
-           check="blrkit.verify.iterates:iterates", check_problem=_poisson_regression_problem, tolerance=1e-8),
+           check="blrkit.verify.iterates:iterates", check_problem=_poisson_regression_problem, tolerance=1e-8,
+           textbook_form=("S_new = (1 - r)*S + r*(EH + alpha); m_new = m - r*inv(S_new)*(Eg + alpha*m)", "m S",
+                          "Eg EH", "r alpha", {"rho": "r", "alpha": "alpha"})),
 )}
 
 

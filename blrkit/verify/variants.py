@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib
 import pkgutil
 import sys
@@ -404,10 +405,13 @@ def _drivers(fn) -> list:
 
 @contextlib.contextmanager
 def _in_place_of(recipe: str, fn: Callable):
+    """``fn`` in place of ``recipe``'s step in every driver that imports it; a recipe run by the generic driver
+    (:func:`blrkit.algorithms.iterate.iterate`, whose row check reads the step from its generated module) has
+    it replaced in that module."""
+    from blrkit.derive import RECIPES
+
     original = _original(recipe)
-    targets = _drivers(original)
-    if not targets:
-        raise LookupError(f"no driver of blrkit.algorithms imports {original.__name__}")
+    targets = _drivers(original) or [importlib.import_module(f"blrkit.algorithms._generated.{RECIPES[recipe].module}")]
     try:
         for t in targets:
             setattr(t, original.__name__, fn)
@@ -452,6 +456,7 @@ def recording(fn: Callable, calls: list, limit: int = 50, stop: bool = False) ->
     they arrive: the step's inputs, a random generator's state included); with ``stop``, the call after the
     last recorded one raises instead of running (the caller has what it needs)."""
 
+    @functools.wraps(fn)  # its signature is the step's: a driver that reads the step's arguments reads them
     def recorded(*args, **kwargs):
         if len(calls) < limit:
             calls.append(copy.deepcopy((args, kwargs)))
@@ -459,7 +464,6 @@ def recording(fn: Callable, calls: list, limit: int = 50, stop: bool = False) ->
             raise _Recorded
         return fn(*args, **kwargs)
 
-    recorded.__name__ = fn.__name__
     return recorded
 
 

@@ -525,6 +525,31 @@ CASES = {
 }
 
 
+
+def record_case(recipe):
+    """A record with a check problem and an oracle (a row composed of existing pieces): one step of its
+    problem against the oracle, given the draws a step that samples takes from a generator seeded alike."""
+    def case(rng):
+        from blrkit.verify import Problem
+        from blrkit.verify.registry import resolve
+
+        seed = int(rng.integers(2**31))
+        spec = recipe.check_problem(Problem(seed=seed, dim=D, n=N))
+        state, arguments = spec["state"], dict(spec["arguments"])
+        given = {k: v for k, v in arguments.items() if k != "n_samples"}
+        if "n_samples" in arguments:  # the step draws (n_samples, *shape of the first state) from rng
+            shape = np.shape(next(iter(state.values())))
+            given["eps"] = np.random.default_rng(seed).standard_normal((1, arguments["n_samples"], *shape))
+        out = resolve(recipe.classical)(**state, **given)
+        names = [o.name for o in recipe.derive().outputs]
+        kwargs = lambda: {**state, **arguments, **({"rng": np.random.default_rng(seed)}  # noqa: E731
+                                                   if "n_samples" in arguments else {})}
+        return kwargs, {n: o[1] for n, o in zip(names, out)}
+    return case
+
+
+CASES.update({n: record_case(r) for n, r in RECIPES.items() if r.check_problem is not None and n not in CASES})
+
 CONJUGATE = [r.name for r in RECIPES.values() if r.anchor == "conjugate"]
 
 

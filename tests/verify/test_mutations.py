@@ -43,8 +43,10 @@ def _ids(case):
     return f"{module}: {MUTATIONS[module][3][i][0]}"
 
 
-def test_every_emitted_module_has_mutations():
-    assert {r.module for r in RECIPES.values()} == set(MUTATIONS)
+def test_the_hand_table_names_emitted_modules():
+    """Every recipe gets its wrong variants from its derivation (test_variants_from_the_derivation); the hand table
+    is optional (a new row needs no entry) and names only modules that a recipe emits."""
+    assert set(MUTATIONS) <= {r.module for r in RECIPES.values()}
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)
@@ -173,7 +175,7 @@ def test_variants_from_the_derivation(recipe):
             break
     assert len(tested) == PER_RECIPE, tested
     module = RECIPES[recipe].module
-    marked = [(i, REPRODUCED[module, name]) for i, (name, *_) in enumerate(MUTATIONS[module][3])
+    marked = [(i, REPRODUCED[module, name]) for i, (name, *_) in enumerate(MUTATIONS.get(module, ((),) * 4)[3])
               if (module, name) in REPRODUCED]
     if marked:
         step = getattr(importlib.import_module(f"blrkit.algorithms._generated.{module}"), MUTATIONS[module][0])
