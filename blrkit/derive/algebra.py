@@ -5,6 +5,8 @@ At the bottom of the derive layer's imports (SymPy only).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 from sympy import MatrixExpr
 
@@ -14,7 +16,15 @@ SCALARS = {"rho", "n_data", "n_batch"}
 
 def expand_terms(e):
     """Expand, then collect each matrix term's scalar coefficient and factor it (elementwise
-    updates: the coefficient of each array symbol, ρ and the counts N, M being scalars)."""
+    updates: the coefficient of each array symbol, ρ and the counts N, M being scalars).
+
+    Computed once per expression and process: the derivations ask for the same expansions again
+    (a third of the calls deriving every recipe), and SymPy expressions are immutable."""
+    return _expand_terms(e) if isinstance(e, sp.Basic) else _expand_terms.__wrapped__(e)
+
+
+@lru_cache(maxsize=4096)
+def _expand_terms(e):
     if not isinstance(e, MatrixExpr):
         e = sp.expand(e)
         arrays = sorted((x for x in e.free_symbols if x.name not in SCALARS), key=lambda x: x.name)
@@ -31,6 +41,11 @@ def expand_terms(e):
 
 
 def is_zero(e) -> bool:
+    """Is ``e`` identically zero?  A scalar is proved zero by expanding its numerator over one denominator
+    (exact, and cheaper than :func:`sympy.simplify`); what that leaves, and a matrix, by ``simplify``."""
+    if not isinstance(e, MatrixExpr):
+        if sp.expand(sp.together(e).as_numer_denom()[0]) == 0:
+            return True
     e = expand_terms(e)
     if isinstance(e, MatrixExpr):
         return e.is_ZeroMatrix or e == sp.ZeroMatrix(*e.shape) or sp.simplify(e) == sp.ZeroMatrix(*e.shape)

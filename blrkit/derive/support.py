@@ -49,10 +49,8 @@ class Request:
         return " | ".join(parts)
 
 
-@lru_cache(maxsize=None)
-def user_families() -> dict:
-    """Two families a user builds: the von Mises (T = (cos θ, sin θ) on the circle) and the inverse
-    Gaussian (T = (x, 1/x), log h = −(3/2) log x: a base measure that is not constant)."""
+def _von_mises():
+    """The von Mises family, T = (cos θ, sin θ) on the circle."""
     import sympy as sp
 
     from ..families import ExponentialFamily, Parameter
@@ -68,6 +66,15 @@ def user_families() -> dict:
         natural_to_standard={"loc": sp.atan2(b, a), "kappa": sp.sqrt(a**2 + b**2)},
         closed_forms={"newton_start": (1.0, 0.0)},
         example=lambda rng: {"loc": float(rng.uniform(-2.5, 2.5)), "kappa": float(rng.uniform(0.5, 3.0))})
+    return von_mises
+
+
+def _inverse_gaussian():
+    """The inverse Gaussian family, T = (x, 1/x), log h = −(3/2) log x: a base measure that is not constant."""
+    import sympy as sp
+
+    from ..families import ExponentialFamily, Parameter
+
     x = sp.Symbol("theta", positive=True)
     e1, e2 = sp.symbols("eta1 eta2", negative=True)
     m, nu = sp.symbols("m nu", positive=True)
@@ -79,7 +86,28 @@ def user_families() -> dict:
         natural_to_standard={"m": sp.sqrt(e2 / e1), "nu": -2 * e2},
         closed_forms={"newton_start": (-0.5, -0.5)},
         example=lambda rng: {"m": float(rng.uniform(0.5, 2.0)), "nu": float(rng.uniform(1.0, 4.0))})
-    return {"von-mises": von_mises, "inverse-gaussian": inverse_gaussian}
+    return inverse_gaussian
+
+
+#: key -> builder of the two user families, built on first use (the inverse Gaussian checks its normalisation
+#: by quadrature, with SciPy: a request for a shipped family need not pay for it)
+_USER_BUILDERS = {"von-mises": _von_mises, "inverse-gaussian": _inverse_gaussian}
+#: the keys of the user families, known without building them
+USER_FAMILY_KEYS = tuple(_USER_BUILDERS)
+
+
+@lru_cache(maxsize=None)
+def user_family(key: str):
+    """The user family ``key`` (one of :data:`USER_FAMILY_KEYS`), built once per process."""
+    if key not in _USER_BUILDERS:
+        raise ValueError(f"key: {key!r} is not a user family ({', '.join(USER_FAMILY_KEYS)})")
+    return _USER_BUILDERS[key]()
+
+
+def user_families() -> dict:
+    """Two families a user builds: the von Mises (T = (cos θ, sin θ) on the circle) and the inverse
+    Gaussian (T = (x, 1/x), log h = −(3/2) log x: a base measure that is not constant)."""
+    return {key: user_family(key) for key in USER_FAMILY_KEYS}
 
 
 def _grid() -> tuple:
@@ -155,9 +183,8 @@ def family_object(key: str):
     """The family object of a request's family key (shipped or user)."""
     from ..families import FAMILIES
 
-    users = user_families()
-    if key in users:
-        return users[key]
+    if key in USER_FAMILY_KEYS:
+        return user_family(key)
     return FAMILIES[key]()
 
 
@@ -174,7 +201,7 @@ def arguments(request: Request) -> tuple:
     if request.family in COMPOSITE:
         return request.family, None, None, request.approximations
     gaussian = request.family in GAUSSIAN_KINDS or request.family == "gaussian-mixture"
-    family = request.family if request.family not in user_families() else family_object(request.family)
+    family = request.family if request.family not in USER_FAMILY_KEYS else family_object(request.family)
     prior = {"default": None, "none": None if gaussian else "none", "isotropic": "isotropic"}[request.prior]
     text = request.loss
     if text is None:

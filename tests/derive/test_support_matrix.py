@@ -43,3 +43,15 @@ def test_page_is_fresh(run_cache):
     rows = run_cache.get_all({cache_key(r): (lambda r=r: run(r)) for r in REQUESTS})
     text = page(list(rows.values()))
     assert PAGE.read_text(encoding="utf-8") == text, "regenerate: python -m blrkit.derive.support"
+
+
+def test_a_request_for_a_shipped_family_builds_no_user_family():
+    # the inverse Gaussian checks its normalisation by quadrature: a shipped family's request must not pay for it
+    from blrkit.derive.support import Request, USER_FAMILY_KEYS, arguments, user_family
+
+    calls = user_family.cache_info()
+    arguments(Request("normal-gamma", None, "default", ("stochastic",)))
+    assert user_family.cache_info() == calls
+    assert set(USER_FAMILY_KEYS) == {"von-mises", "inverse-gaussian"}
+    with pytest.raises(ValueError, match="key"):
+        user_family("normal-gamma")
