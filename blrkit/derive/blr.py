@@ -43,9 +43,11 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
 
     Parameters
     ----------
-    family : ExponentialFamily or str
-        The candidate q, or its key (``"multivariate-gaussian"``, ``"beta"``, …; see
-        :data:`blrkit.families.FAMILIES`).
+    family : Candidate, ExponentialFamily or str
+        The candidate q (:mod:`blrkit.derive.candidates`, :mod:`blrkit.derive.products`), a family, or its key
+        (``"multivariate-gaussian"``, ``"beta"``, …; see :data:`blrkit.families.FAMILIES`; and the products
+        ``"categorical+gaussian"``, EM, and ``"dirichlet+categorical"``, SVI for LDA).  It becomes its candidate
+        once (:func:`blrkit.derive.products.as_candidate`), and the candidate derives the update.
     loss : optional
         The loss ℓ:
 
