@@ -7,6 +7,7 @@ from the user, EM and SVI for LDA declare theirs (their derivations stay in :mod
 from __future__ import annotations
 
 from .candidates import Candidate, Names, candidate_of_family
+from .derivation import Derivation
 from .errors import DerivationError
 
 __all__ = ["MeanField", "LatentGaussian", "TopicModel", "as_candidate"]
@@ -43,9 +44,11 @@ class MeanField(Candidate):
         from .meanfield import derive_mean_field
 
         if approx:
+            from .approximations import ordered
+
             keys = tuple(a.key for a in approx)
             for b in self.blocks:
-                if tuple(str(k).replace(" ", "") for k in b.approximations) != keys:
+                if tuple(a.key for a in ordered(b.approximations)) != keys:
                     raise DerivationError(f"block {b.name} declares the approximations "
                                           f"{', '.join(map(str, b.approximations)) or 'none'}, not {', '.join(keys)}: "
                                           "a mean-field candidate takes its blocks' own")
