@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .approximations import StepSize
+from .approximations import Relaxation, Stage, StepSize, StochasticGradient
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .errors import DerivationError
 from .losses import OracleLoss
 from .printing import equation_line
+from .roles import Role, Terms
 from .symbols import RHO, Display
 
 __all__ = ["derive_binary"]
@@ -33,12 +34,12 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     """
     from ..families import FAMILIES
 
-    keys = [a.key for a in approximations]
     if not isinstance(loss, OracleLoss):
         raise DerivationError("binary weights take an oracle loss (its gradient in w at the relaxed or binary "
                               "weights); a loss in θ ∈ {0, 1} derives exactly by enumeration")
-    exact = "relaxation" not in keys
-    if exact and any(getattr(a, "stage", "") == "limit" or a.key == "stochastic" for a in approximations):
+    rel = next((a for a in approximations if isinstance(a, Relaxation)), None)
+    exact = rel is None
+    if exact and any(a.stage is Stage.LIMIT or isinstance(a, StochasticGradient) for a in approximations):
         raise DerivationError("STE's limits and 'stochastic' act on the relaxed estimator: add 'relaxation', or give "
                               "none of them for the exact natural gradient by enumeration (P ≤ 20)")
     # -- the family, coded on {−1, +1}, derived from the Bernoulli's own A ---------------------------
@@ -79,7 +80,6 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
         raise AssertionError("∂w_τ/∂λ does not follow")
     E_rel = Display("E_rel", r"\mathbb{E}_{\varepsilon}\left[\frac{1 - w_\tau^2}{\tau}\nabla_w\ell(w_\tau)\right]",
                     "E_ε[(1 - w_τ²)/τ ∇_w ℓ(w_τ)]")
-    rel = next(a for a in approximations if a.key == "relaxation")
     steps.append(Step(rel.label, (Equation(wt, w_tau), Equation(Display("dw", r"\partial w_\tau/\partial\lambda",
                                                                          "∂w_τ/∂λ"), (1 - wt**2) / tau),
                                   Equation(dlam, E_rel, True)),
@@ -93,9 +93,8 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
                        "E_ε[(1 - w_τ²)/(τ(1 - μ²)) ∇_w ℓ(w_τ)]")
     steps.append(Step("Substitute", (Equation(sg, shown_sg), Equation(lam_new, update)),
                       "the relaxed gradient over the Fisher information", "bayesbinn"))
-    stochastic = "stochastic" in keys
-    if stochastic:
-        st = next(a for a in approximations if a.key == "stochastic")
+    st = next((a for a in approximations if isinstance(a, StochasticGradient)), None)
+    if st is not None:
         sg_mean = sp.Symbol("E_sg_mean", real=True)
         update = update.subs(sg, n_data * sg_mean)
         steps.append(Step(st.label, (Equation(sg, n_data * sg_mean), Equation(lam_new, update)),
@@ -105,13 +104,17 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     for a in approximations:
         if isinstance(a, StepSize):
             update = update.subs(RHO, a.value)
-    limits = [a for a in approximations if getattr(a, "stage", "") == "limit"]
-    terms = {"lam": lam, "lam_new": lam_new, "lam_0": lam0, "rho": RHO, "sg": sg, "tau": tau, "n_data": n_data}
+    limits = [a for a in approximations if a.stage is Stage.LIMIT]
+    terms = Terms({Role.NATURAL: lam, Role.NEW_NATURAL: lam_new, Role.PRIOR_NATURAL: lam0, Role.STEP_SIZE: RHO,
+                   Role.RELAXED_GRADIENT: sg, Role.TEMPERATURE: tau, Role.DATA_COUNT: n_data})
     for a in limits:
+        known = set(terms)
         update = a.rewrite(update, terms)
+        if set(terms) - known - a.produces:  # what an approximation brings is what it declares
+            raise AssertionError(f"{a.key} produced roles it does not declare")
         eqs = (Equation(lam_new, update, True),)
-        if a.key == "no-noise":  # the scale at ε = 0, named
-            eqs = (Equation(terms["scale"], terms["scale_definition"]),) + eqs
+        if Role.RELAXATION_SCALE_DEFINITION in a.produces:  # the scale at ε = 0, named
+            eqs = (Equation(terms[Role.RELAXATION_SCALE], terms[Role.RELAXATION_SCALE_DEFINITION]),) + eqs
         steps.append(Step(a.label, eqs, f"${a.statement}$, {a.note}", a.anchor))
     steps.append(Step("Textbook form", (Equation(lam_new, update),), "one step per weight, elementwise", "bayesbinn"))
     # -- the emitted code ----------------------------------------------------------------------------

@@ -35,10 +35,11 @@ from sympy.utilities.exceptions import SymPyDeprecationWarning
 
 from .algebra import expand_terms as _expand
 from .algebra import is_zero as _is_zero
-from .approximations import Approximation, DeltaMethod, FixedCovariance, StochasticGradient
+from .approximations import Approximation, DeltaMethod, FixedCovariance, GaussHermite, Stage, StochasticGradient
 from .derivation import Equation, Step
 from .errors import DerivationError
 from .losses import ExpressionLoss, GaussianPrior, OracleLoss
+from .roles import Role, Terms
 from .symbols import RHO, D
 
 __all__ = ["RHO", "StepBuilder", "derive_gaussian", "improved_rule", "laplace_fixed_point"]
@@ -64,8 +65,8 @@ class StepBuilder:
         self.elementwise = elementwise
         self.fixed = fixed  # q = N(m, I): the covariance is held at the identity
         self.steps: list[Step] = []
-        self.terms: dict[str, sp.Basic] = {"rho": RHO, "n_data": sp.Symbol("n_data", integer=True, positive=True),
-                                           "n_batch": sp.Symbol("n_batch", integer=True, positive=True)}
+        self.terms = Terms({Role.STEP_SIZE: RHO, Role.DATA_COUNT: sp.Symbol("n_data", integer=True, positive=True),
+                            Role.BATCH_SIZE: sp.Symbol("n_batch", integer=True, positive=True)})
 
     def vec(self, name):
         return sp.Symbol(name, real=True) if self.elementwise else MatrixSymbol(name, D, 1)
@@ -102,13 +103,16 @@ def _prior_natural(b: "StepBuilder", prior: GaussianPrior):
 
 def _oracle_terms(b: "StepBuilder"):
     """The symbols of a loss known through its gradient and Hessian (oracles, or derived by SymPy)."""
-    b.terms.update(g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"),
-                   **({"h": b.mat("h")} if b.elementwise else {"H": b.mat("H")}))
+    b.terms.update({Role.GRADIENT: b.vec("g"), Role.MINIBATCH_GRADIENT: b.vec("g_batch"),
+                    Role.EXPECTED_MINIBATCH_GRADIENT: b.vec("E_g_batch"),
+                    Role.HESSIAN: b.mat("h" if b.elementwise else "H")})
     if b.elementwise:  # sums of squared per-example gradients (Gauss-Newton), full and minibatch
-        b.terms.update({n: b.mat(n) for n in ("h_gn", "h_gn_batch", "E_h_gn", "E_h_gn_batch")})
-        b.terms["g_mean"] = b.vec("g_mean")  # the mean minibatch gradient (RMSprop, Adam)
+        b.terms.update({role: b.mat(n) for role, n in (
+            (Role.GAUSS_NEWTON_SUM, "h_gn"), (Role.MINIBATCH_GAUSS_NEWTON_SUM, "h_gn_batch"),
+            (Role.EXPECTED_GAUSS_NEWTON_SUM, "E_h_gn"), (Role.EXPECTED_MINIBATCH_GAUSS_NEWTON_SUM, "E_h_gn_batch"))})
+        b.terms[Role.MEAN_MINIBATCH_GRADIENT] = b.vec("g_mean")  # the mean minibatch gradient (RMSprop, Adam)
         # E_q[∇ℓ(θ) ⊙ (θ − m)], full and minibatch: the expected Hessian from gradients (IVON)
-        b.terms.update(E_g_dev=b.vec("E_g_dev"), E_g_dev_batch=b.vec("E_g_dev_batch"))
+        b.terms.update({Role.GRADIENT_DEVIATION: b.vec("E_g_dev"), Role.MINIBATCH_GRADIENT_DEVIATION: b.vec("E_g_dev_batch")})
 
 
 def _loss_steps(b: "StepBuilder", loss):
@@ -127,11 +131,11 @@ def _apply(b, approximations, loss, exprs: dict, skip=()) -> dict:
     from .approximations import StepSize
 
     for a in approximations:
-        if isinstance(a, FixedCovariance) or isinstance(a, skip) or getattr(a, "stage", "") in ("textbook", "expectation"):
+        if isinstance(a, FixedCovariance) or isinstance(a, skip) or a.stage in (Stage.TEXTBOOK, Stage.EXPECTATION):
             continue
         if isinstance(a, StepSize) and a.value != 1:  # the textbook form keeps ρ, (1 - ρ)S_t + ρ(…); its value once
-            b.terms["rho_value"] = a.value
-            b.step(a.label, [(b.terms["rho"], a.value)],
+            b.terms[Role.STEP_SIZE_VALUE] = a.value
+            b.step(a.label, [(b.terms[Role.STEP_SIZE], a.value)],
                    "the update keeps $\\rho$ in its textbook form, $\\rho$ set to this value", a.anchor)
             continue
         subs = {k: v for k, v in a.substitutions(b.terms).items() if any(e.has(k) for e in exprs.values())}
@@ -151,7 +155,7 @@ def _expectations(b, loss, free: set, approximations):
     from .losses import ComponentLoss, Display, GLMLoss
 
     left = sorted(free & EXPECTATIONS)
-    quadrature = [a for a in approximations if getattr(a, "key", "") == "gauss-hermite"]
+    quadrature = [a for a in approximations if isinstance(a, GaussHermite)]
     if quadrature:
         if not isinstance(loss, GLMLoss):
             raise DerivationError("gauss-hermite integrates the one-dimensional predictives of a GLM loss "
@@ -257,7 +261,7 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     d1, d2 = b.vec("dmu_1_loss"), b.mat("dmu_2_loss")
     E_g, E_H = b.vec("E_g"), b.mat("E_h" if b.elementwise else "E_H")
     S_new, m_new = b.mat("s_new" if b.elementwise else "S_new"), b.vec("m_new")
-    b.terms.update(E_g=E_g, **({"E_h": E_H, "s": S} if b.elementwise else {"E_H": E_H, "S": S}))
+    b.terms.update({Role.EXPECTED_GRADIENT: E_g, Role.EXPECTED_HESSIAN: E_H, Role.PRECISION: S})
     mmT = m**2 if b.elementwise else m * m.T
     cov, stat = (("\\mathrm{diag}(s_t)^{-1}", "\\theta^2") if b.elementwise
                  else ("S_t^{-1}", "\\theta\\theta^\\top"))
@@ -375,17 +379,17 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
     if rule == "improved":
         update = improved_rule(b, S, m, S_rhs, grad_bar, step, S_new, m_new)
         outputs = (m_new, S_new)
-    rewrites = [a for a in approximations if getattr(a, "stage", "") == "textbook"]
+    rewrites = [a for a in approximations if a.stage is Stage.TEXTBOOK]
     if rewrites:
         if not b.elementwise:
             raise DerivationError("rewrites of the textbook form (RMSprop, Adam, IVON) need the diagonal Gaussian")
         # α is the prior precision N(0, α⁻¹I) here: a decoupled step size takes another letter, η
         if prior is not None and prior.isotropic is not None:
-            b.terms["lr_latex"] = r"\eta"
+            b.terms[Role.LEARNING_RATE_LATEX] = r"\eta"
         update, outputs = _rewrite_textbook(b, rewrites, dict(update), m, S, m_new, S_new)
-    if "rho_value" in b.terms:  # ρ's value stated once, first: the emitted step assigns it
+    if Role.STEP_SIZE_VALUE in b.terms:  # ρ's value stated once, first: the emitted step assigns it
         outputs = outputs or tuple(lhs for lhs, _ in reversed(list(update)))
-        update = ((RHO, b.terms["rho_value"]), *update)
+        update = ((RHO, b.terms[Role.STEP_SIZE_VALUE]), *update)
     prior_data = prior.data if prior is not None else ()
     return dict(outputs=outputs, steps=b.steps, natural=((lam1n, nat1), (lam2n, nat2)),
                 update=update, elementwise=b.elementwise, dims=dims, terms=b.terms, loss=loss,
@@ -395,17 +399,21 @@ def derive_gaussian(kind: str, loss, prior: GaussianPrior | None,
 def _rewrite_textbook(b: StepBuilder, rewrites, update: dict, m, s, m_new, s_new):
     """Apply the rewrites of the finished update in order, one printed step each (Khan & Rue 2023,
     Sec. 4.2: how RMSprop and Adam leave the BLR)."""
-    b.terms.update(m=m, s=s, m_new=m_new, s_new=s_new)
+    b.terms.update({Role.MEAN: m, Role.PRECISION: s, Role.NEW_MEAN: m_new, Role.NEW_PRECISION: s_new})
     for a in rewrites:
-        before = dict(update)
+        before, known = dict(update), set(b.terms)
         update = a.rewrite(update, b.terms)
         if update == before:
             raise DerivationError(f"{a.name} has nothing to rewrite in this derivation")
-        statement = a.statement_in(b.terms) if hasattr(a, "statement_in") else a.statement
+        undeclared = set(b.terms) - known - a.produces
+        if undeclared:  # what an approximation brings is what it declares (the chain is checked from that)
+            raise AssertionError(f"{a.key} produced {', '.join(sorted(r.name for r in undeclared))} undeclared")
+        statement = a.statement_in(b.terms)
         b.step(a.label, list(update.items()), f"${statement}$" + (f", {a.note}" if a.note else ""), a.anchor,
                approximate=not a.exact)
-    scale = next((b.terms[n] for n in ("v_new", "h_avg_new") if n in b.terms), s_new)
-    order = [m_new, scale, b.terms.get("g_avg_new")]
+    scale = next((b.terms[r] for r in (Role.NEW_PER_EXAMPLE_PRECISION, Role.NEW_HESSIAN_AVERAGE) if r in b.terms),
+                 s_new)
+    order = [m_new, scale, b.terms.get(Role.NEW_GRADIENT_AVERAGE)]
     outputs = tuple(x for x in order if x is not None and x in update)
     ordered = [(k, v) for k, v in update.items() if k not in outputs] + [(k, update[k]) for k in reversed(outputs)]
     return tuple(ordered), outputs
@@ -451,7 +459,8 @@ def _derive_fixed(loss, prior, approximations) -> dict:
     b = StepBuilder(elementwise=False, fixed=True)
     m, lam, lamn, dmu = b.vec("m"), b.vec("lam_1"), b.vec("lam_1_new"), b.vec("dmu_1_loss")
     E_g, m_new = b.vec("E_g"), b.vec("m_new")
-    b.terms.update(E_g=E_g, g=b.vec("g"), g_batch=b.vec("g_batch"), E_g_batch=b.vec("E_g_batch"))
+    b.terms.update({Role.EXPECTED_GRADIENT: E_g, Role.GRADIENT: b.vec("g"), Role.MINIBATCH_GRADIENT: b.vec("g_batch"),
+                    Role.EXPECTED_MINIBATCH_GRADIENT: b.vec("E_g_batch")})
     b.step("Candidate posterior", [(lam, m), (b.vec("mu_1"), m)],
            "$q_t = \\mathcal{N}(m_t, I)$: $T(\\theta) = \\theta$, and the entropy is constant", "fixed-covariance")
     nat = lam - RHO * dmu
@@ -467,8 +476,8 @@ def _derive_fixed(loss, prior, approximations) -> dict:
     expectations = _expectations(b, loss, _names(nat), approximations)
     b.step("Textbook form", [(m_new, nat)], "$m = \\lambda$", "gradient-descent")
     update = ((m_new, nat),)
-    if "rho_value" in b.terms:  # ρ's value stated once, first
-        update = ((RHO, b.terms["rho_value"]), *update)
+    if Role.STEP_SIZE_VALUE in b.terms:  # ρ's value stated once, first
+        update = ((RHO, b.terms[Role.STEP_SIZE_VALUE]), *update)
     return dict(steps=b.steps, natural=((lamn, nat),), update=update, outputs=(m_new,), elementwise=False,
                 dims=dict(getattr(loss, "dims", ())) or {D: "m.shape[-1]"}, terms=b.terms, loss=loss,
                 prior_data=prior.data if prior is not None else (), expectations=expectations)

@@ -50,7 +50,8 @@ class ExpressionLoss:
     theta: sp.Basic
     data: tuple = ()
     dims: tuple = ()
-    #: "linear-gaussian" adds the Woodbury step to the Kalman gain form
+    #: what the loss is, for naming the algorithm it gives: "quadratic" (linear regression) or "linear-gaussian"
+    #: (a measurement; adds the Woodbury step to the Kalman gain form)
     kind: str = ""
     #: the model the loss comes from, a sentence with LaTeX in ``$…$`` defining its symbols (printed first)
     model: str = ""
@@ -105,7 +106,7 @@ def quadratic_loss() -> tuple[ExpressionLoss, GaussianPrior]:
         data=((X, "design matrix, (..., N, D)"), (y, "targets, (..., N)"),
               (alpha, "prior precision α (ridge penalty), scalar or (...)"),
               (s2, "noise variance σ², scalar or (...)")),
-        dims=((D, "X.shape[-1]"),),
+        dims=((D, "X.shape[-1]"),), kind="quadratic",
         model=r"targets $y = X\theta + \varepsilon$ with noise $\varepsilon \sim \mathcal{N}(0, \sigma^2 I)$ and "
               r"design matrix $X$: $\ell(\theta) = -\log p(y \mid \theta)$ up to a constant",
         formula=r"\frac{1}{2 \sigma^2}\left(y - X\theta\right)^\top\left(y - X\theta\right)",

@@ -65,7 +65,9 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
 
     if len(blocks) < 2:
         raise DerivationError("a mean-field candidate needs at least two blocks")
-    if any(b.family == "multivariate-gaussian" for b in blocks):  # matrix statistics (w, wwᵀ)
+    from .candidates import candidate_of_family
+
+    if any(b.family in FAMILIES and candidate_of_family(b.family).matrix_statistics for b in blocks):  # (w, wwᵀ)
         from .meanfield_gaussian import derive_gaussian_mean_field
 
         return derive_gaussian_mean_field(blocks, loss, title=title, anchor=anchor, function_name=function_name)

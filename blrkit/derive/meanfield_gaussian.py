@@ -38,7 +38,9 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
     from .conjugate import Likelihood, derive_conjugate
     from .printing import Notation
 
-    gauss = [b for b in blocks if b.family == "multivariate-gaussian"]
+    from .candidates import candidate_of_family
+
+    gauss = [b for b in blocks if b.family in FAMILIES and candidate_of_family(b.family).matrix_statistics]
     if len(gauss) != 1 or len(blocks) < 2:
         raise DerivationError("a mean-field candidate with matrix statistics takes one multivariate-gaussian block "
                               "and at least one scalar block")

@@ -26,12 +26,13 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatrixSymbol
 
-from .approximations import StepSize
+from .approximations import DeltaMethod, FixedCovariance, Responsibility, StepSize, StochasticGradient
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .algebra import expand_terms, is_zero
 from .errors import DerivationError
 from .losses import OracleLoss
 from .printing import equation_line
+from .roles import Role, Terms, by_name
 from .symbols import RHO, D, Display
 
 __all__ = ["derive_mixture"]
@@ -48,14 +49,14 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
     :math:`\rho_\pi` of the weights of their own); ``rule="improved"`` keeps every :math:`S_k` positive
     definite (Lin, Schmidt & Khan 2020).
     """
-    keys = [a.key for a in approximations]
-    if "fixed-covariance" in keys:  # a spike and a slab per weight, only the slab means learned
+    if any(isinstance(a, FixedCovariance) for a in approximations):  # a spike and a slab per weight: the slab means
         return derive_dropout(loss, approximations, function_name=function_name, title=title, anchor=anchor)
     if not isinstance(loss, OracleLoss):
         raise DerivationError("the gaussian-mixture family takes an oracle loss (its value, gradient and Hessian "
                               "at each component's mean)")
-    exact = not any(k in ("responsibility", "delta") for k in keys)
-    if not exact and ("responsibility" not in keys or "delta" not in keys):
+    given = {type(a) for a in approximations}
+    exact = not given & {Responsibility, DeltaMethod}
+    if not exact and not {Responsibility, DeltaMethod} <= given:
         raise DerivationError("the gaussian-mixture family derives with 'responsibility' and 'delta' (the "
                               "multimodal optimisation of Sec. 3.2), or with neither (non-conjugate VI, Sec. 5.4, "
                               "by Monte Carlo): the delta method leaves E_q[log q], the responsibility "
@@ -66,16 +67,17 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
     m_new, S_new = MatrixSymbol("m_k_new", D, 1), MatrixSymbol("S_k_new", D, D)
     lam1, lam1_new = MatrixSymbol("lam_k_1", D, 1), MatrixSymbol("lam_k_1_new", D, 1)
     v, v_new, v_K = sp.Symbol("v_k", real=True), sp.Symbol("v_k_new", real=True), sp.Symbol("v_K", real=True)
-    terms = {
-        "E_g_k": MatrixSymbol("E_g_k", D, 1), "E_H_k": MatrixSymbol("E_H_k", D, D),
-        "E_loss": sp.Symbol("E_loss_k", real=True), "E_loss_K": sp.Symbol("E_loss_K", real=True),
-        "g_k": MatrixSymbol("g_k", D, 1), "H_k": MatrixSymbol("H_k", D, D), "loss": sp.Symbol("loss_m", real=True),
-        "loss_K": sp.Symbol("loss_m_K", real=True),
-        "E_glogq": MatrixSymbol("E_glogq", D, 1), "E_Hlogq": MatrixSymbol("E_Hlogq", D, D),
-        "E_logq": sp.Symbol("E_logq", real=True), "E_logq_K": sp.Symbol("E_logq_K", real=True),
-        "S": S, "v": v, "v_K": v_K, "logdet": sp.Symbol("logdet_S", real=True),
-        "logdet_K": sp.Symbol("logdet_S_K", real=True), "rho": RHO,
-    }
+    terms = Terms({
+        Role.COMPONENT_EXPECTED_GRADIENT: MatrixSymbol("E_g_k", D, 1),
+        Role.COMPONENT_EXPECTED_HESSIAN: MatrixSymbol("E_H_k", D, D),
+        Role.COMPONENT_EXPECTED_LOSS: sp.Symbol("E_loss_k", real=True), Role.LAST_EXPECTED_LOSS: sp.Symbol("E_loss_K", real=True),
+        Role.COMPONENT_GRADIENT: MatrixSymbol("g_k", D, 1), Role.COMPONENT_HESSIAN: MatrixSymbol("H_k", D, D),
+        Role.COMPONENT_LOSS: sp.Symbol("loss_m", real=True), Role.LAST_LOSS: sp.Symbol("loss_m_K", real=True),
+        Role.MIXTURE_GRADIENT_LOG_Q: MatrixSymbol("E_glogq", D, 1), Role.MIXTURE_HESSIAN_LOG_Q: MatrixSymbol("E_Hlogq", D, D),
+        Role.MIXTURE_LOG_Q: sp.Symbol("E_logq", real=True), Role.LAST_MIXTURE_LOG_Q: sp.Symbol("E_logq_K", real=True),
+        Role.PRECISION: S, Role.WEIGHT: v, Role.LAST_WEIGHT: v_K, Role.LOG_DET: sp.Symbol("logdet_S", real=True),
+        Role.LAST_LOG_DET: sp.Symbol("logdet_S_K", real=True), Role.STEP_SIZE: RHO,
+    })
     steps = []
 
     def step(label, eqs, why, anchor_, approximate=False):
@@ -96,8 +98,10 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
          "$f = \\bar\\ell + \\log q$ under $q_k$ (Bonnet's and Price's theorems; $\\pi_k$ cancels)"
          + (", the weights with a step $\\rho_\\pi$ of their own" if exact else ""),
          "ncvi" if exact else "multimodal")
-    split = {Egf: terms["E_g_k"] + terms["E_glogq"], EHf: terms["E_H_k"] + terms["E_Hlogq"],
-             Ef: terms["E_loss"] + terms["E_logq"], Ef_K: terms["E_loss_K"] + terms["E_logq_K"]}
+    split = {Egf: terms[Role.COMPONENT_EXPECTED_GRADIENT] + terms[Role.MIXTURE_GRADIENT_LOG_Q],
+             EHf: terms[Role.COMPONENT_EXPECTED_HESSIAN] + terms[Role.MIXTURE_HESSIAN_LOG_Q],
+             Ef: terms[Role.COMPONENT_EXPECTED_LOSS] + terms[Role.MIXTURE_LOG_Q],
+             Ef_K: terms[Role.LAST_EXPECTED_LOSS] + terms[Role.LAST_MIXTURE_LOG_Q]}
     step("Split f", list(split.items()), "$f = \\bar\\ell + \\log q$", "multimodal")
     exprs = {S_new: expand_terms(S_rhs.subs(split)), lam1_new: expand_terms(lam1_rhs.subs(split)),
              v_new: sp.expand(v_rhs.subs(split))}
@@ -114,12 +118,13 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
         exprs = {k: (expand_terms(e.subs(subs)) if k != v_new else sp.expand(e.subs(subs))) for k, e in exprs.items()}
         step(a.label, [*subs.items(), *exprs.items()], f"${a.statement}$", a.anchor,
              approximate=not (isinstance(a, StepSize) or a.exact))
-    for left in ("E_g_k", "E_H_k", "E_loss", "E_glogq", "E_Hlogq", "E_logq"):
+    for left in (Role.COMPONENT_EXPECTED_GRADIENT, Role.COMPONENT_EXPECTED_HESSIAN, Role.COMPONENT_EXPECTED_LOSS,
+                 Role.MIXTURE_GRADIENT_LOG_Q, Role.MIXTURE_HESSIAN_LOG_Q, Role.MIXTURE_LOG_Q):
         if any(e.has(terms[left]) for e in exprs.values()):
-            raise DerivationError(f"{left} is left in the update: add the approximation that removes it")
+            raise DerivationError(f"{left.description} is left in the update: add the approximation that removes it")
     S_out, lam1_out, v_out = exprs[S_new], exprs[lam1_new], exprs[v_new]
     step_size = next((a.value for a in approximations if isinstance(a, StepSize)), RHO)
-    grad_bar = terms["g_k"]
+    grad_bar = terms[Role.COMPONENT_GRADIENT]
     textbook = m - step_size * sp.Inverse(S_new) * grad_bar
     residual = expand_terms(expand_terms(S_new * textbook).subs(S_new, S_out) - lam1_out)
     if not is_zero(residual):
@@ -129,7 +134,7 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
          "per component damped Newton ($S_{k,t+1} m_{k,t+1} = \\lambda_{k,1,t+1}$); $v_K = 0$", "multimodal")
     # the fixed point of the weights: v_k = -(ℓ̄(m_k) - ℓ̄(m_K)) - ½(log det S_k - log det S_K), i.e. the Laplace
     # evidence π_k ∝ exp(-ℓ̄(m_k)) det(S_k)^(-1/2) (v_K = 0 by definition)
-    fixed = -(terms["loss"] - terms["loss_K"]) - (terms["logdet"] - terms["logdet_K"]) / 2
+    fixed = -(terms[Role.COMPONENT_LOSS] - terms[Role.LAST_LOSS]) - (terms[Role.LOG_DET] - terms[Role.LAST_LOG_DET]) / 2
     if sp.simplify(v_out.subs({v: fixed, v_K: 0}) - fixed) != 0:
         raise AssertionError("the Laplace evidences are not the fixed point of the weight update")
     evidence = Display("laplace", r"\frac{1}{Z}\, e^{-\bar\ell(m_k)} (\det S_k)^{-1/2}",
@@ -159,7 +164,7 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
         update=update, anchor=anchor or "multimodal", function_name=function_name,
         summary=f"One BLR step: {title or 'multimodal optimisation'}, every component at once.",
         arguments=tuple(args), oracles=oracles, assignments=assignments, outputs=(m_new, S_new, v_new),
-        dims=((D, "m.shape[-1]"),), elementwise=False, extra={"terms": terms, "loss": loss},
+        dims=((D, "m.shape[-1]"),), elementwise=False, extra={"terms": by_name(terms), "roles": terms, "loss": loss},
     )
 
 
@@ -198,12 +203,15 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
                  Display("resp", r"\pi_j\mathcal{N}(\theta\mid m_j, S_j^{-1})/q(\theta)", "πⱼ N(θ|mⱼ,Sⱼ⁻¹)/q(θ)"))),
         "the chain rule through $\\log\\sum_j$, with $d_j = \\theta - m_j$ (checked in one dimension)", "ncvi"))
     steps.append(Step("Monte Carlo", tuple(
-        Equation(terms[n], Display("mc_" + n, rf"\frac{{1}}{{K}}\sum_{{s=1}}^K {tex}(\theta_{{k,s}})"), True)
-        for n, tex in (("E_g_k", r"\nabla\bar\ell"), ("E_H_k", r"\nabla^2\bar\ell"), ("E_glogq", r"\nabla\log q"),
-                       ("E_Hlogq", r"\nabla^2\log q"), ("E_loss", r"\bar\ell"), ("E_logq", r"\log q"))),
+        Equation(terms[role], Display("mc_" + n, rf"\frac{{1}}{{K}}\sum_{{s=1}}^K {tex}(\theta_{{k,s}})"), True)
+        for role, n, tex in ((Role.COMPONENT_EXPECTED_GRADIENT, "E_g_k", r"\nabla\bar\ell"),
+                             (Role.COMPONENT_EXPECTED_HESSIAN, "E_H_k", r"\nabla^2\bar\ell"),
+                             (Role.MIXTURE_GRADIENT_LOG_Q, "E_glogq", r"\nabla\log q"),
+                             (Role.MIXTURE_HESSIAN_LOG_Q, "E_Hlogq", r"\nabla^2\log q"),
+                             (Role.COMPONENT_EXPECTED_LOSS, "E_loss", r"\bar\ell"), (Role.MIXTURE_LOG_Q, "E_logq", r"\log q"))),
         "no approximation removes the expectations: $K$ draws $\\theta_{k,s} = m_k + L_k^{-\\top}\\epsilon_s$, "
         "$S_k = L_k L_k^\\top$, from each component", "monte-carlo", ))
-    grad_bar = expand_terms(terms["E_g_k"] + terms["E_glogq"])
+    grad_bar = expand_terms(terms[Role.COMPONENT_EXPECTED_GRADIENT] + terms[Role.MIXTURE_GRADIENT_LOG_Q])
     S_rhs = exprs[S_new]
     b = StepBuilder(elementwise=False)
     if rule == "improved":
@@ -215,7 +223,7 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
         if not is_zero(residual):
             raise AssertionError(f"the mixture's textbook form does not follow: residual {residual}")
         update = [(S_new, S_rhs), (m_new, textbook)]
-    v_out = sp.collect(exprs[v_new].subs(terms["v_K"], 0), [v], func=sp.factor)
+    v_out = sp.collect(exprs[v_new].subs(terms[Role.LAST_WEIGHT], 0), [v], func=sp.factor)
     update.append((v_new, v_out))
     if rule == "improved":
         steps.append(Step("Weights", (Equation(v_new, v_out),), "$v_K = 0$", "ncvi"))
@@ -267,7 +275,7 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
         update=update, anchor=anchor or "ncvi", function_name=function_name,
         summary=f"One BLR step: {name}, every component at once.", arguments=tuple(args), oracles=oracles,
         assignments=assignments, outputs=(m_new, S_new, v_new), dims=((D, "m.shape[-1]"),), elementwise=False,
-        extra={"terms": terms, "loss": v_["loss"]},
+        extra={"terms": by_name(terms), "roles": terms, "loss": v_["loss"]},
     )
 
 
@@ -284,12 +292,12 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
     and with :math:`\tilde m = p\,m` inverted dropout (a change of variables, checked).
     """
 
-    keys = [a.key for a in approximations]
-    for needed in ("fixed-covariance", "responsibility", "stochastic"):
-        if needed not in keys:
+    given = {type(a) for a in approximations}
+    for needed in (FixedCovariance(), Responsibility(), StochasticGradient()):
+        if type(needed) not in given:
             raise DerivationError(f"dropout derives with fixed-covariance, responsibility and stochastic (and delta for "
-                                  f"DropConnect itself); {needed!r} is missing")
-    delta = "delta" in keys  # without it the slab keeps its variance σ²: Gaussian noise on the kept weights
+                                  f"DropConnect itself); {needed.key!r} is missing")
+    delta = DeltaMethod in given  # without it the slab keeps its variance σ²: Gaussian noise on the kept weights
     if not isinstance(loss, OracleLoss):
         raise DerivationError("dropout takes an oracle loss (the minibatch gradient at the masked weights)")
 
@@ -298,7 +306,7 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
     n, M = sp.Symbol("n_data", integer=True, positive=True), sp.Symbol("n_batch", integer=True, positive=True)
     E_slab = Display("E_slab", r"\mathbb{E}_{q_{\mathrm{slab}}}[\nabla_j f]", "E_slab[∇_j f]")
     E_q = Display("E_q_w", r"\mathbb{E}_{q}\!\left[\frac{r_j(\theta)}{p}\nabla_j f(\theta)\right]", "E_q[r_j/p ∇_j f]")
-    g_masked = sp.Symbol("g_masked" if "delta" in keys else "g_noise", real=True)
+    g_masked = sp.Symbol("g_masked" if delta else "g_noise", real=True)
     steps = [
         Step("Candidate posterior", (Equation(Display("q_j", r"q(\theta_j)", "q(θ_j)"),
                                               Display("spike_slab", r"p\,\mathcal{N}(m_j, \sigma^2) + (1 - p)\,"
@@ -311,7 +319,7 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
         Step("Importance weights", (Equation(E_slab, E_q),),
              "$\\mathbb{E}_{q_k}[h] = \\mathbb{E}_q[h\\, q_k/q]$ and $q_k/q = r_k/\\pi_k$", "mixture"),
     ]
-    resp = next(a for a in approximations if a.key == "responsibility")
+    resp = next(a for a in approximations if isinstance(a, Responsibility))
     steps.append(Step(resp.label, (Equation(Display("r_j", r"r_j(\theta)", "r_j(θ)"), z, True),
                                    Equation(E_slab, Display("E_z", r"\mathbb{E}_{q}\!\left[\frac{z_j}{p}"
                                                                    r"\nabla_j\bar\ell(\theta)\right]",

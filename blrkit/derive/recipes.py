@@ -31,15 +31,10 @@ class Recipe(Record):
 
 def _build(recipe: Recipe) -> Derivation:
     from .blr import derive
+    from .products import as_candidate
 
-    if recipe.family == "mean-field":
-        from .meanfield import derive_mean_field
-
-        blocks, loss = recipe.problem()
-        return derive_mean_field(blocks, loss, title=recipe.title, anchor=recipe.anchor,
-                                 function_name=recipe.function)
-    loss, prior = recipe.problem() if recipe.problem else (None, None)
-    d = derive(recipe.family, loss, prior, recipe.approximations, rule=recipe.rule, function_name=recipe.function,
+    candidate, loss, prior = as_candidate(recipe.family).bind(*(recipe.problem() if recipe.problem else (None, None)))
+    d = derive(candidate, loss, prior, recipe.approximations, rule=recipe.rule, function_name=recipe.function,
                title=recipe.title, anchor=recipe.anchor)
     return recipe.finish(d) if recipe.finish else d
 

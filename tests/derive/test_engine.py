@@ -596,7 +596,8 @@ def test_reparam_hessian_step_equals_the_formula_by_hand(rng, rule):
 
 
 def test_ivon_rewrites_need_their_approximations():
-    with pytest.raises(DerivationError, match="give reparam-hessian and stochastic before it"):
+    with pytest.raises(DerivationError, match="'hessian-scale' requires the expected gradient-deviation product .*, "
+                                              "which no earlier approximation produces: give 'reparam-hessian'"):
         derive("diagonal-gaussian", None, "isotropic", ["gauss-newton", "stochastic", "hessian-scale"])
     with pytest.raises(DerivationError, match="reparam-hessian first"):
         derive("diagonal-gaussian", None, "isotropic", ["stochastic", "reparam-hessian"])
