@@ -100,11 +100,12 @@ def test_every_records_request_is_named_by_the_record():
             r.title, r.anchor), r.name
 
 
-@pytest.mark.parametrize("name", ["sgd", "gamma_poisson", "bernoulli_exact"])
+@pytest.mark.parametrize("name", ["sgd", "gamma_poisson", "bernoulli_exact", "ngvi_poisson", "dropout_noise"])
 def test_a_records_derivation_gets_the_records_title(name):
     """Asked for without a title, as a user asks, a record's request derives under the record's title: one
-    record per kind of loss (oracle, default likelihood) and one named by the records alone (Bernoulli BLR);
-    every record would cost 5 s of CPU."""
+    record per kind of loss (oracle, default likelihood), one named by the records alone (Bernoulli BLR), a GLM
+    record (its loss passed on to the naming: it was "Variational Newton") and a mixture record (the mixture
+    candidate named none: it was "Dropout"); every record would cost 5 s of CPU."""
     from blrkit.derive import derive
     from blrkit.derive.known import RECORDS
 

@@ -251,11 +251,16 @@ class Mixture(Candidate):
         return prior
 
     def derive(self, loss, prior, approx, rule, names):
+        from .entry import known_algorithm_of
         from .losses import OracleLoss
         from .mixture import derive_mixture
 
-        return derive_mixture(OracleLoss() if loss is None else loss, approx, rule=rule,
-                              function_name=names.function_name, title=names.title, anchor=names.anchor), None
+        loss = OracleLoss() if loss is None else loss
+        title, anchor = names.title, names.anchor
+        if title is None and anchor is None and rule == "blr":  # the record whose request this is, if any
+            title, anchor = known_algorithm_of(self, loss, prior, approx)
+        return derive_mixture(loss, approx, rule=rule, function_name=names.function_name, title=title,
+                              anchor=anchor), None
 
 
 #: family key -> the candidate of that family, made from a thunk giving the family object (any other family:

@@ -82,20 +82,11 @@ def component_loss(expr):
 
 
 def known_algorithm_of(candidate, loss, prior, approx) -> tuple[str | None, str | None]:
-    """The title and paper anchor of the algorithm these choices reproduce (:mod:`.known`)."""
+    """The title and paper anchor of the algorithm these choices reproduce: the recipe record whose request
+    this is, else :mod:`.known`'s general rules (the kind of loss told by :func:`.known.loss_kind`)."""
     from .approximations import StepSize
-    from .conjugate import Likelihood
-    from .known import known_algorithm
-    from .losses import ComponentLoss, ExpressionLoss, GLMLoss, OracleLoss
+    from .known import known_algorithm, loss_kind
 
     step = next((a.value for a in approx if isinstance(a, StepSize)), None)
-    if isinstance(loss, ExpressionLoss):
-        kind = loss.kind if loss.kind in ("linear-gaussian", "quadratic") else "other"
-    elif isinstance(loss, Likelihood):
-        default = candidate.default_loss(getattr(candidate, "family", None))
-        kind = "default-likelihood" if default is not None and loss == default and prior is None else "other"
-    else:
-        kind = {OracleLoss: "oracle", GLMLoss: "glm", ComponentLoss: "component"}.get(type(loss), "other")
-        if kind == "oracle" and prior is not None:
-            kind = "other"
-    return known_algorithm(candidate.key, kind, tuple(a.key for a in approx), step)
+    return known_algorithm(candidate.key, loss_kind(candidate.key, loss, prior), tuple(a.key for a in approx), step,
+                           loss=loss, prior=prior)
