@@ -175,7 +175,7 @@ class Gaussian(Candidate):
 
 
 class ExponentialCandidate(Candidate):
-    r"""Any exponential family through :math:`\nabla_\mu = F(\lambda)^{-1}\nabla_\lambda` (:mod:`.conjugate`)."""
+    r"""Any exponential family through :math:`\nabla_\mu = F(\lambda)^{-1}\nabla_\lambda` (:mod:`blrkit.derive.conjugate`)."""
 
     def __init__(self, family):
         self.family = family
@@ -220,7 +220,7 @@ class ExponentialCandidate(Candidate):
 
 class Binary(ExponentialCandidate):
     r"""Binary weights :math:`w = 2\theta - 1 \in \{-1, +1\}` (Bernoulli): an oracle loss in w derives BayesBiNN /
-    STE or the exact natural gradient by enumeration (:mod:`.binary`); a loss in θ the Bernoulli's conjugate path."""
+    STE or the exact natural gradient by enumeration (:mod:`blrkit.derive.binary`); a loss in θ the Bernoulli's conjugate path."""
 
     def _derive_prepared(self, loss, prior, approx, names):
         from .binary import derive_binary
@@ -239,7 +239,7 @@ class Binary(ExponentialCandidate):
 
 
 class Mixture(Candidate):
-    r"""A mixture of K Gaussians as the joint :math:`q(\theta, z)` (:mod:`.mixture`), its prior in its oracle loss."""
+    r"""A mixture of K Gaussians as the joint :math:`q(\theta, z)` (:mod:`blrkit.derive.mixture`), its prior in its oracle loss."""
 
     key = "gaussian-mixture"
     rules = ("blr", "improved")

@@ -121,7 +121,7 @@ def _normal_gamma_vmp():
     import sympy as sp
 
     from .conjugate import I, N_OBS, Y
-    from .meanfield import Block
+    from .meanfield_blocks import Block
 
     mu, tau = sp.symbols("mu tau")
     loss = sp.Sum(tau * (Y[I] - mu) ** 2 / 2 - sp.log(tau) / 2, (I, 1, N_OBS))
@@ -135,7 +135,7 @@ def _linear_regression_vmp():
 
     from .conjugate import N_OBS
     from .losses import D
-    from .meanfield import Block
+    from .meanfield_blocks import Block
 
     w, X, y = sp.MatrixSymbol("w", D, 1), sp.MatrixSymbol("X", N_OBS, D), sp.MatrixSymbol("y", N_OBS, 1)
     tau = sp.Symbol("tau")

@@ -16,27 +16,13 @@ i.e. coordinate-ascent VI.  A block whose statistics the loss is not linear in i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
 
 from .derivation import Argument, Derivation, Equation, Step
 from .errors import DerivationError
-from .meanfield_blocks import adopt, block_label, one_sum, expectation_assignments, expected_loss_name, live
+from .meanfield_blocks import Block, adopt, block_label, one_sum, expectation_assignments, expected_loss_name, live
 
 __all__ = ["Block", "derive_mean_field"]
-
-
-@dataclass(frozen=True)
-class Block:
-    """One block of a mean-field candidate: ``name`` (the symbol of θ_b in the loss), a family key,
-    its step size (``"rho=1"``, ``"rho=1/2"``, … or none for a symbolic ρ_b) and its prior: ``"family"``
-    (in the family, standard parameters ``<param>_0``) or ``"none"`` (every prior term is in the loss)."""
-
-    name: str
-    family: str
-    approximations: tuple = ("rho=1",)
-    prior: str = "family"
 
 
 def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: str = "vmp",

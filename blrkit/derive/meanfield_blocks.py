@@ -1,13 +1,29 @@
-"""What the mean-field sweeps share (:mod:`.meanfield`, :mod:`.meanfield_gaussian`): a block's own derivation
+"""What the mean-field sweeps share (:mod:`.meanfield`, :mod:`.meanfield_gaussian`): the :class:`Block` of a
+mean-field candidate (data: the recipe records name blocks without importing the engine), a block's own derivation
 adopted under the block's names, the expectations of its statistics, the live assignments of a sweep, and the
 notation of a block's symbols. A module made for sharing; it imports nothing above :mod:`.derivation`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy as sp
 
 from .derivation import Argument, Assignment
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of a mean-field candidate: ``name`` (the symbol of θ_b in the loss), a family key,
+    its step size (``"rho=1"``, ``"rho=1/2"``, … or none for a symbolic ρ_b) and its prior: ``"family"``
+    (in the family, standard parameters ``<param>_0``) or ``"none"`` (every prior term is in the loss)."""
+
+    name: str
+    family: str
+    approximations: tuple = ("rho=1",)
+    prior: str = "family"
+
 
 def adopt(d, block: str, family, with_prior: bool, computed: tuple, assignments: list, outputs: list,
            arguments: dict, indices: dict) -> None:
@@ -69,7 +85,7 @@ def renamed(e, names: dict):
                        if isinstance(x, sp.Symbol) and x.name in names})
 
 
-__all__ = ["adopt", "block_indices", "expectation_assignments", "expected_loss_name", "live", "renamed"]
+__all__ = ["Block", "adopt", "block_indices", "expectation_assignments", "expected_loss_name", "live", "renamed"]
 
 
 def block_label(name: str) -> str:

@@ -1,7 +1,7 @@
 r"""Products of candidates: mean field (Khan & Rue 2023, Sec. 5.3), and the one entry :func:`as_candidate`.
 
 A mean-field candidate :math:`q = \prod_b q_b` is declared from its blocks; VMP takes the blocks and the loss
-from the user, EM and SVI for LDA declare theirs (their derivations stay in :mod:`.em` and :mod:`.lda`).
+from the user, EM and SVI for LDA declare theirs (their derivations stay in :mod:`blrkit.derive.em` and :mod:`blrkit.derive.lda`).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class MeanField(Candidate):
 
 class _Declared(MeanField):
     """A mean-field product declared from its blocks, whose loss and priors are part of the model: EM and SVI for
-    LDA (their derivations stay in :mod:`.em` and :mod:`.lda`)."""
+    LDA (their derivations stay in :mod:`blrkit.derive.em` and :mod:`blrkit.derive.lda`)."""
 
     description = ""
     rules = ("blr", "improved")  # refused by the product itself, with what it derives

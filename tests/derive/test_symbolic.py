@@ -65,6 +65,8 @@ def test_every_recipe_has_a_symbolic_textbook_form():
         - {"rmsprop", "adam", "variational_newton_improved", "vogn_improved", "ivon", "multimodal", "ncvi", "vmp", "ncvmp", "svi", "bayesbinn", "ste", "dropout",
            "em", "vmp_regression", "svi_lda", "bernoulli_exact",
            "dropout_noise"}
+    # a row that carries its textbook form in its record is matched to it by identify (tests/reverse/test_recipes.py)
+    missing -= {name for name, r in RECIPES.items() if r.textbook_form is not None}
     assert not missing, f"add a textbook form to tests/derive/test_symbolic.py for {sorted(missing)}"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import APPROXIMATIONS, Approximation, Limit, Stage, TextbookRewrite, register
+from .base import APPROXIMATIONS, Approximation, Limit, Role, Stage, TextbookRewrite, register
 from .delta import DeltaMethod
 from .fixed_covariance import FixedCovariance
 from .step_size import StepSize, UnitStep

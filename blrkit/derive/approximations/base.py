@@ -19,7 +19,7 @@ import sympy as sp
 from ...paper import cite
 from ..roles import Role
 
-__all__ = ["APPROXIMATIONS", "Approximation", "Limit", "Role", "Stage", "TextbookRewrite", "register"]
+__all__ = ["APPROXIMATIONS", "Approximation", "Limit", "Stage", "TextbookRewrite", "register"]
 
 
 class Stage(Enum):
