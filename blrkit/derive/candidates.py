@@ -97,16 +97,25 @@ class Candidate(ABC):
 def _prepared(candidate, fam, loss, prior, approx, rule, names: Names):
     """The loss object, and the title and anchor of the algorithm the choices reproduce, for a candidate over
     one family (``fam``: its family object, ``None`` for a Gaussian in general dimension)."""
-    from .entry import as_loss, known_algorithm_of
+    from .entry import as_loss
 
     loss = as_loss(candidate, fam, loss)
-    title, anchor = names.title, names.anchor
-    if title is None and anchor is None:
-        title, anchor = known_algorithm_of(candidate, loss, prior, approx)
+    named = _known(candidate, loss, prior, approx, names)
+    if names.title is None and names.anchor is None and rule == "improved" \
+            and not any(getattr(a, "implies_improved_rule", False) for a in approx):
         # an algorithm whose chain names the improved rule (IVON) keeps its own title
-        if rule == "improved" and not any(getattr(a, "implies_improved_rule", False) for a in approx):
-            title, anchor = f"Improved BLR ({title or 'Gaussian BLR'})", "improved-blr"
-    return loss, Names(names.function_name, title, anchor)
+        named = Names(names.function_name, f"Improved BLR ({named.title or 'Gaussian BLR'})", "improved-blr")
+    return loss, named
+
+
+def _known(candidate, loss, prior, approx, names: Names) -> Names:
+    """``names``, with the title and anchor of the algorithm the request reproduces (its recipe record, or
+    :mod:`.known`'s general rules) when neither was given."""
+    from .entry import known_algorithm_of
+
+    if names.title is not None or names.anchor is not None:
+        return names
+    return Names(names.function_name, *known_algorithm_of(candidate, loss, prior, approx))
 
 
 class Gaussian(Candidate):
@@ -251,16 +260,14 @@ class Mixture(Candidate):
         return prior
 
     def derive(self, loss, prior, approx, rule, names):
-        from .entry import known_algorithm_of
         from .losses import OracleLoss
         from .mixture import derive_mixture
 
         loss = OracleLoss() if loss is None else loss
-        title, anchor = names.title, names.anchor
-        if title is None and anchor is None and rule == "blr":  # the record whose request this is, if any
-            title, anchor = known_algorithm_of(self, loss, prior, approx)
-        return derive_mixture(loss, approx, rule=rule, function_name=names.function_name, title=title,
-                              anchor=anchor), None
+        if rule == "blr":  # the record whose request this is, if any (the improved rule: the mixture's own title)
+            names = _known(self, loss, prior, approx, names)
+        return derive_mixture(loss, approx, rule=rule, function_name=names.function_name, title=names.title,
+                              anchor=names.anchor), None
 
 
 #: family key -> the candidate of that family, made from a thunk giving the family object (any other family:
