@@ -351,22 +351,28 @@ def loss_kind(family: str, loss, prior) -> str:
     >>> loss_kind("multivariate-gaussian", *quadratic_loss()), loss_kind("diagonal-gaussian", None, None)
     ('quadratic', 'oracle')
     """
-    from .conjugate import CONJUGATE_PROBLEMS, Likelihood
-    from .losses import ComponentLoss, GLMLoss, OracleLoss, linear_gaussian_loss, quadratic_loss
+    from .conjugate import Likelihood
+    from .losses import ComponentLoss, ExpressionLoss, GLMLoss, OracleLoss
 
-    defaults = [lik for f, lik in (make() for make in CONJUGATE_PROBLEMS.values()) if f.key == family]
+    default = _default_likelihood(family)
     if loss is None:
-        loss = defaults[0] if defaults else OracleLoss()
+        loss = default if default is not None else OracleLoss()
     if prior == "none":
         prior = None
     if isinstance(loss, Likelihood):
-        return "default-likelihood" if defaults and loss == defaults[0] and prior is None else "other"
-    if loss == quadratic_loss()[0]:
-        return "quadratic"
-    if loss == linear_gaussian_loss()[0]:
-        return "linear-gaussian"
+        return "default-likelihood" if loss == default and prior is None else "other"
+    if isinstance(loss, ExpressionLoss):  # the kind its constructor declares (quadratic_loss, linear_gaussian_loss)
+        return loss.kind if loss.kind in ("quadratic", "linear-gaussian") else "other"
     kind = {OracleLoss: "oracle", GLMLoss: "glm", ComponentLoss: "component"}.get(type(loss), "other")
     return "other" if kind == "oracle" and prior is not None else kind
+
+
+@lru_cache(maxsize=None)
+def _default_likelihood(family: str):
+    """The conjugate likelihood a family derives with when given no loss, or None (built once per family)."""
+    from .conjugate import CONJUGATE_PROBLEMS
+
+    return next((lik for f, lik in (make() for make in CONJUGATE_PROBLEMS.values()) if f.key == family), None)
 
 
 #: the kinds of loss that are one loss each (a request of that kind is a record's request whatever else it
