@@ -10,7 +10,7 @@ Priors :math:`p_0` are given in the candidate's family, by their natural paramet
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import sympy as sp
 from sympy import Identity, Inverse, MatrixSymbol, ZeroMatrix
@@ -59,10 +59,17 @@ class ExpressionLoss:
     formula: str = ""
 
     def gradient(self):
-        return sp.diff(self.expr, self.theta)
+        return _derivative(self.expr, self.theta)
 
     def hessian(self):
-        return sp.diff(self.gradient(), self.theta)
+        return _derivative(self.gradient(), self.theta)
+
+
+@lru_cache(maxsize=256)
+def _derivative(expr, theta):
+    """∂expr/∂θ, once per expression and process: SymPy's matrix calculus costs 0.2-0.5 s a call, and a
+    derivation asks a loss for its gradient up to three times (the Hessian differentiates it again)."""
+    return sp.diff(expr, theta)
 
 
 @dataclass(frozen=True)
