@@ -57,7 +57,7 @@ class HessianScale(TextbookRewrite):
         subs = {s: precision, alpha: N * delta, terms[Role.EXPECTED_MINIBATCH_GRADIENT]: M * g_hat,
                 terms[Role.MINIBATCH_GRADIENT_DEVIATION]: M * g_dev}
         s_rhs = update[s_new].subs(plain)
-        h_rhs = sp.simplify(s_rhs.subs(subs) / N - delta)
+        h_rhs = s_rhs.subs(subs) / N - delta  # proved equal to the target by is_zero: no simplify needed
         h_hat_rhs = precision * g_dev
         target = (1 - rho) * h + rho * h_hat + (rho**2 / 2 * (h - h_hat)**2 / (h + delta) if improved else 0)
         if not is_zero(h_rhs - target.subs(h_hat, h_hat_rhs)):
