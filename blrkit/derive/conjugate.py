@@ -555,7 +555,7 @@ def _tidy(e, prior_symbols=()):
     e = _data_sums(e)
     for p in prior_symbols:
         parts = sp.collect(sp.expand(e), p, evaluate=False)
-        if set(parts) == {p, sp.S.One} and sp.simplify(parts[p]) == 1:
+        if set(parts) == {p, sp.S.One} and _simplified(parts[p] - 1) == 0:
             return sp.Add(p, sp.factor(parts[sp.S.One]), evaluate=False)
     return e
 
