@@ -33,6 +33,7 @@ import numpy as np
 from blrkit._array_api import array_namespace, to_numpy
 from blrkit._validation import check_count, check_positive
 from blrkit.algorithms._common import (
+    named_failures,
     check_n_steps,
     broadcast_to_batch,
     check_minibatch,
@@ -52,6 +53,7 @@ from blrkit.algorithms.results import DiagonalNewtonResult
 __all__ = ["online_gauss_newton", "vogn"]
 
 
+@named_failures
 def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0,
                         rng=None, grad_sums=None) -> DiagonalNewtonResult:
     r"""Run ``n_steps`` steps of online Gauss–Newton: the diagonal-Gaussian BLR with the delta method.
@@ -131,6 +133,7 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
                     _sums(run, grad_terms, grad_sums, xp), m, s)
 
 
+@named_failures
 def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0, n_samples: int = 1,
          rng=None, rule: str = "blr", grad_sums=None) -> DiagonalNewtonResult:
     r"""Run ``n_steps`` steps of variational online Gauss–Newton: OGN without the delta method.

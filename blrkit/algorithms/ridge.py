@@ -19,6 +19,7 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_positive, reject_complex, reject_text
+from blrkit.algorithms._common import named_failures
 from blrkit.algorithms._generated.ridge import ridge_posterior
 from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms.results import GaussianPosterior
@@ -26,6 +27,7 @@ from blrkit.algorithms.results import GaussianPosterior
 __all__ = ["ridge"]
 
 
+@named_failures
 def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     r"""The exact Gaussian posterior of Bayesian ridge regression, one BLR step with ρ = 1.
 
