@@ -99,9 +99,12 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         reject_text(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
     # float32 data stays float32 (integers, lists: float64), the posterior in that dtype
-    dtype = floating_dtype(xp, X=X, y=y)
-    X = xp.asarray(X, dtype=dtype)
-    y = xp.asarray(y, dtype=dtype)
+    if xp is np and type(X) is np.ndarray and type(y) is np.ndarray and X.dtype == y.dtype == np.float64:
+        dtype = np.float64  # the common case, read off two dtypes (floating_dtype's rule gives the same)
+    else:
+        dtype = floating_dtype(xp, X=X, y=y)
+        X = xp.asarray(X, dtype=dtype)
+        y = xp.asarray(y, dtype=dtype)
     batch = check_shapes(X, y)
     a = _positive_parameter(alpha, "alpha", batch)
     s2 = _positive_parameter(noise_variance, "noise_variance", batch)
