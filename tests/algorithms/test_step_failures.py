@@ -134,3 +134,14 @@ def test_a_conjugate_update_giving_a_non_positive_parameter_is_named(monkeypatch
 def test_a_float16_gradient_is_refused_naming_grad():
     with pytest.raises(TypeError, match="^grad must return real numbers .*not float16.*, got dtype float16 at step 1"):
         alg.newton(lambda m: (m - 1.0).astype(np.float16), hess, np.zeros(2), n_steps=2)
+
+
+def test_iterate_refuses_an_argument_that_reshapes_the_state():
+    # found by the public-API fuzz once iterate was exported: S_0 of shape (7,) broadcast the scalar state to (7,),
+    # and NumPy's "setting an array element with a sequence" escaped from the iterates' rows
+    from blrkit.algorithms._generated.svi import svi_step
+
+    with pytest.raises(ValueError, match=r"svi_step returned the state m, S with the shapes \[\(7,\), \(7,\)\] at "
+                                         r"step 1, not its start's \[\(\), \(\)\].*S_0 \(7,\)"):
+        alg.iterate(svi_step, 2, state={"m": 0.0, "S": 1.0}, rho=0.5, m_0=0.0, S_0=np.ones(7), y=Y6,
+                    noise_variance=1.0, n_data=6)
