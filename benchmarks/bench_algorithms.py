@@ -561,9 +561,11 @@ def main():
 
 
 if __name__ == "__main__":
-    import sys
+    from _cli import parser
 
-    if "--float32" in sys.argv[1:]:
+    options = parser(__doc__)
+    options.add_argument("--float32", action="store_true", help="run only the float32 comparison")
+    if options.parse_args().float32:
         bench_float32(np.random.default_rng(20231))
     else:
         main()

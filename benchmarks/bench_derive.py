@@ -156,8 +156,14 @@ def slowest_request(repeats: int = REPEATS, retime: int = RETIME) -> tuple:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--certify" in argv:
+    from _cli import parser
+
+    options = parser(__doc__)
+    options.add_argument("--certify", action="store_true", help="time the numerical certificate instead")
+    options.add_argument("--quick", action="store_true", help="skip the support matrix")
+    options.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = options.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.certify:
         return main_certify()
     runs = [measure() for _ in range(REPEATS)]
     total = _median(runs, lambda r: r["all recipes"])
@@ -181,12 +187,12 @@ def main(argv=None) -> int:
     print(f"{'all ' + str(len(per)) + ' recipes, derivations, cold':<{width}} {total[0]:6.2f} ({total[1]:5.2f})   "
           f"{_verdict(total[0], RECIPES_TARGET_S)}")
     met = [total[0] < RECIPES_TARGET_S, per[worst][0] < SINGLE_TARGET_S, glm[0] < GLM_TARGET_S]
-    if "--quick" not in argv:
+    if not args.quick:
         label, cpu, wall, in_grid = slowest_request()
         print(f"{'slowest support request, cold and alone':<{width}} {cpu:6.2f} ({wall:5.2f})   "
               f"{_verdict(cpu, SINGLE_TARGET_S)}\n    {label} ({in_grid:.2f} s wall in the grid run)")
         met.append(cpu < SINGLE_TARGET_S)
-    return 0 if "--check" not in argv or all(met) else 1
+    return 0 if not args.check or all(met) else 1
 
 
 if __name__ == "__main__":

@@ -118,4 +118,7 @@ def main():
 
 
 if __name__ == "__main__":
+    from _cli import parser
+
+    parser(__doc__).parse_args()
     main()

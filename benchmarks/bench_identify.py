@@ -84,4 +84,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from _cli import parser
+
+    parser(__doc__).parse_args()
     sys.exit(main())

@@ -6,7 +6,7 @@ also take Dask arrays (ridge, the Kalman filter and smoother, EM) are exported a
 adapter :mod:`blrkit.algorithms._dask`. The loop-over-a-step drivers run on one runner
 (:mod:`blrkit.algorithms._runner`), which checks every call of a user's callable. A step that needs nothing
 but looping (no user callable, no minibatch schedule) runs with the generic driver
-:func:`blrkit.algorithms.iterate.iterate`, which calls it by keyword: a recipe that composes existing pieces
+:func:`blrkit.algorithms.iterate`, which calls it by keyword: a recipe that composes existing pieces
 needs no driver of its own.
 
 dtype: a driver computes in the floating dtype of its array arguments (float32 arrays give float32 means,
@@ -29,6 +29,7 @@ from blrkit.algorithms.binary import bayesbinn, bernoulli_blr, ste
 from blrkit.algorithms.diagonal_newton import diagonal_newton
 from blrkit.algorithms.dropout import dropout_sgd
 from blrkit.algorithms.gradient_descent import gradient_descent
+from blrkit.algorithms.iterate import iterate
 from blrkit.algorithms.ivon import ivon
 from blrkit.algorithms.laplace import laplace
 from blrkit.algorithms.mixture import mixture_newton, mixture_vi
@@ -82,6 +83,7 @@ __all__ = [
     "dropout_sgd",
     "em_gaussian_mixture",
     "gradient_descent",
+    "iterate",
     "ivon",
     "kalman_em",
     "kalman_filter",

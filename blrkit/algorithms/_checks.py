@@ -31,6 +31,10 @@ __all__ = ["SQUARE_BOUND", "check_count", "check_output", "check_scalar", "check
 SQUARE_BOUND = math.sqrt(np.finfo(np.float64).max)
 
 
+#: The floating dtypes an output may have: the drivers' linear algebra has no half precision (as for the inputs)
+_WIDE = " (float32 or float64 when floating, not float16 or bfloat16)"
+
+
 def require_callable(fn, name: str):
     """``fn`` itself, or ``TypeError`` naming ``name``.
 
@@ -101,16 +105,16 @@ def check_output(out, name: str, arg, *, shape, what: str = "an array", arg_name
             check_returned(out, name, arg, arg_name)
             out = np.asarray(out)
         kind = out.dtype.kind
-        if kind not in "fiu":
+        if kind not in "fiu" or (kind == "f" and out.dtype.itemsize < 4):
             if kind == "c":
                 raise TypeError(f"the output of {name} must be an array of real numbers, got complex values (dtype {out.dtype}){at}")
-            raise TypeError(f"{name} must return real numbers, got dtype {out.dtype}{at}")
+            raise TypeError(f"{name} must return real numbers{_WIDE}, got dtype {out.dtype}{at}")
     else:  # a list or a number is NumPy's: refused for another library's argument
         check_returned(out if hasattr(out, "shape") else np.asarray(out), name, arg, arg_name)
         if xp.isdtype(out.dtype, "complex floating"):
             raise TypeError(f"the output of {name} must be an array of real numbers, got complex values (dtype {out.dtype}){at}")
-        if not xp.isdtype(out.dtype, ("real floating", "integral")):
-            raise TypeError(f"{name} must return real numbers, got dtype {out.dtype}{at}")
+        if not xp.isdtype(out.dtype, ("real floating", "integral")) or "float16" in str(out.dtype):
+            raise TypeError(f"{name} must return real numbers{_WIDE}, got dtype {out.dtype}{at}")
     if tuple(out.shape) != tuple(shape):
         raise ValueError(f"{name} must return {what} of shape {tuple(shape)} for {arg_name} of shape "
                          f"{tuple(arg.shape)}, got shape {tuple(out.shape)}{at}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import numpy as np
@@ -150,6 +151,53 @@ def singular_is_error(name: str, t: int):
             raise
         raise ValueError(f"{name} returned a singular matrix at step {t}: the precision must be "
                          "positive definite") from None
+
+
+def step_failure(error: Exception, what: str) -> ValueError | None:
+    """The ``ValueError`` saying ``what`` failed, when ``error`` is a failure of a step's arithmetic: a
+    factorisation or solve of a matrix that lost its positive definiteness (:func:`is_linalg_error`), a Python
+    float that left its range (``OverflowError``), a division by zero; None for any other error. A driver's
+    inputs are checked before its loop, so such a failure is the step's: the message names it and its iterate,
+    never NumPy's internals.
+
+    >>> step_failure(OverflowError(34, "Numerical result out of range"), "the update at step 3")
+    ValueError("the update at step 3 failed: an iterate left float64's range or lost its positive definiteness (OverflowError: (34, 'Numerical result out of range'))")
+    """
+    if not (is_linalg_error(error) or isinstance(error, ArithmeticError)):
+        return None
+    return ValueError(f"{what} failed: an iterate left float64's range or lost its positive definiteness "
+                      f"({type(error).__name__}: {error})")
+
+
+@contextmanager
+def failure_is_error(what: str):
+    """Within the block, a failure of a step's arithmetic (:func:`step_failure`) is a ``ValueError`` naming
+    ``what``."""
+    try:
+        yield
+    except Exception as error:
+        failure = step_failure(error, what)
+        if failure is None:
+            raise
+        raise failure from error
+
+
+def named_failures(driver):
+    """``driver`` with a failure of its update's arithmetic (:func:`step_failure`: a factorisation of a matrix that
+    lost its definiteness, a float overflow) raised as a ``ValueError`` naming the driver's update, never as NumPy's
+    or Python's error: its inputs are checked before its loop, so such a failure is the update step's."""
+
+    @functools.wraps(driver)
+    def checked_driver(*args, **kwargs):
+        try:
+            return driver(*args, **kwargs)
+        except Exception as error:
+            failure = step_failure(error, f"the update of {driver.__name__}")
+            if failure is None:
+                raise
+            raise failure from error
+
+    return checked_driver
 
 
 def broadcast_to_batch(a: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:

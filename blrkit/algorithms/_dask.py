@@ -282,8 +282,11 @@ def _argument(args, kwargs, position: int, name: str):
 
 
 def _any_dask(*arrays) -> bool:
-    # NumPy arrays (the common case) are told apart by one type check
-    return any(type(a) is not np.ndarray and is_dask_array(a) for a in arrays)
+    # NumPy arrays (the common case) are told apart by one type check each (a loop: no generator to build)
+    for a in arrays:
+        if type(a) is not np.ndarray and is_dask_array(a):
+            return True
+    return False
 
 
 def on_dask(driver, plan, arrays):

@@ -28,7 +28,7 @@ import numpy as np
 
 from blrkit._array_api import to_numpy
 from blrkit.algorithms._checks import check_output, require_callable
-from blrkit.algorithms._common import check_minibatch, check_n_steps, check_rng
+from blrkit.algorithms._common import check_minibatch, check_n_steps, check_rng, step_failure
 from blrkit.algorithms._namespace import indices_on, recorder
 
 __all__ = ["Run", "hessian_shape"]
@@ -96,11 +96,16 @@ class Run:
         require_callable(fn, name)
         xp = self.xp
 
-        def call(theta, *args):
+        def check(out, theta):
             expected = tuple(theta.shape) if shape is None else shape(theta)
-            return check_output(fn(theta, *args), name, theta, shape=expected, what=what, arg_name=arg_name,
+            return check_output(out, name, theta, shape=expected, what=what, arg_name=arg_name,
                                 step=self.t, squared=squared, nonnegative=nonnegative, xp=xp)
 
+        def call(theta, *args):
+            return check(fn(theta, *args), theta)
+
+        #: the check alone, for a driver that calls ``fn`` itself on its hot path and checks only what needs it
+        call.check = check
         return call
 
     def cast(self, a):
@@ -133,8 +138,14 @@ class Run:
         quiet = (lambda: np.errstate(over="ignore", invalid="ignore", divide="ignore")) if check is None else nullcontext
         for t in range(1, self.n_steps + 1):
             self.t = t
-            with quiet():  # without a check, an overflow is reported by the final one, not as a warning
-                state = tuple(step(state)) if cast is None else tuple(cast(s) for s in step(state))
+            try:
+                with quiet():  # without a check, an overflow is reported by the final one, not as a warning
+                    state = tuple(step(state)) if cast is None else tuple(cast(s) for s in step(state))
+            except Exception as error:  # an arithmetic failure of the step (not of the checked inputs): named
+                failure = step_failure(error, f"the update at step {t}")
+                if failure is None:
+                    raise
+                raise failure from error
             if check is not None:
                 check(t, state)
             for (store, _), k in zip(records, keep):

@@ -86,7 +86,7 @@ def beta_bernoulli(y, *, alpha0=1.0, beta0=1.0) -> BetaPosterior:
         raise ValueError("y must contain only 0 and 1 (Bernoulli observations)")
     a0, b0 = (on_device(xp, check_positive(v, n), y) for v, n in ((alpha0, "alpha0"), (beta0, "beta0")))
     batch = _broadcast(tuple(y.shape[:-1]), alpha0=a0, beta0=b0)
-    return BetaPosterior(*_shaped(xp, _finite(xp, beta_bernoulli_posterior, a0, b0, y), batch))
+    return BetaPosterior(*_shaped(xp, _finite(xp, beta_bernoulli_posterior, a0, b0, y, positive=("alpha", "beta")), batch))
 
 
 def gamma_poisson(y, *, alpha0, beta0) -> GammaPosterior:
@@ -135,7 +135,7 @@ def gamma_poisson(y, *, alpha0, beta0) -> GammaPosterior:
         raise ValueError("y must contain non-negative integers (Poisson counts)")
     a0, b0 = (on_device(xp, check_positive(v, n), y) for v, n in ((alpha0, "alpha0"), (beta0, "beta0")))
     batch = _broadcast(tuple(y.shape[:-1]), alpha0=a0, beta0=b0)
-    return GammaPosterior(*_shaped(xp, _finite(xp, gamma_poisson_posterior, a0, b0, y), batch))
+    return GammaPosterior(*_shaped(xp, _finite(xp, gamma_poisson_posterior, a0, b0, y, positive=("alpha", "beta")), batch))
 
 
 def dirichlet_categorical(y, *, alpha0) -> DirichletPosterior:
@@ -190,7 +190,7 @@ def dirichlet_categorical(y, *, alpha0) -> DirichletPosterior:
     # y_i → onehot(y_i), the sufficient statistic of the categorical likelihood: [y_i = k] for k = 0..K-1
     # (a comparison, not np.eye(K)[y]: integer-array indexing is not in every Array API library)
     onehot = xp.astype(y[..., None] == xp.arange(K, dtype=xp.float64, device=device(y)), xp.float64)
-    return DirichletPosterior(*_shaped(xp, _finite(xp, dirichlet_categorical_posterior, a0, onehot), batch + (K,)))
+    return DirichletPosterior(*_shaped(xp, _finite(xp, dirichlet_categorical_posterior, a0, onehot, positive=("alpha",)), batch + (K,)))
 
 
 def gaussian_mean(y, *, m0, precision0, noise_variance) -> NormalPosterior:
@@ -243,7 +243,7 @@ def gaussian_mean(y, *, m0, precision0, noise_variance) -> NormalPosterior:
     S_0 = on_device(xp, check_positive(precision0, "precision0"), y)
     s2 = on_device(xp, check_positive(noise_variance, "noise_variance"), y)
     batch = _broadcast(tuple(y.shape[:-1]), m0=m_0, precision0=S_0, noise_variance=s2)
-    return NormalPosterior(*_shaped(xp, _finite(xp, gaussian_mean_posterior, m_0, S_0, y, s2), batch))
+    return NormalPosterior(*_shaped(xp, _finite(xp, gaussian_mean_posterior, m_0, S_0, y, s2, positive=(None, "precision")), batch))
 
 
 def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
@@ -309,12 +309,15 @@ def normal_gamma(y, *, m0, kappa0, alpha0, beta0) -> NormalGammaPosterior:
     # y − c and prior mean m₀ − c. With c the centre of the data, the raw sums Σy, Σy² of the emitted
     # step are of y − c, small, so β keeps the data's spread (no cancellation of ~N·c² terms)
     c = _centre(xp, y)
-    m, kappa, alpha, beta = _finite(xp, normal_gamma_posterior, m_0 - c, k0, a0, b0, y - c[..., None])
+    m, kappa, alpha, beta = _finite(xp, normal_gamma_posterior, m_0 - c, k0, a0, b0, y - c[..., None],
+                                     positive=(None, "kappa", "alpha", "beta"))
     return NormalGammaPosterior(*_shaped(xp, (m + c, kappa, alpha, beta), batch))
 
 
-def _finite(xp, step, *args) -> tuple[np.ndarray, ...]:
-    """Call an emitted posterior step; raise ``ValueError`` if a posterior parameter overflowed.
+def _finite(xp, step, *args, positive: tuple = ()) -> tuple[np.ndarray, ...]:
+    """Call an emitted posterior step; raise ``ValueError`` if a posterior parameter overflowed, or if one named
+    in ``positive`` (by output position; None: any sign) is not > 0 (the inputs were checked, so the step is at
+    fault: it is named).
 
     >>> _finite(np, lambda y: np.sum(y, axis=-1), np.array([1e308, 1e308]))
     Traceback (most recent call last):
@@ -327,6 +330,10 @@ def _finite(xp, step, *args) -> tuple[np.ndarray, ...]:
     if not all(bool(xp.all(xp.isfinite(o))) for o in out):
         raise ValueError("the posterior overflowed (a parameter is not finite): the data or the prior "
                          "parameters are too large in magnitude; rescale them")
+    for name, o in zip(positive, out):
+        if name is not None and not bool(xp.all(o > 0)):
+            raise ValueError(f"the update step {getattr(step, '__name__', 'step')} gave a posterior {name} that is not "
+                             f"positive (down to {float(xp.min(o)):.3g}) from positive prior parameters")
     return out
 
 

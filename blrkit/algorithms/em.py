@@ -13,7 +13,7 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_simplex, check_spd
-from blrkit.algorithms._common import check_n_steps, is_linalg_error
+from blrkit.algorithms._common import check_n_steps, is_linalg_error, named_failures
 from blrkit.algorithms._generated.em import em_step
 from blrkit.algorithms._namespace import floating_dtype, namespace_and_reference
 from blrkit.algorithms.results import EMResult
@@ -29,6 +29,7 @@ def second_moments(X) -> np.ndarray:
     return xp.reshape(X[..., :, :, None] * X[..., :, None, :], (*X.shape[:-1], X.shape[-1] ** 2))
 
 
+@named_failures
 def em_gaussian_mixture(X, *, weights0, means0, precisions0, n_steps: int) -> EMResult:
     r"""Run ``n_steps`` EM iterations for a full-covariance Gaussian mixture.
 

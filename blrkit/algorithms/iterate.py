@@ -95,14 +95,23 @@ def iterate(step, n_steps, *, state: dict, rng=None, **arguments) -> dict:
     start = tuple(as_float_array(state[name], name) for name in names)
     run = Run(np, n_steps=n_steps)
 
+    def shapes_given(given):
+        return ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in {**given, **fixed}.items() if k != "rng")
+
     def one(current):
         given = dict(zip(names, current))
         try:
             out = step(**given, **fixed)
         except (ValueError, TypeError, np.linalg.LinAlgError) as e:  # shapes that do not fit, a singular matrix
-            shapes = ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in {**given, **fixed}.items() if k != "rng")
-            raise ValueError(f"{step_name} failed at step {run.t} on the arguments given ({shapes}): {e}") from None
-        return out if isinstance(out, tuple) else (out,)
+            raise ValueError(f"{step_name} failed at step {run.t} on the arguments given ({shapes_given(given)}): "
+                             f"{e}") from None
+        out = out if isinstance(out, tuple) else (out,)
+        # the new state has the state's shapes: an argument that broadcasts it to another shape is refused
+        if len(out) != len(current) or any(np.shape(o) != c.shape for o, c in zip(out, current)):
+            raise ValueError(f"{step_name} returned the state {', '.join(names)} with the shapes "
+                             f"{[tuple(np.shape(o)) for o in out]} at step {run.t}, not its start's "
+                             f"{[c.shape for c in current]}: an argument's shape does not fit ({shapes_given(given)})")
+        return out
 
     iterates = run.loop(one, start, inputs={name: value for name, value in fixed.items()
                                             if name != "rng" and not _is_count(value)})

@@ -20,6 +20,7 @@ import numpy as np
 from blrkit._array_api import array_namespace, device, on_device
 from blrkit._validation import check_scalar, check_spd
 from blrkit.algorithms._common import (
+    named_failures,
     broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, singular_is_error,
 )
 from blrkit.algorithms._generated.laplace import laplace_step
@@ -30,6 +31,7 @@ from blrkit.algorithms.results import LaplacePosterior
 __all__ = ["laplace"]
 
 
+@named_failures
 def laplace(grad, hess, m0, *, rho=1.0, tol=1e-10, max_steps=100, precision0=None) -> LaplacePosterior:
     r"""Laplace approximation as the fixed point of the delta-method Gaussian BLR.
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from blrkit._array_api import device, on_device
 from blrkit._validation import as_float_array, check_binary_labels, check_positive, check_spd
-from blrkit.algorithms._common import broadcast_to_batch, check_n_steps
+from blrkit.algorithms._common import broadcast_to_batch, check_n_steps, named_failures
 from blrkit.algorithms._generated.ncvmp import ncvmp_step
 from blrkit.algorithms._namespace import as_dtype, floating_dtype, namespace_and_reference
 from blrkit.algorithms.results import NewtonResult
@@ -31,6 +31,7 @@ from blrkit.algorithms.results import NewtonResult
 __all__ = ["ncvmp_logistic"]
 
 
+@named_failures
 def ncvmp_logistic(X, y, *, alpha, n_steps: int, m0=None, precision0=None) -> NewtonResult:
     r"""Run ``n_steps`` steps of non-conjugate VMP for Bayesian logistic regression.
 

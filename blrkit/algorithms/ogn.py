@@ -28,11 +28,14 @@ stay on the host's ``rng``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from blrkit._array_api import array_namespace, to_numpy
 from blrkit._validation import check_count, check_positive
 from blrkit.algorithms._common import (
+    named_failures,
     check_n_steps,
     broadcast_to_batch,
     check_minibatch,
@@ -52,6 +55,7 @@ from blrkit.algorithms.results import DiagonalNewtonResult
 __all__ = ["online_gauss_newton", "vogn"]
 
 
+@named_failures
 def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0,
                         rng=None, grad_sums=None) -> DiagonalNewtonResult:
     r"""Run ``n_steps`` steps of online Gauss–Newton: the diagonal-Gaussian BLR with the delta method.
@@ -131,6 +135,7 @@ def online_gauss_newton(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch
                     _sums(run, grad_terms, grad_sums, xp), m, s)
 
 
+@named_failures
 def vogn(grad_terms, m0, *, rho, n_steps: int, n_data: int, batch_size: int, precision0, n_samples: int = 1,
          rng=None, rule: str = "blr", grad_sums=None) -> DiagonalNewtonResult:
     r"""Run ``n_steps`` steps of variational online Gauss–Newton: OGN without the delta method.
@@ -260,9 +265,21 @@ def _sums(run, grad_terms, grad_sums, xp):
         terms = run.oracle(grad_terms, "grad_terms", what="per-example gradients", arg_name="θ",
                            shape=lambda theta: tuple(theta.shape[:-1]) + (run.batch_size, theta.shape[-1]))
         if xp is np:
+            shapes = {}  # θ's shape -> the documented shape of the terms (θ's shape is the same at every step)
+
             def from_terms(theta, idx):  # array methods, not np.sum: a few µs a step on small problems
-                g = terms(theta, idx)
-                return g.sum(axis=-2), (g * g).sum(axis=-2)
+                g = grad_terms(theta, idx)
+                expected = shapes.get(theta.shape) or shapes.setdefault(
+                    theta.shape, theta.shape[:-1] + (run.batch_size, theta.shape[-1]))
+                if type(g) is not np.ndarray or g.shape != expected or g.dtype.kind != "f" or g.dtype.itemsize < 4:
+                    g = terms.check(g, theta)  # the full check (the types, the shape, what to say)
+                    return g.sum(axis=-2), (g * g).sum(axis=-2)
+                g_sum, g_sq = g.sum(axis=-2), (g * g).sum(axis=-2)
+                # NaN or inf in any term makes Σ g² NaN or inf: one sum of D numbers, not a pass over M·D terms;
+                # only then the exact test (finite terms whose squares overflow pass it, as before)
+                if not math.isfinite(g_sq.sum()):
+                    terms.check(g, theta)
+                return g_sum, g_sq
         else:
             def from_terms(theta, idx):
                 g = terms(theta, idx)
@@ -304,10 +321,11 @@ def _iterate(run, step, grad_sums, m, s) -> DiagonalNewtonResult:
     else:        # other libraries: lists, stacked (JAX arrays have no item assignment)
         means, precisions = [m], [s]
     checked_to = 0
+    minibatch, cast = run.minibatch, run.cast  # bound once, not looked up at every step
     with np.errstate(divide="ignore", invalid="ignore"):  # s = 0 is reported by the block check
         for t in range(n_steps):
             run.t = t + 1
-            idx = run.minibatch(m)
+            idx = minibatch(m)
             try:
                 m, s = step(m, s, lambda theta: grad_sums(theta, idx))
             except ValueError:
@@ -316,7 +334,7 @@ def _iterate(run, step, grad_sums, m, s) -> DiagonalNewtonResult:
                 raise
             if on_host and (m.dtype.kind == "c" or s.dtype.kind == "c"):  # a float row would drop the imaginary part
                 check_step(t, m, s, grad="grad_terms", hess="grad_terms")
-            m, s = run.cast(m), run.cast(s)
+            m, s = cast(m), cast(s)
             if on_host:
                 means[t + 1], precisions[t + 1] = m, s
             else:

@@ -19,6 +19,7 @@ import numpy as np
 
 from blrkit._array_api import array_namespace, on_device
 from blrkit._validation import as_float_array, check_positive, reject_complex, reject_text
+from blrkit.algorithms._common import named_failures
 from blrkit.algorithms._generated.ridge import ridge_posterior
 from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms.results import GaussianPosterior
@@ -26,6 +27,7 @@ from blrkit.algorithms.results import GaussianPosterior
 __all__ = ["ridge"]
 
 
+@named_failures
 def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
     r"""The exact Gaussian posterior of Bayesian ridge regression, one BLR step with ρ = 1.
 
@@ -97,9 +99,12 @@ def ridge(X, y, alpha, *, noise_variance=1.0) -> GaussianPosterior:
         reject_text(y, "y")
     # no copies of the (possibly large) data: it is only read, never written
     # float32 data stays float32 (integers, lists: float64), the posterior in that dtype
-    dtype = floating_dtype(xp, X=X, y=y)
-    X = xp.asarray(X, dtype=dtype)
-    y = xp.asarray(y, dtype=dtype)
+    if xp is np and type(X) is np.ndarray and type(y) is np.ndarray and X.dtype == y.dtype == np.float64:
+        dtype = np.float64  # the common case, read off two dtypes (floating_dtype's rule gives the same)
+    else:
+        dtype = floating_dtype(xp, X=X, y=y)
+        X = xp.asarray(X, dtype=dtype)
+        y = xp.asarray(y, dtype=dtype)
     batch = check_shapes(X, y)
     a = _positive_parameter(alpha, "alpha", batch)
     s2 = _positive_parameter(noise_variance, "noise_variance", batch)

@@ -9,11 +9,13 @@ emitted :func:`~blrkit.algorithms._generated.svi.svi_step`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from blrkit._array_api import array_library, device, on_device, to_numpy
 from blrkit._validation import as_float_array, check_count, check_positive, check_scalar
-from blrkit.algorithms._common import broadcast_to_batch, check_minibatch
+from blrkit.algorithms._common import broadcast_to_batch, check_minibatch, named_failures
 from blrkit.algorithms._generated.svi import svi_step
 from blrkit.algorithms._generated.svi_lda import svi_lda_step
 from blrkit.algorithms._namespace import floating_dtype, indices_on, namespace_and_reference
@@ -104,6 +106,7 @@ def _on_host(a) -> np.ndarray:
     return np.asarray(a) if array_library(a) in (None, "numpy") else to_numpy(a)
 
 
+@named_failures
 def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total_docs, learning_offset=10.0,
             learning_decay=0.7, max_doc_update_iter=100, mean_change_tol=1e-3, doc_topic_init=None) -> LDAResult:
     r"""Stochastic variational inference for latent Dirichlet allocation, one minibatch of documents per step.
@@ -217,6 +220,10 @@ def svi_lda(counts_batches, *, lambda0, doc_topic_prior, topic_word_prior, total
     for c, g, rho in zip(batches, inits, rhos):
         # ρ_t a Python float: a NumPy scalar would be a second array library beside λ's
         lam, g = svi_lda_step(lam, g, c, float(rho), alpha, eta, D, int(max_doc_update_iter), tol)
+        # from positive inputs the step keeps λ and γ positive and finite: one pass each, O(KV + n_b K) per step
+        if not (bool(xp.all((lam > 0) & (lam < math.inf))) and bool(xp.all((g > 0) & (g < math.inf)))):
+            raise ValueError(f"the update svi_lda_step at step {len(path)} gave topic-word or document-topic "
+                             "parameters (lambda, gamma) that are not positive and finite")
         path.append(lam)
         gammas.append(g)
     return LDAResult(topic_word=xp.stack(path), doc_topic=tuple(gammas), learning_rates=on_device(xp, rhos, lam))

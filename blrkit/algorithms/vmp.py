@@ -19,12 +19,13 @@ from blrkit.algorithms._checks import check_square_sums
 from blrkit.algorithms._generated.vmp import vmp_sweep
 from blrkit.algorithms._generated.vmp_regression import vmp_regression_sweep
 from blrkit.algorithms._namespace import as_dtype, floating_dtype, namespace_and_reference
-from blrkit.algorithms._common import check_n_steps
+from blrkit.algorithms._common import check_n_steps, failure_is_error, named_failures
 from blrkit.algorithms.results import VMPResult
 
 __all__ = ["vmp_linear_regression", "vmp_normal_gamma"]
 
 
+@named_failures
 def vmp_normal_gamma(y, *, mean_prior=(0.0, 1e-2), precision_prior=(1.0, 1.0), n_steps: int,
                      precision_init=(1.0, 1.0), mean_init=None) -> VMPResult:
     r"""Run ``n_steps`` sweeps of VMP for a Gaussian with unknown mean μ and precision τ.
@@ -159,6 +160,7 @@ def _elbo(xp, y, m0, S0, a0, b0, m, S, alpha, beta):
     return loglik + logp_mu + logp_tau + entropy
 
 
+@named_failures
 def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, noise_init=None) -> VMPResult:
     r"""Run ``n_steps`` sweeps of VMP for Bayesian linear regression with an unknown noise precision.
 
@@ -237,9 +239,13 @@ def vmp_linear_regression(X, y, *, alpha, noise_prior=(1.0, 1.0), n_steps: int, 
     for t in range(1, n_steps + 1):
         m, S, a, b = vmp_regression_sweep(a, b, X, y, alpha, a0, b0)
         _check_sweep(xp, t, "alpha, noise_prior", m, S, a, b)
+        if not bool(xp.all((a > 0) & (b > 0))):  # from positive (a, b) a sweep keeps them positive: its own fault
+            raise ValueError(f"VMP sweep {t} (vmp_regression_sweep) gave q(τ) a shape or rate that is not positive "
+                             f"(down to {float(xp.min(a)):.3g}, {float(xp.min(b)):.3g})")
         path.append((m, S, a, b))
     means, precisions, alphas, betas = (xp.stack(c) for c in zip(*path))
-    elbo = _regression_elbo(xp, X, y, alpha, a0, b0, means, precisions, alphas, betas)
+    with failure_is_error("the evidence lower bound (every precision of q(w) must be positive definite)"):
+        elbo = _regression_elbo(xp, X, y, alpha, a0, b0, means, precisions, alphas, betas)
     _check_sweep(xp, "bound", "alpha, noise_prior", elbo)
     return VMPResult(*(as_dtype(xp, dtype, a) for a in (means, precisions, alphas, betas, elbo)))
 

@@ -38,8 +38,6 @@ from blrkit.diagnostics.quadrature import (
 __all__ = ["ApproximationCosts", "FixedPoint", "GradientRow", "NaturalGradients", "approximation_costs",
            "natural_gradients"]
 
-#: the candidates whose natural gradient is integrated here (derivation family key -> kind)
-GAUSSIAN_KINDS = {"gaussian-fixed-covariance": "fixed", "multivariate-gaussian": "full", "diagonal-gaussian": "diagonal"}
 #: ρ at which the natural gradient is read back from a step that takes ρ: the direction of the step as
 #: ρ → 0 (the plain BLR is linear in ρ; the improved BLR's second-order term leaves an O(ρ) difference)
 RHO_PROBE = 1e-6
@@ -63,6 +61,10 @@ def _derivation(d):
 
 def _check_family(title: str, family: str) -> str:
     """The kind of a Gaussian candidate family, or ``ValueError`` saying which family and why it is not read."""
+    # the candidates whose natural gradient is integrated here, from their one home (imported here, not at the
+    # top: importing blrkit.diagnostics, like blrkit.algorithms, never imports SymPy)
+    from blrkit.derive.candidates import GAUSSIAN_KINDS
+
     kind = GAUSSIAN_KINDS.get(family)
     if kind is None:
         raise ValueError(f"{title!r} has a {family} candidate: the diagnostics integrate only the candidate families "

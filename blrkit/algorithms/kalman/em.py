@@ -9,7 +9,8 @@ import numpy as np
 
 from blrkit._array_api import array_library, array_namespace
 from blrkit._validation import check_count, cholesky_succeeds
-from blrkit.algorithms.kalman.filter import filter_time_major
+from blrkit.algorithms._common import failure_is_error
+from blrkit.algorithms.kalman.filter import INNOVATIONS, filter_time_major
 from blrkit.algorithms._namespace import as_dtype, floating_dtype
 from blrkit.algorithms.kalman.model import (
     Model,
@@ -170,7 +171,7 @@ def kalman_em(y, F0, Q0, H0, R0, m00, P00, *, n_steps, fit=_EM_PARAMETERS, trans
                       m0=params["m0"], P0=params["P0"], b=mod.b, d=mod.d, tv=tv, T=T, D=D, O=O,
                       batch=batch, cov_batch=cov_batch(mod.observed, params["F"], params["Q"], params["H"],
                                                         params["R"], params["P0"], tv))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), failure_is_error(f"{INNOVATIONS}, EM iteration {k}"):
             m_f, P_f, ll = filter_time_major(step)
         if not (np.all(np.isfinite(ll)) and np.all(np.isfinite(m_f)) and np.all(np.isfinite(P_f))):
             raise _overflow(params, mod.y, k)

@@ -27,11 +27,16 @@ from blrkit.algorithms.kalman.model import (
     sym,
     update,
 )
+from blrkit.algorithms._common import failure_is_error
 from blrkit.algorithms._namespace import as_dtype, floating_dtype
 from blrkit.algorithms.kalman.steady import steady_scan
 from blrkit.algorithms.results import KalmanFilterResult
 
-__all__ = ["filter_time_major", "kalman_filter"]
+__all__ = ["INNOVATIONS", "filter_time_major", "kalman_filter"]
+
+#: What fails when a factorisation in the filter does: Q, R and P0 are checked positive definite before it runs, so
+#: an innovation covariance H P̂ Hᵀ + R that is not is the update step's (or float64's, for a model too ill-conditioned)
+INNOVATIONS = "the Kalman update (its innovation covariance C = H P̂ Hᵀ + R must be positive definite)"
 
 def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation_offsets=None,
                   time_varying=()) -> KalmanFilterResult:
@@ -167,7 +172,8 @@ def kalman_filter(y, F, Q, H, R, m0, P0, *, transition_offsets=None, observation
         mod = mod.astype(xp, dtype)
     # NumPy: the optimised recursion (steady state, scans, time-major buffers); any other library:
     # the plain loop over time in its own namespace
-    means, covs, loglik = filter_time_major(mod) if xp is np else _filter_plain(mod, xp)
+    with failure_is_error(INNOVATIONS):
+        means, covs, loglik = filter_time_major(mod) if xp is np else _filter_plain(mod, xp)
     check_overflow(xp, "filter", means, covs, loglik)
     means, covs, loglik = (as_dtype(xp, dtype, a) for a in (means, covs, loglik))
     return KalmanFilterResult(means=batch_major(means, mod.batch, 1), covariances=batch_major(covs, mod.batch, 2),
