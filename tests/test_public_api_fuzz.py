@@ -22,6 +22,7 @@ import blrkit.algorithms as alg  # noqa: E402
 import blrkit.duality as dual  # noqa: E402
 import blrkit.diagnostics as diag  # noqa: E402
 import blrkit.models as mod  # noqa: E402
+from blrkit.algorithms._generated.svi import svi_step as SVI_STEP  # noqa: E402
 from blrkit.models import binary_comparison as binary_cmp  # noqa: E402
 from blrkit.models import comparison as cmp  # noqa: E402
 from fuzz_checks import float_arrays, given_arrays, raised_by_blrkit  # noqa: E402
@@ -167,6 +168,8 @@ CALLS = {
     "blr_from_rmsprop": (alg.blr_from_rmsprop, dict(lr=0.1, alpha=0.99, eps=1e-8)),
     "rmsprop_from_blr": (alg.rmsprop_from_blr, dict(rho=0.01, lr=0.1, eps=1e-8)),
     "ivon_sample": (IVON.sample, dict(n_samples=3, rng=0)),
+    "iterate": (alg.iterate, dict(step=SVI_STEP, n_steps=2, state={"m": 0.0, "S": 1.0}, rho=0.5, m_0=0.0, S_0=1.0,
+                                  y=Y8, noise_variance=1.0, n_data=8)),
     # -- duality: the functions not above and the methods of its results
     "fit_glm_delta": (dual.fit_glm, dict(X=X6, y=Y01, likelihood="probit", prior_precision=EYE2, prior_mean=np.zeros(2),
                                          method="delta", tol=1e-8, max_steps=20, m0=np.zeros(2), rho=1.0)),
