@@ -393,14 +393,20 @@ def _original(recipe: str):
 
 
 def _drivers(fn) -> list:
-    """Every module of :mod:`blrkit.algorithms` (but the generated ones) that holds ``fn`` under its name."""
+    """Every module of :mod:`blrkit.algorithms` (but the generated ones) that holds ``fn``, under any name (a driver
+    may import a shared step under its own: ``damped_newton_step as laplace_step``)."""
     import blrkit.algorithms as package
 
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         if "._generated" not in info.name:
             importlib.import_module(info.name)
     return [m for n, m in sorted(sys.modules.items()) if n.startswith(package.__name__ + ".")
-            and "._generated" not in n and getattr(m, fn.__name__, None) is fn]
+            and "._generated" not in n and any(v is fn for v in vars(m).values())]
+
+
+def bound_names(module, fn) -> list[str]:
+    """The names under which ``module`` holds ``fn``."""
+    return [n for n, v in vars(module).items() if v is fn]
 
 
 @contextlib.contextmanager
@@ -412,13 +418,14 @@ def _in_place_of(recipe: str, fn: Callable):
 
     original = _original(recipe)
     targets = _drivers(original) or [importlib.import_module(f"blrkit.algorithms._generated.{RECIPES[recipe].module}")]
+    names = [(t, n) for t in targets for n in bound_names(t, original)]
     try:
-        for t in targets:
-            setattr(t, original.__name__, fn)
+        for t, n in names:
+            setattr(t, n, fn)
         yield fn
     finally:
-        for t in targets:
-            setattr(t, original.__name__, original)
+        for t, n in names:
+            setattr(t, n, original)
 
 
 def installed(variant: Variant):
