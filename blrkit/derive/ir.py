@@ -13,7 +13,7 @@ names, in the order the code sets them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import sympy as sp
 
@@ -28,6 +28,8 @@ def _names(*parts) -> frozenset:
             out.add(p)
         elif isinstance(p, (tuple, list)):
             out |= _names(*p)
+        elif isinstance(p, Operand):
+            out |= set(p.names)
         elif isinstance(p, sp.Basic):
             out |= {s.name for s in p.free_symbols if hasattr(s, "name")}
             out |= {s.name for s in p.atoms(sp.MatrixSymbol)}
@@ -35,10 +37,29 @@ def _names(*parts) -> frozenset:
 
 
 class Node:
-    """Base of the IR's nodes (for ``isinstance``)."""
+    """Base of the IR's nodes: ``READS`` and ``WRITES`` name, in order, what a node reads and writes; each entry is
+    one of its fields (a name, a SymPy expression, an :class:`Operand` or a tuple of them: the names in it) or a
+    name the node uses itself (``rng``, the ``z`` it draws)."""
 
-    reads: frozenset
-    writes: tuple
+    READS: tuple = ()
+    WRITES: tuple = ()
+
+    def _values(self, entries) -> list:
+        own = {f.name for f in fields(self)}
+        return [getattr(self, e) if e in own else e for e in entries]
+
+    @property
+    def reads(self) -> frozenset:
+        """Every name the node's code reads."""
+        return _names(*self._values(self.READS))
+
+    @property
+    def writes(self) -> tuple:
+        """Every name the node's code assigns, in order."""
+        out = []
+        for v in self._values(self.WRITES):
+            out += list(v) if isinstance(v, tuple) else [v]
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -47,8 +68,8 @@ class Comment(Node):
 
     text: str
 
-    reads = frozenset()
-    writes = ()
+    READS = ()
+    WRITES = ()
 
 
 @dataclass(frozen=True)
@@ -65,13 +86,8 @@ class Let(Node):
     dims: tuple = ()
     like: str | None = None
 
-    @property
-    def reads(self):
-        return _names(self.expr, self.like)
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('expr', 'like')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -81,11 +97,8 @@ class Constant(Node):
     target: str
     value: sp.Basic
 
-    reads = frozenset()
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ()
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -97,13 +110,8 @@ class Count(Node):
     axes: tuple
     doc: str = ""
 
-    @property
-    def reads(self):
-        return frozenset({self.array})
-
-    @property
-    def writes(self):
-        return self.targets
+    READS = ('array',)
+    WRITES = ('targets',)
 
 
 @dataclass(frozen=True)
@@ -114,11 +122,8 @@ class LabelCheck(Node):
     loss: str
     advice: str
 
-    @property
-    def reads(self):
-        return frozenset({self.array})
-
-    writes = ()
+    READS = ('array',)
+    WRITES = ()
 
 
 @dataclass(frozen=True)
@@ -136,13 +141,8 @@ class OracleCall(Node):
     asarray: bool = False
     note: str = ""
 
-    @property
-    def reads(self):
-        return _names(self.oracle, self.at, self.log_weight, self.divisor)
-
-    @property
-    def writes(self):
-        return self.targets
+    READS = ('oracle', 'at', 'log_weight', 'divisor')
+    WRITES = ('targets',)
 
 
 @dataclass(frozen=True)
@@ -153,13 +153,8 @@ class Alias(Node):
     source: str
     average: bool = False
 
-    @property
-    def reads(self):
-        return frozenset({self.source})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('source',)
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -171,13 +166,8 @@ class DeviationMean(Node):
     draws: str
     mean: str
 
-    @property
-    def reads(self):
-        return frozenset({self.of, self.draws, self.mean})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('of', 'draws', 'mean')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -187,13 +177,8 @@ class Select(Node):
     targets: tuple
     sources: tuple
 
-    @property
-    def reads(self):
-        return frozenset(self.sources)
-
-    @property
-    def writes(self):
-        return self.targets
+    READS = ('sources',)
+    WRITES = ('targets',)
 
 
 @dataclass(frozen=True)
@@ -210,13 +195,8 @@ class Sample(Node):
     draws: str | None = "n_samples"
     prob: str | None = None
 
-    @property
-    def reads(self):
-        return _names("rng", self.like, self.draws, self.prob)
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('rng', 'like', 'draws', 'prob')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -228,13 +208,8 @@ class FamilySample(Node):
     family: str
     params: tuple
 
-    @property
-    def reads(self):
-        return _names("rng", "n_samples", self.params)
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('rng', 'n_samples', 'params')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -244,13 +219,8 @@ class Cholesky(Node):
     target: str
     of: str
 
-    @property
-    def reads(self):
-        return frozenset({self.of})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('of',)
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -264,13 +234,8 @@ class Reparameterise(Node):
     form: str
     scale: str | None = None
 
-    @property
-    def reads(self):
-        return _names(self.mean, self.noise, self.scale)
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('mean', 'noise', 'scale')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -284,13 +249,8 @@ class Relaxation(Node):
     temperature: str
     log_scale: str
 
-    @property
-    def reads(self):
-        return _names("u", self.logits, self.temperature)
-
-    @property
-    def writes(self):
-        return ("z", self.target, self.log_scale)
+    READS = ('u', 'logits', 'temperature')
+    WRITES = ('z', 'target', 'log_scale')
 
 
 @dataclass(frozen=True)
@@ -300,13 +260,8 @@ class Sign(Node):
     target: str
     of: str
 
-    @property
-    def reads(self):
-        return frozenset({self.of})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('of',)
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -317,13 +272,8 @@ class LinearPredictor(Node):
     design: str
     at: str
 
-    @property
-    def reads(self):
-        return frozenset({self.design, self.at})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('design', 'at')
+    WRITES = ('target',)
 
 
 #: the sums a GLM's derivatives are made of, with d1 = f'(η_i), d2 = f''(η_i) per example
@@ -346,13 +296,8 @@ class GlmSum(Node):
         if self.kind not in GLM_SUMS:
             raise ValueError(f"kind must be one of {GLM_SUMS}, got {self.kind!r}")
 
-    @property
-    def reads(self):
-        return frozenset({self.weight, self.design})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('weight', 'design')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -367,11 +312,8 @@ class Quadrature(Node):
     design: str = "X"
     labels: str = "y"
 
-    @property
-    def reads(self):
-        return frozenset({self.design, "m", self.precision, self.labels})
-
-    writes = ("eta_mean", "eta_var", "z", "w", "eta", "y_nodes")
+    READS = ('design', 'm', 'precision', 'labels')
+    WRITES = ('eta_mean', 'eta_var', 'z', 'w', 'eta', 'y_nodes')
 
 
 @dataclass(frozen=True)
@@ -383,13 +325,8 @@ class QuadratureSum(Node):
     weights: str = "w"
     like: str = "eta"
 
-    @property
-    def reads(self):
-        return _names(self.integrand, self.weights)
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('integrand', 'weights')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -402,13 +339,8 @@ class Enumeration(Node):
     loss: str
     size: str = "P"
 
-    @property
-    def reads(self):
-        return frozenset({self.logits, self.loss, self.size})
-
-    @property
-    def writes(self):
-        return ("bits", "W", "ell", "f", "before", "after", self.target)
+    READS = ('logits', 'loss', 'size')
+    WRITES = ('bits', 'W', 'ell', 'f', 'before', 'after', 'target')
 
 
 @dataclass(frozen=True)
@@ -427,8 +359,9 @@ class Operand:
 @dataclass(frozen=True)
 class Contraction(Node):
     """``target[out] = Σ left[..] right[..]`` over the one index they share and ``out`` lacks (a matrix
-    product); ``times``: multiplied elementwise by an array indexed by ``out``; ``shape``: the result reshaped to ``(*<array>.shape, D, D)`` (a flattened x xᵀ statistic).  A single
-    operand with ``right=None`` is a sum over its index missing from ``out``."""
+    product); ``times``: multiplied elementwise by an array indexed by ``out``; ``shape``: the result reshaped
+    to ``(*<shape>.shape, D, D)`` (a flattened x xᵀ statistic).  A single operand with ``right=None`` is a sum
+    over its index missing from ``out``."""
 
     target: str
     out: str
@@ -438,14 +371,12 @@ class Contraction(Node):
     shape: str | None = None
     note: str = ""
 
-    @property
-    def reads(self):
-        ops = self.left.names + (self.right.names if self.right else ())
-        return _names(ops, self.times, self.shape, "D" if self.shape else None)
+    READS = ('left', 'right', 'times', 'shape')
+    WRITES = ('target',)
 
     @property
-    def writes(self):
-        return (self.target,)
+    def reads(self) -> frozenset:
+        return super().reads | ({"D"} if self.shape else set())
 
 
 @dataclass(frozen=True)
@@ -455,13 +386,8 @@ class LogMeanParameter(Node):
     target: str
     of: str
 
-    @property
-    def reads(self):
-        return frozenset({self.of})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('of',)
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -477,13 +403,8 @@ class LocalFixedPoint(Node):
     cap: str
     tol: str
 
-    @property
-    def reads(self):
-        return frozenset({self.state, self.topics, self.counts, self.prior, self.cap, self.tol})
-
-    @property
-    def writes(self):
-        return ("active", "exp_elog_theta", "norm_phi", "new", "change", self.state)
+    READS = ('state', 'topics', 'counts', 'prior', 'cap', 'tol')
+    WRITES = ('active', 'exp_elog_theta', 'norm_phi', 'new', 'change', 'state')
 
 
 @dataclass(frozen=True)
@@ -495,13 +416,8 @@ class Responsibilities(Node):
     log_norm: str
     note: str = ""
 
-    @property
-    def reads(self):
-        return frozenset({self.logits})
-
-    @property
-    def writes(self):
-        return (self.log_norm, self.target)
+    READS = ('logits',)
+    WRITES = ('log_norm', 'target')
 
 
 @dataclass(frozen=True)
@@ -516,13 +432,8 @@ class PairingLogits(Node):
     eta2: str
     offset: str
 
-    @property
-    def reads(self):
-        return frozenset({self.design, self.outer, self.eta1, self.eta2, self.offset, "D"})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('design', 'outer', 'eta1', 'eta2', 'offset', 'D')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -537,11 +448,8 @@ class MixtureLogDensity(Node):
     log_weights: str
     factor: str
 
-    @property
-    def reads(self):
-        return frozenset({self.draws, self.means, self.precisions, self.log_weights, self.factor})
-
-    writes = ("d", "Sd", "logdet_S", "log_pi", "a", "log_q", "r", "glogq", "Hlogq")
+    READS = ('draws', 'means', 'precisions', 'log_weights', 'factor')
+    WRITES = ('d', 'Sd', 'logdet_S', 'log_pi', 'a', 'log_q', 'r', 'glogq', 'Hlogq')
 
 
 @dataclass(frozen=True)
@@ -551,13 +459,8 @@ class LogDet(Node):
     target: str
     of: str
 
-    @property
-    def reads(self):
-        return frozenset({self.of})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('of',)
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -568,13 +471,8 @@ class Components(Node):
     array: str
     indices: tuple
 
-    @property
-    def reads(self):
-        return frozenset({self.array})
-
-    @property
-    def writes(self):
-        return self.targets
+    READS = ('array',)
+    WRITES = ('targets',)
 
 
 @dataclass(frozen=True)
@@ -584,13 +482,8 @@ class Zeros(Node):
     target: str
     like: str
 
-    @property
-    def reads(self):
-        return frozenset({self.like})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('like',)
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -600,13 +493,8 @@ class Inverse(Node):
     target: str
     of: str
 
-    @property
-    def reads(self):
-        return frozenset({self.of})
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('of',)
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
@@ -619,36 +507,26 @@ class Stack(Node):
     zero: str = "zero"
     average: bool = False
 
-    @property
-    def reads(self):
-        flat = [e for row in self.entries for e in (row if isinstance(row, tuple) else (row,))]
-        return _names(self.zero, *flat)
-
-    @property
-    def writes(self):
-        return (self.target,)
+    READS = ('zero', 'entries')
+    WRITES = ('target',)
 
 
 @dataclass(frozen=True)
 class ScoreFunction(Node):
     """The score-function estimate of ∇_μ E_q[f] from draws ``draws`` of q_t: f(θ_k), T(θ_k), μ, a leave-one-out
     control variate, ∇_λ = mean((f − b)(T − μ)), F(λ) and ``target`` = F⁻¹∇_λ.  SymPy expressions in the
-    draws' symbol ``theta`` (``f``, ``statistics``) and in the standard parameters (``mean``, ``fisher`` rows)."""
+    draws' symbol ``theta`` (``integrand`` f, ``statistics``) and in the standard parameters (``mean``,
+    ``fisher`` rows)."""
 
     target: str
     draws: str
-    f: sp.Basic
+    integrand: sp.Basic
     statistics: tuple
     mean: tuple
     fisher: tuple
 
-    @property
-    def reads(self):
-        return _names(self.draws, "n_samples", self.f, self.statistics, self.mean, self.fisher)
-
-    @property
-    def writes(self):
-        return ("f", "T", "mu", "b", "grad_lam", "F", self.target)
+    READS = ('draws', 'n_samples', 'integrand', 'statistics', 'mean', 'fisher')
+    WRITES = ('f', 'T', 'mu', 'b', 'grad_lam', 'F', 'target')
 
 
 def reads(nodes) -> frozenset:

@@ -1448,7 +1448,7 @@ def _mixture_log_density_code(n) -> list[str]:
 def _score_function_code(n) -> list[str]:
     stack = lambda xs: "xp.stack(xp.broadcast_arrays(" + ", ".join(xs) + "), axis=-1)"  # noqa: E731
     th = n.draws
-    return [f"f = {scalar_code(n.f)} + xp.zeros({th}.shape, dtype=dtype, device=device({th}))",
+    return [f"f = {scalar_code(n.integrand)} + xp.zeros({th}.shape, dtype=dtype, device=device({th}))",
             f"T = {stack([scalar_code(t) + f' + 0 * {th}' for t in n.statistics])}",
             f"mu = {stack([scalar_code(x) for x in n.mean])}",
             "# a control variate: each draw's f less b_k, the mean of f over the other K − 1 draws (0 when K = 1);",
