@@ -3,10 +3,10 @@
 Two sources of wrong variants. :mod:`blrkit.verify.variants` makes them from each recipe's derivation (a rule
 rewrites a SymPy right-hand side by the roles of its symbols: the sign of an oracle term, a dropped (1 − ρ), the
 old state for the new, a count doubled, a term dropped, …; or an oracle node of the IR by its kind: draws not
-scaled by Σ^{1/2}, an oracle at the mean for its Monte-Carlo average, one quadrature node, …) and prints them with the same printer as the
-committed module; a seeded sample per recipe runs here (every one: ``python -m blrkit.verify.variants``). The
-hand table :data:`blrkit.verify.mutations.MUTATIONS` keeps regular expressions over the emitted text for what no
-rule makes (the oracle lines are code, not SymPy); its entries the rules reproduce
+scaled by Σ^{1/2}, an oracle at the mean for its Monte-Carlo average, one quadrature node, …) and prints them
+with the same printer as the committed module; a seeded sample per recipe runs here (every one: ``python -m
+blrkit.verify.variants``). The hand table :data:`blrkit.verify.mutations.MUTATIONS` keeps regular expressions
+over the emitted text for what no rule makes yet (48 entries); its entries the rules reproduce
 (:data:`~blrkit.verify.mutations.REPRODUCED`) are checked to be reproduced and not run again here.
 
 Each variant is put where the public driver imports the step, and the row of the table (which runs that driver)
@@ -106,6 +106,7 @@ NOT_KILLED = {
     "rmsprop": {"term v dropped in v_new": GUARD, "term g_mean**2*rho dropped in v_new": GUARD},
     "adam": {"term v dropped in v_new": GUARD, "term g_mean**2*rho dropped in v_new": GUARD},
     "ivon": {"rho dropped in h_avg_new": GUARD, "2 beta1 for beta1 in g_avg_new": GUARD,
+             "theta not scaled by Σ^(1/2)": GUARD,
              "beta1 + 1 for beta1 in g_avg_new": GUARD,
              **{n: "Python's OverflowError in the driver before any check"
                 for n in ("2 beta1 for beta1 in m_new", "beta1 + 1 for beta1 in m_new")}},
