@@ -318,12 +318,14 @@ class Quadrature(Node):
 
 @dataclass(frozen=True)
 class QuadratureSum(Node):
-    """``target = Σ_j w_j f(η_j) / √π``: the Gauss–Hermite estimate of E[f(η_i)] with weights ``weights``."""
+    """``target = Σ_j w_j f(η_j) / √π``: the Gauss–Hermite estimate of E[f(η_i)] with weights ``weights``
+    (``normalised``: divided by √π, the sum of the weights)."""
 
     target: str
     integrand: sp.Basic
     weights: str = "w"
     like: str = "eta"
+    normalised: bool = True  # divided by √π, the sum of the weights
 
     READS = ('integrand', 'weights')
     WRITES = ('target',)
@@ -381,10 +383,12 @@ class Contraction(Node):
 
 @dataclass(frozen=True)
 class LogMeanParameter(Node):
-    """``target = exp(E_q[log θ])`` of a Dirichlet along the last axis: exp(ψ(λ_k) − ψ(Σ_v λ_v))."""
+    """``target = exp(E_q[log θ])`` of a Dirichlet along the last axis: exp(ψ(λ_k) − ψ(Σ_v λ_v)) (``normalised``:
+    with its ψ(Σ_v λ_v))."""
 
     target: str
     of: str
+    normalised: bool = True
 
     READS = ('of',)
     WRITES = ('target',)
@@ -409,12 +413,14 @@ class LocalFixedPoint(Node):
 
 @dataclass(frozen=True)
 class Responsibilities(Node):
-    """``target = softmax(logits)`` along the last axis, with its log normaliser ``log_norm``."""
+    """``target = softmax(logits)`` along the last axis, with its log normaliser ``log_norm`` (``normalised``: the
+    normaliser subtracted)."""
 
     target: str
     logits: str
     log_norm: str
     note: str = ""
+    normalised: bool = True
 
     READS = ('logits',)
     WRITES = ('log_norm', 'target')

@@ -1392,7 +1392,8 @@ def _quadrature_code(n) -> list[str]:
 
 def _quadrature_sum_code(n) -> list[str]:
     code = _like(n.integrand, n.like, scalar_code(n.integrand))
-    return [f"{n.target} = xp.sum({n.weights} * ({code}), axis=-1) / math.sqrt(math.pi)"]
+    norm = " / math.sqrt(math.pi)" if n.normalised else ""
+    return [f"{n.target} = xp.sum({n.weights} * ({code}), axis=-1){norm}"]
 
 
 def _enumeration_code(n) -> list[str]:
@@ -1407,7 +1408,8 @@ def _enumeration_code(n) -> list[str]:
 
 
 def _log_mean_code(n) -> list[str]:
-    return [f"{n.target} = xp.exp(digamma({n.of}) - digamma(xp.sum({n.of}, axis=-1, keepdims=True)))"]
+    norm = f" - digamma(xp.sum({n.of}, axis=-1, keepdims=True))" if n.normalised else ""
+    return [f"{n.target} = xp.exp(digamma({n.of}){norm})"]
 
 
 def _local_fixed_point_code(n) -> list[str]:
@@ -1497,7 +1499,8 @@ _NODE_PRINTERS = MappingProxyType({
     ir.LocalFixedPoint: _local_fixed_point_code,
     ir.Responsibilities: lambda n: [
         f"{n.log_norm} = logsumexp({n.logits}, xp)",
-        f"{n.target} = xp.exp({n.logits} - {n.log_norm}[..., None])" + (f"  # {n.note}" if n.note else "")],
+        f"{n.target} = xp.exp({n.logits}" + (f" - {n.log_norm}[..., None]" if n.normalised else "") + ")"
+        + (f"  # {n.note}" if n.note else "")],
     ir.PairingLogits: lambda n: [
         f"{n.target} = {n.design} @ {n.eta1}.mT + {n.outer} @ xp.reshape({n.eta2}, (*{n.eta2}.shape[:-2], "
         f"D * D)).mT + {n.offset}[..., None, :]"],

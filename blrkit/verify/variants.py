@@ -52,6 +52,7 @@ rule                          rewrite of one oracle node
 ``draw dropped at the oracle`` f(z ⊙ m) → f(m), f(m + σε) → f(m) (a factor or term holding a sample dropped)
 ``no binarisation``           w = sign(λ) → λ (a :class:`~blrkit.derive.ir.Sign` node for its argument)
 ``one quadrature node``       n Gauss–Hermite nodes → 1: E[f(η)] → f(E[η]) (the predictive's variance dropped)
+``normaliser dropped``        a node's declared normaliser dropped (softmax's, Gauss–Hermite's √π, ψ(Σ_v λ_v))
 ============================  ====================================================================================
 
 What no rule writes yet (quadrature weights, the EM E-step's normaliser, LDA's local loop, …) stays a hand entry
@@ -393,10 +394,19 @@ def one_quadrature_node(node, nodes):
     return []
 
 
+def normaliser_dropped(node, nodes):
+    """A node that declares a normaliser (``normalised``: softmax's log-sum-exp, Gauss–Hermite's √π, the
+    Dirichlet's ψ(Σ_v λ_v)) → without it."""
+    if getattr(node, "normalised", False):
+        return [(f"no normaliser in {', '.join(node.writes[-1:])}", replace(node, normalised=False))]
+    return []
+
+
 #: rule key -> rule over one oracle node (see :mod:`blrkit.derive.ir`)
 NODE_RULES = {"samples unscaled": samples_unscaled, "scale for its factor": scale_for_its_factor,
               "oracle at the mean": oracle_at_the_mean, "draw dropped at the oracle": draw_dropped_at_the_oracle,
-              "no binarisation": no_binarisation, "one quadrature node": one_quadrature_node}
+              "no binarisation": no_binarisation, "one quadrature node": one_quadrature_node,
+              "normaliser dropped": normaliser_dropped}
 
 
 def _sorted(symbols):

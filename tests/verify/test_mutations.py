@@ -6,7 +6,7 @@ old state for the new, a count doubled, a term dropped, …; or an oracle node o
 scaled by Σ^{1/2}, an oracle at the mean for its Monte-Carlo average, one quadrature node, …) and prints them
 with the same printer as the committed module; a seeded sample per recipe runs here (every one: ``python -m
 blrkit.verify.variants``). The hand table :data:`blrkit.verify.mutations.MUTATIONS` keeps regular expressions
-over the emitted text for what no rule makes yet (48 entries); its entries the rules reproduce
+over the emitted text for what no rule makes yet (45 entries); its entries the rules reproduce
 (:data:`~blrkit.verify.mutations.REPRODUCED`) are checked to be reproduced and not run again here.
 
 Each variant is put where the public driver imports the step, and the row of the table (which runs that driver)
@@ -161,6 +161,10 @@ def test_the_node_rules_rewrite_by_role():
         str(sp.Add(m, sp.Mul(sd, e))), str(z * m)}
     assert [n for _, n in ir.no_binarisation(nodes.Sign("w", "lam"), ())] == [nodes.Alias("w", "lam")]
     assert [n.n for _, n in ir.one_quadrature_node(nodes.Quadrature(100, "S"), ())] == [1]
+    soft = nodes.Responsibilities("r", "lam", "log_norm")
+    assert [n for _, n in ir.normaliser_dropped(soft, ())] == [nodes.Responsibilities("r", "lam", "log_norm",
+                                                                                       normalised=False)]
+    assert ir.normaliser_dropped(nodes.Responsibilities("r", "lam", "log_norm", normalised=False), ()) == []
     assert all(rule(chol, steps) == [] for rule in ir.NODE_RULES.values())
 
 
