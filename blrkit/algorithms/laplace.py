@@ -7,7 +7,7 @@ point of the full-Gaussian BLR with the delta method, for any ρ in (0, 1]: at c
 :math:`\nabla\bar\ell(m_*) = 0` and :math:`S_* = \nabla^2\bar\ell(m_*)` (Khan & Rue 2023, Sec. 4.4).
 With ρ = 1 the path to it is Newton's.
 
-The numeric update is the emitted :func:`~blrkit.algorithms._generated.laplace.laplace_step`;
+The numeric update is the emitted :func:`~blrkit.algorithms._generated.damped_newton.damped_newton_step`;
 this driver iterates it until the gradient vanishes.
 """
 
@@ -23,7 +23,7 @@ from blrkit.algorithms._common import (
     named_failures,
     broadcast_to_batch, check_positive_definite, check_rho, check_start, check_step, singular_is_error,
 )
-from blrkit.algorithms._generated.laplace import laplace_step
+from blrkit.algorithms._generated.damped_newton import damped_newton_step as laplace_step
 from blrkit.algorithms._namespace import floating_dtype
 from blrkit.algorithms._runner import Run, hessian_shape
 from blrkit.algorithms.results import LaplacePosterior

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import ir
 from .algebra import is_zero
 from .approximations import Relaxation, Stage, StepSize, StochasticGradient
 from .derivation import Argument, Assignment, Derivation, Equation, Step
@@ -121,17 +122,14 @@ def derive_binary(loss, prior, approximations, *, function_name="blr_step", titl
     # -- the emitted code ----------------------------------------------------------------------------
     ste = "g_sign" in {s.name for s in update.free_symbols}
     if ste:
-        oracles = ("# the binary weights w = sign(λ) (+1 at 0), and the mean minibatch gradient there",
-                   "w = 2.0 * xp.astype(lam >= 0, dtype) - 1.0", "g_sign = grad_mean(w)")
+        oracles = (ir.Comment("the binary weights w = sign(λ) (+1 at 0), and the mean minibatch gradient there"),
+                   ir.Sign("w", "lam"), ir.OracleCall(("g_sign",), "grad_mean", sp.Symbol("w")))
     else:
-        oracles = ("# u_k ~ U(0, 1), ε_k = ½ log(u_k / (1 − u_k)), w_k = tanh((λ + ε_k)/τ): (n_samples, ..., P)",
-                   "u = on_device(xp, rng.uniform(size=(n_samples, *lam.shape)), lam)",
-                   "z = (lam + 0.5 * (xp.log(u) - xp.log1p(-u))) / tau",
-                   "w = xp.tanh(z)",
-                   "# ŝ = (1 − w²)/(τ(1 − μ²)) in logs: log(1 − tanh²x) = log 4 − 2|x| − 2 log(1 + e^{-2|x|})",
-                   "log_s = 2 * (xp.abs(lam) - xp.abs(z)) + 2 * (xp.log1p(xp.exp(-2 * xp.abs(lam)))"
-                   " - xp.log1p(xp.exp(-2 * xp.abs(z))))",
-                   f"{sg.name} = xp.mean(xp.exp(log_s) / tau * grad_mean(w), axis=0)")
+        oracles = (ir.Comment("u_k ~ U(0, 1), ε_k = ½ log(u_k / (1 − u_k)), w_k = tanh((λ + ε_k)/τ): "
+                              "(n_samples, ..., P)"),
+                   ir.Sample("u", "uniform", "lam"), ir.Relaxation("w", "lam", "tau", "log_s"),
+                   ir.OracleCall((sg.name,), "grad_mean", sp.Symbol("w"), average=True, log_weight="log_s",
+                                 divisor="tau"))
     free = {s.name for s in update.free_symbols}
     args = [Argument("lam", "vector", "natural parameters λ_t = ½ logit p of the weights, (..., P)")]
     for name, kind, doc in (("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"),
@@ -184,15 +182,9 @@ def _exact(steps, v_, approximations, function_name, title, anchor) -> Derivatio
             update = update.subs(RHO, a.value)
     steps.append(Step("Textbook form", (Equation(lam_new, update),),
                       "the exact BLR for binary weights; its fixed point is the mean-field VI optimum", "bayesbinn"))
-    oracles = ("# every w in {−1, +1}^P, the loss there, and Π_{k≠j}(1 + μ_k w_k)/2 by prefix and suffix products",
-               "P = lam.shape[-1]",
-               "bits = (xp.arange(2**P, device=device(lam))[:, None] >> xp.arange(P, device=device(lam))) & 1",
-               "W = 2.0 * xp.astype(bits, dtype) - 1.0",
-               "ell = xp.asarray(loss(W), dtype=dtype)  # (2**P,)",
-               "f = (1 + xp.tanh(lam)[..., None, :] * W) / 2",
-               "before = xp.cumulative_prod(f[..., :-1], axis=-1, include_initial=True)",
-               "after = xp.flip(xp.cumulative_prod(xp.flip(f[..., 1:], axis=-1), axis=-1, include_initial=True), axis=-1)",
-               "dmu = 0.5 * xp.sum(W * ell[:, None] * before * after, axis=-2)  # ∂E_q[ℓ]/∂μ_j")
+    oracles = (ir.Comment("every w in {−1, +1}^P, the loss there, and Π_{k≠j}(1 + μ_k w_k)/2 by prefix and suffix "
+                          "products"),
+               ir.Count(("P",), "lam", (-1,)), ir.Enumeration("dmu", "lam", "loss"))
     args = [Argument("lam", "vector", "natural parameters λ_t = ½ logit p of the weights, (..., P)")]
     free = {s.name for s in update.free_symbols}
     if "rho" in free:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from . import ir
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .errors import DerivationError
 from .printing import Estimate, ExpectedValue, Notation
@@ -297,9 +298,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         nat = [sp.expand(x.subs(to_state)) for x in nat]
     gradient = [] if conjugate else [(d, sp.factor(sp.together(g.subs(to_state)))) for d, g in zip(dmu, grads)]
     if sampled != 0:  # the Monte-Carlo part is a variable of the emitted code, dmu_mc[..., k]
-        from .score import score_function_lines
+        from .score import score_function_nodes
 
-        mc_code = score_function_lines(family, sampled, to_state)
+        mc_code = score_function_nodes(family, sampled, to_state)
         gradient = [(d, sp.factor(sp.together((g - x).subs(to_state))) + x) for d, g, x in zip(dmu, grads, mc)]
     to_std = family.natural_to_standard
     prior_syms = tuple(prior.symbols.values()) if prior is not None else ()
@@ -360,13 +361,13 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if sampled != 0:
         args += [Argument("n_samples", "int", "number of Monte-Carlo samples"),
                  Argument("rng", "rng", "numpy.random.Generator for the Monte-Carlo samples")]
-    oracles = [f"# \\rho = {rho_value}", f"rho = xp.asarray({rho_value}, dtype=dtype)"] if rho_value is not None else []
+    oracles = [ir.Comment(f"\\rho = {rho_value}"), ir.Constant("rho", rho_value)] if rho_value is not None else []
     if sampled != 0:
         oracles += mc_code
     if any(_outside_sums(a.expr).has(N_OBS) for a in assignments) or _outside_sums(sampled).has(N_OBS):
-        oracles.append(f"N = y.shape[{-2 if loss.one_hot else -1}]  # number of observations")
+        oracles.append(ir.Count(("N",), "y", (-2 if loss.one_hot else -1,), "number of observations"))
     if any(_outside_sums(a.expr).has(M_BATCH) for a in assignments):
-        oracles.append(f"M = y.shape[{-2 if loss.one_hot else -1}]  # the minibatch size")
+        oracles.append(ir.Count(("M",), "y", (-2 if loss.one_hot else -1,), "the minibatch size"))
     if any(a.expr.has(N_DATA) for a in assignments):
         args.append(Argument("n_data", "int", "number N of data in the whole sum (y is a minibatch of it)"))
     title = title or (f"Conjugate Bayes ({family.name})" if conjugate else f"Non-conjugate BLR ({family.name})")

@@ -197,7 +197,7 @@ class Derivation:
     function_name: str
     summary: str
     arguments: tuple[Argument, ...] = ()
-    oracles: tuple[str, ...] = ()
+    oracles: tuple = ()  # of blrkit.derive.ir nodes
     assignments: tuple[Assignment, ...] = ()
     outputs: tuple[sp.Basic, ...] = ()
     dims: tuple[tuple[sp.Basic, str], ...] = ()

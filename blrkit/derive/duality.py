@@ -22,6 +22,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatrixSymbol
 
+from . import ir
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .algebra import expand_terms, is_zero
 from .errors import DerivationError
@@ -120,17 +121,10 @@ def derive_local_parameters(loss="logistic", *, function_name: str = "local_para
                       "$X^\\top r = -S_0(m_* - m_0)$ and $S_* = S_0 + X^\\top B X$, so "
                       "$\\lambda_0 + \\sum_i\\tilde\\lambda_i = (S_* m_*, -\\tfrac12 S_*)$ (checked)", "duality"))
     # the emitted code: the sites at the mean m, batched over leading axes
-    from .printing import scalar_code
-
-    y = sp.Symbol("y")
     eta = sp.Symbol("eta")
-    code_f1, code_f2 = (scalar_code(e.subs({eta_i: eta, y_i: y})) for e in (f1, f2))
-
-    def full(code, e):
-        return code if e.has(eta_i) else f"xp.full_like(eta, {code})"
-
-    oracles = (*glm.label_check(), "# η_i = x_iᵀm for every example", "eta = (X @ m[..., None])[..., 0]",
-               f"r = {full(code_f1, f1)}", f"beta = {full(code_f2, f2)}")
+    at = {eta_i: eta, y_i: sp.Symbol("y")}
+    oracles = (*glm.label_check(), ir.Comment("η_i = x_iᵀm for every example"), ir.LinearPredictor("eta", "X", "m"),
+               ir.Let("r", f1.subs(at), like="eta"), ir.Let("beta", f2.subs(at), like="eta"))
     a_sym, b_sym = sp.Symbol("a"), sp.Symbol("beta")
     assignments = (Assignment(a_sym, b_sym * eta - sp.Symbol("r"), "a_i = beta_i eta_i - r_i"),)
     update = (Equation(r_i, f1), Equation(beta_i, f2), Equation(a_i, f2 * eta_i - f1))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import Determinant, Identity, Inverse, MatrixSymbol, Trace, Transpose
 
+from . import ir
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .algebra import expand_terms, is_zero, matrix_gradient
 from .errors import DerivationError
@@ -172,16 +173,14 @@ def derive_em(approximations, *, function_name: str = "em_step", title=None, anc
     )
 
 
-def _e_step_code(nat, x, m, S, pi_k, eta2) -> tuple[str, ...]:
-    r"""The E-step's lines, printed from the derived :math:`\lambda_{ik}`: its coefficient of :math:`x_i`
+def _e_step_code(nat, x, m, S, pi_k, eta2) -> tuple:
+    r"""The E-step's IR nodes, printed from the derived :math:`\lambda_{ik}`: its coefficient of :math:`x_i`
     (:math:`\partial\lambda_{ik}/\partial x_i` at :math:`x_i = 0`, i.e. :math:`\eta_{k,1}`), the family's
     :math:`\eta_{k,2} = -\tfrac12 S_k` as the coefficient of :math:`x_i x_i^\top` (checked: the three parts add up
     to :math:`\lambda_{ik}` for D = 2) and the rest, :math:`\lambda_{ik}` at :math:`x_i = 0`. The pairing
     :math:`\langle\eta_k, T(x_i)\rangle` of every observation with every component is two matrix products with
     the statistics :math:`T = (x, x x^\top)`, and the M-step's statistics are their transposes with the
     responsibilities."""
-    from .printing import MatrixCodePrinter
-
     zero = sp.ZeroMatrix(D, 1)
     eta1 = expand_terms(matrix_gradient(nat, x).subs(x, zero).doit())
     rest = nat.subs(x, zero).doit()
@@ -189,23 +188,21 @@ def _e_step_code(nat, x, m, S, pi_k, eta2) -> tuple[str, ...]:
         raise AssertionError("λ_ik is not ⟨η_k, T(x_i)⟩ plus a term free of x_i")
     names = {m: MatrixSymbol("means", D, 1), S: MatrixSymbol("precisions", D, D),
              pi_k: sp.Symbol("weights", positive=True)}
-    printer = MatrixCodePrinter({D: "X.shape[-1]"})
-    code = lambda e: printer.print(e.xreplace(names))  # noqa: E731 (the components k are a batch axis)
+    let = lambda name, e: ir.Let(name, e.xreplace(names), matrix=True, dims=((D, "X.shape[-1]"),))  # noqa: E731
+    r = ir.Operand("r", "ik")  # the components k are a batch axis
     return (
-        "# T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every iteration),",
-        "# shared by the E-step and the M-step",
-        "N, D = X.shape[-2], X.shape[-1]",
-        "# the E-step: λ_ik = ⟨η_k, T(x_i)⟩ + c_k, each part read off the derived λ_ik (components k on a batch axis)",
-        f"eta_1 = {code(eta1)}",
-        f"eta_2 = {code(eta2)}",
-        f"c = {code(rest)}",
-        "lam = X @ eta_1.mT + XX @ xp.reshape(eta_2, (*eta_2.shape[:-2], D * D)).mT + c[..., None, :]",
-        "log_norm = logsumexp(lam, xp)",
-        "r = xp.exp(lam - log_norm[..., None])  # responsibilities r_ik, (..., N, K)",
-        "# the statistics of the M-step: N_k = Σ_i r_ik, s_k = Σ_i r_ik x_i, C_k = Σ_i r_ik x_i x_iᵀ",
-        "N_k = xp.sum(r, axis=-2)",
-        "s_k = r.mT @ X",
-        "C_k = xp.reshape(r.mT @ XX, (*N_k.shape, D, D))",
+        ir.Comment("T(x_i) = (x_i, x_i x_iᵀ), the Gaussian's statistics (XX: the caller's, the same every "
+                   "iteration),\nshared by the E-step and the M-step"),
+        ir.Count(("N", "D"), "X", (-2, -1)),
+        ir.Comment("the E-step: λ_ik = ⟨η_k, T(x_i)⟩ + c_k, each part read off the derived λ_ik (components k on a "
+                   "batch axis)"),
+        let("eta_1", eta1), let("eta_2", eta2), let("c", rest),
+        ir.PairingLogits("lam", "X", "XX", "eta_1", "eta_2", "c"),
+        ir.Responsibilities("r", "lam", "log_norm", "responsibilities r_ik, (..., N, K)"),
+        ir.Comment("the statistics of the M-step: N_k = Σ_i r_ik, s_k = Σ_i r_ik x_i, C_k = Σ_i r_ik x_i x_iᵀ"),
+        ir.Contraction("N_k", "k", r),
+        ir.Contraction("s_k", "kd", r, ir.Operand("X", "id")),
+        ir.Contraction("C_k", "ke", r, ir.Operand("XX", "ie"), shape="N_k"),
     )
 
 

@@ -1,7 +1,8 @@
 """Write the emitted step modules: ``python -m blrkit.derive.emit [--check]``.
 
-Each recipe of :data:`~blrkit.derive.recipes.RECIPES` becomes one module
-``blrkit/algorithms/_generated/<recipe>.py``.  With ``--check`` nothing is written: the
+Each recipe of :data:`~blrkit.derive.recipes.RECIPES` is emitted into its module
+``blrkit/algorithms/_generated/<module>.py``; recipes that name one module (the same step reached twice:
+Laplace's method and the damped BLR-Newton step) share it, and their emitted code must be the same.  With ``--check`` nothing is written: the
 command prints a unified diff of every module that regenerating would change and exits 1.
 """
 
@@ -18,8 +19,28 @@ GENERATED = Path(__file__).resolve().parent.parent / "algorithms" / "_generated"
 
 
 def render() -> dict[str, str]:
-    """Module file name -> source, for every recipe, in a fixed order."""
-    return {f"{r.name}.py": r.derive().emit(recipe=r.name) for r in RECIPES.values()}
+    """Module file name -> source, for every module of the recipes, in a fixed order."""
+    groups: dict[str, list] = {}
+    for r in RECIPES.values():
+        groups.setdefault(r.module, []).append(r)
+    out = {}
+    for module, recipes in groups.items():
+        first, *others = recipes
+        text = first.derive().emit(recipe=", ".join(r.name for r in recipes))
+        for r in others:
+            if step_code(r.derive().emit(recipe=r.name)) != step_code(text):
+                raise ValueError(f"recipes {first.name!r} and {r.name!r} name one module {module!r} but emit "
+                                 "different steps: give them a module each")
+        out[f"{module}.py"] = text
+    return out
+
+
+def step_code(text: str) -> str:
+    """The executable lines of an emitted module's step: its signature and its lines from the inputs on,
+    comments aside (so a title, an anchor or a docstring does not count)."""
+    signature = next(line for line in text.splitlines() if line.startswith("def "))
+    body = text[text.index("    # -- inputs"):]
+    return "\n".join([signature] + [line for line in body.splitlines() if not line.lstrip().startswith("#")])
 
 
 def diffs(files: dict[Path, str], label=lambda p: p.name) -> list[str]:

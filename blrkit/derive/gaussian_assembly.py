@@ -4,10 +4,10 @@ and the assignments of the update (Khan & Rue 2023, Sec. 1.3)."""
 
 from __future__ import annotations
 
-import re
-
+import sympy as sp
 from sympy import MatrixSymbol
 
+from . import ir
 from .derivation import Argument, Assignment, Derivation, Equation
 from .gaussian import EXPECTATIONS as _EXPECTED
 from .printing import Notation, equation_line
@@ -79,9 +79,10 @@ def assemble_gaussian(candidate, f, approx, function_name, title, anchor) -> Der
     if mc and precision is not None:
         from .printing import latex
 
-        oracles[:0] = [f"# the precision of q_t: s_t = {latex(precision)}", f"s = {_np_code(precision)}"]
+        oracles[:0] = [ir.Comment(f"the precision of q_t: s_t = {latex(precision)}"), ir.Let("s", precision, matrix=True)]
+    called = ir.calls(oracles)
     for name in ("grad", "grad_batch", "grad_mean", "hess", "hess_diag", "grad_sums"):
-        if any(re.search(rf"\b{name}\(", o) for o in oracles):
+        if name in called:
             args.append(Argument(name, "callable", _STATE_DOCS[name]))
     if "n_data" in free:
         args.append(Argument("n_data", "int", _STATE_DOCS["n_data"]))
@@ -93,8 +94,8 @@ def assemble_gaussian(candidate, f, approx, function_name, title, anchor) -> Der
     notation = Notation(names=(("lr", lr_latex),)) if lr_latex else Notation()
     assignments = tuple(Assignment(eq.lhs, eq.rhs, equation_line(eq, notation)) for eq in update if eq.lhs != RHO)
     # a numeric ρ the update states first (its textbook form keeps ρ): an array of the step's dtype
-    oracles += [line for eq in update if eq.lhs == RHO
-                for line in (f"# {equation_line(eq)}", f"rho = xp.asarray({eq.rhs}, dtype=dtype)")]
+    oracles += [node for eq in update if eq.lhs == RHO
+                for node in (ir.Comment(equation_line(eq)), ir.Constant("rho", eq.rhs))]
     return Derivation(
         title=title or "Gaussian BLR step", family=key, approximations=approx, steps=tuple(f["steps"]),
         natural_update=tuple(Equation(l, r) for l, r in f["natural"]), update=tuple(update),
@@ -107,43 +108,42 @@ def assemble_gaussian(candidate, f, approx, function_name, title, anchor) -> Der
     )
 
 
-def _oracle_calls(free: set, elementwise: bool, mc: bool, fixed: bool = False) -> list[str]:
-    """Oracle lines of an :class:`OracleLoss`: calls of the user's ``grad``, ``hess``, … callables."""
+def _oracle_calls(free: set, elementwise: bool, mc: bool, fixed: bool = False) -> list:
+    """Oracle nodes of an :class:`OracleLoss`: calls of the user's ``grad``, ``hess``, … callables."""
     oracles = []
     h_name = "h" if elementwise else "H"
-    gn_lines, from_terms = _gauss_newton(free, "")
-    oracles += gn_lines
+    gn_nodes, from_terms = _gauss_newton(free, "")
+    oracles += gn_nodes
     if "g" in free and "g" not in from_terms:
-        oracles.append("g = grad(m)")
+        oracles.append(ir.OracleCall(("g",), "grad", _M))
     if "g_mean" in free:
-        oracles.append("g_mean = grad_mean(m)")
+        oracles.append(ir.OracleCall(("g_mean",), "grad_mean", _M))
     if "g_batch" in free and "g_batch" not in from_terms:
-        oracles.append("g_batch = grad_batch(m)")
+        oracles.append(ir.OracleCall(("g_batch",), "grad_batch", _M))
     if h_name in free:
-        oracles.append(f"{h_name} = {'hess_diag' if elementwise else 'hess'}(m)")
+        oracles.append(ir.OracleCall((h_name,), "hess_diag" if elementwise else "hess", _M))
     if mc:
         oracles += _monte_carlo(elementwise, "E_g" in free, ({"E_H", "E_h"} & free), free, fixed)
     return oracles
 
 
 def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, quadrature: bool = False,
-                     fixed: bool = False) -> list[str]:
-    """Oracle lines of a loss whose derivatives SymPy derived (GLM or component loss): the derived
+                     fixed: bool = False) -> list:
+    """Oracle nodes of a loss whose derivatives SymPy derived (GLM or component loss): the derived
     ∇ℓ, ∇²ℓ (or its diagonal, or the Gauss–Newton sum) at m, their exact Gaussian expectations, or
     Monte-Carlo averages over θ_k ~ q_t.  A minibatch is the data passed in: M = ``X.shape[-2]``."""
     lines = []
     if hasattr(loss, "label_check"):  # a label outside the loss's convention gives a wrong step: refuse it
         lines += loss.label_check()
     if "n_batch" in free:
-        lines.append("n_batch = X.shape[-2]  # M, the minibatch size")
-    at_mean = {q: (n, lambda e: e) for n in sorted(free) for q in ("g", "H", "h", "h_gn")
-               if n in (q, q + "_batch")}
+        lines.append(ir.Count(("n_batch",), "X", (-2,), "M, the minibatch size"))
+    at_mean = {q: (n, False) for n in sorted(free) for q in ("g", "H", "h", "h_gn") if n in (q, q + "_batch")}
     if at_mean:
         lines += loss.code("m", at_mean, elementwise)
-    expected = {q: (n, lambda e: f"xp.mean({e}, axis=0)") for n in sorted(free & _EXPECTED)
+    expected = {q: (n, True) for n in sorted(free & _EXPECTED)
                 for q in ("g", "H", "h", "h_gn") if n in ("E_" + q, "E_" + q + "_batch")}
     if expected and exact and not quadrature:
-        code, _ = loss.exact_code({q: (n, lambda e: e) for q, (n, _) in expected.items()}, elementwise, fixed=fixed)
+        code, _ = loss.exact_code({q: (n, False) for q, (n, _) in expected.items()}, elementwise, fixed=fixed)
         lines += code
     elif expected and hasattr(loss, "quadrature_code") and quadrature:
         lines += loss.quadrature_code(expected, elementwise)
@@ -152,20 +152,17 @@ def _derived_oracles(loss, free: set, elementwise: bool, mc: bool, exact: bool, 
     return lines
 
 
-def _draws(elementwise: bool, fixed: bool = False) -> list[str]:
-    """Lines drawing θ_k ~ q_t by reparameterisation, k = 1..n_samples (q_t = N(m_t, I) for a fixed covariance)."""
+def _draws(elementwise: bool, fixed: bool = False) -> list:
+    """Nodes drawing θ_k ~ q_t by reparameterisation, k = 1..n_samples (q_t = N(m_t, I) for a fixed covariance)."""
+    eps = ir.Sample("eps", "normal", "m")
     if fixed:
-        return ["# θ_k = m + ε_k, ε_k ~ N(0, I), k = 1..n_samples (the covariance is held at I)",
-                "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
-                "theta = m + eps"]
+        return [ir.Comment("θ_k = m + ε_k, ε_k ~ N(0, I), k = 1..n_samples (the covariance is held at I)"), eps,
+                ir.Reparameterise("theta", "m", "eps", "identity")]
     if elementwise:
-        return ["# θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples",
-                "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
-                "theta = m + eps / xp.sqrt(s)"]
-    return ["# θ_k = m + L^{-T} ε_k with S = L Lᵀ, ε_k ~ N(0, I), k = 1..n_samples",
-            "L = xp.linalg.cholesky(S)",
-            "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
-            "theta = m + xp.linalg.solve(L.mT, eps[..., None])[..., 0]"]
+        return [ir.Comment("θ_k = m + ε_k / √s, ε_k ~ N(0, I), k = 1..n_samples"), eps,
+                ir.Reparameterise("theta", "m", "eps", "diagonal", "s")]
+    return [ir.Comment("θ_k = m + L^{-T} ε_k with S = L Lᵀ, ε_k ~ N(0, I), k = 1..n_samples"),
+            ir.Cholesky("L", "S"), eps, ir.Reparameterise("theta", "m", "eps", "cholesky", "L")]
 
 
 def _names(expr) -> set[str]:
@@ -186,51 +183,48 @@ def _code_name(sym) -> str:
     return CODE_NAMES.get(sym.name, sym.name)
 
 
-def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = frozenset(), fixed: bool = False) -> list[str]:
-    """Oracle lines estimating E_q[∇ℓ], E_q[∇²ℓ] (and minibatch or Gauss-Newton terms) from
+def _monte_carlo(elementwise: bool, need_g: bool, need_h: set, free: set = frozenset(), fixed: bool = False) -> list:
+    """Oracle nodes estimating E_q[∇ℓ], E_q[∇²ℓ] (and minibatch or Gauss-Newton terms) from
     ``n_samples`` draws θ ~ q_t."""
     lines = _draws(elementwise, fixed)
-    gn_lines, from_terms = _gauss_newton(free, "E_")
+    gn_nodes, from_terms = _gauss_newton(free, "E_")
     if need_g and "E_g" not in from_terms:
-        lines.append("E_g = xp.mean(grad(theta), axis=0)")
+        lines.append(ir.OracleCall(("E_g",), "grad", _THETA, average=True))
     for name in sorted(need_h):
-        lines.append(f"{name} = xp.mean({'hess_diag' if elementwise else 'hess'}(theta), axis=0)")
-    lines += gn_lines
+        lines.append(ir.OracleCall((name,), "hess_diag" if elementwise else "hess", _THETA, average=True))
+    lines += gn_nodes
     if "E_g_batch" in free and "E_g_batch" not in from_terms:
-        lines.append("E_g_batch = xp.mean(grad_batch(theta), axis=0)")
+        lines.append(ir.OracleCall(("E_g_batch",), "grad_batch", _THETA, average=True))
     if _SAMPLED & free:  # minibatch means at the samples and their products with θ_k − m (IVON)
-        lines += ["# ḡ(θ_k), the mean minibatch gradient at each sample: (n_samples, ..., D)",
-                  "g_theta = grad_mean(theta)",
-                  "g_hat = xp.mean(g_theta, axis=0)",
-                  "g_dev = xp.mean(g_theta * (theta - m), axis=0)"]
+        lines += [ir.Comment("ḡ(θ_k), the mean minibatch gradient at each sample: (n_samples, ..., D)"),
+                  ir.OracleCall(("g_theta",), "grad_mean", _THETA),
+                  ir.Alias("g_hat", "g_theta", average=True),
+                  ir.DeviationMean("g_dev", "g_theta", "theta", "m")]
     return lines
 
+
+#: the points the oracles are called at: the mean, and the Monte-Carlo draws θ_k
+_M, _THETA = sp.Symbol("m"), sp.Symbol("theta")
 
 #: Monte-Carlo averages of the mean minibatch gradient, named after the textbook rewrites of IVON
 _SAMPLED = {"g_hat", "g_dev"}
 
 
-def _np_code(expr) -> str:
-    from .printing import MatrixCodePrinter
-
-    return MatrixCodePrinter({}).print(expr)
-
-
-def _gauss_newton(free: set, prefix: str) -> tuple[list[str], set]:
-    """Oracle lines for the Gauss-Newton sums Σ_i ∇ℓ_i² (names ``h_gn``, ``h_gn_batch``) and the gradient
+def _gauss_newton(free: set, prefix: str) -> tuple[list, set]:
+    """Oracle nodes for the Gauss-Newton sums Σ_i ∇ℓ_i² (names ``h_gn``, ``h_gn_batch``) and the gradient
     Σ_i ∇ℓ_i at the same level, both from one call of ``grad_sums``: at the mean (``prefix=""``) or
-    averaged over Monte-Carlo samples θ_k (``prefix="E_"``).  Returns the lines and the names they set."""
+    averaged over Monte-Carlo samples θ_k (``prefix="E_"``).  Returns the nodes and the names they set."""
     gn = {prefix + "h_gn", prefix + "h_gn_batch"} & free
     if not gn:
         return [], set()
     grad = prefix + ("g_batch" if prefix + "h_gn_batch" in gn else "g")
-    at, shape = ("theta", "(n_samples, ..., D)") if prefix else ("m", "(..., D)")
-    mean = (lambda e: f"xp.mean({e}, axis=0)") if prefix else (lambda e: e)
-    lines = [f"# Σ_i ∇ℓ_i and Σ_i ∇ℓ_i² (elementwise) over the minibatch at {'θ_k' if prefix else 'm'}: each {shape}",
-             f"g_sum, g_sq = grad_sums({at})"]
+    at, shape = (_THETA, "(n_samples, ..., D)") if prefix else (_M, "(..., D)")
+    lines = [ir.Comment(f"Σ_i ∇ℓ_i and Σ_i ∇ℓ_i² (elementwise) over the minibatch at {'θ_k' if prefix else 'm'}: "
+                        f"each {shape}"),
+             ir.OracleCall(("g_sum", "g_sq"), "grad_sums", at)]
     sets = set(gn)
     if grad in free:
-        lines.append(f"{grad} = {mean('g_sum')}")
+        lines.append(ir.Alias(grad, "g_sum", average=bool(prefix)))
         sets.add(grad)
-    lines += [f"{name} = {mean('g_sq')}" for name in sorted(gn)]
+    lines += [ir.Alias(name, "g_sq", average=bool(prefix)) for name in sorted(gn)]
     return lines, sets

@@ -29,7 +29,7 @@ class Record:
     Attributes
     ----------
     name : str
-        Identifier (``"newton"``); also the generated module ``algorithms/_generated/<module>.py``.
+        Identifier (``"newton"``).
     title : str
         The algorithm's name, as in Table 1.
     family : str
@@ -38,6 +38,11 @@ class Record:
         Keys of the approximations, applied in order.
     function : str
         Name of the emitted step function.
+    module : str
+        The generated module ``algorithms/_generated/<module>.py`` that holds it (default: ``name``). Two
+        recipes whose emitted steps are the same code (Laplace's method is the damped BLR-Newton step; its
+        fixed point is what differs) share one module and one function: the later names the earlier's
+        (``python -m blrkit.derive.emit`` refuses two recipes of one module whose code differs).
     anchor : str
         Paper anchor (:mod:`blrkit.paper`).
     classical : str
@@ -216,8 +221,8 @@ RECORDS: dict[str, Record] = {r.name: r for r in (
            "blrkit.algorithms:kalman_filter", _NB + "05_kalman.ipynb", problem=_linear_gaussian,
            check="blrkit.verify.kalman:kalman_update"),
     Record("laplace", "Laplace's method", "multivariate-gaussian", ("delta",),
-           "laplace_step", "laplace", "blrkit.classical.laplace:laplace",
-           "blrkit.algorithms:laplace", _NB + "06_laplace.ipynb", finish=_laplace_fixed_point,
+           "damped_newton_step", "laplace", "blrkit.classical.laplace:laplace",
+           "blrkit.algorithms:laplace", _NB + "06_laplace.ipynb", module="damped_newton", finish=_laplace_fixed_point,
            table_1="Laplace's method", check="blrkit.verify.gaussian:laplace"),
     Record("diagonal_newton", "Diagonal Newton", "diagonal-gaussian", ("delta",),
            "diagonal_newton_step", "newton", "blrkit.classical.diagonal_newton:diagonal_newton",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import ir
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .errors import DerivationError
 from .symbols import Display
@@ -103,23 +104,15 @@ def derive_lda(approximations, *, function_name: str = "svi_lda_step", title=Non
     step("Textbook form", [(lam_new, textbook)],
          "Hoffman, Blei and Bach (2010), online LDA with $\\rho_t = (\\tau_0 + t)^{-\\kappa}$ (the $-1$'s cancel, checked)")
     oracles = (
-        "# E[log β_kw] = ψ(λ_kw) − ψ(Σ_v λ_kv); φ is never stored: only Σ_w n_dw φ_dwk and Σ_d n_dw φ_dwk enter",
-        "exp_elog_beta = xp.exp(digamma(lam) - digamma(xp.sum(lam, axis=-1, keepdims=True)))",
-        "# the local blocks at ρ = 1, every document until its own γ_d changes by less than mean_change_tol",
-                "active = xp.ones(gamma.shape[:-1], dtype=xp.bool, device=device(gamma))",
-        "for _ in range(max_doc_update_iter):",
-        "    exp_elog_theta = xp.exp(digamma(gamma) - digamma(xp.sum(gamma, axis=-1, keepdims=True)))",
-        "    norm_phi = exp_elog_theta @ exp_elog_beta + 1e-100  # Σ_k exp(E[log θ_dk] + E[log β_kw])",
-        "    new = doc_topic_prior + exp_elog_theta * ((counts / norm_phi) @ exp_elog_beta.mT)",
-        "    change = xp.mean(xp.abs(new - gamma), axis=-1)",
-        "    gamma = xp.where(active[..., None], new, gamma)",
-        "    active = active & (change >= mean_change_tol)",
-        "    if not xp.any(active):",
-        "        break",
-        "exp_elog_theta = xp.exp(digamma(gamma) - digamma(xp.sum(gamma, axis=-1, keepdims=True)))",
-        "norm_phi = exp_elog_theta @ exp_elog_beta + 1e-100",
-        "S_kw = exp_elog_beta * (exp_elog_theta.mT @ (counts / norm_phi))  # Σ_(d∈B) n_dw φ_dwk",
-        "n_batch = counts.shape[-2]",
+        ir.Comment("E[log β_kw] = ψ(λ_kw) − ψ(Σ_v λ_kv); φ is never stored: only Σ_w n_dw φ_dwk and Σ_d n_dw φ_dwk "
+                   "enter"),
+        ir.LogMeanParameter("exp_elog_beta", "lam"),
+        ir.Comment("the local blocks at ρ = 1, every document until its own γ_d changes by less than mean_change_tol"),
+        ir.LocalFixedPoint("gamma", "exp_elog_beta", "counts", "doc_topic_prior", "max_doc_update_iter",
+                           "mean_change_tol"),
+        ir.Contraction("S_kw", "kw", ir.Operand("exp_elog_theta", "dk"), ir.Operand("counts", "dw", "norm_phi"),
+                       times="exp_elog_beta", note="Σ_(d∈B) n_dw φ_dwk"),
+        ir.Count(("n_batch",), "counts", (-2,)),
     )
     args = (Argument("lam", "data", "topic parameters λ, (..., K, V), positive"),
             Argument("gamma", "data", "initial document parameters γ, (..., n_batch, K), positive"),

@@ -17,6 +17,7 @@ from sympy import Identity, Inverse, MatrixSymbol, ZeroMatrix
 
 from blrkit._validation import BINARY_LABELS
 
+from . import ir
 from .errors import DerivationError
 from .symbols import D, ETA, N, O, Y_OBS, Display  # noqa: F401 (D, N, O, Display: imported from here too)
 
@@ -217,18 +218,16 @@ class GLMLoss:
     def f2(self):
         return sp.diff(self.f, ETA, 2)
 
-    def label_check(self) -> list[str]:
-        """Lines of emitted code that refuse a label ``y`` outside the loss's convention (none when any
-        real ``y`` is allowed): a label outside it gives a wrong step without a word.
+    def label_check(self) -> list:
+        """The IR node that refuses a label ``y`` outside the loss's convention (none when any real ``y`` is
+        allowed): a label outside it gives a wrong step without a word.
 
-        >>> glm_loss("logistic").label_check()[0]
-        'if bool(xp.any((y != 0) & (y != 1))):'
+        >>> glm_loss("logistic").label_check()[0].array
+        'y'
         """
         if not self.labels:
             return []
-        return ["if bool(xp.any((y != 0) & (y != 1))):",
-                f"    raise ValueError(\"y must hold labels 0 or 1 for the {self.name.split(' (')[0]} loss \"",
-                f"                     \"({BINARY_LABELS})\")"]
+        return [ir.LabelCheck("y", self.name.split(" (")[0], BINARY_LABELS)]
 
     @property
     def data(self):
@@ -249,61 +248,42 @@ class GLMLoss:
              Display("XDX", r"X^\top \mathrm{diag}\,f''(X\theta, y)\, X", "Xᵀ diag f''(Xθ, y) X")),
         ]
 
-    def code(self, at: str, targets: dict, elementwise: bool) -> list[str]:
-        """Lines that evaluate the quantities ``targets`` (``g``, ``H``, ``h``, ``h_gn`` → a
-        ``(name, wrap)`` pair) at the point ``at`` (``m``, or Monte-Carlo samples ``theta``)."""
-        from .printing import scalar_code
-
-        def scalar(e):
-            code = scalar_code(e)
-            return code if e.has(ETA) else f"xp.full_like(eta, {code})"
-
-        lines = [f"# η_i = x_iᵀ{'θ_k' if at == 'theta' else 'm'}, and f', f'' of the loss at each η_i",
-                 f"eta = (X @ {at}[..., None])[..., 0]"]
+    def code(self, at: str, targets: dict, elementwise: bool) -> list:
+        """IR nodes that evaluate the quantities ``targets`` (``g``, ``H``, ``h``, ``h_gn`` → a
+        ``(name, average)`` pair) at the point ``at`` (``m``, or Monte-Carlo samples ``theta``, averaged)."""
+        lines = [ir.Comment(f"η_i = x_iᵀ{'θ_k' if at == 'theta' else 'm'}, and f', f'' of the loss at each η_i"),
+                 ir.LinearPredictor("eta", "X", at)]
         if {"g", "h_gn"} & set(targets):
-            lines.append(f"d1 = {scalar(self.f1.subs(Y_OBS, sp.Symbol('y')))}")
+            lines.append(ir.Let("d1", self.f1.subs(Y_OBS, sp.Symbol("y")), like="eta"))
         if {"H", "h"} & set(targets):
-            lines.append(f"d2 = {scalar(self.f2.subs(Y_OBS, sp.Symbol('y')))}")
+            lines.append(ir.Let("d2", self.f2.subs(Y_OBS, sp.Symbol("y")), like="eta"))
         for q in ("g", "H", "h", "h_gn"):
             if q in targets:
-                name, wrap = targets[q]
-                lines.append(f"{name} = {wrap(_GLM_FORMS[q])}")
+                name, average = targets[q]
+                lines.append(ir.GlmSum(name, *_GLM_SUMS[q], average=average))
         return lines
 
 
-    def quadrature_code(self, targets: dict, elementwise: bool) -> list[str]:
-        """Lines that evaluate ``targets`` under q_t by 100-node Gauss–Hermite quadrature on each predictive
+    def quadrature_code(self, targets: dict, elementwise: bool) -> list:
+        """IR nodes that evaluate ``targets`` under q_t by 100-node Gauss–Hermite quadrature on each predictive
         η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) (:class:`~blrkit.derive.approximations.GaussHermite`)."""
-        from .printing import scalar_code
-
-        def scalar(e):
-            code = scalar_code(e.subs(Y_OBS, sp.Symbol("y_nodes")))
-            return code if e.has(ETA) else f"xp.full_like(eta, {code})"
-
-        var = ("xp.sum(X**2 / s[..., None, :], axis=-1)" if elementwise else
-               "xp.sum(X * xp.linalg.solve(S, X.mT).mT, axis=-1)")
-        lines = ["# η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) under q_t: 100-node Gauss–Hermite quadrature on each",
-                 "eta_mean = (X @ m[..., None])[..., 0]", f"eta_var = {var}",
-                 "z, w = (on_device(xp, a, X) for a in np.polynomial.hermite.hermgauss(100))",
-                 "eta = eta_mean[..., None] + xp.sqrt(2 * eta_var)[..., None] * z",
-                 "y_nodes = y[..., None]"]
+        at_nodes = {Y_OBS: sp.Symbol("y_nodes")}
+        lines = [ir.Comment("η_i ~ N(x_iᵀm, x_iᵀS⁻¹x_i) under q_t: 100-node Gauss–Hermite quadrature on each"),
+                 ir.Quadrature(100, "s" if elementwise else "S", diagonal=elementwise)]
         if {"g", "h_gn"} & set(targets):
-            lines.append(f"d1 = xp.sum(w * ({scalar(self.f1)}), axis=-1) / math.sqrt(math.pi)")
+            lines.append(ir.QuadratureSum("d1", self.f1.subs(at_nodes)))
         if {"H", "h"} & set(targets):
-            lines.append(f"d2 = xp.sum(w * ({scalar(self.f2)}), axis=-1) / math.sqrt(math.pi)")
+            lines.append(ir.QuadratureSum("d2", self.f2.subs(at_nodes)))
         for q in ("g", "H", "h"):
             if q in targets:
-                lines.append(f"{targets[q][0]} = {_GLM_FORMS[q]}")
+                lines.append(ir.GlmSum(targets[q][0], *_GLM_SUMS[q]))
         return lines
 
 
-#: a GLM's gradient, Hessian, its diagonal and the Gauss–Newton sum from d1 = f'(η), d2 = f''(η) per example
-_GLM_FORMS = {
-    "g": "(X.mT @ d1[..., None])[..., 0]",
-    "H": "X.mT @ (d2[..., None] * X)",
-    "h": "xp.sum(d2[..., None] * X**2, axis=-2)",
-    "h_gn": "xp.sum((d1**2)[..., None] * X**2, axis=-2)",
-}
+#: a GLM's gradient, Hessian, its diagonal and the Gauss–Newton sum from d1 = f'(η), d2 = f''(η) per example:
+#: the kind of sum (:class:`~blrkit.derive.ir.GlmSum`) and its per-example weight
+_GLM_SUMS = {"g": ("gradient", "d1"), "H": ("hessian", "d2"), "h": ("hessian_diagonal", "d2"),
+             "h_gn": ("gauss_newton", "d1")}
 
 
 #: named per-example losses f(η, y) (``--glm NAME`` on the command line, or any expression); the binary ones
@@ -402,40 +382,30 @@ class ComponentLoss:
     def _names(self):
         return [sp.Symbol(f"theta_{i + 1}", real=True) for i in range(self.dim)]
 
-    def code(self, at: str, targets: dict, elementwise: bool) -> list[str]:
-        """Lines evaluating ``g`` (gradient), ``H`` or ``h`` (Hessian, its diagonal) at ``at``."""
-        from .printing import scalar_code
-
+    def code(self, at: str, targets: dict, elementwise: bool) -> list:
+        """IR nodes evaluating ``g`` (gradient), ``H`` or ``h`` (Hessian, its diagonal) at ``at`` (a
+        ``(name, average)`` pair each)."""
         if "h_gn" in targets:
         
             raise DerivationError("the Gauss-Newton approximation needs a loss that is a sum of per-example "
                                   "terms (a GLM loss or an oracle), not a loss in the components of θ")
         names = self._names()
         rename = dict(zip(self.theta, names))
-        lines = [f"# θ = ({', '.join(n.name for n in names)}) at {'each sample θ_k' if at == 'theta' else 'm'}",
-                 ", ".join(n.name for n in names) + " = " + ", ".join(f"{at}[..., {i}]" for i in range(self.dim)),
-                 f"zero = xp.zeros({at}.shape[:-1], dtype=dtype, device=device({at}))"]
-        entry = lambda e: _entry(scalar_code(e.xreplace(rename)))  # noqa: E731
-        D_ = self.dim
-        forms = {
-            "g": "xp.stack([" + ", ".join(entry(e) for e in self.gradient) + "], axis=-1)",
-            "h": "xp.stack([" + ", ".join(entry(self.hessian[i, i]) for i in range(D_)) + "], axis=-1)",
-            "H": "xp.stack([" + ", ".join(
-                "xp.stack([" + ", ".join(entry(self.hessian[i, j]) for j in range(D_)) + "], axis=-1)"
-                for i in range(D_)) + "], axis=-2)",
-        }
+        lines = [ir.Comment(f"θ = ({', '.join(n.name for n in names)}) at "
+                            f"{'each sample θ_k' if at == 'theta' else 'm'}"),
+                 ir.Components(tuple(n.name for n in names), at, tuple(range(self.dim))), ir.Zeros("zero", at)]
+        forms = _stacked(lambda i: self.gradient[i].xreplace(rename),
+                         lambda i, j: self.hessian[i, j].xreplace(rename), self.dim)
         for q in ("g", "H", "h"):
             if q in targets:
-                name, wrap = targets[q]
-                lines.append(f"{name} = {wrap(forms[q])}")
+                name, average = targets[q]
+                lines.append(ir.Stack(name, forms[q], average=average))
         return lines
 
-    def exact_code(self, targets: dict, elementwise: bool, fixed: bool = False) -> tuple[list[str], list]:
-        r"""Lines computing :math:`\mathbb{E}_q[\nabla\ell]` and :math:`\mathbb{E}_q[\nabla^2\ell]` (or its
+    def exact_code(self, targets: dict, elementwise: bool, fixed: bool = False) -> tuple[list, list]:
+        r"""IR nodes computing :math:`\mathbb{E}_q[\nabla\ell]` and :math:`\mathbb{E}_q[\nabla^2\ell]` (or its
         diagonal) in closed form for a polynomial loss, with the equations shown in the derivation
         (``fixed``: the covariance is held at I)."""
-        from .printing import scalar_code
-
         D_ = self.dim
         ms = [sp.Symbol(f"m_{i + 1}", real=True) for i in range(D_)]
         if fixed:
@@ -449,25 +419,16 @@ class ComponentLoss:
         E = lambda e: gaussian_expectation(e, self.theta, ms, cov)  # noqa: E731
         Eg = [E(e) for e in self.gradient]
         EH = {(i, j): E(self.hessian[i, j]) for i in range(D_) for j in range(D_)}
-        lines = ["# exact Gaussian moments: m_i, and " + ("1/s_i" if elementwise else "Σ = S⁻¹ (by a solve)"),
-                 ", ".join(m.name for m in ms) + " = " + ", ".join(f"m[..., {i}]" for i in range(D_)),
-                 "zero = xp.zeros(m.shape[:-1], dtype=dtype, device=device(m))"]
-        if fixed:
-            lines[0] = "# exact Gaussian moments: m_i, and Σ = I (the covariance is held)"
-        elif elementwise:
-            lines.append(", ".join(f"s_{i + 1}" for i in range(D_)) + " = "
-                         + ", ".join(f"s[..., {i}]" for i in range(D_)))
-        else:
-            lines.append("Sigma = xp.linalg.solve(S, xp.broadcast_to(xp.eye(S.shape[-1], dtype=dtype, "
-                         "device=device(S)), S.shape))")
-            lines += [f"Sigma_{i + 1}_{j + 1} = Sigma[..., {i}, {j}]" for i in range(D_) for j in range(i, D_)]
-        entry = lambda e: _entry(scalar_code(e))  # noqa: E731
-        forms = {
-            "g": "xp.stack([" + ", ".join(entry(e) for e in Eg) + "], axis=-1)",
-            "h": "xp.stack([" + ", ".join(entry(EH[i, i]) for i in range(D_)) + "], axis=-1)",
-            "H": "xp.stack([" + ", ".join("xp.stack([" + ", ".join(entry(EH[i, j]) for j in range(D_))
-                                          + "], axis=-1)" for i in range(D_)) + "], axis=-2)",
-        }
+        moments = ("Σ = I (the covariance is held)" if fixed else "1/s_i" if elementwise else "Σ = S⁻¹ (by a solve)")
+        lines = [ir.Comment("exact Gaussian moments: m_i, and " + moments),
+                 ir.Components(tuple(m.name for m in ms), "m", tuple(range(D_))), ir.Zeros("zero", "m")]
+        if elementwise and not fixed:
+            lines.append(ir.Components(tuple(f"s_{i + 1}" for i in range(D_)), "s", tuple(range(D_))))
+        elif not fixed:
+            lines.append(ir.Inverse("Sigma", "S"))
+            lines += [ir.Components((f"Sigma_{i + 1}_{j + 1}",), "Sigma", ((i, j),))
+                      for i in range(D_) for j in range(i, D_)]
+        forms = _stacked(lambda i: Eg[i], lambda i, j: EH[i, j], D_)
         eqs = []
         for i, e in enumerate(Eg):
             eqs.append((Display(f"Eg_{i}", rf"\mathbb{{E}}_{{q_t}}[\partial_{i + 1}\ell]"), e))
@@ -476,14 +437,16 @@ class ComponentLoss:
                 eqs.append((Display(f"EH_{i}{j}", rf"\mathbb{{E}}_{{q_t}}[\partial_{i + 1}\partial_{j + 1}\ell]"), e))
         for q in ("g", "H", "h"):
             if q in targets:
-                name, wrap = targets[q]
-                lines.append(f"{name} = {wrap(forms[q])}")
+                name, average = targets[q]
+                lines.append(ir.Stack(name, forms[q], average=average))
         return lines, eqs
 
 
-def _entry(code: str) -> str:
-    """One entry of a stacked array, broadcast to the batch shape by adding ``zero``."""
-    return f"zero - {code[1:]}" if code.startswith("-") else f"zero + {code}"
+def _stacked(gradient, hessian, dim: int) -> dict:
+    """The entries of ``g`` (a vector), ``h`` (the Hessian's diagonal) and ``H`` (rows) to stack, from the
+    functions ``gradient(i)`` and ``hessian(i, j)``."""
+    return {"g": tuple(gradient(i) for i in range(dim)), "h": tuple(hessian(i, i) for i in range(dim)),
+            "H": tuple(tuple(hessian(i, j) for j in range(dim)) for i in range(dim))}
 
 
 def gaussian_expectation(p, theta, m, cov):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import ir
 from .derivation import Argument, Derivation, Equation, Step
 from .errors import DerivationError
 from .meanfield_blocks import Block, adopt, block_label, one_sum, expectation_assignments, expected_loss_name, live
@@ -132,7 +133,7 @@ def derive_mean_field(blocks, loss, *, title: str = "Mean-field BLR", anchor: st
         title=title, family="mean-field", approximations=approx, steps=tuple(steps), natural_update=(),
         update=tuple(Equation(a.target, a.expr) for a in assignments if a.target in outputs), anchor=anchor,
         function_name=function_name, summary=f"One sweep of {title}.", arguments=tuple(arguments.values()),
-        oracles=("N = y.shape[-1]  # number of observations",), assignments=tuple(assignments),
+        oracles=(ir.Count(("N",), "y", (-1,), "number of observations"),), assignments=tuple(assignments),
         outputs=tuple(outputs), notation=Notation(tuple(names.items()), tuple(indices.items())),
         extra={"sum_axis": -1, "in_order": True},
     )

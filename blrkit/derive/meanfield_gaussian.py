@@ -21,6 +21,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import Identity, Inverse, MatrixSymbol, Trace, Transpose
 
+from . import ir
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .algebra import expand_terms, matrix_gradient
 from .errors import DerivationError
@@ -153,7 +154,7 @@ def derive_gaussian_mean_field(blocks, loss, *, title: str, anchor: str, functio
         title=title, family="mean-field", approximations=ordered(("rho=1",)), steps=tuple(steps), natural_update=(),
         update=tuple(Equation(a.target, a.expr) for a in assignments if a.target in outputs), anchor=anchor,
         function_name=function_name, summary=f"One sweep of {title}.", arguments=tuple(args),
-        oracles=("N = y.shape[-1]  # number of observations",), assignments=tuple(assignments), outputs=tuple(outputs),
+        oracles=(ir.Count(("N",), "y", (-1,), "number of observations"),), assignments=tuple(assignments), outputs=tuple(outputs),
         dims=((D, "X.shape[-1]"),), elementwise=False, notation=Notation(tuple(names.items()), tuple(indices.items())),
         extra={"in_order": True, "sum_axis": -1},
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatrixSymbol
 
+from . import ir
 from .approximations import DeltaMethod, FixedCovariance, Responsibility, StepSize, StochasticGradient
 from .derivation import Argument, Assignment, Derivation, Equation, Step
 from .algebra import expand_terms, is_zero
@@ -144,9 +145,11 @@ def derive_mixture(loss, approximations, *, rule: str = "blr", function_name: st
                       "(checked)", "multimodal"))
     update = (Equation(S_new, S_out), Equation(m_new, textbook), Equation(v_new, v_tidy))
 
-    oracles = ("# every component's mean m_k: m (..., K, D), S (..., K, D, D), v (..., K)",
-               "g = grad(m)", "H = hess(m)", "loss_m = loss(m)", "loss_m_K = loss_m[..., -1:]",
-               "logdet_S = xp.linalg.slogdet(S)[1]", "logdet_S_K = logdet_S[..., -1:]")
+    m_ = sp.Symbol("m")
+    oracles = (ir.Comment("every component's mean m_k: m (..., K, D), S (..., K, D, D), v (..., K)"),
+               ir.OracleCall(("g",), "grad", m_), ir.OracleCall(("H",), "hess", m_),
+               ir.OracleCall(("loss_m",), "loss", m_), ir.Select(("loss_m_K",), ("loss_m",)),
+               ir.LogDet("logdet_S", "S"), ir.Select(("logdet_S_K",), ("logdet_S",)))
     unit = any(isinstance(a, StepSize) for a in approximations)
     args = [Argument("m", "vector", "means m_k of the components, (..., K, D)"),
             Argument("S", "matrix", "precisions S_k, (..., K, D, D), symmetric positive definite"),
@@ -231,30 +234,18 @@ def _monte_carlo_mixture(v_, rule, function_name, title, anchor) -> Derivation:
         steps.append(Step("Textbook form", tuple(Equation(a, b_) for a, b_ in update),
                           "per component the Gaussian BLR of $f$; $v_K = 0$", "ncvi"))
     update = tuple(Equation(a, b_) for a, b_ in update)
+    th = sp.Symbol("theta")
     oracles = (
-        "# θ_{k,s} = m_k + L_k^{-T} ε_s with S_k = L_k L_kᵀ: (n_samples, ..., K, D)",
-        "L = xp.linalg.cholesky(S)",
-        "eps = on_device(xp, rng.standard_normal((n_samples, *m.shape)), m)",
-        "theta = m + xp.linalg.solve(L.mT, eps[..., None])[..., 0]",
-        "# log π_j N(θ_{k,s} | m_j, S_j⁻¹) for every pair (k, j): (n_samples, ..., K, K)",
-        "d = theta[..., :, None, :] - m[..., None, :, :]",
-        "Sd = (S[..., None, :, :, :] @ d[..., None])[..., 0]",
-        "logdet_S = 2 * xp.sum(xp.log(xp.linalg.diagonal(L)), axis=-1)",
-        "log_pi = v - logsumexp(v, xp, keepdims=True)",
-        "a = (log_pi + logdet_S / 2)[..., None, :] - xp.sum(d * Sd, axis=-1) / 2 - m.shape[-1] / 2 * math.log(2 * math.pi)",
-        "log_q = logsumexp(a, xp)",
-        "r = xp.exp(a - log_q[..., None])  # responsibilities r_j(θ_{k,s})",
-        "glogq = -xp.sum(r[..., None] * Sd, axis=-2)",
-        "Hlogq = (xp.sum(r[..., None, None] * (Sd[..., :, None] * Sd[..., None, :] - S[..., None, :, :, :]), axis=-3)",
-        "         - glogq[..., :, None] * glogq[..., None, :])",
-        "# the expectations under each component: averages over its samples",
-        "E_g_k = xp.mean(grad(theta), axis=0)",
-        "E_H_k = xp.mean(hess(theta), axis=0)",
-        "E_loss_k = xp.mean(loss(theta), axis=0)",
-        "E_glogq = xp.mean(glogq, axis=0)",
-        "E_Hlogq = xp.mean(Hlogq, axis=0)",
-        "E_logq = xp.mean(log_q, axis=0)",
-        "E_loss_K, E_logq_K = E_loss_k[..., -1:], E_logq[..., -1:]",
+        ir.Comment("θ_{k,s} = m_k + L_k^{-T} ε_s with S_k = L_k L_kᵀ: (n_samples, ..., K, D)"),
+        ir.Cholesky("L", "S"), ir.Sample("eps", "normal", "m"), ir.Reparameterise("theta", "m", "eps", "cholesky", "L"),
+        ir.Comment("log π_j N(θ_{k,s} | m_j, S_j⁻¹) for every pair (k, j): (n_samples, ..., K, K)"),
+        ir.MixtureLogDensity("theta", "m", "S", "v", "L"),
+        ir.Comment("the expectations under each component: averages over its samples"),
+        ir.OracleCall(("E_g_k",), "grad", th, average=True), ir.OracleCall(("E_H_k",), "hess", th, average=True),
+        ir.OracleCall(("E_loss_k",), "loss", th, average=True),
+        ir.Alias("E_glogq", "glogq", average=True), ir.Alias("E_Hlogq", "Hlogq", average=True),
+        ir.Alias("E_logq", "log_q", average=True),
+        ir.Select(("E_loss_K", "E_logq_K"), ("E_loss_k", "E_logq")),
     )
     args = [Argument("m", "vector", "means m_k of the components, (..., K, D)"),
             Argument("S", "matrix", "precisions S_k, (..., K, D, D), symmetric positive definite"),
@@ -355,17 +346,19 @@ def derive_dropout(loss, approximations, *, function_name="blr_step", title=None
                       "with step $\\rho N p/M$: its gradient $(z/p)\\odot\\hat g$ at the forward pass $z \\odot \\tilde m / p$",
                       "dropout"))
     upd = (Equation(m_new, update),)
+    z_mask, m_sym = sp.Symbol("z_mask"), sp.Symbol("m")
     if delta:
-        oracles = ("# one mask z_j ~ Bernoulli(p) per weight, shared by the batch of problems; the minibatch gradient "
-                   "at z ⊙ m",
-                   "z_mask = on_device(xp, rng.uniform(size=m.shape[-1:]) < keep_prob, m)",
-                   "g_masked = grad_batch(z_mask * m)")
+        oracles = (ir.Comment("one mask z_j ~ Bernoulli(p) per weight, shared by the batch of problems; the minibatch "
+                              "gradient at z ⊙ m"),
+                   ir.Sample("z_mask", "bernoulli", "m", draws=None, prob="keep_prob"),
+                   ir.OracleCall(("g_masked",), "grad_batch", sp.Mul(z_mask, m_sym, evaluate=False)))
     else:
-        oracles = ("# one mask z_j ~ Bernoulli(p), then one ε_j ~ N(0, 1) per weight, shared by the batch of problems;",
-                   "# the minibatch gradient at the slab's sample z ⊙ (m + σε)",
-                   "z_mask = on_device(xp, rng.uniform(size=m.shape[-1:]) < keep_prob, m)",
-                   "eps = on_device(xp, rng.standard_normal(m.shape[-1:]), m)",
-                   "g_noise = grad_batch(z_mask * (m + slab_sd * eps))")
+        slab = sp.Add(m_sym, sp.Mul(sp.Symbol("slab_sd"), sp.Symbol("eps"), evaluate=False), evaluate=False)
+        oracles = (ir.Comment("one mask z_j ~ Bernoulli(p), then one ε_j ~ N(0, 1) per weight, shared by the batch of "
+                              "problems;\nthe minibatch gradient at the slab's sample z ⊙ (m + σε)"),
+                   ir.Sample("z_mask", "bernoulli", "m", draws=None, prob="keep_prob"),
+                   ir.Sample("eps", "normal", "m", draws=None),
+                   ir.OracleCall(("g_noise",), "grad_batch", sp.Mul(z_mask, slab, evaluate=False)))
     args = (Argument("m", "vector", "slab means m_t, (..., D)"),
             Argument("rho", "scalar", "learning rate ρ in (0, 1], scalar or (...)"),
             Argument("keep_prob", "scalar", "keep probability p in (0, 1]"),

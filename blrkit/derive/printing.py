@@ -41,6 +41,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from . import ir
 from .symbols import Display
 
 #: code name -> LaTeX, read-only; names not listed (nor in a derivation's :class:`Notation`) print as
@@ -1191,7 +1192,7 @@ def emit_module(derivation, *, recipe: str | None = None) -> str:
             lines.append(f"    {a.name} = xp.asarray({a.name}, dtype=dtype)")
     if d.oracles:
         lines.append("    # -- oracle terms ------------------------------------------------------")
-        lines.extend(f"    {o}" if not o.startswith("#") else f"    {o}" for o in d.oracles)
+        lines.extend(f"    {line}" for line in oracle_code(d.oracles))
     printer = MatrixCodePrinter(dict(d.dims), d.extra.get("sum_axis", -1), scale_first=d.elementwise,
                                 scalars=frozenset(a.name for a in d.arguments if a.kind in ("scalar", "int")))
     body = [a for a in d.assignments if a.target not in d.outputs]
@@ -1242,3 +1243,276 @@ def _docstring(d) -> str:
     out += ["", "    Returns", "    -------", f"    {', '.join(_name(o) for o in d.outputs)}", "",
             "    References", "    ----------", f"    {cite(d.anchor)}", '    """']
     return "\n".join(out)
+
+
+# -- the code printer of the IR's nodes (blrkit.derive.ir) ----------------------------------------------------------
+def node_code(node) -> list[str]:
+    """The lines of array code (through ``xp``) that evaluate one node of :mod:`blrkit.derive.ir`: the one
+    printer of the oracle terms of an emitted step."""
+    printer = _NODE_PRINTERS.get(type(node))
+    if printer is None:
+        raise TypeError(f"no code printer for {type(node).__name__}; an oracle term must be a blrkit.derive.ir node")
+    return printer(node)
+
+
+def oracle_code(nodes) -> list[str]:
+    """The lines of ``nodes``, in order (see :func:`node_code`)."""
+    return [line for n in nodes for line in node_code(n)]
+
+
+def _point(e) -> str:
+    """A point an oracle is called at: a name, or an unevaluated product or sum of names, in the order given."""
+    if isinstance(e, str):
+        return e
+    if isinstance(e, sp.Symbol):
+        return e.name
+    if isinstance(e, sp.Mul):
+        return " * ".join(f"({_point(a)})" if isinstance(a, sp.Add) else _point(a) for a in e.args)
+    if isinstance(e, sp.Add):
+        return " + ".join(_point(a) for a in e.args)
+    raise TypeError(f"an oracle's point must be a name, a product or a sum, got {e!r}")
+
+
+def _like(expr, like, code: str) -> str:
+    """``code`` broadcast to the shape of the array ``like`` when ``expr`` does not depend on it."""
+    if like is None or any(getattr(s, "name", None) == like for s in expr.free_symbols):
+        return code
+    return f"xp.full_like({like}, {code})"
+
+
+def _mean0(code: str, average: bool) -> str:
+    return f"xp.mean({code}, axis=0)" if average else code
+
+
+def _stack_entry(code: str) -> str:
+    """One entry of a stacked array, broadcast to the batch shape by adding ``zero``."""
+    return f"zero - {code[1:]}" if code.startswith("-") else f"zero + {code}"
+
+
+def _stack_of(entries) -> str:
+    if entries and isinstance(entries[0], tuple):
+        return "xp.stack([" + ", ".join(_stack_of(row) for row in entries) + "], axis=-2)"
+    return "xp.stack([" + ", ".join(_stack_entry(scalar_code(e)) for e in entries) + "], axis=-1)"
+
+
+def _operand(o) -> str:
+    return o.name if o.over is None else f"({o.name} / {o.over})"
+
+
+def _contract(c) -> str:
+    """A :class:`~blrkit.derive.ir.Contraction` as a matrix product (or a sum over one axis)."""
+    left, right = c.left, c.right
+    if right is None:
+        (summed,) = set(left.indices) - set(c.out)
+        return f"xp.sum({_operand(left)}, axis={left.indices.index(summed) - len(left.indices)})"
+    shared = set(left.indices) & set(right.indices)
+    (k,) = shared - set(c.out)
+    free = left.indices.replace(k, "") + right.indices.replace(k, "")
+    if free != c.out or len(left.indices) != 2 or len(right.indices) != 2:
+        raise ValueError(f"contraction {left.indices},{right.indices}->{c.out} is not one matrix product")
+    a = _operand(left) + (".mT" if left.indices[0] == k else "")
+    b = _operand(right) + (".mT" if right.indices[1] == k else "")
+    return f"{a} @ {b}"
+
+
+def _contraction_code(c) -> list[str]:
+    code = _contract(c)
+    if c.times is not None:
+        code = f"{c.times} * ({code})"
+    if c.shape is not None:
+        code = f"xp.reshape({code}, (*{c.shape}.shape, D, D))"
+    return [f"{c.target} = {code}" + (f"  # {c.note}" if c.note else "")]
+
+
+def _oracle_call_code(n) -> list[str]:
+    call = f"{n.oracle}({_point(n.at)})"
+    if n.log_weight is not None:
+        value = f"xp.mean(xp.exp({n.log_weight}) / {n.divisor} * {call}, axis=0)"
+    else:
+        value = _mean0(call, n.average)
+    return [f"{', '.join(n.targets)} = {value}" + (f"  # {n.note}" if n.note else "")]
+
+
+def _count_code(n) -> list[str]:
+    line = f"{', '.join(n.targets)} = {', '.join(f'{n.array}.shape[{a}]' for a in n.axes)}"
+    return [line + (f"  # {n.doc}" if n.doc else "")]
+
+
+def _sample_code(n) -> list[str]:
+    shape = f"({n.draws}, *{n.like}.shape)" if n.draws is not None else f"{n.like}.shape[-1:]"
+    draw = {"normal": f"rng.standard_normal({shape})", "uniform": f"rng.uniform(size={shape})",
+            "bernoulli": f"rng.uniform(size={shape}) < {n.prob}"}[n.distribution]
+    return [f"{n.target} = on_device(xp, {draw}, {n.like})"]
+
+
+#: family key -> the draws of ``n_samples`` θ ~ q from its standard parameters: NumPy's generator on the host
+#: (so these steps take NumPy arrays, or arrays NumPy can read), moved to the parameters' device
+FAMILY_SAMPLERS = MappingProxyType({
+    "gamma": "on_device(xp, rng.gamma(alpha, 1 / beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
+    "beta": "on_device(xp, rng.beta(alpha, beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
+    "exponential": "on_device(xp, rng.exponential(1 / rate, size=(n_samples, *rate.shape)), rate)",
+    "poisson": "on_device(xp, rng.poisson(rate, size=(n_samples, *rate.shape)), rate)",
+    "gaussian": "m + on_device(xp, rng.standard_normal((n_samples, *(m * S).shape)), m) / xp.sqrt(S)",
+})
+
+
+def _reparameterise_code(n) -> list[str]:
+    value = {"cholesky": f"{n.mean} + xp.linalg.solve({n.scale}.mT, {n.noise}[..., None])[..., 0]",
+             "diagonal": f"{n.mean} + {n.noise} / xp.sqrt({n.scale})",
+             "identity": f"{n.mean} + {n.noise}"}[n.form]
+    return [f"{n.target} = {value}"]
+
+
+def _relaxation_code(n) -> list[str]:
+    lam, z, tau = n.logits, "z", n.temperature
+    return [f"{z} = ({lam} + 0.5 * (xp.log(u) - xp.log1p(-u))) / {tau}",
+            f"{n.target} = xp.tanh({z})",
+            "# ŝ = (1 − w²)/(τ(1 − μ²)) in logs: log(1 − tanh²x) = log 4 − 2|x| − 2 log(1 + e^{-2|x|})",
+            f"{n.log_scale} = 2 * (xp.abs({lam}) - xp.abs({z})) + 2 * (xp.log1p(xp.exp(-2 * xp.abs({lam})))"
+            f" - xp.log1p(xp.exp(-2 * xp.abs({z}))))"]
+
+
+def _glm_sum_code(n) -> list[str]:
+    X, w = n.design, n.weight
+    form = {"gradient": f"({X}.mT @ {w}[..., None])[..., 0]", "hessian": f"{X}.mT @ ({w}[..., None] * {X})",
+            "hessian_diagonal": f"xp.sum({w}[..., None] * {X}**2, axis=-2)",
+            "gauss_newton": f"xp.sum(({w}**2)[..., None] * {X}**2, axis=-2)"}[n.kind]
+    return [f"{n.target} = {_mean0(form, n.average)}"]
+
+
+def _quadrature_code(n) -> list[str]:
+    X, P = n.design, n.precision
+    var = (f"xp.sum({X}**2 / {P}[..., None, :], axis=-1)" if n.diagonal else
+           f"xp.sum({X} * xp.linalg.solve({P}, {X}.mT).mT, axis=-1)")
+    return [f"eta_mean = ({X} @ m[..., None])[..., 0]", f"eta_var = {var}",
+            f"z, w = (on_device(xp, a, {X}) for a in np.polynomial.hermite.hermgauss({n.n}))",
+            "eta = eta_mean[..., None] + xp.sqrt(2 * eta_var)[..., None] * z",
+            f"y_nodes = {n.labels}[..., None]"]
+
+
+def _quadrature_sum_code(n) -> list[str]:
+    code = _like(n.integrand, n.like, scalar_code(n.integrand))
+    norm = " / math.sqrt(math.pi)" if n.normalised else ""
+    return [f"{n.target} = xp.sum({n.weights} * ({code}), axis=-1){norm}"]
+
+
+def _enumeration_code(n) -> list[str]:
+    lam, P = n.logits, n.size
+    return [f"bits = (xp.arange(2**{P}, device=device({lam}))[:, None] >> xp.arange({P}, device=device({lam}))) & 1",
+            "W = 2.0 * xp.astype(bits, dtype) - 1.0",
+            f"ell = xp.asarray({n.loss}(W), dtype=dtype)  # (2**{P},)",
+            f"f = (1 + xp.tanh({lam})[..., None, :] * W) / 2",
+            "before = xp.cumulative_prod(f[..., :-1], axis=-1, include_initial=True)",
+            "after = xp.flip(xp.cumulative_prod(xp.flip(f[..., 1:], axis=-1), axis=-1, include_initial=True), axis=-1)",
+            f"{n.target} = 0.5 * xp.sum(W * ell[:, None] * before * after, axis=-2)  # ∂E_q[ℓ]/∂μ_j"]
+
+
+def _log_mean_code(n) -> list[str]:
+    norm = f" - digamma(xp.sum({n.of}, axis=-1, keepdims=True))" if n.normalised else ""
+    return [f"{n.target} = xp.exp(digamma({n.of}){norm})"]
+
+
+def _local_fixed_point_code(n) -> list[str]:
+    g, beta = n.state, n.topics
+    theta = _log_mean_code(ir.LogMeanParameter("exp_elog_theta", g))[0]
+    norm = ir.Contraction("norm_phi", "dw", ir.Operand("exp_elog_theta", "dk"), ir.Operand(beta, "kw"))
+    back = ir.Contraction("new", "dk", ir.Operand(n.counts, "dw", "norm_phi"), ir.Operand(beta, "kw"))
+    return [f"active = xp.ones({g}.shape[:-1], dtype=xp.bool, device=device({g}))",
+            f"for _ in range({n.cap}):",
+            f"    {theta}",
+            f"    norm_phi = {_contract(norm)} + 1e-100  # Σ_k exp(E[log θ_dk] + E[log β_kw])",
+            f"    new = {n.prior} + exp_elog_theta * ({_contract(back)})",
+            f"    change = xp.mean(xp.abs(new - {g}), axis=-1)",
+            f"    {g} = xp.where(active[..., None], new, {g})",
+            f"    active = active & (change >= {n.tol})",
+            "    if not xp.any(active):",
+            "        break",
+            theta,
+            f"norm_phi = {_contract(norm)} + 1e-100"]
+
+
+def _mixture_log_density_code(n) -> list[str]:
+    th, m, S, v, L = n.draws, n.means, n.precisions, n.log_weights, n.factor
+    return [f"d = {th}[..., :, None, :] - {m}[..., None, :, :]",
+            f"Sd = ({S}[..., None, :, :, :] @ d[..., None])[..., 0]",
+            f"logdet_S = 2 * xp.sum(xp.log(xp.linalg.diagonal({L})), axis=-1)",
+            f"log_pi = {v} - logsumexp({v}, xp, keepdims=True)",
+            f"a = (log_pi + logdet_S / 2)[..., None, :] - xp.sum(d * Sd, axis=-1) / 2 - {m}.shape[-1] / 2 * "
+            "math.log(2 * math.pi)",
+            "log_q = logsumexp(a, xp)",
+            "r = xp.exp(a - log_q[..., None])  # responsibilities r_j(θ_{k,s})",
+            "glogq = -xp.sum(r[..., None] * Sd, axis=-2)",
+            f"Hlogq = (xp.sum(r[..., None, None] * (Sd[..., :, None] * Sd[..., None, :] - {S}[..., None, :, :, :]), "
+            "axis=-3)",
+            "         - glogq[..., :, None] * glogq[..., None, :])"]
+
+
+def _score_function_code(n) -> list[str]:
+    stack = lambda xs: "xp.stack(xp.broadcast_arrays(" + ", ".join(xs) + "), axis=-1)"  # noqa: E731
+    th = n.draws
+    return [f"f = {scalar_code(n.integrand)} + xp.zeros({th}.shape, dtype=dtype, device=device({th}))",
+            f"T = {stack([scalar_code(t) + f' + 0 * {th}' for t in n.statistics])}",
+            f"mu = {stack([scalar_code(x) for x in n.mean])}",
+            "# a control variate: each draw's f less b_k, the mean of f over the other K − 1 draws (0 when K = 1);",
+            "# E[T(θ) − μ] = 0 and b_k is independent of θ_k, so the estimate stays unbiased with a smaller variance",
+            "b = (xp.sum(f, axis=0) - f) / max(n_samples - 1, 1)",
+            "grad_lam = xp.mean((f - b)[..., None] * (T - mu), axis=0)",
+            "F = xp.stack([" + ", ".join(stack([scalar_code(x) for x in row]) for row in n.fisher) + "], axis=-2)",
+            f"{n.target} = xp.linalg.solve(F, grad_lam[..., None])[..., 0]"]
+
+
+def _let_code(n) -> list[str]:
+    code = MatrixCodePrinter(dict(n.dims)).print(n.expr) if n.matrix else scalar_code(n.expr)
+    return [f"{n.target} = {_like(n.expr, n.like, code)}"]
+
+
+def _label_check_code(n) -> list[str]:
+    return [f"if bool(xp.any(({n.array} != 0) & ({n.array} != 1))):",
+            f"    raise ValueError(\"{n.array} must hold labels 0 or 1 for the {n.loss} loss \"",
+            f"                     \"({n.advice})\")"]
+
+
+#: node type -> its printer (each a pure function of the node)
+_NODE_PRINTERS = MappingProxyType({
+    ir.Comment: lambda n: [f"# {line}" for line in n.text.splitlines()],
+    ir.Let: _let_code,
+    ir.Constant: lambda n: [f"{n.target} = xp.asarray({n.value}, dtype=dtype)"],
+    ir.Count: _count_code,
+    ir.LabelCheck: _label_check_code,
+    ir.OracleCall: _oracle_call_code,
+    ir.Alias: lambda n: [f"{n.target} = {_mean0(n.source, n.average)}"],
+    ir.DeviationMean: lambda n: [f"{n.target} = xp.mean({n.of} * ({n.draws} - {n.mean}), axis=0)"],
+    ir.Select: lambda n: [f"{', '.join(n.targets)} = {', '.join(f'{s}[..., -1:]' for s in n.sources)}"],
+    ir.Sample: _sample_code,
+    ir.FamilySample: lambda n: [f"{n.target} = {FAMILY_SAMPLERS[n.family]}"],
+    ir.Cholesky: lambda n: [f"{n.target} = xp.linalg.cholesky({n.of})"],
+    ir.Reparameterise: _reparameterise_code,
+    ir.Relaxation: _relaxation_code,
+    ir.Sign: lambda n: [f"{n.target} = 2.0 * xp.astype({n.of} >= 0, dtype) - 1.0"],
+    ir.LinearPredictor: lambda n: [f"{n.target} = ({n.design} @ {n.at}[..., None])[..., 0]"],
+    ir.GlmSum: _glm_sum_code,
+    ir.Quadrature: _quadrature_code,
+    ir.QuadratureSum: _quadrature_sum_code,
+    ir.Enumeration: _enumeration_code,
+    ir.Contraction: _contraction_code,
+    ir.LogMeanParameter: _log_mean_code,
+    ir.LocalFixedPoint: _local_fixed_point_code,
+    ir.Responsibilities: lambda n: [
+        f"{n.log_norm} = logsumexp({n.logits}, xp)",
+        f"{n.target} = xp.exp({n.logits}" + (f" - {n.log_norm}[..., None]" if n.normalised else "") + ")"
+        + (f"  # {n.note}" if n.note else "")],
+    ir.PairingLogits: lambda n: [
+        f"{n.target} = {n.design} @ {n.eta1}.mT + {n.outer} @ xp.reshape({n.eta2}, (*{n.eta2}.shape[:-2], "
+        f"D * D)).mT + {n.offset}[..., None, :]"],
+    ir.MixtureLogDensity: _mixture_log_density_code,
+    ir.LogDet: lambda n: [f"{n.target} = xp.linalg.slogdet({n.of})[1]"],
+    ir.Components: lambda n: [
+        f"{', '.join(n.targets)} = " + ", ".join(
+            f"{n.array}[..., {', '.join(map(str, i)) if isinstance(i, tuple) else i}]" for i in n.indices)],
+    ir.Zeros: lambda n: [f"{n.target} = xp.zeros({n.like}.shape[:-1], dtype=dtype, device=device({n.like}))"],
+    ir.Inverse: lambda n: [
+        f"{n.target} = xp.linalg.solve({n.of}, xp.broadcast_to(xp.eye({n.of}.shape[-1], dtype=dtype, "
+        f"device=device({n.of})), {n.of}.shape))"],
+    ir.Stack: lambda n: [f"{n.target} = {_mean0(_stack_of(n.entries), n.average)}"],
+    ir.ScoreFunction: _score_function_code,
+    })

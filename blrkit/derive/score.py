@@ -30,25 +30,15 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import ir
 from .errors import DerivationError
-
-#: family key -> code drawing ``n_samples`` θ ~ q from the standard parameters: NumPy's generator on the
-#: host (so these steps take NumPy arrays, or arrays NumPy can read), moved to the parameters' device
-SAMPLERS = {
-    "gamma": "on_device(xp, rng.gamma(alpha, 1 / beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
-    "beta": "on_device(xp, rng.beta(alpha, beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
-    "exponential": "on_device(xp, rng.exponential(1 / rate, size=(n_samples, *rate.shape)), rate)",
-    "poisson": "on_device(xp, rng.poisson(rate, size=(n_samples, *rate.shape)), rate)",
-    "gaussian": "m + on_device(xp, rng.standard_normal((n_samples, *(m * S).shape)), m) / xp.sqrt(S)",
-}
+from .printing import FAMILY_SAMPLERS as SAMPLERS
 
 
-def score_function_lines(family, f, to_state) -> list[str]:
-    """Emitted lines setting ``dmu_mc`` (…, K), the estimate of :math:`\\nabla_\\mu\\mathbb{E}_q[f]`.
+def score_function_nodes(family, f, to_state) -> list:
+    """IR nodes setting ``dmu_mc`` (…, K), the estimate of :math:`\\nabla_\\mu\\mathbb{E}_q[f]`.
 
     ``to_state`` maps λ to the standard parameters (the step's arguments)."""
-    from .printing import scalar_code
-
     if family.key not in SAMPLERS or len(family.theta) != 1:
         raise DerivationError(
             f"E_q[{f}] has no closed form under the {family.name} family, and blrkit has no sampler for it "
@@ -59,19 +49,10 @@ def score_function_lines(family, f, to_state) -> list[str]:
     K = len(family.natural)
     mean = [sp.sympify(x).xreplace(to_state) for x in family.mean_map]
     fisher = sp.Matrix(family.fisher).xreplace(to_state)
-    stack = lambda xs: "xp.stack(xp.broadcast_arrays(" + ", ".join(xs) + "), axis=-1)"  # noqa: E731
-    lines = [
-        "# score function: ∇_λ E_q[f] = E_q[f(θ)(T(θ) − μ)] from θ_k ~ q_t, then ∇_μ = F(λ)⁻¹ ∇_λ",
-        f"theta = {SAMPLERS[family.key]}",
-        f"f = {scalar_code(f.xreplace(at))} + xp.zeros(theta.shape, dtype=dtype, device=device(theta))",
-        f"T = {stack([scalar_code(t.xreplace(at)) + ' + 0 * theta' for t in family.statistics])}",
-        f"mu = {stack([scalar_code(x) for x in mean])}",
-        "# a control variate: each draw's f less b_k, the mean of f over the other K − 1 draws (0 when K = 1);",
-        "# E[T(θ) − μ] = 0 and b_k is independent of θ_k, so the estimate stays unbiased with a smaller variance",
-        "b = (xp.sum(f, axis=0) - f) / max(n_samples - 1, 1)",
-        "grad_lam = xp.mean((f - b)[..., None] * (T - mu), axis=0)",
-        "F = xp.stack([" + ", ".join(stack([scalar_code(fisher[i, j]) for j in range(K)]) for i in range(K))
-        + "], axis=-2)",
-        "dmu_mc = xp.linalg.solve(F, grad_lam[..., None])[..., 0]",
+    params = tuple(sorted({s.name for x in mean for s in sp.sympify(x).free_symbols}))
+    return [
+        ir.Comment("score function: ∇_λ E_q[f] = E_q[f(θ)(T(θ) − μ)] from θ_k ~ q_t, then ∇_μ = F(λ)⁻¹ ∇_λ"),
+        ir.FamilySample("theta", family.key, params),
+        ir.ScoreFunction("dmu_mc", "theta", f.xreplace(at), tuple(t.xreplace(at) for t in family.statistics),
+                         tuple(mean), tuple(tuple(fisher[i, j] for j in range(K)) for i in range(K))),
     ]
-    return lines

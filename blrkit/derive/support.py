@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -313,19 +312,12 @@ def rows(requests=REQUESTS) -> list:
 
 
 def main(argv=None) -> int:
-    """``python -m blrkit.derive.support [--check]``."""
-    import difflib
+    """``python -m blrkit.derive.support [--check] [--out PATH]``: the command line of every generator
+    (:func:`blrkit.derive.emit.check_or_write`); ``--help`` prints the usage and writes nothing."""
+    from .emit import check_or_write
 
-    argv = sys.argv[1:] if argv is None else argv
-    text = page(rows())
-    if "--check" in argv:
-        old = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
-        diff = "".join(difflib.unified_diff(old.splitlines(True), text.splitlines(True), str(PAGE), "regenerated"))
-        print(diff, end="")
-        return 1 if diff else 0
-    PAGE.write_text(text, encoding="utf-8")
-    print(f"wrote {PAGE}")
-    return 0
+    return check_or_write(lambda out: {out: page(rows())}, PAGE, prog="python -m blrkit.derive.support",
+                          description=__doc__.splitlines()[0], argv=argv)
 
 
 if __name__ == "__main__":

@@ -137,12 +137,14 @@ def record(c: Candidate) -> dict:
 
 
 def emitted_hash(name: str) -> str | None:
-    """SHA-256 of the committed emitted module of recipe ``name`` (``blrkit/algorithms/_generated/<name>.py``,
+    """SHA-256 of the committed emitted module of recipe ``name`` (``blrkit/algorithms/_generated/<module>.py``,
     which ``python -m blrkit.derive.emit`` writes from the derivation), or ``None`` if it cannot be read."""
     import blrkit.algorithms
+    from blrkit.derive import RECIPES
 
+    module = RECIPES[name].module if name in RECIPES else name
     try:
-        return hashlib.sha256((Path(blrkit.algorithms.__file__).parent / "_generated" / f"{name}.py")
+        return hashlib.sha256((Path(blrkit.algorithms.__file__).parent / "_generated" / f"{module}.py")
                               .read_bytes()).hexdigest()
     except OSError:
         return None

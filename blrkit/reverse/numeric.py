@@ -26,13 +26,13 @@ it was not run and why.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import reduce
 
 import numpy as np
 import sympy as sp
 
+from ..derive.ir import Alias, OracleCall
 from .syntax import DATA_SUM, DIAG
 
 #: the agreement demanded: both sides evaluate the same rational function in float64, a few dozen
@@ -41,9 +41,6 @@ ROUNDING = 1e-9
 #: how many random states are tried, and in how many dimensions
 STATES = 3
 D = 3
-
-_ORACLE = re.compile(r"^\s*([A-Za-z_][\w, ]*?)\s*=\s*(?:xp\.mean\()?([A-Za-z_]\w*)\(")
-_ALIAS = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -82,14 +79,11 @@ def _oracle_targets(derivation) -> dict:
     """Callable argument -> the oracle terms it sets directly (``g_sum, g_sq = grad_sums(m)``), and aliases."""
     callables = {a.name for a in derivation.arguments if a.kind == "callable"}
     targets, aliases = {}, {}
-    for line in derivation.oracles:
-        m = _ORACLE.match(line)
-        if m and m.group(2) in callables:
-            targets.setdefault(m.group(2), []).append(tuple(t.strip() for t in m.group(1).split(",")))
-            continue
-        a = _ALIAS.match(line)
-        if a:
-            aliases[a.group(1)] = a.group(2)
+    for node in derivation.oracles:
+        if isinstance(node, OracleCall) and node.oracle in callables:
+            targets.setdefault(node.oracle, []).append(node.targets)
+        elif isinstance(node, Alias) and not node.average:
+            aliases[node.target] = node.source
     return targets, aliases
 
 

@@ -40,8 +40,23 @@ printed code is not the rewritten maths); :func:`survey` drops and reports all b
 ones. :func:`installed` puts a variant where every driver imports the step;
 :func:`killed` says whether the rows then fail by an independent check.
 
-What the rules cannot write (the oracle lines are code, not SymPy: the sampling, the quadrature, the EM
-E-step, LDA's local loop) stays a hand entry of :data:`blrkit.verify.mutations.MUTATIONS`.
+The oracle terms are nodes of :mod:`blrkit.derive.ir`; :data:`NODE_RULES` rewrite one node by its kind and the
+roles its fields declare:
+
+============================  ====================================================================================
+rule                          rewrite of one oracle node
+============================  ====================================================================================
+``samples unscaled``          θ = m + Σ^{1/2}ε → m + ε (a :class:`~blrkit.derive.ir.Reparameterise` not scaled)
+``scale for its factor``      θ = m + L⁻ᵀε → m + S⁻¹ε (the precision a Cholesky node factors, for its factor)
+``oracle at the mean``        mean_k f(θ_k) → f(m) (an averaged oracle at the draws' mean: the delta method)
+``draw dropped at the oracle`` f(z ⊙ m) → f(m), f(m + σε) → f(m) (a factor or term holding a sample dropped)
+``no binarisation``           w = sign(λ) → λ (a :class:`~blrkit.derive.ir.Sign` node for its argument)
+``one quadrature node``       n Gauss–Hermite nodes → 1: E[f(η)] → f(E[η]) (the predictive's variance dropped)
+``normaliser dropped``        a node's declared normaliser dropped (softmax's, Gauss–Hermite's √π, ψ(Σ_v λ_v))
+============================  ====================================================================================
+
+What no rule writes yet (quadrature weights, the EM E-step's normaliser, LDA's local loop, …) stays a hand entry
+of :data:`blrkit.verify.mutations.MUTATIONS`.
 
 >>> import sympy as sp
 >>> from blrkit.derive.symbols import RHO
@@ -66,7 +81,7 @@ import numpy as np
 # SymPy and the derive layer are imported where used: blrkit.verify imports every module of its package, and
 # running a row needs neither
 
-__all__ = ["RULES", "Roles", "Survey", "Variant", "changes_output", "difference", "installed", "killed",
+__all__ = ["NODE_RULES", "RULES", "Roles", "Survey", "Variant", "changes_output", "difference", "installed", "killed",
            "names", "one_minus_rho", "outputs", "recorded_calls", "recording", "roles", "rows_of", "same_outputs",
            "survey", "usable", "variant", "variants"]
 
@@ -292,6 +307,108 @@ RULES = {"sign": sign, "one minus rho": one_minus_rho, "rho": rho, "old state": 
          "count for count": count_for_count, "inverse to one": inverse_to_one}
 
 
+# -- rules over the IR's oracle nodes (blrkit.derive.ir): each maps (node, the derivation's nodes) to
+# [(what it did, new node)], by the node's kind and the roles its fields declare ----------------------------
+
+
+def samples_unscaled(node, nodes):
+    """Draws θ = m + Σ^{1/2}ε → m + ε: a sample not scaled by the covariance."""
+    from blrkit.derive import ir
+
+    if isinstance(node, ir.Reparameterise) and node.form != "identity":
+        return [(f"{node.target} not scaled by Σ^(1/2)", replace(node, form="identity", scale=None))]
+    return []
+
+
+def scale_for_its_factor(node, nodes):
+    """θ = m + L⁻ᵀε with S = L Lᵀ → m + S⁻¹ε: the precision in place of its Cholesky factor."""
+    from blrkit.derive import ir
+
+    factored = {n.target: n.of for n in nodes if isinstance(n, ir.Cholesky)}
+    if isinstance(node, ir.Reparameterise) and node.scale in factored:
+        return [(f"{factored[node.scale]} for its Cholesky factor in {node.target}",
+                 replace(node, scale=factored[node.scale]))]
+    return []
+
+
+def oracle_at_the_mean(node, nodes):
+    """E_q[f(θ)] ≈ mean_k f(θ_k) → f(m): an oracle averaged over the draws evaluated at their mean instead (the
+    delta method in place of Monte Carlo)."""
+    import sympy as sp
+    from blrkit.derive import ir
+
+    means = {n.target: n.mean for n in nodes if isinstance(n, ir.Reparameterise)}
+    at = getattr(node, "at", None)
+    if isinstance(node, ir.OracleCall) and node.average and node.log_weight is None and getattr(at, "name", None) in means:
+        return [(f"{node.oracle} at {means[at.name]} for {', '.join(node.targets)}",
+                 replace(node, at=sp.Symbol(means[at.name]), average=False))]
+    return []
+
+
+def draw_dropped_at_the_oracle(node, nodes):
+    """An oracle called at a point made with a draw (``z ⊙ m``, ``m + σε``) → the point without it: a factor or a
+    term that holds a sample (:class:`~blrkit.derive.ir.Sample`) dropped."""
+    import sympy as sp
+    from blrkit.derive import ir
+
+    sampled = {n.target for n in nodes if isinstance(n, ir.Sample)}
+    if not isinstance(node, ir.OracleCall) or not isinstance(node.at, (sp.Mul, sp.Add)):
+        return []
+
+    def draw(a) -> bool:  # a sample, or a sample scaled (σε)
+        factors = a.args if isinstance(a, sp.Mul) else (a,)
+        return any(getattr(f, "name", None) in sampled for f in factors)
+
+    def drops(e):
+        if not isinstance(e, (sp.Mul, sp.Add)):
+            return []
+        out = []
+        for i, a in enumerate(e.args):
+            rest = e.args[:i] + e.args[i + 1:]
+            if draw(a):
+                out.append((a, rest[0] if len(rest) == 1 else e.func(*rest, evaluate=False)))
+            else:
+                out += [(d, e.func(*(e.args[:i] + (new,) + e.args[i + 1:]), evaluate=False)) for d, new in drops(a)]
+        return out
+
+    return [(f"{_short(dropped)} dropped from the point of {node.oracle}", replace(node, at=new))
+            for dropped, new in drops(node.at)]
+
+
+def no_binarisation(node, nodes):
+    """Binary weights w = sign(λ) → λ: the oracle called at the latent weights."""
+    from blrkit.derive import ir
+
+    if isinstance(node, ir.Sign):
+        return [(f"{node.of} for sign({node.of}) in {node.target}", ir.Alias(node.target, node.of))]
+    return []
+
+
+def one_quadrature_node(node, nodes):
+    """Gauss–Hermite quadrature with n nodes → one node (z = 0, w = √π): E[f(η)] → f(E[η]), the predictive's
+    variance dropped (the delta method in place of quadrature)."""
+    from blrkit.derive import ir
+
+    if isinstance(node, ir.Quadrature) and node.n > 1:
+        return [(f"1 Gauss–Hermite node for {node.n}", replace(node, n=1))]
+    return []
+
+
+def normaliser_dropped(node, nodes):
+    """A node that declares a normaliser (``normalised``: softmax's log-sum-exp, Gauss–Hermite's √π, the
+    Dirichlet's ψ(Σ_v λ_v)) → without it."""
+    if getattr(node, "normalised", False):
+        return [(f"no normaliser in {', '.join(node.writes[-1:])}", replace(node, normalised=False))]
+    return []
+
+
+#: rule key -> rule over one oracle node (see :mod:`blrkit.derive.ir`)
+NODE_RULES = {"samples unscaled": samples_unscaled, "scale for its factor": scale_for_its_factor,
+              "oracle at the mean": oracle_at_the_mean, "draw dropped at the oracle": draw_dropped_at_the_oracle,
+              "no binarisation": no_binarisation, "one quadrature node": one_quadrature_node,
+              "normaliser dropped": normaliser_dropped}
+
+
 def _sorted(symbols):
     return sorted(symbols, key=lambda s: getattr(s, "name", str(s)))
 
@@ -327,6 +444,10 @@ def _candidates(d):
                 if new != a.expr:
                     changed = d.assignments[:k] + (replace(a, expr=new),) + d.assignments[k + 1:]
                     yield f"{what} in {_name(a.target)}", rule, replace(d, assignments=changed)
+    for k, node in enumerate(d.oracles):
+        for rule, fn in NODE_RULES.items():
+            for what, new in fn(node, d.oracles):
+                yield what, rule, replace(d, oracles=d.oracles[:k] + (new,) + d.oracles[k + 1:])
     for k, o in enumerate(d.outputs):
         if o in r.old:
             outs = d.outputs[:k] + (r.old[o],) + d.outputs[k + 1:]
@@ -393,14 +514,20 @@ def _original(recipe: str):
 
 
 def _drivers(fn) -> list:
-    """Every module of :mod:`blrkit.algorithms` (but the generated ones) that holds ``fn`` under its name."""
+    """Every module of :mod:`blrkit.algorithms` (but the generated ones) that holds ``fn``, under any name (a driver
+    may import a shared step under its own: ``damped_newton_step as laplace_step``)."""
     import blrkit.algorithms as package
 
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         if "._generated" not in info.name:
             importlib.import_module(info.name)
     return [m for n, m in sorted(sys.modules.items()) if n.startswith(package.__name__ + ".")
-            and "._generated" not in n and getattr(m, fn.__name__, None) is fn]
+            and "._generated" not in n and any(v is fn for v in vars(m).values())]
+
+
+def bound_names(module, fn) -> list[str]:
+    """The names under which ``module`` holds ``fn``."""
+    return [n for n, v in vars(module).items() if v is fn]
 
 
 @contextlib.contextmanager
@@ -412,13 +539,14 @@ def _in_place_of(recipe: str, fn: Callable):
 
     original = _original(recipe)
     targets = _drivers(original) or [importlib.import_module(f"blrkit.algorithms._generated.{RECIPES[recipe].module}")]
+    names = [(t, n) for t in targets for n in bound_names(t, original)]
     try:
-        for t in targets:
-            setattr(t, original.__name__, fn)
+        for t, n in names:
+            setattr(t, n, fn)
         yield fn
     finally:
-        for t in targets:
-            setattr(t, original.__name__, original)
+        for t, n in names:
+            setattr(t, n, original)
 
 
 def installed(variant: Variant):

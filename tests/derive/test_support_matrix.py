@@ -55,3 +55,21 @@ def test_a_request_for_a_shipped_family_builds_no_user_family():
     assert set(USER_FAMILY_KEYS) == {"von-mises", "inverse-gaussian"}
     with pytest.raises(ValueError, match="key"):
         user_family("normal-gamma")
+
+
+def test_help_writes_nothing(monkeypatch, capsys):
+    """``python -m blrkit.derive.support --help`` prints the usage and neither runs the matrix nor rewrites the page
+    (it used to do both: any argument but ``--check`` regenerated the page)."""
+    import pytest
+
+    from blrkit.derive import support
+
+    def refuse(*_):
+        raise AssertionError("--help ran the support matrix")
+
+    monkeypatch.setattr(support, "rows", refuse)
+    before = PAGE.read_bytes()
+    with pytest.raises(SystemExit) as exit_:
+        support.main(["--help"])
+    assert exit_.value.code == 0 and "--check" in capsys.readouterr().out
+    assert PAGE.read_bytes() == before

@@ -2,10 +2,11 @@
 
 Two sources of wrong variants. :mod:`blrkit.verify.variants` makes them from each recipe's derivation (a rule
 rewrites a SymPy right-hand side by the roles of its symbols: the sign of an oracle term, a dropped (1 − ρ), the
-old state for the new, a count doubled, a term dropped, …) and prints them with the same printer as the
-committed module; a seeded sample per recipe runs here (every one: ``python -m blrkit.verify.variants``). The
-hand table :data:`blrkit.verify.mutations.MUTATIONS` keeps regular expressions over the emitted text for what no
-rule makes (the oracle lines are code, not SymPy); its entries the rules reproduce
+old state for the new, a count doubled, a term dropped, …; or an oracle node of the IR by its kind: draws not
+scaled by Σ^{1/2}, an oracle at the mean for its Monte-Carlo average, one quadrature node, …) and prints them
+with the same printer as the committed module; a seeded sample per recipe runs here (every one: ``python -m
+blrkit.verify.variants``). The hand table :data:`blrkit.verify.mutations.MUTATIONS` keeps regular expressions
+over the emitted text for what no rule makes yet (45 entries); its entries the rules reproduce
 (:data:`~blrkit.verify.mutations.REPRODUCED`) are checked to be reproduced and not run again here.
 
 Each variant is put where the public driver imports the step, and the row of the table (which runs that driver)
@@ -105,6 +106,7 @@ NOT_KILLED = {
     "rmsprop": {"term v dropped in v_new": GUARD, "term g_mean**2*rho dropped in v_new": GUARD},
     "adam": {"term v dropped in v_new": GUARD, "term g_mean**2*rho dropped in v_new": GUARD},
     "ivon": {"rho dropped in h_avg_new": GUARD, "2 beta1 for beta1 in g_avg_new": GUARD,
+             "theta not scaled by Σ^(1/2)": GUARD,
              "beta1 + 1 for beta1 in g_avg_new": GUARD,
              **{n: "Python's OverflowError in the driver before any check"
                 for n in ("2 beta1 for beta1 in m_new", "beta1 + 1 for beta1 in m_new")}},
@@ -133,6 +135,37 @@ def test_the_rules_rewrite_by_role():
     assert [e for _, e in ir.old_state(m - RHO * g / s_new, roles)] == [m - RHO * g / s]
     assert [e for _, e in ir.sign(m - RHO * g / s_new, roles)] == [m + RHO * g / s_new]  # g, not m, ρ or s_new
     assert [e for _, e in ir.fraction_doubled(s / 2 + h, roles)] == [s + h]
+
+
+def test_the_node_rules_rewrite_by_role():
+    """Each rule over the IR's oracle nodes on hand-written nodes (the expected rewrites written by hand): the draws
+    unscaled, the precision for its Cholesky factor, an averaged oracle at the draws' mean, a draw dropped from an
+    oracle's point, no binarisation, one quadrature node; a node of another kind is left alone."""
+    from blrkit.derive import ir as nodes
+
+    m, z, e, sd = sp.symbols("m z_mask eps slab_sd")
+    chol, draw = nodes.Cholesky("L", "S"), nodes.Sample("eps", "normal", "m")
+    theta = nodes.Reparameterise("theta", "m", "eps", "cholesky", "L")
+    steps = (chol, draw, theta)
+    assert ir.samples_unscaled(theta, steps) == [("theta not scaled by Σ^(1/2)",
+                                                  nodes.Reparameterise("theta", "m", "eps", "identity"))]
+    assert [n for _, n in ir.scale_for_its_factor(theta, steps)] == [
+        nodes.Reparameterise("theta", "m", "eps", "cholesky", "S")]
+    call = nodes.OracleCall(("E_H",), "hess", sp.Symbol("theta"), average=True)
+    assert [n for _, n in ir.oracle_at_the_mean(call, steps)] == [nodes.OracleCall(("E_H",), "hess", m)]
+    assert ir.oracle_at_the_mean(nodes.OracleCall(("g",), "grad", m), steps) == []
+    mask = nodes.Sample("z_mask", "bernoulli", "m", draws=None, prob="keep_prob")
+    point = sp.Mul(z, sp.Add(m, sp.Mul(sd, e, evaluate=False), evaluate=False), evaluate=False)
+    noisy = nodes.OracleCall(("g",), "grad_batch", point)
+    assert {str(n.at) for _, n in ir.draw_dropped_at_the_oracle(noisy, (mask, draw))} == {
+        str(sp.Add(m, sp.Mul(sd, e))), str(z * m)}
+    assert [n for _, n in ir.no_binarisation(nodes.Sign("w", "lam"), ())] == [nodes.Alias("w", "lam")]
+    assert [n.n for _, n in ir.one_quadrature_node(nodes.Quadrature(100, "S"), ())] == [1]
+    soft = nodes.Responsibilities("r", "lam", "log_norm")
+    assert [n for _, n in ir.normaliser_dropped(soft, ())] == [nodes.Responsibilities("r", "lam", "log_norm",
+                                                                                       normalised=False)]
+    assert ir.normaliser_dropped(nodes.Responsibilities("r", "lam", "log_norm", normalised=False), ()) == []
+    assert all(rule(chol, steps) == [] for rule in ir.NODE_RULES.values())
 
 
 def test_a_rewrite_that_changes_nothing_is_not_wrong():

@@ -43,7 +43,7 @@ FORMS = {
         },
         oracles=('H', 'g'),
         shapes={'H': 'matrix', 'S': 'matrix', 'S_new': 'matrix', 'g': 'vector', 'm': 'vector', 'm_new': 'vector', 'rho': 'scalar'},
-        emitted='ed1957e6919bca77adb588a8af7b9209c960d526d4836f379d59d998ba210e15',
+        emitted='81320c421f3a06345120c6522e5e7b9f2230883994b3b4b35f07abcdbefddeeb',
     ),
     'ridge': dict(
         title='Ridge regression',
@@ -82,7 +82,7 @@ FORMS = {
         },
         oracles=('H', 'g'),
         shapes={'H': 'matrix', 'S': 'matrix', 'S_new': 'matrix', 'g': 'vector', 'm': 'vector', 'm_new': 'vector', 'rho': 'scalar'},
-        emitted='78439b3d0ca35daa90466e06bc744458668132892ec52b501b90465999972630',
+        emitted='81320c421f3a06345120c6522e5e7b9f2230883994b3b4b35f07abcdbefddeeb',
     ),
     'diagonal_newton': dict(
         title='Diagonal Newton',
