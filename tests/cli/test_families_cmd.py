@@ -1,17 +1,15 @@
 """``blrkit families``: every family listed with its parameters and passing live identity checks."""
 
-import subprocess
-import sys
+from cli._run import run_blrkit
 
 from blrkit.cli import main
 from blrkit.families import FAMILIES
 
 
 def test_families_command_lists_and_checks_every_family():
-    out = subprocess.run([sys.executable, "-m", "blrkit.cli", "families"], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr
-    text = out.stdout
+    # in this process (cli/_run.py): `python -m blrkit.cli` in a process of its own is test_help_and_entry's
+    rc, text, err = run_blrkit("families")
+    assert rc == 0, err
     for key, factory in FAMILIES.items():
         q = factory()
         assert f"{q.name}  [{key}]" in text

@@ -3,9 +3,11 @@
 The catalogue ``docs/catalogue.md`` is generated from ``RECIPES`` by ``python -m blrkit.catalogue``
 and compared byte for byte with a fresh rendering, like the emitted modules.  The Sphinx build
 is the documented command, ``sphinx-build -W --keep-going -b html docs docs/_build/html``, run
-in-process into a temporary folder.  It renders the lecture notebooks (issue #24) from the
-jupyter-cache that the session's notebook fixture filled (``executed_notebook``, shared with
-tests/notebooks): each notebook is executed once per session, and the build executes none.
+in-process into a folder of the run, once (``docs_build``, shared by the xdist workers); each check of
+its pages is a test of its own, and a second build over a copy of it is one more.  It renders the lecture
+notebooks (issue #24) from the jupyter-cache that the session's notebook fixture filled
+(``executed_notebook``, shared with tests/notebooks): each notebook is executed once per session, and
+the build executes none.  These tests run after the notebooks' own, on the same worker (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import io
 import pkgutil
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,16 +42,28 @@ def test_catalogue_has_every_recipe():
         assert f"../blrkit/algorithms/_generated/{r.module}.py" in text
 
 
-# Sphinx 9, myst-parser and myst-nb use APIs that Sphinx 11 removes; not blrkit's warnings to fix.
-@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::DeprecationWarning")
-def test_sphinx_build_has_no_warnings(tmp_path, executed_notebook, notebook_cache):
-    pytest.importorskip("sphinx", reason="the docs build needs Sphinx (in the test extra)")
-    pytest.importorskip("myst_nb", reason="the docs build needs myst-nb (in the test extra)")
-    pytest.importorskip("sphinx-mathjax-offline", reason="the docs build ships MathJax (in the test extra)")
+def _build_argv(out: Path, notebook_cache: Path) -> list[str]:
+    """The documented build into ``out``, reading the notebooks from the cache the notebook fixture filled."""
+    return ["-W", "--keep-going", "-b", "html", "-w", str(out / "warnings.txt"),
+            "-D", f"nb_execution_cache_path={notebook_cache}", "-d", str(out / "doctrees"), str(DOCS), str(out / "html")]
+
+
+def _sphinx_build(argv: list[str]) -> tuple[int, str]:
+    """``sphinx-build argv`` in this process: its exit code and what it printed."""
     from sphinx.cmd.build import build_main
 
-    # each notebook once per run, kept in notebook_cache: first those no other worker is executing (from the
-    # last: the notebook tests start from the first), then the rest, waiting for the worker executing each
+    status = io.StringIO()
+    with contextlib.redirect_stdout(status):
+        code = build_main(argv)
+    return code, status.getvalue()
+
+
+def _executed_notebooks(executed_notebook) -> list[str]:
+    """Every notebook executed once in the run (kept in ``notebook_cache``), and the stems of those executed.
+
+    First those no other worker is executing (from the last: the notebook tests start from the first), then the
+    rest, waiting for the worker executing each; a notebook whose optional peer is missing is rendered unexecuted.
+    """
     executed, waiting = [], []
     for wait, paths in ((False, NOTEBOOKS[::-1]), (True, waiting)):
         for path in list(paths):
@@ -56,26 +71,98 @@ def test_sphinx_build_has_no_warnings(tmp_path, executed_notebook, notebook_cach
                 if executed_notebook(path, wait=wait) is None:
                     waiting.append(path)
                     continue
-            except pytest.skip.Exception:  # an optional peer is missing: the build renders it unexecuted
+            except pytest.skip.Exception:
                 continue
             executed.append(path.stem)
+    return executed
 
-    warnings, status = tmp_path / "warnings.txt", io.StringIO()
-    argv = ["-W", "--keep-going", "-b", "html", "-w", str(warnings), "-D", f"nb_execution_cache_path={notebook_cache}",
-            "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")]
-    with contextlib.redirect_stdout(status):
-        code = build_main(argv)
-    assert code == 0, "sphinx-build -W failed:\n" + warnings.read_text(encoding="utf-8")
-    _assert_notebooks_read_from_the_cache(status.getvalue(), executed)
-    html = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "html" / "api").glob("*.html"))
+
+@pytest.fixture(scope="session")
+def docs_build(run_cache, executed_notebook, notebook_cache):
+    """The documented Sphinx build, once per run (``run_cache``: one xdist worker builds, the others read):
+    ``{"out": folder, "code", "status", "executed": notebooks the build should find in the cache}``. The
+    build's folder (``html/``, ``doctrees/``, ``warnings.txt``) is in the run's folder, so a test on another
+    worker reads the same pages."""
+    for module in ("sphinx", "myst_nb", "sphinx-mathjax-offline"):
+        pytest.importorskip(module, reason=f"the docs build needs {module} (in the test extra)")
+    out = run_cache.folder / "docs_build"
+
+    def build():
+        executed = _executed_notebooks(executed_notebook)
+        with warnings_filters():
+            code, status = _sphinx_build(_build_argv(out, notebook_cache))
+        return {"out": out, "code": code, "status": status, "executed": executed}
+
+    return run_cache.get("docs: the Sphinx build", build)
+
+
+@contextlib.contextmanager
+def warnings_filters():
+    """Sphinx 9, myst-parser and myst-nb use APIs that Sphinx 11 removes; not blrkit's warnings to fix."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+@pytest.fixture
+def html(docs_build) -> Path:
+    """The pages of the run's build; a failed build fails here (test_sphinx_build_has_no_warnings says why)."""
+    if docs_build["code"] != 0:
+        pytest.fail("the docs build failed: test_sphinx_build_has_no_warnings shows its warnings", pytrace=False)
+    return docs_build["out"] / "html"
+
+
+@pytest.mark.reads_notebooks
+def test_sphinx_build_has_no_warnings(docs_build):
+    assert docs_build["code"] == 0, ("sphinx-build -W failed:\n"
+                                     + (docs_build["out"] / "warnings.txt").read_text(encoding="utf-8"))
+    _assert_notebooks_read_from_the_cache(docs_build["status"], docs_build["executed"])
+
+
+@pytest.mark.reads_notebooks
+def test_sphinx_rebuild_reads_and_executes_nothing(docs_build, html, notebook_cache, tmp_path):
+    """A second build over the first (in a copy of it: the other tests read the first) reads nothing again,
+    hence executes nothing."""
+    shutil.copytree(docs_build["out"], tmp_path / "build")
+    with warnings_filters():
+        code, status = _sphinx_build(_build_argv(tmp_path / "build", notebook_cache))
+    assert code == 0
+    assert _reads_nothing(status), status[-2000:]
+    assert "Executing notebook" not in status
+
+
+def _reads_nothing(status: str) -> bool:
+    """Sphinx's status says that no document was added, changed or removed (a whole build's "40 added, 0 changed,
+    0 removed" contains the words "0 added, 0 changed, 0 removed": the number stands alone here)."""
+    return re.search(r"(?<!\d)0 added, 0 changed, 0 removed", re.sub(r"\x1b\[[0-9;]*m", "", status)) is not None
+
+
+@pytest.mark.reads_notebooks
+def test_api_reference_documents_every_public_module(html):
+    html = "".join(p.read_text(encoding="utf-8") for p in (html / "api").glob("*.html"))
     missing = [m for m in _public_modules() if f'id="module-{m}"' not in html]
     assert not missing, f"modules missing from the API reference: {missing}"
+
+
+@pytest.mark.reads_notebooks
+def test_python_cross_references_resolve(html):
     for page in ("index", "guide", "catalogue", "gallery"):  # every {py:…} role of the pages written here links
-        text = (tmp_path / "html" / f"{page}.html").read_text(encoding="utf-8")
+        text = (html / f"{page}.html").read_text(encoding="utf-8")
         roles, links = text.count('<code class="xref py'), len(re.findall(r'<a [^>]*><code class="xref py', text))
         assert roles == links, f"{page}: {roles - links} Python cross-reference(s) did not resolve"
-    _assert_no_remote_resources(tmp_path / "html")
-    catalogue_html = (tmp_path / "html" / "catalogue.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.reads_notebooks
+def test_pages_load_nothing_from_the_network(html):
+    _assert_no_remote_resources(html)
+
+
+@pytest.mark.reads_notebooks
+def test_catalogue_sections_link_their_api_entries_and_notebooks(html):
+    catalogue_html = (html / "catalogue.html").read_text(encoding="utf-8")
     sections = catalogue_html.split('<section id="recipe-')[1:]
     assert len(sections) == len(RECIPES)
     for section in sections:  # emitted step, driver and oracle link to their API entries
@@ -83,14 +170,11 @@ def test_sphinx_build_has_no_warnings(tmp_path, executed_notebook, notebook_cach
             assert re.search(rf'href="api/{page}\.html#blrkit\.', section), (page, section[:80])
         for stem in re.findall(r"notebooks/(\w+)\.ipynb", section):  # and the notebook to its page
             assert f'href="notebooks/{stem}.html"' in section, (stem, section[:80])
-    _assert_gallery(tmp_path / "html", executed)
 
-    # a rebuild without changes reads nothing again, hence executes nothing
-    status = io.StringIO()
-    with contextlib.redirect_stdout(status):
-        assert build_main(argv) == 0
-    assert "0 added, 0 changed, 0 removed" in status.getvalue(), status.getvalue()[-2000:]
-    assert "Executing notebook" not in status.getvalue()
+
+@pytest.mark.reads_notebooks
+def test_gallery_shows_a_figure_of_each_notebook(html, docs_build):
+    _assert_gallery(html, docs_build["executed"])
 
 
 def _assert_notebooks_read_from_the_cache(status: str, executed: list[str]) -> None:

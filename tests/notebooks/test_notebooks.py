@@ -41,6 +41,10 @@ from blrkit.table import CHECK_HEADER  # noqa: E402
 
 from .conftest import NOTEBOOKS, NOTEBOOKS_DIR  # noqa: E402
 
+#: scheduled first, together (tests/conftest.py): the first test of a notebook executes it (tens of seconds), the
+#: others read that execution, on the same xdist worker
+pytestmark = pytest.mark.reads_notebooks
+
 _IDS = [p.stem for p in NOTEBOOKS]
 _WARNING = re.compile(r"\b\w*Warning\b")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
