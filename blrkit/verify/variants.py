@@ -7,29 +7,29 @@ derivation: the step size ρ (:data:`~blrkit.derive.symbols.RHO`), a state and i
 lines compute: neither an argument nor an assignment), a count (an integer symbol or an ``int`` argument).
 No rule looks at a module's or a recipe's name.
 
-============================  ====================================================================================
-rule                          rewrite of one right-hand side (or of the outputs returned)
-============================  ====================================================================================
-``sign``                      an oracle term ``g`` → ``−g`` (the sign of the gradient, of E[H], …)
-``one minus rho``             a factor ``(1 − ρ)`` → 1 (the dropped decay of the old state)
-``rho``                       ρ → 1 outside ``(1 − ρ)`` (the step size dropped)
-``old state``                 a new state → its old value (``S_new`` → ``S`` in the mean's update)
-``old state returned``        an output ``S_new`` → ``S`` (the step returns the state it was given)
-``count doubled``             a count ``N`` → ``2N`` (α₀ + N/2 → α₀ + N; N/M → 2N/M)
-``count dropped``             a count ``N`` → 1 (no N/M scale)
-``term dropped``              one term of a sum dropped (a prior, a retraction term, K R Kᵀ, …)
-``inverse dropped``           ``A⁻¹`` → ``A`` (a covariance for a precision, no Hessian in Newton's step)
-``fraction doubled``          a fraction ``p/q`` → ``2p/q`` (½ B S⁻¹ B → B S⁻¹ B; N/2 → N)
-``hyperparameter doubled``    an argument the step reads but does not advance ``x`` → ``2x`` (2R, 2β₀)
-``hyperparameter minus one``  such a scalar ``x`` → ``x − 1`` (α₀ − 1: the mode's offset for the mean's)
-``hyperparameter plus one``   such a scalar ``x`` → ``x + 1`` (a prior mean off by one)
-``hyperparameter one``        such a scalar ``x`` → 1 (no 1/σ²)
-``hyperparameter sign``       such an argument ``x`` → ``−x`` (the sign of the observation, of its offset)
-``count plus one``            a count ``N`` → ``N + 1`` (κ₀ + N + 1)
-``count halved``              a count ``N`` → ``N/2`` (β₀ + N/2 for β₀ + N)
-``count for count``           one count for another, or two swapped (M for N: no N/M scale; M/N for N/M)
-``inverse to one``            ``A⁻¹`` → I, ``1/x`` → 1 (a gradient step for Newton's)
-============================  ====================================================================================
+==============================  ====================================================================================
+rule                            rewrite of one right-hand side (or of the outputs returned)
+==============================  ====================================================================================
+``sign``                        an oracle term ``g`` → ``−g`` (the sign of the gradient, of E[H], …)
+``one minus rho``               a factor ``(1 − ρ)`` → 1 (the dropped decay of the old state)
+``rho``                         ρ → 1 outside ``(1 − ρ)`` (the step size dropped)
+``old state``                   a new state → its old value (``S_new`` → ``S`` in the mean's update)
+``old state returned``          an output ``S_new`` → ``S`` (the step returns the state it was given)
+``count doubled``               a count ``N`` → ``2N`` (α₀ + N/2 → α₀ + N; N/M → 2N/M)
+``count dropped``               a count ``N`` → 1 (no N/M scale)
+``term dropped``                one term of a sum dropped (a prior, a retraction term, K R Kᵀ, …)
+``inverse dropped``             ``A⁻¹`` → ``A`` (a covariance for a precision, no Hessian in Newton's step)
+``fraction doubled``            a fraction ``p/q`` → ``2p/q`` (½ B S⁻¹ B → B S⁻¹ B; N/2 → N)
+``hyperparameter doubled``      an argument the step reads but does not advance ``x`` → ``2x`` (2R, 2β₀)
+``hyperparameter minus one``    such a scalar ``x`` → ``x − 1`` (α₀ − 1: the mode's offset for the mean's)
+``hyperparameter plus one``     such a scalar ``x`` → ``x + 1`` (a prior mean off by one)
+``hyperparameter one``          such a scalar ``x`` → 1 (no 1/σ²)
+``hyperparameter sign``         such an argument ``x`` → ``−x`` (the sign of the observation, of its offset)
+``count plus one``              a count ``N`` → ``N + 1`` (κ₀ + N + 1)
+``count halved``                a count ``N`` → ``N/2`` (β₀ + N/2 for β₀ + N)
+``count for count``             one count for another, or two swapped (M for N: no N/M scale; M/N for N/M)
+``inverse to one``              ``A⁻¹`` → I, ``1/x`` → 1 (a gradient step for Newton's)
+==============================  ====================================================================================
 
 The mutated derivation (``dataclasses.replace`` of its assignments or outputs) is printed by the same
 :meth:`~blrkit.derive.Derivation.emit` as the committed module; a variant that prints the same code as the
@@ -43,17 +43,17 @@ ones. :func:`installed` puts a variant where every driver imports the step;
 The oracle terms are nodes of :mod:`blrkit.derive.ir`; :data:`NODE_RULES` rewrite one node by its kind and the
 roles its fields declare:
 
-============================  ====================================================================================
-rule                          rewrite of one oracle node
-============================  ====================================================================================
-``samples unscaled``          θ = m + Σ^{1/2}ε → m + ε (a :class:`~blrkit.derive.ir.Reparameterise` not scaled)
-``scale for its factor``      θ = m + L⁻ᵀε → m + S⁻¹ε (the precision a Cholesky node factors, for its factor)
-``oracle at the mean``        mean_k f(θ_k) → f(m) (an averaged oracle at the draws' mean: the delta method)
-``draw dropped at the oracle`` f(z ⊙ m) → f(m), f(m + σε) → f(m) (a factor or term holding a sample dropped)
-``no binarisation``           w = sign(λ) → λ (a :class:`~blrkit.derive.ir.Sign` node for its argument)
-``one quadrature node``       n Gauss–Hermite nodes → 1: E[f(η)] → f(E[η]) (the predictive's variance dropped)
-``normaliser dropped``        a node's declared normaliser dropped (softmax's, Gauss–Hermite's √π, ψ(Σ_v λ_v))
-============================  ====================================================================================
+==============================  ====================================================================================
+rule                            rewrite of one oracle node
+==============================  ====================================================================================
+``samples unscaled``            θ = m + Σ^{1/2}ε → m + ε (a :class:`~blrkit.derive.ir.Reparameterise` not scaled)
+``scale for its factor``        θ = m + L⁻ᵀε → m + S⁻¹ε (the precision a Cholesky node factors, for its factor)
+``oracle at the mean``          mean_k f(θ_k) → f(m) (an averaged oracle at the draws' mean: the delta method)
+``draw dropped at the oracle``  f(z ⊙ m) → f(m), f(m + σε) → f(m) (a factor or term holding a sample dropped)
+``no binarisation``             w = sign(λ) → λ (a :class:`~blrkit.derive.ir.Sign` node for its argument)
+``one quadrature node``         n Gauss–Hermite nodes → 1: E[f(η)] → f(E[η]) (the predictive's variance dropped)
+``normaliser dropped``          a node's declared normaliser dropped (softmax's, Gauss–Hermite's √π, ψ(Σ_v λ_v))
+==============================  ====================================================================================
 
 What no rule writes yet (quadrature weights, the EM E-step's normaliser, LDA's local loop, …) stays a hand entry
 of :data:`blrkit.verify.mutations.MUTATIONS`.
