@@ -227,7 +227,7 @@ def _terminal_row(r: Row, line, width: int, textwrap) -> list[str]:
             cols[5] += [""] * len(note)
     for i in range(max(len(c) for c in cols)):
         out.append(line([c[i] if i < len(c) else "" for c in cols]))
-    if r.implemented and r.checks and not r.verified and not r.message:
+    if r.implemented and r.checks and not r.independent_ran and not r.message:
         out.append("    ! no independent check ran: freshness checks alone verify nothing")
     if r.message:
         out += textwrap.wrap(r.message, width - 4, initial_indent="    ! ", subsequent_indent="      ")

@@ -116,6 +116,11 @@ class Row:
     notebook: str = ""  # the lecture notebook that shows the row (recipe.notebook), relative to the repository
 
     @property
+    def independent_ran(self) -> bool:
+        """At least one independent check ran (passed or not)."""
+        return any(c.independent and not c.skipped for c in self.checks)
+
+    @property
     def verified(self) -> bool:
         """At least one independent check ran and passed."""
         return any(c.independent and not c.skipped and c.passed for c in self.checks)

@@ -37,6 +37,9 @@ def test_freshness_checks_alone_do_not_verify_a_row():
     # an independent counterpart that was skipped verifies nothing either
     assert _row(fresh, Check("lib", None, 1e-10, True, "skipped (not installed)")).status == "fail"
     assert "no independent check ran" in render([_row(fresh)])
+    # an independent check that ran and failed is shown with its error, not as one that did not run
+    failed = _row(fresh, Check("classical.fake", 1.0, 1e-10, True))
+    assert failed.status == "fail" and "no independent check ran" not in render([failed])
 
 
 def test_independence_is_shown_in_every_format():
