@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from types import MappingProxyType
 
+from ..families.base import Trait
 from .derivation import Derivation
 from .errors import DerivationError
 
@@ -49,15 +51,19 @@ class Candidate(ABC):
 
     key: str = ""
     rules: tuple[str, ...] = ("blr",)
+    #: what the candidate is (:class:`~blrkit.families.Trait`): an approximation applies to a candidate that has one
+    #: of the traits it declares
+    traits: frozenset = frozenset()
     #: its sufficient statistics are matrices (θ, θθᵀ): a mean-field product derives such a block apart
     matrix_statistics = False
 
     def check(self, approximations) -> None:
-        """Refuse an approximation that does not apply to this candidate (each declares ``families``)."""
+        """Refuse an approximation that does not apply to this candidate: each declares the traits it
+        ``applies_to`` (none: any candidate), and the candidate must have one of them."""
         for a in approximations:
-            if a.families and self.key not in a.families:
+            if a.applies_to and not a.applies_to & self.traits:
                 raise DerivationError(f"{a.name} does not apply to the {self.key} family "
-                                      f"(it applies to: {', '.join(a.families)})")
+                                      f"(it applies to: {'; or '.join(sorted(t.value for t in a.applies_to))})")
 
     def bind(self, *problem) -> tuple:
         """``(candidate, loss, prior)`` from a recipe's problem ``(loss, prior)``; a product of candidates
@@ -123,14 +129,18 @@ class Gaussian(Candidate):
     ``"diagonal"`` (mean field, elementwise) or ``"fixed"`` (:math:`S = I`, only the mean is learned)."""
 
     rules = ("blr", "improved")
-    #: kind -> family key
+    #: kind -> the family key a derivation records
     KEYS = {"fixed": "gaussian-fixed-covariance", "full": "multivariate-gaussian", "diagonal": "diagonal-gaussian"}
+    #: the trait of a family whose candidate this is -> kind
+    KINDS = MappingProxyType({Trait.FIXED_COVARIANCE: "fixed", Trait.FULL_PRECISION: "full",
+                              Trait.DIAGONAL_PRECISION: "diagonal"})
 
     def __init__(self, kind: str = "full"):
         if kind not in self.KEYS:
             raise ValueError(f"kind must be one of {', '.join(self.KEYS)}, got {kind!r}")
         self.kind = kind
         self.key = self.KEYS[kind]
+        self.traits = frozenset({Trait.GAUSSIAN, *(t for t, k in self.KINDS.items() if k == kind)})
 
     def __repr__(self) -> str:
         return f"Gaussian({self.kind!r})"
@@ -189,6 +199,7 @@ class ExponentialCandidate(Candidate):
     def __init__(self, family):
         self.family = family
         self.key = family.key
+        self.traits = family.traits
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.key!r})"
@@ -199,9 +210,10 @@ class ExponentialCandidate(Candidate):
     def default_loss(self, fam):
         from .conjugate import CONJUGATE_PROBLEMS
 
+        # the conjugate problem of a family with the same T(θ), log h(θ) and A(λ) (made from it or equal to it)
         for make in CONJUGATE_PROBLEMS.values():
             f, lik = make()
-            if f.key == self.key:
+            if _same_density(f, self.family):
                 return lik
         return None
 
@@ -252,6 +264,7 @@ class Mixture(Candidate):
 
     key = "gaussian-mixture"
     rules = ("blr", "improved")
+    traits = frozenset({Trait.GAUSSIAN, Trait.MIXTURE})
 
     def resolve_prior(self, prior):
         prior = super().resolve_prior(prior)
@@ -270,34 +283,44 @@ class Mixture(Candidate):
                               anchor=names.anchor), None
 
 
-#: family key -> the candidate of that family, made from a thunk giving the family object (any other family:
-#: :class:`ExponentialCandidate`)
-_OF_FAMILY = {
-    **{key: (lambda fam, kind=kind: Gaussian(kind)) for kind, key in Gaussian.KEYS.items()},
-    "gaussian-mixture": lambda fam: Mixture(),
-    "bernoulli": lambda fam: Binary(fam()),
-}
-#: Gaussian family key -> kind (kept for callers outside the engine: the CLI, the support matrix)
-GAUSSIAN_KINDS = {key: kind for kind, key in Gaussian.KEYS.items()}
+def _same_density(f, g) -> bool:
+    """``f`` and ``g`` are one family: the same θ, T(θ), log h(θ) and A(λ)."""
+    return f is g or (f.theta, f.statistics, f.log_base_measure, f.log_partition) == \
+        (g.theta, g.statistics, g.log_base_measure, g.log_partition)
+
+
+#: Gaussian family key -> kind (kept for callers outside the engine: the CLI, the diagnostics)
+GAUSSIAN_KINDS = MappingProxyType({key: kind for kind, key in Gaussian.KEYS.items()})
+
+
+def _candidate_of(traits, family) -> Candidate:
+    """The candidate of a family with ``traits``; ``family()`` builds the family object (only when the candidate
+    keeps it)."""
+    kinds = [kind for trait, kind in Gaussian.KINDS.items() if trait in traits]
+    if kinds:
+        return Gaussian(kinds[0])
+    if Trait.MIXTURE in traits:
+        return Mixture()
+    return (Binary if Trait.BINARY in traits else ExponentialCandidate)(family())
 
 
 def candidate_of_family(family) -> Candidate:
-    """The candidate of one family: a family key (a str) or an :class:`~blrkit.families.ExponentialFamily`.
+    """The candidate of one family, chosen by its traits (:class:`~blrkit.families.Trait`): a family key (a str,
+    looked up once in :data:`~blrkit.families.FAMILIES`, whose factories declare their traits) or an
+    :class:`~blrkit.families.ExponentialFamily`.
 
     >>> candidate_of_family("diagonal-gaussian")
     Gaussian('diagonal')
     >>> candidate_of_family("beta")
     ExponentialCandidate('beta')
     """
-    from ..families import FAMILIES
+    from ..families import FAMILIES, ExponentialFamily
 
     if isinstance(family, str):
         if family not in FAMILIES:
             raise DerivationError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
-        make = _OF_FAMILY.get(family)
-        return make(FAMILIES[family]) if make else ExponentialCandidate(FAMILIES[family]())
-    key = getattr(family, "key", None)
-    if key is None:
+        factory = FAMILIES[family]
+        return _candidate_of(factory.traits, factory)
+    if not isinstance(family, ExponentialFamily):
         raise TypeError(f"family must be an ExponentialFamily or its key (a str), got {type(family).__name__}")
-    make = _OF_FAMILY.get(key)
-    return make(lambda: family) if make else ExponentialCandidate(family)
+    return _candidate_of(family.traits, lambda: family)

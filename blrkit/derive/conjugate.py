@@ -237,7 +237,13 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     sampled = e.sampled
     conjugate = e.remainder == 0 and sampled == 0
     to_state = dict(zip(lam, s2n))
-    named = None if conjugate else _named_gradient(family, e, to_state, notation)
+    if sampled != 0:  # no closed form: the emitted step estimates this part (score function or quadrature)
+        from .score import estimator_for
+
+        estimator = estimator_for(family, sampled)
+    # F(λ) is printed where the closed-form part or the estimate uses it (quadrature computes its own)
+    fisher = bool(e.shifted) or (sampled != 0 and estimator.uses_fisher)
+    named = None if conjugate else _named_gradient(family, e, to_state, notation, fisher)
     e_loss = _data_sums(e.expression(family) if named is None else
                         sum(a * m for a, m in zip(e.linear, mu)) + named.loss + e.constant)
     if sampled != 0:  # the part no rule reaches stays an expectation, estimated below: never a value
@@ -253,7 +259,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         grad_lam = sp.Matrix([sp.diff(e.remainder, l) for l in lam])
         extra = sp.Matrix(family.fisher).LUsolve(grad_lam)
         grads = [g + sp.factor(sp.cancel(x)) for g, x in zip(grads, extra)]
-    if sampled != 0:  # no closed form: the emitted step estimates this part (score function)
+    if sampled != 0:  # the estimated part, named in the update
         from .symbols import Display
 
         mc = [Estimate(f"dmu_mc_{k}", rf"\left[F(\lambda_t)^{{-1}}\mathbb{{E}}_{{q_t}}[f(\theta)(T(\theta) - \mu_t)]"
@@ -261,14 +267,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         grads = [g + x for g, x in zip(grads, mc)]
         f_of = Display("f_mc", r"f(\theta)")
         estimate = (Display("dmu_f_mc", r"\nabla_\mu\mathbb{E}_{q_t}[f(\theta)]"),
-                    Display("dmu_f_mc_hat", r"F(\lambda_t)^{-1} \frac{1}{K}\sum_{k=1}^{K} \left(f(\theta_k) - b_k\right)"
-                                            r"\left(T(\theta_k) - \mu_t\right)"))
-        steps.append(Step("Monte Carlo", (Equation(f_of, sampled), Equation(*estimate, approximate=True)),
-                          "no exact rule reaches this part $f$ of the loss: the emitted step estimates the natural "
-                          "gradient of $\\mathbb{E}_{q_t}[f]$ from $K$ draws $\\theta_k \\sim q_t$ ($K$ is its "
-                          "number of samples; score function, "
-                          "$\\nabla_\\mu = F(\\lambda)^{-1}\\nabla_\\lambda$, with the control variate $b_k$, the mean "
-                          "of $f$ over the other $K - 1$ draws, $0$ when $K = 1$)", "monte-carlo"))
+                    Display("dmu_f_mc_hat", estimator.estimate_latex))
+        steps.append(Step(estimator.label, (Equation(f_of, sampled), Equation(*estimate, approximate=True)),
+                          estimator.justification, estimator.anchor))
     shown = grads if named is None else [_data_sums(sp.expand(a)) + g for a, g in zip(e.linear, named.gradient)]
     if sampled != 0:
         shown = [g + x for g, x in zip(shown, mc)] if named is not None else shown
@@ -297,10 +298,8 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if needs_state:
         nat = [sp.expand(x.subs(to_state)) for x in nat]
     gradient = [] if conjugate else [(d, sp.factor(sp.together(g.subs(to_state)))) for d, g in zip(dmu, grads)]
-    if sampled != 0:  # the Monte-Carlo part is a variable of the emitted code, dmu_mc[..., k]
-        from .score import score_function_nodes
-
-        mc_code = score_function_nodes(family, sampled, to_state)
+    if sampled != 0:  # the estimated part is a variable of the emitted code, dmu_mc[..., k]
+        mc_code = estimator.nodes(sampled, to_state)
         gradient = [(d, sp.factor(sp.together((g - x).subs(to_state))) + x) for d, g, x in zip(dmu, grads, mc)]
     to_std = family.natural_to_standard
     prior_syms = tuple(prior.symbols.values()) if prior is not None else ()
@@ -359,8 +358,7 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
         args.append(Argument("y", "data", f"observations y_1..y_N, {shape}"))
     args += [Argument(s_.name, "scalar", doc) for s_, doc in loss.data]
     if sampled != 0:
-        args += [Argument("n_samples", "int", "number of Monte-Carlo samples"),
-                 Argument("rng", "rng", "numpy.random.Generator for the Monte-Carlo samples")]
+        args += [Argument(*a) for a in estimator.arguments]
     oracles = [ir.Comment(f"\\rho = {rho_value}"), ir.Constant("rho", rho_value)] if rho_value is not None else []
     if sampled != 0:
         oracles += mc_code
@@ -440,8 +438,9 @@ def _closed(x):
     return _simplest(*forms)
 
 
-def _named_gradient(family, e, to_state: dict, notation) -> _NamedGradient:
-    """See :class:`_NamedGradient`: the expectations and derivatives in the standard parameters (``to_state``)."""
+def _named_gradient(family, e, to_state: dict, notation, fisher: bool = True) -> _NamedGradient:
+    """See :class:`_NamedGradient`: the expectations and derivatives in the standard parameters (``to_state``);
+    ``fisher`` False: no part needs F(λ), which is not printed."""
     from .symbols import Display
 
     lam = family.natural
@@ -466,6 +465,8 @@ def _named_gradient(family, e, to_state: dict, notation) -> _NamedGradient:
                          f"dE_qt[{part}]/dlambda_{k + 1}")
             definitions.append((dE, shown))
             d_rest[k] += coeff * dE
+    if not fisher:  # no closed-form part: nothing to multiply by F⁻¹ here
+        return _NamedGradient(expectations, definitions, [sp.S.Zero] * K, loss)
     F = sp.Matrix(family.fisher)
     named = sp.zeros(K, K)
     for i in range(K):

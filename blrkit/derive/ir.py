@@ -201,15 +201,49 @@ class Sample(Node):
 
 @dataclass(frozen=True)
 class FamilySample(Node):
-    """``target = n_samples`` draws θ ~ q_t of an exponential family (``family`` key) from its standard
-    parameters ``params`` by NumPy's generator (score-function Monte Carlo)."""
+    """``target = n_samples`` draws θ ~ q_t of an exponential family by NumPy's generator (score-function Monte
+    Carlo): ``rng.<method>(*args)``, the family's :class:`~blrkit.families.Draw`, its ``args`` SymPy expressions
+    in the standard parameters ``params`` (whose broadcast shape the draws take, after the ``n_samples`` axis)."""
 
     target: str
-    family: str
+    method: str
+    args: tuple
     params: tuple
 
-    READS = ('rng', 'n_samples', 'params')
+    READS = ('rng', 'n_samples', 'args', 'params')
     WRITES = ('target',)
+
+
+@dataclass(frozen=True)
+class FamilyQuadrature(Node):
+    """``target`` = Cov_q[T]⁻¹ Cov_q[T, f], the Gauss–Legendre value of ∇_μ E_q[f] for a family of one component:
+    ``n`` nodes t; ``span`` None: u = t on (−1, 1); else t on (−span, span), u = c + s·t/(1 − t²) with c, s the
+    mean and spread of u under q from a first pass with c = 0, s = 1.  ``theta`` = ``phi`` (an expression in the
+    symbol ``u``, ``log_jacobian`` = log dφ/du); weights ∝ w (du/dt) (dφ/du) exp(``log_kernel``) (log h(θ) + λᵀT(θ)
+    in the standard parameters ``params``), normalised over the nodes; ``integrand`` f and ``statistics`` T are
+    expressions in ``theta``."""
+
+    target: str
+    theta: str
+    u: str
+    phi: sp.Basic
+    log_jacobian: sp.Basic
+    log_kernel: sp.Basic
+    integrand: sp.Basic
+    statistics: tuple
+    n: int
+    span: float | None
+    params: tuple
+
+    READS = ('params', 'log_kernel', 'integrand', 'statistics')
+    WRITES = ('t', 'w', 'v', 'dv', 'u', 'theta', 'log_p', 'p', 'u_mean', 'u_sd', 'f', 'T', 'D', 'grad_lam', 'F',
+              'target')
+
+    @property
+    def writes(self) -> tuple:
+        """Without a ``span`` (u = t) there is no first pass, and no ``u_mean``, ``u_sd``."""
+        out = super().writes
+        return out if self.span is not None else tuple(x for x in out if x not in ("u_mean", "u_sd"))
 
 
 @dataclass(frozen=True)

@@ -1345,15 +1345,51 @@ def _sample_code(n) -> list[str]:
     return [f"{n.target} = on_device(xp, {draw}, {n.like})"]
 
 
-#: family key -> the draws of ``n_samples`` θ ~ q from its standard parameters: NumPy's generator on the host
-#: (so these steps take NumPy arrays, or arrays NumPy can read), moved to the parameters' device
-FAMILY_SAMPLERS = MappingProxyType({
-    "gamma": "on_device(xp, rng.gamma(alpha, 1 / beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
-    "beta": "on_device(xp, rng.beta(alpha, beta, size=(n_samples, *(alpha * beta).shape)), alpha)",
-    "exponential": "on_device(xp, rng.exponential(1 / rate, size=(n_samples, *rate.shape)), rate)",
-    "poisson": "on_device(xp, rng.poisson(rate, size=(n_samples, *rate.shape)), rate)",
-    "gaussian": "m + on_device(xp, rng.standard_normal((n_samples, *(m * S).shape)), m) / xp.sqrt(S)",
-})
+def _draw_argument(expr) -> str:
+    """A sampler's argument: ``1 / beta`` for a reciprocal of a parameter, else the expression's code."""
+    if isinstance(expr, sp.Pow) and expr.exp == -1 and isinstance(expr.base, sp.Symbol):
+        return f"1 / {expr.base.name}"
+    return scalar_code(expr)
+
+
+def _family_sample_code(n) -> list[str]:
+    """``n_samples`` draws θ ~ q by NumPy's generator on the host (so these steps take NumPy arrays, or arrays NumPy
+    can read), moved to the parameters' device; their shape is the parameters' broadcast shape after the draws."""
+    shape = n.params[0] if len(n.params) == 1 else "(" + " * ".join(n.params) + ")"
+    args = ", ".join(_draw_argument(a) for a in n.args)
+    return [f"{n.target} = on_device(xp, rng.{n.method}({args}, size=(n_samples, *{shape}.shape)), {n.params[0]})"]
+
+
+def _family_quadrature_code(n) -> list[str]:
+    stack = lambda xs: "xp.stack(xp.broadcast_arrays(" + ", ".join(xs) + "), axis=-1)"  # noqa: E731
+    like = n.params[0]
+    batch = n.params[0] if len(n.params) == 1 else "(" + " * ".join(n.params) + ")"
+    u, th = n.u, n.theta
+    weights = [f"{th} = {scalar_code(n.phi)}",
+               f"log_p = xp.log(w * dv) + {scalar_code(n.log_jacobian)} + {scalar_code(n.log_kernel)}",
+               "p = xp.exp(log_p - xp.max(log_p, axis=0))",
+               "p = p / xp.sum(p, axis=0)"]
+    span = "" if n.span is None else f"{n.span!r} * "
+    code = [f"t, w = (xp.reshape(on_device(xp, {span}a, {like}), ({n.n},) + (1,) * {batch}.ndim)"
+            f" for a in np.polynomial.legendre.leggauss({n.n}))"]
+    if n.span is None:
+        code += ["v, dv = t, 1.0", f"{u} = v"] + weights
+    else:
+        code += ["# u = t/(1 − t²) sends (−1, 1) onto the real line; a first pass finds the bulk of q_t in u",
+                 "v, dv = t / (1 - t**2), (1 + t**2) / (1 - t**2)**2", f"{u} = v"] + weights
+        code += [f"u_mean = xp.sum(p * {u}, axis=0)", f"u_sd = xp.sqrt(xp.sum(p * ({u} - u_mean)**2, axis=0))",
+                 "# the second pass: the same nodes, centred on the bulk and scaled to its spread",
+                 f"{u} = u_mean + u_sd * v", "dv = u_sd * dv"] + weights
+    return code + [
+        "# p_j ∝ w_j (dθ/dt)(t_j) h(θ_j) exp(λᵀT(θ_j)), normalised over the nodes (A(λ) cancels); a node of weight 0",
+        "# (θ rounded onto an end of the support, where T may be infinite) adds nothing",
+        f"f = xp.where(p > 0, {scalar_code(n.integrand)} + 0 * {th}, 0.0)",
+        f"T = xp.where(p[..., None] > 0, {stack([scalar_code(t) + f' + 0 * {th}' for t in n.statistics])}, 0.0)",
+        "D = T - xp.sum(p[..., None] * T, axis=0)",
+        "# ∇_λ E_q[f] = Cov_q[T, f] and F(λ) = Cov_q[T], both over the nodes",
+        "grad_lam = xp.sum((p * f)[..., None] * D, axis=0)",
+        "F = xp.sum(p[..., None, None] * D[..., :, None] * D[..., None, :], axis=0)",
+        f"{n.target} = xp.linalg.solve(F, grad_lam[..., None])[..., 0]"]
 
 
 def _reparameterise_code(n) -> list[str]:
@@ -1484,7 +1520,8 @@ _NODE_PRINTERS = MappingProxyType({
     ir.DeviationMean: lambda n: [f"{n.target} = xp.mean({n.of} * ({n.draws} - {n.mean}), axis=0)"],
     ir.Select: lambda n: [f"{', '.join(n.targets)} = {', '.join(f'{s}[..., -1:]' for s in n.sources)}"],
     ir.Sample: _sample_code,
-    ir.FamilySample: lambda n: [f"{n.target} = {FAMILY_SAMPLERS[n.family]}"],
+    ir.FamilySample: _family_sample_code,
+    ir.FamilyQuadrature: _family_quadrature_code,
     ir.Cholesky: lambda n: [f"{n.target} = xp.linalg.cholesky({n.of})"],
     ir.Reparameterise: _reparameterise_code,
     ir.Relaxation: _relaxation_code,

@@ -191,16 +191,17 @@ def arguments(request: Request) -> tuple:
     """``derive``'s positional arguments (family, loss, prior, approximations) for ``request``."""
     import sympy as sp
 
-    from .blr import GAUSSIAN_KINDS
+    from .candidates import Gaussian, Mixture
     from .conjugate import I, Y, Likelihood
-    from .known import COMPOSITE
     from .losses import OracleLoss, glm_loss, quadratic_loss
+    from .products import MeanField, as_candidate
     from .parsing import parse_expression
 
-    if request.family in COMPOSITE:
-        return request.family, None, None, request.approximations
-    gaussian = request.family in GAUSSIAN_KINDS or request.family == "gaussian-mixture"
     family = request.family if request.family not in USER_FAMILY_KEYS else family_object(request.family)
+    candidate = as_candidate(family)
+    if isinstance(candidate, MeanField):  # a model of its own (EM, SVI for LDA): no loss or prior to give
+        return request.family, None, None, request.approximations
+    gaussian = isinstance(candidate, (Gaussian, Mixture))  # a loss in θ_1, θ_2, its prior in the loss
     prior = {"default": None, "none": None if gaussian else "none", "isotropic": "isotropic"}[request.prior]
     text = request.loss
     if text is None:

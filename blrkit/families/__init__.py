@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from blrkit.families.base import CONSTRAINTS, SUPPORTS, ExponentialFamily, Parameter
+from blrkit.families.base import CONSTRAINTS, SUPPORTS, Draw, ExponentialFamily, Parameter, Trait
 from blrkit.families.beta import Beta, Dirichlet
 from blrkit.families.discrete import Bernoulli, Categorical, Poisson
 from blrkit.families.gamma import Exponential, Gamma
@@ -39,6 +39,7 @@ __all__ = [
     "Categorical",
     "DiagonalGaussian",
     "Dirichlet",
+    "Draw",
     "Exponential",
     "ExponentialFamily",
     "FixedCovarianceGaussian",
@@ -49,6 +50,7 @@ __all__ = [
     "NormalGamma",
     "Parameter",
     "Poisson",
+    "Trait",
     "UnivariateGaussian",
 ]
 

@@ -61,8 +61,10 @@ array([-1., -1.])
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -74,8 +76,10 @@ from blrkit.paper import cite
 __all__ = [
     "CONSTRAINTS",
     "SUPPORTS",
+    "Draw",
     "ExponentialFamily",
     "Parameter",
+    "Trait",
     "natural_symbols",
     "expectation_symbols",
 ]
@@ -174,20 +178,68 @@ MAX_ELEMENTWISE_SIZE = 100
 SIZE_REASON = "the family is built entry by entry in SymPy, and its work grows with the size"
 
 
-def cached_family(factory):
+class Trait(Enum):
+    """What a family is, in the words the derive layer asks it: an approximation declares the traits it applies
+    to, and a family's candidate is chosen by them (never by its key).  A family declares its traits
+    (:attr:`ExponentialFamily.traits`; a factory through :func:`cached_family`), and a family made from a shipped
+    one by :func:`dataclasses.replace` keeps them, so it behaves like the family it was made from.
+
+    >>> Trait.BINARY.value
+    'binary weights (a Bernoulli q over θ ∈ {0, 1})'
+    """
+
+    GAUSSIAN = "a gaussian q (any Gaussian family, or a mixture of Gaussians)"
+    FULL_PRECISION = "a Gaussian N(m, S⁻¹) in general dimension with a full precision S"
+    DIAGONAL_PRECISION = "a Gaussian N(m, diag(s)⁻¹) in general dimension with a diagonal precision s"
+    FIXED_COVARIANCE = "a Gaussian N(m, σ²I) in general dimension with a fixed covariance"
+    MIXTURE = "a mixture of Gaussians, as the joint q(θ, z)"
+    BINARY = "binary weights (a Bernoulli q over θ ∈ {0, 1})"
+
+
+@dataclass(frozen=True)
+class Draw:
+    r"""How NumPy's generator draws θ ~ q for a family with one component: ``rng.<method>(*args, size=…)``, each
+    argument a SymPy expression in the standard parameters.
+
+    >>> import sympy
+    >>> a, b = sympy.symbols("alpha beta", positive=True)
+    >>> Draw("gamma", (a, 1 / b)).args
+    (alpha, 1/beta)
+    """
+
+    #: the :class:`numpy.random.Generator` method
+    method: str
+    #: its positional arguments, SymPy expressions in the standard parameters
+    args: tuple = ()
+
+
+def cached_family(factory=None, *, traits=()):
     """``functools.lru_cache`` for a family factory (one object, its quantities derived once, per argument), that
-    passes arguments it cannot hash (a list, an array) to the factory itself, whose checks name them."""
-    cached = functools.lru_cache(maxsize=None)(factory)
+    passes arguments it cannot hash (a list, an array) to the factory itself, whose checks name them.
+
+    ``traits`` (:class:`Trait`) are the factory's families' own: the factory's ``traits`` attribute (read without
+    building a family) and each family's :attr:`~ExponentialFamily.traits`."""
+    if factory is None:
+        return functools.partial(cached_family, traits=traits)
+    declared = frozenset(traits)
+
+    def build(*args, **kwargs):
+        family = factory(*args, **kwargs)
+        return dataclasses.replace(family, traits=declared) if declared and isinstance(family, ExponentialFamily) \
+            else family
+
+    cached = functools.lru_cache(maxsize=None)(build)
 
     @functools.wraps(factory)
     def call(*args, **kwargs):
         try:
             hash((args, tuple(kwargs.items())))
         except TypeError:
-            return factory(*args, **kwargs)
+            return build(*args, **kwargs)
         return cached(*args, **kwargs)
 
     call.cache_clear, call.cache_info = cached.cache_clear, cached.cache_info
+    call.traits = declared
     return call
 
 
@@ -296,6 +348,12 @@ class ExponentialFamily:
         ``sampler(standard, rng, n) -> (n, len(theta))`` draws θ ~ q for one
         parameter point (Monte-Carlo checks of families with several continuous
         components).
+    draw : Draw or None
+        How an emitted step draws θ ~ q by NumPy's generator (one component; the
+        score-function estimator of :mod:`blrkit.derive.score`); ``None``: no
+        sampler (a one-dimensional family is then integrated by quadrature).
+    traits : frozenset of Trait
+        What the family is, as approximations and candidates ask (:class:`Trait`).
     example : callable or None
         ``example(rng) -> dict`` a random valid standard-parameter point.
     anchor : str
@@ -322,6 +380,8 @@ class ExponentialFamily:
     example: Callable | None = None
     anchor: str = "blr"
     extras: Mapping[str, Any] = field(default_factory=dict)
+    draw: Draw | None = None
+    traits: frozenset = frozenset()
 
     def __post_init__(self):
         k = len(self.natural)
@@ -339,6 +399,12 @@ class ExponentialFamily:
         for kind, _ in self.support:
             if kind not in SUPPORTS:
                 raise ValueError(f"unknown support {kind!r}; known: {sorted(SUPPORTS)}")
+        if isinstance(self.traits, (str, Trait)) or not all(isinstance(t, Trait) for t in self.traits):
+            raise TypeError(f"{self.name}: traits must be a set of blrkit.families.Trait, got {self.traits!r}")
+        object.__setattr__(self, "traits", frozenset(self.traits))
+        if self.draw is not None and (not isinstance(self.draw, Draw) or len(self.theta) != 1):
+            raise TypeError(f"{self.name}: draw must be a blrkit.families.Draw (a family of one component) or None, "
+                            f"got {self.draw!r}")
 
     # ------------------------------------------------------------------ constructors
     @classmethod

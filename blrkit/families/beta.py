@@ -16,7 +16,7 @@ import sympy
 
 from blrkit._validation import check_count
 from blrkit.families.base import (
-    MAX_ELEMENTWISE_SIZE, SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols,
+    MAX_ELEMENTWISE_SIZE, SIZE_REASON, Draw, ExponentialFamily, Parameter, cached_family, expectation_symbols,
     natural_symbols,
 )
 
@@ -56,7 +56,7 @@ def Beta() -> ExponentialFamily:
             - (beta - 1) * dg(beta) + (alpha + beta - 2) * dg(alpha + beta),
         },
         example=lambda rng: {"alpha": rng.uniform(1.0, 6.0), "beta": rng.uniform(1.0, 6.0)},
-        anchor="conjugate",
+        anchor="conjugate", draw=Draw("beta", (a, b)),
     )
 
 

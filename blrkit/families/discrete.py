@@ -18,14 +18,14 @@ import sympy
 
 from blrkit._validation import check_count
 from blrkit.families.base import (
-    MAX_ELEMENTWISE_SIZE, SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols,
-    natural_symbols,
+    MAX_ELEMENTWISE_SIZE, SIZE_REASON, Draw, ExponentialFamily, Parameter, Trait, cached_family,
+    expectation_symbols, natural_symbols,
 )
 
 __all__ = ["Bernoulli", "Categorical", "Poisson"]
 
 
-@cached_family
+@cached_family(traits=(Trait.BINARY,))
 def Bernoulli() -> ExponentialFamily:
     r"""Bernoulli q(θ) = p^θ (1 − p)^{1−θ} on θ ∈ {0, 1}, standard parameter ``p`` ∈ (0, 1).
 
@@ -119,5 +119,5 @@ def Poisson() -> ExponentialFamily:
         support=(("count", 1),),
         closed_forms={"mean_map": (sympy.exp(l),), "expectation_standard": (rate,)},
         example=lambda rng: {"rate": rng.uniform(0.5, 10.0)},
-        anchor="conjugate",
+        anchor="conjugate", draw=Draw("poisson", (rate,)),
     )

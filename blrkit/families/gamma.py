@@ -16,7 +16,7 @@ from __future__ import annotations
 import sympy
 
 from blrkit.families.base import (
-    ExponentialFamily, Parameter, cached_family, expectation_symbols, natural_symbols,
+    Draw, ExponentialFamily, Parameter, cached_family, expectation_symbols, natural_symbols,
 )
 
 __all__ = ["Exponential", "Gamma"]
@@ -57,7 +57,7 @@ def Gamma() -> ExponentialFamily:
             "newton_start": (0.0, -1.0),
         },
         example=lambda rng: {"alpha": rng.uniform(1.0, 6.0), "beta": rng.uniform(0.5, 3.0)},
-        anchor="conjugate",
+        anchor="conjugate", draw=Draw("gamma", (a, 1 / b)),
     )
 
 
@@ -86,5 +86,5 @@ def Exponential() -> ExponentialFamily:
         support=(("positive", 1),),
         closed_forms={"mean_map": (-1 / l,), "expectation_standard": (1 / rate,), "entropy": 1 - sympy.log(-l)},
         example=lambda rng: {"rate": rng.uniform(0.3, 4.0)},
-        anchor="conjugate",
+        anchor="conjugate", draw=Draw("exponential", (1 / rate,)),
     )

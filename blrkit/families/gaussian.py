@@ -28,8 +28,8 @@ import sympy
 
 from blrkit._validation import check_count, check_scalar
 from blrkit.families.base import (
-    MAX_ELEMENTWISE_SIZE, SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols,
-    natural_symbols,
+    MAX_ELEMENTWISE_SIZE, SIZE_REASON, Draw, ExponentialFamily, Parameter, Trait, cached_family,
+    expectation_symbols, natural_symbols,
 )
 
 __all__ = [
@@ -62,7 +62,7 @@ def _normal_example(rng: np.random.Generator, d: int):
     return m, (s + s.T) / 2
 
 
-@cached_family
+@cached_family(traits=(Trait.GAUSSIAN,))
 def UnivariateGaussian() -> ExponentialFamily:
     r"""The univariate Gaussian q(θ) = N(θ | m, S⁻¹), standard parameters mean ``m`` and precision ``S``.
 
@@ -97,11 +97,11 @@ def UnivariateGaussian() -> ExponentialFamily:
             "entropy": (1 + _LOG_2PI) / 2 - sympy.log(-2 * l2) / 2,
         },
         example=lambda rng: {"m": rng.normal(), "S": rng.uniform(0.5, 3.0)},
-        anchor="newton",
+        anchor="newton", draw=Draw("normal", (m, 1 / sympy.sqrt(s))),
     )
 
 
-@cached_family
+@cached_family(traits=(Trait.GAUSSIAN, Trait.FIXED_COVARIANCE))
 def FixedCovarianceGaussian(D: int = 1, sigma2=1) -> ExponentialFamily:
     r"""q(θ) = N(θ | m, σ²I) with σ² fixed: only the mean ``m`` (shape ``(D,)``) is free.
 
@@ -150,7 +150,7 @@ def FixedCovarianceGaussian(D: int = 1, sigma2=1) -> ExponentialFamily:
     )
 
 
-@cached_family
+@cached_family(traits=(Trait.GAUSSIAN, Trait.DIAGONAL_PRECISION))
 def DiagonalGaussian(D: int = 2) -> ExponentialFamily:
     r"""Mean-field Gaussian q(θ) = N(θ | m, diag(s)⁻¹): mean ``m`` and precisions ``s``, both ``(D,)``.
 
@@ -202,7 +202,7 @@ def _inverse(p: sympy.MatrixBase) -> sympy.ImmutableMatrix:
     return sympy.ImmutableMatrix(p.adjugate().applyfunc(lambda e: sympy.cancel(e / det)))
 
 
-@cached_family
+@cached_family(traits=(Trait.GAUSSIAN, Trait.FULL_PRECISION))
 def MultivariateGaussian(D: int | None = 2):
     r"""Full-covariance Gaussian q(θ) = N(θ | m, S⁻¹): mean ``m`` ``(D,)`` and precision ``S`` ``(D, D)``, SPD.
 

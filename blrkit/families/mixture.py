@@ -34,7 +34,7 @@ import sympy
 
 from blrkit._validation import check_count
 from blrkit.families.base import (
-    SIZE_REASON, ExponentialFamily, Parameter, cached_family, expectation_symbols, natural_symbols,
+    SIZE_REASON, ExponentialFamily, Parameter, Trait, cached_family, expectation_symbols, natural_symbols,
 )
 
 __all__ = ["GaussianMixture"]
@@ -55,7 +55,7 @@ def _sample(std, rng, n):
     return np.column_stack([x, np.eye(k)[z][:, : k - 1]])
 
 
-@cached_family
+@cached_family(traits=(Trait.GAUSSIAN, Trait.MIXTURE))
 def GaussianMixture(K: int = 2) -> ExponentialFamily:
     r"""Mixture of K univariate Gaussians as the joint q(θ, z): ``pi`` (simplex), ``m`` and ``S`` (``(K,)``).
 

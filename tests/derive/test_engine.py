@@ -502,10 +502,12 @@ def test_score_function_control_variate_is_unbiased_and_cuts_the_variance():
     assert np.all(ratio < 0.7), ratio
 
 
-def test_no_sampler_no_closed_form_is_refused():
+def test_no_sampler_no_closed_form_is_integrated_by_quadrature():
+    """One continuous component and no sampler: quadrature (refused before issue 23; its numbers are checked
+    against scipy.integrate.quad in test_quadrature.py)."""
     fam, x = inverse_gaussian()
-    with pytest.raises(DerivationError, match="no sampler"):
-        derive(fam, sp.sin(x), None, ["rho=1/2"])
+    d = derive(fam, sp.sin(x), None, ["rho=1/2"])
+    assert "Quadrature" in [s.label for s in d.steps] and "rng" not in [a.name for a in d.arguments]
 
 
 # -- the improved BLR (Lin, Schmidt & Khan 2020) ---------------------------------------------------

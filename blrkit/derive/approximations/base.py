@@ -1,7 +1,8 @@
 r"""The interface of an approximation, and the registry the approximation modules fill.
 
 An approximation is a small immutable value: a name, a ``key`` (its CLI name), a paper anchor, a one-line LaTeX
-``statement``, the :class:`Stage` of the derivation it acts in, and the :class:`~blrkit.derive.roles.Role`\ s it
+``statement``, the :class:`~blrkit.families.Trait`\ s of the candidates it ``applies_to``, the :class:`Stage` of the
+derivation it acts in, and the :class:`~blrkit.derive.roles.Role`\ s it
 ``requires`` (an earlier stage of the chain must produce them), ``produces`` (it brings them into the update) and
 ``estimates`` (sums over the data it replaces by minibatch estimates).  The rewrite itself is
 :meth:`Approximation.substitutions` (a substitution over the derivation's terms, keyed by role) or, for a
@@ -16,6 +17,7 @@ from enum import Enum
 
 import sympy as sp
 
+from ...families.base import Trait
 from ...paper import cite
 from ..roles import Role
 
@@ -39,8 +41,9 @@ class Approximation:
     key = "approximation"
     anchor = "blr"
     statement = ""
-    #: family kinds the approximation makes sense for
-    families = ()
+    #: the traits of the candidates it applies to (:class:`~blrkit.families.Trait`; a candidate needs one of them;
+    #: empty: every candidate)
+    applies_to = frozenset()
     #: an identity rather than an approximation (printed with "=", not "≈")
     exact = False
     stage = Stage.NATURAL
@@ -62,6 +65,13 @@ class Approximation:
     def citation(self) -> str:
         return cite(self.anchor)
 
+    @property
+    def families(self) -> tuple:
+        """The keys of the shipped families whose candidates it applies to (empty: every family), for the docs."""
+        from ...families import FAMILIES
+
+        return tuple(k for k, f in FAMILIES.items() if f.traits & self.applies_to) if self.applies_to else ()
+
     def substitutions(self, terms) -> dict:
         """The rewrite: a SymPy substitution over the derivation's ``terms`` (keyed by :class:`Role`)."""
         raise NotImplementedError
@@ -76,7 +86,7 @@ class Limit(Approximation):
     Sec. 4.5): applied to the finished update, printed with ≈."""
 
     stage = Stage.LIMIT
-    families = ("bernoulli",)
+    applies_to = frozenset({Trait.BINARY})
     anchor = "ste"
     note = ""
 
@@ -123,6 +133,8 @@ def register(approximation: Approximation) -> Approximation:
     for roles in (approximation.requires, approximation.produces, approximation.estimates):
         if not all(isinstance(r, Role) for r in roles):
             raise TypeError(f"{approximation.key}: requires, produces and estimates are sets of Role")
+    if not all(isinstance(t, Trait) for t in approximation.applies_to):
+        raise TypeError(f"{approximation.key}: applies_to is a set of blrkit.families.Trait")
     APPROXIMATIONS[approximation.key] = approximation
     return approximation
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -23,7 +24,7 @@ class BiasCorrection(TextbookRewrite):
     anchor = "rmsprop"
     statement = r"\tilde g \to \frac{\tilde g}{1 - \beta_1^t},\ v \to \frac{v}{1 - (1-\rho)^t}"
     note = "in the mean step; a step-size schedule, not derived by the BLR"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     produces = frozenset({Role.STEP_NUMBER})
 
     def rewrite(self, update, terms):

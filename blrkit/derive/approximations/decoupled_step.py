@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -21,7 +22,7 @@ class DecoupledStep(TextbookRewrite):
     anchor = "rmsprop"
     statement = r"\rho \to \alpha"
     note = "in the mean step; the fixed points stay"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     produces = frozenset({Role.LEARNING_RATE})
 
     def statement_in(self, terms) -> str:

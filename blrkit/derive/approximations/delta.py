@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Approximation, Role, register
 
 
@@ -24,7 +25,7 @@ class DeltaMethod(Approximation):
     key = "delta"
     anchor = "delta-method"
     statement = r"\mathbb{E}_{q}[f(\theta)] \approx f(m)"
-    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian", "gaussian-mixture")
+    applies_to = frozenset({Trait.FIXED_COVARIANCE, Trait.FULL_PRECISION, Trait.DIAGONAL_PRECISION, Trait.MIXTURE})
     # it brings no new term: it evaluates the terms already there at the mean (the candidate's own)
 
     def substitutions(self, terms):

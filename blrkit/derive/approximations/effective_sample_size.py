@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -23,7 +24,7 @@ class EffectiveSampleSize(TextbookRewrite):
     anchor = "ivon"
     statement = r"N \to N_{\mathrm{ess}}"
     note = "in $s = N(h + \\delta)$; tempering unless $N_{\\mathrm{ess}} = N$"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     requires = frozenset({Role.PRECISION_OF_STATE})
     produces = frozenset({Role.EFFECTIVE_SAMPLE_SIZE})
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Approximation, Role, register
 
 
@@ -22,8 +23,7 @@ class FixedCovariance(Approximation):
     key = "fixed-covariance"
     anchor = "fixed-covariance"
     statement = r"q = \mathcal{N}(m, I)"
-    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian",
-                "gaussian", "gaussian-mixture")
+    applies_to = frozenset({Trait.GAUSSIAN})
 
     def substitutions(self, terms):
         return {}

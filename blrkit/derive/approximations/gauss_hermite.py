@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Stage, Approximation, Role, register
 
 
@@ -26,7 +27,7 @@ class GaussHermite(Approximation):
     key = "gauss-hermite"
     anchor = "vmp"
     statement = r"\mathbb{E}_q[f(\eta_i)] \approx \frac{1}{\sqrt{\pi}}\sum_{k} w_k\, f(\bar\eta_i + \sqrt{2}\,\sigma_i z_k)"
-    families = ("multivariate-gaussian", "diagonal-gaussian")
+    applies_to = frozenset({Trait.FULL_PRECISION, Trait.DIAGONAL_PRECISION})
     stage = Stage.EXPECTATION
 
     def substitutions(self, terms):

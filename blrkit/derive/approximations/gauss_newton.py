@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Approximation, Role, register
 
 
@@ -22,15 +23,15 @@ class GaussNewton(Approximation):
     (variational OGN).  Follow it with :class:`StochasticGradient` to sum over a minibatch
     (Khan & Rue 2023, Sec. 4.4).
 
-    >>> GaussNewton().key, GaussNewton().families
-    ('gauss-newton', ('diagonal-gaussian',))
+    >>> GaussNewton().key, [t.name for t in GaussNewton().applies_to]
+    ('gauss-newton', ['DIAGONAL_PRECISION'])
     """
 
     name = "Gauss-Newton Hessian"
     key = "gauss-newton"
     anchor = "ogn"
     statement = r"\mathrm{diag}\,\nabla^2\ell \approx \sum_{i=1}^{N} (\nabla\ell_i)^2"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     produces = frozenset({Role.GAUSS_NEWTON_SUM, Role.EXPECTED_GAUSS_NEWTON_SUM})
 
     def substitutions(self, terms):

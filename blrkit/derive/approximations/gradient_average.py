@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -24,7 +25,7 @@ class GradientAverage(TextbookRewrite):
     anchor = "rmsprop"
     statement = r"\bar g \to \tilde g_{t+1} = \beta_1 \tilde g_t + (1 - \beta_1)\bar g"
     note = "in the mean step; momentum with slowly moving scale vectors"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     produces = frozenset({Role.GRADIENT_AVERAGE, Role.NEW_GRADIENT_AVERAGE, Role.MOMENTUM_DECAY})
 
     def rewrite(self, update, terms):

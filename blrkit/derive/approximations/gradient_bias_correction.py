@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -21,7 +22,7 @@ class GradientBiasCorrection(TextbookRewrite):
     anchor = "ivon"
     statement = r"\tilde g \to \frac{\tilde g}{1 - \beta_1^t}"
     note = "in the mean step; a step-size schedule, not derived by the BLR"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     requires = frozenset({Role.NEW_GRADIENT_AVERAGE})
     produces = frozenset({Role.STEP_NUMBER})
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -29,7 +30,7 @@ class HessianScale(TextbookRewrite):
     anchor = "ivon"
     statement = r"s = N(h + \delta),\ \alpha = N\delta"
     note = "with minibatch means $\\hat g$, $\\hat h$: an exact change of variables"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     exact = True
     implies_improved_rule = True  # IVON is an improved BLR by name
     requires = frozenset({Role.GRADIENT_DEVIATION, Role.MINIBATCH_GRADIENT_DEVIATION})

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -21,7 +22,7 @@ class PerExampleScale(TextbookRewrite):
     key = "per-example-scale"
     anchor = "rmsprop"
     statement = r"s = N v"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     exact = True
     produces = frozenset({Role.PER_EXAMPLE_PRECISION, Role.NEW_PER_EXAMPLE_PRECISION})
 

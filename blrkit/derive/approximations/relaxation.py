@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Stage, Approximation, Role, register
 
 
@@ -21,7 +22,7 @@ class Relaxation(Approximation):
     key = "relaxation"
     anchor = "bayesbinn"
     statement = r"\mathbb{E}_q[\ell(w)] \approx \mathbb{E}_\varepsilon[\ell(w_\tau)],\ w_\tau = \tanh((\lambda + \varepsilon)/\tau)"
-    families = ("bernoulli",)
+    applies_to = frozenset({Trait.BINARY})
     stage = Stage.EXPECTATION
     produces = frozenset({Role.RELAXED_GRADIENT})
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Approximation, Role, register
 
 
@@ -27,7 +28,7 @@ class ReparamHessian(Approximation):
     anchor = "bonnet-price"
     statement = (r"\mathbb{E}_q[\mathrm{diag}\,\nabla^2\ell] = s\odot"
                  r"\mathbb{E}_q[\nabla\ell(\theta)\odot(\theta - m)]")
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     exact = True
     produces = frozenset({Role.GRADIENT_DEVIATION})
 

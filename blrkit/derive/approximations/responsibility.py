@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Approximation, Role, register
 
 
@@ -24,7 +25,7 @@ class Responsibility(Approximation):
     key = "responsibility"
     anchor = "multimodal"
     statement = r"q(k\mid\theta) \approx 1 \text{ under } q_k"
-    families = ("gaussian-mixture",)
+    applies_to = frozenset({Trait.MIXTURE})
 
     def substitutions(self, terms):
         if Role.MIXTURE_GRADIENT_LOG_Q not in terms:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Role, TextbookRewrite, register
 
 
@@ -23,7 +24,7 @@ class SquareRoot(TextbookRewrite):
     anchor = "rmsprop"
     statement = r"v_{t+1} \to \sqrt{v_{t+1}} + \epsilon"
     note = "in the mean step; a heuristic, not implied by the BLR"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     produces = frozenset({Role.EPSILON})
 
     def rewrite(self, update, terms):

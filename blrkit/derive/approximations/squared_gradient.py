@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ...families.base import Trait
 from .base import Approximation, Role, register
 
 
@@ -23,7 +24,7 @@ class SquaredGradient(Approximation):
     key = "squared-gradient"
     anchor = "rmsprop"
     statement = r"\mathrm{diag}\,\nabla^2\ell \approx N\,\bar g\odot\bar g"
-    families = ("diagonal-gaussian",)
+    applies_to = frozenset({Trait.DIAGONAL_PRECISION})
     requires = frozenset({Role.MINIBATCH_GRADIENT})
     produces = frozenset({Role.MEAN_MINIBATCH_GRADIENT})
 

@@ -23,8 +23,6 @@ class StochasticGradient(Approximation):
     key = "stochastic"
     anchor = "stochastic-gradient"
     statement = r"\nabla\ell \approx \tfrac{N}{M}\hat{g}_{\mathcal{B}}"
-    families = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian", "gaussian", "beta",
-                "gamma", "dirichlet", "normal-gamma", "bernoulli", "gaussian-mixture")
     produces = frozenset({Role.MINIBATCH_GRADIENT, Role.EXPECTED_MINIBATCH_GRADIENT, Role.MINIBATCH_GAUSS_NEWTON_SUM,
                           Role.EXPECTED_MINIBATCH_GAUSS_NEWTON_SUM, Role.MINIBATCH_GRADIENT_DEVIATION})
     estimates = frozenset({Role.GRADIENT, Role.EXPECTED_GRADIENT, Role.GAUSS_NEWTON_SUM,
