@@ -421,8 +421,9 @@ def test_every_composite_candidate_derives_and_refuses_other_approximations(key)
 
 @pytest.mark.parametrize("name", sorted(__import__("blrkit.derive.examples", fromlist=["EXAMPLES"]).EXAMPLES))
 def test_examples_render_and_compile(name):
-    import io
-
+    """Every equation of the example parses and lays out with matplotlib's mathtext (its vector back end, as
+    tests/derive/test_printing.py: the PNG renderer's parse and layout without the rasterising, 16.9 -> 4 s
+    CPU for the eight examples), each distinct one once; the emitted module compiles."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -431,8 +432,9 @@ def test_examples_render_and_compile(name):
     from blrkit.derive.examples import EXAMPLES
 
     d = EXAMPLES[name]()
-    for tex in d.equations_latex():
-        matplotlib.mathtext.math_to_image(f"${tex}$", io.BytesIO(), format="png")
+    parser = matplotlib.mathtext.MathTextParser("path")
+    for tex in dict.fromkeys(d.equations_latex()):
+        parser.parse(f"${tex}$")
     compile(d.emit(), "<emitted>", "exec")
 
 
