@@ -258,7 +258,9 @@ def derive_conjugate(family, loss, prior, approx, *, function_name, title, ancho
     if not conjugate:
         grad_lam = sp.Matrix([sp.diff(e.remainder, l) for l in lam])
         extra = sp.Matrix(family.fisher).LUsolve(grad_lam)
-        grads = [g + sp.factor(sp.cancel(x)) for g, x in zip(grads, extra)]
+        # over one denominator first: cancel on the sum of the solve's fractions took 4.7 s for a Beta and ℓ = (θ − c)²,
+        # cancel after together gives the same canonical form in 0.24 s
+        grads = [g + sp.factor(sp.cancel(sp.together(x))) for g, x in zip(grads, extra)]
     if sampled != 0:  # the estimated part, named in the update
         from .symbols import Display
 
