@@ -19,7 +19,7 @@ If the emitted text changes (the derive layer prints differently), a pattern tha
 by :func:`mutant` (``count == 0``): update the pattern in :data:`MUTATIONS`.
 
 >>> [name for name, *_ in MUTATIONS["svi_lda"][3]][:2]
-['no D/|B| scale', 'prior eta dropped']
+['no D/|B| scale', 'alpha dropped from the local update']
 >>> mutate("m_new = m - rho*g\n", r"^m_new =", r"\bg\b", "(-g)")
 ('m_new = m - rho*(-g)\n', 1)
 """
@@ -223,7 +223,7 @@ def score(recipe: str, derived, verdict: Callable[[str, int], bool]) -> Score:
 
     >>> s = score("svi_lda", [("(1 - rho) dropped in lam_new", "one minus rho", True)], lambda module, i: i != 0)
     >>> s.killed, s.total, s.variants[:2]
-    (4, 5, (('(1 - rho) dropped in lam_new', 'derived: one minus rho', True), ('no D/|B| scale', 'hand', False)))
+    (3, 4, (('(1 - rho) dropped in lam_new', 'derived: one minus rho', True), ('no D/|B| scale', 'hand', False)))
     """
     made = [(name, f"derived: {rule}", bool(ok)) for name, rule, ok in derived]
     hand = [(MUTATIONS[module][3][i][0], "hand", bool(verdict(module, i))) for module, i in cases(recipe)]
