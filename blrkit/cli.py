@@ -100,8 +100,10 @@ def _certify_to(recipe: str, path: str, seed: int, **kw) -> bool:
     for f in write(cert, path):
         print(f"wrote {f}")
     ms = cert["mutation_score"]
+    derived = sum(v["source"] != "hand" for v in ms["variants"])
     print(f"mutation score: the row's live checks reject {ms['killed']} of {ms['total']} wrong variants of the "
-          f"emitted step" + (f" (not rejected: {'; '.join(ms['survivors'])})" if ms["survivors"] else ""))
+          f"emitted step ({derived} made from the derivation by rules, {ms['total'] - derived} written by hand)"
+          + (f"; not rejected: {'; '.join(ms['survivors'])}" if ms["survivors"] else ""))
     print("the certificate holds" if cert["holds"] else "the certificate does NOT hold")
     return cert["holds"]
 
@@ -625,8 +627,11 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="write a citable certificate of a recipe (or re-check one with --check)",
                        description="Write RECIPE's certificate: the derivation, the identity with a user's form "
                                    "(--update), the numeric checks with their counterparts, tolerances, seeds, "
-                                   "versions and the emitted code's hash, as JSON plus LaTeX (and PDF with "
-                                   "pdflatex). --check FILE re-runs a certificate here. Exit 0 if it holds.")
+                                   "versions, the emitted code's hash and the mutation score (how many wrong "
+                                   "variants of the step the row's checks reject: those the rules of "
+                                   "blrkit.verify.variants make from the derivation, and the hand-written ones, each "
+                                   "named with its source and verdict), as JSON plus LaTeX (and PDF with pdflatex). "
+                                   "--check FILE re-runs a certificate here. Exit 0 if it holds.")
     p.add_argument("recipe", metavar="RECIPE", nargs="?", help="a recipe name")
     p.add_argument("--check", metavar="FILE", help="re-run the certificate FILE and say whether it still holds")
     p.add_argument("--output", "-o", metavar="FILE", help="the JSON file (default RECIPE.certificate.json)")

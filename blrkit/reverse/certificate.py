@@ -9,9 +9,12 @@ r"""Certificates a paper can cite: the evidence that an update is a BLR instance
   (:func:`blrkit.derive.certify.certify`), the row's live checks against independent
   counterparts (``blrkit verify``: :mod:`blrkit.classical`, SciPy, scikit-learn, …), and for a
   user's update the check against the emitted step; each with its error, tolerance and seed;
-- the mutation score of the row: how many wrong variants of the emitted step
-  (:data:`blrkit.verify.mutations.MUTATIONS`: a sign flip, a dropped factor, the old precision for
-  the new, …) the row's live checks reject, each run at the same size and seed;
+- the mutation score of the row: how many wrong variants of the emitted step the row's live checks
+  reject, each run at the same size and seed, each named with its source and verdict: the variants
+  the rules of :mod:`blrkit.verify.variants` make from the derivation (a sign flipped, a dropped
+  (1 − ρ), the old precision for the new, draws not scaled by Σ^{1/2}, …; kept when they change the
+  step's output on the inputs the row's driver passes it), and the hand entries of
+  :data:`blrkit.verify.mutations.MUTATIONS` for what no rule expresses;
 - the library versions and a SHA-256 hash of the emitted code;
 - a digest of all of the above, so an edited file is detected.
 
@@ -166,19 +169,34 @@ def _checks(recipe: str, d, seed: int) -> list[dict]:
 
 
 def mutant_rejected(module: str, i: int, seed: int) -> bool:
-    """Whether the live checks of ``module``'s rows (at :data:`SIZE`, ``seed``) reject its mutant ``i``."""
+    """Whether the live checks of ``module``'s rows (at :data:`SIZE`, ``seed``) reject hand mutant ``i``
+    (:data:`blrkit.verify.mutations.MUTATIONS`)."""
     from blrkit.verify import verify_row
     from blrkit.verify.mutations import killed
 
     return killed(module, i, lambda name: verify_row(name, seed=seed, **SIZE))[0]
 
 
+def derived_verdicts(recipe: str, seed: int) -> tuple[tuple[str, str, bool], ...]:
+    """``(name, rule, rejected)`` of every wrong variant the rules of :mod:`blrkit.verify.variants` make of
+    ``recipe``'s derivation, kept when it changes the step's output on the inputs the rows' drivers pass it
+    (:func:`~blrkit.verify.variants.survey`), with whether the live checks of those rows (at :data:`SIZE`,
+    ``seed``) reject it."""
+    from blrkit.verify import verify_row
+    from blrkit.verify.variants import survey
+
+    s = survey(recipe, lambda name: verify_row(name, seed=seed, **SIZE))
+    return tuple((name, rule, name not in s.survivors) for name, rule in zip(s.kept, s.rules))
+
+
 def mutation_score(recipe: str, seed: int) -> dict:
-    """How many wrong variants of ``recipe``'s emitted step its row's live checks reject (killed of total),
-    with the names of those rejected and of the survivors, the problem size and the seed."""
+    """How many wrong variants of ``recipe``'s emitted step its row's live checks reject (killed of total): those
+    made from its derivation (:func:`derived_verdicts`, source ``"derived: <rule>"``) and the hand entries of
+    :data:`blrkit.verify.mutations.MUTATIONS` for its module (source ``"hand"``); each variant's name, source and
+    verdict, the names of those rejected and of the survivors, the problem size and the seed."""
     from blrkit.verify.mutations import score
 
-    s = score(recipe, lambda module, i: mutant_rejected(module, i, seed))
+    s = score(recipe, derived_verdicts(recipe, seed), lambda module, i: mutant_rejected(module, i, seed))
     return {**s.to_dict(), "problem": SIZE, "seed": seed}
 
 
@@ -247,15 +265,28 @@ def check(cert) -> Verdict:
     if missing:
         problems.append("checks no longer run: " + ", ".join(missing))
     recorded, score = cert.get("mutation_score"), now["mutation_score"]
-    if not isinstance(recorded, dict) or any(recorded.get(k) != score[k] for k in ("killed", "total", "survivors")):
+    if not isinstance(recorded, dict) or any(recorded.get(k) != score[k]
+                                             for k in ("killed", "total", "survivors", "variants")):
         got = f"{recorded.get('killed')}/{recorded.get('total')}" if isinstance(recorded, dict) else recorded
         problems.append(f"the mutation score {got} is not reproduced (here {score['killed']}/{score['total']}"
-                        + (f"; surviving: {', '.join(score['survivors'])}" if score["survivors"] else "") + ")")
+                        + (f"; surviving: {', '.join(score['survivors'])}" if score["survivors"] else "")
+                        + _variants_changed(recorded, score) + ")")
     if identity and now.get("identity", {}).get("parameters") != identity.get("parameters"):
         problems.append("the identity's parameters differ: " + str(now.get("identity", {}).get("parameters")))
     if not now["holds"]:
         problems.append("the re-run certificate does not hold")
     return Verdict(not problems, tuple(problems))
+
+
+def _variants_changed(recorded, score: dict) -> str:
+    """The variants whose source or verdict differs between a recorded score and the re-run one, as text."""
+    was = {v.get("name"): v for v in recorded.get("variants", ()) if isinstance(v, dict)} \
+        if isinstance(recorded, dict) and isinstance(recorded.get("variants"), list) else {}
+    now = {v["name"]: v for v in score["variants"]}
+    out = [f"{n}: {was[n]['verdict']} then, {now[n]['verdict']} now" for n in now
+           if n in was and (was[n].get("verdict"), was[n].get("source")) != (now[n]["verdict"], now[n]["source"])]
+    out += [f"{n}: new" for n in now if n not in was] + [f"{n}: made no more" for n in was if n not in now]
+    return ("; variants changed: " + "; ".join(out[:10]) + ("; …" if len(out) > 10 else "")) if out else ""
 
 
 def _tex(s: str) -> str:
@@ -294,8 +325,10 @@ def latex(cert: dict) -> str:
             ident_tex = r"\section*{Identity with the user's form}" "\nNot matched.\n"
     versions = ", ".join(f"{_tex(k)} {_tex(v)}" for k, v in cert["versions"].items())
     ms = cert["mutation_score"]
+    derived = sum(v["source"] != "hand" for v in ms["variants"])
     mutation_tex = (f"The row's live checks reject {ms['killed']} of {ms['total']} wrong variants of the emitted step "
-                    f"(problem {_tex(str(ms['problem']))}, seed {ms['seed']})."
+                    f"(problem {_tex(str(ms['problem']))}, seed {ms['seed']}): {derived} made from the derivation by "
+                    f"the rules of blrkit.verify.variants, {ms['total'] - derived} written by hand."
                     + (f" Rejected: {_tex('; '.join(ms['rejected']))}." if ms["rejected"] else "")
                     + (f" Not rejected: {_tex('; '.join(ms['survivors']))}." if ms["survivors"] else ""))
     return "\n".join([

@@ -13,7 +13,7 @@ rule                            rewrite of one right-hand side (or of the output
 ``sign``                        an oracle term ``g`` → ``−g`` (the sign of the gradient, of E[H], …)
 ``one minus rho``               a factor ``(1 − ρ)`` → 1 (the dropped decay of the old state)
 ``rho``                         ρ → 1 outside ``(1 − ρ)`` (the step size dropped)
-``old state``                   a new state → its old value (``S_new`` → ``S`` in the mean's update)
+``old state``                   a new state → its old value (``S_new`` → ``S`` in the mean's update; Jacobi)
 ``old state returned``          an output ``S_new`` → ``S`` (the step returns the state it was given)
 ``count doubled``               a count ``N`` → ``2N`` (α₀ + N/2 → α₀ + N; N/M → 2N/M)
 ``count dropped``               a count ``N`` → 1 (no N/M scale)
@@ -29,6 +29,16 @@ rule                            rewrite of one right-hand side (or of the output
 ``count halved``                a count ``N`` → ``N/2`` (β₀ + N/2 for β₀ + N)
 ``count for count``             one count for another, or two swapped (M for N: no N/M scale; M/N for N/M)
 ``inverse to one``              ``A⁻¹`` → I, ``1/x`` → 1 (a gradient step for Newton's)
+``decay dropped``               a hyperparameter β multiplying an old state → 1 (β₁ g_avg → g_avg)
+``bias correction dropped``     a factor ``1/(1 − β^t)`` (or its square root), ``t`` a count → 1
+``term sign``                   one term of a top-level sum → its negative (Σ − m mᵀ → Σ + m mᵀ)
+``inner term dropped``          one term of a sum inside a product dropped (the prior λ₀ of ρ(λ₀ − Δμ))
+``factor dropped``              a computed factor of a product → 1 (a mask, E[τ], an oracle term)
+``computed sign``               a term an earlier assignment computes → its negative (−g_avg_new)
+``term scaled``                 one term of a top-level sum doubled or halved (½ S → S: S counted twice)
+``computed for update``         a right-hand side → a computed term it reads (s_new = b: no retraction term)
+``rho in a term``               ρ → 1 in one term of a sum only (ρ g² → g² beside the decay −ρv)
+``output scaled``               a returned output ``x`` → ``2x``, a square matrix one → ``x + I``, after the update
 ==============================  ====================================================================================
 
 The mutated derivation (``dataclasses.replace`` of its assignments or outputs) is printed by the same
@@ -53,10 +63,11 @@ rule                            rewrite of one oracle node
 ``no binarisation``             w = sign(λ) → λ (a :class:`~blrkit.derive.ir.Sign` node for its argument)
 ``one quadrature node``         n Gauss–Hermite nodes → 1: E[f(η)] → f(E[η]) (the predictive's variance dropped)
 ``normaliser dropped``          a node's declared normaliser dropped (softmax's, Gauss–Hermite's √π, ψ(Σ_v λ_v))
+``variance for sd``             θ = m + ε/√s → m + ε/s (a diagonal precision where its square root goes)
 ==============================  ====================================================================================
 
-What no rule writes yet (quadrature weights, the EM E-step's normaliser, LDA's local loop, …) stays a hand entry
-of :data:`blrkit.verify.mutations.MUTATIONS`.
+What no rule writes yet (LDA's local loop, the enumeration's pairing, EM's E-step Let nodes, …) stays a hand
+entry of :data:`blrkit.verify.mutations.MUTATIONS`, each with the reason.
 
 >>> import sympy as sp
 >>> from blrkit.derive.symbols import RHO
@@ -82,8 +93,8 @@ import numpy as np
 # running a row needs neither
 
 __all__ = ["NODE_RULES", "RULES", "Roles", "Survey", "Variant", "changes_output", "difference", "installed", "killed",
-           "names", "one_minus_rho", "outputs", "recorded_calls", "recording", "roles", "rows_of", "same_outputs",
-           "survey", "usable", "variant", "variants"]
+           "names", "one_minus_rho", "outputs", "recorded_calls", "recording", "rewrites", "roles", "rows_of",
+           "same_outputs", "survey", "usable", "variant", "variants"]
 
 
 def _name(sym) -> str:
@@ -104,6 +115,7 @@ class Roles:
     old: dict  # new-state symbol -> the old state's symbol
 
     dims: frozenset = frozenset()  # the dimensions of the matrices (D): a shape, not a count of data
+    counts: frozenset = frozenset()  # every count the derivation's assignments read (N, M, n_data, ...)
 
     def count(self, s) -> bool:
         a = self.arguments.get(_name(s))
@@ -142,13 +154,15 @@ def roles(d) -> Roles:
     for a in d.assignments:
         t = a.target
         name = getattr(t, "name", "")
-        if name.endswith("_new") and _name(t)[:-4] in d.states and _name(t)[:-4] in args:
+        # a state by its SymPy name (``S_k`` for the mixture's ``S_k_new``) or its code name
+        if name.endswith("_new") and {name[:-4], _name(t)[:-4]} & d.states and _name(t)[:-4] in args:
             base = name[:-4]
             old[t] = symbols.get(base) or (t.func(base, *t.args[1:]) if isinstance(t, sp.MatrixSymbol)
                                            else sp.Symbol(base, **t.assumptions0))
     dims = frozenset(x for a in d.assignments for m in a.expr.atoms(sp.MatrixSymbol, sp.Identity)
                      for x in m.shape if isinstance(x, sp.Symbol)) | frozenset(dim for dim, _ in d.dims)
-    return Roles(args, frozenset(_name(a.target) for a in d.assignments), old, dims)
+    r = Roles(args, frozenset(_name(a.target) for a in d.assignments), old, dims)
+    return replace(r, counts=frozenset(s for s in symbols.values() if r.count(s)))
 
 
 # -- the rules: each maps (rhs, roles) to [(what it did, new rhs)] ----------------------------------------
@@ -180,10 +194,77 @@ def rho(expr, r: Roles):
     return [("rho dropped", new)]
 
 
+def rho_in_a_term(expr, r: Roles):
+    """ρ → 1 in one term of a sum only (ρ g² → g² beside the decay −ρv; ρ dropped on the prior's term of a
+    numerator), one variant per term that holds ρ outside (1 − ρ)."""
+    import sympy as sp
+    from blrkit.derive.symbols import RHO
+
+    hold = sp.Dummy("one_minus_rho")
+    sums = ([expr] if isinstance(expr, (sp.Add, sp.MatAdd)) else []) + _inner_sums(expr)
+    out = []
+    for s in sums:
+        for t in s.args:
+            held = t.xreplace({1 - RHO: hold})
+            if held.has(RHO) and len(s.args) >= 2:
+                new = held.xreplace({RHO: sp.S.One}).xreplace({hold: 1 - RHO})
+                out.append((f"rho dropped from {_short(t)}", expr.xreplace({t: new})))
+    return out
+
+
 def old_state(expr, r: Roles):
-    """A new state → its old value (``S_new`` → ``S``), one variant per new state read."""
-    return [(f"old {_name(old)} for {_name(new)}", expr.xreplace({new: old}))
-            for new, old in r.old.items() if expr.has(new)]
+    """A new state → its old value (``S_new`` → ``S``), one variant per new state read (a later block of a
+    mean-field sweep reading an earlier block's old value: Jacobi's sweep for Gauss–Seidel's). The new state is
+    matched by name: a block's target and the symbol a later block reads may carry other assumptions."""
+    out = []
+    for new, old in r.old.items():
+        read = {x: old for x in expr.free_symbols | expr.atoms(_matrix_symbol())
+                if getattr(x, "name", None) == new.name}
+        if read:
+            out.append((f"old {_name(old)} for {_name(new)}", expr.xreplace(read)))
+    return out
+
+
+def _matrix_symbol():
+    import sympy as sp
+
+    return sp.MatrixSymbol
+
+
+def decay_dropped(expr, r: Roles):
+    """A hyperparameter β multiplying an old state → 1 (``β₁ g_avg`` → ``g_avg``: the average's decay dropped),
+    one variant per such product."""
+    import sympy as sp
+
+    olds = set(r.old.values())
+    out = []
+    for term in _unique(x for x in sp.preorder_traversal(expr) if isinstance(x, (sp.Mul, sp.MatMul))):
+        decays = [f for f in term.args if r.hyperparameter(f) and not isinstance(f, sp.MatrixSymbol)]
+        if decays and any(f in olds for f in term.args):
+            for f in decays:
+                rest = [u for u in term.args if u is not f]
+                out.append((f"decay {_name(f)} dropped from {_short(term)}",
+                            expr.xreplace({term: term.func(*rest)})))
+    return out
+
+
+def bias_correction_dropped(expr, r: Roles):
+    """A factor ``1/(1 − β^t)`` (or its square root) with ``t`` a count → 1: Adam's bias correction dropped, one
+    variant per factor."""
+    import sympy as sp
+
+    def corrects(x) -> bool:
+        if not (isinstance(x, sp.Pow) and x.exp.is_negative and isinstance(x.base, sp.Add)):
+            return False
+        power = 1 - x.base  # β^t
+        return isinstance(power, sp.Pow) and r.count(power.exp)
+
+    return [(f"no {_short(x)}", expr.xreplace({x: sp.S.One}))
+            for x in _unique(x for x in sp.preorder_traversal(expr) if corrects(x))]
+
+
+def _unique(xs) -> list:
+    return list(dict.fromkeys(xs))
 
 
 def count_doubled(expr, r: Roles):
@@ -207,6 +288,79 @@ def term_dropped(expr, r: Roles):
         return []
     return [(f"term {_short(t)} dropped", expr.func(*[u for u in expr.args if u is not t]))
             for t in expr.args]
+
+
+def term_sign(expr, r: Roles):
+    """One term of a top-level sum → its negative (``Σ − m mᵀ`` → ``Σ + m mᵀ``), one variant per term."""
+    import sympy as sp
+
+    if not isinstance(expr, (sp.Add, sp.MatAdd)) or len(expr.args) < 2:
+        return []
+    return [(f"sign of term {_short(t)}", expr.xreplace({t: -t})) for t in expr.args]
+
+
+def term_scaled(expr, r: Roles):
+    """One term of a top-level sum doubled or halved (½ S → S: S counted twice; ½ B S⁻¹ B → ¼ B S⁻¹ B), two
+    variants per term."""
+    import sympy as sp
+
+    if not isinstance(expr, (sp.Add, sp.MatAdd)) or len(expr.args) < 2:
+        return []
+    return [(f"term {_short(t)} {what}", expr.xreplace({t: c * t}))
+            for t in expr.args for what, c in (("doubled", 2), ("halved", sp.Rational(1, 2)))]
+
+
+def computed_for_update(expr, r: Roles):
+    """A new state's right-hand side → one term the step computes before it and this one reads (s_new = b: the
+    plain BLR's precision for the improved rule's retraction), one variant per such term."""
+    import sympy as sp
+
+    return [(f"{_name(s)} for the whole update", s) for s in _sorted(expr.free_symbols | expr.atoms(sp.MatrixSymbol))
+            if _name(s) in r.targets and s not in r.old and getattr(s, "shape", None) == getattr(expr, "shape", None)]
+
+
+def _inner_sums(expr) -> list:
+    """The sums inside ``expr`` but ``expr`` itself, each once, in the order of a preorder traversal."""
+    import sympy as sp
+
+    return _unique(x for x in sp.preorder_traversal(expr)
+                   if x is not expr and isinstance(x, (sp.Add, sp.MatAdd)) and len(x.args) >= 2)
+
+
+def inner_term_dropped(expr, r: Roles):
+    """One term of a sum inside a product or a power dropped (the prior λ₀ of ``ρ(λ₀ − Δμ)``, a weight decay
+    inside the step, an entropy's gradient beside the loss's), one variant per term."""
+    return [(f"term {_short(t)} dropped from {_short(s)}",
+             expr.xreplace({s: s.func(*[u for u in s.args if u is not t])}))
+            for s in _inner_sums(expr) for t in s.args]
+
+
+def factor_dropped(expr, r: Roles):
+    """A computed factor of a product (an oracle term, a mask, an intermediate such as E[τ]: neither ρ, a count, an
+    argument nor a new state) → 1, one variant per factor."""
+    import sympy as sp
+
+    out = []
+    for term in _unique(x for x in sp.preorder_traversal(expr) if isinstance(x, (sp.Mul, sp.MatMul))):
+        for f in term.args:
+            if not (getattr(f, "name", None) and (r.oracle(f) or (_name(f) in r.targets and f not in r.old))):
+                continue
+            rest = [u for u in term.args if u is not f]
+            try:
+                new = term.func(*rest)
+                if getattr(new, "shape", None) != getattr(term, "shape", None):
+                    continue  # a matrix factor whose dropping changes the shape: no update of the same state
+                out.append((f"factor {_name(f)} dropped from {_short(term)}", expr.xreplace({term: new})))
+            except (TypeError, ValueError, sp.ShapeError):  # the rest does not multiply (a matrix by a scalar)
+                continue
+    return out
+
+
+def computed_sign(expr, r: Roles):
+    """A term the step computes before (an average, a new state: an assignment's target) read here → its
+    negative, one variant per term."""
+    return [(f"sign of {_name(s)}", expr.xreplace({s: -s})) for s in _sorted(expr.free_symbols)
+            if _name(s) in r.targets and s not in r.old.values()]
 
 
 def _inverses(expr) -> list:
@@ -281,9 +435,11 @@ def count_halved(expr, r: Roles):
 
 
 def count_for_count(expr, r: Roles):
-    """One count for another (``N`` → ``M``: the minibatch's size for the data's), and the two swapped."""
+    """One count for another of the derivation's (``N`` → ``M``: the minibatch's size for the data's), and two
+    in ``expr`` swapped."""
     counts = [s for s in _sorted(expr.free_symbols) if r.count(s)]
-    out = [(f"{_name(b)} for {_name(a)}", expr.xreplace({a: b})) for a in counts for b in counts if a != b]
+    others = _unique(counts + [s for s in _sorted(r.counts) if s not in counts])
+    out = [(f"{_name(b)} for {_name(a)}", expr.xreplace({a: b})) for a in counts for b in others if a != b]
     out += [(f"{_name(a)} and {_name(b)} swapped", expr.xreplace({a: b, b: a}))
             for i, a in enumerate(counts) for b in counts[i + 1:]]
     return out
@@ -304,7 +460,10 @@ RULES = {"sign": sign, "one minus rho": one_minus_rho, "rho": rho, "old state": 
          "hyperparameter doubled": hyperparameter_doubled, "hyperparameter minus one": hyperparameter_minus_one,
          "hyperparameter plus one": hyperparameter_plus_one, "hyperparameter one": hyperparameter_one,
          "hyperparameter sign": hyperparameter_sign, "count plus one": count_plus_one, "count halved": count_halved,
-         "count for count": count_for_count, "inverse to one": inverse_to_one}
+         "count for count": count_for_count, "inverse to one": inverse_to_one, "decay dropped": decay_dropped,
+         "bias correction dropped": bias_correction_dropped, "term sign": term_sign,
+         "inner term dropped": inner_term_dropped, "factor dropped": factor_dropped, "computed sign": computed_sign,
+         "term scaled": term_scaled, "computed for update": computed_for_update, "rho in a term": rho_in_a_term}
 
 
 # -- rules over the IR's oracle nodes (blrkit.derive.ir): each maps (node, the derivation's nodes) to
@@ -402,11 +561,24 @@ def normaliser_dropped(node, nodes):
     return []
 
 
+def variance_for_sd(node, nodes):
+    """Draws θ = m + ε/√s (a diagonal precision s) → m + ε/s: the precision where its square root goes (the
+    variance for the standard deviation). Made as two nodes: ``s²`` named, and the draws scaled by it."""
+    import sympy as sp
+    from blrkit.derive import ir
+
+    if isinstance(node, ir.Reparameterise) and node.form == "diagonal" and node.scale:
+        squared = f"{node.scale}_squared"
+        return [(f"{node.scale} for its square root in {node.target}",
+                 (ir.Let(squared, sp.Symbol(node.scale) ** 2), replace(node, scale=squared)))]
+    return []
+
+
 #: rule key -> rule over one oracle node (see :mod:`blrkit.derive.ir`)
 NODE_RULES = {"samples unscaled": samples_unscaled, "scale for its factor": scale_for_its_factor,
               "oracle at the mean": oracle_at_the_mean, "draw dropped at the oracle": draw_dropped_at_the_oracle,
               "no binarisation": no_binarisation, "one quadrature node": one_quadrature_node,
-              "normaliser dropped": normaliser_dropped}
+              "normaliser dropped": normaliser_dropped, "variance for sd": variance_for_sd}
 
 
 def _sorted(symbols):
@@ -446,21 +618,49 @@ def _candidates(d):
                     yield f"{what} in {_name(a.target)}", rule, replace(d, assignments=changed)
     for k, node in enumerate(d.oracles):
         for rule, fn in NODE_RULES.items():
-            for what, new in fn(node, d.oracles):
-                yield what, rule, replace(d, oracles=d.oracles[:k] + (new,) + d.oracles[k + 1:])
+            for what, new in fn(node, d.oracles):  # one node, or the nodes that stand in its place
+                yield what, rule, replace(d, oracles=d.oracles[:k] + (new if isinstance(new, tuple) else (new,))
+                                          + d.oracles[k + 1:])
     for k, o in enumerate(d.outputs):
         if o in r.old:
             outs = d.outputs[:k] + (r.old[o],) + d.outputs[k + 1:]
             # printed in the order assigned: the printer puts outputs last, and the old new state is one no more
             yield (f"old {_name(r.old[o])} returned for {_name(o)}", "old state returned",
                    replace(d, outputs=outs, extra={**d.extra, "in_order": True}))
+    for what, new in _outputs_scaled(d):
+        yield what, "output scaled", new
+
+
+def _outputs_scaled(d):
+    """``(what, derivation)`` with one returned output ``x`` → ``2x`` (and a square matrix one → ``x + I``),
+    after every assignment that reads it (an output returned wrong, the update itself right)."""
+    import sympy as sp
+    from blrkit.derive.derivation import Assignment
+
+    assigned = {a.target for a in d.assignments}
+    for o in d.outputs:
+        if o not in assigned:
+            continue
+        changes = [("doubled", 2 * o)]
+        if isinstance(o, sp.MatrixSymbol) and o.shape[0] == o.shape[1] and o.shape[0] != 1:
+            changes.append(("plus I", o + sp.Identity(o.shape[0])))
+        for what, expr in changes:
+            yield (f"{_name(o)} returned {what}",
+                   replace(d, assignments=d.assignments + (Assignment(o, expr),),
+                           extra={**d.extra, "in_order": True}))
+
+
+def rewrites(recipe: str) -> tuple[tuple[str, str, object], ...]:
+    """``(name, rule, mutated derivation)`` of every rewrite the rules make of ``recipe``'s derivation, before any
+    is printed."""
+    from blrkit.derive import RECIPES
+
+    return tuple(_candidates(RECIPES[recipe].derive()))
 
 
 def names(recipe: str) -> tuple[str, ...]:
     """The name of every rewrite the rules make of ``recipe``'s derivation, before any is printed."""
-    from blrkit.derive import RECIPES
-
-    return tuple(name for name, _, _ in _candidates(RECIPES[recipe].derive()))
+    return tuple(name for name, _, _ in rewrites(recipe))
 
 
 def variant(recipe: str, name: str) -> Variant | None:
@@ -610,9 +810,14 @@ def recorded_calls(recipe: str, run_row: Callable, limit: int = 50) -> list:
 
 
 def _leaves(x) -> list:
+    """The arrays of a step's outputs as floats; a complex value (a square root of a negative number in a wrong
+    variant) is NaN, without NumPy's warning (which a test run turns into an error)."""
     if isinstance(x, (tuple, list)):
         return [leaf for v in x for leaf in _leaves(v)]
-    return [np.asarray(x, dtype=float)]
+    a = np.asarray(x)
+    if np.iscomplexobj(a):
+        a = np.where(a.imag == 0, a.real, np.nan)
+    return [np.asarray(a, dtype=float)]
 
 
 def outputs(fn: Callable, calls: list) -> list | None:
@@ -686,6 +891,7 @@ class Survey:
     dropped: tuple[tuple[str, str], ...]
     survivors: tuple[str, ...]
     guarded: tuple[tuple[str, str], ...] = ()  # survivors whose rows fail, but by an error before any check ran
+    rules: tuple[str, ...] = ()  # the rule that made each kept variant, in the order of ``kept``
 
     @property
     def killed(self) -> int:
@@ -694,23 +900,26 @@ class Survey:
 
 def survey(recipe: str, run_row: Callable) -> Survey:
     """Make every variant of ``recipe``, drop those that do not change the step's output on the rows' recorded
-    inputs, and run the rows on each of the rest."""
+    inputs (none when the rows never call the step: a row that checks nothing scores 0), and run the rows on each
+    of the rest."""
     chosen, dropped = variants(recipe)
     calls = recorded_calls(recipe, run_row)
-    kept, survivors, guarded, dropped = [], [], [], list(dropped)
+    kept, rules, survivors, guarded, dropped = [], [], [], [], list(dropped)
     for v in chosen:
-        verdict = difference(v, calls)
+        # rows that never call the step give no inputs to compare on: every variant is kept, and run
+        verdict = difference(v, calls) if calls else "wrong"
         if verdict != "wrong":
             dropped.append((v.name, "the same output as the original on the rows' inputs" if verdict == "same"
                             else f"the emitted variant is {verdict}"))
             continue
         kept.append(v.name)
+        rules.append(v.rule)
         ok, rows = killed(v, run_row)
         if not ok:
             survivors.append(v.name)
             if all(r.status == "fail" for r in rows):
                 guarded.append((v.name, "; ".join(r.message for r in rows)[:160]))
-    return Survey(recipe, tuple(kept), tuple(dropped), tuple(survivors), tuple(guarded))
+    return Survey(recipe, tuple(kept), tuple(dropped), tuple(survivors), tuple(guarded), tuple(rules))
 
 
 def main(argv=None) -> int:

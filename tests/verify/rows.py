@@ -4,6 +4,7 @@ The default size (seed 0, D = 4, N = 100, batch 2) is the command's: tests/cli/t
 whole table at it and requires every row to pass by an independent check.
 """
 
+from blrkit.reverse.certificate import derived_verdicts
 from blrkit.verify import verify_row
 
 #: A small problem: each row (a mutated one too) runs in well under a second.
@@ -24,3 +25,11 @@ def cached_mutant(run_cache, module, i):
 
     return run_cache.get(f"mutant {module} {i} {sorted(SMALL.items())}",
                          lambda: killed(module, i, lambda name: verify_row(name, **SMALL)))
+
+
+def cached_derived(run_cache, recipe):
+    """``derived_verdicts(recipe, 0)`` of :mod:`blrkit.reverse.certificate` (every variant the rules make of
+    ``recipe``'s derivation that changes its step's output, and whether the rows at :data:`SMALL` reject it),
+    computed once per run (the function imported when this module is: tests/reverse/test_certificate.py puts this
+    one in its place)."""
+    return run_cache.get(f"derived {recipe} {sorted(SMALL.items())}", lambda: derived_verdicts(recipe, 0))
