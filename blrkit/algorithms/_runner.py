@@ -121,8 +121,9 @@ class Run:
     def minibatch(self, like):
         """The indices of this step's minibatch: M of the N terms, sorted, drawn without replacement from
         :attr:`rng` on the host, as the library's integers on ``like``'s device."""
-        idx = np.sort(self.rng.choice(self.n_data, self.batch_size, replace=False))
-        return indices_on(self.xp, idx, like)
+        idx = self.rng.choice(self.n_data, self.batch_size, replace=False)
+        idx.sort()  # in place (a fresh array): np.sort's copy and dispatch cost 2 µs, a tenth of a small step
+        return idx if self.xp is np else indices_on(self.xp, idx, like)
 
     def loop(self, step: Callable, state: Sequence, *, keep: Sequence[int] | None = None,
              check: Callable | None = None, inputs: dict | None = None) -> tuple:

@@ -290,3 +290,73 @@ def test_mixing_numpy_with_another_library_names_the_argument(driver):
     with pytest.raises(TypeError, match=r"^grad_terms returned a NumPy array \(ndarray\) for θ from array_api_strict"):
         driver(lambda th, idx: np.ones((2, 2)), xp.zeros(2), rho=0.5, n_steps=2, n_data=4, batch_size=2,
                precision0=xp.ones(2))
+
+
+# -- the fast paths of the loop: each refuses what the exact tests refuse ----------------------------------------
+
+def _corrupted_step(original, at_call, kind):
+    """The emitted step, its output made bad at call ``at_call`` (1 = the first): a wrong step as
+    ``blrkit.verify.variants`` installs one, so that every kind of bad iterate reaches the block check."""
+    calls = {"n": 0}
+
+    def step(*args):
+        m, s = original(*args)
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            m, s = m.copy(), s.copy()
+            target, value = {"m nan": (m, np.nan), "m inf": (m, -np.inf), "s inf": (s, np.inf), "s zero": (s, 0.0)}[kind]
+            target[..., -1] = value
+        return m, s
+    return step
+
+
+@pytest.mark.parametrize("driver, step_name", [(online_gauss_newton, "ogn_step"), (vogn, "vogn_step")])
+@pytest.mark.parametrize("kind, match", [
+    ("m nan", "the mean became non-finite"), ("m inf", "the mean became non-finite"),
+    ("s inf", "the precision became non-finite"), ("s zero", "the precision became non-positive"),
+])
+@pytest.mark.parametrize("bad_step", [1, 32, 33])
+def test_every_kind_of_bad_iterate_is_refused_at_its_step(monkeypatch, driver, step_name, kind, match, bad_step):
+    """The iterates are checked in blocks of 32 steps by three reductions (the minimum of s, the sums of s and m)
+    before any exact search: a NaN or inf in either, or a precision ≤ 0, at a step on either side of a block's
+    boundary, is reported at that step, numbered as grad_terms' failures are (step 1 is the first).
+    Fails on: a fast test without the sum of m (m nan, m inf pass), without the sum of s (s inf passes), with
+    s.min() ≥ 0 (s zero passes), and on the old numbering (the first step was reported as step 0)."""
+    import blrkit.algorithms.ogn as ogn_module
+
+    monkeypatch.setattr(ogn_module, step_name, _corrupted_step(getattr(ogn_module, step_name), bad_step, kind))
+    with pytest.raises(ValueError, match=rf"^{match} at step {bad_step}:"):
+        driver(good_terms, np.ones(2), rho=0.5, n_steps=50, n_data=4, batch_size=2, precision0=np.ones(2), rng=0)
+
+
+def test_finite_terms_whose_squares_overflow_the_fast_test_pass():
+    """|∇ℓ_i| = 1e100: Σ g² = 2e200 is finite but its dot product with itself, the fast finiteness test, overflows;
+    the exact test behind it passes the terms. One full-batch step by hand: s₁ = (1 − ρ)s₀ + ρ Σ g² and
+    m₁ = m₀ − ρ Σ g / s₁, with Σ over N = M = 2 terms of g = 1e100 (ρ = 1/2, s₀ = 1, m₀ = 0).
+    Fails on: the fast test taken as the check (a ValueError blaming grad_terms)."""
+    big = lambda th, idx: np.full(th.shape[:-1] + (len(idx), th.shape[-1]), 1e100)  # noqa: E731
+    res = online_gauss_newton(big, np.zeros(2), rho=0.5, n_steps=1, n_data=2, batch_size=2, precision0=1.0, rng=0)
+    s1 = 0.5 * 1.0 + 0.5 * 2e200
+    np.testing.assert_allclose(res.precisions[1], [s1, s1], rtol=1e-15)
+    np.testing.assert_allclose(res.means[1], [-0.5 * 2e100 / s1] * 2, rtol=1e-15)
+
+
+def test_terms_whose_squares_overflow_are_a_named_error_not_a_warning():
+    """|∇ℓ_i| = 1e200 squares to inf: the precision of step 1 is not finite, a ValueError at that step (before: a
+    NumPy RuntimeWarning 'overflow encountered in multiply' escaped first, and the error said step 0).
+    Fails on: errstate without over='ignore' (the warning, an error under -W error), and the old numbering."""
+    import warnings
+
+    huge = lambda th, idx: np.full(th.shape[:-1] + (len(idx), th.shape[-1]), 1e200)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^the precision became non-finite at step 1: grad_terms returned"):
+            online_gauss_newton(huge, np.zeros(2), rho=0.5, n_steps=3, n_data=2, batch_size=2, precision0=1.0, rng=0)
+
+
+@pytest.mark.parametrize("driver", [online_gauss_newton, vogn])
+def test_an_empty_batch_of_problems_runs(driver):
+    """m0 of shape (0, D): no problems, every iterate empty (the block check's minimum has the identity inf).
+    Fails on: s.min() without initial (NumPy's 'zero-size array to reduction operation minimum')."""
+    res = driver(good_terms, np.zeros((0, 2)), rho=0.5, n_steps=40, n_data=4, batch_size=2, precision0=1.0, rng=0)
+    assert res.means.shape == res.precisions.shape == (41, 0, 2)

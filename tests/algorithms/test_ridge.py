@@ -111,3 +111,11 @@ def test_mixing_array_libraries_names_the_argument(odd):
     args[odd] = xp.asarray(args[odd], dtype=xp.float64)
     with pytest.raises(TypeError, match=rf"^{odd} comes from array_api_strict .* from NumPy"):
         ridge(**args)
+
+
+def test_data_whose_gram_matrix_overflows_is_named():
+    """x = 1e160: XᵀX = 1e320 overflows, though X and y are finite; the cheap test on the outputs sees the inf and
+    the exact test on the data tells the overflow from bad data.
+    Fails on: the finiteness test of the outputs dropped (an inf precision returned)."""
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="^X and y are finite but XᵀX/σ² or Xᵀy/σ² overflowed"):
+        ridge(np.array([[1e160], [0.0]]), np.array([2.0, 5.0]), 1.0)
