@@ -85,11 +85,9 @@ MUTATIONS = {
          "z_mask * m + slab_sd * eps"),
     ]),
     "em": ("em_step", ("blrkit.algorithms.em",), ("em",), [
-        # no rule: A(η) of EM's E-step is a Let node's expression; the rules rewrite the assignments, not Let nodes
-        ("log-determinant dropped from A", r"^\s*c = ", r"xp\.sum\(xp\.log\(xp\.linalg\.diagonal\(xp\.linalg\.cholesky\(precisions\)\)\), axis=-1\) - ", "-"),
-        # no rule: <η, T(x)> of EM's E-step is a Let node's expression; the rules rewrite the assignments only
+        # no rule: a sign flip of one factor of a single-term expression (−X for X in XΣ⁻¹m; +½ for −½ in η₂)
         ("sign of the linear term of <eta, T(x)>", r"^\s*lam = ", r"= X @ ", "= -X @ "),
-        # no rule: <η, T(x)> of EM's E-step is a Let node's expression; the rules rewrite the assignments only
+        # no rule: a sign flip of one factor of a single-term expression (−X for X in XΣ⁻¹m; +½ for −½ in η₂)
         ("sign of the quadratic term of <eta, T(x)>", r"^\s*eta_2 = ", r"-1/2 \* ", "1/2 * "),
     ]),
     "bayesbinn": ("bayesbinn_step", ("blrkit.algorithms.binary",), ("bayesbinn",), [

@@ -66,7 +66,11 @@ rule                            rewrite of one oracle node
 ``variance for sd``             θ = m + ε/√s → m + ε/s (a diagonal precision where its square root goes)
 ==============================  ====================================================================================
 
-What no rule writes yet (LDA's local loop, the enumeration's pairing, EM's E-step Let nodes, …) stays a hand
+A :class:`~blrkit.derive.ir.Let` node (a derived expression among the oracle nodes: EM's natural parameters and
+log-normaliser, IVON's precision, a GLM's derivatives) is rewritten by the assignments' rules above, as a
+right-hand side.
+
+What no rule writes yet (LDA's local loop, the enumeration's pairing, a sign flip of one factor, …) stays a hand
 entry of :data:`blrkit.verify.mutations.MUTATIONS`, each with the reason.
 
 >>> import sympy as sp
@@ -609,6 +613,8 @@ class Variant:
 
 def _candidates(d):
     """(name, rule, mutated derivation) of every rewrite the rules make of ``d``."""
+    from blrkit.derive.ir import Let
+
     r = roles(d)
     for k, a in enumerate(d.assignments):
         for rule, fn in RULES.items():
@@ -617,6 +623,12 @@ def _candidates(d):
                     changed = d.assignments[:k] + (replace(a, expr=new),) + d.assignments[k + 1:]
                     yield f"{what} in {_name(a.target)}", rule, replace(d, assignments=changed)
     for k, node in enumerate(d.oracles):
+        if isinstance(node, Let):  # a derived expression among the oracle nodes: the assignments' rules rewrite it
+            for rule, fn in RULES.items():
+                for what, new in fn(node.expr, r):
+                    if new != node.expr:
+                        yield (f"{what} in {node.target}", rule,
+                               replace(d, oracles=d.oracles[:k] + (replace(node, expr=new),) + d.oracles[k + 1:]))
         for rule, fn in NODE_RULES.items():
             for what, new in fn(node, d.oracles):  # one node, or the nodes that stand in its place
                 yield what, rule, replace(d, oracles=d.oracles[:k] + (new if isinstance(new, tuple) else (new,))
