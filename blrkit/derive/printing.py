@@ -1380,7 +1380,7 @@ def _family_quadrature_code(n) -> list[str]:
         code += [f"u_mean = xp.sum(p * {u}, axis=0)", f"u_sd = xp.sqrt(xp.sum(p * ({u} - u_mean)**2, axis=0))",
                  "# the second pass: the same nodes, centred on the bulk and scaled to its spread",
                  f"{u} = u_mean + u_sd * v", "dv = u_sd * dv"] + weights
-    return code + [
+    code = code + [
         "# p_j ∝ w_j (dθ/dt)(t_j) h(θ_j) exp(λᵀT(θ_j)), normalised over the nodes (A(λ) cancels); a node of weight 0",
         "# (θ rounded onto an end of the support, where T may be infinite) adds nothing",
         f"f = xp.where(p > 0, {scalar_code(n.integrand)} + 0 * {th}, 0.0)",
@@ -1390,6 +1390,9 @@ def _family_quadrature_code(n) -> list[str]:
         "grad_lam = xp.sum((p * f)[..., None] * D, axis=0)",
         "F = xp.sum(p[..., None, None] * D[..., :, None] * D[..., None, :], axis=0)",
         f"{n.target} = xp.linalg.solve(F, grad_lam[..., None])[..., 0]"]
+    # a node rounded onto an end of the support takes the log of 0 there, and is given weight 0: NumPy's warning
+    # about it would tell the user of nothing wrong
+    return ["with np.errstate(divide=\"ignore\", invalid=\"ignore\"):"] + ["    " + line for line in code]
 
 
 def _reparameterise_code(n) -> list[str]:
