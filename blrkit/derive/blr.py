@@ -123,7 +123,7 @@ def derive(family, loss=None, prior=None, approximations=(), *, rule: str = "blr
     d, derived_loss = candidate.derive(loss, prior, approx, rule, Names(function_name, title, anchor))
     if derived_loss is None:
         return d
-    return _with_request(d, candidate.request_family(), derived_loss, prior, approx, rule)
+    return _with_request(d, candidate, derived_loss, prior, approx, rule)
 
 
 def _check_names(function_name, title, anchor) -> None:
@@ -143,8 +143,10 @@ def _check_names(function_name, title, anchor) -> None:
                               f"got {anchor!r}")
 
 
-def _with_request(d: Derivation, family, loss, prior, approx, rule) -> Derivation:
-    """``d`` with the request it was derived from (what :mod:`.certify` reads: it shares nothing else)."""
-    d.extra["request"] = {"family": family, "loss": loss, "prior": prior, "approximations": approx, "rule": rule,
+def _with_request(d: Derivation, candidate, loss, prior, approx, rule) -> Derivation:
+    """``d`` with the request it was derived from (what :mod:`.certify` reads: it shares nothing else): the
+    candidate, and the family object it re-derives with (``None``: a Gaussian in general dimension)."""
+    d.extra["request"] = {"candidate": candidate, "family": candidate.request_family(), "loss": loss, "prior": prior,
+                          "approximations": approx, "rule": rule,
                           "derive": derive}  # the engine, for Derivation.ladder (it cannot import this module)
     return d

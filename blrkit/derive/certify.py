@@ -61,8 +61,6 @@ Z_MC = 5.0
 #: the complex step: Im f(λ + ih) / h is exact to rounding for any h this small
 COMPLEX_STEP = 1e-30
 
-GAUSSIAN_KEYS = ("gaussian-fixed-covariance", "multivariate-gaussian", "diagonal-gaussian")
-
 
 #: Errors below this are float64 rounding through a step's linear algebra (their digits change with the order of
 #: BLAS's sums, so with its thread count); the generated pages print them as a bound.
@@ -408,9 +406,12 @@ def _certify(derivation, request, step, seed, states, numeric) -> Certificate:
     rng = np.random.default_rng(seed)
     monte_carlo = any(a.name == "rng" for a in derivation.arguments)
     errs, tols, methods, reasons = [], [], set(), set()
+    from .candidates import Gaussian  # candidates imports this module's callers: imported when used
+
+    candidate = request["candidate"]  # what q is, by its type: never by its family key
     for _ in range(states):
-        if derivation.family in GAUSSIAN_KEYS:
-            problem, numeric_step, method = _gaussian_problem(derivation, request, rng)
+        if isinstance(candidate, Gaussian):
+            problem, numeric_step, method = _gaussian_problem(derivation, request, rng, candidate.kind)
         else:
             problem, numeric_step, method = _family_problem(derivation, request, rng)
         methods.add(method)
@@ -517,15 +518,13 @@ class _Logistic:
         }
 
 
-def _gaussian_problem(derivation, request, rng):
+def _gaussian_problem(derivation, request, rng, kind):
     from .approximations import DeltaMethod, FixedCovariance, GaussNewton, StochasticGradient
     from .losses import ComponentLoss, GLMLoss, OracleLoss
 
     approx = request["approximations"]
     has = lambda kind: any(isinstance(a, kind) for a in approx)  # noqa: E731
     loss = request["loss"]
-    kind = {"gaussian-fixed-covariance": "fixed", "multivariate-gaussian": "full",
-            "diagonal-gaussian": "diagonal"}[derivation.family]
     if has(FixedCovariance):
         kind = "fixed"
     stochastic = has(StochasticGradient)

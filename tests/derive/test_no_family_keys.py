@@ -6,8 +6,8 @@ derivation's record of it), a family name as a string literal in a comparison (`
 ``families = ("diagonal-gaussian",)``).  Looking a user's key up once in a registry (``FAMILIES[key]``, the user
 families of the support matrix, ``APPROXIMATIONS``) is the edge, and allowed; so is a list of requests.
 On ca0749e the scan finds 25 sites outside the two modules below (candidates 3, printing's sampler table 2,
-score 1, support 3, 16 approximation modules' ``families`` tables); now none (known.py 15, certify.py 3:
-unchanged).
+score 1, support 3, 16 approximation modules' ``families`` tables); now none (known.py 15:
+unchanged; certify.py's 3 went: it reads the request's candidate by its type).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ EDGE = {"FAMILIES", "USER_FAMILY_KEYS", "_USER_BUILDERS", "APPROXIMATIONS"}
 #: modules that still match requests by key, and why (not the engine's dispatch: named in the report)
 KNOWN = {
     "known.py": "names the algorithm a request reproduces by matching its recipe record, which holds a family key",
-    "certify.py": "re-derives a Gaussian request numerically by its recorded family key (the certificate's module)",
 }
 
 
@@ -106,7 +105,7 @@ def test_the_scan_finds_each_kind_of_key_dispatch():
 
 
 def test_the_modules_left_matching_by_key_are_the_named_ones():
-    """The allowance is for these two modules only, each with its reason; each still has such sites (else the
+    """The allowance is for this module only, each with its reason; each still has such sites (else the
     allowance should go)."""
     counts = {name: len(sites((DERIVE / name).read_text())) for name in KNOWN}
     assert all(counts.values()), counts
