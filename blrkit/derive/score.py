@@ -50,7 +50,8 @@ the same identity with :math:`F(\lambda) = \mathrm{Cov}_q[T]` and :math:`\nabla_
 :data:`QUADRATURE_NODES` = 256 nodes at most 2e-11 relative (128 nodes: 6e-6; 64: 2e-2; without the first pass's
 recentring, 128 nodes: 5e-2); against ``scipy.integrate.quad`` for a von Mises, an inverse Gaussian and a Beta
 (α = 0.6), below 1e-9 (``tests/derive/test_quadrature.py``).  A node whose θ rounds onto an end of the support
-(a spread of u beyond ~1) has weight 0 and adds nothing, though evaluating T there may warn (log 0).
+(a spread of u beyond ~1) has weight 0 and adds nothing; the log 0 there is computed under ``np.errstate``, so the
+step does not warn of it.
 """
 
 from __future__ import annotations
